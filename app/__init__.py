@@ -1,0 +1,3 @@
+"""Almanac: a scheduled-job orchestrator."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""The executor contract shared by the process and Docker executors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """Everything an executor needs to run one attempt; built from the server's `start`."""
+
+    run_id: int
+    attempt: int
+    command: str
+    output_dir: Path
+    image: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    run_as_user: str | None = None
+    cpus: float | None = None
+    memory: str | None = None  # "512M", "4G"
+    gpus: tuple[int, ...] = ()
+    mounts: tuple[str, ...] = ()  # "SRC:DST" or "SRC:DST:ro"
+    max_run_seconds: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """How an attempt ended. `reason` is set for every non-success ending."""
+
+    exit_code: int | None
+    reason: str | None = None  # "exit code 2", "timeout", "oom", "killed", "launch error: ..."
+    terminated: bool = False  # stopped by an operator
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.terminated and self.reason is None
+
+
+class Sink(Protocol):
+    """Where an execution reports; the agent spools everything it receives before sending."""
+
+    async def running(self, detail: str = "") -> None:
+        """The command is now executing (process spawned / container started)."""
+        ...
+
+    async def output(self, stream: Stream, data: bytes) -> None:
+        """A chunk of output, in order, per stream."""
+        ...
+
+
+class Execution(Protocol):
+    """A handle on one running attempt."""
+
+    async def wait(self) -> Outcome:
+        """Wait for the end (enforcing max_run_seconds) and return the outcome."""
+        ...
+
+    async def kill(self, grace_seconds: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after the grace period (docker stop for containers)."""
+        ...
+
+    async def pause(self) -> None: ...
+
+    async def resume(self) -> None: ...
+
+
+class Executor(Protocol):
+    async def start(self, spec: RunSpec, sink: Sink) -> Execution:
+        """Launch the attempt; raise LaunchError when it cannot start."""
+        ...
+
+
+class LaunchError(Exception):
+    """The attempt could not be launched (bad user, missing image, spawn failure)."""

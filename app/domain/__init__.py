@@ -1,0 +1,1 @@
+"""Pure domain: statuses, schedules, calendars, triggers, DAG rules. No I/O here."""
