@@ -1,0 +1,134 @@
+"""A schedule compiled for walking: its nominal wall times per local date, and the calendar.
+
+Everything here is per call (no global state besides the holiday tables), so memo dicts
+live on the plan and die with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.domain._cron import parse_cron
+from app.domain._days import parse_days
+from app.domain._walltime import load_zone, parse_wall_time
+from app.domain.calendars import CalendarSpec
+from app.domain.schedules import (
+    CronSchedule,
+    FrequencySchedule,
+    OnceSchedule,
+    Schedule,
+    TimesSchedule,
+)
+
+# How far on_closed looks for an open day; longer closures skip instead.
+SHIFT_LIMIT_DAYS = 366
+
+TimesFor = Callable[[date], tuple[time, ...]]
+
+
+class Plan:
+    def __init__(self, schedule: Schedule, calendar: CalendarSpec | None) -> None:
+        self.zone: ZoneInfo = load_zone(schedule.timezone)
+        self.on_closed = schedule.on_closed
+        self.calendar = calendar
+        self.first_day = schedule.start_date or date.min
+        self.last_day = schedule.end_date or date.max
+        self._reasons: dict[date, str | None] = {}
+        self.times_for: TimesFor = self._compile(schedule)
+
+    def closed_reason(self, day: date) -> str | None:
+        if self.calendar is None:
+            return None
+        try:
+            return self._reasons[day]
+        except KeyError:
+            reason = self._reasons[day] = self.calendar.closed_reason(day)
+            return reason
+
+    def is_business(self, day: date) -> bool:
+        # Without a calendar a business day is Monday to Friday; with one, an open day.
+        if self.calendar is None:
+            return day.weekday() < 5
+        return self.closed_reason(day) is None
+
+    def in_bounds(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    def shift_target(self, day: date) -> date | None:
+        """The open day a closed `day`'s fires move to, or None (skip them)."""
+        step = self._shift_step()
+        if step is None:
+            return None
+        other = day
+        for _ in range(SHIFT_LIMIT_DAYS):
+            other += step
+            if not self.in_bounds(other):
+                return None
+            if self.closed_reason(other) is None:
+                return other
+        return None
+
+    def shifted_into(self, day: date) -> list[date]:
+        """Closed days whose fires move to the open `day` (the inverse of shift_target)."""
+        step = self._shift_step()
+        found: list[date] = []
+        if step is None:
+            return found
+        other = day
+        for _ in range(SHIFT_LIMIT_DAYS):
+            other -= step
+            if not self.in_bounds(other) or self.closed_reason(other) is None:
+                break
+            found.append(other)
+        return found
+
+    def _shift_step(self) -> timedelta | None:
+        if self.calendar is None or self.on_closed == "skip":
+            return None
+        return timedelta(days=1 if self.on_closed == "next_open_day" else -1)
+
+    def _compile(self, schedule: Schedule) -> TimesFor:
+        if isinstance(schedule, CronSchedule):
+            expr = parse_cron(schedule.cron)
+            cron_times = expr.wall_times()
+            return lambda day: cron_times if expr.matches_date(day) else ()
+        if isinstance(schedule, OnceSchedule):
+            return self._compile_once(schedule)
+        if isinstance(schedule, TimesSchedule):
+            wall = tuple(sorted({parse_wall_time(text) for text in schedule.times}))
+        else:
+            wall = _frequency_times(schedule)
+        spec = parse_days(schedule.days)
+        is_business = self.is_business
+        return lambda day: wall if spec.matches(day, is_business) else ()
+
+    def _compile_once(self, schedule: OnceSchedule) -> TimesFor:
+        at = schedule.at
+        if at.tzinfo is not None and at.utcoffset() is not None:
+            # An aware `at` names one instant; fold keeps it on the right side of a fall-back.
+            at = at.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
+        wall = (at.time().replace(fold=at.fold),)
+        day = at.date()
+        self.last_day = min(self.last_day, day + timedelta(days=SHIFT_LIMIT_DAYS))
+        self.first_day = max(self.first_day, day - timedelta(days=SHIFT_LIMIT_DAYS))
+        return lambda other: wall if other == day else ()
+
+
+def _frequency_times(schedule: FrequencySchedule) -> tuple[time, ...]:
+    """Wall times of one day, counted in wall-clock time from the window start, ends included."""
+    if schedule.window is None:
+        start, end = 0, 24 * 3600 - 1
+    else:
+        start = _seconds(parse_wall_time(schedule.window.start))
+        end = _seconds(parse_wall_time(schedule.window.end))
+    step = schedule.every_minutes * 60
+    return tuple(
+        time(second // 3600, second // 60 % 60, second % 60)
+        for second in range(start, end + 1, step)
+    )
+
+
+def _seconds(wall: time) -> int:
+    return wall.hour * 3600 + wall.minute * 60 + wall.second
