@@ -57,8 +57,10 @@ _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.STARTED: frozenset({RunStatus.RUNNING, *_ENDINGS}),
     RunStatus.RUNNING: frozenset({RunStatus.PAUSED, *_ENDINGS}),
     RunStatus.PAUSED: frozenset({RunStatus.RUNNING, *_ENDINGS}),
-    # A failed run may be marked SUCCESS by hand to release its downstream.
-    RunStatus.FAILED: frozenset({RunStatus.SUCCESS}),
+    # A failed run may be marked SUCCESS by hand to release its downstream, or retried
+    # (a new attempt of the same run goes back to ACTIVE).
+    RunStatus.FAILED: frozenset({RunStatus.SUCCESS, RunStatus.ACTIVE}),
+    RunStatus.TERMINATED: frozenset({RunStatus.ACTIVE}),
 }
 
 

@@ -1,0 +1,138 @@
+"""Host-process executor: `/bin/sh -c COMMAND` in its own process group, as the run's user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from app.agents.executors.base import LaunchError, Outcome, RunSpec, Sink, Stream
+
+_READ_SIZE = 64 * 1024
+_BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+def _credentials(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that drop to `user` with that user's own groups."""
+    if not user:
+        return {}
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise LaunchError(f"run_as_user {user!r} does not exist on this agent") from None
+    if os.geteuid() != 0 and entry.pw_uid != os.geteuid():
+        raise LaunchError(f"agent is not root: cannot run as {user!r}")
+    return {
+        "user": entry.pw_uid,
+        "group": entry.pw_gid,
+        "extra_groups": os.getgrouplist(entry.pw_name, entry.pw_gid),
+    }
+
+
+def _environment(spec: RunSpec, home: str | None) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _BASE_ENV_KEYS if key in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if home:
+        env["HOME"] = home
+    env.update(spec.env)
+    env["ALMANAC_RUN_ID"] = str(spec.run_id)
+    env["ALMANAC_ATTEMPT"] = str(spec.attempt)
+    env["ALMANAC_OUTPUT_DIR"] = str(spec.output_dir)
+    return env
+
+
+class ProcessExecutor:
+    async def start(self, spec: RunSpec, sink: Sink) -> ProcessExecution:
+        creds = _credentials(spec.run_as_user)
+        home = pwd.getpwuid(creds["user"]).pw_dir if creds else os.environ.get("HOME")
+        spec.output_dir.mkdir(parents=True, exist_ok=True)
+        if creds:
+            os.chown(spec.output_dir, creds["user"], creds["group"])
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "/bin/sh", "-c", spec.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=spec.workdir or str(spec.output_dir),
+                env=_environment(spec, home),
+                start_new_session=True,  # own process group: kill/pause reach every child
+                **creds,
+            )
+        except OSError as exc:
+            raise LaunchError(f"cannot start process: {exc}") from exc
+        execution = ProcessExecution(proc=proc, spec=spec, sink=sink)
+        await sink.running(f"pid {proc.pid}")
+        execution.begin()
+        return execution
+
+
+@dataclass
+class ProcessExecution:
+    proc: asyncio.subprocess.Process
+    spec: RunSpec
+    sink: Sink
+    _terminated: bool = False
+    _pumps: tuple[asyncio.Task[None], ...] = ()
+
+    def begin(self) -> None:
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._pumps = (
+            asyncio.create_task(self._pump(self.proc.stdout, "stdout")),
+            asyncio.create_task(self._pump(self.proc.stderr, "stderr")),
+        )
+
+    async def _pump(self, reader: asyncio.StreamReader, stream: Stream) -> None:
+        while chunk := await reader.read(_READ_SIZE):
+            await self.sink.output(stream, chunk)
+
+    async def wait(self) -> Outcome:
+        timed_out = False
+        try:
+            async with asyncio.timeout(self.spec.max_run_seconds):
+                code = await self.proc.wait()
+        except TimeoutError:
+            timed_out = True
+            await self.kill(grace_seconds=5.0)
+            code = await self.proc.wait()
+        # The pipes close when the last holder exits; a background child may keep them open.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await asyncio.gather(*self._pumps)
+        for pump in self._pumps:
+            pump.cancel()
+        return self._outcome(code, timed_out)
+
+    def _outcome(self, code: int, timed_out: bool) -> Outcome:
+        exit_code = 128 - code if code < 0 else code  # a signal death reads like the shell does
+        if timed_out:
+            return Outcome(exit_code=exit_code, reason="timeout")
+        if self._terminated:
+            return Outcome(exit_code=exit_code, reason="terminated", terminated=True)
+        if exit_code != 0:
+            return Outcome(exit_code=exit_code, reason=f"exit code {exit_code}")
+        return Outcome(exit_code=0)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    async def kill(self, grace_seconds: float = 10.0) -> None:
+        self._terminated = True
+        self._signal_group(signal.SIGCONT)  # a paused group must wake to see SIGTERM
+        self._signal_group(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await self.proc.wait()
+        except TimeoutError:
+            self._signal_group(signal.SIGKILL)
+
+    async def pause(self) -> None:
+        self._signal_group(signal.SIGSTOP)
+
+    async def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)

@@ -1,0 +1,82 @@
+"""The built-in local agent: `almanac agent` as a supervised child process, so the server
+and a remote host run commands through the very same code path (and the server process
+never runs a user's command itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+
+from sqlalchemy import Engine, update
+from sqlmodel import col
+
+from app.clock import Clock
+from app.db.engine import session_scope
+from app.db.tables import AgentToken
+from app.security import hash_token, new_token
+from app.settings import Settings
+
+log = logging.getLogger("almanac.local_agent")
+
+
+def local_agent_name() -> str:
+    return socket.gethostname()
+
+
+class LocalAgentSupervisor:
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock, server_url: str) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.server_url = server_url
+        self.name = local_agent_name()
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _issue_token(self) -> str:
+        """A fresh token each start; the previous local ones are revoked."""
+        token = new_token("alm_agent")
+        label = f"local:{self.name}"
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            session.exec(update(AgentToken).where(  # type: ignore[call-overload]
+                col(AgentToken.name) == label, col(AgentToken.revoked_at).is_(None)
+            ).values(revoked_at=now))
+            session.add(AgentToken(name=label, token_hash=hash_token(token), created_at=now))
+        return token
+
+    async def start(self) -> None:
+        token = await asyncio.to_thread(self._issue_token)
+        self._task = asyncio.create_task(self._supervise(token))
+
+    async def _supervise(self, token: str) -> None:
+        env = dict(os.environ, ALMANAC_AGENT_TOKEN=token)
+        env.pop("ALMANAC_ADMIN_PASSWORD", None)
+        data_dir = str((self.settings.data_dir / "local-agent").resolve())
+        while True:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app.cli.main", "agent", "--server", self.server_url,
+                "--name", self.name, "--data-dir", data_dir, env=env,
+            )
+            code = await self._process.wait()
+            log.warning("local agent exited with %s; restarting", code)
+            await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                async with asyncio.timeout(10):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()

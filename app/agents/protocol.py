@@ -1,0 +1,147 @@
+"""The agent wire protocol (WebSocket at /api/v1/agents/connect).
+
+Text frames carry JSON control messages; log output travels in binary frames made of a
+4-byte big-endian header length, a JSON header and the raw bytes, so no byte is re-encoded.
+Every state change carries a per-attempt sequence number and every log chunk its byte
+offset, so a replay after a reconnect is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunRef(_Msg):
+    run_id: int
+    attempt: int
+
+
+class HeldRun(RunRef):
+    """A run the agent still holds (running, or finished but not yet acknowledged)."""
+
+    status: str
+    seq: int
+
+
+class Hello(_Msg):
+    type: Literal["hello"] = "hello"
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    version: str
+    max_runs: int | None = None
+    resources: dict[str, Any] = Field(default_factory=dict)
+    runs: list[HeldRun] = Field(default_factory=list)
+
+
+class Heartbeat(_Msg):
+    type: Literal["heartbeat"] = "heartbeat"
+    resources: dict[str, Any] = Field(default_factory=dict)
+    runs: list[HeldRun] = Field(default_factory=list)
+
+
+class StateChange(RunRef):
+    type: Literal["state"] = "state"
+    seq: int
+    status: str
+    at: datetime
+    detail: str = ""
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+class Resume(RunRef):
+    """What the server already has of a run: the agent resends everything after it."""
+
+    stdout: int = 0
+    stderr: int = 0
+    seq: int = 0
+    # The server no longer expects this run from this agent (declared lost, killed): stop it.
+    abandon: bool = False
+
+
+class Welcome(_Msg):
+    type: Literal["welcome"] = "welcome"
+    heartbeat_interval: float
+    resume: list[Resume] = Field(default_factory=list)
+
+
+class Ack(RunRef):
+    """Everything up to these positions is stored; a finished run's spool can go."""
+
+    type: Literal["ack"] = "ack"
+    seq: int
+    stdout: int
+    stderr: int
+    done: bool = False
+
+
+class StartRun(RunRef):
+    type: Literal["start"] = "start"
+    command: str
+    image: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    workdir: str | None = None
+    run_as_user: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    gpus: list[int] = Field(default_factory=list)
+    mounts: list[str] = Field(default_factory=list)
+    max_run_seconds: float | None = None
+
+
+class Control(RunRef):
+    type: Literal["kill", "pause", "resume"]
+    grace_seconds: float = 10.0
+
+
+class LogHeader(RunRef):
+    stream: Literal["stdout", "stderr"]
+    offset: int
+
+
+def encode_log(header: LogHeader, data: bytes) -> bytes:
+    head = header.model_dump_json().encode()
+    return struct.pack(">I", len(head)) + head + data
+
+
+def decode_log(frame: bytes) -> tuple[LogHeader, bytes]:
+    (length,) = struct.unpack(">I", frame[:4])
+    header = LogHeader.model_validate_json(frame[4: 4 + length])
+    return header, frame[4 + length:]
+
+
+AgentMessage = Hello | Heartbeat | StateChange
+ServerMessage = Welcome | Ack | StartRun | Control
+
+_AGENT_TYPES: dict[str, type[_Msg]] = {"hello": Hello, "heartbeat": Heartbeat, "state": StateChange}
+_SERVER_TYPES: dict[str, type[_Msg]] = {
+    "welcome": Welcome, "ack": Ack, "start": StartRun,
+    "kill": Control, "pause": Control, "resume": Control,
+}
+
+
+def parse_agent_message(text: str) -> _Msg:
+    return _parse(text, _AGENT_TYPES)
+
+
+def parse_server_message(text: str) -> _Msg:
+    return _parse(text, _SERVER_TYPES)
+
+
+def _parse(text: str, types: dict[str, type[_Msg]]) -> _Msg:
+    data = json.loads(text)
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind not in types:
+        raise ValueError(f"unknown message type {kind!r}")
+    return types[kind].model_validate(data)

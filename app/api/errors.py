@@ -1,0 +1,51 @@
+"""The one place where application errors become HTTP answers: {"detail": "..."} + a 4xx."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.errors import AlmanacError, AuthError, Conflict, Forbidden, InvalidInput, NotFound
+
+_STATUS: list[tuple[type[AlmanacError], int]] = [
+    (NotFound, 404),
+    (InvalidInput, 422),
+    (Conflict, 409),
+    (AuthError, 401),
+    (Forbidden, 403),
+]
+
+
+def _status_for(exc: AlmanacError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _field(loc: tuple[object, ...] | list[object]) -> str:
+    # Drop the "body"/"query" prefix and pydantic's union tags (the schedule kind).
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+async def _almanac_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AlmanacError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc), headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(err.get("loc", ())), "problem": str(err.get("msg", "invalid"))}
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AlmanacError, _almanac_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,166 @@
+"""/runs: history with filters, the timeline, logs, and operator controls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlmodel import col, select
+
+from app.agents.protocol import Control
+from app.api.deps import ContextDep, OperatorDep, UserDep
+from app.api.runs_view import run_detail, run_public
+from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
+from app.context import AppContext
+from app.db.engine import session_scope
+from app.db.logs import iter_bytes, read_lines
+from app.db.runs import get_run, run_events, transition
+from app.db.tables import Run, Task
+from app.domain.roles import can_see_instance
+from app.domain.states import ON_AGENT, RunStatus, is_terminal
+from app.errors import Conflict, InvalidInput, NotFound
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+Stream = Literal["stdout", "stderr"]
+
+
+def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
+    with session_scope(context.engine) as session:
+        run = get_run(session, run_id)
+    if not can_see_instance(instances, run.instance):
+        raise NotFound("run", run_id)
+    return run
+
+
+@router.get("", response_model=RunPage)
+def list_runs(
+    context: ContextDep, user: UserDep,
+    status: Annotated[list[RunStatus] | None, Query()] = None,
+    task: int | None = None,
+    group: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RunPage:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(name, "must carry a UTC offset")
+    stmt = select(Run).order_by(col(Run.id).desc())
+    if status:
+        stmt = stmt.where(col(Run.status).in_([s.value for s in status]))
+    if task is not None:
+        stmt = stmt.where(Run.task_id == task)
+    if group is not None:
+        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
+    if since is not None:
+        stmt = stmt.where(col(Run.trigger_time) >= since)
+    if until is not None:
+        stmt = stmt.where(col(Run.trigger_time) < until)
+    if q:
+        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(col(Task.name).contains(q))))
+    if "*" not in user.instances:
+        stmt = stmt.where(col(Run.instance).in_(user.instances))
+    stmt = stmt.offset((page - 1) * page_size).limit(page_size + 1)
+    with session_scope(context.engine) as session:
+        rows = session.exec(stmt).all()
+    items = [run_public(r) for r in rows[:page_size]]
+    return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
+    run = _visible_run(context, run_id, user.instances)
+    with session_scope(context.engine) as session:
+        return run_detail(run, run_events(session, run_id))
+
+
+@router.get("/{run_id}/logs", response_model=LogPagePublic)
+def read_logs(
+    run_id: int, context: ContextDep, user: UserDep,
+    stream: Stream = "stdout",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=5000)] = 500,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> LogPagePublic:
+    run = _visible_run(context, run_id, user.instances)
+    chosen = attempt or run.attempt
+    with session_scope(context.engine) as session:
+        result = read_lines(session, run_id=run_id, attempt=chosen, stream=stream, page=page,
+                            page_size=page_size)
+    return LogPagePublic(run=run_id, attempt=chosen, stream=stream, page=page,
+                         page_size=page_size, first_line=result.first_line,
+                         total_lines=result.total_lines, total_bytes=result.total_bytes,
+                         lines=result.lines)
+
+
+@router.get("/{run_id}/logs/download")
+def download_logs(
+    run_id: int, context: ContextDep, user: UserDep, stream: Stream = "stdout",
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    run = _visible_run(context, run_id, user.instances)
+    chosen = attempt or run.attempt
+
+    def body() -> Iterator[bytes]:
+        with session_scope(context.engine) as session:
+            yield from iter_bytes(session, run_id=run_id, attempt=chosen, stream=stream)
+
+    filename = f"run-{run_id}-attempt-{chosen}-{stream}.log"
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"]
+                   ) -> None:
+    if run.agent is None or not await context.hub.send(
+        run.agent, Control(type=kind, run_id=run.id or 0, attempt=run.attempt)
+    ):
+        raise Conflict(f"agent {run.agent} of run {run.id} is not connected")
+
+
+@router.post("/{run_id}/kill", response_model=RunPublic)
+async def kill(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
+    status = RunStatus(run.status)
+    if is_terminal(status):
+        raise Conflict(f"run {run_id} already ended {status.value}")
+    if status in ON_AGENT and status is not RunStatus.TRIGGER:
+        await _control(context, run, "kill")
+        return run_public(run)
+    public = await anyio.to_thread.run_sync(_terminate_here, context, run_id, user.username)
+    if status is RunStatus.TRIGGER and run.agent:  # the start may already be on its way
+        await context.hub.send(run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt))
+    return public
+
+
+def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
+    """A run no agent holds yet ends at once; one just dispatched is told to stop too."""
+    with session_scope(context.engine) as session:
+        run = get_run(session, run_id, lock=True)
+        transition(session, run, RunStatus.TERMINATED, at=context.clock.now(),
+                   reason="terminated", detail=f"terminated by {who}")
+        return run_public(run)
+
+
+@router.post("/{run_id}/pause", response_model=RunPublic)
+async def pause(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
+    if run.status != RunStatus.RUNNING.value:
+        raise Conflict(f"run {run_id} is {run.status}: only a RUNNING run can be paused")
+    await _control(context, run, "pause")
+    return run_public(run)
+
+
+@router.post("/{run_id}/resume", response_model=RunPublic)
+async def resume(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
+    if run.status != RunStatus.PAUSED.value:
+        raise Conflict(f"run {run_id} is {run.status}: only a PAUSED run can be resumed")
+    await _control(context, run, "resume")
+    return run_public(run)

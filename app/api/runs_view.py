@@ -1,0 +1,28 @@
+"""Run rows as the API shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.api.schemas import RunDetail, RunEventPublic, RunPublic
+from app.db.runs import duration_seconds
+from app.db.tables import Run, RunEvent
+
+
+def run_public(run: Run) -> RunPublic:
+    return RunPublic(
+        id=run.id or 0, task=run.task_id, task_name=run.spec.get("task_name"),
+        group_run=run.group_run_id, batch_id=run.batch_id, status=run.status, reason=run.reason,
+        trigger_kind=run.trigger_kind, trigger_time=run.trigger_time, started_at=run.started_at,
+        finished_at=run.finished_at, duration_seconds=duration_seconds(run), agent=run.agent,
+        exit_code=run.exit_code, attempt=run.attempt, command=run.spec.get("command"),
+        instance=run.instance, created_by=run.created_by,
+    )
+
+
+def run_detail(run: Run, events: Sequence[RunEvent]) -> RunDetail:
+    return RunDetail(
+        **run_public(run).model_dump(),
+        events=[RunEventPublic(status=e.status, at=e.at, detail=e.detail, attempt=e.attempt)
+                for e in events],
+    )

@@ -1,0 +1,235 @@
+"""Request and response models (Create / Update / Public) for tasks, runs and agents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.domain.schedules import Schedule
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Memory = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[KMGTkmgt]?$")]
+Mount = Annotated[str, StringConstraints(pattern=r"^[^:]+:[^:]+(:(ro|rw))?$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskFields(_Strict):
+    description: str = Field(default="", max_length=10_000)
+    target: str | None = Field(default=None, max_length=200)
+    labels: dict[str, str] = Field(default_factory=dict)
+    run_as_user: str | None = Field(default=None, max_length=100)
+    group: int | None = None
+    schedule: Schedule | None = None
+    active: bool = True
+    image: str | None = Field(default=None, max_length=500)
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    memory: Memory | None = None
+    gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    mounts: list[Mount] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    workdir: str | None = Field(default=None, max_length=1000)
+    retry_attempts: int = Field(default=0, ge=0, le=100)
+    retry_delay_seconds: float = Field(default=0, ge=0, le=86_400)
+    retry_exponential: bool = False
+    max_run_seconds: float | None = Field(default=None, gt=0)
+    concurrency: Literal["skip", "queue", "allow"] = "allow"
+    misfire: Literal["run_once", "skip", "run_all"] = "run_once"
+    misfire_grace_seconds: float = Field(default=3600, ge=0)
+    instance: Name = "default"
+
+
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class TaskCreate(TaskFields):
+    name: Name
+    command: str = Field(max_length=100_000)
+
+    _check_command = field_validator("command")(_command)
+
+
+class TaskUpdate(_Strict):
+    """Every field optional; only the fields sent are changed."""
+
+    name: Name | None = None
+    command: str | None = Field(default=None, max_length=100_000)
+    description: str | None = Field(default=None, max_length=10_000)
+    target: str | None = Field(default=None, max_length=200)
+    labels: dict[str, str] | None = None
+    run_as_user: str | None = Field(default=None, max_length=100)
+    group: int | None = None
+    schedule: Schedule | None = None
+    active: bool | None = None
+    image: str | None = Field(default=None, max_length=500)
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    memory: Memory | None = None
+    gpus: list[Annotated[int, Field(ge=0)]] | None = None
+    mounts: list[Mount] | None = None
+    env: dict[str, str] | None = None
+    workdir: str | None = Field(default=None, max_length=1000)
+    retry_attempts: int | None = Field(default=None, ge=0, le=100)
+    retry_delay_seconds: float | None = Field(default=None, ge=0, le=86_400)
+    retry_exponential: bool | None = None
+    max_run_seconds: float | None = Field(default=None, gt=0)
+    concurrency: Literal["skip", "queue", "allow"] | None = None
+    misfire: Literal["run_once", "skip", "run_all"] | None = None
+    misfire_grace_seconds: float | None = Field(default=None, ge=0)
+    instance: Name | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _check_command(cls, value: str | None) -> str | None:
+        return None if value is None else _command(value)
+
+
+class TaskPublic(BaseModel):
+    tid: int
+    name: str
+    description: str
+    command: str
+    target: str | None
+    labels: dict[str, str]
+    run_as_user: str | None
+    group: int | None
+    schedule: dict[str, Any] | None
+    active: bool
+    image: str | None
+    cpus: float | None
+    memory: str | None
+    gpus: list[int]
+    mounts: list[str]
+    env: dict[str, str]
+    workdir: str | None
+    retry_attempts: int
+    retry_delay_seconds: float
+    retry_exponential: bool
+    max_run_seconds: float | None
+    concurrency: str
+    misfire: str
+    misfire_grace_seconds: float
+    instance: str
+    next_fire_time: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class RunEventPublic(BaseModel):
+    status: str
+    at: datetime
+    detail: str
+    attempt: int
+
+
+class RunPublic(BaseModel):
+    id: int
+    task: int | None
+    task_name: str | None
+    group_run: int | None
+    batch_id: str | None
+    status: str
+    reason: str | None
+    trigger_kind: str
+    trigger_time: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    agent: str | None
+    exit_code: int | None
+    attempt: int
+    command: str | None
+    instance: str
+    created_by: str | None
+
+
+class RunDetail(RunPublic):
+    events: list[RunEventPublic]
+
+
+class RunPage(BaseModel):
+    items: list[RunPublic]
+    page: int
+    page_size: int
+    has_more: bool
+
+
+class LogPagePublic(BaseModel):
+    run: int
+    attempt: int
+    stream: str
+    page: int
+    page_size: int
+    first_line: int
+    total_lines: int
+    total_bytes: int
+    lines: list[str]
+
+
+class AgentPublic(BaseModel):
+    name: str
+    status: str
+    connected: bool
+    labels: dict[str, str]
+    cpus: int | None
+    memory: int | None
+    gpus: list[dict[str, Any]]
+    docker: bool
+    last_heartbeat: datetime | None
+    version: str | None
+    max_runs: int | None
+    resources: dict[str, Any]
+    running_runs: list[int]
+
+
+class AgentTokenCreate(_Strict):
+    name: Name
+
+
+class AgentTokenCreated(BaseModel):
+    id: int
+    name: str
+    token: str
+
+
+class AgentTokenPublic(BaseModel):
+    id: int
+    name: str
+    created_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class LoginRequest(_Strict):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime | None
+
+
+class ForecastItem(BaseModel):
+    at: datetime
+    local: datetime
+    note: str | None = None
+
+
+class SkippedItem(BaseModel):
+    local: datetime
+    reason: str
+
+
+class ForecastPublic(BaseModel):
+    task: int
+    timezone: str
+    occurrences: list[ForecastItem]
+    skipped: list[SkippedItem]

@@ -1,0 +1,25 @@
+"""`almanac`: the entry point that gathers every command group."""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli.runs import run_app
+from app.cli.serve import agent, db_app, server
+from app.cli.tasks import task_app
+
+cli = typer.Typer(help="Almanac: a scheduled-job orchestrator.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+cli.command("server")(server)
+cli.command("agent")(agent)
+cli.add_typer(db_app, name="db")
+cli.add_typer(task_app, name="task")
+cli.add_typer(run_app, name="run")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""`almanac server`, `almanac agent`, `almanac db upgrade`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.settings import Settings
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    data_dir: Annotated[Path | None, typer.Option(envvar="ALMANAC_DATA_DIR",
+                                                  help="Data directory.")] = None,
+    database_url: Annotated[str | None, typer.Option(envvar="ALMANAC_DATABASE_URL",
+                                                     help="SQLAlchemy URL.")] = None,
+    no_local_agent: Annotated[bool, typer.Option("--no-local-agent",
+                                                 help="Do not start the built-in agent.")] = False,
+) -> None:
+    """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
+    from app.bootstrap import ensure_admin, upgrade_database
+    from app.clock import SystemClock
+    from app.db.engine import make_engine
+    from app.server import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings(host=host, port=port, data_dir=data_dir or Path("./almanac-data"),
+                        database_url=database_url, local_agent=not no_local_agent)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    upgrade_database(url)
+    engine = make_engine(url)
+    clock = SystemClock()
+    generated = ensure_admin(engine, clock, os.environ.get("ALMANAC_ADMIN_PASSWORD"))
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"Almanac is running at http://{shown_host}:{port}/")
+    if generated:
+        typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
+    app = create_app(settings, clock=clock, engine=engine)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024)
+
+
+def agent(
+    server: Annotated[str, typer.Option("--server", envvar="ALMANAC_SERVER",
+                                        help="Server URL, e.g. http://host:8080")],
+    token: Annotated[str, typer.Option("--token", envvar="ALMANAC_AGENT_TOKEN",
+                                       help="Agent token from POST /api/v1/agents/tokens.")],
+    name: Annotated[str | None, typer.Option(help="Agent name (default: host name).")] = None,
+    labels: Annotated[str, typer.Option(help="Labels, k=v,k2=v2.")] = "",
+    max_runs: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
+    data_dir: Annotated[Path, typer.Option(help="Spool directory.")] = Path("./almanac-agent"),
+) -> None:
+    """Run an agent that dials the server and executes the runs it is sent."""
+    from app.agents.agent import AgentConfig, AgentProcess
+    from app.agents.executors.docker import DockerExecutor, docker_available
+    from app.agents.executors.process import ProcessExecutor
+    from app.agents.resources import probe_resources
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = AgentConfig(
+        server_url=server, token=token, name=name or socket.gethostname(), data_dir=data_dir,
+        labels=_parse_labels(labels), max_runs=max_runs,
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    has_docker = docker_available()
+    process = AgentProcess(
+        config, process_executor=ProcessExecutor(),
+        docker_executor=DockerExecutor() if has_docker else None,
+        resources=lambda: probe_resources(has_docker, data_dir).to_dict(),
+    )
+    try:
+        asyncio.run(process.run_forever())
+    except KeyboardInterrupt:
+        pass
+
+
+def _parse_labels(text: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"label {part!r} is not k=v", param_hint="--labels")
+        labels[key] = value
+    return labels
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: Annotated[str | None, typer.Option(envvar="ALMANAC_DATABASE_URL")] = None,
+    data_dir: Annotated[Path, typer.Option(envvar="ALMANAC_DATA_DIR")] = Path("./almanac-data"),
+) -> None:
+    """Bring the database schema up to date."""
+    from app.bootstrap import upgrade_database
+
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url())
+    typer.echo("database is up to date")

@@ -1,0 +1,101 @@
+"""`almanac task ...`"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.cli.output import client, emit_json, fail, table
+from app.client import AlmanacAPIError
+
+task_app = typer.Typer(help="Task definitions.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@task_app.command("list")
+def list_tasks(as_json: JsonFlag = False) -> None:
+    try:
+        tasks = client().tasks.list()
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    if as_json:
+        emit_json(tasks)
+    else:
+        table(tasks, ["tid", "name", "command", "active", "target", "next_fire_time"], "Tasks")
+
+
+@task_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="Unique task name.")],
+    command: Annotated[str, typer.Option(help="Shell command to run.")],
+    cron: Annotated[str | None, typer.Option(help="Cron schedule, e.g. '30 8 * * 1-5'.")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA timezone of the schedule.")] = "UTC",
+    target: Annotated[str | None, typer.Option(help="Agent name.")] = None,
+    image: Annotated[str | None, typer.Option(help="Docker image (else a host process).")] = None,
+    description: str = "",
+    retry_attempts: int = 0,
+    max_run_seconds: float | None = None,
+    from_file: Annotated[Path | None, typer.Option("--from-file",
+                                                   help="JSON body with any task fields.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    body: dict[str, Any] = json.loads(from_file.read_text()) if from_file else {}
+    body.update(name=name, command=command, description=description,
+                retry_attempts=retry_attempts)
+    if cron:
+        body["schedule"] = {"kind": "cron", "cron": cron, "timezone": timezone}
+    for key, value in (("target", target), ("image", image), ("max_run_seconds", max_run_seconds)):
+        if value is not None:
+            body[key] = value
+    try:
+        task = client().tasks.create(**body)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    if as_json:
+        emit_json(task)
+    else:
+        typer.echo(f"created task {task['tid']} ({task['name']}); next fire: "
+                   f"{task['next_fire_time'] or '-'}")
+
+
+@task_app.command("show")
+def show(tid: int) -> None:
+    try:
+        emit_json(client().tasks.get(tid))
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+
+
+@task_app.command("run")
+def force_run(
+    tid: int,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the end.")] = False,
+) -> None:
+    """Force a run now."""
+    try:
+        handle = client().tasks.run(tid)
+        typer.echo(f"run {handle.id} {handle.status}")
+        if wait:
+            status = handle.wait(on_change=lambda s: typer.echo(f"  {s}"))
+            raise typer.Exit(code=0 if status == "SUCCESS" else 1)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+
+
+@task_app.command("forecast")
+def forecast(tid: int, count: int = 10, after: str | None = None, as_json: JsonFlag = False
+             ) -> None:
+    try:
+        data = client().tasks.forecast(tid, count=count, after=after)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    if as_json:
+        emit_json(data)
+        return
+    for item in data["occurrences"]:
+        typer.echo(f"{item['local']}  ({item['at']}){'  ' + item['note'] if item['note'] else ''}")
+    for item in data["skipped"]:
+        typer.echo(f"skipped {item['local']}: {item['reason']}")

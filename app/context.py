@@ -1,0 +1,21 @@
+"""What the running server is made of, built once at the composition root (app/server.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from app.agents.hub import AgentHub
+from app.clock import Clock
+from app.scheduler.service import SchedulerService
+from app.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppContext:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    hub: AgentHub
+    scheduler: SchedulerService

@@ -1,0 +1,137 @@
+"""Run output stored as chunks keyed by byte offset: each byte once, pages by line without a scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.db.tables import LogChunk
+
+STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class _Tail:
+    end: int
+    next_line: int
+
+
+def _tail(session: Session, run_id: int, attempt: int, stream: str) -> _Tail:
+    stmt = (
+        select(LogChunk.offset, func.length(LogChunk.data), LogChunk.line_start,
+               LogChunk.line_count)
+        .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt, LogChunk.stream == stream)
+        .order_by(col(LogChunk.offset).desc())
+        .limit(1)
+    )
+    row = session.exec(stmt).first()
+    if row is None:
+        return _Tail(end=0, next_line=0)
+    offset, length, line_start, line_count = row
+    return _Tail(end=int(offset) + int(length), next_line=int(line_start) + int(line_count))
+
+
+def stored_size(session: Session, run_id: int, attempt: int, stream: str) -> int:
+    return _tail(session, run_id, attempt, stream).end
+
+
+def append_chunk(
+    session: Session, *, run_id: int, attempt: int, stream: str, offset: int, data: bytes
+) -> int:
+    """Store the part of `data` not stored yet; returns the stored size afterwards.
+
+    A chunk that overlaps what is stored (a resend after a reconnect) is trimmed; one that
+    starts past the end (a gap) is refused by returning the size to resend from.
+    """
+    if stream not in STREAMS:
+        raise ValueError(f"stream: must be one of {STREAMS}")
+    tail = _tail(session, run_id, attempt, stream)
+    if offset > tail.end or offset + len(data) <= tail.end:
+        return tail.end
+    data = data[tail.end - offset:]
+    session.add(
+        LogChunk(run_id=run_id, attempt=attempt, stream=stream, offset=tail.end, data=data,
+                 line_start=tail.next_line, line_count=data.count(b"\n"))
+    )
+    session.flush()
+    return tail.end + len(data)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    lines: list[str]
+    first_line: int  # 1-based number of lines[0]
+    total_lines: int
+    total_bytes: int
+
+
+def total_lines(session: Session, run_id: int, attempt: int, stream: str) -> tuple[int, int]:
+    """(lines, bytes) of a stream; a trailing line without a newline counts as a line."""
+    tail = _tail(session, run_id, attempt, stream)
+    if tail.end == 0:
+        return 0, 0
+    last = session.exec(
+        select(LogChunk.data)
+        .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt, LogChunk.stream == stream)
+        .order_by(col(LogChunk.offset).desc())
+        .limit(1)
+    ).one()
+    partial = 0 if bytes(last).endswith(b"\n") else 1
+    return tail.next_line + partial, tail.end
+
+
+def read_lines(
+    session: Session, *, run_id: int, attempt: int, stream: str, page: int, page_size: int
+) -> LogPage:
+    """Lines of page `page` (1-based), fetching only the chunks that hold them."""
+    lines_total, bytes_total = total_lines(session, run_id, attempt, stream)
+    start = (page - 1) * page_size
+    end = start + page_size
+    stmt = (
+        select(LogChunk.data, LogChunk.line_start)
+        .where(
+            LogChunk.run_id == run_id,
+            LogChunk.attempt == attempt,
+            LogChunk.stream == stream,
+            col(LogChunk.line_start) <= end,
+            col(LogChunk.line_start) + col(LogChunk.line_count) >= start,
+        )
+        .order_by(col(LogChunk.offset))
+    )
+    rows = session.exec(stmt).all()
+    if not rows or start >= lines_total:
+        return LogPage(lines=[], first_line=start + 1, total_lines=lines_total,
+                       total_bytes=bytes_total)
+    blob = b"".join(bytes(data) for data, _ in rows)
+    pieces = blob.split(b"\n")
+    first = int(rows[0][1])
+    wanted = pieces[start - first: end - first]
+    # The piece after the very last newline is empty when the log ends with one: not a line.
+    last_index = min(end, lines_total) - start
+    lines = [p.decode("utf-8", errors="replace") for p in wanted[:last_index]]
+    return LogPage(lines=lines, first_line=start + 1, total_lines=lines_total,
+                   total_bytes=bytes_total)
+
+
+def iter_bytes(
+    session: Session, *, run_id: int, attempt: int, stream: str, batch: int = 64
+) -> Iterator[bytes]:
+    """The whole stream in order, a few chunks at a time (for downloads and search)."""
+    after = -1
+    while True:
+        stmt = (
+            select(LogChunk.offset, LogChunk.data)
+            .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt,
+                   LogChunk.stream == stream, col(LogChunk.offset) > after)
+            .order_by(col(LogChunk.offset))
+            .limit(batch)
+        )
+        rows = session.exec(stmt).all()
+        if not rows:
+            return
+        for offset, data in rows:
+            yield bytes(data)
+            after = int(offset)

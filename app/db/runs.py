@@ -1,0 +1,131 @@
+"""Run rows and their timeline: every status change goes through `transition` and leaves an event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.db.tables import Run, RunEvent, Task
+from app.domain.states import RunStatus, TriggerKind, can_transition, is_terminal
+from app.errors import Conflict, NotFound
+
+# Changed run ids are collected on the session and published after commit (see app/db/notify.py).
+CHANGED_RUNS = "changed_runs"
+
+
+def task_spec(task: Task) -> dict[str, Any]:
+    """What an agent needs to run the task, frozen at the moment the run is created."""
+    return {
+        "command": task.command,
+        "image": task.image,
+        "env": dict(task.env),
+        "workdir": task.workdir,
+        "run_as_user": task.run_as_user,
+        "cpus": task.cpus,
+        "memory": task.memory,
+        "gpus": list(task.gpus),
+        "mounts": list(task.mounts),
+        "max_run_seconds": task.max_run_seconds,
+        "target": task.target,
+        "labels": dict(task.labels),
+        "task_name": task.name,
+    }
+
+
+def create_run(
+    session: Session,
+    *,
+    at: datetime,
+    status: RunStatus,
+    trigger_kind: TriggerKind,
+    spec: dict[str, Any],
+    task: Task | None = None,
+    trigger_time: datetime | None = None,
+    occurrence_key: str | None = None,
+    created_by: str | None = None,
+    instance: str = "default",
+    batch_id: str | None = None,
+    detail: str = "",
+) -> Run:
+    run = Run(
+        task_id=task.id if task else None,
+        instance=task.instance if task else instance,
+        status=status.value,
+        trigger_kind=trigger_kind.value,
+        trigger_time=trigger_time or at,
+        occurrence_key=occurrence_key,
+        spec=spec,
+        created_by=created_by,
+        batch_id=batch_id,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(run)
+    session.flush()
+    _add_event(session, run, status, at, detail)
+    return run
+
+
+def transition(
+    session: Session,
+    run: Run,
+    target: RunStatus,
+    *,
+    at: datetime,
+    detail: str = "",
+    **changes: Any,
+) -> None:
+    """Move `run` to `target` (checked against the lifecycle), stamping times and an event."""
+    current = RunStatus(run.status)
+    if not can_transition(current, target):
+        raise Conflict(f"run {run.id} cannot go from {current} to {target}")
+    run.status = target.value
+    run.updated_at = at
+    for name, value in changes.items():
+        setattr(run, name, value)
+    if target is RunStatus.RUNNING and run.started_at is None:
+        run.started_at = at
+    if is_terminal(target):
+        run.finished_at = at
+    _add_event(session, run, target, at, detail)
+
+
+def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
+    assert run.id is not None
+    session.add(RunEvent(run_id=run.id, attempt=run.attempt, status=status.value, at=at,
+                         detail=detail))
+    session.info.setdefault(CHANGED_RUNS, []).append(run.id)
+
+
+def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
+    stmt = select(Run).where(Run.id == run_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    run = session.exec(stmt).first()
+    if run is None:
+        raise NotFound("run", run_id)
+    return run
+
+
+def run_events(session: Session, run_id: int) -> Sequence[RunEvent]:
+    stmt = select(RunEvent).where(RunEvent.run_id == run_id).order_by(col(RunEvent.id))
+    return session.exec(stmt).all()
+
+
+def last_event_count(session: Session, run_id: int, attempt: int) -> int:
+    stmt = select(func.count()).select_from(RunEvent).where(
+        RunEvent.run_id == run_id, RunEvent.attempt == attempt
+    )
+    return int(session.exec(stmt).one())
+
+
+def duration_seconds(run: Run) -> float | None:
+    if run.started_at is None:
+        return None
+    if run.finished_at is None:
+        return None
+    return (run.finished_at - run.started_at).total_seconds()

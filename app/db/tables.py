@@ -1,0 +1,210 @@
+"""The database schema. Alembic owns it (migrations/); tests alone may call create_all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db.types import UTCDateTime
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Calendar(SQLModel, table=True):
+    __tablename__ = "calendar"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    description: str = ""
+    country: str | None = Field(default=None, max_length=10)
+    subdivision: str | None = Field(default=None, max_length=20)
+    skip_weekends: bool = False
+    extra_dates: list[str] = Field(default_factory=list, sa_type=JSON)
+    working_dates: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class TaskGroup(SQLModel, table=True):
+    __tablename__ = "task_group"
+    __table_args__ = (UniqueConstraint("instance", "name", name="uq_group_instance_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    description: str = ""
+    schedule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    active: bool = True
+    instance: str = Field(default="default", max_length=100, index=True)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("instance", "name", name="uq_task_instance_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    description: str = ""
+    command: str
+    target: str | None = Field(default=None, max_length=200)
+    labels: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    run_as_user: str | None = Field(default=None, max_length=100)
+    group_id: int | None = Field(default=None, foreign_key="task_group.id", index=True)
+    schedule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    active: bool = True
+    image: str | None = Field(default=None, max_length=500)
+    cpus: float | None = None
+    memory: str | None = Field(default=None, max_length=20)
+    gpus: list[int] = Field(default_factory=list, sa_type=JSON)
+    mounts: list[str] = Field(default_factory=list, sa_type=JSON)
+    env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    workdir: str | None = Field(default=None, max_length=1000)
+    retry_attempts: int = 0
+    retry_delay_seconds: float = 0.0
+    retry_exponential: bool = False
+    max_run_seconds: float | None = None
+    concurrency: str = Field(default="allow", max_length=10)
+    misfire: str = Field(default="run_once", max_length=10)
+    misfire_grace_seconds: float = 3600.0
+    instance: str = Field(default="default", max_length=100, index=True)
+    next_fire_time: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class DependencyEdge(SQLModel, table=True):
+    __tablename__ = "dependency_edge"
+    __table_args__ = (UniqueConstraint("upstream_id", "downstream_id", name="uq_edge_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="task_group.id", index=True)
+    upstream_id: int = Field(foreign_key="task.id", index=True)
+    downstream_id: int = Field(foreign_key="task.id", index=True)
+    condition: str = Field(default="success", max_length=10)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "run"
+    __table_args__ = (
+        Index("ix_run_status_id", "status", "id"),
+        Index("ix_run_task_id", "task_id", "id"),
+        Index("ix_run_trigger_time", "trigger_time"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    group_run_id: int | None = Field(default=None, index=True)
+    batch_id: str | None = Field(default=None, max_length=64, index=True)
+    # "t<tid>@<iso trigger>" for scheduled occurrences: unique, so no occurrence fires twice.
+    occurrence_key: str | None = Field(default=None, max_length=120, unique=True)
+    status: str = Field(max_length=20)
+    reason: str | None = None
+    trigger_kind: str = Field(max_length=12)
+    trigger_time: datetime | None = _ts()
+    not_before: datetime | None = _ts()
+    dispatched_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    agent: str | None = Field(default=None, max_length=200, index=True)
+    exit_code: int | None = None
+    attempt: int = 1
+    # Last agent event applied for this attempt: replays after a reconnect are applied once.
+    agent_seq: int = 0
+    # The command and execution settings fixed when the run was created (adhoc runs have no task).
+    spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    instance: str = Field(default="default", max_length=100, index=True)
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class RunEvent(SQLModel, table=True):
+    __tablename__ = "run_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    attempt: int = 1
+    status: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime)
+    detail: str = ""
+
+
+class LogChunk(SQLModel, table=True):
+    """A run's output, stored once per byte: chunks keyed by stream and byte offset."""
+
+    __tablename__ = "log_chunk"
+    __table_args__ = (
+        UniqueConstraint("run_id", "attempt", "stream", "offset", name="uq_log_chunk"),
+        Index("ix_log_chunk_lines", "run_id", "attempt", "stream", "line_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    attempt: int = 1
+    stream: str = Field(max_length=6)
+    offset: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # Lines completed before this chunk, and newlines inside it: pages by line need no scan.
+    line_start: int = 0
+    line_count: int = 0
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    status: str = Field(default="offline", max_length=10)
+    labels: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    cpus: int | None = None
+    memory: int | None = None
+    gpus: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    docker: bool = False
+    resources: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    version: str | None = Field(default=None, max_length=50)
+    max_runs: int | None = None
+    last_heartbeat: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
+class AgentToken(SQLModel, table=True):
+    __tablename__ = "agent_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(unique=True, max_length=128)
+    created_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=100)
+    password_hash: str
+    role: str = Field(default="viewer", max_length=20)
+    instances: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSON)
+    disabled: bool = False
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: datetime | None = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(unique=True, max_length=128)
+    created_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()

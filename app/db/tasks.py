@@ -1,0 +1,93 @@
+"""Task rows: create, update, delete, with the reference checks the schema cannot express."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from app.db.tables import Calendar, DependencyEdge, Run, RunEvent, Task, TaskGroup
+from app.domain.schedules import schedule_to_dict
+from app.domain.states import RunStatus
+from app.errors import Conflict, InvalidInput, NotFound
+
+# Fields stored under another name on the row.
+_RENAMED = {"group": "group_id"}
+
+
+def get_task(session: Session, tid: int) -> Task:
+    task = session.get(Task, tid)
+    if task is None:
+        raise NotFound("task", tid)
+    return task
+
+
+def _check_references(session: Session, values: dict[str, Any], instance: str, tid: int | None
+                      ) -> None:
+    schedule = values.get("schedule")
+    if schedule and schedule.get("calendar"):
+        name = schedule["calendar"]
+        if session.exec(select(Calendar.id).where(Calendar.name == name)).first() is None:
+            raise InvalidInput("schedule.calendar", f"unknown calendar {name!r}")
+    group_id = values.get("group_id")
+    if group_id is not None and session.get(TaskGroup, group_id) is None:
+        raise InvalidInput("group", f"no group with gid {group_id}")
+    name = values.get("name")
+    if name is not None:
+        clash = session.exec(
+            select(Task.id).where(Task.name == name, Task.instance == instance)
+        ).first()
+        if clash is not None and clash != tid:
+            raise Conflict(f"name: a task named {name!r} already exists in instance {instance!r}")
+
+
+def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
+    values = {_RENAMED.get(k, k): v for k, v in fields.items()}
+    if values.get("schedule") is not None and not isinstance(values["schedule"], dict):
+        values["schedule"] = schedule_to_dict(values["schedule"])
+    return values
+
+
+def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> Task:
+    """`fields` are the API's names (`group`, schedule as a model or a dict)."""
+    values = _row_values(fields)
+    _check_references(session, values, values.get("instance", "default"), None)
+    task = Task(**values, created_at=now, updated_at=now)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: datetime) -> Task:
+    """Apply only the fields present in `changed`."""
+    for required in ("name", "command", "active", "instance"):
+        if required in changed and changed[required] is None:
+            raise InvalidInput(required, "must not be null")
+    values = _row_values(changed)
+    _check_references(session, values, values.get("instance") or task.instance, task.id)
+    for key, value in values.items():
+        if key in ("labels", "env") and value is None:
+            value = {}
+        if key in ("gpus", "mounts") and value is None:
+            value = []
+        setattr(task, key, value)
+    task.updated_at = now
+    session.add(task)
+    session.flush()
+    return task
+
+
+def delete_task(session: Session, task: Task) -> None:
+    """Delete the definition; its finished runs stay in the history (task becomes null)."""
+    idle = list(session.exec(select(Run.id).where(
+        Run.task_id == task.id, Run.status == RunStatus.IDLE.value)).all())
+    if idle:
+        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(idle)))  # type: ignore[call-overload]
+        session.exec(delete(Run).where(col(Run.id).in_(idle)))  # type: ignore[call-overload]
+    session.exec(update(Run).where(col(Run.task_id) == task.id).values(task_id=None))  # type: ignore[call-overload]
+    session.exec(delete(DependencyEdge).where(  # type: ignore[call-overload]
+        (col(DependencyEdge.upstream_id) == task.id) | (col(DependencyEdge.downstream_id) == task.id)
+    ))
+    session.delete(task)

@@ -1,0 +1,1 @@
+"""Scheduling: planning occurrences, firing them, dispatching runs, and their lifecycle rules."""

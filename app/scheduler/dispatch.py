@@ -1,0 +1,109 @@
+"""Dispatch: choose an agent for each ACTIVE run and mark it TRIGGER (sent, awaiting ack)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from app.agents.protocol import StartRun
+from app.db.runs import transition
+from app.db.tables import Run
+from app.domain.states import RunStatus
+
+DISPATCH_BATCH = 1000
+
+
+@dataclass(kw_only=True)
+class AgentSlot:
+    """What dispatch knows of a connected agent."""
+
+    name: str
+    labels: dict[str, str]
+    max_runs: int | None
+    running: int
+    docker: bool
+    draining: bool = False
+
+    @property
+    def has_room(self) -> bool:
+        return not self.draining and (self.max_runs is None or self.running < self.max_runs)
+
+
+def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentSlot | str:
+    """The agent to run `spec` on, or the reason why none can take it now."""
+    target = spec.get("target")
+    if target:
+        matches = [a for a in agents if a.name == target]
+        if not matches:
+            return f"waiting for agent {target} to be online"
+    else:
+        matches = list(agents)
+        if not matches:
+            return "waiting for an online agent"
+    selector = spec.get("labels") or {}
+    assert isinstance(selector, dict)
+    matches = [a for a in matches if all(a.labels.get(k) == v for k, v in selector.items())]
+    if not matches:
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        return f"waiting for an online agent with labels {wanted}"
+    if spec.get("image"):
+        matches = [a for a in matches if a.docker]
+        if not matches:
+            return "waiting for an online agent with Docker"
+    free = [a for a in matches if a.has_room]
+    if not free:
+        return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
+    return min(free, key=lambda a: (a.running, a.name))
+
+
+def start_message(run: Run) -> StartRun:
+    spec = run.spec
+    return StartRun(
+        run_id=run.id or 0, attempt=run.attempt, command=str(spec["command"]),
+        image=spec.get("image"), env=spec.get("env") or {}, workdir=spec.get("workdir"),
+        run_as_user=spec.get("run_as_user"), cpus=spec.get("cpus"), memory=spec.get("memory"),
+        gpus=spec.get("gpus") or [], mounts=spec.get("mounts") or [],
+        max_run_seconds=spec.get("max_run_seconds"),
+    )
+
+
+def dispatch_pending(
+    session: Session, *, now: datetime, agents: Sequence[AgentSlot]
+) -> list[tuple[str, StartRun]]:
+    """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
+    stmt = (
+        select(Run)
+        .where(Run.status == RunStatus.ACTIVE.value,
+               or_(col(Run.not_before).is_(None), col(Run.not_before) <= now))
+        .order_by(col(Run.trigger_time), col(Run.id))
+        .limit(DISPATCH_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    sends: list[tuple[str, StartRun]] = []
+    for run in session.exec(stmt).all():
+        choice = choose_agent(run.spec, agents)
+        if isinstance(choice, str):
+            run.reason = choice
+            continue
+        choice.running += 1
+        spec = dict(run.spec)
+        spec["_dispatches"] = int(spec.get("_dispatches", 0)) + 1
+        transition(session, run, RunStatus.TRIGGER, at=now, agent=choice.name,
+                   dispatched_at=now, reason=None, spec=spec,
+                   detail=f"dispatched to {choice.name}")
+        sends.append((choice.name, start_message(run)))
+    return sends
+
+
+def running_counts(session: Session) -> dict[str, int]:
+    """Runs each agent holds now, from the database (the truth across restarts)."""
+    on_agent = [RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, RunStatus.PAUSED]
+    stmt = select(Run.agent).where(col(Run.status).in_([s.value for s in on_agent]))
+    counts: dict[str, int] = {}
+    for name in session.exec(stmt).all():
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return counts

@@ -1,0 +1,168 @@
+"""The scheduler core. APScheduler is only a wake-up timer: one date job per task, derived
+from the IDLE occurrences in the database (rebuilt at start, updated on every edit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+import anyio
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from app.agents.hub import AgentHub
+from app.clock import Clock
+from app.db.engine import session_scope
+from app.db.runs import get_run, transition
+from app.db.tables import Agent, Task
+from app.domain.states import RunStatus
+from app.scheduler.dispatch import dispatch_pending, running_counts
+from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
+from app.scheduler.planner import FireResult, fire_due, pending_triggers, plan_task
+from app.settings import Settings
+
+log = logging.getLogger("almanac.scheduler")
+
+
+class SchedulerService:
+    def __init__(self, engine: Engine, clock: Clock, hub: AgentHub, settings: Settings) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.hub = hub
+        self.settings = settings
+        self._timer = AsyncIOScheduler(timezone="UTC")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fire = asyncio.Event()
+        self._dispatch = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_at: datetime | None = None
+
+    # ---- start / stop --------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._started_at = self.clock.now()
+        triggers = await anyio.to_thread.run_sync(self._rebuild)
+        self._timer.start()
+        for task_id, at in triggers.items():
+            self._set_job(task_id, at)
+        self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
+                            max_instances=1, coalesce=True)
+        self._tasks = [asyncio.create_task(self._fire_loop()),
+                       asyncio.create_task(self._dispatch_loop())]
+        self._fire.set()  # occurrences that fell due while we were down
+        self._dispatch.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._timer.running:
+            self._timer.shutdown(wait=False)
+
+    def _rebuild(self) -> dict[int, datetime]:
+        """Plan every scheduled task that has no IDLE occurrence yet; return all triggers."""
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            planned = pending_triggers(session)
+            stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None))
+            for task in session.exec(stmt).all():
+                if task.id not in planned:
+                    plan_task(session, task, now=now)
+            session.flush()
+            return pending_triggers(session)
+
+    # ---- notifications from edits (any thread) -------------------------------------
+    def task_changed(self, task_id: int, next_fire_time: datetime | None) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._set_job, task_id, next_fire_time)
+
+    def wake_dispatch(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._dispatch.set)
+
+    def _set_job(self, task_id: int, at: datetime | None) -> None:
+        job_id = f"task:{task_id}"
+        if at is None:
+            if self._timer.get_job(job_id):
+                self._timer.remove_job(job_id)
+            return
+        self._timer.add_job(self._fire.set, DateTrigger(run_date=at), id=job_id,
+                            replace_existing=True, misfire_grace_time=None)
+
+    # ---- loops -----------------------------------------------------------------------
+    async def _fire_loop(self) -> None:
+        while True:
+            await self._fire.wait()
+            self._fire.clear()
+            result: FireResult = await anyio.to_thread.run_sync(self._fire_due)
+            for task_id, at in result.replanned.items():
+                self._set_job(task_id, at)
+            if result.activated:
+                self._dispatch.set()
+
+    def _fire_due(self) -> FireResult:
+        with session_scope(self.engine) as session:
+            return fire_due(session, now=self.clock.now())
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # retries wait on not_before
+                    await self._dispatch.wait()
+            self._dispatch.clear()
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed")
+
+    async def dispatch_once(self) -> int:
+        if not self.hub.connections:
+            return 0
+        sends = await anyio.to_thread.run_sync(self._claim)
+        for agent, message in sends:
+            if not await self.hub.send(agent, message):
+                await anyio.to_thread.run_sync(self._undo_dispatch, message.run_id, agent)
+        return len(sends)
+
+    def _claim(self) -> list[tuple[str, object]]:
+        with session_scope(self.engine) as session:
+            slots = self.hub.slots(running_counts(session))
+            return dispatch_pending(session, now=self.clock.now(), agents=slots)  # type: ignore[return-value]
+
+    def _undo_dispatch(self, run_id: int, agent: str) -> None:
+        with session_scope(self.engine) as session:
+            run = get_run(session, run_id, lock=True)
+            if run.status == RunStatus.TRIGGER.value and run.agent == agent:
+                transition(session, run, RunStatus.ACTIVE, at=self.clock.now(), agent=None,
+                           dispatched_at=None, detail=f"agent {agent} went away before the send")
+
+    async def _maintenance_tick(self) -> None:
+        changed = await anyio.to_thread.run_sync(self._maintenance)
+        if changed:
+            self._dispatch.set()
+
+    def _maintenance(self) -> bool:
+        """Unacknowledged dispatches and silent agents: the two ways a run can get stuck."""
+        now = self.clock.now()
+        timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        cutoff = now - timeout
+        changed = False
+        with session_scope(self.engine) as session:
+            changed |= bool(expire_dispatches(
+                session, now=now, deadline_seconds=self.settings.accept_deadline_seconds))
+            if now - (self._started_at or now) < timeout:
+                return changed  # agents get a full timeout after our own start to reconnect
+            stmt = select(Agent).where(Agent.status != "offline", col(Agent.last_heartbeat) < cutoff)
+            for agent in session.exec(stmt).all():
+                if agent.name in self.hub.connections:
+                    continue
+                agent.status = "offline"
+                changed |= bool(fail_runs_of_lost_agent(session, agent.name, now=now))
+                log.warning("agent %s is offline (silent for %s)", agent.name, timeout)
+        return changed

@@ -1,0 +1,73 @@
+"""The composition root: builds the app from settings, a clock and an engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
+
+from app import __version__
+from app.agents.hub import AgentHub
+from app.agents.local import LocalAgentSupervisor
+from app.api import errors
+from app.api.routes import agents, auth, health, runs, tasks
+from app.clock import Clock, SystemClock
+from app.context import AppContext
+from app.db.engine import make_engine
+from app.scheduler.service import SchedulerService
+from app.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
+               start_scheduler: bool = True) -> FastAPI:
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.resolved_database_url())
+    hub = AgentHub(engine, clock, heartbeat_interval=settings.heartbeat_interval_seconds)
+    scheduler = SchedulerService(engine, clock, hub, settings)
+    hub.on_change = scheduler.wake_dispatch
+    context = AppContext(settings=settings, engine=engine, clock=clock, hub=hub,
+                         scheduler=scheduler)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        local: LocalAgentSupervisor | None = None
+        if start_scheduler:
+            await scheduler.start()
+        if settings.local_agent:
+            url = settings.public_url or f"http://{_loopback(settings.host)}:{settings.port}"
+            local = LocalAgentSupervisor(settings, engine, clock, url)
+            await local.start()
+        try:
+            yield
+        finally:
+            if local is not None:
+                await local.stop()
+            await scheduler.stop()
+
+    app = FastAPI(title="Almanac", version=__version__, lifespan=lifespan,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+                  redoc_url=None)
+    app.state.context = context
+    errors.install(app)
+    for module in (health, auth, tasks, runs, agents):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return _HOME
+
+    return app
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+_HOME = """<!doctype html><html><head><title>Almanac</title></head><body>
+<h1>Almanac</h1><p>The scheduler is running. API: <a href="/api/v1/docs">/api/v1/docs</a>,
+health: <a href="/api/v1/health">/api/v1/health</a>.</p></body></html>"""

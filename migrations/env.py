@@ -1,0 +1,52 @@
+"""Alembic environment: the schema is app.db.tables' metadata; the URL comes from the caller."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import Connection
+from sqlmodel import SQLModel
+
+import app.db.tables  # noqa: F401  (registers every table on the metadata)
+from app.db.engine import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("ALMANAC_DATABASE_URL")
+    if not url:
+        raise RuntimeError("no database URL: set ALMANAC_DATABASE_URL or use `almanac db upgrade`")
+    return url
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    existing = config.attributes.get("connection")
+    if existing is not None:
+        _run(existing)
+        return
+    engine = make_engine(_url())
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()
