@@ -97,7 +97,14 @@ class Spool:
             spool = RunSpool(path=path, run_id=run_id, attempt=attempt)
             states_file = path / "states.jsonl"
             if states_file.exists():
-                for line in states_file.read_text(encoding="utf-8").splitlines():
+                raw = states_file.read_bytes()
+                if raw and not raw.endswith(b"\n"):
+                    # A torn last line from a crash: cut it off, or the next state recorded
+                    # would be appended to it and lost on the following load.
+                    raw = raw[: raw.rfind(b"\n") + 1]
+                    with open(states_file, "r+b") as handle:
+                        handle.truncate(len(raw))
+                for line in raw.decode("utf-8", errors="replace").splitlines():
                     if line.strip():  # a torn last line from a crash is dropped
                         try:
                             spool.states.append(StateChange.model_validate_json(line))
