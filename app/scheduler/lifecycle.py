@@ -23,8 +23,8 @@ def apply_state(session: Session, change: StateChange, *, agent: str, now: datet
     run.agent_seq = change.seq
     target = RunStatus(change.status)
     current = RunStatus(run.status)
-    if not can_transition(current, target):
-        # A late report (e.g. after the run was declared lost): keep it on the timeline.
+    if current not in ON_AGENT or not can_transition(current, target):
+        # A late report (e.g. after the run was declared lost): keep it on the timeline only.
         session.add(RunEvent(run_id=run.id or 0, attempt=run.attempt, status=current.value,
                              at=change.at, detail=f"agent reported {target.value} late"
                              f"{': ' + change.reason if change.reason else ''}"))

@@ -1,0 +1,89 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a frozen clock, a live server.
+
+A test that needs a service calls `support.require(...)`: it skips when the service is
+absent, unless ALMANAC_REQUIRE_SERVICES names it (CI), where the absence is a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from support import (
+    LiveServer,
+    drop_postgres_database,
+    fresh_postgres_database,
+    pg_admin_url,
+    postgres_error,
+    require,
+    start_live_server,
+    wait_for,
+)
+
+from app.bootstrap import upgrade_database
+from app.clock import FrozenClock
+from app.db.engine import make_engine
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    error = postgres_error()
+    require("postgres", error is None, error or "")
+    return pg_admin_url()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'almanac.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    url = fresh_postgres_database(admin_url)
+    upgrade_database(url)
+    yield url
+    drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    built = make_engine(database_url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'almanac.db'}"
+    upgrade_database(url)
+    built = make_engine(url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = start_live_server(tmp_path / "data")
+    try:
+        yield live
+    finally:
+        live.stop()
+        live.engine.dispose()
+
+
+@pytest.fixture
+def agent_ready(live_server: LiveServer) -> LiveServer:
+    """The live server once its built-in agent is connected."""
+    with live_server.client() as http:
+        wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()))
+    return live_server

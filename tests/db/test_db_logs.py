@@ -1,0 +1,84 @@
+"""Log chunks: each byte stored once whatever the resends, pages by line, download in order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from app.db.engine import session_scope
+from app.db.logs import append_chunk, iter_bytes, read_lines, stored_size, total_lines
+from app.db.runs import create_run
+from app.domain.states import RunStatus, TriggerKind
+
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def _run(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        run = create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.ADHOC,
+                         spec={"command": "true"})
+        return run.id or 0
+
+
+def _append(engine: Engine, run_id: int, offset: int, data: bytes, stream: str = "stdout") -> int:
+    with session_scope(engine) as session:
+        return append_chunk(session, run_id=run_id, attempt=1, stream=stream, offset=offset,
+                            data=data)
+
+
+def _download(engine: Engine, run_id: int, stream: str = "stdout") -> bytes:
+    with session_scope(engine) as session:
+        return b"".join(iter_bytes(session, run_id=run_id, attempt=1, stream=stream, batch=2))
+
+
+def test_resent_and_overlapping_chunks_are_stored_once(engine: Engine) -> None:
+    run_id = _run(engine)
+    assert _append(engine, run_id, 0, b"line 1\nline") == 11
+    assert _append(engine, run_id, 0, b"line 1\nline") == 11  # exact resend
+    assert _append(engine, run_id, 7, b"line 2\nline 3\n") == 21  # overlaps the stored tail
+    assert _append(engine, run_id, 40, b"gap") == 21  # past the end: refused, resend from 21
+    assert _download(engine, run_id) == b"line 1\nline 2\nline 3\n"
+
+
+def test_streams_are_kept_apart(engine: Engine) -> None:
+    run_id = _run(engine)
+    _append(engine, run_id, 0, b"out\n", "stdout")
+    _append(engine, run_id, 0, b"err\n", "stderr")
+    assert _download(engine, run_id, "stdout") == b"out\n"
+    assert _download(engine, run_id, "stderr") == b"err\n"
+    with session_scope(engine) as session:
+        assert stored_size(session, run_id, 1, "stderr") == 4
+
+
+def test_pages_by_line_across_chunk_boundaries(engine: Engine) -> None:
+    run_id = _run(engine)
+    text = b"".join(f"line {i}\n".encode() for i in range(1, 1201))
+    offset = 0
+    for size in (5, 700, 3, 4000, 1, 9000):  # chunks that cut lines anywhere
+        piece = text[offset: offset + size]
+        offset = _append(engine, run_id, offset, piece)
+    offset = _append(engine, run_id, offset, text[offset:])
+    with session_scope(engine) as session:
+        assert total_lines(session, run_id, 1, "stdout") == (1200, len(text))
+        first = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=1,
+                           page_size=500)
+        third = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=3,
+                           page_size=500)
+        beyond = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=4,
+                            page_size=500)
+    assert first.lines[0] == "line 1" and first.lines[-1] == "line 500"
+    assert len(first.lines) == 500
+    assert third.first_line == 1001
+    assert third.lines == [f"line {i}" for i in range(1001, 1201)]
+    assert beyond.lines == []
+
+
+def test_a_last_line_without_newline_is_a_line(engine: Engine) -> None:
+    run_id = _run(engine)
+    _append(engine, run_id, 0, b"a\nb\nno newline")
+    with session_scope(engine) as session:
+        page = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=1,
+                          page_size=10)
+    assert page.lines == ["a", "b", "no newline"]
+    assert page.total_lines == 3

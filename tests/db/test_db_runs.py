@@ -1,0 +1,58 @@
+"""Runs: the lifecycle is enforced, every change leaves an event, occurrences are unique."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.db.engine import session_scope
+from app.db.runs import create_run, get_run, run_events, transition
+from app.domain.states import RunStatus, TriggerKind
+from app.errors import Conflict
+
+NOW = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_transitions_stamp_times_and_events_with_microseconds(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        run = create_run(session, at=NOW, status=RunStatus.ACTIVE,
+                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        run_id = run.id or 0
+        steps = [RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, RunStatus.SUCCESS]
+        for index, status in enumerate(steps, start=1):
+            transition(session, run, status, at=NOW + timedelta(microseconds=index))
+    with session_scope(engine) as session:
+        run = get_run(session, run_id)
+        events = run_events(session, run_id)
+    assert [e.status for e in events] == ["ACTIVE", "TRIGGER", "STARTED", "RUNNING", "SUCCESS"]
+    assert events[-1].at == NOW + timedelta(microseconds=4)
+    assert events[0].at.tzinfo is not None
+    assert run.started_at == NOW + timedelta(microseconds=3)
+    assert run.finished_at == NOW + timedelta(microseconds=4)
+
+
+def test_an_illegal_transition_is_refused(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        run = create_run(session, at=NOW, status=RunStatus.ACTIVE,
+                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        transition(session, run, RunStatus.TERMINATED, at=NOW)
+        with pytest.raises(Conflict, match="cannot go from TERMINATED to RUNNING"):
+            transition(session, run, RunStatus.RUNNING, at=NOW)
+
+
+def test_an_occurrence_cannot_exist_twice(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        create_run(session, at=NOW, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
+                   spec={"command": "true"}, occurrence_key="t1@2026-03-02T09:00:00+00:00")
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        create_run(session, at=NOW, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
+                   spec={"command": "true"}, occurrence_key="t1@2026-03-02T09:00:00+00:00")
+
+
+def test_naive_datetimes_are_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
+        create_run(session, at=datetime(2026, 3, 2, 8, 0), status=RunStatus.ACTIVE,
+                   trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})

@@ -1,0 +1,99 @@
+"""Planning and firing with an injected clock: no sleeping, no wall time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from app.clock import FrozenClock
+from app.db.engine import session_scope
+from app.db.tables import Run, Task
+from app.domain.states import RunStatus
+from app.scheduler.planner import fire_due, pending_triggers, plan_task
+
+
+def _task(engine: Engine, clock: FrozenClock, **fields: object) -> int:
+    values: dict[str, object] = {
+        "name": "report", "command": "echo report",
+        "schedule": {"kind": "cron", "cron": "30 8 * * 1-5", "timezone": "Europe/Berlin"},
+    }
+    values.update(fields)
+    with session_scope(engine) as session:
+        task = Task(**values, created_at=clock.now(), updated_at=clock.now())  # type: ignore[arg-type]
+        session.add(task)
+        session.flush()
+        plan_task(session, task, now=clock.now())
+        return task.id or 0
+
+
+def _runs(engine: Engine, tid: int) -> list[Run]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Run).where(Run.task_id == tid).order_by(Run.id)).all())
+
+
+def test_the_next_occurrence_is_an_idle_run_at_the_local_wall_time(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    # Monday 2 March 2026, 08:00 UTC = 09:00 in Berlin: 08:30 Berlin today has passed.
+    tid = _task(engine, clock)
+    [idle] = _runs(engine, tid)
+    assert idle.status == RunStatus.IDLE.value
+    assert idle.trigger_time == datetime(2026, 3, 3, 7, 30, tzinfo=UTC)  # Tue 08:30 CET
+    with session_scope(engine) as session:
+        assert pending_triggers(session) == {tid: idle.trigger_time}
+
+
+def test_firing_activates_the_due_occurrence_and_plans_the_next(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    tid = _task(engine, clock)
+    clock.set(datetime(2026, 3, 3, 7, 29, 59, tzinfo=UTC))
+    with session_scope(engine) as session:
+        early = fire_due(session, now=clock.now())
+    assert early.activated == []
+    clock.set(datetime(2026, 3, 3, 7, 30, 0, 4000, tzinfo=UTC))
+    with session_scope(engine) as session:
+        result = fire_due(session, now=clock.now())
+    fired, planned = _runs(engine, tid)
+    assert result.activated == [fired.id]
+    assert fired.status == RunStatus.ACTIVE.value
+    assert planned.status == RunStatus.IDLE.value
+    assert planned.trigger_time == datetime(2026, 3, 4, 7, 30, tzinfo=UTC)
+    assert result.replanned == {tid: planned.trigger_time}
+
+
+def test_summer_time_moves_the_utc_instant(engine: Engine) -> None:
+    clock = FrozenClock(datetime(2026, 3, 27, 12, 0, tzinfo=UTC))  # Friday before the change
+    tid = _task(engine, clock)
+    [idle] = _runs(engine, tid)
+    assert idle.trigger_time == datetime(2026, 3, 30, 6, 30, tzinfo=UTC)  # Mon 08:30 CEST
+
+
+def test_an_occurrence_missed_beyond_the_grace_is_recorded_not_run(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    tid = _task(engine, clock, misfire_grace_seconds=600)
+    clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))  # 90 minutes late: the server was down
+    with session_scope(engine) as session:
+        result = fire_due(session, now=clock.now())
+    missed, planned = _runs(engine, tid)
+    assert result.missed == [missed.id]
+    assert missed.status == RunStatus.SKIPPED.value
+    assert missed.reason == "missed: scheduler down"
+    assert planned.trigger_time == datetime(2026, 3, 4, 7, 30, tzinfo=UTC)
+
+
+def test_replanning_an_inactive_task_leaves_nothing_pending(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    tid = _task(engine, clock)
+    with session_scope(engine) as session:
+        task = session.get(Task, tid)
+        assert task is not None
+        task.active = False
+        plan_task(session, task, now=clock.now())
+    assert _runs(engine, tid) == []
+    with session_scope(engine) as session:
+        assert pending_triggers(session) == {}

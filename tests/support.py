@@ -1,0 +1,184 @@
+"""Helpers for tests: required services, fresh PostgreSQL databases, a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from app.bootstrap import upgrade_database
+from app.clock import SystemClock
+from app.db.engine import make_engine, session_scope
+from app.db.tables import ApiToken, User
+from app.security import hash_password, hash_token, new_token
+from app.server import create_app
+from app.settings import Settings
+
+REQUIRED = {s.strip() for s in os.environ.get("ALMANAC_REQUIRE_SERVICES", "").split(",") if s}
+PG_URL = os.environ.get(
+    "ALMANAC_TEST_DATABASE_URL_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/almanac_test"
+)
+ADMIN_PASSWORD = "test-admin-password-1"
+_hashes: dict[str, str] = {}
+
+
+def password_hash(password: str) -> str:
+    """argon2 costs most of a second per hash here: hash each test password once."""
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    return _hashes[password]
+
+
+def seed_user(engine: Engine, username: str = "admin", *, role: str = "superadmin",
+              password: str = ADMIN_PASSWORD, instances: list[str] | None = None) -> str:
+    """Create a user and an API token for it directly; returns the bearer token."""
+    token = new_token("alm")
+    now = SystemClock().now()
+    with session_scope(engine) as session:
+        user = User(username=username, password_hash=password_hash(password), role=role,
+                    instances=instances or ["*"], created_at=now)
+        session.add(user)
+        session.flush()
+        session.add(ApiToken(user_id=user.id or 0, name="test", token_hash=hash_token(token),
+                             created_at=now))
+    return token
+
+
+def require(service: str, available: bool, why: str = "") -> None:
+    if available:
+        return
+    message = f"{service} not available{': ' + why if why else ''}"
+    if service in REQUIRED:
+        pytest.fail(f"{message} (required by ALMANAC_REQUIRE_SERVICES)")
+    pytest.skip(message)
+
+
+def pg_admin_url() -> str:
+    return str(make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False))
+
+
+def postgres_error() -> str | None:
+    try:
+        engine = create_engine(make_url(PG_URL).set(database="postgres"))
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any connection failure means "not available"
+        return str(exc).splitlines()[0]
+
+
+def fresh_postgres_database(admin_url: str) -> str:
+    """A new empty database for one test: tests never share rows."""
+    name = f"almanac_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real server (uvicorn in a thread) with its built-in agent as a child process."""
+
+    url: str
+    settings: Settings
+    engine: Engine
+    server: uvicorn.Server
+    thread: threading.Thread
+    token: str = ""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/api/v1", timeout=30,
+                            headers={"Authorization": f"Bearer {self.token}"})
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_live_server(data_dir: Path, *, database_url: str | None = None, port: int | None = None,
+                      local_agent: bool = True, **settings_overrides: Any) -> LiveServer:
+    """`settings_overrides` are more Settings fields, e.g. heartbeat_timeout_seconds=2."""
+    fields: dict[str, Any] = {"heartbeat_interval_seconds": 1.0, **settings_overrides}
+    settings = Settings(host="127.0.0.1", port=port or free_port(), data_dir=data_dir,
+                        database_url=database_url, local_agent=local_agent, **fields)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url()
+    upgrade_database(url)
+    engine = make_engine(url)
+    token = seed_user(engine) if not _has_users(engine) else ""
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
+                            lifespan="on", ws_max_size=64 * 1024 * 1024)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{settings.port}"
+    live = LiveServer(url=base, settings=settings, engine=engine, server=server, thread=thread)
+    _wait_until_serving(live)
+    if not token:  # a restart on an existing database: log in as the person would
+        response = httpx.post(base + "/api/v1/auth/token",
+                              json={"username": "admin", "password": ADMIN_PASSWORD})
+        token = response.json()["access_token"]
+    live.token = token
+    return live
+
+
+def _has_users(engine: Engine) -> bool:
+    with session_scope(engine) as session:
+        return session.exec(select(User.id)).first() is not None
+
+
+def _wait_until_serving(live: LiveServer) -> None:
+    with httpx.Client(timeout=1) as http:
+        for _ in range(300):
+            if live.server.started:
+                try:
+                    if http.get(live.url + "/api/v1/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+            live.thread.join(timeout=0.05)
+    raise RuntimeError("server did not start")
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05
+             ) -> Any:
+    """Poll a condition of a real system (never a schedule) until it holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
