@@ -17,7 +17,11 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
     || missing+=(postgresql)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v git >/dev/null 2>&1 || missing+=(git)
+# Python >= 3.11 with venv/ensurepip (Debian 12: python3 is 3.11; venv lives in python3-venv)
+if ! { command -v python3 >/dev/null 2>&1 \
+    && python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }; then
+    missing+=(python3 python3-venv)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
