@@ -1,4 +1,4 @@
-"""Server settings: flags and ALMANAC_* environment variables, built once at the composition root."""
+"""Server settings from flags and ALMANAC_* variables, built once at the composition root."""
 
 from __future__ import annotations
 

@@ -89,10 +89,10 @@ def main() -> None:
             server.wait(timeout=30)
     server_ms, client_ms = server_ms[1:], client_ms[1:]
     print(f"force run -> SUCCESS, echo hello, built-in agent, SQLite, {args.runs} runs")
-    print(f"  server timeline (ACTIVE event -> SUCCESS event): median {statistics.median(server_ms):.1f} ms, "
-          f"min {min(server_ms):.1f}, max {max(server_ms):.1f}")
-    print(f"  client observed (POST run -> GET says SUCCESS):  median {statistics.median(client_ms):.1f} ms, "
-          f"min {min(client_ms):.1f}, max {max(client_ms):.1f}")
+    for label, values in (("server timeline (ACTIVE event -> SUCCESS event)", server_ms),
+                          ("client observed (POST run -> GET says SUCCESS) ", client_ms)):
+        print(f"  {label}: median {statistics.median(values):.1f} ms, "
+              f"min {min(values):.1f}, max {max(values):.1f}")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ class AgentProcess:
             while (position := getattr(sent, stream)) < spool.size(stream):
                 data = spool.read_output(stream, position, _SEND_SIZE)
                 header = p.LogHeader(run_id=spool.run_id, attempt=spool.attempt,
-                                     stream=stream, offset=position)  # type: ignore[arg-type]
+                                     stream=stream, offset=position)
                 await ws.send(p.encode_log(header, data))
                 setattr(sent, stream, position + len(data))
         for state in spool.states:

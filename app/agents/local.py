@@ -43,7 +43,7 @@ class LocalAgentSupervisor:
         label = f"local:{self.name}"
         now = self.clock.now()
         with session_scope(self.engine) as session:
-            session.exec(update(AgentToken).where(  # type: ignore[call-overload]
+            session.exec(update(AgentToken).where(
                 col(AgentToken.name) == label, col(AgentToken.revoked_at).is_(None)
             ).values(revoked_at=now))
             session.add(AgentToken(name=label, token_hash=hash_token(token), created_at=now))

@@ -1,4 +1,4 @@
-"""Run output stored as chunks keyed by byte offset: each byte once, pages by line without a scan."""
+"""Run output as chunks keyed by byte offset: each byte stored once, pages by line, no scan."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run rows and their timeline: every status change goes through `transition` and leaves an event."""
+"""Run rows and their timeline: every status change goes through `transition`, with an event."""
 
 from __future__ import annotations
 

@@ -84,10 +84,11 @@ def delete_task(session: Session, task: Task) -> None:
     idle = list(session.exec(select(Run.id).where(
         Run.task_id == task.id, Run.status == RunStatus.IDLE.value)).all())
     if idle:
-        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(idle)))  # type: ignore[call-overload]
-        session.exec(delete(Run).where(col(Run.id).in_(idle)))  # type: ignore[call-overload]
-    session.exec(update(Run).where(col(Run.task_id) == task.id).values(task_id=None))  # type: ignore[call-overload]
-    session.exec(delete(DependencyEdge).where(  # type: ignore[call-overload]
-        (col(DependencyEdge.upstream_id) == task.id) | (col(DependencyEdge.downstream_id) == task.id)
+        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(idle)))
+        session.exec(delete(Run).where(col(Run.id).in_(idle)))
+    session.exec(update(Run).where(col(Run.task_id) == task.id).values(task_id=None))
+    session.exec(delete(DependencyEdge).where(
+        (col(DependencyEdge.upstream_id) == task.id)
+        | (col(DependencyEdge.downstream_id) == task.id)
     ))
     session.delete(task)

@@ -34,8 +34,8 @@ def plan_task(session: Session, task: Task, *, now: datetime) -> Run | None:
     idle = select(Run.id).where(Run.task_id == task.id, Run.status == RunStatus.IDLE.value)
     ids = list(session.exec(idle).all())
     if ids:
-        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(ids)))  # type: ignore[call-overload]
-        session.exec(delete(Run).where(col(Run.id).in_(ids)))  # type: ignore[call-overload]
+        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(ids)))
+        session.exec(delete(Run).where(col(Run.id).in_(ids)))
     task.next_fire_time = None
     if not task.active or not task.schedule or task.group_id is not None:
         return None
@@ -48,7 +48,8 @@ def plan_task(session: Session, task: Task, *, now: datetime) -> Run | None:
     task.next_fire_time = at
     return create_run(
         session, at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-        spec=task_spec(task), task=task, trigger_time=at, occurrence_key=occurrence_key(task.id, at),
+        spec=task_spec(task), task=task, trigger_time=at,
+        occurrence_key=occurrence_key(task.id, at),
         detail=f"planned for {at.isoformat()}",
     )
 

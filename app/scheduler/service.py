@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.agents.hub import AgentHub
+from app.agents.protocol import StartRun
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
@@ -130,10 +131,10 @@ class SchedulerService:
                 await anyio.to_thread.run_sync(self._undo_dispatch, message.run_id, agent)
         return len(sends)
 
-    def _claim(self) -> list[tuple[str, object]]:
+    def _claim(self) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
             slots = self.hub.slots(running_counts(session))
-            return dispatch_pending(session, now=self.clock.now(), agents=slots)  # type: ignore[return-value]
+            return dispatch_pending(session, now=self.clock.now(), agents=slots)
 
     def _undo_dispatch(self, run_id: int, agent: str) -> None:
         with session_scope(self.engine) as session:
@@ -158,7 +159,8 @@ class SchedulerService:
                 session, now=now, deadline_seconds=self.settings.accept_deadline_seconds))
             if now - (self._started_at or now) < timeout:
                 return changed  # agents get a full timeout after our own start to reconnect
-            stmt = select(Agent).where(Agent.status != "offline", col(Agent.last_heartbeat) < cutoff)
+            stmt = select(Agent).where(Agent.status != "offline",
+                                       col(Agent.last_heartbeat) < cutoff)
             for agent in session.exec(stmt).all():
                 if agent.name in self.hub.connections:
                     continue

@@ -117,7 +117,12 @@ def container_options(spec: RunSpec) -> dict[str, Any]:
 
 
 def outcome_from_state(state: Mapping[str, Any], *, terminated: bool, timed_out: bool) -> Outcome:
-    """Map a finished container's `State` to an Outcome; our own stop decides first."""
+    """Map a finished container's `State` to an Outcome; our own stop decides first.
+
+    "oom" rests on the engine's OOMKilled flag. An OOM kill in the first milliseconds of a
+    container can escape the engine (its watch is armed just after start) and then reads as
+    "exit code 137".
+    """
     code = state.get("ExitCode")
     exit_code = code if isinstance(code, int) else None
     if terminated:
