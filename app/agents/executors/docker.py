@@ -247,7 +247,10 @@ def _tagged(stream: Stream, chunks: Iterable[bytes]) -> Iterator[tuple[Stream, b
 
 
 class DockerExecution:
-    """A handle on one container. Supervision starts at once, whether or not anyone waits."""
+    """A handle on one container. Supervision starts at once, whether or not anyone waits.
+
+    `max_run_seconds` counts wall-clock time from the start, paused time included.
+    """
 
     def __init__(
         self,
@@ -475,7 +478,9 @@ class DockerExecutor:
         """Follow a container started before this agent's restart, to its end.
 
         Output is replayed from the container's log since it started; `offsets` skips the bytes
-        of each stream already delivered. `sink.running` is not called again.
+        of each stream already delivered. The replay comes through the engine's log driver, and
+        the default one (json-file) stores text: invalid UTF-8 comes back as U+FFFD, so offsets
+        hold for text output only. `sink.running` is not called again.
         """
         client = await self._docker()
         try:
