@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -40,6 +40,7 @@ class TaskFields(_Strict):
     concurrency: Literal["skip", "queue", "allow"] = "allow"
     misfire: Literal["run_once", "skip", "run_all"] = "run_once"
     misfire_grace_seconds: float = Field(default=3600, ge=0)
+    misfire_max_replays: int = Field(default=10, ge=0, le=1000)
     instance: Name = "default"
 
 
@@ -82,6 +83,7 @@ class TaskUpdate(_Strict):
     concurrency: Literal["skip", "queue", "allow"] | None = None
     misfire: Literal["run_once", "skip", "run_all"] | None = None
     misfire_grace_seconds: float | None = Field(default=None, ge=0)
+    misfire_max_replays: int | None = Field(default=None, ge=0, le=1000)
     instance: Name | None = None
 
     @field_validator("command")
@@ -115,6 +117,7 @@ class TaskPublic(BaseModel):
     concurrency: str
     misfire: str
     misfire_grace_seconds: float
+    misfire_max_replays: int
     instance: str
     next_fire_time: datetime | None
     created_at: datetime | None
@@ -233,3 +236,51 @@ class ForecastPublic(BaseModel):
     timezone: str
     occurrences: list[ForecastItem]
     skipped: list[SkippedItem]
+
+
+class CalendarCreate(_Strict):
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    country: str | None = Field(default=None, max_length=10)
+    subdivision: str | None = Field(default=None, max_length=20)
+    skip_weekends: bool = False
+    extra_dates: list[date] = Field(default_factory=list, max_length=5000)
+    working_dates: list[date] = Field(default_factory=list, max_length=5000)
+
+
+class CalendarUpdate(_Strict):
+    description: str | None = Field(default=None, max_length=10_000)
+    country: str | None = Field(default=None, max_length=10)
+    subdivision: str | None = Field(default=None, max_length=20)
+    skip_weekends: bool | None = None
+    extra_dates: list[date] | None = Field(default=None, max_length=5000)
+    working_dates: list[date] | None = Field(default=None, max_length=5000)
+
+
+class CalendarPublic(BaseModel):
+    name: str
+    description: str
+    country: str | None
+    subdivision: str | None
+    skip_weekends: bool
+    extra_dates: list[date]
+    working_dates: list[date]
+    used_by: list[str]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class ClosedDay(BaseModel):
+    date: date
+    reason: str
+
+
+class FreezeCreate(_Strict):
+    date: date
+    reason: str = Field(default="", max_length=500)
+
+
+class FreezePublic(BaseModel):
+    date: date
+    reason: str
+    created_by: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from app.cli.calendars import calendar_app
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
@@ -15,6 +16,7 @@ cli.command("agent")(agent)
 cli.add_typer(db_app, name="db")
 cli.add_typer(task_app, name="task")
 cli.add_typer(run_app, name="run")
+cli.add_typer(calendar_app, name="calendar")
 
 
 def main() -> None:

@@ -99,3 +99,40 @@ def forecast(tid: int, count: int = 10, after: str | None = None, as_json: JsonF
         typer.echo(f"{item['local']}  ({item['at']}){'  ' + item['note'] if item['note'] else ''}")
     for item in data["skipped"]:
         typer.echo(f"skipped {item['local']}: {item['reason']}")
+
+
+@task_app.command("freeze")
+def freeze(tid: int, date: str, reason: str = "") -> None:
+    """Skip the task's occurrences on DATE (YYYY-MM-DD, in its schedule's timezone)."""
+    try:
+        client().request("POST", f"/tasks/{tid}/freezes", json={"date": date, "reason": reason})
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"task {tid} frozen on {date}")
+
+
+@task_app.command("unfreeze")
+def unfreeze(tid: int, date: str) -> None:
+    try:
+        client().request("DELETE", f"/tasks/{tid}/freezes/{date}")
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"task {tid} unfrozen on {date}")
+
+
+@task_app.command("enable")
+def enable(tid: int) -> None:
+    try:
+        client().tasks.update(tid, active=True)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"task {tid} enabled")
+
+
+@task_app.command("disable")
+def disable(tid: int) -> None:
+    try:
+        client().tasks.update(tid, active=False)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"task {tid} disabled")

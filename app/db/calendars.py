@@ -1,12 +1,12 @@
-"""Calendar rows and their conversion to the pure CalendarSpec."""
+"""Calendar rows, their conversion to the pure CalendarSpec, and who uses them."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from app.db.tables import Calendar
+from app.db.tables import Calendar, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
 from app.errors import NotFound
 
@@ -22,8 +22,23 @@ def to_spec(row: Calendar) -> CalendarSpec:
     )
 
 
-def calendar_spec(session: Session, name: str) -> CalendarSpec:
+def get_calendar(session: Session, name: str) -> Calendar:
     row = session.exec(select(Calendar).where(Calendar.name == name)).first()
     if row is None:
         raise NotFound("calendar", name)
-    return to_spec(row)
+    return row
+
+
+def calendar_spec(session: Session, name: str) -> CalendarSpec:
+    return to_spec(get_calendar(session, name))
+
+
+def tasks_using(session: Session, name: str) -> list[Task]:
+    """Tasks whose own schedule names the calendar (schedules are JSON: filtered here)."""
+    rows = session.exec(select(Task).where(col(Task.schedule).is_not(None))).all()
+    return [t for t in rows if (t.schedule or {}).get("calendar") == name]
+
+
+def groups_using(session: Session, name: str) -> list[TaskGroup]:
+    rows = session.exec(select(TaskGroup).where(col(TaskGroup.schedule).is_not(None))).all()
+    return [g for g in rows if (g.schedule or {}).get("calendar") == name]

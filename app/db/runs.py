@@ -33,6 +33,7 @@ def task_spec(task: Task) -> dict[str, Any]:
         "target": task.target,
         "labels": dict(task.labels),
         "task_name": task.name,
+        "concurrency": task.concurrency,
     }
 
 
@@ -50,6 +51,7 @@ def create_run(
     instance: str = "default",
     batch_id: str | None = None,
     detail: str = "",
+    reason: str | None = None,
 ) -> Run:
     run = Run(
         task_id=task.id if task else None,
@@ -61,6 +63,8 @@ def create_run(
         spec=spec,
         created_by=created_by,
         batch_id=batch_id,
+        reason=reason,
+        finished_at=at if is_terminal(status) else None,
         created_at=at,
         updated_at=at,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
@@ -72,10 +72,26 @@ class Task(SQLModel, table=True):
     concurrency: str = Field(default="allow", max_length=10)
     misfire: str = Field(default="run_once", max_length=10)
     misfire_grace_seconds: float = 3600.0
+    misfire_max_replays: int = 10
     instance: str = Field(default="default", max_length=100, index=True)
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+
+
+class Freeze(SQLModel, table=True):
+    """A task or a group frozen for one local date: that day's occurrences are skipped."""
+
+    __tablename__ = "freeze"
+    __table_args__ = (UniqueConstraint("task_id", "group_id", "day", name="uq_freeze"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int | None = Field(default=None, foreign_key="task.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="task_group.id", index=True)
+    day: date
+    reason: str = ""
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime | None = _ts()
 
 
 class DependencyEdge(SQLModel, table=True):

@@ -74,7 +74,7 @@ def parse_cron(text: str) -> CronExpr:
         days=sets[2],
         months=sets[3],
         weekdays=weekdays,
-        day_restricted=not parts[2].startswith("*"),
+        day_restricted=True,
         weekday_restricted=not parts[4].startswith("*"),
     )
 

@@ -85,7 +85,7 @@ def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) ->
             if instant <= after:
                 continue
             if isinstance(item, Occurrence):
-                if instant < last_fire:
+                if instant <= last_fire:
                     continue  # several nominal times on one instant fire once
                 last_fire = instant
                 idle = 0

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, or_, select
 from app.agents.protocol import StartRun
 from app.db.runs import transition
 from app.db.tables import Run
-from app.domain.states import RunStatus
+from app.domain.states import ON_AGENT, RunStatus
 
 DISPATCH_BATCH = 1000
 
@@ -83,8 +83,16 @@ def dispatch_pending(
         .with_for_update(skip_locked=True)
     )
     sends: list[tuple[str, StartRun]] = []
+    # Tasks with `queue` concurrency run one at a time, oldest first.
+    busy = _tasks_on_agents(session)
     for run in session.exec(stmt).all():
+        queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
+        if queued and run.task_id in busy:
+            run.reason = "waiting for the previous run of this task to finish"
+            continue
         choice = choose_agent(run.spec, agents)
+        if queued:
+            busy.add(run.task_id or 0)
         if isinstance(choice, str):
             run.reason = choice
             continue
@@ -98,10 +106,15 @@ def dispatch_pending(
     return sends
 
 
+def _tasks_on_agents(session: Session) -> set[int]:
+    stmt = select(Run.task_id).where(col(Run.status).in_([s.value for s in ON_AGENT]),
+                                     col(Run.task_id).is_not(None)).distinct()
+    return {int(tid) for tid in session.exec(stmt).all() if tid is not None}
+
+
 def running_counts(session: Session) -> dict[str, int]:
     """Runs each agent holds now, from the database (the truth across restarts)."""
-    on_agent = [RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, RunStatus.PAUSED]
-    stmt = select(Run.agent).where(col(Run.status).in_([s.value for s in on_agent]))
+    stmt = select(Run.agent).where(col(Run.status).in_([s.value for s in ON_AGENT]))
     counts: dict[str, int] = {}
     for name in session.exec(stmt).all():
         if name:

@@ -22,8 +22,9 @@ from app.db.runs import get_run, transition
 from app.db.tables import Agent, Task
 from app.domain.states import RunStatus
 from app.scheduler.dispatch import dispatch_pending, running_counts
+from app.scheduler.firing import FireResult, fire_due
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
-from app.scheduler.planner import FireResult, fire_due, pending_triggers, plan_task
+from app.scheduler.planner import pending_triggers, plan_task
 from app.settings import Settings
 
 log = logging.getLogger("almanac.scheduler")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 00:22:11.584572
+Create Date: 2026-11-24 00:33:49.100598
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def upgrade() -> None:
     sa.Column('concurrency', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('misfire', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('misfire_grace_seconds', sa.Float(), nullable=False),
+    sa.Column('misfire_max_replays', sa.Integer(), nullable=False),
     sa.Column('instance', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('next_fire_time', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
@@ -161,6 +162,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_dependency_edge_downstream_id'), ['downstream_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dependency_edge_group_id'), ['group_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dependency_edge_upstream_id'), ['upstream_id'], unique=False)
+
+    op.create_table('freeze',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('group_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['group_id'], ['task_group.id'], ),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('task_id', 'group_id', 'day', name='uq_freeze')
+    )
+    with op.batch_alter_table('freeze', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_freeze_group_id'), ['group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_freeze_task_id'), ['task_id'], unique=False)
 
     op.create_table('run',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -250,6 +268,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_run_agent'))
 
     op.drop_table('run')
+    with op.batch_alter_table('freeze', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_freeze_task_id'))
+        batch_op.drop_index(batch_op.f('ix_freeze_group_id'))
+
+    op.drop_table('freeze')
     with op.batch_alter_table('dependency_edge', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dependency_edge_upstream_id'))
         batch_op.drop_index(batch_op.f('ix_dependency_edge_group_id'))

@@ -11,7 +11,8 @@ from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.tables import Run, Task
 from app.domain.states import RunStatus
-from app.scheduler.planner import fire_due, pending_triggers, plan_task
+from app.scheduler.firing import fire_due
+from app.scheduler.planner import pending_triggers, plan_task
 
 
 def _task(engine: Engine, clock: FrozenClock, **fields: object) -> int:
@@ -79,7 +80,7 @@ def test_an_occurrence_missed_beyond_the_grace_is_recorded_not_run(
     with session_scope(engine) as session:
         result = fire_due(session, now=clock.now())
     missed, planned = _runs(engine, tid)
-    assert result.missed == [missed.id]
+    assert result.skipped == [missed.id]
     assert missed.status == RunStatus.SKIPPED.value
     assert missed.reason == "missed: scheduler down"
     assert planned.trigger_time == datetime(2026, 3, 4, 7, 30, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -13,6 +13,8 @@ from app.api.runs_view import run_public
 from app.api.schemas import (
     ForecastItem,
     ForecastPublic,
+    FreezeCreate,
+    FreezePublic,
     RunPublic,
     SkippedItem,
     TaskCreate,
@@ -23,13 +25,13 @@ from app.clock import ensure_aware
 from app.db.calendars import calendar_spec
 from app.db.engine import session_scope
 from app.db.runs import create_run, task_spec
-from app.db.tables import Task
+from app.db.tables import Freeze, Task
 from app.db.tasks import create_task, delete_task, get_task, update_task
 from app.domain.roles import can_see_instance
 from app.domain.schedules import parse_schedule
 from app.domain.states import RunStatus, TriggerKind
 from app.domain.triggers import forecast
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.scheduler.planner import plan_task
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -146,3 +148,37 @@ def task_forecast(
         occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
         skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped],
     )
+
+
+@router.get("/{tid}/freezes", response_model=list[FreezePublic])
+def list_freezes(tid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
+    with session_scope(context.engine) as session:
+        _visible(get_task(session, tid), user.instances)
+        rows = session.exec(select(Freeze).where(Freeze.task_id == tid)
+                            .order_by(col(Freeze.day))).all()
+        return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
+
+
+@router.post("/{tid}/freezes", response_model=FreezePublic, status_code=201)
+def freeze(tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep) -> FreezePublic:
+    """Freeze the task for one date (in its schedule's timezone): that day's runs are skipped."""
+    with session_scope(context.engine) as session:
+        _visible(get_task(session, tid), user.instances)
+        exists = session.exec(select(Freeze.id).where(Freeze.task_id == tid,
+                                                      Freeze.day == body.date)).first()
+        if exists is not None:
+            raise Conflict(f"date: task {tid} is already frozen on {body.date.isoformat()}")
+        session.add(Freeze(task_id=tid, day=body.date, reason=body.reason,
+                           created_by=user.username, created_at=context.clock.now()))
+    return FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+
+
+@router.delete("/{tid}/freezes/{day}", status_code=204)
+def unfreeze(tid: int, day: date, context: ContextDep, user: OperatorDep) -> Response:
+    with session_scope(context.engine) as session:
+        _visible(get_task(session, tid), user.instances)
+        row = session.exec(select(Freeze).where(Freeze.task_id == tid, Freeze.day == day)).first()
+        if row is None:
+            raise NotFound("freeze", f"{tid}/{day.isoformat()}")
+        session.delete(row)
+    return Response(status_code=204)

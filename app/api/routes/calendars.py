@@ -1,0 +1,135 @@
+"""/calendars: holiday calendars; an edit re-plans every schedule that uses the calendar."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session, col, select
+
+from app.api.deps import AdminDep, ContextDep, UserDep
+from app.api.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
+from app.context import AppContext
+from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
+from app.db.engine import session_scope
+from app.db.tables import Calendar
+from app.domain.calendars import validate_calendar_fields
+from app.errors import Conflict, InvalidInput
+from app.scheduler.planner import plan_task
+
+router = APIRouter(prefix="/calendars", tags=["calendars"])
+
+
+def _public(session: Session, row: Calendar) -> CalendarPublic:
+    users = [t.name for t in tasks_using(session, row.name)]
+    users += [f"group {g.name}" for g in groups_using(session, row.name)]
+    return CalendarPublic(
+        name=row.name, description=row.description, country=row.country,
+        subdivision=row.subdivision, skip_weekends=row.skip_weekends,
+        extra_dates=[date.fromisoformat(d) for d in row.extra_dates],
+        working_dates=[date.fromisoformat(d) for d in row.working_dates],
+        used_by=sorted(users), created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def _validate(country: str | None, subdivision: str | None) -> None:
+    try:
+        validate_calendar_fields(country, subdivision)
+    except ValueError as exc:
+        field, _, problem = str(exc).partition(": ")
+        raise InvalidInput(field, problem) from exc
+
+
+def _replan_users(context: AppContext, session: Session, name: str) -> list[tuple[int, Any]]:
+    now = context.clock.now()
+    changed = []
+    for task in tasks_using(session, name):
+        plan_task(session, task, now=now)
+        changed.append((task.id or 0, task.next_fire_time))
+    return changed
+
+
+@router.get("", response_model=list[CalendarPublic])
+def list_calendars(context: ContextDep, user: UserDep) -> list[CalendarPublic]:
+    with session_scope(context.engine) as session:
+        rows = session.exec(select(Calendar).order_by(col(Calendar.name))).all()
+        return [_public(session, r) for r in rows]
+
+
+@router.post("", response_model=CalendarPublic, status_code=201)
+def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep) -> CalendarPublic:
+    _validate(body.country, body.subdivision)
+    now = context.clock.now()
+    with session_scope(context.engine) as session:
+        if session.exec(select(Calendar.id).where(Calendar.name == body.name)).first():
+            raise Conflict(f"name: a calendar named {body.name!r} already exists")
+        row = Calendar(
+            name=body.name, description=body.description, country=body.country,
+            subdivision=body.subdivision, skip_weekends=body.skip_weekends,
+            extra_dates=sorted({d.isoformat() for d in body.extra_dates}),
+            working_dates=sorted({d.isoformat() for d in body.working_dates}),
+            created_at=now, updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return _public(session, row)
+
+
+@router.get("/{name}", response_model=CalendarPublic)
+def read_calendar(name: str, context: ContextDep, user: UserDep) -> CalendarPublic:
+    with session_scope(context.engine) as session:
+        return _public(session, get_calendar(session, name))
+
+
+@router.patch("/{name}", response_model=CalendarPublic)
+def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep
+                    ) -> CalendarPublic:
+    with session_scope(context.engine) as session:
+        row = get_calendar(session, name)
+        fields = body.model_fields_set
+        country = body.country if "country" in fields else row.country
+        subdivision = body.subdivision if "subdivision" in fields else row.subdivision
+        _validate(country, subdivision)
+        row.country, row.subdivision = country, subdivision
+        if body.description is not None:
+            row.description = body.description
+        if body.skip_weekends is not None:
+            row.skip_weekends = body.skip_weekends
+        if body.extra_dates is not None:
+            row.extra_dates = sorted({d.isoformat() for d in body.extra_dates})
+        if body.working_dates is not None:
+            row.working_dates = sorted({d.isoformat() for d in body.working_dates})
+        row.updated_at = context.clock.now()
+        session.flush()
+        changed = _replan_users(context, session, name)
+        public = _public(session, row)
+    for task_id, at in changed:
+        context.scheduler.task_changed(task_id, at)
+    return public
+
+
+@router.delete("/{name}", status_code=204)
+def delete_calendar(name: str, context: ContextDep, user: AdminDep) -> Response:
+    with session_scope(context.engine) as session:
+        row = get_calendar(session, name)
+        users = _public(session, row).used_by
+        if users:
+            raise Conflict(f"calendar {name!r} is used by: {', '.join(users)}")
+        session.delete(row)
+    return Response(status_code=204)
+
+
+@router.get("/{name}/closed", response_model=list[ClosedDay])
+def closed_days(name: str, context: ContextDep, user: UserDep,
+                year: Annotated[int, Query(ge=1970, le=2200)]) -> list[ClosedDay]:
+    """Every closed day of a year with its reason (holiday name, weekend, closed date)."""
+    with session_scope(context.engine) as session:
+        spec = to_spec(get_calendar(session, name))
+    day, end, result = date(year, 1, 1), date(year, 12, 31), []
+    while day <= end:
+        reason = spec.closed_reason(day)
+        if reason is not None:
+            result.append(ClosedDay(date=day, reason=reason))
+        day += timedelta(days=1)
+    return result

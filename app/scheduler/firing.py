@@ -1,0 +1,142 @@
+"""Firing: due IDLE occurrences become ACTIVE runs, unless a policy says otherwise.
+
+Every decision leaves a trace on the run: `skipped: frozen`, `skipped: overlap`,
+`missed: scheduler down`, `coalesced`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from app.db.runs import create_run, task_spec, transition
+from app.db.tables import Freeze, Run, Task
+from app.domain.policies import ConcurrencyPolicy, MisfirePolicy, decide_misfires
+from app.domain.schedules import parse_schedule
+from app.domain.states import ON_AGENT, RunStatus, TriggerKind
+from app.domain.triggers import next_fire_time
+from app.scheduler.planner import Calendars, occurrence_key, plan_task
+
+FIRE_BATCH = 2000
+# Later than this, an occurrence was missed (no scheduler was up), not merely busy.
+ON_TIME = timedelta(seconds=60)
+# How many missed occurrences of one task are enumerated after a long downtime.
+MAX_MISSED_TRACES = 1000
+_GOING = [RunStatus.ACTIVE.value, *(s.value for s in ON_AGENT)]
+
+
+@dataclass(frozen=True)
+class FireResult:
+    activated: list[int]
+    skipped: list[int]
+    replanned: dict[int, datetime | None]  # task id -> its new next fire time
+
+
+def fire_due(session: Session, *, now: datetime) -> FireResult:
+    """Handle every IDLE occurrence due at `now`, then plan what follows for those tasks."""
+    stmt = (
+        select(Run)
+        .where(Run.status == RunStatus.IDLE.value, col(Run.trigger_time) <= now,
+               col(Run.task_id).is_not(None))
+        .order_by(col(Run.trigger_time))
+        .limit(FIRE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    due: Sequence[Run] = session.exec(stmt).all()
+    tasks = _tasks_by_id(session, {run.task_id for run in due if run.task_id is not None})
+    calendars = Calendars(session)
+    activated: list[int] = []
+    skipped: list[int] = []
+    for run in due:
+        task = tasks[run.task_id or 0]
+        assert run.trigger_time is not None
+        if now - run.trigger_time > ON_TIME:
+            runs = _replay_misfires(session, task, run, now, calendars)
+        else:
+            runs = [_activate(session, task, run, now)]
+        for fired in runs:
+            (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
+    session.flush()
+    replanned: dict[int, datetime | None] = {}
+    for task in tasks.values():
+        plan_task(session, task, now=now, calendars=calendars)
+        replanned[task.id or 0] = task.next_fire_time
+    return FireResult(activated=activated, skipped=skipped, replanned=replanned)
+
+
+def _activate(session: Session, task: Task, run: Run, now: datetime) -> Run:
+    """One occurrence on time: frozen date and overlap policy first, then ACTIVE."""
+    assert run.trigger_time is not None
+    late_ms = (now - run.trigger_time).total_seconds() * 1000
+    frozen = _frozen_reason(session, task, run.trigger_time)
+    if frozen is not None:
+        transition(session, run, RunStatus.SKIPPED, at=now, reason=f"skipped: frozen ({frozen})")
+        return run
+    if task.concurrency == ConcurrencyPolicy.SKIP.value:
+        going = session.exec(select(Run.id, Run.status).where(
+            Run.task_id == task.id, col(Run.status).in_(_GOING), Run.id != run.id)).first()
+        if going is not None:
+            transition(session, run, RunStatus.SKIPPED, at=now,
+                       reason=f"skipped: overlap (run {going[0]} is {going[1]})")
+            return run
+    transition(session, run, RunStatus.ACTIVE, at=now,
+               detail=f"trigger time reached ({late_ms:.0f} ms late)")
+    return run
+
+
+def _frozen_reason(session: Session, task: Task, at: datetime) -> str | None:
+    zone = ZoneInfo(str((task.schedule or {}).get("timezone") or "UTC"))
+    day = at.astimezone(zone).date()
+    owners = col(Freeze.task_id) == task.id
+    if task.group_id is not None:
+        owners = owners | (col(Freeze.group_id) == task.group_id)
+    row = session.exec(select(Freeze).where(owners, Freeze.day == day)).first()
+    if row is None:
+        return None
+    return f"{day.isoformat()}{': ' + row.reason if row.reason else ''}"
+
+
+def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
+                     calendars: Calendars) -> list[Run]:
+    """Occurrences that fell while no scheduler was up, handled by the task's misfire policy."""
+    assert first.trigger_time is not None and task.schedule is not None
+    schedule = parse_schedule(task.schedule)
+    calendar = calendars.for_schedule(schedule)
+    missed = [first.trigger_time]
+    while len(missed) < MAX_MISSED_TRACES:
+        following = next_fire_time(schedule, missed[-1], calendar)
+        if following is None or following > now:
+            break
+        missed.append(following)
+    decision = decide_misfires(missed, MisfirePolicy(task.misfire), now,
+                               task.misfire_grace_seconds, task.misfire_max_replays)
+    to_run = set(decision.run)
+    coalesced = set(decision.coalesced)
+    runs = []
+    for at in missed:
+        run = first if at == first.trigger_time else _occurrence(session, task, at, now)
+        if at in to_run:
+            runs.append(_activate(session, task, run, now))
+            continue
+        reason = "coalesced" if at in coalesced else "missed: scheduler down"
+        transition(session, run, RunStatus.SKIPPED, at=now, reason=reason,
+                   detail=f"{(now - at).total_seconds():.0f}s late; misfire policy {task.misfire}")
+        runs.append(run)
+    return runs
+
+
+def _occurrence(session: Session, task: Task, at: datetime, now: datetime) -> Run:
+    return create_run(session, at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
+                      spec=task_spec(task), task=task, trigger_time=at,
+                      occurrence_key=occurrence_key(task.id or 0, at),
+                      detail="occurrence missed while no scheduler was up")
+
+
+def _tasks_by_id(session: Session, ids: set[int]) -> dict[int, Task]:
+    if not ids:
+        return {}
+    return {t.id or 0: t for t in session.exec(select(Task).where(col(Task.id).in_(ids))).all()}
