@@ -12,7 +12,7 @@ import docker
 import pytest
 from support import require
 
-from app.agents.executors.base import LaunchError, Outcome, RunSpec, Stream
+from app.agents.executors.base import Execution, Executor, LaunchError, Outcome, RunSpec, Stream
 from app.agents.executors.docker import (
     LABEL_ATTEMPT,
     LABEL_MAX_RUN,
@@ -121,6 +121,13 @@ async def until_state(
 
 
 # --- pure: no engine needed ---------------------------------------------------------------------
+
+
+def test_the_executor_meets_the_contract() -> None:
+    # mypy checks the structural match; constructing must not touch Docker.
+    executor: Executor = DockerExecutor()
+    execution_type: type[Execution] = DockerExecution
+    assert executor is not None and execution_type is DockerExecution
 
 
 def test_container_options_map_the_spec(tmp_path: Path) -> None:
