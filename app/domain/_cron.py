@@ -74,7 +74,7 @@ def parse_cron(text: str) -> CronExpr:
         days=sets[2],
         months=sets[3],
         weekdays=weekdays,
-        day_restricted=True,
+        day_restricted=not parts[2].startswith("*"),
         weekday_restricted=not parts[4].startswith("*"),
     )
 
