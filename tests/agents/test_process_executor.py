@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import pwd
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -258,11 +259,7 @@ async def test_pause_stops_the_group_and_resume_lets_it_finish(
     tmp_path: Path, reaped: list[int]
 ) -> None:
     child_file = tmp_path / "child.pid"
-    go = tmp_path / "go"
-    command = (
-        f"sleep 300 & echo $! > {child_file}; "
-        f"while [ ! -e {go} ]; do sleep 0.02; done; kill $!; echo finished"
-    )
+    command = f'sleep 300 & echo $! > {child_file}; wait $!; echo "finished $?"'
     sink = RecordingSink()
     execution = await ProcessExecutor().start(make_spec(tmp_path, command), sink)
     await until(lambda: read_pid(child_file))
@@ -270,17 +267,19 @@ async def test_pause_stops_the_group_and_resume_lets_it_finish(
     assert child is not None
     reaped.append(child)
     shell = shell_pid(sink)
+    # Both settled (a process stopped inside fork or execve reads "D", not "T").
+    await until(lambda: proc_state(shell) == "S" and proc_state(child) == "S")
 
     await execution.pause()
     await until(lambda: proc_state(shell) == "T" and proc_state(child) == "T")
-    go.touch()  # the paused loop cannot see it until resumed
-    assert proc_state(shell) == "T"
+    os.kill(child, signal.SIGTERM)  # held pending: a stopped process does not act on it
+    assert proc_state(child) == "T" and proc_state(shell) == "T"
 
     await execution.resume()
     async with asyncio.timeout(WAIT):
         outcome = await execution.wait()
     assert outcome.succeeded
-    assert sink.text("stdout") == "finished\n"
+    assert sink.text("stdout") == "finished 143\n"  # the child died of the SIGTERM after all
 
 
 async def test_kill_reaches_a_paused_group(tmp_path: Path) -> None:

@@ -109,28 +109,36 @@ def test_kill_ends_a_running_run_terminated(http: httpx.Client) -> None:
 
 
 def test_pause_then_resume_runs_to_success(http: httpx.Client, tmp_path: Path) -> None:
-    gate = tmp_path / "gate"
+    child_file = tmp_path / "child.pid"
     run_id = force_run(http, create_task(
-        http, f"echo waiting; while [ ! -e {gate} ]; do sleep 0.02; done; echo resumed"))
-    pid = process_pid(wait_run(http, run_id, "RUNNING"))
-    assert http.post(f"/runs/{run_id}/resume").status_code == 409  # not paused yet
+        http, f'sleep 300 & echo $! > {child_file}; echo waiting; wait $!; echo "resumed $?"'))
+    shell = process_pid(wait_run(http, run_id, "RUNNING"))
+    wait_for(lambda: child_file.exists() and child_file.read_text().strip(), timeout=10)
+    child = int(child_file.read_text())
+    try:
+        assert http.post(f"/runs/{run_id}/resume").status_code == 409  # not paused yet
+        # Settled in `wait` (a process stopped inside fork or execve reads "D", not "T").
+        wait_for(lambda: proc_state(shell) == "S" and proc_state(child) == "S", timeout=10)
 
-    response = http.post(f"/runs/{run_id}/pause")
-    assert response.status_code == 200, response.text
-    wait_run(http, run_id, "PAUSED")
-    wait_for(lambda: proc_state(pid) == "T", timeout=10)  # really stopped, not just labelled
-    assert http.post(f"/runs/{run_id}/pause").status_code == 409
+        response = http.post(f"/runs/{run_id}/pause")
+        assert response.status_code == 200, response.text
+        wait_run(http, run_id, "PAUSED")
+        # Really stopped, the whole group, not just labelled so.
+        wait_for(lambda: proc_state(shell) == "T" and proc_state(child) == "T", timeout=10)
+        assert http.post(f"/runs/{run_id}/pause").status_code == 409
+        os.kill(child, signal.SIGTERM)  # held pending while the group is stopped
+        assert proc_state(child) == "T"
 
-    response = http.post(f"/runs/{run_id}/resume")
-    assert response.status_code == 200, response.text
-    wait_run(http, run_id, "RUNNING")
-    assert proc_state(pid) != "T"
-    gate.touch()
-    run = wait_run(http, run_id, "SUCCESS")
+        response = http.post(f"/runs/{run_id}/resume")
+        assert response.status_code == 200, response.text
+        run = wait_run(http, run_id, "SUCCESS")
+    finally:
+        if not gone(child):
+            os.kill(child, signal.SIGKILL)
     assert run["exit_code"] == 0
     ours = [s for _, s in statuses(run)]
     assert ours[ours.index("RUNNING"):] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
-    assert lines(http, run_id, "stdout", 1) == ["waiting", "resumed"]
+    assert lines(http, run_id, "stdout", 1) == ["waiting", "resumed 143"]
 
 
 def test_max_run_seconds_fails_the_run_with_timeout(http: httpx.Client) -> None:
