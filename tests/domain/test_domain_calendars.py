@@ -110,6 +110,11 @@ def test_business_day_without_a_resolved_calendar_is_monday_to_friday() -> None:
     assert days_of(named, date(2026, 1, 1), 1, None) == ["2026-01-01"]
 
 
+def test_last_friday_can_be_a_week_before_month_end() -> None:
+    # Dec 2026: Friday the 25th, the 31st is a Thursday.
+    assert days_of({"days": "last fri"}, date(2026, 12, 1), 1, None) == ["2026-12-25"]
+
+
 def test_thanksgiving_is_the_fourth_thursday() -> None:
     assert days_of({"days": "fourth thu"}, date(2026, 11, 1), 1, None) == ["2026-11-26"]
 
