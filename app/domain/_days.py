@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar as _stdcal
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
@@ -34,27 +34,23 @@ class OrdinalDay:
     target: str  # a weekday name, "day" or "business day"
 
     def matches(self, day: date, is_business: IsBusinessDay) -> bool:
-        if self.target == "business day":
-            return self._matches_business(day, is_business)
-        month_len = _stdcal.monthrange(day.year, day.month)[1]
+        return self.pick(day.year, day.month, is_business) == day.day
+
+    def pick(self, year: int, month: int, is_business: IsBusinessDay) -> int | None:
+        """The day of the month this rule selects, or None when the month has none."""
+        month_len = _stdcal.monthrange(year, month)[1]
         if self.target == "day":
             wanted = month_len if self.n == -1 else self.n
-            return day.day == wanted
-        if day.weekday() != WEEKDAY_NAMES.index(self.target):
-            return False
+            return wanted if wanted <= month_len else None
+        if self.target == "business day":
+            days = [k for k in range(1, month_len + 1) if is_business(date(year, month, k))]
+        else:
+            weekday = WEEKDAY_NAMES.index(self.target)
+            first = (weekday - _stdcal.weekday(year, month, 1)) % 7 + 1
+            days = list(range(first, month_len + 1, 7))
         if self.n == -1:
-            return day.day + 7 > month_len
-        return (day.day - 1) // 7 + 1 == self.n
-
-    def _matches_business(self, day: date, is_business: IsBusinessDay) -> bool:
-        if not is_business(day):
-            return False
-        if self.n == -1:
-            month_len = _stdcal.monthrange(day.year, day.month)[1]
-            later = (day + timedelta(days=k) for k in range(1, month_len - day.day + 1))
-            return not any(is_business(other) for other in later)
-        earlier = sum(1 for k in range(1, day.day) if is_business(day.replace(day=k)))
-        return earlier + 1 == self.n
+            return days[-1] if days else None
+        return days[self.n - 1] if len(days) >= self.n else None
 
 
 DaySpec = WeekdaySet | OrdinalDay

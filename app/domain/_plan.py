@@ -11,7 +11,7 @@ from datetime import UTC, date, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain._cron import parse_cron
-from app.domain._days import parse_days
+from app.domain._days import WeekdaySet, parse_days
 from app.domain._walltime import load_zone, parse_wall_time
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import (
@@ -101,8 +101,19 @@ class Plan:
         else:
             wall = _frequency_times(schedule)
         spec = parse_days(schedule.days)
-        is_business = self.is_business
-        return lambda day: wall if spec.matches(day, is_business) else ()
+        if isinstance(spec, WeekdaySet):
+            weekdays = spec.weekdays
+            return lambda day: wall if day.weekday() in weekdays else ()
+        # An ordinal picks one day a month: work it out once per month.
+        picks: dict[tuple[int, int], int | None] = {}
+
+        def ordinal_times(day: date) -> tuple[time, ...]:
+            key = (day.year, day.month)
+            if key not in picks:
+                picks[key] = spec.pick(day.year, day.month, self.is_business)
+            return wall if picks[key] == day.day else ()
+
+        return ordinal_times
 
     def _compile_once(self, schedule: OnceSchedule) -> TimesFor:
         at = schedule.at

@@ -97,6 +97,8 @@ def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) ->
 
 def _events_on(plan: Plan, day: date) -> list[Event]:
     """Fires on local date `day` (its own and those moved onto it), or its skipped ones."""
+    if plan.on_closed == "skip" and not plan.times_for(day):
+        return []  # nothing nominal and nothing moves here: the calendar need not be asked
     reason = plan.closed_reason(day)
     if reason is not None:
         times = plan.times_for(day)
