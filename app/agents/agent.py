@@ -189,7 +189,8 @@ class AgentProcess:
         if ack.stdout >= spool.size("stdout") and ack.stderr >= spool.size("stderr"):
             self.held.pop(key, None)
             self._sent.pop(key, None)
-            spool.remove()
+            # Deleting files is slow next to launching runs: keep it off the event loop.
+            asyncio.get_running_loop().run_in_executor(None, spool.remove)
 
     # ---- executions ----------------------------------------------------------------
     def _record(self, spool: RunSpool, status: str, *, detail: str = "",

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.agents import protocol as p
@@ -167,6 +167,7 @@ class AgentHub:
         acks: list[p.Ack] = []
         ended = False
         with session_scope(self.engine) as session:
+            _preload_runs(session, batch)
             for item in batch:
                 if isinstance(item, bytes):
                     header, data = p.decode_log(item)
@@ -174,11 +175,19 @@ class AgentHub:
                                  stream=header.stream, offset=header.offset, data=data)
                 elif isinstance(item, p.StateChange):
                     ended = apply_state(session, item, agent=agent, now=now) or ended
-                    session.flush()
-                    acks.append(_ack(session, item))
+                    if item.status in _FINAL:  # the agent keeps its spool until this ack
+                        session.flush()
+                        acks.append(_ack(session, item))
                 else:
                     _heartbeat(session, agent, item, now)
         return acks, ended
+
+
+def _preload_runs(session: Session, batch: list[Inbound]) -> None:
+    """One query (and row lock) for every run the batch reports on, instead of one each."""
+    ids = {item.run_id for item in batch if isinstance(item, p.StateChange)}
+    if ids:
+        session.exec(select(Run).where(col(Run.id).in_(ids)).with_for_update()).all()
 
 
 def _apply_hello(agent: Agent, hello: p.Hello, now: datetime) -> None:

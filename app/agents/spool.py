@@ -51,8 +51,11 @@ class RunSpool:
         line = state.model_dump_json() + "\n"
         with open(self.path / "states.jsonl", "a", encoding="utf-8") as handle:
             handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())  # a state is small and must survive a crash
+            if state.status in _FINAL:
+                # The written line already survives a crash of the agent; the fsync makes the
+                # outcome survive a crash of the machine too (the earlier states follow from it).
+                handle.flush()
+                os.fsync(handle.fileno())
         self.states.append(state)
 
     @property

@@ -106,10 +106,8 @@ def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, deta
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
-    stmt = select(Run).where(Run.id == run_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    run = session.exec(stmt).first()
+    """The run, locked for update when asked (already-loaded rows come from the session)."""
+    run = session.get(Run, run_id, with_for_update=lock)
     if run is None:
         raise NotFound("run", run_id)
     return run

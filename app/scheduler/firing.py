@@ -33,11 +33,15 @@ _GOING = [RunStatus.ACTIVE.value, *(s.value for s in ON_AGENT)]
 class FireResult:
     activated: list[int]
     skipped: list[int]
-    replanned: dict[int, datetime | None]  # task id -> its new next fire time
+    task_ids: list[int]  # tasks whose next occurrence must be planned now
 
 
 def fire_due(session: Session, *, now: datetime) -> FireResult:
-    """Handle every IDLE occurrence due at `now`, then plan what follows for those tasks."""
+    """Handle every IDLE occurrence due at `now`.
+
+    Planning what follows is left to `plan_next`, in its own transaction, so that the
+    activated runs are committed and dispatched without waiting for it.
+    """
     stmt = (
         select(Run)
         .where(Run.status == RunStatus.IDLE.value, col(Run.trigger_time) <= now,
@@ -60,12 +64,18 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
             runs = [_activate(session, task, run, now)]
         for fired in runs:
             (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
-    session.flush()
+    return FireResult(activated=activated, skipped=skipped, task_ids=sorted(tasks))
+
+
+def plan_next(session: Session, task_ids: Sequence[int], *, now: datetime
+              ) -> dict[int, datetime | None]:
+    """Plan the next occurrence of each task; returns task id -> its new next fire time."""
+    calendars = Calendars(session)
     replanned: dict[int, datetime | None] = {}
-    for task in tasks.values():
+    for task in _tasks_by_id(session, set(task_ids)).values():
         plan_task(session, task, now=now, calendars=calendars)
         replanned[task.id or 0] = task.next_fire_time
-    return FireResult(activated=activated, skipped=skipped, replanned=replanned)
+    return replanned
 
 
 def _activate(session: Session, task: Task, run: Run, now: datetime) -> Run:

@@ -16,8 +16,11 @@ MAX_DISPATCHES = 3
 
 
 def apply_state(session: Session, change: StateChange, *, agent: str, now: datetime) -> bool:
-    """Apply one state change reported by `agent`, once. Returns True when the run ended."""
-    run = get_run(session, change.run_id, lock=True)
+    """Apply one state change reported by `agent`, once. Returns True when the run ended.
+
+    The caller holds the run's row lock (the hub locks a whole batch's runs in one query).
+    """
+    run = get_run(session, change.run_id)
     if change.attempt != run.attempt or change.seq <= run.agent_seq or run.agent != agent:
         return False  # a replay we already applied, or a stale attempt
     run.agent_seq = change.seq

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import anyio
@@ -22,7 +23,7 @@ from app.db.runs import get_run, transition
 from app.db.tables import Agent, Task
 from app.domain.states import RunStatus
 from app.scheduler.dispatch import dispatch_pending, running_counts
-from app.scheduler.firing import FireResult, fire_due
+from app.scheduler.firing import FireResult, fire_due, plan_next
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
 from app.scheduler.planner import pending_triggers, plan_task
 from app.settings import Settings
@@ -47,10 +48,12 @@ class SchedulerService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._started_at = self.clock.now()
+        began = time.monotonic()
         triggers = await anyio.to_thread.run_sync(self._rebuild)
         self._timer.start()
         for task_id, at in triggers.items():
             self._set_job(task_id, at)
+        log.info("scheduler loaded %d timers in %.3f s", len(triggers), time.monotonic() - began)
         self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
                             max_instances=1, coalesce=True)
         self._tasks = [asyncio.create_task(self._fire_loop()),
@@ -103,14 +106,19 @@ class SchedulerService:
             await self._fire.wait()
             self._fire.clear()
             result: FireResult = await anyio.to_thread.run_sync(self._fire_due)
-            for task_id, at in result.replanned.items():
-                self._set_job(task_id, at)
             if result.activated:
                 self._dispatch.set()
+            replanned = await anyio.to_thread.run_sync(self._plan_next, result.task_ids)
+            for task_id, at in replanned.items():
+                self._set_job(task_id, at)
 
     def _fire_due(self) -> FireResult:
         with session_scope(self.engine) as session:
             return fire_due(session, now=self.clock.now())
+
+    def _plan_next(self, task_ids: list[int]) -> dict[int, datetime | None]:
+        with session_scope(self.engine) as session:
+            return plan_next(session, task_ids, now=self.clock.now())
 
     async def _dispatch_loop(self) -> None:
         while True:

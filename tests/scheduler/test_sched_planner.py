@@ -11,7 +11,7 @@ from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.tables import Run, Task
 from app.domain.states import RunStatus
-from app.scheduler.firing import fire_due
+from app.scheduler.firing import FireResult, fire_due, plan_next
 from app.scheduler.planner import pending_triggers, plan_task
 
 
@@ -27,6 +27,14 @@ def _task(engine: Engine, clock: FrozenClock, **fields: object) -> int:
         session.flush()
         plan_task(session, task, now=clock.now())
         return task.id or 0
+
+
+def _fire(engine: Engine, now: datetime) -> tuple[FireResult, dict[int, datetime | None]]:
+    """What the service does: fire in one transaction, plan what follows in another."""
+    with session_scope(engine) as session:
+        result = fire_due(session, now=now)
+    with session_scope(engine) as session:
+        return result, plan_next(session, result.task_ids, now=now)
 
 
 def _runs(engine: Engine, tid: int) -> list[Run]:
@@ -51,18 +59,16 @@ def test_firing_activates_the_due_occurrence_and_plans_the_next(
 ) -> None:
     tid = _task(engine, clock)
     clock.set(datetime(2026, 3, 3, 7, 29, 59, tzinfo=UTC))
-    with session_scope(engine) as session:
-        early = fire_due(session, now=clock.now())
+    early, _ = _fire(engine, clock.now())
     assert early.activated == []
     clock.set(datetime(2026, 3, 3, 7, 30, 0, 4000, tzinfo=UTC))
-    with session_scope(engine) as session:
-        result = fire_due(session, now=clock.now())
+    result, replanned = _fire(engine, clock.now())
     fired, planned = _runs(engine, tid)
     assert result.activated == [fired.id]
     assert fired.status == RunStatus.ACTIVE.value
     assert planned.status == RunStatus.IDLE.value
     assert planned.trigger_time == datetime(2026, 3, 4, 7, 30, tzinfo=UTC)
-    assert result.replanned == {tid: planned.trigger_time}
+    assert replanned == {tid: planned.trigger_time}
 
 
 def test_summer_time_moves_the_utc_instant(engine: Engine) -> None:
@@ -77,8 +83,7 @@ def test_an_occurrence_missed_beyond_the_grace_is_recorded_not_run(
 ) -> None:
     tid = _task(engine, clock, misfire_grace_seconds=600)
     clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))  # 90 minutes late: the server was down
-    with session_scope(engine) as session:
-        result = fire_due(session, now=clock.now())
+    result, _ = _fire(engine, clock.now())
     missed, planned = _runs(engine, tid)
     assert result.skipped == [missed.id]
     assert missed.status == RunStatus.SKIPPED.value

@@ -14,7 +14,7 @@ from app.db.runs import create_run, task_spec, transition
 from app.db.tables import Calendar, Freeze, Run, Task
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.dispatch import AgentSlot, dispatch_pending
-from app.scheduler.firing import fire_due
+from app.scheduler.firing import fire_due, plan_next
 from app.scheduler.planner import plan_task
 
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -39,7 +39,9 @@ def _runs(engine: Engine, tid: int) -> list[Run]:
 
 def _fire(engine: Engine, now: datetime) -> None:
     with session_scope(engine) as session:
-        fire_due(session, now=now)
+        result = fire_due(session, now=now)
+    with session_scope(engine) as session:
+        plan_next(session, result.task_ids, now=now)
 
 
 def test_a_closed_day_leaves_a_skipped_run_with_the_reason(engine: Engine) -> None:
