@@ -22,8 +22,8 @@ def run(
     return forecast(parse_schedule(full), after, count, calendar)
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NY)
 
 
 def dates(result: Forecast) -> list[str]:

@@ -173,9 +173,13 @@ def brute_closed(cal: CalendarSpec | None, day: date) -> str | None:
     return None
 
 
+Crossings = dict[datetime, datetime]  # nominal local wall time -> the UTC instant it fires
+
+
 def brute_force(
     case: Case, zone: ZoneInfo, cal: CalendarSpec | None, after: datetime, bounds: tuple[date, date]
-):  # type: ignore[no-untyped-def]
+) -> tuple[Crossings, Crossings, dict[datetime, str]]:
+    """(fires, skips, skip reasons) around `after`, from the semantics alone."""
     on_closed = case.data.get("on_closed", "skip")
     first, last = bounds
     business = (lambda d: brute_closed(cal, d) is None) if cal else (lambda d: d.weekday() < 5)
