@@ -105,6 +105,36 @@ class DependencyEdge(SQLModel, table=True):
     condition: str = Field(default="success", max_length=10)
 
 
+class GroupDependency(SQLModel, table=True):
+    """A group waits for another group's run of the same business date."""
+
+    __tablename__ = "group_dependency"
+    __table_args__ = (UniqueConstraint("group_id", "upstream_group_id", name="uq_group_dep"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="task_group.id", index=True)
+    upstream_group_id: int = Field(foreign_key="task_group.id", index=True)
+
+
+class GroupRun(SQLModel, table=True):
+    """One run of a group: the runs of all its tasks share it."""
+
+    __tablename__ = "group_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="task_group.id", index=True)
+    # "g<gid>@<iso trigger>" for scheduled group runs: no double fire.
+    occurrence_key: str | None = Field(default=None, max_length=120, unique=True)
+    status: str = Field(max_length=20, index=True)
+    trigger_kind: str = Field(max_length=12)
+    trigger_time: datetime | None = _ts(index=True)
+    business_date: date | None = Field(default=None, index=True)
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    instance: str = Field(default="default", max_length=100, index=True)
+
+
 class Run(SQLModel, table=True):
     __tablename__ = "run"
     __table_args__ = (
@@ -171,6 +201,53 @@ class LogChunk(SQLModel, table=True):
     line_count: int = 0
 
 
+class RunOutput(SQLModel, table=True):
+    """A file a run left in its output directory, kept by the server after the run."""
+
+    __tablename__ = "run_output"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", "name", name="uq_run_output"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    attempt: int = 1
+    name: str = Field(max_length=1000)
+    size: int = 0
+    sha256: str | None = Field(default=None, max_length=64)
+    created_at: datetime | None = _ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when, from where, with the values before and after."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str | None = Field(default=None, max_length=100, index=True)
+    action: str = Field(max_length=50, index=True)
+    target_kind: str = Field(max_length=30)
+    target_id: str | None = Field(default=None, max_length=200)
+    instance: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=100)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    detail: str = ""
+
+
+class Integration(SQLModel, table=True):
+    """An alert channel (webhook, Slack, SMTP); its secret is encrypted at rest."""
+
+    __tablename__ = "integration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=20)
+    config: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    secret_encrypted: str | None = None
+    created_at: datetime | None = _ts()
+
+
 class Agent(SQLModel, table=True):
     __tablename__ = "agent"
 
@@ -210,6 +287,9 @@ class User(SQLModel, table=True):
     instances: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSON)
     disabled: bool = False
     timezone: str = Field(default="UTC", max_length=64)
+    must_change_password: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts()
     created_at: datetime | None = _ts()
 
 
@@ -219,6 +299,8 @@ class ApiToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     name: str = Field(max_length=200)
+    # "api" for bearer tokens (login or named), "session" for the web UI's cookie.
+    kind: str = Field(default="api", max_length=10)
     token_hash: str = Field(unique=True, max_length=128)
     created_at: datetime | None = _ts()
     expires_at: datetime | None = _ts()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 00:33:49.100598
+Create Date: 2026-11-24 00:45:24.167532
 """
 
 from __future__ import annotations
@@ -59,10 +59,32 @@ def upgrade() -> None:
     sa.Column('instances', sa.JSON(), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('must_change_password', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
+    op.create_table('audit_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', app.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+    sa.Column('target_kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('target_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('instance', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('before', sa.JSON(), nullable=True),
+    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_at', ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_event_actor'), ['actor'], unique=False)
+
     op.create_table('calendar',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -74,6 +96,16 @@ def upgrade() -> None:
     sa.Column('working_dates', sa.JSON(), nullable=False),
     sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('name')
+    )
+    op.create_table('integration',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('config', sa.JSON(), nullable=False),
+    sa.Column('secret_encrypted', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -96,6 +128,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('expires_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
@@ -107,6 +140,42 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('group_dependency',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('upstream_group_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['task_group.id'], ),
+    sa.ForeignKeyConstraint(['upstream_group_id'], ['task_group.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('group_id', 'upstream_group_id', name='uq_group_dep')
+    )
+    with op.batch_alter_table('group_dependency', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_group_dependency_group_id'), ['group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_dependency_upstream_group_id'), ['upstream_group_id'], unique=False)
+
+    op.create_table('group_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence_key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('trigger_kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('trigger_time', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('business_date', sa.Date(), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('instance', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['task_group.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('occurrence_key')
+    )
+    with op.batch_alter_table('group_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_group_run_business_date'), ['business_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_run_group_id'), ['group_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_run_instance'), ['instance'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_run_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_group_run_trigger_time'), ['trigger_time'], unique=False)
 
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -245,11 +314,30 @@ def upgrade() -> None:
     with op.batch_alter_table('run_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_run_event_run_id'), ['run_id'], unique=False)
 
+    op.create_table('run_output',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('run_id', 'attempt', 'name', name='uq_run_output')
+    )
+    with op.batch_alter_table('run_output', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_run_output_run_id'), ['run_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('run_output', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_run_output_run_id'))
+
+    op.drop_table('run_output')
     with op.batch_alter_table('run_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_run_event_run_id'))
 
@@ -284,6 +372,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_task_group_id'))
 
     op.drop_table('task')
+    with op.batch_alter_table('group_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_group_run_trigger_time'))
+        batch_op.drop_index(batch_op.f('ix_group_run_status'))
+        batch_op.drop_index(batch_op.f('ix_group_run_instance'))
+        batch_op.drop_index(batch_op.f('ix_group_run_group_id'))
+        batch_op.drop_index(batch_op.f('ix_group_run_business_date'))
+
+    op.drop_table('group_run')
+    with op.batch_alter_table('group_dependency', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_group_dependency_upstream_group_id'))
+        batch_op.drop_index(batch_op.f('ix_group_dependency_group_id'))
+
+    op.drop_table('group_dependency')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
@@ -292,7 +393,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_task_group_instance'))
 
     op.drop_table('task_group')
+    op.drop_table('integration')
     op.drop_table('calendar')
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_event_actor'))
+        batch_op.drop_index(batch_op.f('ix_audit_event_action'))
+        batch_op.drop_index('ix_audit_at')
+
+    op.drop_table('audit_event')
     op.drop_table('app_user')
     op.drop_table('agent_token')
     op.drop_table('agent')

@@ -14,7 +14,8 @@ from app.db.engine import make_engine
 
 EXPECTED_TABLES = {
     "calendar", "task_group", "task", "dependency_edge", "run", "run_event", "log_chunk",
-    "agent", "agent_token", "app_user", "api_token",
+    "agent", "agent_token", "app_user", "api_token", "freeze", "group_run", "group_dependency",
+    "run_output", "audit_event", "integration",
 }
 
 
