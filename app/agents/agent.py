@@ -88,13 +88,16 @@ class AgentProcess:
             try:
                 async with connect(url, additional_headers=headers, max_size=None,
                                    ping_interval=10, ping_timeout=20) as ws:
-                    backoff = 0.2
                     await self._session(ws)
             except InvalidStatus as exc:
                 log.error("server refused the agent: HTTP %s", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError) as exc:
                 log.info("connection to %s lost: %s", url, exc)
             finally:
+                # Start over quickly only after a real session (welcome received): a server
+                # that accepts and then fails the hello must not be redialled in a tight loop.
+                if self.connected.is_set():
+                    backoff = 0.2
                 self.connected.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):

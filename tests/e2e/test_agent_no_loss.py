@@ -74,11 +74,13 @@ class AgentThread:
 class Harness:
     """A live server that can be dropped and brought back, and one agent dialing it."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         self.tmp_path = tmp_path
         self._names = itertools.count(1)
         self.data_dir = tmp_path / "data"
-        self.live: LiveServer | None = start_live_server(self.data_dir, local_agent=False)
+        self.database_url = database_url
+        self.live: LiveServer | None = start_live_server(
+            self.data_dir, database_url=database_url, local_agent=False)
         self.port = self.live.settings.port
         self.url = self.live.url
         self.token = self.live.token
@@ -103,7 +105,8 @@ class Harness:
 
     def server_up(self) -> None:
         assert self.live is None
-        self.live = start_live_server(self.data_dir, port=self.port, local_agent=False)
+        self.live = start_live_server(self.data_dir, database_url=self.database_url,
+                                      port=self.port, local_agent=False)
         self.token = self.live.token
 
     def wait_connected(self) -> None:
@@ -166,6 +169,16 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         built.close()
 
 
+@pytest.fixture
+def harness_each_db(tmp_path: Path, database_url: str) -> Iterator[Harness]:
+    """The same, on SQLite and on PostgreSQL."""
+    built = Harness(tmp_path, database_url)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
 def phased_command(gates: list[Path], per_phase: int) -> str:
     """Numbered lines on both streams, in phases; each phase after the first waits for a gate
     file, so the test decides when output happens without any timing."""
@@ -194,8 +207,9 @@ def spooled_text(agent: AgentThread, run_id: int, stream: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 def test_a_dropped_connection_mid_run_loses_and_doubles_nothing(
-    harness: Harness, tmp_path: Path
+    harness_each_db: Harness, tmp_path: Path
 ) -> None:
+    harness = harness_each_db
     before, during = tmp_path / "gate-during", tmp_path / "gate-after"
     per_phase = 250
     run_id = harness.run_task(phased_command([before, during], per_phase))

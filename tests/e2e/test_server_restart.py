@@ -57,8 +57,9 @@ def clean_env() -> dict[str, str]:
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str) -> None:
         self.tmp_path = tmp_path
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp_path / "server-data"
@@ -68,7 +69,8 @@ class Cluster:
 
     def start_server(self) -> None:
         self.server = Proc(["server", "--port", str(self.port), "--data-dir",
-                            str(self.data_dir), "--no-local-agent"],
+                            str(self.data_dir), "--database-url", self.database_url,
+                            "--no-local-agent"],
                            self.tmp_path / "server.log", clean_env())
 
         def serving() -> bool:
@@ -104,8 +106,9 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    built = Cluster(tmp_path)
+def cluster(tmp_path: Path, database_url: str) -> Iterator[Cluster]:
+    """Server and agent processes, on SQLite and on PostgreSQL."""
+    built = Cluster(tmp_path, database_url)
     try:
         yield built
     finally:
