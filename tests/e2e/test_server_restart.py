@@ -151,7 +151,12 @@ def test_sigkill_of_the_server_mid_run_loses_nothing(cluster: Cluster) -> None:
     cluster.start_server()
     cluster.start_agent("a1")
     with cluster.http() as http:
-        wait_for(lambda: agent_connected(http, "a1"), timeout=30)
+        try:
+            wait_for(lambda: agent_connected(http, "a1"), timeout=20)
+        except AssertionError:
+            assert cluster.server is not None
+            raise AssertionError("the agent never registered; server log:\n"
+                                 + cluster.server.tail()) from None
         done = [force_run(http, f"quick-{i}", f"echo quick {i}") for i in range(3)]
         for run_id in done:
             wait_for(lambda run_id=run_id: run_status(http, run_id) == "SUCCESS", timeout=30)
