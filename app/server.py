@@ -13,7 +13,17 @@ from app import __version__
 from app.agents.hub import AgentHub
 from app.agents.local import LocalAgentSupervisor
 from app.api import errors
-from app.api.routes import agents, auth, calendars, health, runs, tasks
+from app.api.routes import (
+    agents,
+    auth,
+    calendars,
+    group_runs,
+    groups,
+    health,
+    run_actions,
+    runs,
+    tasks,
+)
 from app.clock import Clock, SystemClock
 from app.context import AppContext
 from app.db.engine import make_engine
@@ -54,7 +64,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
                   redoc_url=None)
     app.state.context = context
     errors.install(app)
-    for module in (health, auth, tasks, runs, agents, calendars):
+    for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
+                   group_runs):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

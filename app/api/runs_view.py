@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from app.api.schemas import RunDetail, RunEventPublic, RunPublic
+from app.context import AppContext
+from app.db.engine import session_scope
 from app.db.runs import duration_seconds
 from app.db.tables import Run, RunEvent
+from app.scheduler.dispatch import running_counts
+from app.scheduler.why import waiting_for
 
 
 def run_public(run: Run) -> RunPublic:
@@ -20,9 +25,17 @@ def run_public(run: Run) -> RunPublic:
     )
 
 
-def run_detail(run: Run, events: Sequence[RunEvent]) -> RunDetail:
+def run_detail(run: Run, events: Sequence[RunEvent],
+               waiting: list[dict[str, Any]] | None = None) -> RunDetail:
     return RunDetail(
-        **run_public(run).model_dump(),
+        **run_public(run).model_dump(), waiting_for=waiting or [],
         events=[RunEventPublic(status=e.status, at=e.at, detail=e.detail, attempt=e.attempt)
                 for e in events],
     )
+
+
+def why_not_running(context: AppContext, run: Run) -> list[dict[str, Any]]:
+    """Blockers of an IDLE or ACTIVE run, with the agents connected right now."""
+    with session_scope(context.engine) as session:
+        slots = context.hub.slots(running_counts(session))
+        return waiting_for(session, run, agents=slots, now=context.clock.now())

@@ -154,6 +154,8 @@ class RunPublic(BaseModel):
 
 class RunDetail(RunPublic):
     events: list[RunEventPublic]
+    # Every blocker of an IDLE or ACTIVE run ({"kind", "detail", ...}); empty otherwise.
+    waiting_for: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RunPage(BaseModel):

@@ -13,8 +13,11 @@ from app.db.tables import Run, RunEvent, Task
 from app.domain.states import RunStatus, TriggerKind, can_transition, is_terminal
 from app.errors import Conflict, NotFound
 
-# Changed run ids are collected on the session and published after commit (see app/db/notify.py).
+# Changed run ids are collected on the session and published after commit.
 CHANGED_RUNS = "changed_runs"
+# Group runs with a run that just ended: their DAG is settled before commit
+# (app/scheduler/group_runs.py registers the hook).
+ENDED_GROUP_RUNS = "ended_group_runs"
 
 
 def task_spec(task: Task) -> dict[str, Any]:
@@ -95,6 +98,8 @@ def transition(
         run.started_at = at
     if is_terminal(target):
         run.finished_at = at
+        if run.group_run_id is not None:
+            session.info.setdefault(ENDED_GROUP_RUNS, {})[run.group_run_id] = at
     _add_event(session, run, target, at, detail)
 
 

@@ -61,6 +61,9 @@ _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     # (a new attempt of the same run goes back to ACTIVE).
     RunStatus.FAILED: frozenset({RunStatus.SUCCESS, RunStatus.ACTIVE}),
     RunStatus.TERMINATED: frozenset({RunStatus.ACTIVE}),
+    # An operator's re-run of a task and everything downstream of it.
+    RunStatus.SKIPPED: frozenset({RunStatus.ACTIVE}),
+    RunStatus.SUCCESS: frozenset({RunStatus.ACTIVE}),
 }
 
 

@@ -12,6 +12,7 @@ from app.agents.protocol import StartRun
 from app.db.runs import transition
 from app.db.tables import Run
 from app.domain.states import ON_AGENT, RunStatus
+from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
 
@@ -85,7 +86,13 @@ def dispatch_pending(
     sends: list[tuple[str, StartRun]] = []
     # Tasks with `queue` concurrency run one at a time, oldest first.
     busy = _tasks_on_agents(session)
+    blockers = Blockers(session)
     for run in session.exec(stmt).all():
+        waiting = blockers.of(run)
+        if waiting:
+            more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
+            run.reason = str(waiting[0]["detail"]) + more
+            continue
         queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
         if queued and run.task_id in busy:
             run.reason = "waiting for the previous run of this task to finish"

@@ -20,10 +20,16 @@ from app.agents.protocol import StartRun
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
-from app.db.tables import Agent, Task
+from app.db.tables import Agent, Task, TaskGroup
 from app.domain.states import RunStatus
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FireResult, fire_due, plan_next
+from app.scheduler.group_planner import (
+    fire_due_groups,
+    pending_group_triggers,
+    plan_group,
+    plan_groups,
+)
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
 from app.scheduler.planner import pending_triggers, plan_task
 from app.settings import Settings
@@ -49,11 +55,14 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         self._started_at = self.clock.now()
         began = time.monotonic()
-        triggers = await anyio.to_thread.run_sync(self._rebuild)
+        triggers, group_triggers = await anyio.to_thread.run_sync(self._rebuild)
         self._timer.start()
         for task_id, at in triggers.items():
-            self._set_job(task_id, at)
-        log.info("scheduler loaded %d timers in %.3f s", len(triggers), time.monotonic() - began)
+            self._set_job("task", task_id, at)
+        for gid, at in group_triggers.items():
+            self._set_job("group", gid, at)
+        log.info("scheduler loaded %d timers in %.3f s", len(triggers) + len(group_triggers),
+                 time.monotonic() - began)
         self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
                             max_instances=1, coalesce=True)
         self._tasks = [asyncio.create_task(self._fire_loop()),
@@ -70,29 +79,40 @@ class SchedulerService:
         if self._timer.running:
             self._timer.shutdown(wait=False)
 
-    def _rebuild(self) -> dict[int, datetime]:
-        """Plan every scheduled task that has no IDLE occurrence yet; return all triggers."""
+    def _rebuild(self) -> tuple[dict[int, datetime], dict[int, datetime]]:
+        """Plan every schedule that has no IDLE occurrence yet; return all triggers."""
         now = self.clock.now()
         with session_scope(self.engine) as session:
             planned = pending_triggers(session)
-            stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None))
+            stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None),
+                                      col(Task.group_id).is_(None))
             for task in session.exec(stmt).all():
                 if task.id not in planned:
                     plan_task(session, task, now=now)
+            planned_groups = pending_group_triggers(session)
+            groups = select(TaskGroup).where(col(TaskGroup.active),
+                                             col(TaskGroup.schedule).is_not(None))
+            for group in session.exec(groups).all():
+                if group.id not in planned_groups:
+                    plan_group(session, group, now=now)
             session.flush()
-            return pending_triggers(session)
+            return pending_triggers(session), pending_group_triggers(session)
 
     # ---- notifications from edits (any thread) -------------------------------------
     def task_changed(self, task_id: int, next_fire_time: datetime | None) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._set_job, task_id, next_fire_time)
+            self._loop.call_soon_threadsafe(self._set_job, "task", task_id, next_fire_time)
+
+    def group_changed(self, gid: int, next_fire_time: datetime | None) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._set_job, "group", gid, next_fire_time)
 
     def wake_dispatch(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._dispatch.set)
 
-    def _set_job(self, task_id: int, at: datetime | None) -> None:
-        job_id = f"task:{task_id}"
+    def _set_job(self, kind: str, key: int, at: datetime | None) -> None:
+        job_id = f"{kind}:{key}"
         if at is None:
             if self._timer.get_job(job_id):
                 self._timer.remove_job(job_id)
@@ -105,20 +125,26 @@ class SchedulerService:
         while True:
             await self._fire.wait()
             self._fire.clear()
-            result: FireResult = await anyio.to_thread.run_sync(self._fire_due)
-            if result.activated:
+            result, fired_groups = await anyio.to_thread.run_sync(self._fire_due)
+            if result.activated or fired_groups:
                 self._dispatch.set()
-            replanned = await anyio.to_thread.run_sync(self._plan_next, result.task_ids)
+            replanned, groups = await anyio.to_thread.run_sync(
+                self._plan_next, result.task_ids, fired_groups)
             for task_id, at in replanned.items():
-                self._set_job(task_id, at)
+                self._set_job("task", task_id, at)
+            for gid, at in groups.items():
+                self._set_job("group", gid, at)
 
-    def _fire_due(self) -> FireResult:
+    def _fire_due(self) -> tuple[FireResult, list[int]]:
         with session_scope(self.engine) as session:
-            return fire_due(session, now=self.clock.now())
+            now = self.clock.now()
+            return fire_due(session, now=now), fire_due_groups(session, now=now)
 
-    def _plan_next(self, task_ids: list[int]) -> dict[int, datetime | None]:
+    def _plan_next(self, task_ids: list[int], gids: list[int]
+                   ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
         with session_scope(self.engine) as session:
-            return plan_next(session, task_ids, now=self.clock.now())
+            now = self.clock.now()
+            return plan_next(session, task_ids, now=now), plan_groups(session, gids, now=now)
 
     async def _dispatch_loop(self) -> None:
         while True:

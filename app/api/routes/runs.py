@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from app.agents.protocol import Control
 from app.api.deps import ContextDep, OperatorDep, UserDep
-from app.api.runs_view import run_detail, run_public
+from app.api.runs_view import run_detail, run_public, why_not_running
 from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.context import AppContext
 from app.db.engine import session_scope
@@ -77,7 +77,8 @@ def list_runs(
 def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
     run = _visible_run(context, run_id, user.instances)
     with session_scope(context.engine) as session:
-        return run_detail(run, run_events(session, run_id))
+        events = run_events(session, run_id)
+    return run_detail(run, events, why_not_running(context, run))
 
 
 @router.get("/{run_id}/logs", response_model=LogPagePublic)

@@ -1,0 +1,109 @@
+"""Request and response models for groups, edges, group runs and the flow graph."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.api.schemas import RunPublic
+from app.domain.schedules import Schedule
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Condition = Literal["success", "failure", "done"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GroupCreate(_Strict):
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    schedule: Schedule | None = None
+    active: bool = True
+    instance: Name = "default"
+    tasks: list[int] = Field(default_factory=list, max_length=10_000)
+
+
+class GroupUpdate(_Strict):
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=10_000)
+    schedule: Schedule | None = None
+    active: bool | None = None
+    instance: Name | None = None
+    tasks: list[int] | None = Field(default=None, max_length=10_000)
+
+
+class GroupPublic(BaseModel):
+    gid: int
+    name: str
+    description: str
+    schedule: dict[str, Any] | None
+    active: bool
+    instance: str
+    tasks: list[int]
+    upstream_groups: list[int]
+    next_fire_time: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class EdgeBody(_Strict):
+    upstream: int
+    downstream: int
+    condition: Condition = "success"
+
+
+class EdgeRef(_Strict):
+    upstream: int
+    downstream: int
+
+
+class GroupDependencyBody(_Strict):
+    upstream_group: int
+
+
+class GroupRunPublic(BaseModel):
+    id: int
+    group: int
+    status: str
+    trigger_kind: str
+    trigger_time: datetime | None
+    business_date: date | None
+    created_by: str | None
+    finished_at: datetime | None
+
+
+class GroupRunDetail(GroupRunPublic):
+    runs: list[RunPublic]
+
+
+class GraphNode(BaseModel):
+    tid: int
+    name: str
+    generation: int
+    status: str | None
+    run: int | None
+    attempt: int | None
+    reason: str | None
+
+
+class GraphEdge(BaseModel):
+    upstream: int
+    downstream: int
+    condition: str
+
+
+class GraphPublic(BaseModel):
+    group: int
+    group_run: int | None
+    group_run_status: str | None
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    generations: list[list[int]]
+
+
+class MarkSuccess(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)

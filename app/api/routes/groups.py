@@ -1,0 +1,259 @@
+"""/groups: definitions, membership, dependency edges, group dependencies, runs, graph."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session, col, select
+
+from app.api.deps import ContextDep, OperatorDep, UserDep, WriterDep
+from app.api.group_schemas import (
+    EdgeBody,
+    EdgeRef,
+    GraphEdge,
+    GraphNode,
+    GraphPublic,
+    GroupCreate,
+    GroupDependencyBody,
+    GroupPublic,
+    GroupRunPublic,
+    GroupUpdate,
+)
+from app.api.schemas import ForecastItem, ForecastPublic, SkippedItem
+from app.clock import ensure_aware
+from app.db.engine import session_scope
+from app.db.groups import (
+    add_edge,
+    add_group_dependency,
+    create_group,
+    delete_group,
+    get_group,
+    group_edges,
+    member_ids,
+    remove_edge,
+    task_names,
+    update_group,
+    upstream_groups,
+)
+from app.db.tables import GroupDependency, GroupRun, Run, TaskGroup
+from app.domain.dag import Edge, EdgeCondition, generations
+from app.domain.roles import can_see_instance
+from app.domain.schedules import parse_schedule
+from app.domain.states import TriggerKind
+from app.domain.triggers import forecast
+from app.errors import InvalidInput, NotFound
+from app.scheduler.group_planner import plan_group
+from app.scheduler.group_runs import start_group_run
+from app.scheduler.planner import Calendars
+
+router = APIRouter(prefix="/groups", tags=["groups"])
+
+
+def _visible(group: TaskGroup, instances: list[str]) -> TaskGroup:
+    if not can_see_instance(instances, group.instance):
+        raise NotFound("group", group.id)
+    return group
+
+
+def _public(session: Session, group: TaskGroup) -> GroupPublic:
+    idle = session.exec(select(GroupRun.trigger_time).where(
+        GroupRun.group_id == group.id, GroupRun.status == "IDLE")).first()
+    return GroupPublic(
+        gid=group.id or 0, name=group.name, description=group.description,
+        schedule=group.schedule, active=group.active, instance=group.instance,
+        tasks=member_ids(session, group.id or 0),
+        upstream_groups=upstream_groups(session, group.id or 0), next_fire_time=idle,
+        created_at=group.created_at, updated_at=group.updated_at)
+
+
+def group_run_public(group_run: GroupRun) -> GroupRunPublic:
+    return GroupRunPublic(
+        id=group_run.id or 0, group=group_run.group_id, status=group_run.status,
+        trigger_kind=group_run.trigger_kind, trigger_time=group_run.trigger_time,
+        business_date=group_run.business_date, created_by=group_run.created_by,
+        finished_at=group_run.finished_at)
+
+
+@router.get("", response_model=list[GroupPublic])
+def list_groups(
+    context: ContextDep, user: UserDep,
+    q: Annotated[str | None, Query(max_length=200)] = None, active: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[GroupPublic]:
+    stmt = select(TaskGroup).order_by(col(TaskGroup.id))
+    if q:
+        stmt = stmt.where(col(TaskGroup.name).contains(q))
+    if active is not None:
+        stmt = stmt.where(TaskGroup.active == active)
+    if "*" not in user.instances:
+        stmt = stmt.where(col(TaskGroup.instance).in_(user.instances))
+    with session_scope(context.engine) as session:
+        rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
+        return [_public(session, g) for g in rows]
+
+
+@router.post("", response_model=GroupPublic, status_code=201)
+def create(body: GroupCreate, context: ContextDep, user: WriterDep) -> GroupPublic:
+    if not can_see_instance(user.instances, body.instance):
+        raise InvalidInput("instance", f"instance {body.instance!r} is not granted to you")
+    now = context.clock.now()
+    with session_scope(context.engine) as session:
+        group = create_group(session, {k: getattr(body, k) for k in GroupCreate.model_fields},
+                             now=now)
+        planned = plan_group(session, group, now=now)
+        public = _public(session, group)
+    context.scheduler.group_changed(public.gid, planned.trigger_time if planned else None)
+    return public
+
+
+@router.get("/{gid}", response_model=GroupPublic)
+def read(gid: int, context: ContextDep, user: UserDep) -> GroupPublic:
+    with session_scope(context.engine) as session:
+        return _public(session, _visible(get_group(session, gid), user.instances))
+
+
+@router.patch("/{gid}", response_model=GroupPublic)
+def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep) -> GroupPublic:
+    now = context.clock.now()
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        update_group(session, group, {k: getattr(body, k) for k in body.model_fields_set},
+                     now=now)
+        planned = plan_group(session, group, now=now)
+        public = _public(session, group)
+    context.scheduler.group_changed(gid, planned.trigger_time if planned else None)
+    return public
+
+
+@router.delete("/{gid}", status_code=204)
+def remove(gid: int, context: ContextDep, user: WriterDep) -> Response:
+    with session_scope(context.engine) as session:
+        delete_group(session, _visible(get_group(session, gid), user.instances))
+    context.scheduler.group_changed(gid, None)
+    return Response(status_code=204)
+
+
+@router.get("/{gid}/edges", response_model=list[EdgeBody])
+def list_edges(gid: int, context: ContextDep, user: UserDep) -> list[EdgeBody]:
+    with session_scope(context.engine) as session:
+        _visible(get_group(session, gid), user.instances)
+        return [EdgeBody(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
+                for e in group_edges(session, gid)]
+
+
+@router.post("/{gid}/edges", response_model=EdgeBody, status_code=201)
+def create_edge(gid: int, body: EdgeBody, context: ContextDep, user: WriterDep) -> EdgeBody:
+    """Add a dependency; a cycle is refused (409) with the path that closes it."""
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        add_edge(session, group, Edge(body.upstream, body.downstream,
+                                      EdgeCondition(body.condition)))
+    return body
+
+
+@router.delete("/{gid}/edges", status_code=204)
+def delete_edge(gid: int, body: EdgeRef, context: ContextDep, user: WriterDep) -> Response:
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        remove_edge(session, group, body.upstream, body.downstream)
+    return Response(status_code=204)
+
+
+@router.post("/{gid}/dependencies", response_model=GroupPublic, status_code=201)
+def add_dependency(gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep
+                   ) -> GroupPublic:
+    """This group's runs wait for `upstream_group`'s run of the same business date."""
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        add_group_dependency(session, group, body.upstream_group)
+        session.flush()
+        return _public(session, group)
+
+
+@router.delete("/{gid}/dependencies/{upstream_gid}", status_code=204)
+def remove_dependency(gid: int, upstream_gid: int, context: ContextDep, user: WriterDep
+                      ) -> Response:
+    with session_scope(context.engine) as session:
+        _visible(get_group(session, gid), user.instances)
+        row = session.exec(select(GroupDependency).where(
+            GroupDependency.group_id == gid,
+            GroupDependency.upstream_group_id == upstream_gid)).first()
+        if row is None:
+            raise NotFound("group dependency", f"{gid} -> {upstream_gid}")
+        session.delete(row)
+    return Response(status_code=204)
+
+
+@router.get("/{gid}/forecast", response_model=ForecastPublic)
+def group_forecast(
+    gid: int, context: ContextDep, user: UserDep,
+    count: Annotated[int, Query(ge=1, le=10_000)] = 10, after: datetime | None = None,
+) -> ForecastPublic:
+    if after is not None and after.tzinfo is None:
+        raise InvalidInput("after", "must carry a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
+    start = ensure_aware(after) if after else context.clock.now()
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        if not group.schedule:
+            return ForecastPublic(task=gid, timezone="UTC", occurrences=[], skipped=[])
+        schedule = parse_schedule(group.schedule)
+        calendar = Calendars(session).for_schedule(schedule)
+    result = forecast(schedule, start, count, calendar)
+    return ForecastPublic(
+        task=gid, timezone=schedule.timezone,
+        occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
+        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped])
+
+
+@router.post("/{gid}/run", response_model=GroupRunPublic, status_code=201)
+def force_group_run(gid: int, context: ContextDep, user: OperatorDep) -> GroupRunPublic:
+    """Start a group run now: every task gets its run, the DAG releases them."""
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        group_run = start_group_run(session, group, now=context.clock.now(),
+                                    kind=TriggerKind.MANUAL, created_by=user.username)
+        public = group_run_public(group_run)
+    context.scheduler.wake_dispatch()
+    return public
+
+
+@router.get("/{gid}/graph", response_model=GraphPublic)
+def graph(gid: int, context: ContextDep, user: UserDep, group_run: int | None = None
+          ) -> GraphPublic:
+    """Nodes with their status in a group run (the latest by default), edges, generations."""
+    with session_scope(context.engine) as session:
+        group = _visible(get_group(session, gid), user.instances)
+        members = member_ids(session, gid)
+        edges = group_edges(session, gid)
+        names = task_names(session, members)
+        chosen = _group_run(session, gid, group_run)
+        runs = {} if chosen is None else {
+            r.task_id: r for r in session.exec(select(Run).where(Run.group_run_id == chosen.id))
+            .all()}
+    layers = generations(members, edges)
+    depth = {tid: index for index, layer in enumerate(layers) for tid in layer}
+    nodes = [GraphNode(tid=tid, name=names.get(tid, str(tid)), generation=depth[tid],
+                       status=runs[tid].status if tid in runs else None,
+                       run=runs[tid].id if tid in runs else None,
+                       attempt=runs[tid].attempt if tid in runs else None,
+                       reason=runs[tid].reason if tid in runs else None) for tid in members]
+    return GraphPublic(
+        group=group.id or 0, group_run=chosen.id if chosen else None,
+        group_run_status=chosen.status if chosen else None, nodes=nodes,
+        edges=[GraphEdge(upstream=e.upstream, downstream=e.downstream,
+                         condition=e.condition.value) for e in edges],
+        generations=layers)
+
+
+def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | None:
+    if group_run is not None:
+        row = session.get(GroupRun, group_run)
+        if row is None or row.group_id != gid:
+            raise NotFound("group run", group_run)
+        return row
+    return session.exec(select(GroupRun).where(GroupRun.group_id == gid,
+                                               GroupRun.status != "IDLE")
+                        .order_by(col(GroupRun.id).desc())).first()

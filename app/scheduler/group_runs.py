@@ -1,0 +1,182 @@
+"""Group runs: all task runs created at once, released by their dependency edges.
+
+A task run inside a group run stays ACTIVE until the conditions on its incoming edges hold
+(dispatch asks `Blockers`); when they can no longer hold it becomes SKIPPED with the
+reason. Skips cascade, and the group run's own status follows its runs. This settling
+runs before every commit that ended a run of a group run, whichever code path ended it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col, select
+
+from app.db.groups import group_edges, task_names, upstream_groups
+from app.db.runs import ENDED_GROUP_RUNS, create_run, task_spec, transition
+from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.domain.dag import Edge, Readiness, evaluate, propagate
+from app.domain.states import RunStatus, TriggerKind, is_terminal
+
+IGNORE_UPSTREAMS = "_ignore_upstreams"
+
+
+def group_zone(group: TaskGroup) -> ZoneInfo:
+    return ZoneInfo(str((group.schedule or {}).get("timezone") or "UTC"))
+
+
+def start_group_run(
+    session: Session, group: TaskGroup, *, now: datetime, kind: TriggerKind,
+    group_run: GroupRun | None = None, created_by: str | None = None,
+) -> GroupRun:
+    """Create the runs of every task of the group; the DAG decides when each may start."""
+    if group_run is None:
+        group_run = GroupRun(group_id=group.id or 0, status="RUNNING", trigger_kind=kind.value,
+                             trigger_time=now, created_by=created_by, created_at=now,
+                             instance=group.instance)
+        session.add(group_run)
+    group_run.status = "RUNNING"
+    trigger = group_run.trigger_time or now
+    group_run.business_date = group_run.business_date or trigger.astimezone(group_zone(group)
+                                                                             ).date()
+    session.flush()
+    tasks = session.exec(select(Task).where(Task.group_id == group.id).order_by(col(Task.id))
+                         ).all()
+    for task in tasks:
+        run = create_run(
+            session, at=now, status=RunStatus.ACTIVE, trigger_kind=kind, spec=task_spec(task),
+            task=task, trigger_time=trigger, created_by=created_by,
+            detail=f"group {group.name} run {group_run.id}",
+        )
+        run.group_run_id = group_run.id
+        run.not_before = _not_before(task, group_run.business_date, group_zone(group))
+        if not task.active:
+            transition(session, run, RunStatus.SKIPPED, at=now, reason="skipped: task inactive")
+    if not tasks:
+        group_run.status, group_run.finished_at = "SUCCESS", now
+    return group_run
+
+
+def _not_before(task: Task, day: date, zone: ZoneInfo) -> datetime | None:
+    """A task's own trigger time inside a group: it starts no earlier that day."""
+    schedule = task.schedule or {}
+    if schedule.get("kind") != "times" or not schedule.get("times"):
+        return None
+    first = min(time.fromisoformat(t) for t in schedule["times"])
+    return datetime.combine(day, first, tzinfo=zone)
+
+
+# ---- settling ---------------------------------------------------------------------------
+def settle(session: Session, group_run_id: int, at: datetime) -> None:
+    """Skip what can no longer run (cascading) and update the group run's status."""
+    group_run = session.get(GroupRun, group_run_id)
+    if group_run is None:
+        return
+    runs = _runs_by_task(session, group_run_id)
+    members = list(runs)
+    edges = group_edges(session, group_run.group_id)
+    statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
+    forced = {tid for tid, r in runs.items() if r.spec.get(IGNORE_UPSTREAMS)}
+    plan = propagate(members, [e for e in edges if e.downstream not in forced], statuses,
+                     task_names(session, members))
+    for tid, reason in plan.skip.items():
+        transition(session, runs[tid], RunStatus.SKIPPED, at=at, reason=reason)
+    ended = [RunStatus(r.status) for r in runs.values()]
+    if all(is_terminal(s) for s in ended):
+        if group_run.status != "TERMINATED":
+            bad = {RunStatus.FAILED, RunStatus.TERMINATED, RunStatus.REJECTED}
+            group_run.status = "FAILED" if any(s in bad for s in ended) else "SUCCESS"
+        group_run.finished_at = at
+    elif group_run.status != "TERMINATED":
+        group_run.status, group_run.finished_at = "RUNNING", None
+
+
+def _runs_by_task(session: Session, group_run_id: int) -> dict[int, Run]:
+    rows = session.exec(select(Run).where(Run.group_run_id == group_run_id)
+                        .order_by(col(Run.id))).all()
+    return {r.task_id: r for r in rows if r.task_id is not None}
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _settle_before_commit(session: OrmSession) -> None:
+    # Skips may end more runs, which may end more group runs: repeat until quiet.
+    while ended := session.info.pop(ENDED_GROUP_RUNS, None):
+        for group_run_id, at in sorted(ended.items()):
+            settle(session, group_run_id, at)  # type: ignore[arg-type]
+        session.flush()
+
+
+# ---- readiness (dispatch and "why") ----------------------------------------------------
+@dataclass
+class Blockers:
+    """What keeps runs of group runs from starting, computed once per group run per pass."""
+
+    session: Session
+    _graphs: dict[int, tuple[list[Edge], dict[int, Run], dict[int, str]]] = field(
+        default_factory=dict)
+    _groups: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def of(self, run: Run) -> list[dict[str, Any]]:
+        """Empty when `run` may start now as far as its group run is concerned."""
+        if run.group_run_id is None or run.task_id is None or run.spec.get(IGNORE_UPSTREAMS):
+            return []
+        group_run = self.session.get(GroupRun, run.group_run_id)
+        if group_run is None:
+            return []
+        blockers = list(self._upstream_groups(group_run))
+        edges, runs, names = self._graph(group_run)
+        incoming = [e for e in edges if e.downstream == run.task_id]
+        statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
+        verdict = evaluate(run.task_id, incoming, statuses, names)
+        if verdict.readiness is not Readiness.READY:
+            for tid in verdict.waiting_for:
+                upstream = runs.get(tid)
+                blockers.append({
+                    "kind": "upstream", "task": tid, "name": names.get(tid, str(tid)),
+                    "run": upstream.id if upstream else None,
+                    "status": upstream.status if upstream else None,
+                    "detail": f"waiting for upstream {names.get(tid, tid)} "
+                              f"({upstream.status if upstream else 'no run'})",
+                })
+        return blockers
+
+    def _graph(self, group_run: GroupRun) -> tuple[list[Edge], dict[int, Run], dict[int, str]]:
+        key = group_run.id or 0
+        if key not in self._graphs:
+            runs = _runs_by_task(self.session, key)
+            self._graphs[key] = (group_edges(self.session, group_run.group_id), runs,
+                                 task_names(self.session, list(runs)))
+        return self._graphs[key]
+
+    def _upstream_groups(self, group_run: GroupRun) -> list[dict[str, Any]]:
+        key = group_run.id or 0
+        if key not in self._groups:
+            self._groups[key] = _group_blockers(self.session, group_run)
+        return self._groups[key]
+
+
+def _group_blockers(session: Session, group_run: GroupRun) -> list[dict[str, Any]]:
+    blockers = []
+    for upstream_gid in upstream_groups(session, group_run.group_id):
+        upstream = session.get(TaskGroup, upstream_gid)
+        latest = session.exec(
+            select(GroupRun).where(GroupRun.group_id == upstream_gid,
+                                   GroupRun.business_date == group_run.business_date,
+                                   GroupRun.status != "IDLE")
+            .order_by(col(GroupRun.id).desc())).first()
+        if latest is not None and latest.status == "SUCCESS":
+            continue
+        name = upstream.name if upstream else str(upstream_gid)
+        state = latest.status if latest else "no run yet"
+        blockers.append({"kind": "upstream_group", "group": upstream_gid, "name": name,
+                         "status": state,
+                         "detail": f"waiting for group {name} of {group_run.business_date} "
+                                   f"({state})"})
+    return blockers
+
+

@@ -1,0 +1,97 @@
+"""Group schedules and group-to-group waiting, with the injected clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from app.db.engine import session_scope
+from app.db.groups import add_group_dependency
+from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.scheduler.group_planner import fire_due_groups, plan_group
+from app.scheduler.group_runs import Blockers
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def _group(engine: Engine, name: str, schedule: dict[str, object] | None,
+           task_schedules: list[dict[str, object] | None]) -> int:
+    with session_scope(engine) as session:
+        group = TaskGroup(name=name, schedule=schedule)
+        session.add(group)
+        session.flush()
+        for index, own in enumerate(task_schedules):
+            session.add(Task(name=f"{name}-{index}", command="true", group_id=group.id,
+                             schedule=own))
+        session.flush()
+        plan_group(session, group, now=NOW)
+        return group.id or 0
+
+
+def test_a_group_schedule_starts_runs_for_all_its_tasks_with_their_not_before(
+    engine: Engine,
+) -> None:
+    gid = _group(engine, "berlin", {"kind": "times", "times": ["06:00"],
+                                    "timezone": "Europe/Berlin"},
+                 [None, {"kind": "times", "times": ["07:30"]}])
+    with session_scope(engine) as session:
+        [idle] = session.exec(select(GroupRun).where(GroupRun.group_id == gid)).all()
+    assert idle.status == "IDLE"
+    assert idle.trigger_time == datetime(2026, 3, 3, 5, 0, tzinfo=UTC)
+    assert idle.business_date == date(2026, 3, 3)
+    with session_scope(engine) as session:
+        assert fire_due_groups(session, now=datetime(2026, 3, 3, 5, 0, 1, tzinfo=UTC)) == [gid]
+    with session_scope(engine) as session:
+        runs = session.exec(select(Run).where(Run.group_run_id == idle.id)).all()
+        started = session.get(GroupRun, idle.id)
+    assert started is not None and started.status == "RUNNING"
+    assert [r.status for r in runs] == ["ACTIVE", "ACTIVE"]
+    # The second task's own 07:30 is a "not before" on that day's group run (Berlin time).
+    assert [r.not_before for r in runs] == [None, datetime(2026, 3, 3, 6, 30, tzinfo=UTC)]
+
+
+def test_an_inactive_group_plans_nothing(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = TaskGroup(name="off", active=False, schedule={"kind": "cron", "cron": "* * * * *"})
+        session.add(group)
+        session.flush()
+        assert plan_group(session, group, now=NOW) is None
+
+
+def test_business_dates_match_across_timezones(engine: Engine) -> None:
+    """Reports (New York) waits for ingest (Tokyo) of the same business date, although
+    the two runs start at instants that fall on different UTC dates."""
+    ingest = _group(engine, "ingest", {"kind": "times", "times": ["07:00"],
+                                       "timezone": "Asia/Tokyo"}, [None])
+    reports = _group(engine, "reports", {"kind": "times", "times": ["18:00"],
+                                         "timezone": "America/New_York"}, [None])
+    with session_scope(engine) as session:
+        group = session.get(TaskGroup, reports)
+        assert group is not None
+        add_group_dependency(session, group, ingest)
+        session.add_all([
+            GroupRun(group_id=ingest, status="SUCCESS", trigger_kind="schedule",
+                     trigger_time=datetime(2026, 3, 2, 22, 0, tzinfo=UTC),
+                     business_date=date(2026, 3, 3)),
+            GroupRun(group_id=reports, status="RUNNING", trigger_kind="schedule",
+                     trigger_time=datetime(2026, 3, 2, 23, 0, tzinfo=UTC),
+                     business_date=date(2026, 3, 2)),
+        ])
+        session.flush()
+        reports_run = session.exec(select(GroupRun).where(GroupRun.group_id == reports,
+                                                          GroupRun.status == "RUNNING")).one()
+        task = session.exec(select(Task).where(Task.group_id == reports)).one()
+        run = Run(task_id=task.id, group_run_id=reports_run.id, status="ACTIVE",
+                  trigger_kind="schedule", spec={"command": "true"})
+        session.add(run)
+        session.flush()
+        waiting = Blockers(session).of(run)
+        assert [b["kind"] for b in waiting] == ["upstream_group"]
+        assert waiting[0]["detail"] == "waiting for group ingest of 2026-03-02 (no run yet)"
+        session.add(GroupRun(group_id=ingest, status="SUCCESS", trigger_kind="schedule",
+                             trigger_time=datetime(2026, 3, 1, 22, 0, tzinfo=UTC),
+                             business_date=date(2026, 3, 2)))
+        session.flush()
+        assert Blockers(session).of(run) == []
