@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from app.cli.calendars import calendar_app
+from app.cli.groups import group_app, register_run_actions
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
@@ -17,6 +18,8 @@ cli.add_typer(db_app, name="db")
 cli.add_typer(task_app, name="task")
 cli.add_typer(run_app, name="run")
 cli.add_typer(calendar_app, name="calendar")
+cli.add_typer(group_app, name="group")
+register_run_actions(run_app)
 
 
 def main() -> None:
