@@ -128,10 +128,10 @@ class AgentHub:
             finally:
                 for _ in batch:
                     connection.inbox.task_done()
+            if ended:  # a slot or a downstream run may be free: dispatch before acking
+                self.on_change()
             for ack in acks:
                 await connection.send(ack)
-            if ended:
-                self.on_change()
 
     # ---- storage (worker thread) ---------------------------------------------------
     def _register(self, hello: p.Hello) -> tuple[list[p.Resume], list[tuple[int, int]]]:
