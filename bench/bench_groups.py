@@ -132,6 +132,13 @@ def _live() -> None:
             print(f"dependency hop over a 50-task chain (SUCCESS -> downstream RUNNING): "
                   f"median {statistics.median(hops):.1f} ms, max {max(hops):.1f} ms "
                   f"[{detail['status']}]")
+            steps = [("SUCCESS", "TRIGGER"), ("TRIGGER", "STARTED"), ("STARTED", "RUNNING")]
+            parts = []
+            for before, after in steps:
+                gaps = [(events[i + 1][after] - (events[i] if before == "SUCCESS" else
+                         events[i + 1])[before]).total_seconds() * 1000 for i in range(49)]
+                parts.append(f"{before}->{after} {statistics.median(gaps):.1f} ms")
+            print("  hop steps (median): " + ", ".join(parts))
             fan = _make_group(http, "fan", 201, [(0, i) for i in range(1, 201)])
             began = time.perf_counter()
             detail = _run_group(http, fan)
