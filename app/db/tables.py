@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db.types import UTCDateTime
@@ -194,7 +194,7 @@ class LogChunk(SQLModel, table=True):
     run_id: int = Field(foreign_key="run.id")
     attempt: int = 1
     stream: str = Field(max_length=6)
-    offset: int
+    offset: int = Field(sa_type=BigInteger)  # logs may pass 2 GiB
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # Lines completed before this chunk, and newlines inside it: pages by line need no scan.
     line_start: int = 0
@@ -211,7 +211,7 @@ class RunOutput(SQLModel, table=True):
     run_id: int = Field(foreign_key="run.id", index=True)
     attempt: int = 1
     name: str = Field(max_length=1000)
-    size: int = 0
+    size: int = Field(default=0, sa_type=BigInteger)
     sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime | None = _ts()
 
@@ -256,7 +256,7 @@ class Agent(SQLModel, table=True):
     status: str = Field(default="offline", max_length=10)
     labels: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     cpus: int | None = None
-    memory: int | None = None
+    memory: int | None = Field(default=None, sa_type=BigInteger)  # bytes
     gpus: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     docker: bool = False
     resources: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

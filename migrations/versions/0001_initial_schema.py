@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 00:45:24.167532
+Create Date: 2026-11-24 00:54:03.754879
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('labels', sa.JSON(), nullable=False),
     sa.Column('cpus', sa.Integer(), nullable=True),
-    sa.Column('memory', sa.Integer(), nullable=True),
+    sa.Column('memory', sa.BigInteger(), nullable=True),
     sa.Column('gpus', sa.JSON(), nullable=False),
     sa.Column('docker', sa.Boolean(), nullable=False),
     sa.Column('resources', sa.JSON(), nullable=False),
@@ -290,7 +290,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('stream', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
-    sa.Column('offset', sa.Integer(), nullable=False),
+    sa.Column('offset', sa.BigInteger(), nullable=False),
     sa.Column('data', sa.LargeBinary(), nullable=False),
     sa.Column('line_start', sa.Integer(), nullable=False),
     sa.Column('line_count', sa.Integer(), nullable=False),
@@ -319,7 +319,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),

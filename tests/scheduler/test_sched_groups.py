@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from app.db.engine import session_scope
 from app.db.groups import add_group_dependency
-from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
 from app.scheduler.group_planner import fire_due_groups, plan_group
 from app.scheduler.group_runs import Blockers
 
@@ -95,3 +95,15 @@ def test_business_dates_match_across_timezones(engine: Engine) -> None:
                              business_date=date(2026, 3, 2)))
         session.flush()
         assert Blockers(session).of(run) == []
+
+
+def test_a_frozen_business_date_skips_the_group_run(engine: Engine) -> None:
+    gid = _group(engine, "frozen", {"kind": "times", "times": ["06:00"]}, [None])
+    with session_scope(engine) as session:
+        session.add(Freeze(group_id=gid, day=date(2026, 3, 3), reason="migration"))
+    with session_scope(engine) as session:
+        assert fire_due_groups(session, now=datetime(2026, 3, 3, 6, 0, 1, tzinfo=UTC)) == [gid]
+    with session_scope(engine) as session:
+        [group_run] = session.exec(select(GroupRun).where(GroupRun.group_id == gid)).all()
+        runs = session.exec(select(Run).where(Run.group_run_id == group_run.id)).all()
+    assert group_run.status == "SKIPPED" and runs == []

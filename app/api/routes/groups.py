@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -21,7 +21,13 @@ from app.api.group_schemas import (
     GroupRunPublic,
     GroupUpdate,
 )
-from app.api.schemas import ForecastItem, ForecastPublic, SkippedItem
+from app.api.schemas import (
+    ForecastItem,
+    ForecastPublic,
+    FreezeCreate,
+    FreezePublic,
+    SkippedItem,
+)
 from app.clock import ensure_aware
 from app.db.engine import session_scope
 from app.db.groups import (
@@ -37,13 +43,13 @@ from app.db.groups import (
     update_group,
     upstream_groups,
 )
-from app.db.tables import GroupDependency, GroupRun, Run, TaskGroup
+from app.db.tables import Freeze, GroupDependency, GroupRun, Run, TaskGroup
 from app.domain.dag import Edge, EdgeCondition, generations
 from app.domain.roles import can_see_instance
 from app.domain.schedules import parse_schedule
 from app.domain.states import TriggerKind
 from app.domain.triggers import forecast
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import Calendars
@@ -257,3 +263,39 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
     return session.exec(select(GroupRun).where(GroupRun.group_id == gid,
                                                GroupRun.status != "IDLE")
                         .order_by(col(GroupRun.id).desc())).first()
+
+
+@router.get("/{gid}/freezes", response_model=list[FreezePublic])
+def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
+    with session_scope(context.engine) as session:
+        _visible(get_group(session, gid), user.instances)
+        rows = session.exec(select(Freeze).where(Freeze.group_id == gid)
+                            .order_by(col(Freeze.day))).all()
+        return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
+
+
+@router.post("/{gid}/freezes", response_model=FreezePublic, status_code=201)
+def freeze_group(gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep
+                 ) -> FreezePublic:
+    """Freeze the group for one business date: that day's group run and task runs skip."""
+    with session_scope(context.engine) as session:
+        _visible(get_group(session, gid), user.instances)
+        exists = session.exec(select(Freeze.id).where(Freeze.group_id == gid,
+                                                      Freeze.day == body.date)).first()
+        if exists is not None:
+            raise Conflict(f"date: group {gid} is already frozen on {body.date.isoformat()}")
+        session.add(Freeze(group_id=gid, day=body.date, reason=body.reason,
+                           created_by=user.username, created_at=context.clock.now()))
+    return FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+
+
+@router.delete("/{gid}/freezes/{day}", status_code=204)
+def unfreeze_group(gid: int, day: date, context: ContextDep, user: OperatorDep) -> Response:
+    with session_scope(context.engine) as session:
+        _visible(get_group(session, gid), user.instances)
+        row = session.exec(select(Freeze).where(Freeze.group_id == gid,
+                                                Freeze.day == day)).first()
+        if row is None:
+            raise NotFound("freeze", f"group {gid}/{day.isoformat()}")
+        session.delete(row)
+    return Response(status_code=204)
