@@ -20,8 +20,9 @@ from app.agents.protocol import StartRun
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
-from app.db.tables import Agent, Task, TaskGroup
+from app.db.tables import Agent, GroupRun, Run, Task, TaskGroup
 from app.domain.states import RunStatus
+from app.notify import ChangeFeed
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
@@ -30,6 +31,7 @@ from app.scheduler.group_planner import (
     plan_group,
     plan_groups,
 )
+from app.scheduler.leader import Leadership
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
 from app.scheduler.planner import pending_triggers, plan_task
 from app.settings import Settings
@@ -38,46 +40,76 @@ log = logging.getLogger("almanac.scheduler")
 
 
 class SchedulerService:
-    def __init__(self, engine: Engine, clock: Clock, hub: AgentHub, settings: Settings) -> None:
+    """Every replica dispatches to its own agents; only the leader fires schedules."""
+
+    def __init__(self, engine: Engine, clock: Clock, hub: AgentHub, settings: Settings,
+                 *, feed: ChangeFeed | None = None, leadership: Leadership | None = None
+                 ) -> None:
         self.engine = engine
         self.clock = clock
         self.hub = hub
         self.settings = settings
+        self.feed = feed or ChangeFeed(engine)
+        self.leadership = leadership or Leadership(engine)
         self._timer = AsyncIOScheduler(timezone="UTC")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fire = asyncio.Event()
         self._dispatch = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._fire_task: asyncio.Task[None] | None = None
         self._started_at: datetime | None = None
+
+    @property
+    def role(self) -> str:
+        return self.leadership.role
 
     # ---- start / stop --------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._started_at = self.clock.now()
+        self.feed.subscribe(self._on_message)
+        await self.feed.start()
+        self._timer.start(paused=True)
+        self._tasks = [asyncio.create_task(self._dispatch_loop()),
+                       asyncio.create_task(self.leadership.run(self._elected, self._lost))]
+        self._dispatch.set()
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *([self._fire_task] if self._fire_task else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.feed.stop()
+        if self._timer.running:
+            self._timer.shutdown(wait=False)
+
+    async def _elected(self) -> None:
+        self._started_at = self.clock.now()  # agents get a full timeout to find us
+        await self._load_timers()
+        self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
+                            max_instances=1, coalesce=True, replace_existing=True)
+        self._fire_task = asyncio.create_task(self._fire_loop())
+        self._timer.resume()
+        self._fire.set()  # occurrences that fell due while nobody led
+
+    async def _lost(self) -> None:
+        self._timer.pause()
+        self._timer.remove_all_jobs()
+        if self._fire_task is not None:
+            self._fire_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fire_task
+            self._fire_task = None
+
+    async def _load_timers(self) -> None:
         began = time.monotonic()
         triggers, group_triggers = await anyio.to_thread.run_sync(self._rebuild)
-        self._timer.start()
         for task_id, at in triggers.items():
             self._set_job("task", task_id, at)
         for gid, at in group_triggers.items():
             self._set_job("group", gid, at)
         log.info("scheduler loaded %d timers in %.3f s", len(triggers) + len(group_triggers),
                  time.monotonic() - began)
-        self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
-                            max_instances=1, coalesce=True)
-        self._tasks = [asyncio.create_task(self._fire_loop()),
-                       asyncio.create_task(self._dispatch_loop())]
-        self._fire.set()  # occurrences that fell due while we were down
-        self._dispatch.set()
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._timer.running:
-            self._timer.shutdown(wait=False)
 
     def _rebuild(self) -> tuple[dict[int, datetime], dict[int, datetime]]:
         """Plan every schedule that has no IDLE occurrence yet; return all triggers."""
@@ -100,16 +132,52 @@ class SchedulerService:
 
     # ---- notifications from edits (any thread) -------------------------------------
     def task_changed(self, task_id: int, next_fire_time: datetime | None) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._set_job, "task", task_id, next_fire_time)
+        self._changed("task", task_id, next_fire_time)
 
     def group_changed(self, gid: int, next_fire_time: datetime | None) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._set_job, "group", gid, next_fire_time)
+        self._changed("group", gid, next_fire_time)
+
+    def _changed(self, kind: str, key: int, at: datetime | None) -> None:
+        if self._loop is None:
+            return
+        if self.leadership.is_leader:
+            self._loop.call_soon_threadsafe(self._set_job, kind, key, at)
+        if self.feed.postgres:  # the leader may be another replica
+            self.feed.publish(f"{kind}:{key}")
 
     def wake_dispatch(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._dispatch.set)
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._dispatch.set)
+        if self.feed.postgres:  # the agent for the run may be connected elsewhere
+            self.feed.publish("dispatch")
+
+    def _on_message(self, message: str) -> None:
+        if message == "dispatch":
+            self._dispatch.set()
+        elif not self.leadership.is_leader:
+            return
+        elif message == "resync":
+            asyncio.create_task(self._load_timers())
+        elif ":" in message:
+            kind, _, key = message.partition(":")
+            if kind in ("task", "group") and key.isdigit():
+                asyncio.create_task(self._refresh_job(kind, int(key)))
+
+    async def _refresh_job(self, kind: str, key: int) -> None:
+        at = await anyio.to_thread.run_sync(self._pending_trigger, kind, key)
+        if self.leadership.is_leader:
+            self._set_job(kind, key, at)
+
+    def _pending_trigger(self, kind: str, key: int) -> datetime | None:
+        with session_scope(self.engine) as session:
+            if kind == "task":
+                stmt = select(Run.trigger_time).where(Run.task_id == key,
+                                                      Run.status == RunStatus.IDLE.value)
+            else:
+                stmt = select(GroupRun.trigger_time).where(GroupRun.group_id == key,
+                                                           GroupRun.status == "IDLE")
+            return session.exec(stmt).first()
 
     def _set_job(self, kind: str, key: int, at: datetime | None) -> None:
         job_id = f"{kind}:{key}"
@@ -127,7 +195,7 @@ class SchedulerService:
             self._fire.clear()
             result, fired_groups = await anyio.to_thread.run_sync(self._fire_due)
             if result.activated or fired_groups:
-                self._dispatch.set()
+                self.wake_dispatch()
             replanned, groups = await anyio.to_thread.run_sync(
                 self._plan_next, result.task_ids, fired_groups)
             for task_id, at in replanned.items():

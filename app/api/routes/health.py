@@ -21,7 +21,7 @@ def health(context: ContextDep) -> JSONResponse:
         database_ok = False
     body = {
         "status": "ok" if database_ok else "degraded",
-        "scheduler": "leader",
+        "scheduler": context.scheduler.role,
         "database": context.settings.dialect,
         "agents_connected": len(context.hub.connections),
     }

@@ -1,0 +1,123 @@
+"""Two servers on one PostgreSQL: one leads, the other stands by and takes over when the
+leader dies; one-shot occurrences fire exactly once across the failover."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from support import (
+    ADMIN_PASSWORD,
+    drop_postgres_database,
+    free_port,
+    fresh_postgres_database,
+    wait_for,
+)
+
+from app.bootstrap import upgrade_database
+
+
+class Cluster:
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.url = url
+        self.tmp = tmp
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def server(self, name: str) -> str:
+        port = free_port()
+        env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=ADMIN_PASSWORD)
+        log = open(self.tmp / f"{name}.log", "wb")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port),
+             "--data-dir", str(self.tmp / name), "--database-url", self.url,
+             "--no-local-agent"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.ports[name] = port
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _health(base) is not None, timeout=30)
+        return base
+
+    def agent(self, server: str, token: str) -> None:
+        self.processes["agent"] = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", "agent", "--server", server,
+             "--token", token, "--name", "a1", "--data-dir", str(self.tmp / "agent")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _health(base: str) -> dict[str, str] | None:
+    try:
+        return dict(httpx.get(base + "/api/v1/health", timeout=2).json())
+    except (httpx.TransportError, ValueError):
+        return None
+
+
+@pytest.fixture
+def cluster(postgres_admin_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    url = fresh_postgres_database(postgres_admin_url)
+    upgrade_database(url)
+    built = Cluster(url, tmp_path)
+    try:
+        yield built
+    finally:
+        built.stop()
+        drop_postgres_database(postgres_admin_url, url)
+
+
+def test_the_standby_takes_over_and_every_occurrence_fires_once(cluster: Cluster) -> None:
+    leader = cluster.server("first")
+    assert (_health(leader) or {})["scheduler"] == "leader"
+    standby = cluster.server("second")
+    assert (_health(standby) or {}) == {
+        "status": "ok", "scheduler": "standby", "database": "postgresql",
+        "agents_connected": 0}
+    token = httpx.post(standby + "/api/v1/auth/token",
+                       json={"username": "admin", "password": ADMIN_PASSWORD}
+                       ).json()["access_token"]
+    http = httpx.Client(base_url=standby + "/api/v1", timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})
+    agent_token = http.post("/agents/tokens", json={"name": "a1"}).json()["token"]
+    cluster.agent(standby, agent_token)  # the agent talks to the standby only
+    wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
+
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    tids = []
+    for index in range(12):  # one-shot tasks every 0.5 s, across the failover
+        at = (start + timedelta(milliseconds=500 * index)).replace(tzinfo=None)
+        tids.append(http.post("/tasks", json={
+            "name": f"once-{index}", "command": "echo fired",
+            "schedule": {"kind": "once", "at": at.isoformat(timespec="milliseconds")},
+        }).json()["tid"])
+    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=2), timeout=10,
+             interval=0.1)
+    killed_at = time.monotonic()
+    cluster.processes["first"].send_signal(signal.SIGKILL)
+    wait_for(lambda: (_health(standby) or {}).get("scheduler") == "leader", timeout=10,
+             interval=0.1)
+    takeover = time.monotonic() - killed_at
+
+    def all_done() -> bool:
+        runs = [r for tid in tids for r in http.get("/runs", params={"task": tid}).json()["items"]]
+        return len(runs) == len(tids) and all(r["status"] == "SUCCESS" for r in runs)
+
+    wait_for(all_done, timeout=40, interval=0.2)
+    per_task = {tid: http.get("/runs", params={"task": tid}).json()["items"] for tid in tids}
+    assert {tid: len(runs) for tid, runs in per_task.items()} == dict.fromkeys(tids, 1)
+    assert takeover < 10
