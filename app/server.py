@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
-from app import __version__
+from app import __version__, web
 from app.agents.hub import AgentHub
 from app.agents.local import LocalAgentSupervisor
 from app.api import errors
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
                    group_runs):
         app.include_router(module.router, prefix=API_PREFIX)
+    web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:

@@ -1,0 +1,61 @@
+"""Hooks the web UI into the app: routers, /static, the event bus, and its error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.web.auth import CsrfRejected, LoginRequired
+from app.web.deps import PageError
+from app.web.events import EventBus, attach
+from app.web.routes import ROUTERS
+from app.web.sse import LIFETIME
+from app.web.templating import render
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    bus = EventBus()
+    app.state.events = bus
+    app.state.sse_lifetime = LIFETIME
+    attach(app.state.context.engine, bus)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(PageError, _page_error)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+async def _login_required(request: Request, _exc: Exception) -> Response:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = f"/login?next={quote(path, safe='')}"
+    if _is_htmx(request) or request.url.path.endswith("/events"):
+        # htmx follows HX-Redirect with a full page load; an EventSource just stops.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+async def _csrf_rejected(request: Request, _exc: Exception) -> Response:
+    return _error_page(request, 403, "The request was refused: its form token is missing or "
+                                     "stale. Reload the page and try again.")
+
+
+async def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    return _error_page(request, exc.status_code, exc.message)
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    name = "_error_fragment.html" if _is_htmx(request) else "error.html"
+    return render(request, name, {"status_code": status_code, "message": message},
+                  session=None, status_code=status_code)

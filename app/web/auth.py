@@ -1,0 +1,168 @@
+"""Web sessions: a cookie holding a random token stored hashed (ApiToken kind="session"),
+and a CSRF token derived from it that every state-changing request must carry.
+
+The CSRF token is an HMAC of the session token: a page can show it, a cross-site attacker
+cannot compute it (the cookie is HttpOnly), and nothing more needs storing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlmodel import select
+
+from app.api.deps import ContextDep
+from app.context import AppContext
+from app.db.engine import session_scope
+from app.db.tables import ApiToken, User
+from app.domain.roles import Role, role_at_least
+from app.security import hash_token, new_token, verify_password
+
+SESSION_COOKIE = "almanac_session"
+LOGIN_COOKIE = "almanac_login"  # double-submit CSRF token of the login form
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SESSION_HOURS = 12
+_TOUCH_EVERY = timedelta(minutes=1)
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to /login, fragments tell htmx to go there."""
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without the session's CSRF token."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebSession:
+    user: User
+    csrf: str
+
+    @property
+    def can_write(self) -> bool:  # create and edit tasks
+        return role_at_least(self.user.role, Role.USER)
+
+    @property
+    def can_operate(self) -> bool:  # force run, kill, pause, resume, adhoc
+        return role_at_least(self.user.role, Role.OPERATOR)
+
+    @property
+    def can_admin(self) -> bool:  # calendars, agent tokens, users
+        return role_at_least(self.user.role, Role.ADMIN)
+
+
+def csrf_for(session_token: str) -> str:
+    return hmac.new(b"almanac-csrf", session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def web_session(request: Request, context: ContextDep) -> WebSession:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired()
+    user = _session_user(context, token)
+    if user is None:
+        raise LoginRequired()
+    return WebSession(user=user, csrf=csrf_for(token))
+
+
+def _session_user(context: AppContext, token: str) -> User | None:
+    now = context.clock.now()
+    with session_scope(context.engine) as session:
+        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                  ApiToken.kind == "session")).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and row.expires_at <= now:
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled:
+            return None
+        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+            row.last_used_at = now
+        return user
+
+
+SessionDep = Annotated[WebSession, Depends(web_session)]
+
+
+async def checked_session(request: Request, session: SessionDep) -> WebSession:
+    """The session, after checking the CSRF token of a state-changing request."""
+    if request.method in _UNSAFE:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None:
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+        if sent is None or not hmac.compare_digest(sent, session.csrf):
+            raise CsrfRejected()
+    return session
+
+
+WriteSessionDep = Annotated[WebSession, Depends(checked_session)]
+
+
+def check_password(context: AppContext, username: str, password: str) -> User | str:
+    """The user, or why the login is refused (one message for unknown name or password)."""
+    now = context.clock.now()
+    with session_scope(context.engine) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        return "This account is locked for now; try again later."
+    if user is None or user.disabled or not verify_password(user.password_hash, password):
+        return "Wrong username or password."
+    return user
+
+
+def start_session(context: AppContext, user: User, request: Request, response: Response) -> None:
+    token = new_token("alm_web")
+    now = context.clock.now()
+    expires = now + timedelta(hours=SESSION_HOURS)
+    with session_scope(context.engine) as session:
+        session.add(ApiToken(user_id=user.id or 0, name="web session", kind="session",
+                             token_hash=hash_token(token), created_at=now, expires_at=expires,
+                             last_used_at=now))
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, path="/",
+                        httponly=True, samesite="lax", secure=is_https(request, context))
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+
+
+def end_session(context: AppContext, request: Request, response: Response) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with session_scope(context.engine) as session:
+            row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                      ApiToken.kind == "session")).first()
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = context.clock.now()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def login_token(request: Request) -> str:
+    """The login form's double-submit token: the cookie's value, or a fresh one."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+
+
+def set_login_token(response: Response, value: str) -> None:
+    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, path="/login", httponly=True,
+                        samesite="lax")
+
+
+def is_https(request: Request, context: AppContext) -> bool:
+    public = context.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never `//host` or a full URL (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+

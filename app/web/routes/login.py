@@ -1,0 +1,74 @@
+"""Log in (username and password → session cookie) and log out."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.api.deps import ContextDep
+from app.web.auth import (
+    LOGIN_COOKIE,
+    LoginRequired,
+    WriteSessionDep,
+    check_password,
+    end_session,
+    login_token,
+    safe_next,
+    set_login_token,
+    start_session,
+    web_session,
+)
+from app.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _login_page(request: Request, *, next_url: str, error: str | None = None,
+                username: str = "", status_code: int = 200) -> Response:
+    token = login_token(request)
+    response = render(request, "login.html",
+                      {"next": next_url, "error": error, "username": username,
+                       "login_token": token},
+                      session=None, status_code=status_code)
+    set_login_token(response, token)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, context: ContextDep, next: str = "/") -> Response:
+    try:
+        web_session(request, context)
+    except LoginRequired:
+        return _login_page(request, next_url=safe_next(next))
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/login")
+def login(
+    request: Request, context: ContextDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    login_token_field: Annotated[str, Form(alias="login_token")] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, login_token_field):
+        return _login_page(request, next_url=safe_next(next), username=username,
+                           error="The form expired; please sign in again.", status_code=403)
+    user = check_password(context, username.strip(), password)
+    if isinstance(user, str):
+        return _login_page(request, next_url=safe_next(next), username=username, error=user,
+                           status_code=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    start_session(context, user, request, response)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, context: ContextDep, session: WriteSessionDep) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    end_session(context, request, response)
+    return response

@@ -1,0 +1,95 @@
+"""Task Runs (/task-runs): the filtered list, and its one live stream of row patches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from app.api.deps import ContextDep
+from app.context import AppContext
+from app.web.auth import SessionDep, WebSession
+from app.web.deps import BusDep, LifetimeDep
+from app.web.htmx import HtmxDep
+from app.web.live_runs import LivePage, Patch
+from app.web.runs_list import (
+    FILTER_STATUSES,
+    Range,
+    RunFilters,
+    load_page,
+    load_runs,
+    rows_of,
+)
+from app.web.sse import EventStream, ServerEvent, changes
+from app.web.templating import render, render_fragment
+
+router = APIRouter(include_in_schema=False)
+
+
+def run_filters(
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    range: Range = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> RunFilters:
+    return RunFilters(q=q.strip(), status=status if status in FILTER_STATUSES else "",
+                      range=range, page=page)
+
+
+FiltersDep = Annotated[RunFilters, Depends(run_filters)]
+
+
+@router.get("/task-runs")
+def task_runs(request: Request, context: ContextDep, session: SessionDep, htmx: HtmxDep,
+              bus: BusDep, filters: FiltersDep) -> Response:
+    seq = bus.seq  # read before the rows: a change after it makes the stream resync
+    page = load_page(context, session.user, filters)
+    name = "task_runs/_live.html" if htmx.wants_fragment else "task_runs/page.html"
+    return render(request, name, {"active": "runs", "page": page, "filters": filters,
+                                  "seq": seq, "statuses": FILTER_STATUSES}, session=session)
+
+
+@router.get("/task-runs/events")
+async def task_runs_events(request: Request, context: ContextDep, session: SessionDep,
+                           bus: BusDep, lifetime: LifetimeDep, filters: FiltersDep,
+                           seq: int = 0) -> EventStream:
+    last = request.headers.get("Last-Event-ID", "")
+    known = int(last) if last.isdigit() else seq
+
+    async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
+        with bus.subscribe() as subscription:
+            page = await anyio.to_thread.run_sync(load_page, context, session.user, filters)
+            live = LivePage(filters=filters, shown=list(page.ids))
+            if bus.seq != known:  # the page is older than what we just read: redraw it
+                html = render_fragment("task_runs/_rows.html", {"page": page, "oob": True},
+                                       session=session, now=context.clock.now())
+                yield ServerEvent(event="rows", id=str(bus.seq), data=html)
+            async for change in changes(subscription, deadline):
+                if not change:
+                    yield None
+                elif change.runs:
+                    html = await anyio.to_thread.run_sync(_patch, context, session, live,
+                                                          change.runs)
+                    if html:
+                        yield ServerEvent(event="rows", id=str(bus.seq), data=html)
+
+    return EventStream(source, lifetime=lifetime)
+
+
+def _patch(context: AppContext, session: WebSession, live: LivePage,
+           run_ids: frozenset[int]) -> str:
+    now = context.clock.now()
+    before = len(live.shown)
+    patch: Patch = live.apply(load_runs(context, session.user, run_ids), now)
+    if not patch:
+        return ""
+    inserted_rows = rows_of(context, [run for run, _ in patch.inserted])
+    return render_fragment("task_runs/_patch.html", {
+        "updated": rows_of(context, patch.updated),
+        "inserted": list(zip(inserted_rows, [b for _, b in patch.inserted], strict=True)),
+        "removed": patch.removed,
+        "was_empty": before == 0,
+    }, session=session, now=now)

@@ -1,0 +1,116 @@
+"""Jinja2 templates, their filters, and `render`: every view answers through it, so a test
+can check the template name and the context (Starlette's TemplateResponse exposes both)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from starlette.responses import Response
+
+from app.web.auth import CSRF_FIELD, CSRF_HEADER, WebSession
+from app.web.status import STATUSES, chain_steps, status_meta
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATE_DIR)
+
+
+def _zone(context: Context) -> tzinfo:
+    zone = context.get("tz")
+    return zone if isinstance(zone, tzinfo) else ZoneInfo("UTC")
+
+
+@pass_context
+def when(context: Context, moment: datetime | None, style: str = "full") -> str:
+    """An instant in the viewer's timezone: "2026-03-02 08:00:05", or "08:00:05" (time)."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(_zone(context))
+    if style == "time":
+        return local.strftime("%H:%M:%S")
+    if style == "short":
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pass_context
+def ago(context: Context, moment: datetime | None) -> str:
+    now = context.get("now")
+    if moment is None or not isinstance(now, datetime):
+        return "—"
+    seconds = (now - moment).total_seconds()
+    suffix = "ago" if seconds >= 0 else "from now"
+    return f"{duration(abs(seconds))} {suffix}"
+
+
+def duration(seconds: float | None) -> str:
+    """1.2s, 4m 05s, 3h 02m, 2d 4h."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def size(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} TiB"
+
+
+def percent(part: float | int | None, whole: float | int | None) -> float:
+    if not part or not whole:
+        return 0.0
+    return max(0.0, min(100.0, 100.0 * float(part) / float(whole)))
+
+
+templates.env.filters.update(when=when, ago=ago, duration=duration, size=size)
+templates.env.globals.update(status_meta=status_meta, STATUSES=STATUSES, percent=percent,
+                             chain_steps=chain_steps,
+                             CSRF_FIELD=CSRF_FIELD, CSRF_HEADER=CSRF_HEADER)
+
+
+def render(request: Request, name: str, context: Mapping[str, Any], *,
+           session: WebSession | None, status_code: int = 200,
+           headers: Mapping[str, str] | None = None) -> Response:
+    """Render `name` with the page's own context plus the viewer (session, timezone, now)."""
+    app_context = request.app.state.context
+    full: dict[str, Any] = {"session": session, "now": app_context.clock.now(),
+                            "tz": _user_zone(session)}
+    full.update(context)
+    return templates.TemplateResponse(request, name, full, status_code=status_code,
+                                      headers=headers)
+
+
+def _user_zone(session: WebSession | None) -> tzinfo:
+    try:
+        return ZoneInfo(session.user.timezone) if session else ZoneInfo("UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def render_fragment(name: str, context: Mapping[str, Any], *, session: WebSession | None,
+                    now: datetime) -> str:
+    """A template as a string (for SSE events), with the same viewer context as `render`."""
+    full: dict[str, Any] = {"session": session, "now": now, "tz": _user_zone(session)}
+    full.update(context)
+    return templates.get_template(name).render(full)

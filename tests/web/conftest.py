@@ -1,0 +1,77 @@
+"""The web UI under test: a real app on a real SQLite database, signed in through the form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from support import seed_user
+from web.web_helpers import Login, sign_in
+
+from app.bootstrap import upgrade_database
+from app.db.engine import make_engine
+from app.server import create_app
+from app.settings import Settings
+
+
+@pytest.fixture
+def web_engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'almanac.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def web_app(web_engine: Engine, tmp_path: Path) -> FastAPI:
+    settings = Settings(data_dir=tmp_path, database_url=str(web_engine.url), local_agent=False)
+    return create_app(settings, engine=web_engine, start_scheduler=False)
+
+
+@pytest.fixture
+def api_token(web_engine: Engine) -> str:
+    return seed_user(web_engine, "admin", role="superadmin")
+
+
+@pytest.fixture
+def anonymous(web_app: FastAPI, api_token: str) -> Iterator[TestClient]:
+    with TestClient(web_app, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def api(web_app: FastAPI, api_token: str) -> Iterator[TestClient]:
+    """The REST API with the admin's bearer token, to arrange data."""
+    with TestClient(web_app) as client:
+        client.headers["Authorization"] = f"Bearer {api_token}"
+        yield client
+
+
+@pytest.fixture
+def login(web_app: FastAPI, web_engine: Engine, api_token: str) -> Iterator[Login]:
+    """login(role) → a client signed in as a user of that role (admin is the superadmin)."""
+    clients: list[TestClient] = []
+
+    def make(role: str) -> TestClient:
+        if role != "superadmin":
+            seed_user(web_engine, role, role=role)
+        client = TestClient(web_app, follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        sign_in(client, "admin" if role == "superadmin" else role)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def web(login: Login) -> TestClient:
+    """Signed in as the superadmin."""
+    return login("superadmin")
