@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     accept_deadline_seconds: float = 30.0
     token_ttl_hours: float = 24.0 * 30
     public_url: str | None = None
+    # Finished runs older than this many days are pruned (None keeps everything).
+    retention_days: float | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,7 +72,8 @@ def start_message(run: Run) -> StartRun:
 
 
 def dispatch_pending(
-    session: Session, *, now: datetime, agents: Sequence[AgentSlot]
+    session: Session, *, now: datetime, agents: Sequence[AgentSlot],
+    observe_hop: Callable[[float], None] | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
     stmt = (
@@ -106,6 +107,9 @@ def dispatch_pending(
         choice.running += 1
         spec = dict(run.spec)
         spec["_dispatches"] = int(spec.get("_dispatches", 0)) + 1
+        released = blockers.released_at(run) if observe_hop else None
+        if observe_hop and released is not None:
+            observe_hop((now - released).total_seconds())
         transition(session, run, RunStatus.TRIGGER, at=now, agent=choice.name,
                    dispatched_at=now, reason=None, spec=spec,
                    detail=f"dispatched to {choice.name}")

@@ -34,6 +34,7 @@ class FireResult:
     activated: list[int]
     skipped: list[int]
     task_ids: list[int]  # tasks whose next occurrence must be planned now
+    delays: list[float]  # seconds from trigger time to ACTIVE, per on-time occurrence
 
 
 def fire_due(session: Session, *, now: datetime) -> FireResult:
@@ -55,6 +56,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
     calendars = Calendars(session)
     activated: list[int] = []
     skipped: list[int] = []
+    delays: list[float] = []
     for run in due:
         task = tasks[run.task_id or 0]
         assert run.trigger_time is not None
@@ -62,9 +64,11 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
             runs = _replay_misfires(session, task, run, now, calendars)
         else:
             runs = [_activate(session, task, run, now)]
+            delays.append((now - run.trigger_time).total_seconds())
         for fired in runs:
             (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
-    return FireResult(activated=activated, skipped=skipped, task_ids=sorted(tasks))
+    return FireResult(activated=activated, skipped=skipped, task_ids=sorted(tasks),
+                      delays=delays)
 
 
 def plan_next(session: Session, task_ids: Sequence[int], *, now: datetime

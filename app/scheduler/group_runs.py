@@ -145,6 +145,18 @@ class Blockers:
                 })
         return blockers
 
+    def released_at(self, run: Run) -> datetime | None:
+        """When the last upstream of `run` ended (for the dependency-hop metric)."""
+        if run.group_run_id is None or run.task_id is None:
+            return None
+        group_run = self.session.get(GroupRun, run.group_run_id)
+        if group_run is None:
+            return None
+        edges, runs, _ = self._graph(group_run)
+        ends = [runs[e.upstream].finished_at for e in edges
+                if e.downstream == run.task_id and e.upstream in runs]
+        return max((end for end in ends if end is not None), default=None)
+
     def _graph(self, group_run: GroupRun) -> tuple[list[Edge], dict[int, Run], dict[int, str]]:
         key = group_run.id or 0
         if key not in self._graphs:

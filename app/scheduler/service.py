@@ -22,6 +22,7 @@ from app.db.engine import session_scope
 from app.db.runs import get_run, transition
 from app.db.tables import Agent, GroupRun, Run, Task, TaskGroup
 from app.domain.states import RunStatus
+from app.metrics import Metrics
 from app.notify import ChangeFeed
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FireResult, fire_due, plan_next
@@ -34,6 +35,7 @@ from app.scheduler.group_planner import (
 from app.scheduler.leader import Leadership
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
 from app.scheduler.planner import pending_triggers, plan_task
+from app.scheduler.retention import prune
 from app.settings import Settings
 
 log = logging.getLogger("almanac.scheduler")
@@ -43,14 +45,15 @@ class SchedulerService:
     """Every replica dispatches to its own agents; only the leader fires schedules."""
 
     def __init__(self, engine: Engine, clock: Clock, hub: AgentHub, settings: Settings,
-                 *, feed: ChangeFeed | None = None, leadership: Leadership | None = None
-                 ) -> None:
+                 *, feed: ChangeFeed | None = None, leadership: Leadership | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.hub = hub
         self.settings = settings
         self.feed = feed or ChangeFeed(engine)
         self.leadership = leadership or Leadership(engine)
+        self.metrics = metrics or Metrics(engine, hub)
         self._timer = AsyncIOScheduler(timezone="UTC")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fire = asyncio.Event()
@@ -88,6 +91,10 @@ class SchedulerService:
         await self._load_timers()
         self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
                             max_instances=1, coalesce=True, replace_existing=True)
+        if self.settings.retention_days is not None:
+            self._timer.add_job(self._prune, "interval", hours=1, id="retention",
+                                max_instances=1, coalesce=True, replace_existing=True,
+                                next_run_time=self.clock.now())
         self._fire_task = asyncio.create_task(self._fire_loop())
         self._timer.resume()
         self._fire.set()  # occurrences that fell due while nobody led
@@ -194,6 +201,8 @@ class SchedulerService:
             await self._fire.wait()
             self._fire.clear()
             result, fired_groups = await anyio.to_thread.run_sync(self._fire_due)
+            for delay in result.delays:
+                self.metrics.trigger_delay.observe(delay)
             if result.activated or fired_groups:
                 self.wake_dispatch()
             replanned, groups = await anyio.to_thread.run_sync(
@@ -237,7 +246,8 @@ class SchedulerService:
     def _claim(self) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
             slots = self.hub.slots(running_counts(session))
-            return dispatch_pending(session, now=self.clock.now(), agents=slots)
+            return dispatch_pending(session, now=self.clock.now(), agents=slots,
+                                    observe_hop=self.metrics.dependency_hop.observe)
 
     def _undo_dispatch(self, run_id: int, agent: str) -> None:
         with session_scope(self.engine) as session:
@@ -245,6 +255,15 @@ class SchedulerService:
             if run.status == RunStatus.TRIGGER.value and run.agent == agent:
                 transition(session, run, RunStatus.ACTIVE, at=self.clock.now(), agent=None,
                            dispatched_at=None, detail=f"agent {agent} went away before the send")
+
+    async def _prune(self) -> None:
+        assert self.settings.retention_days is not None
+        before = self.clock.now() - timedelta(days=self.settings.retention_days)
+        removed = await anyio.to_thread.run_sync(
+            lambda: prune(self.engine, before=before,
+                          outputs_dir=self.settings.data_dir / "outputs"))
+        if removed:
+            log.info("retention: pruned %d runs finished before %s", removed, before)
 
     async def _maintenance_tick(self) -> None:
         changed = await anyio.to_thread.run_sync(self._maintenance)
