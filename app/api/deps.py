@@ -1,19 +1,39 @@
-"""Request dependencies: the app context, the authenticated user, role checks."""
+"""Request dependencies: the app context, the authenticated user, role checks, the caller's
+instance scope, and the audit recorder.
+
+For route authors:
+- `UserDep` (any role), `WriterDep` (user+), `OperatorDep`, `AdminDep`: who may call.
+- `ScopeDep`: the instances the caller may see. `scope.check(row.instance, "task", tid)`
+  raises NotFound for a row outside them (never 403: another instance does not exist for
+  the caller); `scope.filter(stmt, Task.instance)` narrows a list query; `scope.require(i)`
+  refuses to write into an instance that is not granted.
+- `AuditDep`: `audit(session, action=..., target_kind=..., target_id=..., before=...,
+  after=..., instance=...)` records who, when and from where in the same transaction
+  (`audit.log(...)` opens its own transaction, for async routes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
-from sqlmodel import select
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from app.clock import Clock
 from app.context import AppContext
+from app.db.audit import record_audit
 from app.db.engine import session_scope
-from app.db.tables import ApiToken, User
+from app.db.tables import AuditEvent, User
+from app.db.users import token_by_secret
 from app.domain.roles import Role, role_at_least
-from app.errors import AuthError, Forbidden
-from app.security import hash_token
+from app.errors import AuthError, Forbidden, InvalidInput, NotFound
+
+PASSWORD_CHANGE_PATH = "/api/v1/auth/password"
 
 
 def get_context(request: Request) -> AppContext:
@@ -32,12 +52,21 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def authenticate(context: AppContext, token: str | None) -> User:
+@dataclass(frozen=True)
+class Login:
+    """The authenticated user and the token row the request came with."""
+
+    user: User
+    token_id: int
+
+
+def authenticate_login(context: AppContext, token: str | None) -> Login:
+    """Check a bearer (or session cookie) token; the user's role is read fresh every time."""
     if not token:
         raise AuthError("missing bearer token")
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+        row = token_by_secret(session, token)
         if row is None or row.revoked_at is not None:
             raise AuthError("invalid or revoked token")
         if row.expires_at is not None and row.expires_at <= now:
@@ -46,11 +75,29 @@ def authenticate(context: AppContext, token: str | None) -> User:
         if user is None or user.disabled:
             raise AuthError("user disabled")
         row.last_used_at = now
-        return user
+        return Login(user=user, token_id=row.id or 0)
 
 
-def current_user(request: Request, context: ContextDep) -> User:
-    return authenticate(context, bearer_token(request))
+def authenticate(context: AppContext, token: str | None) -> User:
+    """The user behind a token, refused while it must change its password."""
+    return _usable(authenticate_login(context, token).user)
+
+
+def _usable(user: User) -> User:
+    if user.must_change_password:
+        raise Forbidden(f"password change required: POST {PASSWORD_CHANGE_PATH} first")
+    return user
+
+
+def current_login(request: Request, context: ContextDep) -> Login:
+    return authenticate_login(context, bearer_token(request))
+
+
+LoginDep = Annotated[Login, Depends(current_login)]
+
+
+def current_user(login: LoginDep) -> User:
+    return _usable(login.user)
 
 
 UserDep = Annotated[User, Depends(current_user)]
@@ -68,3 +115,92 @@ def require(role: Role) -> Callable[[User], User]:
 OperatorDep = Annotated[User, Depends(require(Role.OPERATOR))]
 AdminDep = Annotated[User, Depends(require(Role.ADMIN))]
 WriterDep = Annotated[User, Depends(require(Role.USER))]
+
+_Stmt = TypeVar("_Stmt", bound=Select[Any] | SelectOfScalar[Any])
+
+
+@dataclass(frozen=True)
+class InstanceScope:
+    """The instances one caller may see and touch (`*` = all)."""
+
+    granted: frozenset[str]
+
+    @classmethod
+    def of(cls, user: User) -> InstanceScope:
+        return cls(frozenset(user.instances))
+
+    @property
+    def everything(self) -> bool:
+        return "*" in self.granted
+
+    def allows(self, instance: str | None) -> bool:
+        """Global objects (instance None) are visible to all."""
+        return instance is None or self.everything or instance in self.granted
+
+    def covers(self, instances: Iterable[str]) -> bool:
+        """Every one of `instances` is granted (a grant of `*` needs `*`)."""
+        return self.everything or set(instances) <= self.granted
+
+    def check(self, instance: str | None, kind: str = "object", key: object = "") -> None:
+        """NotFound (404) for an object outside the scope: it does not exist for the caller."""
+        if not self.allows(instance):
+            raise NotFound(kind, key)
+
+    def require(self, instance: str, field: str = "instance") -> None:
+        """Refuse to create or move something into an instance that is not granted."""
+        if not self.everything and instance not in self.granted:
+            raise InvalidInput(field, f"instance {instance!r} is not granted to you")
+
+    def filter(self, stmt: _Stmt, column: Any) -> _Stmt:
+        """`stmt` narrowed to rows whose `column` (an instance column) is granted."""
+        if self.everything:
+            return stmt
+        return cast(_Stmt, stmt.where(col(column).in_(sorted(self.granted))))
+
+    def names(self) -> list[str] | None:
+        """The granted instance names, or None for all."""
+        return None if self.everything else sorted(self.granted)
+
+
+def instance_scope(user: UserDep) -> InstanceScope:
+    return InstanceScope.of(user)
+
+
+ScopeDep = Annotated[InstanceScope, Depends(instance_scope)]
+
+
+def client_source(request: Request) -> str | None:
+    """The client's address as the server sees it (proxies' X-Forwarded-For is not trusted)."""
+    return request.client.host if request.client else None
+
+
+@dataclass(frozen=True)
+class Auditor:
+    """Records audit events for one request: its user, its client address, the app clock."""
+
+    actor: str | None
+    source: str | None
+    clock: Clock
+    engine: Engine
+
+    def __call__(self, session: Session, *, action: str, target_kind: str, target_id: object,
+                 before: BaseModel | dict[str, Any] | None = None,
+                 after: BaseModel | dict[str, Any] | None = None,
+                 instance: str | None = None, detail: str = "") -> AuditEvent:
+        return record_audit(session, actor=self.actor, action=action, target_kind=target_kind,
+                            target_id=target_id, before=before, after=after,
+                            source=self.source, instance=instance, detail=detail,
+                            at=self.clock.now())
+
+    def log(self, **fields: Any) -> None:
+        """The same in a transaction of its own."""
+        with session_scope(self.engine) as session:
+            self(session, **fields)
+
+
+def auditor(request: Request, context: ContextDep, user: UserDep) -> Auditor:
+    return Auditor(actor=user.username, source=client_source(request), clock=context.clock,
+                   engine=context.engine)
+
+
+AuditDep = Annotated[Auditor, Depends(auditor)]

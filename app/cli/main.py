@@ -9,6 +9,7 @@ from app.cli.groups import group_app, register_run_actions
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
+from app.cli.users import install as install_user_commands
 
 cli = typer.Typer(help="Almanac: a scheduled-job orchestrator.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -20,6 +21,7 @@ cli.add_typer(run_app, name="run")
 cli.add_typer(calendar_app, name="calendar")
 cli.add_typer(group_app, name="group")
 register_run_actions(run_app)
+install_user_commands(cli, run_app)
 
 
 def main() -> None:

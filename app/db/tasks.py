@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from app.db.tables import Calendar, DependencyEdge, Run, RunEvent, Task, TaskGroup
+from app.db.tables import Calendar, DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.domain.schedules import schedule_to_dict
 from app.domain.states import RunStatus
 from app.errors import Conflict, InvalidInput, NotFound
@@ -87,6 +87,7 @@ def delete_task(session: Session, task: Task) -> None:
         session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(idle)))
         session.exec(delete(Run).where(col(Run.id).in_(idle)))
     session.exec(update(Run).where(col(Run.task_id) == task.id).values(task_id=None))
+    session.exec(delete(Freeze).where(col(Freeze.task_id) == task.id))
     session.exec(delete(DependencyEdge).where(
         (col(DependencyEdge.upstream_id) == task.id)
         | (col(DependencyEdge.downstream_id) == task.id)

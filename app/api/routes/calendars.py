@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AdminDep, ContextDep, UserDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, UserDep
 from app.api.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
 from app.context import AppContext
 from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
@@ -58,7 +58,8 @@ def list_calendars(context: ContextDep, user: UserDep) -> list[CalendarPublic]:
 
 
 @router.post("", response_model=CalendarPublic, status_code=201)
-def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep) -> CalendarPublic:
+def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep, audit: AuditDep
+                    ) -> CalendarPublic:
     _validate(body.country, body.subdivision)
     now = context.clock.now()
     with session_scope(context.engine) as session:
@@ -73,7 +74,10 @@ def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep) -
         )
         session.add(row)
         session.flush()
-        return _public(session, row)
+        public = _public(session, row)
+        audit(session, action="calendar.create", target_kind="calendar", target_id=row.name,
+              after=public)
+        return public
 
 
 @router.get("/{name}", response_model=CalendarPublic)
@@ -83,10 +87,11 @@ def read_calendar(name: str, context: ContextDep, user: UserDep) -> CalendarPubl
 
 
 @router.patch("/{name}", response_model=CalendarPublic)
-def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep
-                    ) -> CalendarPublic:
+def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep,
+                    audit: AuditDep) -> CalendarPublic:
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
+        before = _public(session, row)
         fields = body.model_fields_set
         country = body.country if "country" in fields else row.country
         subdivision = body.subdivision if "subdivision" in fields else row.subdivision
@@ -104,18 +109,23 @@ def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: 
         session.flush()
         changed = _replan_users(context, session, name)
         public = _public(session, row)
+        audit(session, action="calendar.update", target_kind="calendar", target_id=name,
+              before=before, after=public)
     for task_id, at in changed:
         context.scheduler.task_changed(task_id, at)
     return public
 
 
 @router.delete("/{name}", status_code=204)
-def delete_calendar(name: str, context: ContextDep, user: AdminDep) -> Response:
+def delete_calendar(name: str, context: ContextDep, user: AdminDep, audit: AuditDep
+                    ) -> Response:
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
-        users = _public(session, row).used_by
-        if users:
-            raise Conflict(f"calendar {name!r} is used by: {', '.join(users)}")
+        before = _public(session, row)
+        if before.used_by:
+            raise Conflict(f"calendar {name!r} is used by: {', '.join(before.used_by)}")
+        audit(session, action="calendar.delete", target_kind="calendar", target_id=name,
+              before=before)
         session.delete(row)
     return Response(status_code=204)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
 import anyio
@@ -12,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
 
 from app.agents.protocol import Control
-from app.api.deps import ContextDep, OperatorDep, UserDep
+from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
 from app.api.runs_view import run_detail, run_public, why_not_running
 from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.context import AppContext
@@ -20,9 +21,8 @@ from app.db.engine import session_scope
 from app.db.logs import iter_bytes, read_lines
 from app.db.runs import get_run, run_events, transition
 from app.db.tables import Run, Task
-from app.domain.roles import can_see_instance
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]
@@ -31,9 +31,16 @@ Stream = Literal["stdout", "stderr"]
 def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
     with session_scope(context.engine) as session:
         run = get_run(session, run_id)
-    if not can_see_instance(instances, run.instance):
-        raise NotFound("run", run_id)
+    InstanceScope(frozenset(instances)).check(run.instance, "run", run_id)
     return run
+
+
+async def _audit(audit: Auditor, action: str, run: Run, after: str, detail: str = "") -> None:
+    """Record an operator's control of a run (its status before, what was asked or done)."""
+    await anyio.to_thread.run_sync(partial(
+        audit.log, action=f"run.{action}", target_kind="run", target_id=run.id,
+        before={"status": run.status}, after={"status": after}, instance=run.instance,
+        detail=detail))
 
 
 @router.get("", response_model=RunPage)
@@ -64,8 +71,7 @@ def list_runs(
         stmt = stmt.where(col(Run.trigger_time) < until)
     if q:
         stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(col(Task.name).contains(q))))
-    if "*" not in user.instances:
-        stmt = stmt.where(col(Run.instance).in_(user.instances))
+    stmt = InstanceScope.of(user).filter(stmt, Run.instance)
     stmt = stmt.offset((page - 1) * page_size).limit(page_size + 1)
     with session_scope(context.engine) as session:
         rows = session.exec(stmt).all()
@@ -126,15 +132,18 @@ async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause",
 
 
 @router.post("/{run_id}/kill", response_model=RunPublic)
-async def kill(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+async def kill(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+               ) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
     status = RunStatus(run.status)
     if is_terminal(status):
         raise Conflict(f"run {run_id} already ended {status.value}")
     if status in ON_AGENT and status is not RunStatus.TRIGGER:
         await _control(context, run, "kill")
+        await _audit(audit, "kill", run, "kill requested", f"sent to agent {run.agent}")
         return run_public(run)
     public = await anyio.to_thread.run_sync(_terminate_here, context, run_id, user.username)
+    await _audit(audit, "kill", run, public.status)
     if status is RunStatus.TRIGGER and run.agent:  # the start may already be on its way
         await context.hub.send(run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt))
     return public
@@ -150,18 +159,22 @@ def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
 
 
 @router.post("/{run_id}/pause", response_model=RunPublic)
-async def pause(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+async def pause(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+                ) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
     if run.status != RunStatus.RUNNING.value:
         raise Conflict(f"run {run_id} is {run.status}: only a RUNNING run can be paused")
     await _control(context, run, "pause")
+    await _audit(audit, "pause", run, "pause requested", f"sent to agent {run.agent}")
     return run_public(run)
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic)
-async def resume(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+async def resume(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+                 ) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
     if run.status != RunStatus.PAUSED.value:
         raise Conflict(f"run {run_id} is {run.status}: only a PAUSED run can be resumed")
     await _control(context, run, "resume")
+    await _audit(audit, "resume", run, "resume requested", f"sent to agent {run.agent}")
     return run_public(run)

@@ -6,9 +6,17 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from app.api.deps import ContextDep, OperatorDep, UserDep, WriterDep
+from app.api.deps import (
+    AuditDep,
+    ContextDep,
+    InstanceScope,
+    OperatorDep,
+    ScopeDep,
+    UserDep,
+    WriterDep,
+)
 from app.api.runs_view import run_public
 from app.api.schemas import (
     ForecastItem,
@@ -25,14 +33,15 @@ from app.clock import ensure_aware
 from app.db.calendars import calendar_spec
 from app.db.engine import session_scope
 from app.db.runs import create_run, task_spec
-from app.db.tables import Freeze, Task
+from app.db.tables import Freeze, Task, TaskGroup
 from app.db.tasks import create_task, delete_task, get_task, update_task
-from app.domain.roles import can_see_instance
+from app.domain.roles import Role, role_at_least
 from app.domain.schedules import parse_schedule
 from app.domain.states import RunStatus, TriggerKind
 from app.domain.triggers import forecast
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.scheduler.planner import plan_task
+from app.security import submission_status
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -44,15 +53,41 @@ def to_public(task: Task) -> TaskPublic:
     return TaskPublic.model_validate(data)
 
 
-def _visible(task: Task, user_instances: list[str]) -> Task:
-    if not can_see_instance(user_instances, task.instance):
-        raise NotFound("task", task.id)
+# Fields a `user` may change on an active task without it waiting for an operator again.
+_HARMLESS = frozenset({"name", "description", "active"})
+
+
+def _visible(task: Task, scope: InstanceScope) -> Task:
+    scope.check(task.instance, "task", task.id)
     return task
+
+
+def _check_placement(session: Session, scope: InstanceScope, instance: str,
+                     group: int | None) -> None:
+    """The task's instance is granted, and its group lives in that same instance."""
+    scope.require(instance)
+    row = session.get(TaskGroup, group) if group is not None else None
+    if row is not None and not scope.allows(row.instance):
+        raise InvalidInput("group", f"no group with gid {group}")
+    if row is not None and row.instance != instance:
+        raise InvalidInput("group", f"group {group} is in instance {row.instance!r}, "
+                                    f"the task in {instance!r}")
+
+
+def _user_guard(user_role: str, task: Task, changed: dict[str, object]) -> None:
+    """A `user` cannot put a command on a schedule by itself: what a user writes stays
+    inactive until an operator activates it (force runs of it wait for approval)."""
+    if role_at_least(user_role, Role.OPERATOR):
+        return
+    if changed.get("active") is True and not task.active:
+        raise Forbidden("active: only an operator can activate a task")
+    if set(changed) - _HARMLESS:
+        changed["active"] = False
 
 
 @router.get("", response_model=list[TaskPublic])
 def list_tasks(
-    context: ContextDep, user: UserDep,
+    context: ContextDep, user: UserDep, scope: ScopeDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     active: bool | None = None,
     group: int | None = None,
@@ -66,70 +101,95 @@ def list_tasks(
         stmt = stmt.where(Task.active == active)
     if group is not None:
         stmt = stmt.where(Task.group_id == group)
-    if "*" not in user.instances:
-        stmt = stmt.where(col(Task.instance).in_(user.instances))
+    stmt = scope.filter(stmt, Task.instance)
     with session_scope(context.engine) as session:
         rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
         return [to_public(t) for t in rows]
 
 
 @router.post("", response_model=TaskPublic, status_code=201)
-def create(body: TaskCreate, context: ContextDep, user: WriterDep) -> TaskPublic:
-    if not can_see_instance(user.instances, body.instance):
-        raise InvalidInput("instance", f"instance {body.instance!r} is not granted to you")
+def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeDep,
+           audit: AuditDep) -> TaskPublic:
+    """Tasks a `user` creates start inactive: an operator activates them."""
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        task = create_task(session, {k: getattr(body, k) for k in TaskCreate.model_fields},
-                           now=now)
+        _check_placement(session, scope, body.instance, body.group)
+        fields = {k: getattr(body, k) for k in TaskCreate.model_fields}
+        if not role_at_least(user.role, Role.OPERATOR):
+            fields["active"] = False
+        task = create_task(session, fields, now=now)
         plan_task(session, task, now=now)
         public = to_public(task)
+        audit(session, action="task.create", target_kind="task", target_id=task.id,
+              after=public, instance=task.instance)
     context.scheduler.task_changed(public.tid, public.next_fire_time)
     return public
 
 
 @router.get("/{tid}", response_model=TaskPublic)
-def read(tid: int, context: ContextDep, user: UserDep) -> TaskPublic:
+def read(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep) -> TaskPublic:
     with session_scope(context.engine) as session:
-        return to_public(_visible(get_task(session, tid), user.instances))
+        return to_public(_visible(get_task(session, tid), scope))
 
 
 @router.patch("/{tid}", response_model=TaskPublic)
-def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep) -> TaskPublic:
+def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scope: ScopeDep,
+          audit: AuditDep) -> TaskPublic:
+    """A `user`'s change to anything but name, description or deactivation makes the task
+    inactive again until an operator activates it."""
     now = context.clock.now()
     with session_scope(context.engine) as session:
         changed = {k: getattr(body, k) for k in body.model_fields_set}
-        task = update_task(session, _visible(get_task(session, tid), user.instances), changed,
-                           now=now)
+        task = _visible(get_task(session, tid), scope)
+        before = to_public(task)
+        if "instance" in changed or "group" in changed:
+            _check_placement(session, scope, changed.get("instance") or task.instance,
+                             changed["group"] if "group" in changed else task.group_id)
+        _user_guard(user.role, task, changed)
+        task = update_task(session, task, changed, now=now)
         plan_task(session, task, now=now)
         public = to_public(task)
+        audit(session, action="task.update", target_kind="task", target_id=tid, before=before,
+              after=public, instance=task.instance)
     context.scheduler.task_changed(public.tid, public.next_fire_time)
     return public
 
 
 @router.delete("/{tid}", status_code=204)
-def remove(tid: int, context: ContextDep, user: WriterDep) -> Response:
+def remove(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+           ) -> Response:
     with session_scope(context.engine) as session:
-        delete_task(session, _visible(get_task(session, tid), user.instances))
+        task = _visible(get_task(session, tid), scope)
+        audit(session, action="task.delete", target_kind="task", target_id=tid,
+              before=to_public(task), instance=task.instance)
+        delete_task(session, task)
     context.scheduler.task_changed(tid, None)
     return Response(status_code=204)
 
 
 @router.post("/{tid}/run", response_model=RunPublic, status_code=201)
-def force_run(tid: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+              ) -> RunPublic:
+    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
     now = context.clock.now()
+    status = submission_status(user.role)
     with session_scope(context.engine) as session:
-        task = _visible(get_task(session, tid), user.instances)
-        run = create_run(session, at=now, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL,
+        task = _visible(get_task(session, tid), scope)
+        verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
+        run = create_run(session, at=now, status=status, trigger_kind=TriggerKind.MANUAL,
                          spec=task_spec(task), task=task, created_by=user.username,
-                         detail=f"forced by {user.username}")
+                         detail=f"{verb} by {user.username}")
         public = run_public(run)
-    context.scheduler.wake_dispatch()
+        audit(session, action="task.run", target_kind="run", target_id=run.id, after=public,
+              instance=run.instance, detail=f"task {tid} {verb}")
+    if status is RunStatus.ACTIVE:
+        context.scheduler.wake_dispatch()
     return public
 
 
 @router.get("/{tid}/forecast", response_model=ForecastPublic)
 def task_forecast(
-    tid: int, context: ContextDep, user: UserDep,
+    tid: int, context: ContextDep, user: UserDep, scope: ScopeDep,
     count: Annotated[int, Query(ge=1, le=10_000)] = 10,
     after: datetime | None = None,
 ) -> ForecastPublic:
@@ -137,7 +197,7 @@ def task_forecast(
     if after is not None and after.tzinfo is None:
         raise InvalidInput("after", "must carry a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
     with session_scope(context.engine) as session:
-        task = _visible(get_task(session, tid), user.instances)
+        task = _visible(get_task(session, tid), scope)
         if not task.schedule:
             return ForecastPublic(task=tid, timezone="UTC", occurrences=[], skipped=[])
         schedule = parse_schedule(task.schedule)
@@ -151,34 +211,43 @@ def task_forecast(
 
 
 @router.get("/{tid}/freezes", response_model=list[FreezePublic])
-def list_freezes(tid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
+def list_freezes(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep
+                 ) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
-        _visible(get_task(session, tid), user.instances)
+        _visible(get_task(session, tid), scope)
         rows = session.exec(select(Freeze).where(Freeze.task_id == tid)
                             .order_by(col(Freeze.day))).all()
         return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
 
 
 @router.post("/{tid}/freezes", response_model=FreezePublic, status_code=201)
-def freeze(tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep) -> FreezePublic:
+def freeze(tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
+           scope: ScopeDep, audit: AuditDep) -> FreezePublic:
     """Freeze the task for one date (in its schedule's timezone): that day's runs are skipped."""
     with session_scope(context.engine) as session:
-        _visible(get_task(session, tid), user.instances)
+        task = _visible(get_task(session, tid), scope)
         exists = session.exec(select(Freeze.id).where(Freeze.task_id == tid,
                                                       Freeze.day == body.date)).first()
         if exists is not None:
             raise Conflict(f"date: task {tid} is already frozen on {body.date.isoformat()}")
         session.add(Freeze(task_id=tid, day=body.date, reason=body.reason,
                            created_by=user.username, created_at=context.clock.now()))
-    return FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+        public = FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+        audit(session, action="task.freeze", target_kind="task", target_id=tid, after=public,
+              instance=task.instance)
+    return public
 
 
 @router.delete("/{tid}/freezes/{day}", status_code=204)
-def unfreeze(tid: int, day: date, context: ContextDep, user: OperatorDep) -> Response:
+def unfreeze(tid: int, day: date, context: ContextDep, user: OperatorDep, scope: ScopeDep,
+             audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        _visible(get_task(session, tid), user.instances)
+        task = _visible(get_task(session, tid), scope)
         row = session.exec(select(Freeze).where(Freeze.task_id == tid, Freeze.day == day)).first()
         if row is None:
             raise NotFound("freeze", f"{tid}/{day.isoformat()}")
+        audit(session, action="task.unfreeze", target_kind="task", target_id=tid,
+              before=FreezePublic(date=row.day, reason=row.reason, created_by=row.created_by),
+              instance=task.instance)
         session.delete(row)
     return Response(status_code=204)

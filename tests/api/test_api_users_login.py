@@ -1,0 +1,98 @@
+"""Login throttling: failures in a row slow an account down, then lock it, with Retry-After."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher, profiles
+from fastapi.testclient import TestClient
+from support import seed_user
+
+import app.security
+from app.bootstrap import upgrade_database
+from app.clock import FrozenClock
+from app.db.engine import make_engine
+from app.server import create_app
+from app.settings import Settings
+
+GOOD = "Correct-Horse-9"
+
+
+@pytest.fixture
+def frozen_api(database_url: str, tmp_path: Path, clock: FrozenClock,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setattr(app.security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    token = seed_user(engine)
+    with TestClient(create_app(settings, engine=engine, clock=clock,
+                               start_scheduler=False)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        assert client.post("/api/v1/users", json={
+            "username": "kim", "password": GOOD, "must_change_password": False}
+        ).status_code == 201
+        yield client
+    engine.dispose()
+
+
+def _try(api: TestClient, password: str) -> tuple[int, str | None]:
+    response = api.post("/api/v1/auth/token", json={"username": "kim", "password": password})
+    return response.status_code, response.headers.get("retry-after")
+
+
+def test_failures_slow_down_then_lock_then_a_good_password_clears(
+        frozen_api: TestClient, clock: FrozenClock) -> None:
+    api = frozen_api
+    assert [_try(api, "wrong-pass-1") for _ in range(3)] == [(401, None)] * 3
+    assert _try(api, GOOD) == (429, "1")  # even the right password waits its turn
+    clock.advance(timedelta(seconds=1))
+    assert _try(api, "wrong-pass-1") == (401, None)  # 4th failure: wait 2 s
+    assert _try(api, "wrong-pass-1") == (429, "2")
+    clock.advance(timedelta(seconds=2))
+    status, retry = _try(api, "wrong-pass-1")  # 5th: locked for 15 minutes
+    assert (status, retry) == (423, "900")
+    clock.advance(timedelta(minutes=10))
+    assert _try(api, GOOD) == (423, "300")
+    clock.advance(timedelta(minutes=5))
+    assert _try(api, GOOD) == (200, None)
+    assert _try(api, "wrong-pass-1") == (401, None)  # the count started again
+    audit = api.get("/api/v1/audit", params={"action": "auth.lockout"}).json()["items"]
+    assert [(e["target_id"], e["actor"]) for e in audit] == [("kim", None)]
+
+
+def test_after_a_lockout_expires_each_failure_locks_again(frozen_api: TestClient,
+                                                          clock: FrozenClock) -> None:
+    api = frozen_api
+    for _ in range(5):
+        _try(api, "wrong-pass-1")
+        clock.advance(timedelta(seconds=60))
+    clock.advance(timedelta(minutes=15))
+    assert _try(api, "wrong-pass-1") == (423, "900")
+
+
+def test_an_admin_unlocks_and_a_reset_clears_the_lock(frozen_api: TestClient,
+                                                      clock: FrozenClock) -> None:
+    api = frozen_api
+    for _ in range(5):
+        _try(api, "wrong-pass-1")
+        clock.advance(timedelta(seconds=8))
+    assert _try(api, GOOD)[0] == 423
+    assert api.get("/api/v1/users/kim").json()["locked_until"] is not None
+    assert api.patch("/api/v1/users/kim", json={"unlock": True}).status_code == 200
+    assert _try(api, GOOD)[0] == 200
+
+
+def test_unknown_and_disabled_accounts_answer_like_a_wrong_password(
+        frozen_api: TestClient) -> None:
+    api = frozen_api
+    assert _try(api, "wrong-pass-1")[0] == 401
+    unknown = api.post("/api/v1/auth/token", json={"username": "nobody", "password": GOOD})
+    assert unknown.status_code == 401
+    assert api.patch("/api/v1/users/kim", json={"disabled": True}).status_code == 200
+    disabled = api.post("/api/v1/auth/token", json={"username": "kim", "password": GOOD})
+    assert disabled.status_code == 401
+    assert disabled.json()["detail"] == unknown.json()["detail"] == "wrong username or password"
