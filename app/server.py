@@ -13,16 +13,22 @@ from app import __version__, web
 from app.agents.hub import AgentHub
 from app.agents.local import LocalAgentSupervisor
 from app.api import errors
+from app.api.body_limit import BodySizeLimit
 from app.api.routes import (
     agents,
+    approvals,
+    audit,
     auth,
     calendars,
     group_runs,
     groups,
     health,
+    metrics,
     run_actions,
     runs,
     tasks,
+    tokens,
+    users,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -64,9 +70,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
                   redoc_url=None)
     app.state.context = context
     errors.install(app)
+    app.add_middleware(BodySizeLimit)  # 413 over 5 MB
     for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
-                   group_runs):
+                   group_runs, users, tokens, audit, approvals):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
