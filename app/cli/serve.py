@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 import uvicorn
 
+from app.logs import configure
 from app.settings import Settings
+
+LogFormat = Literal["text", "json"]
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -26,6 +28,8 @@ def server(
                                                      help="SQLAlchemy URL.")] = None,
     no_local_agent: Annotated[bool, typer.Option("--no-local-agent",
                                                  help="Do not start the built-in agent.")] = False,
+    log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
+                                                  help="text or json.")] = "text",
 ) -> None:
     """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
     from app.bootstrap import ensure_admin, upgrade_database
@@ -33,7 +37,7 @@ def server(
     from app.db.engine import make_engine
     from app.server import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(log_format)
     settings = Settings(host=host, port=port, data_dir=data_dir or Path("./almanac-data"),
                         database_url=database_url, local_agent=not no_local_agent)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +63,8 @@ def agent(
     labels: Annotated[str, typer.Option(help="Labels, k=v,k2=v2.")] = "",
     max_runs: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Spool directory.")] = Path("./almanac-agent"),
+    log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
+                                                  help="text or json.")] = "text",
 ) -> None:
     """Run an agent that dials the server and executes the runs it is sent."""
     from app.agents.agent import AgentConfig, AgentProcess
@@ -66,7 +72,7 @@ def agent(
     from app.agents.executors.process import ProcessExecutor
     from app.agents.resources import probe_resources
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(log_format)
     config = AgentConfig(
         server_url=server, token=token, name=name or socket.gethostname(), data_dir=data_dir,
         labels=_parse_labels(labels), max_runs=max_runs,

@@ -239,6 +239,8 @@ class SchedulerService:
             return 0
         sends = await anyio.to_thread.run_sync(self._claim)
         for agent, message in sends:
+            log.info("run %d dispatched to %s", message.run_id, agent,
+                     extra={"run_id": message.run_id, "attempt": message.attempt, "agent": agent})
             if not await self.hub.send(agent, message):
                 await anyio.to_thread.run_sync(self._undo_dispatch, message.run_id, agent)
         return len(sends)
