@@ -23,6 +23,7 @@ from app.api.routes import (
     group_runs,
     groups,
     health,
+    io,
     metrics,
     run_actions,
     runs,
@@ -72,7 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
     for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
-                   group_runs, users, tokens, audit, approvals):
+                   group_runs, users, tokens, audit, approvals, io):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events

@@ -1,0 +1,110 @@
+"""The import / export document (DESIGN.md "Import / export"): every object by name.
+
+Items reuse the API's field rules (TaskFields, CalendarCreate, Schedule) so that a file and a
+request are checked alike; every model forbids unknown fields, and every field but the names
+has a default, so a hand-written file can be short.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.api.schemas import TaskCreate
+from app.domain.schedules import Schedule
+
+FORMAT = "almanac/v1"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Condition = Literal["success", "failure", "done"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CalendarItem(_Strict):
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    country: str | None = Field(default=None, max_length=10)
+    subdivision: str | None = Field(default=None, max_length=20)
+    skip_weekends: bool = False
+    extra_dates: list[date] = Field(default_factory=list, max_length=5000)
+    working_dates: list[date] = Field(default_factory=list, max_length=5000)
+
+
+class GroupItem(_Strict):
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    schedule: Schedule | None = None
+    active: bool = True
+    instance: Name = "default"
+
+
+class TaskItem(TaskCreate):
+    """A task as in `POST /tasks`, but its `group` is the group's name (same instance)."""
+
+    group: Name | None = None  # type: ignore[assignment]
+
+
+class DependencyItem(_Strict):
+    """An edge of a group's DAG: `upstream` and `downstream` are task names of that group."""
+
+    group: Name
+    upstream: Name
+    downstream: Name
+    condition: Condition = "success"
+    instance: Name = "default"
+
+
+class GroupDependencyItem(_Strict):
+    """`group` waits for `upstream_group`'s run of the same business date."""
+
+    group: Name
+    upstream_group: Name
+    instance: Name = "default"
+    upstream_instance: Name | None = Field(
+        default=None, description="The upstream group's instance when it differs.")
+
+
+class ExportDocument(_Strict):
+    """Everything a file carries; `format` must be the version this server reads."""
+
+    format: Literal["almanac/v1"]
+    calendars: list[CalendarItem] = Field(default_factory=list)
+    groups: list[GroupItem] = Field(default_factory=list)
+    tasks: list[TaskItem] = Field(default_factory=list)
+    dependencies: list[DependencyItem] = Field(default_factory=list)
+    group_dependencies: list[GroupDependencyItem] = Field(default_factory=list)
+
+
+Kind = Literal["calendar", "group", "task", "dependency", "group_dependency"]
+
+
+class ImportChange(BaseModel):
+    action: Literal["create", "update", "delete"]
+    kind: Kind
+    name: str
+    fields: list[str] = Field(default_factory=list, description="Changed fields of an update.")
+
+
+class ImportProblem(BaseModel):
+    item: str = Field(description="Which item, e.g. \"tasks[3] 'load'\" (or \"document\").")
+    field: str
+    problem: str
+
+
+class ImportReport(BaseModel):
+    format: str = FORMAT
+    mode: Literal["merge", "mirror"]
+    dry_run: bool
+    applied: bool
+    summary: dict[str, int]
+    changes: list[ImportChange]
+
+
+def item_dict(model: BaseModel) -> dict[str, Any]:
+    """The JSON form of one item: every field present (defaults too), for stable diffs."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""Import and export of definitions as one JSON document (DESIGN.md "Import / export")."""

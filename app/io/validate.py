@@ -1,0 +1,139 @@
+"""Rules a document must keep beyond its fields: references by name, agents, instances,
+acyclic dependencies. Checked on the state the import would leave, for the file's items."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from app.api.io_schemas import ImportProblem, Kind
+from app.domain.calendars import validate_calendar_fields
+from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
+from app.io.parse import FileContent
+from app.io.problems import problem
+from app.io.snapshot import Item, Key, Snapshot
+
+
+@dataclass
+class Checker:
+    desired: Snapshot
+    file: FileContent
+    agents: Collection[str]
+    granted: Collection[str] | None  # None: every instance
+    problems: list[ImportProblem]
+
+    def flag(self, label: str, field: str, text: str) -> None:
+        self.problems.append(problem(label, field, text))
+
+    def own(self, kind: Kind) -> list[tuple[str, Key, Item]]:
+        """The file's items of `kind`, with their labels, in file order."""
+        found = [(label, key) for (k, key), label in self.file.labels.items() if k == kind]
+        return [(label, key, self.file.snapshot.of(kind)[key]) for label, key in found]
+
+    def granted_instance(self, label: str, instance: str, field: str = "instance") -> None:
+        if self.granted is not None and instance not in self.granted:
+            self.flag(label, field, f"instance {instance!r} is not granted to you")
+
+    def calendar_ref(self, label: str, item: Item) -> None:
+        name = (item.get("schedule") or {}).get("calendar")
+        if name and (name,) not in self.desired.of("calendar"):
+            self.flag(label, "schedule.calendar", f"unknown calendar {name!r}")
+
+
+def check_state(checker: Checker) -> list[ImportProblem]:
+    for label, _key, item in checker.own("calendar"):
+        try:
+            validate_calendar_fields(item["country"], item["subdivision"])
+        except ValueError as exc:
+            field, _, text = str(exc).partition(": ")
+            checker.flag(label, field, text)
+    for label, _key, item in checker.own("group"):
+        checker.granted_instance(label, item["instance"])
+        checker.calendar_ref(label, item)
+    _check_tasks(checker)
+    _check_dependencies(checker)
+    _check_group_dependencies(checker)
+    return checker.problems
+
+
+def _check_tasks(checker: Checker) -> None:
+    groups = checker.desired.of("group")
+    for label, _key, item in checker.own("task"):
+        checker.granted_instance(label, item["instance"])
+        checker.calendar_ref(label, item)
+        group = item["group"]
+        if group is not None and (item["instance"], group) not in groups:
+            checker.flag(label, "group", f"unknown group {group!r} in instance "
+                                         f"{item['instance']!r}")
+        target = item["target"]
+        if target and target not in checker.agents:
+            checker.flag(label, "target", f"unknown agent {target!r}")
+
+
+def _check_dependencies(checker: Checker) -> None:
+    tasks, groups = checker.desired.of("task"), checker.desired.of("group")
+    for label, _key, item in checker.own("dependency"):
+        instance, group = item["instance"], item["group"]
+        checker.granted_instance(label, instance)
+        if (instance, group) not in groups:
+            checker.flag(label, "group", f"unknown group {group!r} in instance {instance!r}")
+            continue
+        for end in ("upstream", "downstream"):
+            task = tasks.get((instance, item[end]))
+            if task is None:
+                checker.flag(label, end, f"unknown task {item[end]!r} in instance {instance!r}")
+            elif task["group"] != group:
+                checker.flag(label, end, f"task {item[end]!r} is not in group {group!r}")
+    _check_cycles(checker)
+
+
+def _check_cycles(checker: Checker) -> None:
+    by_group: dict[tuple[str, str], list[Item]] = {}
+    for item in checker.desired.of("dependency").values():
+        by_group.setdefault((item["instance"], item["group"]), []).append(item)
+    for (instance, group), items in sorted(by_group.items()):
+        names = sorted({n for i in items for n in (i["upstream"], i["downstream"])})
+        ids = {name: index for index, name in enumerate(names)}
+        edges = [Edge(ids[i["upstream"]], ids[i["downstream"]], EdgeCondition(i["condition"]))
+                 for i in items]
+        try:
+            check_acyclic(ids.values(), edges, dict(enumerate(names)))
+        except CycleError as exc:
+            path = [names[n] for n in exc.path]
+            label = _label_on_path(checker, instance, group, path)
+            checker.flag(label, "downstream", str(exc))
+
+
+def _label_on_path(checker: Checker, instance: str, group: str, path: list[str]) -> str:
+    """The file's item that closes the cycle (the last of the path's edges in the file)."""
+    found = f"dependencies of group {group!r}"
+    for up, down in zip(path, path[1:], strict=False):
+        found = checker.file.label("dependency", (instance, group, up, down)) or found
+    return found
+
+
+def _check_group_dependencies(checker: Checker) -> None:
+    groups = checker.desired.of("group")
+    for label, _key, item in checker.own("group_dependency"):
+        checker.granted_instance(label, item["instance"])
+        upstream_instance = item["upstream_instance"] or item["instance"]
+        checker.granted_instance(label, upstream_instance, "upstream_instance")
+        if item["group"] == item["upstream_group"] and upstream_instance == item["instance"]:
+            checker.flag(label, "upstream_group", "a group cannot wait for itself")
+        for field, key in (("group", (item["instance"], item["group"])),
+                           ("upstream_group", (upstream_instance, item["upstream_group"]))):
+            if key not in groups:
+                checker.flag(label, field, f"unknown group {key[1]!r} in instance {key[0]!r}")
+    keys = list(checker.desired.of("group_dependency"))
+    nodes = sorted({(k[0], k[1]) for k in keys} | {(k[2], k[3]) for k in keys})
+    ids = {node: index for index, node in enumerate(nodes)}
+    edges = [Edge(ids[(k[2], k[3])], ids[(k[0], k[1])]) for k in keys]
+    names = {i: n[1] if n[0] == "default" else f"{n[0]}/{n[1]}" for n, i in ids.items()}
+    try:
+        check_acyclic(ids.values(), edges, names)
+    except CycleError as exc:
+        label = "group_dependencies"
+        for up, down in zip(exc.path, exc.path[1:], strict=False):
+            (ui, un), (di, dn) = nodes[up], nodes[down]
+            label = checker.file.label("group_dependency", (di, dn, ui, un)) or label
+        checker.flag(label, "upstream_group", str(exc))
