@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.web.api import ApiError
 from app.web.auth import CsrfRejected, LoginRequired
 from app.web.deps import PageError
 from app.web.events import EventBus, attach
@@ -30,6 +31,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(PageError, _page_error)
+    app.add_exception_handler(ApiError, _api_error)
 
 
 def _is_htmx(request: Request) -> bool:
@@ -53,6 +55,13 @@ async def _csrf_rejected(request: Request, _exc: Exception) -> Response:
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     return _error_page(request, exc.status_code, exc.message)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if exc.status_code == 401:
+        return await _login_required(request, exc)
+    return _error_page(request, exc.status_code, exc.detail)
 
 
 def _error_page(request: Request, status_code: int, message: str) -> Response:

@@ -9,16 +9,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
+import anyio
 from sqlmodel import col, select
 
-from app.api.routes.runs import list_runs
 from app.api.runs_view import run_public
-from app.api.schemas import RunPublic
+from app.api.schemas import RunPage, RunPublic
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import Run, Task, TaskGroup, User
 from app.domain.roles import can_see_instance
-from app.domain.states import RunStatus
+from app.web.api import ApiClient
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -72,12 +72,14 @@ class RunsPage:
     ids: list[int] = field(default_factory=list)
 
 
-def load_page(context: AppContext, user: User, filters: RunFilters) -> RunsPage:
-    status = [RunStatus(filters.status)] if filters.status else None
-    page = list_runs(context=context, user=user, status=status, task=None, group=None,
-                     since=filters.since(context.clock.now()), until=None,
-                     q=filters.q or None, page=filters.page, page_size=PAGE_SIZE)
-    rows = with_groups(context, page.items)
+async def load_page(api: ApiClient, context: AppContext, filters: RunFilters) -> RunsPage:
+    """One page through `GET /api/v1/runs` (its filters, instance scope and order)."""
+    since = filters.since(context.clock.now())
+    body = await api.get("/runs", status=filters.status or None, q=filters.q or None,
+                         since=since.isoformat() if since else None, page=filters.page,
+                         page_size=PAGE_SIZE)
+    page = RunPage.model_validate(body)
+    rows = await anyio.to_thread.run_sync(with_groups, context, page.items)
     return RunsPage(rows=rows, filters=filters, has_more=page.has_more,
                     ids=[r.id for r in page.items])
 

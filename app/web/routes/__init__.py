@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.web.routes import login, task_runs
+from app.web.routes import login, run_detail, run_logs, task_runs
 
-ROUTERS: tuple[APIRouter, ...] = (login.router, task_runs.router)
+ROUTERS: tuple[APIRouter, ...] = (login.router, task_runs.router, run_detail.router,
+                                  run_logs.router)

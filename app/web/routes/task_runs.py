@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from app.api.deps import ContextDep
 from app.context import AppContext
-from app.web.auth import SessionDep, WebSession
+from app.web.api import ApiDep
+from app.web.auth import WebSession
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
 from app.web.live_runs import LivePage, Patch
@@ -43,25 +44,26 @@ FiltersDep = Annotated[RunFilters, Depends(run_filters)]
 
 
 @router.get("/task-runs")
-def task_runs(request: Request, context: ContextDep, session: SessionDep, htmx: HtmxDep,
-              bus: BusDep, filters: FiltersDep) -> Response:
+async def task_runs(request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep,
+                    bus: BusDep, filters: FiltersDep) -> Response:
     seq = bus.seq  # read before the rows: a change after it makes the stream resync
-    page = load_page(context, session.user, filters)
+    page = await load_page(api, context, filters)
     name = "task_runs/_live.html" if htmx.wants_fragment else "task_runs/page.html"
     return render(request, name, {"active": "runs", "page": page, "filters": filters,
-                                  "seq": seq, "statuses": FILTER_STATUSES}, session=session)
+                                  "seq": seq, "statuses": FILTER_STATUSES}, session=api.session)
 
 
 @router.get("/task-runs/events")
-async def task_runs_events(request: Request, context: ContextDep, session: SessionDep,
-                           bus: BusDep, lifetime: LifetimeDep, filters: FiltersDep,
-                           seq: int = 0) -> EventStream:
+async def task_runs_events(request: Request, context: ContextDep, api: ApiDep, bus: BusDep,
+                           lifetime: LifetimeDep, filters: FiltersDep, seq: int = 0
+                           ) -> EventStream:
+    session = api.session
     last = request.headers.get("Last-Event-ID", "")
     known = int(last) if last.isdigit() else seq
 
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         with bus.subscribe() as subscription:
-            page = await anyio.to_thread.run_sync(load_page, context, session.user, filters)
+            page = await load_page(api, context, filters)
             live = LivePage(filters=filters, shown=list(page.ids))
             if bus.seq != known:  # the page is older than what we just read: redraw it
                 html = render_fragment("task_runs/_rows.html", {"page": page, "oob": True},

@@ -1,0 +1,153 @@
+"""What the run detail page shows, gathered through the API: the run with its timeline,
+the operator actions its status and the viewer's role allow, and one page of its log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil
+from typing import Any, Literal
+
+import anyio
+
+from app.api.schemas import LogPagePublic, RunDetail
+from app.context import AppContext
+from app.db.engine import session_scope
+from app.db.tables import Task, TaskGroup
+from app.domain.states import ON_AGENT, RunStatus, is_terminal
+from app.web.api import ApiClient, api_has
+from app.web.logtail import bytes_after
+from app.web.timeline import Step, timeline
+
+LOG_PAGE = 500
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    name: str  # the URL's last part: /task-runs/{id}/{name}
+    label: str
+    icon: str
+    style: str = ""  # "danger", "primary"
+    confirm: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunView:
+    run: RunDetail
+    steps: list[Step]
+    actions: list[Action]
+    task_group: str | None = None
+    outputs: list[dict[str, Any]] | None = None  # None: no outputs endpoint, or still going
+    version: int = 0  # events seen: the live stream resends the status when it moved on
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(RunStatus(self.run.status))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogView:
+    run_id: int
+    attempt: int
+    stream: Stream
+    page: LogPagePublic
+    counts: dict[str, int]
+    live: bool  # the last page of a run still going: new output is appended
+    open_end: dict[str, bool] = field(default_factory=dict)  # last line without newline yet
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes stored per stream
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.page.total_lines / LOG_PAGE))
+
+
+async def load_run(api: ApiClient, context: AppContext, run_id: int) -> RunView:
+    run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))
+    steps = timeline(run.events, run.status, run.attempt, context.clock.now())
+    group = await anyio.to_thread.run_sync(_group_name, context, run.task)
+    outputs = await _outputs(api, run) if is_terminal(RunStatus(run.status)) else None
+    return RunView(run=run, steps=steps, actions=actions_for(api, run), task_group=group,
+                   outputs=outputs, version=len(run.events))
+
+
+async def _outputs(api: ApiClient, run: RunDetail) -> list[dict[str, Any]] | None:
+    """The run's output files; None while the API has no outputs endpoint."""
+    if not api_has(api.request, "GET", "/runs/{run_id}/outputs"):
+        return None
+    body = await api.get(f"/runs/{run.id}/outputs", attempt=run.attempt)
+    items = body.get("outputs", []) if isinstance(body, dict) else []
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _group_name(context: AppContext, task_id: int | None) -> str | None:
+    if task_id is None:
+        return None
+    with session_scope(context.engine) as session:
+        task = session.get(Task, task_id)
+        group = session.get(TaskGroup, task.group_id) if task and task.group_id else None
+        return group.name if group else None
+
+
+def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
+    """Buttons for this status and role; each only where the API has its endpoint."""
+    if not api.session.can_operate:
+        return []
+    status = RunStatus(run.status)
+    wanted: list[Action] = []
+    if status is RunStatus.PENDING_APPROVAL:
+        wanted += [Action(name="approve", label="Approve", icon="check", style="primary"),
+                   Action(name="reject", label="Reject", icon="ban", style="danger",
+                          confirm="Reject this run?")]
+    if status is RunStatus.RUNNING:
+        wanted.append(Action(name="pause", label="Pause", icon="pause"))
+    if status is RunStatus.PAUSED:
+        wanted.append(Action(name="resume", label="Resume", icon="play", style="primary"))
+    if status in (RunStatus.IDLE, RunStatus.ACTIVE) and run.group_run is not None:
+        wanted.append(Action(name="force", label="Start now", icon="bolt",
+                             confirm="Start this run now, ignoring its upstream tasks?"))
+    if not is_terminal(status) and status is not RunStatus.PENDING_APPROVAL:
+        wanted.append(Action(name="kill", label="Kill" if status in ON_AGENT else "Cancel",
+                             icon="stop", style="danger", confirm="Stop this run?"))
+    if status is RunStatus.FAILED:
+        wanted.append(Action(name="mark-success", label="Mark success", icon="check",
+                             confirm="Mark this failed run SUCCESS and release its downstream?"))
+    if is_terminal(status) and status is not RunStatus.REJECTED:
+        wanted.append(Action(name="rerun", label="Re-run", icon="reload",
+                             confirm="Run it again (with its downstream tasks in the group)?"))
+    return [a for a in wanted if api_has(api.request, "POST", f"/runs/{{run_id}}/{a.name}")]
+
+
+async def load_log(api: ApiClient, context: AppContext, run: RunDetail, *, stream: Stream,
+                   page: int | None, attempt: int | None = None) -> LogView:
+    """`page` None: the first page of a finished run, the last page of one still going."""
+    chosen = attempt or run.attempt
+    going = not is_terminal(RunStatus(run.status)) and chosen == run.attempt
+    other: Stream = "stderr" if stream == "stdout" else "stdout"
+    probe = LogPagePublic.model_validate(await api.get(
+        f"/runs/{run.id}/logs", stream=other, page=1, page_size=1, attempt=chosen))
+    wanted = page or 1
+    shown = LogPagePublic.model_validate(await api.get(
+        f"/runs/{run.id}/logs", stream=stream, page=wanted, page_size=LOG_PAGE, attempt=chosen))
+    last = max(1, ceil(shown.total_lines / LOG_PAGE))
+    if page is None and going and last > 1:
+        shown = LogPagePublic.model_validate(await api.get(
+            f"/runs/{run.id}/logs", stream=stream, page=last, page_size=LOG_PAGE,
+            attempt=chosen))
+    live = going and (page is None or page >= last)
+    sizes: dict[str, int] = {stream: shown.total_bytes, other: probe.total_bytes}
+    open_end = await anyio.to_thread.run_sync(_open_ends, context, run.id, chosen, sizes)
+    return LogView(run_id=run.id, attempt=chosen, stream=stream, page=shown,
+                   counts={stream: shown.total_lines, other: probe.total_lines}, live=live,
+                   open_end=open_end, sizes=sizes)
+
+
+def _open_ends(context: AppContext, run_id: int, attempt: int, sizes: dict[str, int]
+               ) -> dict[str, bool]:
+    """Whether each stream's last line is still open (no newline after it yet)."""
+    result: dict[str, bool] = {}
+    with session_scope(context.engine) as session:
+        for stream, size in sizes.items():
+            last = bytes_after(session, run_id=run_id, attempt=attempt, stream=stream,
+                               offset=size - 1, limit=1)[:1] if size else b""
+            result[stream] = bool(last) and last != b"\n"
+    return result

@@ -1,0 +1,196 @@
+// Almanac log viewer: live append of new output, search with next/previous over the whole
+// stream (the server returns the matching line numbers), highlight, follow mode.
+(function () {
+  "use strict";
+  var PAGE = 500, MAX_LIVE_LINES = 5000;
+  var matches = [], current = -1, query = "", searchTimer = null, pendingLine = null;
+
+  function body() { return document.getElementById("log-body"); }
+  function lines() { return document.getElementById("log-lines"); }
+  function follow() { var el = document.getElementById("log-follow"); return el && el.checked; }
+
+  // ---- live output --------------------------------------------------------------
+  function lineCount(b, stream) { return parseInt(b.dataset["lines" + cap(stream)] || "0", 10); }
+  function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+
+  function addLine(box, number, text) {
+    var div = document.createElement("div");
+    div.className = "ln";
+    div.id = "l-" + number;
+    var a = document.createElement("a");
+    a.className = "no"; a.href = "#l-" + number; a.textContent = number;
+    var t = document.createElement("span");
+    t.className = "t"; t.textContent = text;
+    div.appendChild(a); div.appendChild(t);
+    box.appendChild(div);
+    return div;
+  }
+
+  function append(msg) {
+    var b = body();
+    if (!b) return;
+    var stream = msg.stream, text = msg.text;
+    var key = cap(stream), open = b.dataset["open" + key] === "1";
+    var total = lineCount(b, stream);
+    var pieces = text.split("\n");
+    var ends = pieces.pop();  // after the last newline ("" when the text ends with one)
+    var live = b.dataset.live === "1" && b.dataset.stream === stream;
+    var box = lines();
+    if (live) {
+      var empty = document.getElementById("log-empty");
+      if (empty) empty.remove();
+    }
+    var all = pieces.concat(ends === "" ? [] : [ends]);
+    all.forEach(function (piece, i) {
+      var continuing = i === 0 && open;
+      if (!continuing) total += 1;
+      if (!live) return;
+      if (continuing) {
+        var last = box.lastElementChild;
+        if (last && last.classList.contains("ln")) {
+          last.querySelector(".t").textContent += piece;
+          mark(last);
+          return;
+        }
+      }
+      mark(addLine(box, total, piece));
+    });
+    b.dataset["open" + key] = ends === "" ? "0" : "1";
+    b.dataset["lines" + key] = String(total);
+    var count = document.getElementById("count-" + stream);
+    if (count) count.textContent = total;
+    if (live) {
+      while (box.children.length > MAX_LIVE_LINES) box.firstElementChild.remove();
+      if (follow()) box.scrollTop = box.scrollHeight;
+    }
+  }
+
+  // ---- search ---------------------------------------------------------------------
+  function escapeRe(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+  function mark(line) {
+    var t = line.querySelector(".t");
+    if (!t) return;
+    var text = t.textContent;
+    if (!query) { if (t.children.length) t.textContent = text; return; }
+    var re = new RegExp(escapeRe(query), "gi");
+    if (!re.test(text)) { if (t.children.length) t.textContent = text; return; }
+    t.textContent = "";
+    var at = 0;
+    text.replace(re, function (hit, index) {
+      t.appendChild(document.createTextNode(text.slice(at, index)));
+      var m = document.createElement("mark");
+      m.textContent = hit;
+      t.appendChild(m);
+      at = index + hit.length;
+      return hit;
+    });
+    t.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function markAll() {
+    var box = lines();
+    if (!box) return;
+    box.querySelectorAll(".ln").forEach(mark);
+    box.querySelectorAll(".ln.cur").forEach(function (el) { el.classList.remove("cur"); });
+  }
+
+  function counter() {
+    var el = document.getElementById("log-count");
+    if (!el) return;
+    if (!query) { el.textContent = "0 / 0"; return; }
+    var total = matches.total || 0;
+    var shown = matches.lines ? matches.lines.length : 0;
+    el.textContent = (total ? current + 1 : 0) + " / " + total + (total > shown ? " (first " + shown + ")" : "");
+    el.classList.toggle("none", total === 0);
+  }
+
+  function search() {
+    var b = body(), input = document.getElementById("log-q");
+    query = input.value.trim();
+    matches = []; current = -1;
+    if (!query) { markAll(); counter(); return; }
+    var url = "/task-runs/" + b.dataset.run + "/log/search?stream=" + b.dataset.stream +
+      "&attempt=" + b.dataset.attempt + "&q=" + encodeURIComponent(query);
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
+      if (query !== input.value.trim()) return;
+      matches = data;
+      markAll();
+      if (data.lines && data.lines.length) go(0); else counter();
+    });
+  }
+
+  function go(index) {
+    var found = matches.lines || [];
+    if (!found.length) return;
+    current = (index + found.length) % found.length;
+    counter();
+    show(found[current]);
+  }
+
+  function show(number) {
+    var el = document.getElementById("l-" + number);
+    if (el) { highlight(el); return; }
+    var b = body(), page = Math.ceil(number / PAGE);
+    pendingLine = number;
+    document.getElementById("log-follow").checked = false;
+    htmx.ajax("GET", "/task-runs/" + b.dataset.run + "/log?stream=" + b.dataset.stream +
+      "&page=" + page + "&attempt=" + b.dataset.attempt, { target: "#log-body", swap: "outerHTML" });
+  }
+
+  function highlight(el) {
+    lines().querySelectorAll(".ln.cur").forEach(function (x) { x.classList.remove("cur"); });
+    el.classList.add("cur");
+    var box = lines();
+    box.scrollTop = el.offsetTop - box.offsetTop - box.clientHeight / 3;
+  }
+
+  // ---- wiring -----------------------------------------------------------------------
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    var msg = evt.detail;
+    if (!msg || evt.target.id !== "run-feed") return;
+    if (msg.type === "log") { evt.preventDefault(); append(JSON.parse(msg.data)); }
+    else if (msg.type === "reload") { evt.preventDefault(); window.location.reload(); }
+  });
+
+  // A new page of lines (tab, pager, reload, a match on another page) was swapped in.
+  document.addEventListener("htmx:load", function (evt) {
+    if (!evt.target || evt.target.id !== "log-body") return;
+    var b = body(), box = lines();
+    markAll();
+    if (pendingLine) {
+      var el = document.getElementById("l-" + pendingLine);
+      pendingLine = null;
+      if (el) highlight(el);
+    } else if (b.dataset.live === "1" && follow()) {
+      box.scrollTop = box.scrollHeight;
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var input = document.getElementById("log-q");
+    if (!input) return;
+    input.addEventListener("input", function () {
+      window.clearTimeout(searchTimer);
+      searchTimer = window.setTimeout(search, 300);
+    });
+    input.addEventListener("keydown", function (evt) {
+      if (evt.key !== "Enter") return;
+      evt.preventDefault();
+      if (input.value.trim() !== query) { window.clearTimeout(searchTimer); search(); return; }
+      go(current + (evt.shiftKey ? -1 : 1));
+    });
+    document.getElementById("log-next").addEventListener("click", function () { go(current + 1); });
+    document.getElementById("log-prev").addEventListener("click", function () { go(current - 1); });
+    document.getElementById("log-follow").addEventListener("change", function (evt) {
+      var b = body();
+      if (!evt.target.checked || !b) return;
+      if (b.dataset.live === "1") { lines().scrollTop = lines().scrollHeight; return; }
+      htmx.ajax("GET", "/task-runs/" + b.dataset.run + "/log?stream=" + b.dataset.stream +
+        "&attempt=" + b.dataset.attempt, { target: "#log-body", swap: "outerHTML" });
+    });
+    var b = body();
+    if (b && b.dataset.live === "1" && follow()) lines().scrollTop = lines().scrollHeight;
+    if (window.location.hash === "#logs") document.getElementById("logs").scrollIntoView();
+  });
+})();
