@@ -15,6 +15,7 @@ from app.agents.local import LocalAgentSupervisor
 from app.api import errors
 from app.api.body_limit import BodySizeLimit
 from app.api.routes import (
+    adhoc,
     agents,
     approvals,
     audit,
@@ -73,7 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
     for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
-                   group_runs, users, tokens, audit, approvals, io):
+                   group_runs, users, tokens, audit, approvals, io, adhoc):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events

@@ -1,0 +1,210 @@
+"""The client's namespaces: tasks, groups, calendars, adhoc, definitions, integrations, alerts.
+
+Each method is one API call and returns the decoded JSON (dicts and lists, as documented at
+/api/v1/docs), or a handle (`RunHandle`, `Batch`) for what you go on watching.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from app.client.batch import Batch
+from app.client.errors import check
+from app.client.runs import RunHandle
+
+if TYPE_CHECKING:
+    from app.client.http import Almanac
+
+JSON = dict[str, Any]
+
+
+class _Namespace:
+    def __init__(self, client: Almanac) -> None:
+        self._c = client
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._c.request("GET", path, params={k: v for k, v in params.items()
+                                                    if v is not None})
+
+
+class Tasks(_Namespace):
+    def list(self, **filters: Any) -> list[JSON]:
+        """Filters: q, active, group, page, page_size."""
+        result: list[JSON] = self._get("/tasks", **filters)
+        return result
+
+    def create(self, **fields: Any) -> JSON:
+        """Fields as in DESIGN.md: name, command, schedule, target, image, ..."""
+        result: JSON = self._c.request("POST", "/tasks", json=fields)
+        return result
+
+    def get(self, tid: int) -> JSON:
+        result: JSON = self._c.request("GET", f"/tasks/{tid}")
+        return result
+
+    def update(self, tid: int, **fields: Any) -> JSON:
+        """Change only the fields given."""
+        result: JSON = self._c.request("PATCH", f"/tasks/{tid}", json=fields)
+        return result
+
+    def delete(self, tid: int) -> None:
+        self._c.request("DELETE", f"/tasks/{tid}")
+
+    def run(self, tid: int) -> RunHandle:
+        """Force a run now."""
+        return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run"))
+
+    def forecast(self, tid: int, count: int = 10, after: str | None = None) -> JSON:
+        result: JSON = self._get(f"/tasks/{tid}/forecast", count=count, after=after)
+        return result
+
+
+class Groups(_Namespace):
+    def list(self, **filters: Any) -> list[JSON]:
+        result: list[JSON] = self._get("/groups", **filters)
+        return result
+
+    def create(self, **fields: Any) -> JSON:
+        result: JSON = self._c.request("POST", "/groups", json=fields)
+        return result
+
+    def get(self, gid: int) -> JSON:
+        result: JSON = self._c.request("GET", f"/groups/{gid}")
+        return result
+
+    def update(self, gid: int, **fields: Any) -> JSON:
+        result: JSON = self._c.request("PATCH", f"/groups/{gid}", json=fields)
+        return result
+
+    def delete(self, gid: int) -> None:
+        self._c.request("DELETE", f"/groups/{gid}")
+
+    def add_edge(self, gid: int, upstream: int, downstream: int, condition: str = "success"
+                 ) -> JSON:
+        result: JSON = self._c.request("POST", f"/groups/{gid}/edges", json={
+            "upstream": upstream, "downstream": downstream, "condition": condition})
+        return result
+
+    def run(self, gid: int) -> JSON:
+        """Start a group run now."""
+        result: JSON = self._c.request("POST", f"/groups/{gid}/run")
+        return result
+
+
+class Calendars(_Namespace):
+    def list(self) -> list[JSON]:
+        result: list[JSON] = self._get("/calendars")
+        return result
+
+    def create(self, **fields: Any) -> JSON:
+        result: JSON = self._c.request("POST", "/calendars", json=fields)
+        return result
+
+    def get(self, name: str) -> JSON:
+        result: JSON = self._c.request("GET", f"/calendars/{name}")
+        return result
+
+    def delete(self, name: str) -> None:
+        self._c.request("DELETE", f"/calendars/{name}")
+
+
+class Adhoc(_Namespace):
+    def start(self, command: str, *, agents: list[str] | None = None,
+              labels: dict[str, str] | None = None, all: bool = False, **resources: Any
+              ) -> Batch:
+        """Run `command` now on `agents` (names), on every online agent with `labels`, or on
+        `all` online agents. `resources`: image, cpus, memory, gpus, mounts, env,
+        run_as_user, workdir, max_run_seconds."""
+        body: JSON = {"command": command, **resources}
+        if agents is not None:
+            body["agents"] = agents
+        if labels is not None:
+            body["labels"] = labels
+        if all:
+            body["all"] = True
+        return Batch(self._c, self._c.request("POST", "/adhoc", json=body))
+
+    def submit(self, command: str, agent: str, **resources: Any) -> RunHandle:
+        """One adhoc run on one agent: its handle."""
+        batch = self.start(command, agents=[agent], **resources)
+        return batch.runs[0]
+
+    def get(self, batch_id: str) -> Batch:
+        return Batch(self._c, self._c.request("GET", f"/adhoc/{batch_id}"))
+
+    def kill(self, batch_id: str) -> Batch:
+        return Batch(self._c, self._c.request("POST", f"/adhoc/{batch_id}/kill"))
+
+
+class Definitions(_Namespace):
+    def export(self) -> str:
+        """The export document, as the exact text the server sends."""
+        response = self._c.http.get("/export")
+        check(response)
+        return response.text
+
+    def import_(self, document: str | bytes | JSON, *, dry_run: bool = False,
+                mode: str = "merge") -> JSON:
+        """Import a document (text or parsed); raises AlmanacAPIError with `.errors` listing
+        each refused item. The answer says what was (or would be) created, updated, deleted."""
+        body = json.dumps(document) if isinstance(document, dict) else document
+        result: JSON = self._c.request(
+            "POST", "/import", content=body, headers={"content-type": "application/json"},
+            params={"dry_run": str(dry_run).lower(), "mode": mode})
+        return result
+
+    def schema(self) -> JSON:
+        result: JSON = self._get("/schema/export.json")
+        return result
+
+
+class Integrations(_Namespace):
+    def list(self) -> list[JSON]:
+        result: list[JSON] = self._get("/integrations")
+        return result
+
+    def create(self, name: str, kind: str, config: JSON, secret: str | None = None) -> JSON:
+        """kind: webhook ({"url"}), slack ({"url"}), email ({"host", "port", "from", "to"})."""
+        body: JSON = {"name": name, "kind": kind, "config": config}
+        if secret is not None:
+            body["secret"] = secret
+        result: JSON = self._c.request("POST", "/integrations", json=body)
+        return result
+
+    def update(self, integration_id: int, **fields: Any) -> JSON:
+        result: JSON = self._c.request("PATCH", f"/integrations/{integration_id}", json=fields)
+        return result
+
+    def delete(self, integration_id: int) -> None:
+        self._c.request("DELETE", f"/integrations/{integration_id}")
+
+    def test(self, integration_id: int) -> JSON:
+        """Send a test message now; the answer says whether it went through."""
+        result: JSON = self._c.request("POST", f"/integrations/{integration_id}/test")
+        return result
+
+
+class Alerts(_Namespace):
+    def create(self, *, events: list[str], integration: int, task: int | None = None,
+               group: int | None = None, late_minutes: float | None = None) -> JSON:
+        """Alert through `integration` on `events` (failed, succeeded, timeout,
+        retries_exhausted, late_start, agent_lost) of a task's or a group's runs."""
+        body: JSON = {"events": events, "integration": integration, "task": task,
+                      "group": group, "late_minutes": late_minutes}
+        result: JSON = self._c.request("POST", "/alerts",
+                                       json={k: v for k, v in body.items() if v is not None})
+        return result
+
+    def delete(self, rule_id: int) -> None:
+        self._c.request("DELETE", f"/alerts/{rule_id}")
+
+    def deliveries(self, run_id: int) -> list[JSON]:
+        """The alerts sent (or being retried) about one run."""
+        result: list[JSON] = self._get(f"/runs/{run_id}/alerts")
+        return result
+
+    def list(self, **filters: Any) -> list[JSON]:
+        """Rules; filters: task, group."""
+        result: list[JSON] = self._get("/alerts", **filters)
+        return result
