@@ -43,3 +43,23 @@ def test_sqlite_runs_in_wal_mode(sqlite_engine) -> None:  # type: ignore[no-unty
     with sqlite_engine.connect() as connection:
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
+
+
+def test_upgrading_from_the_first_release_keeps_the_data(database_url: str) -> None:
+    """0001 is the first released schema: a database made by it upgrades to head intact."""
+    config = alembic_config(database_url)
+    command.downgrade(config, "base")
+    command.upgrade(config, "0001")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO task (name, description, command, labels, gpus, mounts, env, active, "
+            "retry_attempts, retry_delay_seconds, retry_exponential, concurrency, misfire, "
+            "misfire_grace_seconds, misfire_max_replays, instance) VALUES ('kept', '', 'true', "
+            "'{}', '[]', '[]', '{}', true, 0, 0, false, 'allow', 'run_once', 3600, 10, "
+            "'default')")
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        names = connection.exec_driver_sql("SELECT name FROM task").scalars().all()
+    engine.dispose()
+    assert names == ["kept"]
