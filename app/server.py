@@ -12,11 +12,13 @@ from sqlalchemy import Engine
 from app import __version__, web
 from app.agents.hub import AgentHub
 from app.agents.local import LocalAgentSupervisor
+from app.alerts.service import AlertService
 from app.api import errors
 from app.api.body_limit import BodySizeLimit
 from app.api.routes import (
     adhoc,
     agents,
+    alerts,
     approvals,
     audit,
     auth,
@@ -24,6 +26,7 @@ from app.api.routes import (
     group_runs,
     groups,
     health,
+    integrations,
     io,
     metrics,
     run_actions,
@@ -50,10 +53,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     hub.on_change = scheduler.wake_dispatch
     context = AppContext(settings=settings, engine=engine, clock=clock, hub=hub,
                          scheduler=scheduler)
+    alert_service = AlertService(engine, clock, settings)  # run endings -> alert deliveries
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         local: LocalAgentSupervisor | None = None
+        await alert_service.start()
         if start_scheduler:
             await scheduler.start()
         if settings.local_agent:
@@ -66,15 +71,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
             if local is not None:
                 await local.stop()
             await scheduler.stop()
+            await alert_service.stop()
 
     app = FastAPI(title="Almanac", version=__version__, lifespan=lifespan,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
                   redoc_url=None)
     app.state.context = context
+    app.state.alerts = alert_service
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
     for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
-                   group_runs, users, tokens, audit, approvals, io, adhoc):
+                   group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events

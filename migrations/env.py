@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
+import app.db.alert_tables  # noqa: F401  (alert rules and deliveries)
 from app.db.engine import make_engine
 
 config = context.config

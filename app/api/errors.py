@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from app.errors import AlmanacError, AuthError, Conflict, Forbidden, InvalidInput, NotFound
 
@@ -46,6 +49,39 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
 
+_VALIDATION_ERROR: dict[str, Any] = {
+    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "errors": {"type": "array", "title": "Errors", "items": {
+            "type": "object", "properties": {"field": {"type": "string"},
+                                             "problem": {"type": "string"}}}},
+    },
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document shows the 422 body this module sends, not FastAPI's default."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = build().get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = _VALIDATION_ERROR
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (an id past 64 bits, a NUL in text): the client's."""
+    return JSONResponse({"detail": "a value is out of range or not storable"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AlmanacError, _almanac_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
+    _document_errors(app)

@@ -209,6 +209,10 @@ def test_personal_tokens_are_shown_once_expire_and_revoke(api: TestClient) -> No
     assert api.delete(f"/api/v1/tokens/{token['id']}", headers=hank).status_code == 204
     assert api.get("/api/v1/auth/me", headers=as_(token["token"])).status_code == 401
     assert api.get("/api/v1/auth/me", headers=hank).status_code == 200
+    audit = api.get("/api/v1/audit", params={"action": "token.*"}).json()["items"]
+    assert [(e["action"], e["actor"], e["target_id"]) for e in audit] == [
+        ("token.revoke", "hank", str(token["id"])), ("token.create", "hank", str(token["id"]))]
+    assert all("token" not in (e["after"] or {}) for e in audit)
 
 
 def test_an_expired_token_is_refused(api: TestClient) -> None:

@@ -70,7 +70,8 @@ def list_runs(
     if until is not None:
         stmt = stmt.where(col(Run.trigger_time) < until)
     if q:
-        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(col(Task.name).contains(q))))
+        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
+        stmt = stmt.where(col(Run.task_id).in_(named))
     stmt = InstanceScope.of(user).filter(stmt, Run.instance)
     stmt = stmt.offset((page - 1) * page_size).limit(page_size + 1)
     with session_scope(context.engine) as session:

@@ -96,7 +96,8 @@ def list_tasks(
 ) -> list[TaskPublic]:
     stmt = select(Task).order_by(col(Task.id))
     if q:
-        stmt = stmt.where(col(Task.name).contains(q) | col(Task.description).contains(q))
+        stmt = stmt.where(col(Task.name).contains(q, autoescape=True)
+                           | col(Task.description).contains(q, autoescape=True))
     if active is not None:
         stmt = stmt.where(Task.active == active)
     if group is not None:

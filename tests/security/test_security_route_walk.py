@@ -1,0 +1,543 @@
+"""Every route × every role × own/other instance answers as the rules say.
+
+RULES declares, for each (method, path) of the app, the weakest role that may call it and
+how instances bound it; CALLS says how to build a request that would succeed. A route missing
+from either table fails the suite: a new route must state who may use it.
+
+Expected answers: anonymous → 401 (pages: a redirect to /login); a role below the minimum →
+403; an object of an instance not granted → 404 (creating into one → 422; lists leave it out);
+otherwise the call's success codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
+from starlette.routing import Mount, Route
+from starlette.websockets import WebSocketDisconnect
+
+from app.bootstrap import upgrade_database
+from app.db.engine import make_engine
+from app.domain.roles import Role, role_at_least
+from app.domain.states import RunStatus
+from app.server import create_app
+from app.settings import Settings
+from app.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_for
+
+PUBLIC = "public"
+OK = frozenset(range(200, 300))
+# pages answer a refused htmx action with the API's message (a toast or the form's errors)
+TOASTED = frozenset({200, 204, 403, 404, 422})
+# scope: "path" (another instance's object → 404), "body" (creating into one → 422),
+# "list" (left out of the answer), None (global objects: calendars, agents, accounts).
+Scope = str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: str  # PUBLIC or the weakest role allowed
+    scope: Scope = None
+    # the answer below `role` (404 where another's object is invisible; a page's htmx action
+    # may answer 200 with the refusal as a toast: its `effect` proves nothing happened)
+    denied: frozenset[int] = frozenset({403})
+    page: bool = False  # a web page: cookie session, anonymous is sent to /login
+
+
+@dataclass
+class Call:
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
+    ok: frozenset[int] = OK
+    marker: str | None = None  # a list answer holds it exactly for the own instance
+    token: str | None = None  # a token of its own (routes that change the caller)
+    stream: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    effect: Callable[[], bool] | None = None  # did the call change what it should?
+
+
+API = "/api/v1"
+R = Rule
+V, U, OP, A = "viewer", "user", "operator", "admin"
+PATH, BODY, LIST = "path", "body", "list"
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", f"{API}/health"): R(PUBLIC),
+    ("POST", f"{API}/auth/token"): R(PUBLIC),
+    ("POST", f"{API}/auth/password"): R(V),
+    ("POST", f"{API}/auth/logout"): R(V),
+    ("GET", f"{API}/auth/me"): R(V),
+    ("GET", f"{API}/tasks"): R(V, LIST),
+    ("POST", f"{API}/tasks"): R(U, BODY),
+    ("GET", f"{API}/tasks/{{tid}}"): R(V, PATH),
+    ("PATCH", f"{API}/tasks/{{tid}}"): R(U, PATH),
+    ("DELETE", f"{API}/tasks/{{tid}}"): R(U, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/run"): R(U, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/forecast"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/freezes"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/freezes"): R(OP, PATH),
+    ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): R(OP, PATH),
+    ("GET", f"{API}/runs"): R(V, LIST),
+    ("GET", f"{API}/runs/{{run_id}}"): R(V, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/logs"): R(V, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/logs/download"): R(V, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/kill"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/pause"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/resume"): R(OP, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/why"): R(V, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/force"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/rerun"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/mark-success"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/approve"): R(OP, PATH),
+    ("POST", f"{API}/runs/{{run_id}}/reject"): R(OP, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/outputs"): R(V, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/outputs.zip"): R(V, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}"): R(V, PATH),
+    ("GET", f"{API}/agents"): R(V),
+    ("POST", f"{API}/agents/{{name}}/drain"): R(OP),
+    ("POST", f"{API}/agents/{{name}}/undrain"): R(OP),
+    ("DELETE", f"{API}/agents/{{name}}"): R(A),
+    ("POST", f"{API}/agents/tokens"): R(A),
+    ("GET", f"{API}/agents/tokens"): R(A),
+    ("DELETE", f"{API}/agents/tokens/{{token_id}}"): R(A),
+    ("GET", f"{API}/calendars"): R(V),
+    ("POST", f"{API}/calendars"): R(A),
+    ("GET", f"{API}/calendars/{{name}}"): R(V),
+    ("PATCH", f"{API}/calendars/{{name}}"): R(A),
+    ("DELETE", f"{API}/calendars/{{name}}"): R(A),
+    ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/groups"): R(V, LIST),
+    ("POST", f"{API}/groups"): R(U, BODY),
+    ("GET", f"{API}/groups/{{gid}}"): R(V, PATH),
+    ("PATCH", f"{API}/groups/{{gid}}"): R(U, PATH),
+    ("DELETE", f"{API}/groups/{{gid}}"): R(U, PATH),
+    ("GET", f"{API}/groups/{{gid}}/edges"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/edges"): R(U, PATH),
+    ("DELETE", f"{API}/groups/{{gid}}/edges"): R(U, PATH),
+    ("POST", f"{API}/groups/{{gid}}/dependencies"): R(U, PATH),
+    ("DELETE", f"{API}/groups/{{gid}}/dependencies/{{upstream_gid}}"): R(U, PATH),
+    ("GET", f"{API}/groups/{{gid}}/forecast"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/run"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/graph"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/freezes"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/freezes"): R(OP, PATH),
+    ("DELETE", f"{API}/groups/{{gid}}/freezes/{{day}}"): R(OP, PATH),
+    ("GET", f"{API}/group-runs"): R(V, LIST),
+    ("GET", f"{API}/group-runs/{{group_run_id}}"): R(V, PATH),
+    ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): R(OP, PATH),
+    ("GET", f"{API}/users"): R(A, LIST),
+    ("POST", f"{API}/users"): R(A),
+    ("GET", f"{API}/users/{{username}}"): R(A, PATH),
+    ("PATCH", f"{API}/users/{{username}}"): R(A, PATH),
+    ("DELETE", f"{API}/users/{{username}}"): R(A, PATH),
+    ("POST", f"{API}/users/{{username}}/password"): R(A, PATH),
+    ("GET", f"{API}/tokens"): R(V),
+    ("POST", f"{API}/tokens"): R(V),
+    ("DELETE", f"{API}/tokens/{{token_id}}"): R(A, PATH, denied=frozenset({404})),
+    ("GET", f"{API}/audit"): R(A),
+    ("GET", f"{API}/export"): R(V, LIST),
+    ("GET", f"{API}/schema/export.json"): R(V),
+    ("POST", f"{API}/import"): R(OP, BODY),
+    ("GET", "/metrics"): R(V),
+    ("POST", f"{API}/adhoc"): R(U, BODY),
+    ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
+    ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
+    ("GET", f"{API}/integrations"): R(A),
+    ("POST", f"{API}/integrations"): R(A),
+    ("GET", f"{API}/integrations/{{integration_id}}"): R(A),
+    ("PATCH", f"{API}/integrations/{{integration_id}}"): R(A),
+    ("DELETE", f"{API}/integrations/{{integration_id}}"): R(A),
+    ("POST", f"{API}/integrations/{{integration_id}}/test"): R(A),
+    ("GET", f"{API}/alerts"): R(V, LIST),
+    ("POST", f"{API}/alerts"): R(OP, BODY),
+    ("GET", f"{API}/alerts/{{rule_id}}"): R(V, PATH),
+    ("PATCH", f"{API}/alerts/{{rule_id}}"): R(OP, PATH),
+    ("DELETE", f"{API}/alerts/{{rule_id}}"): R(OP, PATH),
+    ("GET", f"{API}/runs/{{run_id}}/alerts"): R(V, PATH),
+    # web pages
+    ("GET", "/"): R(PUBLIC),
+    ("GET", "/login"): R(PUBLIC),
+    ("POST", "/login"): R(PUBLIC),
+    ("POST", "/logout"): R(V, page=True),
+    ("GET", "/task-runs"): R(V, LIST, page=True),
+    ("GET", "/task-runs/events"): R(V, page=True),
+    ("GET", "/task-runs/{run_id:int}"): R(V, PATH, page=True),
+    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
+    ("GET", "/task-runs/{run_id:int}/log"): R(V, PATH, page=True),
+    ("GET", "/task-runs/{run_id:int}/log/search"): R(V, PATH, page=True),
+    ("GET", "/task-runs/{run_id:int}/log/download"): R(V, PATH, page=True),
+    ("GET", "/task-runs/{run_id:int}/events"): R(V, PATH, page=True),
+    ("GET", "/task-runs/{run_id:int}/outputs/{name:path}"): R(V, PATH, page=True),
+    ("GET", "/tasks"): R(V, LIST, page=True),
+    ("GET", "/tasks/new"): R(V, page=True),
+    ("GET", "/tasks/schedule-preview"): R(V, page=True),
+    ("GET", "/tasks/{tid:int}"): R(V, PATH, page=True),
+    ("POST", "/tasks"): R(U, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/tasks/{tid:int}/run"): R(U, PATH, page=True, denied=TOASTED),
+}
+
+Build = Callable[[World, str, str], Call]  # (world, instance, role) → the request
+
+
+def _task_body(w: World, i: str, r: str) -> Call:
+    return Call(f"{API}/tasks", json={"name": f"new-{r}-{i}", "command": "true", "instance": i})
+
+
+def _run(status: RunStatus = RunStatus.ACTIVE, suffix: str = "", **kw: Any) -> Build:
+    return lambda w, i, r: Call(f"{API}/runs/{w.run(i, status)}{suffix}", **kw)
+
+
+def _task(suffix: str = "", **kw: Any) -> Build:
+    return lambda w, i, r: Call(f"{API}/tasks/{w.task(i).id}{suffix}", **kw)
+
+
+def _group(suffix: str = "", **kw: Any) -> Build:
+    return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
+
+
+def _runs_list(w: World, i: str, r: str) -> Call:
+    return Call(f"{API}/runs", marker=w.run_name(w.run(i)))
+
+
+def _own_password(w: World, i: str, r: str) -> Call:
+    _, token = w.fresh_user(r)
+    return Call(f"{API}/auth/password", token=token,
+                json={"current_password": PASSWORD, "password": "Brand-New-Pass-2"})
+
+
+def _edge(w: World, i: str, r: str, *, existing: bool) -> Call:
+    gid, up, down = w.group_with_tasks(i, edge=existing)
+    return Call(f"{API}/groups/{gid}/edges", json={"upstream": up, "downstream": down})
+
+
+def _output(w: World, i: str, r: str) -> Call:
+    run_id, name = w.run_with_output(i)
+    return Call(f"{API}/runs/{run_id}/outputs/{name}")
+
+
+def _killed(w: World, run_id: int) -> Callable[[], bool]:
+    return lambda: w.run_status(run_id) == RunStatus.TERMINATED.value
+
+
+def _kill(w: World, i: str, r: str) -> Call:
+    run_id = w.run(i)
+    return Call(f"{API}/runs/{run_id}/kill", effect=_killed(w, run_id))
+
+
+def _page_action(w: World, i: str, r: str) -> Call:
+    run_id = w.run(i)
+    return Call(f"/task-runs/{run_id}/kill", effect=_killed(w, run_id))
+
+
+def _page_create(w: World, i: str, r: str) -> Call:
+    name = f"page-{r}-{i}"
+    return Call("/tasks", data={"name": name, "command": "true", "instance": i},
+                effect=lambda: w.task_named(name) is not None)
+
+
+def _page_edit(w: World, i: str, r: str) -> Call:
+    task = w.task(i)
+
+    def edited() -> bool:
+        row = w.task_row(task.id or 0)
+        return row is not None and row.description == "edited"
+
+    return Call(f"/tasks/{task.id}", effect=edited, data={
+        "name": task.name, "command": "true", "instance": i, "description": "edited"})
+
+
+CALLS: dict[tuple[str, str], Build] = {
+    ("GET", f"{API}/health"): lambda w, i, r: Call(f"{API}/health"),
+    ("POST", f"{API}/auth/token"): lambda w, i, r: Call(
+        f"{API}/auth/token", json={"username": w.fresh_user("viewer")[0], "password": PASSWORD}),
+    ("POST", f"{API}/auth/password"): _own_password,
+    ("POST", f"{API}/auth/logout"): lambda w, i, r: Call(
+        f"{API}/auth/logout", token=w.token_for(f"walk-{r}")),
+    ("GET", f"{API}/auth/me"): lambda w, i, r: Call(f"{API}/auth/me"),
+    ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
+    ("POST", f"{API}/tasks"): _task_body,
+    ("GET", f"{API}/tasks/{{tid}}"): _task(),
+    ("PATCH", f"{API}/tasks/{{tid}}"): _task(json={"description": "walked"}),
+    ("DELETE", f"{API}/tasks/{{tid}}"): _task(),
+    ("POST", f"{API}/tasks/{{tid}}/run"): _task("/run"),
+    ("GET", f"{API}/tasks/{{tid}}/forecast"): _task("/forecast"),
+    ("GET", f"{API}/tasks/{{tid}}/freezes"): _task("/freezes"),
+    ("POST", f"{API}/tasks/{{tid}}/freezes"): _task("/freezes", json={"date": "2030-01-01"}),
+    ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): lambda w, i, r: Call(
+        f"{API}/tasks/{w.frozen_task(i)}/freezes/{FREEZE_DAY.isoformat()}"),
+    ("GET", f"{API}/runs"): _runs_list,
+    ("GET", f"{API}/runs/{{run_id}}"): _run(),
+    ("GET", f"{API}/runs/{{run_id}}/logs"): _run(suffix="/logs"),
+    ("GET", f"{API}/runs/{{run_id}}/logs/download"): _run(suffix="/logs/download"),
+    ("POST", f"{API}/runs/{{run_id}}/kill"): _kill,
+    # no agent holds these runs: the controls are allowed but cannot be carried out
+    ("POST", f"{API}/runs/{{run_id}}/pause"): _run(suffix="/pause", ok=frozenset({409})),
+    ("POST", f"{API}/runs/{{run_id}}/resume"): _run(suffix="/resume", ok=frozenset({409})),
+    ("GET", f"{API}/runs/{{run_id}}/why"): _run(suffix="/why"),
+    ("POST", f"{API}/runs/{{run_id}}/force"): _run(suffix="/force"),
+    ("POST", f"{API}/runs/{{run_id}}/rerun"): _run(RunStatus.FAILED, "/rerun"),
+    ("POST", f"{API}/runs/{{run_id}}/mark-success"): _run(
+        RunStatus.FAILED, "/mark-success", json={"reason": "checked by hand"}),
+    ("POST", f"{API}/runs/{{run_id}}/approve"): _run(
+        RunStatus.PENDING_APPROVAL, "/approve", json={"comment": "ok"}),
+    ("POST", f"{API}/runs/{{run_id}}/reject"): _run(RunStatus.PENDING_APPROVAL, "/reject"),
+    ("GET", f"{API}/runs/{{run_id}}/outputs"): _run(suffix="/outputs"),
+    ("GET", f"{API}/runs/{{run_id}}/outputs.zip"): _run(suffix="/outputs.zip"),
+    ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}"): _output,
+    ("GET", f"{API}/agents"): lambda w, i, r: Call(f"{API}/agents"),
+    ("POST", f"{API}/agents/{{name}}/drain"): lambda w, i, r: Call(
+        f"{API}/agents/{w.agent()}/drain"),
+    ("POST", f"{API}/agents/{{name}}/undrain"): lambda w, i, r: Call(
+        f"{API}/agents/{w.agent()}/undrain"),
+    ("DELETE", f"{API}/agents/{{name}}"): lambda w, i, r: Call(f"{API}/agents/{w.agent()}"),
+    ("POST", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens",
+                                                           json={"name": "walk"}),
+    ("GET", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens"),
+    ("DELETE", f"{API}/agents/tokens/{{token_id}}"): lambda w, i, r: Call(
+        f"{API}/agents/tokens/{w.agent_token()}"),
+    ("GET", f"{API}/calendars"): lambda w, i, r: Call(f"{API}/calendars"),
+    ("POST", f"{API}/calendars"): lambda w, i, r: Call(
+        f"{API}/calendars", json={"name": f"cal-{r}-{i}"}),
+    ("GET", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}"),
+    ("PATCH", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}", json={"skip_weekends": True}),
+    ("DELETE", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}"),
+    ("GET", f"{API}/calendars/{{name}}/closed"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/closed", params={"year": 2030}),
+    ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
+    ("POST", f"{API}/groups"): lambda w, i, r: Call(
+        f"{API}/groups", json={"name": f"g-{r}-{i}", "instance": i}),
+    ("GET", f"{API}/groups/{{gid}}"): _group(),
+    ("PATCH", f"{API}/groups/{{gid}}"): _group(json={"description": "walked"}),
+    ("DELETE", f"{API}/groups/{{gid}}"): _group(),
+    ("GET", f"{API}/groups/{{gid}}/edges"): _group("/edges"),
+    ("POST", f"{API}/groups/{{gid}}/edges"): lambda w, i, r: _edge(w, i, r, existing=False),
+    ("DELETE", f"{API}/groups/{{gid}}/edges"): lambda w, i, r: _edge(w, i, r, existing=True),
+    ("POST", f"{API}/groups/{{gid}}/dependencies"): lambda w, i, r: (lambda g: Call(
+        f"{API}/groups/{g[0]}/dependencies", json={"upstream_group": g[1]}))(w.group_pair(i)),
+    ("DELETE", f"{API}/groups/{{gid}}/dependencies/{{upstream_gid}}"): lambda w, i, r: (
+        lambda g: Call(f"{API}/groups/{g[0]}/dependencies/{g[1]}"))(w.group_pair(i, True)),
+    ("GET", f"{API}/groups/{{gid}}/forecast"): _group("/forecast"),
+    ("POST", f"{API}/groups/{{gid}}/run"): _group("/run"),
+    ("GET", f"{API}/groups/{{gid}}/graph"): _group("/graph"),
+    ("GET", f"{API}/groups/{{gid}}/freezes"): _group("/freezes"),
+    ("POST", f"{API}/groups/{{gid}}/freezes"): _group("/freezes", json={"date": "2030-01-01"}),
+    ("DELETE", f"{API}/groups/{{gid}}/freezes/{{day}}"): lambda w, i, r: Call(
+        f"{API}/groups/{w.frozen_group(i)}/freezes/{FREEZE_DAY.isoformat()}"),
+    ("GET", f"{API}/group-runs"): lambda w, i, r: Call(
+        f"{API}/group-runs", marker=f'"id":{w.group_run(i)},'),
+    ("GET", f"{API}/group-runs/{{group_run_id}}"): lambda w, i, r: Call(
+        f"{API}/group-runs/{w.group_run(i)}"),
+    ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): lambda w, i, r: Call(
+        f"{API}/group-runs/{w.group_run(i)}/terminate"),
+    ("GET", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", marker=w.target_user(i)),
+    ("POST", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", json={
+        "username": f"made-by-{r}-{i}", "password": PASSWORD, "instances": [OWN]}),
+    ("GET", f"{API}/users/{{username}}"): lambda w, i, r: Call(
+        f"{API}/users/{w.target_user(i)}"),
+    ("PATCH", f"{API}/users/{{username}}"): lambda w, i, r: Call(
+        f"{API}/users/{w.target_user(i)}", json={"timezone": "Europe/Paris"}),
+    ("DELETE", f"{API}/users/{{username}}"): lambda w, i, r: Call(
+        f"{API}/users/{w.target_user(i)}"),
+    ("POST", f"{API}/users/{{username}}/password"): lambda w, i, r: Call(
+        f"{API}/users/{w.target_user(i)}/password", json={"password": "Brand-New-Pass-2"}),
+    ("GET", f"{API}/tokens"): lambda w, i, r: Call(f"{API}/tokens"),
+    ("POST", f"{API}/tokens"): lambda w, i, r: Call(f"{API}/tokens", json={"name": "walk"}),
+    ("DELETE", f"{API}/tokens/{{token_id}}"): lambda w, i, r: Call(
+        f"{API}/tokens/{w.user_token(i)}"),
+    ("GET", f"{API}/audit"): lambda w, i, r: Call(f"{API}/audit"),
+    ("GET", f"{API}/export"): lambda w, i, r: Call(f"{API}/export", marker=w.task(i).name),
+    ("GET", f"{API}/schema/export.json"): lambda w, i, r: Call(f"{API}/schema/export.json"),
+    ("POST", f"{API}/import"): lambda w, i, r: Call(f"{API}/import", params={"dry_run": True},
+                                                   json={"format": "almanac/v1", "tasks": [
+                                                       {"name": "imported", "command": "true",
+                                                        "instance": i}]}),
+    ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
+    ("POST", f"{API}/adhoc"): lambda w, i, r: Call(f"{API}/adhoc", json={
+        "command": "true", "agents": [w.agent()], "instance": i}),
+    ("GET", f"{API}/adhoc/{{batch_id}}"): lambda w, i, r: Call(f"{API}/adhoc/{w.batch(i)}"),
+    ("POST", f"{API}/adhoc/{{batch_id}}/kill"): lambda w, i, r: Call(
+        f"{API}/adhoc/{w.batch(i)}/kill"),
+    ("GET", f"{API}/integrations"): lambda w, i, r: Call(f"{API}/integrations"),
+    ("POST", f"{API}/integrations"): lambda w, i, r: Call(f"{API}/integrations", json={
+        "name": f"hook-{r}", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/"}}),
+    ("GET", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
+        f"{API}/integrations/{w.integration()}"),
+    ("PATCH", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
+        f"{API}/integrations/{w.integration()}", json={"secret": "another-secret"}),
+    ("DELETE", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
+        f"{API}/integrations/{w.integration()}"),
+    ("POST", f"{API}/integrations/{{integration_id}}/test"): lambda w, i, r: Call(
+        f"{API}/integrations/{w.integration()}/test"),
+    ("GET", f"{API}/alerts"): lambda w, i, r: (lambda rule: Call(
+        f"{API}/alerts", marker=f'"id":{rule},'))(w.alert_rule(i)),
+    ("POST", f"{API}/alerts"): lambda w, i, r: Call(f"{API}/alerts", json={
+        "task": w.task(i).id, "events": ["failed"], "integration": w.integration()}),
+    ("GET", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
+        f"{API}/alerts/{w.alert_rule(i)}"),
+    ("PATCH", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
+        f"{API}/alerts/{w.alert_rule(i)}", json={"active": False}),
+    ("DELETE", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
+        f"{API}/alerts/{w.alert_rule(i)}"),
+    ("GET", f"{API}/runs/{{run_id}}/alerts"): _run(suffix="/alerts"),
+    ("GET", "/"): lambda w, i, r: Call("/", ok=frozenset({200, 303})),
+    ("GET", "/login"): lambda w, i, r: Call("/login", ok=frozenset({200, 303})),
+    # without the form's double-submit token the form is refused, whoever sends it
+    ("POST", "/login"): lambda w, i, r: Call("/login", ok=frozenset({403}), data={
+        "username": "walk-viewer", "password": PASSWORD}),
+    ("POST", "/logout"): lambda w, i, r: Call(
+        "/logout", token=w.token_for(f"walk-{r}", "session"), ok=frozenset({303})),
+    ("GET", "/task-runs"): lambda w, i, r: Call("/task-runs", marker=w.run_name(w.run(i))),
+    ("GET", "/task-runs/events"): lambda w, i, r: Call("/task-runs/events", stream=True),
+    ("GET", "/task-runs/{run_id:int}"): lambda w, i, r: Call(f"/task-runs/{w.run(i)}"),
+    ("POST", "/task-runs/{run_id:int}/{action}"): _page_action,
+    ("GET", "/task-runs/{run_id:int}/log"): lambda w, i, r: Call(f"/task-runs/{w.run(i)}/log"),
+    ("GET", "/task-runs/{run_id:int}/log/search"): lambda w, i, r: Call(
+        f"/task-runs/{w.run(i)}/log/search", params={"q": "x"}),
+    ("GET", "/task-runs/{run_id:int}/log/download"): lambda w, i, r: Call(
+        f"/task-runs/{w.run(i)}/log/download"),
+    ("GET", "/task-runs/{run_id:int}/events"): lambda w, i, r: Call(
+        f"/task-runs/{w.run(i)}/events", stream=True),
+    ("GET", "/task-runs/{run_id:int}/outputs/{name:path}"): lambda w, i, r: (
+        lambda o: Call(f"/task-runs/{o[0]}/outputs/{o[1]}"))(w.run_with_output(i)),
+    ("GET", "/tasks"): lambda w, i, r: (lambda task: Call(  # the search box echoes q
+        "/tasks", params={"q": task.name}, marker=f'"/tasks/{task.id}"'))(w.task(i)),
+    ("GET", "/tasks/new"): lambda w, i, r: Call("/tasks/new"),
+    ("GET", "/tasks/schedule-preview"): lambda w, i, r: Call(
+        "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}),
+    ("GET", "/tasks/{tid:int}"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}"),
+    ("POST", "/tasks"): _page_create,
+    ("POST", "/tasks/{tid:int}"): _page_edit,
+    ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (lambda tid: Call(
+        f"/tasks/{tid}/delete", effect=lambda: w.task_row(tid) is None))(w.task(i).id or 0),
+    ("POST", "/tasks/{tid:int}/run"): lambda w, i, r: (lambda tid: Call(
+        f"/tasks/{tid}/run", effect=lambda: w.runs_of(tid) == 1))(w.task(i).id or 0),
+}
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every HTTP route of the app, API and pages alike."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            found += [(m, str(context.path)) for m in sorted(context.methods or ())]
+    return found
+
+
+def other_routes(app: FastAPI) -> list[str]:
+    """What is neither an APIRoute nor known here: a new kind of door must be looked at."""
+    known = {f"{API}/openapi.json", f"{API}/docs", "/docs/oauth2-redirect", "/static",
+             f"{API}/agents/connect"}
+    paths = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, (Route, Mount, APIWebSocketRoute)) and not isinstance(
+                route, APIRoute):
+            paths.append(str(context.path))
+    return [p for p in paths if p not in known]
+
+
+@pytest.fixture
+def walk(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, World]]:
+    settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    app = create_app(settings, engine=engine, start_scheduler=False)
+    app.state.sse_lifetime = 0.2  # live streams end quickly here
+    with TestClient(app, follow_redirects=False) as client:
+        yield client, World(engine, tmp_path, client)
+    engine.dispose()
+
+
+def test_every_route_has_a_rule_and_a_call(walk: tuple[TestClient, World]) -> None:
+    client, _ = walk
+    routes = set(app_routes(client.app))  # type: ignore[arg-type]
+    assert sorted(routes - RULES.keys()) == [], "routes without a rule: add them to RULES"
+    assert sorted(RULES.keys() - CALLS.keys()) == [], "rules without a call"
+    assert other_routes(client.app) == []  # type: ignore[arg-type]
+
+
+def _expected(rule: Rule, role: str | None, own: bool, call: Call) -> frozenset[int]:
+    if rule.role == PUBLIC:
+        return call.ok
+    if role is None:
+        return frozenset({303}) if rule.page and not call.stream else frozenset({401})
+    if not role_at_least(role, Role(rule.role)):
+        return rule.denied
+    if not own and rule.scope == PATH:
+        return frozenset({404})
+    if not own and rule.scope == BODY:
+        return frozenset({422})
+    return call.ok
+
+
+def _send(client: TestClient, method: str, call: Call, rule: Rule, role: str | None,
+          world: World) -> tuple[int, str]:
+    headers = dict(call.headers)
+    cookies: dict[str, str] = {}
+    token = (call.token or world.tokens[role]) if role else None
+    if rule.page and role is not None:
+        session = call.token or world.sessions[role]
+        cookies[SESSION_COOKIE] = session
+        headers[CSRF_HEADER] = csrf_for(session)
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+    if call.stream:
+        with client.stream(method, call.path, params=call.params, headers=headers) as response:
+            return response.status_code, ""
+    response = client.request(method, call.path, params=call.params, json=call.json,
+                              data=call.data, headers=headers)
+    return response.status_code, response.text
+
+
+def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World]) -> None:
+    client, world = walk
+    wrong: list[str] = []
+    present = set(app_routes(client.app))  # type: ignore[arg-type]
+    for (method, path), rule in RULES.items():
+        if (method, path) not in present:  # a rule written ahead of its route
+            continue
+        for role in (None, *ROLES):
+            for instance in (OWN, OTHER) if rule.scope else (OWN,):
+                call = CALLS[(method, path)](world, instance, role or "viewer")
+                expected = _expected(rule, role, instance == OWN, call)
+                status, text = _send(client, method, call, rule, role, world)
+                listed = call.marker is not None and call.marker in text
+                allowed = expected is call.ok
+                if status not in expected:
+                    wrong.append(f"{method} {path} as {role} in {instance}: {status} "
+                                 f"(expected {sorted(expected)}) {text[:160]}")
+                elif call.effect is not None and call.effect() != allowed:
+                    wrong.append(f"{method} {path} as {role} in {instance}: "
+                                 f"{'no effect' if allowed else 'took effect'}")
+                elif call.marker and status in OK and listed != (instance == OWN):
+                    wrong.append(f"{method} {path} as {role}: {instance} object "
+                                 f"{'shown' if listed else 'missing'}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_an_agents_socket_takes_agent_tokens_only(walk: tuple[TestClient, World]) -> None:
+    client, world = walk
+    for token in (world.tokens["superadmin"], "", "alm_agent_forged"):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect(f"{API}/agents/connect",
+                                          headers={"Authorization": f"Bearer {token}"}) as ws:
+                ws.receive_text()
+        assert refused.value.code == 1008

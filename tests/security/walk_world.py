@@ -1,0 +1,238 @@
+"""Fresh objects for each request of the route walk, made straight in the database (fast):
+one per call, in the instance asked for, so a DELETE or a state change never spoils the next."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import SQLModel, select
+from support import password_hash, seed_user
+
+from app.db.engine import session_scope
+from app.db.runs import create_run
+from app.db.tables import (
+    Agent,
+    AgentToken,
+    ApiToken,
+    Calendar,
+    DependencyEdge,
+    Freeze,
+    GroupDependency,
+    GroupRun,
+    Run,
+    RunOutput,
+    Task,
+    TaskGroup,
+    User,
+)
+from app.domain.states import RunStatus, TriggerKind
+from app.security import hash_token, new_token
+
+ROLES = ("viewer", "user", "operator", "admin", "superadmin")
+OWN, OTHER = "default", "other"
+PASSWORD = "Walk-Password-1"
+FREEZE_DAY = date(2030, 1, 2)
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class World:
+    engine: Engine
+    data_dir: Path
+    client: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for role in ROLES:
+            self.tokens[role] = seed_user(self.engine, f"walk-{role}", role=role,
+                                          password=PASSWORD, instances=[OWN])
+            self.sessions[role] = self.token_for(f"walk-{role}", kind="session")
+
+    def _add(self, row: SQLModel) -> Any:
+        with session_scope(self.engine) as session:
+            session.add(row)
+            session.flush()
+            return row
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # -- accounts and tokens ------------------------------------------------------------
+
+    def token_for(self, username: str, kind: str = "api") -> str:
+        """A fresh token of an existing user."""
+        token = new_token("alm")
+        with session_scope(self.engine) as session:
+            user = session.exec(select(User).where(User.username == username)).one()
+            session.add(ApiToken(user_id=user.id or 0, name="walk", kind=kind,
+                                 token_hash=hash_token(token), created_at=self.now()))
+        return token
+
+    def fresh_user(self, role: str, instance: str = OWN) -> tuple[str, str]:
+        """A new user of `role` and a token of theirs (for routes that change the caller)."""
+        name = _uid("u")
+        return name, seed_user(self.engine, name, role=role, password=PASSWORD,
+                               instances=[instance])
+
+    def target_user(self, instance: str, role: str = "viewer") -> str:
+        user = self._add(User(username=_uid("target"), password_hash=password_hash(PASSWORD),
+                              role=role, instances=[instance], created_at=self.now()))
+        return str(user.username)
+
+    def user_token(self, instance: str) -> int:
+        owner = self.target_user(instance)
+        with session_scope(self.engine) as session:
+            user = session.exec(select(User).where(User.username == owner)).one()
+            row = ApiToken(user_id=user.id or 0, name="theirs", token_hash=hash_token(_uid("t")),
+                           created_at=self.now())
+            session.add(row)
+            session.flush()
+            return row.id or 0
+
+    def agent_token(self) -> int:
+        row = self._add(AgentToken(name=_uid("agent"), token_hash=hash_token(_uid("a")),
+                                   created_at=self.now()))
+        return int(row.id)
+
+    # -- definitions --------------------------------------------------------------------
+
+    def task(self, instance: str, group: int | None = None) -> Task:
+        task: Task = self._add(Task(name=_uid("task"), command="true", instance=instance,
+                                    group_id=group, active=False, created_at=self.now(),
+                                    updated_at=self.now()))
+        return task
+
+    def frozen_task(self, instance: str) -> int:
+        tid = self.task(instance).id or 0
+        self._add(Freeze(task_id=tid, day=FREEZE_DAY, created_at=self.now()))
+        return tid
+
+    def group(self, instance: str) -> TaskGroup:
+        group: TaskGroup = self._add(TaskGroup(name=_uid("group"), instance=instance,
+                                               active=False, created_at=self.now(),
+                                               updated_at=self.now()))
+        return group
+
+    def frozen_group(self, instance: str) -> int:
+        gid = self.group(instance).id or 0
+        self._add(Freeze(group_id=gid, day=FREEZE_DAY, created_at=self.now()))
+        return gid
+
+    def group_with_tasks(self, instance: str, edge: bool = False) -> tuple[int, int, int]:
+        gid = self.group(instance).id or 0
+        up, down = self.task(instance, gid).id or 0, self.task(instance, gid).id or 0
+        if edge:
+            self._add(DependencyEdge(group_id=gid, upstream_id=up, downstream_id=down))
+        return gid, up, down
+
+    def group_pair(self, instance: str, linked: bool = False) -> tuple[int, int]:
+        """A group and another one it may wait for."""
+        gid, upstream = self.group(instance).id or 0, self.group(instance).id or 0
+        if linked:
+            self._add(GroupDependency(group_id=gid, upstream_group_id=upstream))
+        return gid, upstream
+
+    def group_run(self, instance: str) -> int:
+        gid = self.group(instance).id or 0
+        row = self._add(GroupRun(group_id=gid, status="RUNNING", trigger_kind="manual",
+                                 trigger_time=self.now(), created_at=self.now(),
+                                 instance=instance))
+        return int(row.id)
+
+    def calendar(self) -> str:
+        row = self._add(Calendar(name=_uid("cal"), created_at=self.now(), updated_at=self.now()))
+        return str(row.name)
+
+    def agent(self) -> str:
+        row = self._add(Agent(name=_uid("agent"), status="offline", created_at=self.now()))
+        return str(row.name)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def run(self, instance: str, status: RunStatus = RunStatus.ACTIVE) -> int:
+        task = self.task(instance)
+        with session_scope(self.engine) as session:
+            run = create_run(session, at=self.now(), status=status,
+                             trigger_kind=TriggerKind.MANUAL,
+                             spec={"command": "true", "task_name": task.name},
+                             task=session.get(Task, task.id), created_by="walk")
+            return run.id or 0
+
+    def run_with_output(self, instance: str) -> tuple[int, str]:
+        run_id = self.run(instance, RunStatus.SUCCESS)
+        name = "report.txt"
+        path = self.data_dir / "outputs" / str(run_id) / "1" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"hello\n")
+        self._add(RunOutput(run_id=run_id, attempt=1, name=name, size=6, created_at=self.now()))
+        return run_id, name
+
+    def batch(self, instance: str) -> str:
+        """An adhoc batch of one ACTIVE run."""
+        batch_id = uuid.uuid4().hex
+        with session_scope(self.engine) as session:
+            create_run(session, at=self.now(), status=RunStatus.ACTIVE,
+                       trigger_kind=TriggerKind.ADHOC, spec={"command": "true"},
+                       instance=instance, batch_id=batch_id, created_by="walk")
+        return batch_id
+
+    def task_named(self, name: str) -> Task | None:
+        with session_scope(self.engine) as session:
+            return session.exec(select(Task).where(Task.name == name)).first()
+
+    def task_row(self, tid: int) -> Task | None:
+        with session_scope(self.engine) as session:
+            return session.get(Task, tid)
+
+    def runs_of(self, tid: int) -> int:
+        with session_scope(self.engine) as session:
+            return len(session.exec(select(Run.id).where(Run.task_id == tid)).all())
+
+    # -- alert channels (made through the API as the superadmin) ------------------------
+
+    def _as_root(self, path: str, body: dict[str, Any]) -> int:
+        response = self.client.post(path, json=body, headers={
+            "Authorization": f"Bearer {self.tokens['superadmin']}"})
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+    def integration(self) -> int:
+        return self._as_root("/api/v1/integrations", {
+            "name": _uid("hook"), "kind": "webhook", "secret": "s3cret-value",
+            "config": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}})
+
+    def alert_rule(self, instance: str) -> int:
+        integration = self.integration()
+        with session_scope(self.engine) as session:  # the superadmin sees only `default`
+            root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
+            root.instances = ["*"]
+        try:
+            return self._as_root("/api/v1/alerts", {
+                "task": self.task(instance).id, "events": ["failed"],
+                "integration": integration})
+        finally:
+            with session_scope(self.engine) as session:
+                root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
+                root.instances = [OWN]
+
+    def run_status(self, run_id: int) -> str:
+        with session_scope(self.engine) as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            return run.status
+
+    def run_name(self, run_id: int) -> str:
+        with session_scope(self.engine) as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            return str(run.spec["task_name"])
