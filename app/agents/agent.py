@@ -2,7 +2,12 @@
 
 Everything an execution produces goes to the spool first; a single sender pulls from the
 spool up to what the server has acknowledged, so a reconnect simply resumes from the
-server's positions (sent in `welcome`) with no loss and no duplicate.
+server's positions (sent in `welcome`) with no loss and no duplicate. When an attempt ends,
+its output files are taken stock of (the spool's manifest) before the final state is
+recorded, and the spool is kept until the server has the logs, the files and the state.
+
+A restarted agent finds its spools again: containers still going (or ended unseen) are
+re-attached and followed to their end; host processes died with the agent and end FAILED.
 """
 
 from __future__ import annotations
@@ -13,27 +18,29 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from app import __version__
 from app.agents import protocol as p
-from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec, Stream
-from app.agents.spool import STREAMS, RunSpool, Spool
+from app.agents.executors.base import (
+    Execution,
+    Executor,
+    LaunchError,
+    Reattachable,
+    RunSpec,
+    Stream,
+)
+from app.agents.sender import Sent, flush, released
+from app.agents.spool import RunSpool, Spool
 from app.clock import Clock, SystemClock
 
 log = logging.getLogger("almanac.agent")
 
-_SEND_SIZE = 256 * 1024
 Key = tuple[int, int]
-
-
-@dataclass
-class _Sent:
-    stdout: int = 0
-    stderr: int = 0
-    seq: int = 0
+_LOST = "agent restarted: process lost"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,22 +72,65 @@ class AgentProcess:
         self._resources = resources
         self.held: dict[Key, RunSpool] = {}
         self.executions: dict[Key, Execution] = {}
-        self._sent: dict[Key, _Sent] = {}
+        self._sent: dict[Key, Sent] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._interval = config.heartbeat_interval  # until the server's welcome says
         self._kick = asyncio.Event()
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------
-    def recover(self) -> None:
-        """Load the spool left by a previous life; unfinished host processes are lost."""
-        for spool in self.spool.load_all():
-            self.held[(spool.run_id, spool.attempt)] = spool
-            if not spool.finished:
-                self._record(spool, "FAILED", reason="agent restarted: process lost",
-                             detail="the agent restarted while this run was executing")
+    async def recover(self) -> None:
+        """Take up the spool left by a previous life: containers are followed again, host
+        processes died with the agent and end FAILED."""
+        spools = await asyncio.to_thread(self.spool.load_all)
+        alive = await self._containers_alive(spools)
+        for spool in spools:
+            key = (spool.run_id, spool.attempt)
+            self.held[key] = spool
+            if spool.finished:
+                await asyncio.to_thread(spool.seal)  # a crash may have cut it short
+            elif key in alive:
+                self._spawn(self._follow_again(spool))
+            else:
+                await self._finish(spool, "FAILED", reason=_LOST,
+                                   detail="the agent restarted while this run was executing")
+
+    async def _containers_alive(self, spools: list[RunSpool]) -> set[Key]:
+        docker = self._docker
+        if not isinstance(docker, Reattachable):
+            return set()
+        if not any(not s.finished and s.spec().get("image") for s in spools):
+            return set()
+        try:
+            return {(found.run_id, found.attempt) for found in await docker.find_running()}
+        except Exception as exc:  # no engine now: the runs cannot be followed
+            log.warning("cannot look for this agent's containers: %s", exc)
+            return set()
+
+    async def _follow_again(self, spool: RunSpool) -> None:
+        assert isinstance(self._docker, Reattachable)
+        offsets: dict[Stream, int] = {"stdout": spool.size("stdout"),
+                                      "stderr": spool.size("stderr")}
+        try:
+            execution = await self._docker.reattach(spool.run_id, spool.attempt,
+                                                    _SpoolSink(self, spool), offsets=offsets)
+        except (LookupError, LaunchError) as exc:
+            await self._finish(spool, "FAILED", reason=_LOST, detail=str(exc))
+            return
+        log.info("re-attached to the container of run %s attempt %s", spool.run_id,
+                 spool.attempt)
+        if spool.last_status == "STARTED":
+            self._record(spool, "RUNNING", detail="container re-attached after an agent restart")
+        await self._supervise((spool.run_id, spool.attempt), spool, execution)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def run_forever(self) -> None:
-        self.recover()
+        await self.recover()
         backoff = 0.2
         url = _ws_url(self.config.server_url)
         headers = {"Authorization": f"Bearer {self.config.token}"}
@@ -88,7 +138,13 @@ class AgentProcess:
             try:
                 async with connect(url, additional_headers=headers, max_size=None,
                                    ping_interval=10, ping_timeout=20) as ws:
-                    await self._session(ws)
+                    try:
+                        await self._session(ws)
+                    finally:
+                        if ws.close_code == p.CLOSE_REMOVED:
+                            log.warning("the server removed agent %s from its fleet; stopping",
+                                        self.config.name)
+                            self._stopping.set()
             except InvalidStatus as exc:
                 log.error("server refused the agent: HTTP %s", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError) as exc:
@@ -116,10 +172,11 @@ class AgentProcess:
         await ws.send(hello.model_dump_json())
         welcome = p.parse_server_message(str(await ws.recv()))
         assert isinstance(welcome, p.Welcome)
+        self._interval = welcome.heartbeat_interval or self.config.heartbeat_interval
         self._sent = {}
         for resume in welcome.resume:
             key = (resume.run_id, resume.attempt)
-            self._sent[key] = _Sent(resume.stdout, resume.stderr, resume.seq)
+            self._sent[key] = Sent.resumed(resume)
             if resume.abandon:
                 await self._abandon(key)
         self.connected.set()
@@ -147,7 +204,7 @@ class AgentProcess:
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
+            await asyncio.sleep(self._interval)
             beat = p.Heartbeat(resources=self._resources(), runs=self._held_runs())
             await ws.send(beat.model_dump_json())
 
@@ -156,21 +213,7 @@ class AgentProcess:
             await self._kick.wait()
             self._kick.clear()
             for key, spool in list(self.held.items()):
-                await self._flush(ws, key, spool)
-
-    async def _flush(self, ws: ClientConnection, key: Key, spool: RunSpool) -> None:
-        sent = self._sent.setdefault(key, _Sent())
-        for stream in STREAMS:
-            while (position := getattr(sent, stream)) < spool.size(stream):
-                data = spool.read_output(stream, position, _SEND_SIZE)
-                header = p.LogHeader(run_id=spool.run_id, attempt=spool.attempt,
-                                     stream=stream, offset=position)
-                await ws.send(p.encode_log(header, data))
-                setattr(sent, stream, position + len(data))
-        for state in spool.states:
-            if state.seq > sent.seq:
-                await ws.send(state.model_dump_json())
-                sent.seq = state.seq
+                await flush(ws, spool, self._sent.setdefault(key, Sent()))
 
     async def _receive(self, ws: ClientConnection) -> None:
         async for frame in ws:
@@ -178,18 +221,16 @@ class AgentProcess:
                 continue
             message = p.parse_server_message(frame)
             if isinstance(message, p.StartRun):
-                asyncio.create_task(self._launch(message))
+                self._spawn(self._launch(message))
             elif isinstance(message, p.Control):
-                asyncio.create_task(self._control(message))
+                self._spawn(self._control(message))
             elif isinstance(message, p.Ack):
                 self._acknowledged(message)
 
     def _acknowledged(self, ack: p.Ack) -> None:
         key = (ack.run_id, ack.attempt)
         spool = self.held.get(key)
-        if spool is None or not ack.done or not spool.finished:
-            return
-        if ack.stdout >= spool.size("stdout") and ack.stderr >= spool.size("stderr"):
+        if spool is not None and released(spool, ack):
             self.held.pop(key, None)
             self._sent.pop(key, None)
             # Deleting files is slow next to launching runs: keep it off the event loop.
@@ -204,6 +245,12 @@ class AgentProcess:
         spool.record_state(state)
         self._kick.set()
 
+    async def _finish(self, spool: RunSpool, status: str, *, detail: str = "",
+                      exit_code: int | None = None, reason: str | None = None) -> None:
+        """The end of an attempt: its output files are taken stock of before the state."""
+        await asyncio.to_thread(spool.seal)
+        self._record(spool, status, detail=detail, exit_code=exit_code, reason=reason)
+
     async def _launch(self, start: p.StartRun) -> None:
         key = (start.run_id, start.attempt)
         if key in self.held:  # a re-sent dispatch: the states we have are re-sent instead
@@ -214,8 +261,8 @@ class AgentProcess:
         self._record(spool, "STARTED", detail=f"accepted by {self.config.name}")
         executor = self._process if start.image is None else self._docker
         if executor is None:
-            self._record(spool, "FAILED", reason="launch error: Docker is not available on "
-                         f"agent {self.config.name}")
+            await self._finish(spool, "FAILED", reason="launch error: Docker is not available "
+                               f"on agent {self.config.name}")
             return
         spec = RunSpec(
             run_id=start.run_id, attempt=start.attempt, command=start.command,
@@ -227,8 +274,11 @@ class AgentProcess:
         try:
             execution = await executor.start(spec, _SpoolSink(self, spool))
         except LaunchError as exc:
-            self._record(spool, "FAILED", reason=f"launch error: {exc}")
+            await self._finish(spool, "FAILED", reason=f"launch error: {exc}")
             return
+        await self._supervise(key, spool, execution)
+
+    async def _supervise(self, key: Key, spool: RunSpool, execution: Execution) -> None:
         self.executions[key] = execution
         try:
             outcome = await execution.wait()
@@ -240,7 +290,7 @@ class AgentProcess:
             status = "TERMINATED"
         else:
             status = "SUCCESS" if outcome.succeeded else "FAILED"
-        self._record(spool, status, exit_code=outcome.exit_code, reason=outcome.reason)
+        await self._finish(spool, status, exit_code=outcome.exit_code, reason=outcome.reason)
 
     async def _control(self, control: p.Control) -> None:
         key = (control.run_id, control.attempt)

@@ -1,5 +1,6 @@
 """The server's side of agent connections: registers agents, stores what they report
-(batched, one transaction per batch), acknowledges it, and sends them work."""
+(batched, one transaction per batch: log chunks, output files, states, heartbeats),
+acknowledges it, and sends them work."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from sqlmodel import Session, col, select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.agents import protocol as p
+from app.agents.fleet import connected_status, dispatchable, reported_resources
+from app.agents.output_store import OutputStore, stored_count
+from app.agents.outputs import UnsafeName
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.logs import append_chunk, stored_size
@@ -28,7 +32,7 @@ log = logging.getLogger("almanac.hub")
 
 _BATCH = 500
 _FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
-Inbound = p.StateChange | p.Heartbeat | bytes
+Inbound = p.StateChange | p.Heartbeat | p.OutputManifest | bytes
 
 
 @dataclass(eq=False)
@@ -36,6 +40,7 @@ class AgentConnection:
     name: str
     websocket: WebSocket
     hello: p.Hello
+    outputs: OutputStore
     inbox: asyncio.Queue[Inbound] = field(default_factory=asyncio.Queue)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -56,30 +61,46 @@ class AgentHub:
         self.heartbeat_interval = heartbeat_interval
         self.on_change = on_change
         self.connections: dict[str, AgentConnection] = {}
-        self.draining: set[str] = set()
 
     # ---- what dispatch sees --------------------------------------------------------
     def slots(self, running: dict[str, int]) -> list[AgentSlot]:
+        """Connected agents; draining comes from their rows (the truth for every replica)."""
+        connections = dict(self.connections)
+        open_for_work = dispatchable(self.engine, connections)
         return [
             AgentSlot(name=name, labels=c.hello.labels, max_runs=c.hello.max_runs,
                       running=running.get(name, 0),
                       docker=bool(c.hello.resources.get("docker")),
-                      draining=name in self.draining)
-            for name, c in self.connections.items()
+                      draining=name not in open_for_work)
+            for name, c in connections.items()
         ]
 
     async def send(self, agent: str, message: p.ServerMessage) -> bool:
         connection = self.connections.get(agent)
         return connection is not None and await connection.send(message)
 
+    async def disconnect(self, agent: str, *, code: int, reason: str) -> bool:
+        connection = self.connections.get(agent)
+        if connection is None:
+            return False
+        with contextlib.suppress(RuntimeError, OSError):
+            await connection.websocket.close(code=code, reason=reason)
+        return True
+
     # ---- one agent connection ------------------------------------------------------
-    async def serve(self, websocket: WebSocket) -> None:
-        hello = p.parse_agent_message(await websocket.receive_text())
+    async def serve(self, websocket: WebSocket, outputs: OutputStore) -> None:
+        try:
+            hello = p.parse_agent_message(await websocket.receive_text())
+        except WebSocketDisconnect:
+            return
+        except ValueError:  # not JSON, or not a valid message (pydantic's errors are ValueErrors)
+            hello = None
         if not isinstance(hello, p.Hello):
             await websocket.close(code=1002, reason="expected hello")
             return
-        resume, stale = await anyio.to_thread.run_sync(self._register, hello)
-        connection = AgentConnection(name=hello.name, websocket=websocket, hello=hello)
+        resume, stale = await anyio.to_thread.run_sync(self._register, hello, outputs)
+        connection = AgentConnection(name=hello.name, websocket=websocket, hello=hello,
+                                     outputs=outputs)
         previous = self.connections.get(hello.name)
         if previous is not None:
             with contextlib.suppress(RuntimeError, OSError):
@@ -109,7 +130,7 @@ class AgentHub:
                 connection.inbox.put_nowait(message["bytes"])
             elif message.get("text") is not None:
                 parsed = p.parse_agent_message(message["text"])
-                if isinstance(parsed, p.StateChange | p.Heartbeat):
+                if isinstance(parsed, p.StateChange | p.Heartbeat | p.OutputManifest):
                     connection.inbox.put_nowait(parsed)
 
     async def _consume(self, connection: AgentConnection) -> None:
@@ -118,7 +139,7 @@ class AgentHub:
             while len(batch) < _BATCH and not connection.inbox.empty():
                 batch.append(connection.inbox.get_nowait())
             try:
-                acks, ended = await anyio.to_thread.run_sync(self._store, connection.name, batch)
+                acks, ended = await anyio.to_thread.run_sync(self._store, connection, batch)
             except Exception:
                 log.exception("storing a batch from agent %s failed", connection.name)
                 # Drop the connection: the agent reconnects and resends from what is stored.
@@ -134,7 +155,8 @@ class AgentHub:
                 await connection.send(ack)
 
     # ---- storage (worker thread) ---------------------------------------------------
-    def _register(self, hello: p.Hello) -> tuple[list[p.Resume], list[tuple[int, int]]]:
+    def _register(self, hello: p.Hello, outputs: OutputStore
+                  ) -> tuple[list[p.Resume], list[tuple[int, int]]]:
         now = self.clock.now()
         resume: list[p.Resume] = []
         stale: list[tuple[int, int]] = []
@@ -156,13 +178,16 @@ class AgentHub:
                     stdout=stored_size(session, held.run_id, held.attempt, "stdout"),
                     stderr=stored_size(session, held.run_id, held.attempt, "stderr"),
                     seq=run.agent_seq if current else 0,
+                    outputs=outputs.sizes(held.run_id, held.attempt),
                 ))
                 expected = current and RunStatus(run.status) not in TERMINAL
                 if not expected and held.status not in _FINAL:
                     stale.append((held.run_id, held.attempt))
         return resume, stale
 
-    def _store(self, agent: str, batch: list[Inbound]) -> tuple[list[p.Ack], bool]:
+    def _store(self, connection: AgentConnection, batch: list[Inbound]
+               ) -> tuple[list[p.Ack], bool]:
+        agent = connection.name
         now = self.clock.now()
         acks: list[p.Ack] = []
         ended = False
@@ -170,9 +195,9 @@ class AgentHub:
             _preload_runs(session, batch)
             for item in batch:
                 if isinstance(item, bytes):
-                    header, data = p.decode_log(item)
-                    append_chunk(session, run_id=header.run_id, attempt=header.attempt,
-                                 stream=header.stream, offset=header.offset, data=data)
+                    _store_frame(session, connection.outputs, item)
+                elif isinstance(item, p.OutputManifest):
+                    connection.outputs.complete(session, item, now=now)
                 elif isinstance(item, p.StateChange):
                     ended = apply_state(session, item, agent=agent, now=now) or ended
                     if item.status in _FINAL:  # the agent keeps its spool until this ack
@@ -183,6 +208,19 @@ class AgentHub:
         return acks, ended
 
 
+def _store_frame(session: Session, outputs: OutputStore, frame: bytes) -> None:
+    header, data = p.decode_frame(frame)
+    if isinstance(header, p.LogHeader):
+        append_chunk(session, run_id=header.run_id, attempt=header.attempt,
+                     stream=header.stream, offset=header.offset, data=data)
+        return
+    try:
+        outputs.write(header, data)
+    except (UnsafeName, OSError) as exc:
+        # Never stored, so never counted: the agent keeps the file and tells again later.
+        log.warning("run %s: output chunk of %r refused: %s", header.run_id, header.name, exc)
+
+
 def _preload_runs(session: Session, batch: list[Inbound]) -> None:
     """One query (and row lock) for every run the batch reports on, instead of one each."""
     ids = {item.run_id for item in batch if isinstance(item, p.StateChange)}
@@ -191,11 +229,11 @@ def _preload_runs(session: Session, batch: list[Inbound]) -> None:
 
 
 def _apply_hello(agent: Agent, hello: p.Hello, now: datetime) -> None:
-    agent.status = "online" if agent.status != "draining" else "draining"
+    agent.status = connected_status(agent)
     agent.labels = hello.labels
     agent.version = hello.version
     agent.max_runs = hello.max_runs
-    agent.resources = hello.resources
+    agent.resources = reported_resources(agent, hello.resources)
     agent.cpus = _int(hello.resources.get("cpus"))
     agent.memory = _int(hello.resources.get("memory_total"))
     gpus = hello.resources.get("gpus")
@@ -210,9 +248,9 @@ def _heartbeat(session: Session, name: str, beat: p.Heartbeat, now: datetime) ->
         return
     agent.last_heartbeat = now
     if agent.status == "offline":
-        agent.status = "online"
+        agent.status = connected_status(agent)
     if beat.resources:
-        agent.resources = beat.resources
+        agent.resources = reported_resources(agent, beat.resources)
 
 
 def _ack(session: Session, change: p.StateChange) -> p.Ack:
@@ -221,6 +259,7 @@ def _ack(session: Session, change: p.StateChange) -> p.Ack:
         stdout=stored_size(session, change.run_id, change.attempt, "stdout"),
         stderr=stored_size(session, change.run_id, change.attempt, "stderr"),
         done=change.status in _FINAL,
+        outputs=stored_count(session, change.run_id, change.attempt),
     )
 
 

@@ -1,9 +1,13 @@
 """The agent wire protocol (WebSocket at /api/v1/agents/connect).
 
-Text frames carry JSON control messages; log output travels in binary frames made of a
-4-byte big-endian header length, a JSON header and the raw bytes, so no byte is re-encoded.
-Every state change carries a per-attempt sequence number and every log chunk its byte
-offset, so a replay after a reconnect is applied exactly once.
+Text frames carry JSON control messages; log output and output files travel in binary frames
+made of a 4-byte big-endian header length, a JSON header and the raw bytes, so no byte is
+re-encoded. Every state change carries a per-attempt sequence number and every log or file
+chunk its byte offset, so a replay after a reconnect is applied exactly once.
+
+After a run ends the agent sends its output files, then their manifest (`outputs`: name,
+size, sha256 of each), then the final state: the server's `ack` of the final state counts
+the files it has stored, and the agent keeps its spool until every one of them is counted.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
+# The server closes an agent's connection with this code when the agent was removed from the
+# fleet: the agent stops instead of dialling again.
+CLOSE_REMOVED = 4001
 
 
 class _Msg(BaseModel):
@@ -66,6 +73,8 @@ class Resume(RunRef):
     stdout: int = 0
     stderr: int = 0
     seq: int = 0
+    # Bytes stored so far of each output file (complete or not) of this attempt.
+    outputs: dict[str, int] = Field(default_factory=dict)
     # The server no longer expects this run from this agent (declared lost, killed): stop it.
     abandon: bool = False
 
@@ -84,6 +93,8 @@ class Ack(RunRef):
     stdout: int
     stderr: int
     done: bool = False
+    # Output files of this attempt stored complete (size and sha256 checked).
+    outputs: int = 0
 
 
 class StartRun(RunRef):
@@ -105,26 +116,72 @@ class Control(RunRef):
     grace_seconds: float = 10.0
 
 
+class OutputFile(_Msg):
+    name: str  # relative POSIX path inside the run's output directory
+    size: int
+    sha256: str
+
+
+class OutputManifest(RunRef):
+    """Every file the attempt left in its output directory; sent after the files' bytes."""
+
+    type: Literal["outputs"] = "outputs"
+    files: list[OutputFile] = Field(default_factory=list)
+
+
 class LogHeader(RunRef):
+    kind: Literal["log"] = "log"
     stream: Literal["stdout", "stderr"]
     offset: int
 
 
-def encode_log(header: LogHeader, data: bytes) -> bytes:
+class OutputHeader(RunRef):
+    """A chunk of one output file, at its byte offset."""
+
+    kind: Literal["output"] = "output"
+    name: str
+    offset: int
+
+
+FrameHeader = LogHeader | OutputHeader
+
+
+def encode_frame(header: FrameHeader, data: bytes) -> bytes:
     head = header.model_dump_json().encode()
     return struct.pack(">I", len(head)) + head + data
 
 
-def decode_log(frame: bytes) -> tuple[LogHeader, bytes]:
+def decode_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
     (length,) = struct.unpack(">I", frame[:4])
-    header = LogHeader.model_validate_json(frame[4: 4 + length])
+    raw = json.loads(frame[4: 4 + length])
+    kind = raw.get("kind", "log") if isinstance(raw, dict) else None
+    header: FrameHeader
+    if kind == "output":
+        header = OutputHeader.model_validate(raw)
+    elif kind == "log":
+        header = LogHeader.model_validate(raw)
+    else:
+        raise ValueError(f"unknown binary frame kind {kind!r}")
     return header, frame[4 + length:]
 
 
-AgentMessage = Hello | Heartbeat | StateChange
+def encode_log(header: LogHeader, data: bytes) -> bytes:
+    return encode_frame(header, data)
+
+
+def decode_log(frame: bytes) -> tuple[LogHeader, bytes]:
+    header, data = decode_frame(frame)
+    if not isinstance(header, LogHeader):
+        raise ValueError("not a log frame")
+    return header, data
+
+
+AgentMessage = Hello | Heartbeat | StateChange | OutputManifest
 ServerMessage = Welcome | Ack | StartRun | Control
 
-_AGENT_TYPES: dict[str, type[_Msg]] = {"hello": Hello, "heartbeat": Heartbeat, "state": StateChange}
+_AGENT_TYPES: dict[str, type[_Msg]] = {
+    "hello": Hello, "heartbeat": Heartbeat, "state": StateChange, "outputs": OutputManifest,
+}
 _SERVER_TYPES: dict[str, type[_Msg]] = {
     "welcome": Welcome, "ack": Ack, "start": StartRun,
     "kill": Control, "pause": Control, "resume": Control,

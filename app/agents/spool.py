@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.agents.protocol import StateChange
+from app.agents.outputs import scan_outputs
+from app.agents.protocol import OutputFile, StateChange
 
 STREAMS = ("stdout", "stderr")
 _FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
@@ -18,12 +19,14 @@ _FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 
 @dataclass
 class RunSpool:
-    """One attempt's folder: spec.json, stdout, stderr, states.jsonl, outputs/."""
+    """One attempt's folder: spec.json, stdout, stderr, states.jsonl, outputs/, and once the
+    attempt has ended, manifest.json (the output files to deliver)."""
 
     path: Path
     run_id: int
     attempt: int
     states: list[StateChange] = field(default_factory=list)
+    _manifest: list[OutputFile] | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -69,6 +72,36 @@ class RunSpool:
     @property
     def finished(self) -> bool:
         return self.last_status in _FINAL
+
+    @property
+    def manifest(self) -> list[OutputFile] | None:
+        """The output files to deliver, fixed when the attempt ended (None before)."""
+        if self._manifest is None:
+            try:
+                raw = json.loads((self.path / "manifest.json").read_text())
+            except (FileNotFoundError, ValueError):
+                return None
+            self._manifest = [OutputFile.model_validate(item) for item in raw]
+        return self._manifest
+
+    def seal(self) -> list[OutputFile]:
+        """Take stock of the output directory once the attempt has ended (idempotent)."""
+        if self.manifest is not None:
+            return self.manifest
+        files = scan_outputs(self.output_dir)
+        self._write_manifest(files)
+        return files
+
+    def drop_output(self, name: str) -> None:
+        """Leave a file out of the manifest (it changed or vanished after the run ended)."""
+        files = [f for f in self.manifest or [] if f.name != name]
+        self._write_manifest(files)
+
+    def _write_manifest(self, files: list[OutputFile]) -> None:
+        temporary = self.path / "manifest.json.tmp"
+        temporary.write_text(json.dumps([f.model_dump() for f in files]))
+        os.replace(temporary, self.path / "manifest.json")
+        self._manifest = files
 
     def spec(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.path / "spec.json").read_text())

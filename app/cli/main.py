@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from app.cli.agents import agents_app
 from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
+from app.cli.outputs import register as register_output_commands
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
@@ -20,6 +22,8 @@ cli.add_typer(task_app, name="task")
 cli.add_typer(run_app, name="run")
 cli.add_typer(calendar_app, name="calendar")
 cli.add_typer(group_app, name="group")
+cli.add_typer(agents_app, name="agents")
+register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)
 

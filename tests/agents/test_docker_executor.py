@@ -93,8 +93,11 @@ def spec(run_id: int, tmp_path: Path, command: str, **fields: Any) -> RunSpec:
 
 
 async def finish(execution: DockerExecution) -> Outcome:
+    """The outcome, once the container's removal (which follows it) is done too."""
     async with asyncio.timeout(WAIT):
-        return await execution.wait()
+        outcome = await execution.wait()
+        await execution.removed()
+        return outcome
 
 
 def assert_removed(client: Any, run_id: int, attempt: int = 1) -> None:

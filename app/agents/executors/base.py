@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Stream = Literal["stdout", "stderr"]
 
@@ -73,6 +74,27 @@ class Executor(Protocol):
     async def start(self, spec: RunSpec, sink: Sink) -> Execution:
         """Launch the attempt; raise LaunchError when it cannot start."""
         ...
+
+
+class FoundRun(Protocol):
+    """An attempt an executor still has going (or ended but not yet told) after a restart."""
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+
+@runtime_checkable
+class Reattachable(Protocol):
+    """An executor whose attempts outlive the agent (containers): a restarted agent finds
+    them again and follows them to their end."""
+
+    async def find_running(self) -> Sequence[FoundRun]: ...
+
+    async def reattach(self, run_id: int, attempt: int, sink: Sink, *,
+                       offsets: Mapping[Stream, int] | None = None) -> Execution: ...
 
 
 class LaunchError(Exception):

@@ -272,11 +272,19 @@ class DockerExecution:
         self._terminated = False
         self._timed_out = False
         self._detached = False
+        self._removal: asyncio.Task[None] | None = None
         self._drain_task = asyncio.create_task(self._drain())
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def wait(self) -> Outcome:
+        """The outcome, as soon as Docker tells it; the container is removed after that."""
         return await asyncio.shield(self._supervisor)
+
+    async def removed(self) -> None:
+        """Wait until the ended container is gone (the removal runs after the outcome)."""
+        await asyncio.shield(self._supervisor)
+        if self._removal is not None:
+            await asyncio.shield(self._removal)
 
     async def kill(self, grace_seconds: float = 10.0) -> None:
         if self._supervisor.done():
@@ -362,7 +370,8 @@ class DockerExecution:
             self._pump.close()
             self._drain_task.cancel()
             if not self._detached:
-                await _remove(self._container)
+                # Off the outcome's path: removing takes the engine tens of milliseconds.
+                self._removal = _remove_later(self._container)
 
     async def _expire(self) -> None:
         self._timed_out = True
@@ -379,6 +388,16 @@ class DockerExecution:
                 await self._expire()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+_removals: set[asyncio.Task[None]] = set()  # strong references until each is done
+
+
+def _remove_later(container: Any) -> asyncio.Task[None]:
+    task = asyncio.create_task(_remove(container))
+    _removals.add(task)
+    task.add_done_callback(_removals.discard)
+    return task
 
 
 async def _remove(container: Any) -> None:

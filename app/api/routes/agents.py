@@ -1,13 +1,18 @@
-"""/agents: the fleet, agent tokens, and the agents' WebSocket."""
+"""/agents: the fleet (list, drain, undrain, remove), agent tokens, and the agents' WebSocket."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response, WebSocket, status
+import anyio
+from fastapi import APIRouter, Path, Response, WebSocket, status
 from sqlmodel import col, select
 
-from app.api.deps import AdminDep, AuditDep, ContextDep, UserDep, bearer_token
+from app.agents import fleet
+from app.agents.protocol import CLOSE_REMOVED
+from app.api.deps import AdminDep, AuditDep, ContextDep, OperatorDep, UserDep, bearer_token
+from app.api.routes.outputs import output_store
 from app.api.schemas import AgentPublic, AgentTokenCreated
 from app.api.security_schemas import AgentTokenCreateBody, AgentTokenListed
 from app.context import AppContext
@@ -18,10 +23,25 @@ from app.errors import NotFound
 from app.security import hash_token, new_token
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@router.get("", response_model=list[AgentPublic])
-def list_agents(context: ContextDep, user: UserDep) -> list[AgentPublic]:
+class AgentView(AgentPublic):
+    draining: bool
+
+
+def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
+    return AgentView(
+        name=agent.name, status=agent.status, connected=agent.name in context.hub.connections,
+        labels=agent.labels, cpus=agent.cpus, memory=agent.memory, gpus=agent.gpus,
+        docker=agent.docker, last_heartbeat=agent.last_heartbeat, version=agent.version,
+        max_runs=agent.max_runs, resources=fleet.public_resources(agent), running_runs=running,
+        draining=fleet.is_draining(agent),
+    )
+
+
+@router.get("", response_model=list[AgentView])
+def list_agents(context: ContextDep, user: UserDep) -> list[AgentView]:
     with session_scope(context.engine) as session:
         agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
         held = session.exec(
@@ -31,15 +51,53 @@ def list_agents(context: ContextDep, user: UserDep) -> list[AgentPublic]:
     for name, run_id in held:
         if name and run_id:
             running.setdefault(name, []).append(run_id)
-    return [
-        AgentPublic(
-            name=a.name, status=a.status, connected=a.name in context.hub.connections,
-            labels=a.labels, cpus=a.cpus, memory=a.memory, gpus=a.gpus, docker=a.docker,
-            last_heartbeat=a.last_heartbeat, version=a.version, max_runs=a.max_runs,
-            resources=a.resources, running_runs=sorted(running.get(a.name, [])),
-        )
-        for a in agents
-    ]
+    return [_view(context, a, sorted(running.get(a.name, []))) for a in agents]
+
+
+def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool
+                  ) -> AgentView:
+    with session_scope(context.engine) as session:
+        before = fleet.is_draining(fleet.get_agent(session, name))
+        agent = fleet.set_draining(session, name, draining)
+        session.flush()
+        if before != draining:
+            audit(session, action="agent.drain" if draining else "agent.undrain",
+                  target_kind="agent", target_id=name, before={"draining": before},
+                  after={"draining": draining})
+        view = _view(context, agent, fleet.held_runs(session, name))
+    context.scheduler.wake_dispatch()
+    return view
+
+
+@router.post("/{name}/drain", response_model=AgentView)
+def drain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep
+          ) -> AgentView:
+    """Let the agent finish its running work and give it no new work (until undrained; kept
+    across restarts of the server and of the agent)."""
+    return _set_draining(context, audit, name, True)
+
+
+@router.post("/{name}/undrain", response_model=AgentView)
+def undrain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep
+            ) -> AgentView:
+    return _set_draining(context, audit, name, False)
+
+
+def _remove(context: AppContext, audit: AuditDep, name: str) -> None:
+    with session_scope(context.engine) as session:
+        removed = fleet.remove(session, name)
+        audit(session, action="agent.remove", target_kind="agent", target_id=name,
+              before={"status": removed.was})
+
+
+@router.delete("/{name}", status_code=204)
+async def remove_agent(name: AgentName, context: ContextDep, user: AdminDep, audit: AuditDep
+                       ) -> Response:
+    """Forget an agent that is offline, or drained with no runs left (409 says why not).
+    A drained agent still connected is told so and stops instead of dialling again."""
+    await anyio.to_thread.run_sync(_remove, context, audit, name)
+    await context.hub.disconnect(name, code=CLOSE_REMOVED, reason="removed from the fleet")
+    return Response(status_code=204)
 
 
 @router.post("/tokens", response_model=AgentTokenCreated, status_code=201)
@@ -115,4 +173,4 @@ async def connect(websocket: WebSocket) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid agent token")
         return
     await websocket.accept()
-    await context.hub.serve(websocket)
+    await context.hub.serve(websocket, output_store(context))
