@@ -29,6 +29,7 @@ from app.api.routes import (
     integrations,
     io,
     metrics,
+    outputs,
     run_actions,
     runs,
     tasks,
@@ -80,7 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.state.alerts = alert_service
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
-    for module in (health, auth, tasks, runs, run_actions, agents, calendars, groups,
+    for module in (health, auth, tasks, runs, run_actions, outputs, agents, calendars, groups,
                    group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
