@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from app.cli.adhoc import register as register_adhoc_commands
 from app.cli.agents import agents_app
+from app.cli.alerts import register as register_alert_commands
 from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
+from app.cli.io import register as register_io_commands
 from app.cli.outputs import register as register_output_commands
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
@@ -27,6 +30,9 @@ register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)
 
+register_adhoc_commands(cli)
+register_io_commands(cli)
+register_alert_commands(cli)
 
 def main() -> None:
     cli()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from app.cli.output import client, emit_json, fail, table
+from app.cli.output import client, console, emit_json, fail, table
 from app.client import AlmanacAPIError
 from app.client.http import TERMINAL
 
@@ -92,4 +92,78 @@ def wait(run_id: int, timeout: Annotated[float | None, typer.Option(help="Second
     except TimeoutError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(code=2) from error
+    raise typer.Exit(code=0 if status == "SUCCESS" else 1)
+
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
+
+
+@run_app.command("kill")
+def kill(run_id: int, yes: Yes = False) -> None:
+    """Stop a run (it ends TERMINATED); asks first unless -y."""
+    try:
+        api = client()
+        handle = api.runs.get(run_id)
+        if handle.status in TERMINAL:
+            typer.echo(f"run {run_id} already ended {handle.status}")
+            return
+        if not yes:
+            typer.confirm(f"Kill run {run_id} ({handle.data.get('task_name') or 'adhoc'}, "
+                          f"{handle.status})?", abort=True)
+        handle.kill()
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"run {run_id}: kill requested ({handle.status})")
+
+
+@run_app.command("pause")
+def pause(run_id: int) -> None:
+    """Suspend a RUNNING run (SIGSTOP of its processes, or docker pause)."""
+    try:
+        client().runs.get(run_id).pause()
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"run {run_id}: pause requested")
+
+
+@run_app.command("resume")
+def resume(run_id: int) -> None:
+    """Resume a PAUSED run."""
+    try:
+        client().runs.get(run_id).resume()
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"run {run_id}: resume requested")
+
+
+def _line(data: dict[str, Any]) -> str:
+    parts = [f"run {data['id']}", str(data["status"])]
+    if data.get("agent"):
+        parts.append(f"on {data['agent']}")
+    if data.get("reason"):
+        parts.append(f"({data['reason']})")
+    return " ".join(parts)
+
+
+@run_app.command("watch")
+def watch(run_id: int,
+          timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None) -> None:
+    """A live status line (with a spinner) until the run ends; each change is printed.
+    Exit 0 on SUCCESS, 1 otherwise, 2 on timeout."""
+    try:
+        handle = client().runs.get(run_id)
+        with console.status(_line(handle.data)) as spinner:
+            def changed(_status: str) -> None:
+                spinner.update(_line(handle.data))
+                console.out(_line(handle.data), highlight=False)
+
+            status = handle.wait(timeout=timeout, poll=0.3, on_change=changed)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    except TimeoutError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=2) from error
+    seconds = handle.data.get("duration_seconds")
+    if seconds is not None:
+        console.out(f"took {seconds:.1f}s", highlight=False)
     raise typer.Exit(code=0 if status == "SUCCESS" else 1)

@@ -136,3 +136,60 @@ def disable(tid: int) -> None:
     except AlmanacAPIError as error:
         raise fail(error) from error
     typer.echo(f"task {tid} disabled")
+
+
+@task_app.command("update")
+def update(
+    tid: int,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    command: Annotated[str | None, typer.Option(help="New shell command.")] = None,
+    cron: Annotated[str | None, typer.Option(help="New cron schedule.")] = None,
+    timezone: Annotated[str, typer.Option(help="Timezone of --cron.")] = "UTC",
+    no_schedule: Annotated[bool, typer.Option("--no-schedule", help="Remove the schedule.")]
+    = False,
+    target: Annotated[str | None, typer.Option(help="Agent name.")] = None,
+    image: Annotated[str | None, typer.Option(help="Docker image.")] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    retry_attempts: Annotated[int | None, typer.Option()] = None,
+    max_run_seconds: Annotated[float | None, typer.Option()] = None,
+    from_file: Annotated[Path | None, typer.Option("--from-file",
+                                                   help="JSON with any task fields.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change only the fields given."""
+    body: dict[str, Any] = json.loads(from_file.read_text()) if from_file else {}
+    for key, value in (("name", name), ("command", command), ("target", target),
+                       ("image", image), ("description", description),
+                       ("retry_attempts", retry_attempts), ("max_run_seconds", max_run_seconds)):
+        if value is not None:
+            body[key] = value
+    if cron:
+        body["schedule"] = {"kind": "cron", "cron": cron, "timezone": timezone}
+    if no_schedule:
+        body["schedule"] = None
+    if not body:
+        raise typer.BadParameter("nothing to change: give at least one option")
+    try:
+        task = client().tasks.update(tid, **body)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    if as_json:
+        emit_json(task)
+    else:
+        typer.echo(f"updated task {task['tid']} ({task['name']}); next fire: "
+                   f"{task['next_fire_time'] or '-'}")
+
+
+@task_app.command("delete")
+def delete(tid: int,
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+    """Delete the definition (its finished runs stay in the history)."""
+    try:
+        api = client()
+        name = api.tasks.get(tid)["name"]
+        if not yes:
+            typer.confirm(f"Delete task {tid} ({name})?", abort=True)
+        api.tasks.delete(tid)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    typer.echo(f"deleted task {tid} ({name})")
