@@ -412,6 +412,10 @@ async def _remove(container: Any) -> None:
 # --- executor -----------------------------------------------------------------------------------
 
 
+class _ImageMissing(Exception):
+    """`create` found no such image locally: pull it, then create again."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ContainerRun:
     """A container this agent started, found again (e.g. after the agent restarted)."""
@@ -442,9 +446,12 @@ class DockerExecutor:
     async def start(self, spec: RunSpec, sink: Sink) -> DockerExecution:
         options = container_options(spec)  # refuse a bad spec before touching Docker
         client = await self._docker()
-        await self._ensure_image(client, options["image"])
         await asyncio.to_thread(spec.output_dir.mkdir, parents=True, exist_ok=True)
-        container = await self._create(client, options)
+        try:
+            container = await self._create(client, options)
+        except _ImageMissing:  # only then look further: a present image costs no extra call
+            await self._pull(client, options["image"])
+            container = await self._create(client, options)
         pump = _OutputPump(asyncio.get_running_loop())
         try:
             # Attach before start so that not a byte of early output is missed.
@@ -551,14 +558,7 @@ class DockerExecutor:
                 raise LaunchError(f"Docker is not available: {_explain(exc)}") from exc
         return self._client
 
-    async def _ensure_image(self, client: Any, image: str) -> None:
-        try:
-            await asyncio.to_thread(client.images.get, image)
-            return
-        except ImageNotFound:
-            pass
-        except DockerException as exc:
-            raise LaunchError(f"could not look up image {image}: {_explain(exc)}") from exc
+    async def _pull(self, client: Any, image: str) -> None:
         prefix = f"image {image} not found locally and could not be pulled"
         try:
             async with asyncio.timeout(self._pull_timeout):
@@ -572,6 +572,8 @@ class DockerExecutor:
         name = options["name"]
         try:
             return await asyncio.to_thread(client.containers.create, **options)
+        except ImageNotFound as exc:
+            raise _ImageMissing(options["image"]) from exc
         except APIError as exc:
             if exc.status_code != 409:
                 raise LaunchError(
