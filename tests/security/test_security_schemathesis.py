@@ -68,7 +68,10 @@ def _operations() -> list[tuple[str, str]]:
             for method in item]
 
 
-def _operation(schema: schemathesis.BaseSchema, method: str, path: str) -> APIOperation[Any, Any, Any, Any]:
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+def _operation(schema: schemathesis.BaseSchema, method: str, path: str) -> Operation:
     for result in schema.get_all_operations():
         if isinstance(result, Ok) and (result.ok().method.upper(), result.ok().path) == (
                 method, path):
