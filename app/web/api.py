@@ -43,18 +43,20 @@ class ApiClient:
     session: WebSession
 
     async def raw(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                  json: Any = None) -> httpx.Response:
+                  json: Any = None, content: bytes | None = None) -> httpx.Response:
         """The API's answer as it is (the whole body: for JSON and modest files)."""
         client_host = self.request.client.host if self.request.client else "127.0.0.1"
         transport = httpx.ASGITransport(app=self.request.app, client=(client_host, 0))
         token = self.request.cookies.get(SESSION_COOKIE, "")
         async with httpx.AsyncClient(transport=transport, base_url="http://almanac.internal",
                                      headers={"Authorization": f"Bearer {token}"}) as http:
-            return await http.request(method, API + path, params=_clean(params), json=json)
+            headers = {"Content-Type": "application/json"} if content is not None else None
+            return await http.request(method, API + path, params=_clean(params), json=json,
+                                      content=content, headers=headers)
 
     async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json: Any = None) -> Any:
-        response = await self.raw(method, path, params=params, json=json)
+                   json: Any = None, content: bytes | None = None) -> Any:
+        response = await self.raw(method, path, params=params, json=json, content=content)
         if response.status_code >= 400:
             body = _json(response)
             raise ApiError(response.status_code, str(body.get("detail", response.text)),

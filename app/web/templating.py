@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from app.web.auth import CSRF_FIELD, CSRF_HEADER, WebSession
 from app.web.status import STATUSES, chain_steps, status_meta
+from app.web.tasks_view import schedule_summary
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATE_DIR)
@@ -27,12 +28,23 @@ def _zone(context: Context) -> tzinfo:
     return zone if isinstance(zone, tzinfo) else ZoneInfo("UTC")
 
 
+def _instant(moment: datetime | str | None) -> datetime | None:
+    """Datetimes come as objects, or as ISO strings from the API's JSON."""
+    if isinstance(moment, str):
+        try:
+            return datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    return moment
+
+
 @pass_context
-def when(context: Context, moment: datetime | None, style: str = "full") -> str:
+def when(context: Context, moment: datetime | str | None, style: str = "full") -> str:
     """An instant in the viewer's timezone: "2026-03-02 08:00:05", or "08:00:05" (time)."""
-    if moment is None:
+    instant = _instant(moment)
+    if instant is None:
         return "—"
-    local = moment.astimezone(_zone(context))
+    local = instant.astimezone(_zone(context))
     if style == "time":
         return local.strftime("%H:%M:%S")
     if style == "short":
@@ -41,11 +53,11 @@ def when(context: Context, moment: datetime | None, style: str = "full") -> str:
 
 
 @pass_context
-def ago(context: Context, moment: datetime | None) -> str:
-    now = context.get("now")
-    if moment is None or not isinstance(now, datetime):
+def ago(context: Context, moment: datetime | str | None) -> str:
+    now, instant = context.get("now"), _instant(moment)
+    if instant is None or not isinstance(now, datetime):
         return "—"
-    seconds = (now - moment).total_seconds()
+    seconds = (now - instant).total_seconds()
     suffix = "ago" if seconds >= 0 else "from now"
     return f"{duration(abs(seconds))} {suffix}"
 
@@ -85,7 +97,7 @@ def percent(part: float | int | None, whole: float | int | None) -> float:
 
 templates.env.filters.update(when=when, ago=ago, duration=duration, size=size)
 templates.env.globals.update(status_meta=status_meta, STATUSES=STATUSES, percent=percent,
-                             chain_steps=chain_steps,
+                             chain_steps=chain_steps, schedule_summary=schedule_summary,
                              CSRF_FIELD=CSRF_FIELD, CSRF_HEADER=CSRF_HEADER)
 
 

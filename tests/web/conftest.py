@@ -39,9 +39,9 @@ def api_token(web_engine: Engine) -> str:
 
 
 @pytest.fixture
-def anonymous(web_app: FastAPI, api_token: str) -> Iterator[TestClient]:
-    with TestClient(web_app, follow_redirects=False) as client:
-        yield client
+def anonymous(web_app: FastAPI, api_token: str) -> TestClient:
+    """Browser-like clients are not entered: the app's lifespan runs once, under `api`."""
+    return TestClient(web_app, follow_redirects=False)
 
 
 @pytest.fixture
@@ -53,22 +53,17 @@ def api(web_app: FastAPI, api_token: str) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def login(web_app: FastAPI, web_engine: Engine, api_token: str) -> Iterator[Login]:
+def login(web_app: FastAPI, web_engine: Engine, api: TestClient) -> Login:
     """login(role) → a client signed in as a user of that role (admin is the superadmin)."""
-    clients: list[TestClient] = []
 
     def make(role: str) -> TestClient:
         if role != "superadmin":
             seed_user(web_engine, role, role=role)
         client = TestClient(web_app, follow_redirects=False)
-        client.__enter__()
-        clients.append(client)
         sign_in(client, "admin" if role == "superadmin" else role)
         return client
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return make
 
 
 @pytest.fixture

@@ -74,9 +74,9 @@ def test_session_cookie_is_httponly_lax_and_stored_hashed(anonymous: TestClient,
 
 
 def test_cookie_is_secure_over_https(web_app: FastAPI, api_token: str) -> None:
-    with TestClient(web_app, base_url="https://testserver", follow_redirects=False) as client:
-        response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                               "login_token": _login_token(client)})
+    client = TestClient(web_app, base_url="https://testserver", follow_redirects=False)
+    response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                           "login_token": _login_token(client)})
     assert "Secure" in response.headers["set-cookie"]
 
 
@@ -121,5 +121,4 @@ def test_signed_in_visitor_skips_the_login_form(web: TestClient) -> None:
 
 
 def test_sign_in_helper_returns_csrf(web_app: FastAPI, api_token: str) -> None:
-    with TestClient(web_app, follow_redirects=False) as client:
-        assert len(sign_in(client, "admin")) == 64
+    assert len(sign_in(TestClient(web_app, follow_redirects=False), "admin")) == 64

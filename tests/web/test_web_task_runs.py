@@ -154,7 +154,7 @@ def test_stream_pushes_new_and_changed_rows(web: TestClient, api: TestClient,
 
 
 def test_stream_resyncs_a_stale_page(web: TestClient, api: TestClient, web_app: FastAPI) -> None:
-    web_app.state.sse_lifetime = 0.3
+    web_app.state.sse_lifetime = 1.0
     seq = web.get("/task-runs").context["seq"]
     run_id = _force(api, _task(api))  # after the page was drawn
     text = web.get(f"/task-runs/events?seq={seq}").text

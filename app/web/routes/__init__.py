@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.web.routes import login, run_detail, run_logs, task_runs
+from app.web.routes import groups, login, run_detail, run_logs, task_runs, tasks, transfer
 
 ROUTERS: tuple[APIRouter, ...] = (login.router, task_runs.router, run_detail.router,
-                                  run_logs.router)
+                                  run_logs.router, tasks.router, transfer.router, groups.router)

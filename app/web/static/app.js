@@ -43,14 +43,16 @@
     }
   });
 
-  function toast(text, kind) {
+  function toast(text, kind, href) {
     var box = document.getElementById("toasts");
     if (!box) return;
-    var div = document.createElement("div");
+    var div = document.createElement(href ? "a" : "div");
     div.className = "toast " + (kind || "");
     div.textContent = text;
+    if (href) div.href = href;
     box.appendChild(div);
-    window.setTimeout(function () { div.remove(); }, 6000);
+    while (box.children.length > 3) box.firstElementChild.remove();
+    window.setTimeout(function () { div.remove(); }, 4500);
   }
   window.almanacToast = toast;
 
@@ -62,6 +64,18 @@
   document.addEventListener("htmx:sendError", function () {
     toast("The server cannot be reached.", "error");
   });
-  // Server-sent toasts: HX-Trigger: {"toast": "text"}
-  document.addEventListener("toast", function (evt) { toast(evt.detail.value || ""); });
+  // Server-sent toasts: HX-Trigger: {"toast": "text"} or {"toast": {"text", "href", "kind"}}
+  document.addEventListener("toast", function (evt) {
+    var d = evt.detail || {};
+    if (typeof d.value === "string") toast(d.value);
+    else toast(d.text || "", d.kind, d.href);
+  });
+
+  // Rows that open something in a side panel: mark the one chosen.
+  document.addEventListener("click", function (evt) {
+    var row = evt.target.closest && evt.target.closest("tr[data-select]");
+    if (!row) return;
+    row.parentNode.querySelectorAll("tr.selected").forEach(function (r) { r.classList.remove("selected"); });
+    row.classList.add("selected");
+  });
 })();

@@ -1,0 +1,218 @@
+"""HTML form fields ⇄ API payloads for tasks, groups and their schedule builder.
+
+Form values are strings (a checkbox is present or absent); the API's JSON has numbers, lists
+and objects. Problems found here (a number that is not one) and the API's own refusals (a
+field path such as `schedule.cron` or `gpus.0`) both land on the form field they concern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+Values = Mapping[str, str]
+
+SCHEDULE_KINDS = ("cron", "times", "frequency", "once")
+# API field (inside `schedule`) → form field
+_SCHEDULE_KEYS = {
+    "kind": "sched_kind", "cron": "sched_cron", "times": "sched_times", "days": "sched_days",
+    "every_minutes": "sched_every", "window": "sched_window_start",
+    "start": "sched_window_start", "end": "sched_window_end", "at": "sched_at",
+    "timezone": "sched_timezone", "calendar": "sched_calendar", "on_closed": "sched_on_closed",
+    "start_date": "sched_start_date", "end_date": "sched_end_date",
+}
+_TASK_TEXT = ("description", "command")
+_TASK_OPTIONAL = ("target", "run_as_user", "image", "memory", "workdir")
+_TASK_NUMBERS: dict[str, type[int] | type[float]] = {
+    "retry_attempts": int, "retry_delay_seconds": float, "misfire_grace_seconds": float,
+    "misfire_max_replays": int}
+_TASK_OPTIONAL_NUMBERS: dict[str, type[float]] = {"cpus": float, "max_run_seconds": float}
+
+
+class FormErrors(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def error_key(path: str) -> str:
+    """An API error's field path (`name`, `gpus.0`, `schedule.cron.cron`) as the form field
+    that shows it (pydantic puts the schedule's kind tag before its fields)."""
+    parts = [p for p in path.split(".") if p and p != "body" and not p.isdigit()]
+    if not parts:
+        return ""
+    if parts[0] != "schedule":
+        return parts[0]
+    rest = parts[1:]
+    if len(rest) > 1 and rest[0] in SCHEDULE_KINDS:
+        rest = rest[1:]
+    return _SCHEDULE_KEYS.get(rest[-1] if rest else "kind", "sched_kind")
+
+
+def schedule_error_key(loc: tuple[int | str, ...]) -> str:
+    """A `parse_schedule` ValidationError loc as the form field."""
+    return error_key(".".join(["schedule", *(str(p) for p in loc)]))
+
+
+def _split(text: str) -> list[str]:
+    return [p for p in re.split(r"[\s,]+", text.strip()) if p]
+
+
+def _pairs(text: str, field: str) -> dict[str, str]:
+    """KEY=VALUE, one per line."""
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise FormErrors({field: f"line {number}: expected KEY=VALUE"})
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _number(values: Values, field: str, kind: type[int] | type[float]) -> int | float | None:
+    text = values.get(field, "").strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise FormErrors({field: f"{text!r} is not a{'n integer' if kind is int else ' number'}"}
+                         ) from None
+
+
+def schedule_from_form(values: Values) -> dict[str, Any] | None:
+    """The schedule the builder describes (None: no schedule of its own)."""
+    kind = values.get("sched_kind", "").strip()
+    if not kind:
+        return None
+    data: dict[str, Any] = {"kind": kind}
+    if kind == "cron":
+        data["cron"] = values.get("sched_cron", "").strip()
+    elif kind == "times":
+        data["times"] = _split(values.get("sched_times", ""))
+    elif kind == "frequency":
+        data["every_minutes"] = _number(values, "sched_every", int)
+        start, end = values.get("sched_window_start", ""), values.get("sched_window_end", "")
+        if start.strip() or end.strip():
+            data["window"] = {"start": start.strip(), "end": end.strip()}
+    elif kind == "once":
+        data["at"] = values.get("sched_at", "").strip()
+    if kind in ("times", "frequency") and values.get("sched_days", "").strip():
+        data["days"] = values["sched_days"].strip()
+    for field, key in (("timezone", "sched_timezone"), ("calendar", "sched_calendar"),
+                       ("start_date", "sched_start_date"), ("end_date", "sched_end_date")):
+        if values.get(key, "").strip():
+            data[field] = values[key].strip()
+    if values.get("sched_on_closed", "skip") != "skip":
+        data["on_closed"] = values["sched_on_closed"]
+    return data
+
+
+def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
+    if not schedule:
+        return {"sched_kind": "", "sched_timezone": "UTC"}
+    window = schedule.get("window") or {}
+    at = str(schedule.get("at") or "")
+    return {
+        "sched_kind": str(schedule.get("kind", "")), "sched_cron": str(schedule.get("cron", "")),
+        "sched_times": ", ".join(schedule.get("times") or []),
+        "sched_days": str(schedule.get("days", "")),
+        "sched_every": str(schedule.get("every_minutes", "")),
+        "sched_window_start": str(window.get("start", "")),
+        "sched_window_end": str(window.get("end", "")),
+        "sched_at": at[:16], "sched_timezone": str(schedule.get("timezone", "UTC")),
+        "sched_calendar": str(schedule.get("calendar") or ""),
+        "sched_on_closed": str(schedule.get("on_closed", "skip")),
+        "sched_start_date": str(schedule.get("start_date") or ""),
+        "sched_end_date": str(schedule.get("end_date") or ""),
+    }
+
+
+def task_from_form(values: Values) -> dict[str, Any]:
+    """The API payload of a task form; FormErrors names every field it cannot read."""
+    errors: dict[str, str] = {}
+    payload: dict[str, Any] = {"name": values.get("name", "").strip(),
+                               "active": "active" in values,
+                               "retry_exponential": "retry_exponential" in values,
+                               "instance": values.get("instance", "").strip() or "default",
+                               "concurrency": values.get("concurrency", "allow"),
+                               "misfire": values.get("misfire", "run_once")}
+    payload.update({f: values.get(f, "") for f in _TASK_TEXT})
+    payload.update({f: values.get(f, "").strip() or None for f in _TASK_OPTIONAL})
+    group = values.get("group", "").strip()
+    payload["group"] = int(group) if group.isdigit() else None
+    readers: list[tuple[str, Any]] = [
+        *[(f, lambda f=f, k=k: _number(values, f, k)) for f, k in _TASK_NUMBERS.items()],
+        *[(f, lambda f=f, k=k: _number(values, f, k)) for f, k in _TASK_OPTIONAL_NUMBERS.items()],
+        ("gpus", lambda: [_gpu(p) for p in _split(values.get("gpus", ""))]),
+        ("mounts", lambda: [m.strip() for m in values.get("mounts", "").splitlines() if m.strip()]),
+        ("env", lambda: _pairs(values.get("env", ""), "env")),
+        ("labels", lambda: _pairs(values.get("labels", ""), "labels")),
+        ("schedule", lambda: schedule_from_form(values)),
+    ]
+    for field, read in readers:
+        try:
+            value = read()
+        except FormErrors as exc:
+            errors.update(exc.errors)
+            continue
+        except ValueError as exc:
+            errors[field] = str(exc)
+            continue
+        if value is not None or field in _TASK_OPTIONAL_NUMBERS or field == "schedule":
+            payload[field] = value
+    if errors:
+        raise FormErrors(errors)
+    return payload
+
+
+def _gpu(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a GPU index")
+    return int(text)
+
+
+def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
+    """A task as the API shows it, as form values."""
+    values = {k: ("" if task.get(k) is None else str(task[k]))
+              for k in ("name", "description", "command", "target", "run_as_user", "image",
+                        "memory", "workdir", "instance", "concurrency", "misfire",
+                        "retry_attempts", "retry_delay_seconds", "misfire_grace_seconds",
+                        "misfire_max_replays", "cpus", "max_run_seconds", "group")}
+    values["gpus"] = ", ".join(str(g) for g in task.get("gpus") or [])
+    values["mounts"] = "\n".join(task.get("mounts") or [])
+    values["env"] = "\n".join(f"{k}={v}" for k, v in (task.get("env") or {}).items())
+    values["labels"] = "\n".join(f"{k}={v}" for k, v in (task.get("labels") or {}).items())
+    for flag in ("active", "retry_exponential"):
+        if task.get(flag):
+            values[flag] = "on"
+    values.update(schedule_to_form(task.get("schedule")))
+    return values
+
+
+def new_task_values() -> dict[str, str]:
+    return {"active": "on", "instance": "default", "concurrency": "allow",
+            "misfire": "run_once", "retry_attempts": "0", "retry_delay_seconds": "0",
+            "misfire_grace_seconds": "3600", "misfire_max_replays": "10",
+            **schedule_to_form({"kind": "cron", "cron": "0 8 * * 1-5", "timezone": "UTC"})}
+
+
+def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"name": values.get("name", "").strip(),
+                               "description": values.get("description", ""),
+                               "active": "active" in values,
+                               "instance": values.get("instance", "").strip() or "default",
+                               "tasks": [int(t) for t in task_ids if t.isdigit()]}
+    payload["schedule"] = schedule_from_form(values)
+    return payload
+
+
+def group_to_form(group: Mapping[str, Any]) -> dict[str, str]:
+    values = {k: str(group.get(k) or "") for k in ("name", "description", "instance")}
+    if group.get("active"):
+        values["active"] = "on"
+    values.update(schedule_to_form(group.get("schedule")))
+    return values

@@ -1,0 +1,67 @@
+"""The schedule builder's live preview: the draft schedule checked by the domain's own
+validation and its next fire times forecast, or the field that is wrong and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from app.db.calendars import calendar_spec
+from app.db.engine import session_scope
+from app.domain.calendars import CalendarSpec
+from app.domain.schedules import Schedule, parse_schedule
+from app.domain.triggers import Occurrence, SkippedOccurrence, forecast
+from app.errors import NotFound
+from app.web.cron_words import describe
+from app.web.forms import FormErrors, Values, schedule_error_key, schedule_from_form
+
+COUNT = 5
+
+
+@dataclass
+class Preview:
+    schedule: Schedule | None = None
+    occurrences: list[Occurrence] = field(default_factory=list)
+    skipped: list[SkippedOccurrence] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # form field → problem
+    words: str | None = None  # a cron expression in plain words
+
+    @property
+    def empty(self) -> bool:
+        return self.schedule is None and not self.errors
+
+
+def preview(engine: Engine, values: Values, now: datetime) -> Preview:
+    try:
+        data = schedule_from_form(values)
+    except FormErrors as exc:
+        return Preview(errors=exc.errors)
+    if data is None:
+        return Preview()
+    try:
+        schedule = parse_schedule(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            errors.setdefault(schedule_error_key(tuple(error["loc"])), _message(error["msg"]))
+        return Preview(errors=errors)
+    calendar: CalendarSpec | None = None
+    if schedule.calendar:
+        try:
+            with session_scope(engine) as session:
+                calendar = calendar_spec(session, schedule.calendar)
+        except NotFound:
+            return Preview(errors={"sched_calendar": f"unknown calendar {schedule.calendar!r}"})
+    result = forecast(schedule, now, COUNT, calendar)
+    words = describe(schedule.cron) if schedule.kind == "cron" else None
+    return Preview(schedule=schedule, occurrences=result.occurrences,
+                   skipped=result.skipped[:COUNT], words=words)
+
+
+def _message(text: str) -> str:
+    """Drop the field name the domain puts first ("cron: minute field ..." → "minute ...")."""
+    head, sep, rest = text.partition(": ")
+    return rest if sep and " " not in head else text

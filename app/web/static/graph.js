@@ -1,0 +1,114 @@
+// Almanac flow graph: a group's tasks and dependency edges (cytoscape + dagre), nodes
+// coloured by their run's status, redrawn from the page's SSE stream ("graph" events).
+(function () {
+  "use strict";
+  var COLORS = {  // css class -> [fill, text/border]
+    "s-idle": ["#eceef2", "#556070"], "s-active": ["#e9e8fd", "#4f46e5"],
+    "s-trigger": ["#fdf0dc", "#b45309"], "s-started": ["#dcf3f8", "#0e7490"],
+    "s-running": ["#e0e9fd", "#1d4ed8"], "s-paused": ["#fdf6d4", "#a16207"],
+    "s-success": ["#dcf3e4", "#15803d"], "s-failed": ["#fde4e4", "#c62828"],
+    "s-terminated": ["#fbe3ee", "#9d174d"], "s-skipped": ["#f0f1f3", "#6b7280"],
+    "s-pending": ["#f2e6fd", "#7e22ce"], "s-rejected": ["#fde2e8", "#be123c"],
+    "s-none": ["#f7f8fa", "#8a94a6"]
+  };
+  var EDGE = { success: "#22a356", failure: "#d64545", done: "#8a94a6" };
+  var cy = null, shape = "", pulse = null;
+
+  function style() {
+    return [
+      { selector: "node", style: {
+        "shape": "round-rectangle", "width": 156, "height": 48, "label": "data(caption)",
+        "text-wrap": "wrap", "text-max-width": 146, "text-valign": "center", "text-halign": "center",
+        "font-size": 11, "font-family": "DejaVu Sans, sans-serif", "line-height": 1.35,
+        "background-color": "data(bg)", "color": "data(fg)", "border-width": 2,
+        "border-color": "data(fg)" } },
+      { selector: "node[status = 'RUNNING'], node[status = 'TRIGGER'], node[status = 'STARTED']",
+        style: { "border-width": 3 } },
+      { selector: "node:selected", style: { "overlay-opacity": 0.08 } },
+      { selector: "edge", style: {
+        "curve-style": "bezier", "width": 2, "line-color": "data(color)",
+        "target-arrow-color": "data(color)", "target-arrow-shape": "triangle",
+        "label": "data(condition)", "font-size": 9, "color": "#4b5565",
+        "text-background-color": "#ffffff", "text-background-opacity": 1,
+        "text-background-padding": 2 } },
+      { selector: "edge[condition = 'failure']", style: { "line-style": "dashed" } },
+      { selector: "edge[condition = 'done']", style: { "line-style": "dotted" } }
+    ];
+  }
+
+  function decorate(graph) {
+    graph.nodes.forEach(function (n) {
+      var c = COLORS[n.data.css] || COLORS["s-none"];
+      n.data.bg = c[0]; n.data.fg = c[1];
+    });
+    graph.edges.forEach(function (e) { e.data.color = EDGE[e.data.condition] || EDGE.done; });
+  }
+
+  function signature(graph) {
+    return graph.nodes.map(function (n) { return n.data.id; }).join(",") + "|" +
+      graph.edges.map(function (e) { return e.data.id + e.data.condition; }).join(",");
+  }
+
+  function ensure(container) {
+    if (cy && cy.container() === container) return;
+    if (cy) cy.destroy();
+    cy = cytoscape({ container: container, style: style(), minZoom: 0.2, maxZoom: 3,
+                     wheelSensitivity: 0.3, boxSelectionEnabled: false });
+    shape = "";
+    cy.on("tap", "node", function (evt) {
+      var d = evt.target.data();
+      window.location.href = d.run ? "/task-runs/" + d.run : "/tasks/" + d.tid;
+    });
+    cy.on("mouseover", "node", function () { container.style.cursor = "pointer"; });
+    cy.on("mouseout", "node", function () { container.style.cursor = ""; });
+  }
+
+  function render(container, graph) {
+    ensure(container);
+    decorate(graph);
+    var sig = signature(graph);
+    if (sig !== shape) {
+      cy.elements().remove();
+      cy.add(graph.nodes.concat(graph.edges));
+      cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 28, rankSep: 70, padding: 24 }).run();
+      cy.fit(undefined, 30);
+      if (cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(); }
+      shape = sig;
+    } else {
+      graph.nodes.forEach(function (n) { cy.getElementById(n.data.id).data(n.data); });
+    }
+    container.dataset.groupRun = graph.group_run || "";
+    container.dataset.rendered = String(graph.nodes.length);
+    var status = document.getElementById("flow-status");
+    if (status) status.textContent = graph.group_run ?
+      "group run #" + graph.group_run + " · " + graph.group_run_status : "no group run yet";
+    startPulse();
+  }
+
+  function startPulse() {
+    if (pulse) return;
+    var on = false;
+    pulse = window.setInterval(function () {
+      if (!cy || cy.destroyed()) { window.clearInterval(pulse); pulse = null; return; }
+      on = !on;
+      cy.nodes("[status = 'RUNNING']").style("border-opacity", on ? 0.35 : 1);
+    }, 600);
+  }
+
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    if (!evt.target || evt.target.id !== "graph" || evt.detail.type !== "graph") return;
+    evt.preventDefault();
+    render(evt.target, JSON.parse(evt.detail.data));
+  });
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-graph]");
+    if (!button || !cy) return;
+    var action = button.dataset.graph;
+    var center = { x: cy.width() / 2, y: cy.height() / 2 };
+    if (action === "in") cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: center });
+    else if (action === "out") cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: center });
+    else cy.fit(undefined, 30);
+  });
+  window.almanacGraph = function () { return cy; };
+})();

@@ -1,0 +1,112 @@
+"""What the Tasks & Groups page shows, read through the API: the list (tasks or groups, with
+search, active filter and pages) and the choices a task or group form offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+from urllib.parse import urlencode
+from zoneinfo import available_timezones
+
+from app.web.api import ApiClient, api_has
+
+LIST_PAGE = 25
+Tab = Literal["tasks", "groups"]
+ActiveFilter = Literal["", "true", "false"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListFilters:
+    tab: Tab = "tasks"
+    q: str = ""
+    active: ActiveFilter = ""
+    page: int = 1
+
+    def query(self, **override: str | int) -> str:
+        values: dict[str, str | int] = {"tab": self.tab, "q": self.q, "active": self.active,
+                                        "page": self.page}
+        values.update(override)
+        shown = {k: v for k, v in values.items()
+                 if v and not (k == "page" and v == 1) and not (k == "tab" and v == "tasks")}
+        return urlencode(shown)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListView:
+    filters: ListFilters
+    rows: list[dict[str, Any]]
+    has_more: bool
+    group_names: dict[int, str] = field(default_factory=dict)
+    selected: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choices:
+    """What the task and group forms offer to pick from."""
+
+    groups: list[dict[str, Any]]
+    calendars: list[str]
+    agents: list[str]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def timezones(self) -> list[str]:
+        return timezones()
+
+    @property
+    def calendar_options(self) -> list[tuple[str, str]]:
+        return [("", "None"), *((name, name) for name in self.calendars)]
+
+    @property
+    def group_options(self) -> list[tuple[str, str]]:
+        return [("", "No group"), *((str(g["gid"]), g["name"]) for g in self.groups)]
+
+
+@cache
+def timezones() -> list[str]:
+    return sorted(available_timezones())
+
+
+async def load_list(api: ApiClient, filters: ListFilters, selected: int | None = None
+                    ) -> ListView:
+    path = "/tasks" if filters.tab == "tasks" else "/groups"
+    rows = await api.get(path, q=filters.q or None, active=filters.active or None,
+                         page=filters.page, page_size=LIST_PAGE + 1)
+    names = {}
+    if filters.tab == "tasks" and any(r.get("group") for r in rows):
+        names = {g["gid"]: g["name"] for g in await api.get("/groups", page_size=1000)}
+    return ListView(filters=filters, rows=rows[:LIST_PAGE], has_more=len(rows) > LIST_PAGE,
+                    group_names=names, selected=selected)
+
+
+async def load_choices(api: ApiClient, *, with_tasks: bool = False) -> Choices:
+    groups = await api.get("/groups", page_size=1000)
+    calendars = [c["name"] for c in await api.get("/calendars")]
+    agents = [a["name"] for a in await api.get("/agents")]
+    tasks = await api.get("/tasks", page_size=1000) if with_tasks else []
+    return Choices(groups=groups, calendars=calendars, agents=agents, tasks=tasks)
+
+
+def has_import_export(api: ApiClient) -> bool:
+    return api_has(api.request, "GET", "/export") and api_has(api.request, "POST", "/import")
+
+
+def schedule_summary(schedule: dict[str, Any] | None) -> str:
+    """One short line for the list: "cron 30 8 * * 1-5", "09:00, 13:30 mon-fri"."""
+    if not schedule:
+        return ""
+    kind = schedule.get("kind")
+    days = schedule.get("days")
+    tail = f" {days}" if days and days != "mon-sun" else ""
+    if kind == "cron":
+        return f"cron {schedule.get('cron', '')}"
+    if kind == "times":
+        return ", ".join(schedule.get("times") or []) + tail
+    if kind == "frequency":
+        window = schedule.get("window")
+        span = f" {window['start']}–{window['end']}" if window else ""
+        return f"every {schedule.get('every_minutes')} min{span}{tail}"
+    if kind == "once":
+        return f"once {str(schedule.get('at', ''))[:16].replace('T', ' ')}"
+    return str(kind)
