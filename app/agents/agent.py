@@ -244,6 +244,10 @@ class AgentProcess:
                               exit_code=exit_code, reason=reason)
         spool.record_state(state)
         self._kick.set()
+        if status in ("SUCCESS", "FAILED", "TERMINATED"):
+            # The outcome goes to disk for good off the event loop: the server may hear of it
+            # first, which is fine, as the server stores before it acknowledges.
+            asyncio.get_running_loop().run_in_executor(None, _sync_quietly, spool)
 
     async def _finish(self, spool: RunSpool, status: str, *, detail: str = "",
                       exit_code: int | None = None, reason: str | None = None) -> None:
@@ -327,6 +331,11 @@ class _SpoolSink:
     async def output(self, stream: Stream, data: bytes) -> None:
         self._spool.append_output(stream, data)
         self._agent._kick.set()
+
+
+def _sync_quietly(spool: RunSpool) -> None:
+    with contextlib.suppress(OSError):  # the spool may be gone already (acknowledged)
+        spool.sync()
 
 
 def _ws_url(server_url: str) -> str:

@@ -51,15 +51,16 @@ class RunSpool:
             return b""
 
     def record_state(self, state: StateChange) -> None:
+        """Append the state; it survives a crash of the agent from here on (see `sync`)."""
         line = state.model_dump_json() + "\n"
         with open(self.path / "states.jsonl", "a", encoding="utf-8") as handle:
             handle.write(line)
-            if state.status in _FINAL:
-                # The written line already survives a crash of the agent; the fsync makes the
-                # outcome survive a crash of the machine too (the earlier states follow from it).
-                handle.flush()
-                os.fsync(handle.fileno())
         self.states.append(state)
+
+    def sync(self) -> None:
+        """Make the recorded states survive a crash of the machine too (an fsync)."""
+        with open(self.path / "states.jsonl", "rb") as handle:
+            os.fsync(handle.fileno())
 
     @property
     def next_seq(self) -> int:

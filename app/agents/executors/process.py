@@ -7,10 +7,12 @@ import contextlib
 import os
 import pwd
 import signal
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 from app.agents.executors.base import LaunchError, Outcome, RunSpec, Sink, Stream
+from app.agents.executors.child import Child, spawn
 
 _READ_SIZE = 64 * 1024
 _BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -53,17 +55,14 @@ class ProcessExecutor:
         if creds:
             os.chown(spec.output_dir, creds["user"], creds["group"])
         try:
-            proc = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", spec.command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            proc = await spawn(
+                ["/bin/sh", "-c", spec.command],
                 cwd=spec.workdir or str(spec.output_dir),
                 env=_environment(spec, home),
                 start_new_session=True,  # own process group: kill/pause reach every child
                 **creds,
             )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             raise LaunchError(f"cannot start process: {exc}") from exc
         execution = ProcessExecution(proc=proc, spec=spec, sink=sink)
         await sink.running(f"pid {proc.pid}")
@@ -73,14 +72,13 @@ class ProcessExecutor:
 
 @dataclass
 class ProcessExecution:
-    proc: asyncio.subprocess.Process
+    proc: Child
     spec: RunSpec
     sink: Sink
     _terminated: bool = False
     _pumps: tuple[asyncio.Task[None], ...] = ()
 
     def begin(self) -> None:
-        assert self.proc.stdout is not None and self.proc.stderr is not None
         self._pumps = (
             asyncio.create_task(self._pump(self.proc.stdout, "stdout")),
             asyncio.create_task(self._pump(self.proc.stderr, "stderr")),
