@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from app.web.routes import groups, login, run_detail, run_logs, task_runs, tasks, transfer
+from app.web.routes import (
+    dashboard,
+    groups,
+    login,
+    run_detail,
+    run_logs,
+    task_runs,
+    tasks,
+    transfer,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (login.router, task_runs.router, run_detail.router,
-                                  run_logs.router, tasks.router, transfer.router, groups.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
+    tasks.router, transfer.router, groups.router,
+)
