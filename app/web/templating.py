@@ -58,8 +58,11 @@ def ago(context: Context, moment: datetime | str | None) -> str:
     if instant is None or not isinstance(now, datetime):
         return "—"
     seconds = (now - instant).total_seconds()
+    if abs(seconds) < 1:
+        return "just now"
     suffix = "ago" if seconds >= 0 else "from now"
-    return f"{duration(abs(seconds))} {suffix}"
+    span = f"{abs(seconds):.0f}s" if abs(seconds) < 60 else duration(abs(seconds))
+    return f"{span} {suffix}"
 
 
 def duration(seconds: float | None) -> str:

@@ -1,0 +1,80 @@
+"""Agents (/agents): the fleet with usage, labels and running runs; drain, undrain and
+remove through the API; redrawn as heartbeats and runs come in."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from app.web.api import ApiClient, ApiDep, ApiError, api_has
+from app.web.auth import WriteSessionDep
+from app.web.deps import BusDep, LifetimeDep
+from app.web.htmx import HtmxDep
+from app.web.sse import EventStream, ServerEvent, changes
+from app.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+AgentName = Annotated[str, Path(min_length=1, max_length=200)]
+REDRAW_EVERY = 1.0
+
+
+async def _context(api: ApiClient) -> dict[str, Any]:
+    agents = await api.get("/agents")
+    request = api.request
+    return {"active": "agents", "agents": agents,
+            "can_drain": api.session.can_operate
+            and api_has(request, "POST", "/agents/{name}/drain"),
+            "can_remove": api.session.can_admin and api_has(request, "DELETE", "/agents/{name}"),
+            "online": sum(1 for a in agents if a.get("connected")),
+            "draining": sum(1 for a in agents if a.get("draining"))}
+
+
+@router.get("/agents")
+async def agents_page(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+    name = "agents/_grid.html" if htmx.wants_fragment else "agents/page.html"
+    return render(request, name, await _context(api), session=api.session)
+
+
+@router.post("/agents/{name}/{action}")
+async def agent_action(request: Request, name: AgentName,
+                       action: Literal["drain", "undrain", "remove"], api: ApiDep,
+                       session: WriteSessionDep) -> Response:
+    message = {"drain": f"{name} is draining", "undrain": f"{name} takes work again",
+               "remove": f"{name} removed"}[action]
+    kind = ""
+    try:
+        if action == "remove":
+            await api.delete(f"/agents/{name}")
+        else:
+            await api.post(f"/agents/{name}/{action}")
+    except ApiError as exc:
+        if exc.status_code == 401:
+            raise
+        message, kind = exc.detail, "error"
+    headers = {"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})}
+    return render(request, "agents/_grid.html", await _context(api), session=api.session,
+                  headers=headers)
+
+
+@router.get("/agents/events")
+async def agents_events(bus: BusDep, lifetime: LifetimeDep, api: ApiDep) -> EventStream:
+    async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
+        last = 0.0
+        with bus.subscribe() as subscription:
+            async for change in changes(subscription, deadline):
+                if not (change.agents or change.runs):
+                    yield None
+                    continue
+                wait = last + REDRAW_EVERY - time.monotonic()
+                if wait > 0:
+                    await anyio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+                last = time.monotonic()
+                yield ServerEvent(event="changed", data="1")
+
+    return EventStream(source, lifetime=lifetime)
