@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.web.routes import (
     agents,
+    calendars,
     dashboard,
     groups,
     login,
@@ -16,5 +17,5 @@ from app.web.routes import (
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
-    tasks.router, transfer.router, groups.router, agents.router,
+    tasks.router, transfer.router, groups.router, agents.router, calendars.router,
 )
