@@ -76,6 +76,8 @@ class AgentProcess:
         self._background: set[asyncio.Task[Any]] = set()
         self._interval = config.heartbeat_interval  # until the server's welcome says
         self._kick = asyncio.Event()
+        # Attempts with something new to send: a kick flushes these, not every held spool.
+        self._dirty: set[Key] = set()
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
 
@@ -180,6 +182,7 @@ class AgentProcess:
             if resume.abandon:
                 await self._abandon(key)
         self.connected.set()
+        self._dirty.update(self.held)  # everything held is re-sent from the server's positions
         self._kick.set()
         tasks = [
             asyncio.create_task(self._receive(ws)),
@@ -212,8 +215,11 @@ class AgentProcess:
         while True:
             await self._kick.wait()
             self._kick.clear()
-            for key, spool in list(self.held.items()):
-                await flush(ws, spool, self._sent.setdefault(key, Sent()))
+            dirty, self._dirty = self._dirty, set()
+            for key in sorted(dirty):
+                spool = self.held.get(key)
+                if spool is not None:
+                    await flush(ws, spool, self._sent.setdefault(key, Sent()))
 
     async def _receive(self, ws: ClientConnection) -> None:
         async for frame in ws:
@@ -236,6 +242,11 @@ class AgentProcess:
             # Deleting files is slow next to launching runs: keep it off the event loop.
             asyncio.get_running_loop().run_in_executor(None, spool.remove)
 
+    def mark(self, key: Key) -> None:
+        """Something new to send for this attempt."""
+        self._dirty.add(key)
+        self._kick.set()
+
     # ---- executions ----------------------------------------------------------------
     def _record(self, spool: RunSpool, status: str, *, detail: str = "",
                 exit_code: int | None = None, reason: str | None = None) -> None:
@@ -243,7 +254,7 @@ class AgentProcess:
                               status=status, at=self.clock.now(), detail=detail,
                               exit_code=exit_code, reason=reason)
         spool.record_state(state)
-        self._kick.set()
+        self.mark((spool.run_id, spool.attempt))
         if status in ("SUCCESS", "FAILED", "TERMINATED"):
             # The outcome goes to disk for good off the event loop: the server may hear of it
             # first, which is fine, as the server stores before it acknowledges.
@@ -258,7 +269,7 @@ class AgentProcess:
     async def _launch(self, start: p.StartRun) -> None:
         key = (start.run_id, start.attempt)
         if key in self.held:  # a re-sent dispatch: the states we have are re-sent instead
-            self._kick.set()
+            self.mark(key)
             return
         spool = self.spool.create(start.run_id, start.attempt, start.model_dump())
         self.held[key] = spool
@@ -330,7 +341,7 @@ class _SpoolSink:
 
     async def output(self, stream: Stream, data: bytes) -> None:
         self._spool.append_output(stream, data)
-        self._agent._kick.set()
+        self._agent.mark((self._spool.run_id, self._spool.attempt))
 
 
 def _sync_quietly(spool: RunSpool) -> None:
