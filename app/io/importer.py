@@ -119,8 +119,8 @@ def plan_import(session: Session, raw: bytes, *, mode: Mode,
     content: FileContent = parse_document(raw)
     current = database_snapshot(session, granted)
     desired = desired_state(current, content.snapshot, mode, granted is None)
-    problems = check_state(Checker(desired=desired, file=content, agents=known_agents(session),
-                                   granted=granted, problems=[]))
+    problems = check_state(Checker(desired=desired, current=current, file=content,
+                                   agents=known_agents(session), granted=granted, problems=[]))
     if problems:
         raise ImportRefused(422, problems)
     return Plan(current=current, desired=desired, diff=diff(current, desired))

@@ -17,6 +17,7 @@ from app.io.snapshot import Item, Key, Snapshot
 @dataclass
 class Checker:
     desired: Snapshot
+    current: Snapshot
     file: FileContent
     agents: Collection[str]
     granted: Collection[str] | None  # None: every instance
@@ -58,7 +59,7 @@ def check_state(checker: Checker) -> list[ImportProblem]:
 
 def _check_tasks(checker: Checker) -> None:
     groups = checker.desired.of("group")
-    for label, _key, item in checker.own("task"):
+    for label, key, item in checker.own("task"):
         checker.granted_instance(label, item["instance"])
         checker.calendar_ref(label, item)
         group = item["group"]
@@ -66,7 +67,10 @@ def _check_tasks(checker: Checker) -> None:
             checker.flag(label, "group", f"unknown group {group!r} in instance "
                                          f"{item['instance']!r}")
         target = item["target"]
-        if target and target not in checker.agents:
+        before = checker.current.of("task").get(key) or {}
+        # Only a new reference must name a known agent: a file that leaves a task as it is
+        # imports even after that task's agent was removed.
+        if target and target not in checker.agents and before.get("target") != target:
             checker.flag(label, "target", f"unknown agent {target!r}")
 
 

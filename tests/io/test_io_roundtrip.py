@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from app.db.engine import session_scope
 from app.db.tables import Agent
@@ -173,3 +173,17 @@ def test_an_update_re_plans_the_schedule(api: TestClient) -> None:
     assert changed["changes"][0]["fields"] == ["schedule"]
     second = api.get(f"{API}/tasks").json()[0]["next_fire_time"]
     assert first.replace("05:00", "06:00") == second
+
+
+def test_an_unchanged_reference_to_a_removed_agent_still_imports(api: TestClient,
+                                                                 io_engine: Engine) -> None:
+    _build_definitions(api, io_engine)
+    text = _export(api)
+    with session_scope(io_engine) as session:
+        session.exec(delete(Agent))  # type: ignore[call-overload]
+    assert _import(api, text).status_code == 200
+    doc = json.loads(text)
+    doc["tasks"].append({"name": "new", "command": "true", "target": "worker-1"})
+    refused = _import(api, doc)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["problem"] == "unknown agent 'worker-1'"
