@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.output import client, emit_json, fail, table
+from app.cli.output import client, console, emit_json, fail, table
 from app.client import AlmanacAPIError
 
 task_app = typer.Typer(help="Task definitions.", no_args_is_help=True)
@@ -79,7 +79,12 @@ def force_run(
         handle = client().tasks.run(tid)
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:
-            status = handle.wait(on_change=lambda s: typer.echo(f"  {s}"))
+            with console.status(f"run {handle.id} {handle.status}") as spinner:
+                def changed(status: str) -> None:
+                    spinner.update(f"run {handle.id} {status}")
+                    console.out(f"  {status}", highlight=False)
+
+                status = handle.wait(on_change=changed)
             raise typer.Exit(code=0 if status == "SUCCESS" else 1)
     except AlmanacAPIError as error:
         raise fail(error) from error

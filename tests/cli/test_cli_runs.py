@@ -104,3 +104,11 @@ def test_watch_exits_zero_on_success(almanac: Cli, agent_ready: LiveServer) -> N
     watched = almanac("run", "watch", str(run_id), "--timeout", "60")
     assert watched.exit_code == 0, watched.output
     assert f"run {run_id} SUCCESS" in watched.stdout and "took " in watched.stdout
+
+
+def test_task_run_waits_with_a_spinner_and_prints_each_status(almanac: Cli) -> None:
+    created = json.loads(almanac("task", "create", "--name", "w", "--command", "true",
+                                 "--json").stdout)
+    result = almanac("task", "run", str(created["tid"]), "-w")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "  SUCCESS"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.io_schemas import ImportReport
+from app.api.io_schemas import ExportDocument, ImportReport
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.domain.roles import Role, role_at_least
@@ -27,13 +27,14 @@ _DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "An export document (see GET /api/v1/schema/export.json).",
-        "content": {"application/json": {"schema": {"$ref": "/api/v1/schema/export.json"}}},
+        "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ExportDocument"}}},
     },
 }
 
 
 @router.get("/export", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+            responses={200: {"model": ExportDocument, "content": {"application/json": {}}}})
 def export(context: ContextDep, user: UserDep) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
