@@ -9,12 +9,17 @@ from typing import Any, Literal
 
 import anyio
 
-from app.api.schemas import LogPagePublic, RunDetail
+from app.api.runs_view import run_public
+from app.api.schemas import LogPagePublic, RunDetail, RunPublic
 from app.context import AppContext
 from app.db.engine import session_scope
+from app.db.runs import get_run
 from app.db.tables import Task, TaskGroup
+from app.domain.roles import can_see_instance
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
+from app.errors import NotFound
 from app.web.api import ApiClient, api_has
+from app.web.deps import PageError
 from app.web.logtail import bytes_after
 from app.web.timeline import Step, timeline
 
@@ -79,6 +84,23 @@ async def _outputs(api: ApiClient, run: RunDetail) -> list[dict[str, Any]] | Non
     return [item for item in items if isinstance(item, dict)]
 
 
+async def visible_run(api: ApiClient, context: AppContext, run_id: int) -> RunPublic:
+    """The run as the API shows it in lists, read directly (the log viewer needs no
+    timeline): NotFound, as the API answers, when the viewer may not see its instance."""
+
+    def read() -> RunPublic:
+        with session_scope(context.engine) as session:
+            run = get_run(session, run_id)
+        if not can_see_instance(api.session.user.instances, run.instance):
+            raise NotFound("run", run_id)
+        return run_public(run)
+
+    try:
+        return await anyio.to_thread.run_sync(read)
+    except NotFound as exc:
+        raise PageError.of(exc) from None
+
+
 def _group_name(context: AppContext, task_id: int | None) -> str | None:
     if task_id is None:
         return None
@@ -117,7 +139,7 @@ def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
     return [a for a in wanted if api_has(api.request, "POST", f"/runs/{{run_id}}/{a.name}")]
 
 
-async def load_log(api: ApiClient, context: AppContext, run: RunDetail, *, stream: Stream,
+async def load_log(api: ApiClient, context: AppContext, run: RunPublic, *, stream: Stream,
                    page: int | None, attempt: int | None = None) -> LogView:
     """`page` None: the first page of a finished run, the last page of one still going."""
     chosen = attempt or run.attempt

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.api.schemas import RunDetail
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
 from app.web.api import ApiDep
@@ -20,7 +19,7 @@ from app.web.deps import BusDep, LifetimeDep
 from app.web.logtail import search
 from app.web.routes.run_detail import RunId
 from app.web.run_feed import RunFeed, resume_position
-from app.web.run_view import Stream, load_log
+from app.web.run_view import Stream, load_log, visible_run
 from app.web.sse import EventStream
 from app.web.templating import render
 
@@ -32,7 +31,7 @@ Attempt = Annotated[int | None, Query(ge=1)]
 async def log_page(request: Request, run_id: RunId, context: ContextDep, api: ApiDep,
                    stream: Stream = "stdout", page: Annotated[int | None, Query(ge=1)] = None,
                    attempt: Attempt = None) -> Response:
-    run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))
+    run = await visible_run(api, context, run_id)
     log = await load_log(api, context, run, stream=stream, page=page, attempt=attempt)
     return render(request, "run_detail/_log.html", {"log": log}, session=api.session)
 
@@ -41,7 +40,7 @@ async def log_page(request: Request, run_id: RunId, context: ContextDep, api: Ap
 async def log_search(run_id: RunId, context: ContextDep, api: ApiDep, stream: Stream = "stdout",
                      q: Annotated[str, Query(min_length=1, max_length=200)] = "",
                      attempt: Attempt = None) -> JSONResponse:
-    run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))  # visible to this viewer
+    run = await visible_run(api, context, run_id)
     chosen = attempt or run.attempt
 
     def scan() -> dict[str, object]:
@@ -55,7 +54,7 @@ async def log_search(run_id: RunId, context: ContextDep, api: ApiDep, stream: St
 @router.get("/task-runs/{run_id:int}/log/download")
 async def log_download(run_id: RunId, context: ContextDep, api: ApiDep,
                        stream: Stream = "stdout", attempt: Attempt = None) -> StreamingResponse:
-    run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))  # visible to this viewer
+    run = await visible_run(api, context, run_id)
     chosen = attempt or run.attempt
 
     def body() -> Iterator[bytes]:
@@ -75,7 +74,7 @@ async def run_events(request: Request, run_id: RunId, context: ContextDep, api: 
                      v: Annotated[int, Query(ge=0)] = 0) -> EventStream:
     """`attempt`, `out`, `err`: what the page shows (bytes of each stream); `v`: the number
     of timeline events it shows. Last-Event-ID ("attempt:out:err") wins on a reconnect."""
-    await api.get(f"/runs/{run_id}")  # 404 before streaming when the viewer may not see it
+    await visible_run(api, context, run_id)  # 404 before streaming, as the API would
     position = resume_position(request.headers.get("Last-Event-ID", ""), attempt, out, err)
     feed = RunFeed(api=api, context=context, bus=bus, run_id=run_id, version=v,
                    position=position)
