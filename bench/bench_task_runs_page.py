@@ -18,8 +18,9 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -78,7 +79,7 @@ def _seed(engine: Engine, runs: int, now: datetime) -> None:
         raw.close()
 
 
-def _insert(cursor: object, rows: list[tuple[object, ...]]) -> None:
+def _insert(cursor: object, rows: Sequence[tuple[object, ...]]) -> None:
     cursor.executemany(  # type: ignore[attr-defined]
         "INSERT INTO run (task_id, status, trigger_kind, trigger_time, started_at, finished_at,"
         " agent, attempt, agent_seq, spec, instance, created_at, updated_at)"
@@ -195,7 +196,7 @@ def main() -> None:
         bearer = {"Authorization": f"Bearer {http.cookies['almanac_session']}"}
         for path in (f"/api/v1/runs/{log_run}", f"/api/v1/runs/{log_run}/logs?page=1",
                      f"/api/v1/runs/{log_run}/outputs"):
-            _time("  API " + path, lambda path=path: http.get(path, headers=bearer), repeat=5)
+            _time("  API " + path, partial(http.get, path, headers=bearer), repeat=5)
         _time("log viewer, first page (500 lines)",
               lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page=1"))
         _time(f"log viewer, middle page ({pages // 2})",
