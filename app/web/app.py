@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.web.api import ApiError
-from app.web.auth import CsrfRejected, LoginRequired
+from app.web.auth import CsrfRejected, LoginRequired, PasswordChangeRequired
 from app.web.deps import PageError
 from app.web.events import EventBus, attach
 from app.web.routes import ROUTERS
@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(PasswordChangeRequired, _password_change)
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(ApiError, _api_error)
 
@@ -45,6 +46,12 @@ async def _login_required(request: Request, _exc: Exception) -> Response:
         # htmx follows HX-Redirect with a full page load; an EventSource just stops.
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+async def _password_change(request: Request, _exc: Exception) -> Response:
+    if _is_htmx(request) or request.url.path.endswith("/events"):
+        return Response(status_code=403, headers={"HX-Redirect": "/password"})
+    return RedirectResponse("/password", status_code=303)
 
 
 async def _csrf_rejected(request: Request, _exc: Exception) -> Response:

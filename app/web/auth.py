@@ -17,12 +17,15 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlmodel import select
 
-from app.api.deps import ContextDep
+from app.api.deps import ContextDep, client_source
+from app.api.routes.auth import THROTTLE
 from app.context import AppContext
+from app.db.audit import record_audit
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
+from app.db.users import attempt_login, issue_token
 from app.domain.roles import Role, role_at_least
-from app.security import hash_token, new_token, verify_password
+from app.security import hash_token
 
 SESSION_COOKIE = "almanac_session"
 LOGIN_COOKIE = "almanac_login"  # double-submit CSRF token of the login form
@@ -35,6 +38,10 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 class LoginRequired(Exception):
     """No valid session: pages redirect to /login, fragments tell htmx to go there."""
+
+
+class PasswordChangeRequired(Exception):
+    """The account must change its password before anything else (pages go to /password)."""
 
 
 class CsrfRejected(Exception):
@@ -63,7 +70,8 @@ def csrf_for(session_token: str) -> str:
     return hmac.new(b"almanac-csrf", session_token.encode(), hashlib.sha256).hexdigest()
 
 
-def web_session(request: Request, context: ContextDep) -> WebSession:
+def any_session(request: Request, context: ContextDep) -> WebSession:
+    """The session, even of an account that must change its password first."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequired()
@@ -71,6 +79,12 @@ def web_session(request: Request, context: ContextDep) -> WebSession:
     if user is None:
         raise LoginRequired()
     return WebSession(user=user, csrf=csrf_for(token))
+
+
+def web_session(session: Annotated[WebSession, Depends(any_session)]) -> WebSession:
+    if session.user.must_change_password:
+        raise PasswordChangeRequired()
+    return session
 
 
 def _session_user(context: AppContext, token: str) -> User | None:
@@ -91,10 +105,10 @@ def _session_user(context: AppContext, token: str) -> User | None:
 
 
 SessionDep = Annotated[WebSession, Depends(web_session)]
+AnySessionDep = Annotated[WebSession, Depends(any_session)]
 
 
-async def checked_session(request: Request, session: SessionDep) -> WebSession:
-    """The session, after checking the CSRF token of a state-changing request."""
+async def _check_csrf(request: Request, session: WebSession) -> WebSession:
     if request.method in _UNSAFE:
         sent = request.headers.get(CSRF_HEADER)
         if sent is None:
@@ -106,29 +120,49 @@ async def checked_session(request: Request, session: SessionDep) -> WebSession:
     return session
 
 
+async def checked_session(request: Request, session: SessionDep) -> WebSession:
+    """The session, after checking the CSRF token of a state-changing request."""
+    return await _check_csrf(request, session)
+
+
+async def checked_any_session(request: Request,
+                              session: Annotated[WebSession, Depends(any_session)]
+                              ) -> WebSession:
+    """As `checked_session`, for the few routes open while a password change is due."""
+    return await _check_csrf(request, session)
+
+
+AnyWriteSessionDep = Annotated[WebSession, Depends(checked_any_session)]
 WriteSessionDep = Annotated[WebSession, Depends(checked_session)]
 
 
-def check_password(context: AppContext, username: str, password: str) -> User | str:
-    """The user, or why the login is refused (one message for unknown name or password)."""
+def check_password(context: AppContext, request: Request, username: str, password: str
+                   ) -> User | str:
+    """The user, or why the sign-in is refused. Failures count on the account and slow it
+    down, then lock it, exactly as for `POST /api/v1/auth/token` (the same throttle)."""
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        user = session.exec(select(User).where(User.username == username)).first()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        return "This account is locked for now; try again later."
-    if user is None or user.disabled or not verify_password(user.password_hash, password):
-        return "Wrong username or password."
-    return user
+        result = attempt_login(session, username, password, now=now, throttle=THROTTLE)
+        if result.locked_now:
+            record_audit(session, actor=None, action="auth.lockout", target_kind="user",
+                         target_id=username, before=None, after=None,
+                         source=client_source(request), instance=None, at=now,
+                         detail=f"locked after {THROTTLE.lock_after} failed logins (web)")
+    if result.user is not None:
+        return result.user
+    if result.refusal == "locked":
+        return f"This account is locked after repeated failures: try again in " \
+               f"{result.retry_after} s."
+    if result.refusal == "slowed":
+        return f"Too many failed sign-ins: try again in {result.retry_after} s."
+    return "Wrong username or password."
 
 
 def start_session(context: AppContext, user: User, request: Request, response: Response) -> None:
-    token = new_token("alm_web")
     now = context.clock.now()
-    expires = now + timedelta(hours=SESSION_HOURS)
     with session_scope(context.engine) as session:
-        session.add(ApiToken(user_id=user.id or 0, name="web session", kind="session",
-                             token_hash=hash_token(token), created_at=now, expires_at=expires,
-                             last_used_at=now))
+        _, token = issue_token(session, user, name="web session", kind="session", now=now,
+                               expires_at=now + timedelta(hours=SESSION_HOURS))
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, path="/",
                         httponly=True, samesite="lax", secure=is_https(request, context))
     response.delete_cookie(LOGIN_COOKIE, path="/login")

@@ -12,7 +12,7 @@ from support import ADMIN_PASSWORD
 from web.web_helpers import Login, sign_in
 
 from app.db.engine import session_scope
-from app.db.tables import ApiToken
+from app.db.tables import ApiToken, User
 from app.security import hash_token
 from app.web.auth import SESSION_COOKIE
 
@@ -122,3 +122,37 @@ def test_signed_in_visitor_skips_the_login_form(web: TestClient) -> None:
 
 def test_sign_in_helper_returns_csrf(web_app: FastAPI, api_token: str) -> None:
     assert len(sign_in(TestClient(web_app, follow_redirects=False), "admin")) == 64
+
+
+def test_failed_sign_ins_slow_then_lock_the_account(anonymous: TestClient,
+                                                    web_engine: Engine) -> None:
+    token = _login_token(anonymous)
+    answers = [anonymous.post("/login", data={"username": "admin", "password": "nope",
+                                              "login_token": token}).context["error"]
+               for _ in range(3)]
+    assert answers == ["Wrong username or password."] * 3
+    slowed = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                            "login_token": token})
+    assert slowed.status_code == 401 and "try again in" in slowed.context["error"]
+    with session_scope(web_engine) as session:
+        admin = session.exec(select(User).where(User.username == "admin")).one()
+    assert admin.failed_logins == 3 and admin.locked_until is not None
+
+
+def test_a_forced_password_change_comes_first(login: Login, web_engine: Engine) -> None:
+    client = login("viewer")
+    with session_scope(web_engine) as session:
+        user = session.exec(select(User).where(User.username == "viewer")).one()
+        user.must_change_password = True
+    page = client.get("/task-runs")
+    assert page.status_code == 303 and page.headers["location"] == "/password"
+    assert client.get("/password").template.name == "password.html"
+    mismatch = client.post("/password", data={"current_password": ADMIN_PASSWORD,
+                                              "password": "N3w-passphrase-long",
+                                              "confirm": "other"})
+    assert mismatch.status_code == 422 and "differ" in mismatch.context["error"]
+    changed = client.post("/password", data={"current_password": ADMIN_PASSWORD,
+                                             "password": "N3w-passphrase-long!",
+                                             "confirm": "N3w-passphrase-long!"})
+    assert changed.status_code == 303, changed.text
+    assert client.get("/task-runs").status_code == 200

@@ -9,17 +9,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import ContextDep
+from app.web.api import ApiClient, ApiError
 from app.web.auth import (
     LOGIN_COOKIE,
+    AnySessionDep,
+    AnyWriteSessionDep,
     LoginRequired,
-    WriteSessionDep,
+    any_session,
     check_password,
     end_session,
     login_token,
     safe_next,
     set_login_token,
     start_session,
-    web_session,
 )
 from app.web.templating import render
 
@@ -40,7 +42,7 @@ def _login_page(request: Request, *, next_url: str, error: str | None = None,
 @router.get("/login")
 def login_form(request: Request, context: ContextDep, next: str = "/") -> Response:
     try:
-        web_session(request, context)
+        any_session(request, context)
     except LoginRequired:
         return _login_page(request, next_url=safe_next(next))
     return RedirectResponse(safe_next(next), status_code=303)
@@ -58,7 +60,7 @@ def login(
     if not expected or not hmac.compare_digest(expected, login_token_field):
         return _login_page(request, next_url=safe_next(next), username=username,
                            error="The form expired; please sign in again.", status_code=403)
-    user = check_password(context, username.strip(), password)
+    user = check_password(context, request, username.strip(), password)
     if isinstance(user, str):
         return _login_page(request, next_url=safe_next(next), username=username, error=user,
                            status_code=401)
@@ -68,7 +70,33 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, context: ContextDep, session: WriteSessionDep) -> Response:
+def logout(request: Request, context: ContextDep, session: AnyWriteSessionDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
     end_session(context, request, response)
     return response
+
+
+@router.get("/password")
+def password_form(request: Request, session: AnySessionDep) -> Response:
+    return render(request, "password.html", {"error": None}, session=session)
+
+
+@router.post("/password")
+async def change_password(
+    request: Request, session: AnyWriteSessionDep,
+    current_password: Annotated[str, Form(max_length=1000)],
+    password: Annotated[str, Form(max_length=1000)],
+    confirm: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    """Through `POST /api/v1/auth/password` (its strength rules; other sessions end)."""
+    error = "The two new passwords differ." if password != confirm else None
+    if error is None:
+        try:
+            await ApiClient(request, session).post(
+                "/auth/password", {"current_password": current_password, "password": password})
+        except ApiError as exc:
+            error = exc.detail
+    if error is not None:
+        return render(request, "password.html", {"error": error}, session=session,
+                      status_code=422)
+    return RedirectResponse("/", status_code=303)
