@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.db.tables import Calendar, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 
 
 def to_spec(row: Calendar) -> CalendarSpec:
@@ -42,3 +42,10 @@ def tasks_using(session: Session, name: str) -> list[Task]:
 def groups_using(session: Session, name: str) -> list[TaskGroup]:
     rows = session.exec(select(TaskGroup).where(col(TaskGroup.schedule).is_not(None))).all()
     return [g for g in rows if (g.schedule or {}).get("calendar") == name]
+
+
+def check_calendar_reference(session: Session, schedule: dict[str, object] | None) -> None:
+    """A schedule may name only a calendar that exists."""
+    name = (schedule or {}).get("calendar")
+    if name and session.exec(select(Calendar.id).where(Calendar.name == name)).first() is None:
+        raise InvalidInput("schedule.calendar", f"unknown calendar {name!r}")

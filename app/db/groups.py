@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from app.db.calendars import check_calendar_reference
 from app.db.tables import (
-    Calendar,
     DependencyEdge,
     Freeze,
     GroupDependency,
@@ -51,11 +51,7 @@ def task_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
 
 def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: int | None
                   ) -> None:
-    schedule = values.get("schedule")
-    if schedule and schedule.get("calendar"):
-        name = schedule["calendar"]
-        if session.exec(select(Calendar.id).where(Calendar.name == name)).first() is None:
-            raise InvalidInput("schedule.calendar", f"unknown calendar {name!r}")
+    check_calendar_reference(session, values.get("schedule"))
     name = values.get("name")
     if name is not None:
         clash = session.exec(select(TaskGroup.id).where(TaskGroup.name == name,

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from app.db.tables import Calendar, DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
+from app.db.calendars import check_calendar_reference
+from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.domain.schedules import schedule_to_dict
 from app.domain.states import RunStatus
 from app.errors import Conflict, InvalidInput, NotFound
@@ -26,11 +27,7 @@ def get_task(session: Session, tid: int) -> Task:
 
 def _check_references(session: Session, values: dict[str, Any], instance: str, tid: int | None
                       ) -> None:
-    schedule = values.get("schedule")
-    if schedule and schedule.get("calendar"):
-        name = schedule["calendar"]
-        if session.exec(select(Calendar.id).where(Calendar.name == name)).first() is None:
-            raise InvalidInput("schedule.calendar", f"unknown calendar {name!r}")
+    check_calendar_reference(session, values.get("schedule"))
     group_id = values.get("group_id")
     if group_id is not None and session.get(TaskGroup, group_id) is None:
         raise InvalidInput("group", f"no group with gid {group_id}")

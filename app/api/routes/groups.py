@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import ContextDep, OperatorDep, UserDep, WriterDep
+from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep, WriterDep
 from app.api.group_schemas import (
     EdgeBody,
     EdgeRef,
@@ -21,15 +21,15 @@ from app.api.group_schemas import (
     GroupRunPublic,
     GroupUpdate,
 )
+from app.api.schedule_views import forecast_public, forecast_start, freeze_public
 from app.api.schemas import (
-    ForecastItem,
     ForecastPublic,
     FreezeCreate,
     FreezePublic,
-    SkippedItem,
 )
-from app.clock import ensure_aware
 from app.db.engine import session_scope
+from app.db.freezes import add_freeze, remove_freeze
+from app.db.freezes import list_freezes as list_freezes_of
 from app.db.groups import (
     add_edge,
     add_group_dependency,
@@ -43,16 +43,13 @@ from app.db.groups import (
     update_group,
     upstream_groups,
 )
-from app.db.tables import Freeze, GroupDependency, GroupRun, Run, TaskGroup
+from app.db.tables import GroupDependency, GroupRun, Run, TaskGroup
 from app.domain.dag import Edge, EdgeCondition, generations
 from app.domain.roles import can_see_instance
-from app.domain.schedules import parse_schedule
 from app.domain.states import TriggerKind
-from app.domain.triggers import forecast
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
-from app.scheduler.planner import Calendars
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -91,7 +88,7 @@ def list_groups(
 ) -> list[GroupPublic]:
     stmt = select(TaskGroup).order_by(col(TaskGroup.id))
     if q:
-        stmt = stmt.where(col(TaskGroup.name).contains(q))
+        stmt = stmt.where(col(TaskGroup.name).contains(q, autoescape=True))
     if active is not None:
         stmt = stmt.where(TaskGroup.active == active)
     if "*" not in user.instances:
@@ -102,7 +99,8 @@ def list_groups(
 
 
 @router.post("", response_model=GroupPublic, status_code=201)
-def create(body: GroupCreate, context: ContextDep, user: WriterDep) -> GroupPublic:
+def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: AuditDep
+           ) -> GroupPublic:
     if not can_see_instance(user.instances, body.instance):
         raise InvalidInput("instance", f"instance {body.instance!r} is not granted to you")
     now = context.clock.now()
@@ -111,6 +109,8 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep) -> GroupPubl
                              now=now)
         planned = plan_group(session, group, now=now)
         public = _public(session, group)
+        audit(session, action="group.create", target_kind="group", target_id=public.gid,
+              after=public, instance=group.instance)
     context.scheduler.group_changed(public.gid, planned.trigger_time if planned else None)
     return public
 
@@ -122,22 +122,29 @@ def read(gid: int, context: ContextDep, user: UserDep) -> GroupPublic:
 
 
 @router.patch("/{gid}", response_model=GroupPublic)
-def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep) -> GroupPublic:
+def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, audit: AuditDep
+          ) -> GroupPublic:
     now = context.clock.now()
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
+        before = _public(session, group)
         update_group(session, group, {k: getattr(body, k) for k in body.model_fields_set},
                      now=now)
         planned = plan_group(session, group, now=now)
         public = _public(session, group)
+        audit(session, action="group.update", target_kind="group", target_id=gid,
+              before=before, after=public, instance=group.instance)
     context.scheduler.group_changed(gid, planned.trigger_time if planned else None)
     return public
 
 
 @router.delete("/{gid}", status_code=204)
-def remove(gid: int, context: ContextDep, user: WriterDep) -> Response:
+def remove(gid: int, context: ContextDep, user: WriterDep, audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        delete_group(session, _visible(get_group(session, gid), user.instances))
+        group = _visible(get_group(session, gid), user.instances)
+        audit(session, action="group.delete", target_kind="group", target_id=gid,
+              before=_public(session, group), instance=group.instance)
+        delete_group(session, group)
     context.scheduler.group_changed(gid, None)
     return Response(status_code=204)
 
@@ -151,44 +158,58 @@ def list_edges(gid: int, context: ContextDep, user: UserDep) -> list[EdgeBody]:
 
 
 @router.post("/{gid}/edges", response_model=EdgeBody, status_code=201)
-def create_edge(gid: int, body: EdgeBody, context: ContextDep, user: WriterDep) -> EdgeBody:
+def create_edge(gid: int, body: EdgeBody, context: ContextDep, user: WriterDep,
+                audit: AuditDep) -> EdgeBody:
     """Add a dependency; a cycle is refused (409) with the path that closes it."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         add_edge(session, group, Edge(body.upstream, body.downstream,
                                       EdgeCondition(body.condition)))
+        audit(session, action="edge.create", target_kind="edge",
+              target_id=f"{gid}:{body.upstream}->{body.downstream}", after=body,
+              instance=group.instance)
     return body
 
 
 @router.delete("/{gid}/edges", status_code=204)
-def delete_edge(gid: int, body: EdgeRef, context: ContextDep, user: WriterDep) -> Response:
+def delete_edge(gid: int, body: EdgeRef, context: ContextDep, user: WriterDep,
+                audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         remove_edge(session, group, body.upstream, body.downstream)
+        audit(session, action="edge.delete", target_kind="edge",
+              target_id=f"{gid}:{body.upstream}->{body.downstream}", before=body,
+              instance=group.instance)
     return Response(status_code=204)
 
 
 @router.post("/{gid}/dependencies", response_model=GroupPublic, status_code=201)
-def add_dependency(gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep
-                   ) -> GroupPublic:
+def add_dependency(gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep,
+                   audit: AuditDep) -> GroupPublic:
     """This group's runs wait for `upstream_group`'s run of the same business date."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
+        _visible(get_group(session, body.upstream_group), user.instances)
         add_group_dependency(session, group, body.upstream_group)
         session.flush()
+        audit(session, action="group_dependency.create", target_kind="group_dependency",
+              target_id=f"{gid}<-{body.upstream_group}", after=body, instance=group.instance)
         return _public(session, group)
 
 
 @router.delete("/{gid}/dependencies/{upstream_gid}", status_code=204)
-def remove_dependency(gid: int, upstream_gid: int, context: ContextDep, user: WriterDep
-                      ) -> Response:
+def remove_dependency(gid: int, upstream_gid: int, context: ContextDep, user: WriterDep,
+                      audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        _visible(get_group(session, gid), user.instances)
+        group = _visible(get_group(session, gid), user.instances)
         row = session.exec(select(GroupDependency).where(
             GroupDependency.group_id == gid,
             GroupDependency.upstream_group_id == upstream_gid)).first()
         if row is None:
             raise NotFound("group dependency", f"{gid} -> {upstream_gid}")
+        audit(session, action="group_dependency.delete", target_kind="group_dependency",
+              target_id=f"{gid}<-{upstream_gid}", before={"upstream_group": upstream_gid},
+              instance=group.instance)
         session.delete(row)
     return Response(status_code=204)
 
@@ -198,30 +219,23 @@ def group_forecast(
     gid: int, context: ContextDep, user: UserDep,
     count: Annotated[int, Query(ge=1, le=10_000)] = 10, after: datetime | None = None,
 ) -> ForecastPublic:
-    if after is not None and after.tzinfo is None:
-        raise InvalidInput("after", "must carry a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
-    start = ensure_aware(after) if after else context.clock.now()
+    start = forecast_start(after, context.clock.now())
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        if not group.schedule:
-            return ForecastPublic(task=gid, timezone="UTC", occurrences=[], skipped=[])
-        schedule = parse_schedule(group.schedule)
-        calendar = Calendars(session).for_schedule(schedule)
-    result = forecast(schedule, start, count, calendar)
-    return ForecastPublic(
-        task=gid, timezone=schedule.timezone,
-        occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
-        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped])
+        return forecast_public(session, gid, group.schedule, start, count)
 
 
 @router.post("/{gid}/run", response_model=GroupRunPublic, status_code=201)
-def force_group_run(gid: int, context: ContextDep, user: OperatorDep) -> GroupRunPublic:
+def force_group_run(gid: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+                    ) -> GroupRunPublic:
     """Start a group run now: every task gets its run, the DAG releases them."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         group_run = start_group_run(session, group, now=context.clock.now(),
                                     kind=TriggerKind.MANUAL, created_by=user.username)
         public = group_run_public(group_run)
+        audit(session, action="group.run", target_kind="group_run", target_id=public.id,
+              after=public, instance=group.instance)
     context.scheduler.wake_dispatch()
     return public
 
@@ -269,33 +283,29 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
 def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
         _visible(get_group(session, gid), user.instances)
-        rows = session.exec(select(Freeze).where(Freeze.group_id == gid)
-                            .order_by(col(Freeze.day))).all()
-        return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
+        return [freeze_public(r) for r in list_freezes_of(session, group_id=gid)]
 
 
 @router.post("/{gid}/freezes", response_model=FreezePublic, status_code=201)
-def freeze_group(gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep
-                 ) -> FreezePublic:
+def freeze_group(gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
+                 audit: AuditDep) -> FreezePublic:
     """Freeze the group for one business date: that day's group run and task runs skip."""
     with session_scope(context.engine) as session:
-        _visible(get_group(session, gid), user.instances)
-        exists = session.exec(select(Freeze.id).where(Freeze.group_id == gid,
-                                                      Freeze.day == body.date)).first()
-        if exists is not None:
-            raise Conflict(f"date: group {gid} is already frozen on {body.date.isoformat()}")
-        session.add(Freeze(group_id=gid, day=body.date, reason=body.reason,
-                           created_by=user.username, created_at=context.clock.now()))
-    return FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+        group = _visible(get_group(session, gid), user.instances)
+        public = freeze_public(add_freeze(session, body.date, reason=body.reason,
+                                          who=user.username, now=context.clock.now(),
+                                          group_id=gid))
+        audit(session, action="group.freeze", target_kind="group", target_id=gid,
+              after=public, instance=group.instance)
+    return public
 
 
 @router.delete("/{gid}/freezes/{day}", status_code=204)
-def unfreeze_group(gid: int, day: date, context: ContextDep, user: OperatorDep) -> Response:
+def unfreeze_group(gid: int, day: date, context: ContextDep, user: OperatorDep,
+                   audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        _visible(get_group(session, gid), user.instances)
-        row = session.exec(select(Freeze).where(Freeze.group_id == gid,
-                                                Freeze.day == day)).first()
-        if row is None:
-            raise NotFound("freeze", f"group {gid}/{day.isoformat()}")
-        session.delete(row)
+        group = _visible(get_group(session, gid), user.instances)
+        row = remove_freeze(session, day, group_id=gid)
+        audit(session, action="group.unfreeze", target_kind="group", target_id=gid,
+              before=freeze_public(row), instance=group.instance)
     return Response(status_code=204)

@@ -18,28 +18,25 @@ from app.api.deps import (
     WriterDep,
 )
 from app.api.runs_view import run_public
+from app.api.schedule_views import forecast_public, forecast_start, freeze_public
 from app.api.schemas import (
-    ForecastItem,
     ForecastPublic,
     FreezeCreate,
     FreezePublic,
     RunPublic,
-    SkippedItem,
     TaskCreate,
     TaskPublic,
     TaskUpdate,
 )
-from app.clock import ensure_aware
-from app.db.calendars import calendar_spec
 from app.db.engine import session_scope
+from app.db.freezes import add_freeze, remove_freeze
+from app.db.freezes import list_freezes as list_freezes_of
 from app.db.runs import create_run, task_spec
-from app.db.tables import Freeze, Task, TaskGroup
+from app.db.tables import Task, TaskGroup
 from app.db.tasks import create_task, delete_task, get_task, update_task
 from app.domain.roles import Role, role_at_least
-from app.domain.schedules import parse_schedule
 from app.domain.states import RunStatus, TriggerKind
-from app.domain.triggers import forecast
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput
 from app.scheduler.planner import plan_task
 from app.security import submission_status
 
@@ -194,21 +191,10 @@ def task_forecast(
     count: Annotated[int, Query(ge=1, le=10_000)] = 10,
     after: datetime | None = None,
 ) -> ForecastPublic:
-    start = ensure_aware(after) if after and after.tzinfo else context.clock.now()
-    if after is not None and after.tzinfo is None:
-        raise InvalidInput("after", "must carry a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
+    start = forecast_start(after, context.clock.now())
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        if not task.schedule:
-            return ForecastPublic(task=tid, timezone="UTC", occurrences=[], skipped=[])
-        schedule = parse_schedule(task.schedule)
-        calendar = calendar_spec(session, schedule.calendar) if schedule.calendar else None
-    result = forecast(schedule, start, count, calendar)
-    return ForecastPublic(
-        task=tid, timezone=schedule.timezone,
-        occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
-        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped],
-    )
+        return forecast_public(session, tid, task.schedule, start, count)
 
 
 @router.get("/{tid}/freezes", response_model=list[FreezePublic])
@@ -216,9 +202,7 @@ def list_freezes(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep
                  ) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
         _visible(get_task(session, tid), scope)
-        rows = session.exec(select(Freeze).where(Freeze.task_id == tid)
-                            .order_by(col(Freeze.day))).all()
-        return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
+        return [freeze_public(r) for r in list_freezes_of(session, task_id=tid)]
 
 
 @router.post("/{tid}/freezes", response_model=FreezePublic, status_code=201)
@@ -227,13 +211,9 @@ def freeze(tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
     """Freeze the task for one date (in its schedule's timezone): that day's runs are skipped."""
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        exists = session.exec(select(Freeze.id).where(Freeze.task_id == tid,
-                                                      Freeze.day == body.date)).first()
-        if exists is not None:
-            raise Conflict(f"date: task {tid} is already frozen on {body.date.isoformat()}")
-        session.add(Freeze(task_id=tid, day=body.date, reason=body.reason,
-                           created_by=user.username, created_at=context.clock.now()))
-        public = FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
+        public = freeze_public(add_freeze(session, body.date, reason=body.reason,
+                                          who=user.username, now=context.clock.now(),
+                                          task_id=tid))
         audit(session, action="task.freeze", target_kind="task", target_id=tid, after=public,
               instance=task.instance)
     return public
@@ -244,11 +224,7 @@ def unfreeze(tid: int, day: date, context: ContextDep, user: OperatorDep, scope:
              audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        row = session.exec(select(Freeze).where(Freeze.task_id == tid, Freeze.day == day)).first()
-        if row is None:
-            raise NotFound("freeze", f"{tid}/{day.isoformat()}")
+        row = remove_freeze(session, day, task_id=tid)
         audit(session, action="task.unfreeze", target_kind="task", target_id=tid,
-              before=FreezePublic(date=row.day, reason=row.reason, created_by=row.created_by),
-              instance=task.instance)
-        session.delete(row)
+              before=freeze_public(row), instance=task.instance)
     return Response(status_code=204)
