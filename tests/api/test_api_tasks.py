@@ -143,3 +143,11 @@ def test_forecast_lists_fire_times_with_offsets(api: TestClient) -> None:
         "2026-03-27T08:00:00Z", "2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z"]
     naive = api.get(f"/api/v1/tasks/{tid}/forecast", params={"after": "2026-03-27T00:00:00"})
     assert naive.status_code == 422 and "after" in naive.json()["detail"]
+
+
+def test_runs_filter_by_batch(api: TestClient) -> None:
+    tid = api.post("/api/v1/tasks", json={"name": "b", "command": "true"}).json()["tid"]
+    single = api.post(f"/api/v1/tasks/{tid}/run").json()
+    assert single["batch_id"] is None
+    assert api.get("/api/v1/runs", params={"batch": "nope"}).json()["items"] == []
+    assert len(api.get("/api/v1/runs").json()["items"]) == 1

@@ -49,6 +49,7 @@ def list_runs(
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
+    batch: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -63,6 +64,8 @@ def list_runs(
         stmt = stmt.where(col(Run.status).in_([s.value for s in status]))
     if task is not None:
         stmt = stmt.where(Run.task_id == task)
+    if batch is not None:
+        stmt = stmt.where(Run.batch_id == batch)
     if group is not None:
         stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
     if since is not None:
