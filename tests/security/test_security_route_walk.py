@@ -11,6 +11,7 @@ otherwise the call's success codes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine
+from app.db.tables import Calendar, DependencyEdge, GroupRun, TaskGroup
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus
 from app.server import create_app
@@ -164,7 +166,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/alerts/{{rule_id}}"): R(OP, PATH),
     ("GET", f"{API}/runs/{{run_id}}/alerts"): R(V, PATH),
     # web pages
-    ("GET", "/"): R(PUBLIC),
+    ("GET", "/"): R(V, page=True),
     ("GET", "/login"): R(PUBLIC),
     ("POST", "/login"): R(PUBLIC),
     ("POST", "/logout"): R(V, page=True),
@@ -185,6 +187,40 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/run"): R(U, PATH, page=True, denied=TOASTED),
+    ("GET", "/tasks/import-export"): R(V, page=True),
+    ("GET", "/tasks/export"): R(V, LIST, page=True),
+    ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
+    ("GET", "/dashboard/events"): R(V, page=True),
+    ("GET", "/agents"): R(V, page=True),
+    ("GET", "/agents/events"): R(V, page=True),
+    ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
+    ("GET", "/calendars"): R(V, page=True),
+    ("GET", "/calendars/new"): R(V, page=True),
+    ("GET", "/calendars/{name}"): R(V, page=True),
+    ("GET", "/calendars/{name}/edit"): R(V, page=True),
+    ("POST", "/calendars"): R(A, page=True, denied=TOASTED),
+    ("POST", "/calendars/{name}"): R(A, page=True, denied=TOASTED),
+    ("POST", "/calendars/{name}/delete"): R(A, page=True, denied=TOASTED),
+    ("GET", "/groups/new"): R(V, page=True),
+    ("GET", "/groups/{gid:int}"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/edit"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
+    ("POST", "/groups"): R(U, BODY, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
+}
+
+# Changes that leave no audit row: every other successful POST/PATCH/DELETE must leave one.
+NOT_AUDITED = {
+    ("POST", f"{API}/auth/token"),  # a login (a lockout is audited)
+    ("POST", f"{API}/auth/logout"),
+    ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
+    ("POST", f"{API}/import"),  # a dry run here
+    ("POST", "/login"), ("POST", "/logout"),
 }
 
 Build = Callable[[World, str, str], Call]  # (world, instance, role) → the request
@@ -265,6 +301,40 @@ def _page_output(w: World, i: str, r: str) -> Call:
     return Call(f"/task-runs/{run_id}/outputs/{name}", ok=OK if served else frozenset({404}))
 
 
+def _page_edge(w: World, i: str, r: str, *, existing: bool) -> Call:
+    gid, up, down = w.group_with_tasks(i, edge=existing)
+    suffix = "/delete" if existing else ""
+    return Call(f"/groups/{gid}/edges{suffix}", data={"upstream": str(up), "downstream": str(down)},
+                effect=lambda: w.exists(DependencyEdge, group_id=gid) != existing)
+
+
+def _page_import(w: World, i: str, r: str) -> Call:
+    name = f"imported-{r}-{i}"
+    document = json.dumps({"format": "almanac/v1", "tasks": [
+        {"name": name, "command": "true", "instance": i}]})
+    return Call("/tasks/import", data={"step": "apply", "document": document},
+                effect=lambda: w.task_named(name) is not None)
+
+
+def _page_group(w: World, i: str, r: str) -> Call:
+    group = w.group(i)
+    return Call(f"/groups/{group.id}", data={"name": group.name, "instance": i,
+                                            "description": "edited"},
+                effect=lambda: w.exists(TaskGroup, id=group.id, description="edited"))
+
+
+def _page_calendar(w: World, i: str, r: str, action: str) -> Call:
+    name = w.calendar()
+    if action == "create":
+        made = f"pagecal-{r}"
+        return Call("/calendars", data={"name": made},
+                    effect=lambda: w.exists(Calendar, name=made))
+    if action == "delete":
+        return Call(f"/calendars/{name}/delete", effect=lambda: not w.exists(Calendar, name=name))
+    return Call(f"/calendars/{name}", data={"skip_weekends": "on"},
+                effect=lambda: w.exists(Calendar, name=name, skip_weekends=True))
+
+
 CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/health"): lambda w, i, r: Call(f"{API}/health"),
     ("POST", f"{API}/auth/token"): lambda w, i, r: Call(
@@ -307,7 +377,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/agents/{{name}}/drain"): lambda w, i, r: Call(
         f"{API}/agents/{w.agent()}/drain"),
     ("POST", f"{API}/agents/{{name}}/undrain"): lambda w, i, r: Call(
-        f"{API}/agents/{w.agent()}/undrain"),
+        f"{API}/agents/{w.agent(draining=True)}/undrain"),
     ("DELETE", f"{API}/agents/{{name}}"): lambda w, i, r: Call(f"{API}/agents/{w.agent()}"),
     ("POST", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens",
                                                            json={"name": "walk"}),
@@ -401,7 +471,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
         f"{API}/alerts/{w.alert_rule(i)}"),
     ("GET", f"{API}/runs/{{run_id}}/alerts"): _run(suffix="/alerts"),
-    ("GET", "/"): lambda w, i, r: Call("/", ok=frozenset({200, 303})),
+    ("GET", "/"): lambda w, i, r: Call("/"),
     ("GET", "/login"): lambda w, i, r: Call("/login", ok=frozenset({200, 303})),
     # without the form's double-submit token the form is refused, whoever sends it
     ("POST", "/login"): lambda w, i, r: Call("/login", ok=frozenset({403}), data={
@@ -432,6 +502,40 @@ CALLS: dict[tuple[str, str], Build] = {
         f"/tasks/{tid}/delete", effect=lambda: w.task_row(tid) is None))(w.task(i).id or 0),
     ("POST", "/tasks/{tid:int}/run"): lambda w, i, r: (lambda tid: Call(
         f"/tasks/{tid}/run", effect=lambda: w.runs_of(tid) == 1))(w.task(i).id or 0),
+    ("GET", "/tasks/import-export"): lambda w, i, r: Call("/tasks/import-export"),
+    ("GET", "/tasks/export"): lambda w, i, r: Call("/tasks/export", marker=w.task(i).name),
+    ("POST", "/tasks/import"): _page_import,
+    ("GET", "/dashboard/events"): lambda w, i, r: Call("/dashboard/events", stream=True),
+    ("GET", "/agents"): lambda w, i, r: Call("/agents"),
+    ("GET", "/agents/events"): lambda w, i, r: Call("/agents/events", stream=True),
+    ("POST", "/agents/{name}/{action}"): lambda w, i, r: (lambda name: Call(
+        f"/agents/{name}/drain", effect=lambda: w.draining(name)))(w.agent()),
+    ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
+    ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
+    ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
+    ("GET", "/calendars/{name}/edit"): lambda w, i, r: Call(f"/calendars/{w.calendar()}/edit"),
+    ("POST", "/calendars"): lambda w, i, r: _page_calendar(w, i, r, "create"),
+    ("POST", "/calendars/{name}"): lambda w, i, r: _page_calendar(w, i, r, "update"),
+    ("POST", "/calendars/{name}/delete"): lambda w, i, r: _page_calendar(w, i, r, "delete"),
+    ("GET", "/groups/new"): lambda w, i, r: Call("/groups/new"),
+    ("GET", "/groups/{gid:int}"): lambda w, i, r: Call(f"/groups/{w.group(i).id}"),
+    ("GET", "/groups/{gid:int}/edit"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/edit"),
+    ("GET", "/groups/{gid:int}/events"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/events", stream=True),
+    ("GET", "/groups/{gid:int}/graph.json"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/graph.json"),
+    ("POST", "/groups"): lambda w, i, r: (lambda name: Call(
+        "/groups", data={"name": name, "instance": i},
+        effect=lambda: w.exists(TaskGroup, name=name)))(f"pagegroup-{r}-{i}"),
+    ("POST", "/groups/{gid:int}"): _page_group,
+    ("POST", "/groups/{gid:int}/delete"): lambda w, i, r: (lambda gid: Call(
+        f"/groups/{gid}/delete", effect=lambda: not w.exists(TaskGroup, id=gid)))(
+        w.group(i).id),
+    ("POST", "/groups/{gid:int}/edges"): lambda w, i, r: _page_edge(w, i, r, existing=False),
+    ("POST", "/groups/{gid:int}/edges/delete"): lambda w, i, r: _page_edge(
+        w, i, r, existing=True),
+    ("POST", "/groups/{gid:int}/run"): lambda w, i, r: (lambda gid: Call(
+        f"/groups/{gid}/run", effect=lambda: w.exists(GroupRun, group_id=gid)))(w.group(i).id),
 }
 
 
@@ -485,10 +589,11 @@ def _expected(rule: Rule, role: str | None, own: bool, call: Call) -> frozenset[
         return frozenset({303}) if rule.page and not call.stream else frozenset({401})
     if not role_at_least(role, Role(rule.role)):
         return rule.denied
+    toasted = rule.denied if rule.denied is TOASTED else frozenset()
     if not own and rule.scope == PATH:
-        return frozenset({404})
+        return frozenset({404}) | toasted
     if not own and rule.scope == BODY:
-        return frozenset({422})
+        return frozenset({422}) | toasted
     return call.ok
 
 
@@ -525,7 +630,12 @@ def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World]
             for instance in (OWN, OTHER) if rule.scope else (OWN,):
                 call = CALLS[(method, path)](world, instance, role or "viewer")
                 expected = _expected(rule, role, instance == OWN, call)
+                audited = world.audit_count()
                 status, text = _send(client, method, call, rule, role, world)
+                if (method != "GET" and expected is call.ok and status in OK
+                        and (method, path) not in NOT_AUDITED
+                        and world.audit_count() == audited):
+                    wrong.append(f"{method} {path} as {role}: changed without an audit row")
                 listed = call.marker is not None and call.marker in text
                 allowed = expected is call.ok
                 if status not in expected:

@@ -20,6 +20,7 @@ from app.db.tables import (
     Agent,
     AgentToken,
     ApiToken,
+    AuditEvent,
     Calendar,
     DependencyEdge,
     Freeze,
@@ -153,8 +154,11 @@ class World:
         row = self._add(Calendar(name=_uid("cal"), created_at=self.now(), updated_at=self.now()))
         return str(row.name)
 
-    def agent(self) -> str:
-        row = self._add(Agent(name=_uid("agent"), status="offline", created_at=self.now()))
+    def agent(self, draining: bool = False) -> str:
+        from app.agents.fleet import DRAIN_KEY
+
+        row = self._add(Agent(name=_uid("agent"), status="offline", created_at=self.now(),
+                              resources={DRAIN_KEY: True} if draining else {}))
         return str(row.name)
 
     # -- runs ---------------------------------------------------------------------------
@@ -224,6 +228,24 @@ class World:
             with session_scope(self.engine) as session:
                 root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
                 root.instances = [OWN]
+
+    def exists(self, table: type[SQLModel], **where: Any) -> bool:
+        with session_scope(self.engine) as session:
+            stmt = select(table)
+            for name, value in where.items():
+                stmt = stmt.where(getattr(table, name) == value)
+            return session.exec(stmt).first() is not None
+
+    def draining(self, name: str) -> bool:
+        from app.agents.fleet import is_draining
+
+        with session_scope(self.engine) as session:
+            agent = session.exec(select(Agent).where(Agent.name == name)).one()
+            return is_draining(agent)
+
+    def audit_count(self) -> int:
+        with session_scope(self.engine) as session:
+            return len(session.exec(select(AuditEvent.id)).all())
 
     def run_status(self, run_id: int) -> str:
         with session_scope(self.engine) as session:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from app.agents.protocol import Control
-from app.api.deps import ContextDep, OperatorDep, UserDep
+from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
 from app.api.group_schemas import GroupRunDetail, GroupRunPublic
 from app.api.routes.groups import group_run_public
 from app.api.runs_view import run_public
@@ -58,8 +58,10 @@ def read_group_run(group_run_id: int, context: ContextDep, user: UserDep) -> Gro
 
 
 @router.post("/{group_run_id}/terminate", response_model=GroupRunPublic)
-async def terminate(group_run_id: int, context: ContextDep, user: OperatorDep) -> GroupRunPublic:
-    await anyio.to_thread.run_sync(_visible, context, group_run_id, user.instances)
+async def terminate(group_run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+                    ) -> GroupRunPublic:
+    before = group_run_public(
+        await anyio.to_thread.run_sync(_visible, context, group_run_id, user.instances))
 
     def work() -> tuple[GroupRunPublic, list[tuple[str, int, int]]]:
         with session_scope(context.engine) as session:
@@ -67,6 +69,9 @@ async def terminate(group_run_id: int, context: ContextDep, user: OperatorDep) -
                                           now=context.clock.now())
             row = session.get(GroupRun, group_run_id)
             assert row is not None
+            audit(session, action="group_run.terminate", target_kind="group_run",
+                  target_id=group_run_id, before=before, after=group_run_public(row),
+                  instance=row.instance)
             return group_run_public(row), to_kill
 
     public, to_kill = await anyio.to_thread.run_sync(work)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import ContextDep, OperatorDep, UserDep
+from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
 from app.api.group_schemas import MarkSuccess
 from app.api.runs_view import run_public, why_not_running
 from app.api.schemas import RunPublic
@@ -37,34 +37,43 @@ def why(run_id: int, context: ContextDep, user: UserDep) -> list[dict[str, Any]]
 
 
 @router.post("/{run_id}/force", response_model=RunPublic)
-def force(run_id: int, context: ContextDep, user: OperatorDep) -> RunPublic:
+def force(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) -> RunPublic:
     """Start this run of a group run now, ignoring its upstreams."""
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
+        before = run_public(run)
         force_past_upstreams(session, run, who=user.username, now=context.clock.now())
         public = run_public(run)
+        audit(session, action="run.force", target_kind="run", target_id=run_id, before=before,
+              after=public, instance=run.instance)
     context.scheduler.wake_dispatch()
     return public
 
 
 @router.post("/{run_id}/rerun", response_model=list[int])
-def rerun(run_id: int, context: ContextDep, user: OperatorDep) -> list[int]:
+def rerun(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) -> list[int]:
     """Run this finished run again, with everything downstream of it in its group run."""
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
+        before = run_public(run)
         restarted = rerun_with_downstream(session, run, who=user.username,
                                           now=context.clock.now())
+        audit(session, action="run.rerun", target_kind="run", target_id=run_id, before=before,
+              after={"restarted": restarted}, instance=run.instance)
     context.scheduler.wake_dispatch()
     return restarted
 
 
 @router.post("/{run_id}/mark-success", response_model=list[int])
-def mark_run_success(run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep
-                     ) -> list[int]:
+def mark_run_success(run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep,
+                     audit: AuditDep) -> list[int]:
     """Mark a FAILED run SUCCESS by hand (who and why are recorded); its downstream runs."""
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
+        before = run_public(run)
         released = mark_success(session, run, who=user.username, why=body.reason,
                                 now=context.clock.now())
+        audit(session, action="run.mark_success", target_kind="run", target_id=run_id,
+              before=before, after=run_public(run), instance=run.instance, detail=body.reason)
     context.scheduler.wake_dispatch()
     return released
