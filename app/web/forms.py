@@ -59,7 +59,7 @@ def _split(text: str) -> list[str]:
     return [p for p in re.split(r"[\s,]+", text.strip()) if p]
 
 
-def _pairs(text: str, field: str) -> dict[str, str]:
+def pairs(text: str, field: str) -> dict[str, str]:
     """KEY=VALUE, one per line."""
     pairs: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -149,8 +149,8 @@ def task_from_form(values: Values) -> dict[str, Any]:
         *[(f, lambda f=f, k=k: _number(values, f, k)) for f, k in _TASK_OPTIONAL_NUMBERS.items()],
         ("gpus", lambda: [_gpu(p) for p in _split(values.get("gpus", ""))]),
         ("mounts", lambda: [m.strip() for m in values.get("mounts", "").splitlines() if m.strip()]),
-        ("env", lambda: _pairs(values.get("env", ""), "env")),
-        ("labels", lambda: _pairs(values.get("labels", ""), "labels")),
+        ("env", lambda: pairs(values.get("env", ""), "env")),
+        ("labels", lambda: pairs(values.get("labels", ""), "labels")),
         ("schedule", lambda: schedule_from_form(values)),
     ]
     for field, read in readers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -12,11 +13,12 @@ from web.web_helpers import Login
 from app.db.engine import session_scope
 from app.db.tables import Agent
 
-RESOURCES = {"cpus": 8, "load_1m": 6.5, "memory_total": 16 * 2**30, "memory_used": 4 * 2**30,
-             "disk_total": 100 * 2**30, "disk_used": 95 * 2**30, "docker": True,
-             "gpus": [{"index": 0, "name": "NVIDIA H100", "uuid": "GPU-1",
-                       "memory_total": 80 * 2**30, "memory_used": 20 * 2**30,
-                       "utilization_percent": 55}]}
+RESOURCES: dict[str, Any] = {
+    "cpus": 8, "load_1m": 6.5, "memory_total": 16 * 2**30, "memory_used": 4 * 2**30,
+    "disk_total": 100 * 2**30, "disk_used": 95 * 2**30, "docker": True,
+    "gpus": [{"index": 0, "name": "NVIDIA H100", "uuid": "GPU-1", "memory_total": 80 * 2**30,
+              "memory_used": 20 * 2**30, "utilization_percent": 55}],
+}
 
 
 def _agent(engine: Engine, name: str = "gpu-1") -> None:

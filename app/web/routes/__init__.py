@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.web.routes import (
+    adhoc,
     agents,
     calendars,
     dashboard,
@@ -18,4 +19,5 @@ from app.web.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
     tasks.router, transfer.router, groups.router, agents.router, calendars.router,
+    adhoc.router,
 )

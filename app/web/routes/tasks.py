@@ -141,8 +141,9 @@ async def run_task(tid: Tid, api: ApiDep, session: WriteSessionDep) -> Response:
             raise
         trigger = {"toast": {"text": exc.detail, "kind": "error"}}
     else:
-        trigger = {"toast": {"text": f"Run #{run['id']} started", "href":
-                             f"/task-runs/{run['id']}"}}
+        waits = run["status"] == "PENDING_APPROVAL"
+        text = f"Run #{run['id']} " + ("waits for approval" if waits else "started")
+        trigger = {"toast": {"text": text, "href": f"/task-runs/{run['id']}"}}
     return Response(status_code=204, headers={"HX-Trigger": json.dumps(trigger)})
 
 

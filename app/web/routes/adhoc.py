@@ -1,0 +1,160 @@
+"""Adhoc (/adhoc): run a one-off command on chosen agents, by labels or on every online
+agent, through `POST /api/v1/adhoc`; follow the batch live and kill it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Path, Request
+from sqlmodel import col, func, select
+from starlette.responses import Response
+
+from app.api.deps import ContextDep
+from app.context import AppContext
+from app.db.engine import session_scope
+from app.db.tables import Run, User
+from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.auth import WriteSessionDep
+from app.web.deps import BusDep, LifetimeDep
+from app.web.forms import FormErrors, error_key, pairs
+from app.web.htmx import HtmxDep
+from app.web.sse import EventStream, ServerEvent, changes
+from app.web.templating import render, render_fragment
+
+router = APIRouter(include_in_schema=False)
+BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
+
+
+def recent_batches(context: AppContext, user: User, limit: int = 8) -> list[dict[str, Any]]:
+    """The latest adhoc batches the viewer may see: id, command, runs, newest run id."""
+    stmt = (select(Run.batch_id, func.max(Run.id), func.count())
+            .where(Run.trigger_kind == "adhoc", col(Run.batch_id).is_not(None))
+            .group_by(col(Run.batch_id)).order_by(func.max(Run.id).desc()).limit(limit))
+    if "*" not in user.instances:
+        stmt = stmt.where(col(Run.instance).in_(user.instances))
+    with session_scope(context.engine) as session:
+        rows = session.exec(stmt).all()
+        newest = {r.id: r for r in session.exec(
+            select(Run).where(col(Run.id).in_([row[1] for row in rows]))).all()}
+    return [{"batch_id": batch, "runs": count, "command": newest[last].spec.get("command"),
+             "at": newest[last].created_at} for batch, last, count in rows if last in newest]
+
+
+async def _page(request: Request, api: ApiClient, context: AppContext, fragment: bool,
+                panel: str, extra: dict[str, Any], status_code: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
+    if fragment:
+        return render(request, panel, extra, session=api.session, status_code=status_code,
+                      headers=headers)
+    agents = await api.get("/agents")
+    batches = await anyio.to_thread.run_sync(recent_batches, context, api.session.user)
+    values = extra.pop("values", {"target": "agents"})
+    return render(request, "adhoc/page.html",
+                  {"active": "adhoc", "agents": agents, "batches": batches, "values": values,
+                   "errors": extra.pop("errors", {}), "panel": panel, **extra},
+                  session=api.session, status_code=status_code, headers=headers)
+
+
+@router.get("/adhoc")
+async def adhoc_page(request: Request, context: ContextDep, api: ApiDep) -> Response:
+    return await _page(request, api, context, False, "adhoc/_none.html", {})
+
+
+@router.get("/adhoc/{batch_id}")
+async def batch_page(request: Request, batch_id: BatchId, context: ContextDep, api: ApiDep,
+                     htmx: HtmxDep) -> Response:
+    batch = await api.get(f"/adhoc/{batch_id}")
+    return await _page(request, api, context, htmx.wants_fragment, "adhoc/_batch.html",
+                       {"batch": batch})
+
+
+def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"command": values.get("command", ""),
+                               "instance": values.get("instance", "").strip() or "default"}
+    target = values.get("target", "agents")
+    if target == "all":
+        payload["all"] = True
+    elif target == "labels":
+        payload["labels"] = pairs(values.get("labels", ""), "labels")
+    else:
+        if not agents:
+            raise FormErrors({"agents": "choose at least one agent"})
+        payload["agents"] = agents
+    for field in ("image", "run_as_user", "workdir"):
+        if values.get(field, "").strip():
+            payload[field] = values[field].strip()
+    if values.get("max_run_seconds", "").strip():
+        try:
+            payload["max_run_seconds"] = float(values["max_run_seconds"])
+        except ValueError:
+            raise FormErrors({"max_run_seconds": "not a number"}) from None
+    return payload
+
+
+@router.post("/adhoc")
+async def submit(request: Request, context: ContextDep, api: ApiDep, session: WriteSessionDep
+                 ) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "agents"}
+    agents = [v for v in form.getlist("agents") if isinstance(v, str)]
+    try:
+        batch = await api.post("/adhoc", adhoc_payload(values, agents))
+    except FormErrors as exc:
+        return _form(request, api, exc.errors)
+    except ApiError as exc:
+        if exc.status_code not in (403, 422):
+            raise
+        return _form(request, api, {error_key(k): v for k, v in exc.field_errors().items()})
+    waits = set(batch["summary"]) == {"PENDING_APPROVAL"}
+    text = f"{'Submitted for approval' if waits else 'Started'} on {len(batch['runs'])} agent(s)"
+    headers = {"HX-Push-Url": f"/adhoc/{batch['batch_id']}",
+               "HX-Trigger": json.dumps({"toast": {"text": text}})}
+    return render(request, "adhoc/_batch.html", {"batch": batch}, session=api.session,
+                  headers=headers)
+
+
+def _form(request: Request, api: ApiClient, errors: dict[str, str]) -> Response:
+    """The refusal above the form (which keeps what was typed)."""
+    return render(request, "adhoc/_errors.html", {"errors": errors}, session=api.session,
+                  status_code=422, headers={"HX-Retarget": "#adhoc-errors",
+                                            "HX-Reswap": "innerHTML"})
+
+
+@router.post("/adhoc/{batch_id}/kill")
+async def kill_batch(request: Request, batch_id: BatchId, api: ApiDep, session: WriteSessionDep
+                     ) -> Response:
+    message, kind = "Kill sent to every run of the batch", ""
+    try:
+        await api.post(f"/adhoc/{batch_id}/kill")
+    except ApiError as exc:
+        if exc.status_code in (401, 404):
+            raise
+        message, kind = exc.detail, "error"
+    batch = await api.get(f"/adhoc/{batch_id}")
+    return render(request, "adhoc/_batch.html", {"batch": batch}, session=api.session,
+                  headers={"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})})
+
+
+@router.get("/adhoc/{batch_id}/events")
+async def batch_events(batch_id: BatchId, context: ContextDep, api: ApiDep, bus: BusDep,
+                       lifetime: LifetimeDep) -> EventStream:
+    """The batch redrawn whenever one of its runs changes."""
+    batch = await api.get(f"/adhoc/{batch_id}")
+
+    async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
+        ids = {r["id"] for r in batch["runs"]}
+        with bus.subscribe() as subscription:
+            async for change in changes(subscription, deadline):
+                if not change.runs & ids:
+                    if not change:
+                        yield None
+                    continue
+                fresh = await api.get(f"/adhoc/{batch_id}")
+                html = render_fragment("adhoc/_batch.html", {"batch": fresh, "oob": True},
+                                       session=api.session, now=context.clock.now())
+                yield ServerEvent(event="batch", data=html)
+
+    return EventStream(source, lifetime=lifetime)
