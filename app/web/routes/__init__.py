@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.web.routes import (
     adhoc,
+    admin,
     agents,
     calendars,
     dashboard,
@@ -19,5 +20,5 @@ from app.web.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
     tasks.router, transfer.router, groups.router, agents.router, calendars.router,
-    adhoc.router,
+    adhoc.router, admin.router,
 )
