@@ -21,15 +21,15 @@ from app.api.group_schemas import (
     GroupRunPublic,
     GroupUpdate,
 )
+from app.api.schedule_views import forecast_public, forecast_start, freeze_public
 from app.api.schemas import (
-    ForecastItem,
     ForecastPublic,
     FreezeCreate,
     FreezePublic,
-    SkippedItem,
 )
-from app.clock import ensure_aware
 from app.db.engine import session_scope
+from app.db.freezes import add_freeze, remove_freeze
+from app.db.freezes import list_freezes as list_freezes_of
 from app.db.groups import (
     add_edge,
     add_group_dependency,
@@ -43,16 +43,13 @@ from app.db.groups import (
     update_group,
     upstream_groups,
 )
-from app.db.tables import Freeze, GroupDependency, GroupRun, Run, TaskGroup
+from app.db.tables import GroupDependency, GroupRun, Run, TaskGroup
 from app.domain.dag import Edge, EdgeCondition, generations
 from app.domain.roles import can_see_instance
-from app.domain.schedules import parse_schedule
 from app.domain.states import TriggerKind
-from app.domain.triggers import forecast
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
-from app.scheduler.planner import Calendars
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -222,20 +219,10 @@ def group_forecast(
     gid: int, context: ContextDep, user: UserDep,
     count: Annotated[int, Query(ge=1, le=10_000)] = 10, after: datetime | None = None,
 ) -> ForecastPublic:
-    if after is not None and after.tzinfo is None:
-        raise InvalidInput("after", "must carry a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
-    start = ensure_aware(after) if after else context.clock.now()
+    start = forecast_start(after, context.clock.now())
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        if not group.schedule:
-            return ForecastPublic(task=gid, timezone="UTC", occurrences=[], skipped=[])
-        schedule = parse_schedule(group.schedule)
-        calendar = Calendars(session).for_schedule(schedule)
-    result = forecast(schedule, start, count, calendar)
-    return ForecastPublic(
-        task=gid, timezone=schedule.timezone,
-        occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
-        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped])
+        return forecast_public(session, gid, group.schedule, start, count)
 
 
 @router.post("/{gid}/run", response_model=GroupRunPublic, status_code=201)
@@ -296,24 +283,18 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
 def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
         _visible(get_group(session, gid), user.instances)
-        rows = session.exec(select(Freeze).where(Freeze.group_id == gid)
-                            .order_by(col(Freeze.day))).all()
-        return [FreezePublic(date=r.day, reason=r.reason, created_by=r.created_by) for r in rows]
+        return [freeze_public(r) for r in list_freezes_of(session, group_id=gid)]
 
 
 @router.post("/{gid}/freezes", response_model=FreezePublic, status_code=201)
 def freeze_group(gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
                  audit: AuditDep) -> FreezePublic:
     """Freeze the group for one business date: that day's group run and task runs skip."""
-    public = FreezePublic(date=body.date, reason=body.reason, created_by=user.username)
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        exists = session.exec(select(Freeze.id).where(Freeze.group_id == gid,
-                                                      Freeze.day == body.date)).first()
-        if exists is not None:
-            raise Conflict(f"date: group {gid} is already frozen on {body.date.isoformat()}")
-        session.add(Freeze(group_id=gid, day=body.date, reason=body.reason,
-                           created_by=user.username, created_at=context.clock.now()))
+        public = freeze_public(add_freeze(session, body.date, reason=body.reason,
+                                          who=user.username, now=context.clock.now(),
+                                          group_id=gid))
         audit(session, action="group.freeze", target_kind="group", target_id=gid,
               after=public, instance=group.instance)
     return public
@@ -324,12 +305,7 @@ def unfreeze_group(gid: int, day: date, context: ContextDep, user: OperatorDep,
                    audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        row = session.exec(select(Freeze).where(Freeze.group_id == gid,
-                                                Freeze.day == day)).first()
-        if row is None:
-            raise NotFound("freeze", f"group {gid}/{day.isoformat()}")
+        row = remove_freeze(session, day, group_id=gid)
         audit(session, action="group.unfreeze", target_kind="group", target_id=gid,
-              before=FreezePublic(date=row.day, reason=row.reason, created_by=row.created_by),
-              instance=group.instance)
-        session.delete(row)
+              before=freeze_public(row), instance=group.instance)
     return Response(status_code=204)
