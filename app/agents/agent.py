@@ -79,6 +79,9 @@ class AgentProcess:
         # Attempts with something new to send: a kick flushes these, not every held spool.
         self._dirty: set[Key] = set()
         self._stopping = asyncio.Event()
+        self.accepting = True  # False once shutting down: no new runs are started
+        self._released = asyncio.Event()  # set whenever a finished attempt is let go
+        self._ws: ClientConnection | None = None
         self.connected = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -165,6 +168,21 @@ class AgentProcess:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def shutdown(self, *, drain: bool) -> None:
+        """Take no new work (the server is told); with `drain`, first wait until every run
+        held has ended and its outcome is stored by the server."""
+        self.accepting = False
+        await self._say_leaving()
+        while drain and self.held:
+            self._released.clear()
+            await self._released.wait()
+        self.stop()
+
+    async def _say_leaving(self) -> None:
+        if self._ws is not None:
+            with contextlib.suppress(WebSocketException, OSError):
+                await self._ws.send(p.Leaving().model_dump_json())
+
     # ---- one connection ------------------------------------------------------------
     async def _session(self, ws: ClientConnection) -> None:
         hello = p.Hello(
@@ -181,6 +199,9 @@ class AgentProcess:
             self._sent[key] = Sent.resumed(resume)
             if resume.abandon:
                 await self._abandon(key)
+        self._ws = ws
+        if not self.accepting:  # reconnected while shutting down
+            await self._say_leaving()
         self.connected.set()
         self._dirty.update(self.held)  # everything held is re-sent from the server's positions
         self._kick.set()
@@ -195,6 +216,7 @@ class AgentProcess:
             for task in done:
                 task.result()
         finally:
+            self._ws = None
             for task in tasks:
                 task.cancel()
 
@@ -227,7 +249,10 @@ class AgentProcess:
                 continue
             message = p.parse_server_message(frame)
             if isinstance(message, p.StartRun):
-                self._spawn(self._launch(message))
+                if self.accepting:
+                    self._spawn(self._launch(message))
+                else:  # sent before the server heard we are leaving: it re-dispatches
+                    log.info("leaving: run %d not started here", message.run_id)
             elif isinstance(message, p.Control):
                 self._spawn(self._control(message))
             elif isinstance(message, p.Ack):
@@ -239,6 +264,7 @@ class AgentProcess:
         if spool is not None and released(spool, ack):
             self.held.pop(key, None)
             self._sent.pop(key, None)
+            self._released.set()
             # Deleting files is slow next to launching runs: keep it off the event loop.
             asyncio.get_running_loop().run_in_executor(None, spool.remove)
 

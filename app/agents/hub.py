@@ -42,6 +42,7 @@ class AgentConnection:
     hello: p.Hello
     outputs: OutputStore
     inbox: asyncio.Queue[Inbound] = field(default_factory=asyncio.Queue)
+    leaving: bool = False  # said it is shutting down: no new work on this connection
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def send(self, message: p.ServerMessage) -> bool:
@@ -71,7 +72,7 @@ class AgentHub:
             AgentSlot(name=name, labels=c.hello.labels, max_runs=c.hello.max_runs,
                       running=running.get(name, 0),
                       docker=bool(c.hello.resources.get("docker")),
-                      draining=name not in open_for_work)
+                      draining=name not in open_for_work or c.leaving)
             for name, c in connections.items()
         ]
 
@@ -130,7 +131,10 @@ class AgentHub:
                 connection.inbox.put_nowait(message["bytes"])
             elif message.get("text") is not None:
                 parsed = p.parse_agent_message(message["text"])
-                if isinstance(parsed, p.StateChange | p.Heartbeat | p.OutputManifest):
+                if isinstance(parsed, p.Leaving):
+                    connection.leaving = True
+                    log.info("agent %s is leaving: no new work for it", connection.name)
+                elif isinstance(parsed, p.StateChange | p.Heartbeat | p.OutputManifest):
                     connection.inbox.put_nowait(parsed)
 
     async def _consume(self, connection: AgentConnection) -> None:

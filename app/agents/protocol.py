@@ -176,11 +176,18 @@ def decode_log(frame: bytes) -> tuple[LogHeader, bytes]:
     return header, data
 
 
-AgentMessage = Hello | Heartbeat | StateChange | OutputManifest
+class Leaving(_Msg):
+    """The agent is shutting down: send it no new work (its running work goes on)."""
+
+    type: Literal["leaving"] = "leaving"
+
+
+AgentMessage = Hello | Heartbeat | StateChange | OutputManifest | Leaving
 ServerMessage = Welcome | Ack | StartRun | Control
 
 _AGENT_TYPES: dict[str, type[_Msg]] = {
     "hello": Hello, "heartbeat": Heartbeat, "state": StateChange, "outputs": OutputManifest,
+    "leaving": Leaving,
 }
 _SERVER_TYPES: dict[str, type[_Msg]] = {
     "welcome": Welcome, "ack": Ack, "start": StartRun,

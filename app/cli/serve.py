@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,6 +12,7 @@ from typing import Annotated, Literal
 import typer
 import uvicorn
 
+from app.agents.agent import AgentProcess
 from app.logs import configure
 from app.settings import Settings
 
@@ -65,9 +67,15 @@ def agent(
     data_dir: Annotated[Path, typer.Option(help="Spool directory.")] = Path("./almanac-agent"),
     log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
                                                   help="text or json.")] = "text",
+    drain: Annotated[bool, typer.Option(
+        "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
 ) -> None:
-    """Run an agent that dials the server and executes the runs it is sent."""
-    from app.agents.agent import AgentConfig, AgentProcess
+    """Run an agent that dials the server and executes the runs it is sent.
+
+    SIGTERM or Ctrl+C: the agent takes no new work and exits (with --drain, once its runs
+    have ended and the server has their outcome).
+    """
+    from app.agents.agent import AgentConfig
     from app.agents.executors.docker import DockerExecutor, docker_available
     from app.agents.executors.process import ProcessExecutor
     from app.agents.resources import probe_resources
@@ -84,10 +92,20 @@ def agent(
         docker_executor=DockerExecutor() if has_docker else None,
         resources=lambda: probe_resources(has_docker, data_dir).to_dict(),
     )
-    try:
-        asyncio.run(process.run_forever())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(_run_agent(process, drain=drain))
+
+
+async def _run_agent(process: AgentProcess, *, drain: bool) -> None:
+    loop = asyncio.get_running_loop()
+    leaving: list[asyncio.Task[None]] = []
+
+    def on_signal() -> None:
+        if not leaving:  # a second signal while draining changes nothing
+            leaving.append(asyncio.create_task(process.shutdown(drain=drain)))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await process.run_forever()
 
 
 def _parse_labels(text: str) -> dict[str, str]:

@@ -133,7 +133,10 @@ class Blockers:
         incoming = [e for e in edges if e.downstream == run.task_id]
         statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
         verdict = evaluate(run.task_id, incoming, statuses, names)
-        if verdict.readiness is not Readiness.READY:
+        if verdict.readiness is Readiness.IMPOSSIBLE:
+            # Settling skips it at the next commit; until then it must not start.
+            blockers.append({"kind": "upstream", "detail": f"will be skipped: {verdict.reason}"})
+        elif verdict.readiness is not Readiness.READY:
             for tid in verdict.waiting_for:
                 upstream = runs.get(tid)
                 blockers.append({

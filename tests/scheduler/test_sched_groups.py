@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from app.db.engine import session_scope
 from app.db.groups import add_group_dependency
-from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
+from app.db.tables import DependencyEdge, Freeze, GroupRun, Run, Task, TaskGroup
 from app.scheduler.group_planner import fire_due_groups, plan_group
 from app.scheduler.group_runs import Blockers
 
@@ -107,3 +107,28 @@ def test_a_frozen_business_date_skips_the_group_run(engine: Engine) -> None:
         [group_run] = session.exec(select(GroupRun).where(GroupRun.group_id == gid)).all()
         runs = session.exec(select(Run).where(Run.group_run_id == group_run.id)).all()
     assert group_run.status == "SKIPPED" and runs == []
+
+
+def test_a_run_whose_upstream_failed_never_starts_even_before_it_is_skipped(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        group = TaskGroup(name="g")
+        session.add(group)
+        session.flush()
+        first = Task(name="first", command="false", group_id=group.id)
+        second = Task(name="second", command="true", group_id=group.id)
+        session.add_all([first, second])
+        session.flush()
+        session.add(DependencyEdge(group_id=group.id or 0, upstream_id=first.id or 0,
+                                   downstream_id=second.id or 0))
+        group_run = GroupRun(group_id=group.id or 0, status="RUNNING", trigger_kind="manual")
+        session.add(group_run)
+        session.flush()
+        runs = [Run(task_id=t.id, group_run_id=group_run.id, status=status,
+                    trigger_kind="manual", spec={"command": t.command})
+                for t, status in ((first, "FAILED"), (second, "ACTIVE"))]
+        session.add_all(runs)
+        session.flush()
+        blockers = Blockers(session).of(runs[1])
+    assert blockers == [{"kind": "upstream", "detail": "will be skipped: upstream first FAILED"}]
