@@ -243,6 +243,11 @@ class World:
             agent = session.exec(select(Agent).where(Agent.name == name)).one()
             return is_draining(agent)
 
+    def password_hash_of(self, username: str) -> str:
+        with session_scope(self.engine) as session:
+            return session.exec(select(User.password_hash).where(
+                User.username == username)).one()
+
     def audit_count(self) -> int:
         with session_scope(self.engine) as session:
             return len(session.exec(select(AuditEvent.id)).all())
