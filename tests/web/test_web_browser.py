@@ -172,3 +172,36 @@ def test_a_group_built_in_the_forms_runs_live_in_the_graph(agent_ready: LiveServ
                                    "publish": "SUCCESS"}
     expect(page.locator("#flow-status")).to_contain_text("SUCCESS")
     shot(page, "group-graph")
+    tour(page, live)
+
+
+def tour(page: Page, live: LiveServer) -> None:
+    """A screenshot of every other page, each once it has drawn what it shows."""
+    with live.client() as http:
+        http.post("/calendars", json={"name": "de-by", "country": "DE", "subdivision": "BY",
+                                      "skip_weekends": True, "extra_dates": ["2026-12-24"],
+                                      "description": "Bavarian plant"})
+    page.goto(live.url + "/")
+    page.wait_for_function("() => document.getElementById('runs-chart')?.dataset.drawn")
+    expect(page.locator(".stat-count[data-status=SUCCESS]")).not_to_have_text("0")
+    shot(page, "dashboard")
+    page.goto(live.url + "/tasks?tab=groups")
+    expect(page.locator("#task-list a:has-text('nightly-etl')")).to_be_visible()
+    shot(page, "tasks-groups")
+    page.goto(live.url + "/agents")
+    expect(page.locator("article.agent[data-state=online]")).to_have_count(1)
+    shot(page, "agents")
+    page.goto(live.url + "/calendars/de-by?year=2026")
+    expect(page.locator("td.extra[data-date='2026-12-24']")).to_be_visible()
+    shot(page, "calendars")
+    page.goto(live.url + "/adhoc")
+    page.fill("textarea[name=command]", "echo hello from $(hostname)")
+    page.locator("input[name=agents]").first.check()
+    page.click("button:has-text('Run now')")
+    expect(page.locator("#batch")).to_have_attribute("data-done", "true")
+    shot(page, "adhoc")
+    page.goto(live.url + "/admin?tab=audit")
+    expect(page.locator("table.audit tbody tr").first).to_contain_text("admin")
+    shot(page, "admin-audit")
+    page.goto(live.url + "/admin")
+    shot(page, "admin-users")

@@ -44,7 +44,7 @@ def test_dashboard_counts_charts_and_lists(web: TestClient, api: TestClient,
     chart = view.chart()
     assert {d["label"] for d in chart["datasets"]} == {"ACTIVE", "FAILED"}
     assert [r.spec["task_name"] for r in view.next_due] == ["job"]
-    assert 'sse-connect="/dashboard/events"' in response.text
+    assert 'sse-connect="/dashboard/events?seq=' in response.text
     fragment = web.get("/", headers={"HX-Request": "true"})
     assert fragment.template.name == "dashboard/_body.html"
 
@@ -63,7 +63,9 @@ def test_dashboard_stream_says_when_to_redraw(web: TestClient, api: TestClient,
                                               web_app: FastAPI) -> None:
     web_app.state.sse_lifetime = 1.0
     body: list[str] = []
-    reader = threading.Thread(target=lambda: body.append(web.get("/dashboard/events").text))
+    seq = web.get("/").context["seq"]
+    reader = threading.Thread(
+        target=lambda: body.append(web.get(f"/dashboard/events?seq={seq}").text))
     reader.start()
     wait_for(lambda: web_app.state.events.listening, timeout=5)
     _runs(api, 1)

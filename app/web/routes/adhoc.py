@@ -134,7 +134,7 @@ async def kill_batch(request: Request, batch_id: BatchId, api: ApiDep, session: 
             raise
         message, kind = exc.detail, "error"
     batch = await api.get(f"/adhoc/{batch_id}")
-    return render(request, "adhoc/_batch.html", {"batch": batch}, session=api.session,
+    return render(request, "adhoc/_batch_card.html", {"batch": batch}, session=api.session,
                   headers={"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})})
 
 
@@ -144,17 +144,21 @@ async def batch_events(batch_id: BatchId, context: ContextDep, api: ApiDep, bus:
     """The batch redrawn whenever one of its runs changes."""
     batch = await api.get(f"/adhoc/{batch_id}")
 
+    ids = {r["id"] for r in batch["runs"]}
+
+    async def redraw() -> ServerEvent:
+        fresh = await api.get(f"/adhoc/{batch_id}")
+        html = render_fragment("adhoc/_batch_card.html", {"batch": fresh, "oob": True},
+                               session=api.session, now=context.clock.now())
+        return ServerEvent(event="batch", data=html)
+
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
-        ids = {r["id"] for r in batch["runs"]}
         with bus.subscribe() as subscription:
+            yield await redraw()  # the batch may have moved on since the page was drawn
             async for change in changes(subscription, deadline):
-                if not change.runs & ids:
-                    if not change:
-                        yield None
-                    continue
-                fresh = await api.get(f"/adhoc/{batch_id}")
-                html = render_fragment("adhoc/_batch.html", {"batch": fresh, "oob": True},
-                                       session=api.session, now=context.clock.now())
-                yield ServerEvent(event="batch", data=html)
+                if change.runs & ids:
+                    yield await redraw()
+                elif not change:
+                    yield None
 
     return EventStream(source, lifetime=lifetime)

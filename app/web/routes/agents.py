@@ -36,9 +36,10 @@ async def _context(api: ApiClient) -> dict[str, Any]:
 
 
 @router.get("/agents")
-async def agents_page(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+async def agents_page(request: Request, api: ApiDep, htmx: HtmxDep, bus: BusDep) -> Response:
+    seq = bus.seq
     name = "agents/_grid.html" if htmx.wants_fragment else "agents/page.html"
-    return render(request, name, await _context(api), session=api.session)
+    return render(request, name, {**await _context(api), "seq": seq}, session=api.session)
 
 
 @router.post("/agents/{name}/{action}")
@@ -63,10 +64,13 @@ async def agent_action(request: Request, name: AgentName,
 
 
 @router.get("/agents/events")
-async def agents_events(bus: BusDep, lifetime: LifetimeDep, api: ApiDep) -> EventStream:
+async def agents_events(bus: BusDep, lifetime: LifetimeDep, api: ApiDep, seq: int = 0
+                        ) -> EventStream:
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         last = 0.0
         with bus.subscribe() as subscription:
+            if bus.seq != seq:  # something changed between the page and this stream
+                yield ServerEvent(event="changed", data="1")
             async for change in changes(subscription, deadline):
                 if not (change.agents or change.runs):
                     yield None

@@ -23,18 +23,23 @@ REDRAW_EVERY = 2.0  # seconds: a busy scheduler does not redraw the dashboard on
 
 
 @router.get("/")
-async def dashboard(request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep
-                    ) -> Response:
+async def dashboard(request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep,
+                    bus: BusDep) -> Response:
+    seq = bus.seq
     view = await load_dashboard(api, context.engine, context.clock.now())
     name = "dashboard/_body.html" if htmx.wants_fragment else "dashboard/page.html"
-    return render(request, name, {"active": "dashboard", "view": view}, session=api.session)
+    return render(request, name, {"active": "dashboard", "view": view, "seq": seq},
+                  session=api.session)
 
 
 @router.get("/dashboard/events")
-async def dashboard_events(api: ApiDep, bus: BusDep, lifetime: LifetimeDep) -> EventStream:
+async def dashboard_events(api: ApiDep, bus: BusDep, lifetime: LifetimeDep, seq: int = 0
+                           ) -> EventStream:
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         last = 0.0
         with bus.subscribe() as subscription:
+            if bus.seq != seq:  # something changed between the page and this stream
+                yield ServerEvent(event="changed", data="1")
             async for change in changes(subscription, deadline):
                 if not (change.runs or change.agents):
                     yield None
