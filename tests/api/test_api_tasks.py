@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD, wait_for
 
 
 def test_create_read_update_delete(api: TestClient) -> None:
@@ -118,8 +118,9 @@ def test_login_issues_a_working_token_and_refuses_a_wrong_password(api: TestClie
 
 
 def test_health_reports_the_database(api: TestClient, database_url: str) -> None:
-    body = api.get("/api/v1/health").json()
-    assert body["scheduler"] == "leader"
+    # On PostgreSQL the only server wins the leadership lock shortly after it starts.
+    body = wait_for(lambda: (b := api.get("/api/v1/health").json())["scheduler"] == "leader"
+                    and b, timeout=10)
     assert body["database"] == ("postgresql" if database_url.startswith("postgresql") else "sqlite")
 
 
