@@ -1,4 +1,21 @@
-"""The web UI: server-rendered pages (jinja2 + htmx) with live updates over SSE."""
+"""The web UI: server-rendered pages (jinja2 + htmx) with live updates over SSE.
+
+- One module per screen in `routes/`; each page template includes its fragments, and one URL
+  serves the page or, for an htmx request (`htmx.HtmxDep`), the fragment. Every view answers
+  through `templating.render`, so tests check the template name and context.
+- Pages read and change data through the REST API, called in-process with the viewer's
+  session (`api.ApiClient`): the API's role checks, instance scopes, validation and audit
+  apply unchanged, and its refusals are shown on the form field or as a toast.
+- Sessions (`auth`): a random cookie token stored hashed as an ApiToken of kind "session",
+  HttpOnly, SameSite=Lax, Secure over https; every state-changing request carries the
+  session's CSRF token (an HMAC of the cookie, sent by htmx as a header or in the form).
+- Live updates: `events` publishes, after each commit, the ids of the runs, logs and agents
+  that changed to an in-process bus; each open page holds one SSE stream (`sse`) that turns
+  them into fragments (row patches, the run's status, log bytes, the group graph). Streams
+  end every few seconds and the browser reconnects with Last-Event-ID, so nothing is lost and
+  a server shutdown is not held up. The bus is per process: with several replicas a page
+  sees the changes committed by the replica it is connected to.
+"""
 
 from app.web.app import install
 

@@ -44,10 +44,17 @@ class RunView:
     task_group: str | None = None
     outputs: list[dict[str, Any]] | None = None  # None: no outputs endpoint, or still going
     version: int = 0  # events seen: the live stream resends the status when it moved on
+    attempt: int = 1  # the attempt shown (a retry is a new attempt with its own timeline)
+    attempts: list[tuple[int, str]] = field(default_factory=list)  # (attempt, its last status)
 
     @property
     def terminal(self) -> bool:
         return is_terminal(RunStatus(self.run.status))
+
+    @property
+    def current(self) -> bool:
+        """The latest attempt: the one that can still change (and is followed live)."""
+        return self.attempt == self.run.attempt
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,20 +73,26 @@ class LogView:
         return max(1, ceil(self.page.total_lines / LOG_PAGE))
 
 
-async def load_run(api: ApiClient, context: AppContext, run_id: int) -> RunView:
+async def load_run(api: ApiClient, context: AppContext, run_id: int,
+                   attempt: int | None = None) -> RunView:
     run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))
-    steps = timeline(run.events, run.status, run.attempt, context.clock.now())
+    chosen = attempt if attempt is not None and 1 <= attempt <= run.attempt else run.attempt
+    last: dict[int, str] = {e.attempt: e.status for e in run.events}
+    status = run.status if chosen == run.attempt else last.get(chosen, run.status)
+    steps = timeline(run.events, status, chosen, context.clock.now())
     group = await anyio.to_thread.run_sync(_group_name, context, run.task)
-    outputs = await _outputs(api, run) if is_terminal(RunStatus(run.status)) else None
+    done = chosen < run.attempt or is_terminal(RunStatus(run.status))
+    outputs = await _outputs(api, run, chosen) if done else None
     return RunView(run=run, steps=steps, actions=actions_for(api, run), task_group=group,
-                   outputs=outputs, version=len(run.events))
+                   outputs=outputs, version=len(run.events), attempt=chosen,
+                   attempts=sorted(last.items()))
 
 
-async def _outputs(api: ApiClient, run: RunDetail) -> list[dict[str, Any]] | None:
-    """The run's output files; None while the API has no outputs endpoint."""
+async def _outputs(api: ApiClient, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
+    """The attempt's output files; None while the API has no outputs endpoint."""
     if not api_has(api.request, "GET", "/runs/{run_id}/outputs"):
         return None
-    body = await api.get(f"/runs/{run.id}/outputs", attempt=run.attempt)
+    body = await api.get(f"/runs/{run.id}/outputs", attempt=attempt)
     items = body.get("outputs", []) if isinstance(body, dict) else []
     return [item for item in items if isinstance(item, dict)]
 

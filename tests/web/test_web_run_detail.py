@@ -200,3 +200,25 @@ def test_timeline_marks_done_current_failed_and_future() -> None:
                        event("TRIGGER", 4, 2), event("FAILED", 9, 2)], "FAILED", 2, at)
     assert [(s.status, s.state) for s in failed] == [
         ("ACTIVE", "done"), ("TRIGGER", "done"), ("FAILED", "failed")]
+
+
+def test_earlier_attempts_have_their_own_timeline_and_log(web: TestClient, api: TestClient,
+                                                          web_engine: Engine) -> None:
+    run_id = _run(api)
+    _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
+    _log(web_engine, run_id, "first try\n")
+    _move(web_engine, run_id, RunStatus.FAILED, reason="exit code 1")
+    with session_scope(web_engine) as session:
+        run = get_run(session, run_id, lock=True)
+        run.attempt = 2
+        transition(session, run, RunStatus.ACTIVE, at=datetime.now(UTC), detail="retry")
+    latest = web.get(f"/task-runs/{run_id}")
+    assert latest.context["view"].attempt == 2 and latest.context["view"].current
+    assert latest.context["view"].attempts == [(1, "FAILED"), (2, "ACTIVE")]
+    assert "sse-connect" in latest.text
+    first = web.get(f"/task-runs/{run_id}?attempt=1")
+    view = first.context["view"]
+    assert view.attempt == 1 and not view.current
+    assert [(s.status, s.state) for s in view.steps][-1] == ("FAILED", "failed")
+    assert first.context["log"].page.lines == ["first try"]
+    assert "sse-connect" not in first.text and "an earlier try" in first.text

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
@@ -29,12 +29,14 @@ _DONE = {"kill": "Stop requested", "pause": "Pause requested", "resume": "Resume
 
 @router.get("/task-runs/{run_id:int}")
 async def run_page(request: Request, run_id: RunId, context: ContextDep, api: ApiDep,
-                   htmx: HtmxDep, bus: BusDep) -> Response:
+                   htmx: HtmxDep, bus: BusDep,
+                   attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:
     seq = bus.seq
-    view = await load_run(api, context, run_id)
+    view = await load_run(api, context, run_id, attempt)
     if htmx.wants_fragment:
         return render(request, "run_detail/_status.html", {"view": view}, session=api.session)
-    log = await load_log(api, context, view.run, stream="stdout", page=None)
+    log = await load_log(api, context, view.run, stream="stdout", page=None,
+                         attempt=view.attempt)
     return render(request, "run_detail/page.html",
                   {"active": "runs", "view": view, "log": log, "seq": seq},
                   session=api.session)
