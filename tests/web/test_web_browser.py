@@ -97,6 +97,7 @@ def test_a_task_made_in_the_form_runs_live_to_success(agent_ready: LiveServer,
     expect(link).to_be_visible()
     run_id = int(link.get_attribute("href").rsplit("/", 1)[1])  # type: ignore[union-attr]
 
+    runs.bring_to_front()  # a background tab's timers are throttled
     row = runs.locator(f"#run-{run_id}")
     expect(row).to_be_visible()  # pushed into the open Task Runs page, no reload
     expect(row).to_have_attribute("data-status", "RUNNING")
