@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from app import __version__, web
@@ -41,6 +40,7 @@ from app.context import AppContext
 from app.db.engine import make_engine
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
+from app.web_relay import relay
 
 API_PREFIX = "/api/v1"
 
@@ -85,19 +85,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
                    group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
-    web.install(app)  # the web UI: pages (before the placeholder "/"), /static, live events
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return _HOME
-
+    web.install(app)  # the web UI: pages, /static, live events
+    relay(app.state.events, scheduler.feed)  # live pages see every replica's changes
     return app
 
 
 def _loopback(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
-
-_HOME = """<!doctype html><html><head><title>Almanac</title></head><body>
-<h1>Almanac</h1><p>The scheduler is running. API: <a href="/api/v1/docs">/api/v1/docs</a>,
-health: <a href="/api/v1/health">/api/v1/health</a>.</p></body></html>"""

@@ -53,7 +53,9 @@ def server(
     if generated:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024)
+    # Open live pages (SSE) must not hold a stopping server for long.
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024,
+                timeout_graceful_shutdown=5)
 
 
 def agent(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,8 @@ class EventBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._seq = 0
+        # Called with each local change, e.g. to pass it on to other replicas (app/web_relay.py).
+        self.relays: list[Callable[[Change], None]] = []
 
     @property
     def seq(self) -> int:
@@ -102,10 +105,13 @@ class EventBus:
     def listening(self) -> bool:
         return bool(self._subscribers)
 
-    def publish(self, change: Change) -> None:
-        """From any thread."""
+    def publish(self, change: Change, *, relay: bool = True) -> None:
+        """From any thread. `relay=False` for a change that came from another replica."""
         if not change:
             return
+        if relay:
+            for forward in self.relays:
+                forward(change)
         with self._lock:
             self._seq += 1
         loop = self._loop
