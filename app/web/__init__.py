@@ -13,8 +13,8 @@
   that changed to an in-process bus; each open page holds one SSE stream (`sse`) that turns
   them into fragments (row patches, the run's status, log bytes, the group graph). Streams
   end every few seconds and the browser reconnects with Last-Event-ID, so nothing is lost and
-  a server shutdown is not held up. The bus is per process: with several replicas a page
-  sees the changes committed by the replica it is connected to.
+  a server shutdown is not held up. With PostgreSQL, each replica's changes are relayed to
+  the others over the change feed (`app/web_relay.py`), so a page sees every change.
 """
 
 from app.web.app import install
