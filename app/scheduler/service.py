@@ -1,5 +1,5 @@
-"""The scheduler core. APScheduler is only a wake-up timer: one date job per task, derived
-from the IDLE occurrences in the database (rebuilt at start, updated on every edit)."""
+"""The scheduler core. APScheduler is only a wake-up timer: one date job per distinct trigger
+instant of the IDLE occurrences in the database (rebuilt at start, updated on every edit)."""
 
 from __future__ import annotations
 
@@ -111,10 +111,8 @@ class SchedulerService:
     async def _load_timers(self) -> None:
         began = time.monotonic()
         triggers, group_triggers = await anyio.to_thread.run_sync(self._rebuild)
-        for task_id, at in triggers.items():
-            self._set_job("task", task_id, at)
-        for gid, at in group_triggers.items():
-            self._set_job("group", gid, at)
+        for at in {*triggers.values(), *group_triggers.values()}:
+            self._wake_at(at)
         log.info("scheduler loaded %d timers in %.3f s", len(triggers) + len(group_triggers),
                  time.monotonic() - began)
 
@@ -148,7 +146,7 @@ class SchedulerService:
         if self._loop is None:
             return
         if self.leadership.is_leader:
-            self._loop.call_soon_threadsafe(self._set_job, kind, key, at)
+            self._loop.call_soon_threadsafe(self._wake_at, at)
         if self.feed.postgres:  # the leader may be another replica
             self.feed.publish(f"{kind}:{key}")
 
@@ -174,7 +172,7 @@ class SchedulerService:
     async def _refresh_job(self, kind: str, key: int) -> None:
         at = await anyio.to_thread.run_sync(self._pending_trigger, kind, key)
         if self.leadership.is_leader:
-            self._set_job(kind, key, at)
+            self._wake_at(at)
 
     def _pending_trigger(self, kind: str, key: int) -> datetime | None:
         with session_scope(self.engine) as session:
@@ -186,14 +184,16 @@ class SchedulerService:
                                                            GroupRun.status == "IDLE")
             return session.exec(stmt).first()
 
-    def _set_job(self, kind: str, key: int, at: datetime | None) -> None:
-        job_id = f"{kind}:{key}"
+    def _wake_at(self, at: datetime | None) -> None:
+        """Wake up at `at`. Jobs are per instant, not per schedule: a thousand tasks due in the
+        same second are one wake-up, and 10,000 schedules at minute marks are 60 jobs. A job
+        left at an instant nothing is due at any more only wakes the fire loop for nothing."""
         if at is None:
-            if self._timer.get_job(job_id):
-                self._timer.remove_job(job_id)
             return
-        self._timer.add_job(self._fire.set, DateTrigger(run_date=at), id=job_id,
-                            replace_existing=True, misfire_grace_time=None)
+        job_id = f"at:{at.isoformat()}"
+        if self._timer.get_job(job_id) is None:
+            self._timer.add_job(self._fire.set, DateTrigger(run_date=at), id=job_id,
+                                misfire_grace_time=None)
 
     # ---- loops -----------------------------------------------------------------------
     async def _fire_loop(self) -> None:
@@ -207,10 +207,8 @@ class SchedulerService:
                 self.wake_dispatch()
             replanned, groups = await anyio.to_thread.run_sync(
                 self._plan_next, result.task_ids, fired_groups)
-            for task_id, at in replanned.items():
-                self._set_job("task", task_id, at)
-            for gid, at in groups.items():
-                self._set_job("group", gid, at)
+            for at in {*replanned.values(), *groups.values()}:
+                self._wake_at(at)
 
     def _fire_due(self) -> tuple[FireResult, list[int]]:
         with session_scope(self.engine) as session:
