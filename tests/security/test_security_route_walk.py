@@ -201,6 +201,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
+    ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
@@ -567,6 +568,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/tasks/import"): _page_import,
     ("GET", "/dashboard/events"): lambda w, i, r: Call("/dashboard/events", stream=True),
     ("GET", "/agents"): lambda w, i, r: Call("/agents"),
+    ("GET", "/health"): lambda w, i, r: Call("/health"),
     ("GET", "/agents/events"): lambda w, i, r: Call("/agents/events", stream=True),
     ("POST", "/agents/{name}/{action}"): lambda w, i, r: (lambda name: Call(
         f"/agents/{name}/drain", effect=lambda: w.draining(name)))(w.agent()),

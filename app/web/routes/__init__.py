@@ -9,6 +9,7 @@ from app.web.routes import (
     calendars,
     dashboard,
     groups,
+    health,
     login,
     run_detail,
     run_logs,
@@ -20,5 +21,5 @@ from app.web.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
     tasks.router, transfer.router, groups.router, agents.router, calendars.router,
-    adhoc.router, admin.router,
+    adhoc.router, admin.router, health.router,
 )
