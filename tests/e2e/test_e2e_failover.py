@@ -4,9 +4,11 @@ leader dies; one-shot occurrences fire exactly once across the failover."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,10 +47,10 @@ class Cluster:
         wait_for(lambda: _health(base) is not None, timeout=30)
         return base
 
-    def agent(self, server: str, token: str) -> None:
-        self.processes["agent"] = subprocess.Popen(
+    def agent(self, server: str, token: str, name: str = "a1") -> None:
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "app.cli.main", "agent", "--server", server,
-             "--token", token, "--name", "a1", "--data-dir", str(self.tmp / "agent")],
+             "--token", token, "--name", name, "--data-dir", str(self.tmp / name)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
@@ -93,9 +95,10 @@ def test_the_standby_takes_over_and_every_occurrence_fires_once(cluster: Cluster
                        ).json()["access_token"]
     http = httpx.Client(base_url=standby + "/api/v1", timeout=30,
                         headers={"Authorization": f"Bearer {token}"})
-    agent_token = http.post("/agents/tokens", json={"name": "a1"}).json()["token"]
-    cluster.agent(standby, agent_token)  # the agent talks to the standby only
-    wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
+    for name in ("a1", "a2"):  # the agents talk to the standby only
+        cluster.agent(standby, http.post("/agents/tokens", json={"name": name}).json()["token"],
+                      name)
+    wait_for(lambda: sum(a["connected"] for a in http.get("/agents").json()) == 2, timeout=30)
 
     start = datetime.now(UTC) + timedelta(seconds=3)
     tids = []
@@ -121,3 +124,36 @@ def test_the_standby_takes_over_and_every_occurrence_fires_once(cluster: Cluster
     per_task = {tid: http.get("/runs", params={"task": tid}).json()["items"] for tid in tids}
     assert {tid: len(runs) for tid, runs in per_task.items()} == dict.fromkeys(tids, 1)
     assert takeover < 10
+
+
+def test_a_live_page_on_one_server_sees_a_run_started_on_the_other(cluster: Cluster) -> None:
+    first, second = cluster.server("first"), cluster.server("second")
+    page = httpx.Client(base_url=second, timeout=30)
+    login = page.get("/login").text
+    token = re.search(r'name="login_token" value="([^"]+)"', login)
+    assert token is not None
+    page.post("/login", data={"login_token": token.group(1), "next": "/", "username": "admin",
+                              "password": ADMIN_PASSWORD})
+    assert page.get("/task-runs").status_code == 200
+    api_token = httpx.post(first + "/api/v1/auth/token",
+                           json={"username": "admin", "password": ADMIN_PASSWORD}
+                           ).json()["access_token"]
+    api = httpx.Client(base_url=first + "/api/v1", timeout=30,
+                       headers={"Authorization": f"Bearer {api_token}"})
+    seen: list[str] = []
+
+    def listen() -> None:
+        with page.stream("GET", "/task-runs/events", timeout=30) as response:
+            for line in response.iter_lines():
+                seen.append(line)
+                if "relayed-job" in line:
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(1)  # let the page's stream open before the change is made
+    tid = api.post("/tasks", json={"name": "relayed-job", "command": "true"}).json()["tid"]
+    api.post(f"/tasks/{tid}/run")  # committed by the first server only
+    listener.join(timeout=15)
+    assert any(line == "event: rows" for line in seen)
+    assert any("relayed-job" in line for line in seen)
