@@ -7,32 +7,20 @@ has a default, so a hand-written file can be short.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from app.api.schemas import TaskCreate
+from app.api.schemas import CalendarCreate, Name, TaskCreate, _Strict
 from app.domain.schedules import Schedule
 
 FORMAT = "almanac/v1"
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Condition = Literal["success", "failure", "done"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CalendarItem(_Strict):
-    name: Name
-    description: str = Field(default="", max_length=10_000)
-    country: str | None = Field(default=None, max_length=10)
-    subdivision: str | None = Field(default=None, max_length=20)
-    skip_weekends: bool = False
-    extra_dates: list[date] = Field(default_factory=list, max_length=5000)
-    working_dates: list[date] = Field(default_factory=list, max_length=5000)
+class CalendarItem(CalendarCreate):
+    pass  # a calendar in an export document: the fields of a created one
 
 
 class GroupItem(_Strict):
