@@ -165,17 +165,6 @@ def decode_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
     return header, frame[4 + length:]
 
 
-def encode_log(header: LogHeader, data: bytes) -> bytes:
-    return encode_frame(header, data)
-
-
-def decode_log(frame: bytes) -> tuple[LogHeader, bytes]:
-    header, data = decode_frame(frame)
-    if not isinstance(header, LogHeader):
-        raise ValueError("not a log frame")
-    return header, data
-
-
 class Leaving(_Msg):
     """The agent is shutting down: send it no new work (its running work goes on)."""
 

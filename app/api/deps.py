@@ -78,11 +78,6 @@ def authenticate_login(context: AppContext, token: str | None) -> Login:
         return Login(user=user, token_id=row.id or 0)
 
 
-def authenticate(context: AppContext, token: str | None) -> User:
-    """The user behind a token, refused while it must change its password."""
-    return _usable(authenticate_login(context, token).user)
-
-
 def _usable(user: User) -> User:
     if user.must_change_password:
         raise Forbidden(f"password change required: POST {PASSWORD_CHANGE_PATH} first")

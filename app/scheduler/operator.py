@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from app.db.groups import group_edges, member_ids
-from app.db.runs import get_run, transition
+from app.db.runs import transition
 from app.db.tables import GroupRun, Run, RunEvent
 from app.domain.dag import rerun_set
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
@@ -99,7 +99,3 @@ def terminate_group_run(session: Session, group_run_id: int, *, who: str, now: d
                        detail=f"group run terminated by {who}")
     group_run.finished_at = now if not to_kill else None
     return to_kill
-
-
-def load(session: Session, run_id: int) -> Run:
-    return get_run(session, run_id, lock=True)
