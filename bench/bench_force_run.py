@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,14 +19,7 @@ import time
 from datetime import datetime
 
 import httpx
-
-PASSWORD = "bench-password-1"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from benchlib import PASSWORD, free_port, login
 
 
 def _wait_for_agent(http: httpx.Client) -> None:
@@ -42,23 +34,13 @@ def _wait_for_agent(http: httpx.Client) -> None:
     raise SystemExit("the built-in agent did not connect")
 
 
-def _login(base: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.post(base + "/api/v1/auth/token",
-                                  json={"username": "admin", "password": PASSWORD})
-            return str(response.json()["access_token"])
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    port = _port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
         server = subprocess.Popen(
@@ -66,7 +48,7 @@ def main() -> None:
              "--data-dir", data], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
-            token = _login(base)
+            token = login(base)
             with httpx.Client(base_url=base + "/api/v1",
                               headers={"Authorization": f"Bearer {token}"}) as http:
                 _wait_for_agent(http)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from benchlib import PASSWORD, free_port
 
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
@@ -29,8 +29,6 @@ from app.db.tables import DependencyEdge, Task, TaskGroup
 from app.domain.dag import Edge, check_acyclic
 from app.domain.states import TriggerKind
 from app.scheduler.group_runs import start_group_run
-
-PASSWORD = "bench-password-1"
 
 
 def _big_group(tasks: int = 1000, edges: int = 3000) -> None:
@@ -69,10 +67,6 @@ def _big_group(tasks: int = 1000, edges: int = 3000) -> None:
         engine.dispose()
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _client(base: str) -> httpx.Client:
@@ -115,7 +109,7 @@ def _events(http: httpx.Client, run_id: int) -> dict[str, datetime]:
 
 
 def _live() -> None:
-    port = _port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
             [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",

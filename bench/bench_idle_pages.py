@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,7 @@ import time
 
 import httpx
 import psutil
-
-PASSWORD = "bench-password-1"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from benchlib import PASSWORD, free_port
 
 
 def _session(base: str) -> httpx.Client:
@@ -64,7 +56,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    port = _port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
             [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",

@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,27 +29,13 @@ import time
 
 import httpx
 import psutil
+from benchlib import PASSWORD, free_port, login
 
-PASSWORD = "bench-password-1"
 LINE = "almanac log line 0123456789 abcdefghijklmnopqrstuvwxyz"
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def _login(base: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.post(base + "/api/v1/auth/token",
-                                  json={"username": "admin", "password": PASSWORD})
-            return str(response.json()["access_token"])
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
 
 
 def _wait(predicate: object, what: str, timeout: float = 600) -> None:
@@ -153,7 +138,7 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=100)
     parser.add_argument("--lines", type=int, default=150)
     args = parser.parse_args()
-    port = _port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
@@ -163,7 +148,7 @@ def main() -> None:
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         agent = None
         try:
-            token = _login(base)
+            token = login(base)
             with httpx.Client(base_url=base + "/api/v1", timeout=120,
                               headers={"Authorization": f"Bearer {token}"}) as http:
                 agent_token = http.post("/agents/tokens", json={"name": "bench"}).json()["token"]

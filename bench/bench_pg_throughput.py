@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from benchlib import PASSWORD, free_port, pct
 from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
@@ -30,13 +30,8 @@ from app.db.tables import Run, RunEvent, Task
 
 ADMIN = os.environ.get("ALMANAC_BENCH_PG_ADMIN",
                        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-PASSWORD = "bench-password-1"
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _database() -> str:
@@ -55,15 +50,12 @@ def _drop(url: str) -> None:
     admin.dispose()
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _round(agents: int, burst: int) -> str:
     url = _database()
     upgrade_database(url)
-    port = _port()
+    port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
@@ -134,9 +126,9 @@ def _measure(url: str, agents: int, burst: int, burst_at: datetime) -> str:
     steady, bursty = delays("minutely-"), delays("burst-")
     finished = len(done)
     span = (max(done) - burst_at).total_seconds() if done else float("nan")
-    return (f"{agents} agent(s): sustained trigger delay p50 {_pct(steady, 50):.1f} ms, p99 "
-            f"{_pct(steady, 99):.1f} ms ({len(steady)} occurrences); burst of {burst}: trigger "
-            f"delay p99 {_pct(bursty, 99):.1f} ms, {finished} finished in {span:.1f} s "
+    return (f"{agents} agent(s): sustained trigger delay p50 {pct(steady, 50):.1f} ms, p99 "
+            f"{pct(steady, 99):.1f} ms ({len(steady)} occurrences); burst of {burst}: trigger "
+            f"delay p99 {pct(bursty, 99):.1f} ms, {finished} finished in {span:.1f} s "
             f"({finished / span:.0f} runs/s)")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
+from benchlib import PASSWORD, free_port, pct
 from sqlmodel import col, select
 
 from app.bootstrap import upgrade_database
@@ -30,14 +30,6 @@ from app.clock import FrozenClock
 from app.db.engine import make_engine, session_scope
 from app.db.tables import Run, RunEvent, Task
 from app.scheduler.planner import plan_task
-
-PASSWORD = "bench-password-1"
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(url: str, *, idle: int, burst: int, lone: int, burst_at: datetime,
@@ -84,9 +76,6 @@ def _wait_done(url: str, prefix: str, count: int, timeout: float) -> None:
                      f"{prefix} runs reached RUNNING")
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -106,7 +95,7 @@ def main() -> None:
               lone_from=lone_from)
         print(f"seeded {args.tasks} + {args.burst} + {args.lone} tasks in "
               f"{time.monotonic() - began:.1f} s")
-        port = _port()
+        port = free_port()
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
         log_path = Path(data) / "server.log"
         with open(log_path, "w") as log_file:
@@ -120,19 +109,19 @@ def main() -> None:
             _wait_done(url, "lone-", args.lone, wait)
             burst = _trigger_delays(url, "burst-", "RUNNING")
             phases = ", ".join(
-                f"{status} p50 {_pct(d, 50):.0f}/p99 {_pct(d, 99):.0f}"
+                f"{status} p50 {pct(d, 50):.0f}/p99 {pct(d, 99):.0f}"
                 for status in ("ACTIVE", "TRIGGER", "STARTED", "RUNNING")
                 if (d := _trigger_delays(url, "burst-", status)))
             print(f"burst phases (ms after trigger): {phases}")
             lone = _trigger_delays(url, "lone-", "ACTIVE")
             print(f"{args.burst} due in the same second, trigger -> RUNNING: "
-                  f"p50 {_pct(burst, 50):.0f} ms, p99 {_pct(burst, 99):.0f} ms, "
+                  f"p50 {pct(burst, 50):.0f} ms, p99 {pct(burst, 99):.0f} ms, "
                   f"max {max(burst):.0f} ms")
-            print(f"lone triggers ({args.lone}), trigger -> ACTIVE: p50 {_pct(lone, 50):.1f} ms, "
-                  f"p99 {_pct(lone, 99):.1f} ms, max {max(lone):.1f} ms")
+            print(f"lone triggers ({args.lone}), trigger -> ACTIVE: p50 {pct(lone, 50):.1f} ms, "
+                  f"p99 {pct(lone, 99):.1f} ms, max {max(lone):.1f} ms")
             lone_running = _trigger_delays(url, "lone-", "RUNNING")
             print(f"lone triggers, trigger -> RUNNING: p50 {statistics.median(lone_running):.1f}"
-                  f" ms, p99 {_pct(lone_running, 99):.1f} ms")
+                  f" ms, p99 {pct(lone_running, 99):.1f} ms")
         finally:
             server.terminate()
             server.wait(timeout=60)

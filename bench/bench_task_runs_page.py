@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
 import statistics
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from benchlib import PASSWORD, free_port
 from sqlalchemy import Engine
 
 from app.bootstrap import upgrade_database
@@ -37,15 +37,10 @@ from app.security import hash_password
 from app.server import create_app
 from app.settings import Settings
 
-PASSWORD = "bench-password-1"
 TASKS = 50
 STATUSES = ["SUCCESS"] * 90 + ["FAILED"] * 7 + ["TERMINATED"] * 3
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(engine: Engine, runs: int, now: datetime) -> None:
@@ -171,7 +166,7 @@ def main() -> None:
     _seed_log(engine, log_run, args.log_lines)
     print(f"seeded a {args.log_lines:,}-line log in {time.perf_counter() - began:.1f} s")
 
-    port = _port()
+    port = free_port()
     settings = Settings(host="127.0.0.1", port=port, data_dir=data_dir, database_url=url,
                         local_agent=False)
     app = create_app(settings, engine=engine, start_scheduler=False)
