@@ -17,7 +17,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.web.events import Change, Subscription
+from app.web.events import Change, EventBus, Subscription
 
 HEARTBEAT = 15.0
 LIFETIME = 25.0
@@ -94,3 +94,26 @@ async def changes(subscription: Subscription, deadline: float) -> AsyncIterator[
     quiet (subscribe before reading the state the changes apply to, so none is missed)."""
     while (left := deadline - time.monotonic()) > 0:
         yield await subscription.next(min(HEARTBEAT, left))
+
+
+def redraw_stream(bus: EventBus, seq: int, lifetime: float, every: float) -> EventStream:
+    """`changed` events for a page redrawn as a whole when runs or agents change: at most one
+    every `every` seconds (changes gather in between), and one at once if the page drawn at
+    `seq` is already stale."""
+
+    async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
+        last = 0.0
+        with bus.subscribe() as subscription:
+            if bus.seq != seq:
+                yield ServerEvent(event="changed", data="1")
+            async for change in changes(subscription, deadline):
+                if not (change.runs or change.agents):
+                    yield None
+                    continue
+                wait = last + every - time.monotonic()
+                if wait > 0:
+                    await anyio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+                last = time.monotonic()
+                yield ServerEvent(event="changed", data="1")
+
+    return EventStream(source, lifetime=lifetime)

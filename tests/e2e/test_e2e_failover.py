@@ -141,17 +141,20 @@ def test_a_live_page_on_one_server_sees_a_run_started_on_the_other(cluster: Clus
     api = httpx.Client(base_url=first + "/api/v1", timeout=30,
                        headers={"Authorization": f"Bearer {api_token}"})
     seen: list[str] = []
+    subscribed = threading.Event()
 
     def listen() -> None:
         with page.stream("GET", "/task-runs/events", timeout=30) as response:
             for line in response.iter_lines():
                 seen.append(line)
+                if line.startswith("retry:"):  # sent just before the stream subscribes
+                    subscribed.set()
                 if "relayed-job" in line:
                     return
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    time.sleep(1)  # let the page's stream open before the change is made
+    assert subscribed.wait(timeout=15)
     tid = api.post("/tasks", json={"name": "relayed-job", "command": "true"}).json()["tid"]
     api.post(f"/tasks/{tid}/run")  # committed by the first server only
     listener.join(timeout=15)

@@ -162,23 +162,25 @@ def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
         return run_public(run)
 
 
+async def _pause_or_resume(context: AppContext, run_id: int, instances: list[str],
+                           audit: Auditor, kind: Literal["pause", "resume"]) -> RunPublic:
+    needed, done = ((RunStatus.RUNNING, "paused") if kind == "pause"
+                    else (RunStatus.PAUSED, "resumed"))
+    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, instances)
+    if run.status != needed.value:
+        raise Conflict(f"run {run_id} is {run.status}: only a {needed.value} run can be {done}")
+    await _control(context, run, kind)
+    await _audit(audit, kind, run, f"{kind} requested", f"sent to agent {run.agent}")
+    return run_public(run)
+
+
 @router.post("/{run_id}/pause", response_model=RunPublic)
 async def pause(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
                 ) -> RunPublic:
-    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
-    if run.status != RunStatus.RUNNING.value:
-        raise Conflict(f"run {run_id} is {run.status}: only a RUNNING run can be paused")
-    await _control(context, run, "pause")
-    await _audit(audit, "pause", run, "pause requested", f"sent to agent {run.agent}")
-    return run_public(run)
+    return await _pause_or_resume(context, run_id, user.instances, audit, "pause")
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic)
 async def resume(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
                  ) -> RunPublic:
-    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
-    if run.status != RunStatus.PAUSED.value:
-        raise Conflict(f"run {run_id} is {run.status}: only a PAUSED run can be resumed")
-    await _control(context, run, "resume")
-    await _audit(audit, "resume", run, "resume requested", f"sent to agent {run.agent}")
-    return run_public(run)
+    return await _pause_or_resume(context, run_id, user.instances, audit, "resume")

@@ -4,11 +4,8 @@ remove through the API; redrawn as heartbeats and runs come in."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-import anyio
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
@@ -16,7 +13,7 @@ from app.web.api import ApiClient, ApiDep, ApiError, api_has
 from app.web.auth import WriteSessionDep
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
-from app.web.sse import EventStream, ServerEvent, changes
+from app.web.sse import EventStream, redraw_stream
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -66,19 +63,4 @@ async def agent_action(request: Request, name: AgentName,
 @router.get("/agents/events")
 async def agents_events(bus: BusDep, lifetime: LifetimeDep, api: ApiDep, seq: int = 0
                         ) -> EventStream:
-    async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
-        last = 0.0
-        with bus.subscribe() as subscription:
-            if bus.seq != seq:  # something changed between the page and this stream
-                yield ServerEvent(event="changed", data="1")
-            async for change in changes(subscription, deadline):
-                if not (change.agents or change.runs):
-                    yield None
-                    continue
-                wait = last + REDRAW_EVERY - time.monotonic()
-                if wait > 0:
-                    await anyio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-                last = time.monotonic()
-                yield ServerEvent(event="changed", data="1")
-
-    return EventStream(source, lifetime=lifetime)
+    return redraw_stream(bus, seq, lifetime, REDRAW_EVERY)
