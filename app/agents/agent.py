@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
@@ -39,6 +42,10 @@ from app.clock import Clock, SystemClock
 
 log = logging.getLogger("almanac.agent")
 
+# fsyncs and removals of finished spools, one at a time and in order: in a burst they must
+# neither crowd the launches out of the disk nor remove a spool before its fsync.
+_DISK = ThreadPoolExecutor(max_workers=1, thread_name_prefix="almanac-disk")
+
 Key = tuple[int, int]
 _LOST = "agent restarted: process lost"
 
@@ -52,6 +59,8 @@ class AgentConfig:
     labels: dict[str, str]
     max_runs: int | None = None
     heartbeat_interval: float = 5.0
+    # Spool folders made ahead of need (at most max_runs): a burst of starts then makes none.
+    ready_folders: int = 1024
 
 
 class AgentProcess:
@@ -71,6 +80,7 @@ class AgentProcess:
         self._docker = docker_executor
         self._resources = resources
         self.held: dict[Key, RunSpool] = {}
+        self._launching: set[Key] = set()  # spools being made for a start just received
         self.executions: dict[Key, Execution] = {}
         self._sent: dict[Key, Sent] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -129,6 +139,13 @@ class AgentProcess:
             self._record(spool, "RUNNING", detail="container re-attached after an agent restart")
         await self._supervise((spool.run_id, spool.attempt), spool, execution)
 
+    async def _prepare_folders(self) -> None:
+        count = min(self.config.ready_folders, self.config.max_runs or self.config.ready_folders)
+        try:
+            await asyncio.to_thread(self.spool.prepare, count)
+        except OSError as exc:  # a full disk: attempts make their folders as they come
+            log.warning("cannot make spool folders ahead: %s", exc)
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
@@ -136,12 +153,14 @@ class AgentProcess:
 
     async def run_forever(self) -> None:
         await self.recover()
+        self._spawn(self._prepare_folders())
         backoff = 0.2
         url = _ws_url(self.config.server_url)
         headers = {"Authorization": f"Bearer {self.config.token}"}
         while not self._stopping.is_set():
             try:
                 async with connect(url, additional_headers=headers, max_size=None,
+                                   compression=_compression(url),
                                    ping_interval=10, ping_timeout=20) as ws:
                     try:
                         await self._session(ws)
@@ -265,8 +284,8 @@ class AgentProcess:
             self.held.pop(key, None)
             self._sent.pop(key, None)
             self._released.set()
-            # Deleting files is slow next to launching runs: keep it off the event loop.
-            asyncio.get_running_loop().run_in_executor(None, spool.remove)
+            # Emptying files is slow next to launching runs: keep it off the event loop.
+            asyncio.get_running_loop().run_in_executor(_DISK, self.spool.release, spool)
 
     def mark(self, key: Key) -> None:
         """Something new to send for this attempt."""
@@ -284,7 +303,7 @@ class AgentProcess:
         if status in ("SUCCESS", "FAILED", "TERMINATED"):
             # The outcome goes to disk for good off the event loop: the server may hear of it
             # first, which is fine, as the server stores before it acknowledges.
-            asyncio.get_running_loop().run_in_executor(None, _sync_quietly, spool)
+            asyncio.get_running_loop().run_in_executor(_DISK, _sync_quietly, spool)
 
     async def _finish(self, spool: RunSpool, status: str, *, detail: str = "",
                       exit_code: int | None = None, reason: str | None = None) -> None:
@@ -297,9 +316,21 @@ class AgentProcess:
         if key in self.held:  # a re-sent dispatch: the states we have are re-sent instead
             self.mark(key)
             return
-        spool = self.spool.create(start.run_id, start.attempt, start.model_dump())
+        if key in self._launching:
+            return
+        accepted = p.StateChange(run_id=start.run_id, attempt=start.attempt, seq=1,
+                                 status="STARTED", at=self.clock.now(),
+                                 detail=f"accepted by {self.config.name}")
+        # Folders and files are made off the event loop: a burst of starts must not wait in
+        # line behind the disk.
+        self._launching.add(key)
+        try:
+            spool = await asyncio.to_thread(self.spool.create, start.run_id, start.attempt,
+                                            start.model_dump(), accepted)
+        finally:
+            self._launching.discard(key)
         self.held[key] = spool
-        self._record(spool, "STARTED", detail=f"accepted by {self.config.name}")
+        self.mark(key)
         executor = self._process if start.image is None else self._docker
         if executor is None:
             await self._finish(spool, "FAILED", reason="launch error: Docker is not available "
@@ -354,7 +385,7 @@ class AgentProcess:
             await execution.kill(5.0)
         spool = self.held.pop(key, None)
         if spool is not None:
-            spool.remove()
+            self.spool.release(spool)
 
 
 class _SpoolSink:
@@ -373,6 +404,7 @@ class _SpoolSink:
 def _sync_quietly(spool: RunSpool) -> None:
     with contextlib.suppress(OSError):  # the spool may be gone already (acknowledged)
         spool.sync()
+    spool.close()
 
 
 def _ws_url(server_url: str) -> str:
@@ -382,3 +414,14 @@ def _ws_url(server_url: str) -> str:
     elif base.startswith("http://"):
         base = "ws://" + base[len("http://"):]
     return base + "/api/v1/agents/connect"
+
+
+def _compression(url: str) -> str | None:
+    """Deflate pays off over a network; on loopback (the built-in agent) it only costs CPU."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    return "deflate"

@@ -18,11 +18,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.agents import protocol as p
 from app.agents.fleet import connected_status, dispatchable, reported_resources
-from app.agents.output_store import OutputStore, stored_count
+from app.agents.output_store import OutputStore, stored_counts
 from app.agents.outputs import UnsafeName
 from app.clock import Clock
 from app.db.engine import session_scope
-from app.db.logs import append_chunk, stored_size
+from app.db.logs import append_chunk, stored_size, stored_sizes
 from app.db.tables import Agent, Run
 from app.domain.states import TERMINAL, RunStatus
 from app.scheduler.dispatch import AgentSlot
@@ -193,10 +193,10 @@ class AgentHub:
                ) -> tuple[list[p.Ack], bool]:
         agent = connection.name
         now = self.clock.now()
-        acks: list[p.Ack] = []
+        finals: list[p.StateChange] = []  # the agent keeps their spools until our ack
         ended = False
         with session_scope(self.engine) as session:
-            _preload_runs(session, batch)
+            loaded = _preload_runs(session, batch)  # held: the session only keeps weak references
             for item in batch:
                 if isinstance(item, bytes):
                     _store_frame(session, connection.outputs, item)
@@ -204,12 +204,13 @@ class AgentHub:
                     connection.outputs.complete(session, item, now=now)
                 elif isinstance(item, p.StateChange):
                     ended = apply_state(session, item, agent=agent, now=now) or ended
-                    if item.status in _FINAL:  # the agent keeps its spool until this ack
-                        session.flush()
-                        acks.append(_ack(session, item))
+                    if item.status in _FINAL:
+                        finals.append(item)
                 else:
                     _heartbeat(session, agent, item, now)
-        return acks, ended
+            session.flush()
+            del loaded
+            return _acks(session, finals), ended
 
 
 def _store_frame(session: Session, outputs: OutputStore, frame: bytes) -> None:
@@ -225,11 +226,14 @@ def _store_frame(session: Session, outputs: OutputStore, frame: bytes) -> None:
         log.warning("run %s: output chunk of %r refused: %s", header.run_id, header.name, exc)
 
 
-def _preload_runs(session: Session, batch: list[Inbound]) -> None:
-    """One query (and row lock) for every run the batch reports on, instead of one each."""
+def _preload_runs(session: Session, batch: list[Inbound]) -> list[Run]:
+    """One query (and row lock) for every run the batch reports on, instead of one each.
+    The caller holds on to the list until it is done: unchanged rows would otherwise leave
+    the session's identity map, and each would be loaded again by its own query."""
     ids = {item.run_id for item in batch if isinstance(item, p.StateChange)}
-    if ids:
-        session.exec(select(Run).where(col(Run.id).in_(ids)).with_for_update()).all()
+    if not ids:
+        return []
+    return list(session.exec(select(Run).where(col(Run.id).in_(ids)).with_for_update()).all())
 
 
 def _apply_hello(agent: Agent, hello: p.Hello, now: datetime) -> None:
@@ -257,14 +261,18 @@ def _heartbeat(session: Session, name: str, beat: p.Heartbeat, now: datetime) ->
         agent.resources = reported_resources(agent, beat.resources)
 
 
-def _ack(session: Session, change: p.StateChange) -> p.Ack:
-    return p.Ack(
-        run_id=change.run_id, attempt=change.attempt, seq=change.seq,
-        stdout=stored_size(session, change.run_id, change.attempt, "stdout"),
-        stderr=stored_size(session, change.run_id, change.attempt, "stderr"),
-        done=change.status in _FINAL,
-        outputs=stored_count(session, change.run_id, change.attempt),
-    )
+def _acks(session: Session, finals: list[p.StateChange]) -> list[p.Ack]:
+    """What is stored of each ended attempt (logs, files), for all of them in two queries."""
+    run_ids = {change.run_id for change in finals}
+    sizes = stored_sizes(session, run_ids)
+    counts = stored_counts(session, run_ids)
+    return [
+        p.Ack(run_id=change.run_id, attempt=change.attempt, seq=change.seq,
+              stdout=sizes.get((change.run_id, change.attempt, "stdout"), 0),
+              stderr=sizes.get((change.run_id, change.attempt, "stderr"), 0),
+              done=True, outputs=counts.get((change.run_id, change.attempt), 0))
+        for change in finals
+    ]
 
 
 def _int(value: object) -> int | None:

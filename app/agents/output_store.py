@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class OutputStore:
     # ---- manifest ----------------------------------------------------------------------
     def complete(self, session: Session, manifest: OutputManifest, *, now: datetime) -> int:
         """Give every fully stored file of the manifest its row; returns how many have one."""
-        if session.get(Run, manifest.run_id) is None:
+        if not manifest.files or session.get(Run, manifest.run_id) is None:
             return 0
         rows = {
             row.name: row for row in session.exec(select(RunOutput).where(
@@ -120,6 +121,16 @@ def stored_count(session: Session, run_id: int, attempt: int) -> int:
     stmt = select(func.count()).select_from(RunOutput).where(
         RunOutput.run_id == run_id, RunOutput.attempt == attempt)
     return int(session.exec(stmt).one())
+
+
+def stored_counts(session: Session, run_ids: Collection[int]) -> dict[tuple[int, int], int]:
+    """`stored_count` of every attempt of `run_ids`, in one query (absent when none)."""
+    if not run_ids:
+        return {}
+    stmt = (select(RunOutput.run_id, RunOutput.attempt, func.count())
+            .where(col(RunOutput.run_id).in_(run_ids))
+            .group_by(col(RunOutput.run_id), col(RunOutput.attempt)))
+    return {(run_id, attempt): int(count) for run_id, attempt, count in session.exec(stmt).all()}
 
 
 def stored_outputs(session: Session, run_id: int, attempt: int) -> list[RunOutput]:

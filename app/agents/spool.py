@@ -1,11 +1,20 @@
 """The agent's on-disk spool: every output byte and state change is written here before it is
-sent, so nothing is lost while the server is unreachable or after the agent restarts."""
+sent, so nothing is lost while the server is unreachable or after the agent restarts.
+
+Folders of attempts the server has everything of are emptied and kept for later attempts
+rather than deleted: making and deleting thousands of files a second makes a file system
+slow to find free inodes (ext4 passes over recently deleted ones one by one), and a burst of
+starts would wait on it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,33 +23,45 @@ from app.agents.outputs import scan_outputs
 from app.agents.protocol import OutputFile, StateChange
 
 STREAMS = ("stdout", "stderr")
+_SPEC = "spec.json"
+_JOURNAL = "states.jsonl"
 _FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 
 
 @dataclass
 class RunSpool:
-    """One attempt's folder: spec.json, stdout, stderr, states.jsonl, outputs/, and once the
-    attempt has ended, manifest.json (the output files to deliver)."""
+    """One attempt's folder: spec.json, stdout, stderr, outputs/ and states.jsonl, the journal
+    of its states and, once the attempt has ended, of the output files to deliver (a
+    `{"manifest": [...]}` line; the last one counts).
+
+    The files written while the attempt goes on stay open (appends are then one write each,
+    not an open and a close), and their sizes are kept here rather than asked of the disk.
+    """
 
     path: Path
     run_id: int
     attempt: int
     states: list[StateChange] = field(default_factory=list)
     _manifest: list[OutputFile] | None = None
+    _sizes: dict[str, int] = field(default_factory=dict)
+    _open: dict[str, int] = field(default_factory=dict)  # file name -> descriptor
 
     @property
     def output_dir(self) -> Path:
         return self.path / "outputs"
 
     def size(self, stream: str) -> int:
-        try:
-            return (self.path / stream).stat().st_size
-        except FileNotFoundError:
-            return 0
+        if stream not in self._sizes:
+            try:
+                self._sizes[stream] = (self.path / stream).stat().st_size
+            except FileNotFoundError:
+                return 0
+        return self._sizes[stream]
 
     def append_output(self, stream: str, data: bytes) -> None:
-        with open(self.path / stream, "ab") as handle:
-            handle.write(data)
+        size = self.size(stream)
+        _write_all(self._descriptor(stream), data)
+        self._sizes[stream] = size + len(data)
 
     def read_output(self, stream: str, offset: int, limit: int) -> bytes:
         try:
@@ -52,15 +73,31 @@ class RunSpool:
 
     def record_state(self, state: StateChange) -> None:
         """Append the state; it survives a crash of the agent from here on (see `sync`)."""
-        line = state.model_dump_json() + "\n"
-        with open(self.path / "states.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(line)
+        _write_all(self._descriptor(_JOURNAL), (state.model_dump_json() + "\n").encode())
         self.states.append(state)
 
     def sync(self) -> None:
         """Make the recorded states survive a crash of the machine too (an fsync)."""
-        with open(self.path / "states.jsonl", "rb") as handle:
+        descriptor = self._open.get(_JOURNAL)
+        if descriptor is not None:
+            os.fsync(descriptor)
+            return
+        with open(self.path / _JOURNAL, "rb") as handle:
             os.fsync(handle.fileno())
+
+    def close(self) -> None:
+        """Let go of the open files (the attempt has ended; a later write opens again)."""
+        for name in list(self._open):
+            with contextlib.suppress(OSError):
+                os.close(self._open.pop(name))
+
+    def _descriptor(self, name: str) -> int:
+        descriptor = self._open.get(name)
+        if descriptor is None:
+            descriptor = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                                 | os.O_CLOEXEC, 0o644)
+            self._open[name] = descriptor
+        return descriptor
 
     @property
     def next_seq(self) -> int:
@@ -77,75 +114,165 @@ class RunSpool:
     @property
     def manifest(self) -> list[OutputFile] | None:
         """The output files to deliver, fixed when the attempt ended (None before)."""
-        if self._manifest is None:
-            try:
-                raw = json.loads((self.path / "manifest.json").read_text())
-            except (FileNotFoundError, ValueError):
-                return None
-            self._manifest = [OutputFile.model_validate(item) for item in raw]
         return self._manifest
 
     def seal(self) -> list[OutputFile]:
         """Take stock of the output directory once the attempt has ended (idempotent)."""
-        if self.manifest is not None:
-            return self.manifest
+        for stream in STREAMS:  # no more output comes: its files need not stay open
+            descriptor = self._open.pop(stream, None)
+            if descriptor is not None:
+                os.close(descriptor)
+        if self._manifest is not None:
+            return self._manifest
         files = scan_outputs(self.output_dir)
         self._write_manifest(files)
         return files
 
     def drop_output(self, name: str) -> None:
         """Leave a file out of the manifest (it changed or vanished after the run ended)."""
-        files = [f for f in self.manifest or [] if f.name != name]
+        files = [f for f in self._manifest or [] if f.name != name]
         self._write_manifest(files)
 
     def _write_manifest(self, files: list[OutputFile]) -> None:
-        temporary = self.path / "manifest.json.tmp"
-        temporary.write_text(json.dumps([f.model_dump() for f in files]))
-        os.replace(temporary, self.path / "manifest.json")
+        line = json.dumps({"manifest": [f.model_dump() for f in files]}) + "\n"
+        _write_all(self._descriptor(_JOURNAL), line.encode())
         self._manifest = files
 
-    def spec(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.path / "spec.json").read_text())
-        return data
+    def _read_journal(self) -> None:
+        """States and manifest from the journal (after a restart); a torn last line is cut."""
+        journal = self.path / _JOURNAL
+        try:
+            raw = journal.read_bytes()
+        except FileNotFoundError:
+            return
+        if raw and not raw.endswith(b"\n"):
+            # A torn last line from a crash: cut it off, or the next line recorded would be
+            # appended to it and lost on the following load.
+            raw = raw[: raw.rfind(b"\n") + 1]
+            os.truncate(journal, len(raw))
+        for line in raw.decode("utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                if isinstance(entry, dict) and "manifest" in entry:
+                    self._manifest = [OutputFile.model_validate(f) for f in entry["manifest"]]
+                else:
+                    self.states.append(StateChange.model_validate(entry))
+            except ValueError:
+                continue
 
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+    def spec(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / _SPEC).read_text())
+        return data
 
 
 class Spool:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+    """The attempts' folders under `root`, and `root/free/`: emptied ones kept for reuse."""
 
-    def create(self, run_id: int, attempt: int, spec: dict[str, Any]) -> RunSpool:
+    def __init__(self, root: Path, *, keep_free: int = 2048) -> None:
+        self.root = root
+        self.free_dir = root / "free"
+        self.free_dir.mkdir(parents=True, exist_ok=True)
+        self.keep_free = keep_free
+        self._lock = threading.Lock()  # folders are made and emptied from worker threads
+        self._free = sorted(self.free_dir.iterdir())
+        numbers = [int(path.name) for path in self._free if path.name.isdigit()]
+        self._names = itertools.count(max(numbers, default=-1) + 1)
+
+    def prepare(self, count: int) -> int:
+        """Make empty folders until `count` are ready for new attempts (at the agent's start,
+        so a first burst of starts finds them made); returns how many are ready."""
+        while True:
+            with self._lock:
+                if len(self._free) >= count:
+                    return len(self._free)
+            folder = self.free_dir / str(next(self._names))
+            (folder / "outputs").mkdir(parents=True)
+            for name in (_SPEC, _JOURNAL, *STREAMS):
+                (folder / name).touch()
+            with self._lock:
+                self._free.append(folder)
+
+    def create(self, run_id: int, attempt: int, spec: dict[str, Any],
+               accepted: StateChange | None = None) -> RunSpool:
+        """A new attempt's folder, with its first state when `accepted` is given."""
         path = self.root / f"{run_id}-{attempt}"
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "outputs").mkdir(exist_ok=True)
-        (path / "spec.json").write_text(json.dumps(spec))
-        return RunSpool(path=path, run_id=run_id, attempt=attempt)
+        with self._lock:
+            reused = self._free.pop() if self._free else None
+        if reused is not None:
+            os.rename(reused, path)  # an emptied folder: no file is made anew
+        else:
+            (path / "outputs").mkdir(parents=True, exist_ok=True)
+        # The spec is written last: a folder without one is not an attempt (see load_all).
+        with open(path / _SPEC, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(spec))
+        spool = RunSpool(path=path, run_id=run_id, attempt=attempt,
+                         _sizes=dict.fromkeys(STREAMS, 0))
+        if accepted is not None:
+            spool.record_state(accepted)
+        return spool
+
+    def release(self, spool: RunSpool) -> None:
+        """Done with an attempt: its folder is emptied and kept for a later one (or deleted
+        when enough are kept already)."""
+        spool.close()
+        with self._lock:
+            keep = len(self._free) < self.keep_free
+        if not keep:
+            shutil.rmtree(spool.path, ignore_errors=True)
+            return
+        try:
+            # The spec first: from here on a crash leaves a folder that is not an attempt.
+            for name in (_SPEC, _JOURNAL, *STREAMS):
+                with contextlib.suppress(FileNotFoundError):
+                    os.truncate(spool.path / name, 0)
+            _empty(spool.output_dir)
+            free = self.free_dir / str(next(self._names))
+            os.rename(spool.path, free)
+        except OSError:
+            shutil.rmtree(spool.path, ignore_errors=True)
+            return
+        with self._lock:
+            self._free.append(free)
 
     def load_all(self) -> list[RunSpool]:
-        """Every spooled attempt left from before (after an agent restart)."""
+        """Every spooled attempt left from before (after an agent restart); folders a crash
+        left half made or half emptied are released."""
         spools = []
         for path in sorted(self.root.iterdir()):
-            if not (path / "spec.json").exists():
+            if path == self.free_dir or not path.is_dir():
                 continue
-            run_id, attempt = (int(part) for part in path.name.split("-"))
+            try:
+                run_id, attempt = (int(part) for part in path.name.split("-"))
+            except ValueError:
+                continue  # not an attempt's folder
             spool = RunSpool(path=path, run_id=run_id, attempt=attempt)
-            states_file = path / "states.jsonl"
-            if states_file.exists():
-                raw = states_file.read_bytes()
-                if raw and not raw.endswith(b"\n"):
-                    # A torn last line from a crash: cut it off, or the next state recorded
-                    # would be appended to it and lost on the following load.
-                    raw = raw[: raw.rfind(b"\n") + 1]
-                    with open(states_file, "r+b") as handle:
-                        handle.truncate(len(raw))
-                for line in raw.decode("utf-8", errors="replace").splitlines():
-                    if line.strip():  # a torn last line from a crash is dropped
-                        try:
-                            spool.states.append(StateChange.model_validate_json(line))
-                        except ValueError:
-                            continue
+            if _size_or_zero(path / _SPEC) == 0:
+                self.release(spool)
+                continue
+            spool._read_journal()
             spools.append(spool)
         return spools
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _empty(folder: Path) -> None:
+    """Delete what a run left in its output folder (the folder itself stays)."""
+    folder.mkdir(exist_ok=True)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -36,6 +36,27 @@ def _tail(session: Session, run_id: int, attempt: int, stream: str) -> _Tail:
 
 def stored_size(session: Session, run_id: int, attempt: int, stream: str) -> int:
     return _tail(session, run_id, attempt, stream).end
+
+
+def stored_sizes(session: Session, run_ids: Collection[int]
+                 ) -> dict[tuple[int, int, str], int]:
+    """`stored_size` of every attempt and stream of `run_ids`, in one query: (run id,
+    attempt, stream) -> bytes stored (absent when nothing is)."""
+    if not run_ids:
+        return {}
+    last = (
+        select(LogChunk.run_id, LogChunk.attempt, LogChunk.stream,
+               func.max(LogChunk.offset).label("offset"))
+        .where(col(LogChunk.run_id).in_(run_ids))
+        .group_by(col(LogChunk.run_id), col(LogChunk.attempt), col(LogChunk.stream))
+        .subquery()
+    )
+    stmt = select(LogChunk.run_id, LogChunk.attempt, LogChunk.stream,
+                  LogChunk.offset + func.length(LogChunk.data)).join(
+        last, (col(LogChunk.run_id) == last.c.run_id) & (col(LogChunk.attempt) == last.c.attempt)
+        & (col(LogChunk.stream) == last.c.stream) & (col(LogChunk.offset) == last.c.offset))
+    return {(run_id, attempt, stream): int(end)
+            for run_id, attempt, stream, end in session.exec(stmt).all()}
 
 
 def append_chunk(

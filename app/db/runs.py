@@ -56,7 +56,29 @@ def create_run(
     detail: str = "",
     reason: str | None = None,
 ) -> Run:
-    run = Run(
+    run = new_run(at=at, status=status, trigger_kind=trigger_kind, spec=spec, task=task,
+                  trigger_time=trigger_time, occurrence_key=occurrence_key,
+                  created_by=created_by, instance=instance, batch_id=batch_id, reason=reason)
+    add_runs(session, [(run, detail)])
+    return run
+
+
+def new_run(
+    *,
+    at: datetime,
+    status: RunStatus,
+    trigger_kind: TriggerKind,
+    spec: dict[str, Any],
+    task: Task | None = None,
+    trigger_time: datetime | None = None,
+    occurrence_key: str | None = None,
+    created_by: str | None = None,
+    instance: str = "default",
+    batch_id: str | None = None,
+    reason: str | None = None,
+) -> Run:
+    """A run row not yet in the session: `add_runs` stores it with its first event."""
+    return Run(
         task_id=task.id if task else None,
         instance=task.instance if task else instance,
         status=status.value,
@@ -71,10 +93,15 @@ def create_run(
         created_at=at,
         updated_at=at,
     )
-    session.add(run)
+
+
+def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
+    """Store new runs, each with its first event (`detail`): one flush for all of them."""
+    session.add_all([run for run, _ in runs])
     session.flush()
-    _add_event(session, run, status, at, detail)
-    return run
+    for run, detail in runs:
+        assert run.created_at is not None
+        _add_event(session, run, RunStatus(run.status), run.created_at, detail)
 
 
 def transition(

@@ -6,9 +6,9 @@ Every decision leaves a trace on the run: `skipped: frozen`, `skipped: overlap`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -19,7 +19,7 @@ from app.domain.policies import ConcurrencyPolicy, MisfirePolicy, decide_misfire
 from app.domain.schedules import parse_schedule
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind
 from app.domain.triggers import next_fire_time
-from app.scheduler.planner import Calendars, occurrence_key, plan_task
+from app.scheduler.planner import Calendars, occurrence_key, plan_tasks
 
 FIRE_BATCH = 2000
 # Later than this, an occurrence was missed (no scheduler was up), not merely busy.
@@ -53,6 +53,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
     )
     due: Sequence[Run] = session.exec(stmt).all()
     tasks = _tasks_by_id(session, {run.task_id for run in due if run.task_id is not None})
+    policy = _Policy.load(session, tasks.values(), due)
     calendars = Calendars(session)
     activated: list[int] = []
     skipped: list[int] = []
@@ -61,9 +62,9 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
         task = tasks[run.task_id or 0]
         assert run.trigger_time is not None
         if now - run.trigger_time > ON_TIME:
-            runs = _replay_misfires(session, task, run, now, calendars)
+            runs = _replay_misfires(session, task, run, now, calendars, policy)
         else:
-            runs = [_activate(session, task, run, now)]
+            runs = [_activate(session, task, run, now, policy)]
             delays.append((now - run.trigger_time).total_seconds())
         for fired in runs:
             (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
@@ -74,48 +75,69 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
 def plan_next(session: Session, task_ids: Sequence[int], *, now: datetime
               ) -> dict[int, datetime | None]:
     """Plan the next occurrence of each task; returns task id -> its new next fire time."""
-    calendars = Calendars(session)
-    replanned: dict[int, datetime | None] = {}
-    for task in _tasks_by_id(session, set(task_ids)).values():
-        plan_task(session, task, now=now, calendars=calendars)
-        replanned[task.id or 0] = task.next_fire_time
-    return replanned
+    tasks = list(_tasks_by_id(session, set(task_ids)).values())
+    plan_tasks(session, tasks, now=now)
+    return {task.id or 0: task.next_fire_time for task in tasks}
 
 
-def _activate(session: Session, task: Task, run: Run, now: datetime) -> Run:
+@dataclass
+class _Policy:
+    """What the firing policies ask of the database, loaded once for a whole pass: a burst
+    of a thousand due occurrences costs two queries, not two thousand."""
+
+    frozen: dict[tuple[str, int, date], str]  # (owner kind, owner id, local date) -> reason
+    going: dict[int, tuple[int, str]]  # task id -> (run id, status) of a run still going
+
+    @classmethod
+    def load(cls, session: Session, tasks: Iterable[Task], due: Sequence[Run]) -> _Policy:
+        task_ids = {task.id or 0 for task in tasks}
+        group_ids = {task.group_id for task in tasks if task.group_id is not None}
+        frozen: dict[tuple[str, int, date], str] = {}
+        owners = col(Freeze.task_id).in_(task_ids) | col(Freeze.group_id).in_(group_ids)
+        for row in session.exec(select(Freeze).where(owners)).all():
+            kind, key = ("task", row.task_id) if row.task_id is not None else ("group",
+                                                                               row.group_id)
+            frozen[(kind, key or 0, row.day)] = row.reason
+        going: dict[int, tuple[int, str]] = {}
+        stmt = (select(Run.task_id, Run.id, Run.status)
+                .where(col(Run.task_id).in_(task_ids), col(Run.status).in_(_GOING))
+                .order_by(col(Run.id)))
+        for task_id, run_id, status in session.exec(stmt).all():
+            going.setdefault(task_id or 0, (run_id or 0, status))
+        return cls(frozen=frozen, going=going)
+
+    def frozen_reason(self, task: Task, at: datetime) -> str | None:
+        zone = ZoneInfo(str((task.schedule or {}).get("timezone") or "UTC"))
+        day = at.astimezone(zone).date()
+        reason = self.frozen.get(("task", task.id or 0, day))
+        if reason is None and task.group_id is not None:
+            reason = self.frozen.get(("group", task.group_id, day))
+        if reason is None:
+            return None
+        return f"{day.isoformat()}{': ' + reason if reason else ''}"
+
+
+def _activate(session: Session, task: Task, run: Run, now: datetime, policy: _Policy) -> Run:
     """One occurrence on time: frozen date and overlap policy first, then ACTIVE."""
     assert run.trigger_time is not None
     late_ms = (now - run.trigger_time).total_seconds() * 1000
-    frozen = _frozen_reason(session, task, run.trigger_time)
+    frozen = policy.frozen_reason(task, run.trigger_time)
     if frozen is not None:
         transition(session, run, RunStatus.SKIPPED, at=now, reason=f"skipped: frozen ({frozen})")
         return run
-    if task.concurrency == ConcurrencyPolicy.SKIP.value:
-        going = session.exec(select(Run.id, Run.status).where(
-            Run.task_id == task.id, col(Run.status).in_(_GOING), Run.id != run.id)).first()
-        if going is not None:
-            transition(session, run, RunStatus.SKIPPED, at=now,
-                       reason=f"skipped: overlap (run {going[0]} is {going[1]})")
-            return run
+    going = policy.going.get(task.id or 0)
+    if task.concurrency == ConcurrencyPolicy.SKIP.value and going is not None:
+        transition(session, run, RunStatus.SKIPPED, at=now,
+                   reason=f"skipped: overlap (run {going[0]} is {going[1]})")
+        return run
     transition(session, run, RunStatus.ACTIVE, at=now,
                detail=f"trigger time reached ({late_ms:.0f} ms late)")
+    policy.going.setdefault(task.id or 0, (run.id or 0, run.status))
     return run
 
 
-def _frozen_reason(session: Session, task: Task, at: datetime) -> str | None:
-    zone = ZoneInfo(str((task.schedule or {}).get("timezone") or "UTC"))
-    day = at.astimezone(zone).date()
-    owners = col(Freeze.task_id) == task.id
-    if task.group_id is not None:
-        owners = owners | (col(Freeze.group_id) == task.group_id)
-    row = session.exec(select(Freeze).where(owners, Freeze.day == day)).first()
-    if row is None:
-        return None
-    return f"{day.isoformat()}{': ' + row.reason if row.reason else ''}"
-
-
 def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
-                     calendars: Calendars) -> list[Run]:
+                     calendars: Calendars, policy: _Policy) -> list[Run]:
     """Occurrences that fell while no scheduler was up, handled by the task's misfire policy."""
     assert first.trigger_time is not None and task.schedule is not None
     schedule = parse_schedule(task.schedule)
@@ -134,7 +156,7 @@ def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
     for at in missed:
         run = first if at == first.trigger_time else _occurrence(session, task, at, now)
         if at in to_run:
-            runs.append(_activate(session, task, run, now))
+            runs.append(_activate(session, task, run, now, policy))
             continue
         reason = "coalesced" if at in coalesced else "missed: scheduler down"
         transition(session, run, RunStatus.SKIPPED, at=now, reason=reason,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.db.groups import group_edges, task_names, upstream_groups
-from app.db.runs import ENDED_GROUP_RUNS, create_run, task_spec, transition
+from app.db.runs import ENDED_GROUP_RUNS, add_runs, new_run, task_spec, transition
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain.dag import Edge, Readiness, evaluate, propagate
 from app.domain.states import RunStatus, TriggerKind, is_terminal
@@ -47,14 +47,15 @@ def start_group_run(
     session.flush()
     tasks = session.exec(select(Task).where(Task.group_id == group.id).order_by(col(Task.id))
                          ).all()
+    runs = []
     for task in tasks:
-        run = create_run(
-            session, at=now, status=RunStatus.ACTIVE, trigger_kind=kind, spec=task_spec(task),
-            task=task, trigger_time=trigger, created_by=created_by,
-            detail=f"group {group.name} run {group_run.id}",
-        )
+        run = new_run(at=now, status=RunStatus.ACTIVE, trigger_kind=kind, spec=task_spec(task),
+                      task=task, trigger_time=trigger, created_by=created_by)
         run.group_run_id = group_run.id
         run.not_before = _not_before(task, group_run.business_date, group_zone(group))
+        runs.append(run)
+    add_runs(session, [(run, f"group {group.name} run {group_run.id}") for run in runs])
+    for task, run in zip(tasks, runs, strict=True):
         if not task.active:
             transition(session, run, RunStatus.SKIPPED, at=now, reason="skipped: task inactive")
     if not tasks:

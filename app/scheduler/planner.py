@@ -6,14 +6,15 @@ The unique `occurrence_key` makes an occurrence impossible to record twice, whoe
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.runs import create_run, task_spec
+from app.db.runs import add_runs, create_run, new_run, task_spec
 from app.db.tables import Run, RunEvent, Task
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule, parse_schedule
@@ -43,47 +44,67 @@ class Calendars:
         return self._cache[name]
 
 
-def _drop_future_plan(session: Session, task_id: int, now: datetime) -> None:
+def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime) -> None:
     """Forget what was planned ahead (the IDLE occurrence, calendar skips still to come)."""
-    planned = select(Run.id).where(
-        Run.task_id == task_id,
-        Run.trigger_kind == TriggerKind.SCHEDULE.value,
-        (col(Run.status) == RunStatus.IDLE.value)
-        | ((col(Run.status) == RunStatus.SKIPPED.value) & (col(Run.trigger_time) > now)
-           & col(Run.reason).startswith(CALENDAR_SKIP)),
-    )
-    ids = list(session.exec(planned).all())
-    if ids:
-        session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(ids)))
-        session.exec(delete(Run).where(col(Run.id).in_(ids)))
+    for chunk in _chunks(task_ids):
+        planned = select(Run.id).where(
+            col(Run.task_id).in_(chunk),
+            Run.trigger_kind == TriggerKind.SCHEDULE.value,
+            (col(Run.status) == RunStatus.IDLE.value)
+            | ((col(Run.status) == RunStatus.SKIPPED.value) & (col(Run.trigger_time) > now)
+               & col(Run.reason).startswith(CALENDAR_SKIP)),
+        )
+        ids = list(session.exec(planned).all())
+        if ids:
+            session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(ids)))
+            session.exec(delete(Run).where(col(Run.id).in_(ids)))
 
 
 def plan_task(session: Session, task: Task, *, now: datetime,
               calendars: Calendars | None = None) -> Run | None:
     """(Re)plan `task`: materialise its next occurrence and the calendar skips before it."""
-    assert task.id is not None
-    _drop_future_plan(session, task.id, now)
-    task.next_fire_time = None
-    if not task.active or not task.schedule or task.group_id is not None:
-        return None
-    schedule = parse_schedule(task.schedule)
-    calendar = (calendars or Calendars(session)).for_schedule(schedule)
-    after = max(now, last_trigger(session, task.id) or now)
-    ahead = forecast(schedule, after, 1, calendar)
-    for skipped in ahead.skipped:
-        _record_calendar_skip(session, task, skipped.local.astimezone(UTC), skipped.reason, now)
-    if not ahead.occurrences:
-        return None
-    upcoming = ahead.occurrences[0]
-    task.next_fire_time = upcoming.at
-    detail = f"planned for {upcoming.local.isoformat()}"
-    if upcoming.note:
-        detail += f" ({upcoming.note})"
-    return create_run(
-        session, at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-        spec=task_spec(task), task=task, trigger_time=upcoming.at,
-        occurrence_key=occurrence_key(task.id, upcoming.at), detail=detail,
-    )
+    return plan_tasks(session, [task], now=now, calendars=calendars).get(task.id or 0)
+
+
+def plan_tasks(session: Session, tasks: Sequence[Task], *, now: datetime,
+               calendars: Calendars | None = None) -> dict[int, Run | None]:
+    """`plan_task` for many tasks at once, with a few queries for all of them (a burst of a
+    thousand fired tasks is re-planned in one pass). Returns task id -> its IDLE run."""
+    ids = [task.id for task in tasks if task.id is not None]
+    assert len(ids) == len(tasks), "plan_tasks needs stored tasks"
+    _drop_future_plans(session, ids, now)
+    calendars = calendars or Calendars(session)
+    taken = last_triggers(session, ids)
+    planned: dict[int, Run | None] = {}
+    idle: list[tuple[Run, str]] = []
+    for task in tasks:
+        task_id = task.id or 0
+        task.next_fire_time = None
+        planned[task_id] = None
+        if not task.active or not task.schedule or task.group_id is not None:
+            continue
+        schedule = parse_schedule(task.schedule)
+        calendar = calendars.for_schedule(schedule)
+        after = max(now, taken.get(task_id) or now)
+        ahead = forecast(schedule, after, 1, calendar)
+        for skipped in ahead.skipped:
+            _record_calendar_skip(session, task, skipped.local.astimezone(UTC), skipped.reason,
+                                  now)
+        if not ahead.occurrences:
+            continue
+        upcoming = ahead.occurrences[0]
+        task.next_fire_time = upcoming.at
+        detail = f"planned for {upcoming.local.isoformat()}"
+        if upcoming.note:
+            detail += f" ({upcoming.note})"
+        run = new_run(at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
+                      spec=task_spec(task), task=task, trigger_time=upcoming.at,
+                      occurrence_key=occurrence_key(task_id, upcoming.at))
+        planned[task_id] = run
+        idle.append((run, detail))
+    if idle:
+        add_runs(session, idle)
+    return planned
 
 
 def _record_calendar_skip(session: Session, task: Task, at: datetime, why: str, now: datetime
@@ -96,17 +117,28 @@ def _record_calendar_skip(session: Session, task: Task, at: datetime, why: str, 
                reason=f"{CALENDAR_SKIP} ({why})", detail=f"closed day: {why}")
 
 
-def last_trigger(session: Session, task_id: int) -> datetime | None:
-    """The latest scheduled occurrence already taken, so a re-plan never repeats it."""
-    stmt = (
-        select(Run.trigger_time)
-        .where(Run.task_id == task_id, Run.trigger_kind == TriggerKind.SCHEDULE.value,
-               Run.status != RunStatus.IDLE.value,
-               ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None))
-        .order_by(col(Run.trigger_time).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
+def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:
+    """Task id -> the latest scheduled occurrence already taken, so a re-plan never repeats
+    it (tasks with none are left out)."""
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(task_ids):
+        stmt = (
+            select(Run.task_id, func.max(Run.trigger_time))
+            .where(col(Run.task_id).in_(chunk), Run.trigger_kind == TriggerKind.SCHEDULE.value,
+                   Run.status != RunStatus.IDLE.value,
+                   ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None))
+            .group_by(col(Run.task_id))
+        )
+        for task_id, at in session.exec(stmt).all():
+            if task_id is not None and at is not None:
+                found[task_id] = at
+    return found
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    """Keeps IN lists within every database's limit on bound parameters."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def pending_triggers(session: Session) -> dict[int, datetime]:

@@ -34,7 +34,7 @@ from app.scheduler.group_planner import (
 )
 from app.scheduler.leader import Leadership
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
-from app.scheduler.planner import pending_triggers, plan_task
+from app.scheduler.planner import pending_triggers, plan_tasks
 from app.scheduler.retention import prune
 from app.settings import Settings
 
@@ -58,6 +58,7 @@ class SchedulerService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fire = asyncio.Event()
         self._dispatch = asyncio.Event()
+        self._dispatching = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._fire_task: asyncio.Task[None] | None = None
         self._started_at: datetime | None = None
@@ -123,9 +124,8 @@ class SchedulerService:
             planned = pending_triggers(session)
             stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None),
                                       col(Task.group_id).is_(None))
-            for task in session.exec(stmt).all():
-                if task.id not in planned:
-                    plan_task(session, task, now=now)
+            unplanned = [task for task in session.exec(stmt).all() if task.id not in planned]
+            plan_tasks(session, unplanned, now=now)
             planned_groups = pending_group_triggers(session)
             groups = select(TaskGroup).where(col(TaskGroup.active),
                                              col(TaskGroup.schedule).is_not(None))
@@ -204,7 +204,11 @@ class SchedulerService:
             for delay in result.delays:
                 self.metrics.trigger_delay.observe(delay)
             if result.activated or fired_groups:
-                self.wake_dispatch()
+                # What fired goes out to the agents before anything is re-planned: a burst
+                # must not wait for (nor share the CPU with) planning its next occurrences.
+                if self.feed.postgres:
+                    self.feed.publish("dispatch")
+                await self._dispatch_now()
             replanned, groups = await anyio.to_thread.run_sync(
                 self._plan_next, result.task_ids, fired_groups)
             for at in {*replanned.values(), *groups.values()}:
@@ -227,15 +231,19 @@ class SchedulerService:
                 async with asyncio.timeout(1.0):  # retries wait on not_before
                     await self._dispatch.wait()
             self._dispatch.clear()
-            try:
-                await self.dispatch_once()
-            except Exception:
-                log.exception("dispatch failed")
+            await self._dispatch_now()
+
+    async def _dispatch_now(self) -> None:
+        try:
+            await self.dispatch_once()
+        except Exception:
+            log.exception("dispatch failed")
 
     async def dispatch_once(self) -> int:
         if not self.hub.connections:
             return 0
-        sends = await anyio.to_thread.run_sync(self._claim)
+        async with self._dispatching:  # one pass at a time: a run is claimed by one pass
+            sends = await anyio.to_thread.run_sync(self._claim)
         for agent, message in sends:
             log.info("run %d dispatched to %s", message.run_id, agent,
                      extra={"run_id": message.run_id, "attempt": message.attempt, "agent": agent})

@@ -117,13 +117,72 @@ def test_sizes_and_reads_at_offsets(tmp_path: Path) -> None:
     assert b"".join(reads) == first + second
 
 
-def test_remove_deletes_the_attempts_folder(tmp_path: Path) -> None:
+def test_a_released_folder_is_emptied_and_reused_by_the_next_attempt(tmp_path: Path) -> None:
     root = tmp_path / "spool"
-    keep = Spool(root).create(1, 1, SPEC)
-    gone = Spool(root).create(1, 2, SPEC)
+    spool = Spool(root)
+    keep = spool.create(1, 1, SPEC)
+    gone = spool.create(1, 2, SPEC)
+    gone.record_state(state(1, "SUCCESS"))
     gone.append_output("stdout", b"x")
     (gone.output_dir / "artifact.bin").write_bytes(b"data")
-    gone.remove()
-    assert not gone.path.exists()
-    assert keep.path.exists()
+    (gone.output_dir / "nested").mkdir()
+    gone.seal()
+    spool.release(gone)
+    assert not gone.path.exists() and keep.path.exists()
     assert [(s.run_id, s.attempt) for s in Spool(root).load_all()] == [(1, 1)]
+
+    (free,) = (root / "free").iterdir()
+    again = Spool(root).create(5, 1, {"command": "true"})  # a new life finds the free folder
+    assert not free.exists() and again.path == root / "5-1"
+    assert list(again.output_dir.iterdir()) == []
+    assert again.size("stdout") == 0 and again.read_output("stdout", 0, 10) == b""
+    (loaded,) = [s for s in Spool(root).load_all() if s.run_id == 5]
+    assert loaded.states == [] and loaded.manifest is None
+    assert loaded.spec() == {"command": "true"}
+
+
+def test_release_deletes_once_enough_folders_are_kept(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", keep_free=1)
+    first, second = spool.create(1, 1, SPEC), spool.create(2, 1, SPEC)
+    spool.release(first)
+    spool.release(second)
+    assert not first.path.exists() and not second.path.exists()
+    assert len(list((tmp_path / "spool" / "free").iterdir())) == 1
+
+
+def test_a_folder_a_crash_left_without_its_spec_is_not_an_attempt(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    spool = Spool(root).create(4, 1, SPEC)
+    spool.record_state(state(1, "STARTED"))
+    (spool.path / "spec.json").write_text("")  # emptied when the crash came
+    assert Spool(root).load_all() == []
+    assert not spool.path.exists()
+    assert len(list((root / "free").iterdir())) == 1
+
+
+def test_the_manifest_survives_a_restart_and_the_last_one_counts(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    spool = Spool(root).create(7, 2, SPEC)
+    (spool.output_dir / "a.txt").write_text("a")
+    (spool.output_dir / "b.txt").write_text("bb")
+    sealed = spool.seal()
+    assert sorted(f.name for f in sealed) == ["a.txt", "b.txt"]
+    spool.drop_output("a.txt")
+    spool.record_state(state(1, "SUCCESS", exit_code=0))
+    (loaded,) = Spool(root).load_all()
+    assert [f.name for f in loaded.manifest or []] == ["b.txt"]
+    assert [s.status for s in loaded.states] == ["SUCCESS"]
+
+
+def test_prepare_makes_folders_ahead_and_create_takes_them(tmp_path: Path) -> None:
+    root = tmp_path / "spool"
+    spool = Spool(root)
+    assert spool.prepare(3) == 3
+    assert spool.prepare(2) == 3  # never fewer than are ready
+    made = spool.create(9, 1, SPEC, state(1, "STARTED"))
+    assert len(list((root / "free").iterdir())) == 2
+    assert made.output_dir.is_dir() and made.spec() == SPEC
+    assert Spool(root).prepare(4) == 4  # a new life counts what is there and adds to it
+    assert len(list((root / "free").iterdir())) == 4
+    (loaded,) = Spool(root).load_all()
+    assert (loaded.run_id, [s.status for s in loaded.states]) == (9, ["STARTED"])

@@ -16,7 +16,7 @@ from app.db.engine import session_scope
 from app.db.tables import Calendar
 from app.domain.calendars import validate_calendar_fields
 from app.errors import Conflict, InvalidInput
-from app.scheduler.planner import plan_task
+from app.scheduler.planner import plan_tasks
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 
@@ -43,11 +43,9 @@ def _validate(country: str | None, subdivision: str | None) -> None:
 
 def _replan_users(context: AppContext, session: Session, name: str) -> list[tuple[int, Any]]:
     now = context.clock.now()
-    changed = []
-    for task in tasks_using(session, name):
-        plan_task(session, task, now=now)
-        changed.append((task.id or 0, task.next_fire_time))
-    return changed
+    tasks = list(tasks_using(session, name))
+    plan_tasks(session, tasks, now=now)
+    return [(task.id or 0, task.next_fire_time) for task in tasks]
 
 
 @router.get("", response_model=list[CalendarPublic])
