@@ -23,16 +23,16 @@ from app.agents.outputs import scan_outputs
 from app.agents.protocol import OutputFile, StateChange
 
 STREAMS = ("stdout", "stderr")
-_SPEC = "spec.json"
-_JOURNAL = "states.jsonl"
+_JOURNAL = "journal.jsonl"
+_FREE = "free-"
 _FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 
 
 @dataclass
 class RunSpool:
-    """One attempt's folder: spec.json, stdout, stderr, outputs/ and states.jsonl, the journal
-    of its states and, once the attempt has ended, of the output files to deliver (a
-    `{"manifest": [...]}` line; the last one counts).
+    """One attempt's folder: stdout, stderr, outputs/ and journal.jsonl: the start message
+    (a `{"spec": ...}` first line), the states, and once the attempt has ended the output
+    files to deliver (a `{"manifest": [...]}` line; the last one counts).
 
     The files written while the attempt goes on stay open (appends are then one write each,
     not an open and a close), and their sizes are kept here rather than asked of the disk.
@@ -43,6 +43,7 @@ class RunSpool:
     attempt: int
     states: list[StateChange] = field(default_factory=list)
     _manifest: list[OutputFile] | None = None
+    _spec: dict[str, Any] | None = None
     _sizes: dict[str, int] = field(default_factory=dict)
     _open: dict[str, int] = field(default_factory=dict)  # file name -> descriptor
 
@@ -153,7 +154,9 @@ class RunSpool:
         for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-                if isinstance(entry, dict) and "manifest" in entry:
+                if isinstance(entry, dict) and "spec" in entry:
+                    self._spec = entry["spec"]
+                elif isinstance(entry, dict) and "manifest" in entry:
                     self._manifest = [OutputFile.model_validate(f) for f in entry["manifest"]]
                 else:
                     self.states.append(StateChange.model_validate(entry))
@@ -161,21 +164,22 @@ class RunSpool:
                 continue
 
     def spec(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.path / _SPEC).read_text())
-        return data
+        """The start message of the attempt."""
+        return dict(self._spec or {})
 
 
 class Spool:
-    """The attempts' folders under `root`, and `root/free/`: emptied ones kept for reuse."""
+    """The attempts' folders under `root` (`RUN-ATTEMPT`), and emptied ones kept for reuse
+    (`free-N`, in the same folder: taking one is a rename within one directory)."""
 
     def __init__(self, root: Path, *, keep_free: int = 2048) -> None:
         self.root = root
-        self.free_dir = root / "free"
-        self.free_dir.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
         self.keep_free = keep_free
         self._lock = threading.Lock()  # folders are made and emptied from worker threads
-        self._free = sorted(self.free_dir.iterdir())
-        numbers = [int(path.name) for path in self._free if path.name.isdigit()]
+        self._free = sorted(path for path in root.iterdir() if path.name.startswith(_FREE))
+        numbers = [int(path.name[len(_FREE):]) for path in self._free
+                   if path.name[len(_FREE):].isdigit()]
         self._names = itertools.count(max(numbers, default=-1) + 1)
 
     def prepare(self, count: int) -> int:
@@ -185,9 +189,9 @@ class Spool:
             with self._lock:
                 if len(self._free) >= count:
                     return len(self._free)
-            folder = self.free_dir / str(next(self._names))
+            folder = self._free_name()
             (folder / "outputs").mkdir(parents=True)
-            for name in (_SPEC, _JOURNAL, *STREAMS):
+            for name in (_JOURNAL, *STREAMS):
                 (folder / name).touch()
             with self._lock:
                 self._free.append(folder)
@@ -202,13 +206,15 @@ class Spool:
             os.rename(reused, path)  # an emptied folder: no file is made anew
         else:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
-        # The spec is written last: a folder without one is not an attempt (see load_all).
-        with open(path / _SPEC, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(spec))
-        spool = RunSpool(path=path, run_id=run_id, attempt=attempt,
+        spool = RunSpool(path=path, run_id=run_id, attempt=attempt, _spec=dict(spec),
                          _sizes=dict.fromkeys(STREAMS, 0))
+        # The spec and the first state in one write: a journal without its spec line is
+        # not an attempt (see load_all).
+        lines = json.dumps({"spec": spec}) + "\n"
         if accepted is not None:
-            spool.record_state(accepted)
+            lines += accepted.model_dump_json() + "\n"
+            spool.states.append(accepted)
+        _write_all(spool._descriptor(_JOURNAL), lines.encode())
         return spool
 
     def release(self, spool: RunSpool) -> None:
@@ -221,12 +227,12 @@ class Spool:
             shutil.rmtree(spool.path, ignore_errors=True)
             return
         try:
-            # The spec first: from here on a crash leaves a folder that is not an attempt.
-            for name in (_SPEC, _JOURNAL, *STREAMS):
-                with contextlib.suppress(FileNotFoundError):
+            # The journal first: from here on a crash leaves a folder that is not an attempt.
+            for name in (_JOURNAL, *STREAMS):
+                if _size_or_zero(spool.path / name):
                     os.truncate(spool.path / name, 0)
             _empty(spool.output_dir)
-            free = self.free_dir / str(next(self._names))
+            free = self._free_name()
             os.rename(spool.path, free)
         except OSError:
             shutil.rmtree(spool.path, ignore_errors=True)
@@ -234,22 +240,26 @@ class Spool:
         with self._lock:
             self._free.append(free)
 
+    def _free_name(self) -> Path:
+        with self._lock:
+            return self.root / f"{_FREE}{next(self._names)}"
+
     def load_all(self) -> list[RunSpool]:
         """Every spooled attempt left from before (after an agent restart); folders a crash
         left half made or half emptied are released."""
         spools = []
         for path in sorted(self.root.iterdir()):
-            if path == self.free_dir or not path.is_dir():
+            if path.name.startswith(_FREE) or not path.is_dir():
                 continue
             try:
                 run_id, attempt = (int(part) for part in path.name.split("-"))
             except ValueError:
                 continue  # not an attempt's folder
             spool = RunSpool(path=path, run_id=run_id, attempt=attempt)
-            if _size_or_zero(path / _SPEC) == 0:
+            spool._read_journal()
+            if spool._spec is None:
                 self.release(spool)
                 continue
-            spool._read_journal()
             spools.append(spool)
         return spools
 

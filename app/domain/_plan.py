@@ -122,8 +122,13 @@ class Plan:
             at = at.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
         wall = (at.time().replace(fold=at.fold),)
         day = at.date()
-        self.last_day = min(self.last_day, day + timedelta(days=SHIFT_LIMIT_DAYS))
-        self.first_day = max(self.first_day, day - timedelta(days=SHIFT_LIMIT_DAYS))
+        # The walk covers the day itself and only the days its fire can be shifted to.
+        step = self._shift_step()
+        reach = timedelta(days=SHIFT_LIMIT_DAYS)
+        self.last_day = min(self.last_day, day + (reach if step and step.days > 0 else
+                                                  timedelta(0)))
+        self.first_day = max(self.first_day, day - (reach if step and step.days < 0 else
+                                                    timedelta(0)))
         return lambda other: wall if other == day else ()
 
 

@@ -59,7 +59,7 @@ def test_load_all_finds_every_attempt_and_ignores_stray_folders(tmp_path: Path) 
     spool.create(3, 1, SPEC).record_state(state(1, "RUNNING"))
     spool.create(3, 2, SPEC)
     spool.create(12, 1, SPEC)
-    (root / "half-made").mkdir()  # no spec.json: never a run
+    (root / "half-made").mkdir()  # not RUN-ATTEMPT: never a run
     loaded = Spool(root).load_all()
     assert sorted((s.run_id, s.attempt) for s in loaded) == [(3, 1), (3, 2), (12, 1)]
     by_key = {(s.run_id, s.attempt): s for s in loaded}
@@ -73,7 +73,7 @@ def test_a_torn_last_state_line_is_dropped_on_load(tmp_path: Path) -> None:
     spool.record_state(state(1, "STARTED"))
     spool.record_state(state(2, "RUNNING"))
     whole = state(3, "SUCCESS", exit_code=0).model_dump_json()
-    with open(spool.path / "states.jsonl", "a", encoding="utf-8") as handle:
+    with open(spool.path / "journal.jsonl", "a", encoding="utf-8") as handle:
         handle.write(whole[: len(whole) // 2])  # the crash came in the middle of the write
 
     (loaded,) = Spool(root).load_all()
@@ -86,7 +86,7 @@ def test_a_state_recorded_after_a_torn_line_survives_the_next_load(tmp_path: Pat
     root = tmp_path / "spool"
     spool = Spool(root).create(7, 2, SPEC)
     spool.record_state(state(1, "RUNNING"))
-    with open(spool.path / "states.jsonl", "a", encoding="utf-8") as handle:
+    with open(spool.path / "journal.jsonl", "a", encoding="utf-8") as handle:
         handle.write('{"run_id": 7, "attempt": 2, "se')  # torn by a crash
     (recovered,) = Spool(root).load_all()
     # What the agent does after such a crash: the lost process is recorded as failed.
@@ -131,7 +131,7 @@ def test_a_released_folder_is_emptied_and_reused_by_the_next_attempt(tmp_path: P
     assert not gone.path.exists() and keep.path.exists()
     assert [(s.run_id, s.attempt) for s in Spool(root).load_all()] == [(1, 1)]
 
-    (free,) = (root / "free").iterdir()
+    (free,) = root.glob("free-*")
     again = Spool(root).create(5, 1, {"command": "true"})  # a new life finds the free folder
     assert not free.exists() and again.path == root / "5-1"
     assert list(again.output_dir.iterdir()) == []
@@ -147,17 +147,17 @@ def test_release_deletes_once_enough_folders_are_kept(tmp_path: Path) -> None:
     spool.release(first)
     spool.release(second)
     assert not first.path.exists() and not second.path.exists()
-    assert len(list((tmp_path / "spool" / "free").iterdir())) == 1
+    assert len(list((tmp_path / "spool").glob("free-*"))) == 1
 
 
 def test_a_folder_a_crash_left_without_its_spec_is_not_an_attempt(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     spool = Spool(root).create(4, 1, SPEC)
     spool.record_state(state(1, "STARTED"))
-    (spool.path / "spec.json").write_text("")  # emptied when the crash came
+    (spool.path / "journal.jsonl").write_text("")  # emptied when the crash came
     assert Spool(root).load_all() == []
     assert not spool.path.exists()
-    assert len(list((root / "free").iterdir())) == 1
+    assert len(list(root.glob("free-*"))) == 1
 
 
 def test_the_manifest_survives_a_restart_and_the_last_one_counts(tmp_path: Path) -> None:
@@ -180,9 +180,9 @@ def test_prepare_makes_folders_ahead_and_create_takes_them(tmp_path: Path) -> No
     assert spool.prepare(3) == 3
     assert spool.prepare(2) == 3  # never fewer than are ready
     made = spool.create(9, 1, SPEC, state(1, "STARTED"))
-    assert len(list((root / "free").iterdir())) == 2
+    assert len(list(root.glob("free-*"))) == 2
     assert made.output_dir.is_dir() and made.spec() == SPEC
     assert Spool(root).prepare(4) == 4  # a new life counts what is there and adds to it
-    assert len(list((root / "free").iterdir())) == 4
+    assert len(list(root.glob("free-*"))) == 4
     (loaded,) = Spool(root).load_all()
     assert (loaded.run_id, [s.status for s in loaded.states]) == (9, ["STARTED"])

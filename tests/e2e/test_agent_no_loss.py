@@ -58,11 +58,12 @@ class AgentThread:
 
     def spooled_states(self, run_id: int, attempt: int = 1) -> list[dict[str, Any]]:
         """The states the agent wrote to disk (read only: the agent owns the file)."""
-        path = self.spool_dir(run_id, attempt) / "states.jsonl"
+        path = self.spool_dir(run_id, attempt) / "journal.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines()
-                if line.endswith("}")]
+        entries = [json.loads(line) for line in path.read_text().splitlines()
+                   if line.endswith("}")]
+        return [entry for entry in entries if "status" in entry]
 
     def stop(self) -> None:
         if self._loop is not None and self._thread.is_alive():
@@ -272,13 +273,13 @@ def test_a_run_that_ends_while_disconnected_is_reported_after_reconnect(
     wait_for(lambda: not harness.agent.spool_dir(run_id).exists(), timeout=30)
 
 
-def test_the_spool_of_an_acknowledged_run_is_removed(harness: Harness, tmp_path: Path) -> None:
+def test_the_spool_of_an_acknowledged_run_is_released(harness: Harness, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     run_id = harness.run_task(f"echo working; while [ ! -e {gate} ]; do sleep 0.02; done; "
                               'echo done > "$ALMANAC_OUTPUT_DIR/result.txt"; echo finished')
     spool = harness.agent.spool_dir(run_id)
     harness.wait_status(run_id, "RUNNING")
-    assert (spool / "spec.json").exists()  # held while it runs
+    assert (spool / "journal.jsonl").stat().st_size > 0  # held while it runs
     wait_for(lambda: spooled_text(harness.agent, run_id, "stdout") == "working\n", timeout=30)
     gate.touch()
     harness.wait_status(run_id, "SUCCESS")
