@@ -80,7 +80,6 @@ class AgentProcess:
         self._docker = docker_executor
         self._resources = resources
         self.held: dict[Key, RunSpool] = {}
-        self._launching: set[Key] = set()  # spools being made for a start just received
         self.executions: dict[Key, Execution] = {}
         self._sent: dict[Key, Sent] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -316,19 +315,12 @@ class AgentProcess:
         if key in self.held:  # a re-sent dispatch: the states we have are re-sent instead
             self.mark(key)
             return
-        if key in self._launching:
-            return
         accepted = p.StateChange(run_id=start.run_id, attempt=start.attempt, seq=1,
                                  status="STARTED", at=self.clock.now(),
                                  detail=f"accepted by {self.config.name}")
-        # Folders and files are made off the event loop: a burst of starts must not wait in
-        # line behind the disk.
-        self._launching.add(key)
-        try:
-            spool = await asyncio.to_thread(self.spool.create, start.run_id, start.attempt,
-                                            start.model_dump(), accepted)
-        finally:
-            self._launching.discard(key)
+        # Made here, not in a worker thread: with its folder made ahead (see Spool.prepare)
+        # this is a rename and a write, cheaper than the hand-over to a thread.
+        spool = self.spool.create(start.run_id, start.attempt, start.model_dump(), accepted)
         self.held[key] = spool
         self.mark(key)
         executor = self._process if start.image is None else self._docker

@@ -92,17 +92,17 @@ def dispatch_pending(
         waiting = blockers.of(run)
         if waiting:
             more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
-            run.reason = str(waiting[0]["detail"]) + more
+            _wait(run, str(waiting[0]["detail"]) + more)
             continue
         queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
         if queued and run.task_id in busy:
-            run.reason = "waiting for the previous run of this task to finish"
+            _wait(run, "waiting for the previous run of this task to finish")
             continue
         choice = choose_agent(run.spec, agents)
         if queued:
             busy.add(run.task_id or 0)
         if isinstance(choice, str):
-            run.reason = choice
+            _wait(run, choice)
             continue
         choice.running += 1
         spec = dict(run.spec)
@@ -115,6 +115,13 @@ def dispatch_pending(
                    detail=f"dispatched to {choice.name}")
         sends.append((choice.name, start_message(run)))
     return sends
+
+
+def _wait(run: Run, reason: str) -> None:
+    """Say why `run` waits; a reason that did not change leaves the row untouched (a pass over
+    many waiting runs then writes nothing)."""
+    if run.reason != reason:
+        run.reason = reason
 
 
 def _tasks_on_agents(session: Session) -> set[int]:

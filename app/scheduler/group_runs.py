@@ -113,27 +113,38 @@ def _settle_before_commit(session: OrmSession) -> None:
 
 
 # ---- readiness (dispatch and "why") ----------------------------------------------------
+@dataclass(frozen=True)
+class _Graph:
+    """One group run's DAG as a pass sees it."""
+
+    incoming: dict[int, list[Edge]]  # task id -> its edges from upstream
+    runs: dict[int, Run]  # task id -> its run in the group run
+    names: dict[int, str]
+    statuses: dict[int, RunStatus]
+
+
 @dataclass
 class Blockers:
     """What keeps runs of group runs from starting, computed once per group run per pass."""
 
     session: Session
-    _graphs: dict[int, tuple[list[Edge], dict[int, Run], dict[int, str]]] = field(
-        default_factory=dict)
+    _graphs: dict[int, _Graph] = field(default_factory=dict)
     _groups: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Held here: the session keeps loaded rows only while someone else holds them too.
+    _group_runs: dict[int, GroupRun | None] = field(default_factory=dict)
 
     def of(self, run: Run) -> list[dict[str, Any]]:
         """Empty when `run` may start now as far as its group run is concerned."""
         if run.group_run_id is None or run.task_id is None or run.spec.get(IGNORE_UPSTREAMS):
             return []
-        group_run = self.session.get(GroupRun, run.group_run_id)
+        group_run = self._group_run(run.group_run_id)
         if group_run is None:
             return []
         blockers = list(self._upstream_groups(group_run))
-        edges, runs, names = self._graph(group_run)
-        incoming = [e for e in edges if e.downstream == run.task_id]
-        statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
-        verdict = evaluate(run.task_id, incoming, statuses, names)
+        graph = self._graph(group_run)
+        runs, names = graph.runs, graph.names
+        verdict = evaluate(run.task_id, graph.incoming.get(run.task_id, []), graph.statuses,
+                           names)
         if verdict.readiness is Readiness.IMPOSSIBLE:
             # Settling skips it at the next commit; until then it must not start.
             blockers.append({"kind": "upstream", "detail": f"will be skipped: {verdict.reason}"})
@@ -153,20 +164,32 @@ class Blockers:
         """When the last upstream of `run` ended (for the dependency-hop metric)."""
         if run.group_run_id is None or run.task_id is None:
             return None
-        group_run = self.session.get(GroupRun, run.group_run_id)
+        group_run = self._group_run(run.group_run_id)
         if group_run is None:
             return None
-        edges, runs, _ = self._graph(group_run)
-        ends = [runs[e.upstream].finished_at for e in edges
-                if e.downstream == run.task_id and e.upstream in runs]
+        runs = self._graph(group_run).runs
+        ends = [runs[e.upstream].finished_at
+                for e in self._graph(group_run).incoming.get(run.task_id, [])
+                if e.upstream in runs]
         return max((end for end in ends if end is not None), default=None)
 
-    def _graph(self, group_run: GroupRun) -> tuple[list[Edge], dict[int, Run], dict[int, str]]:
+    def _group_run(self, key: int) -> GroupRun | None:
+        if key not in self._group_runs:
+            self._group_runs[key] = self.session.get(GroupRun, key)
+        return self._group_runs[key]
+
+    def _graph(self, group_run: GroupRun) -> _Graph:
         key = group_run.id or 0
         if key not in self._graphs:
             runs = _runs_by_task(self.session, key)
-            self._graphs[key] = (group_edges(self.session, group_run.group_id), runs,
-                                 task_names(self.session, list(runs)))
+            incoming: dict[int, list[Edge]] = {}
+            for edge in group_edges(self.session, group_run.group_id):
+                incoming.setdefault(edge.downstream, []).append(edge)
+            # Statuses are read once: within a pass runs only move from ACTIVE to TRIGGER,
+            # which changes no one's readiness.
+            self._graphs[key] = _Graph(
+                incoming=incoming, runs=runs, names=task_names(self.session, list(runs)),
+                statuses={tid: RunStatus(r.status) for tid, r in runs.items()})
         return self._graphs[key]
 
     def _upstream_groups(self, group_run: GroupRun) -> list[dict[str, Any]]:
