@@ -256,10 +256,13 @@ class AgentProcess:
             await self._kick.wait()
             self._kick.clear()
             dirty, self._dirty = self._dirty, set()
+            states: list[str] = []
             for key in sorted(dirty):
                 spool = self.held.get(key)
                 if spool is not None:
-                    await flush(ws, spool, self._sent.setdefault(key, Sent()))
+                    await flush(ws, spool, self._sent.setdefault(key, Sent()), states)
+            if states:
+                await ws.send(p.state_batch_frame(states))
 
     async def _receive(self, ws: ClientConnection) -> None:
         async for frame in ws:
@@ -267,14 +270,23 @@ class AgentProcess:
                 continue
             message = p.parse_server_message(frame)
             if isinstance(message, p.StartRun):
-                if self.accepting:
-                    self._spawn(self._launch(message))
-                else:  # sent before the server heard we are leaving: it re-dispatches
-                    log.info("leaving: run %d not started here", message.run_id)
+                self._accept(message)
+            elif isinstance(message, p.StartBatch):
+                for start in message.runs:
+                    self._accept(start)
             elif isinstance(message, p.Control):
                 self._spawn(self._control(message))
             elif isinstance(message, p.Ack):
                 self._acknowledged(message)
+            elif isinstance(message, p.AckBatch):
+                for ack in message.acks:
+                    self._acknowledged(ack)
+
+    def _accept(self, start: p.StartRun) -> None:
+        if self.accepting:
+            self._spawn(self._launch(start))
+        else:  # sent before the server heard we are leaving: it re-dispatches
+            log.info("leaving: run %d not started here", start.run_id)
 
     def _acknowledged(self, ack: p.Ack) -> None:
         key = (ack.run_id, ack.attempt)
@@ -307,7 +319,10 @@ class AgentProcess:
     async def _finish(self, spool: RunSpool, status: str, *, detail: str = "",
                       exit_code: int | None = None, reason: str | None = None) -> None:
         """The end of an attempt: its output files are taken stock of before the state."""
-        await asyncio.to_thread(spool.seal)
+        if spool.has_outputs():
+            await asyncio.to_thread(spool.seal)  # hashing files takes a while
+        else:
+            spool.seal()  # nothing to hash: cheaper than the hand-over to a thread
         self._record(spool, status, detail=detail, exit_code=exit_code, reason=reason)
 
     async def _launch(self, start: p.StartRun) -> None:

@@ -134,6 +134,9 @@ class AgentHub:
                 if isinstance(parsed, p.Leaving):
                     connection.leaving = True
                     log.info("agent %s is leaving: no new work for it", connection.name)
+                elif isinstance(parsed, p.StateBatch):
+                    for change in parsed.states:
+                        connection.inbox.put_nowait(change)
                 elif isinstance(parsed, p.StateChange | p.Heartbeat | p.OutputManifest):
                     connection.inbox.put_nowait(parsed)
 
@@ -155,8 +158,10 @@ class AgentHub:
                     connection.inbox.task_done()
             if ended:  # a slot or a downstream run may be free: dispatch before acking
                 self.on_change()
-            for ack in acks:
-                await connection.send(ack)
+            if len(acks) == 1:
+                await connection.send(acks[0])
+            elif acks:
+                await connection.send(p.AckBatch(acks=acks))
 
     # ---- storage (worker thread) ---------------------------------------------------
     def _register(self, hello: p.Hello, outputs: OutputStore

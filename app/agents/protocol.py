@@ -67,6 +67,18 @@ class StateChange(RunRef):
     reason: str | None = None
 
 
+class StateBatch(_Msg):
+    """State changes of any attempts, in order, in one frame (a burst is a few frames)."""
+
+    type: Literal["states"] = "states"
+    states: list[StateChange]
+
+
+def state_batch_frame(states: list[str]) -> str:
+    """A StateBatch frame from states already serialised (each one only once)."""
+    return '{"type":"states","states":[' + ",".join(states) + "]}"
+
+
 class Resume(RunRef):
     """What the server already has of a run: the agent resends everything after it."""
 
@@ -109,6 +121,13 @@ class StartRun(RunRef):
     gpus: list[int] = Field(default_factory=list)
     mounts: list[str] = Field(default_factory=list)
     max_run_seconds: float | None = None
+
+
+class StartBatch(_Msg):
+    """Several starts in one frame: a burst costs the agent one message, not a thousand."""
+
+    type: Literal["starts"] = "starts"
+    runs: list[StartRun]
 
 
 class Control(RunRef):
@@ -171,15 +190,23 @@ class Leaving(_Msg):
     type: Literal["leaving"] = "leaving"
 
 
-AgentMessage = Hello | Heartbeat | StateChange | OutputManifest | Leaving
-ServerMessage = Welcome | Ack | StartRun | Control
+class AckBatch(_Msg):
+    """The acks of one stored batch, in one frame."""
+
+    type: Literal["acks"] = "acks"
+    acks: list[Ack]
+
+
+AgentMessage = Hello | Heartbeat | StateChange | StateBatch | OutputManifest | Leaving
+ServerMessage = Welcome | Ack | AckBatch | StartRun | StartBatch | Control
 
 _AGENT_TYPES: dict[str, type[_Msg]] = {
-    "hello": Hello, "heartbeat": Heartbeat, "state": StateChange, "outputs": OutputManifest,
+    "hello": Hello, "heartbeat": Heartbeat, "state": StateChange, "states": StateBatch,
+    "outputs": OutputManifest,
     "leaving": Leaving,
 }
 _SERVER_TYPES: dict[str, type[_Msg]] = {
-    "welcome": Welcome, "ack": Ack, "start": StartRun,
+    "welcome": Welcome, "ack": Ack, "acks": AckBatch, "start": StartRun, "starts": StartBatch,
     "kill": Control, "pause": Control, "resume": Control,
 }
 

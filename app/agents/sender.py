@@ -40,7 +40,11 @@ class Sent:
         return cls(resume.stdout, resume.stderr, resume.seq, dict(resume.outputs))
 
 
-async def flush(channel: Channel, spool: RunSpool, sent: Sent) -> None:
+async def flush(channel: Channel, spool: RunSpool, sent: Sent,
+                states_out: list[str] | None = None) -> None:
+    """Send what the server lacks of `spool`. With `states_out`, the states are appended
+    there (serialised) for the caller to send in one frame after everything else it
+    flushes, which keeps them behind this attempt's logs and files."""
     # The states are taken first: a final one among them means the manifest already exists.
     states = list(spool.states)
     for stream in STREAMS:
@@ -58,7 +62,10 @@ async def flush(channel: Channel, spool: RunSpool, sent: Sent) -> None:
         sent.manifest = True
     for state in states:
         if state.seq > sent.seq:
-            await channel.send(state.model_dump_json())
+            if states_out is None:
+                await channel.send(state.model_dump_json())
+            else:
+                states_out.append(state.model_dump_json())
             sent.seq = state.seq
 
 

@@ -117,6 +117,14 @@ class RunSpool:
         """The output files to deliver, fixed when the attempt ended (None before)."""
         return self._manifest
 
+    def has_outputs(self) -> bool:
+        """Whether the output folder holds anything (one directory read)."""
+        try:
+            with os.scandir(self.output_dir) as entries:
+                return next(entries, None) is not None
+        except FileNotFoundError:
+            return False
+
     def seal(self) -> list[OutputFile]:
         """Take stock of the output directory once the attempt has ended (idempotent)."""
         for stream in STREAMS:  # no more output comes: its files need not stay open

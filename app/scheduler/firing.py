@@ -21,7 +21,9 @@ from app.domain.states import ON_AGENT, RunStatus, TriggerKind
 from app.domain.triggers import next_fire_time
 from app.scheduler.planner import Calendars, occurrence_key, plan_tasks
 
-FIRE_BATCH = 2000
+# Occurrences handled per pass: a burst is fired and dispatched in slices, so the agents
+# start on the first slice while the next ones are being written.
+FIRE_BATCH = 250
 # Later than this, an occurrence was missed (no scheduler was up), not merely busy.
 ON_TIME = timedelta(seconds=60)
 # How many missed occurrences of one task are enumerated after a long downtime.
@@ -35,6 +37,7 @@ class FireResult:
     skipped: list[int]
     task_ids: list[int]  # tasks whose next occurrence must be planned now
     delays: list[float]  # seconds from trigger time to ACTIVE, per on-time occurrence
+    handled: int = 0  # due occurrences taken in this pass (FIRE_BATCH: maybe more are due)
 
 
 def fire_due(session: Session, *, now: datetime) -> FireResult:
@@ -69,7 +72,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
         for fired in runs:
             (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
     return FireResult(activated=activated, skipped=skipped, task_ids=sorted(tasks),
-                      delays=delays)
+                      delays=delays, handled=len(due))
 
 
 def plan_next(session: Session, task_ids: Sequence[int], *, now: datetime

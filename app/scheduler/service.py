@@ -13,10 +13,10 @@ import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.agents.hub import AgentHub
-from app.agents.protocol import StartRun
+from app.agents.protocol import StartBatch, StartRun
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
@@ -25,7 +25,7 @@ from app.domain.states import RunStatus
 from app.metrics import Metrics
 from app.notify import ChangeFeed
 from app.scheduler.dispatch import dispatch_pending, running_counts
-from app.scheduler.firing import FireResult, fire_due, plan_next
+from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
     fire_due_groups,
     pending_group_triggers,
@@ -200,24 +200,35 @@ class SchedulerService:
         while True:
             await self._fire.wait()
             self._fire.clear()
-            result, fired_groups = await anyio.to_thread.run_sync(self._fire_due)
-            for delay in result.delays:
-                self.metrics.trigger_delay.observe(delay)
-            if result.activated or fired_groups:
-                # What fired goes out to the agents before anything is re-planned: a burst
-                # must not wait for (nor share the CPU with) planning its next occurrences.
-                if self.feed.postgres:
-                    self.feed.publish("dispatch")
-                await self._dispatch_now()
+            task_ids: set[int] = set()
+            group_ids: set[int] = set()
+            # Firing and dispatching in one pass per slice, before anything is re-planned: a
+            # burst goes out to the agents without waiting for (or sharing the CPU with)
+            # planning, and its first slice is on its way while the next is fired.
+            while True:
+                async with self._dispatching:
+                    result, fired_groups, sends = await anyio.to_thread.run_sync(
+                        self._fire_due)
+                for delay in result.delays:
+                    self.metrics.trigger_delay.observe(delay)
+                if (result.activated or fired_groups) and self.feed.postgres:
+                    self.feed.publish("dispatch")  # for agents connected to other replicas
+                await self._send(sends)
+                task_ids.update(result.task_ids)
+                group_ids.update(fired_groups)
+                if result.handled < FIRE_BATCH:
+                    break
             replanned, groups = await anyio.to_thread.run_sync(
-                self._plan_next, result.task_ids, fired_groups)
+                self._plan_next, sorted(task_ids), sorted(group_ids))
             for at in {*replanned.values(), *groups.values()}:
                 self._wake_at(at)
 
-    def _fire_due(self) -> tuple[FireResult, list[int]]:
+    def _fire_due(self) -> tuple[FireResult, list[int], list[tuple[str, StartRun]]]:
         with session_scope(self.engine) as session:
             now = self.clock.now()
-            return fire_due(session, now=now), fire_due_groups(session, now=now)
+            result, groups = fire_due(session, now=now), fire_due_groups(session, now=now)
+            sends = self._claim_in(session) if result.activated or groups else []
+            return result, groups, sends
 
     def _plan_next(self, task_ids: list[int], gids: list[int]
                    ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
@@ -240,22 +251,34 @@ class SchedulerService:
             log.exception("dispatch failed")
 
     async def dispatch_once(self) -> int:
-        if not self.hub.connections:
-            return 0
         async with self._dispatching:  # one pass at a time: a run is claimed by one pass
             sends = await anyio.to_thread.run_sync(self._claim)
+        await self._send(sends)
+        return len(sends)
+
+    async def _send(self, sends: list[tuple[str, StartRun]]) -> None:
+        """One frame per agent: a burst costs each side one message, not one per run."""
+        by_agent: dict[str, list[StartRun]] = {}
         for agent, message in sends:
             log.info("run %d dispatched to %s", message.run_id, agent,
                      extra={"run_id": message.run_id, "attempt": message.attempt, "agent": agent})
-            if not await self.hub.send(agent, message):
-                await anyio.to_thread.run_sync(self._undo_dispatch, message.run_id, agent)
-        return len(sends)
+            by_agent.setdefault(agent, []).append(message)
+        for agent, starts in by_agent.items():
+            frame = starts[0] if len(starts) == 1 else StartBatch(runs=starts)
+            if not await self.hub.send(agent, frame):
+                for start in starts:
+                    await anyio.to_thread.run_sync(self._undo_dispatch, start.run_id, agent)
 
     def _claim(self) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
-            slots = self.hub.slots(running_counts(session))
-            return dispatch_pending(session, now=self.clock.now(), agents=slots,
-                                    observe_hop=self.metrics.dependency_hop.observe)
+            return self._claim_in(session)
+
+    def _claim_in(self, session: Session) -> list[tuple[str, StartRun]]:
+        if not self.hub.connections:
+            return []
+        slots = self.hub.slots(running_counts(session))
+        return dispatch_pending(session, now=self.clock.now(), agents=slots,
+                                observe_hop=self.metrics.dependency_hop.observe)
 
     def _undo_dispatch(self, run_id: int, agent: str) -> None:
         with session_scope(self.engine) as session:

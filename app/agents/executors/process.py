@@ -55,7 +55,7 @@ class ProcessExecutor:
         if creds:
             os.chown(spec.output_dir, creds["user"], creds["group"])
         try:
-            proc = await spawn(
+            proc = spawn(
                 ["/bin/sh", "-c", spec.command],
                 cwd=spec.workdir or str(spec.output_dir),
                 env=_environment(spec, home),
