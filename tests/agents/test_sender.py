@@ -133,3 +133,22 @@ def test_the_spool_is_released_only_when_logs_files_and_end_are_stored(tmp_path:
     assert not released(spool, ack(outputs=1))
     assert not released(spool, ack(stdout=5))
     assert not released(spool, ack(done=False))
+
+
+async def test_states_gathered_for_one_frame_stay_behind_their_logs(tmp_path: Path) -> None:
+    spool = _spool(tmp_path)
+    frames = Frames()
+    sent = Sent()
+    gathered: list[str] = []
+    await flush(frames, spool, sent, gathered)
+    assert frames.kinds() == ["log:stdout", "log:stderr"]  # the caller sends the states
+    assert [json.loads(s)["status"] for s in gathered] == ["STARTED", "RUNNING"]
+    assert sent.seq == 2
+    _state(spool, "SUCCESS")
+    spool.seal()
+    again: list[str] = []
+    await flush(frames, spool, sent, again)
+    assert [json.loads(s)["status"] for s in again] == ["SUCCESS"]
+    batch = p.parse_agent_message(p.state_batch_frame(gathered + again))
+    assert isinstance(batch, p.StateBatch)
+    assert [s.seq for s in batch.states] == [1, 2, 3]

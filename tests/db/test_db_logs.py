@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from app.db.engine import session_scope
-from app.db.logs import append_chunk, iter_bytes, read_lines, stored_size, total_lines
+from app.db.logs import (
+    append_chunk,
+    iter_bytes,
+    read_lines,
+    stored_size,
+    stored_sizes,
+    total_lines,
+)
 from app.db.runs import create_run
 from app.domain.states import RunStatus, TriggerKind
 
@@ -82,3 +89,19 @@ def test_a_last_line_without_newline_is_a_line(engine: Engine) -> None:
                           page_size=10)
     assert page.lines == ["a", "b", "no newline"]
     assert page.total_lines == 3
+
+
+def test_stored_sizes_of_many_attempts_agree_with_stored_size(engine: Engine) -> None:
+    first, second, silent = _run(engine), _run(engine), _run(engine)
+    _append(engine, first, 0, b"a" * 10)
+    _append(engine, first, 10, b"b" * 5)
+    _append(engine, first, 0, b"err\n", stream="stderr")
+    _append(engine, second, 0, b"x" * 7)
+    with session_scope(engine) as session:
+        sizes = stored_sizes(session, [first, second, silent])
+        for run_id in (first, second, silent):
+            for stream in ("stdout", "stderr"):
+                expected = stored_size(session, run_id, 1, stream)
+                assert sizes.get((run_id, 1, stream), 0) == expected
+        assert stored_sizes(session, []) == {}
+    assert sizes == {(first, 1, "stdout"): 15, (first, 1, "stderr"): 4, (second, 1, "stdout"): 7}

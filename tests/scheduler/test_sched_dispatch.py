@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run
@@ -55,3 +55,25 @@ def test_dispatch_marks_trigger_and_records_why_others_wait(engine: Engine) -> N
     assert sent.status == RunStatus.TRIGGER.value and sent.agent == "a1"
     assert waiting.status == RunStatus.ACTIVE.value
     assert waiting.reason == "waiting for agent nowhere to be online"
+
+
+def test_a_pass_over_runs_that_still_wait_writes_nothing(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for _ in range(5):
+            create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL,
+                       spec={"command": "true", "target": "nowhere"})
+    with session_scope(engine) as session:
+        dispatch_pending(session, now=NOW, agents=[_slot("a1")])  # records why they wait
+    writes: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(engine) as session:
+            assert dispatch_pending(session, now=NOW, agents=[_slot("a1")]) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert writes == []

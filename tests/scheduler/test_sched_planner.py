@@ -11,8 +11,8 @@ from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.tables import Run, Task
 from app.domain.states import RunStatus
-from app.scheduler.firing import FireResult, fire_due, plan_next
-from app.scheduler.planner import pending_triggers, plan_task
+from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
+from app.scheduler.planner import last_triggers, pending_triggers, plan_task, plan_tasks
 
 
 def _task(engine: Engine, clock: FrozenClock, **fields: object) -> int:
@@ -103,3 +103,45 @@ def test_replanning_an_inactive_task_leaves_nothing_pending(
     assert _runs(engine, tid) == []
     with session_scope(engine) as session:
         assert pending_triggers(session) == {}
+
+
+def test_a_burst_is_fired_in_slices_and_replanned_in_one_pass(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    due = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    count = FIRE_BATCH + 20
+    with session_scope(engine) as session:
+        tasks = [Task(name=f"burst-{i}", command="true",
+                      schedule={"kind": "cron", "cron": "0 9 * * *"},
+                      created_at=clock.now(), updated_at=clock.now()) for i in range(count)]
+        session.add_all(tasks)
+        session.flush()
+        planned = plan_tasks(session, tasks, now=clock.now())
+        assert all(run is not None and run.trigger_time == due for run in planned.values())
+        ids = [task.id or 0 for task in tasks]
+    with session_scope(engine) as session:
+        first = fire_due(session, now=due)
+    with session_scope(engine) as session:
+        second = fire_due(session, now=due)
+    assert (first.handled, len(first.activated)) == (FIRE_BATCH, FIRE_BATCH)
+    assert (second.handled, len(second.activated)) == (20, 20)
+    assert sorted(first.task_ids + second.task_ids) == sorted(ids)
+    with session_scope(engine) as session:
+        following = plan_next(session, first.task_ids + second.task_ids, now=due)
+    assert set(following.values()) == {datetime(2026, 3, 3, 9, 0, tzinfo=UTC)}
+    with session_scope(engine) as session:
+        assert len(pending_triggers(session)) == count
+        taken = last_triggers(session, ids)
+    assert taken == dict.fromkeys(ids, due)
+
+
+def test_a_once_schedule_that_fired_has_no_next_occurrence(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    tid = _task(engine, clock, schedule={"kind": "once", "at": "2026-03-02T10:00:00"})
+    with session_scope(engine) as session:
+        result = fire_due(session, now=datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC))
+        assert result.activated
+    with session_scope(engine) as session:
+        assert plan_next(session, [tid], now=datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)) == {
+            tid: None}
