@@ -1,9 +1,9 @@
 """Run endings caught as they are written, handed to the alert service after the commit.
 
-Every status change adds a RunEvent right after `transition()` set the run's fields, so when
-a SUCCESS or FAILED event joins a session the run row in that session says exactly how the
-attempt ended (its reason, exit code, agent), even if a retry changes the row later in the
-same transaction. The snapshots wait in `session.info` and go to the engine's sink when the
+Every status change records its event right after `transition()` set the run's fields, so
+when a SUCCESS or FAILED event is recorded (`runs.EVENT_HOOKS`) the run row says exactly how
+the attempt ended (its reason, exit code, agent), even if a retry changes the row later in
+the same transaction. The snapshots wait in `session.info` and go to the engine's sink when the
 transaction commits; a rollback drops them. `CHANGED_RUNS` is left alone (others read it).
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
-from app.db.tables import Run, RunEvent
+from app.db.runs import EVENT_HOOKS
+from app.db.tables import Run
 
 _KEY = "alert_endings"
 _ENDINGS = frozenset({"SUCCESS", "FAILED"})
@@ -49,7 +49,7 @@ def attach(engine: Engine, sink: Sink) -> None:
     with _lock:
         _SINKS[engine] = sink
         if not _listening:
-            event.listen(Session, "transient_to_pending", _added)
+            EVENT_HOOKS.append(_recorded)
             event.listen(Session, "after_commit", _committed)
             event.listen(Session, "after_soft_rollback", _rolled_back)
             _listening = True
@@ -82,17 +82,14 @@ def snapshot(run: Run, at: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _added(session: Session, instance: object) -> None:
-    if not isinstance(instance, RunEvent) or instance.status not in _ENDINGS:
+def _recorded(session: Session, run: Run, row: dict[str, Any]) -> None:
+    if row["status"] not in _ENDINGS or run.status != row["status"]:
         return
     if _sink_of(session) is None:
         return
-    run = session.identity_map.get(identity_key(Run, instance.run_id))
-    if not isinstance(run, Run) or run.status != instance.status:
-        return  # a late report kept on the timeline: the run itself did not change
     session.info.setdefault(_KEY, []).append(
-        Ending(run_id=instance.run_id, attempt=instance.attempt, status=instance.status,
-               run=snapshot(run, instance.at)))
+        Ending(run_id=row["run_id"], attempt=row["attempt"], status=row["status"],
+               run=snapshot(run, row["at"])))
 
 
 def _committed(session: Session) -> None:

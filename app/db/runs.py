@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import event, func, insert
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.db.tables import Run, RunEvent, Task
@@ -132,9 +134,47 @@ def transition(
 
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
     assert run.id is not None
-    session.add(RunEvent(run_id=run.id, attempt=run.attempt, status=status.value, at=at,
-                         detail=detail))
+    row = {"run_id": run.id, "attempt": run.attempt, "status": status.value, "at": at,
+           "detail": detail}
+    session.info.setdefault(_PENDING_EVENTS, []).append(row)
     session.info.setdefault(CHANGED_RUNS, []).append(run.id)
+    for hook in EVENT_HOOKS:
+        hook(session, run, row)
+
+
+# Events are written with one plain INSERT per flush rather than as ORM objects: a burst
+# records thousands, and building, tracking and reading back the keys of each object cost
+# more than the rest of the transaction. They are written before anything else reads the
+# session (a query, a flush, the commit), so a reader never misses one.
+_PENDING_EVENTS = "pending_run_events"
+# Called as each event is recorded, with the run as it is at that moment (alerts use it).
+EVENT_HOOKS: list[Callable[[Session, Run, dict[str, Any]], None]] = []
+
+
+def write_pending_events(session: OrmSession) -> None:
+    rows = session.info.pop(_PENDING_EVENTS, None)
+    if rows:
+        session.connection().execute(insert(RunEvent), rows)
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _events_after_flush(session: OrmSession, _context: Any) -> None:
+    write_pending_events(session)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _events_before_commit(session: OrmSession) -> None:
+    write_pending_events(session)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _events_before_reading(state: ORMExecuteState) -> None:
+    write_pending_events(state.session)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _events_dropped(session: OrmSession, _previous: Any) -> None:
+    session.info.pop(_PENDING_EVENTS, None)
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
