@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from app.agents.agent import AgentProcess
+from app.gc_tuning import tune_for_service
 from app.logs import configure
 from app.settings import Settings
 
@@ -53,6 +54,7 @@ def server(
     if generated:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
+    tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024,
                 timeout_graceful_shutdown=5)
@@ -94,6 +96,7 @@ def agent(
         docker_executor=DockerExecutor() if has_docker else None,
         resources=lambda: probe_resources(has_docker, data_dir).to_dict(),
     )
+    tune_for_service()
     asyncio.run(_run_agent(process, drain=drain))
 
 

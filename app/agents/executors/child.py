@@ -18,15 +18,22 @@ _READ_LIMIT = 1024 * 1024
 
 
 class Child:
-    """A spawned process: its pid, its two output streams, and its exit."""
+    """A spawned process: its pid, its two output pipes, and its exit."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], stdout: asyncio.StreamReader,
-                 stderr: asyncio.StreamReader, exited: asyncio.Future[int]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], exited: asyncio.Future[int]) -> None:
         self.popen = popen
         self.pid = popen.pid
-        self.stdout = stdout
-        self.stderr = stderr
         self._exited = exited
+
+    async def reader(self, stream: str) -> asyncio.StreamReader:
+        """A reader of the child's `stdout` or `stderr` pipe, attached to the loop now: what
+        the child wrote meanwhile waited in the pipe, so nothing is lost."""
+        loop = asyncio.get_running_loop()
+        pipe = self.popen.stdout if stream == "stdout" else self.popen.stderr
+        reader = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
+                                     pipe)
+        return reader
 
     async def wait(self) -> int:
         """The exit status (negative for a signal), however often it is awaited."""
@@ -34,31 +41,12 @@ class Child:
 
 
 def spawn(argv: list[str], **popen_kwargs: Any) -> Child:
-    """Start `argv` with piped stdout/stderr; raises OSError when it cannot start.
-
-    The output pipes are attached to the loop in the background: what the child writes
-    meanwhile waits in the pipe, so nothing is lost and the caller learns of the start at
-    once."""
+    """Start `argv` with piped stdout/stderr; raises OSError when it cannot start. The caller
+    learns of the start at once, and attaches the pipes when it reads them."""
     loop = asyncio.get_running_loop()
     popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, **popen_kwargs)
-    assert popen.stdout is not None and popen.stderr is not None
-    stdout = _reader(loop, popen.stdout)
-    stderr = _reader(loop, popen.stderr)
-    return Child(popen, stdout, stderr, _watch_exit(loop, popen))
-
-
-def _reader(loop: asyncio.AbstractEventLoop, pipe: Any) -> asyncio.StreamReader:
-    reader = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
-    connecting = loop.create_task(
-        loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe))
-    _CONNECTING.add(connecting)
-    connecting.add_done_callback(_CONNECTING.discard)
-    return reader
-
-
-# Keeps the attaching tasks referenced until they are done (the loop holds them weakly).
-_CONNECTING: set[asyncio.Task[Any]] = set()
+    return Child(popen, _watch_exit(loop, popen))
 
 
 def _watch_exit(loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]

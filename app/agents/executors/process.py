@@ -80,11 +80,12 @@ class ProcessExecution:
 
     def begin(self) -> None:
         self._pumps = (
-            asyncio.create_task(self._pump(self.proc.stdout, "stdout")),
-            asyncio.create_task(self._pump(self.proc.stderr, "stderr")),
+            asyncio.create_task(self._pump("stdout")),
+            asyncio.create_task(self._pump("stderr")),
         )
 
-    async def _pump(self, reader: asyncio.StreamReader, stream: Stream) -> None:
+    async def _pump(self, stream: Stream) -> None:
+        reader = await self.proc.reader(stream)
         while chunk := await reader.read(_READ_SIZE):
             await self.sink.output(stream, chunk)
 
