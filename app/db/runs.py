@@ -42,25 +42,9 @@ def task_spec(task: Task) -> dict[str, Any]:
     }
 
 
-def create_run(
-    session: Session,
-    *,
-    at: datetime,
-    status: RunStatus,
-    trigger_kind: TriggerKind,
-    spec: dict[str, Any],
-    task: Task | None = None,
-    trigger_time: datetime | None = None,
-    occurrence_key: str | None = None,
-    created_by: str | None = None,
-    instance: str = "default",
-    batch_id: str | None = None,
-    detail: str = "",
-    reason: str | None = None,
-) -> Run:
-    run = new_run(at=at, status=status, trigger_kind=trigger_kind, spec=spec, task=task,
-                  trigger_time=trigger_time, occurrence_key=occurrence_key,
-                  created_by=created_by, instance=instance, batch_id=batch_id, reason=reason)
+def create_run(session: Session, *, detail: str = "", **fields: Any) -> Run:
+    """A new run (the fields of `new_run`) stored at once, with its first event (`detail`)."""
+    run = new_run(**fields)
     add_runs(session, [(run, detail)])
     return run
 

@@ -56,3 +56,37 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
         create_run(session, at=datetime(2026, 3, 2, 8, 0), status=RunStatus.ACTIVE,
                    trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+
+
+def test_events_are_readable_in_the_session_that_records_them(engine: Engine) -> None:
+    at = datetime(2026, 3, 2, 8, 0, 0, 250000, tzinfo=UTC)
+    with session_scope(engine) as session:
+        run = create_run(session, at=at, status=RunStatus.ACTIVE,
+                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE"]
+        transition(session, run, RunStatus.TRIGGER, at=at + timedelta(milliseconds=1))
+        assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE", "TRIGGER"]
+        transition(session, run, RunStatus.STARTED, at=at + timedelta(milliseconds=2))
+        run_id = run.id or 0
+    with session_scope(engine) as session:
+        events = run_events(session, run_id)
+    assert [(e.status, e.at) for e in events] == [
+        ("ACTIVE", at), ("TRIGGER", at + timedelta(milliseconds=1)),
+        ("STARTED", at + timedelta(milliseconds=2))]
+
+
+def test_events_of_a_rolled_back_transaction_are_not_written(engine: Engine) -> None:
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        run_id = create_run(session, at=at, status=RunStatus.ACTIVE,
+                            trigger_kind=TriggerKind.MANUAL, spec={"command": "true"}).id or 0
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        transition(session, get_run(session, run_id), RunStatus.TRIGGER, at=at)
+        raise RuntimeError("the unit of work fails before its commit")
+    with session_scope(engine) as session:
+        transition(session, get_run(session, run_id), RunStatus.TRIGGER,
+                   at=at + timedelta(seconds=1))
+    with session_scope(engine) as session:
+        events = run_events(session, run_id)
+    assert [(e.status, e.at) for e in events] == [
+        ("ACTIVE", at), ("TRIGGER", at + timedelta(seconds=1))]
