@@ -43,7 +43,16 @@ class OrdinalDay:
             wanted = month_len if self.n == -1 else self.n
             return wanted if wanted <= month_len else None
         if self.target == "business day":
-            days = [k for k in range(1, month_len + 1) if is_business(date(year, month, k))]
+            # Counted from the end the rule names, stopping at the wanted one: the calendar is
+            # asked about a few days a month, not all of them.
+            order = range(month_len, 0, -1) if self.n == -1 else range(1, month_len + 1)
+            wanted = 1 if self.n == -1 else self.n
+            for k in order:
+                if is_business(date(year, month, k)):
+                    wanted -= 1
+                    if wanted == 0:
+                        return k
+            return None
         else:
             weekday = WEEKDAY_NAMES.index(self.target)
             first = (weekday - _stdcal.weekday(year, month, 1)) % 7 + 1

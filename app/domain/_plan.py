@@ -36,6 +36,7 @@ class Plan:
         self.first_day = schedule.start_date or date.min
         self.last_day = schedule.end_date or date.max
         self._reasons: dict[date, str | None] = {}
+        self._next_picked: Callable[[date], date] | None = None
         self.times_for: TimesFor = self._compile(schedule)
 
     def closed_reason(self, day: date) -> str | None:
@@ -84,6 +85,13 @@ class Plan:
             found.append(other)
         return found
 
+    def skip_to(self, day: date) -> date:
+        """The first day from `day` on that can hold a fire or a skip: an ordinal schedule
+        jumps to its day of the month, unless closed days may shift fires elsewhere."""
+        if self._next_picked is None or self._shift_step() is not None:
+            return day
+        return self._next_picked(day)
+
     def _shift_step(self) -> timedelta | None:
         if self.calendar is None or self.on_closed == "skip":
             return None
@@ -107,12 +115,23 @@ class Plan:
         # An ordinal picks one day a month: work it out once per month.
         picks: dict[tuple[int, int], int | None] = {}
 
-        def ordinal_times(day: date) -> tuple[time, ...]:
-            key = (day.year, day.month)
-            if key not in picks:
-                picks[key] = spec.pick(day.year, day.month, self.is_business)
-            return wall if picks[key] == day.day else ()
+        def picked(year: int, month: int) -> int | None:
+            if (year, month) not in picks:
+                picks[(year, month)] = spec.pick(year, month, self.is_business)
+            return picks[(year, month)]
 
+        def ordinal_times(day: date) -> tuple[time, ...]:
+            return wall if picked(day.year, day.month) == day.day else ()
+
+        def next_picked(day: date) -> date:
+            pick = picked(day.year, day.month)
+            if pick is not None and pick >= day.day:
+                return day.replace(day=pick)
+            if day.year == date.max.year and day.month == 12:
+                return day
+            return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+        self._next_picked = next_picked
         return ordinal_times
 
     def _compile_once(self, schedule: OnceSchedule) -> TimesFor:

@@ -80,6 +80,11 @@ def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) ->
     last_fire = after
     idle = 0
     while day <= plan.last_day and idle < HORIZON_DAYS:
+        ahead = plan.skip_to(day)
+        if ahead != day:  # days that cannot fire are passed over at once
+            idle += (ahead - day).days
+            day = ahead
+            continue
         idle += 1
         for instant, item in _events_on(plan, day):
             if instant <= after:

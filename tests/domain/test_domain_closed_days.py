@@ -132,3 +132,39 @@ def test_skipped_in_forecast_stay_inside_its_span() -> None:
     result = run({"days": "mon-fri"}, local(2026, 12, 21, 12), 3)
     assert dates(result) == ["2026-12-22", "2026-12-23", "2026-12-24"]
     assert result.skipped == []
+
+
+def _brute_force(rule: str, first: date, months: int) -> list[str]:
+    """The rule's day in each month, found by asking every day of the month."""
+    found = []
+    year, month = first.year, first.month
+    for _ in range(months):
+        days = [date(year, month, d) for d in range(1, 32) if _valid(year, month, d)]
+        open_days = [d for d in days if US.closed_reason(d) is None]
+        if rule == "last business day":
+            found.append(open_days[-1])
+        elif rule == "business day 3":
+            found.append(open_days[2])
+        else:  # first mon, skipped when the calendar closes it
+            found.append([d for d in days if d.weekday() == 0][0])
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return [d.isoformat() for d in found if US.closed_reason(d) is None]
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def test_ordinal_days_over_years_agree_with_asking_every_day() -> None:
+    for rule in ("last business day", "business day 3", "first mon"):
+        expected = _brute_force(rule, date(2026, 1, 1), 60)[:40]
+        assert dates(run({"days": rule}, local(2026, 1, 1), 40)) == expected, rule
+    # A first Monday that is a holiday (Labor Day) is skipped, with its name.
+    september = run({"days": "first mon"}, local(2026, 8, 15), 1)
+    assert dates(september) == ["2026-10-05"]
+    assert [(s.local.date().isoformat(), s.reason) for s in september.skipped] == [
+        ("2026-09-07", "holiday: Labor Day")]
