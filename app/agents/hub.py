@@ -201,7 +201,7 @@ class AgentHub:
         finals: list[p.StateChange] = []  # the agent keeps their spools until our ack
         ended = False
         with session_scope(self.engine) as session:
-            loaded = _preload_runs(session, batch)  # held: the session only keeps weak references
+            _held = _preload_runs(session, batch)  # the session only keeps weak references
             for item in batch:
                 if isinstance(item, bytes):
                     _store_frame(session, connection.outputs, item)
@@ -214,7 +214,6 @@ class AgentHub:
                 else:
                     _heartbeat(session, agent, item, now)
             session.flush()
-            del loaded
             return _acks(session, finals), ended
 
 

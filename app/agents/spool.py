@@ -88,9 +88,14 @@ class RunSpool:
 
     def close(self) -> None:
         """Let go of the open files (the attempt has ended; a later write opens again)."""
-        for name in list(self._open):
-            with contextlib.suppress(OSError):
-                os.close(self._open.pop(name))
+        self._close(list(self._open))
+
+    def _close(self, names: list[str]) -> None:
+        for name in names:
+            descriptor = self._open.pop(name, None)
+            if descriptor is not None:
+                with contextlib.suppress(OSError):
+                    os.close(descriptor)
 
     def _descriptor(self, name: str) -> int:
         descriptor = self._open.get(name)
@@ -127,10 +132,7 @@ class RunSpool:
 
     def seal(self) -> list[OutputFile]:
         """Take stock of the output directory once the attempt has ended (idempotent)."""
-        for stream in STREAMS:  # no more output comes: its files need not stay open
-            descriptor = self._open.pop(stream, None)
-            if descriptor is not None:
-                os.close(descriptor)
+        self._close(list(STREAMS))  # no more output comes: its files need not stay open
         if self._manifest is not None:
             return self._manifest
         files = scan_outputs(self.output_dir)
@@ -147,7 +149,21 @@ class RunSpool:
         _write_all(self._descriptor(_JOURNAL), line.encode())
         self._manifest = files
 
-    def _read_journal(self) -> None:
+    def begin(self, accepted: StateChange | None) -> None:
+        """Write the start message and the first state, in one write: a journal without its
+        spec line is not an attempt (see Spool.load_all)."""
+        lines = json.dumps({"spec": self._spec}) + "\n"
+        if accepted is not None:
+            lines += accepted.model_dump_json() + "\n"
+            self.states.append(accepted)
+        _write_all(self._descriptor(_JOURNAL), lines.encode())
+
+    @property
+    def is_attempt(self) -> bool:
+        """Whether the journal holds a start message (see begin)."""
+        return self._spec is not None
+
+    def read_journal(self) -> None:
         """States and manifest from the journal (after a restart); a torn last line is cut."""
         journal = self.path / _JOURNAL
         try:
@@ -216,13 +232,7 @@ class Spool:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
         spool = RunSpool(path=path, run_id=run_id, attempt=attempt, _spec=dict(spec),
                          _sizes=dict.fromkeys(STREAMS, 0))
-        # The spec and the first state in one write: a journal without its spec line is
-        # not an attempt (see load_all).
-        lines = json.dumps({"spec": spec}) + "\n"
-        if accepted is not None:
-            lines += accepted.model_dump_json() + "\n"
-            spool.states.append(accepted)
-        _write_all(spool._descriptor(_JOURNAL), lines.encode())
+        spool.begin(accepted)
         return spool
 
     def release(self, spool: RunSpool) -> None:
@@ -237,7 +247,7 @@ class Spool:
         try:
             # The journal first: from here on a crash leaves a folder that is not an attempt.
             for name in (_JOURNAL, *STREAMS):
-                if _size_or_zero(spool.path / name):
+                with contextlib.suppress(FileNotFoundError):
                     os.truncate(spool.path / name, 0)
             _empty(spool.output_dir)
             free = self._free_name()
@@ -264,19 +274,12 @@ class Spool:
             except ValueError:
                 continue  # not an attempt's folder
             spool = RunSpool(path=path, run_id=run_id, attempt=attempt)
-            spool._read_journal()
-            if spool._spec is None:
+            spool.read_journal()
+            if not spool.is_attempt:
                 self.release(spool)
                 continue
             spools.append(spool)
         return spools
-
-
-def _size_or_zero(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _empty(folder: Path) -> None:

@@ -116,6 +116,15 @@ def transition(
     _add_event(session, run, target, at, detail)
 
 
+# Events are written with one plain INSERT per flush rather than as ORM objects: a burst
+# records thousands, and building, tracking and reading back the keys of each object cost
+# more than the rest of the transaction. They are written before anything else reads the
+# session (a query, a flush, the commit), so a reader never misses one.
+_PENDING_EVENTS = "pending_run_events"
+# Called as each event is recorded, with the run as it is at that moment (alerts use it).
+EVENT_HOOKS: list[Callable[[Session, Run, dict[str, Any]], None]] = []
+
+
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
     assert run.id is not None
     row = {"run_id": run.id, "attempt": run.attempt, "status": status.value, "at": at,
@@ -126,16 +135,7 @@ def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, deta
         hook(session, run, row)
 
 
-# Events are written with one plain INSERT per flush rather than as ORM objects: a burst
-# records thousands, and building, tracking and reading back the keys of each object cost
-# more than the rest of the transaction. They are written before anything else reads the
-# session (a query, a flush, the commit), so a reader never misses one.
-_PENDING_EVENTS = "pending_run_events"
-# Called as each event is recorded, with the run as it is at that moment (alerts use it).
-EVENT_HOOKS: list[Callable[[Session, Run, dict[str, Any]], None]] = []
-
-
-def write_pending_events(session: OrmSession) -> None:
+def _write_pending_events(session: OrmSession) -> None:
     rows = session.info.pop(_PENDING_EVENTS, None)
     if rows:
         session.connection().execute(insert(RunEvent), rows)
@@ -143,17 +143,17 @@ def write_pending_events(session: OrmSession) -> None:
 
 @event.listens_for(OrmSession, "after_flush")
 def _events_after_flush(session: OrmSession, _context: Any) -> None:
-    write_pending_events(session)
+    _write_pending_events(session)
 
 
 @event.listens_for(OrmSession, "before_commit")
 def _events_before_commit(session: OrmSession) -> None:
-    write_pending_events(session)
+    _write_pending_events(session)
 
 
 @event.listens_for(OrmSession, "do_orm_execute")
 def _events_before_reading(state: ORMExecuteState) -> None:
-    write_pending_events(state.session)
+    _write_pending_events(state.session)
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")

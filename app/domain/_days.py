@@ -53,10 +53,9 @@ class OrdinalDay:
                     if wanted == 0:
                         return k
             return None
-        else:
-            weekday = WEEKDAY_NAMES.index(self.target)
-            first = (weekday - _stdcal.weekday(year, month, 1)) % 7 + 1
-            days = list(range(first, month_len + 1, 7))
+        weekday = WEEKDAY_NAMES.index(self.target)
+        first = (weekday - _stdcal.weekday(year, month, 1)) % 7 + 1
+        days = list(range(first, month_len + 1, 7))
         if self.n == -1:
             return days[-1] if days else None
         return days[self.n - 1] if len(days) >= self.n else None

@@ -143,11 +143,11 @@ class Plan:
         day = at.date()
         # The walk covers the day itself and only the days its fire can be shifted to.
         step = self._shift_step()
-        reach = timedelta(days=SHIFT_LIMIT_DAYS)
-        self.last_day = min(self.last_day, day + (reach if step and step.days > 0 else
-                                                  timedelta(0)))
-        self.first_day = max(self.first_day, day - (reach if step and step.days < 0 else
-                                                    timedelta(0)))
+        reach, none = timedelta(days=SHIFT_LIMIT_DAYS), timedelta(0)
+        forward = step is not None and step.days > 0
+        backward = step is not None and step.days < 0
+        self.last_day = min(self.last_day, day + (reach if forward else none))
+        self.first_day = max(self.first_day, day - (reach if backward else none))
         return lambda other: wall if other == day else ()
 
 

@@ -56,7 +56,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
     )
     due: Sequence[Run] = session.exec(stmt).all()
     tasks = _tasks_by_id(session, {run.task_id for run in due if run.task_id is not None})
-    policy = _Policy.load(session, tasks.values(), due)
+    policy = _Policy.load(session, tasks.values())
     calendars = Calendars(session)
     activated: list[int] = []
     skipped: list[int] = []
@@ -92,7 +92,7 @@ class _Policy:
     going: dict[int, tuple[int, str]]  # task id -> (run id, status) of a run still going
 
     @classmethod
-    def load(cls, session: Session, tasks: Iterable[Task], due: Sequence[Run]) -> _Policy:
+    def load(cls, session: Session, tasks: Iterable[Task]) -> _Policy:
         task_ids = {task.id or 0 for task in tasks}
         group_ids = {task.group_id for task in tasks if task.group_id is not None}
         frozen: dict[tuple[str, int, date], str] = {}

@@ -167,10 +167,9 @@ class Blockers:
         group_run = self._group_run(run.group_run_id)
         if group_run is None:
             return None
-        runs = self._graph(group_run).runs
-        ends = [runs[e.upstream].finished_at
-                for e in self._graph(group_run).incoming.get(run.task_id, [])
-                if e.upstream in runs]
+        graph = self._graph(group_run)
+        ends = [graph.runs[e.upstream].finished_at
+                for e in graph.incoming.get(run.task_id, []) if e.upstream in graph.runs]
         return max((end for end in ends if end is not None), default=None)
 
     def _group_run(self, key: int) -> GroupRun | None:

@@ -242,15 +242,14 @@ class SchedulerService:
                 async with asyncio.timeout(1.0):  # retries wait on not_before
                     await self._dispatch.wait()
             self._dispatch.clear()
-            await self._dispatch_now()
-
-    async def _dispatch_now(self) -> None:
-        try:
-            await self.dispatch_once()
-        except Exception:
-            log.exception("dispatch failed")
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed")
 
     async def dispatch_once(self) -> int:
+        if not self.hub.connections:
+            return 0
         async with self._dispatching:  # one pass at a time: a run is claimed by one pass
             sends = await anyio.to_thread.run_sync(self._claim)
         await self._send(sends)
@@ -266,8 +265,8 @@ class SchedulerService:
         for agent, starts in by_agent.items():
             frame = starts[0] if len(starts) == 1 else StartBatch(runs=starts)
             if not await self.hub.send(agent, frame):
-                for start in starts:
-                    await anyio.to_thread.run_sync(self._undo_dispatch, start.run_id, agent)
+                await anyio.to_thread.run_sync(
+                    self._undo_dispatch, [start.run_id for start in starts], agent)
 
     def _claim(self) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
@@ -280,12 +279,14 @@ class SchedulerService:
         return dispatch_pending(session, now=self.clock.now(), agents=slots,
                                 observe_hop=self.metrics.dependency_hop.observe)
 
-    def _undo_dispatch(self, run_id: int, agent: str) -> None:
+    def _undo_dispatch(self, run_ids: list[int], agent: str) -> None:
         with session_scope(self.engine) as session:
-            run = get_run(session, run_id, lock=True)
-            if run.status == RunStatus.TRIGGER.value and run.agent == agent:
-                transition(session, run, RunStatus.ACTIVE, at=self.clock.now(), agent=None,
-                           dispatched_at=None, detail=f"agent {agent} went away before the send")
+            for run_id in run_ids:
+                run = get_run(session, run_id, lock=True)
+                if run.status == RunStatus.TRIGGER.value and run.agent == agent:
+                    transition(session, run, RunStatus.ACTIVE, at=self.clock.now(), agent=None,
+                               dispatched_at=None,
+                               detail=f"agent {agent} went away before the send")
 
     async def _prune(self) -> None:
         assert self.settings.retention_days is not None
