@@ -4,23 +4,27 @@ outputs, in small batches so the scheduler is never blocked for long."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, delete
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.db.engine import session_scope
 from app.db.tables import GroupRun, LogChunk, Run, RunEvent, RunOutput
 from app.domain.states import TERMINAL
 
 BATCH = 500
+Fence = Callable[[Session], None]  # raises unless this server may still do leader work
 
 
 def prune_batch(engine: Engine, *, before: datetime, outputs_dir: Path | None = None,
-                batch: int = BATCH) -> int:
+                batch: int = BATCH, fence: Fence | None = None) -> int:
     """Delete up to `batch` finished runs that ended before `before`; returns how many."""
     with session_scope(engine) as session:
+        if fence is not None:
+            fence(session)
         ids = list(session.exec(
             select(Run.id).where(col(Run.status).in_([s.value for s in TERMINAL]),
                                  col(Run.finished_at) < before)
@@ -42,11 +46,11 @@ def prune_batch(engine: Engine, *, before: datetime, outputs_dir: Path | None = 
 
 
 def prune(engine: Engine, *, before: datetime, outputs_dir: Path | None = None,
-          max_batches: int = 100) -> int:
+          max_batches: int = 100, fence: Fence | None = None) -> int:
     """Prune in batches (each its own transaction) until nothing is left or the cap."""
     total = 0
     for _ in range(max_batches):
-        removed = prune_batch(engine, before=before, outputs_dir=outputs_dir)
+        removed = prune_batch(engine, before=before, outputs_dir=outputs_dir, fence=fence)
         total += removed
         if removed == 0:
             break

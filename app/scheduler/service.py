@@ -32,7 +32,7 @@ from app.scheduler.group_planner import (
     plan_group,
     plan_groups,
 )
-from app.scheduler.leader import Leadership
+from app.scheduler.leader import Leadership, NotLeader
 from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
 from app.scheduler.planner import pending_triggers, plan_tasks
 from app.scheduler.retention import prune
@@ -111,7 +111,10 @@ class SchedulerService:
 
     async def _load_timers(self) -> None:
         began = time.monotonic()
-        triggers, group_triggers = await anyio.to_thread.run_sync(self._rebuild)
+        try:
+            triggers, group_triggers = await anyio.to_thread.run_sync(self._rebuild)
+        except NotLeader:
+            return
         for at in {*triggers.values(), *group_triggers.values()}:
             self._wake_at(at)
         log.info("scheduler loaded %d timers in %.3f s", len(triggers) + len(group_triggers),
@@ -121,6 +124,7 @@ class SchedulerService:
         """Plan every schedule that has no IDLE occurrence yet; return all triggers."""
         now = self.clock.now()
         with session_scope(self.engine) as session:
+            self.leadership.fence(session)
             planned = pending_triggers(session)
             stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None),
                                       col(Task.group_id).is_(None))
@@ -206,9 +210,12 @@ class SchedulerService:
             # burst goes out to the agents without waiting for (or sharing the CPU with)
             # planning, and its first slice is on its way while the next is fired.
             while True:
-                async with self._dispatching:
-                    result, fired_groups, sends = await anyio.to_thread.run_sync(
-                        self._fire_due)
+                try:
+                    async with self._dispatching:
+                        result, fired_groups, sends = await anyio.to_thread.run_sync(
+                            self._fire_due)
+                except NotLeader:  # the lock is gone: nothing was fired, `lost` follows
+                    break
                 for delay in result.delays:
                     self.metrics.trigger_delay.observe(delay)
                 if (result.activated or fired_groups) and self.feed.postgres:
@@ -218,13 +225,17 @@ class SchedulerService:
                 group_ids.update(fired_groups)
                 if result.handled < FIRE_BATCH:
                     break
-            replanned, groups = await anyio.to_thread.run_sync(
-                self._plan_next, sorted(task_ids), sorted(group_ids))
+            try:
+                replanned, groups = await anyio.to_thread.run_sync(
+                    self._plan_next, sorted(task_ids), sorted(group_ids))
+            except NotLeader:
+                continue
             for at in {*replanned.values(), *groups.values()}:
                 self._wake_at(at)
 
     def _fire_due(self) -> tuple[FireResult, list[int], list[tuple[str, StartRun]]]:
         with session_scope(self.engine) as session:
+            self.leadership.fence(session)
             now = self.clock.now()
             result, groups = fire_due(session, now=now), fire_due_groups(session, now=now)
             sends = self._claim_in(session) if result.activated or groups else []
@@ -233,6 +244,7 @@ class SchedulerService:
     def _plan_next(self, task_ids: list[int], gids: list[int]
                    ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
         with session_scope(self.engine) as session:
+            self.leadership.fence(session)
             now = self.clock.now()
             return plan_next(session, task_ids, now=now), plan_groups(session, gids, now=now)
 
@@ -291,14 +303,21 @@ class SchedulerService:
     async def _prune(self) -> None:
         assert self.settings.retention_days is not None
         before = self.clock.now() - timedelta(days=self.settings.retention_days)
-        removed = await anyio.to_thread.run_sync(
-            lambda: prune(self.engine, before=before,
-                          outputs_dir=self.settings.data_dir / "outputs"))
+        try:
+            removed = await anyio.to_thread.run_sync(
+                lambda: prune(self.engine, before=before,
+                              outputs_dir=self.settings.data_dir / "outputs",
+                              fence=self.leadership.fence))
+        except NotLeader:
+            return
         if removed:
             log.info("retention: pruned %d runs finished before %s", removed, before)
 
     async def _maintenance_tick(self) -> None:
-        changed = await anyio.to_thread.run_sync(self._maintenance)
+        try:
+            changed = await anyio.to_thread.run_sync(self._maintenance)
+        except NotLeader:
+            return
         if changed:
             self._dispatch.set()
 
@@ -309,6 +328,7 @@ class SchedulerService:
         cutoff = now - timeout
         changed = False
         with session_scope(self.engine) as session:
+            self.leadership.fence(session)  # leader-only work, fenced on the lock
             changed |= bool(expire_dispatches(
                 session, now=now, deadline_seconds=self.settings.accept_deadline_seconds))
             if now - (self._started_at or now) < timeout:

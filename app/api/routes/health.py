@@ -13,15 +13,18 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(context: ContextDep) -> JSONResponse:
+    leadership = context.scheduler.leadership
     try:
         with context.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            role = leadership.confirmed_role(connection)  # the lock as the database sees it
         database_ok = True
     except Exception:
         database_ok = False
+        role = leadership.role
     body = {
         "status": "ok" if database_ok else "degraded",
-        "scheduler": context.scheduler.role,
+        "scheduler": role,
         "database": context.settings.dialect,
         "agents_connected": len(context.hub.connections),
     }
