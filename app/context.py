@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from app.agents.hub import AgentHub
 from app.clock import Clock
+from app.control_relay import ControlRelay
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 
@@ -19,3 +20,4 @@ class AppContext:
     clock: Clock
     hub: AgentHub
     scheduler: SchedulerService
+    controls: ControlRelay  # kill / pause / resume, relayed to the replica holding the agent

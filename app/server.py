@@ -37,6 +37,7 @@ from app.api.routes import (
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
+from app.control_relay import ControlRelay
 from app.db.engine import make_engine
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
@@ -53,7 +54,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     scheduler = SchedulerService(engine, clock, hub, settings)
     hub.on_change = scheduler.wake_dispatch
     context = AppContext(settings=settings, engine=engine, clock=clock, hub=hub,
-                         scheduler=scheduler)
+                         scheduler=scheduler, controls=ControlRelay(hub, scheduler.feed))
     alert_service = AlertService(engine, clock, settings)  # run endings -> alert deliveries
 
     @asynccontextmanager

@@ -6,11 +6,12 @@ Each run has no task, `trigger_kind: adhoc` and its agent as its spec's `target`
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlmodel import Session, col, select
 
@@ -19,11 +20,12 @@ from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, W
 from app.api.runs_view import run_public
 from app.api.schemas import Memory, Mount, RunPublic
 from app.context import AppContext
+from app.control_relay import Delivery
 from app.db.engine import session_scope
 from app.db.runs import create_run, transition
 from app.db.tables import Agent, Run
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind, is_terminal
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.security import submission_status
 
 router = APIRouter(prefix="/adhoc", tags=["adhoc"])
@@ -75,6 +77,23 @@ class AdhocBatch(BaseModel):
     summary: dict[str, int]
     done: bool
     runs: list[AdhocRun]
+
+
+KillOutcome = Literal["killed", "sent", "relayed", "already ended", "not reachable"]
+
+
+class KilledRun(BaseModel):
+    """What a batch kill did to one run: `killed` (ended here, no agent held it), `sent`
+    (told its agent, connected to this server), `relayed` (told its agent through the server
+    holding it), `already ended`, `not reachable` (no server holds its agent)."""
+
+    run: int
+    agent: str | None
+    outcome: KillOutcome
+
+
+class AdhocKill(AdhocBatch):
+    killed: list[KilledRun]
 
 
 def _spec(body: AdhocRequest, agent: str) -> dict[str, Any]:
@@ -164,43 +183,72 @@ def _read(context: AppContext, batch_id: str, scope: ScopeDep) -> AdhocBatch:
 
 
 def _stop_here(context: AppContext, batch_id: str, scope: ScopeDep, who: str
-               ) -> tuple[list[Run], list[Run]]:
-    """End the runs no agent holds yet; return (runs agents must be told to kill, all runs)."""
+               ) -> tuple[list[Run], list[Run], dict[int, KillOutcome]]:
+    """End the runs no agent holds yet; return (runs agents must be told to kill, runs whose
+    start may be on its way, outcomes so far per run)."""
     now = context.clock.now()
     tell: list[Run] = []
+    starting: list[Run] = []
+    outcomes: dict[int, KillOutcome] = {}
     with session_scope(context.engine) as session:
         runs = _batch(session, batch_id, scope)
         for run in session.exec(select(Run).where(col(Run.id).in_([r.id for r in runs]))
                                 .with_for_update()).all():
-            status = RunStatus(run.status)
+            status, run_id = RunStatus(run.status), run.id or 0
+            outcomes[run_id] = "killed"
             if status is RunStatus.PENDING_APPROVAL:
                 transition(session, run, RunStatus.REJECTED, at=now, reason=f"killed by {who}",
                            detail=f"batch killed by {who}")
             elif status in (RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.TRIGGER):
                 if status is RunStatus.TRIGGER:
-                    tell.append(run)
+                    starting.append(run)
                 transition(session, run, RunStatus.TERMINATED, at=now, reason="terminated",
                            detail=f"batch killed by {who}")
             elif status in ON_AGENT:
                 tell.append(run)
-        return tell, runs
+            else:
+                outcomes[run_id] = "already ended"
+        return tell, starting, outcomes
 
 
-@router.post("/{batch_id}/kill", response_model=AdhocBatch)
+async def _kill_on_agent(context: AppContext, run: Run) -> KillOutcome:
+    if run.agent is None:
+        return "not reachable"
+    delivery = await context.controls.deliver(
+        run.agent, Control(type="kill", run_id=run.id or 0, attempt=run.attempt))
+    if delivery is Delivery.SENT:
+        return "sent"
+    return "relayed" if delivery is Delivery.RELAYED else "not reachable"
+
+
+@router.post("/{batch_id}/kill", response_model=AdhocKill,
+             responses={202: {"model": AdhocKill,
+                              "description": "Some kills were relayed to other servers"}})
 async def kill(batch_id: BatchId, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-               audit: AuditDep) -> AdhocBatch:
-    """Kill every run of the batch that has not ended (those on an agent are told to stop;
-    the returned view shows them until the agent reports the end)."""
-    tell, runs = await anyio.to_thread.run_sync(_stop_here, context, batch_id, scope,
-                                                user.username)
-    unreachable = []
-    for run in tell:
-        sent = run.agent is not None and await context.hub.send(
-            run.agent, Control(type="kill", run_id=run.id or 0, attempt=run.attempt))
-        if not sent:
-            unreachable.append(run.id)
+               audit: AuditDep, response: Response) -> AdhocKill:
+    """Kill every run of the batch that has not ended: those no agent holds end now, those on
+    an agent are told to stop (through the server holding it), and `killed` says per run what
+    happened. 409 when nothing could be stopped (all ended, or no server holds their agents)."""
+    tell, starting, outcomes = await anyio.to_thread.run_sync(
+        _stop_here, context, batch_id, scope, user.username)
+    told = await asyncio.gather(*(_kill_on_agent(context, run) for run in tell))
+    outcomes.update({run.id or 0: outcome for run, outcome in zip(tell, told, strict=True)})
+    for run in starting:  # ended here; its start may already be on its way
+        if run.agent:
+            await context.controls.tell(run.agent, Control(type="kill", run_id=run.id or 0,
+                                                           attempt=run.attempt))
+    agents = {run.id or 0: run.agent for run in [*tell, *starting]}
+    killed = [KilledRun(run=run_id, agent=agents.get(run_id), outcome=outcome)
+              for run_id, outcome in sorted(outcomes.items())]
+    view = await anyio.to_thread.run_sync(_read, context, batch_id, scope)
     await anyio.to_thread.run_sync(lambda: audit.log(
         action="adhoc.kill", target_kind="batch", target_id=batch_id,
-        after={"told_agents": [r.id for r in tell], "unreachable": unreachable},
-        instance=runs[0].instance))
-    return await anyio.to_thread.run_sync(_read, context, batch_id, scope)
+        after={"runs": {str(k.run): k.outcome for k in killed}}, instance=view.runs[0].instance))
+    if not any(k.outcome in ("killed", "sent", "relayed") for k in killed):
+        raise Conflict(f"nothing of batch {batch_id} was stopped: " + ", ".join(
+            f"run {k.run} {k.outcome}" + (f" (agent {k.agent} is not connected to any server)"
+                                          if k.outcome == "not reachable" else "")
+            for k in killed))
+    if any(k.outcome == "relayed" for k in killed):
+        response.status_code = 202
+    return AdhocKill(**view.model_dump(), killed=killed)

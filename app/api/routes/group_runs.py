@@ -75,6 +75,6 @@ async def terminate(group_run_id: int, context: ContextDep, user: OperatorDep, a
             return group_run_public(row), to_kill
 
     public, to_kill = await anyio.to_thread.run_sync(work)
-    for agent, run_id, attempt in to_kill:
-        await context.hub.send(agent, Control(type="kill", run_id=run_id, attempt=attempt))
+    for agent, run_id, attempt in to_kill:  # through the server holding the agent, if not here
+        await context.controls.tell(agent, Control(type="kill", run_id=run_id, attempt=attempt))
     return public

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
 
@@ -17,6 +17,7 @@ from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorD
 from app.api.runs_view import run_detail, run_public, why_not_running
 from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.context import AppContext
+from app.control_relay import Delivery
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes, read_lines
 from app.db.runs import get_run, run_events, transition
@@ -26,6 +27,10 @@ from app.errors import Conflict, InvalidInput
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]
+# A control the agent got from this server answers 200; one the server holding the agent
+# confirmed it sent answers 202; none holds it: 409.
+RELAYED: dict[int | str, dict[str, Any]] = {202: {"model": RunPublic,
+                 "description": "Relayed to the server holding the run's agent, which sent it"}}
 
 
 def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
@@ -127,29 +132,37 @@ def download_logs(
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"]
-                   ) -> None:
-    if run.agent is None or not await context.hub.send(
-        run.agent, Control(type=kind, run_id=run.id or 0, attempt=run.attempt)
-    ):
-        raise Conflict(f"agent {run.agent} of run {run.id} is not connected")
+async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"],
+                   response: Response) -> str:
+    """Send the control to the run's agent, here or through the server holding it; return
+    what happened, for the audit row."""
+    control = Control(type=kind, run_id=run.id or 0, attempt=run.attempt)
+    delivery = (Delivery.UNREACHABLE if run.agent is None
+                else await context.controls.deliver(run.agent, control))
+    if delivery is Delivery.UNREACHABLE:
+        raise Conflict(f"agent {run.agent} of run {run.id} is not connected to any server")
+    if delivery is Delivery.RELAYED:
+        response.status_code = 202
+        return f"relayed to the server holding agent {run.agent}"
+    return f"sent to agent {run.agent}"
 
 
-@router.post("/{run_id}/kill", response_model=RunPublic)
-async def kill(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
-               ) -> RunPublic:
+@router.post("/{run_id}/kill", response_model=RunPublic, responses=RELAYED)
+async def kill(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
+               response: Response) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
     status = RunStatus(run.status)
     if is_terminal(status):
         raise Conflict(f"run {run_id} already ended {status.value}")
     if status in ON_AGENT and status is not RunStatus.TRIGGER:
-        await _control(context, run, "kill")
-        await _audit(audit, "kill", run, "kill requested", f"sent to agent {run.agent}")
+        how = await _control(context, run, "kill", response)
+        await _audit(audit, "kill", run, "kill requested", how)
         return run_public(run)
     public = await anyio.to_thread.run_sync(_terminate_here, context, run_id, user.username)
     await _audit(audit, "kill", run, public.status)
     if status is RunStatus.TRIGGER and run.agent:  # the start may already be on its way
-        await context.hub.send(run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt))
+        await context.controls.tell(run.agent, Control(type="kill", run_id=run_id,
+                                                       attempt=run.attempt))
     return public
 
 
@@ -163,24 +176,25 @@ def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
 
 
 async def _pause_or_resume(context: AppContext, run_id: int, instances: list[str],
-                           audit: Auditor, kind: Literal["pause", "resume"]) -> RunPublic:
+                           audit: Auditor, kind: Literal["pause", "resume"],
+                           response: Response) -> RunPublic:
     needed, done = ((RunStatus.RUNNING, "paused") if kind == "pause"
                     else (RunStatus.PAUSED, "resumed"))
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, instances)
     if run.status != needed.value:
         raise Conflict(f"run {run_id} is {run.status}: only a {needed.value} run can be {done}")
-    await _control(context, run, kind)
-    await _audit(audit, kind, run, f"{kind} requested", f"sent to agent {run.agent}")
+    how = await _control(context, run, kind, response)
+    await _audit(audit, kind, run, f"{kind} requested", how)
     return run_public(run)
 
 
-@router.post("/{run_id}/pause", response_model=RunPublic)
-async def pause(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
-                ) -> RunPublic:
-    return await _pause_or_resume(context, run_id, user.instances, audit, "pause")
+@router.post("/{run_id}/pause", response_model=RunPublic, responses=RELAYED)
+async def pause(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
+                response: Response) -> RunPublic:
+    return await _pause_or_resume(context, run_id, user.instances, audit, "pause", response)
 
 
-@router.post("/{run_id}/resume", response_model=RunPublic)
-async def resume(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
-                 ) -> RunPublic:
-    return await _pause_or_resume(context, run_id, user.instances, audit, "resume")
+@router.post("/{run_id}/resume", response_model=RunPublic, responses=RELAYED)
+async def resume(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
+                 response: Response) -> RunPublic:
+    return await _pause_or_resume(context, run_id, user.instances, audit, "resume", response)

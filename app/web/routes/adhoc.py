@@ -128,7 +128,11 @@ async def kill_batch(request: Request, batch_id: BatchId, api: ApiDep, session: 
                      ) -> Response:
     message, kind = "Kill sent to every run of the batch", ""
     try:
-        await api.post(f"/adhoc/{batch_id}/kill")
+        answer = await api.post(f"/adhoc/{batch_id}/kill")
+        missed = [k for k in answer.get("killed", []) if k["outcome"] == "not reachable"]
+        if missed:  # say which runs no server could stop (their agents are offline)
+            message, kind = "Not reachable: " + ", ".join(
+                f"run {k['run']} (agent {k['agent']})" for k in missed), "error"
     except ApiError as exc:
         if exc.status_code in (401, 404):
             raise
