@@ -3,12 +3,14 @@ only as SHA-256 digests, login throttling, and who may manage whom."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -54,7 +56,32 @@ def password_problem(password: str, username: str) -> str | None:
         return "must mix at least two kinds of characters (lower case, upper case, digits, symbols)"
     if password.casefold() == username.casefold():
         return "must not be the username"
+    return common_password_problem(password, username)
+
+
+def common_password_problem(password: str, username: str) -> str | None:
+    """Guessers try the most common passwords first, and the username with them."""
+    folded, name = password.casefold(), username.casefold()
+    common = common_passwords()
+    if folded in common:
+        return "is one of the most common passwords: choose another"
+    if len(name) >= _MIN_NAME_IN_PASSWORD and name in folded:
+        rest = "".join(c for c in folded.replace(name, "") if c not in _SEPARATORS)
+        if len(rest) < _MIN_REST or rest in common or rest.isdigit():
+            return "is the username with a common word or number: choose another"
     return None
+
+
+_MIN_NAME_IN_PASSWORD = 3
+_MIN_REST = 4
+_SEPARATORS = " -_.,;:!?@#$%&*+=~/\\|'\"()[]{}<>^`"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list (app/data/common_passwords.txt, lower case, one a line)."""
+    text = resources.files("app").joinpath("data/common_passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().casefold() for line in text.splitlines() if line.strip())
 
 
 def check_password_strength(password: str, username: str) -> None:
@@ -79,33 +106,43 @@ def random_password() -> str:
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    """Failed logins in a row slow an account down, then lock it.
+    """How failed logins are held back: the account is slowed, the source address locked.
 
-    After `slow_after` failures each further try must wait 1 s, 2 s, 4 s, ...; after
-    `lock_after` failures the account is locked for `lock_seconds`, and every failure after
-    that locks it again, until a good password (or an admin's reset) clears the count.
+    Failures in a row on an account make each further try wait: none for the first
+    `slow_after`, then 1 s, 2 s, 4 s, ... up to `max_delay` (answered 429 with Retry-After).
+    The account is never locked by failures (anyone may type its name: a lock would be a
+    denial of service on its holder); a good password after the wait clears the count.
+    One source address may fail `source_limit` times within `source_window` seconds; the
+    failure that reaches the limit locks that address for `source_lock_seconds`, even for a
+    right password.
     """
 
     slow_after: int = 3
-    lock_after: int = 5
-    lock_seconds: float = 15 * 60
+    max_delay: float = 60.0
+    source_limit: int = 10
+    source_window: float = 15 * 60
+    source_lock_seconds: float = 15 * 60
 
     def wait_after(self, failures: int) -> float:
-        if failures >= self.lock_after:
-            return self.lock_seconds
-        if failures >= self.slow_after:
-            return float(2 ** (failures - self.slow_after))
-        return 0.0
+        if failures < self.slow_after:
+            return 0.0
+        return min(self.max_delay, float(2 ** min(failures - self.slow_after, 62)))
 
-    def locked(self, failures: int) -> bool:
-        return failures >= self.lock_after
+    def delay_steps(self) -> list[tuple[int, float]]:
+        """(failures, wait) from the first slowed failure until the cap; beyond: the cap."""
+        steps: list[tuple[int, float]] = []
+        failures = self.slow_after
+        while not steps or steps[-1][1] < self.max_delay:
+            steps.append((failures, self.wait_after(failures)))
+            failures += 1
+        return steps
 
 
 def retry_after_seconds(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds()))
 
 
-def lock_until(throttle: LoginThrottle, failures: int, now: datetime) -> datetime | None:
+def slowed_until(throttle: LoginThrottle, failures: int, now: datetime) -> datetime | None:
     wait = throttle.wait_after(failures)
     return now + timedelta(seconds=wait) if wait else None
 

@@ -7,19 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
+from app.db.audit import record_audit
+from app.db.engine import session_scope
+from app.db.login_throttle import (
+    claim_account,
+    claim_source,
+    clear_account,
+    lock_source_if_spent,
+    refund_source,
+)
 from app.db.tables import ApiToken, User
 from app.errors import Conflict, NotFound
 from app.security import (
     LoginThrottle,
     hash_password,
     hash_token,
-    lock_until,
     new_token,
     random_password,
-    retry_after_seconds,
     verify_password,
 )
 
@@ -93,35 +100,46 @@ def _decoy_hash() -> str:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """`user` on success; otherwise why not, and for a throttled account how long to wait."""
+    """`user` on success; otherwise why not, and for a throttled try how long to wait."""
 
     user: User | None
-    refusal: Literal["wrong", "slowed", "locked"] | None = None
+    refusal: Literal["wrong", "slowed", "source_locked"] | None = None
     retry_after: int | None = None
-    locked_now: bool = False  # this very failure locked the account
+    source_locked_now: bool = False  # this very failure locked the source address
 
 
-def attempt_login(session: Session, username: str, password: str, *, now: datetime,
-                  throttle: LoginThrottle) -> LoginResult:
-    """Check a password, counting failures in a row on the account (commit the session even
-    when refused: the count must stick)."""
-    user = session.exec(select(User).where(User.username == username).with_for_update()).first()
-    if user is None:
-        verify_password(_decoy_hash(), password)  # the same time as for a real account
-        return LoginResult(None, "wrong")
-    if user.locked_until is not None and user.locked_until > now:
-        wait = retry_after_seconds(user.locked_until, now)
-        if throttle.locked(user.failed_logins):
-            return LoginResult(None, "locked", wait)
-        return LoginResult(None, "slowed", wait)
-    if verify_password(user.password_hash, password) and not user.disabled:
-        user.failed_logins, user.locked_until = 0, None
-        return LoginResult(user)
-    if user.disabled:
-        return LoginResult(None, "wrong")
-    user.failed_logins += 1
-    user.locked_until = lock_until(throttle, user.failed_logins, now)
-    if throttle.locked(user.failed_logins) and user.locked_until is not None:
-        return LoginResult(None, "locked", retry_after_seconds(user.locked_until, now),
-                           locked_now=True)
-    return LoginResult(None, "wrong")
+def attempt_login(engine: Engine, username: str, password: str, *, source: str | None,
+                  now: datetime, throttle: LoginThrottle, channel: str = "api") -> LoginResult:
+    """Check a password behind the throttle (`app.db.login_throttle`): the source address
+    and the account each count the try before the check, a success gives the counts back.
+    A source that used up its failures is refused, even a right password; an account is
+    only slowed. Commits its own short transactions, none held across the slow hash."""
+    address = (source or "unknown")[:100]
+    with session_scope(engine) as session:
+        gate = claim_source(session, address, now=now, throttle=throttle)
+        if not gate.passed:
+            return LoginResult(None, "source_locked", gate.retry_after)
+        found = session.exec(select(User.id, User.password_hash)
+                             .where(User.username == username)).first()
+        if found is not None:
+            account = claim_account(session, found[0] or 0, now=now, throttle=throttle)
+            if not account.passed:
+                refund_source(session, address)
+                return LoginResult(None, "slowed", account.retry_after)
+    # An unknown name costs the same hash as a real one (no timing tells them apart).
+    right = verify_password(found[1] if found else _decoy_hash(), password)
+    with session_scope(engine) as session:
+        if found is not None and right:
+            clear_account(session, found[0] or 0)
+            refund_source(session, address)
+            user = session.get(User, found[0])
+            return LoginResult(user) if user and not user.disabled else LoginResult(None, "wrong")
+        locked = lock_source_if_spent(session, address, now=now, throttle=throttle)
+        if locked:
+            minutes = round(throttle.source_lock_seconds / 60)
+            record_audit(session, actor=None, action="auth.lockout", target_kind="source",
+                         target_id=address, before=None, after=None, source=address,
+                         instance=None, at=now,
+                         detail=f"address locked for {minutes} min after "
+                                f"{throttle.source_limit} failed logins ({channel})")
+    return LoginResult(None, "wrong", source_locked_now=locked)

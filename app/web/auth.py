@@ -17,13 +17,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlmodel import select
 
-from app.api.deps import ContextDep, client_source
-from app.api.routes.auth import THROTTLE
+from app.api.deps import ContextDep
+from app.api.routes.auth import throttled_login
 from app.context import AppContext
-from app.db.audit import record_audit
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
-from app.db.users import attempt_login, issue_token
+from app.db.users import issue_token
 from app.domain.roles import Role, role_at_least
 from app.security import hash_token
 
@@ -136,26 +135,29 @@ AnyWriteSessionDep = Annotated[WebSession, Depends(checked_any_session)]
 WriteSessionDep = Annotated[WebSession, Depends(checked_session)]
 
 
+@dataclass(frozen=True)
+class SignInRefused:
+    """Why the sign-in form refuses, with the status and Retry-After the page answers."""
+
+    message: str
+    status_code: int = 401
+    retry_after: int | None = None
+
+
 def check_password(context: AppContext, request: Request, username: str, password: str
-                   ) -> User | str:
-    """The user, or why the sign-in is refused. Failures count on the account and slow it
-    down, then lock it, exactly as for `POST /api/v1/auth/token` (the same throttle)."""
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        result = attempt_login(session, username, password, now=now, throttle=THROTTLE)
-        if result.locked_now:
-            record_audit(session, actor=None, action="auth.lockout", target_kind="user",
-                         target_id=username, before=None, after=None,
-                         source=client_source(request), instance=None, at=now,
-                         detail=f"locked after {THROTTLE.lock_after} failed logins (web)")
+                   ) -> User | SignInRefused:
+    """The user, or why the sign-in is refused: the same throttle as
+    `POST /api/v1/auth/token` (the account slowed, the source address locked)."""
+    result = throttled_login(request, context, username, password, "web")
     if result.user is not None:
         return result.user
-    if result.refusal == "locked":
-        return f"This account is locked after repeated failures: try again in " \
-               f"{result.retry_after} s."
+    if result.refusal == "source_locked":
+        return SignInRefused("Too many failed sign-ins from your address: try again in "
+                             f"{result.retry_after} s.", 429, result.retry_after)
     if result.refusal == "slowed":
-        return f"Too many failed sign-ins: try again in {result.retry_after} s."
-    return "Wrong username or password."
+        return SignInRefused("Too many failed sign-ins for this account: try again in "
+                             f"{result.retry_after} s.", 429, result.retry_after)
+    return SignInRefused("Wrong username or password.")
 
 
 def start_session(context: AppContext, user: User, request: Request, response: Response) -> None:

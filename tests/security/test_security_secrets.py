@@ -16,10 +16,10 @@ from app.secrets import KEY_ENV, KEY_FILE, SecretError, decrypt_secret, encrypt_
 from app.security import (
     LoginThrottle,
     check_password_strength,
-    lock_until,
     may_grant,
     may_manage,
     password_problem,
+    slowed_until,
     submission_status,
 )
 
@@ -96,13 +96,15 @@ def test_good_enough_passwords(password: str) -> None:
     assert password_problem(password, "alice") is None
 
 
-def test_the_throttle_slows_then_locks() -> None:
+def test_the_throttle_slows_an_account_up_to_a_cap() -> None:
     throttle = LoginThrottle()
-    assert [throttle.wait_after(n) for n in range(7)] == [0, 0, 0, 1, 2, 900, 900]
+    waits = [throttle.wait_after(n) for n in range(13)]
+    assert waits == [0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60, 60]  # never a long lock
+    assert throttle.delay_steps() == [(n, waits[n]) for n in range(3, 10)]
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert lock_until(throttle, 2, now) is None
-    assert lock_until(throttle, 4, now) == now + timedelta(seconds=2)
-    assert throttle.locked(5) and not throttle.locked(4)
+    assert slowed_until(throttle, 2, now) is None
+    assert slowed_until(throttle, 4, now) == now + timedelta(seconds=2)
+    assert throttle.wait_after(10**6) == throttle.max_delay
 
 
 @pytest.mark.parametrize(("actor", "target", "allowed"), [

@@ -124,7 +124,7 @@ def test_sign_in_helper_returns_csrf(web_app: FastAPI, api_token: str) -> None:
     assert len(sign_in(TestClient(web_app, follow_redirects=False), "admin")) == 64
 
 
-def test_failed_sign_ins_slow_then_lock_the_account(anonymous: TestClient,
+def test_failed_sign_ins_slow_the_account_down(anonymous: TestClient,
                                                     web_engine: Engine) -> None:
     token = _login_token(anonymous)
     answers = [anonymous.post("/login", data={"username": "admin", "password": "nope",
@@ -133,7 +133,8 @@ def test_failed_sign_ins_slow_then_lock_the_account(anonymous: TestClient,
     assert answers == ["Wrong username or password."] * 3
     slowed = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
                                             "login_token": token})
-    assert slowed.status_code == 401 and "try again in" in slowed.context["error"]
+    assert slowed.status_code == 429 and "try again in" in slowed.context["error"]
+    assert slowed.headers["retry-after"] == "1"
     with session_scope(web_engine) as session:
         admin = session.exec(select(User).where(User.username == "admin")).one()
     assert admin.failed_logins == 3 and admin.locked_until is not None

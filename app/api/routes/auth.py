@@ -6,12 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlmodel import Session
 
 from app.api.deps import ContextDep, LoginDep, client_source
 from app.api.schemas import LoginRequest
 from app.api.security_schemas import LoginResponse, PasswordChange, UserPublic
-from app.context import AppContext
 from app.db.audit import record_audit
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
@@ -24,8 +22,8 @@ THROTTLE = LoginThrottle()
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "wrong username or password"},
-    423: {"description": "account locked after repeated failures; see Retry-After"},
-    429: {"description": "too many failures in a row: wait Retry-After seconds"},
+    429: {"description": "throttled: the account after failures in a row, or this source "
+                         "address after too many failures; wait Retry-After seconds"},
 }
 
 
@@ -37,23 +35,21 @@ def user_public(user: User) -> UserPublic:
 
 
 def _refuse(result: LoginResult, wrong: Exception) -> Exception:
-    if result.refusal == "locked":
-        return HTTPException(423, f"account locked after {THROTTLE.lock_after} failed logins: "
-                                  f"try again in {result.retry_after} s",
-                             headers={"Retry-After": str(result.retry_after)})
+    headers = {"Retry-After": str(result.retry_after)}
+    if result.refusal == "source_locked":
+        return HTTPException(429, "too many failed logins from this address: try again in "
+                                  f"{result.retry_after} s", headers=headers)
     if result.refusal == "slowed":
-        return HTTPException(429, f"too many failed logins: try again in {result.retry_after} s",
-                             headers={"Retry-After": str(result.retry_after)})
+        return HTTPException(429, "too many failed logins for this account: try again in "
+                                  f"{result.retry_after} s", headers=headers)
     return wrong
 
 
-def _audit_lockout(session: Session, result: LoginResult, username: str, source: str | None,
-                   context: AppContext) -> None:
-    if result.locked_now:
-        record_audit(session, actor=None, action="auth.lockout", target_kind="user",
-                     target_id=username, before=None, after=None, source=source,
-                     instance=None, detail=f"locked after {THROTTLE.lock_after} failed logins",
-                     at=context.clock.now())
+def throttled_login(request: Request, context: ContextDep, username: str, password: str,
+                    channel: str) -> LoginResult:
+    """The throttled check shared by the API and the web form."""
+    return attempt_login(context.engine, username, password, source=client_source(request),
+                         now=context.clock.now(), throttle=THROTTLE, channel=channel)
 
 
 @router.post("/token", response_model=LoginResponse, responses=_REFUSALS)
@@ -61,20 +57,15 @@ def issue_login_token(body: LoginRequest, request: Request, context: ContextDep
                       ) -> LoginResponse:
     """Trade a username and password for a bearer token. A user who must change the password
     gets a token that only `POST /auth/password` accepts."""
+    result = throttled_login(request, context, body.username, body.password, "api")
+    if result.user is None:
+        raise _refuse(result, AuthError("wrong username or password"))
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        result = attempt_login(session, body.username, body.password, now=now,
-                               throttle=THROTTLE)
-        _audit_lockout(session, result, body.username, client_source(request), context)
-        if result.user is not None:
-            expires = now + timedelta(hours=context.settings.token_ttl_hours)
-            _, token = issue_token(session, result.user, name="login", now=now,
-                                   expires_at=expires)
-            response = LoginResponse(access_token=token, expires_at=expires,
-                                     must_change_password=result.user.must_change_password)
-    if result.user is None:  # raised after the commit: the failure count sticks
-        raise _refuse(result, AuthError("wrong username or password"))
-    return response
+        expires = now + timedelta(hours=context.settings.token_ttl_hours)
+        _, token = issue_token(session, result.user, name="login", now=now, expires_at=expires)
+    return LoginResponse(access_token=token, expires_at=expires,
+                         must_change_password=result.user.must_change_password)
 
 
 @router.post("/password", status_code=204,
@@ -88,14 +79,12 @@ def change_password(body: PasswordChange, request: Request, context: ContextDep,
     check_password_strength(body.password, username)
     if body.password == body.current_password:
         raise InvalidInput("password", "must differ from the current password")
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        result = attempt_login(session, username, body.current_password, now=now,
-                               throttle=THROTTLE)
-        _audit_lockout(session, result, username, client_source(request), context)
+    result = throttled_login(request, context, username, body.current_password,
+                             "password change")
     if result.user is None:
         raise _refuse(result, InvalidInput("current_password", "is wrong"))
     new_hash = hash_password(body.password)
+    now = context.clock.now()
     with session_scope(context.engine) as session:
         user = session.get(User, login.user.id)
         assert user is not None

@@ -15,6 +15,7 @@ from app.web.auth import (
     AnySessionDep,
     AnyWriteSessionDep,
     LoginRequired,
+    SignInRefused,
     any_session,
     check_password,
     end_session,
@@ -61,9 +62,12 @@ def login(
         return _login_page(request, next_url=safe_next(next), username=username,
                            error="The form expired; please sign in again.", status_code=403)
     user = check_password(context, request, username.strip(), password)
-    if isinstance(user, str):
-        return _login_page(request, next_url=safe_next(next), username=username, error=user,
-                           status_code=401)
+    if isinstance(user, SignInRefused):
+        page = _login_page(request, next_url=safe_next(next), username=username,
+                           error=user.message, status_code=user.status_code)
+        if user.retry_after is not None:
+            page.headers["Retry-After"] = str(user.retry_after)
+        return page
     response = RedirectResponse(safe_next(next), status_code=303)
     start_session(context, user, request, response)
     return response
