@@ -73,6 +73,9 @@ def agent(
                                                   help="text or json.")] = "text",
     drain: Annotated[bool, typer.Option(
         "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
+    spool_min_free_mb: Annotated[int, typer.Option(
+        "--spool-min-free-mb", min=0,
+        help="Free space (MiB) the spool's file system needs for the agent to take work.")] = 16,
 ) -> None:
     """Run an agent that dials the server and executes the runs it is sent.
 
@@ -86,6 +89,7 @@ def agent(
 
     configure(log_format)
     config = AgentConfig(
+        spool_min_free=spool_min_free_mb * 1024 * 1024,
         server_url=server, token=token, name=name or socket.gethostname(), data_dir=data_dir,
         labels=_parse_labels(labels), max_runs=max_runs,
     )
