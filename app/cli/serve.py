@@ -38,6 +38,7 @@ def server(
     from app.bootstrap import ensure_admin, upgrade_database
     from app.clock import SystemClock
     from app.db.engine import make_engine
+    from app.db.sealing import seal_plaintext
     from app.server import create_app
 
     configure(log_format)
@@ -54,6 +55,7 @@ def server(
     if generated:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
+    seal_plaintext(engine)  # environments stored before they were sealed at rest
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024,
@@ -73,9 +75,6 @@ def agent(
                                                   help="text or json.")] = "text",
     drain: Annotated[bool, typer.Option(
         "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
-    spool_min_free_mb: Annotated[int, typer.Option(
-        "--spool-min-free-mb", min=0,
-        help="Free space (MiB) the spool's file system needs for the agent to take work.")] = 16,
 ) -> None:
     """Run an agent that dials the server and executes the runs it is sent.
 
@@ -89,7 +88,6 @@ def agent(
 
     configure(log_format)
     config = AgentConfig(
-        spool_min_free=spool_min_free_mb * 1024 * 1024,
         server_url=server, token=token, name=name or socket.gethostname(), data_dir=data_dir,
         labels=_parse_labels(labels), max_runs=max_runs,
     )
