@@ -39,7 +39,6 @@ from app import __version__
 from app.agents import protocol as p
 from app.agents import watchdog
 from app.agents.disk_guard import DiskGuard, describe
-from app.agents.agent_policy import judge
 from app.agents.executors.base import (
     Execution,
     Executor,
@@ -52,7 +51,6 @@ from app.agents.process_groups import ProcessRecord, end_groups, record_of
 from app.agents.sender import Sent, flush, released
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock, SystemClock
-from app.domain.run_policy import UNRESTRICTED, RunPolicy
 
 log = logging.getLogger("almanac.agent")
 
@@ -75,8 +73,6 @@ class AgentConfig:
     heartbeat_interval: float = 5.0
     # Spool folders made ahead of need (at most max_runs): a burst of starts then makes none.
     ready_folders: int = 1024
-    # What this agent runs at all, whatever the server sends (app/agents/agent_policy.py).
-    policy: RunPolicy = UNRESTRICTED
     # Free space the spool needs to take work, and how often it is measured.
     spool_min_free: int = 16 * 1024 * 1024
     disk_probe_interval: float = 2.0
@@ -100,11 +96,7 @@ class AgentProcess:
         self.clock = clock or SystemClock()
         self._process = process_executor
         self._docker = docker_executor
-        # The policy travels with the resources: the server shows it and dispatches by it.
-        def report() -> dict[str, object]:
-            return {**resources(), "policy": config.policy.to_dict()}
-
-        self._resources = report
+        self._resources = resources
         self.held: dict[Key, RunSpool] = {}
         self.executions: dict[Key, Execution] = {}
         self._sent: dict[Key, Sent] = {}
@@ -456,11 +448,6 @@ class AgentProcess:
             return
         self.held[key] = spool
         self.mark(key)
-        verdict = judge(start, self.config.policy)
-        if verdict.refusal is not None:
-            await self._finish(spool, "FAILED",
-                               reason=f"refused by agent policy: {verdict.refusal}")
-            return
         executor = self._process if start.image is None else self._docker
         if executor is None:
             await self._finish(spool, "FAILED", reason="launch error: Docker is not available "
@@ -469,7 +456,7 @@ class AgentProcess:
         spec = RunSpec(
             run_id=start.run_id, attempt=start.attempt, command=start.command,
             output_dir=spool.output_dir, image=start.image, env=start.env,
-            workdir=start.workdir, run_as_user=verdict.run_as_user, cpus=start.cpus,
+            workdir=start.workdir, run_as_user=start.run_as_user, cpus=start.cpus,
             memory=start.memory, gpus=tuple(start.gpus), mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
         )

@@ -30,6 +30,8 @@ class AgentSlot:
     running: int
     docker: bool
     draining: bool = False
+    # What the agent reports keeps it from taking work (e.g. "spool full: ..."), if anything.
+    problem: str | None = None
 
     @property
     def has_room(self) -> bool:
@@ -57,10 +59,19 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
         matches = [a for a in matches if a.docker]
         if not matches:
             return "waiting for an online agent with Docker"
+    healthy = [a for a in matches if a.problem is None]
+    if not healthy:
+        problems = "; ".join(f"{a.name}: {a.problem}" for a in sorted(matches, key=_name))
+        return f"waiting for a healthy agent ({problems})"
+    matches = healthy
     free = [a for a in matches if a.has_room]
     if not free:
         return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
     return min(free, key=lambda a: (a.running, a.name))
+
+
+def _name(agent: AgentSlot) -> str:
+    return agent.name
 
 
 def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
