@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -39,7 +39,7 @@ class _DatabaseCollector(Collector):
         self.engine = engine
         self.hub = hub
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with Session(self.engine) as session:
             by_status = dict(session.exec(select(Run.status, func.count()).group_by(Run.status)
                                           ).all())
@@ -61,3 +61,9 @@ class _DatabaseCollector(Collector):
                                 value=float(len(self.hub.connections)))
         yield GaugeMetricFamily("almanac_log_bytes", "Bytes of run output stored",
                                 value=float(log_bytes or 0))
+        refused = CounterMetricFamily(
+            "almanac_agent_frames_refused", "Agent frames not taken by this server: another "
+            "agent's run, a settled attempt, a malformed frame", labels=["kind"])
+        for kind, count in sorted(self.hub.refused_frames.items()):
+            refused.add_metric([kind], float(count))
+        yield refused

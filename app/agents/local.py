@@ -38,7 +38,8 @@ class LocalAgentSupervisor:
         self._task: asyncio.Task[None] | None = None
 
     def _issue_token(self) -> str:
-        """A fresh token each start; the previous local ones are revoked."""
+        """A fresh token each start, bound to the built-in agent's own name; the previous
+        local ones are revoked."""
         token = new_token("alm_agent")
         label = f"local:{self.name}"
         now = self.clock.now()
@@ -46,7 +47,8 @@ class LocalAgentSupervisor:
             session.exec(update(AgentToken).where(
                 col(AgentToken.name) == label, col(AgentToken.revoked_at).is_(None)
             ).values(revoked_at=now))
-            session.add(AgentToken(name=label, token_hash=hash_token(token), created_at=now))
+            session.add(AgentToken(name=label, agent_name=self.name,
+                                   token_hash=hash_token(token), created_at=now))
         return token
 
     async def start(self) -> None:

@@ -23,6 +23,8 @@ PROTOCOL_VERSION = 1
 # The server closes an agent's connection with this code when the agent was removed from the
 # fleet: the agent stops instead of dialling again.
 CLOSE_REMOVED = 4001
+# Refusals of identity (token bound to another name, name already connected, token revoked).
+CLOSE_POLICY = 1008
 
 
 class _Msg(BaseModel):
@@ -49,6 +51,9 @@ class Hello(_Msg):
     max_runs: int | None = None
     resources: dict[str, Any] = Field(default_factory=dict)
     runs: list[HeldRun] = Field(default_factory=list)
+    # Random per agent process: a reconnect of the same process may replace its own
+    # half-dead connection; another holder of the name may not.
+    session: str = Field(default="", max_length=100)
 
 
 class Heartbeat(_Msg):

@@ -90,15 +90,18 @@ class ApiTokenPublic(BaseModel):
 
 
 class AgentTokenCreateBody(_Strict):
-    """An agent token; without `expires_in_days` it lasts until revoked."""
+    """An agent token, bound to one agent name: `agent`, or `name` when `agent` is left out;
+    without `expires_in_days` it lasts until revoked."""
 
     name: TokenName
+    agent: TokenName | None = None
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class AgentTokenListed(BaseModel):
     id: int
     name: str
+    agent: str | None  # the agent name it may connect as
     created_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -107,12 +110,6 @@ class AgentTokenListed(BaseModel):
 
 class Decision(_Strict):
     comment: Comment = ""
-
-
-class Approval(Decision):
-    spec_digest: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{64}$",
-        description="The run's spec_digest as reviewed: approve only if the spec is still it")
 
 
 class AuditPublic(BaseModel):

@@ -63,9 +63,7 @@ class Task(SQLModel, table=True):
     memory: str | None = Field(default=None, max_length=20)
     gpus: list[int] = Field(default_factory=list, sa_type=JSON)
     mounts: list[str] = Field(default_factory=list, sa_type=JSON)
-    env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)  # legacy plain; emptied
-    # `env` and secret values, Fernet-sealed (app/db/sealing.py).
-    env_sealed: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     workdir: str | None = Field(default=None, max_length=1000)
     retry_attempts: int = 0
     retry_delay_seconds: float = 0.0
@@ -164,10 +162,11 @@ class Run(SQLModel, table=True):
     attempt: int = 1
     # Last agent event applied for this attempt: replays after a reconnect are applied once.
     agent_seq: int = 0
+    # The attempt whose end its own agent reported (not the server: lost, expired, killed):
+    # the agent may still send what it spooled of it, nothing more.
+    agent_ended_attempt: int | None = None
     # The command and execution settings fixed when the run was created (adhoc runs have no task).
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    # SHA-256 of the spec when it was submitted for approval (app/domain/run_spec.py).
-    spec_digest: str | None = Field(default=None, max_length=64)
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
@@ -275,6 +274,8 @@ class AgentToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
+    # The one agent name this token may connect as (None: none, the token is refused).
+    agent_name: str | None = Field(default=None, max_length=200)
     token_hash: str = Field(unique=True, max_length=128)
     created_at: datetime | None = _ts()
     revoked_at: datetime | None = _ts()

@@ -10,11 +10,8 @@ from sqlmodel import Session, col, or_, select
 
 from app.agents.protocol import StartRun
 from app.db.runs import transition
-from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
-from app.domain import run_spec
 from app.domain.states import ON_AGENT, RunStatus
-from app.env_secrets import EnvBox
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
@@ -30,8 +27,6 @@ class AgentSlot:
     running: int
     docker: bool
     draining: bool = False
-    # What the agent reports keeps it from taking work (e.g. "spool full: ..."), if anything.
-    problem: str | None = None
 
     @property
     def has_room(self) -> bool:
@@ -59,28 +54,17 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
         matches = [a for a in matches if a.docker]
         if not matches:
             return "waiting for an online agent with Docker"
-    healthy = [a for a in matches if a.problem is None]
-    if not healthy:
-        problems = "; ".join(f"{a.name}: {a.problem}" for a in sorted(matches, key=_name))
-        return f"waiting for a healthy agent ({problems})"
-    matches = healthy
     free = [a for a in matches if a.has_room]
     if not free:
         return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
     return min(free, key=lambda a: (a.running, a.name))
 
 
-def _name(agent: AgentSlot) -> str:
-    return agent.name
-
-
-def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
-    """The start frame: the only place a run's sealed environment is opened."""
+def start_message(run: Run) -> StartRun:
     spec = run.spec
     return StartRun(
         run_id=run.id or 0, attempt=run.attempt, command=str(spec["command"]),
-        image=spec.get("image"), env=spec_env(spec, box).for_command(),
-        workdir=spec.get("workdir"),
+        image=spec.get("image"), env=spec.get("env") or {}, workdir=spec.get("workdir"),
         run_as_user=spec.get("run_as_user"), cpus=spec.get("cpus"), memory=spec.get("memory"),
         gpus=spec.get("gpus") or [], mounts=spec.get("mounts") or [],
         max_run_seconds=spec.get("max_run_seconds"),
@@ -104,7 +88,6 @@ def dispatch_pending(
     # Tasks with `queue` concurrency run one at a time, oldest first.
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
-    box = box_or_none(session)  # one key ring for the pass
     for run in session.exec(stmt).all():
         waiting = blockers.of(run)
         if waiting:
@@ -121,8 +104,6 @@ def dispatch_pending(
         if isinstance(choice, str):
             _wait(run, choice)
             continue
-        if not _as_approved(session, run, now):
-            continue
         choice.running += 1
         spec = dict(run.spec)
         spec["_dispatches"] = int(spec.get("_dispatches", 0)) + 1
@@ -132,20 +113,8 @@ def dispatch_pending(
         transition(session, run, RunStatus.TRIGGER, at=now, agent=choice.name,
                    dispatched_at=now, reason=None, spec=spec,
                    detail=f"dispatched to {choice.name}")
-        sends.append((choice.name, start_message(run, box)))
+        sends.append((choice.name, start_message(run)))
     return sends
-
-
-def _as_approved(session: Session, run: Run, now: datetime) -> bool:
-    """An approved run runs the spec that was approved or nothing: one changed since (by
-    whatever path) fails instead."""
-    approved = run.spec.get(run_spec.APPROVED)
-    if approved is None or run_spec.digest(run.spec) == approved:
-        return True
-    transition(session, run, RunStatus.FAILED, at=now,
-               reason="spec changed after approval: not run",
-               detail=f"spec digest is no longer the approved {str(approved)[:12]}")
-    return False
 
 
 def _wait(run: Run, reason: str) -> None:

@@ -34,7 +34,9 @@ def apply_state(session: Session, change: StateChange, *, agent: str, now: datet
         return False
     extra: dict[str, object] = {}
     if target in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.TERMINATED):
-        extra = {"exit_code": change.exit_code, "reason": change.reason}
+        # Ended by its own agent, which may still owe what it spooled (hub: frame_refusal).
+        extra = {"exit_code": change.exit_code, "reason": change.reason,
+                 "agent_ended_attempt": run.attempt}
     detail = change.detail or (change.reason or "")
     transition(session, run, target, at=change.at, detail=detail, **extra)
     if target is RunStatus.FAILED:

@@ -61,9 +61,14 @@ class Fleet:
         self.admin: str = self.live.token
         self.operator: str = seed_user(self.live.engine, "op", role="operator")
         self.viewer: str = seed_user(self.live.engine, "viewer", role="viewer")
-        with self.http() as http:
-            created = http.post("/agents/tokens", json={"name": "fleet"})
-        self.agent_token: str = created.json()["token"]
+        self.agent_tokens: dict[str, str] = {}  # a token is bound to one agent name
+
+    def agent_token(self, name: str) -> str:
+        if name not in self.agent_tokens:
+            with self.http() as http:
+                created = http.post("/agents/tokens", json={"name": name})
+            self.agent_tokens[name] = created.json()["token"]
+        return self.agent_tokens[name]
 
     @property
     def url(self) -> str:
@@ -87,7 +92,7 @@ class Fleet:
                             headers={"Authorization": f"Bearer {token or self.live.token}"})
 
     def start_agent(self, name: str) -> AgentProc:
-        agent = AgentProc(self.url, self.agent_token, name, self.tmp_path / f"agent-{name}",
+        agent = AgentProc(self.url, self.agent_token(name), name, self.tmp_path / f"agent-{name}",
                           self.tmp_path / f"agent-{name}.log")
         self.agents.append(agent)
         wait_for(lambda: self.agent(name).get("connected"), timeout=30)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Response, WebSocket, status
 from sqlmodel import col, select
 
 from app.agents import fleet
+from app.agents.admission import grant_for
 from app.agents.protocol import CLOSE_REMOVED
 from app.api.deps import AdminDep, AuditDep, ContextDep, OperatorDep, UserDep, bearer_token
 from app.api.routes.outputs import output_store
@@ -28,10 +29,6 @@ AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 class AgentView(AgentPublic):
     draining: bool
-    # False while the agent reports a problem that keeps it from taking work (`problem`
-    # says which, e.g. its spool is full); its status stays online.
-    healthy: bool = True
-    problem: str | None = None
 
 
 def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
@@ -40,8 +37,7 @@ def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
         labels=agent.labels, cpus=agent.cpus, memory=agent.memory, gpus=agent.gpus,
         docker=agent.docker, last_heartbeat=agent.last_heartbeat, version=agent.version,
         max_runs=agent.max_runs, resources=fleet.public_resources(agent), running_runs=running,
-        draining=fleet.is_draining(agent), healthy=fleet.problem_of(agent) is None,
-        problem=fleet.problem_of(agent),
+        draining=fleet.is_draining(agent),
     )
 
 
@@ -108,25 +104,28 @@ async def remove_agent(name: AgentName, context: ContextDep, user: AdminDep, aud
 @router.post("/tokens", response_model=AgentTokenCreated, status_code=201)
 def create_agent_token(body: AgentTokenCreateBody, context: ContextDep, user: AdminDep,
                        audit: AuditDep) -> AgentTokenCreated:
-    """A token for `almanac agent --token`, shown once. With `expires_in_days` it stops working
-    then (stored as a revocation scheduled in advance)."""
+    """A token for `almanac agent --token`, shown once, bound to one agent name (`agent`, or
+    `name` when left out): a hello under any other name is refused. With `expires_in_days` it
+    stops working then (stored as a revocation scheduled in advance)."""
     token = new_token("alm_agent")
     now = context.clock.now()
     expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    agent = body.agent or body.name
     with session_scope(context.engine) as session:
-        row = AgentToken(name=body.name, token_hash=hash_token(token), created_at=now,
-                         revoked_at=expires)
+        row = AgentToken(name=body.name, agent_name=agent, token_hash=hash_token(token),
+                         created_at=now, revoked_at=expires)
         session.add(row)
         session.flush()
         audit(session, action="agent_token.create", target_kind="agent_token",
               target_id=row.id, after=_listed(row, now))
-        return AgentTokenCreated(id=row.id or 0, name=row.name, token=token)
+        return AgentTokenCreated(id=row.id or 0, name=row.name, agent=agent, token=token)
 
 
 def _listed(row: AgentToken, now: datetime) -> AgentTokenListed:
     """A `revoked_at` still ahead is the token's expiry."""
     ahead = row.revoked_at is not None and row.revoked_at > now
-    return AgentTokenListed(id=row.id or 0, name=row.name, created_at=row.created_at,
+    return AgentTokenListed(id=row.id or 0, name=row.name, agent=row.agent_name,
+                            created_at=row.created_at,
                             expires_at=row.revoked_at if ahead else None,
                             revoked_at=None if ahead else row.revoked_at,
                             last_used_at=row.last_used_at)
@@ -141,8 +140,16 @@ def list_agent_tokens(context: ContextDep, user: AdminDep) -> list[AgentTokenLis
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_agent_token(token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
-                       ) -> Response:
+async def revoke_agent_token(token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
+                             ) -> Response:
+    """The token stops working at once: its open connections are closed, so it gets no more
+    work (a connection on another replica is closed at its next heartbeat)."""
+    await anyio.to_thread.run_sync(_revoke, context, audit, token_id)
+    await context.hub.disconnect_token(token_id, reason="agent token revoked")
+    return Response(status_code=204)
+
+
+def _revoke(context: AppContext, audit: AuditDep, token_id: int) -> None:
     now = context.clock.now()
     with session_scope(context.engine) as session:
         row = session.get(AgentToken, token_id)
@@ -153,29 +160,17 @@ def revoke_agent_token(token_id: int, context: ContextDep, user: AdminDep, audit
             row.revoked_at = now
             audit(session, action="agent_token.revoke", target_kind="agent_token",
                   target_id=token_id, before=before, after=_listed(row, now))
-    return Response(status_code=204)
-
-
-def _agent_token_ok(context: AppContext, token: str | None) -> bool:
-    if not token:
-        return False
-    with session_scope(context.engine) as session:
-        row = session.exec(
-            select(AgentToken).where(AgentToken.token_hash == hash_token(token))
-        ).first()
-        now = context.clock.now()
-        if row is None or (row.revoked_at is not None and row.revoked_at <= now):
-            return False
-        row.last_used_at = now
-        return True
 
 
 @router.websocket("/connect")
 async def connect(websocket: WebSocket) -> None:
+    """The agents' WebSocket: the token must hold, and the hello must name the agent the
+    token is bound to (the hub checks it, see app/domain/agent_identity.py)."""
     context: AppContext = websocket.app.state.context
     token = bearer_token(websocket)  # type: ignore[arg-type]
-    if not _agent_token_ok(context, token):
+    grant = await anyio.to_thread.run_sync(grant_for, context.engine, token, context.clock.now())
+    if grant is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid agent token")
         return
     await websocket.accept()
-    await context.hub.serve(websocket, output_store(context))
+    await context.hub.serve(websocket, output_store(context), grant)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.env_view import reveals_env
 from app.api.io_schemas import ExportDocument, ImportReport
 from app.context import AppContext
 from app.db.engine import session_scope
@@ -40,8 +39,7 @@ def export(context: ContextDep, user: UserDep) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
     with session_scope(context.engine) as session:
-        snap = database_snapshot(session, InstanceScope.of(user).names(),
-                                 reveal_env=reveals_env(user.role))
+        snap = database_snapshot(session, InstanceScope.of(user).names())
     return Response(dumps(snap.document()), media_type="application/json")
 
 
