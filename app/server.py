@@ -29,6 +29,7 @@ from app.api.routes import (
     io,
     metrics,
     outputs,
+    policies,
     run_actions,
     runs,
     tasks,
@@ -83,7 +84,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
     for module in (health, auth, tasks, runs, run_actions, outputs, agents, calendars, groups,
-                   group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts):
+                   group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts,
+                   policies):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages, /static, live events

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./almanac-data")
     database_url: str | None = None
     local_agent: bool = True
+    # The built-in agent's own policy file (`almanac agent --policy`); none: the safe default.
+    local_agent_policy: Path | None = None
     admin_password: str | None = None
     # An agent silent this long is offline and its runs are lost.
     heartbeat_timeout_seconds: float = 30.0

@@ -129,6 +129,9 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
                       local_agent: bool = True, **settings_overrides: Any) -> LiveServer:
     """`settings_overrides` are more Settings fields, e.g. heartbeat_timeout_seconds=2."""
     fields: dict[str, Any] = {"heartbeat_interval_seconds": 1.0, **settings_overrides}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if local_agent and "local_agent_policy" not in fields:
+        fields["local_agent_policy"] = as_agent_user_policy(data_dir)
     settings = Settings(host="127.0.0.1", port=port or free_port(), data_dir=data_dir,
                         database_url=database_url, local_agent=local_agent, **fields)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +154,14 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
         token = response.json()["access_token"]
     live.token = token
     return live
+
+
+def as_agent_user_policy(folder: Path) -> Path:
+    """A policy file for a test agent: commands that name no user run as the agent's own
+    (the test's) user, so they may touch the test's files; everything else stays default."""
+    path = folder / "test-agent-policy.json"
+    path.write_text('{"default_user": null}')
+    return path
 
 
 def _has_users(engine: Engine) -> bool:

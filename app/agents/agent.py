@@ -29,6 +29,7 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 
 from app import __version__
 from app.agents import protocol as p
+from app.agents.agent_policy import judge
 from app.agents.executors.base import (
     Execution,
     Executor,
@@ -40,6 +41,7 @@ from app.agents.executors.base import (
 from app.agents.sender import Sent, flush, released
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock, SystemClock
+from app.domain.run_policy import UNRESTRICTED, RunPolicy
 
 log = logging.getLogger("almanac.agent")
 
@@ -62,6 +64,8 @@ class AgentConfig:
     heartbeat_interval: float = 5.0
     # Spool folders made ahead of need (at most max_runs): a burst of starts then makes none.
     ready_folders: int = 1024
+    # What this agent runs at all, whatever the server sends (app/agents/agent_policy.py).
+    policy: RunPolicy = UNRESTRICTED
 
 
 class AgentProcess:
@@ -79,7 +83,11 @@ class AgentProcess:
         self.clock = clock or SystemClock()
         self._process = process_executor
         self._docker = docker_executor
-        self._resources = resources
+        # The policy travels with the resources: the server shows it and dispatches by it.
+        def report() -> dict[str, object]:
+            return {**resources(), "policy": config.policy.to_dict()}
+
+        self._resources = report
         self.held: dict[Key, RunSpool] = {}
         self.executions: dict[Key, Execution] = {}
         self._sent: dict[Key, Sent] = {}
@@ -341,6 +349,11 @@ class AgentProcess:
         spool = self.spool.create(start.run_id, start.attempt, start.model_dump(), accepted)
         self.held[key] = spool
         self.mark(key)
+        verdict = judge(start, self.config.policy)
+        if verdict.refusal is not None:
+            await self._finish(spool, "FAILED",
+                               reason=f"refused by agent policy: {verdict.refusal}")
+            return
         executor = self._process if start.image is None else self._docker
         if executor is None:
             await self._finish(spool, "FAILED", reason="launch error: Docker is not available "
@@ -349,7 +362,7 @@ class AgentProcess:
         spec = RunSpec(
             run_id=start.run_id, attempt=start.attempt, command=start.command,
             output_dir=spool.output_dir, image=start.image, env=start.env,
-            workdir=start.workdir, run_as_user=start.run_as_user, cpus=start.cpus,
+            workdir=start.workdir, run_as_user=verdict.run_as_user, cpus=start.cpus,
             memory=start.memory, gpus=tuple(start.gpus), mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
         )

@@ -35,6 +35,7 @@ from app.domain.agent_identity import (
     frame_refusal,
     identity_refusal,
 )
+from app.domain.run_policy import reported_policy
 from app.domain.states import ON_AGENT, RunStatus
 from app.scheduler.dispatch import AgentSlot
 from app.scheduler.lifecycle import apply_state
@@ -102,7 +103,8 @@ class AgentHub:
             AgentSlot(name=name, labels=c.hello.labels, max_runs=c.hello.max_runs,
                       running=running.get(name, 0),
                       docker=bool(c.hello.resources.get("docker")),
-                      draining=name not in open_for_work or c.leaving)
+                      draining=name not in open_for_work or c.leaving,
+                      policy=reported_policy(c.hello.resources))
             for name, c in connections.items()
         ]
 

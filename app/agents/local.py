@@ -23,6 +23,20 @@ from app.settings import Settings
 log = logging.getLogger("almanac.local_agent")
 
 
+_SERVER_SECRETS = frozenset({"ALMANAC_AGENT_TOKEN", "ALMANAC_ADMIN_PASSWORD",
+                             "ALMANAC_SECRET_KEY", "ALMANAC_DATABASE_URL"})
+
+
+async def _hand_over(process: asyncio.subprocess.Process, token: str) -> None:
+    stdin = process.stdin
+    if stdin is None:
+        return
+    with contextlib.suppress(ConnectionError):  # it died at once: the loop restarts it
+        stdin.write(token.encode() + b"\n")
+        await stdin.drain()
+    stdin.close()
+
+
 def local_agent_name() -> str:
     return socket.gethostname()
 
@@ -56,14 +70,19 @@ class LocalAgentSupervisor:
         self._task = asyncio.create_task(self._supervise(token))
 
     async def _supervise(self, token: str) -> None:
-        env = dict(os.environ, ALMANAC_AGENT_TOKEN=token)
-        env.pop("ALMANAC_ADMIN_PASSWORD", None)
+        # The token goes through a pipe on stdin, not the environment (which the commands'
+        # parent would show in /proc); the server's own secrets are not handed on at all.
+        env = {k: v for k, v in os.environ.items() if k not in _SERVER_SECRETS}
         data_dir = str((self.settings.data_dir / "local-agent").resolve())
+        policy = self.settings.local_agent_policy
+        extra = ["--policy", str(policy.resolve())] if policy is not None else []
         while True:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "app.cli.main", "agent", "--server", self.server_url,
-                "--name", self.name, "--data-dir", data_dir, env=env,
+                "--name", self.name, "--data-dir", data_dir, "--token-file", "-", *extra,
+                env=env, stdin=asyncio.subprocess.PIPE,
             )
+            await _hand_over(self._process, token)
             code = await self._process.wait()
             log.warning("local agent exited with %s; restarting", code)
             await asyncio.sleep(1.0)

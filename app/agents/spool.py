@@ -21,6 +21,7 @@ from typing import Any
 
 from app.agents.outputs import scan_outputs
 from app.agents.protocol import OutputFile, StateChange
+from app.private_files import reclaim_folder
 
 STREAMS = ("stdout", "stderr")
 _JOURNAL = "journal.jsonl"
@@ -101,7 +102,7 @@ class RunSpool:
         descriptor = self._open.get(name)
         if descriptor is None:
             descriptor = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                                 | os.O_CLOEXEC, 0o644)
+                                 | os.O_CLOEXEC, 0o600)
             self._open[name] = descriptor
         return descriptor
 
@@ -228,6 +229,7 @@ class Spool:
             reused = self._free.pop() if self._free else None
         if reused is not None:
             os.rename(reused, path)  # an emptied folder: no file is made anew
+            reclaim_folder(path)  # a previous run's user may have had its outputs
         else:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
         spool = RunSpool(path=path, run_id=run_id, attempt=attempt, _spec=dict(spec),

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,8 +14,15 @@ import typer
 import uvicorn
 
 from app.agents.agent import AgentProcess
+from app.domain.run_policy import RunPolicy
 from app.gc_tuning import tune_for_service
 from app.logs import configure
+from app.private_files import (
+    make_non_dumpable,
+    private_umask,
+    secure_agent_data_dir,
+    secure_server_data_dir,
+)
 from app.settings import Settings
 
 LogFormat = Literal["text", "json"]
@@ -33,6 +41,9 @@ def server(
                                                  help="Do not start the built-in agent.")] = False,
     log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
                                                   help="text or json.")] = "text",
+    local_agent_policy: Annotated[Path | None, typer.Option(
+        envvar="ALMANAC_LOCAL_AGENT_POLICY",
+        help="Policy file of the built-in agent (see `almanac agent --policy`).")] = None,
 ) -> None:
     """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
     from app.bootstrap import ensure_admin, upgrade_database
@@ -41,9 +52,11 @@ def server(
     from app.server import create_app
 
     configure(log_format)
+    private_umask()  # the database, the key, outputs: 0600 in 0700 folders
     settings = Settings(host=host, port=port, data_dir=data_dir or Path("./almanac-data"),
-                        database_url=database_url, local_agent=not no_local_agent)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+                        database_url=database_url, local_agent=not no_local_agent,
+                        local_agent_policy=local_agent_policy)
+    secure_server_data_dir(settings.data_dir, local_agent=settings.local_agent)
     url = settings.resolved_database_url()
     upgrade_database(url)
     engine = make_engine(url)
@@ -63,8 +76,14 @@ def server(
 def agent(
     server: Annotated[str, typer.Option("--server", envvar="ALMANAC_SERVER",
                                         help="Server URL, e.g. http://host:8080")],
-    token: Annotated[str, typer.Option("--token", envvar="ALMANAC_AGENT_TOKEN",
-                                       help="Agent token from POST /api/v1/agents/tokens.")],
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="ALMANAC_AGENT_TOKEN",
+        help="Agent token from POST /api/v1/agents/tokens. Prefer --token-file: a token on "
+             "the command line or in the environment can be read by other local users "
+             "(ps, /proc) and by what the agent's user runs.")] = None,
+    token_file: Annotated[Path | None, typer.Option(
+        "--token-file", help="Read the agent token from this file (0600), or '-' for stdin."
+    )] = None,
     name: Annotated[str | None, typer.Option(help="Agent name (default: host name).")] = None,
     labels: Annotated[str, typer.Option(help="Labels, k=v,k2=v2.")] = "",
     max_runs: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
@@ -73,6 +92,19 @@ def agent(
                                                   help="text or json.")] = "text",
     drain: Annotated[bool, typer.Option(
         "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--policy", help="Policy file (JSON, or TOML by its .toml name): users, mounts, "
+                         "images, default_user.")] = None,
+    allow_user: Annotated[list[str] | None, typer.Option(
+        "--allow-user", help="A run_as_user this agent accepts (repeat; '*' = any but root; "
+                             "root only when named).")] = None,
+    allow_mount: Annotated[list[str] | None, typer.Option(
+        "--allow-mount", help="A host path (prefix) runs may bind-mount (repeat).")] = None,
+    allow_image: Annotated[list[str] | None, typer.Option(
+        "--allow-image", help="An image name or glob runs may use (repeat).")] = None,
+    default_user: Annotated[str | None, typer.Option(
+        "--default-user", help="User of runs that name none ('' = the agent's own user; "
+                               "default: nobody when the agent is root).")] = None,
 ) -> None:
     """Run an agent that dials the server and executes the runs it is sent.
 
@@ -85,11 +117,15 @@ def agent(
     from app.agents.resources import probe_resources
 
     configure(log_format)
+    private_umask()  # the spool holds the runs' env secrets: 0600 in 0700 folders
+    make_non_dumpable()  # same-uid processes cannot read our environment or memory
+    secret = _agent_token(token, token_file)
+    policy = _agent_policy(policy_file, allow_user, allow_mount, allow_image, default_user)
     config = AgentConfig(
-        server_url=server, token=token, name=name or socket.gethostname(), data_dir=data_dir,
-        labels=_parse_labels(labels), max_runs=max_runs,
+        server_url=server, token=secret, name=name or socket.gethostname(), data_dir=data_dir,
+        labels=_parse_labels(labels), max_runs=max_runs, policy=policy,
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    secure_agent_data_dir(data_dir)
     has_docker = docker_available()
     process = AgentProcess(
         config, process_executor=ProcessExecutor(),
@@ -113,6 +149,29 @@ async def _run_agent(process: AgentProcess, *, drain: bool) -> None:
     await process.run_forever()
 
 
+def _agent_token(token: str | None, token_file: Path | None) -> str:
+    os.environ.pop("ALMANAC_AGENT_TOKEN", None)  # not handed on to anything we start
+    if token_file is not None:
+        text = sys.stdin.read() if str(token_file) == "-" else token_file.read_text()
+        token = text.strip()
+    if not token:
+        raise typer.BadParameter("give --token-file (or --token / ALMANAC_AGENT_TOKEN)",
+                                 param_hint="--token-file")
+    return token
+
+
+def _agent_policy(policy_file: Path | None, users: list[str] | None,
+                  mounts: list[str] | None, images: list[str] | None,
+                  default_user: str | None) -> RunPolicy:
+    from app.agents.agent_policy import load_policy
+
+    try:
+        return load_policy(policy_file=policy_file, users=users or (), mounts=mounts or (),
+                           images=images or (), default_user=default_user)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--policy") from exc
+
+
 def _parse_labels(text: str) -> dict[str, str]:
     labels: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -131,6 +190,7 @@ def db_upgrade(
     """Bring the database schema up to date."""
     from app.bootstrap import upgrade_database
 
+    private_umask()
     settings = Settings(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url())

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, or_, select
 from app.agents.protocol import StartRun
 from app.db.runs import transition
 from app.db.tables import Run
+from app.domain.run_policy import RunPolicy, check_resolved
 from app.domain.states import ON_AGENT, RunStatus
 from app.scheduler.group_runs import Blockers
 
@@ -27,6 +28,8 @@ class AgentSlot:
     running: int
     docker: bool
     draining: bool = False
+    # What the agent says it enforces itself (None: it reports nothing, so nothing is known).
+    policy: RunPolicy | None = None
 
     @property
     def has_room(self) -> bool:
@@ -54,6 +57,13 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
         matches = [a for a in matches if a.docker]
         if not matches:
             return "waiting for an online agent with Docker"
+    allowed = [a for a in matches if a.policy is None or not check_resolved(spec, a.policy)]
+    if not allowed:
+        first = matches[0]
+        assert first.policy is not None
+        return (f"waiting for an agent whose policy allows this run ({first.name}: "
+                f"{check_resolved(spec, first.policy)[0]})")
+    matches = allowed
     free = [a for a in matches if a.has_room]
     if not free:
         return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))

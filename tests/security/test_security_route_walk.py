@@ -120,6 +120,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/agents/tokens"): R(A),
     ("GET", f"{API}/agents/tokens"): R(A),
     ("DELETE", f"{API}/agents/tokens/{{token_id}}"): R(A),
+    ("GET", f"{API}/policies"): R(OP, LIST),
+    ("GET", f"{API}/policies/instances/{{instance}}"): R(OP, PATH),
+    ("PUT", f"{API}/policies/instances/{{instance}}"): R(A, PATH),
+    ("DELETE", f"{API}/policies/instances/{{instance}}"): R(A, PATH),
+    ("GET", f"{API}/policies/agents/{{name}}"): R(OP),
+    # an agent serves every instance: its policy is for unscoped admins, and every walking
+    # account is scoped (test_security_policy covers the unscoped one)
+    ("PUT", f"{API}/policies/agents/{{name}}"): R(A),
+    ("DELETE", f"{API}/policies/agents/{{name}}"): R(A),
     ("GET", f"{API}/calendars"): R(V),
     ("POST", f"{API}/calendars"): R(A),
     ("GET", f"{API}/calendars/{{name}}"): R(V),
@@ -396,6 +405,22 @@ def _page_user(w: World, i: str, r: str, action: str) -> Call:
                 effect=lambda: w.password_hash_of(name) != before)
 
 
+def _policies(w: World, i: str, r: str) -> Call:
+    """A stored policy in both instances, each naming its instance in an image pattern."""
+    from app.db.engine import session_scope
+    from app.db.policies import save
+    from app.domain.run_policy import RunPolicy
+
+    with session_scope(w.engine) as session:
+        for instance in (OWN, OTHER):
+            save(session, "instance", instance, RunPolicy(images=(f"walk-image-{instance}",)),
+                 by="walk", at=w.now())
+    return Call(f"{API}/policies", marker=f"walk-image-{i}")
+
+
+_NOT_FOR_SCOPED = frozenset({403})
+_POLICY = {"users": ["*"], "mounts": ["/srv/data"], "images": None}
+
 CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/health"): lambda w, i, r: Call(f"{API}/health"),
     ("POST", f"{API}/auth/token"): lambda w, i, r: Call(
@@ -445,6 +470,19 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens"),
     ("DELETE", f"{API}/agents/tokens/{{token_id}}"): lambda w, i, r: Call(
         f"{API}/agents/tokens/{w.agent_token()}"),
+    ("GET", f"{API}/policies"): _policies,
+    ("GET", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
+        f"{API}/policies/instances/{i}"),
+    ("PUT", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
+        f"{API}/policies/instances/{i}", json=_POLICY),
+    ("DELETE", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
+        f"{API}/policies/instances/{i}"),
+    ("GET", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
+        f"{API}/policies/agents/{w.agent()}"),
+    ("PUT", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
+        f"{API}/policies/agents/{w.agent()}", json=_POLICY, ok=_NOT_FOR_SCOPED),
+    ("DELETE", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
+        f"{API}/policies/agents/{w.agent()}", ok=_NOT_FOR_SCOPED),
     ("GET", f"{API}/calendars"): lambda w, i, r: Call(f"{API}/calendars"),
     ("POST", f"{API}/calendars"): lambda w, i, r: Call(
         f"{API}/calendars", json={"name": f"cal-{r}-{i}"}),

@@ -95,6 +95,7 @@ def container_options(spec: RunSpec) -> dict[str, Any]:
         "environment": env,
         "labels": labels,
         "mounts": mounts,
+        "privileged": False,  # never, nor added capabilities or devices: no policy grants them
     }
     if spec.workdir:
         options["working_dir"] = spec.workdir

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.agents.executors.base import LaunchError, Outcome, RunSpec, Sink, Stream
 from app.agents.executors.child import Child, spawn
+from app.private_files import open_to_run_user
 
 _READ_SIZE = 64 * 1024
 _BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -53,7 +54,7 @@ class ProcessExecutor:
         home = pwd.getpwuid(creds["user"]).pw_dir if creds else os.environ.get("HOME")
         spec.output_dir.mkdir(parents=True, exist_ok=True)
         if creds:
-            os.chown(spec.output_dir, creds["user"], creds["group"])
+            open_to_run_user(spec.output_dir, creds["user"], creds["group"])
         try:
             proc = spawn(
                 ["/bin/sh", "-c", spec.command],

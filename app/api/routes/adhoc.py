@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.agents.protocol import Control
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, WriterDep
+from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.api.schemas import Memory, Mount, RunPublic
 from app.context import AppContext
@@ -158,11 +159,14 @@ def submit(body: AdhocRequest, context: ContextDep, user: WriterDep, scope: Scop
     now = context.clock.now()
     verb = "started" if status is RunStatus.ACTIVE else "submitted for approval"
     with session_scope(context.engine) as session:
+        enforce(session, user, _spec(body, ""), body.instance)  # before who is online
+        chosen = _agents(session, body)
+        enforce(session, user, _spec(body, ""), body.instance, chosen)
         runs = [create_run(session, at=now, status=status, trigger_kind=TriggerKind.ADHOC,
                            spec=_spec(body, agent), created_by=user.username,
                            instance=body.instance, batch_id=batch_id,
                            detail=f"adhoc {verb} by {user.username} on {agent}")
-                for agent in _agents(session, body)]
+                for agent in chosen]
         view = batch_view(batch_id, runs)
         audit(session, action="adhoc.submit", target_kind="batch", target_id=batch_id,
               after={"command": body.command, "agents": [r.spec["target"] for r in runs],

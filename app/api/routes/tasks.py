@@ -17,6 +17,7 @@ from app.api.deps import (
     UserDep,
     WriterDep,
 )
+from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.api.schedule_views import forecast_public, forecast_start, freeze_public
 from app.api.schemas import (
@@ -52,6 +53,8 @@ def to_public(task: Task) -> TaskPublic:
 
 # Fields a `user` may change on an active task without it waiting for an operator again.
 _HARMLESS = frozenset({"name", "description", "active"})
+# Fields a run policy judges: a change to one of them is checked again.
+_POLICED = frozenset({"run_as_user", "mounts", "image", "target", "instance"})
 
 
 def _visible(task: Task, scope: InstanceScope) -> Task:
@@ -115,6 +118,7 @@ def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeD
         fields = {k: getattr(body, k) for k in TaskCreate.model_fields}
         if not role_at_least(user.role, Role.OPERATOR):
             fields["active"] = False
+        enforce(session, user, fields, body.instance, [body.target or ""])
         task = create_task(session, fields, now=now)
         plan_task(session, task, now=now)
         public = to_public(task)
@@ -145,6 +149,8 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
                              changed["group"] if "group" in changed else task.group_id)
         _user_guard(user.role, task, changed)
         task = update_task(session, task, changed, now=now)
+        if set(changed) & _POLICED:
+            enforce(session, user, task_spec(task), task.instance, [task.target or ""])
         plan_task(session, task, now=now)
         public = to_public(task)
         audit(session, action="task.update", target_kind="task", target_id=tid, before=before,
@@ -173,6 +179,7 @@ def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, a
     status = submission_status(user.role)
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
+        enforce(session, user, task_spec(task), task.instance, [task.target or ""])
         verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
         run = create_run(session, at=now, status=status, trigger_kind=TriggerKind.MANUAL,
                          spec=task_spec(task), task=task, created_by=user.username,
