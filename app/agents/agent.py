@@ -7,7 +7,14 @@ its output files are taken stock of (the spool's manifest) before the final stat
 recorded, and the spool is kept until the server has the logs, the files and the state.
 
 A restarted agent finds its spools again: containers still going (or ended unseen) are
-re-attached and followed to their end; host processes died with the agent and end FAILED.
+re-attached and followed to their end; host processes are not re-attached (their pipes died
+with the agent): the process groups still alive are ended (the journal recorded pid, group and
+start time) before any new work is taken, and those attempts end FAILED. While the agent
+lives, a watchdog process waits to end its groups should it die (app/agents/watchdog.py).
+
+A spool without room (app/agents/disk_guard.py) fails the runs whose output it can no longer
+keep (`spool full`), reports the agent unhealthy so that it gets no work, and holds the
+journal lines it could not write in memory, still sending them, until a probe finds space.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets
+import subprocess
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +38,9 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 
 from app import __version__
 from app.agents import protocol as p
+from app.agents import watchdog
 from app.agents.agent_policy import judge
+from app.agents.disk_guard import DiskGuard, describe
 from app.agents.executors.base import (
     Execution,
     Executor,
@@ -38,6 +49,7 @@ from app.agents.executors.base import (
     RunSpec,
     Stream,
 )
+from app.agents.process_groups import ProcessRecord, end_groups, record_of
 from app.agents.sender import Sent, flush, released
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock, SystemClock
@@ -64,6 +76,12 @@ class AgentConfig:
     heartbeat_interval: float = 5.0
     # Spool folders made ahead of need (at most max_runs): a burst of starts then makes none.
     ready_folders: int = 1024
+    # Free space the spool needs to take work, and how often it is measured.
+    spool_min_free: int = 16 * 1024 * 1024
+    disk_probe_interval: float = 2.0
+    # A watchdog process ends this life's host process groups should the agent die.
+    watchdog: bool = True
+    orphan_grace_seconds: float = 5.0
     # What this agent runs at all, whatever the server sends (app/agents/agent_policy.py).
     policy: RunPolicy = UNRESTRICTED
 
@@ -101,14 +119,22 @@ class AgentProcess:
         self._released = asyncio.Event()  # set whenever a finished attempt is let go
         self._ws: ClientConnection | None = None
         self.connected = asyncio.Event()
+        self.disk = DiskGuard(self.spool.root, min_free_bytes=config.spool_min_free)
+        self.life = secrets.token_hex(8)  # names this life's processes in the journals
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._beat = asyncio.Event()  # a heartbeat now (the agent's health changed)
+        # Attempts whose output the spool could not keep: stopped, and they end FAILED.
+        self._lost_output: dict[Key, str] = {}
         self.session_id = uuid.uuid4().hex  # this process's life, told in every hello
 
     # ---- lifecycle -------------------------------------------------------------------
     async def recover(self) -> None:
-        """Take up the spool left by a previous life: containers are followed again, host
-        processes died with the agent and end FAILED."""
+        """Take up the spool left by a previous life: containers are followed again; host
+        process groups still alive are ended first, and their attempts end FAILED."""
         spools = await asyncio.to_thread(self.spool.load_all)
         alive = await self._containers_alive(spools)
+        ended = await self._end_lost_processes(
+            [s for s in spools if not s.finished and (s.run_id, s.attempt) not in alive])
         for spool in spools:
             key = (spool.run_id, spool.attempt)
             self.held[key] = spool
@@ -117,8 +143,22 @@ class AgentProcess:
             elif key in alive:
                 self._spawn(self._follow_again(spool))
             else:
+                said = ended.get(key, "")
                 await self._finish(spool, "FAILED", reason=_LOST,
-                                   detail="the agent restarted while this run was executing")
+                                   detail="the agent restarted while this run was executing"
+                                   + (f"; {said}" if said else ""))
+
+    async def _end_lost_processes(self, spools: list[RunSpool]) -> dict[Key, str]:
+        """End the process groups a previous life started (SIGTERM, then SIGKILL after the
+        grace), all at once; what happened to each, by attempt."""
+        records = [(s, s.process) for s in spools if s.process is not None]
+        if not records:
+            return {}
+        said = await asyncio.to_thread(end_groups, [r for _, r in records],
+                                       self.config.orphan_grace_seconds)
+        for (spool, _), text in zip(records, said, strict=True):
+            log.warning("run %s attempt %s: %s", spool.run_id, spool.attempt, text)
+        return {(s.run_id, s.attempt): text for (s, _), text in zip(records, said, strict=True)}
 
     async def _containers_alive(self, spools: list[RunSpool]) -> set[Key]:
         docker = self._docker
@@ -161,8 +201,65 @@ class AgentProcess:
         task.add_done_callback(self._background.discard)
 
     async def run_forever(self) -> None:
+        await asyncio.to_thread(self.disk.probe)  # the first hello tells the spool's health
         await self.recover()
+        self._start_watchdog()
+        try:
+            await self._connect_forever()
+        finally:
+            self._stop_watchdog()
+
+    def _start_watchdog(self) -> None:
+        if not self.config.watchdog:
+            return
+        try:
+            self._watchdog = watchdog.start(self.spool.root, self.life)
+        except OSError as exc:
+            log.warning("no watchdog: host processes may outlive the agent: %s", exc)
+
+    def _stop_watchdog(self) -> None:
+        """The end of this life: the watchdog ends what it left running."""
+        if self._watchdog is not None and self._watchdog.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._watchdog.stdin.close()
+
+    async def _probe_disk(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.disk_probe_interval)
+            if await asyncio.to_thread(self.disk.probe):
+                self._health_changed()
+
+    def _health_changed(self) -> None:
+        if self.disk.healthy:
+            for spool in list(self.held.values()):  # lines held in memory go to disk now
+                if spool.pending:
+                    try:
+                        spool.write_pending()
+                    except OSError as exc:
+                        self.disk.failed(exc)
+                        break
+        if self.disk.healthy:
+            log.warning("spool has room again: taking work")
+        else:
+            log.error("%s: taking no work until space returns", self.disk.report()["problem"])
+        self._beat.set()
+
+    def _spool_trouble(self, exc: OSError, spool: RunSpool | None = None) -> None:
+        """A spool write failed: unhealthy now, and the journal lines go to the reserve."""
+        was_healthy = self.disk.healthy
+        self.disk.failed(exc)
+        if spool is not None and spool.pending:
+            with contextlib.suppress(OSError):  # still held in memory, and sent
+                spool.write_pending()
+        if was_healthy:
+            self._health_changed()
+
+    def _report(self) -> dict[str, Any]:
+        return {**self._resources(), **self.disk.report()}
+
+    async def _connect_forever(self) -> None:
         self._spawn(self._prepare_folders())
+        self._spawn(self._probe_disk())
         backoff = 0.2
         url = _ws_url(self.config.server_url)
         headers = {"Authorization": f"Bearer {self.config.token}"}
@@ -215,7 +312,7 @@ class AgentProcess:
     async def _session(self, ws: ClientConnection) -> None:
         hello = p.Hello(
             name=self.config.name, labels=self.config.labels, version=__version__,
-            max_runs=self.config.max_runs, resources=self._resources(), runs=self._held_runs(),
+            max_runs=self.config.max_runs, resources=self._report(), runs=self._held_runs(),
             session=self.session_id,
         )
         await ws.send(hello.model_dump_json())
@@ -258,8 +355,11 @@ class AgentProcess:
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         while True:
-            await asyncio.sleep(self._interval)
-            beat = p.Heartbeat(resources=self._resources(), runs=self._held_runs())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._beat.wait()  # or at once when the agent's health changed
+            self._beat.clear()
+            beat = p.Heartbeat(resources=self._report(), runs=self._held_runs())
             await ws.send(beat.model_dump_json())
 
     async def _send_loop(self, ws: ClientConnection) -> None:
@@ -294,7 +394,9 @@ class AgentProcess:
                     self._acknowledged(ack)
 
     def _accept(self, start: p.StartRun) -> None:
-        if self.accepting:
+        if not self.disk.healthy:  # sent before the server heard: it re-dispatches
+            log.warning("run %d not started: %s", start.run_id, self.disk.report()["problem"])
+        elif self.accepting:
             self._spawn(self._launch(start))
         else:  # sent before the server heard we are leaving: it re-dispatches
             log.info("leaving: run %d not started here", start.run_id)
@@ -316,11 +418,14 @@ class AgentProcess:
 
     # ---- executions ----------------------------------------------------------------
     def _record(self, spool: RunSpool, status: str, *, detail: str = "",
-                exit_code: int | None = None, reason: str | None = None) -> None:
+                exit_code: int | None = None, reason: str | None = None,
+                process: ProcessRecord | None = None) -> None:
         state = p.StateChange(run_id=spool.run_id, attempt=spool.attempt, seq=spool.next_seq,
                               status=status, at=self.clock.now(), detail=detail,
                               exit_code=exit_code, reason=reason)
-        spool.record_state(state)
+        unwritten = spool.record_state(state, process)
+        if unwritten is not None:  # held in memory, and sent all the same
+            self._spool_trouble(unwritten, spool)
         self.mark((spool.run_id, spool.attempt))
         if status in ("SUCCESS", "FAILED", "TERMINATED"):
             # The outcome goes to disk for good off the event loop: the server may hear of it
@@ -346,7 +451,12 @@ class AgentProcess:
                                  detail=f"accepted by {self.config.name}")
         # Made here, not in a worker thread: with its folder made ahead (see Spool.prepare)
         # this is a rename and a write, cheaper than the hand-over to a thread.
-        spool = self.spool.create(start.run_id, start.attempt, start.model_dump(), accepted)
+        try:
+            spool = self.spool.create(start.run_id, start.attempt, start.model_dump(), accepted)
+        except OSError as exc:  # not accepted: the server dispatches it again
+            self._spool_trouble(exc)
+            log.warning("run %d not started: %s", start.run_id, describe(exc))
+            return
         self.held[key] = spool
         self.mark(key)
         verdict = judge(start, self.config.policy)
@@ -375,11 +485,18 @@ class AgentProcess:
 
     async def _supervise(self, key: Key, spool: RunSpool, execution: Execution) -> None:
         self.executions[key] = execution
+        if key in self._lost_output:  # its output was refused before we held it
+            self._spawn(self._stop_lost(key))
         try:
             outcome = await execution.wait()
         finally:
             self.executions.pop(key, None)
         if key not in self.held:  # abandoned at the server's request: nothing to report
+            self._lost_output.pop(key, None)
+            return
+        lost = self._lost_output.pop(key, None)
+        if lost is not None:
+            await self._finish(spool, "FAILED", exit_code=outcome.exit_code, reason=lost)
             return
         if outcome.terminated:
             status = "TERMINATED"
@@ -402,6 +519,22 @@ class AgentProcess:
             await execution.resume()
             self._record(spool, "RUNNING", detail="resumed by operator")
 
+    def _output_lost(self, spool: RunSpool, exc: OSError) -> None:
+        """The spool cannot keep the run's output: the run is stopped and ends FAILED (what
+        was kept so far is still delivered)."""
+        key = (spool.run_id, spool.attempt)
+        self._lost_output[key] = f"{describe(exc)}: the run's output could not be kept"
+        log.error("run %s attempt %s stopped: %s", spool.run_id, spool.attempt,
+                  self._lost_output[key])
+        self._spool_trouble(exc)
+        if key in self.executions:
+            self._spawn(self._stop_lost(key))
+
+    async def _stop_lost(self, key: Key) -> None:
+        execution = self.executions.get(key)
+        if execution is not None:
+            await execution.kill(self.config.orphan_grace_seconds)
+
     async def _abandon(self, key: Key) -> None:
         execution = self.executions.get(key)
         if execution is not None:
@@ -416,12 +549,22 @@ class _SpoolSink:
         self._agent = agent
         self._spool = spool
 
-    async def running(self, detail: str = "") -> None:
-        self._agent._record(self._spool, "RUNNING", detail=detail)
+    async def running(self, detail: str = "", *, pid: int | None = None) -> None:
+        # The process group goes into the journal with RUNNING (one write): a later life of
+        # the agent, or its watchdog, can end it.
+        process = record_of(pid, self._agent.life) if pid is not None else None
+        self._agent._record(self._spool, "RUNNING", detail=detail, process=process)
 
     async def output(self, stream: Stream, data: bytes) -> None:
-        self._spool.append_output(stream, data)
-        self._agent.mark((self._spool.run_id, self._spool.attempt))
+        key = (self._spool.run_id, self._spool.attempt)
+        if key in self._agent._lost_output:
+            return  # being stopped: what it still prints is read and dropped
+        try:
+            self._spool.append_output(stream, data)
+        except OSError as exc:
+            self._agent._output_lost(self._spool, exc)
+            return
+        self._agent.mark(key)
 
 
 def _sync_quietly(spool: RunSpool) -> None:

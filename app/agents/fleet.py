@@ -45,14 +45,30 @@ def connected_status(agent: Agent) -> str:
     return "draining" if is_draining(agent) else "online"
 
 
+def problem_of(agent: Agent) -> str | None:
+    """What the agent last reported keeps it from taking work (its spool is full, ...), or
+    None when it is healthy. Its hello and heartbeats say so (app/agents/disk_guard.py)."""
+    resources = agent.resources or {}
+    problem = resources.get("problem")
+    if isinstance(problem, str) and problem:
+        return problem
+    return "spool full" if resources.get("spool_full") else None
+
+
 def dispatchable(engine: Engine, names: Collection[str]) -> set[str]:
     """Those of `names` that may get new work: not draining, and not removed meanwhile (a
     removed agent may still be connected to another replica)."""
+    return set(open_for_work(engine, names))
+
+
+def open_for_work(engine: Engine, names: Collection[str]) -> dict[str, str | None]:
+    """`dispatchable`, each with the problem it reports (None when healthy): dispatch gives
+    no work to an agent with a problem and says why its runs wait."""
     if not names:
-        return set()
+        return {}
     with session_scope(engine) as session:
         rows = session.exec(select(Agent).where(col(Agent.name).in_(list(names)))).all()
-        return {row.name for row in rows if not is_draining(row)}
+        return {row.name: problem_of(row) for row in rows if not is_draining(row)}
 
 
 def held_runs(session: Session, name: str) -> list[int]:

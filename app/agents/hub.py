@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.agents import protocol as p
 from app.agents.admission import RefusalAudit, TokenGrant, still_valid
-from app.agents.fleet import connected_status, dispatchable, reported_resources
+from app.agents.fleet import connected_status, open_for_work, reported_resources
 from app.agents.output_store import OutputStore, stored_counts
 from app.agents.outputs import UnsafeName
 from app.clock import Clock
@@ -98,12 +98,13 @@ class AgentHub:
     def slots(self, running: dict[str, int]) -> list[AgentSlot]:
         """Connected agents; draining comes from their rows (the truth for every replica)."""
         connections = dict(self.connections)
-        open_for_work = dispatchable(self.engine, connections)
+        standing = open_for_work(self.engine, connections)  # also each one's problem
         return [
             AgentSlot(name=name, labels=c.hello.labels, max_runs=c.hello.max_runs,
                       running=running.get(name, 0),
                       docker=bool(c.hello.resources.get("docker")),
-                      draining=name not in open_for_work or c.leaving,
+                      problem=standing.get(name),
+                      draining=name not in standing or c.leaving,
                       policy=reported_policy(c.hello.resources))
             for name, c in connections.items()
         ]

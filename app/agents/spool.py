@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.agents.outputs import scan_outputs
+from app.agents.process_groups import ProcessRecord
 from app.agents.protocol import OutputFile, StateChange
 from app.private_files import reclaim_folder
 
@@ -37,6 +38,10 @@ class RunSpool:
 
     The files written while the attempt goes on stay open (appends are then one write each,
     not an open and a close), and their sizes are kept here rather than asked of the disk.
+
+    A write cut short (a full disk) is undone, so no half line is left behind. Journal
+    lines that could not be written wait here, in order, and are still sent (the states are
+    held in memory); `write_pending` writes them once there is room again.
     """
 
     path: Path
@@ -47,6 +52,9 @@ class RunSpool:
     _spec: dict[str, Any] | None = None
     _sizes: dict[str, int] = field(default_factory=dict)
     _open: dict[str, int] = field(default_factory=dict)  # file name -> descriptor
+    _pending: list[bytes] = field(default_factory=list)  # journal lines not yet on disk
+    _error: OSError | None = None  # why they are not
+    process: ProcessRecord | None = None  # the host process group started for the attempt
 
     @property
     def output_dir(self) -> Path:
@@ -61,6 +69,7 @@ class RunSpool:
         return self._sizes[stream]
 
     def append_output(self, stream: str, data: bytes) -> None:
+        """Raises OSError when the bytes cannot be kept (the file stays as it was)."""
         size = self.size(stream)
         _write_all(self._descriptor(stream), data)
         self._sizes[stream] = size + len(data)
@@ -73,10 +82,39 @@ class RunSpool:
         except FileNotFoundError:
             return b""
 
-    def record_state(self, state: StateChange) -> None:
-        """Append the state; it survives a crash of the agent from here on (see `sync`)."""
-        _write_all(self._descriptor(_JOURNAL), (state.model_dump_json() + "\n").encode())
+    def record_state(self, state: StateChange, process: ProcessRecord | None = None
+                     ) -> OSError | None:
+        """Append the state (after the process started for the attempt, in the same write);
+        it survives a crash of the agent from here on (see `sync`). Returns the error that
+        kept it off the disk for now (it is held until `write_pending`), None once written."""
+        line = state.model_dump_json() + "\n"
+        if process is not None:
+            self.process = process
+            line = json.dumps({"process": process.to_json()}) + "\n" + line
         self.states.append(state)
+        return self._journal(line.encode())
+
+    def _journal(self, lines: bytes) -> OSError | None:
+        if not self._pending:
+            try:
+                _write_all(self._descriptor(_JOURNAL), lines)
+                return None
+            except OSError as exc:
+                self._error = exc
+        self._pending.append(lines)  # behind what waits already: the journal keeps its order
+        return self._error
+
+    @property
+    def pending(self) -> bool:
+        """Whether journal lines wait for room on the disk."""
+        return bool(self._pending)
+
+    def write_pending(self) -> None:
+        """Write the journal lines that waited, in order; raises OSError (and they go on
+        waiting) while there is still no room."""
+        while self._pending:
+            _write_all(self._descriptor(_JOURNAL), self._pending[0])
+            self._pending.pop(0)
 
     def sync(self) -> None:
         """Make the recorded states survive a crash of the machine too (an fsync)."""
@@ -147,8 +185,8 @@ class RunSpool:
 
     def _write_manifest(self, files: list[OutputFile]) -> None:
         line = json.dumps({"manifest": [f.model_dump() for f in files]}) + "\n"
-        _write_all(self._descriptor(_JOURNAL), line.encode())
         self._manifest = files
+        self._journal(line.encode())  # held in memory meanwhile when the disk is full
 
     def begin(self, accepted: StateChange | None) -> None:
         """Write the start message and the first state, in one write: a journal without its
@@ -183,6 +221,8 @@ class RunSpool:
                     self._spec = entry["spec"]
                 elif isinstance(entry, dict) and "manifest" in entry:
                     self._manifest = [OutputFile.model_validate(f) for f in entry["manifest"]]
+                elif isinstance(entry, dict) and "process" in entry:
+                    self.process = ProcessRecord.from_json(entry["process"])
                 else:
                     self.states.append(StateChange.model_validate(entry))
             except ValueError:
@@ -234,7 +274,19 @@ class Spool:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
         spool = RunSpool(path=path, run_id=run_id, attempt=attempt, _spec=dict(spec),
                          _sizes=dict.fromkeys(STREAMS, 0))
-        spool.begin(accepted)
+        try:
+            spool.begin(accepted)
+        except OSError:  # no room for the start message: the folder waits for another run
+            spool.close()
+            free = self._free_name()
+            try:
+                os.rename(path, free)
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with self._lock:
+                    self._free.append(free)
+            raise
         return spool
 
     def release(self, spool: RunSpool) -> None:
@@ -296,6 +348,17 @@ def _empty(folder: Path) -> None:
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
+    """Append all of `data`, or nothing: a write cut short (a full disk) is undone, so a
+    file never ends in half a line or holds bytes its recorded size does not count."""
     view = memoryview(data)
-    while view:
-        view = view[os.write(descriptor, view):]
+    written = 0
+    try:
+        while view:
+            count = os.write(descriptor, view)
+            written += count
+            view = view[count:]
+    except OSError:
+        if written:
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, os.fstat(descriptor).st_size - written)
+        raise

@@ -92,6 +92,9 @@ def agent(
                                                   help="text or json.")] = "text",
     drain: Annotated[bool, typer.Option(
         "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
+    spool_min_free_mb: Annotated[int, typer.Option(
+        "--spool-min-free-mb", min=0,
+        help="Free space (MiB) the spool's file system needs for the agent to take work.")] = 16,
     policy_file: Annotated[Path | None, typer.Option(
         "--policy", help="Policy file (JSON, or TOML by its .toml name): users, mounts, "
                          "images, default_user.")] = None,
@@ -122,6 +125,7 @@ def agent(
     secret = _agent_token(token, token_file)
     policy = _agent_policy(policy_file, allow_user, allow_mount, allow_image, default_user)
     config = AgentConfig(
+        spool_min_free=spool_min_free_mb * 1024 * 1024,
         server_url=server, token=secret, name=name or socket.gethostname(), data_dir=data_dir,
         labels=_parse_labels(labels), max_runs=max_runs, policy=policy,
     )

@@ -28,6 +28,8 @@ class AgentSlot:
     running: int
     docker: bool
     draining: bool = False
+    # What the agent reports keeps it from taking work (e.g. "spool full: ..."), if anything.
+    problem: str | None = None
     # What the agent says it enforces itself (None: it reports nothing, so nothing is known).
     policy: RunPolicy | None = None
 
@@ -57,6 +59,11 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
         matches = [a for a in matches if a.docker]
         if not matches:
             return "waiting for an online agent with Docker"
+    healthy = [a for a in matches if a.problem is None]
+    if not healthy:
+        problems = "; ".join(f"{a.name}: {a.problem}" for a in sorted(matches, key=_name))
+        return f"waiting for a healthy agent ({problems})"
+    matches = healthy
     allowed = [a for a in matches if a.policy is None or not check_resolved(spec, a.policy)]
     if not allowed:
         first = matches[0]
@@ -68,6 +75,10 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
     if not free:
         return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
     return min(free, key=lambda a: (a.running, a.name))
+
+
+def _name(agent: AgentSlot) -> str:
+    return agent.name
 
 
 def start_message(run: Run) -> StartRun:

@@ -41,7 +41,7 @@ class RecordingSink:
         self.chunks: list[tuple[Stream, bytes]] = []
         self._changed = asyncio.Event()
 
-    async def running(self, detail: str = "") -> None:
+    async def running(self, detail: str = "", *, pid: int | None = None) -> None:
         self.running_details.append(detail)
 
     async def output(self, stream: Stream, data: bytes) -> None:

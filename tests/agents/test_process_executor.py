@@ -28,7 +28,7 @@ class RecordingSink:
         self.data: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         self.chunks = 0
 
-    async def running(self, detail: str = "") -> None:
+    async def running(self, detail: str = "", *, pid: int | None = None) -> None:
         self.running_details.append(detail)
 
     async def output(self, stream: Stream, data: bytes) -> None:

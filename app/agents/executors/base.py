@@ -45,8 +45,9 @@ class Outcome:
 class Sink(Protocol):
     """Where an execution reports; the agent spools everything it receives before sending."""
 
-    async def running(self, detail: str = "") -> None:
-        """The command is now executing (process spawned / container started)."""
+    async def running(self, detail: str = "", *, pid: int | None = None) -> None:
+        """The command is now executing (process spawned / container started); `pid` is a
+        host process's, the leader of its own process group."""
         ...
 
     async def output(self, stream: Stream, data: bytes) -> None:

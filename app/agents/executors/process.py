@@ -66,7 +66,7 @@ class ProcessExecutor:
         except (OSError, subprocess.SubprocessError) as exc:
             raise LaunchError(f"cannot start process: {exc}") from exc
         execution = ProcessExecution(proc=proc, spec=spec, sink=sink)
-        await sink.running(f"pid {proc.pid}")
+        await sink.running(f"pid {proc.pid}", pid=proc.pid)
         execution.begin()
         return execution
 
@@ -102,7 +102,8 @@ class ProcessExecution:
         # The pipes close when the last holder exits; a background child may keep them open.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5.0):
-                await asyncio.gather(*self._pumps)
+                # A pump that failed must not keep the outcome from being reported.
+                await asyncio.gather(*self._pumps, return_exceptions=True)
         for pump in self._pumps:
             pump.cancel()
         return self._outcome(code, timed_out)

@@ -29,6 +29,10 @@ AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 class AgentView(AgentPublic):
     draining: bool
+    # False while the agent reports a problem that keeps it from taking work (`problem`
+    # says which, e.g. its spool is full); its status stays online.
+    healthy: bool = True
+    problem: str | None = None
 
 
 def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
@@ -37,7 +41,8 @@ def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
         labels=agent.labels, cpus=agent.cpus, memory=agent.memory, gpus=agent.gpus,
         docker=agent.docker, last_heartbeat=agent.last_heartbeat, version=agent.version,
         max_runs=agent.max_runs, resources=fleet.public_resources(agent), running_runs=running,
-        draining=fleet.is_draining(agent),
+        draining=fleet.is_draining(agent), healthy=fleet.problem_of(agent) is None,
+        problem=fleet.problem_of(agent),
     )
 
 
