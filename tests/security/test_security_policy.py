@@ -276,3 +276,20 @@ def test_a_token_file_is_how_an_agent_gets_its_token(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and "token" in result.stderr
+
+
+def test_an_import_is_held_to_the_same_policies(secure_api: Api) -> None:
+    client = secure_api.client
+    operator = secure_api.token("op5", role="operator", instances=["default"])
+    document = {"format": "almanac/v1", "tasks": [
+        {"name": "harmless", "instance": "default", "command": "true"},
+        {"name": "rooted", "instance": "default", "command": "id", "run_as_user": "root"}]}
+    for dry_run in ("true", "false"):
+        refused = client.post("/api/v1/import", headers=operator, json=document,
+                              params={"dry_run": dry_run})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"].startswith("tasks[rooted].run_as_user:")
+    assert _tasks(secure_api) == 0
+    admin = client.post("/api/v1/import", json=document, params={"dry_run": "false"})
+    assert admin.status_code == 200, admin.text
+    assert _tasks(secure_api) == 2

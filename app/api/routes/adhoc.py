@@ -159,9 +159,9 @@ def submit(body: AdhocRequest, context: ContextDep, user: WriterDep, scope: Scop
     now = context.clock.now()
     verb = "started" if status is RunStatus.ACTIVE else "submitted for approval"
     with session_scope(context.engine) as session:
-        enforce(session, user, _spec(body, ""), body.instance)  # before who is online
+        enforce(session, user.role, _spec(body, ""), body.instance)  # before who is online
         chosen = _agents(session, body)
-        enforce(session, user, _spec(body, ""), body.instance, chosen)
+        enforce(session, user.role, _spec(body, ""), body.instance, chosen)
         runs = [create_run(session, at=now, status=status, trigger_kind=TriggerKind.ADHOC,
                            spec=_spec(body, agent), created_by=user.username,
                            instance=body.instance, batch_id=batch_id,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
 from app.api.io_schemas import ExportDocument, ImportReport
+from app.api.policy_gate import enforce_tasks
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.domain.roles import Role, role_at_least
@@ -82,6 +83,9 @@ def _import(context: AppContext, raw: bytes, mode: Mode, dry_run: bool, role: st
         plan = plan_import(session, raw, mode=mode, granted=scope.names())
         if plan.diff.touches("calendar") and not role_at_least(role, Role.ADMIN):
             raise Forbidden("calendars: changing calendars needs the admin role")
+        tasks = plan.desired.of("task")
+        changed = [*plan.diff.create.get("task", []), *plan.diff.update.get("task", {})]
+        enforce_tasks(session, role, [tasks[key] for key in changed])
         report = ImportReport(mode=mode, dry_run=dry_run, applied=False,
                               summary=plan.diff.summary(), changes=plan.diff.changes())
         if dry_run:

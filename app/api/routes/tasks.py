@@ -118,7 +118,7 @@ def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeD
         fields = {k: getattr(body, k) for k in TaskCreate.model_fields}
         if not role_at_least(user.role, Role.OPERATOR):
             fields["active"] = False
-        enforce(session, user, fields, body.instance, [body.target or ""])
+        enforce(session, user.role, fields, body.instance, [body.target or ""])
         task = create_task(session, fields, now=now)
         plan_task(session, task, now=now)
         public = to_public(task)
@@ -150,7 +150,7 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
         _user_guard(user.role, task, changed)
         task = update_task(session, task, changed, now=now)
         if set(changed) & _POLICED:
-            enforce(session, user, task_spec(task), task.instance, [task.target or ""])
+            enforce(session, user.role, task_spec(task), task.instance, [task.target or ""])
         plan_task(session, task, now=now)
         public = to_public(task)
         audit(session, action="task.update", target_kind="task", target_id=tid, before=before,
@@ -179,7 +179,7 @@ def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, a
     status = submission_status(user.role)
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        enforce(session, user, task_spec(task), task.instance, [task.target or ""])
+        enforce(session, user.role, task_spec(task), task.instance, [task.target or ""])
         verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
         run = create_run(session, at=now, status=status, trigger_kind=TriggerKind.MANUAL,
                          spec=task_spec(task), task=task, created_by=user.username,
