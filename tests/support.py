@@ -156,6 +156,11 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
     return live
 
 
+# `almanac agent` started by a test runs commands that name no user as itself (the test's
+# user), not as `nobody`: its spool sits in pytest's private tmp folder, closed to `nobody`.
+AS_THE_TEST_USER = ("--default-user", "")
+
+
 def as_agent_user_policy(folder: Path) -> Path:
     """A policy file for a test agent: commands that name no user run as the agent's own
     (the test's) user, so they may touch the test's files; everything else stays default."""

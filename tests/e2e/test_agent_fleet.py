@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from support import LiveServer, seed_user, start_live_server, wait_for
+from support import AS_THE_TEST_USER, LiveServer, seed_user, start_live_server, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
@@ -39,7 +39,7 @@ class AgentProc:
         self._out: IO[bytes] = open(log, "ab")  # closed in stop()
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "app.cli.main", "agent", "--server", url, "--token", token,
-             "--name", name, "--data-dir", str(data_dir)],
+             "--name", name, "--data-dir", str(data_dir), *AS_THE_TEST_USER],
             cwd=REPO, env=clean_env(), stdout=self._out, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:

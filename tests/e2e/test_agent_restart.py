@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import docker
 import pytest
-from support import LiveServer, require, start_live_server, wait_for
+from support import AS_THE_TEST_USER, LiveServer, require, start_live_server, wait_for
 
 from app.agents.executors.docker import container_name, docker_available
 
@@ -34,7 +34,7 @@ class Agent:
         self._out: IO[bytes] = open(log, "ab")  # closed in kill()
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token",
-             token, "--name", NAME, "--data-dir", str(data_dir)],
+             token, "--name", NAME, "--data-dir", str(data_dir), *AS_THE_TEST_USER],
             cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:

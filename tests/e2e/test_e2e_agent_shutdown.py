@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from support import LiveServer, start_live_server, wait_for
+from support import AS_THE_TEST_USER, LiveServer, start_live_server, wait_for
 
 
 def _agent(live: LiveServer, http: httpx.Client, tmp_path: Path, *flags: str
@@ -16,7 +16,8 @@ def _agent(live: LiveServer, http: httpx.Client, tmp_path: Path, *flags: str
     token = http.post("/agents/tokens", json={"name": "a1"}).json()["token"]
     agent = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token", token,
-         "--name", "a1", "--data-dir", str(tmp_path / "agent"), *flags],
+         "--name", "a1", "--data-dir", str(tmp_path / "agent"), *AS_THE_TEST_USER,
+         *flags],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
     return agent
