@@ -14,6 +14,7 @@ from app.agents.local import LocalAgentSupervisor
 from app.alerts.service import AlertService
 from app.api import errors
 from app.api.body_limit import BodySizeLimit
+from app.api.docs_login import DocsNeedLogin
 from app.api.routes import (
     adhoc,
     agents,
@@ -42,6 +43,7 @@ from app.control_relay import ControlRelay
 from app.db.engine import make_engine
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
+from app.web.security_headers import SecurityHeaders
 from app.web_relay import relay
 
 API_PREFIX = "/api/v1"
@@ -83,6 +85,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.state.alerts = alert_service
     errors.install(app)
     app.add_middleware(BodySizeLimit)  # 413 over 5 MB
+    docs = f"{API_PREFIX}/docs"
+    app.add_middleware(DocsNeedLogin, paths=(f"{API_PREFIX}/openapi.json", docs))
+    app.add_middleware(SecurityHeaders, docs_path=docs)  # CSP, no framing, no-store
     for module in (health, auth, tasks, runs, run_actions, outputs, agents, calendars, groups,
                    group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts,
                    policies):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,8 +16,11 @@ from pydantic import (
 )
 
 from app.alerts.events import AlertEvent, normalise_event
+from app.domain.names import plain_name
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The shared name rule (app/domain/names.py): no "/", ".", ".." or control characters.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(plain_name)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^https?://\S+$",
                                        max_length=2000)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$",
@@ -71,6 +75,9 @@ class IntegrationCreate(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     secret: str | None = Field(default=None, min_length=1, max_length=10_000,
                                description="Stored encrypted, never returned.")
+    instance: Name | None = Field(
+        default=None, description="The instance whose alerts it carries; none: a global "
+                                  "integration, which only admins of every instance create.")
 
 
 class IntegrationUpdate(_Strict):
@@ -87,6 +94,7 @@ class IntegrationPublic(BaseModel):
     config: dict[str, Any]
     has_secret: bool
     created_at: datetime | None
+    instance: str | None = None
 
 
 class TestResult(BaseModel):

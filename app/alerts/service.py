@@ -23,7 +23,7 @@ from app.alerts.capture import Ending, snapshot
 from app.alerts.evaluate import record_endings, record_late_starts
 from app.alerts.senders import Outgoing, SendError, send
 from app.clock import Clock
-from app.db.alert_tables import AlertDelivery
+from app.db.alert_tables import AlertDelivery, AlertRule
 from app.db.engine import session_scope
 from app.db.tables import Integration, Run
 from app.secrets import SecretError, decrypt_secret
@@ -175,6 +175,12 @@ class AlertService:
         integration = session.get(Integration, delivery.integration_id)
         if integration is None:
             delivery.status, delivery.last_error = "failed", "integration deleted"
+            return None
+        rule = session.get(AlertRule, delivery.rule_id)
+        if integration.instance is not None and (rule is None
+                                                 or rule.instance != integration.instance):
+            # never send one instance's alerts through another instance's channel
+            delivery.status, delivery.last_error = "failed", "integration of another instance"
             return None
         secret = None
         if integration.secret_encrypted:

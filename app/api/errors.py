@@ -79,9 +79,15 @@ async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "a value is out of range or not storable"}, status_code=422)
 
 
+async def _too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+    """A body nested so deeply that reading it exhausted the stack: the client's fault."""
+    return JSONResponse({"detail": "body: nested too deeply to be read"}, status_code=400)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AlmanacError, _almanac_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(RecursionError, _too_deep)
     _document_errors(app)

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.schemas import TokenResponse
+from app.domain.names import plain_name
 from app.domain.roles import Role
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
 InstanceName = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")]
 Password = Annotated[str, Field(min_length=1, max_length=1000)]
 Instances = Annotated[list[InstanceName], Field(min_length=1, max_length=100)]
-TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                      AfterValidator(plain_name)]
 Comment = Annotated[str, Field(max_length=2000)]
 
 

@@ -32,7 +32,7 @@ def _show(data: Any, as_json: bool, columns: list[str], title: str) -> None:
         table(data if isinstance(data, list) else [data], columns, title)
 
 
-_INTEGRATION_COLUMNS = ["id", "name", "kind", "has_secret", "config"]
+_INTEGRATION_COLUMNS = ["id", "name", "kind", "instance", "has_secret", "config"]
 
 
 @integration_app.command("list")
@@ -69,10 +69,15 @@ def create_integration(
     secret: Annotated[bool, typer.Option("--secret", help="Ask for the secret (HMAC key, "
                                                           "SMTP password, Slack URL).")]
     = False,
+    instance: Annotated[str | None, typer.Option(
+        help="The instance whose alerts it carries (none: global, for admins of all).")]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
     body: dict[str, Any] = {"name": name, "kind": kind, "config": _config(
         config_json, url, host, port, sender, to, starttls, username)}
+    if instance is not None:
+        body["instance"] = instance
     if secret:
         body["secret"] = typer.prompt("Secret", hide_input=True)
     _show(_call("POST", "/integrations", json=body), as_json, _INTEGRATION_COLUMNS,

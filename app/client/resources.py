@@ -164,11 +164,15 @@ class Integrations(_Namespace):
         result: list[JSON] = self._get("/integrations")
         return result
 
-    def create(self, name: str, kind: str, config: JSON, secret: str | None = None) -> JSON:
-        """kind: webhook ({"url"}), slack ({"url"}), email ({"host", "port", "from", "to"})."""
+    def create(self, name: str, kind: str, config: JSON, secret: str | None = None,
+               instance: str | None = None) -> JSON:
+        """kind: webhook ({"url"}), slack ({"url"}), email ({"host", "port", "from", "to"});
+        `instance`: the instance whose alerts it carries (None: a global integration)."""
         body: JSON = {"name": name, "kind": kind, "config": config}
         if secret is not None:
             body["secret"] = secret
+        if instance is not None:
+            body["instance"] = instance
         result: JSON = self._c.request("POST", "/integrations", json=body)
         return result
 

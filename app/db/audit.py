@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from app.clock import SystemClock
 from app.db.tables import AuditEvent
@@ -67,7 +67,8 @@ class AuditFilter:
     target_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    # None: every instance; else only these instances and global events (instance NULL).
+    # None: every instance and the global events (instance NULL); else only these instances
+    # (global events, such as accounts, calendars and agent tokens, are for admins of all).
     instances: Sequence[str] | None = None
 
 
@@ -92,6 +93,5 @@ def query_audit(session: Session, where: AuditFilter, *, offset: int, limit: int
     if where.until is not None:
         stmt = stmt.where(col(AuditEvent.at) < where.until)
     if where.instances is not None:
-        stmt = stmt.where(or_(col(AuditEvent.instance).is_(None),
-                              col(AuditEvent.instance).in_(list(where.instances))))
+        stmt = stmt.where(col(AuditEvent.instance).in_(list(where.instances)))
     return session.exec(stmt.offset(offset).limit(limit)).all()

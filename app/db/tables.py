@@ -249,6 +249,8 @@ class Integration(SQLModel, table=True):
     config: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     secret_encrypted: str | None = None
     created_at: datetime | None = _ts()
+    # None: a global integration (only admins of every instance may change it)
+    instance: str | None = Field(default=None, max_length=100, index=True)
 
 
 class Agent(SQLModel, table=True):

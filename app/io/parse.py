@@ -14,6 +14,8 @@ from app.io.snapshot import KINDS, Key, Snapshot
 
 # Anything bigger is not a definitions file.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+# Far above what a document needs (a schedule inside a task is 4 levels deep).
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -35,6 +37,9 @@ def load_json(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ImportRefused(400, [problem("document", "body", f"not UTF-8: {exc}")]) from None
+    except RecursionError:  # the decoder gives up on very deep nesting
+        raise ImportRefused(400, [problem("document", "body",
+                                          f"nested deeper than {MAX_DEPTH} levels")]) from None
     except json.JSONDecodeError as exc:
         text = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         if exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string"):
@@ -42,9 +47,24 @@ def load_json(raw: bytes) -> Any:
         raise ImportRefused(400, [problem("document", "body", text)]) from None
 
 
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in `value` (walked without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1)
+                           for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_document(raw: bytes) -> FileContent:
     """Check JSON, format version and every item's fields; refuse with every problem found."""
     data = load_json(raw)
+    if nesting_depth(data) > MAX_DEPTH:
+        raise ImportRefused(400, [problem("document", "body",
+                                          f"nested deeper than {MAX_DEPTH} levels")])
     if not isinstance(data, dict):
         raise ImportRefused(422, [problem("document", "body", "must be a JSON object")])
     version = data.get("format")

@@ -10,7 +10,7 @@ responses before it stops.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -96,10 +96,12 @@ async def changes(subscription: Subscription, deadline: float) -> AsyncIterator[
         yield await subscription.next(min(HEARTBEAT, left))
 
 
-def redraw_stream(bus: EventBus, seq: int, lifetime: float, every: float) -> EventStream:
+def redraw_stream(bus: EventBus, seq: int, lifetime: float, every: float,
+                  relevant: Callable[[Change], Awaitable[bool]] | None = None) -> EventStream:
     """`changed` events for a page redrawn as a whole when runs or agents change: at most one
     every `every` seconds (changes gather in between), and one at once if the page drawn at
-    `seq` is already stale."""
+    `seq` is already stale. `relevant` drops the changes the viewer may not see
+    (app/web/scoped_changes.py)."""
 
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         last = 0.0
@@ -109,6 +111,8 @@ def redraw_stream(bus: EventBus, seq: int, lifetime: float, every: float) -> Eve
             async for change in changes(subscription, deadline):
                 if not (change.runs or change.agents):
                     yield None
+                    continue
+                if relevant is not None and not await relevant(change):
                     continue
                 wait = last + every - time.monotonic()
                 if wait > 0:

@@ -1,4 +1,7 @@
-"""integrations and calendars owned by an instance
+"""integrations owned by an instance (NULL: a global integration, kept for existing rows)
+
+Calendars stay global (schedules and exports name them); only admins of every instance edit
+them, which needs no column.
 
 Revision ID: 0007
 Revises: 0006
@@ -9,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -19,8 +22,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("integration") as batch:
+        batch.add_column(sa.Column("instance", sa.String(length=100), nullable=True))
+        batch.create_index("ix_integration_instance", ["instance"])
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("integration") as batch:
+        batch.drop_index("ix_integration_instance")
+        batch.drop_column("instance")

@@ -48,7 +48,10 @@ OK = frozenset(range(200, 300))
 # pages answer a refused htmx action with the API's message (a toast or the form's errors)
 TOASTED = frozenset({200, 204, 403, 404, 422})
 # scope: "path" (another instance's object → 404), "body" (creating into one → 422),
-# "list" (left out of the answer), None (global objects: calendars, agents, accounts).
+# "list" (left out of the answer), None (global objects: agents, accounts), "global" (shared
+# objects that only a caller granted every instance may change: calendars, global
+# integrations; walked as the role granted `*` in the own round and as the walk's scoped user
+# in the other round, who gets 403).
 Scope = str | None
 
 
@@ -79,7 +82,7 @@ class Call:
 API = "/api/v1"
 R = Rule
 V, U, OP, A = "viewer", "user", "operator", "admin"
-PATH, BODY, LIST = "path", "body", "list"
+PATH, BODY, LIST, GLOBAL = "path", "body", "list", "global"
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/health"): R(PUBLIC),
@@ -130,10 +133,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", f"{API}/policies/agents/{{name}}"): R(A),
     ("DELETE", f"{API}/policies/agents/{{name}}"): R(A),
     ("GET", f"{API}/calendars"): R(V),
-    ("POST", f"{API}/calendars"): R(A),
+    ("POST", f"{API}/calendars"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}"): R(V),
-    ("PATCH", f"{API}/calendars/{{name}}"): R(A),
-    ("DELETE", f"{API}/calendars/{{name}}"): R(A),
+    ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
@@ -171,12 +174,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
-    ("GET", f"{API}/integrations"): R(A),
-    ("POST", f"{API}/integrations"): R(A),
-    ("GET", f"{API}/integrations/{{integration_id}}"): R(A),
-    ("PATCH", f"{API}/integrations/{{integration_id}}"): R(A),
-    ("DELETE", f"{API}/integrations/{{integration_id}}"): R(A),
-    ("POST", f"{API}/integrations/{{integration_id}}/test"): R(A),
+    ("GET", f"{API}/integrations"): R(A, LIST),
+    ("POST", f"{API}/integrations"): R(A, BODY),
+    ("GET", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
+    ("PATCH", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
+    ("DELETE", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
+    ("POST", f"{API}/integrations/{{integration_id}}/test"): R(A, PATH),
     ("GET", f"{API}/alerts"): R(V, LIST),
     ("POST", f"{API}/alerts"): R(OP, BODY),
     ("GET", f"{API}/alerts/{{rule_id}}"): R(V, PATH),
@@ -217,9 +220,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
     ("GET", "/calendars/{name}/edit"): R(V, page=True),
-    ("POST", "/calendars"): R(A, page=True, denied=TOASTED),
-    ("POST", "/calendars/{name}"): R(A, page=True, denied=TOASTED),
-    ("POST", "/calendars/{name}/delete"): R(A, page=True, denied=TOASTED),
+    ("POST", "/calendars"): R(A, GLOBAL, page=True, denied=TOASTED),
+    ("POST", "/calendars/{name}"): R(A, GLOBAL, page=True, denied=TOASTED),
+    ("POST", "/calendars/{name}/delete"): R(A, GLOBAL, page=True, denied=TOASTED),
     ("GET", "/groups/new"): R(V, page=True),
     ("GET", "/groups/{gid:int}"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/edit"): R(V, PATH, page=True),
@@ -360,7 +363,7 @@ def _page_group(w: World, i: str, r: str) -> Call:
 def _page_calendar(w: World, i: str, r: str, action: str) -> Call:
     name = w.calendar()
     if action == "create":
-        made = f"pagecal-{r}"
+        made = f"pagecal-{r}-{i}"
         return Call("/calendars", data={"name": made},
                     effect=lambda: w.exists(Calendar, name=made))
     if action == "delete":
@@ -548,21 +551,23 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/adhoc/{{batch_id}}"): lambda w, i, r: Call(f"{API}/adhoc/{w.batch(i)}"),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): lambda w, i, r: Call(
         f"{API}/adhoc/{w.batch(i)}/kill"),
-    ("GET", f"{API}/integrations"): lambda w, i, r: Call(f"{API}/integrations"),
+    ("GET", f"{API}/integrations"): lambda w, i, r: (lambda iid: Call(
+        f"{API}/integrations", marker=f'"id":{iid},'))(w.integration(i)),
     ("POST", f"{API}/integrations"): lambda w, i, r: Call(f"{API}/integrations", json={
-        "name": f"hook-{r}", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/"}}),
+        "name": f"hook-{r}-{i}", "kind": "webhook", "instance": i,
+        "config": {"url": "http://127.0.0.1:9/"}}),
     ("GET", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration()}"),
+        f"{API}/integrations/{w.integration(i)}"),
     ("PATCH", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration()}", json={"secret": "another-secret"}),
+        f"{API}/integrations/{w.integration(i)}", json={"secret": "another-secret"}),
     ("DELETE", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration()}"),
+        f"{API}/integrations/{w.integration(i)}"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration()}/test"),
+        f"{API}/integrations/{w.integration(i)}/test"),
     ("GET", f"{API}/alerts"): lambda w, i, r: (lambda rule: Call(
         f"{API}/alerts", marker=f'"id":{rule},'))(w.alert_rule(i)),
     ("POST", f"{API}/alerts"): lambda w, i, r: Call(f"{API}/alerts", json={
-        "task": w.task(i).id, "events": ["failed"], "integration": w.integration()}),
+        "task": w.task(i).id, "events": ["failed"], "integration": w.integration(i)}),
     ("GET", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
         f"{API}/alerts/{w.alert_rule(i)}"),
     ("PATCH", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
@@ -719,6 +724,8 @@ def _expected(rule: Rule, role: str | None, own: bool, call: Call) -> frozenset[
         return frozenset({404}) | toasted
     if not own and rule.scope == BODY:
         return frozenset({422}) | toasted
+    if not own and rule.scope == GLOBAL:
+        return frozenset({403}) | toasted
     return call.ok
 
 
@@ -756,6 +763,8 @@ def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World]
         for role in (None, *ROLES):
             for instance in (OWN, OTHER) if rule.scope else (OWN,):
                 call = CALLS[(method, path)](world, instance, role or "viewer")
+                if rule.scope == GLOBAL and instance == OWN and role and call.token is None:
+                    call.token = world.unscoped(role, "session" if rule.page else "api")
                 expected = _expected(rule, role, instance == OWN, call)
                 audited = world.audit_count()
                 status, text = _send(client, method, call, rule, role, world)

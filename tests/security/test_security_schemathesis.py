@@ -57,7 +57,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def api_schema(target: Target) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", target.app)
+    return schemathesis.openapi.from_asgi(  # the description needs a login too
+        "/api/v1/openapi.json", target.app, headers={"Authorization": f"Bearer {target.token}"})
 
 
 def _operations() -> list[tuple[str, str]]:

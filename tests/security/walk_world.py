@@ -210,24 +210,38 @@ class World:
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
-    def integration(self) -> int:
-        return self._as_root("/api/v1/integrations", {
-            "name": _uid("hook"), "kind": "webhook", "secret": "s3cret-value",
-            "config": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}})
-
-    def alert_rule(self, instance: str) -> int:
-        integration = self.integration()
+    def _root_sees(self, instances: list[str]) -> None:
         with session_scope(self.engine) as session:  # the superadmin sees only `default`
             root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
-            root.instances = ["*"]
+            root.instances = instances
+
+    def integration(self, instance: str = OWN) -> int:
+        """An integration of `instance` (the instances own their alert channels)."""
+        self._root_sees(["*"])
+        try:
+            return self._as_root("/api/v1/integrations", {
+                "name": _uid("hook"), "kind": "webhook", "secret": "s3cret-value",
+                "instance": instance,
+                "config": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}})
+        finally:
+            self._root_sees([OWN])
+
+    def alert_rule(self, instance: str) -> int:
+        integration = self.integration(instance)
+        self._root_sees(["*"])
         try:
             return self._as_root("/api/v1/alerts", {
                 "task": self.task(instance).id, "events": ["failed"],
                 "integration": integration})
         finally:
-            with session_scope(self.engine) as session:
-                root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
-                root.instances = [OWN]
+            self._root_sees([OWN])
+
+    def unscoped(self, role: str, kind: str = "api") -> str:
+        """A token (or session) of a user of `role` granted every instance (`*`)."""
+        name = f"walk-{role}-all"
+        if not self.exists(User, username=name):
+            seed_user(self.engine, name, role=role, password=PASSWORD, instances=["*"])
+        return self.token_for(name, kind=kind)
 
     def exists(self, table: type[SQLModel], **where: Any) -> bool:
         with session_scope(self.engine) as session:

@@ -12,7 +12,15 @@ from sqlmodel import col, select
 from app.agents import fleet
 from app.agents.admission import grant_for
 from app.agents.protocol import CLOSE_REMOVED
-from app.api.deps import AdminDep, AuditDep, ContextDep, OperatorDep, UserDep, bearer_token
+from app.api.deps import (
+    AdminDep,
+    AuditDep,
+    ContextDep,
+    OperatorDep,
+    ScopeDep,
+    UserDep,
+    bearer_token,
+)
 from app.api.routes.outputs import output_store
 from app.api.schemas import AgentPublic, AgentTokenCreated
 from app.api.security_schemas import AgentTokenCreateBody, AgentTokenListed
@@ -47,12 +55,14 @@ def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
 
 
 @router.get("", response_model=list[AgentView])
-def list_agents(context: ContextDep, user: UserDep) -> list[AgentView]:
+def list_agents(context: ContextDep, user: UserDep, scope: ScopeDep) -> list[AgentView]:
+    """Every agent (they serve all instances); the runs each holds only of the caller's."""
     with session_scope(context.engine) as session:
         agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
-        held = session.exec(
-            select(Run.agent, Run.id).where(col(Run.status).in_([s.value for s in ON_AGENT]))
-        ).all()
+        stmt = select(Run.agent, Run.id).where(col(Run.status).in_([s.value for s in ON_AGENT]))
+        if not scope.everything:
+            stmt = stmt.where(col(Run.instance).in_(sorted(scope.granted)))
+        held = session.exec(stmt).all()
     running: dict[str, list[int]] = {}
     for name, run_id in held:
         if name and run_id:

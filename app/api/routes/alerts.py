@@ -47,9 +47,12 @@ def _target_instance(session: Session, scope: ScopeDep, task: int | None, group:
     return row.instance
 
 
-def _integration(session: Session, integration_id: int) -> None:
-    if session.get(Integration, integration_id) is None:
-        raise InvalidInput("integration", f"no integration with id {integration_id}")
+def _integration(session: Session, integration_id: int, instance: str) -> None:
+    """A rule sends only through a global integration or one of its own instance."""
+    row = session.get(Integration, integration_id)
+    if row is None or row.instance not in (None, instance):
+        raise InvalidInput("integration", f"no integration with id {integration_id} "
+                                          f"in instance {instance!r}")
 
 
 def _rule(session: Session, rule_id: int, scope: ScopeDep) -> AlertRule:
@@ -76,7 +79,7 @@ def create_rule(body: AlertRuleCreate, context: ContextDep, user: OperatorDep,
                 scope: ScopeDep, audit: AuditDep) -> AlertRulePublic:
     with session_scope(context.engine) as session:
         instance = _target_instance(session, scope, body.task, body.group)
-        _integration(session, body.integration)
+        _integration(session, body.integration, instance)
         rule = AlertRule(task_id=body.task, group_id=body.group,
                          integration_id=body.integration, events=[e.value for e in body.events],
                          late_minutes=body.late_minutes, active=body.active, instance=instance,
@@ -106,7 +109,7 @@ def update_rule(rule_id: int, body: AlertRuleUpdate, context: ContextDep, user: 
         if body.events is not None:
             rule.events = [e.value for e in body.events]
         if body.integration is not None:
-            _integration(session, body.integration)
+            _integration(session, body.integration, rule.instance)
             rule.integration_id = body.integration
         if "late_minutes" in fields:
             rule.late_minutes = body.late_minutes

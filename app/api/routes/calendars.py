@@ -1,4 +1,8 @@
-"""/calendars: holiday calendars; an edit re-plans every schedule that uses the calendar."""
+"""/calendars: holiday calendars; an edit re-plans every schedule that uses the calendar.
+
+Calendars are global (schedules and exports name them): everyone reads them, and only an
+admin of every instance (`*`) creates, changes or deletes one, since an edit moves the runs
+of every instance whose schedules use it."""
 
 from __future__ import annotations
 
@@ -8,14 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AdminDep, AuditDep, ContextDep, UserDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep, UserDep
 from app.api.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
 from app.context import AppContext
 from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
 from app.db.engine import session_scope
 from app.db.tables import Calendar
 from app.domain.calendars import validate_calendar_fields
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput
 from app.scheduler.planner import plan_tasks
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
@@ -31,6 +35,12 @@ def _public(session: Session, row: Calendar) -> CalendarPublic:
         working_dates=[date.fromisoformat(d) for d in row.working_dates],
         used_by=sorted(users), created_at=row.created_at, updated_at=row.updated_at,
     )
+
+
+def _require_unscoped(scope: InstanceScope) -> None:
+    if not scope.everything:
+        raise Forbidden("calendars are shared by every instance: only an admin of every "
+                        "instance changes them")
 
 
 def _validate(country: str | None, subdivision: str | None) -> None:
@@ -56,8 +66,9 @@ def list_calendars(context: ContextDep, user: UserDep) -> list[CalendarPublic]:
 
 
 @router.post("", response_model=CalendarPublic, status_code=201)
-def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep, audit: AuditDep
-                    ) -> CalendarPublic:
+def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep, scope: ScopeDep,
+                    audit: AuditDep) -> CalendarPublic:
+    _require_unscoped(scope)
     _validate(body.country, body.subdivision)
     now = context.clock.now()
     with session_scope(context.engine) as session:
@@ -86,7 +97,8 @@ def read_calendar(name: str, context: ContextDep, user: UserDep) -> CalendarPubl
 
 @router.patch("/{name}", response_model=CalendarPublic)
 def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep,
-                    audit: AuditDep) -> CalendarPublic:
+                    scope: ScopeDep, audit: AuditDep) -> CalendarPublic:
+    _require_unscoped(scope)
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
         before = _public(session, row)
@@ -115,8 +127,9 @@ def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: 
 
 
 @router.delete("/{name}", status_code=204)
-def delete_calendar(name: str, context: ContextDep, user: AdminDep, audit: AuditDep
-                    ) -> Response:
+def delete_calendar(name: str, context: ContextDep, user: AdminDep, scope: ScopeDep,
+                    audit: AuditDep) -> Response:
+    _require_unscoped(scope)
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
         before = _public(session, row)

@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep, WriterDep
+from app.api.deps import (
+    AuditDep,
+    ContextDep,
+    OperatorDep,
+    ScopeDep,
+    UserDep,
+    WriterDep,
+)
 from app.api.group_schemas import (
     EdgeBody,
     EdgeRef,
@@ -43,21 +50,37 @@ from app.db.groups import (
     update_group,
     upstream_groups,
 )
-from app.db.tables import GroupDependency, GroupRun, Run, TaskGroup
+from app.db.moves import move_group
+from app.db.tables import GroupDependency, GroupRun, Run, Task, TaskGroup
 from app.domain.dag import Edge, EdgeCondition, generations
-from app.domain.roles import can_see_instance
+from app.domain.roles import Role, can_see_instance, role_at_least
 from app.domain.states import TriggerKind
-from app.errors import InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
+from app.scheduler.planner import plan_tasks
 
 router = APIRouter(prefix="/groups", tags=["groups"])
+
+# Fields a `user` may change on an active group without it waiting for an operator again.
+_HARMLESS = frozenset({"name", "description", "active"})
 
 
 def _visible(group: TaskGroup, instances: list[str]) -> TaskGroup:
     if not can_see_instance(instances, group.instance):
         raise NotFound("group", group.id)
     return group
+
+
+def _user_guard(user_role: str, group: TaskGroup, changed: dict[str, object]) -> None:
+    """As for tasks: a `user` cannot activate (unfreeze) a group, and a user's change of its
+    schedule, members or instance leaves it inactive until an operator activates it."""
+    if role_at_least(user_role, Role.OPERATOR):
+        return
+    if changed.get("active") is True and not group.active:
+        raise Forbidden("active: only an operator can activate a group")
+    if set(changed) - _HARMLESS:
+        changed["active"] = False
 
 
 def _public(session: Session, group: TaskGroup) -> GroupPublic:
@@ -104,9 +127,11 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
     if not can_see_instance(user.instances, body.instance):
         raise InvalidInput("instance", f"instance {body.instance!r} is not granted to you")
     now = context.clock.now()
+    fields = {k: getattr(body, k) for k in GroupCreate.model_fields}
+    if not role_at_least(user.role, Role.OPERATOR):
+        fields["active"] = False  # a user's group waits for an operator, as a task does
     with session_scope(context.engine) as session:
-        group = create_group(session, {k: getattr(body, k) for k in GroupCreate.model_fields},
-                             now=now)
+        group = create_group(session, fields, now=now)
         planned = plan_group(session, group, now=now)
         public = _public(session, group)
         audit(session, action="group.create", target_kind="group", target_id=public.gid,
@@ -122,19 +147,37 @@ def read(gid: int, context: ContextDep, user: UserDep) -> GroupPublic:
 
 
 @router.patch("/{gid}", response_model=GroupPublic)
-def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, audit: AuditDep
-          ) -> GroupPublic:
+def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, scope: ScopeDep,
+          audit: AuditDep) -> GroupPublic:
+    """A move (`instance`) takes the group's tasks, planned runs and alert rules along; the
+    new instance must be granted, and the change is audited in both instances."""
     now = context.clock.now()
+    changed = {k: getattr(body, k) for k in body.model_fields_set}
+    moved: list[Task] = []
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         before = _public(session, group)
-        update_group(session, group, {k: getattr(body, k) for k in body.model_fields_set},
-                     now=now)
+        left = group.instance
+        _user_guard(user.role, group, changed)
+        target = changed.get("instance")
+        if isinstance(target, str) and target != left:
+            scope.require(target)
+            moved = move_group(session, group, target)
+            if not role_at_least(user.role, Role.OPERATOR):
+                for task in moved:  # a user's move waits for an operator, as any edit
+                    task.active = False
+        update_group(session, group, changed, now=now)
         planned = plan_group(session, group, now=now)
+        if moved:
+            plan_tasks(session, moved, now=now)
+        moved_next = [(task.id or 0, task.next_fire_time) for task in moved]
         public = _public(session, group)
-        audit(session, action="group.update", target_kind="group", target_id=gid,
-              before=before, after=public, instance=group.instance)
+        for instance in dict.fromkeys((left, group.instance)):
+            audit(session, action="group.update", target_kind="group", target_id=gid,
+                  before=before, after=public, instance=instance)
     context.scheduler.group_changed(gid, planned.trigger_time if planned else None)
+    for tid, at in moved_next:
+        context.scheduler.task_changed(tid, at)
     return public
 
 

@@ -1,5 +1,11 @@
 """/integrations: alert channels (webhook, Slack, email). Admin only; the secret is stored
-encrypted and never returned (`has_secret` says whether there is one)."""
+encrypted and never returned (`has_secret` says whether there is one).
+
+An integration belongs to one instance (only that instance's alert rules send through it), or
+is global (`instance` null: rules of every instance may use it). An admin sees and changes
+the integrations of their instances; the global ones they may read, but only an admin of
+every instance (`*`) creates, changes, tests or deletes them, since whoever redirects a
+global channel would receive every instance's alerts."""
 
 from __future__ import annotations
 
@@ -19,12 +25,12 @@ from app.alerts.schemas import (
     TestResult,
 )
 from app.alerts.senders import Outgoing, SendError, send
-from app.api.deps import AdminDep, AuditDep, ContextDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep
 from app.context import AppContext
 from app.db.alert_tables import AlertRule
 from app.db.engine import session_scope
 from app.db.tables import Integration
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.secrets import decrypt_secret, encrypt_secret
 
 router = APIRouter(prefix="/integrations", tags=["alerts"])
@@ -32,7 +38,8 @@ router = APIRouter(prefix="/integrations", tags=["alerts"])
 
 def public(row: Integration) -> IntegrationPublic:
     return IntegrationPublic(id=row.id or 0, name=row.name, kind=row.kind, config=row.config,
-                             has_secret=bool(row.secret_encrypted), created_at=row.created_at)
+                             has_secret=bool(row.secret_encrypted), created_at=row.created_at,
+                             instance=row.instance)
 
 
 def _config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -45,11 +52,26 @@ def _config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True)
 
 
-def _get(session: Session, integration_id: int) -> Integration:
+def _get(session: Session, integration_id: int, scope: InstanceScope) -> Integration:
     row = session.get(Integration, integration_id)
     if row is None:
         raise NotFound("integration", integration_id)
+    scope.check(row.instance, "integration", integration_id)
     return row
+
+
+def _writable(session: Session, integration_id: int, scope: InstanceScope) -> Integration:
+    """The row, when the caller may change (or send through) it."""
+    row = _get(session, integration_id, scope)
+    _require_owner(row.instance, scope)
+    return row
+
+
+def _require_owner(instance: str | None, scope: InstanceScope) -> None:
+    if instance is None and not scope.everything:
+        raise Forbidden("a global integration is changed only by an admin of every instance")
+    if instance is not None:
+        scope.require(instance)
 
 
 def _unique(session: Session, name: str, own: int | None) -> None:
@@ -59,40 +81,44 @@ def _unique(session: Session, name: str, own: int | None) -> None:
 
 
 @router.get("", response_model=list[IntegrationPublic])
-def list_integrations(context: ContextDep, user: AdminDep) -> list[IntegrationPublic]:
+def list_integrations(context: ContextDep, user: AdminDep, scope: ScopeDep
+                      ) -> list[IntegrationPublic]:
     with session_scope(context.engine) as session:
         rows = session.exec(select(Integration).order_by(col(Integration.name))).all()
-        return [public(r) for r in rows]
+        return [public(r) for r in rows if scope.allows(r.instance)]
 
 
 @router.post("", response_model=IntegrationPublic, status_code=201)
-def create(body: IntegrationCreate, context: ContextDep, user: AdminDep, audit: AuditDep
-           ) -> IntegrationPublic:
+def create(body: IntegrationCreate, context: ContextDep, user: AdminDep, scope: ScopeDep,
+           audit: AuditDep) -> IntegrationPublic:
+    _require_owner(body.instance, scope)
     config = _config(body.kind, body.config)
     secret = encrypt_secret(body.secret, context.settings.data_dir) if body.secret else None
     with session_scope(context.engine) as session:
         _unique(session, body.name, None)
         row = Integration(name=body.name, kind=body.kind, config=config,
-                          secret_encrypted=secret, created_at=context.clock.now())
+                          secret_encrypted=secret, created_at=context.clock.now(),
+                          instance=body.instance)
         session.add(row)
         session.flush()
         result = public(row)
         audit(session, action="integration.create", target_kind="integration",
-              target_id=row.id, after=result)
+              target_id=row.id, after=result, instance=row.instance)
     return result
 
 
 @router.get("/{integration_id}", response_model=IntegrationPublic)
-def read(integration_id: int, context: ContextDep, user: AdminDep) -> IntegrationPublic:
+def read(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
+         ) -> IntegrationPublic:
     with session_scope(context.engine) as session:
-        return public(_get(session, integration_id))
+        return public(_get(session, integration_id, scope))
 
 
 @router.patch("/{integration_id}", response_model=IntegrationPublic)
 def patch(integration_id: int, body: IntegrationUpdate, context: ContextDep, user: AdminDep,
-          audit: AuditDep) -> IntegrationPublic:
+          scope: ScopeDep, audit: AuditDep) -> IntegrationPublic:
     with session_scope(context.engine) as session:
-        row = _get(session, integration_id)
+        row = _writable(session, integration_id, scope)
         before = public(row)
         if body.name is not None:
             _unique(session, body.name, row.id)
@@ -106,29 +132,30 @@ def patch(integration_id: int, body: IntegrationUpdate, context: ContextDep, use
         result = public(row)
         audit(session, action="integration.update", target_kind="integration",
               target_id=row.id, before=before, after=result,
-              detail="secret changed" if "secret" in body.model_fields_set else "")
+              detail="secret changed" if "secret" in body.model_fields_set else "",
+              instance=row.instance)
     return result
 
 
 @router.delete("/{integration_id}", status_code=204)
-def delete(integration_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
-           ) -> Response:
+def delete(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep,
+           audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        row = _get(session, integration_id)
+        row = _writable(session, integration_id, scope)
         rules = session.exec(select(AlertRule.id).where(
             AlertRule.integration_id == integration_id)).all()
         if rules:
             raise Conflict(f"integration {row.name!r} is used by alert rules "
                            f"{', '.join(str(r) for r in rules)}")
         audit(session, action="integration.delete", target_kind="integration",
-              target_id=row.id, before=public(row))
+              target_id=row.id, before=public(row), instance=row.instance)
         session.delete(row)
     return Response(status_code=204)
 
 
-def _test_message(context: AppContext, integration_id: int) -> Outgoing:
+def _test_message(context: AppContext, integration_id: int, scope: InstanceScope) -> Outgoing:
     with session_scope(context.engine) as session:
-        row = _get(session, integration_id)
+        row = _writable(session, integration_id, scope)
         secret = (decrypt_secret(row.secret_encrypted, context.settings.data_dir)
                   if row.secret_encrypted else None)
         text = f"Almanac: test message from integration {row.name!r}"
@@ -137,9 +164,10 @@ def _test_message(context: AppContext, integration_id: int) -> Outgoing:
 
 
 @router.post("/{integration_id}/test", response_model=TestResult)
-async def test(integration_id: int, context: ContextDep, user: AdminDep) -> TestResult:
+async def test(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
+               ) -> TestResult:
     """Send a test message now and say whether the channel took it."""
-    outgoing = await anyio.to_thread.run_sync(_test_message, context, integration_id)
+    outgoing = await anyio.to_thread.run_sync(_test_message, context, integration_id, scope)
     async with httpx.AsyncClient() as http:
         try:
             await send(http, outgoing)

@@ -32,6 +32,7 @@ from app.api.schemas import (
 from app.db.engine import session_scope
 from app.db.freezes import add_freeze, remove_freeze
 from app.db.freezes import list_freezes as list_freezes_of
+from app.db.moves import carry_task_extras
 from app.db.runs import create_run, task_spec
 from app.db.tables import Task, TaskGroup
 from app.db.tasks import create_task, delete_task, get_task, update_task
@@ -144,6 +145,7 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
         changed = {k: getattr(body, k) for k in body.model_fields_set}
         task = _visible(get_task(session, tid), scope)
         before = to_public(task)
+        left = task.instance
         if "instance" in changed or "group" in changed:
             _check_placement(session, scope, changed.get("instance") or task.instance,
                              changed["group"] if "group" in changed else task.group_id)
@@ -151,10 +153,13 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
         task = update_task(session, task, changed, now=now)
         if set(changed) & _POLICED:
             enforce(session, user.role, task_spec(task), task.instance, [task.target or ""])
+        if task.instance != left:
+            carry_task_extras(session, [tid], task.instance)
         plan_task(session, task, now=now)
         public = to_public(task)
-        audit(session, action="task.update", target_kind="task", target_id=tid, before=before,
-              after=public, instance=task.instance)
+        for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
+            audit(session, action="task.update", target_kind="task", target_id=tid,
+                  before=before, after=public, instance=instance)
     context.scheduler.task_changed(public.tid, public.next_fire_time)
     return public
 

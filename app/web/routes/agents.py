@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from app.api.deps import ContextDep
 from app.web.api import ApiClient, ApiDep, ApiError, api_has
 from app.web.auth import WriteSessionDep
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
+from app.web.scoped_changes import for_viewer
 from app.web.sse import EventStream, redraw_stream
 from app.web.templating import render
 
@@ -61,6 +63,7 @@ async def agent_action(request: Request, name: AgentName,
 
 
 @router.get("/agents/events")
-async def agents_events(bus: BusDep, lifetime: LifetimeDep, api: ApiDep, seq: int = 0
-                        ) -> EventStream:
-    return redraw_stream(bus, seq, lifetime, REDRAW_EVERY)
+async def agents_events(context: ContextDep, bus: BusDep, lifetime: LifetimeDep, api: ApiDep,
+                        seq: int = 0) -> EventStream:
+    relevant = for_viewer(context.engine, api.session.user.instances)
+    return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)

@@ -11,6 +11,7 @@ from app.web.api import ApiDep
 from app.web.dashboard_view import load_dashboard
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
+from app.web.scoped_changes import for_viewer
 from app.web.sse import EventStream, redraw_stream
 from app.web.templating import render
 
@@ -29,6 +30,7 @@ async def dashboard(request: Request, context: ContextDep, api: ApiDep, htmx: Ht
 
 
 @router.get("/dashboard/events")
-async def dashboard_events(api: ApiDep, bus: BusDep, lifetime: LifetimeDep, seq: int = 0
-                           ) -> EventStream:
-    return redraw_stream(bus, seq, lifetime, REDRAW_EVERY)
+async def dashboard_events(api: ApiDep, context: ContextDep, bus: BusDep,
+                           lifetime: LifetimeDep, seq: int = 0) -> EventStream:
+    relevant = for_viewer(context.engine, api.session.user.instances)
+    return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)
