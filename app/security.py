@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import math
 import secrets
 from collections.abc import Iterable
@@ -136,6 +137,20 @@ class LoginThrottle:
             steps.append((failures, self.wait_after(failures)))
             failures += 1
         return steps
+
+
+def source_key(address: str | None) -> str:
+    """What the source throttle counts on: the IPv4 address, or the IPv6 /64 (one host
+    commonly holds a whole /64, so single v6 addresses would be free to rotate)."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:100]
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip)
 
 
 def retry_after_seconds(until: datetime, now: datetime) -> int:

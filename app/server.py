@@ -41,6 +41,8 @@ from app.clock import Clock, SystemClock
 from app.context import AppContext
 from app.control_relay import ControlRelay
 from app.db.engine import make_engine
+from app.db.sealing import bind_box
+from app.env_secrets import box_for
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 from app.web.security_headers import SecurityHeaders
@@ -53,6 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
                start_scheduler: bool = True) -> FastAPI:
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url())
+    bind_box(engine, lambda: box_for(settings.data_dir))  # env values sealed at rest
     hub = AgentHub(engine, clock, heartbeat_interval=settings.heartbeat_interval_seconds)
     scheduler = SchedulerService(engine, clock, hub, settings)
     hub.on_change = scheduler.wake_dispatch

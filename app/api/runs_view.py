@@ -27,9 +27,11 @@ def run_public(run: Run) -> RunPublic:
 
 
 def run_detail(run: Run, events: Sequence[RunEvent],
-               waiting: list[dict[str, Any]] | None = None) -> RunDetail:
+               waiting: list[dict[str, Any]] | None = None, *,
+               spec: dict[str, Any] | None = None) -> RunDetail:
+    """`spec`: `spec` and `spec_digest` as env_view.run_spec_fields gives them."""
     return RunDetail(
-        **run_public(run).model_dump(), waiting_for=waiting or [],
+        **run_public(run).model_dump(), waiting_for=waiting or [], **(spec or {}),
         events=[RunEventPublic(status=e.status, at=e.at, detail=e.detail, attempt=e.attempt)
                 for e in events],
     )

@@ -24,6 +24,12 @@ Memory = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[KMGTkmgt]?$")]
 Mount = Annotated[str, StringConstraints(pattern=r"^[^:]+:[^:]+(:(ro|rw))?$")]
 
 
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")]
+# The whole set of a task's secret environment values: a string sets one, null keeps the value
+# stored (exports write null); a name left out is removed. Never read back: shown as "set".
+SecretValues = dict[EnvName, Annotated[str, Field(max_length=100_000)] | None]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +48,8 @@ class TaskFields(_Strict):
     gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Write-only values put in the command's environment: see SecretValues.
+    secrets: SecretValues = Field(default_factory=dict)
     workdir: str | None = Field(default=None, max_length=1000)
     retry_attempts: int = Field(default=0, ge=0, le=100)
     retry_delay_seconds: float = Field(default=0, ge=0, le=86_400)
@@ -85,6 +93,7 @@ class TaskUpdate(_Strict):
     gpus: list[Annotated[int, Field(ge=0)]] | None = None
     mounts: list[Mount] | None = None
     env: dict[str, str] | None = None
+    secrets: SecretValues | None = None
     workdir: str | None = Field(default=None, max_length=1000)
     retry_attempts: int | None = Field(default=None, ge=0, le=100)
     retry_delay_seconds: float | None = Field(default=None, ge=0, le=86_400)
@@ -119,6 +128,7 @@ class TaskPublic(BaseModel):
     gpus: list[int]
     mounts: list[str]
     env: dict[str, str]
+    secrets: dict[str, str] = Field(default_factory=dict, description='name -> "set"')
     workdir: str | None
     retry_attempts: int
     retry_delay_seconds: float
@@ -164,6 +174,10 @@ class RunPublic(BaseModel):
 
 class RunDetail(RunPublic):
     events: list[RunEventPublic]
+    # What runs, as frozen when the run was made (env masked as for tasks, secrets "set").
+    spec: dict[str, Any] = Field(default_factory=dict)
+    # SHA-256 of the spec: `POST /runs/{id}/approve` may name it to approve exactly this.
+    spec_digest: str | None = None
     # Every blocker of an IDLE or ACTIVE run ({"kind", "detail", ...}); empty otherwise.
     waiting_for: list[dict[str, Any]] = Field(default_factory=list)
 

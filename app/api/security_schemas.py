@@ -114,6 +114,12 @@ class Decision(_Strict):
     comment: Comment = ""
 
 
+class Approval(Decision):
+    spec_digest: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$",
+        description="The run's spec_digest as reviewed: approve only if the spec is still it")
+
+
 class AuditPublic(BaseModel):
     id: int
     at: datetime

@@ -49,6 +49,7 @@ def server(
     from app.bootstrap import ensure_admin, upgrade_database
     from app.clock import SystemClock
     from app.db.engine import make_engine
+    from app.db.sealing import seal_plaintext
     from app.server import create_app
 
     configure(log_format)
@@ -67,6 +68,7 @@ def server(
     if generated:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
+    seal_plaintext(engine)  # environments stored before they were sealed at rest
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024,

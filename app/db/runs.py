@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.db.tables import Run, RunEvent, Task
+from app.domain import run_spec
 from app.domain.states import RunStatus, TriggerKind, can_transition, is_terminal
 from app.errors import Conflict, NotFound
 
@@ -23,11 +24,14 @@ ENDED_GROUP_RUNS = "ended_group_runs"
 
 
 def task_spec(task: Task) -> dict[str, Any]:
-    """What an agent needs to run the task, frozen at the moment the run is created."""
+    """What an agent needs to run the task, frozen at the moment the run is created. The
+    environment travels sealed (the task's token is copied, nothing is decrypted)."""
+    env: dict[str, Any] = ({"env_sealed": task.env_sealed} if task.env_sealed
+                           else {"env": dict(task.env)})
     return {
         "command": task.command,
         "image": task.image,
-        "env": dict(task.env),
+        **env,
         "workdir": task.workdir,
         "run_as_user": task.run_as_user,
         "cpus": task.cpus,
@@ -72,6 +76,8 @@ def new_run(
         trigger_time=trigger_time or at,
         occurrence_key=occurrence_key,
         spec=spec,
+        # What an approval will be of: the spec as submitted.
+        spec_digest=run_spec.digest(spec) if status is RunStatus.PENDING_APPROVAL else None,
         created_by=created_by,
         batch_id=batch_id,
         reason=reason,

@@ -63,7 +63,9 @@ class Task(SQLModel, table=True):
     memory: str | None = Field(default=None, max_length=20)
     gpus: list[int] = Field(default_factory=list, sa_type=JSON)
     mounts: list[str] = Field(default_factory=list, sa_type=JSON)
-    env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)  # legacy plain; emptied
+    # `env` and secret values, Fernet-sealed (app/db/sealing.py).
+    env_sealed: str | None = None
     workdir: str | None = Field(default=None, max_length=1000)
     retry_attempts: int = 0
     retry_delay_seconds: float = 0.0
@@ -167,6 +169,8 @@ class Run(SQLModel, table=True):
     agent_ended_attempt: int | None = None
     # The command and execution settings fixed when the run was created (adhoc runs have no task).
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # SHA-256 of the spec when it was submitted for approval (app/domain/run_spec.py).
+    spec_digest: str | None = Field(default=None, max_length=64)
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()

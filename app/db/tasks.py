@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from app.db.calendars import check_calendar_reference
+from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.domain.schedules import schedule_to_dict
 from app.domain.states import RunStatus
@@ -51,7 +52,9 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     """`fields` are the API's names (`group`, schedule as a model or a dict)."""
     values = _row_values(fields)
     _check_references(session, values, values.get("instance", "default"), None)
+    sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
+    write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
     return task
@@ -64,8 +67,9 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
             raise InvalidInput(required, "must not be null")
     values = _row_values(changed)
     _check_references(session, values, values.get("instance") or task.instance, task.id)
+    write_task_env(session, task, {k: values.pop(k) for k in ("env", "secrets") if k in values})
     for key, value in values.items():
-        if key in ("labels", "env") and value is None:
+        if key == "labels" and value is None:
             value = {}
         if key in ("gpus", "mounts") and value is None:
             value = []

@@ -27,6 +27,7 @@ from app.security import (
     hash_token,
     new_token,
     random_password,
+    source_key,
     verify_password,
 )
 
@@ -114,7 +115,7 @@ def attempt_login(engine: Engine, username: str, password: str, *, source: str |
     and the account each count the try before the check, a success gives the counts back.
     A source that used up its failures is refused, even a right password; an account is
     only slowed. Commits its own short transactions, none held across the slow hash."""
-    address = (source or "unknown")[:100]
+    address = source_key(source)
     with session_scope(engine) as session:
         gate = claim_source(session, address, now=now, throttle=throttle)
         if not gate.passed:

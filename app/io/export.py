@@ -13,6 +13,7 @@ from app.api.io_schemas import (
     GroupItem,
     TaskItem,
 )
+from app.db.sealing import box_or_none, task_env
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
 from app.io.snapshot import (
     Snapshot,
@@ -28,8 +29,11 @@ def _visible(instance: str, instances: Collection[str] | None) -> bool:
     return instances is None or instance in instances
 
 
-def database_snapshot(session: Session, instances: Collection[str] | None = None) -> Snapshot:
-    """Every calendar, and the groups, tasks and edges of `instances` (None: all of them)."""
+def database_snapshot(session: Session, instances: Collection[str] | None = None, *,
+                      reveal_env: bool = True) -> Snapshot:
+    """Every calendar, and the groups, tasks and edges of `instances` (None: all of them).
+    Env values are masked unless `reveal_env`; secrets are named, their values left out
+    (null: "keep what the server holds" when the file is imported again)."""
     snap = Snapshot()
     for cal in session.exec(select(Calendar).order_by(col(Calendar.name))).all():
         snap.add("calendar", calendar_item(CalendarItem(
@@ -49,6 +53,9 @@ def database_snapshot(session: Session, instances: Collection[str] | None = None
         values = task.model_dump(include=set(TaskItem.model_fields) - {"group"})
         owner = groups.get(task.group_id)
         values["group"] = owner.name if owner is not None else None
+        sealed = task_env(task, box_or_none(session) if task.env_sealed else None)
+        values["env"] = sealed.shown_env(reveal_env)
+        values["secrets"] = dict.fromkeys(sealed.secrets)
         snap.add("task", task_item(TaskItem.model_validate(values)))
     for edge in session.exec(select(DependencyEdge)).all():
         owner, up, down = groups.get(edge.group_id), tasks.get(edge.upstream_id), \

@@ -76,6 +76,11 @@ def desired_state(current: Snapshot, file: Snapshot, mode: Mode, all_instances: 
         desired = current.copy()
         for info in KINDS:
             desired.items[info.kind].update(file.of(info.kind))
+    # A task item that does not mention `secrets` keeps those the server holds.
+    for key, item in file.of("task").items():
+        if "secrets" not in item:
+            held = (current.of("task").get(key) or {}).get("secrets") or {}
+            desired.items["task"][key] = {**item, "secrets": dict(held)}
     # An edge whose ends left its group goes with them.
     tasks = desired.of("task")
     desired.items["dependency"] = {

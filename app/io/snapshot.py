@@ -51,6 +51,10 @@ def task_item(model: TaskItem) -> Item:
     data = _with_schedule(model, item_dict(model))
     data["labels"] = dict(sorted(data["labels"].items()))
     data["env"] = dict(sorted(data["env"].items()))
+    if "secrets" in model.model_fields_set:
+        data["secrets"] = dict(sorted(data["secrets"].items()))
+    else:  # left out of a file: the task keeps its secrets (importer.desired_state)
+        del data["secrets"]
     head = {k: data.pop(k) for k in ("name", "instance", "command", "group")}
     return {**head, **data}
 

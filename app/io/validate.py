@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from app.api.io_schemas import ImportProblem, Kind
 from app.domain.calendars import validate_calendar_fields
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
+from app.env_secrets import MASK
 from app.io.parse import FileContent
 from app.io.problems import problem
 from app.io.snapshot import Item, Key, Snapshot
@@ -72,6 +73,23 @@ def _check_tasks(checker: Checker) -> None:
         # imports even after that task's agent was removed.
         if target and target not in checker.agents and before.get("target") != target:
             checker.flag(label, "target", f"unknown agent {target!r}")
+        _check_env(checker, label, item, before)
+
+
+def _check_env(checker: Checker, label: str, item: Item, before: Item) -> None:
+    """Secrets exported as null keep the value held here, so one must be held; env values
+    masked by an export for a viewer are not values."""
+    held = before.get("secrets") or {}
+    for name, value in sorted((item.get("secrets") or {}).items()):
+        if value is None and name not in held:
+            checker.flag(label, f"secrets.{name}", "no value is held for it here (exports "
+                                                   "leave secret values out): give the value")
+        if name in item["env"]:
+            checker.flag(label, f"secrets.{name}", "is also in env: a name is either")
+    for name, value in sorted(item["env"].items()):
+        if value == MASK:
+            checker.flag(label, f"env.{name}", "is masked (an export for a viewer): give the "
+                                               "value")
 
 
 def _check_dependencies(checker: Checker) -> None:

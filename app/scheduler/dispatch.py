@@ -10,9 +10,12 @@ from sqlmodel import Session, col, or_, select
 
 from app.agents.protocol import StartRun
 from app.db.runs import transition
+from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
+from app.domain import run_spec
 from app.domain.run_policy import RunPolicy, check_resolved
 from app.domain.states import ON_AGENT, RunStatus
+from app.env_secrets import EnvBox
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
@@ -81,11 +84,13 @@ def _name(agent: AgentSlot) -> str:
     return agent.name
 
 
-def start_message(run: Run) -> StartRun:
+def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
+    """The start frame: the only place a run's sealed environment is opened."""
     spec = run.spec
     return StartRun(
         run_id=run.id or 0, attempt=run.attempt, command=str(spec["command"]),
-        image=spec.get("image"), env=spec.get("env") or {}, workdir=spec.get("workdir"),
+        image=spec.get("image"), env=spec_env(spec, box).for_command(),
+        workdir=spec.get("workdir"),
         run_as_user=spec.get("run_as_user"), cpus=spec.get("cpus"), memory=spec.get("memory"),
         gpus=spec.get("gpus") or [], mounts=spec.get("mounts") or [],
         max_run_seconds=spec.get("max_run_seconds"),
@@ -109,6 +114,7 @@ def dispatch_pending(
     # Tasks with `queue` concurrency run one at a time, oldest first.
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
+    box = box_or_none(session)  # one key ring for the pass
     for run in session.exec(stmt).all():
         waiting = blockers.of(run)
         if waiting:
@@ -125,6 +131,8 @@ def dispatch_pending(
         if isinstance(choice, str):
             _wait(run, choice)
             continue
+        if not _as_approved(session, run, now):
+            continue
         choice.running += 1
         spec = dict(run.spec)
         spec["_dispatches"] = int(spec.get("_dispatches", 0)) + 1
@@ -134,8 +142,20 @@ def dispatch_pending(
         transition(session, run, RunStatus.TRIGGER, at=now, agent=choice.name,
                    dispatched_at=now, reason=None, spec=spec,
                    detail=f"dispatched to {choice.name}")
-        sends.append((choice.name, start_message(run)))
+        sends.append((choice.name, start_message(run, box)))
     return sends
+
+
+def _as_approved(session: Session, run: Run, now: datetime) -> bool:
+    """An approved run runs the spec that was approved or nothing: one changed since (by
+    whatever path) fails instead."""
+    approved = run.spec.get(run_spec.APPROVED)
+    if approved is None or run_spec.digest(run.spec) == approved:
+        return True
+    transition(session, run, RunStatus.FAILED, at=now,
+               reason="spec changed after approval: not run",
+               detail=f"spec digest is no longer the approved {str(approved)[:12]}")
+    return False
 
 
 def _wait(run: Run, reason: str) -> None:

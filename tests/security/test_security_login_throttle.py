@@ -27,7 +27,7 @@ from app.clock import FrozenClock
 from app.db.engine import make_engine, session_scope
 from app.db.login_tables import LoginSource
 from app.db.tables import ApiToken, User
-from app.security import password_problem
+from app.security import password_problem, source_key
 from app.server import create_app
 from app.settings import Settings
 
@@ -204,3 +204,12 @@ def test_common_passwords_are_refused_on_create_change_and_reset(server: Server)
                             json={"current_password": GOOD, "password": "Iloveyou123!"})
     assert changed.status_code == 422 and changed.json()["detail"].startswith("password:")
     assert server.login(GOOD).status_code == 200  # the password is unchanged
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("2001:db8:1:2::9", "2001:db8:1:2::/64"),
+    (None, "unknown"), ("testclient", "testclient"),
+])
+def test_the_source_of_a_try_is_its_address_or_ipv6_64(address: str | None, key: str) -> None:
+    assert source_key(address) == key

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.agents.protocol import Control
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, WriterDep
+from app.api.env_view import audited_run
 from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.api.schemas import Memory, Mount, RunPublic
@@ -24,8 +25,10 @@ from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
 from app.db.runs import create_run, transition
+from app.db.sealing import box_of
 from app.db.tables import Agent, Run
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind, is_terminal
+from app.env_secrets import EnvValues
 from app.errors import Conflict, InvalidInput, NotFound
 from app.security import submission_status
 
@@ -97,9 +100,11 @@ class AdhocKill(AdhocBatch):
     killed: list[KilledRun]
 
 
-def _spec(body: AdhocRequest, agent: str) -> dict[str, Any]:
+def _spec(body: AdhocRequest, agent: str, sealed: str | None = None) -> dict[str, Any]:
+    """`sealed`: the env sealed (app/db/sealing.py); without it the env is left out."""
     return {
-        "command": body.command, "image": body.image, "env": dict(body.env),
+        "command": body.command, "image": body.image,
+        **({"env_sealed": sealed} if sealed else {"env": {}}),
         "workdir": body.workdir, "run_as_user": body.run_as_user, "cpus": body.cpus,
         "memory": body.memory, "gpus": list(body.gpus), "mounts": list(body.mounts),
         "max_run_seconds": body.max_run_seconds, "target": agent, "labels": {},
@@ -159,18 +164,21 @@ def submit(body: AdhocRequest, context: ContextDep, user: WriterDep, scope: Scop
     now = context.clock.now()
     verb = "started" if status is RunStatus.ACTIVE else "submitted for approval"
     with session_scope(context.engine) as session:
+        sealed = box_of(session).seal(EnvValues(env=dict(body.env)))
         enforce(session, user.role, _spec(body, ""), body.instance)  # before who is online
         chosen = _agents(session, body)
         enforce(session, user.role, _spec(body, ""), body.instance, chosen)
         runs = [create_run(session, at=now, status=status, trigger_kind=TriggerKind.ADHOC,
-                           spec=_spec(body, agent), created_by=user.username,
+                           spec=_spec(body, agent, sealed), created_by=user.username,
                            instance=body.instance, batch_id=batch_id,
                            detail=f"adhoc {verb} by {user.username} on {agent}")
                 for agent in chosen]
         view = batch_view(batch_id, runs)
         audit(session, action="adhoc.submit", target_kind="batch", target_id=batch_id,
               after={"command": body.command, "agents": [r.spec["target"] for r in runs],
-                     "status": status.value}, instance=body.instance)
+                     "status": status.value,
+                     "runs": [audited_run(session, r) for r in runs]},
+              instance=body.instance)
     if status is RunStatus.ACTIVE:
         context.scheduler.wake_dispatch()
     return view

@@ -1,6 +1,9 @@
 """/runs/{id}/approve and /reject: an operator's decision on a run a `user` submitted.
 
-The decision, who made it and the comment go on the run's timeline and in the audit log.
+The decision, who made it and the comment go on the run's timeline and in the audit log,
+with the whole spec that will run (secret values masked). An approval is of that exact spec:
+given `spec_digest` must be the run's (409 otherwise), and the approved digest goes into
+the spec's bookkeeping so dispatch runs nothing else (app/scheduler/dispatch.py).
 """
 
 from __future__ import annotations
@@ -8,15 +11,30 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep
+from app.api.env_view import audited_run
 from app.api.runs_view import run_public
 from app.api.schemas import RunPublic
-from app.api.security_schemas import Decision
+from app.api.security_schemas import Approval, Decision
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
+from app.db.tables import Run
+from app.domain import run_spec
 from app.domain.states import RunStatus
 from app.errors import Conflict
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def _check_digest(run: Run, wanted: str | None) -> str:
+    current = run_spec.digest(run.spec)
+    submitted = run.spec_digest
+    if submitted and len(submitted) == 64 and submitted != current:
+        raise Conflict(f"run {run.id}: its spec changed after it was submitted; it cannot be "
+                       f"approved")
+    if wanted is not None and wanted != current:
+        raise Conflict(f"spec_digest: run {run.id}'s spec is {current}, not {wanted}: review "
+                       f"the run again")
+    return current
 
 
 def _decide(run_id: int, body: Decision | None, context: ContextDep, who: str,
@@ -30,16 +48,19 @@ def _decide(run_id: int, body: Decision | None, context: ContextDep, who: str,
         if run.status != RunStatus.PENDING_APPROVAL.value:
             raise Conflict(f"run {run_id} is {run.status}: only a PENDING_APPROVAL run can be "
                            f"{verb}")
-        before = run_public(run)
+        before = audited_run(session, run)
         if approve:
-            transition(session, run, RunStatus.ACTIVE, at=context.clock.now(), detail=detail)
+            wanted = body.spec_digest if isinstance(body, Approval) else None
+            digest = _check_digest(run, wanted)
+            transition(session, run, RunStatus.ACTIVE, at=context.clock.now(), detail=detail,
+                       spec={**run.spec, run_spec.APPROVED: digest})
         else:
             transition(session, run, RunStatus.REJECTED, at=context.clock.now(), detail=detail,
                        reason=detail)
         public = run_public(run)
         audit(session, action="run.approve" if approve else "run.reject", target_kind="run",
-              target_id=run_id, before=before, after=public, instance=run.instance,
-              detail=comment)
+              target_id=run_id, before=before, after=audited_run(session, run),
+              instance=run.instance, detail=comment)
     if approve:
         context.scheduler.wake_dispatch()
     return public
@@ -47,8 +68,9 @@ def _decide(run_id: int, body: Decision | None, context: ContextDep, who: str,
 
 @router.post("/{run_id}/approve", response_model=RunPublic)
 def approve(run_id: int, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-            audit: AuditDep, body: Decision | None = None) -> RunPublic:
-    """Let a PENDING_APPROVAL run go: it becomes ACTIVE and is dispatched."""
+            audit: AuditDep, body: Approval | None = None) -> RunPublic:
+    """Let a PENDING_APPROVAL run go: it becomes ACTIVE and is dispatched. With
+    `spec_digest`, only if the run's spec is still that one (409 otherwise)."""
     return _decide(run_id, body, context, user.username, scope, audit, approve=True)
 
 

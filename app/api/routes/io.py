@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
+from app.api.env_view import reveals_env
 from app.api.io_schemas import ExportDocument, ImportReport
 from app.api.policy_gate import enforce_tasks
 from app.context import AppContext
@@ -40,7 +41,8 @@ def export(context: ContextDep, user: UserDep) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
     with session_scope(context.engine) as session:
-        snap = database_snapshot(session, InstanceScope.of(user).names())
+        snap = database_snapshot(session, InstanceScope.of(user).names(),
+                                 reveal_env=reveals_env(user.role))
     return Response(dumps(snap.document()), media_type="application/json")
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from app.agents.protocol import Control
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
+from app.api.env_view import reveals_env, run_spec_fields
 from app.api.runs_view import run_detail, run_public, why_not_running
 from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.context import AppContext
@@ -21,6 +22,7 @@ from app.control_relay import Delivery
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes, read_lines
 from app.db.runs import get_run, run_events, transition
+from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.errors import Conflict, InvalidInput
@@ -93,7 +95,8 @@ def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
     run = _visible_run(context, run_id, user.instances)
     with session_scope(context.engine) as session:
         events = run_events(session, run_id)
-    return run_detail(run, events, why_not_running(context, run))
+        spec = run_spec_fields(run, reveals_env(user.role), box_or_none(session))
+    return run_detail(run, events, why_not_running(context, run), spec=spec)
 
 
 @router.get("/{run_id}/logs", response_model=LogPagePublic)

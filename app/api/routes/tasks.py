@@ -17,6 +17,7 @@ from app.api.deps import (
     UserDep,
     WriterDep,
 )
+from app.api.env_view import audited_run, reveals_env, task_env_fields
 from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.api.schedule_views import forecast_public, forecast_start, freeze_public
@@ -45,10 +46,12 @@ from app.security import submission_status
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
-def to_public(task: Task) -> TaskPublic:
-    data = task.model_dump()
+def to_public(task: Task, *, reveal: bool = True) -> TaskPublic:
+    """`reveal`: show env values (viewers get them masked); secret values never."""
+    data = task.model_dump(exclude={"env_sealed"})
     data["tid"] = data.pop("id")
     data["group"] = data.pop("group_id")
+    data.update(task_env_fields(task, reveal))
     return TaskPublic.model_validate(data)
 
 
@@ -106,7 +109,7 @@ def list_tasks(
     stmt = scope.filter(stmt, Task.instance)
     with session_scope(context.engine) as session:
         rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
-        return [to_public(t) for t in rows]
+        return [to_public(t, reveal=reveals_env(user.role)) for t in rows]
 
 
 @router.post("", response_model=TaskPublic, status_code=201)
@@ -132,7 +135,7 @@ def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeD
 @router.get("/{tid}", response_model=TaskPublic)
 def read(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep) -> TaskPublic:
     with session_scope(context.engine) as session:
-        return to_public(_visible(get_task(session, tid), scope))
+        return to_public(_visible(get_task(session, tid), scope), reveal=reveals_env(user.role))
 
 
 @router.patch("/{tid}", response_model=TaskPublic)
@@ -190,8 +193,9 @@ def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, a
                          spec=task_spec(task), task=task, created_by=user.username,
                          detail=f"{verb} by {user.username}")
         public = run_public(run)
-        audit(session, action="task.run", target_kind="run", target_id=run.id, after=public,
-              instance=run.instance, detail=f"task {tid} {verb}")
+        audit(session, action="task.run", target_kind="run", target_id=run.id,
+              after=audited_run(session, run), instance=run.instance,
+              detail=f"task {tid} {verb}")
     if status is RunStatus.ACTIVE:
         context.scheduler.wake_dispatch()
     return public

@@ -56,9 +56,13 @@ async def output_file(run_id: RunId, name: str, api: ApiDep) -> Response:
 @router.post("/task-runs/{run_id:int}/{action}")
 async def run_action(request: Request, run_id: RunId, action: ActionName, context: ContextDep,
                      api: ApiDep, session: WriteSessionDep,
-                     reason: Annotated[str, Form(max_length=500)] = "") -> Response:
-    body = {"reason": reason or f"marked by {session.user.username} in the web UI"} \
-        if action == "mark-success" else None
+                     reason: Annotated[str, Form(max_length=500)] = "",
+                     spec_digest: Annotated[str, Form(max_length=64)] = "") -> Response:
+    body: dict[str, str] | None = None
+    if action == "mark-success":
+        body = {"reason": reason or f"marked by {session.user.username} in the web UI"}
+    if action == "approve" and spec_digest:  # approve what the page showed, nothing else
+        body = {"spec_digest": spec_digest}
     message = _DONE[action]
     try:
         await api.post(f"/runs/{run_id}/{action}", json=body)
