@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
 import app.db.alert_tables  # noqa: F401  (alert rules and deliveries)
 import app.db.policy_tables  # noqa: F401  (run policies)
+import app.db.login_tables  # noqa: F401  (login throttle by source address)
 from app.db.engine import make_engine
 
 config = context.config
