@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,21 @@ def seed_user(engine: Engine, username: str = "admin", *, role: str = "superadmi
         session.add(ApiToken(user_id=user.id or 0, name="test", token_hash=hash_token(token),
                              created_at=now))
     return token
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real small file system at `folder` (a tmpfs of `size`, e.g. "5m"), unmounted after.
+    Needs root: the test is skipped otherwise."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                   check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def require(service: str, available: bool, why: str = "") -> None:

@@ -64,7 +64,8 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
             return "waiting for an online agent with Docker"
     healthy = [a for a in matches if a.problem is None]
     if not healthy:
-        problems = "; ".join(f"{a.name}: {a.problem}" for a in sorted(matches, key=_name))
+        by_name = sorted(matches, key=lambda a: a.name)
+        problems = "; ".join(f"{a.name}: {a.problem}" for a in by_name)
         return f"waiting for a healthy agent ({problems})"
     matches = healthy
     allowed = [a for a in matches if a.policy is None or not check_resolved(spec, a.policy)]
@@ -78,10 +79,6 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
     if not free:
         return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
     return min(free, key=lambda a: (a.running, a.name))
-
-
-def _name(agent: AgentSlot) -> str:
-    return agent.name
 
 
 def start_message(run: Run, box: EnvBox | None = None) -> StartRun:

@@ -8,13 +8,12 @@ load reads every state. The guard turns unhealthy when space runs out and recove
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support import mounted_tmpfs
 
 from app.agents.disk_guard import DiskGuard
 from app.agents.protocol import StateChange
@@ -23,15 +22,8 @@ from app.agents.spool import RunSpool, Spool
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from support import LiveServer, start_live_server, wait_for
+from support import LiveServer, mounted_tmpfs, start_live_server, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "tiny"
@@ -29,15 +29,8 @@ NAME = "tiny"
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 5 MB tmpfs, mounted for the test and unmounted after it (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted_tmpfs(tmp_path / "small", "5m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 class Agent:
