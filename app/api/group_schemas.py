@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas import Name, RunPublic, _Strict
+from app.api.schemas import Name, PathName, RunPublic, _Strict
 from app.domain.schedules import Schedule
 
 Condition = Literal["success", "failure", "done"]
@@ -18,7 +18,7 @@ class GroupCreate(_Strict):
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
     active: bool = True
-    instance: Name = "default"
+    instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
 
 
@@ -27,7 +27,7 @@ class GroupUpdate(_Strict):
     description: str | None = Field(default=None, max_length=10_000)
     schedule: Schedule | None = None
     active: bool | None = None
-    instance: Name | None = None
+    instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
 
 

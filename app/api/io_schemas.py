@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas import CalendarCreate, Name, TaskCreate, _Strict
+from app.api.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
 from app.domain.schedules import Schedule
 
 FORMAT = "almanac/v1"
@@ -28,7 +28,7 @@ class GroupItem(_Strict):
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
     active: bool = True
-    instance: Name = "default"
+    instance: PathName = "default"
 
 
 class TaskItem(TaskCreate):
@@ -44,7 +44,7 @@ class DependencyItem(_Strict):
     upstream: Name
     downstream: Name
     condition: Condition = "success"
-    instance: Name = "default"
+    instance: PathName = "default"
 
 
 class GroupDependencyItem(_Strict):
@@ -52,8 +52,8 @@ class GroupDependencyItem(_Strict):
 
     group: Name
     upstream_group: Name
-    instance: Name = "default"
-    upstream_instance: Name | None = Field(
+    instance: PathName = "default"
+    upstream_instance: PathName | None = Field(
         default=None, description="The upstream group's instance when it differs.")
 
 

@@ -14,12 +14,15 @@ from pydantic import (
     field_validator,
 )
 
-from app.domain.names import plain_name
+from app.domain.names import plain_name, visible_name
 from app.domain.schedules import Schedule
 
-# No '/', '.', '..' or control characters (app/domain/names.py): names go into URL paths.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(plain_name)]
+_NameText = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+# A task's or group's name: no control characters (app/domain/names.py).
+Name = Annotated[str, _NameText, AfterValidator(visible_name)]
+# A name that addresses its object in a URL path (calendars, agents, instances): besides,
+# no '/', '\\', '.' or '..'.
+PathName = Annotated[str, _NameText, AfterValidator(plain_name)]
 Memory = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[KMGTkmgt]?$")]
 Mount = Annotated[str, StringConstraints(pattern=r"^[^:]+:[^:]+(:(ro|rw))?$")]
 
@@ -59,7 +62,7 @@ class TaskFields(_Strict):
     misfire: Literal["run_once", "skip", "run_all"] = "run_once"
     misfire_grace_seconds: float = Field(default=3600, ge=0)
     misfire_max_replays: int = Field(default=10, ge=0, le=1000)
-    instance: Name = "default"
+    instance: PathName = "default"
 
 
 def _command(value: str) -> str:
@@ -103,7 +106,7 @@ class TaskUpdate(_Strict):
     misfire: Literal["run_once", "skip", "run_all"] | None = None
     misfire_grace_seconds: float | None = Field(default=None, ge=0)
     misfire_max_replays: int | None = Field(default=None, ge=0, le=1000)
-    instance: Name | None = None
+    instance: PathName | None = None
 
     @field_validator("command")
     @classmethod
@@ -218,7 +221,7 @@ class AgentPublic(BaseModel):
 
 
 class AgentTokenCreate(_Strict):
-    name: Name
+    name: PathName
 
 
 class AgentTokenCreated(BaseModel):
@@ -266,7 +269,7 @@ class ForecastPublic(BaseModel):
 
 
 class CalendarCreate(_Strict):
-    name: Name
+    name: PathName
     description: str = Field(default="", max_length=10_000)
     country: str | None = Field(default=None, max_length=10)
     subdivision: str | None = Field(default=None, max_length=20)

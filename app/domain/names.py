@@ -1,6 +1,7 @@
-"""What a name of an object may be: the names appear in URL paths (`/calendars/{name}`),
-file names of exports and log lines, so a name that a path cannot carry back (`a/b`, `.`,
-`..`) or that hides characters (control characters) is refused when it is written."""
+"""What a name of an object may be. No name may hide characters (control characters: they
+appear in log lines and pages); a name that addresses its object in a URL path
+(`/calendars/{name}`, an agent's name, an instance) must also be one a path can carry back
+(not `a/b`, `.`, `..`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import unicodedata
 _DOTS = frozenset({".", ".."})
 
 
+def visible_name(value: str) -> str:
+    """`value` unchanged, or ValueError when it holds control characters."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def plain_name(value: str) -> str:
-    """`value` unchanged, or ValueError saying what is wrong with it."""
+    """`value` unchanged, or ValueError saying why a URL path cannot carry it."""
     if value in _DOTS:
         raise ValueError(f"{value!r} is not a name")
     if "/" in value or "\\" in value:
         raise ValueError("must not contain '/' or '\\'")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
+    return visible_name(value)

@@ -233,14 +233,19 @@ def test_an_import_nested_past_the_limit_is_refused_with_the_reason(secure_api: 
 # -- 17: names a path can carry -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["a/b", ".", "..", "tab\there", "back\\slash", "nl\nx"])
+HIDDEN = ["tab\there", "nl\nx"]
+
+
+@pytest.mark.parametrize("name", ["a/b", ".", "..", "back\\slash", *HIDDEN])
 def test_names_a_path_cannot_carry_are_refused(secure_api: Api, name: str) -> None:
+    # Tasks and groups are addressed by id: only hidden characters are refused in their names.
+    by_id = [(f"{API}/tasks", {"name": name, "command": "true"}),
+             (f"{API}/groups", {"name": name})] if name in HIDDEN else []
     for path, body in ((f"{API}/calendars", {"name": name}),
                        (f"{API}/integrations", {"name": name, "kind": "webhook",
                                                 "config": {"url": "http://127.0.0.1:9/"}}),
                        (f"{API}/agents/tokens", {"name": name}),
-                       (f"{API}/tasks", {"name": name, "command": "true"}),
-                       (f"{API}/groups", {"name": name})):
+                       *by_id):
         response = secure_api.client.post(path, json=body)
         assert response.status_code == 422, (path, name, response.text)
         assert "name" in response.json()["detail"]

@@ -166,7 +166,7 @@ def test_a_command_cannot_read_the_agents_token_the_database_or_another_attempts
 
 _PEEK = """
 import os, subprocess, sys
-from app.private_files import make_non_dumpable
+from private_files import make_non_dumpable
 if sys.argv[1] == "on":
     assert make_non_dumpable()
 peek = subprocess.run(["cat", f"/proc/{os.getpid()}/environ"], capture_output=True)
@@ -180,10 +180,15 @@ def test_a_non_dumpable_agent_hides_its_environment_from_its_own_user(
     """Both processes run as `nobody`: the same uid reads /proc/<pid>/environ unless the
     reader's target made itself non-dumpable (the agent does at start)."""
     nobody = pwd.getpwnam("nobody")
-    result = subprocess.run(
-        ["/usr/bin/python3", "-c", _PEEK, setting], capture_output=True, text=True, timeout=60,
-        cwd="/", user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "SECRET_TOKEN": "alm_agent_x"})
+    # The module (standard library only) in a folder `nobody` can reach: the checkout may
+    # sit in a private one.
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        os.chmod(folder, 0o755)
+        shutil.copy(REPO / "app" / "private_files.py", folder)
+        result = subprocess.run(
+            ["/usr/bin/python3", "-c", _PEEK, setting], capture_output=True, text=True,
+            timeout=60, cwd="/", user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": folder, "SECRET_TOKEN": "alm_agent_x"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
 

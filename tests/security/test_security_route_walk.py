@@ -751,6 +751,9 @@ def _send(client: TestClient, method: str, call: Call, rule: Rule, role: str | N
     return response.status_code, response.text
 
 
+# Thousands of calls in one walk (every route x role x instance): past the suite's 120 s
+# limit per test on a loaded 2-core machine with SQLite.
+@pytest.mark.timeout(480)
 def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World]) -> None:
     client, world = walk
     wrong: list[str] = []
