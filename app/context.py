@@ -21,3 +21,4 @@ class AppContext:
     hub: AgentHub
     scheduler: SchedulerService
     controls: ControlRelay  # kill / pause / resume, relayed to the replica holding the agent
+    csrf_key: bytes  # keys the web forms' CSRF tokens (derived from the server's secret key)

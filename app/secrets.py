@@ -9,6 +9,8 @@ only the code that uses it (an alert sender) decrypts it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import stat
 import tempfile
@@ -59,14 +61,29 @@ def _create_key_file(path: Path) -> None:
         os.unlink(tmp)
 
 
-def key_ring(data_dir: Path, environ: Mapping[str, str] | None = None) -> MultiFernet:
+def _key_text(data_dir: Path, environ: Mapping[str, str] | None) -> tuple[str, str]:
+    """The configured keys and where they came from (the file is made on first use)."""
     env = os.environ if environ is None else environ
     if env.get(KEY_ENV, "").strip():
-        return MultiFernet(_parse_keys(env[KEY_ENV], KEY_ENV))
+        return env[KEY_ENV], KEY_ENV
     path = data_dir / KEY_FILE
     if not path.exists():
         _create_key_file(path)
-    return MultiFernet(_parse_keys(_read_key_file(path), str(path)))
+    return _read_key_file(path), str(path)
+
+
+def key_ring(data_dir: Path, environ: Mapping[str, str] | None = None) -> MultiFernet:
+    return MultiFernet(_parse_keys(*_key_text(data_dir, environ)))
+
+
+def derived_key(data_dir: Path, purpose: str, environ: Mapping[str, str] | None = None
+                ) -> bytes:
+    """A key for one purpose (e.g. "csrf") made from the server's first secret key: every
+    replica sharing the key derives the same one, and no purpose can stand in for another."""
+    text, where = _key_text(data_dir, environ)
+    _parse_keys(text, where)  # refuse a malformed key here as everywhere else
+    first = next(k.strip() for k in text.split(",") if k.strip())
+    return hmac.new(first.encode(), b"almanac:" + purpose.encode(), hashlib.sha256).digest()
 
 
 def encrypt_secret(plain: str, data_dir: Path, environ: Mapping[str, str] | None = None) -> str:

@@ -44,6 +44,7 @@ from app.db.engine import make_engine
 from app.db.sealing import bind_box
 from app.env_secrets import box_for
 from app.scheduler.service import SchedulerService
+from app.secrets import derived_key
 from app.settings import Settings
 from app.web.security_headers import SecurityHeaders
 from app.web_relay import relay
@@ -60,7 +61,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     scheduler = SchedulerService(engine, clock, hub, settings)
     hub.on_change = scheduler.wake_dispatch
     context = AppContext(settings=settings, engine=engine, clock=clock, hub=hub,
-                         scheduler=scheduler, controls=ControlRelay(hub, scheduler.feed))
+                         scheduler=scheduler, controls=ControlRelay(hub, scheduler.feed),
+                         csrf_key=derived_key(settings.data_dir, "csrf"))
     alert_service = AlertService(engine, clock, settings)  # run endings -> alert deliveries
 
     @asynccontextmanager

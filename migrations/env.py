@@ -8,10 +8,10 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+import app.db.alert_tables
+import app.db.login_tables
+import app.db.policy_tables
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
-import app.db.alert_tables  # noqa: F401  (alert rules and deliveries)
-import app.db.policy_tables  # noqa: F401  (run policies)
-import app.db.login_tables  # noqa: F401  (login throttle by source address)
 from app.db.engine import make_engine
 
 config = context.config

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: lint (ruff), type check (mypy), then the test suite (pytest).
+# The project's test command: lint and format check (ruff), type check (mypy), then the test
+# suite (pytest).
 #
 #   bash scripts/test.sh                 # everything
 #   bash scripts/test.sh -k schedule -x  # arguments go to pytest
@@ -14,6 +15,8 @@
 #                              defaults to postgresql+psycopg://postgres@127.0.0.1:5432/almanac_test
 #                              and that database is created when the server answers.
 #   ALMANAC_SKIP_LINT=1        skip ruff and mypy (quick local iterations).
+#   ALMANAC_TEST_WORKERS       pytest-xdist workers (default 3: most tests wait on real
+#                              processes, so three share two cores well); 0 runs in-process.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,16 +57,19 @@ failed=()
 
 if [ "${ALMANAC_SKIP_LINT:-0}" != 1 ]; then
     lint_paths=()
-    for p in app tests bench; do [ -e "$p" ] && lint_paths+=("$p"); done
+    for p in app tests bench migrations; do [ -e "$p" ] && lint_paths+=("$p"); done
     echo "==> ruff check ${lint_paths[*]}"
     .venv/bin/ruff check "${lint_paths[@]}" || failed+=("ruff")
+    echo "==> ruff format --check ${lint_paths[*]}"
+    .venv/bin/ruff format --check "${lint_paths[@]}" || failed+=("ruff format")
 
     echo "==> mypy"
     .venv/bin/mypy || failed+=("mypy")
 fi
 
-echo "==> pytest $*"
-.venv/bin/pytest "$@"
+workers="${ALMANAC_TEST_WORKERS:-3}"
+echo "==> pytest -n $workers $*"
+.venv/bin/pytest -n "$workers" "$@"
 rc=$?
 case "$rc" in
     0) ;;

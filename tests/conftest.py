@@ -16,6 +16,7 @@ from support import (
     LiveServer,
     drop_postgres_database,
     fresh_postgres_database,
+    migrated_sqlite,
     pg_admin_url,
     postgres_error,
     require,
@@ -23,7 +24,6 @@ from support import (
     wait_for,
 )
 
-from app.bootstrap import upgrade_database
 from app.clock import FrozenClock
 from app.db.engine import make_engine
 
@@ -39,13 +39,10 @@ def postgres_admin_url() -> str:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'almanac.db'}"
-        upgrade_database(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "almanac.db")
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
     url = fresh_postgres_database(admin_url)
-    upgrade_database(url)
     yield url
     drop_postgres_database(admin_url, url)
 
@@ -59,9 +56,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'almanac.db'}"
-    upgrade_database(url)
-    built = make_engine(url)
+    built = make_engine(migrated_sqlite(tmp_path / "almanac.db"))
     yield built
     built.dispose()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
+import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -87,9 +90,9 @@ def pg_admin_url() -> str:
     return str(make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False))
 
 
-def postgres_error() -> str | None:
+def postgres_error(url: str = PG_URL) -> str | None:
     try:
-        engine = create_engine(make_url(PG_URL).set(database="postgres"))
+        engine = create_engine(make_url(url).set(database="postgres"))
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
@@ -98,12 +101,59 @@ def postgres_error() -> str | None:
         return str(exc).splitlines()[0]
 
 
-def fresh_postgres_database(admin_url: str) -> str:
-    """A new empty database for one test: tests never share rows."""
+def migrations_digest() -> str:
+    """Names the schema the migrations make: a template built from other files is never used."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).parents[1] / "migrations").rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_sqlite_template: Path | None = None
+_postgres_templates: dict[str, str] = {}
+
+
+def migrated_sqlite(path: Path) -> str:
+    """A SQLite database at `path` at the newest migration: a copy of one this test process
+    migrated once (migrating costs half a second a test; the copy, a millisecond)."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        folder = Path(tempfile.mkdtemp(prefix="almanac-template-"))
+        upgrade_database(f"sqlite:///{folder / 'template.db'}")
+        _sqlite_template = folder / "template.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The backup API copies the committed pages, WAL included, whatever the journal holds.
+    with contextlib.closing(sqlite3.connect(_sqlite_template)) as source, \
+            contextlib.closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    path.chmod(0o600)
+    return f"sqlite:///{path}"
+
+
+def _postgres_template(admin_url: str) -> str:
+    """A migrated database to clone, one per test process (xdist workers never share it)."""
+    if admin_url not in _postgres_templates:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"almanac_tpl_{worker}_{migrations_digest()}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:  # a half-built one from a killed run is remade
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+        upgrade_database(url)
+        _postgres_templates[admin_url] = name
+    return _postgres_templates[admin_url]
+
+
+def fresh_postgres_database(admin_url: str, *, migrated: bool = True) -> str:
+    """A new database for one test (tests never share rows): migrated to the newest schema
+    by cloning a template, or empty."""
     name = f"almanac_t_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_postgres_template(admin_url)}"' if migrated else ""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
     admin.dispose()
     return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
 
@@ -153,6 +203,9 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
                         database_url=database_url, local_agent=local_agent, **fields)
     data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
+    sqlite_file = make_url(url).database if url.startswith("sqlite") else None
+    if sqlite_file and not Path(sqlite_file).exists():
+        migrated_sqlite(Path(sqlite_file))
     upgrade_database(url)
     engine = make_engine(url)
     token = seed_user(engine) if not _has_users(engine) else ""

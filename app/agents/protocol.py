@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROTOCOL_VERSION = 1
 # The server closes an agent's connection with this code when the agent was removed from the
 # fleet: the agent stops instead of dialling again.
 CLOSE_REMOVED = 4001

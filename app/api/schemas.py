@@ -220,23 +220,11 @@ class AgentPublic(BaseModel):
     running_runs: list[int]
 
 
-class AgentTokenCreate(_Strict):
-    name: PathName
-
-
 class AgentTokenCreated(BaseModel):
     id: int
     name: str
     agent: str  # the one agent name the token may connect as
     token: str
-
-
-class AgentTokenPublic(BaseModel):
-    id: int
-    name: str
-    created_at: datetime | None
-    revoked_at: datetime | None
-    last_used_at: datetime | None
 
 
 class LoginRequest(_Strict):

@@ -12,7 +12,16 @@ from rich.table import Table
 
 from app.client import Almanac, AlmanacAPIError
 
-console = Console()
+
+class _Console:
+    """Prints through a console made at the call: its width follows COLUMNS as it is then
+    (a Console made at import keeps the width the environment had at import)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Console(), name)
+
+
+console = _Console()
 
 
 def client() -> Almanac:

@@ -20,6 +20,7 @@ from app.db.tables import (
     TaskGroup,
 )
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.schedules import schedule_to_dict
 from app.errors import Conflict, InvalidInput, NotFound
 
@@ -127,8 +128,8 @@ def delete_group(session: Session, group: TaskGroup) -> None:
         (col(GroupDependency.group_id) == gid) | (col(GroupDependency.upstream_group_id) == gid)))
     session.exec(delete(Freeze).where(col(Freeze.group_id) == gid))
     session.exec(update(Task).where(col(Task.group_id) == gid).values(group_id=None))
-    idle = list(session.exec(select(GroupRun.id).where(GroupRun.group_id == gid,
-                                                       GroupRun.status == "IDLE")).all())
+    idle = list(session.exec(select(GroupRun.id).where(
+        GroupRun.group_id == gid, GroupRun.status == GroupRunStatus.IDLE.value)).all())
     if idle:
         session.exec(delete(GroupRun).where(col(GroupRun.id).in_(idle)))
     session.exec(update(Run).where(col(Run.group_run_id).in_(

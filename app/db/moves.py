@@ -12,6 +12,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.alert_tables import AlertRule
 from app.db.tables import GroupRun, Integration, Run, Task, TaskGroup
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
 from app.errors import Conflict, InvalidInput
 
@@ -30,7 +31,7 @@ def move_group(session: Session, group: TaskGroup, instance: str) -> list[Task]:
     group.instance = instance
     session.add(group)
     session.exec(update(GroupRun).where(col(GroupRun.group_id) == group.id,
-                                        col(GroupRun.status) == "IDLE")
+                                        col(GroupRun.status) == GroupRunStatus.IDLE.value)
                  .values(instance=instance))
     _carry_rules(session, select(AlertRule).where(AlertRule.group_id == group.id), instance)
     carry_task_extras(session, [t.id or 0 for t in tasks], instance)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert
+from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -178,13 +178,6 @@ def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
 def run_events(session: Session, run_id: int) -> Sequence[RunEvent]:
     stmt = select(RunEvent).where(RunEvent.run_id == run_id).order_by(col(RunEvent.id))
     return session.exec(stmt).all()
-
-
-def last_event_count(session: Session, run_id: int, attempt: int) -> int:
-    stmt = select(func.count()).select_from(RunEvent).where(
-        RunEvent.run_id == run_id, RunEvent.attempt == attempt
-    )
-    return int(session.exec(stmt).one())
 
 
 def duration_seconds(run: Run) -> float | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 _ROOT_NAMES = frozenset({"root", "0"})
@@ -75,9 +75,6 @@ class RunPolicy:
         if default_user is not None and not user_allowed(default_user, policy.users):
             raise ValueError(f"default_user: {default_user!r} is not one of the allowed users")
         return policy
-
-    def with_default_user(self, user: str | None) -> RunPolicy:
-        return replace(self, default_user=user)
 
 
 def _patterns(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:

@@ -8,7 +8,7 @@ defaults, dates and mappings sorted), so export -> import -> export is byte-iden
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +149,3 @@ def dumps(document: dict[str, Any]) -> str:
     """The one text form of a document: two-space indent, keys in model order, a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
-
-def canonical_all(kind: Kind, models: Iterable[BaseModel]) -> list[Item]:
-    info = BY_KIND[kind]
-    return [info.canonical(m) for m in models]

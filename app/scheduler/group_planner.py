@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from app.db.group_run_moves import move_group_run
 from app.db.tables import Freeze, GroupRun, TaskGroup
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.schedules import parse_schedule
 from app.domain.states import TriggerKind
 from app.domain.triggers import next_fire_time
@@ -27,7 +29,7 @@ def group_occurrence_key(gid: int, at: datetime) -> str:
 def plan_group(session: Session, group: TaskGroup, *, now: datetime,
                calendars: Calendars | None = None) -> GroupRun | None:
     session.exec(delete(GroupRun).where(col(GroupRun.group_id) == group.id,
-                                        col(GroupRun.status) == "IDLE"))
+                                        col(GroupRun.status) == GroupRunStatus.IDLE.value))
     if not group.active or not group.schedule:
         return None
     schedule = parse_schedule(group.schedule)
@@ -39,7 +41,8 @@ def plan_group(session: Session, group: TaskGroup, *, now: datetime,
     if at is None:
         return None
     group_run = GroupRun(
-        group_id=group.id or 0, status="IDLE", trigger_kind=TriggerKind.SCHEDULE.value,
+        group_id=group.id or 0, status=GroupRunStatus.IDLE.value,
+        trigger_kind=TriggerKind.SCHEDULE.value,
         trigger_time=at, business_date=at.astimezone(group_zone(group)).date(),
         occurrence_key=group_occurrence_key(group.id or 0, at), created_at=now,
         instance=group.instance)
@@ -50,13 +53,13 @@ def plan_group(session: Session, group: TaskGroup, *, now: datetime,
 
 def pending_group_triggers(session: Session) -> dict[int, datetime]:
     rows = session.exec(select(GroupRun.group_id, GroupRun.trigger_time)
-                        .where(GroupRun.status == "IDLE")).all()
+                        .where(GroupRun.status == GroupRunStatus.IDLE.value)).all()
     return {int(gid): at for gid, at in rows if at is not None}
 
 
 def fire_due_groups(session: Session, *, now: datetime) -> list[int]:
     """Start every IDLE group run due at `now`; returns the ids of the groups that fired."""
-    due = session.exec(select(GroupRun).where(GroupRun.status == "IDLE",
+    due = session.exec(select(GroupRun).where(GroupRun.status == GroupRunStatus.IDLE.value,
                                               col(GroupRun.trigger_time) <= now)
                        .with_for_update(skip_locked=True)).all()
     fired = []
@@ -66,9 +69,9 @@ def fire_due_groups(session: Session, *, now: datetime) -> list[int]:
         frozen = session.exec(select(Freeze).where(
             Freeze.group_id == group.id, Freeze.day == group_run.business_date)).first()
         if frozen is not None:
-            group_run.status, group_run.finished_at = "SKIPPED", now
+            move_group_run(group_run, GroupRunStatus.SKIPPED, at=now)
         elif now - group_run.trigger_time > GROUP_MISFIRE_GRACE:
-            group_run.status, group_run.finished_at = "MISSED", now
+            move_group_run(group_run, GroupRunStatus.MISSED, at=now)
         else:
             start_group_run(session, group, now=now, kind=TriggerKind.SCHEDULE,
                             group_run=group_run)

@@ -17,10 +17,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from app.db.group_run_moves import group_status, move_group_run
 from app.db.groups import group_edges, task_names, upstream_groups
 from app.db.runs import ENDED_GROUP_RUNS, add_runs, new_run, task_spec, transition
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain.dag import Edge, Readiness, evaluate, propagate
+from app.domain.group_run_states import GroupRunStatus, settled
 from app.domain.states import RunStatus, TriggerKind, is_terminal
 
 IGNORE_UPSTREAMS = "_ignore_upstreams"
@@ -36,11 +38,12 @@ def start_group_run(
 ) -> GroupRun:
     """Create the runs of every task of the group; the DAG decides when each may start."""
     if group_run is None:
-        group_run = GroupRun(group_id=group.id or 0, status="RUNNING", trigger_kind=kind.value,
-                             trigger_time=now, created_by=created_by, created_at=now,
-                             instance=group.instance)
+        group_run = GroupRun(group_id=group.id or 0, status=GroupRunStatus.RUNNING.value,
+                             trigger_kind=kind.value, trigger_time=now, created_by=created_by,
+                             created_at=now, instance=group.instance)
         session.add(group_run)
-    group_run.status = "RUNNING"
+    else:
+        move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     trigger = group_run.trigger_time or now
     group_run.business_date = group_run.business_date or trigger.astimezone(group_zone(group)
                                                                              ).date()
@@ -59,7 +62,7 @@ def start_group_run(
         if not task.active:
             transition(session, run, RunStatus.SKIPPED, at=now, reason="skipped: task inactive")
     if not tasks:
-        group_run.status, group_run.finished_at = "SUCCESS", now
+        move_group_run(group_run, GroupRunStatus.SUCCESS, at=now)
     return group_run
 
 
@@ -87,14 +90,10 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
                      task_names(session, members))
     for tid, reason in plan.skip.items():
         transition(session, runs[tid], RunStatus.SKIPPED, at=at, reason=reason)
-    ended = [RunStatus(r.status) for r in runs.values()]
-    if all(is_terminal(s) for s in ended):
-        if group_run.status != "TERMINATED":
-            bad = {RunStatus.FAILED, RunStatus.TERMINATED, RunStatus.REJECTED}
-            group_run.status = "FAILED" if any(s in bad for s in ended) else "SUCCESS"
-        group_run.finished_at = at
-    elif group_run.status != "TERMINATED":
-        group_run.status, group_run.finished_at = "RUNNING", None
+    members_now = [RunStatus(r.status) for r in runs.values()]
+    # A TERMINATED group run ends when the last of its killed runs has.
+    move_group_run(group_run, settled(group_status(group_run), members_now), at=at,
+                   finished=all(is_terminal(s) for s in members_now))
 
 
 def _runs_by_task(session: Session, group_run_id: int) -> dict[int, Run]:
@@ -205,7 +204,7 @@ def _group_blockers(session: Session, group_run: GroupRun) -> list[dict[str, Any
         latest = session.exec(
             select(GroupRun).where(GroupRun.group_id == upstream_gid,
                                    GroupRun.business_date == group_run.business_date,
-                                   GroupRun.status != "IDLE")
+                                   GroupRun.status != GroupRunStatus.IDLE.value)
             .order_by(col(GroupRun.id).desc())).first()
         if latest is not None and latest.status == "SUCCESS":
             continue

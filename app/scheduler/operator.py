@@ -7,10 +7,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app.db.group_run_moves import group_status, move_group_run
 from app.db.groups import group_edges, member_ids
 from app.db.runs import transition
 from app.db.tables import GroupRun, Run, RunEvent
 from app.domain.dag import rerun_set
+from app.domain.group_run_states import GroupRunStatus, can_move
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.errors import Conflict, NotFound
 from app.scheduler.group_runs import IGNORE_UPSTREAMS
@@ -44,7 +46,7 @@ def rerun_with_downstream(session: Session, run: Run, *, who: str, now: datetime
         by_task = {r.task_id: r for r in session.exec(
             select(Run).where(Run.group_run_id == run.group_run_id)).all()}
         targets = [by_task[t] for t in order if t in by_task]
-        group_run.status, group_run.finished_at = "RUNNING", None
+        move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     restarted = []
     for target in targets:
         if not is_terminal(RunStatus(target.status)):
@@ -78,7 +80,7 @@ def mark_success(session: Session, run: Run, *, who: str, why: str, now: datetim
             transition(session, target, RunStatus.ACTIVE, at=now, reason=None,
                        finished_at=None, detail=f"released: run {run.id} marked SUCCESS")
             released.append(target.id or 0)
-        group_run.status, group_run.finished_at = "RUNNING", None
+        move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     return released
 
 
@@ -88,7 +90,8 @@ def terminate_group_run(session: Session, group_run_id: int, *, who: str, now: d
     group_run = session.get(GroupRun, group_run_id)
     if group_run is None:
         raise NotFound("group run", group_run_id)
-    group_run.status = "TERMINATED"
+    if not can_move(group_status(group_run), GroupRunStatus.TERMINATED):
+        raise Conflict(f"group run {group_run_id} is {group_run.status}: it has ended")
     to_kill = []
     for run in session.exec(select(Run).where(Run.group_run_id == group_run_id)).all():
         status = RunStatus(run.status)
@@ -97,5 +100,6 @@ def terminate_group_run(session: Session, group_run_id: int, *, who: str, now: d
         elif not is_terminal(status):
             transition(session, run, RunStatus.TERMINATED, at=now, reason="terminated",
                        detail=f"group run terminated by {who}")
-    group_run.finished_at = now if not to_kill else None
+    # Ended at once unless a run is on an agent: then when the last killed run ends (settle).
+    move_group_run(group_run, GroupRunStatus.TERMINATED, at=now, finished=not to_kill)
     return to_kill

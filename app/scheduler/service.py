@@ -21,6 +21,7 @@ from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
 from app.db.tables import Agent, GroupRun, Run, Task, TaskGroup
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
 from app.metrics import Metrics
 from app.notify import ChangeFeed
@@ -61,7 +62,8 @@ class SchedulerService:
         self._dispatching = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._fire_task: asyncio.Task[None] | None = None
-        self._started_at: datetime | None = None
+        # When this server began to lead: silent agents get a full timeout from then.
+        self.started_at: datetime | None = None
 
     @property
     def role(self) -> str:
@@ -70,7 +72,7 @@ class SchedulerService:
     # ---- start / stop --------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._started_at = self.clock.now()
+        self.started_at = self.clock.now()
         self.feed.subscribe(self._on_message)
         await self.feed.start()
         self._timer.start(paused=True)
@@ -88,7 +90,7 @@ class SchedulerService:
             self._timer.shutdown(wait=False)
 
     async def _elected(self) -> None:
-        self._started_at = self.clock.now()  # agents get a full timeout to find us
+        self.started_at = self.clock.now()  # agents get a full timeout to find us
         await self._load_timers()
         self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
                             max_instances=1, coalesce=True, replace_existing=True)
@@ -184,8 +186,8 @@ class SchedulerService:
                 stmt = select(Run.trigger_time).where(Run.task_id == key,
                                                       Run.status == RunStatus.IDLE.value)
             else:
-                stmt = select(GroupRun.trigger_time).where(GroupRun.group_id == key,
-                                                           GroupRun.status == "IDLE")
+                stmt = select(GroupRun.trigger_time).where(
+                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE.value)
             return session.exec(stmt).first()
 
     def _wake_at(self, at: datetime | None) -> None:
@@ -315,15 +317,17 @@ class SchedulerService:
 
     async def _maintenance_tick(self) -> None:
         try:
-            changed = await anyio.to_thread.run_sync(self._maintenance)
+            changed = await anyio.to_thread.run_sync(self.maintenance_once)
         except NotLeader:
             return
         if changed:
             self._dispatch.set()
 
-    def _maintenance(self) -> bool:
-        """Unacknowledged dispatches and silent agents: the two ways a run can get stuck."""
-        now = self.clock.now()
+    def maintenance_once(self, now: datetime | None = None) -> bool:
+        """One maintenance pass at `now` (the clock's by default; tests step it): expire
+        unacknowledged dispatches and declare silent agents lost, the two ways a run can get
+        stuck. True when a run changed (dispatch then looks again)."""
+        now = now or self.clock.now()
         timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
         cutoff = now - timeout
         changed = False
@@ -331,7 +335,7 @@ class SchedulerService:
             self.leadership.fence(session)  # leader-only work, fenced on the lock
             changed |= bool(expire_dispatches(
                 session, now=now, deadline_seconds=self.settings.accept_deadline_seconds))
-            if now - (self._started_at or now) < timeout:
+            if now - (self.started_at or now) < timeout:
                 return changed  # agents get a full timeout after our own start to reconnect
             stmt = select(Agent).where(Agent.status != "offline",
                                        col(Agent.last_heartbeat) < cutoff)

@@ -65,8 +65,10 @@ class WebSession:
         return role_at_least(self.user.role, Role.ADMIN)
 
 
-def csrf_for(session_token: str) -> str:
-    return hmac.new(b"almanac-csrf", session_token.encode(), hashlib.sha256).hexdigest()
+def csrf_for(session_token: str, key: bytes) -> str:
+    """The session's CSRF token: keyed with the server's secret, so knowing how it is made
+    is not enough to make one."""
+    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
 
 
 def any_session(request: Request, context: ContextDep) -> WebSession:
@@ -77,7 +79,7 @@ def any_session(request: Request, context: ContextDep) -> WebSession:
     user = _session_user(context, token)
     if user is None:
         raise LoginRequired()
-    return WebSession(user=user, csrf=csrf_for(token))
+    return WebSession(user=user, csrf=csrf_for(token, context.csrf_key))
 
 
 def web_session(session: Annotated[WebSession, Depends(any_session)]) -> WebSession:

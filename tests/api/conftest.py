@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from support import seed_user
 
-from app.bootstrap import upgrade_database
 from app.db.engine import make_engine
 from app.server import create_app
 from app.settings import Settings
@@ -18,7 +17,6 @@ from app.settings import Settings
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
-    upgrade_database(database_url)
     engine = make_engine(database_url)
     token = seed_user(engine)
     with TestClient(create_app(settings, engine=engine)) as client:

@@ -14,7 +14,6 @@ from support import seed_user
 
 import app.security
 from app.api.routes.auth import THROTTLE
-from app.bootstrap import upgrade_database
 from app.clock import FrozenClock
 from app.db.engine import make_engine
 from app.server import create_app
@@ -28,7 +27,6 @@ def frozen_api(database_url: str, tmp_path: Path, clock: FrozenClock,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setattr(app.security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
     settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
-    upgrade_database(database_url)
     engine = make_engine(database_url)
     token = seed_user(engine)
     with TestClient(create_app(settings, engine=engine, clock=clock,

@@ -24,8 +24,6 @@ from support import (
     wait_for,
 )
 
-from app.bootstrap import upgrade_database
-
 
 class Cluster:
     def __init__(self, url: str, tmp: Path) -> None:
@@ -74,7 +72,6 @@ def _health(base: str) -> dict[str, str] | None:
 @pytest.fixture
 def cluster(postgres_admin_url: str, tmp_path: Path) -> Iterator[Cluster]:
     url = fresh_postgres_database(postgres_admin_url)
-    upgrade_database(url)
     built = Cluster(url, tmp_path)
     try:
         yield built

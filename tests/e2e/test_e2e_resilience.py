@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,14 +10,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from support import (
     LiveServer,
-    drop_postgres_database,
     free_port,
     fresh_postgres_database,
     postgres_error,
@@ -30,15 +32,44 @@ PRINTER = f"i=1; while [ $i -le {LINES} ]; do echo line $i; i=$((i+1)); sleep 0.
 EXPECTED = "".join(f"line {i}\n" for i in range(1, LINES + 1))
 
 
-def _cluster() -> tuple[str, str] | None:
-    if shutil.which("pg_lsclusters") is None or os.geteuid() != 0:
-        return None
+@dataclass
+class PrivateCluster:
+    """A PostgreSQL cluster of this test's own (Debian's cluster tools): restarting it stops
+    no other test's database."""
+
+    version: str
+    name: str
+    port: int
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, *action: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
+                        *action], check=True, timeout=60, capture_output=True)
+
+    def answering(self) -> bool:
+        return postgres_error(self.admin_url) is None
+
+
+@contextlib.contextmanager
+def private_cluster() -> Iterator[PrivateCluster]:
+    tools = all(shutil.which(t) for t in ("pg_lsclusters", "pg_createcluster", "pg_ctlcluster"))
+    require("postgres", tools and os.geteuid() == 0,
+            "a cluster of the test's own needs root and Debian's pg_createcluster")
     rows = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
-    for row in rows.splitlines():
-        version, name, port, *_ = row.split()
-        if port == "5432":
-            return version, name
-    return None
+    version = rows.split()[0] if rows.strip() else "15"
+    cluster = PrivateCluster(version, f"t{uuid.uuid4().hex[:8]}", free_port())
+    subprocess.run(["pg_createcluster", version, cluster.name, "-p", str(cluster.port), "--",
+                    "--auth=trust"], check=True, timeout=120, capture_output=True)
+    try:
+        cluster.ctl("start")
+        wait_for(cluster.answering, timeout=60, interval=0.2)
+        yield cluster
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", version, cluster.name], check=False,
+                       timeout=120, capture_output=True)
 
 
 def _force_run(http: httpx.Client, command: str) -> int:
@@ -58,29 +89,27 @@ def _finished(http: httpx.Client, run_id: int, timeout: float = 60) -> dict[str,
 
 
 @pytest.fixture
-def pg_live(postgres_admin_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    url = fresh_postgres_database(postgres_admin_url)
-    live = start_live_server(tmp_path / "data", database_url=url)
-    try:
-        yield live
-    finally:
-        live.stop()
-        live.engine.dispose()
-        drop_postgres_database(postgres_admin_url, url)
+def pg_live(postgres_admin_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, PrivateCluster]]:
+    with private_cluster() as cluster:
+        live = start_live_server(tmp_path / "data",
+                                 database_url=fresh_postgres_database(cluster.admin_url))
+        try:
+            yield live, cluster
+        finally:
+            live.stop()
+            live.engine.dispose()
 
 
 @pytest.mark.postgres
-def test_postgresql_restarted_mid_run_loses_nothing(pg_live: LiveServer) -> None:
-    cluster = _cluster()
-    require("postgres", cluster is not None, "restarting it needs root and pg_ctlcluster")
-    assert cluster is not None
-    with pg_live.client() as http:
+def test_postgresql_restarted_mid_run_loses_nothing(
+        pg_live: tuple[LiveServer, PrivateCluster]) -> None:
+    live, cluster = pg_live
+    with live.client() as http:
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
         run_id = _force_run(http, PRINTER)
         wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING")
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart",
-                        "-m", "fast"], check=True, timeout=60)
-        wait_for(lambda: postgres_error() is None, timeout=60, interval=0.2)
+        cluster.ctl("restart", "-m", "fast")
+        wait_for(cluster.answering, timeout=60, interval=0.2)
         run = _finished(http, run_id)
         logs = http.get(f"/runs/{run_id}/logs/download").text
     assert run["status"] == "SUCCESS"

@@ -120,7 +120,7 @@ def test_a_leader_only_action_after_the_lock_is_lost_does_nothing(
 
         refused: Exception | None = None
         try:  # leader-only: expire unacknowledged dispatches, declare silent agents lost
-            scheduler._maintenance()
+            scheduler.maintenance_once()
         except Exception as exc:
             refused = exc
         with session_scope(live.engine) as session:

@@ -25,8 +25,6 @@ from support import (
     wait_for,
 )
 
-from app.bootstrap import upgrade_database
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -131,7 +129,6 @@ def children(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def pair(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     url = fresh_postgres_database(postgres_admin_url)
-    upgrade_database(url)
     built = Pair(tmp_path_factory.mktemp("replicas"), url)
     try:
         built.server("a")

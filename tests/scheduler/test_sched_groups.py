@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from app.db.engine import session_scope
 from app.db.groups import add_group_dependency
 from app.db.tables import DependencyEdge, Freeze, GroupRun, Run, Task, TaskGroup
+from app.errors import Conflict
 from app.scheduler.group_planner import fire_due_groups, plan_group
 from app.scheduler.group_runs import Blockers
+from app.scheduler.operator import terminate_group_run
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -132,3 +135,25 @@ def test_a_run_whose_upstream_failed_never_starts_even_before_it_is_skipped(
         session.flush()
         blockers = Blockers(session).of(runs[1])
     assert blockers == [{"kind": "upstream", "detail": "will be skipped: upstream first FAILED"}]
+
+
+def test_an_ended_group_run_cannot_be_terminated_and_stays_as_it_was(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = TaskGroup(name="done")
+        session.add(group)
+        session.flush()
+        ended = GroupRun(group_id=group.id or 0, status="SUCCESS", trigger_kind="manual",
+                         trigger_time=NOW, created_at=NOW, finished_at=NOW)
+        planned = GroupRun(group_id=group.id or 0, status="IDLE", trigger_kind="schedule",
+                           trigger_time=NOW, created_at=NOW)
+        session.add_all([ended, planned])
+        session.flush()
+        ended_id, planned_id = ended.id or 0, planned.id or 0
+    with session_scope(engine) as session, pytest.raises(Conflict, match="it has ended"):
+        terminate_group_run(session, ended_id, who="op", now=NOW)
+    with session_scope(engine) as session:
+        assert terminate_group_run(session, planned_id, who="op", now=NOW) == []
+    with session_scope(engine) as session:
+        kept, stopped = session.get(GroupRun, ended_id), session.get(GroupRun, planned_id)
+    assert kept is not None and (kept.status, kept.finished_at) == ("SUCCESS", NOW)
+    assert stopped is not None and (stopped.status, stopped.finished_at) == ("TERMINATED", NOW)

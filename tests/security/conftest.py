@@ -12,7 +12,6 @@ from security.sec_support import Api
 from support import seed_user
 
 import app.security
-from app.bootstrap import upgrade_database
 from app.db.engine import make_engine
 from app.server import create_app
 from app.settings import Settings
@@ -27,7 +26,6 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def secure_api(database_url: str, tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
-    upgrade_database(database_url)
     engine = make_engine(database_url)
     token = seed_user(engine)
     with TestClient(create_app(settings, engine=engine, start_scheduler=False)) as client:

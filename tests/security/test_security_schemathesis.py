@@ -18,9 +18,8 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import Engine, update
 from sqlmodel import col
-from support import seed_user
+from support import migrated_sqlite, seed_user
 
-from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
 from app.db.tables import ApiToken, User
 from app.server import create_app
@@ -46,8 +45,7 @@ class Target:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{data_dir / 'almanac.db'}"
-    upgrade_database(url)
+    url = migrated_sqlite(data_dir / "almanac.db")
     engine = make_engine(url)
     token = seed_user(engine)
     settings = Settings(data_dir=data_dir, database_url=url, local_agent=False)

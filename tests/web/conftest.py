@@ -9,10 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from support import seed_user
+from support import migrated_sqlite, seed_user
 from web.web_helpers import Login, sign_in
 
-from app.bootstrap import upgrade_database
 from app.db.engine import make_engine
 from app.server import create_app
 from app.settings import Settings
@@ -20,9 +19,7 @@ from app.settings import Settings
 
 @pytest.fixture
 def web_engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'almanac.db'}"
-    upgrade_database(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_sqlite(tmp_path / "almanac.db"))
     yield engine
     engine.dispose()
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from pathlib import Path
 
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -13,6 +17,7 @@ from web.web_helpers import Login, sign_in
 
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
+from app.secrets import KEY_ENV, derived_key
 from app.security import hash_token
 from app.web.auth import SESSION_COOKIE
 
@@ -94,6 +99,27 @@ def test_state_changes_need_the_csrf_token(login: Login) -> None:
     assert client.post("/logout", data={"csrf_token": "x" * 64}).status_code == 403
     accepted = client.post("/logout", data={"csrf_token": csrf})
     assert accepted.status_code == 303 and accepted.headers["location"] == "/login"
+
+
+def test_the_csrf_token_is_keyed_with_the_servers_secret(login: Login, tmp_path: Path) -> None:
+    """Knowing how the token is made (the session cookie and the code) is not enough: one
+    keyed with anything but this server's secret key is refused."""
+    client = login("superadmin")
+    session = client.cookies[SESSION_COOKIE]
+    client.headers.pop("X-CSRF-Token")
+    for key in (b"almanac-csrf", derived_key(tmp_path / "other-server", "csrf")):
+        forged = hmac.new(key, session.encode(), hashlib.sha256).hexdigest()
+        assert client.post("/logout", data={"csrf_token": forged}).status_code == 403
+    assert client.get("/task-runs").status_code == 200  # still signed in
+
+
+def test_replicas_sharing_a_secret_key_derive_the_same_keys(tmp_path: Path) -> None:
+    environ = {KEY_ENV: Fernet.generate_key().decode()}
+    first = derived_key(tmp_path / "one", "csrf", environ)
+    assert derived_key(tmp_path / "two", "csrf", environ) == first
+    assert derived_key(tmp_path / "one", "other", environ) != first
+    assert derived_key(tmp_path / "one", "csrf", {KEY_ENV: Fernet.generate_key().decode()}
+                       ) != first
 
 
 def test_logout_revokes_the_session(login: Login, web_engine: Engine) -> None:

@@ -53,6 +53,7 @@ from app.db.groups import (
 from app.db.moves import move_group
 from app.db.tables import GroupDependency, GroupRun, Run, Task, TaskGroup
 from app.domain.dag import Edge, EdgeCondition, generations
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.roles import Role, can_see_instance, role_at_least
 from app.domain.states import TriggerKind
 from app.errors import Forbidden, InvalidInput, NotFound
@@ -85,7 +86,7 @@ def _user_guard(user_role: str, group: TaskGroup, changed: dict[str, object]) ->
 
 def _public(session: Session, group: TaskGroup) -> GroupPublic:
     idle = session.exec(select(GroupRun.trigger_time).where(
-        GroupRun.group_id == group.id, GroupRun.status == "IDLE")).first()
+        GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE.value)).first()
     return GroupPublic(
         gid=group.id or 0, name=group.name, description=group.description,
         schedule=group.schedule, active=group.active, instance=group.instance,
@@ -318,7 +319,7 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
             raise NotFound("group run", group_run)
         return row
     return session.exec(select(GroupRun).where(GroupRun.group_id == gid,
-                                               GroupRun.status != "IDLE")
+                                               GroupRun.status != GroupRunStatus.IDLE.value)
                         .order_by(col(GroupRun.id).desc())).first()
 
 
