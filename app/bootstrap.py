@@ -35,6 +35,13 @@ def ensure_admin(engine: Engine, clock: Clock, password: str | None) -> str | No
         if session.exec(select(User.id)).first() is not None:
             return None
         chosen = password or random_password()
-        session.add(User(username="admin", password_hash=hash_password(chosen),
-                         role=Role.SUPERADMIN.value, instances=["*"], created_at=clock.now()))
+        session.add(
+            User(
+                username="admin",
+                password_hash=hash_password(chosen),
+                role=Role.SUPERADMIN.value,
+                instances=["*"],
+                created_at=clock.now(),
+            )
+        )
     return None if password else chosen

@@ -39,16 +39,20 @@ def decode(message: str) -> tuple[str, str, Control] | None:
     if not message.startswith(PREFIX):
         return None
     try:
-        request, run_id, attempt, kind, agent = message[len(PREFIX):].split(":", 4)
-        return request, agent, Control.model_validate(
-            {"type": kind, "run_id": int(run_id), "attempt": int(attempt)})
+        request, run_id, attempt, kind, agent = message[len(PREFIX) :].split(":", 4)
+        return (
+            request,
+            agent,
+            Control.model_validate({"type": kind, "run_id": int(run_id), "attempt": int(attempt)}),
+        )
     except ValueError:  # pydantic's errors are ValueErrors too
         return None
 
 
 class ControlRelay:
-    def __init__(self, hub: AgentHub, feed: ChangeFeed, *, wait_seconds: float = WAIT_SECONDS
-                 ) -> None:
+    def __init__(
+        self, hub: AgentHub, feed: ChangeFeed, *, wait_seconds: float = WAIT_SECONDS
+    ) -> None:
         self.hub = hub
         self.feed = feed
         self.wait_seconds = wait_seconds
@@ -84,7 +88,7 @@ class ControlRelay:
     # ---- the change feed (event loop) ------------------------------------------------
     def _incoming(self, message: str) -> None:
         if message.startswith(ACK):
-            answered = self._waiting.get(message[len(ACK):])
+            answered = self._waiting.get(message[len(ACK) :])
             if answered is not None and not answered.done():
                 answered.set_result(None)
             return
@@ -96,7 +100,11 @@ class ControlRelay:
 
     async def _send_for_another(self, request: str, agent: str, control: Control) -> None:
         if await self.hub.send(agent, control):
-            log.info("run %d: %s relayed to agent %s", control.run_id, control.type, agent,
-                     extra={"run_id": control.run_id, "attempt": control.attempt,
-                            "agent": agent})
+            log.info(
+                "run %d: %s relayed to agent %s",
+                control.run_id,
+                control.type,
+                agent,
+                extra={"run_id": control.run_id, "attempt": control.attempt, "agent": agent},
+            )
             self.feed.publish(ACK + request)

@@ -57,8 +57,7 @@ class EnvBox:
         try:
             data = json.loads(self._ring.decrypt(token.encode("ascii")))
         except (InvalidToken, UnicodeError, ValueError) as exc:
-            raise SecretError("an environment cannot be decrypted with the configured key"
-                              ) from exc
+            raise SecretError("an environment cannot be decrypted with the configured key") from exc
         return EnvValues(env=dict(data.get("env") or {}), secrets=dict(data.get("secrets") or {}))
 
 

@@ -21,11 +21,17 @@ class Metrics:
     def __init__(self, engine: Engine, hub: AgentHub) -> None:
         self.registry = CollectorRegistry()
         self.trigger_delay = Histogram(
-            "almanac_trigger_delay_seconds", "Trigger time to ACTIVE, per scheduled occurrence",
-            buckets=_LATENCY_BUCKETS, registry=self.registry)
+            "almanac_trigger_delay_seconds",
+            "Trigger time to ACTIVE, per scheduled occurrence",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.dependency_hop = Histogram(
-            "almanac_dependency_hop_seconds", "Upstream end to downstream dispatch in a group run",
-            buckets=_LATENCY_BUCKETS, registry=self.registry)
+            "almanac_dependency_hop_seconds",
+            "Upstream end to downstream dispatch in a group run",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_DatabaseCollector(engine, hub))
 
     def render(self) -> bytes:
@@ -41,29 +47,42 @@ class _DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with Session(self.engine) as session:
-            by_status = dict(session.exec(select(Run.status, func.count()).group_by(Run.status)
-                                          ).all())
-            agents = dict(session.exec(select(Agent.status, func.count())
-                                       .group_by(Agent.status)).all())
-            log_bytes = session.exec(select(func.coalesce(func.sum(func.length(LogChunk.data)),
-                                                          0))).one()
+            by_status = dict(
+                session.exec(select(Run.status, func.count()).group_by(Run.status)).all()
+            )
+            agents = dict(
+                session.exec(select(Agent.status, func.count()).group_by(Agent.status)).all()
+            )
+            log_bytes = session.exec(
+                select(func.coalesce(func.sum(func.length(LogChunk.data)), 0))
+            ).one()
         runs = GaugeMetricFamily("almanac_runs", "Runs by status", labels=["status"])
         for status in RunStatus:
             runs.add_metric([status.value], float(by_status.get(status.value, 0)))
         yield runs
-        yield GaugeMetricFamily("almanac_dispatch_queue_depth", "Runs ACTIVE, waiting to start",
-                                value=float(by_status.get(RunStatus.ACTIVE.value, 0)))
+        yield GaugeMetricFamily(
+            "almanac_dispatch_queue_depth",
+            "Runs ACTIVE, waiting to start",
+            value=float(by_status.get(RunStatus.ACTIVE.value, 0)),
+        )
         online = GaugeMetricFamily("almanac_agents", "Agents by status", labels=["status"])
         for agent_status in ("online", "offline", "draining"):
             online.add_metric([agent_status], float(agents.get(agent_status, 0)))
         yield online
-        yield GaugeMetricFamily("almanac_agents_connected", "Agents connected to this server",
-                                value=float(len(self.hub.connections)))
-        yield GaugeMetricFamily("almanac_log_bytes", "Bytes of run output stored",
-                                value=float(log_bytes or 0))
+        yield GaugeMetricFamily(
+            "almanac_agents_connected",
+            "Agents connected to this server",
+            value=float(len(self.hub.connections)),
+        )
+        yield GaugeMetricFamily(
+            "almanac_log_bytes", "Bytes of run output stored", value=float(log_bytes or 0)
+        )
         refused = CounterMetricFamily(
-            "almanac_agent_frames_refused", "Agent frames not taken by this server: another "
-            "agent's run, a settled attempt, a malformed frame", labels=["kind"])
+            "almanac_agent_frames_refused",
+            "Agent frames not taken by this server: another "
+            "agent's run, a settled attempt, a malformed frame",
+            labels=["kind"],
+        )
         for kind, count in sorted(self.hub.refused_frames.items()):
             refused.add_metric([kind], float(count))
         yield refused

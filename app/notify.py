@@ -58,8 +58,10 @@ class ChangeFeed:
     def _notify(self, message: str) -> None:
         try:
             with self.engine.connect() as connection:
-                connection.execute(text("SELECT pg_notify(:channel, :message)"),
-                                   {"channel": CHANNEL, "message": message})
+                connection.execute(
+                    text("SELECT pg_notify(:channel, :message)"),
+                    {"channel": CHANNEL, "message": message},
+                )
                 connection.commit()
         except Exception:  # the periodic resync covers a lost notification
             log.exception("could not publish %s", message)

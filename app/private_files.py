@@ -53,9 +53,17 @@ def secure_server_data_dir(data_dir: Path, *, local_agent: bool) -> None:
     """The server's data directory: the database, its journal files, the secret key and the
     stored outputs. With the built-in agent (its spool lives inside), passable at 0711."""
     make_private_dir(data_dir, pass_through=local_agent)
-    tighten(data_dir / name for name in (
-        "almanac.db", "almanac.db-wal", "almanac.db-shm", "almanac.db-journal", "secret.key",
-        "outputs"))
+    tighten(
+        data_dir / name
+        for name in (
+            "almanac.db",
+            "almanac.db-wal",
+            "almanac.db-shm",
+            "almanac.db-journal",
+            "secret.key",
+            "outputs",
+        )
+    )
 
 
 def secure_agent_data_dir(data_dir: Path) -> None:

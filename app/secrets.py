@@ -76,8 +76,7 @@ def key_ring(data_dir: Path, environ: Mapping[str, str] | None = None) -> MultiF
     return MultiFernet(_parse_keys(*_key_text(data_dir, environ)))
 
 
-def derived_key(data_dir: Path, purpose: str, environ: Mapping[str, str] | None = None
-                ) -> bytes:
+def derived_key(data_dir: Path, purpose: str, environ: Mapping[str, str] | None = None) -> bytes:
     """A key for one purpose (e.g. "csrf") made from the server's first secret key: every
     replica sharing the key derives the same one, and no purpose can stand in for another."""
     text, where = _key_text(data_dir, environ)

@@ -52,17 +52,28 @@ from app.web_relay import relay
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
-               start_scheduler: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    start_scheduler: bool = True,
+) -> FastAPI:
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url())
     bind_box(engine, lambda: box_for(settings.data_dir))  # env values sealed at rest
     hub = AgentHub(engine, clock, heartbeat_interval=settings.heartbeat_interval_seconds)
     scheduler = SchedulerService(engine, clock, hub, settings)
     hub.on_change = scheduler.wake_dispatch
-    context = AppContext(settings=settings, engine=engine, clock=clock, hub=hub,
-                         scheduler=scheduler, controls=ControlRelay(hub, scheduler.feed),
-                         csrf_key=derived_key(settings.data_dir, "csrf"))
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        hub=hub,
+        scheduler=scheduler,
+        controls=ControlRelay(hub, scheduler.feed),
+        csrf_key=derived_key(settings.data_dir, "csrf"),
+    )
     alert_service = AlertService(engine, clock, settings)  # run endings -> alert deliveries
 
     @asynccontextmanager
@@ -83,9 +94,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
             await scheduler.stop()
             await alert_service.stop()
 
-    app = FastAPI(title="Almanac", version=__version__, lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
-                  redoc_url=None)
+    app = FastAPI(
+        title="Almanac",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
     app.state.context = context
     app.state.alerts = alert_service
     errors.install(app)
@@ -93,9 +109,27 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     docs = f"{API_PREFIX}/docs"
     app.add_middleware(DocsNeedLogin, paths=(f"{API_PREFIX}/openapi.json", docs))
     app.add_middleware(SecurityHeaders, docs_path=docs)  # CSP, no framing, no-store
-    for module in (health, auth, tasks, runs, run_actions, outputs, agents, calendars, groups,
-                   group_runs, users, tokens, audit, approvals, io, adhoc, integrations, alerts,
-                   policies):
+    for module in (
+        health,
+        auth,
+        tasks,
+        runs,
+        run_actions,
+        outputs,
+        agents,
+        calendars,
+        groups,
+        group_runs,
+        users,
+        tokens,
+        audit,
+        approvals,
+        io,
+        adhoc,
+        integrations,
+        alerts,
+        policies,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages, /static, live events
@@ -105,4 +139,3 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
 
 def _loopback(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-

@@ -17,8 +17,8 @@ def encode(replica: str, change: Change) -> list[str]:
     runs, logs = sorted(change.runs), sorted(change.logs)
     messages = []
     for start in range(0, max(len(runs), len(logs), 1), _MAX_IDS):
-        part_runs = ",".join(map(str, runs[start:start + _MAX_IDS]))
-        part_logs = ",".join(map(str, logs[start:start + _MAX_IDS]))
+        part_runs = ",".join(map(str, runs[start : start + _MAX_IDS]))
+        part_logs = ",".join(map(str, logs[start : start + _MAX_IDS]))
         agents = "1" if change.agents and start == 0 else "0"
         messages.append(f"{PREFIX}{replica}:{part_runs}:{part_logs}:{agents}")
     return messages
@@ -28,10 +28,12 @@ def decode(message: str) -> tuple[str, Change] | None:
     if not message.startswith(PREFIX):
         return None
     try:
-        replica, runs, logs, agents = message[len(PREFIX):].split(":")
-        return replica, Change(runs=frozenset(int(r) for r in runs.split(",") if r),
-                               logs=frozenset(int(r) for r in logs.split(",") if r),
-                               agents=agents == "1")
+        replica, runs, logs, agents = message[len(PREFIX) :].split(":")
+        return replica, Change(
+            runs=frozenset(int(r) for r in runs.split(",") if r),
+            logs=frozenset(int(r) for r in logs.split(",") if r),
+            agents=agents == "1",
+        )
     except ValueError:
         return None
 

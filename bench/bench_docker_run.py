@@ -49,15 +49,21 @@ def _almanac_once(http: httpx.Client, tid: int) -> tuple[float, float]:
 
 def _docker_once(image: str) -> float:
     began = time.perf_counter()
-    done = subprocess.run(["docker", "run", "--rm", image, "echo", "hello"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["docker", "run", "--rm", image, "echo", "hello"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout == "hello\n", done.stdout
     return (time.perf_counter() - began) * 1000
 
 
 def _line(label: str, values: list[float]) -> str:
-    return (f"  {label}: median {statistics.median(values):7.1f} ms   "
-            f"min {min(values):7.1f}   max {max(values):7.1f}")
+    return (
+        f"  {label}: median {statistics.median(values):7.1f} ms   "
+        f"min {min(values):7.1f}   max {max(values):7.1f}"
+    )
 
 
 def main() -> None:
@@ -72,17 +78,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port),
-             "--data-dir", data], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                data,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             token = login(base)
-            with httpx.Client(base_url=base + "/api/v1", timeout=60,
-                              headers={"Authorization": f"Bearer {token}"}) as http:
+            with httpx.Client(
+                base_url=base + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {token}"}
+            ) as http:
                 _wait_for_docker_agent(http)
-                tid = http.post("/tasks", json={"name": "hello-container",
-                                                "command": "echo hello",
-                                                "image": args.image}).json()["tid"]
+                tid = http.post(
+                    "/tasks",
+                    json={"name": "hello-container", "command": "echo hello", "image": args.image},
+                ).json()["tid"]
                 _docker_once(args.image)  # warm-ups, not counted
                 _almanac_once(http, tid)
                 for _ in range(args.runs):
@@ -90,8 +110,9 @@ def main() -> None:
                     client, timeline = _almanac_once(http, tid)
                     almanac_ms.append(client)
                     server_ms.append(timeline)
-                output = http.get(f"/runs/{http.get('/runs').json()['items'][0]['id']}"
-                                  "/logs/download").text
+                output = http.get(
+                    f"/runs/{http.get('/runs').json()['items'][0]['id']}/logs/download"
+                ).text
                 assert output == "hello\n", output
         finally:
             server.terminate()

@@ -34,8 +34,6 @@ def _wait_for_agent(http: httpx.Client) -> None:
     raise SystemExit("the built-in agent did not connect")
 
 
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -44,16 +42,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port),
-             "--data-dir", data], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                data,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             token = login(base)
-            with httpx.Client(base_url=base + "/api/v1",
-                              headers={"Authorization": f"Bearer {token}"}) as http:
+            with httpx.Client(
+                base_url=base + "/api/v1", headers={"Authorization": f"Bearer {token}"}
+            ) as http:
                 _wait_for_agent(http)
-                tid = http.post("/tasks", json={"name": "hello", "command": "echo hello"}
-                                ).json()["tid"]
+                tid = http.post("/tasks", json={"name": "hello", "command": "echo hello"}).json()[
+                    "tid"
+                ]
                 server_ms, client_ms = [], []
                 for _ in range(args.runs + 1):  # the first one warms up and is not counted
                     began = time.perf_counter()
@@ -71,10 +83,14 @@ def main() -> None:
             server.wait(timeout=30)
     server_ms, client_ms = server_ms[1:], client_ms[1:]
     print(f"force run -> SUCCESS, echo hello, built-in agent, SQLite, {args.runs} runs")
-    for label, values in (("server timeline (ACTIVE event -> SUCCESS event)", server_ms),
-                          ("client observed (POST run -> GET says SUCCESS) ", client_ms)):
-        print(f"  {label}: median {statistics.median(values):.1f} ms, "
-              f"min {min(values):.1f}, max {max(values):.1f}")
+    for label, values in (
+        ("server timeline (ACTIVE event -> SUCCESS event)", server_ms),
+        ("client observed (POST run -> GET says SUCCESS) ", client_ms),
+    ):
+        print(
+            f"  {label}: median {statistics.median(values):.1f} ms, "
+            f"min {min(values):.1f}, max {max(values):.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,29 +55,38 @@ def _big_group(tasks: int = 1000, edges: int = 3000) -> None:
             rows = [Task(name=f"t{i}", command="true", group_id=group.id) for i in range(tasks)]
             session.add_all(rows)
             session.flush()
-            session.add_all([DependencyEdge(group_id=group.id or 0, upstream_id=rows[a].id or 0,
-                                            downstream_id=rows[b].id or 0) for a, b in pairs])
+            session.add_all(
+                [
+                    DependencyEdge(
+                        group_id=group.id or 0,
+                        upstream_id=rows[a].id or 0,
+                        downstream_id=rows[b].id or 0,
+                    )
+                    for a, b in pairs
+                ]
+            )
         began = time.perf_counter()
         with session_scope(engine) as session:
             group = session.get(TaskGroup, 1)
             assert group is not None
             start_group_run(session, group, now=datetime.now(UTC), kind=TriggerKind.MANUAL)
-        print(f"group run of {tasks} tasks created (runs, events, commit): "
-              f"{(time.perf_counter() - began) * 1000:.0f} ms")
+        print(
+            f"group run of {tasks} tasks created (runs, events, commit): "
+            f"{(time.perf_counter() - began) * 1000:.0f} ms"
+        )
         engine.dispose()
-
-
 
 
 def _client(base: str) -> httpx.Client:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            token = httpx.post(base + "/api/v1/auth/token",
-                               json={"username": "admin", "password": PASSWORD}
-                               ).json()["access_token"]
-            http = httpx.Client(base_url=base + "/api/v1", timeout=60,
-                                headers={"Authorization": f"Bearer {token}"})
+            token = httpx.post(
+                base + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+            ).json()["access_token"]
+            http = httpx.Client(
+                base_url=base + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {token}"}
+            )
             while not any(a["connected"] for a in http.get("/agents").json()):
                 time.sleep(0.1)
             return http
@@ -86,10 +95,11 @@ def _client(base: str) -> httpx.Client:
     raise SystemExit("server did not start")
 
 
-def _make_group(http: httpx.Client, name: str, count: int,
-                edges: list[tuple[int, int]]) -> int:
-    tids = [http.post("/tasks", json={"name": f"{name}-{i}", "command": "true"}).json()["tid"]
-            for i in range(count)]
+def _make_group(http: httpx.Client, name: str, count: int, edges: list[tuple[int, int]]) -> int:
+    tids = [
+        http.post("/tasks", json={"name": f"{name}-{i}", "command": "true"}).json()["tid"]
+        for i in range(count)
+    ]
     gid = int(http.post("/groups", json={"name": name, "tasks": tids}).json()["gid"])
     for a, b in edges:
         http.post(f"/groups/{gid}/edges", json={"upstream": tids[a], "downstream": tids[b]})
@@ -104,33 +114,56 @@ def _run_group(http: httpx.Client, gid: int) -> dict[str, object]:
 
 
 def _events(http: httpx.Client, run_id: int) -> dict[str, datetime]:
-    return {e["status"]: datetime.fromisoformat(e["at"])
-            for e in http.get(f"/runs/{run_id}").json()["events"]}
+    return {
+        e["status"]: datetime.fromisoformat(e["at"])
+        for e in http.get(f"/runs/{run_id}").json()["events"]
+    }
 
 
 def _live() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",
-             data], env=dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                data,
+            ],
+            env=dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             http = _client(f"http://127.0.0.1:{port}")
             chain = _make_group(http, "chain", 50, [(i, i + 1) for i in range(49)])
             detail = _run_group(http, chain)
             runs = sorted(detail["runs"], key=lambda r: r["id"])  # type: ignore[arg-type,index]
             events = [_events(http, r["id"]) for r in runs]
-            hops = [(events[i + 1]["RUNNING"] - events[i]["SUCCESS"]).total_seconds() * 1000
-                    for i in range(49)]
-            print(f"dependency hop over a 50-task chain (SUCCESS -> downstream RUNNING): "
-                  f"median {statistics.median(hops):.1f} ms, max {max(hops):.1f} ms "
-                  f"[{detail['status']}]")
+            hops = [
+                (events[i + 1]["RUNNING"] - events[i]["SUCCESS"]).total_seconds() * 1000
+                for i in range(49)
+            ]
+            print(
+                f"dependency hop over a 50-task chain (SUCCESS -> downstream RUNNING): "
+                f"median {statistics.median(hops):.1f} ms, max {max(hops):.1f} ms "
+                f"[{detail['status']}]"
+            )
             steps = [("SUCCESS", "TRIGGER"), ("TRIGGER", "STARTED"), ("STARTED", "RUNNING")]
             parts = []
             for before, after in steps:
-                gaps = [(events[i + 1][after] - (events[i] if before == "SUCCESS" else
-                         events[i + 1])[before]).total_seconds() * 1000 for i in range(49)]
+                gaps = [
+                    (
+                        events[i + 1][after]
+                        - (events[i] if before == "SUCCESS" else events[i + 1])[before]
+                    ).total_seconds()
+                    * 1000
+                    for i in range(49)
+                ]
                 parts.append(f"{before}->{after} {statistics.median(gaps):.1f} ms")
             print("  hop steps (median): " + ", ".join(parts))
             fan = _make_group(http, "fan", 201, [(0, i) for i in range(1, 201)])
@@ -140,8 +173,10 @@ def _live() -> None:
             runs = detail["runs"]  # type: ignore[assignment]
             first = min(_events(http, r["id"])["ACTIVE"] for r in runs)  # type: ignore[union-attr]
             last = max(_events(http, r["id"])["SUCCESS"] for r in runs)  # type: ignore[union-attr]
-            print(f"fan-out of 200 `true` after one root: {(last - first).total_seconds():.2f} s"
-                  f" server timeline, {wall:.2f} s client wall [{detail['status']}]")
+            print(
+                f"fan-out of 200 `true` after one root: {(last - first).total_seconds():.2f} s"
+                f" server timeline, {wall:.2f} s client wall [{detail['status']}]"
+            )
         finally:
             server.terminate()
             server.wait(timeout=60)

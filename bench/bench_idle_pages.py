@@ -34,8 +34,15 @@ def _session(base: str) -> httpx.Client:
             time.sleep(0.2)
     token = re.search(r'name="login_token" value="([^"]+)"', form)
     assert token is not None
-    client.post("/login", data={"login_token": token.group(1), "next": "/",
-                                "username": "admin", "password": PASSWORD})
+    client.post(
+        "/login",
+        data={
+            "login_token": token.group(1),
+            "next": "/",
+            "username": "admin",
+            "password": PASSWORD,
+        },
+    )
     return client
 
 
@@ -59,9 +66,20 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",
-             data], env=dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                data,
+            ],
+            env=dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         stop = threading.Event()
         try:
             base = f"http://127.0.0.1:{port}"
@@ -69,8 +87,9 @@ def main() -> None:
             opened: list[int] = []
             for client in clients:
                 assert client.get("/task-runs").status_code == 200, "not signed in"
-                threading.Thread(target=_hold_stream, args=(client, stop, opened),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=_hold_stream, args=(client, stop, opened), daemon=True
+                ).start()
             time.sleep(3)  # streams open, the server settles
             if opened.count(200) < args.pages:
                 raise SystemExit(f"only {opened.count(200)} of {args.pages} streams opened")
@@ -81,9 +100,11 @@ def main() -> None:
             after = process.cpu_times()
             used = (after.user - before.user) + (after.system - before.system)
             share = used / (time.monotonic() - began) * 100
-            print(f"{args.pages} open Task Runs pages, idle for {args.seconds:.0f} s: server CPU "
-                  f"{share:.2f}% of one core (includes the scheduler's 1 s maintenance tick and "
-                  f"the built-in agent's heartbeats)")
+            print(
+                f"{args.pages} open Task Runs pages, idle for {args.seconds:.0f} s: server CPU "
+                f"{share:.2f}% of one core (includes the scheduler's 1 s maintenance tick and "
+                f"the built-in agent's heartbeats)"
+            )
         finally:
             stop.set()
             server.terminate()

@@ -34,10 +34,6 @@ from benchlib import PASSWORD, free_port, login
 LINE = "almanac log line 0123456789 abcdefghijklmnopqrstuvwxyz"
 
 
-
-
-
-
 def _wait(predicate: object, what: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
@@ -67,14 +63,18 @@ class PeakRss:
 
 
 def _force(http: httpx.Client, name: str, command: str) -> int:
-    tid = http.post("/tasks", json={"name": name, "command": command, "target": "bench"}
-                    ).json()["tid"]
+    tid = http.post("/tasks", json={"name": name, "command": command, "target": "bench"}).json()[
+        "tid"
+    ]
     return int(http.post(f"/tasks/{tid}/run").json()["id"])
 
 
 def _end(http: httpx.Client, run_id: int) -> dict[str, object]:
     while (run := http.get(f"/runs/{run_id}").json())["status"] not in (
-            "SUCCESS", "FAILED", "TERMINATED"):
+        "SUCCESS",
+        "FAILED",
+        "TERMINATED",
+    ):
         time.sleep(0.05)
     return dict(run)
 
@@ -100,19 +100,25 @@ def volume(http: httpx.Client, agent_pid: int, mib: int) -> None:
             downloaded += len(chunk)
     print(f"volume: {mib} MiB on stdout through one agent")
     print(f"  force run -> SUCCESS: {took:.1f} s ({mib / took:.0f} MiB/s end to end)")
-    print(f"  stored {stored} bytes, downloaded {downloaded}, generated {size}: "
-          f"{'equal' if stored == downloaded == size else 'DIFFERENT'}")
+    print(
+        f"  stored {stored} bytes, downloaded {downloaded}, generated {size}: "
+        f"{'equal' if stored == downloaded == size else 'DIFFERENT'}"
+    )
     same = "equals" if digest.hexdigest() == expected else "DIFFERS FROM"
     print(f"  sha256 of the download {same} the generated content ({expected[:16]}...)")
-    print(f"  agent peak RSS: {rss.peak / 2**20:.1f} MiB (at start {rss.at_start / 2**20:.1f} MiB;"
-          " target < 100 MB)")
+    print(
+        f"  agent peak RSS: {rss.peak / 2**20:.1f} MiB (at start {rss.at_start / 2**20:.1f} MiB;"
+        " target < 100 MB)"
+    )
 
 
 def latency(http: httpx.Client, lines: int) -> None:
-    script = ("import time\n"
-              f"for i in range({lines}):\n"
-              "    print(i, repr(time.time()), flush=True)\n"
-              "    time.sleep(0.1)\n")
+    script = (
+        "import time\n"
+        f"for i in range({lines}):\n"
+        "    print(i, repr(time.time()), flush=True)\n"
+        "    time.sleep(0.1)\n"
+    )
     run_id = _force(http, "latency", f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}")
     seen: dict[int, float] = {}
     printed: dict[int, float] = {}
@@ -129,8 +135,10 @@ def latency(http: httpx.Client, lines: int) -> None:
     delays = sorted((seen[i] - printed[i]) * 1000 for i in seen)
     p99 = delays[min(len(delays) - 1, round(0.99 * len(delays)) - 1)]
     print(f"latency: {lines} lines, one every 100 ms, read via GET /runs/{{id}}/logs every 10 ms")
-    print(f"  printed -> readable: p50 {statistics.median(delays):.1f} ms, p99 {p99:.1f} ms, "
-          f"max {delays[-1]:.1f} ms (target 100 ms; includes up to 10 ms of polling)")
+    print(
+        f"  printed -> readable: p50 {statistics.median(delays):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {delays[-1]:.1f} ms (target 100 ms; includes up to 10 ms of polling)"
+    )
 
 
 def main() -> None:
@@ -143,21 +151,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",
-             f"{data}/server", "--no-local-agent"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                f"{data}/server",
+                "--no-local-agent",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         agent = None
         try:
             token = login(base)
-            with httpx.Client(base_url=base + "/api/v1", timeout=120,
-                              headers={"Authorization": f"Bearer {token}"}) as http:
+            with httpx.Client(
+                base_url=base + "/api/v1", timeout=120, headers={"Authorization": f"Bearer {token}"}
+            ) as http:
                 agent_token = http.post("/agents/tokens", json={"name": "bench"}).json()["token"]
                 agent = subprocess.Popen(
-                    [sys.executable, "-m", "app.cli.main", "agent", "--server", base,
-                     "--token", agent_token, "--name", "bench", "--data-dir", f"{data}/agent"],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                _wait(lambda: any(a["connected"] for a in http.get("/agents").json()),
-                      "the agent")
+                    [
+                        sys.executable,
+                        "-m",
+                        "app.cli.main",
+                        "agent",
+                        "--server",
+                        base,
+                        "--token",
+                        agent_token,
+                        "--name",
+                        "bench",
+                        "--data-dir",
+                        f"{data}/agent",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                _wait(lambda: any(a["connected"] for a in http.get("/agents").json()), "the agent")
                 volume(http, agent.pid, args.mib)
                 latency(http, args.lines)
         finally:

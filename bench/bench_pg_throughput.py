@@ -28,10 +28,9 @@ from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
 from app.db.tables import Run, RunEvent, Task
 
-ADMIN = os.environ.get("ALMANAC_BENCH_PG_ADMIN",
-                       "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
+ADMIN = os.environ.get(
+    "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _database() -> str:
@@ -50,8 +49,6 @@ def _drop(url: str) -> None:
     admin.dispose()
 
 
-
-
 def _round(agents: int, burst: int) -> str:
     url = _database()
     upgrade_database(url)
@@ -59,29 +56,75 @@ def _round(agents: int, burst: int) -> str:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=PASSWORD)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",
-             data, "--database-url", url, "--no-local-agent"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli.main",
+                    "server",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    data,
+                    "--database-url",
+                    url,
+                    "--no-local-agent",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             http = _login(base)
             for index in range(agents):
                 token = http.post("/agents/tokens", json={"name": f"a{index}"}).json()["token"]
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "app.cli.main", "agent", "--server", base, "--token",
-                     token, "--name", f"a{index}", "--data-dir", str(Path(data) / f"a{index}")],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "app.cli.main",
+                            "agent",
+                            "--server",
+                            base,
+                            "--token",
+                            token,
+                            "--name",
+                            f"a{index}",
+                            "--data-dir",
+                            str(Path(data) / f"a{index}"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
             while sum(a["connected"] for a in http.get("/agents").json()) < agents:
                 time.sleep(0.1)
             for index in range(70):
-                http.post("/tasks", json={"name": f"minutely-{index}", "command": "true",
-                                          "schedule": {"kind": "cron", "cron": "* * * * *"}})
+                http.post(
+                    "/tasks",
+                    json={
+                        "name": f"minutely-{index}",
+                        "command": "true",
+                        "schedule": {"kind": "cron", "cron": "* * * * *"},
+                    },
+                )
             burst_at = (datetime.now(UTC) + timedelta(seconds=20)).replace(microsecond=0)
             for index in range(burst):
-                http.post("/tasks", json={
-                    "name": f"burst-{index}", "command": "true",
-                    "schedule": {"kind": "once", "at": burst_at.replace(tzinfo=None).isoformat()}})
+                http.post(
+                    "/tasks",
+                    json={
+                        "name": f"burst-{index}",
+                        "command": "true",
+                        "schedule": {
+                            "kind": "once",
+                            "at": burst_at.replace(tzinfo=None).isoformat(),
+                        },
+                    },
+                )
             time.sleep(max(0.0, (burst_at - datetime.now(UTC)).total_seconds()) + 45)
             return _measure(url, agents, burst, burst_at)
         finally:
@@ -96,11 +139,12 @@ def _login(base: str) -> httpx.Client:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            token = httpx.post(base + "/api/v1/auth/token",
-                               json={"username": "admin", "password": PASSWORD}
-                               ).json()["access_token"]
-            return httpx.Client(base_url=base + "/api/v1", timeout=60,
-                                headers={"Authorization": f"Bearer {token}"})
+            token = httpx.post(
+                base + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+            ).json()["access_token"]
+            return httpx.Client(
+                base_url=base + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {token}"}
+            )
         except (httpx.TransportError, KeyError, ValueError):
             time.sleep(0.2)
     raise SystemExit("server did not start")
@@ -113,23 +157,32 @@ def _measure(url: str, agents: int, burst: int, burst_at: datetime) -> str:
             select(Run.trigger_time, RunEvent.at, Task.name)
             .join(RunEvent, col(RunEvent.run_id) == col(Run.id))
             .join(Task, col(Task.id) == col(Run.task_id))
-            .where(RunEvent.status == "ACTIVE", Run.trigger_kind == "schedule")).all()
+            .where(RunEvent.status == "ACTIVE", Run.trigger_kind == "schedule")
+        ).all()
         done = session.exec(
-            select(RunEvent.at).join(Run, col(RunEvent.run_id) == col(Run.id))
+            select(RunEvent.at)
+            .join(Run, col(RunEvent.run_id) == col(Run.id))
             .join(Task, col(Task.id) == col(Run.task_id))
-            .where(RunEvent.status == "SUCCESS", col(Task.name).startswith("burst-"))).all()
+            .where(RunEvent.status == "SUCCESS", col(Task.name).startswith("burst-"))
+        ).all()
     engine.dispose()
+
     def delays(prefix: str) -> list[float]:
-        return [(at - trigger).total_seconds() * 1000 for trigger, at, name in active
-                if trigger and name.startswith(prefix)]
+        return [
+            (at - trigger).total_seconds() * 1000
+            for trigger, at, name in active
+            if trigger and name.startswith(prefix)
+        ]
 
     steady, bursty = delays("minutely-"), delays("burst-")
     finished = len(done)
     span = (max(done) - burst_at).total_seconds() if done else float("nan")
-    return (f"{agents} agent(s): sustained trigger delay p50 {pct(steady, 50):.1f} ms, p99 "
-            f"{pct(steady, 99):.1f} ms ({len(steady)} occurrences); burst of {burst}: trigger "
-            f"delay p99 {pct(bursty, 99):.1f} ms, {finished} finished in {span:.1f} s "
-            f"({finished / span:.0f} runs/s)")
+    return (
+        f"{agents} agent(s): sustained trigger delay p50 {pct(steady, 50):.1f} ms, p99 "
+        f"{pct(steady, 99):.1f} ms ({len(steady)} occurrences); burst of {burst}: trigger "
+        f"delay p99 {pct(bursty, 99):.1f} ms, {finished} finished in {span:.1f} s "
+        f"({finished / span:.0f} runs/s)"
+    )
 
 
 def main() -> None:

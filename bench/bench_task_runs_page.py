@@ -41,15 +41,19 @@ TASKS = 50
 STATUSES = ["SUCCESS"] * 90 + ["FAILED"] * 7 + ["TERMINATED"] * 3
 
 
-
-
 def _seed(engine: Engine, runs: int, now: datetime) -> None:
     with session_scope(engine) as session:
-        session.add(User(username="admin", password_hash=hash_password(PASSWORD),
-                         role="superadmin", instances=["*"], created_at=now))
+        session.add(
+            User(
+                username="admin",
+                password_hash=hash_password(PASSWORD),
+                role="superadmin",
+                instances=["*"],
+                created_at=now,
+            )
+        )
         for i in range(TASKS):
-            session.add(Task(name=f"task-{i:02d}", command="true", created_at=now,
-                             updated_at=now))
+            session.add(Task(name=f"task-{i:02d}", command="true", created_at=now, updated_at=now))
     span = timedelta(days=30).total_seconds()
     raw = engine.raw_connection()
     try:
@@ -60,10 +64,23 @@ def _seed(engine: Engine, runs: int, now: datetime) -> None:
             stamp = at.replace(tzinfo=None).isoformat(sep=" ")
             done = (at + timedelta(seconds=3)).replace(tzinfo=None).isoformat(sep=" ")
             task = i % TASKS
-            batch.append((task + 1, STATUSES[i % len(STATUSES)], "schedule", stamp, stamp,
-                          done, "agent-1", 1, 0,
-                          json.dumps({"task_name": f"task-{task:02d}", "command": "true"}),
-                          "default", stamp, done))
+            batch.append(
+                (
+                    task + 1,
+                    STATUSES[i % len(STATUSES)],
+                    "schedule",
+                    stamp,
+                    stamp,
+                    done,
+                    "agent-1",
+                    1,
+                    0,
+                    json.dumps({"task_name": f"task-{task:02d}", "command": "true"}),
+                    "default",
+                    stamp,
+                    done,
+                )
+            )
             if len(batch) == 50_000:
                 _insert(cursor, batch)
                 batch = []
@@ -78,7 +95,9 @@ def _insert(cursor: object, rows: Sequence[tuple[object, ...]]) -> None:
     cursor.executemany(  # type: ignore[attr-defined]
         "INSERT INTO run (task_id, status, trigger_kind, trigger_time, started_at, finished_at,"
         " agent, attempt, agent_seq, spec, instance, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
 
 
 def _seed_log(engine: Engine, run_id: int, lines: int) -> None:
@@ -88,8 +107,9 @@ def _seed_log(engine: Engine, run_id: int, lines: int) -> None:
             chunk.append(f"{n:07d} processing record {n} of the nightly batch: ok\n")
             if len(chunk) == per_chunk or n == lines:
                 data = "".join(chunk).encode()
-                append_chunk(session, run_id=run_id, attempt=1, stream="stdout",
-                             offset=offset, data=data)
+                append_chunk(
+                    session, run_id=run_id, attempt=1, stream="stdout", offset=offset, data=data
+                )
                 offset += len(data)
                 chunk = []
 
@@ -98,8 +118,9 @@ def _sign_in(base: str) -> httpx.Client:
     http = httpx.Client(base_url=base, timeout=60)
     token = re.search(r'name="login_token" value="([^"]+)"', http.get("/login").text)
     assert token is not None
-    http.post("/login", data={"username": "admin", "password": PASSWORD,
-                              "login_token": token.group(1)})
+    http.post(
+        "/login", data={"username": "admin", "password": PASSWORD, "login_token": token.group(1)}
+    )
     return http
 
 
@@ -112,8 +133,10 @@ def _time(label: str, call: Callable[[], httpx.Response], repeat: int = 20) -> N
         samples.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 200, response.text[:300]
     samples.sort()
-    print(f"{label:<48} median {statistics.median(samples):7.1f} ms   "
-          f"p95 {samples[int(len(samples) * 0.95) - 1]:7.1f} ms")
+    print(
+        f"{label:<48} median {statistics.median(samples):7.1f} ms   "
+        f"p95 {samples[int(len(samples) * 0.95) - 1]:7.1f} ms"
+    )
 
 
 def _live_latency(base: str, http: httpx.Client, engine: Engine, samples: int) -> None:
@@ -122,9 +145,12 @@ def _live_latency(base: str, http: httpx.Client, engine: Engine, samples: int) -
     seq = re.search(r"seq=(\d+)", page.text)
     ids = [int(m) for m in re.findall(r'<tr id="run-(\d+)"', page.text)][:samples]
     latencies: list[float] = []
-    with httpx.Client(base_url=base, timeout=30, cookies=http.cookies) as stream_client, \
-            stream_client.stream("GET", f"/task-runs/events?seq={seq.group(1) if seq else 0}"
-                                 ) as events:
+    with (
+        httpx.Client(base_url=base, timeout=30, cookies=http.cookies) as stream_client,
+        stream_client.stream(
+            "GET", f"/task-runs/events?seq={seq.group(1) if seq else 0}"
+        ) as events,
+    ):
         lines = events.iter_lines()
         next(lines)  # "retry: ..." opens the stream
         for run_id in ids:
@@ -133,8 +159,9 @@ def _live_latency(base: str, http: httpx.Client, engine: Engine, samples: int) -
             def change(run_id: int = run_id, sent: list[float] = sent) -> None:
                 with session_scope(engine) as session:
                     run = get_run(session, run_id, lock=True)
-                    transition(session, run, RunStatus.ACTIVE, at=datetime.now(UTC),
-                               detail="bench: again")
+                    transition(
+                        session, run, RunStatus.ACTIVE, at=datetime.now(UTC), detail="bench: again"
+                    )
                     sent.append(time.perf_counter())
 
             threading.Thread(target=change).start()
@@ -143,9 +170,11 @@ def _live_latency(base: str, http: httpx.Client, engine: Engine, samples: int) -
                     latencies.append((time.perf_counter() - sent[0]) * 1000)
                     break
     latencies.sort()
-    print(f"{'live update: commit -> row on the open page':<48} median "
-          f"{statistics.median(latencies):7.1f} ms   max {latencies[-1]:7.1f} ms "
-          f"({len(latencies)} updates)")
+    print(
+        f"{'live update: commit -> row on the open page':<48} median "
+        f"{statistics.median(latencies):7.1f} ms   max {latencies[-1]:7.1f} ms "
+        f"({len(latencies)} updates)"
+    )
 
 
 def main() -> None:
@@ -167,11 +196,11 @@ def main() -> None:
     print(f"seeded a {args.log_lines:,}-line log in {time.perf_counter() - began:.1f} s")
 
     port = free_port()
-    settings = Settings(host="127.0.0.1", port=port, data_dir=data_dir, database_url=url,
-                        local_agent=False)
+    settings = Settings(
+        host="127.0.0.1", port=port, data_dir=data_dir, database_url=url, local_agent=False
+    )
     app = create_app(settings, engine=engine, start_scheduler=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -189,18 +218,30 @@ def main() -> None:
         _live_latency(base, http, engine, 20)
         pages = -(-args.log_lines // 500)
         bearer = {"Authorization": f"Bearer {http.cookies['almanac_session']}"}
-        for path in (f"/api/v1/runs/{log_run}", f"/api/v1/runs/{log_run}/logs?page=1",
-                     f"/api/v1/runs/{log_run}/outputs"):
+        for path in (
+            f"/api/v1/runs/{log_run}",
+            f"/api/v1/runs/{log_run}/logs?page=1",
+            f"/api/v1/runs/{log_run}/outputs",
+        ):
             _time("  API " + path, partial(http.get, path, headers=bearer), repeat=5)
-        _time("log viewer, first page (500 lines)",
-              lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page=1"))
-        _time(f"log viewer, middle page ({pages // 2})",
-              lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page={pages // 2}"))
-        _time(f"log viewer, last page ({pages})",
-              lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page={pages}"))
+        _time(
+            "log viewer, first page (500 lines)",
+            lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page=1"),
+        )
+        _time(
+            f"log viewer, middle page ({pages // 2})",
+            lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page={pages // 2}"),
+        )
+        _time(
+            f"log viewer, last page ({pages})",
+            lambda: http.get(f"/task-runs/{log_run}/log?stream=stdout&page={pages}"),
+        )
         _time("run detail page with its log", lambda: http.get(f"/task-runs/{log_run}"))
-        _time("log search over all lines ('record 99999')",
-              lambda: http.get(f"/task-runs/{log_run}/log/search?q=record%2099999"), repeat=3)
+        _time(
+            "log search over all lines ('record 99999')",
+            lambda: http.get(f"/task-runs/{log_run}/log/search?q=record%2099999"),
+            repeat=3,
+        )
     finally:
         http.close()
         server.should_exit = True

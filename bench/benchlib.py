@@ -21,8 +21,9 @@ def login(base: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            response = httpx.post(base + "/api/v1/auth/token",
-                                  json={"username": "admin", "password": PASSWORD})
+            response = httpx.post(
+                base + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+            )
             return str(response.json()["access_token"])
         except (httpx.TransportError, KeyError, ValueError):
             time.sleep(0.1)

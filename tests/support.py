@@ -47,18 +47,32 @@ def password_hash(password: str) -> str:
     return _hashes[password]
 
 
-def seed_user(engine: Engine, username: str = "admin", *, role: str = "superadmin",
-              password: str = ADMIN_PASSWORD, instances: list[str] | None = None) -> str:
+def seed_user(
+    engine: Engine,
+    username: str = "admin",
+    *,
+    role: str = "superadmin",
+    password: str = ADMIN_PASSWORD,
+    instances: list[str] | None = None,
+) -> str:
     """Create a user and an API token for it directly; returns the bearer token."""
     token = new_token("alm")
     now = SystemClock().now()
     with session_scope(engine) as session:
-        user = User(username=username, password_hash=password_hash(password), role=role,
-                    instances=instances or ["*"], created_at=now)
+        user = User(
+            username=username,
+            password_hash=password_hash(password),
+            role=role,
+            instances=instances or ["*"],
+            created_at=now,
+        )
         session.add(user)
         session.flush()
-        session.add(ApiToken(user_id=user.id or 0, name="test", token_hash=hash_token(token),
-                             created_at=now))
+        session.add(
+            ApiToken(
+                user_id=user.id or 0, name="test", token_hash=hash_token(token), created_at=now
+            )
+        )
     return token
 
 
@@ -69,8 +83,7 @@ def mounted_tmpfs(folder: Path, size: str) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                   check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
     try:
         yield folder
     finally:
@@ -123,8 +136,10 @@ def migrated_sqlite(path: Path) -> str:
         _sqlite_template = folder / "template.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     # The backup API copies the committed pages, WAL included, whatever the journal holds.
-    with contextlib.closing(sqlite3.connect(_sqlite_template)) as source, \
-            contextlib.closing(sqlite3.connect(path)) as target:
+    with (
+        contextlib.closing(sqlite3.connect(_sqlite_template)) as source,
+        contextlib.closing(sqlite3.connect(path)) as target,
+    ):
         source.backup(target)
     path.chmod(0o600)
     return f"sqlite:///{path}"
@@ -184,23 +199,38 @@ class LiveServer:
     token: str = ""
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
 
-def start_live_server(data_dir: Path, *, database_url: str | None = None, port: int | None = None,
-                      local_agent: bool = True, **settings_overrides: Any) -> LiveServer:
+def start_live_server(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    port: int | None = None,
+    local_agent: bool = True,
+    **settings_overrides: Any,
+) -> LiveServer:
     """`settings_overrides` are more Settings fields, e.g. heartbeat_timeout_seconds=2."""
     fields: dict[str, Any] = {"heartbeat_interval_seconds": 1.0, **settings_overrides}
     data_dir.mkdir(parents=True, exist_ok=True)
     if local_agent and "local_agent_policy" not in fields:
         fields["local_agent_policy"] = as_agent_user_policy(data_dir)
-    settings = Settings(host="127.0.0.1", port=port or free_port(), data_dir=data_dir,
-                        database_url=database_url, local_agent=local_agent, **fields)
+    settings = Settings(
+        host="127.0.0.1",
+        port=port or free_port(),
+        data_dir=data_dir,
+        database_url=database_url,
+        local_agent=local_agent,
+        **fields,
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url()
     sqlite_file = make_url(url).database if url.startswith("sqlite") else None
@@ -210,8 +240,14 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
     engine = make_engine(url)
     token = seed_user(engine) if not _has_users(engine) else ""
     app = create_app(settings, engine=engine)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                            lifespan="on", ws_max_size=64 * 1024 * 1024)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        ws_max_size=64 * 1024 * 1024,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -219,8 +255,9 @@ def start_live_server(data_dir: Path, *, database_url: str | None = None, port: 
     live = LiveServer(url=base, settings=settings, engine=engine, server=server, thread=thread)
     _wait_until_serving(live)
     if not token:  # a restart on an existing database: log in as the person would
-        response = httpx.post(base + "/api/v1/auth/token",
-                              json={"username": "admin", "password": ADMIN_PASSWORD})
+        response = httpx.post(
+            base + "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
         token = response.json()["access_token"]
     live.token = token
     return live
@@ -257,8 +294,7 @@ def _wait_until_serving(live: LiveServer) -> None:
     raise RuntimeError("server did not start")
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05
-             ) -> Any:
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll a condition of a real system (never a schedule) until it holds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -38,7 +38,8 @@ def grant_for(engine: Engine, token: str | None, now: datetime) -> TokenGrant | 
         return None
     with session_scope(engine) as session:
         row = session.exec(
-            select(AgentToken).where(AgentToken.token_hash == hash_token(token))).first()
+            select(AgentToken).where(AgentToken.token_hash == hash_token(token))
+        ).first()
         if row is None or not _usable(row, now):
             return None
         row.last_used_at = now
@@ -68,15 +69,36 @@ class RefusalAudit:
                 del self._last[old]
         return True
 
-    def write(self, engine: Engine, *, name: str, grant: TokenGrant, reason: str,
-              source: str | None, now: datetime, action: str = "agent.connection_refused"
-              ) -> None:
+    def write(
+        self,
+        engine: Engine,
+        *,
+        name: str,
+        grant: TokenGrant,
+        reason: str,
+        source: str | None,
+        now: datetime,
+        action: str = "agent.connection_refused",
+    ) -> None:
         """The audit row, unless the same refusal was written within the last minute."""
         if not self._due(name, grant, reason, now):
             return
         with session_scope(engine) as session:
-            record_audit(session, actor=f"agent-token:{grant.token_id}", action=action,
-                         target_kind="agent", target_id=name, before=None,
-                         after={"agent": name, "token_id": grant.token_id,
-                                "token_name": grant.label, "bound_to": grant.agent_name},
-                         source=source, instance=None, detail=reason, at=now)
+            record_audit(
+                session,
+                actor=f"agent-token:{grant.token_id}",
+                action=action,
+                target_kind="agent",
+                target_id=name,
+                before=None,
+                after={
+                    "agent": name,
+                    "token_id": grant.token_id,
+                    "token_name": grant.label,
+                    "bound_to": grant.agent_name,
+                },
+                source=source,
+                instance=None,
+                detail=reason,
+                at=now,
+            )

@@ -101,6 +101,7 @@ class AgentProcess:
         self.clock = clock or SystemClock()
         self._process = process_executor
         self._docker = docker_executor
+
         # The policy travels with the resources: the server shows it and dispatches by it.
         def report() -> dict[str, object]:
             return {**resources(), "policy": config.policy.to_dict()}
@@ -134,7 +135,8 @@ class AgentProcess:
         spools = await asyncio.to_thread(self.spool.load_all)
         alive = await self._containers_alive(spools)
         ended = await self._end_lost_processes(
-            [s for s in spools if not s.finished and (s.run_id, s.attempt) not in alive])
+            [s for s in spools if not s.finished and (s.run_id, s.attempt) not in alive]
+        )
         for spool in spools:
             key = (spool.run_id, spool.attempt)
             self.held[key] = spool
@@ -144,9 +146,13 @@ class AgentProcess:
                 self._spawn(self._follow_again(spool))
             else:
                 said = ended.get(key, "")
-                await self._finish(spool, "FAILED", reason=_LOST,
-                                   detail="the agent restarted while this run was executing"
-                                   + (f"; {said}" if said else ""))
+                await self._finish(
+                    spool,
+                    "FAILED",
+                    reason=_LOST,
+                    detail="the agent restarted while this run was executing"
+                    + (f"; {said}" if said else ""),
+                )
 
     async def _end_lost_processes(self, spools: list[RunSpool]) -> dict[Key, str]:
         """End the process groups a previous life started (SIGTERM, then SIGKILL after the
@@ -154,8 +160,9 @@ class AgentProcess:
         records = [(s, s.process) for s in spools if s.process is not None]
         if not records:
             return {}
-        said = await asyncio.to_thread(end_groups, [r for _, r in records],
-                                       self.config.orphan_grace_seconds)
+        said = await asyncio.to_thread(
+            end_groups, [r for _, r in records], self.config.orphan_grace_seconds
+        )
         for (spool, _), text in zip(records, said, strict=True):
             log.warning("run %s attempt %s: %s", spool.run_id, spool.attempt, text)
         return {(s.run_id, s.attempt): text for (s, _), text in zip(records, said, strict=True)}
@@ -174,16 +181,18 @@ class AgentProcess:
 
     async def _follow_again(self, spool: RunSpool) -> None:
         assert isinstance(self._docker, Reattachable)
-        offsets: dict[Stream, int] = {"stdout": spool.size("stdout"),
-                                      "stderr": spool.size("stderr")}
+        offsets: dict[Stream, int] = {
+            "stdout": spool.size("stdout"),
+            "stderr": spool.size("stderr"),
+        }
         try:
-            execution = await self._docker.reattach(spool.run_id, spool.attempt,
-                                                    _SpoolSink(self, spool), offsets=offsets)
+            execution = await self._docker.reattach(
+                spool.run_id, spool.attempt, _SpoolSink(self, spool), offsets=offsets
+            )
         except (LookupError, LaunchError) as exc:
             await self._finish(spool, "FAILED", reason=_LOST, detail=str(exc))
             return
-        log.info("re-attached to the container of run %s attempt %s", spool.run_id,
-                 spool.attempt)
+        log.info("re-attached to the container of run %s attempt %s", spool.run_id, spool.attempt)
         if spool.last_status == "STARTED":
             self._record(spool, "RUNNING", detail="container re-attached after an agent restart")
         await self._supervise((spool.run_id, spool.attempt), spool, execution)
@@ -265,15 +274,22 @@ class AgentProcess:
         headers = {"Authorization": f"Bearer {self.config.token}"}
         while not self._stopping.is_set():
             try:
-                async with connect(url, additional_headers=headers, max_size=None,
-                                   compression=_compression(url),
-                                   ping_interval=10, ping_timeout=20) as ws:
+                async with connect(
+                    url,
+                    additional_headers=headers,
+                    max_size=None,
+                    compression=_compression(url),
+                    ping_interval=10,
+                    ping_timeout=20,
+                ) as ws:
                     try:
                         await self._session(ws)
                     finally:
                         if ws.close_code == p.CLOSE_REMOVED:
-                            log.warning("the server removed agent %s from its fleet; stopping",
-                                        self.config.name)
+                            log.warning(
+                                "the server removed agent %s from its fleet; stopping",
+                                self.config.name,
+                            )
                             self._stopping.set()
             except InvalidStatus as exc:
                 log.error("server refused the agent: HTTP %s", exc.response.status_code)
@@ -311,8 +327,12 @@ class AgentProcess:
     # ---- one connection ------------------------------------------------------------
     async def _session(self, ws: ClientConnection) -> None:
         hello = p.Hello(
-            name=self.config.name, labels=self.config.labels, version=__version__,
-            max_runs=self.config.max_runs, resources=self._report(), runs=self._held_runs(),
+            name=self.config.name,
+            labels=self.config.labels,
+            version=__version__,
+            max_runs=self.config.max_runs,
+            resources=self._report(),
+            runs=self._held_runs(),
             session=self.session_id,
         )
         await ws.send(hello.model_dump_json())
@@ -348,8 +368,12 @@ class AgentProcess:
 
     def _held_runs(self) -> list[p.HeldRun]:
         return [
-            p.HeldRun(run_id=s.run_id, attempt=s.attempt, status=s.last_status or "STARTED",
-                      seq=s.states[-1].seq if s.states else 0)
+            p.HeldRun(
+                run_id=s.run_id,
+                attempt=s.attempt,
+                status=s.last_status or "STARTED",
+                seq=s.states[-1].seq if s.states else 0,
+            )
             for s in self.held.values()
         ]
 
@@ -417,12 +441,26 @@ class AgentProcess:
         self._kick.set()
 
     # ---- executions ----------------------------------------------------------------
-    def _record(self, spool: RunSpool, status: str, *, detail: str = "",
-                exit_code: int | None = None, reason: str | None = None,
-                process: ProcessRecord | None = None) -> None:
-        state = p.StateChange(run_id=spool.run_id, attempt=spool.attempt, seq=spool.next_seq,
-                              status=status, at=self.clock.now(), detail=detail,
-                              exit_code=exit_code, reason=reason)
+    def _record(
+        self,
+        spool: RunSpool,
+        status: str,
+        *,
+        detail: str = "",
+        exit_code: int | None = None,
+        reason: str | None = None,
+        process: ProcessRecord | None = None,
+    ) -> None:
+        state = p.StateChange(
+            run_id=spool.run_id,
+            attempt=spool.attempt,
+            seq=spool.next_seq,
+            status=status,
+            at=self.clock.now(),
+            detail=detail,
+            exit_code=exit_code,
+            reason=reason,
+        )
         unwritten = spool.record_state(state, process)
         if unwritten is not None:  # held in memory, and sent all the same
             self._spool_trouble(unwritten, spool)
@@ -432,8 +470,15 @@ class AgentProcess:
             # first, which is fine, as the server stores before it acknowledges.
             asyncio.get_running_loop().run_in_executor(_DISK, _sync_quietly, spool)
 
-    async def _finish(self, spool: RunSpool, status: str, *, detail: str = "",
-                      exit_code: int | None = None, reason: str | None = None) -> None:
+    async def _finish(
+        self,
+        spool: RunSpool,
+        status: str,
+        *,
+        detail: str = "",
+        exit_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         """The end of an attempt: its output files are taken stock of before the state."""
         if spool.has_outputs():
             await asyncio.to_thread(spool.seal)  # hashing files takes a while
@@ -446,9 +491,14 @@ class AgentProcess:
         if key in self.held:  # a re-sent dispatch: the states we have are re-sent instead
             self.mark(key)
             return
-        accepted = p.StateChange(run_id=start.run_id, attempt=start.attempt, seq=1,
-                                 status="STARTED", at=self.clock.now(),
-                                 detail=f"accepted by {self.config.name}")
+        accepted = p.StateChange(
+            run_id=start.run_id,
+            attempt=start.attempt,
+            seq=1,
+            status="STARTED",
+            at=self.clock.now(),
+            detail=f"accepted by {self.config.name}",
+        )
         # Made here, not in a worker thread: with its folder made ahead (see Spool.prepare)
         # this is a rename and a write, cheaper than the hand-over to a thread.
         try:
@@ -461,19 +511,31 @@ class AgentProcess:
         self.mark(key)
         verdict = judge(start, self.config.policy)
         if verdict.refusal is not None:
-            await self._finish(spool, "FAILED",
-                               reason=f"refused by agent policy: {verdict.refusal}")
+            await self._finish(
+                spool, "FAILED", reason=f"refused by agent policy: {verdict.refusal}"
+            )
             return
         executor = self._process if start.image is None else self._docker
         if executor is None:
-            await self._finish(spool, "FAILED", reason="launch error: Docker is not available "
-                               f"on agent {self.config.name}")
+            await self._finish(
+                spool,
+                "FAILED",
+                reason=f"launch error: Docker is not available on agent {self.config.name}",
+            )
             return
         spec = RunSpec(
-            run_id=start.run_id, attempt=start.attempt, command=start.command,
-            output_dir=spool.output_dir, image=start.image, env=start.env,
-            workdir=start.workdir, run_as_user=verdict.run_as_user, cpus=start.cpus,
-            memory=start.memory, gpus=tuple(start.gpus), mounts=tuple(start.mounts),
+            run_id=start.run_id,
+            attempt=start.attempt,
+            command=start.command,
+            output_dir=spool.output_dir,
+            image=start.image,
+            env=start.env,
+            workdir=start.workdir,
+            run_as_user=verdict.run_as_user,
+            cpus=start.cpus,
+            memory=start.memory,
+            gpus=tuple(start.gpus),
+            mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
         )
         try:
@@ -524,8 +586,9 @@ class AgentProcess:
         was kept so far is still delivered)."""
         key = (spool.run_id, spool.attempt)
         self._lost_output[key] = f"{describe(exc)}: the run's output could not be kept"
-        log.error("run %s attempt %s stopped: %s", spool.run_id, spool.attempt,
-                  self._lost_output[key])
+        log.error(
+            "run %s attempt %s stopped: %s", spool.run_id, spool.attempt, self._lost_output[key]
+        )
         self._spool_trouble(exc)
         if key in self.executions:
             self._spawn(self._stop_lost(key))
@@ -576,9 +639,9 @@ def _sync_quietly(spool: RunSpool) -> None:
 def _ws_url(server_url: str) -> str:
     base = server_url.rstrip("/")
     if base.startswith("https://"):
-        base = "wss://" + base[len("https://"):]
+        base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
-        base = "ws://" + base[len("http://"):]
+        base = "ws://" + base[len("http://") :]
     return base + "/api/v1/agents/connect"
 
 

@@ -24,9 +24,15 @@ from app.domain.run_policy import is_root as is_root_user
 ROOT_DEFAULT_USER = "nobody"
 
 
-def load_policy(*, policy_file: Path | None = None, users: Sequence[str] = (),
-                mounts: Sequence[str] = (), images: Sequence[str] = (),
-                default_user: str | None = None, is_root: bool | None = None) -> RunPolicy:
+def load_policy(
+    *,
+    policy_file: Path | None = None,
+    users: Sequence[str] = (),
+    mounts: Sequence[str] = (),
+    images: Sequence[str] = (),
+    default_user: str | None = None,
+    is_root: bool | None = None,
+) -> RunPolicy:
     """The policy from a file and the command line (the command line wins field by field).
     `default_user` "" means the agent's own user; absent everywhere, the safe default."""
     data: dict[str, Any] = _read(policy_file) if policy_file is not None else {}
@@ -83,5 +89,5 @@ def _resolved(mount: str) -> str:
     source = mount_source(mount)
     if source is None:
         return mount
-    rest = mount[len(mount.split(":", 1)[0]):]
+    rest = mount[len(mount.split(":", 1)[0]) :]
     return os.path.realpath(source) + rest

@@ -65,9 +65,12 @@ class DiskGuard:
         except OSError as exc:
             return self._set(describe(exc))
         if free < self.min_free_bytes + (0 if self._has_reserve() else self.reserve_bytes):
-            return self._set(self.problem if self.problem and "spool full" in self.problem
-                             else f"spool full: {free // 1024} KiB free, "
-                                  f"{self.min_free_bytes // 1024} KiB needed")
+            return self._set(
+                self.problem
+                if self.problem and "spool full" in self.problem
+                else f"spool full: {free // 1024} KiB free, "
+                f"{self.min_free_bytes // 1024} KiB needed"
+            )
         try:
             self._make_reserve()
         except OSError as exc:

@@ -72,8 +72,7 @@ def open_for_work(engine: Engine, names: Collection[str]) -> dict[str, str | Non
 
 
 def held_runs(session: Session, name: str) -> list[int]:
-    stmt = select(Run.id).where(Run.agent == name,
-                                col(Run.status).in_([s.value for s in ON_AGENT]))
+    stmt = select(Run.id).where(Run.agent == name, col(Run.status).in_([s.value for s in ON_AGENT]))
     return sorted(int(run_id) for run_id in session.exec(stmt).all() if run_id is not None)
 
 
@@ -108,11 +107,14 @@ def remove(session: Session, name: str) -> Removed:
     runs = held_runs(session, name)
     if runs:
         listed = ", ".join(str(r) for r in runs)
-        raise Conflict(f"agent {name} still holds runs {listed}: wait for them to end "
-                       "or kill them first")
+        raise Conflict(
+            f"agent {name} still holds runs {listed}: wait for them to end or kill them first"
+        )
     if agent.status != "offline" and not is_draining(agent):
-        raise Conflict(f"agent {name} is {agent.status}: drain it first "
-                       f"(POST /api/v1/agents/{name}/drain) or stop it")
+        raise Conflict(
+            f"agent {name} is {agent.status}: drain it first "
+            f"(POST /api/v1/agents/{name}/drain) or stop it"
+        )
     was = "draining" if is_draining(agent) else agent.status
     session.delete(agent)
     return Removed(name=name, was=was)

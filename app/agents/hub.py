@@ -69,8 +69,7 @@ class AgentConnection:
         return self.grant.token_id if self.grant else None
 
     def live(self) -> LiveConnection:
-        return LiveConnection(session=self.hello.session, last_seen=self.last_seen,
-                              peer=self.peer)
+        return LiveConnection(session=self.hello.session, last_seen=self.last_seen, peer=self.peer)
 
     async def send(self, message: p.ServerMessage) -> bool:
         try:
@@ -82,8 +81,14 @@ class AgentConnection:
 
 
 class AgentHub:
-    def __init__(self, engine: Engine, clock: Clock, *, heartbeat_interval: float,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        heartbeat_interval: float,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
@@ -100,12 +105,16 @@ class AgentHub:
         connections = dict(self.connections)
         standing = open_for_work(self.engine, connections)  # also each one's problem
         return [
-            AgentSlot(name=name, labels=c.hello.labels, max_runs=c.hello.max_runs,
-                      running=running.get(name, 0),
-                      docker=bool(c.hello.resources.get("docker")),
-                      problem=standing.get(name),
-                      draining=name not in standing or c.leaving,
-                      policy=reported_policy(c.hello.resources))
+            AgentSlot(
+                name=name,
+                labels=c.hello.labels,
+                max_runs=c.hello.max_runs,
+                running=running.get(name, 0),
+                docker=bool(c.hello.resources.get("docker")),
+                problem=standing.get(name),
+                draining=name not in standing or c.leaving,
+                policy=reported_policy(c.hello.resources),
+            )
             for name, c in connections.items()
         ]
 
@@ -139,8 +148,7 @@ class AgentHub:
         connection.gone.set()
 
     # ---- one agent connection ------------------------------------------------------
-    async def serve(self, websocket: WebSocket, outputs: OutputStore, grant: TokenGrant
-                    ) -> None:
+    async def serve(self, websocket: WebSocket, outputs: OutputStore, grant: TokenGrant) -> None:
         try:
             hello = p.parse_agent_message(await websocket.receive_text())
         except WebSocketDisconnect:
@@ -150,9 +158,15 @@ class AgentHub:
         if not isinstance(hello, p.Hello):
             await websocket.close(code=1002, reason="expected hello")
             return
-        connection = AgentConnection(name=hello.name, websocket=websocket, hello=hello,
-                                     outputs=outputs, grant=grant, peer=_peer(websocket),
-                                     last_seen=self.clock.now())
+        connection = AgentConnection(
+            name=hello.name,
+            websocket=websocket,
+            hello=hello,
+            outputs=outputs,
+            grant=grant,
+            peer=_peer(websocket),
+            last_seen=self.clock.now(),
+        )
         if not await self._admit(connection):
             return
         resume, stale = await anyio.to_thread.run_sync(self._register, hello, outputs)
@@ -180,29 +194,44 @@ class AgentHub:
             return False
         arrived = self.clock.now()
         previous = self.connections.get(name)
-        verdict = admit(name, previous.live() if previous else None,
-                        session=connection.hello.session, now=arrived,
-                        heartbeat_interval=self.heartbeat_interval)
+        verdict = admit(
+            name,
+            previous.live() if previous else None,
+            session=connection.hello.session,
+            now=arrived,
+            heartbeat_interval=self.heartbeat_interval,
+        )
         if previous is not None and verdict.verdict == "refuse":
             with contextlib.suppress(TimeoutError):  # one that is closing anyway goes first
                 await asyncio.wait_for(previous.gone.wait(), _HANDOVER_SECONDS)
             previous = self.connections.get(name)
             if previous is None:
-                verdict = admit(name, None, session=connection.hello.session, now=arrived,
-                                heartbeat_interval=self.heartbeat_interval)
+                verdict = admit(
+                    name,
+                    None,
+                    session=connection.hello.session,
+                    now=arrived,
+                    heartbeat_interval=self.heartbeat_interval,
+                )
         if verdict.verdict == "refuse":
             await self._refuse(connection, verdict.reason)
             return False
         if previous is not None and verdict.verdict == "replace":
-            log.warning("agent %s: connection from %s replaces the one from %s: %s", name,
-                        connection.peer, previous.peer, verdict.reason)
+            log.warning(
+                "agent %s: connection from %s replaces the one from %s: %s",
+                name,
+                connection.peer,
+                previous.peer,
+                verdict.reason,
+            )
             await self._audit(connection, verdict.reason, action="agent.connection_replaced")
             await self._drop(previous, code=1000, reason="replaced by a new connection")
         return True
 
     async def _refuse(self, connection: AgentConnection, reason: str) -> None:
-        log.warning("agent connection from %s as %s refused: %s", connection.peer,
-                    connection.name, reason)
+        log.warning(
+            "agent connection from %s as %s refused: %s", connection.peer, connection.name, reason
+        )
         await self._audit(connection, reason, action="agent.connection_refused")
         with contextlib.suppress(RuntimeError, OSError):
             await connection.websocket.close(code=p.CLOSE_POLICY, reason=reason[:120])
@@ -211,10 +240,17 @@ class AgentHub:
         grant = connection.grant
         if grant is None:
             return
-        await anyio.to_thread.run_sync(lambda: self._refusals.write(
-            self.engine, name=connection.name, grant=grant, reason=reason,
-            source=connection.peer.rsplit(":", 1)[0] or None, now=self.clock.now(),
-            action=action))
+        await anyio.to_thread.run_sync(
+            lambda: self._refusals.write(
+                self.engine,
+                name=connection.name,
+                grant=grant,
+                reason=reason,
+                source=connection.peer.rsplit(":", 1)[0] or None,
+                now=self.clock.now(),
+                action=action,
+            )
+        )
 
     async def _read(self, connection: AgentConnection) -> None:
         while True:
@@ -242,8 +278,9 @@ class AgentHub:
                 batch.append(connection.inbox.get_nowait())
             token_ok = True
             try:
-                acks, ended, token_ok = await anyio.to_thread.run_sync(self._store, connection,
-                                                                       batch)
+                acks, ended, token_ok = await anyio.to_thread.run_sync(
+                    self._store, connection, batch
+                )
             except Exception:
                 log.exception("storing a batch from agent %s failed", connection.name)
                 # Drop the connection: the agent reconnects and resends from what is stored.
@@ -261,12 +298,14 @@ class AgentHub:
                 await connection.send(p.AckBatch(acks=acks))
             if not token_ok:  # revoked on another replica, or expired: checked each heartbeat
                 log.warning("agent %s: its token no longer holds; disconnected", connection.name)
-                await self._drop(connection, code=p.CLOSE_POLICY,
-                                 reason="agent token revoked or expired")
+                await self._drop(
+                    connection, code=p.CLOSE_POLICY, reason="agent token revoked or expired"
+                )
 
     # ---- storage (worker thread) ---------------------------------------------------
-    def _register(self, hello: p.Hello, outputs: OutputStore
-                  ) -> tuple[list[p.Resume], list[tuple[int, int]]]:
+    def _register(
+        self, hello: p.Hello, outputs: OutputStore
+    ) -> tuple[list[p.Resume], list[tuple[int, int]]]:
         now = self.clock.now()
         resume: list[p.Resume] = []
         stale: list[tuple[int, int]] = []
@@ -278,30 +317,40 @@ class AgentHub:
             _apply_hello(agent, hello, now)
             for held in hello.runs:
                 run = session.get(Run, held.run_id)
-                refusal = frame_refusal(_facts(run), agent=hello.name, attempt=held.attempt,
-                                        kind="log")
+                refusal = frame_refusal(
+                    _facts(run), agent=hello.name, attempt=held.attempt, kind="log"
+                )
                 if run is None or refusal is not None:
                     # Not this agent's to report on (or ended without it): it stops the run
                     # and lets go of it, and learns nothing of what is stored.
                     if run is not None:
-                        log.warning("agent %s holds run %s attempt %s: abandoned: %s",
-                                    hello.name, held.run_id, held.attempt, refusal)
+                        log.warning(
+                            "agent %s holds run %s attempt %s: abandoned: %s",
+                            hello.name,
+                            held.run_id,
+                            held.attempt,
+                            refusal,
+                        )
                         _note_late(session, run, held, hello.name, now)
-                    resume.append(p.Resume(run_id=held.run_id, attempt=held.attempt,
-                                           abandon=True))
+                    resume.append(p.Resume(run_id=held.run_id, attempt=held.attempt, abandon=True))
                     continue
-                resume.append(p.Resume(
-                    run_id=held.run_id, attempt=held.attempt,
-                    stdout=stored_size(session, held.run_id, held.attempt, "stdout"),
-                    stderr=stored_size(session, held.run_id, held.attempt, "stderr"),
-                    seq=run.agent_seq, outputs=outputs.sizes(held.run_id, held.attempt),
-                ))
+                resume.append(
+                    p.Resume(
+                        run_id=held.run_id,
+                        attempt=held.attempt,
+                        stdout=stored_size(session, held.run_id, held.attempt, "stdout"),
+                        stderr=stored_size(session, held.run_id, held.attempt, "stderr"),
+                        seq=run.agent_seq,
+                        outputs=outputs.sizes(held.run_id, held.attempt),
+                    )
+                )
                 if RunStatus(run.status) not in ON_AGENT and held.status not in _FINAL:
                     stale.append((held.run_id, held.attempt))
         return resume, stale
 
-    def _store(self, connection: AgentConnection, batch: list[Inbound]
-               ) -> tuple[list[p.Ack], bool, bool]:
+    def _store(
+        self, connection: AgentConnection, batch: list[Inbound]
+    ) -> tuple[list[p.Ack], bool, bool]:
         """Store a batch; returns the acks, whether a run ended, and whether the connection's
         token still holds (asked at each heartbeat)."""
         agent = connection.name
@@ -342,25 +391,31 @@ class AgentHub:
             self._count_refusal(connection, 0, 0, "frame", f"malformed binary frame: {exc}")
             return None
 
-    def _taken(self, session: Session, connection: AgentConnection, run: Run | None,
-               item: _Item) -> bool:
+    def _taken(
+        self, session: Session, connection: AgentConnection, run: Run | None, item: _Item
+    ) -> bool:
         """Whether a frame is this agent's to send (see agent_identity.frame_refusal); a
         refusal is logged once per attempt and kind, counted, and never stored."""
         kind = _kind(item)
         run_id, attempt = _ref(item)
         refusal = frame_refusal(_facts(run), agent=connection.name, attempt=attempt, kind=kind)
-        if (refusal is None and run is not None and isinstance(item, tuple)
-                and isinstance(item[0], p.OutputHeader)
-                and RunStatus(run.status) not in ON_AGENT
-                and _output_stored(session, item[0])):
+        if (
+            refusal is None
+            and run is not None
+            and isinstance(item, tuple)
+            and isinstance(item[0], p.OutputHeader)
+            and RunStatus(run.status) not in ON_AGENT
+            and _output_stored(session, item[0])
+        ):
             refusal = f"output {item[0].name!r} of run {run.id} is stored already"
         if refusal is None:
             return True
         self._count_refusal(connection, run_id, attempt, kind, refusal)
         return False
 
-    def _count_refusal(self, connection: AgentConnection, run_id: int, attempt: int, kind: str,
-                       reason: str) -> None:
+    def _count_refusal(
+        self, connection: AgentConnection, run_id: int, attempt: int, kind: str, reason: str
+    ) -> None:
         with self._count_lock:
             self.refused_frames[kind] += 1
             first = (run_id, attempt, kind) not in connection.refused
@@ -390,36 +445,60 @@ def _kind(item: _Item) -> FrameKind:
 def _facts(run: Run | None) -> RunFacts | None:
     if run is None:
         return None
-    return RunFacts(run_id=run.id or 0, agent=run.agent, attempt=run.attempt,
-                    status=RunStatus(run.status), agent_ended_attempt=run.agent_ended_attempt)
+    return RunFacts(
+        run_id=run.id or 0,
+        agent=run.agent,
+        attempt=run.attempt,
+        status=RunStatus(run.status),
+        agent_ended_attempt=run.agent_ended_attempt,
+    )
 
 
 def _output_stored(session: Session, header: p.OutputHeader) -> bool:
     """A file with its row is complete and checked: no byte may be added to it."""
-    return session.exec(select(RunOutput.id).where(
-        RunOutput.run_id == header.run_id, RunOutput.attempt == header.attempt,
-        RunOutput.name == header.name)).first() is not None
+    return (
+        session.exec(
+            select(RunOutput.id).where(
+                RunOutput.run_id == header.run_id,
+                RunOutput.attempt == header.attempt,
+                RunOutput.name == header.name,
+            )
+        ).first()
+        is not None
+    )
 
 
-def _note_late(session: Session, run: Run, held: p.HeldRun, agent: str, now: datetime
-               ) -> None:
+def _note_late(session: Session, run: Run, held: p.HeldRun, agent: str, now: datetime) -> None:
     """The agent's own attempt, ended without it (declared lost, say): what it reports of
     the end is kept on the timeline only, once."""
     if run.agent != agent or run.attempt != held.attempt:
         return
     if held.status in _FINAL and held.seq > run.agent_seq:
         run.agent_seq = held.seq
-        session.add(RunEvent(run_id=run.id or 0, attempt=run.attempt, status=run.status,
-                             at=now,
-                             detail=f"agent reported {held.status} late; its output was not "
-                                    "taken, the run had ended"))
+        session.add(
+            RunEvent(
+                run_id=run.id or 0,
+                attempt=run.attempt,
+                status=run.status,
+                at=now,
+                detail=f"agent reported {held.status} late; its output was not "
+                "taken, the run had ended",
+            )
+        )
 
 
-def _store_frame(session: Session, outputs: OutputStore, header: p.FrameHeader, data: bytes
-                 ) -> None:
+def _store_frame(
+    session: Session, outputs: OutputStore, header: p.FrameHeader, data: bytes
+) -> None:
     if isinstance(header, p.LogHeader):
-        append_chunk(session, run_id=header.run_id, attempt=header.attempt,
-                     stream=header.stream, offset=header.offset, data=data)
+        append_chunk(
+            session,
+            run_id=header.run_id,
+            attempt=header.attempt,
+            stream=header.stream,
+            offset=header.offset,
+            data=data,
+        )
         return
     try:
         outputs.write(header, data)
@@ -434,16 +513,21 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
     to the rows until it is done: unchanged rows would otherwise leave the session's
     identity map, and each would be loaded again by its own query."""
     states = {item.run_id for item in items if isinstance(item, p.StateChange)}
-    others = {_ref(item)[0] for item in items
-              if item is not None and not isinstance(item, p.StateChange | p.Heartbeat)}
+    others = {
+        _ref(item)[0]
+        for item in items
+        if item is not None and not isinstance(item, p.StateChange | p.Heartbeat)
+    }
     others -= states
     runs: dict[int, Run] = {}
     if states:
         stmt = select(Run).where(col(Run.id).in_(states)).with_for_update()
         runs.update((run.id or 0, run) for run in session.exec(stmt).all())
     if others:
-        runs.update((run.id or 0, run)
-                    for run in session.exec(select(Run).where(col(Run.id).in_(others))).all())
+        runs.update(
+            (run.id or 0, run)
+            for run in session.exec(select(Run).where(col(Run.id).in_(others))).all()
+        )
     return runs
 
 
@@ -483,10 +567,15 @@ def _acks(session: Session, finals: list[p.StateChange]) -> list[p.Ack]:
     sizes = stored_sizes(session, run_ids)
     counts = stored_counts(session, run_ids)
     return [
-        p.Ack(run_id=change.run_id, attempt=change.attempt, seq=change.seq,
-              stdout=sizes.get((change.run_id, change.attempt, "stdout"), 0),
-              stderr=sizes.get((change.run_id, change.attempt, "stderr"), 0),
-              done=True, outputs=counts.get((change.run_id, change.attempt), 0))
+        p.Ack(
+            run_id=change.run_id,
+            attempt=change.attempt,
+            seq=change.seq,
+            stdout=sizes.get((change.run_id, change.attempt, "stdout"), 0),
+            stderr=sizes.get((change.run_id, change.attempt, "stderr"), 0),
+            done=True,
+            outputs=counts.get((change.run_id, change.attempt), 0),
+        )
         for change in finals
     ]
 

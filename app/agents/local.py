@@ -23,8 +23,9 @@ from app.settings import Settings
 log = logging.getLogger("almanac.local_agent")
 
 
-_SERVER_SECRETS = frozenset({"ALMANAC_AGENT_TOKEN", "ALMANAC_ADMIN_PASSWORD",
-                             "ALMANAC_SECRET_KEY", "ALMANAC_DATABASE_URL"})
+_SERVER_SECRETS = frozenset(
+    {"ALMANAC_AGENT_TOKEN", "ALMANAC_ADMIN_PASSWORD", "ALMANAC_SECRET_KEY", "ALMANAC_DATABASE_URL"}
+)
 
 
 async def _hand_over(process: asyncio.subprocess.Process, token: str) -> None:
@@ -58,11 +59,16 @@ class LocalAgentSupervisor:
         label = f"local:{self.name}"
         now = self.clock.now()
         with session_scope(self.engine) as session:
-            session.exec(update(AgentToken).where(
-                col(AgentToken.name) == label, col(AgentToken.revoked_at).is_(None)
-            ).values(revoked_at=now))
-            session.add(AgentToken(name=label, agent_name=self.name,
-                                   token_hash=hash_token(token), created_at=now))
+            session.exec(
+                update(AgentToken)
+                .where(col(AgentToken.name) == label, col(AgentToken.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+            session.add(
+                AgentToken(
+                    name=label, agent_name=self.name, token_hash=hash_token(token), created_at=now
+                )
+            )
         return token
 
     async def start(self) -> None:
@@ -78,9 +84,21 @@ class LocalAgentSupervisor:
         extra = ["--policy", str(policy.resolve())] if policy is not None else []
         while True:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "app.cli.main", "agent", "--server", self.server_url,
-                "--name", self.name, "--data-dir", data_dir, "--token-file", "-", *extra,
-                env=env, stdin=asyncio.subprocess.PIPE,
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                self.server_url,
+                "--name",
+                self.name,
+                "--data-dir",
+                data_dir,
+                "--token-file",
+                "-",
+                *extra,
+                env=env,
+                stdin=asyncio.subprocess.PIPE,
             )
             await _hand_over(self._process, token)
             code = await self._process.wait()

@@ -52,7 +52,7 @@ class OutputStore:
             size = os.fstat(fd).st_size
             if header.offset > size or header.offset + len(data) <= size:
                 return size  # a gap (resent from `size` after reconnecting) or a replay
-            os.pwrite(fd, data[size - header.offset:], size)
+            os.pwrite(fd, data[size - header.offset :], size)
             return header.offset + len(data)
         finally:
             os.close(fd)
@@ -75,17 +75,26 @@ class OutputStore:
         if not manifest.files or session.get(Run, manifest.run_id) is None:
             return 0
         rows = {
-            row.name: row for row in session.exec(select(RunOutput).where(
-                RunOutput.run_id == manifest.run_id, RunOutput.attempt == manifest.attempt))
+            row.name: row
+            for row in session.exec(
+                select(RunOutput).where(
+                    RunOutput.run_id == manifest.run_id, RunOutput.attempt == manifest.attempt
+                )
+            )
         }
         for file in manifest.files:
             if file.name in rows:
                 continue
             try:
                 if self._verified(manifest.run_id, manifest.attempt, file):
-                    row = RunOutput(run_id=manifest.run_id, attempt=manifest.attempt,
-                                    name=file.name, size=file.size, sha256=file.sha256,
-                                    created_at=now)
+                    row = RunOutput(
+                        run_id=manifest.run_id,
+                        attempt=manifest.attempt,
+                        name=file.name,
+                        size=file.size,
+                        sha256=file.sha256,
+                        created_at=now,
+                    )
                     session.add(row)
                     rows[file.name] = row
             except UnsafeName as exc:
@@ -111,15 +120,22 @@ class OutputStore:
         if size == file.size and digest.hexdigest() == file.sha256:
             return True
         # Not what the agent has: drop it, so the next connection sends it again from 0.
-        log.warning("run %s attempt %s: output %r does not match its manifest; discarded",
-                    run_id, attempt, file.name)
+        log.warning(
+            "run %s attempt %s: output %r does not match its manifest; discarded",
+            run_id,
+            attempt,
+            file.name,
+        )
         path.unlink(missing_ok=True)
         return False
 
 
 def stored_count(session: Session, run_id: int, attempt: int) -> int:
-    stmt = select(func.count()).select_from(RunOutput).where(
-        RunOutput.run_id == run_id, RunOutput.attempt == attempt)
+    stmt = (
+        select(func.count())
+        .select_from(RunOutput)
+        .where(RunOutput.run_id == run_id, RunOutput.attempt == attempt)
+    )
     return int(session.exec(stmt).one())
 
 
@@ -127,14 +143,18 @@ def stored_counts(session: Session, run_ids: Collection[int]) -> dict[tuple[int,
     """`stored_count` of every attempt of `run_ids`, in one query (absent when none)."""
     if not run_ids:
         return {}
-    stmt = (select(RunOutput.run_id, RunOutput.attempt, func.count())
-            .where(col(RunOutput.run_id).in_(run_ids))
-            .group_by(col(RunOutput.run_id), col(RunOutput.attempt)))
+    stmt = (
+        select(RunOutput.run_id, RunOutput.attempt, func.count())
+        .where(col(RunOutput.run_id).in_(run_ids))
+        .group_by(col(RunOutput.run_id), col(RunOutput.attempt))
+    )
     return {(run_id, attempt): int(count) for run_id, attempt, count in session.exec(stmt).all()}
 
 
 def stored_outputs(session: Session, run_id: int, attempt: int) -> list[RunOutput]:
-    stmt = (select(RunOutput)
-            .where(RunOutput.run_id == run_id, RunOutput.attempt == attempt)
-            .order_by(col(RunOutput.name)))
+    stmt = (
+        select(RunOutput)
+        .where(RunOutput.run_id == run_id, RunOutput.attempt == attempt)
+        .order_by(col(RunOutput.name))
+    )
     return list(session.exec(stmt).all())

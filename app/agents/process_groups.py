@@ -32,16 +32,24 @@ class ProcessRecord:
     life: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"pid": self.pid, "pgid": self.pgid, "start_time": self.start_time,
-                "life": self.life}
+        return {
+            "pid": self.pid,
+            "pgid": self.pgid,
+            "start_time": self.start_time,
+            "life": self.life,
+        }
 
     @classmethod
     def from_json(cls, raw: object) -> ProcessRecord | None:
         if not isinstance(raw, dict):
             return None
         try:
-            return cls(pid=int(raw["pid"]), pgid=int(raw["pgid"]),
-                       start_time=int(raw["start_time"]), life=str(raw.get("life", "")))
+            return cls(
+                pid=int(raw["pid"]),
+                pgid=int(raw["pgid"]),
+                start_time=int(raw["start_time"]),
+                life=str(raw.get("life", "")),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -57,7 +65,7 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: fields follow the last ')'.
-    fields = raw[raw.rfind(b")") + 2:].split()
+    fields = raw[raw.rfind(b")") + 2 :].split()
     try:
         return fields[0].decode(), int(fields[2]), int(fields[19])
     except (IndexError, ValueError):
@@ -95,8 +103,10 @@ def is_ours(record: ProcessRecord) -> bool:
     leader = _stat(record.pid)
     if leader is not None and leader[0] not in ("Z", "X"):
         return leader[1] == record.pgid and leader[2] == record.start_time
-    return any((stat := _stat(pid)) is not None and stat[2] >= record.start_time
-               for pid in live_members(record.pgid))
+    return any(
+        (stat := _stat(pid)) is not None and stat[2] >= record.start_time
+        for pid in live_members(record.pgid)
+    )
 
 
 def end_group(record: ProcessRecord, grace_seconds: float = 5.0) -> str:
@@ -121,8 +131,10 @@ def end_groups(records: list[ProcessRecord], grace_seconds: float = 5.0) -> list
         time.sleep(0.05)
     for i in alive:
         _signal(records[i].pgid, signal.SIGKILL)
-        said[i] = (f"its process group {records[i].pgid} was still running: ended (SIGKILL "
-                   f"after {grace_seconds:g} s)")
+        said[i] = (
+            f"its process group {records[i].pgid} was still running: ended (SIGKILL "
+            f"after {grace_seconds:g} s)"
+        )
     return said
 
 

@@ -176,7 +176,7 @@ def encode_frame(header: FrameHeader, data: bytes) -> bytes:
 
 def decode_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
     (length,) = struct.unpack(">I", frame[:4])
-    raw = json.loads(frame[4: 4 + length])
+    raw = json.loads(frame[4 : 4 + length])
     kind = raw.get("kind", "log") if isinstance(raw, dict) else None
     header: FrameHeader
     if kind == "output":
@@ -185,7 +185,7 @@ def decode_frame(frame: bytes) -> tuple[FrameHeader, bytes]:
         header = LogHeader.model_validate(raw)
     else:
         raise ValueError(f"unknown binary frame kind {kind!r}")
-    return header, frame[4 + length:]
+    return header, frame[4 + length :]
 
 
 class Leaving(_Msg):
@@ -205,13 +205,22 @@ AgentMessage = Hello | Heartbeat | StateChange | StateBatch | OutputManifest | L
 ServerMessage = Welcome | Ack | AckBatch | StartRun | StartBatch | Control
 
 _AGENT_TYPES: dict[str, type[_Msg]] = {
-    "hello": Hello, "heartbeat": Heartbeat, "state": StateChange, "states": StateBatch,
+    "hello": Hello,
+    "heartbeat": Heartbeat,
+    "state": StateChange,
+    "states": StateBatch,
     "outputs": OutputManifest,
     "leaving": Leaving,
 }
 _SERVER_TYPES: dict[str, type[_Msg]] = {
-    "welcome": Welcome, "ack": Ack, "acks": AckBatch, "start": StartRun, "starts": StartBatch,
-    "kill": Control, "pause": Control, "resume": Control,
+    "welcome": Welcome,
+    "ack": Ack,
+    "acks": AckBatch,
+    "start": StartRun,
+    "starts": StartBatch,
+    "kill": Control,
+    "pause": Control,
+    "resume": Control,
 }
 
 

@@ -40,8 +40,9 @@ class Sent:
         return cls(resume.stdout, resume.stderr, resume.seq, dict(resume.outputs))
 
 
-async def flush(channel: Channel, spool: RunSpool, sent: Sent,
-                states_out: list[str] | None = None) -> None:
+async def flush(
+    channel: Channel, spool: RunSpool, sent: Sent, states_out: list[str] | None = None
+) -> None:
     """Send what the server lacks of `spool`. With `states_out`, the states are appended
     there (serialised) for the caller to send in one frame after everything else it
     flushes, which keeps them behind this attempt's logs and files."""
@@ -50,15 +51,19 @@ async def flush(channel: Channel, spool: RunSpool, sent: Sent,
     for stream in STREAMS:
         while (position := getattr(sent, stream)) < spool.size(stream):
             data = spool.read_output(stream, position, SEND_SIZE)
-            header = p.LogHeader(run_id=spool.run_id, attempt=spool.attempt,
-                                 stream=stream, offset=position)
+            header = p.LogHeader(
+                run_id=spool.run_id, attempt=spool.attempt, stream=stream, offset=position
+            )
             await channel.send(p.encode_frame(header, data))
             setattr(sent, stream, position + len(data))
     if spool.manifest is not None and not sent.manifest:
         await _send_outputs(channel, spool, sent)
         files = spool.manifest or []
-        await channel.send(p.OutputManifest(run_id=spool.run_id, attempt=spool.attempt,
-                                            files=files).model_dump_json())
+        await channel.send(
+            p.OutputManifest(
+                run_id=spool.run_id, attempt=spool.attempt, files=files
+            ).model_dump_json()
+        )
         sent.manifest = True
     for state in states:
         if state.seq > sent.seq:
@@ -73,8 +78,9 @@ async def _send_outputs(channel: Channel, spool: RunSpool, sent: Sent) -> None:
     for file in list(spool.manifest or []):
         while (position := sent.outputs.get(file.name, 0)) < file.size:
             try:
-                data = read_chunk(spool.output_dir, file.name, position,
-                                  min(SEND_SIZE, file.size - position))
+                data = read_chunk(
+                    spool.output_dir, file.name, position, min(SEND_SIZE, file.size - position)
+                )
             except OSError as exc:
                 data, problem = b"", str(exc)
             else:
@@ -82,18 +88,28 @@ async def _send_outputs(channel: Channel, spool: RunSpool, sent: Sent) -> None:
             if not data:
                 # Changed under us after the run ended (a stray process): it cannot be
                 # delivered as recorded, so it is left out rather than held forever.
-                log.warning("run %s attempt %s: output %r left out: %s", spool.run_id,
-                            spool.attempt, file.name, problem)
+                log.warning(
+                    "run %s attempt %s: output %r left out: %s",
+                    spool.run_id,
+                    spool.attempt,
+                    file.name,
+                    problem,
+                )
                 spool.drop_output(file.name)
                 break
-            header = p.OutputHeader(run_id=spool.run_id, attempt=spool.attempt,
-                                    name=file.name, offset=position)
+            header = p.OutputHeader(
+                run_id=spool.run_id, attempt=spool.attempt, name=file.name, offset=position
+            )
             await channel.send(p.encode_frame(header, data))
             sent.outputs[file.name] = position + len(data)
 
 
 def released(spool: RunSpool, ack: p.Ack) -> bool:
     """Whether the server now has everything of this finished attempt."""
-    return (ack.done and spool.finished
-            and ack.stdout >= spool.size("stdout") and ack.stderr >= spool.size("stderr")
-            and ack.outputs >= len(spool.manifest or []))
+    return (
+        ack.done
+        and spool.finished
+        and ack.stdout >= spool.size("stdout")
+        and ack.stderr >= spool.size("stderr")
+        and ack.outputs >= len(spool.manifest or [])
+    )

@@ -82,8 +82,9 @@ class RunSpool:
         except FileNotFoundError:
             return b""
 
-    def record_state(self, state: StateChange, process: ProcessRecord | None = None
-                     ) -> OSError | None:
+    def record_state(
+        self, state: StateChange, process: ProcessRecord | None = None
+    ) -> OSError | None:
         """Append the state (after the process started for the attempt, in the same write);
         it survives a crash of the agent from here on (see `sync`). Returns the error that
         kept it off the disk for now (it is held until `write_pending`), None once written."""
@@ -139,8 +140,9 @@ class RunSpool:
     def _descriptor(self, name: str) -> int:
         descriptor = self._open.get(name)
         if descriptor is None:
-            descriptor = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                                 | os.O_CLOEXEC, 0o600)
+            descriptor = os.open(
+                self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
             self._open[name] = descriptor
         return descriptor
 
@@ -243,8 +245,9 @@ class Spool:
         self.keep_free = keep_free
         self._lock = threading.Lock()  # folders are made and emptied from worker threads
         self._free = sorted(path for path in root.iterdir() if path.name.startswith(_FREE))
-        numbers = [int(path.name[len(_FREE):]) for path in self._free
-                   if path.name[len(_FREE):].isdigit()]
+        numbers = [
+            int(path.name[len(_FREE) :]) for path in self._free if path.name[len(_FREE) :].isdigit()
+        ]
         self._names = itertools.count(max(numbers, default=-1) + 1)
 
     def prepare(self, count: int) -> int:
@@ -261,8 +264,9 @@ class Spool:
             with self._lock:
                 self._free.append(folder)
 
-    def create(self, run_id: int, attempt: int, spec: dict[str, Any],
-               accepted: StateChange | None = None) -> RunSpool:
+    def create(
+        self, run_id: int, attempt: int, spec: dict[str, Any], accepted: StateChange | None = None
+    ) -> RunSpool:
         """A new attempt's folder, with its first state when `accepted` is given."""
         path = self.root / f"{run_id}-{attempt}"
         with self._lock:
@@ -272,8 +276,13 @@ class Spool:
             reclaim_folder(path)  # a previous run's user may have had its outputs
         else:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
-        spool = RunSpool(path=path, run_id=run_id, attempt=attempt, _spec=dict(spec),
-                         _sizes=dict.fromkeys(STREAMS, 0))
+        spool = RunSpool(
+            path=path,
+            run_id=run_id,
+            attempt=attempt,
+            _spec=dict(spec),
+            _sizes=dict.fromkeys(STREAMS, 0),
+        )
         try:
             spool.begin(accepted)
         except OSError:  # no room for the start message: the folder waits for another run

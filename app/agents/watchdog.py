@@ -31,7 +31,9 @@ def start(spool_root: Path, life: str) -> subprocess.Popen[bytes]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": package_root}
     return subprocess.Popen(
         [sys.executable, "-m", "app.agents.watchdog", str(spool_root), life],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
         start_new_session=True,  # a terminal's Ctrl+C to the agent does not reach it
     )
 

@@ -68,16 +68,26 @@ def _sink_of(session: Session) -> Sink | None:
 
 def snapshot(run: Run, at: datetime | None = None) -> dict[str, Any]:
     """The fields an alert shows, JSON-ready."""
+
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value is not None else None
 
     return {
-        "id": run.id, "task": run.task_id, "task_name": run.spec.get("task_name"),
-        "group_run": run.group_run_id, "batch_id": run.batch_id, "status": run.status,
-        "reason": run.reason, "trigger_kind": run.trigger_kind,
-        "trigger_time": iso(run.trigger_time), "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at or at), "agent": run.agent,
-        "exit_code": run.exit_code, "attempt": run.attempt, "instance": run.instance,
+        "id": run.id,
+        "task": run.task_id,
+        "task_name": run.spec.get("task_name"),
+        "group_run": run.group_run_id,
+        "batch_id": run.batch_id,
+        "status": run.status,
+        "reason": run.reason,
+        "trigger_kind": run.trigger_kind,
+        "trigger_time": iso(run.trigger_time),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at or at),
+        "agent": run.agent,
+        "exit_code": run.exit_code,
+        "attempt": run.attempt,
+        "instance": run.instance,
         "command": run.spec.get("command"),
     }
 
@@ -88,8 +98,13 @@ def _recorded(session: Session, run: Run, row: dict[str, Any]) -> None:
     if _sink_of(session) is None:
         return
     session.info.setdefault(_KEY, []).append(
-        Ending(run_id=row["run_id"], attempt=row["attempt"], status=row["status"],
-               run=snapshot(run, row["at"])))
+        Ending(
+            run_id=row["run_id"],
+            attempt=row["attempt"],
+            status=row["status"],
+            run=snapshot(run, row["at"]),
+        )
+    )
 
 
 def _committed(session: Session) -> None:

@@ -18,8 +18,13 @@ from app.domain.states import RunStatus
 # A run that never started is "late" only this long after its trigger: older ones were
 # surely alerted already, or predate the rule.
 LATE_HORIZON = timedelta(days=1)
-NOT_STARTED = (RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.TRIGGER, RunStatus.STARTED,
-               RunStatus.PENDING_APPROVAL)
+NOT_STARTED = (
+    RunStatus.IDLE,
+    RunStatus.ACTIVE,
+    RunStatus.TRIGGER,
+    RunStatus.STARTED,
+    RunStatus.PENDING_APPROVAL,
+)
 
 
 def _group_ids(session: Session, run: Run) -> set[int]:
@@ -45,24 +50,40 @@ def rules_for(session: Session, run: Run) -> Sequence[AlertRule]:
         conditions.append(col(AlertRule.group_id).in_(sorted(gids)))
     if not conditions:
         return []
-    return session.exec(select(AlertRule).where(col(AlertRule.active), or_(*conditions))
-                        .order_by(col(AlertRule.id))).all()
+    return session.exec(
+        select(AlertRule).where(col(AlertRule.active), or_(*conditions)).order_by(col(AlertRule.id))
+    ).all()
 
 
 def _exists(session: Session, rule: AlertRule, run_id: int, attempt: int, event: str) -> bool:
-    return session.exec(select(AlertDelivery.id).where(
-        AlertDelivery.rule_id == rule.id, AlertDelivery.run_id == run_id,
-        AlertDelivery.attempt == attempt, AlertDelivery.event == event)).first() is not None
+    return (
+        session.exec(
+            select(AlertDelivery.id).where(
+                AlertDelivery.rule_id == rule.id,
+                AlertDelivery.run_id == run_id,
+                AlertDelivery.attempt == attempt,
+                AlertDelivery.event == event,
+            )
+        ).first()
+        is not None
+    )
 
 
-def _delivery(rule: AlertRule, event: AlertEvent, run: dict[str, object], attempt: int,
-              now: datetime) -> AlertDelivery:
+def _delivery(
+    rule: AlertRule, event: AlertEvent, run: dict[str, object], attempt: int, now: datetime
+) -> AlertDelivery:
     text = message(event, run, late_minutes=rule.late_minutes)
     return AlertDelivery(
-        rule_id=rule.id or 0, integration_id=rule.integration_id, run_id=int(str(run["id"])),
-        attempt=attempt, event=event.value, status="pending", next_try_at=now,
+        rule_id=rule.id or 0,
+        integration_id=rule.integration_id,
+        run_id=int(str(run["id"])),
+        attempt=attempt,
+        event=event.value,
+        status="pending",
+        next_try_at=now,
         payload={"event": event.value, "text": text, "rule": rule.id, "run": run},
-        created_at=now)
+        created_at=now,
+    )
 
 
 def record_endings(session: Session, endings: Iterable[Ending], *, now: datetime) -> int:
@@ -89,22 +110,28 @@ def record_endings(session: Session, endings: Iterable[Ending], *, now: datetime
 def late_candidates(session: Session, *, now: datetime) -> list[tuple[AlertRule, Run]]:
     """(rule, run) pairs where the run is not RUNNING `late_minutes` after its trigger."""
     found = []
-    rules = [r for r in session.exec(select(AlertRule).where(col(AlertRule.active))).all()
-             if AlertEvent.LATE_START.value in r.events and r.late_minutes]
+    rules = [
+        r
+        for r in session.exec(select(AlertRule).where(col(AlertRule.active))).all()
+        if AlertEvent.LATE_START.value in r.events and r.late_minutes
+    ]
     for rule in rules:
         cutoff = now - timedelta(minutes=rule.late_minutes or 0)
         stmt = select(Run).where(
             col(Run.status).in_([s.value for s in NOT_STARTED]),
-            col(Run.started_at).is_(None), Run.attempt == 1,  # a retry is not a late start
+            col(Run.started_at).is_(None),
+            Run.attempt == 1,  # a retry is not a late start
             col(Run.trigger_time) <= cutoff,
-            col(Run.trigger_time) > cutoff - LATE_HORIZON)
+            col(Run.trigger_time) > cutoff - LATE_HORIZON,
+        )
         if rule.task_id is not None:
             stmt = stmt.where(Run.task_id == rule.task_id)
         else:
             members = select(Task.id).where(Task.group_id == rule.group_id)
             runs_of_group = select(GroupRun.id).where(GroupRun.group_id == rule.group_id)
-            stmt = stmt.where(or_(col(Run.task_id).in_(members),
-                                  col(Run.group_run_id).in_(runs_of_group)))
+            stmt = stmt.where(
+                or_(col(Run.task_id).in_(members), col(Run.group_run_id).in_(runs_of_group))
+            )
         found += [(rule, run) for run in session.exec(stmt.order_by(col(Run.id))).all()]
     return found
 

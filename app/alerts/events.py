@@ -57,8 +57,7 @@ def run_label(run: Mapping[str, Any]) -> str:
     return f"adhoc run {run['id']}" if run.get("trigger_kind") == "adhoc" else f"run {run['id']}"
 
 
-def message(event: AlertEvent, run: Mapping[str, Any], *, late_minutes: float | None = None
-            ) -> str:
+def message(event: AlertEvent, run: Mapping[str, Any], *, late_minutes: float | None = None) -> str:
     """One line for people: `Almanac: task 'load' run 12 failed (exit code 1), attempt 1 on
     agent vm`."""
     text = f"Almanac: {run_label(run)} {_LABELS[event]}"

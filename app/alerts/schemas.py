@@ -19,12 +19,17 @@ from app.alerts.events import AlertEvent, normalise_event
 from app.domain.names import plain_name
 
 # The shared name rule (app/domain/names.py): no "/", ".", ".." or control characters.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(plain_name)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^https?://\S+$",
-                                       max_length=2000)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$",
-                                           max_length=320)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(plain_name),
+]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^https?://\S+$", max_length=2000)
+]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
+]
 Kind = Literal["webhook", "slack", "email"]
 EventName = Annotated[AlertEvent, BeforeValidator(normalise_event)]
 
@@ -66,25 +71,35 @@ class EmailConfig(_Strict):
 
 
 CONFIGS: dict[str, type[BaseModel]] = {
-    "webhook": WebhookConfig, "slack": SlackConfig, "email": EmailConfig}
+    "webhook": WebhookConfig,
+    "slack": SlackConfig,
+    "email": EmailConfig,
+}
 
 
 class IntegrationCreate(_Strict):
     name: Name
     kind: Kind
     config: dict[str, Any] = Field(default_factory=dict)
-    secret: str | None = Field(default=None, min_length=1, max_length=10_000,
-                               description="Stored encrypted, never returned.")
+    secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10_000,
+        description="Stored encrypted, never returned.",
+    )
     instance: Name | None = Field(
-        default=None, description="The instance whose alerts it carries; none: a global "
-                                  "integration, which only admins of every instance create.")
+        default=None,
+        description="The instance whose alerts it carries; none: a global "
+        "integration, which only admins of every instance create.",
+    )
 
 
 class IntegrationUpdate(_Strict):
     name: Name | None = None
     config: dict[str, Any] | None = None
-    secret: str | None = Field(default=None, max_length=10_000,
-                               description="A new secret; an empty string removes it.")
+    secret: str | None = Field(
+        default=None, max_length=10_000, description="A new secret; an empty string removes it."
+    )
 
 
 class IntegrationPublic(BaseModel):

@@ -48,8 +48,9 @@ def webhook_body(outgoing: Outgoing) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str],
-                seconds: float) -> None:
+async def _post(
+    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], seconds: float
+) -> None:
     try:
         response = await http.post(url, content=body, headers=headers, timeout=seconds)
     except httpx.HTTPError as exc:
@@ -61,8 +62,7 @@ async def _post(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[st
 async def send_webhook(http: httpx.AsyncClient, outgoing: Outgoing) -> None:
     config = WebhookConfig.model_validate(outgoing.config)
     body = webhook_body(outgoing)
-    headers = {**config.headers, "Content-Type": "application/json",
-               "User-Agent": "almanac-alerts"}
+    headers = {**config.headers, "Content-Type": "application/json", "User-Agent": "almanac-alerts"}
     if outgoing.secret:
         headers[SIGNATURE_HEADER] = signature(outgoing.secret, body)
     await _post(http, config.url, body, headers, config.timeout_seconds)
@@ -97,8 +97,12 @@ def send_email_now(outgoing: Outgoing) -> None:
     try:
         smtp: smtplib.SMTP
         if config.ssl:
-            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_seconds,
-                                    context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                config.host,
+                config.port,
+                timeout=config.timeout_seconds,
+                context=ssl.create_default_context(),
+            )
         else:
             smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         with smtp:

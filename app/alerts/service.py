@@ -76,11 +76,15 @@ class AlertService:
         unrecorded (recording twice is harmless: a delivery exists once)."""
         since = self.clock.now() - self.catch_up
         with session_scope(self.engine) as session:
-            runs = session.exec(select(Run).where(
-                col(Run.status).in_(["SUCCESS", "FAILED"]), col(Run.finished_at) >= since)
-                .order_by(col(Run.id))).all()
-            return [Ending(run_id=r.id or 0, attempt=r.attempt, status=r.status,
-                           run=snapshot(r)) for r in runs]
+            runs = session.exec(
+                select(Run)
+                .where(col(Run.status).in_(["SUCCESS", "FAILED"]), col(Run.finished_at) >= since)
+                .order_by(col(Run.id))
+            ).all()
+            return [
+                Ending(run_id=r.id or 0, attempt=r.attempt, status=r.status, run=snapshot(r))
+                for r in runs
+            ]
 
     def notify(self, endings: list[Ending]) -> None:
         """Called on the committing thread: queue, wake the loop, return at once."""
@@ -149,11 +153,19 @@ class AlertService:
         now = self.clock.now()
         found: list[Outgoing] = []
         with session_scope(self.engine) as session:
-            due = session.exec(select(AlertDelivery).where(
-                AlertDelivery.status == "pending", col(AlertDelivery.next_try_at) <= now,
-                or_(col(AlertDelivery.claimed_until).is_(None),
-                    col(AlertDelivery.claimed_until) < now))
-                .order_by(col(AlertDelivery.id)).limit(self.batch)).all()
+            due = session.exec(
+                select(AlertDelivery)
+                .where(
+                    AlertDelivery.status == "pending",
+                    col(AlertDelivery.next_try_at) <= now,
+                    or_(
+                        col(AlertDelivery.claimed_until).is_(None),
+                        col(AlertDelivery.claimed_until) < now,
+                    ),
+                )
+                .order_by(col(AlertDelivery.id))
+                .limit(self.batch)
+            ).all()
             for delivery in due:
                 if not self._take(session, delivery, now):
                     continue
@@ -164,11 +176,18 @@ class AlertService:
 
     def _take(self, session: Session, delivery: AlertDelivery, now: datetime) -> bool:
         """Hold the delivery for this server (another replica may be looking at it too)."""
-        result = session.exec(update(AlertDelivery).where(
-            col(AlertDelivery.id) == delivery.id, col(AlertDelivery.status) == "pending",
-            or_(col(AlertDelivery.claimed_until).is_(None),
-                col(AlertDelivery.claimed_until) < now))
-            .values(claimed_until=now + timedelta(seconds=self.claim_seconds)))
+        result = session.exec(
+            update(AlertDelivery)
+            .where(
+                col(AlertDelivery.id) == delivery.id,
+                col(AlertDelivery.status) == "pending",
+                or_(
+                    col(AlertDelivery.claimed_until).is_(None),
+                    col(AlertDelivery.claimed_until) < now,
+                ),
+            )
+            .values(claimed_until=now + timedelta(seconds=self.claim_seconds))
+        )
         return bool(result.rowcount)
 
     def _outgoing(self, session: Session, delivery: AlertDelivery) -> Outgoing | None:
@@ -177,8 +196,9 @@ class AlertService:
             delivery.status, delivery.last_error = "failed", "integration deleted"
             return None
         rule = session.get(AlertRule, delivery.rule_id)
-        if integration.instance is not None and (rule is None
-                                                 or rule.instance != integration.instance):
+        if integration.instance is not None and (
+            rule is None or rule.instance != integration.instance
+        ):
             # never send one instance's alerts through another instance's channel
             delivery.status, delivery.last_error = "failed", "integration of another instance"
             return None
@@ -189,9 +209,13 @@ class AlertService:
             except SecretError as exc:
                 delivery.status, delivery.last_error = "failed", str(exc)
                 return None
-        return Outgoing(delivery_id=delivery.id or 0, kind=integration.kind,
-                        config=dict(integration.config), secret=secret,
-                        payload=dict(delivery.payload))
+        return Outgoing(
+            delivery_id=delivery.id or 0,
+            kind=integration.kind,
+            config=dict(integration.config),
+            secret=secret,
+            payload=dict(delivery.payload),
+        )
 
     def _finish(self, results: list[tuple[Outgoing, str | None]]) -> None:
         now = self.clock.now()
@@ -208,9 +232,14 @@ class AlertService:
                 delivery.last_error = error[:2000]
                 if delivery.tries >= self.max_tries:
                     delivery.status = "failed"
-                    log.warning("alert delivery %s given up after %d tries: %s",
-                                delivery.id, delivery.tries, error)
+                    log.warning(
+                        "alert delivery %s given up after %d tries: %s",
+                        delivery.id,
+                        delivery.tries,
+                        error,
+                    )
                 else:
-                    delay = min(self.backoff_seconds * 2 ** (delivery.tries - 1),
-                                self.backoff_max_seconds)
+                    delay = min(
+                        self.backoff_seconds * 2 ** (delivery.tries - 1), self.backoff_max_seconds
+                    )
                     delivery.next_try_at = now + timedelta(seconds=delay)

@@ -178,14 +178,31 @@ class Auditor:
     clock: Clock
     engine: Engine
 
-    def __call__(self, session: Session, *, action: str, target_kind: str, target_id: object,
-                 before: BaseModel | dict[str, Any] | None = None,
-                 after: BaseModel | dict[str, Any] | None = None,
-                 instance: str | None = None, detail: str = "") -> AuditEvent:
-        return record_audit(session, actor=self.actor, action=action, target_kind=target_kind,
-                            target_id=target_id, before=before, after=after,
-                            source=self.source, instance=instance, detail=detail,
-                            at=self.clock.now())
+    def __call__(
+        self,
+        session: Session,
+        *,
+        action: str,
+        target_kind: str,
+        target_id: object,
+        before: BaseModel | dict[str, Any] | None = None,
+        after: BaseModel | dict[str, Any] | None = None,
+        instance: str | None = None,
+        detail: str = "",
+    ) -> AuditEvent:
+        return record_audit(
+            session,
+            actor=self.actor,
+            action=action,
+            target_kind=target_kind,
+            target_id=target_id,
+            before=before,
+            after=after,
+            source=self.source,
+            instance=instance,
+            detail=detail,
+            at=self.clock.now(),
+        )
 
     def log(self, **fields: Any) -> None:
         """The same in a transaction of its own."""
@@ -194,8 +211,12 @@ class Auditor:
 
 
 def auditor(request: Request, context: ContextDep, user: UserDep) -> Auditor:
-    return Auditor(actor=user.username, source=client_source(request), clock=context.clock,
-                   engine=context.engine)
+    return Auditor(
+        actor=user.username,
+        source=client_source(request),
+        clock=context.clock,
+        engine=context.engine,
+    )
 
 
 AuditDep = Annotated[Auditor, Depends(auditor)]

@@ -28,8 +28,7 @@ class DocsNeedLogin:
             request = Request(scope)
             token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
             try:
-                await anyio.to_thread.run_sync(authenticate_login,
-                                               request.app.state.context, token)
+                await anyio.to_thread.run_sync(authenticate_login, request.app.state.context, token)
             except AuthError as exc:
                 await _refuse(send, str(exc))
                 return
@@ -38,8 +37,15 @@ class DocsNeedLogin:
 
 async def _refuse(send: Send, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"www-authenticate", b"Bearer"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b"Bearer"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

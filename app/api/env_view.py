@@ -43,5 +43,7 @@ def run_spec_fields(run: Run, reveal: bool, box: EnvBox | None) -> dict[str, Any
 def audited_run(session: Session, run: Run) -> dict[str, Any]:
     """A run as its audit rows record it: the public fields and the whole spec that runs
     (env values shown, as to an approver; secret values never)."""
-    return {**run_public(run).model_dump(mode="json"),
-            **run_spec_fields(run, True, box_or_none(session))}
+    return {
+        **run_public(run).model_dump(mode="json"),
+        **run_spec_fields(run, True, box_or_none(session)),
+    }

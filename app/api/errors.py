@@ -50,12 +50,19 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 _VALIDATION_ERROR: dict[str, Any] = {
-    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
     "properties": {
         "detail": {"type": "string", "title": "Detail"},
-        "errors": {"type": "array", "title": "Errors", "items": {
-            "type": "object", "properties": {"field": {"type": "string"},
-                                             "problem": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "title": "Errors",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+            },
+        },
     },
 }
 

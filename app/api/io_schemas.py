@@ -54,7 +54,8 @@ class GroupDependencyItem(_Strict):
     upstream_group: Name
     instance: PathName = "default"
     upstream_instance: PathName | None = Field(
-        default=None, description="The upstream group's instance when it differs.")
+        default=None, description="The upstream group's instance when it differs."
+    )
 
 
 class ExportDocument(_Strict):
@@ -79,7 +80,7 @@ class ImportChange(BaseModel):
 
 
 class ImportProblem(BaseModel):
-    item: str = Field(description="Which item, e.g. \"tasks[3] 'load'\" (or \"document\").")
+    item: str = Field(description='Which item, e.g. "tasks[3] \'load\'" (or "document").')
     field: str
     problem: str
 

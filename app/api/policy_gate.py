@@ -16,8 +16,15 @@ from app.domain.run_policy import check
 from app.errors import Forbidden
 
 
-def enforce(session: Session, role: str, spec: Mapping[str, Any], instance: str,
-            agents: Iterable[str] = (), *, label: str = "") -> None:
+def enforce(
+    session: Session,
+    role: str,
+    spec: Mapping[str, Any],
+    instance: str,
+    agents: Iterable[str] = (),
+    *,
+    label: str = "",
+) -> None:
     """Forbidden (403) naming the first field outside a policy, unless `role` is admin or
     above. `agents`: the agents the spec may run on by name (a task's target, adhoc's
     choice). `label` prefixes the field (an import names the task)."""
@@ -32,12 +39,20 @@ def enforce(session: Session, role: str, spec: Mapping[str, Any], instance: str,
         found = check(spec, policy)
         if found:
             first = found[0]
-            raise Forbidden(f"{label}{first.field}: {first.problem} by the policy of {where}; "
-                            "only an admin may ask for it")
+            raise Forbidden(
+                f"{label}{first.field}: {first.problem} by the policy of {where}; "
+                "only an admin may ask for it"
+            )
 
 
 def enforce_tasks(session: Session, role: str, tasks: Iterable[Mapping[str, Any]]) -> None:
     """`enforce` for task definitions as an import holds them (each with its instance)."""
     for task in tasks:
-        enforce(session, role, task, str(task.get("instance") or "default"),
-                [str(task.get("target") or "")], label=f"tasks[{task.get('name')}].")
+        enforce(
+            session,
+            role,
+            task,
+            str(task.get("instance") or "default"),
+            [str(task.get("target") or "")],
+            label=f"tasks[{task.get('name')}].",
+        )

@@ -24,17 +24,20 @@ def forecast_start(after: datetime | None, now: datetime) -> datetime:
     return ensure_aware(after)
 
 
-def forecast_public(session: Session, key: int, schedule: dict[str, Any] | None,
-                    start: datetime, count: int) -> ForecastPublic:
+def forecast_public(
+    session: Session, key: int, schedule: dict[str, Any] | None, start: datetime, count: int
+) -> ForecastPublic:
     """The next `count` fire times of a stored schedule, and what it skips on the way."""
     if not schedule:
         return ForecastPublic(task=key, timezone="UTC", occurrences=[], skipped=[])
     parsed = parse_schedule(schedule)
     result = forecast(parsed, start, count, Calendars(session).for_schedule(parsed))
     return ForecastPublic(
-        task=key, timezone=parsed.timezone,
+        task=key,
+        timezone=parsed.timezone,
         occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
-        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped])
+        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped],
+    )
 
 
 def freeze_public(row: Freeze) -> FreezePublic:

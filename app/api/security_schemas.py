@@ -15,8 +15,11 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-
 InstanceName = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")]
 Password = Annotated[str, Field(min_length=1, max_length=1000)]
 Instances = Annotated[list[InstanceName], Field(min_length=1, max_length=100)]
-TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                      AfterValidator(plain_name)]
+TokenName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(plain_name),
+]
 Comment = Annotated[str, Field(max_length=2000)]
 
 
@@ -116,8 +119,10 @@ class Decision(_Strict):
 
 class Approval(Decision):
     spec_digest: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{64}$",
-        description="The run's spec_digest as reviewed: approve only if the spec is still it")
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The run's spec_digest as reviewed: approve only if the spec is still it",
+    )
 
 
 class AuditPublic(BaseModel):
@@ -139,4 +144,3 @@ class AuditPage(BaseModel):
     page: int
     page_size: int
     has_more: bool
-

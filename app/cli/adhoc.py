@@ -41,28 +41,44 @@ def pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return found
 
 
-def _resources(image: str | None, cpus: float | None, memory: str | None,
-               mounts: list[str] | None, env: list[str] | None, user: str | None
-               ) -> dict[str, Any]:
-    fields: dict[str, Any] = {"image": image, "cpus": cpus, "memory": memory,
-                              "mounts": mounts or None, "env": pairs(env, "--env") or None,
-                              "run_as_user": user}
+def _resources(
+    image: str | None,
+    cpus: float | None,
+    memory: str | None,
+    mounts: list[str] | None,
+    env: list[str] | None,
+    user: str | None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "image": image,
+        "cpus": cpus,
+        "memory": memory,
+        "mounts": mounts or None,
+        "env": pairs(env, "--env") or None,
+        "run_as_user": user,
+    }
     return {k: v for k, v in fields.items() if v is not None}
 
 
 def show_batch(batch: Batch) -> None:
     rows = [{**r, "agent": r.get("target") or r.get("agent")} for r in batch.data["runs"]]
-    table(rows, ["agent", "id", "status", "exit_code", "reason", "duration_seconds"],
-          f"Batch {batch.batch_id}")
+    table(
+        rows,
+        ["agent", "id", "status", "exit_code", "reason", "duration_seconds"],
+        f"Batch {batch.batch_id}",
+    )
 
 
 def follow(batch: Batch, timeout: float | None = None) -> int:
     """Print each agent's output as `agent | line` (stderr: `agent:err | line`) with a
     spinner, until every run ended; the exit code: 0 when all succeeded."""
     with console.status(f"batch {batch.batch_id}: starting") as spinner:
+
         def on_change(agent: str, status: str) -> None:
-            spinner.update(f"batch {batch.batch_id}: " + ", ".join(
-                f"{n} {s}" for n, s in batch.statuses().items()))
+            spinner.update(
+                f"batch {batch.batch_id}: "
+                + ", ".join(f"{n} {s}" for n, s in batch.statuses().items())
+            )
             console.out(f"[{agent}] {status}", highlight=False)
 
         def on_line(agent: str, stream: str, line: str) -> None:
@@ -76,9 +92,9 @@ def follow(batch: Batch, timeout: float | None = None) -> int:
 def adhoc(
     command: Command,
     agents: Annotated[str | None, typer.Option("--agents", "-a", help="Names, a,b,c.")] = None,
-    labels: Annotated[str | None, typer.Option("--labels", help="Every online agent with "
-                                                                 "these labels, k=v,k=v.")]
-    = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", help="Every online agent with these labels, k=v,k=v.")
+    ] = None,
     all_agents: Annotated[bool, typer.Option("--all", help="Every online agent.")] = False,
     image: Image = None,
     cpus: Annotated[float | None, typer.Option("--cpus", "-c", help="CPU cores.")] = None,
@@ -97,8 +113,9 @@ def adhoc(
         where["labels"] = pairs(labels.split(","), "--labels")
     where["all"] = all_agents
     try:
-        batch = client().adhoc.start(shell_command(command), **where,
-                                     **_resources(image, cpus, memory, mount, env, user))
+        batch = client().adhoc.start(
+            shell_command(command), **where, **_resources(image, cpus, memory, mount, env, user)
+        )
         if as_json and not wait:
             emit_json(batch.data)
             return
@@ -124,8 +141,7 @@ def parse_target(target: str) -> tuple[str, list[int]]:
     try:
         return name, [int(g) for g in gpus.split(",") if g.strip()]
     except ValueError:
-        raise typer.BadParameter(f"GPUs must be indices: {gpus!r}", param_hint="--target"
-                                 ) from None
+        raise typer.BadParameter(f"GPUs must be indices: {gpus!r}", param_hint="--target") from None
 
 
 def submit(
@@ -152,8 +168,10 @@ def submit(
             if as_json:
                 emit_json(run.data)
             else:
-                console.out(f"run {run.id} {run.status} on {agent} (batch {batch.batch_id})",
-                            highlight=False)
+                console.out(
+                    f"run {run.id} {run.status} on {agent} (batch {batch.batch_id})",
+                    highlight=False,
+                )
             return
         code = follow(batch)
         status = run.refresh().status
@@ -179,8 +197,9 @@ def show(batch_id: str, as_json: JsonFlag = False) -> None:
 
 
 @batch_app.command("wait")
-def wait_batch(batch_id: str,
-               timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None) -> None:
+def wait_batch(
+    batch_id: str, timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None
+) -> None:
     """Wait for every run, printing the output; exit 0 when all succeeded."""
     try:
         code = follow(client().adhoc.get(batch_id), timeout)
@@ -193,8 +212,9 @@ def wait_batch(batch_id: str,
 
 
 @batch_app.command("kill")
-def kill(batch_id: str,
-         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+def kill(
+    batch_id: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+) -> None:
     """Kill every run of the batch that has not ended."""
     if not yes:
         typer.confirm(f"Kill every running run of batch {batch_id}?", abort=True)

@@ -9,8 +9,9 @@ import typer
 from app.cli.output import client, emit_json, fail, table
 from app.client import AlmanacAPIError
 
-agents_app = typer.Typer(help="The fleet of agents: list, drain, undrain, remove.",
-                         no_args_is_help=True)
+agents_app = typer.Typer(
+    help="The fleet of agents: list, drain, undrain, remove.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -28,12 +29,20 @@ def list_agents(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    shown = [{**row, "gpus": len(row.get("gpus") or []),
-              "runs": ",".join(str(r) for r in row.get("running_runs") or []) or "-",
-              "heartbeat": str(row.get("last_heartbeat") or "")[:19]}
-             for row in rows]
-    table(shown, ["name", "status", "draining", "cpus", "gpus", "docker", "runs", "heartbeat"],
-          "Agents")
+    shown = [
+        {
+            **row,
+            "gpus": len(row.get("gpus") or []),
+            "runs": ",".join(str(r) for r in row.get("running_runs") or []) or "-",
+            "heartbeat": str(row.get("last_heartbeat") or "")[:19],
+        }
+        for row in rows
+    ]
+    table(
+        shown,
+        ["name", "status", "draining", "cpus", "gpus", "docker", "runs", "heartbeat"],
+        "Agents",
+    )
 
 
 @agents_app.command("drain")

@@ -36,12 +36,16 @@ def create(
     subdivision: Annotated[str | None, typer.Option(help="e.g. BY.")] = None,
     skip_weekends: Annotated[bool, typer.Option("--skip-weekends")] = False,
     closed: Annotated[str, typer.Option(help="Extra closed dates, comma separated.")] = "",
-    open_dates: Annotated[str, typer.Option("--open", help="Working dates, comma separated.")]
-    = "",
+    open_dates: Annotated[str, typer.Option("--open", help="Working dates, comma separated.")] = "",
 ) -> None:
-    body: dict[str, Any] = {"name": name, "country": country, "subdivision": subdivision,
-                            "skip_weekends": skip_weekends, "extra_dates": _dates(closed),
-                            "working_dates": _dates(open_dates)}
+    body: dict[str, Any] = {
+        "name": name,
+        "country": country,
+        "subdivision": subdivision,
+        "skip_weekends": skip_weekends,
+        "extra_dates": _dates(closed),
+        "working_dates": _dates(open_dates),
+    }
     try:
         emit_json(client().request("POST", "/calendars", json=body))
     except AlmanacAPIError as error:

@@ -36,8 +36,7 @@ def create(
     cron: Annotated[str | None, typer.Option(help="Cron schedule of the group.")] = None,
     timezone: str = "UTC",
 ) -> None:
-    body: dict[str, Any] = {"name": name,
-                            "tasks": [int(t) for t in tasks.split(",") if t.strip()]}
+    body: dict[str, Any] = {"name": name, "tasks": [int(t) for t in tasks.split(",") if t.strip()]}
     if cron:
         body["schedule"] = {"kind": "cron", "cron": cron, "timezone": timezone}
     emit_json(_call("POST", "/groups", json=body))
@@ -49,18 +48,25 @@ def show(gid: int) -> None:
 
 
 @group_app.command("edge")
-def edge(gid: int, upstream: int, downstream: int,
-         condition: Annotated[str, typer.Option(help="success, failure or done.")] = "success",
-         remove: Annotated[bool, typer.Option("--remove")] = False) -> None:
+def edge(
+    gid: int,
+    upstream: int,
+    downstream: int,
+    condition: Annotated[str, typer.Option(help="success, failure or done.")] = "success",
+    remove: Annotated[bool, typer.Option("--remove")] = False,
+) -> None:
     """Add (or --remove) the dependency UPSTREAM -> DOWNSTREAM."""
     if remove:
-        _call("DELETE", f"/groups/{gid}/edges", json={"upstream": upstream,
-                                                      "downstream": downstream})
+        _call(
+            "DELETE", f"/groups/{gid}/edges", json={"upstream": upstream, "downstream": downstream}
+        )
         typer.echo(f"removed {upstream} -> {downstream}")
     else:
-        _call("POST", f"/groups/{gid}/edges", json={"upstream": upstream,
-                                                    "downstream": downstream,
-                                                    "condition": condition})
+        _call(
+            "POST",
+            f"/groups/{gid}/edges",
+            json={"upstream": upstream, "downstream": downstream, "condition": condition},
+        )
         typer.echo(f"added {upstream} -> {downstream} ({condition})")
 
 
@@ -79,8 +85,10 @@ def graph(gid: int, group_run: int | None = None) -> None:
         cells = [f"{names[t]['name']} [{names[t]['status'] or '-'}]" for t in layer]
         typer.echo(f"{depth}: " + "   ".join(cells))
     for e in data["edges"]:
-        typer.echo(f"  {names[e['upstream']]['name']} -> {names[e['downstream']]['name']}"
-                   f" ({e['condition']})")
+        typer.echo(
+            f"  {names[e['upstream']]['name']} -> {names[e['downstream']]['name']}"
+            f" ({e['condition']})"
+        )
 
 
 @group_app.command("terminate")

@@ -15,8 +15,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def export(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE "
-                                                "(default: standard output).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE (default: standard output)."),
+    ] = None,
 ) -> None:
     """Every calendar, group, task and dependency you can see, by name, as one document."""
     try:
@@ -36,13 +38,19 @@ def _report(result: dict[str, Any]) -> None:
     changes = result["changes"]
     if changes:
         rows = [{**c, "fields": ", ".join(c["fields"])} for c in changes]
-        table(rows, ["action", "kind", "name", "fields"],
-              "Would change" if result["dry_run"] else "Changed")
+        table(
+            rows,
+            ["action", "kind", "name", "fields"],
+            "Would change" if result["dry_run"] else "Changed",
+        )
     summary = result["summary"]
     state = "dry run, nothing changed" if result["dry_run"] else "applied"
-    console.out(f"create {summary['create']}, update {summary['update']}, delete "
-                f"{summary['delete']}, unchanged {summary['unchanged']} "
-                f"({result['mode']}, {state})", highlight=False)
+    console.out(
+        f"create {summary['create']}, update {summary['update']}, delete "
+        f"{summary['delete']}, unchanged {summary['unchanged']} "
+        f"({result['mode']}, {state})",
+        highlight=False,
+    )
 
 
 def _refused(error: AlmanacAPIError) -> typer.Exit:
@@ -53,14 +61,14 @@ def _refused(error: AlmanacAPIError) -> typer.Exit:
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="The document ('-' reads standard input).",
-                                         allow_dash=True)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would change.")]
-    = False,
-    mode: Annotated[str, typer.Option(help="merge: create and update; mirror: also delete "
-                                           "what the file lacks.")] = "merge",
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting.")]
-    = False,
+    file: Annotated[
+        Path, typer.Argument(help="The document ('-' reads standard input).", allow_dash=True)
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would change.")] = False,
+    mode: Annotated[
+        str, typer.Option(help="merge: create and update; mirror: also delete what the file lacks.")
+    ] = "merge",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Check a document as a whole, then apply it in one transaction (or not at all)."""

@@ -16,8 +16,11 @@ from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
 from app.cli.users import install as install_user_commands
 
-cli = typer.Typer(help="Almanac: a scheduled-job orchestrator.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="Almanac: a scheduled-job orchestrator.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 cli.command("server")(server)
 cli.command("agent")(agent)
 cli.add_typer(db_app, name="db")
@@ -33,6 +36,7 @@ install_user_commands(cli, run_app)
 register_adhoc_commands(cli)
 register_io_commands(cli)
 register_alert_commands(cli)
+
 
 def main() -> None:
     cli()

@@ -32,8 +32,7 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
-          ) -> None:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
     view = Table(title=title)
     for column in columns:
         view.add_column(column)

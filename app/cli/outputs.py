@@ -30,15 +30,17 @@ def list_outputs(run_id: int, attempt: Attempt = None, as_json: JsonFlag = False
     if as_json:
         emit_json(data)
     else:
-        table(data["outputs"], ["name", "size", "sha256"],
-              f"Outputs of run {run_id}, attempt {data['attempt']}")
+        table(
+            data["outputs"],
+            ["name", "size", "sha256"],
+            f"Outputs of run {run_id}, attempt {data['attempt']}",
+        )
 
 
 def download(
     run_id: int,
     name: Annotated[str | None, typer.Option("--name", help="One file (default: all).")] = None,
-    out: Annotated[Path, typer.Option("-o", "--output-dir", help="Where to put them.")]
-    = Path("."),
+    out: Annotated[Path, typer.Option("-o", "--output-dir", help="Where to put them.")] = Path("."),
     attempt: Attempt = None,
 ) -> None:
     """Download one output file, or all of them (into DIR, keeping their relative paths)."""

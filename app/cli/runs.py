@@ -35,8 +35,20 @@ def list_runs(
     if as_json:
         emit_json(data)
     else:
-        table(data["items"], ["id", "task_name", "status", "trigger_kind", "trigger_time",
-                              "agent", "exit_code", "duration_seconds"], "Runs")
+        table(
+            data["items"],
+            [
+                "id",
+                "task_name",
+                "status",
+                "trigger_kind",
+                "trigger_time",
+                "agent",
+                "exit_code",
+                "duration_seconds",
+            ],
+            "Runs",
+        )
 
 
 @run_app.command("show")
@@ -48,8 +60,10 @@ def show(run_id: int, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(data)
         return
-    typer.echo(f"run {data['id']} {data['status']}  task={data['task_name']}  "
-               f"agent={data['agent']}  exit={data['exit_code']}  reason={data['reason'] or '-'}")
+    typer.echo(
+        f"run {data['id']} {data['status']}  task={data['task_name']}  "
+        f"agent={data['agent']}  exit={data['exit_code']}  reason={data['reason'] or '-'}"
+    )
     for event in data["events"]:
         typer.echo(f"  {event['at']}  #{event['attempt']} {event['status']:<10} {event['detail']}")
 
@@ -57,10 +71,12 @@ def show(run_id: int, as_json: JsonFlag = False) -> None:
 @run_app.command("logs")
 def logs(
     run_id: int,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new output.")]
-    = False,
-    stderr: Annotated[bool, typer.Option("--stderr", help="Show stderr instead of stdout.")]
-    = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output.")
+    ] = False,
+    stderr: Annotated[
+        bool, typer.Option("--stderr", help="Show stderr instead of stdout.")
+    ] = False,
 ) -> None:
     stream = "stderr" if stderr else "stdout"
     api = client()
@@ -81,12 +97,12 @@ def logs(
 
 
 @run_app.command("wait")
-def wait(run_id: int, timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None
-         ) -> None:
+def wait(
+    run_id: int, timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None
+) -> None:
     """Wait for the run to end; exit 0 on SUCCESS, 1 otherwise."""
     try:
-        status = client().runs.get(run_id).wait(
-            timeout=timeout, on_change=lambda s: typer.echo(s))
+        status = client().runs.get(run_id).wait(timeout=timeout, on_change=lambda s: typer.echo(s))
     except AlmanacAPIError as error:
         raise fail(error) from error
     except TimeoutError as error:
@@ -108,8 +124,10 @@ def kill(run_id: int, yes: Yes = False) -> None:
             typer.echo(f"run {run_id} already ended {handle.status}")
             return
         if not yes:
-            typer.confirm(f"Kill run {run_id} ({handle.data.get('task_name') or 'adhoc'}, "
-                          f"{handle.status})?", abort=True)
+            typer.confirm(
+                f"Kill run {run_id} ({handle.data.get('task_name') or 'adhoc'}, {handle.status})?",
+                abort=True,
+            )
         handle.kill()
     except AlmanacAPIError as error:
         raise fail(error) from error
@@ -146,13 +164,15 @@ def _line(data: dict[str, Any]) -> str:
 
 
 @run_app.command("watch")
-def watch(run_id: int,
-          timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None) -> None:
+def watch(
+    run_id: int, timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None
+) -> None:
     """A live status line (with a spinner) until the run ends; each change is printed.
     Exit 0 on SUCCESS, 1 otherwise, 2 on timeout."""
     try:
         handle = client().runs.get(run_id)
         with console.status(_line(handle.data)) as spinner:
+
             def changed(_status: str) -> None:
                 spinner.update(_line(handle.data))
                 console.out(_line(handle.data), highlight=False)

@@ -33,17 +33,25 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    data_dir: Annotated[Path | None, typer.Option(envvar="ALMANAC_DATA_DIR",
-                                                  help="Data directory.")] = None,
-    database_url: Annotated[str | None, typer.Option(envvar="ALMANAC_DATABASE_URL",
-                                                     help="SQLAlchemy URL.")] = None,
-    no_local_agent: Annotated[bool, typer.Option("--no-local-agent",
-                                                 help="Do not start the built-in agent.")] = False,
-    log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
-                                                  help="text or json.")] = "text",
-    local_agent_policy: Annotated[Path | None, typer.Option(
-        envvar="ALMANAC_LOCAL_AGENT_POLICY",
-        help="Policy file of the built-in agent (see `almanac agent --policy`).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(envvar="ALMANAC_DATA_DIR", help="Data directory.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="ALMANAC_DATABASE_URL", help="SQLAlchemy URL.")
+    ] = None,
+    no_local_agent: Annotated[
+        bool, typer.Option("--no-local-agent", help="Do not start the built-in agent.")
+    ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT", help="text or json.")
+    ] = "text",
+    local_agent_policy: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="ALMANAC_LOCAL_AGENT_POLICY",
+            help="Policy file of the built-in agent (see `almanac agent --policy`).",
+        ),
+    ] = None,
 ) -> None:
     """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
     from app.bootstrap import ensure_admin, upgrade_database
@@ -54,9 +62,14 @@ def server(
 
     configure(log_format)
     private_umask()  # the database, the key, outputs: 0600 in 0700 folders
-    settings = Settings(host=host, port=port, data_dir=data_dir or Path("./almanac-data"),
-                        database_url=database_url, local_agent=not no_local_agent,
-                        local_agent_policy=local_agent_policy)
+    settings = Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir or Path("./almanac-data"),
+        database_url=database_url,
+        local_agent=not no_local_agent,
+        local_agent_policy=local_agent_policy,
+    )
     secure_server_data_dir(settings.data_dir, local_agent=settings.local_agent)
     url = settings.resolved_database_url()
     upgrade_database(url)
@@ -71,45 +84,88 @@ def server(
     seal_plaintext(engine)  # environments stored before they were sealed at rest
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=64 * 1024 * 1024,
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_max_size=64 * 1024 * 1024,
+        timeout_graceful_shutdown=5,
+    )
 
 
 def agent(
-    server: Annotated[str, typer.Option("--server", envvar="ALMANAC_SERVER",
-                                        help="Server URL, e.g. http://host:8080")],
-    token: Annotated[str | None, typer.Option(
-        "--token", envvar="ALMANAC_AGENT_TOKEN",
-        help="Agent token from POST /api/v1/agents/tokens. Prefer --token-file: a token on "
-             "the command line or in the environment can be read by other local users "
-             "(ps, /proc) and by what the agent's user runs.")] = None,
-    token_file: Annotated[Path | None, typer.Option(
-        "--token-file", help="Read the agent token from this file (0600), or '-' for stdin."
-    )] = None,
+    server: Annotated[
+        str,
+        typer.Option("--server", envvar="ALMANAC_SERVER", help="Server URL, e.g. http://host:8080"),
+    ],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ALMANAC_AGENT_TOKEN",
+            help="Agent token from POST /api/v1/agents/tokens. Prefer --token-file: a token on "
+            "the command line or in the environment can be read by other local users "
+            "(ps, /proc) and by what the agent's user runs.",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file", help="Read the agent token from this file (0600), or '-' for stdin."
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Agent name (default: host name).")] = None,
     labels: Annotated[str, typer.Option(help="Labels, k=v,k2=v2.")] = "",
     max_runs: Annotated[int | None, typer.Option(help="Most runs at once.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Spool directory.")] = Path("./almanac-agent"),
-    log_format: Annotated[LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT",
-                                                  help="text or json.")] = "text",
-    drain: Annotated[bool, typer.Option(
-        "--drain", help="On SIGTERM, wait for running work to end before exiting.")] = False,
-    spool_min_free_mb: Annotated[int, typer.Option(
-        "--spool-min-free-mb", min=0,
-        help="Free space (MiB) the spool's file system needs for the agent to take work.")] = 16,
-    policy_file: Annotated[Path | None, typer.Option(
-        "--policy", help="Policy file (JSON, or TOML by its .toml name): users, mounts, "
-                         "images, default_user.")] = None,
-    allow_user: Annotated[list[str] | None, typer.Option(
-        "--allow-user", help="A run_as_user this agent accepts (repeat; '*' = any but root; "
-                             "root only when named).")] = None,
-    allow_mount: Annotated[list[str] | None, typer.Option(
-        "--allow-mount", help="A host path (prefix) runs may bind-mount (repeat).")] = None,
-    allow_image: Annotated[list[str] | None, typer.Option(
-        "--allow-image", help="An image name or glob runs may use (repeat).")] = None,
-    default_user: Annotated[str | None, typer.Option(
-        "--default-user", help="User of runs that name none ('' = the agent's own user; "
-                               "default: nobody when the agent is root).")] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option(envvar="ALMANAC_LOG_FORMAT", help="text or json.")
+    ] = "text",
+    drain: Annotated[
+        bool,
+        typer.Option("--drain", help="On SIGTERM, wait for running work to end before exiting."),
+    ] = False,
+    spool_min_free_mb: Annotated[
+        int,
+        typer.Option(
+            "--spool-min-free-mb",
+            min=0,
+            help="Free space (MiB) the spool's file system needs for the agent to take work.",
+        ),
+    ] = 16,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="Policy file (JSON, or TOML by its .toml name): users, mounts, "
+            "images, default_user.",
+        ),
+    ] = None,
+    allow_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-user",
+            help="A run_as_user this agent accepts (repeat; '*' = any but root; "
+            "root only when named).",
+        ),
+    ] = None,
+    allow_mount: Annotated[
+        list[str] | None,
+        typer.Option("--allow-mount", help="A host path (prefix) runs may bind-mount (repeat)."),
+    ] = None,
+    allow_image: Annotated[
+        list[str] | None,
+        typer.Option("--allow-image", help="An image name or glob runs may use (repeat)."),
+    ] = None,
+    default_user: Annotated[
+        str | None,
+        typer.Option(
+            "--default-user",
+            help="User of runs that name none ('' = the agent's own user; "
+            "default: nobody when the agent is root).",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent that dials the server and executes the runs it is sent.
 
@@ -128,14 +184,20 @@ def agent(
     policy = _agent_policy(policy_file, allow_user, allow_mount, allow_image, default_user)
     config = AgentConfig(
         spool_min_free=spool_min_free_mb * 1024 * 1024,
-        server_url=server, token=secret, name=name or socket.gethostname(), data_dir=data_dir,
-        labels=_parse_labels(labels), max_runs=max_runs, policy=policy,
+        server_url=server,
+        token=secret,
+        name=name or socket.gethostname(),
+        data_dir=data_dir,
+        labels=_parse_labels(labels),
+        max_runs=max_runs,
+        policy=policy,
     )
     secure_agent_data_dir(data_dir)
     has_docker = docker_available()
     process = AgentProcess(
-        config, process_executor=ProcessExecutor(),
-        docker_executor=DockerExecutor() if has_docker else None,
+        config,
+        process_executor=ProcessExecutor(),
+        docker_executor=DockerExecutor(agent_name=config.name) if has_docker else None,
         resources=lambda: probe_resources(has_docker, data_dir).to_dict(),
     )
     tune_for_service()
@@ -161,19 +223,29 @@ def _agent_token(token: str | None, token_file: Path | None) -> str:
         text = sys.stdin.read() if str(token_file) == "-" else token_file.read_text()
         token = text.strip()
     if not token:
-        raise typer.BadParameter("give --token-file (or --token / ALMANAC_AGENT_TOKEN)",
-                                 param_hint="--token-file")
+        raise typer.BadParameter(
+            "give --token-file (or --token / ALMANAC_AGENT_TOKEN)", param_hint="--token-file"
+        )
     return token
 
 
-def _agent_policy(policy_file: Path | None, users: list[str] | None,
-                  mounts: list[str] | None, images: list[str] | None,
-                  default_user: str | None) -> RunPolicy:
+def _agent_policy(
+    policy_file: Path | None,
+    users: list[str] | None,
+    mounts: list[str] | None,
+    images: list[str] | None,
+    default_user: str | None,
+) -> RunPolicy:
     from app.agents.agent_policy import load_policy
 
     try:
-        return load_policy(policy_file=policy_file, users=users or (), mounts=mounts or (),
-                           images=images or (), default_user=default_user)
+        return load_policy(
+            policy_file=policy_file,
+            users=users or (),
+            mounts=mounts or (),
+            images=images or (),
+            default_user=default_user,
+        )
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--policy") from exc
 

@@ -38,13 +38,13 @@ def create(
     description: str = "",
     retry_attempts: int = 0,
     max_run_seconds: float | None = None,
-    from_file: Annotated[Path | None, typer.Option("--from-file",
-                                                   help="JSON body with any task fields.")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="JSON body with any task fields.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     body: dict[str, Any] = json.loads(from_file.read_text()) if from_file else {}
-    body.update(name=name, command=command, description=description,
-                retry_attempts=retry_attempts)
+    body.update(name=name, command=command, description=description, retry_attempts=retry_attempts)
     if cron:
         body["schedule"] = {"kind": "cron", "cron": cron, "timezone": timezone}
     for key, value in (("target", target), ("image", image), ("max_run_seconds", max_run_seconds)):
@@ -57,8 +57,10 @@ def create(
     if as_json:
         emit_json(task)
     else:
-        typer.echo(f"created task {task['tid']} ({task['name']}); next fire: "
-                   f"{task['next_fire_time'] or '-'}")
+        typer.echo(
+            f"created task {task['tid']} ({task['name']}); next fire: "
+            f"{task['next_fire_time'] or '-'}"
+        )
 
 
 @task_app.command("show")
@@ -80,6 +82,7 @@ def force_run(
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:
             with console.status(f"run {handle.id} {handle.status}") as spinner:
+
                 def changed(status: str) -> None:
                     spinner.update(f"run {handle.id} {status}")
                     console.out(f"  {status}", highlight=False)
@@ -91,8 +94,9 @@ def force_run(
 
 
 @task_app.command("forecast")
-def forecast(tid: int, count: int = 10, after: str | None = None, as_json: JsonFlag = False
-             ) -> None:
+def forecast(
+    tid: int, count: int = 10, after: str | None = None, as_json: JsonFlag = False
+) -> None:
     try:
         data = client().tasks.forecast(tid, count=count, after=after)
     except AlmanacAPIError as error:
@@ -150,22 +154,30 @@ def update(
     command: Annotated[str | None, typer.Option(help="New shell command.")] = None,
     cron: Annotated[str | None, typer.Option(help="New cron schedule.")] = None,
     timezone: Annotated[str, typer.Option(help="Timezone of --cron.")] = "UTC",
-    no_schedule: Annotated[bool, typer.Option("--no-schedule", help="Remove the schedule.")]
-    = False,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Remove the schedule.")
+    ] = False,
     target: Annotated[str | None, typer.Option(help="Agent name.")] = None,
     image: Annotated[str | None, typer.Option(help="Docker image.")] = None,
     description: Annotated[str | None, typer.Option()] = None,
     retry_attempts: Annotated[int | None, typer.Option()] = None,
     max_run_seconds: Annotated[float | None, typer.Option()] = None,
-    from_file: Annotated[Path | None, typer.Option("--from-file",
-                                                   help="JSON with any task fields.")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="JSON with any task fields.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change only the fields given."""
     body: dict[str, Any] = json.loads(from_file.read_text()) if from_file else {}
-    for key, value in (("name", name), ("command", command), ("target", target),
-                       ("image", image), ("description", description),
-                       ("retry_attempts", retry_attempts), ("max_run_seconds", max_run_seconds)):
+    for key, value in (
+        ("name", name),
+        ("command", command),
+        ("target", target),
+        ("image", image),
+        ("description", description),
+        ("retry_attempts", retry_attempts),
+        ("max_run_seconds", max_run_seconds),
+    ):
         if value is not None:
             body[key] = value
     if cron:
@@ -181,13 +193,16 @@ def update(
     if as_json:
         emit_json(task)
     else:
-        typer.echo(f"updated task {task['tid']} ({task['name']}); next fire: "
-                   f"{task['next_fire_time'] or '-'}")
+        typer.echo(
+            f"updated task {task['tid']} ({task['name']}); next fire: "
+            f"{task['next_fire_time'] or '-'}"
+        )
 
 
 @task_app.command("delete")
-def delete(tid: int,
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+def delete(
+    tid: int, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+) -> None:
     """Delete the definition (its finished runs stay in the history)."""
     try:
         api = client()

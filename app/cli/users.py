@@ -12,12 +12,25 @@ from app.client import AlmanacAPIError
 user_app = typer.Typer(help="User accounts (admins), your own password.", no_args_is_help=True)
 token_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-PasswordOpt = Annotated[str | None, typer.Option(
-    envvar="ALMANAC_NEW_PASSWORD", help="The new password (else asked for, hidden).")]
-MustChange = Annotated[bool, typer.Option(
-    "--must-change/--no-must-change", help="Require a password change at the next login.")]
-_USER_COLUMNS = ["username", "role", "instances", "disabled", "timezone",
-                 "must_change_password", "locked_until"]
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(envvar="ALMANAC_NEW_PASSWORD", help="The new password (else asked for, hidden)."),
+]
+MustChange = Annotated[
+    bool,
+    typer.Option(
+        "--must-change/--no-must-change", help="Require a password change at the next login."
+    ),
+]
+_USER_COLUMNS = [
+    "username",
+    "role",
+    "instances",
+    "disabled",
+    "timezone",
+    "must_change_password",
+    "locked_until",
+]
 
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:
@@ -60,16 +73,22 @@ def whoami() -> None:
 @user_app.command("create")
 def create(
     username: str,
-    role: Annotated[str, typer.Option(help="superadmin, admin, operator, user or viewer.")]
-    = "viewer",
+    role: Annotated[
+        str, typer.Option(help="superadmin, admin, operator, user or viewer.")
+    ] = "viewer",
     instances: Annotated[str, typer.Option(help="Comma separated; '*' for all.")] = "default",
     timezone: str = "UTC",
     password: PasswordOpt = None,
     must_change: MustChange = True,
 ) -> None:
-    body = {"username": username, "role": role, "instances": _instances(instances),
-            "timezone": timezone, "password": _password(password),
-            "must_change_password": must_change}
+    body = {
+        "username": username,
+        "role": role,
+        "instances": _instances(instances),
+        "timezone": timezone,
+        "password": _password(password),
+        "must_change_password": must_change,
+    }
     emit_json(_call("POST", "/users", json=body))
 
 
@@ -107,8 +126,9 @@ def enable(username: str) -> None:
 
 
 @user_app.command("delete")
-def delete(username: str,
-           yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+def delete(
+    username: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
     if not yes:
         typer.confirm(f"Delete user {username}?", abort=True)
     _call("DELETE", f"/users/{username}")
@@ -116,41 +136,55 @@ def delete(username: str,
 
 
 @user_app.command("reset-password")
-def reset_password(username: str, password: PasswordOpt = None,
-                   must_change: MustChange = True) -> None:
+def reset_password(
+    username: str, password: PasswordOpt = None, must_change: MustChange = True
+) -> None:
     """Set another user's password; their sessions and tokens end."""
-    _call("POST", f"/users/{username}/password",
-          json={"password": _password(password), "must_change_password": must_change})
+    _call(
+        "POST",
+        f"/users/{username}/password",
+        json={"password": _password(password), "must_change_password": must_change},
+    )
     typer.echo(f"password of {username} reset")
 
 
 @user_app.command("passwd")
 def passwd(
-    current: Annotated[str | None, typer.Option(envvar="ALMANAC_PASSWORD",
-                                                help="Your current password.")] = None,
+    current: Annotated[
+        str | None, typer.Option(envvar="ALMANAC_PASSWORD", help="Your current password.")
+    ] = None,
     password: PasswordOpt = None,
 ) -> None:
     """Change your own password (your other sessions and tokens end)."""
     current = current or typer.prompt("Current password", hide_input=True)
-    _call("POST", "/auth/password", json={"current_password": current,
-                                          "password": _password(password)})
+    _call(
+        "POST",
+        "/auth/password",
+        json={"current_password": current, "password": _password(password)},
+    )
     typer.echo("password changed")
 
 
 @token_app.command("list")
-def list_tokens(all_users: Annotated[bool, typer.Option("--all", help="Admins: everyone's.")]
-                = False, as_json: JsonFlag = False) -> None:
+def list_tokens(
+    all_users: Annotated[bool, typer.Option("--all", help="Admins: everyone's.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     rows = _call("GET", "/tokens", params={"all": all_users})
     if as_json:
         emit_json(rows)
     else:
-        table(rows, ["id", "username", "name", "kind", "expires_at", "revoked_at",
-                     "last_used_at"], "Tokens")
+        table(
+            rows,
+            ["id", "username", "name", "kind", "expires_at", "revoked_at", "last_used_at"],
+            "Tokens",
+        )
 
 
 @token_app.command("create")
-def create_token(name: str, days: Annotated[int, typer.Option(help="Days until it expires.")]
-                 = 90) -> None:
+def create_token(
+    name: str, days: Annotated[int, typer.Option(help="Days until it expires.")] = 90
+) -> None:
     """Print a new token once (only its digest is kept)."""
     data = _call("POST", "/tokens", json={"name": name, "expires_in_days": days})
     typer.echo(data["token"])
@@ -173,15 +207,26 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """The audit log, newest first (admins)."""
-    params = {k: v for k, v in (("actor", actor), ("action", action),
-                                ("target_kind", target_kind), ("since", since),
-                                ("until", until)) if v is not None}
+    params = {
+        k: v
+        for k, v in (
+            ("actor", actor),
+            ("action", action),
+            ("target_kind", target_kind),
+            ("since", since),
+            ("until", until),
+        )
+        if v is not None
+    }
     data = _call("GET", "/audit", params={**params, "page": page})
     if as_json:
         emit_json(data)
     else:
-        table(data["items"], ["at", "actor", "action", "target_kind", "target_id", "instance",
-                              "source", "detail"], "Audit")
+        table(
+            data["items"],
+            ["at", "actor", "action", "target_kind", "target_id", "instance", "source", "detail"],
+            "Audit",
+        )
 
 
 def _decide(verb: str, run_id: int, comment: str) -> None:

@@ -59,9 +59,13 @@ class Batch:
         self.data = self._c.request("POST", f"/adhoc/{self.batch_id}/kill")
         return self
 
-    def wait(self, timeout: float | None = None, poll: float = 0.3,
-             on_change: Callable[[str, str], None] | None = None,
-             on_line: LineSink | None = None) -> dict[str, str]:
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 0.3,
+        on_change: Callable[[str, str], None] | None = None,
+        on_line: LineSink | None = None,
+    ) -> dict[str, str]:
         """Block until every run ended; returns agent -> final status.
 
         `on_change(agent, status)` hears each status change, `on_line(agent, stream, line)`
@@ -85,6 +89,7 @@ class Batch:
             if self.done:
                 return self.statuses()
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"batch {self.batch_id} not done after {timeout}s: "
-                                   f"{self.summary}")
+                raise TimeoutError(
+                    f"batch {self.batch_id} not done after {timeout}s: {self.summary}"
+                )
             time.sleep(poll)

@@ -11,8 +11,9 @@ class AlmanacAPIError(Exception):
     """The server refused a request: `status` is the HTTP status, `detail` its reason, and
     `errors` the per-item problems where the server lists them (imports)."""
 
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None
-                 ) -> None:
+    def __init__(
+        self, status: int, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
         self.detail = detail

@@ -1,12 +1,12 @@
 """The client's core: `Almanac(url, token)`, one HTTP session, errors as `AlmanacAPIError`.
 
-    from app.client import Almanac
+from app.client import Almanac
 
-    api = Almanac("http://127.0.0.1:8080", token)      # or ALMANAC_URL / ALMANAC_TOKEN
-    task = api.tasks.create(name="hello", command="echo hello")
-    run = api.tasks.run(task["tid"])
-    run.wait(timeout=60)                                  # prints each status change
-    print(run.logs())
+api = Almanac("http://127.0.0.1:8080", token)      # or ALMANAC_URL / ALMANAC_TOKEN
+task = api.tasks.create(name="hello", command="echo hello")
+run = api.tasks.run(task["tid"])
+run.wait(timeout=60)                                  # prints each status change
+print(run.logs())
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class Almanac:
     import), `integrations`, `alerts`; `request()` reaches any other endpoint.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None,
-                 *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0
+    ) -> None:
         self.url = (url or os.environ.get("ALMANAC_URL") or "http://127.0.0.1:8080").rstrip("/")
         self.token = token or os.environ.get("ALMANAC_TOKEN")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -56,8 +57,10 @@ class Almanac:
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:
         """Log in with a password; the client then holds the returned bearer token."""
-        response = httpx.post(url.rstrip("/") + "/api/v1/auth/token",
-                              json={"username": username, "password": password})
+        response = httpx.post(
+            url.rstrip("/") + "/api/v1/auth/token",
+            json={"username": username, "password": password},
+        )
         check(response)
         return cls(url, response.json()["access_token"])
 

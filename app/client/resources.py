@@ -24,8 +24,9 @@ class _Namespace:
         self._c = client
 
     def _get(self, path: str, **params: Any) -> Any:
-        return self._c.request("GET", path, params={k: v for k, v in params.items()
-                                                    if v is not None})
+        return self._c.request(
+            "GET", path, params={k: v for k, v in params.items() if v is not None}
+        )
 
 
 class Tasks(_Namespace):
@@ -80,10 +81,14 @@ class Groups(_Namespace):
     def delete(self, gid: int) -> None:
         self._c.request("DELETE", f"/groups/{gid}")
 
-    def add_edge(self, gid: int, upstream: int, downstream: int, condition: str = "success"
-                 ) -> JSON:
-        result: JSON = self._c.request("POST", f"/groups/{gid}/edges", json={
-            "upstream": upstream, "downstream": downstream, "condition": condition})
+    def add_edge(
+        self, gid: int, upstream: int, downstream: int, condition: str = "success"
+    ) -> JSON:
+        result: JSON = self._c.request(
+            "POST",
+            f"/groups/{gid}/edges",
+            json={"upstream": upstream, "downstream": downstream, "condition": condition},
+        )
         return result
 
     def run(self, gid: int) -> JSON:
@@ -110,9 +115,15 @@ class Calendars(_Namespace):
 
 
 class Adhoc(_Namespace):
-    def start(self, command: str, *, agents: list[str] | None = None,
-              labels: dict[str, str] | None = None, all: bool = False, **resources: Any
-              ) -> Batch:
+    def start(
+        self,
+        command: str,
+        *,
+        agents: list[str] | None = None,
+        labels: dict[str, str] | None = None,
+        all: bool = False,
+        **resources: Any,
+    ) -> Batch:
         """Run `command` now on `agents` (names), on every online agent with `labels`, or on
         `all` online agents. `resources`: image, cpus, memory, gpus, mounts, env,
         run_as_user, workdir, max_run_seconds."""
@@ -144,14 +155,19 @@ class Definitions(_Namespace):
         check(response)
         return response.text
 
-    def import_(self, document: str | bytes | JSON, *, dry_run: bool = False,
-                mode: str = "merge") -> JSON:
+    def import_(
+        self, document: str | bytes | JSON, *, dry_run: bool = False, mode: str = "merge"
+    ) -> JSON:
         """Import a document (text or parsed); raises AlmanacAPIError with `.errors` listing
         each refused item. The answer says what was (or would be) created, updated, deleted."""
         body = json.dumps(document) if isinstance(document, dict) else document
         result: JSON = self._c.request(
-            "POST", "/import", content=body, headers={"content-type": "application/json"},
-            params={"dry_run": str(dry_run).lower(), "mode": mode})
+            "POST",
+            "/import",
+            content=body,
+            headers={"content-type": "application/json"},
+            params={"dry_run": str(dry_run).lower(), "mode": mode},
+        )
         return result
 
     def schema(self) -> JSON:
@@ -164,8 +180,14 @@ class Integrations(_Namespace):
         result: list[JSON] = self._get("/integrations")
         return result
 
-    def create(self, name: str, kind: str, config: JSON, secret: str | None = None,
-               instance: str | None = None) -> JSON:
+    def create(
+        self,
+        name: str,
+        kind: str,
+        config: JSON,
+        secret: str | None = None,
+        instance: str | None = None,
+    ) -> JSON:
         """kind: webhook ({"url"}), slack ({"url"}), email ({"host", "port", "from", "to"});
         `instance`: the instance whose alerts it carries (None: a global integration)."""
         body: JSON = {"name": name, "kind": kind, "config": config}
@@ -190,14 +212,27 @@ class Integrations(_Namespace):
 
 
 class Alerts(_Namespace):
-    def create(self, *, events: list[str], integration: int, task: int | None = None,
-               group: int | None = None, late_minutes: float | None = None) -> JSON:
+    def create(
+        self,
+        *,
+        events: list[str],
+        integration: int,
+        task: int | None = None,
+        group: int | None = None,
+        late_minutes: float | None = None,
+    ) -> JSON:
         """Alert through `integration` on `events` (failed, succeeded, timeout,
         retries_exhausted, late_start, agent_lost) of a task's or a group's runs."""
-        body: JSON = {"events": events, "integration": integration, "task": task,
-                      "group": group, "late_minutes": late_minutes}
-        result: JSON = self._c.request("POST", "/alerts",
-                                       json={k: v for k, v in body.items() if v is not None})
+        body: JSON = {
+            "events": events,
+            "integration": integration,
+            "task": task,
+            "group": group,
+            "late_minutes": late_minutes,
+        }
+        result: JSON = self._c.request(
+            "POST", "/alerts", json={k: v for k, v in body.items() if v is not None}
+        )
         return result
 
     def delete(self, rule_id: int) -> None:

@@ -87,8 +87,10 @@ class RunHandle:
         page = 1
         while True:
             data: dict[str, Any] = self._c.request(
-                "GET", f"/runs/{self.id}/logs",
-                params={"stream": stream, "page": page, "page_size": page_size})
+                "GET",
+                f"/runs/{self.id}/logs",
+                params={"stream": stream, "page": page, "page_size": page_size},
+            )
             yield data
             if page * page_size >= data["total_lines"]:
                 return
@@ -104,8 +106,9 @@ class RunHandle:
         data = self._c.request("GET", f"/runs/{self.id}/outputs", params=params)
         return list(data["outputs"])
 
-    def download_outputs(self, names: list[str] | None = None, dest: str | Path = ".",
-                         attempt: int | None = None) -> list[Path]:
+    def download_outputs(
+        self, names: list[str] | None = None, dest: str | Path = ".", attempt: int | None = None
+    ) -> list[Path]:
         """Save output files (all of them, or `names`) under `dest`, keeping their relative
         paths; returns where each went."""
         base = Path(dest).resolve()
@@ -118,8 +121,9 @@ class RunHandle:
                 raise ValueError(f"output name {name!r} would land outside {base}")
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".part")
-            with self._c.http.stream("GET", f"/runs/{self.id}/outputs/{quote(name)}",
-                                     params=params) as response:
+            with self._c.http.stream(
+                "GET", f"/runs/{self.id}/outputs/{quote(name)}", params=params
+            ) as response:
                 if not response.is_success:
                     response.read()
                     check(response)
@@ -141,15 +145,20 @@ class RunHandle:
     def resume(self) -> None:
         self.data = self._c.request("POST", f"/runs/{self.id}/resume")
 
-    def wait(self, timeout: float | None = None, poll: float = 0.2,
-             on_change: Callable[[str], None] | None = None) -> str:
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 0.2,
+        on_change: Callable[[str], None] | None = None,
+    ) -> str:
         """Block until the run ends and return its final status.
 
         Each status seen goes to `on_change`, or is printed (`run 12: RUNNING`) when none is
         given. Raises TimeoutError after `timeout` seconds.
         """
-        report = on_change or (lambda status: print(f"run {self.id}: {status}",  # noqa: T201
-                                                    file=sys.stdout, flush=True))
+        report = on_change or (
+            lambda status: print(f"run {self.id}: {status}", file=sys.stdout, flush=True)  # noqa: T201
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
         seen = None
         while True:
@@ -167,8 +176,8 @@ class RunHandle:
     def sync_context(self) -> Iterator[RunHandle]:
         """Tie the run to a block: Ctrl+C or an exception inside it kills the run.
 
-            with api.tasks.run(tid).sync_context() as run:
-                run.wait()
+        with api.tasks.run(tid).sync_context() as run:
+            run.wait()
         """
         try:
             yield self
@@ -195,8 +204,10 @@ class LogFollower:
         while True:
             page = (self.next_line - 1) // self.page_size + 1
             data = self.run._c.request(
-                "GET", f"/runs/{self.run.id}/logs",
-                params={"stream": self.stream, "page": page, "page_size": self.page_size})
+                "GET",
+                f"/runs/{self.run.id}/logs",
+                params={"stream": self.stream, "page": page, "page_size": self.page_size},
+            )
             # Without `final`, the last line may still grow: hold it back.
             usable = int(data["total_lines"]) - (0 if final else 1)
             before = self.next_line

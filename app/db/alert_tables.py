@@ -25,10 +25,10 @@ class AlertRule(SQLModel, table=True):
     __tablename__ = "alert_rule"
 
     id: int | None = Field(default=None, primary_key=True)
-    task_id: int | None = Field(default=None, foreign_key="task.id", ondelete="CASCADE",
-                                index=True)
-    group_id: int | None = Field(default=None, foreign_key="task_group.id",
-                                 ondelete="CASCADE", index=True)
+    task_id: int | None = Field(default=None, foreign_key="task.id", ondelete="CASCADE", index=True)
+    group_id: int | None = Field(
+        default=None, foreign_key="task_group.id", ondelete="CASCADE", index=True
+    )
     integration_id: int = Field(foreign_key="integration.id", index=True)
     # Event names (app.alerts.events): failed, succeeded, timeout, retries_exhausted, ...
     events: list[str] = Field(default_factory=list, sa_type=JSON)

@@ -50,10 +50,16 @@ def record_audit(
     Pass `at` from the app's clock where there is one.
     """
     event = AuditEvent(
-        at=at or SystemClock().now(), actor=actor, action=action[:50],
-        target_kind=target_kind[:30], target_id=None if target_id is None else str(target_id)[:200],
-        instance=instance, source=source[:_MAX_SOURCE] if source else None,
-        before=snapshot(before), after=snapshot(after), detail=detail,
+        at=at or SystemClock().now(),
+        actor=actor,
+        action=action[:50],
+        target_kind=target_kind[:30],
+        target_id=None if target_id is None else str(target_id)[:200],
+        instance=instance,
+        source=source[:_MAX_SOURCE] if source else None,
+        before=snapshot(before),
+        after=snapshot(after),
+        detail=detail,
     )
     session.add(event)
     return event
@@ -72,16 +78,16 @@ class AuditFilter:
     instances: Sequence[str] | None = None
 
 
-def query_audit(session: Session, where: AuditFilter, *, offset: int, limit: int
-                ) -> Sequence[AuditEvent]:
+def query_audit(
+    session: Session, where: AuditFilter, *, offset: int, limit: int
+) -> Sequence[AuditEvent]:
     """Newest first."""
     stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc())
     if where.actor is not None:
         stmt = stmt.where(AuditEvent.actor == where.actor)
     if where.action is not None:
         if where.action.endswith("*"):
-            stmt = stmt.where(col(AuditEvent.action).startswith(where.action[:-1],
-                                                                autoescape=True))
+            stmt = stmt.where(col(AuditEvent.action).startswith(where.action[:-1], autoescape=True))
         else:
             stmt = stmt.where(AuditEvent.action == where.action)
     if where.target_kind is not None:

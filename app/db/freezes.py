@@ -23,33 +23,52 @@ def _where(task_id: int | None, group_id: int | None) -> object:
     return col(Freeze.group_id) == group_id
 
 
-def list_freezes(session: Session, *, task_id: int | None = None, group_id: int | None = None
-                 ) -> Sequence[Freeze]:
+def list_freezes(
+    session: Session, *, task_id: int | None = None, group_id: int | None = None
+) -> Sequence[Freeze]:
     _owner(task_id, group_id)
-    return session.exec(select(Freeze).where(_where(task_id, group_id))  # type: ignore[arg-type]
-                        .order_by(col(Freeze.day))).all()
+    return session.exec(
+        select(Freeze)
+        .where(_where(task_id, group_id))  # type: ignore[arg-type]
+        .order_by(col(Freeze.day))
+    ).all()
 
 
-def find_freeze(session: Session, day: date, *, task_id: int | None = None,
-                group_id: int | None = None) -> Freeze | None:
+def find_freeze(
+    session: Session, day: date, *, task_id: int | None = None, group_id: int | None = None
+) -> Freeze | None:
     _owner(task_id, group_id)
-    return session.exec(select(Freeze).where(_where(task_id, group_id),  # type: ignore[arg-type]
-                                             Freeze.day == day)).first()
+    return session.exec(
+        select(Freeze).where(
+            _where(task_id, group_id),  # type: ignore[arg-type]
+            Freeze.day == day,
+        )
+    ).first()
 
 
-def add_freeze(session: Session, day: date, *, reason: str, who: str, now: datetime,
-               task_id: int | None = None, group_id: int | None = None) -> Freeze:
+def add_freeze(
+    session: Session,
+    day: date,
+    *,
+    reason: str,
+    who: str,
+    now: datetime,
+    task_id: int | None = None,
+    group_id: int | None = None,
+) -> Freeze:
     kind, key = _owner(task_id, group_id)
     if find_freeze(session, day, task_id=task_id, group_id=group_id) is not None:
         raise Conflict(f"date: {kind} {key} is already frozen on {day.isoformat()}")
-    row = Freeze(task_id=task_id, group_id=group_id, day=day, reason=reason, created_by=who,
-                 created_at=now)
+    row = Freeze(
+        task_id=task_id, group_id=group_id, day=day, reason=reason, created_by=who, created_at=now
+    )
     session.add(row)
     return row
 
 
-def remove_freeze(session: Session, day: date, *, task_id: int | None = None,
-                  group_id: int | None = None) -> Freeze:
+def remove_freeze(
+    session: Session, day: date, *, task_id: int | None = None, group_id: int | None = None
+) -> Freeze:
     kind, key = _owner(task_id, group_id)
     row = find_freeze(session, day, task_id=task_id, group_id=group_id)
     if row is None:

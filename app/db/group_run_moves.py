@@ -14,8 +14,9 @@ def group_status(group_run: GroupRun) -> GroupRunStatus:
     return GroupRunStatus(group_run.status)
 
 
-def move_group_run(group_run: GroupRun, target: GroupRunStatus, *, at: datetime,
-                   finished: bool | None = None) -> None:
+def move_group_run(
+    group_run: GroupRun, target: GroupRunStatus, *, at: datetime, finished: bool | None = None
+) -> None:
     """Move to `target`. `finished_at` is stamped on an ending and cleared on a reopening;
     `finished` says otherwise (a TERMINATED group run ends once its killed runs have)."""
     current = group_status(group_run)

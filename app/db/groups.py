@@ -38,8 +38,11 @@ def member_ids(session: Session, gid: int) -> list[int]:
 
 
 def group_edges(session: Session, gid: int) -> list[Edge]:
-    rows = session.exec(select(DependencyEdge).where(DependencyEdge.group_id == gid)
-                        .order_by(col(DependencyEdge.id))).all()
+    rows = session.exec(
+        select(DependencyEdge)
+        .where(DependencyEdge.group_id == gid)
+        .order_by(col(DependencyEdge.id))
+    ).all()
     return [Edge(r.upstream_id, r.downstream_id, EdgeCondition(r.condition)) for r in rows]
 
 
@@ -50,13 +53,13 @@ def task_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return {int(i): n for i, n in rows if i is not None}
 
 
-def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: int | None
-                  ) -> None:
+def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: int | None) -> None:
     check_calendar_reference(session, values.get("schedule"))
     name = values.get("name")
     if name is not None:
-        clash = session.exec(select(TaskGroup.id).where(TaskGroup.name == name,
-                                                        TaskGroup.instance == instance)).first()
+        clash = session.exec(
+            select(TaskGroup.id).where(TaskGroup.name == name, TaskGroup.instance == instance)
+        ).first()
         if clash is not None and clash != gid:
             raise Conflict(f"name: a group named {name!r} already exists in instance {instance!r}")
 
@@ -79,14 +82,20 @@ def set_members(session: Session, group: TaskGroup, tids: Sequence[int]) -> None
         if task.group_id not in (None, group.id):
             raise Conflict(f"tasks: task {task.name!r} already belongs to group {task.group_id}")
         if task.instance != group.instance:
-            raise InvalidInput("tasks", f"task {task.name!r} is in instance {task.instance!r}, "
-                               f"the group in {group.instance!r}")
+            raise InvalidInput(
+                "tasks",
+                f"task {task.name!r} is in instance {task.instance!r}, "
+                f"the group in {group.instance!r}",
+            )
     leaving = [tid for tid in member_ids(session, group.id or 0) if tid not in found]
     if leaving:
-        session.exec(delete(DependencyEdge).where(
-            col(DependencyEdge.group_id) == group.id,
-            col(DependencyEdge.upstream_id).in_(leaving)
-            | col(DependencyEdge.downstream_id).in_(leaving)))
+        session.exec(
+            delete(DependencyEdge).where(
+                col(DependencyEdge.group_id) == group.id,
+                col(DependencyEdge.upstream_id).in_(leaving)
+                | col(DependencyEdge.downstream_id).in_(leaving),
+            )
+        )
         session.exec(update(Task).where(col(Task.id).in_(leaving)).values(group_id=None))
     for task in rows:
         task.group_id = group.id
@@ -103,8 +112,9 @@ def create_group(session: Session, fields: dict[str, Any], *, now: datetime) -> 
     return group
 
 
-def update_group(session: Session, group: TaskGroup, changed: dict[str, Any], *, now: datetime
-                 ) -> TaskGroup:
+def update_group(
+    session: Session, group: TaskGroup, changed: dict[str, Any], *, now: datetime
+) -> TaskGroup:
     values = _normalise(dict(changed))
     for required in ("name", "active", "instance"):
         if required in values and values[required] is None:
@@ -124,16 +134,27 @@ def delete_group(session: Session, group: TaskGroup) -> None:
     """Delete the group; its tasks stay as standalone tasks, its history stays."""
     gid = group.id
     session.exec(delete(DependencyEdge).where(col(DependencyEdge.group_id) == gid))
-    session.exec(delete(GroupDependency).where(
-        (col(GroupDependency.group_id) == gid) | (col(GroupDependency.upstream_group_id) == gid)))
+    session.exec(
+        delete(GroupDependency).where(
+            (col(GroupDependency.group_id) == gid) | (col(GroupDependency.upstream_group_id) == gid)
+        )
+    )
     session.exec(delete(Freeze).where(col(Freeze.group_id) == gid))
     session.exec(update(Task).where(col(Task.group_id) == gid).values(group_id=None))
-    idle = list(session.exec(select(GroupRun.id).where(
-        GroupRun.group_id == gid, GroupRun.status == GroupRunStatus.IDLE.value)).all())
+    idle = list(
+        session.exec(
+            select(GroupRun.id).where(
+                GroupRun.group_id == gid, GroupRun.status == GroupRunStatus.IDLE.value
+            )
+        ).all()
+    )
     if idle:
         session.exec(delete(GroupRun).where(col(GroupRun.id).in_(idle)))
-    session.exec(update(Run).where(col(Run.group_run_id).in_(
-        select(GroupRun.id).where(GroupRun.group_id == gid))).values(group_run_id=None))
+    session.exec(
+        update(Run)
+        .where(col(Run.group_run_id).in_(select(GroupRun.id).where(GroupRun.group_id == gid)))
+        .values(group_run_id=None)
+    )
     session.exec(delete(GroupRun).where(col(GroupRun.group_id) == gid))
     session.delete(group)
 
@@ -151,17 +172,25 @@ def add_edge(session: Session, group: TaskGroup, edge: Edge) -> DependencyEdge:
         check_acyclic(members, [*edges, edge], task_names(session, members))
     except CycleError as exc:
         raise Conflict(str(exc)) from exc
-    row = DependencyEdge(group_id=group.id or 0, upstream_id=edge.upstream,
-                         downstream_id=edge.downstream, condition=edge.condition.value)
+    row = DependencyEdge(
+        group_id=group.id or 0,
+        upstream_id=edge.upstream,
+        downstream_id=edge.downstream,
+        condition=edge.condition.value,
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def remove_edge(session: Session, group: TaskGroup, upstream: int, downstream: int) -> None:
-    row = session.exec(select(DependencyEdge).where(
-        DependencyEdge.group_id == group.id, DependencyEdge.upstream_id == upstream,
-        DependencyEdge.downstream_id == downstream)).first()
+    row = session.exec(
+        select(DependencyEdge).where(
+            DependencyEdge.group_id == group.id,
+            DependencyEdge.upstream_id == upstream,
+            DependencyEdge.downstream_id == downstream,
+        )
+    ).first()
     if row is None:
         raise NotFound("edge", f"{upstream} -> {downstream}")
     session.delete(row)

@@ -21,8 +21,9 @@ class _Tail:
 
 def _tail(session: Session, run_id: int, attempt: int, stream: str) -> _Tail:
     stmt = (
-        select(LogChunk.offset, func.length(LogChunk.data), LogChunk.line_start,
-               LogChunk.line_count)
+        select(
+            LogChunk.offset, func.length(LogChunk.data), LogChunk.line_start, LogChunk.line_count
+        )
         .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt, LogChunk.stream == stream)
         .order_by(col(LogChunk.offset).desc())
         .limit(1)
@@ -38,25 +39,38 @@ def stored_size(session: Session, run_id: int, attempt: int, stream: str) -> int
     return _tail(session, run_id, attempt, stream).end
 
 
-def stored_sizes(session: Session, run_ids: Collection[int]
-                 ) -> dict[tuple[int, int, str], int]:
+def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, int, str], int]:
     """`stored_size` of every attempt and stream of `run_ids`, in one query: (run id,
     attempt, stream) -> bytes stored (absent when nothing is)."""
     if not run_ids:
         return {}
     last = (
-        select(LogChunk.run_id, LogChunk.attempt, LogChunk.stream,
-               func.max(LogChunk.offset).label("offset"))
+        select(
+            LogChunk.run_id,
+            LogChunk.attempt,
+            LogChunk.stream,
+            func.max(LogChunk.offset).label("offset"),
+        )
         .where(col(LogChunk.run_id).in_(run_ids))
         .group_by(col(LogChunk.run_id), col(LogChunk.attempt), col(LogChunk.stream))
         .subquery()
     )
-    stmt = select(LogChunk.run_id, LogChunk.attempt, LogChunk.stream,
-                  LogChunk.offset + func.length(LogChunk.data)).join(
-        last, (col(LogChunk.run_id) == last.c.run_id) & (col(LogChunk.attempt) == last.c.attempt)
-        & (col(LogChunk.stream) == last.c.stream) & (col(LogChunk.offset) == last.c.offset))
-    return {(run_id, attempt, stream): int(end)
-            for run_id, attempt, stream, end in session.exec(stmt).all()}
+    stmt = select(
+        LogChunk.run_id,
+        LogChunk.attempt,
+        LogChunk.stream,
+        LogChunk.offset + func.length(LogChunk.data),
+    ).join(
+        last,
+        (col(LogChunk.run_id) == last.c.run_id)
+        & (col(LogChunk.attempt) == last.c.attempt)
+        & (col(LogChunk.stream) == last.c.stream)
+        & (col(LogChunk.offset) == last.c.offset),
+    )
+    return {
+        (run_id, attempt, stream): int(end)
+        for run_id, attempt, stream, end in session.exec(stmt).all()
+    }
 
 
 def append_chunk(
@@ -72,10 +86,17 @@ def append_chunk(
     tail = _tail(session, run_id, attempt, stream)
     if offset > tail.end or offset + len(data) <= tail.end:
         return tail.end
-    data = data[tail.end - offset:]
+    data = data[tail.end - offset :]
     session.add(
-        LogChunk(run_id=run_id, attempt=attempt, stream=stream, offset=tail.end, data=data,
-                 line_start=tail.next_line, line_count=data.count(b"\n"))
+        LogChunk(
+            run_id=run_id,
+            attempt=attempt,
+            stream=stream,
+            offset=tail.end,
+            data=data,
+            line_start=tail.next_line,
+            line_count=data.count(b"\n"),
+        )
     )
     session.flush()
     return tail.end + len(data)
@@ -124,17 +145,19 @@ def read_lines(
     )
     rows = session.exec(stmt).all()
     if not rows or start >= lines_total:
-        return LogPage(lines=[], first_line=start + 1, total_lines=lines_total,
-                       total_bytes=bytes_total)
+        return LogPage(
+            lines=[], first_line=start + 1, total_lines=lines_total, total_bytes=bytes_total
+        )
     blob = b"".join(bytes(data) for data, _ in rows)
     pieces = blob.split(b"\n")
     first = int(rows[0][1])
-    wanted = pieces[start - first: end - first]
+    wanted = pieces[start - first : end - first]
     # The piece after the very last newline is empty when the log ends with one: not a line.
     last_index = min(end, lines_total) - start
     lines = [p.decode("utf-8", errors="replace") for p in wanted[:last_index]]
-    return LogPage(lines=lines, first_line=start + 1, total_lines=lines_total,
-                   total_bytes=bytes_total)
+    return LogPage(
+        lines=lines, first_line=start + 1, total_lines=lines_total, total_bytes=bytes_total
+    )
 
 
 def iter_bytes(
@@ -145,8 +168,12 @@ def iter_bytes(
     while True:
         stmt = (
             select(LogChunk.offset, LogChunk.data)
-            .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt,
-                   LogChunk.stream == stream, col(LogChunk.offset) > after)
+            .where(
+                LogChunk.run_id == run_id,
+                LogChunk.attempt == attempt,
+                LogChunk.stream == stream,
+                col(LogChunk.offset) > after,
+            )
             .order_by(col(LogChunk.offset))
             .limit(batch)
         )

@@ -21,18 +21,24 @@ def move_group(session: Session, group: TaskGroup, instance: str) -> list[Task]:
     """Put `group` and all its tasks into `instance`; the moved tasks are returned."""
     tasks = list(session.exec(select(Task).where(Task.group_id == group.id)).all())
     for task in tasks:
-        clash = session.exec(select(Task.id).where(Task.name == task.name,
-                                                   Task.instance == instance)).first()
+        clash = session.exec(
+            select(Task.id).where(Task.name == task.name, Task.instance == instance)
+        ).first()
         if clash is not None and clash != task.id:
-            raise Conflict(f"instance: a task named {task.name!r} already exists in instance "
-                           f"{instance!r}")
+            raise Conflict(
+                f"instance: a task named {task.name!r} already exists in instance {instance!r}"
+            )
         task.instance = instance
         session.add(task)
     group.instance = instance
     session.add(group)
-    session.exec(update(GroupRun).where(col(GroupRun.group_id) == group.id,
-                                        col(GroupRun.status) == GroupRunStatus.IDLE.value)
-                 .values(instance=instance))
+    session.exec(
+        update(GroupRun)
+        .where(
+            col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE.value
+        )
+        .values(instance=instance)
+    )
     _carry_rules(session, select(AlertRule).where(AlertRule.group_id == group.id), instance)
     carry_task_extras(session, [t.id or 0 for t in tasks], instance)
     return tasks
@@ -42,19 +48,23 @@ def carry_task_extras(session: Session, task_ids: Sequence[int], instance: str) 
     """The planned runs and the alert rules of moved tasks follow them into `instance`."""
     if not task_ids:
         return
-    session.exec(update(Run).where(col(Run.task_id).in_(task_ids),
-                                   col(Run.status) == RunStatus.IDLE.value)
-                 .values(instance=instance))
-    _carry_rules(session, select(AlertRule).where(col(AlertRule.task_id).in_(task_ids)),
-                 instance)
+    session.exec(
+        update(Run)
+        .where(col(Run.task_id).in_(task_ids), col(Run.status) == RunStatus.IDLE.value)
+        .values(instance=instance)
+    )
+    _carry_rules(session, select(AlertRule).where(col(AlertRule.task_id).in_(task_ids)), instance)
 
 
 def _carry_rules(session: Session, stmt: SelectOfScalar[AlertRule], instance: str) -> None:
     for rule in session.exec(stmt).all():
         integration = session.get(Integration, rule.integration_id)
         if integration is not None and integration.instance not in (None, instance):
-            raise InvalidInput("instance", f"alert rule {rule.id} sends through integration "
-                                           f"{integration.name!r} of instance "
-                                           f"{integration.instance!r}")
+            raise InvalidInput(
+                "instance",
+                f"alert rule {rule.id} sends through integration "
+                f"{integration.name!r} of instance "
+                f"{integration.instance!r}",
+            )
         rule.instance = instance
         session.add(rule)

@@ -30,8 +30,9 @@ def agent_policy(session: Session, agent: str) -> RunPolicy | None:
     return None if row is None else RunPolicy.from_dict(row.policy)
 
 
-def save(session: Session, kind: Kind, name: str, policy: RunPolicy, *, by: str,
-         at: datetime) -> RunPolicyRow:
+def save(
+    session: Session, kind: Kind, name: str, policy: RunPolicy, *, by: str, at: datetime
+) -> RunPolicyRow:
     row = stored(session, kind, name)
     if row is None:
         row = RunPolicyRow(kind=kind, name=name)

@@ -26,8 +26,9 @@ ENDED_GROUP_RUNS = "ended_group_runs"
 def task_spec(task: Task) -> dict[str, Any]:
     """What an agent needs to run the task, frozen at the moment the run is created. The
     environment travels sealed (the task's token is copied, nothing is decrypted)."""
-    env: dict[str, Any] = ({"env_sealed": task.env_sealed} if task.env_sealed
-                           else {"env": dict(task.env)})
+    env: dict[str, Any] = (
+        {"env_sealed": task.env_sealed} if task.env_sealed else {"env": dict(task.env)}
+    )
     return {
         "command": task.command,
         "image": task.image,
@@ -133,8 +134,13 @@ EVENT_HOOKS: list[Callable[[Session, Run, dict[str, Any]], None]] = []
 
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
     assert run.id is not None
-    row = {"run_id": run.id, "attempt": run.attempt, "status": status.value, "at": at,
-           "detail": detail}
+    row = {
+        "run_id": run.id,
+        "attempt": run.attempt,
+        "status": status.value,
+        "at": at,
+        "detail": detail,
+    }
     session.info.setdefault(_PENDING_EVENTS, []).append(row)
     session.info.setdefault(CHANGED_RUNS, []).append(run.id)
     for hook in EVENT_HOOKS:

@@ -68,16 +68,16 @@ def spec_env(spec: Mapping[str, Any], box: EnvBox | None) -> EnvValues:
     return EnvValues(env=dict(spec.get("env") or {}))
 
 
-def resolve_secrets(given: Mapping[str, str | None], stored: Mapping[str, str]
-                    ) -> dict[str, str]:
+def resolve_secrets(given: Mapping[str, str | None], stored: Mapping[str, str]) -> dict[str, str]:
     """`given` is the whole set of secret names: a value sets it, null keeps the stored one."""
     result = {}
     for name, value in given.items():
         if value is None:
             if name not in stored:
-                raise InvalidInput(f"secrets.{name}",
-                                   "no value is stored for it (exports leave secret values "
-                                   "out): give the value")
+                raise InvalidInput(
+                    f"secrets.{name}",
+                    "no value is stored for it (exports leave secret values out): give the value",
+                )
             value = stored[name]
         result[name] = value
     return result
@@ -114,8 +114,12 @@ def seal_plaintext(engine: Engine, batch: int = 500) -> int:
     last = 0
     while True:
         with session_scope(engine) as session:
-            rows = session.exec(select(Run).where(col(Run.id) > last, Run.spec_digest == LEGACY)
-                                .order_by(col(Run.id)).limit(batch)).all()
+            rows = session.exec(
+                select(Run)
+                .where(col(Run.id) > last, Run.spec_digest == LEGACY)
+                .order_by(col(Run.id))
+                .limit(batch)
+            ).all()
             for run in rows:
                 spec = dict(run.spec)
                 plain = spec.pop("env", None)

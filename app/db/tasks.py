@@ -26,8 +26,9 @@ def get_task(session: Session, tid: int) -> Task:
     return task
 
 
-def _check_references(session: Session, values: dict[str, Any], instance: str, tid: int | None
-                      ) -> None:
+def _check_references(
+    session: Session, values: dict[str, Any], instance: str, tid: int | None
+) -> None:
     check_calendar_reference(session, values.get("schedule"))
     group_id = values.get("group_id")
     if group_id is not None and session.get(TaskGroup, group_id) is None:
@@ -82,15 +83,20 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
 
 def delete_task(session: Session, task: Task) -> None:
     """Delete the definition; its finished runs stay in the history (task becomes null)."""
-    idle = list(session.exec(select(Run.id).where(
-        Run.task_id == task.id, Run.status == RunStatus.IDLE.value)).all())
+    idle = list(
+        session.exec(
+            select(Run.id).where(Run.task_id == task.id, Run.status == RunStatus.IDLE.value)
+        ).all()
+    )
     if idle:
         session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(idle)))
         session.exec(delete(Run).where(col(Run.id).in_(idle)))
     session.exec(update(Run).where(col(Run.task_id) == task.id).values(task_id=None))
     session.exec(delete(Freeze).where(col(Freeze.task_id) == task.id))
-    session.exec(delete(DependencyEdge).where(
-        (col(DependencyEdge.upstream_id) == task.id)
-        | (col(DependencyEdge.downstream_id) == task.id)
-    ))
+    session.exec(
+        delete(DependencyEdge).where(
+            (col(DependencyEdge.upstream_id) == task.id)
+            | (col(DependencyEdge.downstream_id) == task.id)
+        )
+    )
     session.delete(task)

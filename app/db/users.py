@@ -45,20 +45,37 @@ def get_user(session: Session, username: str, *, lock: bool = False) -> User:
 def user_snapshot(user: User) -> dict[str, Any]:
     """What the audit log keeps of a user (never the password hash)."""
     return {
-        "username": user.username, "role": user.role, "instances": list(user.instances),
-        "disabled": user.disabled, "timezone": user.timezone,
+        "username": user.username,
+        "role": user.role,
+        "instances": list(user.instances),
+        "disabled": user.disabled,
+        "timezone": user.timezone,
         "must_change_password": user.must_change_password,
     }
 
 
-def create_user(session: Session, *, username: str, password_hash: str, role: str,
-                instances: list[str], timezone: str, must_change_password: bool,
-                now: datetime) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password_hash: str,
+    role: str,
+    instances: list[str],
+    timezone: str,
+    must_change_password: bool,
+    now: datetime,
+) -> User:
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"username: a user named {username!r} already exists")
-    user = User(username=username, password_hash=password_hash, role=role,
-                instances=instances, timezone=timezone,
-                must_change_password=must_change_password, created_at=now)
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        role=role,
+        instances=instances,
+        timezone=timezone,
+        must_change_password=must_change_password,
+        created_at=now,
+    )
     session.add(user)
     session.flush()
     return user
@@ -69,22 +86,37 @@ def delete_user(session: Session, user: User) -> None:
     session.delete(user)
 
 
-def revoke_tokens(session: Session, user_id: int, *, now: datetime,
-                  keep: int | None = None) -> None:
+def revoke_tokens(
+    session: Session, user_id: int, *, now: datetime, keep: int | None = None
+) -> None:
     """End every live session and token of a user (but `keep`, the caller's own)."""
-    stmt = update(ApiToken).where(col(ApiToken.user_id) == user_id,
-                                  col(ApiToken.revoked_at).is_(None))
+    stmt = update(ApiToken).where(
+        col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None)
+    )
     if keep is not None:
         stmt = stmt.where(col(ApiToken.id) != keep)
     session.exec(stmt.values(revoked_at=now))
 
 
-def issue_token(session: Session, user: User, *, name: str, now: datetime,
-                expires_at: datetime | None, kind: TokenKind = "api") -> tuple[ApiToken, str]:
+def issue_token(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None,
+    kind: TokenKind = "api",
+) -> tuple[ApiToken, str]:
     """A new token row and the token itself (shown once: only its digest is stored)."""
     token = new_token("alm")
-    row = ApiToken(user_id=user.id or 0, name=name, kind=kind, token_hash=hash_token(token),
-                   created_at=now, expires_at=expires_at)
+    row = ApiToken(
+        user_id=user.id or 0,
+        name=name,
+        kind=kind,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=expires_at,
+    )
     session.add(row)
     session.flush()
     return row, token
@@ -109,8 +141,16 @@ class LoginResult:
     source_locked_now: bool = False  # this very failure locked the source address
 
 
-def attempt_login(engine: Engine, username: str, password: str, *, source: str | None,
-                  now: datetime, throttle: LoginThrottle, channel: str = "api") -> LoginResult:
+def attempt_login(
+    engine: Engine,
+    username: str,
+    password: str,
+    *,
+    source: str | None,
+    now: datetime,
+    throttle: LoginThrottle,
+    channel: str = "api",
+) -> LoginResult:
     """Check a password behind the throttle (`app.db.login_throttle`): the source address
     and the account each count the try before the check, a success gives the counts back.
     A source that used up its failures is refused, even a right password; an account is
@@ -120,8 +160,9 @@ def attempt_login(engine: Engine, username: str, password: str, *, source: str |
         gate = claim_source(session, address, now=now, throttle=throttle)
         if not gate.passed:
             return LoginResult(None, "source_locked", gate.retry_after)
-        found = session.exec(select(User.id, User.password_hash)
-                             .where(User.username == username)).first()
+        found = session.exec(
+            select(User.id, User.password_hash).where(User.username == username)
+        ).first()
         if found is not None:
             account = claim_account(session, found[0] or 0, now=now, throttle=throttle)
             if not account.passed:
@@ -138,9 +179,18 @@ def attempt_login(engine: Engine, username: str, password: str, *, source: str |
         locked = lock_source_if_spent(session, address, now=now, throttle=throttle)
         if locked:
             minutes = round(throttle.source_lock_seconds / 60)
-            record_audit(session, actor=None, action="auth.lockout", target_kind="source",
-                         target_id=address, before=None, after=None, source=address,
-                         instance=None, at=now,
-                         detail=f"address locked for {minutes} min after "
-                                f"{throttle.source_limit} failed logins ({channel})")
+            record_audit(
+                session,
+                actor=None,
+                action="auth.lockout",
+                target_kind="source",
+                target_id=address,
+                before=None,
+                after=None,
+                source=address,
+                instance=None,
+                at=now,
+                detail=f"address locked for {minutes} min after "
+                f"{throttle.source_limit} failed logins ({channel})",
+            )
     return LoginResult(None, "wrong", source_locked_now=locked)

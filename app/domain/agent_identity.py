@@ -44,8 +44,14 @@ class Admission:
     reason: str = ""
 
 
-def admit(name: str, live: LiveConnection | None, *, session: str, now: datetime,
-          heartbeat_interval: float) -> Admission:
+def admit(
+    name: str,
+    live: LiveConnection | None,
+    *,
+    session: str,
+    now: datetime,
+    heartbeat_interval: float,
+) -> Admission:
     """Whether a new connection under `name` gets in while `live` holds the name."""
     if live is None:
         return Admission("accept")
@@ -53,10 +59,14 @@ def admit(name: str, live: LiveConnection | None, *, session: str, now: datetime
         return Admission("replace", "the same agent process reconnected")
     silent = now - live.last_seen
     if silent > timedelta(seconds=heartbeat_interval * SILENT_INTERVALS):
-        return Admission("replace", f"the previous connection was silent for "
-                                    f"{silent.total_seconds():.0f}s")
-    return Admission("refuse", f"agent {name!r} is already connected (from {live.peer}, "
-                               f"last heard {max(silent.total_seconds(), 0):.0f}s ago)")
+        return Admission(
+            "replace", f"the previous connection was silent for {silent.total_seconds():.0f}s"
+        )
+    return Admission(
+        "refuse",
+        f"agent {name!r} is already connected (from {live.peer}, "
+        f"last heard {max(silent.total_seconds(), 0):.0f}s ago)",
+    )
 
 
 FrameKind = Literal["log", "output", "manifest", "state"]
@@ -73,8 +83,7 @@ class RunFacts:
     agent_ended_attempt: int | None  # the attempt whose end its own agent reported
 
 
-def frame_refusal(run: RunFacts | None, *, agent: str, attempt: int, kind: FrameKind
-                  ) -> str | None:
+def frame_refusal(run: RunFacts | None, *, agent: str, attempt: int, kind: FrameKind) -> str | None:
     """Why a frame from `agent` about `attempt` of `run` is not taken (None: take it).
 
     A state of the agent's own current attempt is always handed on: the lifecycle applies it

@@ -22,20 +22,32 @@ class GroupRunStatus(StrEnum):
 # A scheduled group run is planned IDLE; a forced one starts RUNNING.
 INITIAL: frozenset[GroupRunStatus] = frozenset({GroupRunStatus.IDLE, GroupRunStatus.RUNNING})
 
-GROUP_ENDED: frozenset[GroupRunStatus] = frozenset({
-    GroupRunStatus.SUCCESS, GroupRunStatus.FAILED, GroupRunStatus.TERMINATED,
-    GroupRunStatus.SKIPPED, GroupRunStatus.MISSED,
-})
+GROUP_ENDED: frozenset[GroupRunStatus] = frozenset(
+    {
+        GroupRunStatus.SUCCESS,
+        GroupRunStatus.FAILED,
+        GroupRunStatus.TERMINATED,
+        GroupRunStatus.SKIPPED,
+        GroupRunStatus.MISSED,
+    }
+)
 
 # Task run endings that make the group run FAILED.
 _BAD = frozenset({RunStatus.FAILED, RunStatus.TERMINATED, RunStatus.REJECTED})
 
 _ALLOWED: dict[GroupRunStatus, frozenset[GroupRunStatus]] = {
     # A planned group run may be ended by an operator before it falls due.
-    GroupRunStatus.IDLE: frozenset({GroupRunStatus.RUNNING, GroupRunStatus.SKIPPED,
-                                    GroupRunStatus.MISSED, GroupRunStatus.TERMINATED}),
-    GroupRunStatus.RUNNING: frozenset({GroupRunStatus.SUCCESS, GroupRunStatus.FAILED,
-                                       GroupRunStatus.TERMINATED}),
+    GroupRunStatus.IDLE: frozenset(
+        {
+            GroupRunStatus.RUNNING,
+            GroupRunStatus.SKIPPED,
+            GroupRunStatus.MISSED,
+            GroupRunStatus.TERMINATED,
+        }
+    ),
+    GroupRunStatus.RUNNING: frozenset(
+        {GroupRunStatus.SUCCESS, GroupRunStatus.FAILED, GroupRunStatus.TERMINATED}
+    ),
     # An ended group run follows its task runs when one of them goes again (a re-run, a
     # retry, a run marked SUCCESS by hand): settling must never be refused.
     GroupRunStatus.SUCCESS: frozenset({GroupRunStatus.RUNNING, GroupRunStatus.FAILED}),

@@ -66,9 +66,13 @@ class RunPolicy:
         default_user = data.get("default_user")
         if default_user is not None and (not isinstance(default_user, str) or not default_user):
             raise ValueError("default_user: must be a user name or null")
-        policy = cls(users=_patterns(data, "users"), mounts=_patterns(data, "mounts"),
-                     images=_patterns(data, "images"), privileged=privileged,
-                     default_user=default_user)
+        policy = cls(
+            users=_patterns(data, "users"),
+            mounts=_patterns(data, "mounts"),
+            images=_patterns(data, "images"),
+            privileged=privileged,
+            default_user=default_user,
+        )
         for mount in policy.mounts or ():
             if not mount.startswith("/"):
                 raise ValueError(f"mounts: {mount!r} is not an absolute path")
@@ -149,8 +153,11 @@ def check(spec: Mapping[str, Any], policy: RunPolicy) -> list[Violation]:
     for index, mount in enumerate(spec.get("mounts") or ()):
         source = mount_source(str(mount))
         if source is None or not path_allowed(source, policy.mounts):
-            found.append(Violation(f"mounts[{index}]", f"{mount!r}: host path "
-                                   f"{source or mount!r} is not allowed"))
+            found.append(
+                Violation(
+                    f"mounts[{index}]", f"{mount!r}: host path {source or mount!r} is not allowed"
+                )
+            )
     image = spec.get("image")
     if image and not image_allowed(str(image), policy.images):
         found.append(Violation("image", f"{image!r} is not allowed"))
@@ -165,7 +172,6 @@ def check_resolved(spec: Mapping[str, Any], policy: RunPolicy) -> list[Violation
     if user != spec.get("run_as_user"):
         spec = {**spec, "run_as_user": user}
     return check(spec, policy)
-
 
 
 def reported_policy(resources: Mapping[str, Any]) -> RunPolicy | None:

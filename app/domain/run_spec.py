@@ -15,8 +15,23 @@ from typing import Any
 SEALED = "env_sealed"
 APPROVED = "_approved"  # the digest an operator approved: dispatch runs nothing else
 # Shown first, in this order; any other key follows.
-_ORDER = ("command", "env", "secrets", "run_as_user", "mounts", "image", "workdir", "cpus",
-          "memory", "gpus", "target", "labels", "max_run_seconds", "concurrency", "task_name")
+_ORDER = (
+    "command",
+    "env",
+    "secrets",
+    "run_as_user",
+    "mounts",
+    "image",
+    "workdir",
+    "cpus",
+    "memory",
+    "gpus",
+    "target",
+    "labels",
+    "max_run_seconds",
+    "concurrency",
+    "task_name",
+)
 
 
 def digest(spec: dict[str, Any]) -> str:
@@ -26,12 +41,14 @@ def digest(spec: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def shown(spec: dict[str, Any], env: dict[str, str], secrets: dict[str, str]
-          ) -> dict[str, Any]:
+def shown(spec: dict[str, Any], env: dict[str, str], secrets: dict[str, str]) -> dict[str, Any]:
     """The spec as a reader sees it: `env` and `secrets` as given (already masked by the
     caller), no sealed token, no bookkeeping."""
-    rest = {k: v for k, v in spec.items()
-            if not k.startswith("_") and k not in (SEALED, "env", "secrets")}
+    rest = {
+        k: v
+        for k, v in spec.items()
+        if not k.startswith("_") and k not in (SEALED, "env", "secrets")
+    }
     rest["env"], rest["secrets"] = dict(sorted(env.items())), dict(sorted(secrets.items()))
     ordered = {k: rest.pop(k) for k in _ORDER if k in rest}
     return {**ordered, **dict(sorted(rest.items()))}

@@ -52,8 +52,18 @@ class _Rows:
 
 
 def _calendar_values(item: Item) -> dict[str, Any]:
-    return {k: item[k] for k in ("name", "description", "country", "subdivision",
-                                 "skip_weekends", "extra_dates", "working_dates")}
+    return {
+        k: item[k]
+        for k in (
+            "name",
+            "description",
+            "country",
+            "subdivision",
+            "skip_weekends",
+            "extra_dates",
+            "working_dates",
+        )
+    }
 
 
 def _group_values(item: Item) -> dict[str, Any]:
@@ -69,8 +79,9 @@ def _task_values(rows: _Rows, item: Item) -> dict[str, Any]:
 def apply_plan(session: Session, plan: Plan, *, now: datetime) -> Applied:
     d, desired, rows = plan.diff, plan.desired, _Rows(session).load()
     for key in d.create["calendar"]:
-        row = Calendar(**_calendar_values(desired.of("calendar")[key]), created_at=now,
-                       updated_at=now)
+        row = Calendar(
+            **_calendar_values(desired.of("calendar")[key]), created_at=now, updated_at=now
+        )
         session.add(row)
         rows.calendars[key[0]] = row
     for key, fields in d.update["calendar"].items():
@@ -121,22 +132,37 @@ def _apply_edges(session: Session, plan: Plan, rows: _Rows) -> None:
     d, desired = plan.diff, plan.desired
     for key in d.delete["dependency"]:
         _gid, up, down = _edge_ids(rows, key)
-        session.exec(delete(DependencyEdge).where(col(DependencyEdge.upstream_id) == up,
-                                                  col(DependencyEdge.downstream_id) == down))
+        session.exec(
+            delete(DependencyEdge).where(
+                col(DependencyEdge.upstream_id) == up, col(DependencyEdge.downstream_id) == down
+            )
+        )
     for key in d.update["dependency"]:
         _gid, up, down = _edge_ids(rows, key)
-        row = session.exec(select(DependencyEdge).where(
-            DependencyEdge.upstream_id == up, DependencyEdge.downstream_id == down)).one()
+        row = session.exec(
+            select(DependencyEdge).where(
+                DependencyEdge.upstream_id == up, DependencyEdge.downstream_id == down
+            )
+        ).one()
         row.condition = desired.of("dependency")[key]["condition"]
     for key in d.create["dependency"]:
         gid, up, down = _edge_ids(rows, key)
-        session.add(DependencyEdge(group_id=gid, upstream_id=up, downstream_id=down,
-                                   condition=desired.of("dependency")[key]["condition"]))
+        session.add(
+            DependencyEdge(
+                group_id=gid,
+                upstream_id=up,
+                downstream_id=down,
+                condition=desired.of("dependency")[key]["condition"],
+            )
+        )
     for key in d.delete["group_dependency"]:
         gid, upstream = _group_dep_ids(rows, key)
-        session.exec(delete(GroupDependency).where(
-            col(GroupDependency.group_id) == gid,
-            col(GroupDependency.upstream_group_id) == upstream))
+        session.exec(
+            delete(GroupDependency).where(
+                col(GroupDependency.group_id) == gid,
+                col(GroupDependency.upstream_group_id) == upstream,
+            )
+        )
     for key in d.create["group_dependency"]:
         gid, upstream = _group_dep_ids(rows, key)
         session.add(GroupDependency(group_id=gid, upstream_group_id=upstream))
@@ -161,8 +187,9 @@ def _deletions(session: Session, plan: Plan, rows: _Rows) -> Applied:
     return applied
 
 
-def _replan(session: Session, task_ids: set[int], group_ids: set[int], applied: Applied,
-            now: datetime) -> None:
+def _replan(
+    session: Session, task_ids: set[int], group_ids: set[int], applied: Applied, now: datetime
+) -> None:
     calendars = Calendars(session)
     for tid in sorted(task_ids - set(applied.tasks)):
         task = session.get(Task, tid)

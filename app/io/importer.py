@@ -37,13 +37,18 @@ class Diff:
         found = []
         for info in KINDS:
             kind = info.kind
-            found += [ImportChange(action="create", kind=kind, name=describe(kind, k))
-                      for k in self.create.get(kind, [])]
-            found += [ImportChange(action="update", kind=kind, name=describe(kind, k),
-                                   fields=fields)
-                      for k, fields in self.update.get(kind, {}).items()]
-            found += [ImportChange(action="delete", kind=kind, name=describe(kind, k))
-                      for k in self.delete.get(kind, [])]
+            found += [
+                ImportChange(action="create", kind=kind, name=describe(kind, k))
+                for k in self.create.get(kind, [])
+            ]
+            found += [
+                ImportChange(action="update", kind=kind, name=describe(kind, k), fields=fields)
+                for k, fields in self.update.get(kind, {}).items()
+            ]
+            found += [
+                ImportChange(action="delete", kind=kind, name=describe(kind, k))
+                for k in self.delete.get(kind, [])
+            ]
         return found
 
     def summary(self) -> dict[str, int]:
@@ -65,8 +70,7 @@ class Plan:
     diff: Diff
 
 
-def desired_state(current: Snapshot, file: Snapshot, mode: Mode, all_instances: bool
-                  ) -> Snapshot:
+def desired_state(current: Snapshot, file: Snapshot, mode: Mode, all_instances: bool) -> Snapshot:
     """The state the import leaves: the file over what exists (merge) or the file (mirror)."""
     if mode == "mirror":
         desired = file.copy()
@@ -84,7 +88,8 @@ def desired_state(current: Snapshot, file: Snapshot, mode: Mode, all_instances: 
     # An edge whose ends left its group goes with them.
     tasks = desired.of("task")
     desired.items["dependency"] = {
-        key: item for key, item in desired.of("dependency").items()
+        key: item
+        for key, item in desired.of("dependency").items()
         if all((tasks.get((key[0], end)) or {}).get("group") == key[1] for end in key[2:])
     }
     return desired
@@ -115,8 +120,9 @@ def known_agents(session: Session) -> set[str]:
     return set(session.exec(select(Agent.name)).all())
 
 
-def plan_import(session: Session, raw: bytes, *, mode: Mode,
-                granted: Collection[str] | None) -> Plan:
+def plan_import(
+    session: Session, raw: bytes, *, mode: Mode, granted: Collection[str] | None
+) -> Plan:
     """Parse and check `raw` against the database; refuse with every problem found.
 
     `granted`: the caller's instances (None: all). Items of other instances are refused.
@@ -124,8 +130,16 @@ def plan_import(session: Session, raw: bytes, *, mode: Mode,
     content: FileContent = parse_document(raw)
     current = database_snapshot(session, granted)
     desired = desired_state(current, content.snapshot, mode, granted is None)
-    problems = check_state(Checker(desired=desired, current=current, file=content,
-                                   agents=known_agents(session), granted=granted, problems=[]))
+    problems = check_state(
+        Checker(
+            desired=desired,
+            current=current,
+            file=content,
+            agents=known_agents(session),
+            granted=granted,
+            problems=[],
+        )
+    )
     if problems:
         raise ImportRefused(422, problems)
     return Plan(current=current, desired=desired, diff=diff(current, desired))

@@ -31,15 +31,17 @@ class FileContent:
 
 def load_json(raw: bytes) -> Any:
     if len(raw) > MAX_DOCUMENT_BYTES:
-        raise ImportRefused(413, [problem("document", "body",
-                                          f"larger than {MAX_DOCUMENT_BYTES} bytes")])
+        raise ImportRefused(
+            413, [problem("document", "body", f"larger than {MAX_DOCUMENT_BYTES} bytes")]
+        )
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ImportRefused(400, [problem("document", "body", f"not UTF-8: {exc}")]) from None
     except RecursionError:  # the decoder gives up on very deep nesting
-        raise ImportRefused(400, [problem("document", "body",
-                                          f"nested deeper than {MAX_DEPTH} levels")]) from None
+        raise ImportRefused(
+            400, [problem("document", "body", f"nested deeper than {MAX_DEPTH} levels")]
+        ) from None
     except json.JSONDecodeError as exc:
         text = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         if exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated string"):
@@ -54,8 +56,9 @@ def nesting_depth(value: Any) -> int:
         item, depth = pending.pop()
         if isinstance(item, dict | list):
             deepest = max(deepest, depth)
-            pending.extend((child, depth + 1)
-                           for child in (item.values() if isinstance(item, dict) else item))
+            pending.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
     return deepest
 
 
@@ -63,14 +66,16 @@ def parse_document(raw: bytes) -> FileContent:
     """Check JSON, format version and every item's fields; refuse with every problem found."""
     data = load_json(raw)
     if nesting_depth(data) > MAX_DEPTH:
-        raise ImportRefused(400, [problem("document", "body",
-                                          f"nested deeper than {MAX_DEPTH} levels")])
+        raise ImportRefused(
+            400, [problem("document", "body", f"nested deeper than {MAX_DEPTH} levels")]
+        )
     if not isinstance(data, dict):
         raise ImportRefused(422, [problem("document", "body", "must be a JSON object")])
     version = data.get("format")
     if version != FORMAT:
-        text = ("missing" if version is None
-                else f"unknown format version {version!r}") + f"; this server reads {FORMAT!r}"
+        text = (
+            "missing" if version is None else f"unknown format version {version!r}"
+        ) + f"; this server reads {FORMAT!r}"
         raise ImportRefused(422, [problem("document", "format", text)])
     try:
         document = ExportDocument.model_validate(data)

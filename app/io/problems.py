@@ -80,6 +80,6 @@ def from_validation(exc: ValidationError, data: Mapping[str, Any]) -> list[Impor
             field, text = field + ".kind", "must be one of " + ", ".join(_SCHEDULE_KINDS)
         last = parts[-1] if parts else ""
         if last and text.startswith(f"{last}: "):
-            text = text[len(last) + 2:]
+            text = text[len(last) + 2 :]
         found.append(problem(item, field, text))
     return found

@@ -83,8 +83,12 @@ def dependency_key(item: Item) -> Key:
 
 
 def group_dependency_key(item: Item) -> Key:
-    return (item["instance"], item["group"], item["upstream_instance"] or item["instance"],
-            item["upstream_group"])
+    return (
+        item["instance"],
+        item["group"],
+        item["upstream_instance"] or item["instance"],
+        item["upstream_group"],
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,13 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("group", "groups", GroupItem, group_item, named_key),
     KindInfo("task", "tasks", TaskItem, task_item, named_key),
     KindInfo("dependency", "dependencies", DependencyItem, dependency_item, dependency_key),
-    KindInfo("group_dependency", "group_dependencies", GroupDependencyItem,
-             group_dependency_item, group_dependency_key),
+    KindInfo(
+        "group_dependency",
+        "group_dependencies",
+        GroupDependencyItem,
+        group_dependency_item,
+        group_dependency_key,
+    ),
 )
 BY_KIND = {info.kind: info for info in KINDS}
 
@@ -125,7 +134,8 @@ class Snapshot:
     """Canonical items of each kind, keyed by their names."""
 
     items: dict[Kind, dict[Key, Item]] = field(
-        default_factory=lambda: {info.kind: {} for info in KINDS})
+        default_factory=lambda: {info.kind: {} for info in KINDS}
+    )
 
     def add(self, kind: Kind, item: Item) -> Key:
         key = BY_KIND[kind].key(item)
@@ -148,4 +158,3 @@ class Snapshot:
 def dumps(document: dict[str, Any]) -> str:
     """The one text form of a document: two-space indent, keys in model order, a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-

@@ -65,8 +65,9 @@ def _check_tasks(checker: Checker) -> None:
         checker.calendar_ref(label, item)
         group = item["group"]
         if group is not None and (item["instance"], group) not in groups:
-            checker.flag(label, "group", f"unknown group {group!r} in instance "
-                                         f"{item['instance']!r}")
+            checker.flag(
+                label, "group", f"unknown group {group!r} in instance {item['instance']!r}"
+            )
         target = item["target"]
         before = checker.current.of("task").get(key) or {}
         # Only a new reference must name a known agent: a file that leaves a task as it is
@@ -82,14 +83,16 @@ def _check_env(checker: Checker, label: str, item: Item, before: Item) -> None:
     held = before.get("secrets") or {}
     for name, value in sorted((item.get("secrets") or {}).items()):
         if value is None and name not in held:
-            checker.flag(label, f"secrets.{name}", "no value is held for it here (exports "
-                                                   "leave secret values out): give the value")
+            checker.flag(
+                label,
+                f"secrets.{name}",
+                "no value is held for it here (exports leave secret values out): give the value",
+            )
         if name in item["env"]:
             checker.flag(label, f"secrets.{name}", "is also in env: a name is either")
     for name, value in sorted(item["env"].items()):
         if value == MASK:
-            checker.flag(label, f"env.{name}", "is masked (an export for a viewer): give the "
-                                               "value")
+            checker.flag(label, f"env.{name}", "is masked (an export for a viewer): give the value")
 
 
 def _check_dependencies(checker: Checker) -> None:
@@ -116,8 +119,10 @@ def _check_cycles(checker: Checker) -> None:
     for (instance, group), items in sorted(by_group.items()):
         names = sorted({n for i in items for n in (i["upstream"], i["downstream"])})
         ids = {name: index for index, name in enumerate(names)}
-        edges = [Edge(ids[i["upstream"]], ids[i["downstream"]], EdgeCondition(i["condition"]))
-                 for i in items]
+        edges = [
+            Edge(ids[i["upstream"]], ids[i["downstream"]], EdgeCondition(i["condition"]))
+            for i in items
+        ]
         try:
             check_acyclic(ids.values(), edges, dict(enumerate(names)))
         except CycleError as exc:
@@ -142,8 +147,10 @@ def _check_group_dependencies(checker: Checker) -> None:
         checker.granted_instance(label, upstream_instance, "upstream_instance")
         if item["group"] == item["upstream_group"] and upstream_instance == item["instance"]:
             checker.flag(label, "upstream_group", "a group cannot wait for itself")
-        for field, key in (("group", (item["instance"], item["group"])),
-                           ("upstream_group", (upstream_instance, item["upstream_group"]))):
+        for field, key in (
+            ("group", (item["instance"], item["group"])),
+            ("upstream_group", (upstream_instance, item["upstream_group"])),
+        ):
             if key not in groups:
                 checker.flag(label, field, f"unknown group {key[1]!r} in instance {key[0]!r}")
     keys = list(checker.desired.of("group_dependency"))

@@ -72,8 +72,10 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
     if not allowed:
         first = matches[0]
         assert first.policy is not None
-        return (f"waiting for an agent whose policy allows this run ({first.name}: "
-                f"{check_resolved(spec, first.policy)[0]})")
+        return (
+            f"waiting for an agent whose policy allows this run ({first.name}: "
+            f"{check_resolved(spec, first.policy)[0]})"
+        )
     matches = allowed
     free = [a for a in matches if a.has_room]
     if not free:
@@ -85,24 +87,35 @@ def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
     """The start frame: the only place a run's sealed environment is opened."""
     spec = run.spec
     return StartRun(
-        run_id=run.id or 0, attempt=run.attempt, command=str(spec["command"]),
-        image=spec.get("image"), env=spec_env(spec, box).for_command(),
+        run_id=run.id or 0,
+        attempt=run.attempt,
+        command=str(spec["command"]),
+        image=spec.get("image"),
+        env=spec_env(spec, box).for_command(),
         workdir=spec.get("workdir"),
-        run_as_user=spec.get("run_as_user"), cpus=spec.get("cpus"), memory=spec.get("memory"),
-        gpus=spec.get("gpus") or [], mounts=spec.get("mounts") or [],
+        run_as_user=spec.get("run_as_user"),
+        cpus=spec.get("cpus"),
+        memory=spec.get("memory"),
+        gpus=spec.get("gpus") or [],
+        mounts=spec.get("mounts") or [],
         max_run_seconds=spec.get("max_run_seconds"),
     )
 
 
 def dispatch_pending(
-    session: Session, *, now: datetime, agents: Sequence[AgentSlot],
+    session: Session,
+    *,
+    now: datetime,
+    agents: Sequence[AgentSlot],
     observe_hop: Callable[[float], None] | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
     stmt = (
         select(Run)
-        .where(Run.status == RunStatus.ACTIVE.value,
-               or_(col(Run.not_before).is_(None), col(Run.not_before) <= now))
+        .where(
+            Run.status == RunStatus.ACTIVE.value,
+            or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
+        )
         .order_by(col(Run.trigger_time), col(Run.id))
         .limit(DISPATCH_BATCH)
         .with_for_update(skip_locked=True)
@@ -136,9 +149,17 @@ def dispatch_pending(
         released = blockers.released_at(run) if observe_hop else None
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
-        transition(session, run, RunStatus.TRIGGER, at=now, agent=choice.name,
-                   dispatched_at=now, reason=None, spec=spec,
-                   detail=f"dispatched to {choice.name}")
+        transition(
+            session,
+            run,
+            RunStatus.TRIGGER,
+            at=now,
+            agent=choice.name,
+            dispatched_at=now,
+            reason=None,
+            spec=spec,
+            detail=f"dispatched to {choice.name}",
+        )
         sends.append((choice.name, start_message(run, box)))
     return sends
 
@@ -149,9 +170,14 @@ def _as_approved(session: Session, run: Run, now: datetime) -> bool:
     approved = run.spec.get(run_spec.APPROVED)
     if approved is None or run_spec.digest(run.spec) == approved:
         return True
-    transition(session, run, RunStatus.FAILED, at=now,
-               reason="spec changed after approval: not run",
-               detail=f"spec digest is no longer the approved {str(approved)[:12]}")
+    transition(
+        session,
+        run,
+        RunStatus.FAILED,
+        at=now,
+        reason="spec changed after approval: not run",
+        detail=f"spec digest is no longer the approved {str(approved)[:12]}",
+    )
     return False
 
 
@@ -163,8 +189,11 @@ def _wait(run: Run, reason: str) -> None:
 
 
 def _tasks_on_agents(session: Session) -> set[int]:
-    stmt = select(Run.task_id).where(col(Run.status).in_([s.value for s in ON_AGENT]),
-                                     col(Run.task_id).is_not(None)).distinct()
+    stmt = (
+        select(Run.task_id)
+        .where(col(Run.status).in_([s.value for s in ON_AGENT]), col(Run.task_id).is_not(None))
+        .distinct()
+    )
     return {int(tid) for tid in session.exec(stmt).all() if tid is not None}
 
 

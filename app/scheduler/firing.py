@@ -48,8 +48,11 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
     """
     stmt = (
         select(Run)
-        .where(Run.status == RunStatus.IDLE.value, col(Run.trigger_time) <= now,
-               col(Run.task_id).is_not(None))
+        .where(
+            Run.status == RunStatus.IDLE.value,
+            col(Run.trigger_time) <= now,
+            col(Run.task_id).is_not(None),
+        )
         .order_by(col(Run.trigger_time))
         .limit(FIRE_BATCH)
         .with_for_update(skip_locked=True)
@@ -71,12 +74,18 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
             delays.append((now - run.trigger_time).total_seconds())
         for fired in runs:
             (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
-    return FireResult(activated=activated, skipped=skipped, task_ids=sorted(tasks),
-                      delays=delays, handled=len(due))
+    return FireResult(
+        activated=activated,
+        skipped=skipped,
+        task_ids=sorted(tasks),
+        delays=delays,
+        handled=len(due),
+    )
 
 
-def plan_next(session: Session, task_ids: Sequence[int], *, now: datetime
-              ) -> dict[int, datetime | None]:
+def plan_next(
+    session: Session, task_ids: Sequence[int], *, now: datetime
+) -> dict[int, datetime | None]:
     """Plan the next occurrence of each task; returns task id -> its new next fire time."""
     tasks = list(_tasks_by_id(session, set(task_ids)).values())
     plan_tasks(session, tasks, now=now)
@@ -98,13 +107,16 @@ class _Policy:
         frozen: dict[tuple[str, int, date], str] = {}
         owners = col(Freeze.task_id).in_(task_ids) | col(Freeze.group_id).in_(group_ids)
         for row in session.exec(select(Freeze).where(owners)).all():
-            kind, key = ("task", row.task_id) if row.task_id is not None else ("group",
-                                                                               row.group_id)
+            kind, key = (
+                ("task", row.task_id) if row.task_id is not None else ("group", row.group_id)
+            )
             frozen[(kind, key or 0, row.day)] = row.reason
         going: dict[int, tuple[int, str]] = {}
-        stmt = (select(Run.task_id, Run.id, Run.status)
-                .where(col(Run.task_id).in_(task_ids), col(Run.status).in_(_GOING))
-                .order_by(col(Run.id)))
+        stmt = (
+            select(Run.task_id, Run.id, Run.status)
+            .where(col(Run.task_id).in_(task_ids), col(Run.status).in_(_GOING))
+            .order_by(col(Run.id))
+        )
         for task_id, run_id, status in session.exec(stmt).all():
             going.setdefault(task_id or 0, (run_id or 0, status))
         return cls(frozen=frozen, going=going)
@@ -130,17 +142,28 @@ def _activate(session: Session, task: Task, run: Run, now: datetime, policy: _Po
         return run
     going = policy.going.get(task.id or 0)
     if task.concurrency == ConcurrencyPolicy.SKIP.value and going is not None:
-        transition(session, run, RunStatus.SKIPPED, at=now,
-                   reason=f"skipped: overlap (run {going[0]} is {going[1]})")
+        transition(
+            session,
+            run,
+            RunStatus.SKIPPED,
+            at=now,
+            reason=f"skipped: overlap (run {going[0]} is {going[1]})",
+        )
         return run
-    transition(session, run, RunStatus.ACTIVE, at=now,
-               detail=f"trigger time reached ({late_ms:.0f} ms late)")
+    transition(
+        session,
+        run,
+        RunStatus.ACTIVE,
+        at=now,
+        detail=f"trigger time reached ({late_ms:.0f} ms late)",
+    )
     policy.going.setdefault(task.id or 0, (run.id or 0, run.status))
     return run
 
 
-def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
-                     calendars: Calendars, policy: _Policy) -> list[Run]:
+def _replay_misfires(
+    session: Session, task: Task, first: Run, now: datetime, calendars: Calendars, policy: _Policy
+) -> list[Run]:
     """Occurrences that fell while no scheduler was up, handled by the task's misfire policy."""
     assert first.trigger_time is not None and task.schedule is not None
     schedule = parse_schedule(task.schedule)
@@ -151,8 +174,13 @@ def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
         if following is None or following > now:
             break
         missed.append(following)
-    decision = decide_misfires(missed, MisfirePolicy(task.misfire), now,
-                               task.misfire_grace_seconds, task.misfire_max_replays)
+    decision = decide_misfires(
+        missed,
+        MisfirePolicy(task.misfire),
+        now,
+        task.misfire_grace_seconds,
+        task.misfire_max_replays,
+    )
     to_run = set(decision.run)
     coalesced = set(decision.coalesced)
     runs = []
@@ -162,17 +190,30 @@ def _replay_misfires(session: Session, task: Task, first: Run, now: datetime,
             runs.append(_activate(session, task, run, now, policy))
             continue
         reason = "coalesced" if at in coalesced else "missed: scheduler down"
-        transition(session, run, RunStatus.SKIPPED, at=now, reason=reason,
-                   detail=f"{(now - at).total_seconds():.0f}s late; misfire policy {task.misfire}")
+        transition(
+            session,
+            run,
+            RunStatus.SKIPPED,
+            at=now,
+            reason=reason,
+            detail=f"{(now - at).total_seconds():.0f}s late; misfire policy {task.misfire}",
+        )
         runs.append(run)
     return runs
 
 
 def _occurrence(session: Session, task: Task, at: datetime, now: datetime) -> Run:
-    return create_run(session, at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-                      spec=task_spec(task), task=task, trigger_time=at,
-                      occurrence_key=occurrence_key(task.id or 0, at),
-                      detail="occurrence missed while no scheduler was up")
+    return create_run(
+        session,
+        at=now,
+        status=RunStatus.IDLE,
+        trigger_kind=TriggerKind.SCHEDULE,
+        spec=task_spec(task),
+        task=task,
+        trigger_time=at,
+        occurrence_key=occurrence_key(task.id or 0, at),
+        detail="occurrence missed while no scheduler was up",
+    )
 
 
 def _tasks_by_id(session: Session, ids: set[int]) -> dict[int, Task]:

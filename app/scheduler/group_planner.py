@@ -26,55 +26,71 @@ def group_occurrence_key(gid: int, at: datetime) -> str:
     return f"g{gid}@{at.isoformat()}"
 
 
-def plan_group(session: Session, group: TaskGroup, *, now: datetime,
-               calendars: Calendars | None = None) -> GroupRun | None:
-    session.exec(delete(GroupRun).where(col(GroupRun.group_id) == group.id,
-                                        col(GroupRun.status) == GroupRunStatus.IDLE.value))
+def plan_group(
+    session: Session, group: TaskGroup, *, now: datetime, calendars: Calendars | None = None
+) -> GroupRun | None:
+    session.exec(
+        delete(GroupRun).where(
+            col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE.value
+        )
+    )
     if not group.active or not group.schedule:
         return None
     schedule = parse_schedule(group.schedule)
     calendar = (calendars or Calendars(session)).for_schedule(schedule)
-    last = session.exec(select(GroupRun.trigger_time).where(
-        GroupRun.group_id == group.id, GroupRun.trigger_kind == TriggerKind.SCHEDULE.value)
-        .order_by(col(GroupRun.trigger_time).desc()).limit(1)).first()
+    last = session.exec(
+        select(GroupRun.trigger_time)
+        .where(GroupRun.group_id == group.id, GroupRun.trigger_kind == TriggerKind.SCHEDULE.value)
+        .order_by(col(GroupRun.trigger_time).desc())
+        .limit(1)
+    ).first()
     at = next_fire_time(schedule, max(now, last or now), calendar)
     if at is None:
         return None
     group_run = GroupRun(
-        group_id=group.id or 0, status=GroupRunStatus.IDLE.value,
+        group_id=group.id or 0,
+        status=GroupRunStatus.IDLE.value,
         trigger_kind=TriggerKind.SCHEDULE.value,
-        trigger_time=at, business_date=at.astimezone(group_zone(group)).date(),
-        occurrence_key=group_occurrence_key(group.id or 0, at), created_at=now,
-        instance=group.instance)
+        trigger_time=at,
+        business_date=at.astimezone(group_zone(group)).date(),
+        occurrence_key=group_occurrence_key(group.id or 0, at),
+        created_at=now,
+        instance=group.instance,
+    )
     session.add(group_run)
     session.flush()
     return group_run
 
 
 def pending_group_triggers(session: Session) -> dict[int, datetime]:
-    rows = session.exec(select(GroupRun.group_id, GroupRun.trigger_time)
-                        .where(GroupRun.status == GroupRunStatus.IDLE.value)).all()
+    rows = session.exec(
+        select(GroupRun.group_id, GroupRun.trigger_time).where(
+            GroupRun.status == GroupRunStatus.IDLE.value
+        )
+    ).all()
     return {int(gid): at for gid, at in rows if at is not None}
 
 
 def fire_due_groups(session: Session, *, now: datetime) -> list[int]:
     """Start every IDLE group run due at `now`; returns the ids of the groups that fired."""
-    due = session.exec(select(GroupRun).where(GroupRun.status == GroupRunStatus.IDLE.value,
-                                              col(GroupRun.trigger_time) <= now)
-                       .with_for_update(skip_locked=True)).all()
+    due = session.exec(
+        select(GroupRun)
+        .where(GroupRun.status == GroupRunStatus.IDLE.value, col(GroupRun.trigger_time) <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
     fired = []
     for group_run in due:
         group = session.get(TaskGroup, group_run.group_id)
         assert group is not None and group_run.trigger_time is not None
-        frozen = session.exec(select(Freeze).where(
-            Freeze.group_id == group.id, Freeze.day == group_run.business_date)).first()
+        frozen = session.exec(
+            select(Freeze).where(Freeze.group_id == group.id, Freeze.day == group_run.business_date)
+        ).first()
         if frozen is not None:
             move_group_run(group_run, GroupRunStatus.SKIPPED, at=now)
         elif now - group_run.trigger_time > GROUP_MISFIRE_GRACE:
             move_group_run(group_run, GroupRunStatus.MISSED, at=now)
         else:
-            start_group_run(session, group, now=now, kind=TriggerKind.SCHEDULE,
-                            group_run=group_run)
+            start_group_run(session, group, now=now, kind=TriggerKind.SCHEDULE, group_run=group_run)
         fired.append(group.id or 0)
     return fired
 

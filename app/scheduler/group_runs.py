@@ -33,27 +33,45 @@ def group_zone(group: TaskGroup) -> ZoneInfo:
 
 
 def start_group_run(
-    session: Session, group: TaskGroup, *, now: datetime, kind: TriggerKind,
-    group_run: GroupRun | None = None, created_by: str | None = None,
+    session: Session,
+    group: TaskGroup,
+    *,
+    now: datetime,
+    kind: TriggerKind,
+    group_run: GroupRun | None = None,
+    created_by: str | None = None,
 ) -> GroupRun:
     """Create the runs of every task of the group; the DAG decides when each may start."""
     if group_run is None:
-        group_run = GroupRun(group_id=group.id or 0, status=GroupRunStatus.RUNNING.value,
-                             trigger_kind=kind.value, trigger_time=now, created_by=created_by,
-                             created_at=now, instance=group.instance)
+        group_run = GroupRun(
+            group_id=group.id or 0,
+            status=GroupRunStatus.RUNNING.value,
+            trigger_kind=kind.value,
+            trigger_time=now,
+            created_by=created_by,
+            created_at=now,
+            instance=group.instance,
+        )
         session.add(group_run)
     else:
         move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     trigger = group_run.trigger_time or now
-    group_run.business_date = group_run.business_date or trigger.astimezone(group_zone(group)
-                                                                             ).date()
+    group_run.business_date = (
+        group_run.business_date or trigger.astimezone(group_zone(group)).date()
+    )
     session.flush()
-    tasks = session.exec(select(Task).where(Task.group_id == group.id).order_by(col(Task.id))
-                         ).all()
+    tasks = session.exec(select(Task).where(Task.group_id == group.id).order_by(col(Task.id))).all()
     runs = []
     for task in tasks:
-        run = new_run(at=now, status=RunStatus.ACTIVE, trigger_kind=kind, spec=task_spec(task),
-                      task=task, trigger_time=trigger, created_by=created_by)
+        run = new_run(
+            at=now,
+            status=RunStatus.ACTIVE,
+            trigger_kind=kind,
+            spec=task_spec(task),
+            task=task,
+            trigger_time=trigger,
+            created_by=created_by,
+        )
         run.group_run_id = group_run.id
         run.not_before = _not_before(task, group_run.business_date, group_zone(group))
         runs.append(run)
@@ -86,19 +104,28 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
     edges = group_edges(session, group_run.group_id)
     statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
     forced = {tid for tid, r in runs.items() if r.spec.get(IGNORE_UPSTREAMS)}
-    plan = propagate(members, [e for e in edges if e.downstream not in forced], statuses,
-                     task_names(session, members))
+    plan = propagate(
+        members,
+        [e for e in edges if e.downstream not in forced],
+        statuses,
+        task_names(session, members),
+    )
     for tid, reason in plan.skip.items():
         transition(session, runs[tid], RunStatus.SKIPPED, at=at, reason=reason)
     members_now = [RunStatus(r.status) for r in runs.values()]
     # A TERMINATED group run ends when the last of its killed runs has.
-    move_group_run(group_run, settled(group_status(group_run), members_now), at=at,
-                   finished=all(is_terminal(s) for s in members_now))
+    move_group_run(
+        group_run,
+        settled(group_status(group_run), members_now),
+        at=at,
+        finished=all(is_terminal(s) for s in members_now),
+    )
 
 
 def _runs_by_task(session: Session, group_run_id: int) -> dict[int, Run]:
-    rows = session.exec(select(Run).where(Run.group_run_id == group_run_id)
-                        .order_by(col(Run.id))).all()
+    rows = session.exec(
+        select(Run).where(Run.group_run_id == group_run_id).order_by(col(Run.id))
+    ).all()
     return {r.task_id: r for r in rows if r.task_id is not None}
 
 
@@ -142,21 +169,24 @@ class Blockers:
         blockers = list(self._upstream_groups(group_run))
         graph = self._graph(group_run)
         runs, names = graph.runs, graph.names
-        verdict = evaluate(run.task_id, graph.incoming.get(run.task_id, []), graph.statuses,
-                           names)
+        verdict = evaluate(run.task_id, graph.incoming.get(run.task_id, []), graph.statuses, names)
         if verdict.readiness is Readiness.IMPOSSIBLE:
             # Settling skips it at the next commit; until then it must not start.
             blockers.append({"kind": "upstream", "detail": f"will be skipped: {verdict.reason}"})
         elif verdict.readiness is not Readiness.READY:
             for tid in verdict.waiting_for:
                 upstream = runs.get(tid)
-                blockers.append({
-                    "kind": "upstream", "task": tid, "name": names.get(tid, str(tid)),
-                    "run": upstream.id if upstream else None,
-                    "status": upstream.status if upstream else None,
-                    "detail": f"waiting for upstream {names.get(tid, tid)} "
-                              f"({upstream.status if upstream else 'no run'})",
-                })
+                blockers.append(
+                    {
+                        "kind": "upstream",
+                        "task": tid,
+                        "name": names.get(tid, str(tid)),
+                        "run": upstream.id if upstream else None,
+                        "status": upstream.status if upstream else None,
+                        "detail": f"waiting for upstream {names.get(tid, tid)} "
+                        f"({upstream.status if upstream else 'no run'})",
+                    }
+                )
         return blockers
 
     def released_at(self, run: Run) -> datetime | None:
@@ -167,8 +197,11 @@ class Blockers:
         if group_run is None:
             return None
         graph = self._graph(group_run)
-        ends = [graph.runs[e.upstream].finished_at
-                for e in graph.incoming.get(run.task_id, []) if e.upstream in graph.runs]
+        ends = [
+            graph.runs[e.upstream].finished_at
+            for e in graph.incoming.get(run.task_id, [])
+            if e.upstream in graph.runs
+        ]
         return max((end for end in ends if end is not None), default=None)
 
     def _group_run(self, key: int) -> GroupRun | None:
@@ -186,8 +219,11 @@ class Blockers:
             # Statuses are read once: within a pass runs only move from ACTIVE to TRIGGER,
             # which changes no one's readiness.
             self._graphs[key] = _Graph(
-                incoming=incoming, runs=runs, names=task_names(self.session, list(runs)),
-                statuses={tid: RunStatus(r.status) for tid, r in runs.items()})
+                incoming=incoming,
+                runs=runs,
+                names=task_names(self.session, list(runs)),
+                statuses={tid: RunStatus(r.status) for tid, r in runs.items()},
+            )
         return self._graphs[key]
 
     def _upstream_groups(self, group_run: GroupRun) -> list[dict[str, Any]]:
@@ -202,18 +238,25 @@ def _group_blockers(session: Session, group_run: GroupRun) -> list[dict[str, Any
     for upstream_gid in upstream_groups(session, group_run.group_id):
         upstream = session.get(TaskGroup, upstream_gid)
         latest = session.exec(
-            select(GroupRun).where(GroupRun.group_id == upstream_gid,
-                                   GroupRun.business_date == group_run.business_date,
-                                   GroupRun.status != GroupRunStatus.IDLE.value)
-            .order_by(col(GroupRun.id).desc())).first()
+            select(GroupRun)
+            .where(
+                GroupRun.group_id == upstream_gid,
+                GroupRun.business_date == group_run.business_date,
+                GroupRun.status != GroupRunStatus.IDLE.value,
+            )
+            .order_by(col(GroupRun.id).desc())
+        ).first()
         if latest is not None and latest.status == "SUCCESS":
             continue
         name = upstream.name if upstream else str(upstream_gid)
         state = latest.status if latest else "no run yet"
-        blockers.append({"kind": "upstream_group", "group": upstream_gid, "name": name,
-                         "status": state,
-                         "detail": f"waiting for group {name} of {group_run.business_date} "
-                                   f"({state})"})
+        blockers.append(
+            {
+                "kind": "upstream_group",
+                "group": upstream_gid,
+                "name": name,
+                "status": state,
+                "detail": f"waiting for group {name} of {group_run.business_date} ({state})",
+            }
+        )
     return blockers
-
-

@@ -34,7 +34,8 @@ Hook = Callable[[], Awaitable[None]]
 _HELD = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
     " AND pid = :pid AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))")
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
 
 
 class NotLeader(AlmanacError):
@@ -84,8 +85,9 @@ class Leadership:
         pid = self._lock_pid
         if pid is None:
             return False
-        held = connection.execute(_HELD, {"pid": pid, "high": LOCK_KEY >> 32,
-                                          "low": LOCK_KEY & 0xFFFFFFFF}).scalar()
+        held = connection.execute(
+            _HELD, {"pid": pid, "high": LOCK_KEY >> 32, "low": LOCK_KEY & 0xFFFFFFFF}
+        ).scalar()
         return bool(held)
 
     # ---- the campaign (event loop) ---------------------------------------------------
@@ -112,11 +114,11 @@ class Leadership:
                     await lost()
             await asyncio.sleep(self.poll_seconds)
 
-    async def _hold(self, conn: psycopg.AsyncConnection[tuple[object, ...]], elected: Hook
-                    ) -> None:
+    async def _hold(self, conn: psycopg.AsyncConnection[tuple[object, ...]], elected: Hook) -> None:
         while True:
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
-                         ).fetchone()
+            row = await (
+                await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
+            ).fetchone()
             if row and row[0]:
                 break
             await asyncio.sleep(self.poll_seconds)

@@ -29,8 +29,9 @@ def force_past_upstreams(session: Session, run: Run, *, who: str, now: datetime)
 
 def transition_note(session: Session, run: Run, at: datetime, detail: str) -> None:
     """An event on the timeline without a status change (same status, a note)."""
-    session.add(RunEvent(run_id=run.id or 0, attempt=run.attempt, status=run.status, at=at,
-                         detail=detail))
+    session.add(
+        RunEvent(run_id=run.id or 0, attempt=run.attempt, status=run.status, at=at, detail=detail)
+    )
 
 
 def rerun_with_downstream(session: Session, run: Run, *, who: str, now: datetime) -> list[int]:
@@ -41,10 +42,15 @@ def rerun_with_downstream(session: Session, run: Run, *, who: str, now: datetime
     if run.group_run_id is not None and run.task_id is not None:
         group_run = session.get(GroupRun, run.group_run_id)
         assert group_run is not None
-        order = rerun_set(run.task_id, member_ids(session, group_run.group_id),
-                          group_edges(session, group_run.group_id))
-        by_task = {r.task_id: r for r in session.exec(
-            select(Run).where(Run.group_run_id == run.group_run_id)).all()}
+        order = rerun_set(
+            run.task_id,
+            member_ids(session, group_run.group_id),
+            group_edges(session, group_run.group_id),
+        )
+        by_task = {
+            r.task_id: r
+            for r in session.exec(select(Run).where(Run.group_run_id == run.group_run_id)).all()
+        }
         targets = [by_task[t] for t in order if t in by_task]
         move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     restarted = []
@@ -52,11 +58,21 @@ def rerun_with_downstream(session: Session, run: Run, *, who: str, now: datetime
         if not is_terminal(RunStatus(target.status)):
             continue
         ran = target.started_at is not None or target.status != RunStatus.SKIPPED.value
-        transition(session, target, RunStatus.ACTIVE, at=now, reason=None, exit_code=None,
-                   started_at=None, finished_at=None, dispatched_at=None, agent=None,
-                   agent_seq=0, attempt=target.attempt + 1 if ran else target.attempt,
-                   detail=f"re-run by {who}" + ("" if target is run else f" (downstream of "
-                                                f"run {run.id})"))
+        transition(
+            session,
+            target,
+            RunStatus.ACTIVE,
+            at=now,
+            reason=None,
+            exit_code=None,
+            started_at=None,
+            finished_at=None,
+            dispatched_at=None,
+            agent=None,
+            agent_seq=0,
+            attempt=target.attempt + 1 if ran else target.attempt,
+            detail=f"re-run by {who}" + ("" if target is run else f" (downstream of run {run.id})"),
+        )
         restarted.append(target.id or 0)
     return restarted
 
@@ -65,27 +81,42 @@ def mark_success(session: Session, run: Run, *, who: str, why: str, now: datetim
     """A failed run marked SUCCESS by hand releases what it had held downstream."""
     if run.status != RunStatus.FAILED.value:
         raise Conflict(f"run {run.id} is {run.status}: only a FAILED run can be marked SUCCESS")
-    transition(session, run, RunStatus.SUCCESS, at=now,
-               detail=f"marked SUCCESS by {who}: {why}")
+    transition(session, run, RunStatus.SUCCESS, at=now, detail=f"marked SUCCESS by {who}: {why}")
     released = []
     if run.group_run_id is not None and run.task_id is not None:
         group_run = session.get(GroupRun, run.group_run_id)
         assert group_run is not None
-        downstream = rerun_set(run.task_id, member_ids(session, group_run.group_id),
-                               group_edges(session, group_run.group_id))[1:]
-        skipped = session.exec(select(Run).where(
-            Run.group_run_id == run.group_run_id, col(Run.task_id).in_(downstream),
-            Run.status == RunStatus.SKIPPED.value, col(Run.started_at).is_(None))).all()
+        downstream = rerun_set(
+            run.task_id,
+            member_ids(session, group_run.group_id),
+            group_edges(session, group_run.group_id),
+        )[1:]
+        skipped = session.exec(
+            select(Run).where(
+                Run.group_run_id == run.group_run_id,
+                col(Run.task_id).in_(downstream),
+                Run.status == RunStatus.SKIPPED.value,
+                col(Run.started_at).is_(None),
+            )
+        ).all()
         for target in skipped:
-            transition(session, target, RunStatus.ACTIVE, at=now, reason=None,
-                       finished_at=None, detail=f"released: run {run.id} marked SUCCESS")
+            transition(
+                session,
+                target,
+                RunStatus.ACTIVE,
+                at=now,
+                reason=None,
+                finished_at=None,
+                detail=f"released: run {run.id} marked SUCCESS",
+            )
             released.append(target.id or 0)
         move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
     return released
 
 
-def terminate_group_run(session: Session, group_run_id: int, *, who: str, now: datetime
-                        ) -> list[tuple[str, int, int]]:
+def terminate_group_run(
+    session: Session, group_run_id: int, *, who: str, now: datetime
+) -> list[tuple[str, int, int]]:
     """End a group run: runs not on an agent end now; returns (agent, run, attempt) to kill."""
     group_run = session.get(GroupRun, group_run_id)
     if group_run is None:
@@ -98,8 +129,14 @@ def terminate_group_run(session: Session, group_run_id: int, *, who: str, now: d
         if status in ON_AGENT and run.agent:
             to_kill.append((run.agent, run.id or 0, run.attempt))
         elif not is_terminal(status):
-            transition(session, run, RunStatus.TERMINATED, at=now, reason="terminated",
-                       detail=f"group run terminated by {who}")
+            transition(
+                session,
+                run,
+                RunStatus.TERMINATED,
+                at=now,
+                reason="terminated",
+                detail=f"group run terminated by {who}",
+            )
     # Ended at once unless a run is on an agent: then when the last killed run ends (settle).
     move_group_run(group_run, GroupRunStatus.TERMINATED, at=now, finished=not to_kill)
     return to_kill

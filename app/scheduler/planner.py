@@ -51,8 +51,11 @@ def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime)
             col(Run.task_id).in_(chunk),
             Run.trigger_kind == TriggerKind.SCHEDULE.value,
             (col(Run.status) == RunStatus.IDLE.value)
-            | ((col(Run.status) == RunStatus.SKIPPED.value) & (col(Run.trigger_time) > now)
-               & col(Run.reason).startswith(CALENDAR_SKIP)),
+            | (
+                (col(Run.status) == RunStatus.SKIPPED.value)
+                & (col(Run.trigger_time) > now)
+                & col(Run.reason).startswith(CALENDAR_SKIP)
+            ),
         )
         ids = list(session.exec(planned).all())
         if ids:
@@ -60,14 +63,16 @@ def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime)
             session.exec(delete(Run).where(col(Run.id).in_(ids)))
 
 
-def plan_task(session: Session, task: Task, *, now: datetime,
-              calendars: Calendars | None = None) -> Run | None:
+def plan_task(
+    session: Session, task: Task, *, now: datetime, calendars: Calendars | None = None
+) -> Run | None:
     """(Re)plan `task`: materialise its next occurrence and the calendar skips before it."""
     return plan_tasks(session, [task], now=now, calendars=calendars).get(task.id or 0)
 
 
-def plan_tasks(session: Session, tasks: Sequence[Task], *, now: datetime,
-               calendars: Calendars | None = None) -> dict[int, Run | None]:
+def plan_tasks(
+    session: Session, tasks: Sequence[Task], *, now: datetime, calendars: Calendars | None = None
+) -> dict[int, Run | None]:
     """`plan_task` for many tasks at once, with a few queries for all of them (a burst of a
     thousand fired tasks is re-planned in one pass). Returns task id -> its IDLE run."""
     ids = [task.id for task in tasks if task.id is not None]
@@ -88,8 +93,7 @@ def plan_tasks(session: Session, tasks: Sequence[Task], *, now: datetime,
         after = max(now, taken.get(task_id) or now)
         ahead = forecast(schedule, after, 1, calendar)
         for skipped in ahead.skipped:
-            _record_calendar_skip(session, task, skipped.local.astimezone(UTC), skipped.reason,
-                                  now)
+            _record_calendar_skip(session, task, skipped.local.astimezone(UTC), skipped.reason, now)
         if not ahead.occurrences:
             continue
         upcoming = ahead.occurrences[0]
@@ -97,9 +101,15 @@ def plan_tasks(session: Session, tasks: Sequence[Task], *, now: datetime,
         detail = f"planned for {upcoming.local.isoformat()}"
         if upcoming.note:
             detail += f" ({upcoming.note})"
-        run = new_run(at=now, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-                      spec=task_spec(task), task=task, trigger_time=upcoming.at,
-                      occurrence_key=occurrence_key(task_id, upcoming.at))
+        run = new_run(
+            at=now,
+            status=RunStatus.IDLE,
+            trigger_kind=TriggerKind.SCHEDULE,
+            spec=task_spec(task),
+            task=task,
+            trigger_time=upcoming.at,
+            occurrence_key=occurrence_key(task_id, upcoming.at),
+        )
         planned[task_id] = run
         idle.append((run, detail))
     if idle:
@@ -107,14 +117,24 @@ def plan_tasks(session: Session, tasks: Sequence[Task], *, now: datetime,
     return planned
 
 
-def _record_calendar_skip(session: Session, task: Task, at: datetime, why: str, now: datetime
-                          ) -> None:
+def _record_calendar_skip(
+    session: Session, task: Task, at: datetime, why: str, now: datetime
+) -> None:
     key = occurrence_key(task.id or 0, at)
     if session.exec(select(Run.id).where(Run.occurrence_key == key)).first() is not None:
         return
-    create_run(session, at=now, status=RunStatus.SKIPPED, trigger_kind=TriggerKind.SCHEDULE,
-               spec=task_spec(task), task=task, trigger_time=at, occurrence_key=key,
-               reason=f"{CALENDAR_SKIP} ({why})", detail=f"closed day: {why}")
+    create_run(
+        session,
+        at=now,
+        status=RunStatus.SKIPPED,
+        trigger_kind=TriggerKind.SCHEDULE,
+        spec=task_spec(task),
+        task=task,
+        trigger_time=at,
+        occurrence_key=key,
+        reason=f"{CALENDAR_SKIP} ({why})",
+        detail=f"closed day: {why}",
+    )
 
 
 def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:
@@ -124,9 +144,12 @@ def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, dateti
     for chunk in _chunks(task_ids):
         stmt = (
             select(Run.task_id, func.max(Run.trigger_time))
-            .where(col(Run.task_id).in_(chunk), Run.trigger_kind == TriggerKind.SCHEDULE.value,
-                   Run.status != RunStatus.IDLE.value,
-                   ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None))
+            .where(
+                col(Run.task_id).in_(chunk),
+                Run.trigger_kind == TriggerKind.SCHEDULE.value,
+                Run.status != RunStatus.IDLE.value,
+                ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None),
+            )
             .group_by(col(Run.task_id))
         )
         for task_id, at in session.exec(stmt).all():
@@ -138,7 +161,7 @@ def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, dateti
 def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
     """Keeps IN lists within every database's limit on bound parameters."""
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 def pending_triggers(session: Session) -> dict[int, datetime]:

@@ -19,25 +19,39 @@ BATCH = 500
 Fence = Callable[[Session], None]  # raises unless this server may still do leader work
 
 
-def prune_batch(engine: Engine, *, before: datetime, outputs_dir: Path | None = None,
-                batch: int = BATCH, fence: Fence | None = None) -> int:
+def prune_batch(
+    engine: Engine,
+    *,
+    before: datetime,
+    outputs_dir: Path | None = None,
+    batch: int = BATCH,
+    fence: Fence | None = None,
+) -> int:
     """Delete up to `batch` finished runs that ended before `before`; returns how many."""
     with session_scope(engine) as session:
         if fence is not None:
             fence(session)
-        ids = list(session.exec(
-            select(Run.id).where(col(Run.status).in_([s.value for s in TERMINAL]),
-                                 col(Run.finished_at) < before)
-            .order_by(col(Run.id)).limit(batch)).all())
+        ids = list(
+            session.exec(
+                select(Run.id)
+                .where(
+                    col(Run.status).in_([s.value for s in TERMINAL]), col(Run.finished_at) < before
+                )
+                .order_by(col(Run.id))
+                .limit(batch)
+            ).all()
+        )
         if not ids:
             return 0
         for table in (LogChunk, RunEvent, RunOutput):
             session.exec(delete(table).where(col(table.run_id).in_(ids)))
         session.exec(delete(Run).where(col(Run.id).in_(ids)))
-        finished = select(GroupRun.id).where(col(GroupRun.finished_at) < before,
-                                             ~col(GroupRun.id).in_(
-                                                 select(Run.group_run_id).where(
-                                                     col(Run.group_run_id).is_not(None))))
+        finished = select(GroupRun.id).where(
+            col(GroupRun.finished_at) < before,
+            ~col(GroupRun.id).in_(
+                select(Run.group_run_id).where(col(Run.group_run_id).is_not(None))
+            ),
+        )
         session.exec(delete(GroupRun).where(col(GroupRun.id).in_(finished)))
     if outputs_dir is not None:
         for run_id in ids:
@@ -45,8 +59,14 @@ def prune_batch(engine: Engine, *, before: datetime, outputs_dir: Path | None = 
     return len(ids)
 
 
-def prune(engine: Engine, *, before: datetime, outputs_dir: Path | None = None,
-          max_batches: int = 100, fence: Fence | None = None) -> int:
+def prune(
+    engine: Engine,
+    *,
+    before: datetime,
+    outputs_dir: Path | None = None,
+    max_batches: int = 100,
+    fence: Fence | None = None,
+) -> int:
     """Prune in batches (each its own transaction) until nothing is left or the cap."""
     total = 0
     for _ in range(max_batches):

@@ -45,9 +45,17 @@ log = logging.getLogger("almanac.scheduler")
 class SchedulerService:
     """Every replica dispatches to its own agents; only the leader fires schedules."""
 
-    def __init__(self, engine: Engine, clock: Clock, hub: AgentHub, settings: Settings,
-                 *, feed: ChangeFeed | None = None, leadership: Leadership | None = None,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        hub: AgentHub,
+        settings: Settings,
+        *,
+        feed: ChangeFeed | None = None,
+        leadership: Leadership | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.hub = hub
@@ -76,8 +84,10 @@ class SchedulerService:
         self.feed.subscribe(self._on_message)
         await self.feed.start()
         self._timer.start(paused=True)
-        self._tasks = [asyncio.create_task(self._dispatch_loop()),
-                       asyncio.create_task(self.leadership.run(self._elected, self._lost))]
+        self._tasks = [
+            asyncio.create_task(self._dispatch_loop()),
+            asyncio.create_task(self.leadership.run(self._elected, self._lost)),
+        ]
         self._dispatch.set()
 
     async def stop(self) -> None:
@@ -92,12 +102,26 @@ class SchedulerService:
     async def _elected(self) -> None:
         self.started_at = self.clock.now()  # agents get a full timeout to find us
         await self._load_timers()
-        self._timer.add_job(self._maintenance_tick, "interval", seconds=1, id="maintenance",
-                            max_instances=1, coalesce=True, replace_existing=True)
+        self._timer.add_job(
+            self._maintenance_tick,
+            "interval",
+            seconds=1,
+            id="maintenance",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
         if self.settings.retention_days is not None:
-            self._timer.add_job(self._prune, "interval", hours=1, id="retention",
-                                max_instances=1, coalesce=True, replace_existing=True,
-                                next_run_time=self.clock.now())
+            self._timer.add_job(
+                self._prune,
+                "interval",
+                hours=1,
+                id="retention",
+                max_instances=1,
+                coalesce=True,
+                replace_existing=True,
+                next_run_time=self.clock.now(),
+            )
         self._fire_task = asyncio.create_task(self._fire_loop())
         self._timer.resume()
         self._fire.set()  # occurrences that fell due while nobody led
@@ -119,8 +143,11 @@ class SchedulerService:
             return
         for at in {*triggers.values(), *group_triggers.values()}:
             self._wake_at(at)
-        log.info("scheduler loaded %d timers in %.3f s", len(triggers) + len(group_triggers),
-                 time.monotonic() - began)
+        log.info(
+            "scheduler loaded %d timers in %.3f s",
+            len(triggers) + len(group_triggers),
+            time.monotonic() - began,
+        )
 
     def _rebuild(self) -> tuple[dict[int, datetime], dict[int, datetime]]:
         """Plan every schedule that has no IDLE occurrence yet; return all triggers."""
@@ -128,13 +155,15 @@ class SchedulerService:
         with session_scope(self.engine) as session:
             self.leadership.fence(session)
             planned = pending_triggers(session)
-            stmt = select(Task).where(col(Task.active), col(Task.schedule).is_not(None),
-                                      col(Task.group_id).is_(None))
+            stmt = select(Task).where(
+                col(Task.active), col(Task.schedule).is_not(None), col(Task.group_id).is_(None)
+            )
             unplanned = [task for task in session.exec(stmt).all() if task.id not in planned]
             plan_tasks(session, unplanned, now=now)
             planned_groups = pending_group_triggers(session)
-            groups = select(TaskGroup).where(col(TaskGroup.active),
-                                             col(TaskGroup.schedule).is_not(None))
+            groups = select(TaskGroup).where(
+                col(TaskGroup.active), col(TaskGroup.schedule).is_not(None)
+            )
             for group in session.exec(groups).all():
                 if group.id not in planned_groups:
                     plan_group(session, group, now=now)
@@ -183,11 +212,13 @@ class SchedulerService:
     def _pending_trigger(self, kind: str, key: int) -> datetime | None:
         with session_scope(self.engine) as session:
             if kind == "task":
-                stmt = select(Run.trigger_time).where(Run.task_id == key,
-                                                      Run.status == RunStatus.IDLE.value)
+                stmt = select(Run.trigger_time).where(
+                    Run.task_id == key, Run.status == RunStatus.IDLE.value
+                )
             else:
                 stmt = select(GroupRun.trigger_time).where(
-                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE.value)
+                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE.value
+                )
             return session.exec(stmt).first()
 
     def _wake_at(self, at: datetime | None) -> None:
@@ -198,8 +229,9 @@ class SchedulerService:
             return
         job_id = f"at:{at.isoformat()}"
         if self._timer.get_job(job_id) is None:
-            self._timer.add_job(self._fire.set, DateTrigger(run_date=at), id=job_id,
-                                misfire_grace_time=None)
+            self._timer.add_job(
+                self._fire.set, DateTrigger(run_date=at), id=job_id, misfire_grace_time=None
+            )
 
     # ---- loops -----------------------------------------------------------------------
     async def _fire_loop(self) -> None:
@@ -214,8 +246,7 @@ class SchedulerService:
             while True:
                 try:
                     async with self._dispatching:
-                        result, fired_groups, sends = await anyio.to_thread.run_sync(
-                            self._fire_due)
+                        result, fired_groups, sends = await anyio.to_thread.run_sync(self._fire_due)
                 except NotLeader:  # the lock is gone: nothing was fired, `lost` follows
                     break
                 for delay in result.delays:
@@ -229,7 +260,8 @@ class SchedulerService:
                     break
             try:
                 replanned, groups = await anyio.to_thread.run_sync(
-                    self._plan_next, sorted(task_ids), sorted(group_ids))
+                    self._plan_next, sorted(task_ids), sorted(group_ids)
+                )
             except NotLeader:
                 continue
             for at in {*replanned.values(), *groups.values()}:
@@ -243,8 +275,9 @@ class SchedulerService:
             sends = self._claim_in(session) if result.activated or groups else []
             return result, groups, sends
 
-    def _plan_next(self, task_ids: list[int], gids: list[int]
-                   ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
+    def _plan_next(
+        self, task_ids: list[int], gids: list[int]
+    ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
         with session_scope(self.engine) as session:
             self.leadership.fence(session)
             now = self.clock.now()
@@ -273,14 +306,19 @@ class SchedulerService:
         """One frame per agent: a burst costs each side one message, not one per run."""
         by_agent: dict[str, list[StartRun]] = {}
         for agent, message in sends:
-            log.info("run %d dispatched to %s", message.run_id, agent,
-                     extra={"run_id": message.run_id, "attempt": message.attempt, "agent": agent})
+            log.info(
+                "run %d dispatched to %s",
+                message.run_id,
+                agent,
+                extra={"run_id": message.run_id, "attempt": message.attempt, "agent": agent},
+            )
             by_agent.setdefault(agent, []).append(message)
         for agent, starts in by_agent.items():
             frame = starts[0] if len(starts) == 1 else StartBatch(runs=starts)
             if not await self.hub.send(agent, frame):
                 await anyio.to_thread.run_sync(
-                    self._undo_dispatch, [start.run_id for start in starts], agent)
+                    self._undo_dispatch, [start.run_id for start in starts], agent
+                )
 
     def _claim(self) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
@@ -290,26 +328,40 @@ class SchedulerService:
         if not self.hub.connections:
             return []
         slots = self.hub.slots(running_counts(session))
-        return dispatch_pending(session, now=self.clock.now(), agents=slots,
-                                observe_hop=self.metrics.dependency_hop.observe)
+        return dispatch_pending(
+            session,
+            now=self.clock.now(),
+            agents=slots,
+            observe_hop=self.metrics.dependency_hop.observe,
+        )
 
     def _undo_dispatch(self, run_ids: list[int], agent: str) -> None:
         with session_scope(self.engine) as session:
             for run_id in run_ids:
                 run = get_run(session, run_id, lock=True)
                 if run.status == RunStatus.TRIGGER.value and run.agent == agent:
-                    transition(session, run, RunStatus.ACTIVE, at=self.clock.now(), agent=None,
-                               dispatched_at=None,
-                               detail=f"agent {agent} went away before the send")
+                    transition(
+                        session,
+                        run,
+                        RunStatus.ACTIVE,
+                        at=self.clock.now(),
+                        agent=None,
+                        dispatched_at=None,
+                        detail=f"agent {agent} went away before the send",
+                    )
 
     async def _prune(self) -> None:
         assert self.settings.retention_days is not None
         before = self.clock.now() - timedelta(days=self.settings.retention_days)
         try:
             removed = await anyio.to_thread.run_sync(
-                lambda: prune(self.engine, before=before,
-                              outputs_dir=self.settings.data_dir / "outputs",
-                              fence=self.leadership.fence))
+                lambda: prune(
+                    self.engine,
+                    before=before,
+                    outputs_dir=self.settings.data_dir / "outputs",
+                    fence=self.leadership.fence,
+                )
+            )
         except NotLeader:
             return
         if removed:
@@ -333,12 +385,16 @@ class SchedulerService:
         changed = False
         with session_scope(self.engine) as session:
             self.leadership.fence(session)  # leader-only work, fenced on the lock
-            changed |= bool(expire_dispatches(
-                session, now=now, deadline_seconds=self.settings.accept_deadline_seconds))
+            changed |= bool(
+                expire_dispatches(
+                    session, now=now, deadline_seconds=self.settings.accept_deadline_seconds
+                )
+            )
             if now - (self.started_at or now) < timeout:
                 return changed  # agents get a full timeout after our own start to reconnect
-            stmt = select(Agent).where(Agent.status != "offline",
-                                       col(Agent.last_heartbeat) < cutoff)
+            stmt = select(Agent).where(
+                Agent.status != "offline", col(Agent.last_heartbeat) < cutoff
+            )
             for agent in session.exec(stmt).all():
                 if agent.name in self.hub.connections:
                     continue

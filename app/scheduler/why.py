@@ -15,8 +15,9 @@ from app.scheduler.dispatch import AgentSlot, choose_agent
 from app.scheduler.group_runs import Blockers
 
 
-def waiting_for(session: Session, run: Run, *, agents: Sequence[AgentSlot], now: datetime
-                ) -> list[dict[str, Any]]:
+def waiting_for(
+    session: Session, run: Run, *, agents: Sequence[AgentSlot], now: datetime
+) -> list[dict[str, Any]]:
     status = RunStatus(run.status)
     if status is RunStatus.PENDING_APPROVAL:
         return [{"kind": "approval", "detail": "waiting for an operator's approval"}]
@@ -24,21 +25,40 @@ def waiting_for(session: Session, run: Run, *, agents: Sequence[AgentSlot], now:
         return []
     items: list[dict[str, Any]] = []
     if status is RunStatus.IDLE and run.trigger_time and run.trigger_time > now:
-        items.append({"kind": "trigger_time", "at": run.trigger_time.isoformat(),
-                      "detail": f"trigger time {run.trigger_time.isoformat()}"})
+        items.append(
+            {
+                "kind": "trigger_time",
+                "at": run.trigger_time.isoformat(),
+                "detail": f"trigger time {run.trigger_time.isoformat()}",
+            }
+        )
     if run.not_before and run.not_before > now:
-        items.append({"kind": "not_before", "at": run.not_before.isoformat(),
-                      "detail": f"not before {run.not_before.isoformat()}"})
+        items.append(
+            {
+                "kind": "not_before",
+                "at": run.not_before.isoformat(),
+                "detail": f"not before {run.not_before.isoformat()}",
+            }
+        )
     task = session.get(Task, run.task_id) if run.task_id else None
     items += _frozen(session, run, task)
     items += Blockers(session).of(run)
     if task is not None and task.concurrency == "queue":
-        earlier = session.exec(select(Run.id, Run.status).where(
-            Run.task_id == task.id, Run.id != run.id,
-            col(Run.status).in_([s.value for s in ON_AGENT]))).first()
+        earlier = session.exec(
+            select(Run.id, Run.status).where(
+                Run.task_id == task.id,
+                Run.id != run.id,
+                col(Run.status).in_([s.value for s in ON_AGENT]),
+            )
+        ).first()
         if earlier is not None:
-            items.append({"kind": "concurrency", "run": earlier[0],
-                          "detail": f"waiting for run {earlier[0]} of this task ({earlier[1]})"})
+            items.append(
+                {
+                    "kind": "concurrency",
+                    "run": earlier[0],
+                    "detail": f"waiting for run {earlier[0]} of this task ({earlier[1]})",
+                }
+            )
     choice = choose_agent(run.spec, agents)
     if isinstance(choice, str):
         items.append({"kind": "agent", "detail": choice})
@@ -54,14 +74,25 @@ def _frozen(session: Session, run: Run, task: Task | None) -> list[dict[str, Any
     elif task is not None and task.group_id is not None:
         group = session.get(TaskGroup, task.group_id)
     if group is not None and not group.active:
-        items.append({"kind": "group_frozen", "group": group.id,
-                      "detail": f"group {group.name} is frozen (inactive)"})
+        items.append(
+            {
+                "kind": "group_frozen",
+                "group": group.id,
+                "detail": f"group {group.name} is frozen (inactive)",
+            }
+        )
     if run.status == RunStatus.IDLE.value and task is not None and run.trigger_time:
         zone = ZoneInfo(str((task.schedule or {}).get("timezone") or "UTC"))
         day = run.trigger_time.astimezone(zone).date()
-        row = session.exec(select(Freeze).where(Freeze.task_id == task.id,
-                                                Freeze.day == day)).first()
+        row = session.exec(
+            select(Freeze).where(Freeze.task_id == task.id, Freeze.day == day)
+        ).first()
         if row is not None:
-            items.append({"kind": "frozen_date", "date": day.isoformat(),
-                          "detail": f"task frozen on {day.isoformat()}"})
+            items.append(
+                {
+                    "kind": "frozen_date",
+                    "date": day.isoformat(),
+                    "detail": f"task frozen on {day.isoformat()}",
+                }
+            )
     return items

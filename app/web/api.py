@@ -42,25 +42,51 @@ class ApiClient:
     request: Request
     session: WebSession
 
-    async def raw(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                  json: Any = None, content: bytes | None = None) -> httpx.Response:
+    async def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
         """The API's answer as it is (the whole body: for JSON and modest files)."""
         client_host = self.request.client.host if self.request.client else "127.0.0.1"
         transport = httpx.ASGITransport(app=self.request.app, client=(client_host, 0))
         token = self.request.cookies.get(SESSION_COOKIE, "")
-        async with httpx.AsyncClient(transport=transport, base_url="http://almanac.internal",
-                                     headers={"Authorization": f"Bearer {token}"}) as http:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://almanac.internal",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:
             headers = {"Content-Type": "application/json"} if content is not None else None
-            return await http.request(method, API + path, params=_clean(params), json=json,
-                                      content=content, headers=headers)
+            return await http.request(
+                method,
+                API + path,
+                params=_clean(params),
+                json=json,
+                content=content,
+                headers=headers,
+            )
 
-    async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json: Any = None, content: bytes | None = None) -> Any:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> Any:
         response = await self.raw(method, path, params=params, json=json, content=content)
         if response.status_code >= 400:
             body = _json(response)
-            raise ApiError(response.status_code, str(body.get("detail", response.text)),
-                           list(body.get("errors") or []))
+            raise ApiError(
+                response.status_code,
+                str(body.get("detail", response.text)),
+                list(body.get("errors") or []),
+            )
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -112,7 +138,8 @@ def _api_paths(app: Any) -> dict[str, set[str]]:
             schema = app.openapi()
         except Exception:  # a broken schema must not take the pages down
             schema = {}
-        paths = {path: {verb.upper() for verb in ops}
-                 for path, ops in schema.get("paths", {}).items()}
+        paths = {
+            path: {verb.upper() for verb in ops} for path, ops in schema.get("paths", {}).items()
+        }
         app.state.web_api_paths = paths
     return paths

@@ -55,8 +55,12 @@ async def _password_change(request: Request, _exc: Exception) -> Response:
 
 
 async def _csrf_rejected(request: Request, _exc: Exception) -> Response:
-    return _error_page(request, 403, "The request was refused: its form token is missing or "
-                                     "stale. Reload the page and try again.")
+    return _error_page(
+        request,
+        403,
+        "The request was refused: its form token is missing or "
+        "stale. Reload the page and try again.",
+    )
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
@@ -73,5 +77,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 def _error_page(request: Request, status_code: int, message: str) -> Response:
     name = "_error_fragment.html" if _is_htmx(request) else "error.html"
-    return render(request, name, {"status_code": status_code, "message": message},
-                  session=None, status_code=status_code)
+    return render(
+        request,
+        name,
+        {"status_code": status_code, "message": message},
+        session=None,
+        status_code=status_code,
+    )

@@ -91,8 +91,11 @@ def web_session(session: Annotated[WebSession, Depends(any_session)]) -> WebSess
 def _session_user(context: AppContext, token: str) -> User | None:
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                  ApiToken.kind == "session")).first()
+        row = session.exec(
+            select(ApiToken).where(
+                ApiToken.token_hash == hash_token(token), ApiToken.kind == "session"
+            )
+        ).first()
         if row is None or row.revoked_at is not None:
             return None
         if row.expires_at is not None and row.expires_at <= now:
@@ -126,9 +129,9 @@ async def checked_session(request: Request, session: SessionDep) -> WebSession:
     return await _check_csrf(request, session)
 
 
-async def checked_any_session(request: Request,
-                              session: Annotated[WebSession, Depends(any_session)]
-                              ) -> WebSession:
+async def checked_any_session(
+    request: Request, session: Annotated[WebSession, Depends(any_session)]
+) -> WebSession:
     """As `checked_session`, for the few routes open while a password change is due."""
     return await _check_csrf(request, session)
 
@@ -146,29 +149,49 @@ class SignInRefused:
     retry_after: int | None = None
 
 
-def check_password(context: AppContext, request: Request, username: str, password: str
-                   ) -> User | SignInRefused:
+def check_password(
+    context: AppContext, request: Request, username: str, password: str
+) -> User | SignInRefused:
     """The user, or why the sign-in is refused: the same throttle as
     `POST /api/v1/auth/token` (the account slowed, the source address locked)."""
     result = throttled_login(request, context, username, password, "web")
     if result.user is not None:
         return result.user
     if result.refusal == "source_locked":
-        return SignInRefused("Too many failed sign-ins from your address: try again in "
-                             f"{result.retry_after} s.", 429, result.retry_after)
+        return SignInRefused(
+            f"Too many failed sign-ins from your address: try again in {result.retry_after} s.",
+            429,
+            result.retry_after,
+        )
     if result.refusal == "slowed":
-        return SignInRefused("Too many failed sign-ins for this account: try again in "
-                             f"{result.retry_after} s.", 429, result.retry_after)
+        return SignInRefused(
+            f"Too many failed sign-ins for this account: try again in {result.retry_after} s.",
+            429,
+            result.retry_after,
+        )
     return SignInRefused("Wrong username or password.")
 
 
 def start_session(context: AppContext, user: User, request: Request, response: Response) -> None:
     now = context.clock.now()
     with session_scope(context.engine) as session:
-        _, token = issue_token(session, user, name="web session", kind="session", now=now,
-                               expires_at=now + timedelta(hours=SESSION_HOURS))
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, path="/",
-                        httponly=True, samesite="lax", secure=is_https(request, context))
+        _, token = issue_token(
+            session,
+            user,
+            name="web session",
+            kind="session",
+            now=now,
+            expires_at=now + timedelta(hours=SESSION_HOURS),
+        )
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request, context),
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/login")
 
 
@@ -176,8 +199,11 @@ def end_session(context: AppContext, request: Request, response: Response) -> No
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         with session_scope(context.engine) as session:
-            row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                      ApiToken.kind == "session")).first()
+            row = session.exec(
+                select(ApiToken).where(
+                    ApiToken.token_hash == hash_token(token), ApiToken.kind == "session"
+                )
+            ).first()
             if row is not None and row.revoked_at is None:
                 row.revoked_at = context.clock.now()
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -189,8 +215,9 @@ def login_token(request: Request) -> str:
 
 
 def set_login_token(response: Response, value: str) -> None:
-    response.set_cookie(LOGIN_COOKIE, value, max_age=3600, path="/login", httponly=True,
-                        samesite="lax")
+    response.set_cookie(
+        LOGIN_COOKIE, value, max_age=3600, path="/login", httponly=True, samesite="lax"
+    )
 
 
 def is_https(request: Request, context: AppContext) -> bool:
@@ -203,4 +230,3 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-

@@ -66,6 +66,7 @@ def year_view(year: int, closed: Iterable[Mapping[str, Any]], working: Iterable[
             weeks.append(row)
         count = sum(1 for d in reasons if d.month == number)
         months.append(Month(stdcal.month_name[number], weeks, count))
-    holidays = sorted((d, r.split(": ", 1)[1]) for d, r in reasons.items()
-                      if r.startswith("holiday: "))
+    holidays = sorted(
+        (d, r.split(": ", 1)[1]) for d, r in reasons.items() if r.startswith("holiday: ")
+    )
     return Year(year, months, holidays)

@@ -18,8 +18,16 @@ from app.db.tables import Run, User
 from app.web.api import ApiClient
 from app.web.status import STATUSES
 
-CARD_STATUSES = ("IDLE", "ACTIVE", "TRIGGER", "STARTED", "RUNNING", "SUCCESS", "FAILED",
-                 "TERMINATED")
+CARD_STATUSES = (
+    "IDLE",
+    "ACTIVE",
+    "TRIGGER",
+    "STARTED",
+    "RUNNING",
+    "SUCCESS",
+    "FAILED",
+    "TERMINATED",
+)
 HOURS = 24
 
 
@@ -38,9 +46,14 @@ class Dashboard:
 
     def chart(self) -> dict[str, Any]:
         """Chart.js data: one stacked dataset per status that has runs."""
-        return {"labels": self.hours, "datasets": [
-            {"label": s, "status": s, "data": self.per_hour[s]}
-            for s in STATUSES if any(self.per_hour.get(s, []))]}
+        return {
+            "labels": self.hours,
+            "datasets": [
+                {"label": s, "status": s, "data": self.per_hour[s]}
+                for s in STATUSES
+                if any(self.per_hour.get(s, []))
+            ],
+        }
 
 
 def _scope(user: User) -> ColumnElement[bool]:
@@ -54,26 +67,40 @@ def _hour(engine: Engine) -> ColumnElement[Any]:
     return func.strftime("%Y-%m-%d %H", col(Run.trigger_time))
 
 
-def figures(engine: Engine, user: User, now: datetime) -> tuple[dict[str, int], list[str],
-                                                                  dict[str, list[int]], list[Run]]:
+def figures(
+    engine: Engine, user: User, now: datetime
+) -> tuple[dict[str, int], list[str], dict[str, list[int]], list[Run]]:
     since = now - timedelta(hours=HOURS)
     start = (now - timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
     keys = [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H") for i in range(HOURS)]
     bucket = _hour(engine)
     with session_scope(engine) as session:
         scope = _scope(user)
-        counts = dict(session.exec(
-            select(Run.status, func.count()).where(col(Run.trigger_time) >= since, scope)
-            .group_by(col(Run.status))).all())
-        counts["IDLE"] = int(session.exec(
-            select(func.count()).select_from(Run).where(Run.status == "IDLE", scope)).one())
+        counts = dict(
+            session.exec(
+                select(Run.status, func.count())
+                .where(col(Run.trigger_time) >= since, scope)
+                .group_by(col(Run.status))
+            ).all()
+        )
+        counts["IDLE"] = int(
+            session.exec(
+                select(func.count()).select_from(Run).where(Run.status == "IDLE", scope)
+            ).one()
+        )
         rows = session.exec(
             select(bucket, Run.status, func.count())
             .where(col(Run.trigger_time) >= start, col(Run.trigger_time) <= now, scope)
-            .group_by(bucket, col(Run.status))).all()
-        due = list(session.exec(
-            select(Run).where(Run.status == "IDLE", scope).order_by(col(Run.trigger_time))
-            .limit(8)).all())
+            .group_by(bucket, col(Run.status))
+        ).all()
+        due = list(
+            session.exec(
+                select(Run)
+                .where(Run.status == "IDLE", scope)
+                .order_by(col(Run.trigger_time))
+                .limit(8)
+            ).all()
+        )
     per_hour: dict[str, list[int]] = {}
     index = {k: i for i, k in enumerate(keys)}
     for hour, status, count in rows:
@@ -85,8 +112,15 @@ def figures(engine: Engine, user: User, now: datetime) -> tuple[dict[str, int], 
 
 async def load_dashboard(api: ApiClient, engine: Engine, now: datetime) -> Dashboard:
     counts, labels, per_hour, due = await anyio.to_thread.run_sync(
-        figures, engine, api.session.user, now)
+        figures, engine, api.session.user, now
+    )
     failures = RunPage.model_validate(await api.get("/runs", status="FAILED", page_size=6))
     agents = await api.get("/agents")
-    return Dashboard(counts=counts, hours=labels, per_hour=per_hour, failures=failures.items,
-                     agents=agents, next_due=due)
+    return Dashboard(
+        counts=counts,
+        hours=labels,
+        per_hour=per_hour,
+        failures=failures.items,
+        agents=agents,
+        next_due=due,
+    )

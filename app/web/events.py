@@ -65,8 +65,7 @@ class Subscription:
             except TimeoutError:
                 return Change()
         self._ready.clear()
-        change = Change(runs=frozenset(self._runs), logs=frozenset(self._logs),
-                        agents=self._agents)
+        change = Change(runs=frozenset(self._runs), logs=frozenset(self._logs), agents=self._agents)
         self._runs, self._logs, self._agents = set(), set(), False
         return change
 

@@ -16,17 +16,29 @@ Values = Mapping[str, str]
 SCHEDULE_KINDS = ("cron", "times", "frequency", "once")
 # API field (inside `schedule`) → form field
 _SCHEDULE_KEYS = {
-    "kind": "sched_kind", "cron": "sched_cron", "times": "sched_times", "days": "sched_days",
-    "every_minutes": "sched_every", "window": "sched_window_start",
-    "start": "sched_window_start", "end": "sched_window_end", "at": "sched_at",
-    "timezone": "sched_timezone", "calendar": "sched_calendar", "on_closed": "sched_on_closed",
-    "start_date": "sched_start_date", "end_date": "sched_end_date",
+    "kind": "sched_kind",
+    "cron": "sched_cron",
+    "times": "sched_times",
+    "days": "sched_days",
+    "every_minutes": "sched_every",
+    "window": "sched_window_start",
+    "start": "sched_window_start",
+    "end": "sched_window_end",
+    "at": "sched_at",
+    "timezone": "sched_timezone",
+    "calendar": "sched_calendar",
+    "on_closed": "sched_on_closed",
+    "start_date": "sched_start_date",
+    "end_date": "sched_end_date",
 }
 _TASK_TEXT = ("description", "command")
 _TASK_OPTIONAL = ("target", "run_as_user", "image", "memory", "workdir")
 _TASK_NUMBERS: dict[str, type[int] | type[float]] = {
-    "retry_attempts": int, "retry_delay_seconds": float, "misfire_grace_seconds": float,
-    "misfire_max_replays": int}
+    "retry_attempts": int,
+    "retry_delay_seconds": float,
+    "misfire_grace_seconds": float,
+    "misfire_max_replays": int,
+}
 _TASK_OPTIONAL_NUMBERS: dict[str, type[float]] = {"cpus": float, "max_run_seconds": float}
 
 
@@ -79,8 +91,9 @@ def _number(values: Values, field: str, kind: type[int] | type[float]) -> int | 
     try:
         return kind(text)
     except ValueError:
-        raise FormErrors({field: f"{text!r} is not a{'n integer' if kind is int else ' number'}"}
-                         ) from None
+        raise FormErrors(
+            {field: f"{text!r} is not a{'n integer' if kind is int else ' number'}"}
+        ) from None
 
 
 def schedule_from_form(values: Values) -> dict[str, Any] | None:
@@ -102,8 +115,12 @@ def schedule_from_form(values: Values) -> dict[str, Any] | None:
         data["at"] = values.get("sched_at", "").strip()
     if kind in ("times", "frequency") and values.get("sched_days", "").strip():
         data["days"] = values["sched_days"].strip()
-    for field, key in (("timezone", "sched_timezone"), ("calendar", "sched_calendar"),
-                       ("start_date", "sched_start_date"), ("end_date", "sched_end_date")):
+    for field, key in (
+        ("timezone", "sched_timezone"),
+        ("calendar", "sched_calendar"),
+        ("start_date", "sched_start_date"),
+        ("end_date", "sched_end_date"),
+    ):
         if values.get(key, "").strip():
             data[field] = values[key].strip()
     if values.get("sched_on_closed", "skip") != "skip":
@@ -117,13 +134,15 @@ def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
     window = schedule.get("window") or {}
     at = str(schedule.get("at") or "")
     return {
-        "sched_kind": str(schedule.get("kind", "")), "sched_cron": str(schedule.get("cron", "")),
+        "sched_kind": str(schedule.get("kind", "")),
+        "sched_cron": str(schedule.get("cron", "")),
         "sched_times": ", ".join(schedule.get("times") or []),
         "sched_days": str(schedule.get("days", "")),
         "sched_every": str(schedule.get("every_minutes", "")),
         "sched_window_start": str(window.get("start", "")),
         "sched_window_end": str(window.get("end", "")),
-        "sched_at": at[:16], "sched_timezone": str(schedule.get("timezone", "UTC")),
+        "sched_at": at[:16],
+        "sched_timezone": str(schedule.get("timezone", "UTC")),
         "sched_calendar": str(schedule.get("calendar") or ""),
         "sched_on_closed": str(schedule.get("on_closed", "skip")),
         "sched_start_date": str(schedule.get("start_date") or ""),
@@ -134,12 +153,14 @@ def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
 def task_from_form(values: Values) -> dict[str, Any]:
     """The API payload of a task form; FormErrors names every field it cannot read."""
     errors: dict[str, str] = {}
-    payload: dict[str, Any] = {"name": values.get("name", "").strip(),
-                               "active": "active" in values,
-                               "retry_exponential": "retry_exponential" in values,
-                               "instance": values.get("instance", "").strip() or "default",
-                               "concurrency": values.get("concurrency", "allow"),
-                               "misfire": values.get("misfire", "run_once")}
+    payload: dict[str, Any] = {
+        "name": values.get("name", "").strip(),
+        "active": "active" in values,
+        "retry_exponential": "retry_exponential" in values,
+        "instance": values.get("instance", "").strip() or "default",
+        "concurrency": values.get("concurrency", "allow"),
+        "misfire": values.get("misfire", "run_once"),
+    }
     payload.update({f: values.get(f, "") for f in _TASK_TEXT})
     payload.update({f: values.get(f, "").strip() or None for f in _TASK_OPTIONAL})
     group = values.get("group", "").strip()
@@ -177,11 +198,29 @@ def _gpu(text: str) -> int:
 
 def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
     """A task as the API shows it, as form values."""
-    values = {k: ("" if task.get(k) is None else str(task[k]))
-              for k in ("name", "description", "command", "target", "run_as_user", "image",
-                        "memory", "workdir", "instance", "concurrency", "misfire",
-                        "retry_attempts", "retry_delay_seconds", "misfire_grace_seconds",
-                        "misfire_max_replays", "cpus", "max_run_seconds", "group")}
+    values = {
+        k: ("" if task.get(k) is None else str(task[k]))
+        for k in (
+            "name",
+            "description",
+            "command",
+            "target",
+            "run_as_user",
+            "image",
+            "memory",
+            "workdir",
+            "instance",
+            "concurrency",
+            "misfire",
+            "retry_attempts",
+            "retry_delay_seconds",
+            "misfire_grace_seconds",
+            "misfire_max_replays",
+            "cpus",
+            "max_run_seconds",
+            "group",
+        )
+    }
     values["gpus"] = ", ".join(str(g) for g in task.get("gpus") or [])
     values["mounts"] = "\n".join(task.get("mounts") or [])
     values["env"] = "\n".join(f"{k}={v}" for k, v in (task.get("env") or {}).items())
@@ -194,18 +233,27 @@ def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
 
 
 def new_task_values() -> dict[str, str]:
-    return {"active": "on", "instance": "default", "concurrency": "allow",
-            "misfire": "run_once", "retry_attempts": "0", "retry_delay_seconds": "0",
-            "misfire_grace_seconds": "3600", "misfire_max_replays": "10",
-            **schedule_to_form({"kind": "cron", "cron": "0 8 * * 1-5", "timezone": "UTC"})}
+    return {
+        "active": "on",
+        "instance": "default",
+        "concurrency": "allow",
+        "misfire": "run_once",
+        "retry_attempts": "0",
+        "retry_delay_seconds": "0",
+        "misfire_grace_seconds": "3600",
+        "misfire_max_replays": "10",
+        **schedule_to_form({"kind": "cron", "cron": "0 8 * * 1-5", "timezone": "UTC"}),
+    }
 
 
 def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
-    payload: dict[str, Any] = {"name": values.get("name", "").strip(),
-                               "description": values.get("description", ""),
-                               "active": "active" in values,
-                               "instance": values.get("instance", "").strip() or "default",
-                               "tasks": [int(t) for t in task_ids if t.isdigit()]}
+    payload: dict[str, Any] = {
+        "name": values.get("name", "").strip(),
+        "description": values.get("description", ""),
+        "active": "active" in values,
+        "instance": values.get("instance", "").strip() or "default",
+        "tasks": [int(t) for t in task_ids if t.isdigit()],
+    }
     payload["schedule"] = schedule_from_form(values)
     return payload
 

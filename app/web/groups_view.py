@@ -30,12 +30,18 @@ async def load_group(api: ApiClient, gid: int, group_run: int | None = None) -> 
     graph = await api.get(f"/groups/{gid}/graph")
     names = {n["tid"]: n["name"] for n in graph["nodes"]}
     members = [{"tid": tid, "name": names.get(tid, f"task {tid}")} for tid in group["tasks"]]
-    edges = [{**e, "upstream_name": names.get(e["upstream"], e["upstream"]),
-              "downstream_name": names.get(e["downstream"], e["downstream"])}
-             for e in await api.get(f"/groups/{gid}/edges")]
+    edges = [
+        {
+            **e,
+            "upstream_name": names.get(e["upstream"], e["upstream"]),
+            "downstream_name": names.get(e["downstream"], e["downstream"]),
+        }
+        for e in await api.get(f"/groups/{gid}/edges")
+    ]
     runs = await api.get("/group-runs", group=gid, page_size=10)
-    return GroupView(group=group, members=members, edges=edges, group_runs=runs,
-                     chosen_run=group_run)
+    return GroupView(
+        group=group, members=members, edges=edges, group_runs=runs, chosen_run=group_run
+    )
 
 
 def elements(graph: dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +49,34 @@ def elements(graph: dict[str, Any]) -> dict[str, Any]:
     nodes = []
     for node in graph["nodes"]:
         status = node.get("status")
-        nodes.append({"data": {
-            "id": f"t{node['tid']}", "tid": node["tid"], "label": node["name"],
-            "status": status or "", "run": node.get("run"), "reason": node.get("reason") or "",
-            "css": status_meta(status).css if status else "s-none",
-            "caption": f"{node['name']}\n{status or 'no run yet'}",
-        }})
-    edges = [{"data": {"id": f"e{e['upstream']}-{e['downstream']}",
-                       "source": f"t{e['upstream']}", "target": f"t{e['downstream']}",
-                       "condition": e["condition"]}} for e in graph["edges"]]
-    return {"group_run": graph.get("group_run"), "group_run_status": graph.get(
-        "group_run_status"), "nodes": nodes, "edges": edges}
+        nodes.append(
+            {
+                "data": {
+                    "id": f"t{node['tid']}",
+                    "tid": node["tid"],
+                    "label": node["name"],
+                    "status": status or "",
+                    "run": node.get("run"),
+                    "reason": node.get("reason") or "",
+                    "css": status_meta(status).css if status else "s-none",
+                    "caption": f"{node['name']}\n{status or 'no run yet'}",
+                }
+            }
+        )
+    edges = [
+        {
+            "data": {
+                "id": f"e{e['upstream']}-{e['downstream']}",
+                "source": f"t{e['upstream']}",
+                "target": f"t{e['downstream']}",
+                "condition": e["condition"],
+            }
+        }
+        for e in graph["edges"]
+    ]
+    return {
+        "group_run": graph.get("group_run"),
+        "group_run_status": graph.get("group_run_status"),
+        "nodes": nodes,
+        "edges": edges,
+    }

@@ -47,10 +47,12 @@ class LivePage:
         if patch.removed:
             gone = set(patch.removed)
             patch.updated = [run for run in patch.updated if (run.id or 0) not in gone]
-            patch.inserted = [(run, before) for run, before in patch.inserted
-                              if (run.id or 0) not in gone]
-            patch.inserted = [(run, None if before in gone else before)
-                              for run, before in patch.inserted]
+            patch.inserted = [
+                (run, before) for run, before in patch.inserted if (run.id or 0) not in gone
+            ]
+            patch.inserted = [
+                (run, None if before in gone else before) for run, before in patch.inserted
+            ]
         return patch
 
     def _belongs(self, run: Run, now: datetime) -> bool:

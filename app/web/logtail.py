@@ -16,19 +16,30 @@ MAX_MATCHES = 1000
 MAX_TAIL_BYTES = 256 * 1024  # per event: a burst is sent over several events
 
 
-def bytes_after(session: Session, *, run_id: int, attempt: int, stream: str, offset: int,
-                limit: int = MAX_TAIL_BYTES) -> bytes:
+def bytes_after(
+    session: Session,
+    *,
+    run_id: int,
+    attempt: int,
+    stream: str,
+    offset: int,
+    limit: int = MAX_TAIL_BYTES,
+) -> bytes:
     """Stored bytes of a stream from `offset` on (at most about `limit`)."""
     stmt = (
         select(LogChunk.offset, LogChunk.data)
-        .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt, LogChunk.stream == stream,
-               col(LogChunk.offset) + func.length(LogChunk.data) > offset)
+        .where(
+            LogChunk.run_id == run_id,
+            LogChunk.attempt == attempt,
+            LogChunk.stream == stream,
+            col(LogChunk.offset) + func.length(LogChunk.data) > offset,
+        )
         .order_by(col(LogChunk.offset))
         .limit(64)
     )
     out = bytearray()
     for start, data in session.exec(stmt).all():
-        piece = bytes(data)[max(0, offset - int(start)):]
+        piece = bytes(data)[max(0, offset - int(start)) :]
         out += piece
         if len(out) >= limit:
             break
@@ -41,11 +52,13 @@ class StreamTail:
 
     offset: int
     decoder: codecs.IncrementalDecoder = field(
-        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
 
     def read(self, session: Session, run_id: int, attempt: int, stream: str) -> str:
-        data = bytes_after(session, run_id=run_id, attempt=attempt, stream=stream,
-                           offset=self.offset)
+        data = bytes_after(
+            session, run_id=run_id, attempt=attempt, stream=stream, offset=self.offset
+        )
         self.offset += len(data)
         return self.decoder.decode(data)
 

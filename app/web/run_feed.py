@@ -45,12 +45,15 @@ class RunFeed:
     tails: dict[str, StreamTail] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.tails = {"stdout": StreamTail(self.position.stdout),
-                      "stderr": StreamTail(self.position.stderr)}
+        self.tails = {
+            "stdout": StreamTail(self.position.stdout),
+            "stderr": StreamTail(self.position.stderr),
+        }
 
     def event_id(self) -> str:
-        return f"{self.position.attempt}:{self.tails['stdout'].offset}:" \
-               f"{self.tails['stderr'].offset}"
+        return (
+            f"{self.position.attempt}:{self.tails['stdout'].offset}:{self.tails['stderr'].offset}"
+        )
 
     async def events(self, deadline: float) -> AsyncIterator[ServerEvent | None]:
         with self.bus.subscribe() as subscription:  # before reading: nothing slips between
@@ -76,8 +79,12 @@ class RunFeed:
         if view.version == self.version:
             return []
         self.version = view.version
-        html = render_fragment("run_detail/_status.html", {"view": view, "oob": True},
-                               session=self.api.session, now=self.context.clock.now())
+        html = render_fragment(
+            "run_detail/_status.html",
+            {"view": view, "oob": True},
+            session=self.api.session,
+            now=self.context.clock.now(),
+        )
         return [ServerEvent(event="status", id=self.event_id(), data=html)]
 
     async def _output(self) -> list[ServerEvent]:
@@ -88,6 +95,11 @@ class RunFeed:
         with session_scope(self.context.engine) as session:
             for name, tail in self.tails.items():
                 while text := tail.read(session, self.run_id, self.position.attempt, name):
-                    events.append(ServerEvent(event="log", id=self.event_id(),
-                                              data=json.dumps({"stream": name, "text": text})))
+                    events.append(
+                        ServerEvent(
+                            event="log",
+                            id=self.event_id(),
+                            data=json.dumps({"stream": name, "text": text}),
+                        )
+                    )
         return events

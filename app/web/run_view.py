@@ -73,8 +73,9 @@ class LogView:
         return max(1, ceil(self.page.total_lines / LOG_PAGE))
 
 
-async def load_run(api: ApiClient, context: AppContext, run_id: int,
-                   attempt: int | None = None) -> RunView:
+async def load_run(
+    api: ApiClient, context: AppContext, run_id: int, attempt: int | None = None
+) -> RunView:
     run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))
     chosen = attempt if attempt is not None and 1 <= attempt <= run.attempt else run.attempt
     last: dict[int, str] = {e.attempt: e.status for e in run.events}
@@ -83,9 +84,16 @@ async def load_run(api: ApiClient, context: AppContext, run_id: int,
     group = await anyio.to_thread.run_sync(_group_name, context, run.task)
     done = chosen < run.attempt or is_terminal(RunStatus(run.status))
     outputs = await _outputs(api, run, chosen) if done else None
-    return RunView(run=run, steps=steps, actions=actions_for(api, run), task_group=group,
-                   outputs=outputs, version=len(run.events), attempt=chosen,
-                   attempts=sorted(last.items()))
+    return RunView(
+        run=run,
+        steps=steps,
+        actions=actions_for(api, run),
+        task_group=group,
+        outputs=outputs,
+        version=len(run.events),
+        attempt=chosen,
+        attempts=sorted(last.items()),
+    )
 
 
 async def _outputs(api: ApiClient, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
@@ -130,59 +138,117 @@ def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
     status = RunStatus(run.status)
     wanted: list[Action] = []
     if status is RunStatus.PENDING_APPROVAL:
-        wanted += [Action(name="approve", label="Approve", icon="check", style="primary"),
-                   Action(name="reject", label="Reject", icon="ban", style="danger",
-                          confirm="Reject this run?")]
+        wanted += [
+            Action(name="approve", label="Approve", icon="check", style="primary"),
+            Action(
+                name="reject",
+                label="Reject",
+                icon="ban",
+                style="danger",
+                confirm="Reject this run?",
+            ),
+        ]
     if status is RunStatus.RUNNING:
         wanted.append(Action(name="pause", label="Pause", icon="pause"))
     if status is RunStatus.PAUSED:
         wanted.append(Action(name="resume", label="Resume", icon="play", style="primary"))
     if status in (RunStatus.IDLE, RunStatus.ACTIVE) and run.group_run is not None:
-        wanted.append(Action(name="force", label="Start now", icon="bolt",
-                             confirm="Start this run now, ignoring its upstream tasks?"))
+        wanted.append(
+            Action(
+                name="force",
+                label="Start now",
+                icon="bolt",
+                confirm="Start this run now, ignoring its upstream tasks?",
+            )
+        )
     if not is_terminal(status) and status is not RunStatus.PENDING_APPROVAL:
-        wanted.append(Action(name="kill", label="Kill" if status in ON_AGENT else "Cancel",
-                             icon="stop", style="danger", confirm="Stop this run?"))
+        wanted.append(
+            Action(
+                name="kill",
+                label="Kill" if status in ON_AGENT else "Cancel",
+                icon="stop",
+                style="danger",
+                confirm="Stop this run?",
+            )
+        )
     if status is RunStatus.FAILED:
-        wanted.append(Action(name="mark-success", label="Mark success", icon="check",
-                             confirm="Mark this failed run SUCCESS and release its downstream?"))
+        wanted.append(
+            Action(
+                name="mark-success",
+                label="Mark success",
+                icon="check",
+                confirm="Mark this failed run SUCCESS and release its downstream?",
+            )
+        )
     if is_terminal(status) and status is not RunStatus.REJECTED:
-        wanted.append(Action(name="rerun", label="Re-run", icon="reload",
-                             confirm="Run it again (with its downstream tasks in the group)?"))
+        wanted.append(
+            Action(
+                name="rerun",
+                label="Re-run",
+                icon="reload",
+                confirm="Run it again (with its downstream tasks in the group)?",
+            )
+        )
     return [a for a in wanted if api_has(api.request, "POST", f"/runs/{{run_id}}/{a.name}")]
 
 
-async def load_log(api: ApiClient, context: AppContext, run: RunPublic, *, stream: Stream,
-                   page: int | None, attempt: int | None = None) -> LogView:
+async def load_log(
+    api: ApiClient,
+    context: AppContext,
+    run: RunPublic,
+    *,
+    stream: Stream,
+    page: int | None,
+    attempt: int | None = None,
+) -> LogView:
     """`page` None: the first page of a finished run, the last page of one still going."""
     chosen = attempt or run.attempt
     going = not is_terminal(RunStatus(run.status)) and chosen == run.attempt
     other: Stream = "stderr" if stream == "stdout" else "stdout"
-    probe = LogPagePublic.model_validate(await api.get(
-        f"/runs/{run.id}/logs", stream=other, page=1, page_size=1, attempt=chosen))
+    probe = LogPagePublic.model_validate(
+        await api.get(f"/runs/{run.id}/logs", stream=other, page=1, page_size=1, attempt=chosen)
+    )
     wanted = page or 1
-    shown = LogPagePublic.model_validate(await api.get(
-        f"/runs/{run.id}/logs", stream=stream, page=wanted, page_size=LOG_PAGE, attempt=chosen))
+    shown = LogPagePublic.model_validate(
+        await api.get(
+            f"/runs/{run.id}/logs", stream=stream, page=wanted, page_size=LOG_PAGE, attempt=chosen
+        )
+    )
     last = max(1, ceil(shown.total_lines / LOG_PAGE))
     if page is None and going and last > 1:
-        shown = LogPagePublic.model_validate(await api.get(
-            f"/runs/{run.id}/logs", stream=stream, page=last, page_size=LOG_PAGE,
-            attempt=chosen))
+        shown = LogPagePublic.model_validate(
+            await api.get(
+                f"/runs/{run.id}/logs", stream=stream, page=last, page_size=LOG_PAGE, attempt=chosen
+            )
+        )
     live = going and (page is None or page >= last)
     sizes: dict[str, int] = {stream: shown.total_bytes, other: probe.total_bytes}
     open_end = await anyio.to_thread.run_sync(_open_ends, context, run.id, chosen, sizes)
-    return LogView(run_id=run.id, attempt=chosen, stream=stream, page=shown,
-                   counts={stream: shown.total_lines, other: probe.total_lines}, live=live,
-                   open_end=open_end, sizes=sizes)
+    return LogView(
+        run_id=run.id,
+        attempt=chosen,
+        stream=stream,
+        page=shown,
+        counts={stream: shown.total_lines, other: probe.total_lines},
+        live=live,
+        open_end=open_end,
+        sizes=sizes,
+    )
 
 
-def _open_ends(context: AppContext, run_id: int, attempt: int, sizes: dict[str, int]
-               ) -> dict[str, bool]:
+def _open_ends(
+    context: AppContext, run_id: int, attempt: int, sizes: dict[str, int]
+) -> dict[str, bool]:
     """Whether each stream's last line is still open (no newline after it yet)."""
     result: dict[str, bool] = {}
     with session_scope(context.engine) as session:
         for stream, size in sizes.items():
-            last = bytes_after(session, run_id=run_id, attempt=attempt, stream=stream,
-                               offset=size - 1, limit=1)[:1] if size else b""
+            last = (
+                bytes_after(
+                    session, run_id=run_id, attempt=attempt, stream=stream, offset=size - 1, limit=1
+                )[:1]
+                if size
+                else b""
+            )
             result[stream] = bool(last) and last != b"\n"
     return result

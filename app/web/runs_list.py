@@ -23,11 +23,25 @@ from app.web.api import ApiClient
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
 RANGES: dict[str, timedelta] = {
-    "6h": timedelta(hours=6), "12h": timedelta(hours=12), "24h": timedelta(hours=24),
-    "3d": timedelta(days=3), "7d": timedelta(days=7),
+    "6h": timedelta(hours=6),
+    "12h": timedelta(hours=12),
+    "24h": timedelta(hours=24),
+    "3d": timedelta(days=3),
+    "7d": timedelta(days=7),
 }
-FILTER_STATUSES = ("RUNNING", "SUCCESS", "FAILED", "TERMINATED", "IDLE", "ACTIVE", "TRIGGER",
-                   "STARTED", "PAUSED", "SKIPPED", "PENDING_APPROVAL")
+FILTER_STATUSES = (
+    "RUNNING",
+    "SUCCESS",
+    "FAILED",
+    "TERMINATED",
+    "IDLE",
+    "ACTIVE",
+    "TRIGGER",
+    "STARTED",
+    "PAUSED",
+    "SKIPPED",
+    "PENDING_APPROVAL",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +57,12 @@ class RunFilters:
 
     def query(self, **override: str | int) -> str:
         """The query string of these filters (with changes), without empty values."""
-        values: dict[str, str | int] = {"q": self.q, "status": self.status,
-                                        "range": self.range, "page": self.page}
+        values: dict[str, str | int] = {
+            "q": self.q,
+            "status": self.status,
+            "range": self.range,
+            "page": self.page,
+        }
         values.update(override)
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
@@ -75,25 +93,34 @@ class RunsPage:
 async def load_page(api: ApiClient, context: AppContext, filters: RunFilters) -> RunsPage:
     """One page through `GET /api/v1/runs` (its filters, instance scope and order)."""
     since = filters.since(context.clock.now())
-    body = await api.get("/runs", status=filters.status or None, q=filters.q or None,
-                         since=since.isoformat() if since else None, page=filters.page,
-                         page_size=PAGE_SIZE)
+    body = await api.get(
+        "/runs",
+        status=filters.status or None,
+        q=filters.q or None,
+        since=since.isoformat() if since else None,
+        page=filters.page,
+        page_size=PAGE_SIZE,
+    )
     page = RunPage.model_validate(body)
     rows = await anyio.to_thread.run_sync(with_groups, context, page.items)
-    return RunsPage(rows=rows, filters=filters, has_more=page.has_more,
-                    ids=[r.id for r in page.items])
+    return RunsPage(
+        rows=rows, filters=filters, has_more=page.has_more, ids=[r.id for r in page.items]
+    )
 
 
 def with_groups(context: AppContext, runs: Sequence[RunPublic]) -> list[RunRow]:
     task_ids = {r.task for r in runs if r.task is not None}
     names: dict[int, str] = {}
     if task_ids:
-        stmt = (select(Task.id, TaskGroup.name)
-                .join(TaskGroup, col(Task.group_id) == col(TaskGroup.id))
-                .where(col(Task.id).in_(task_ids)))
+        stmt = (
+            select(Task.id, TaskGroup.name)
+            .join(TaskGroup, col(Task.group_id) == col(TaskGroup.id))
+            .where(col(Task.id).in_(task_ids))
+        )
         with session_scope(context.engine) as session:
-            names = {int(tid): str(name) for tid, name in session.exec(stmt).all()
-                     if tid is not None}
+            names = {
+                int(tid): str(name) for tid, name in session.exec(stmt).all() if tid is not None
+            }
     return [RunRow(r, names.get(r.task) if r.task is not None else None) for r in runs]
 
 
@@ -103,8 +130,9 @@ def load_runs(context: AppContext, user: User, ids: Iterable[int]) -> list[Run]:
     if not wanted:
         return []
     with session_scope(context.engine) as session:
-        rows = session.exec(select(Run).where(col(Run.id).in_(wanted))
-                            .order_by(col(Run.id).desc())).all()
+        rows = session.exec(
+            select(Run).where(col(Run.id).in_(wanted)).order_by(col(Run.id).desc())
+        ).all()
     return [r for r in rows if can_see_instance(user.instances, r.instance)]
 
 

@@ -57,8 +57,12 @@ def preview(engine: Engine, values: Values, now: datetime) -> Preview:
             return Preview(errors={"sched_calendar": f"unknown calendar {schedule.calendar!r}"})
     result = forecast(schedule, now, COUNT, calendar)
     words = describe(schedule.cron) if schedule.kind == "cron" else None
-    return Preview(schedule=schedule, occurrences=result.occurrences,
-                   skipped=result.skipped[:COUNT], words=words)
+    return Preview(
+        schedule=schedule,
+        occurrences=result.occurrences,
+        skipped=result.skipped[:COUNT],
+        words=words,
+    )
 
 
 def _message(text: str) -> str:

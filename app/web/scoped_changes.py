@@ -24,14 +24,18 @@ def for_viewer(engine: Engine, instances: Collection[str]) -> Relevant:
         if change.agents or "*" in granted:
             return True
         runs = change.runs | change.logs
-        return bool(runs) and await anyio.to_thread.run_sync(_any_visible, engine, granted,
-                                                             runs)
+        return bool(runs) and await anyio.to_thread.run_sync(_any_visible, engine, granted, runs)
 
     return relevant
 
 
 def _any_visible(engine: Engine, granted: frozenset[str], runs: frozenset[int]) -> bool:
     with session_scope(engine) as session:
-        return session.exec(select(Run.id).where(
-            col(Run.id).in_(sorted(runs)), col(Run.instance).in_(sorted(granted))).limit(1)
-        ).first() is not None
+        return (
+            session.exec(
+                select(Run.id)
+                .where(col(Run.id).in_(sorted(runs)), col(Run.instance).in_(sorted(granted)))
+                .limit(1)
+            ).first()
+            is not None
+        )

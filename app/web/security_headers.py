@@ -13,16 +13,20 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-_ALWAYS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff",
-           "referrer-policy": "same-origin"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_ALWAYS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, docs_path: str, static_prefix: str = "/static/"
-                 ) -> None:
+    def __init__(self, app: ASGIApp, *, docs_path: str, static_prefix: str = "/static/") -> None:
         self.app = app
         self.docs_path = docs_path
         self.static_prefix = static_prefix

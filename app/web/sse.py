@@ -55,8 +55,11 @@ class EventStream(Response):
         # Not Response.__init__: it would announce a Content-Length.
         self.status_code = 200
         self.background = None
-        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
-                            (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-store"),
+            (b"x-accel-buffering", b"no"),
+        ]
         self._source = source
         self._lifetime = lifetime
 
@@ -96,8 +99,13 @@ async def changes(subscription: Subscription, deadline: float) -> AsyncIterator[
         yield await subscription.next(min(HEARTBEAT, left))
 
 
-def redraw_stream(bus: EventBus, seq: int, lifetime: float, every: float,
-                  relevant: Callable[[Change], Awaitable[bool]] | None = None) -> EventStream:
+def redraw_stream(
+    bus: EventBus,
+    seq: int,
+    lifetime: float,
+    every: float,
+    relevant: Callable[[Change], Awaitable[bool]] | None = None,
+) -> EventStream:
     """`changed` events for a page redrawn as a whole when runs or agents change: at most one
     every `every` seconds (changes gather in between), and one at once if the page drawn at
     `seq` is already stale. `relevant` drops the changes the viewer may not see

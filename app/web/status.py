@@ -26,20 +26,28 @@ class StatusMeta:
 
 _META = [
     StatusMeta("IDLE", "Idle", "clock", "s-idle", "planned: waiting for its trigger time"),
-    StatusMeta("ACTIVE", "Active", "bolt", "s-active",
-               "due: waiting for upstreams, a slot or an agent"),
-    StatusMeta("TRIGGER", "Triggered", "send", "s-trigger",
-               "sent to an agent, not yet acknowledged"),
+    StatusMeta(
+        "ACTIVE", "Active", "bolt", "s-active", "due: waiting for upstreams, a slot or an agent"
+    ),
+    StatusMeta(
+        "TRIGGER", "Triggered", "send", "s-trigger", "sent to an agent, not yet acknowledged"
+    ),
     StatusMeta("STARTED", "Started", "flag", "s-started", "acknowledged: the agent is preparing"),
     StatusMeta("RUNNING", "Running", "play", "s-running", "the command is executing"),
     StatusMeta("PAUSED", "Paused", "pause", "s-paused", "execution suspended"),
     StatusMeta("SUCCESS", "Success", "check", "s-success", "exit code 0"),
-    StatusMeta("FAILED", "Failed", "cross", "s-failed",
-               "non-zero exit, launch error, timeout or agent lost"),
+    StatusMeta(
+        "FAILED",
+        "Failed",
+        "cross",
+        "s-failed",
+        "non-zero exit, launch error, timeout or agent lost",
+    ),
     StatusMeta("TERMINATED", "Terminated", "stop", "s-terminated", "stopped by an operator"),
     StatusMeta("SKIPPED", "Skipped", "skip", "s-skipped", "not run: upstream failed or frozen"),
-    StatusMeta("PENDING_APPROVAL", "Pending approval", "hourglass", "s-pending",
-               "waiting for an operator"),
+    StatusMeta(
+        "PENDING_APPROVAL", "Pending approval", "hourglass", "s-pending", "waiting for an operator"
+    ),
     StatusMeta("REJECTED", "Rejected", "ban", "s-rejected", "refused by an operator"),
 ]
 STATUSES: dict[str, StatusMeta] = {m.name: m for m in _META}

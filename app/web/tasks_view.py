@@ -24,11 +24,18 @@ class ListFilters:
     page: int = 1
 
     def query(self, **override: str | int) -> str:
-        values: dict[str, str | int] = {"tab": self.tab, "q": self.q, "active": self.active,
-                                        "page": self.page}
+        values: dict[str, str | int] = {
+            "tab": self.tab,
+            "q": self.q,
+            "active": self.active,
+            "page": self.page,
+        }
         values.update(override)
-        shown = {k: v for k, v in values.items()
-                 if v and not (k == "page" and v == 1) and not (k == "tab" and v == "tasks")}
+        shown = {
+            k: v
+            for k, v in values.items()
+            if v and not (k == "page" and v == 1) and not (k == "tab" and v == "tasks")
+        }
         return urlencode(shown)
 
 
@@ -68,16 +75,25 @@ def timezones() -> list[str]:
     return sorted(available_timezones())
 
 
-async def load_list(api: ApiClient, filters: ListFilters, selected: int | None = None
-                    ) -> ListView:
+async def load_list(api: ApiClient, filters: ListFilters, selected: int | None = None) -> ListView:
     path = "/tasks" if filters.tab == "tasks" else "/groups"
-    rows = await api.get(path, q=filters.q or None, active=filters.active or None,
-                         page=filters.page, page_size=LIST_PAGE + 1)
+    rows = await api.get(
+        path,
+        q=filters.q or None,
+        active=filters.active or None,
+        page=filters.page,
+        page_size=LIST_PAGE + 1,
+    )
     names = {}
     if filters.tab == "tasks" and any(r.get("group") for r in rows):
         names = {g["gid"]: g["name"] for g in await api.get("/groups", page_size=1000)}
-    return ListView(filters=filters, rows=rows[:LIST_PAGE], has_more=len(rows) > LIST_PAGE,
-                    group_names=names, selected=selected)
+    return ListView(
+        filters=filters,
+        rows=rows[:LIST_PAGE],
+        has_more=len(rows) > LIST_PAGE,
+        group_names=names,
+        selected=selected,
+    )
 
 
 async def load_choices(api: ApiClient, *, with_tasks: bool = False) -> Choices:

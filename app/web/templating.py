@@ -99,21 +99,35 @@ def percent(part: float | int | None, whole: float | int | None) -> float:
 
 
 templates.env.filters.update(when=when, ago=ago, duration=duration, size=size)
-templates.env.globals.update(status_meta=status_meta, STATUSES=STATUSES, percent=percent,
-                             chain_steps=chain_steps, schedule_summary=schedule_summary,
-                             CSRF_FIELD=CSRF_FIELD, CSRF_HEADER=CSRF_HEADER)
+templates.env.globals.update(
+    status_meta=status_meta,
+    STATUSES=STATUSES,
+    percent=percent,
+    chain_steps=chain_steps,
+    schedule_summary=schedule_summary,
+    CSRF_FIELD=CSRF_FIELD,
+    CSRF_HEADER=CSRF_HEADER,
+)
 
 
-def render(request: Request, name: str, context: Mapping[str, Any], *,
-           session: WebSession | None, status_code: int = 200,
-           headers: Mapping[str, str] | None = None) -> Response:
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    session: WebSession | None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """Render `name` with the page's own context plus the viewer (session, timezone, now)."""
     app_context = request.app.state.context
-    full: dict[str, Any] = {"session": session, "now": app_context.clock.now(),
-                            "tz": _user_zone(session)}
+    full: dict[str, Any] = {
+        "session": session,
+        "now": app_context.clock.now(),
+        "tz": _user_zone(session),
+    }
     full.update(context)
-    return templates.TemplateResponse(request, name, full, status_code=status_code,
-                                      headers=headers)
+    return templates.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
 
 
 def _user_zone(session: WebSession | None) -> tzinfo:
@@ -123,8 +137,9 @@ def _user_zone(session: WebSession | None) -> tzinfo:
         return ZoneInfo("UTC")
 
 
-def render_fragment(name: str, context: Mapping[str, Any], *, session: WebSession | None,
-                    now: datetime) -> str:
+def render_fragment(
+    name: str, context: Mapping[str, Any], *, session: WebSession | None, now: datetime
+) -> str:
     """A template as a string (for SSE events), with the same viewer context as `render`."""
     full: dict[str, Any] = {"session": session, "now": now, "tz": _user_zone(session)}
     full.update(context)

@@ -32,8 +32,9 @@ class Step:
         return status_meta(self.status).icon
 
 
-def timeline(events: Sequence[RunEventPublic], status: str, attempt: int,
-             now: datetime) -> list[Step]:
+def timeline(
+    events: Sequence[RunEventPublic], status: str, attempt: int, now: datetime
+) -> list[Step]:
     mine = [e for e in events if e.attempt == attempt]
     steps: list[Step] = []
     for index, event in enumerate(mine):
@@ -49,8 +50,9 @@ def timeline(events: Sequence[RunEventPublic], status: str, attempt: int,
             state = "current"
         until = following or (now if state == "current" else None)
         spent = (until - event.at).total_seconds() if until else None
-        steps.append(Step(status=event.status, state=state, at=event.at, detail=event.detail,
-                          spent=spent))
+        steps.append(
+            Step(status=event.status, state=state, at=event.at, detail=event.detail, spent=spent)
+        )
     if not status_meta(status).terminal:
         steps += [Step(status=s, state="future") for s in _ahead(status)]
         steps.append(Step(status="END", state="future"))
@@ -60,7 +62,7 @@ def timeline(events: Sequence[RunEventPublic], status: str, attempt: int,
 def _ahead(status: str) -> list[str]:
     """The normal-path steps after `status` (PAUSED resumes to RUNNING: nothing ahead)."""
     if status in CHAIN:
-        return list(CHAIN[CHAIN.index(status) + 1:])
+        return list(CHAIN[CHAIN.index(status) + 1 :])
     if status == "PENDING_APPROVAL":
         return list(CHAIN[1:])
     return []

@@ -18,22 +18,22 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('task') as batch:
-        batch.add_column(sa.Column('env_sealed', sa.String(), nullable=True))
-    with op.batch_alter_table('run') as batch:
-        batch.add_column(sa.Column('spec_digest', sa.String(length=64), nullable=True))
+    with op.batch_alter_table("task") as batch:
+        batch.add_column(sa.Column("env_sealed", sa.String(), nullable=True))
+    with op.batch_alter_table("run") as batch:
+        batch.add_column(sa.Column("spec_digest", sa.String(length=64), nullable=True))
     op.execute("UPDATE run SET spec_digest = 'legacy'")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('run') as batch:
-        batch.drop_column('spec_digest')
-    with op.batch_alter_table('task') as batch:
-        batch.drop_column('env_sealed')
+    with op.batch_alter_table("run") as batch:
+        batch.drop_column("spec_digest")
+    with op.batch_alter_table("task") as batch:
+        batch.drop_column("env_sealed")

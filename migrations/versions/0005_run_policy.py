@@ -15,25 +15,25 @@ from alembic import op
 
 import app.db.types
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
-        'run_policy',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-        sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column('policy', sa.JSON(), nullable=False),
-        sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-        sa.Column('updated_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('kind', 'name', name='uq_run_policy_scope'),
+        "run_policy",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("policy", sa.JSON(), nullable=False),
+        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("updated_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("kind", "name", name="uq_run_policy_scope"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('run_policy')
+    op.drop_table("run_policy")

@@ -15,27 +15,29 @@ from alembic import op
 
 import app.db.types
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     # Failed logins per client address: the address is locked, the account only slowed.
-    op.create_table('login_source',
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('window_start', app.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', app.db.types.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('source')
+    op.create_table(
+        "login_source",
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", app.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("source"),
     )
-    with op.batch_alter_table('login_source', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_source_window_start'), ['window_start'],
-                              unique=False)
+    with op.batch_alter_table("login_source", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_login_source_window_start"), ["window_start"], unique=False
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('login_source', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_login_source_window_start'))
-    op.drop_table('login_source')
+    with op.batch_alter_table("login_source", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_source_window_start"))
+    op.drop_table("login_source")

@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from support import require
 
 from app.agents.executors.base import Execution, Executor, LaunchError, Outcome, RunSpec, Stream
 from app.agents.executors.docker import (
+    LABEL_AGENT,
     LABEL_ATTEMPT,
     LABEL_MAX_RUN,
     LABEL_RUN_ID,
@@ -23,6 +25,7 @@ from app.agents.executors.docker import (
     container_options,
     docker_available,
     outcome_from_state,
+    owner_tag,
     parse_docker_time,
     parse_memory,
 )
@@ -101,8 +104,10 @@ async def finish(execution: DockerExecution) -> Outcome:
 
 
 def assert_removed(client: Any, run_id: int, attempt: int = 1) -> None:
-    names = [c.name for c in client.containers.list(all=True)]
-    assert container_name(run_id, attempt) not in names
+    # One listing call, no inspection of each: other tests' containers come and go meanwhile.
+    name = container_name(run_id, attempt)
+    found = client.api.containers(all=True, filters={"name": name})
+    assert f"/{name}" not in [n for c in found for n in c["Names"]]
 
 
 async def state_of(client: Any, execution: DockerExecution) -> dict[str, Any]:
@@ -639,3 +644,38 @@ async def test_runs_in_parallel_keep_their_own_output(
     assert all(o.succeeded for o in outcomes)
     for rid, sink in zip(run_ids, sinks, strict=True):
         assert sink.text("stdout") == f"{rid}-1\n{rid}-2\n{rid}-3\n".encode()
+
+
+def test_container_names_and_labels_carry_the_agents_tag(tmp_path: Path) -> None:
+    tag = owner_tag("build host/2")
+    assert tag.startswith("build-host-2-") and tag != owner_tag("build host 2")
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]+", f"almanac-{tag}")  # Docker's name rule
+    options = container_options(spec(5, tmp_path, "true"), tag)
+    assert options["name"] == f"almanac-{tag}-run-5-1"
+    assert options["labels"][LABEL_AGENT] == tag
+
+
+@pytest.mark.docker
+async def test_agents_sharing_an_engine_keep_to_their_own_containers(
+    client: Any, run_id: int, tmp_path: Path
+) -> None:
+    """Two servers' agents on one engine: the same run id makes two containers, and each
+    agent finds only its own after a restart."""
+    first, second = DockerExecutor(agent_name="one"), DockerExecutor(agent_name="two")
+    try:
+        executions = [
+            await executor.start(spec(run_id, tmp_path / name, "sleep 30"), RecordingSink())
+            for name, executor in (("one", first), ("two", second))
+        ]
+        mine = [c for c in await first.find_running() if c.run_id == run_id]
+        assert [c.container_id for c in mine] == [executions[0].container_id]
+        theirs = [c for c in await second.find_running() if c.run_id == run_id]
+        assert [c.container_id for c in theirs] == [executions[1].container_id]
+        for execution in executions:
+            await execution.kill()
+            await finish(execution)
+    finally:
+        first.close()
+        second.close()
+        for leftover in client.containers.list(all=True, filters={"name": f"-run-{run_id}-"}):
+            leftover.remove(force=True)

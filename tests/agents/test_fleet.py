@@ -60,8 +60,13 @@ def test_removal_needs_an_offline_or_drained_agent_without_runs(engine: Engine) 
         with session_scope(engine) as session:
             fleet.remove(session, "busy")
     with session_scope(engine) as session:
-        run = create_run(session, at=NOW, status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.ADHOC, spec={"command": "true"})
+        run = create_run(
+            session,
+            at=NOW,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.ADHOC,
+            spec={"command": "true"},
+        )
         run.status, run.agent = RunStatus.RUNNING.value, "busy"
         run_id = run.id
         fleet.set_draining(session, "busy", True)

@@ -13,26 +13,30 @@ from app.agents.outputs import UnsafeName, check_name, read_chunk, scan_outputs
 from app.agents.spool import Spool
 
 
-@pytest.mark.parametrize("name", ["a.txt", "sub/dir/b.bin", "ünïcode €.txt", ".hidden",
-                                  "a..b", "x" * 255])
+@pytest.mark.parametrize(
+    "name", ["a.txt", "sub/dir/b.bin", "ünïcode €.txt", ".hidden", "a..b", "x" * 255]
+)
 def test_safe_names_pass(name: str) -> None:
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize(("name", "why"), [
-    ("", "empty"),
-    ("/etc/passwd", "absolute"),
-    ("../x", "'..'"),
-    ("a/../../b", "'..'"),
-    ("a//b", "empty"),
-    ("./a", "'.'"),
-    ("a/", "empty"),
-    ("a\\..\\b", "backslash"),
-    ("a\nb", "control"),
-    ("x" * 256, "longer than 255"),
-    ("d/" * 500 + "f", "longer than 1000"),
-    ("bad\udcffname", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("../x", "'..'"),
+        ("a/../../b", "'..'"),
+        ("a//b", "empty"),
+        ("./a", "'.'"),
+        ("a/", "empty"),
+        ("a\\..\\b", "backslash"),
+        ("a\nb", "control"),
+        ("x" * 256, "longer than 255"),
+        ("d/" * 500 + "f", "longer than 1000"),
+        ("bad\udcffname", "UTF-8"),
+    ],
+)
 def test_unsafe_names_are_refused_with_the_reason(name: str, why: str) -> None:
     with pytest.raises(UnsafeName, match=why):
         check_name(name)

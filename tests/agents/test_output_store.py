@@ -25,8 +25,13 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 def _run(engine: Engine) -> int:
     with session_scope(engine) as session:
-        run = create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.ADHOC,
-                         spec={"command": "true"})
+        run = create_run(
+            session,
+            at=NOW,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.ADHOC,
+            spec={"command": "true"},
+        )
         return run.id or 0
 
 
@@ -40,8 +45,9 @@ def _file(name: str, data: bytes) -> OutputFile:
 
 def _complete(engine: Engine, store: OutputStore, run_id: int, *files: OutputFile) -> int:
     with session_scope(engine) as session:
-        return store.complete(session, OutputManifest(run_id=run_id, attempt=1,
-                                                      files=list(files)), now=NOW)
+        return store.complete(
+            session, OutputManifest(run_id=run_id, attempt=1, files=list(files)), now=NOW
+        )
 
 
 def test_chunks_are_stored_once_resends_trimmed_gaps_refused(tmp_path: Path) -> None:
@@ -80,7 +86,9 @@ def test_a_file_gets_its_row_once_its_bytes_match_the_manifest(
     with session_scope(engine) as session:
         rows = stored_outputs(session, run_id, 1)
         assert [(r.name, r.size, r.sha256) for r in rows] == [
-            ("empty.txt", 0, empty.sha256), ("r.txt", len(data), _file("r.txt", data).sha256)]
+            ("empty.txt", 0, empty.sha256),
+            ("r.txt", len(data), _file("r.txt", data).sha256),
+        ]
         assert stored_count(session, run_id, 2) == 0
     assert store.path(run_id, 1, "empty.txt").read_bytes() == b""
 
@@ -107,9 +115,15 @@ def test_the_zip_stream_holds_every_file(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"alpha\n")
     (tmp_path / "b").write_bytes(big)
     (tmp_path / "c").write_bytes(b"")
-    pieces = list(zip_stream([("a.txt", tmp_path / "a", 6, NOW),
-                              ("sub/big.bin", tmp_path / "b", len(big), None),
-                              ("empty", tmp_path / "c", 0, NOW)]))
+    pieces = list(
+        zip_stream(
+            [
+                ("a.txt", tmp_path / "a", 6, NOW),
+                ("sub/big.bin", tmp_path / "b", len(big), None),
+                ("empty", tmp_path / "c", 0, NOW),
+            ]
+        )
+    )
     assert len(pieces) > 3  # streamed, not built whole
     with zipfile.ZipFile(io.BytesIO(b"".join(pieces))) as archive:
         assert archive.testzip() is None

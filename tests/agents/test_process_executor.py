@@ -107,6 +107,7 @@ def reaped() -> Iterator[list[int]]:
 
 # ---- output -----------------------------------------------------------------------------
 
+
 async def test_stdout_and_stderr_are_captured_separately_and_in_order(tmp_path: Path) -> None:
     command = (
         'i=1; while [ "$i" -le 1000 ]; do '
@@ -132,7 +133,8 @@ async def test_twenty_megabytes_of_output_arrive_intact(tmp_path: Path) -> None:
     size = 20_000_000
     pattern = b"0123456789abcdefghi\n"  # 20 bytes a line
     outcome, sink = await run_to_end(
-        make_spec(tmp_path, f"yes 0123456789abcdefghi | head -c {size}"))
+        make_spec(tmp_path, f"yes 0123456789abcdefghi | head -c {size}")
+    )
     assert outcome.succeeded
     data = bytes(sink.data["stdout"])
     assert len(data) == size
@@ -141,6 +143,7 @@ async def test_twenty_megabytes_of_output_arrive_intact(tmp_path: Path) -> None:
 
 
 # ---- exit codes -------------------------------------------------------------------------
+
 
 async def test_non_zero_exit_code_is_the_reason(tmp_path: Path) -> None:
     outcome, sink = await run_to_end(make_spec(tmp_path, "echo before; exit 3"))
@@ -159,6 +162,7 @@ async def test_a_missing_command_fails_with_the_shells_code(tmp_path: Path) -> N
 
 # ---- environment, directories -----------------------------------------------------------
 
+
 async def test_environment_carries_the_task_env_and_run_identity(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,13 +171,13 @@ async def test_environment_carries_the_task_env_and_run_identity(
         tmp_path,
         'printf "%s|%s|%s|%s|%s\\n" "$GREETING" "$ALMANAC_RUN_ID" "$ALMANAC_ATTEMPT" '
         '"$ALMANAC_OUTPUT_DIR" "${ALMANAC_AGENT_TOKEN-unset}"',
-        run_id=987, attempt=2, env={"GREETING": "hello world; $(not expanded)"},
+        run_id=987,
+        attempt=2,
+        env={"GREETING": "hello world; $(not expanded)"},
     )
     outcome, sink = await run_to_end(spec)
     assert outcome.succeeded
-    assert sink.text("stdout") == (
-        f"hello world; $(not expanded)|987|2|{spec.output_dir}|unset\n"
-    )
+    assert sink.text("stdout") == (f"hello world; $(not expanded)|987|2|{spec.output_dir}|unset\n")
 
 
 async def test_default_working_directory_is_the_output_dir(tmp_path: Path) -> None:
@@ -188,7 +192,8 @@ async def test_workdir_is_honoured(tmp_path: Path) -> None:
     workdir.mkdir()
     (workdir / "input.txt").write_text("from the workdir\n")
     outcome, sink = await run_to_end(
-        make_spec(tmp_path, "pwd; cat input.txt", workdir=str(workdir)))
+        make_spec(tmp_path, "pwd; cat input.txt", workdir=str(workdir))
+    )
     assert outcome.succeeded
     assert sink.text("stdout") == f"{workdir}\nfrom the workdir\n"
 
@@ -202,8 +207,12 @@ async def test_a_missing_workdir_is_a_launch_error(tmp_path: Path) -> None:
 async def test_a_file_written_to_the_output_dir_lands_in_the_spec_output_dir(
     tmp_path: Path,
 ) -> None:
-    spec = make_spec(tmp_path, 'echo "result 42" > "$ALMANAC_OUTPUT_DIR/report.txt"',
-                     workdir=str(tmp_path), output_dir=tmp_path / "spool" / "7-1" / "outputs")
+    spec = make_spec(
+        tmp_path,
+        'echo "result 42" > "$ALMANAC_OUTPUT_DIR/report.txt"',
+        workdir=str(tmp_path),
+        output_dir=tmp_path / "spool" / "7-1" / "outputs",
+    )
     outcome, _ = await run_to_end(spec)
     assert outcome.succeeded
     assert (spec.output_dir / "report.txt").read_text() == "result 42\n"
@@ -211,13 +220,13 @@ async def test_a_file_written_to_the_output_dir_lands_in_the_spec_output_dir(
 
 # ---- kill, pause, timeout -----------------------------------------------------------------
 
-async def test_kill_terminates_the_whole_process_group(
-    tmp_path: Path, reaped: list[int]
-) -> None:
+
+async def test_kill_terminates_the_whole_process_group(tmp_path: Path, reaped: list[int]) -> None:
     pid_file = tmp_path / "grandchild.pid"
     sink = RecordingSink()
     execution = await ProcessExecutor().start(
-        make_spec(tmp_path, f"sleep 300 & echo $! > {pid_file}; echo started; wait"), sink)
+        make_spec(tmp_path, f"sleep 300 & echo $! > {pid_file}; echo started; wait"), sink
+    )
     await until(lambda: read_pid(pid_file) and sink.text("stdout") == "started\n")
     grandchild = read_pid(pid_file)
     assert grandchild is not None
@@ -285,7 +294,8 @@ async def test_pause_stops_the_group_and_resume_lets_it_finish(
 async def test_kill_reaches_a_paused_group(tmp_path: Path) -> None:
     sink = RecordingSink()
     execution = await ProcessExecutor().start(
-        make_spec(tmp_path, "echo ready; sleep 300; echo never"), sink)
+        make_spec(tmp_path, "echo ready; sleep 300; echo never"), sink
+    )
     shell = shell_pid(sink)
     # Settled in `wait` for its child (a process stopped inside execve reads "D", not "T").
     await until(lambda: sink.text("stdout") == "ready\n" and proc_state(shell) == "S")
@@ -313,6 +323,7 @@ async def test_a_run_inside_its_time_limit_is_not_a_timeout(tmp_path: Path) -> N
 
 # ---- users ----------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
 async def test_run_as_user_drops_to_that_user_and_its_groups() -> None:
     nobody = pwd.getpwnam("nobody")
@@ -320,8 +331,11 @@ async def test_run_as_user_drops_to_that_user_and_its_groups() -> None:
     # Somewhere nobody can reach (pytest's own tmp folders are private to root).
     with tempfile.TemporaryDirectory() as base:
         os.chmod(base, 0o755)
-        spec = make_spec(Path(base), 'id -u; id -g; id -G; touch "$ALMANAC_OUTPUT_DIR/mine"',
-                         run_as_user="nobody")
+        spec = make_spec(
+            Path(base),
+            'id -u; id -g; id -G; touch "$ALMANAC_OUTPUT_DIR/mine"',
+            run_as_user="nobody",
+        )
         outcome, sink = await run_to_end(spec)
         assert outcome.succeeded, sink.text("stderr")
         uid, gid, all_groups = sink.text("stdout").splitlines()
@@ -335,6 +349,6 @@ async def test_an_unknown_user_is_a_launch_error_naming_the_user(tmp_path: Path)
     sink = RecordingSink()
     with pytest.raises(LaunchError, match="no-such-user-almanac"):
         await ProcessExecutor().start(
-            make_spec(tmp_path, "true", run_as_user="no-such-user-almanac"), sink)
+            make_spec(tmp_path, "true", run_as_user="no-such-user-almanac"), sink
+        )
     assert sink.running_details == []
-

@@ -20,8 +20,7 @@ from app.agents.process_groups import (
 
 @pytest.fixture
 def group() -> Iterator[subprocess.Popen[bytes]]:
-    popen = subprocess.Popen(["/bin/sh", "-c", "sleep 300 & sleep 300"],
-                             start_new_session=True)
+    popen = subprocess.Popen(["/bin/sh", "-c", "sleep 300 & sleep 300"], start_new_session=True)
     try:
         yield popen
     finally:
@@ -47,8 +46,9 @@ def test_the_whole_group_is_ended(group: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_group_ignoring_sigterm_gets_sigkill() -> None:
-    popen = subprocess.Popen(["/bin/sh", "-c", "trap '' TERM; sleep 300 & trap '' TERM; wait"],
-                             start_new_session=True)
+    popen = subprocess.Popen(
+        ["/bin/sh", "-c", "trap '' TERM; sleep 300 & trap '' TERM; wait"], start_new_session=True
+    )
     try:
         record = record_of(popen.pid, "life")
         assert record is not None

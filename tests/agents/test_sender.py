@@ -38,8 +38,11 @@ class Frames:
 
 
 def _state(spool: RunSpool, status: str) -> None:
-    spool.record_state(p.StateChange(run_id=spool.run_id, attempt=spool.attempt,
-                                     seq=spool.next_seq, status=status, at=T0))
+    spool.record_state(
+        p.StateChange(
+            run_id=spool.run_id, attempt=spool.attempt, seq=spool.next_seq, status=status, at=T0
+        )
+    )
 
 
 def _spool(tmp_path: Path) -> RunSpool:
@@ -74,15 +77,21 @@ async def test_an_ended_attempt_sends_files_and_manifest_before_the_final_state(
     frames = Frames()
     await flush(frames, spool, Sent())
     assert frames.kinds() == [
-        "log:stdout", "log:stderr", "output:big.bin", "output:big.bin", "output:small.txt",
-        "outputs:", "state:STARTED", "state:RUNNING", "state:SUCCESS",
+        "log:stdout",
+        "log:stderr",
+        "output:big.bin",
+        "output:big.bin",
+        "output:small.txt",
+        "outputs:",
+        "state:STARTED",
+        "state:RUNNING",
+        "state:SUCCESS",
     ]
     chunks = [p.decode_frame(f) for f in frames.sent[2:5] if isinstance(f, bytes)]
     assert [(h.offset, len(d)) for h, d in chunks] == [(0, SEND_SIZE), (SEND_SIZE, 10), (0, 1)]
     manifest = p.parse_agent_message(str(frames.sent[5]))
     assert isinstance(manifest, p.OutputManifest)
-    assert [(f.name, f.size) for f in manifest.files] == [("big.bin", len(big)),
-                                                          ("small.txt", 1)]
+    assert [(f.name, f.size) for f in manifest.files] == [("big.bin", len(big)), ("small.txt", 1)]
 
 
 async def test_after_a_reconnect_only_what_the_server_lacks_is_sent(tmp_path: Path) -> None:
@@ -123,8 +132,16 @@ def test_the_spool_is_released_only_when_logs_files_and_end_are_stored(tmp_path:
     spool.seal()
 
     def ack(**fields: object) -> p.Ack:
-        values: dict[str, object] = {"run_id": 3, "attempt": 1, "seq": 3, "stdout": 6,
-                                     "stderr": 5, "done": True, "outputs": 2, **fields}
+        values: dict[str, object] = {
+            "run_id": 3,
+            "attempt": 1,
+            "seq": 3,
+            "stdout": 6,
+            "stderr": 5,
+            "done": True,
+            "outputs": 2,
+            **fields,
+        }
         return p.Ack.model_validate(values)
 
     assert not released(spool, ack())  # not finished on the agent yet

@@ -13,8 +13,9 @@ SPEC = {"run_id": 7, "attempt": 2, "command": "echo hi", "env": {"A": "1"}}
 
 
 def state(seq: int, status: str, **extra: object) -> StateChange:
-    return StateChange(run_id=7, attempt=2, seq=seq, status=status,
-                       at=T0 + timedelta(seconds=seq), **extra)  # type: ignore[arg-type]
+    return StateChange(
+        run_id=7, attempt=2, seq=seq, status=status, at=T0 + timedelta(seconds=seq), **extra
+    )  # type: ignore[arg-type]
 
 
 def test_a_new_spool_has_its_folder_spec_and_outputs(tmp_path: Path) -> None:

@@ -33,8 +33,14 @@ def _fill(path: Path) -> None:
 
 
 def _state(seq: int, status: str, detail: str = "") -> StateChange:
-    return StateChange(run_id=7, attempt=1, seq=seq, status=status,
-                       at=datetime(2026, 1, 1, tzinfo=UTC), detail=detail)
+    return StateChange(
+        run_id=7,
+        attempt=1,
+        seq=seq,
+        status=status,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        detail=detail,
+    )
 
 
 def _spool(root: Path) -> tuple[Spool, RunSpool]:
@@ -62,7 +68,11 @@ def test_a_state_that_does_not_fit_is_held_and_leaves_no_half_line(tiny: Path) -
     run.close()
     (loaded,) = spool.load_all()
     assert [(s.seq, s.status) for s in loaded.states] == [
-        (1, "STARTED"), (2, "RUNNING"), (3, "FAILED"), (4, "FAILED")]
+        (1, "STARTED"),
+        (2, "RUNNING"),
+        (3, "FAILED"),
+        (4, "FAILED"),
+    ]
 
 
 def test_output_that_does_not_fit_is_refused_whole(tiny: Path) -> None:

@@ -77,8 +77,7 @@ class Mailbox:
     messages: list[Envelope] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
-    async def handle_DATA(self, _server: SMTPServer, _session: Session, envelope: Envelope
-                          ) -> str:
+    async def handle_DATA(self, _server: SMTPServer, _session: Session, envelope: Envelope) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -87,15 +86,17 @@ class Mailbox:
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox(host="127.0.0.1", port=free_port())
 
-    def authenticate(_server: SMTPServer, _session: Session, _envelope: Envelope,
-                     mechanism: str, data: Any) -> AuthResult:
+    def authenticate(
+        _server: SMTPServer, _session: Session, _envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
         if isinstance(data, LoginPassword):
             box.logins.append((data.login.decode(), data.password.decode()))
             return AuthResult(success=data.password == b"smtp-secret")
         return AuthResult(success=False)
 
-    controller = Controller(box, hostname=box.host, port=box.port, authenticator=authenticate,
-                            auth_require_tls=False)
+    controller = Controller(
+        box, hostname=box.host, port=box.port, authenticator=authenticate, auth_require_tls=False
+    )
     controller.start()
     yield box
     controller.stop()

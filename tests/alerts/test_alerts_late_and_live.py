@@ -24,8 +24,9 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def frozen_api(alert_engine: Engine, database_url: str, tmp_path: Path, clock: FrozenClock
-               ) -> Iterator[TestClient]:
+def frozen_api(
+    alert_engine: Engine, database_url: str, tmp_path: Path, clock: FrozenClock
+) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
     token = seed_user(alert_engine)
     app = create_app(settings, engine=alert_engine, clock=clock)
@@ -36,20 +37,28 @@ def frozen_api(alert_engine: Engine, database_url: str, tmp_path: Path, clock: F
 
 
 def test_a_run_not_started_in_time_raises_late_start_once(
-        frozen_api: TestClient, clock: FrozenClock, webhook: Any) -> None:
+    frozen_api: TestClient, clock: FrozenClock, webhook: Any
+) -> None:
     api = frozen_api
     service: AlertService = api.app.state.alerts  # type: ignore[attr-defined]
-    iid = api.post(f"{API}/integrations", json={"name": "h", "kind": "webhook",
-                                                "config": {"url": webhook.url}}).json()["id"]
-    solo = api.post(f"{API}/tasks", json={"name": "solo", "command": "true",
-                                          "target": "offline-box"}).json()["tid"]
-    member = api.post(f"{API}/tasks", json={"name": "member", "command": "true",
-                                            "target": "offline-box"}).json()["tid"]
+    iid = api.post(
+        f"{API}/integrations", json={"name": "h", "kind": "webhook", "config": {"url": webhook.url}}
+    ).json()["id"]
+    solo = api.post(
+        f"{API}/tasks", json={"name": "solo", "command": "true", "target": "offline-box"}
+    ).json()["tid"]
+    member = api.post(
+        f"{API}/tasks", json={"name": "member", "command": "true", "target": "offline-box"}
+    ).json()["tid"]
     gid = api.post(f"{API}/groups", json={"name": "g", "tasks": [member]}).json()["gid"]
     for target in ({"task": solo}, {"group": gid}):
-        assert api.post(f"{API}/alerts", json={**target, "events": ["late_start"],
-                                               "late_minutes": 5, "integration": iid},
-                        ).status_code == 201
+        assert (
+            api.post(
+                f"{API}/alerts",
+                json={**target, "events": ["late_start"], "late_minutes": 5, "integration": iid},
+            ).status_code
+            == 201
+        )
     solo_run = api.post(f"{API}/tasks/{solo}/run").json()["id"]
     assert api.post(f"{API}/groups/{gid}/run").status_code == 201
     assert service.check_late() == 0
@@ -67,18 +76,27 @@ def test_a_run_not_started_in_time_raises_late_start_once(
 
 
 def test_a_failing_command_on_a_real_agent_sends_a_signed_webhook(
-        agent_ready: LiveServer, webhook: Any) -> None:
+    agent_ready: LiveServer, webhook: Any
+) -> None:
     with agent_ready.client() as http:
-        iid = http.post("/integrations", json={
-            "name": "hook", "kind": "webhook", "config": {"url": webhook.url},
-            "secret": "shared-secret"}).json()["id"]
-        tid = http.post("/tasks", json={"name": "broken", "command": "echo no; exit 3"}
-                        ).json()["tid"]
-        http.post("/alerts", json={"task": tid, "events": ["failed", "retries exhausted"],
-                                   "integration": iid})
+        iid = http.post(
+            "/integrations",
+            json={
+                "name": "hook",
+                "kind": "webhook",
+                "config": {"url": webhook.url},
+                "secret": "shared-secret",
+            },
+        ).json()["id"]
+        tid = http.post("/tasks", json={"name": "broken", "command": "echo no; exit 3"}).json()[
+            "tid"
+        ]
+        http.post(
+            "/alerts",
+            json={"task": tid, "events": ["failed", "retries exhausted"], "integration": iid},
+        )
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
-        got = wait_for(lambda: webhook.received if len(webhook.received) == 2 else None,
-                       timeout=60)
+        got = wait_for(lambda: webhook.received if len(webhook.received) == 2 else None, timeout=60)
         for request in got:
             assert request.headers[SIGNATURE_HEADER] == signature("shared-secret", request.body)
             assert request.json()["run"]["exit_code"] == 3

@@ -6,21 +6,40 @@ from fastapi.testclient import TestClient
 
 
 def _task_on(api: TestClient, calendar: str) -> dict[str, object]:
-    response = api.post("/api/v1/tasks", json={
-        "name": "payroll", "command": "true",
-        "schedule": {"kind": "times", "times": ["09:00"], "timezone": "Europe/Berlin",
-                     "calendar": calendar}})
+    response = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "payroll",
+            "command": "true",
+            "schedule": {
+                "kind": "times",
+                "times": ["09:00"],
+                "timezone": "Europe/Berlin",
+                "calendar": calendar,
+            },
+        },
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
 def test_create_with_holidays_and_list_closed_days(api: TestClient) -> None:
-    created = api.post("/api/v1/calendars", json={
-        "name": "bavaria", "country": "DE", "subdivision": "BY", "skip_weekends": True,
-        "extra_dates": ["2026-12-31"], "working_dates": ["2026-01-06"]})
+    created = api.post(
+        "/api/v1/calendars",
+        json={
+            "name": "bavaria",
+            "country": "DE",
+            "subdivision": "BY",
+            "skip_weekends": True,
+            "extra_dates": ["2026-12-31"],
+            "working_dates": ["2026-01-06"],
+        },
+    )
     assert created.status_code == 201, created.text
-    days = {d["date"]: d["reason"] for d in
-            api.get("/api/v1/calendars/bavaria/closed", params={"year": 2026}).json()}
+    days = {
+        d["date"]: d["reason"]
+        for d in api.get("/api/v1/calendars/bavaria/closed", params={"year": 2026}).json()
+    }
     assert days["2026-12-25"].startswith("holiday")
     assert days["2026-12-31"] == "closed: extra date"
     assert days["2026-01-03"] == "weekend"
@@ -30,8 +49,9 @@ def test_create_with_holidays_and_list_closed_days(api: TestClient) -> None:
 def test_unknown_country_or_subdivision_is_refused(api: TestClient) -> None:
     bad_country = api.post("/api/v1/calendars", json={"name": "x", "country": "XX"})
     assert bad_country.status_code == 422 and bad_country.json()["detail"].startswith("country")
-    bad_sub = api.post("/api/v1/calendars", json={"name": "x", "country": "DE",
-                                                  "subdivision": "ZZ"})
+    bad_sub = api.post(
+        "/api/v1/calendars", json={"name": "x", "country": "DE", "subdivision": "ZZ"}
+    )
     assert bad_sub.status_code == 422 and bad_sub.json()["detail"].startswith("subdivision")
     bad_date = api.post("/api/v1/calendars", json={"name": "x", "extra_dates": ["2026-02-30"]})
     assert bad_date.status_code == 422 and "extra_dates" in bad_date.json()["detail"]
@@ -61,8 +81,9 @@ def test_a_calendar_in_use_cannot_be_deleted(api: TestClient) -> None:
 
 def test_freeze_and_unfreeze_a_date(api: TestClient) -> None:
     tid = api.post("/api/v1/tasks", json={"name": "f", "command": "true"}).json()["tid"]
-    created = api.post(f"/api/v1/tasks/{tid}/freezes", json={"date": "2026-12-24",
-                                                             "reason": "holiday freeze"})
+    created = api.post(
+        f"/api/v1/tasks/{tid}/freezes", json={"date": "2026-12-24", "reason": "holiday freeze"}
+    )
     assert created.status_code == 201
     again = api.post(f"/api/v1/tasks/{tid}/freezes", json={"date": "2026-12-24"})
     assert again.status_code == 409

@@ -10,10 +10,14 @@ from support import ADMIN_PASSWORD, wait_for
 
 
 def test_create_read_update_delete(api: TestClient) -> None:
-    created = api.post("/api/v1/tasks", json={
-        "name": "nightly", "command": "echo hi",
-        "schedule": {"kind": "cron", "cron": "0 2 * * *", "timezone": "America/New_York"},
-    })
+    created = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "nightly",
+            "command": "echo hi",
+            "schedule": {"kind": "cron", "cron": "0 2 * * *", "timezone": "America/New_York"},
+        },
+    )
     assert created.status_code == 201, created.text
     task = created.json()
     assert task["tid"] > 0 and task["next_fire_time"] is not None
@@ -34,26 +38,57 @@ def test_create_read_update_delete(api: TestClient) -> None:
         ({"name": "x", "command": 42}, "command"),
         ({"name": "", "command": "true"}, "name"),
         ({"name": "x", "command": "true", "retry_attempts": "many"}, "retry_attempts"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "cron", "cron": "61 * * * *"}}, "cron"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "cron", "cron": "* * *"}}, "cron"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "Mars/Olympus"}},
-         "timezone"),
+        (
+            {"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "61 * * * *"}},
+            "cron",
+        ),
+        ({"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "* * *"}}, "cron"),
+        (
+            {
+                "name": "x",
+                "command": "true",
+                "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "Mars/Olympus"},
+            },
+            "timezone",
+        ),
         ({"name": "x", "command": "true", "memory": "lots"}, "memory"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "times", "times": ["25:00"]}}, "times"),
+        (
+            {"name": "x", "command": "true", "schedule": {"kind": "times", "times": ["25:00"]}},
+            "times",
+        ),
         ({"name": "x", "command": "true", "schedule": {"kind": "times", "times": []}}, "times"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "frequency", "every_minutes": 15,
-                       "window": {"start": "18:00", "end": "08:00"}}}, "window"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "frequency", "every_minutes": 0}}, "every_minutes"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "frequency", "every_minutes": 1441}}, "every_minutes"),
-        ({"name": "x", "command": "true",
-          "schedule": {"kind": "times", "times": ["09:00"], "days": "someday"}}, "days"),
+        (
+            {
+                "name": "x",
+                "command": "true",
+                "schedule": {
+                    "kind": "frequency",
+                    "every_minutes": 15,
+                    "window": {"start": "18:00", "end": "08:00"},
+                },
+            },
+            "window",
+        ),
+        (
+            {"name": "x", "command": "true", "schedule": {"kind": "frequency", "every_minutes": 0}},
+            "every_minutes",
+        ),
+        (
+            {
+                "name": "x",
+                "command": "true",
+                "schedule": {"kind": "frequency", "every_minutes": 1441},
+            },
+            "every_minutes",
+        ),
+        (
+            {
+                "name": "x",
+                "command": "true",
+                "schedule": {"kind": "times", "times": ["09:00"], "days": "someday"},
+            },
+            "days",
+        ),
         ({"name": "x", "command": "true", "schedule": {"kind": "weekly"}}, "kind"),
         ({"name": "x", "command": "true", "concurrency": "sometimes"}, "concurrency"),
     ],
@@ -69,9 +104,14 @@ def test_bad_input_names_the_field_and_stores_nothing(
 
 
 def test_an_unknown_calendar_is_refused(api: TestClient) -> None:
-    response = api.post("/api/v1/tasks", json={
-        "name": "x", "command": "true",
-        "schedule": {"kind": "cron", "cron": "0 1 * * *", "calendar": "nope"}})
+    response = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "x",
+            "command": "true",
+            "schedule": {"kind": "cron", "cron": "0 1 * * *", "calendar": "nope"},
+        },
+    )
     assert response.status_code == 422
     assert "schedule.calendar" in response.json()["detail"]
     assert api.get("/api/v1/tasks").json() == []
@@ -95,10 +135,16 @@ def test_a_failed_patch_changes_nothing(api: TestClient) -> None:
 def test_every_route_but_health_and_login_needs_a_token(api: TestClient) -> None:
     anonymous = TestClient(api.app)
     assert anonymous.get("/api/v1/health").json()["status"] == "ok"
-    for method, path in [("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"),
-                         ("GET", "/api/v1/runs"), ("GET", "/api/v1/runs/1"),
-                         ("GET", "/api/v1/runs/1/logs"), ("GET", "/api/v1/agents"),
-                         ("POST", "/api/v1/agents/tokens"), ("POST", "/api/v1/tasks/1/run")]:
+    for method, path in [
+        ("GET", "/api/v1/tasks"),
+        ("POST", "/api/v1/tasks"),
+        ("GET", "/api/v1/runs"),
+        ("GET", "/api/v1/runs/1"),
+        ("GET", "/api/v1/runs/1/logs"),
+        ("GET", "/api/v1/agents"),
+        ("POST", "/api/v1/agents/tokens"),
+        ("POST", "/api/v1/tasks/1/run"),
+    ]:
         response = anonymous.request(method, path)
         assert response.status_code == 401, (method, path)
     bad = anonymous.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"})
@@ -109,8 +155,9 @@ def test_login_issues_a_working_token_and_refuses_a_wrong_password(api: TestClie
     anonymous = TestClient(api.app)
     wrong = anonymous.post("/api/v1/auth/token", json={"username": "admin", "password": "wrong"})
     assert wrong.status_code == 401
-    good = anonymous.post("/api/v1/auth/token",
-                          json={"username": "admin", "password": ADMIN_PASSWORD})
+    good = anonymous.post(
+        "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
     assert good.status_code == 200 and good.json()["token_type"] == "bearer"
     token = good.json()["access_token"]
     listed = anonymous.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
@@ -119,8 +166,9 @@ def test_login_issues_a_working_token_and_refuses_a_wrong_password(api: TestClie
 
 def test_health_reports_the_database(api: TestClient, database_url: str) -> None:
     # On PostgreSQL the only server wins the leadership lock shortly after it starts.
-    body = wait_for(lambda: (b := api.get("/api/v1/health").json())["scheduler"] == "leader"
-                    and b, timeout=10)
+    body = wait_for(
+        lambda: (b := api.get("/api/v1/health").json())["scheduler"] == "leader" and b, timeout=10
+    )
     assert body["database"] == ("postgresql" if database_url.startswith("postgresql") else "sqlite")
 
 
@@ -134,14 +182,22 @@ def test_agent_tokens_are_shown_once_and_stored_hashed(api: TestClient) -> None:
 
 
 def test_forecast_lists_fire_times_with_offsets(api: TestClient) -> None:
-    tid = api.post("/api/v1/tasks", json={
-        "name": "f", "command": "true",
-        "schedule": {"kind": "cron", "cron": "0 9 * * *", "timezone": "Europe/Berlin"},
-    }).json()["tid"]
-    body = api.get(f"/api/v1/tasks/{tid}/forecast",
-                   params={"count": 3, "after": "2026-03-27T00:00:00+00:00"}).json()
+    tid = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "f",
+            "command": "true",
+            "schedule": {"kind": "cron", "cron": "0 9 * * *", "timezone": "Europe/Berlin"},
+        },
+    ).json()["tid"]
+    body = api.get(
+        f"/api/v1/tasks/{tid}/forecast", params={"count": 3, "after": "2026-03-27T00:00:00+00:00"}
+    ).json()
     assert [o["at"] for o in body["occurrences"]] == [
-        "2026-03-27T08:00:00Z", "2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z"]
+        "2026-03-27T08:00:00Z",
+        "2026-03-28T08:00:00Z",
+        "2026-03-29T07:00:00Z",
+    ]
     naive = api.get(f"/api/v1/tasks/{tid}/forecast", params={"after": "2026-03-27T00:00:00"})
     assert naive.status_code == 422 and "after" in naive.json()["detail"]
 

@@ -18,8 +18,7 @@ def _as(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _task(api: TestClient, headers: dict[str, str] | None = None, **fields: Any
-          ) -> dict[str, Any]:
+def _task(api: TestClient, headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
     body = {"name": "report", "command": "echo report", **fields}
     response = api.post("/api/v1/tasks", json=body, headers=headers or {})
     assert response.status_code == 201, response.text
@@ -37,31 +36,36 @@ def test_a_users_run_waits_for_an_operator(api: TestClient) -> None:
     run = submitted.json()
     assert run["status"] == "PENDING_APPROVAL" and run["created_by"] == "uma"
     assert api.post(f"/api/v1/runs/{run['id']}/approve", headers=user).status_code == 403
-    approved = api.post(f"/api/v1/runs/{run['id']}/approve", headers=operator,
-                        json={"comment": "looks fine"})
+    approved = api.post(
+        f"/api/v1/runs/{run['id']}/approve", headers=operator, json={"comment": "looks fine"}
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "ACTIVE"
     events = api.get(f"/api/v1/runs/{run['id']}").json()["events"]
     assert [(e["status"], e["detail"]) for e in events] == [
         ("PENDING_APPROVAL", "submitted for approval by uma"),
-        ("ACTIVE", "approved by otto: looks fine")]
+        ("ACTIVE", "approved by otto: looks fine"),
+    ]
     again = api.post(f"/api/v1/runs/{run['id']}/approve", headers=operator)
     assert again.status_code == 409
 
     second = api.post(f"/api/v1/tasks/{task['tid']}/run", headers=user).json()
-    rejected = api.post(f"/api/v1/runs/{second['id']}/reject", headers=operator,
-                        json={"comment": "not on a Friday"})
+    rejected = api.post(
+        f"/api/v1/runs/{second['id']}/reject", headers=operator, json={"comment": "not on a Friday"}
+    )
     assert rejected.json()["status"] == "REJECTED"
     assert rejected.json()["reason"] == "rejected by otto: not on a Friday"
     # an operator's own force run needs nobody
-    assert api.post(f"/api/v1/tasks/{task['tid']}/run", headers=operator
-                    ).json()["status"] == "ACTIVE"
+    assert (
+        api.post(f"/api/v1/tasks/{task['tid']}/run", headers=operator).json()["status"] == "ACTIVE"
+    )
     decisions = api.get("/api/v1/audit", params={"target_kind": "run", "action": "run.*"}).json()
     assert [(e["action"], e["actor"], e["detail"]) for e in decisions["items"]] == [
-        ("run.reject", "otto", "not on a Friday"), ("run.approve", "otto", "looks fine")]
+        ("run.reject", "otto", "not on a Friday"),
+        ("run.approve", "otto", "looks fine"),
+    ]
 
 
-def test_what_a_user_writes_stays_inactive_until_an_operator_activates_it(
-        api: TestClient) -> None:
+def test_what_a_user_writes_stays_inactive_until_an_operator_activates_it(api: TestClient) -> None:
     engine = _engine(api)
     user = _as(seed_user(engine, "uma", role="user"))
     operator = _as(seed_user(engine, "otto", role="operator"))
@@ -79,8 +83,7 @@ def test_what_a_user_writes_stays_inactive_until_an_operator_activates_it(
     assert edited.json()["active"] is False and edited.json()["next_fire_time"] is None
 
 
-def test_definitions_and_controls_are_audited_with_who_where_before_after(
-        api: TestClient) -> None:
+def test_definitions_and_controls_are_audited_with_who_where_before_after(api: TestClient) -> None:
     task = _task(api)
     api.patch(f"/api/v1/tasks/{task['tid']}", json={"command": "echo v2"})
     api.post(f"/api/v1/tasks/{task['tid']}/freezes", json={"date": "2026-12-24"})
@@ -91,8 +94,16 @@ def test_definitions_and_controls_are_audited_with_who_where_before_after(
     api.delete(f"/api/v1/tasks/{task['tid']}")
     page = api.get("/api/v1/audit").json()
     actions = [e["action"] for e in page["items"]]
-    assert actions == ["task.delete", "agent_token.create", "calendar.create", "run.kill",
-                       "task.run", "task.freeze", "task.update", "task.create"]
+    assert actions == [
+        "task.delete",
+        "agent_token.create",
+        "calendar.create",
+        "run.kill",
+        "task.run",
+        "task.freeze",
+        "task.update",
+        "task.create",
+    ]
     assert all(e["actor"] == "admin" and e["source"] == "testclient" for e in page["items"])
     update = page["items"][-2]
     assert update["before"]["command"] == "echo report"
@@ -105,8 +116,7 @@ def test_definitions_and_controls_are_audited_with_who_where_before_after(
     assert "token" not in agent_token["after"]
 
 
-def test_the_audit_log_filters_pages_and_stays_in_the_admins_instances(
-        api: TestClient) -> None:
+def test_the_audit_log_filters_pages_and_stays_in_the_admins_instances(api: TestClient) -> None:
     engine = _engine(api)
     for name in ("a", "b", "c"):
         _task(api, name=name)

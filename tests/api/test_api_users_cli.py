@@ -26,18 +26,32 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def _almanac(server: LiveServer, *args: str, token: str | None = None) -> str:
-    result = CliRunner().invoke(cli, list(args), env={
-        "ALMANAC_URL": server.url, "ALMANAC_TOKEN": token or server.token})
+    result = CliRunner().invoke(
+        cli, list(args), env={"ALMANAC_URL": server.url, "ALMANAC_TOKEN": token or server.token}
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def test_users_tokens_and_audit_from_the_command_line(server: LiveServer) -> None:
-    _almanac(server, "user", "create", "cli-op", "--role", "operator", "--instances",
-             "default,ops", "--password", GOOD, "--no-must-change")
+    _almanac(
+        server,
+        "user",
+        "create",
+        "cli-op",
+        "--role",
+        "operator",
+        "--instances",
+        "default,ops",
+        "--password",
+        GOOD,
+        "--no-must-change",
+    )
     users = json.loads(_almanac(server, "user", "list", "--json"))
-    assert {(u["username"], u["role"]) for u in users} == {("admin", "superadmin"),
-                                                           ("cli-op", "operator")}
+    assert {(u["username"], u["role"]) for u in users} == {
+        ("admin", "superadmin"),
+        ("cli-op", "operator"),
+    }
     shown = json.loads(_almanac(server, "user", "update", "cli-op", "--timezone", "Asia/Tokyo"))
     assert shown["timezone"] == "Asia/Tokyo" and shown["instances"] == ["default", "ops"]
     token = _almanac(server, "token", "create", "laptop", "--days", "3").splitlines()[0]
@@ -50,19 +64,37 @@ def test_users_tokens_and_audit_from_the_command_line(server: LiveServer) -> Non
     _almanac(server, "user", "delete", "cli-op", "--yes")
     audit = json.loads(_almanac(server, "audit", "--action", "user.*", "--json"))
     assert [e["action"] for e in audit["items"]] == [
-        "user.delete", "user.password_reset", "user.update", "user.update", "user.create"]
-    refused = CliRunner().invoke(cli, ["user", "create", "weak", "--password", "short"],
-                                 env={"ALMANAC_URL": server.url, "ALMANAC_TOKEN": server.token})
+        "user.delete",
+        "user.password_reset",
+        "user.update",
+        "user.update",
+        "user.create",
+    ]
+    refused = CliRunner().invoke(
+        cli,
+        ["user", "create", "weak", "--password", "short"],
+        env={"ALMANAC_URL": server.url, "ALMANAC_TOKEN": server.token},
+    )
     assert refused.exit_code == 1 and "password:" in refused.output
 
 
 def test_approve_and_reject_from_the_command_line(server: LiveServer) -> None:
     with server.client() as http:
-        assert http.post("/users", json={"username": "cli-user", "role": "user",
-                                         "password": GOOD, "must_change_password": False}
-                         ).status_code == 201
-        user = http.post("/auth/token", json={"username": "cli-user", "password": GOOD}
-                         ).json()["access_token"]
+        assert (
+            http.post(
+                "/users",
+                json={
+                    "username": "cli-user",
+                    "role": "user",
+                    "password": GOOD,
+                    "must_change_password": False,
+                },
+            ).status_code
+            == 201
+        )
+        user = http.post("/auth/token", json={"username": "cli-user", "password": GOOD}).json()[
+            "access_token"
+        ]
         tid = http.post("/tasks", json={"name": "t", "command": "true"}).json()["tid"]
         first = http.post(f"/tasks/{tid}/run", headers={"Authorization": f"Bearer {user}"})
         second = http.post(f"/tasks/{tid}/run", headers={"Authorization": f"Bearer {user}"})
@@ -71,5 +103,6 @@ def test_approve_and_reject_from_the_command_line(server: LiveServer) -> None:
     assert out.strip() == f"run {first.json()['id']} ACTIVE"
     out = _almanac(server, "run", "reject", str(second.json()["id"]), "-m", "no")
     assert out.strip() == f"run {second.json()['id']} REJECTED"
-    _almanac(server, "user", "passwd", "--current", GOOD, "--password", "Changed-Pass-4",
-             token=user)
+    _almanac(
+        server, "user", "passwd", "--current", GOOD, "--password", "Changed-Pass-4", token=user
+    )

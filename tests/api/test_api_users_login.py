@@ -23,18 +23,24 @@ GOOD = "Correct-Horse-9"
 
 
 @pytest.fixture
-def frozen_api(database_url: str, tmp_path: Path, clock: FrozenClock,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def frozen_api(
+    database_url: str, tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     monkeypatch.setattr(app.security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
     settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
     engine = make_engine(database_url)
     token = seed_user(engine)
-    with TestClient(create_app(settings, engine=engine, clock=clock,
-                               start_scheduler=False)) as client:
+    with TestClient(
+        create_app(settings, engine=engine, clock=clock, start_scheduler=False)
+    ) as client:
         client.headers["Authorization"] = f"Bearer {token}"
-        assert client.post("/api/v1/users", json={
-            "username": "kim", "password": GOOD, "must_change_password": False}
-        ).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/users",
+                json={"username": "kim", "password": GOOD, "must_change_password": False},
+            ).status_code
+            == 201
+        )
         yield client
     engine.dispose()
 
@@ -44,8 +50,9 @@ def _try(api: TestClient, password: str) -> tuple[int, str | None]:
     return response.status_code, response.headers.get("retry-after")
 
 
-def test_failures_slow_down_and_a_good_password_clears(frozen_api: TestClient,
-                                                       clock: FrozenClock) -> None:
+def test_failures_slow_down_and_a_good_password_clears(
+    frozen_api: TestClient, clock: FrozenClock
+) -> None:
     api = frozen_api
     assert [_try(api, "wrong-pass-1") for _ in range(3)] == [(401, None)] * 3
     assert _try(api, GOOD) == (429, "1")  # even the right password waits its turn
@@ -62,14 +69,18 @@ def test_failures_slow_down_and_a_good_password_clears(frozen_api: TestClient,
 
 
 def test_the_wait_grows_to_a_cap_and_the_account_is_never_locked(
-        frozen_api: TestClient, clock: FrozenClock) -> None:
+    frozen_api: TestClient, clock: FrozenClock
+) -> None:
     api = frozen_api
     waits = []
     for _ in range(THROTTLE.source_limit - 1):  # below the limit of the (one) test address
         assert _try(api, "wrong-pass-1") == (401, None)
         until = api.get("/api/v1/users/kim").json()["locked_until"]
-        waits.append(0 if until is None else
-                     round((datetime.fromisoformat(until) - clock.now()).total_seconds()))
+        waits.append(
+            0
+            if until is None
+            else round((datetime.fromisoformat(until) - clock.now()).total_seconds())
+        )
         if waits[-1]:
             assert _try(api, GOOD) == (429, str(waits[-1]))
         clock.advance(timedelta(seconds=waits[-1]))
@@ -77,8 +88,9 @@ def test_the_wait_grows_to_a_cap_and_the_account_is_never_locked(
     assert _try(api, GOOD) == (200, None)
 
 
-def test_an_admin_unlocks_and_a_reset_clears_the_wait(frozen_api: TestClient,
-                                                      clock: FrozenClock) -> None:
+def test_an_admin_unlocks_and_a_reset_clears_the_wait(
+    frozen_api: TestClient, clock: FrozenClock
+) -> None:
     api = frozen_api
     for failures in range(1, 6):
         assert _try(api, "wrong-pass-1") == (401, None)
@@ -91,13 +103,17 @@ def test_an_admin_unlocks_and_a_reset_clears_the_wait(frozen_api: TestClient,
     for _ in range(3):
         _try(api, "wrong-pass-1")
     assert _try(api, GOOD)[0] == 429
-    assert api.post("/api/v1/users/kim/password", json={
-        "password": "Brand-New-Pass-2", "must_change_password": False}).status_code == 204
+    assert (
+        api.post(
+            "/api/v1/users/kim/password",
+            json={"password": "Brand-New-Pass-2", "must_change_password": False},
+        ).status_code
+        == 204
+    )
     assert _try(api, "Brand-New-Pass-2")[0] == 200
 
 
-def test_unknown_and_disabled_accounts_answer_like_a_wrong_password(
-        frozen_api: TestClient) -> None:
+def test_unknown_and_disabled_accounts_answer_like_a_wrong_password(frozen_api: TestClient) -> None:
     api = frozen_api
     assert _try(api, "wrong-pass-1")[0] == 401
     unknown = api.post("/api/v1/auth/token", json={"username": "nobody", "password": GOOD})

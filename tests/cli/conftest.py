@@ -18,8 +18,7 @@ Cli = Callable[..., Result]
 def almanac(agent_ready: LiveServer) -> Cli:
     """`almanac(*args, input=None)`: run the CLI as a person would, against the server."""
     runner = CliRunner()
-    env = {"ALMANAC_URL": agent_ready.url, "ALMANAC_TOKEN": agent_ready.token,
-           "COLUMNS": "200"}
+    env = {"ALMANAC_URL": agent_ready.url, "ALMANAC_TOKEN": agent_ready.token, "COLUMNS": "200"}
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return runner.invoke(cli, list(args), env=env, input=input)

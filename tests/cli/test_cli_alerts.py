@@ -39,19 +39,39 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 
 
 def test_set_up_an_alert_and_read_its_deliveries(
-        almanac: Cli, agent_ready: LiveServer, receiver: Any) -> None:
+    almanac: Cli, agent_ready: LiveServer, receiver: Any
+) -> None:
     url, got = receiver
-    made = almanac("integration", "create", "ops-hook", "--kind", "webhook", "--url", url,
-                   "--secret", "--json", input="cli-secret\n")
+    made = almanac(
+        "integration",
+        "create",
+        "ops-hook",
+        "--kind",
+        "webhook",
+        "--url",
+        url,
+        "--secret",
+        "--json",
+        input="cli-secret\n",
+    )
     assert made.exit_code == 0, made.output
-    integration = json.loads(made.stdout[made.stdout.index("{"):])
+    integration = json.loads(made.stdout[made.stdout.index("{") :])
     assert integration["has_secret"] is True and "cli-secret" not in made.stdout
     assert almanac("integration", "test", str(integration["id"])).stdout.strip() == "sent"
     wait_for(lambda: len(got) == 1)
-    task = json.loads(almanac("task", "create", "--name", "broken", "--command", "exit 2",
-                              "--json").stdout)
-    rule = almanac("alert", "create", "--events", "failed", "--integration",
-                   str(integration["id"]), "--task", str(task["tid"]))
+    task = json.loads(
+        almanac("task", "create", "--name", "broken", "--command", "exit 2", "--json").stdout
+    )
+    rule = almanac(
+        "alert",
+        "create",
+        "--events",
+        "failed",
+        "--integration",
+        str(integration["id"]),
+        "--task",
+        str(task["tid"]),
+    )
     assert rule.exit_code == 0 and "broken" in rule.stdout
     assert "ops-hook" in almanac("alert", "list").stdout
     with agent_ready.client() as http:
@@ -60,8 +80,9 @@ def test_set_up_an_alert_and_read_its_deliveries(
     headers, body = got[1]
     assert headers[SIGNATURE_HEADER] == signature("cli-secret", body)
     assert json.loads(body)["event"] == "failed"
-    shown = wait_for(lambda: json.loads(almanac("alert", "deliveries", str(run_id),
-                                                "--json").stdout) or None)
+    shown = wait_for(
+        lambda: json.loads(almanac("alert", "deliveries", str(run_id), "--json").stdout) or None
+    )
     assert shown[0]["event"] == "failed"
     used = almanac("integration", "delete", str(integration["id"]), "-y")
     assert used.exit_code == 1 and "used by alert rules" in used.output

@@ -11,23 +11,29 @@ from support import LiveServer
 
 Cli = Callable[..., Result]
 
-DOC = {"format": "almanac/v1",
-       "groups": [{"name": "etl"}],
-       "tasks": [{"name": "extract", "command": "true", "group": "etl"},
-                 {"name": "load", "command": "true", "group": "etl"},
-                 {"name": "solo", "command": "echo solo"}],
-       "dependencies": [{"group": "etl", "upstream": "extract", "downstream": "load"}]}
+DOC = {
+    "format": "almanac/v1",
+    "groups": [{"name": "etl"}],
+    "tasks": [
+        {"name": "extract", "command": "true", "group": "etl"},
+        {"name": "load", "command": "true", "group": "etl"},
+        {"name": "solo", "command": "echo solo"},
+    ],
+    "dependencies": [{"group": "etl", "upstream": "extract", "downstream": "load"}],
+}
 
 
-def test_import_then_export_round_trips(almanac: Cli, agent_ready: LiveServer,
-                                        tmp_path: Path) -> None:
+def test_import_then_export_round_trips(
+    almanac: Cli, agent_ready: LiveServer, tmp_path: Path
+) -> None:
     source = tmp_path / "in.json"
     source.write_text(json.dumps(DOC))
     dry = almanac("import", str(source), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Would change" in dry.output and "extract" in dry.output
-    assert "create 5, update 0, delete 0, unchanged 0 (merge, dry run, nothing changed)" \
-        in dry.output
+    assert (
+        "create 5, update 0, delete 0, unchanged 0 (merge, dry run, nothing changed)" in dry.output
+    )
     applied = almanac("import", str(source))
     assert applied.exit_code == 0 and "(merge, applied)" in applied.output
     out = tmp_path / "out.json"
@@ -41,8 +47,13 @@ def test_import_then_export_round_trips(almanac: Cli, agent_ready: LiveServer,
 
 
 def test_a_refused_file_lists_each_problem(almanac: Cli, tmp_path: Path) -> None:
-    bad = {**DOC, "dependencies": [*DOC["dependencies"],  # type: ignore[list-item]
-                                   {"group": "etl", "upstream": "load", "downstream": "extract"}]}
+    bad = {
+        **DOC,
+        "dependencies": [
+            *DOC["dependencies"],  # type: ignore[list-item]
+            {"group": "etl", "upstream": "load", "downstream": "extract"},
+        ],
+    }
     source = tmp_path / "bad.json"
     source.write_text(json.dumps(bad))
     result = almanac("import", str(source))

@@ -12,8 +12,9 @@ Cli = Callable[..., Result]
 
 
 def test_adhoc_waits_and_prefixes_output_with_the_agent(almanac: Cli, agent_name: str) -> None:
-    result = almanac("adhoc", "--agents", agent_name, "-w", "--",
-                     "echo one; echo two; echo oops >&2")
+    result = almanac(
+        "adhoc", "--agents", agent_name, "-w", "--", "echo one; echo two; echo oops >&2"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("batch ")
     lines = result.stdout.splitlines()
@@ -23,8 +24,9 @@ def test_adhoc_waits_and_prefixes_output_with_the_agent(almanac: Cli, agent_name
     assert "SUCCESS" in result.stdout
 
 
-def test_adhoc_fails_when_a_run_fails_and_joins_several_words(almanac: Cli, agent_name: str
-                                                              ) -> None:
+def test_adhoc_fails_when_a_run_fails_and_joins_several_words(
+    almanac: Cli, agent_name: str
+) -> None:
     result = almanac("adhoc", "--all", "-w", "--", "sh", "-c", "echo it is $0; exit 4")
     assert result.exit_code == 1
     assert f"{agent_name} | it is sh" in result.stdout
@@ -33,8 +35,20 @@ def test_adhoc_fails_when_a_run_fails_and_joins_several_words(almanac: Cli, agen
 
 
 def test_submit_with_resources(almanac: Cli, agent_name: str) -> None:
-    result = almanac("submit", "-t", agent_name, "-c", "1", "-m", "256M", "--env",
-                     "GREETING=hello there", "-w", "--", "echo $GREETING")
+    result = almanac(
+        "submit",
+        "-t",
+        agent_name,
+        "-c",
+        "1",
+        "-m",
+        "256M",
+        "--env",
+        "GREETING=hello there",
+        "-w",
+        "--",
+        "echo $GREETING",
+    )
     assert result.exit_code == 0, result.output
     assert f"{agent_name} | hello there" in result.stdout
     started = almanac("submit", "-t", f"{agent_name}::0,1", "--json", "--", "true")
@@ -45,13 +59,13 @@ def test_submit_with_resources(almanac: Cli, agent_name: str) -> None:
 
 
 def test_batch_show_and_kill(almanac: Cli, agent_name: str, agent_ready: LiveServer) -> None:
-    started = json.loads(almanac("adhoc", "--agents", agent_name, "--json", "--",
-                                 "sleep 60").stdout)
+    started = json.loads(
+        almanac("adhoc", "--agents", agent_name, "--json", "--", "sleep 60").stdout
+    )
     batch = started["batch_id"]
     run_id = started["runs"][0]["id"]
     with agent_ready.client() as http:
-        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING",
-                 timeout=30)
+        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING", timeout=30)
     shown = almanac("batch", "show", batch)
     assert shown.exit_code == 0 and "RUNNING" in shown.stdout
     assert almanac("batch", "kill", batch, input="n\n").exit_code == 1
@@ -61,11 +75,13 @@ def test_batch_show_and_kill(almanac: Cli, agent_name: str, agent_ready: LiveSer
 
 
 def test_task_update_and_delete(almanac: Cli) -> None:
-    created = json.loads(almanac("task", "create", "--name", "t", "--command", "true",
-                                 "--json").stdout)
+    created = json.loads(
+        almanac("task", "create", "--name", "t", "--command", "true", "--json").stdout
+    )
     tid = str(created["tid"])
-    updated = almanac("task", "update", tid, "--command", "echo new", "--cron", "0 5 * * *",
-                      "--json")
+    updated = almanac(
+        "task", "update", tid, "--command", "echo new", "--cron", "0 5 * * *", "--json"
+    )
     assert updated.exit_code == 0, updated.output
     task = json.loads(updated.stdout)
     assert task["command"] == "echo new" and task["next_fire_time"] is not None
@@ -76,17 +92,16 @@ def test_task_update_and_delete(almanac: Cli) -> None:
 
 
 def test_run_kill_pause_resume_and_watch(almanac: Cli, agent_ready: LiveServer) -> None:
-    created = json.loads(almanac("task", "create", "--name", "s", "--command",
-                                 "sleep 60", "--json").stdout)
+    created = json.loads(
+        almanac("task", "create", "--name", "s", "--command", "sleep 60", "--json").stdout
+    )
     with agent_ready.client() as http:
         run_id = http.post(f"/tasks/{created['tid']}/run").json()["id"]
-        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING",
-                 timeout=30)
+        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING", timeout=30)
         assert almanac("run", "pause", str(run_id)).exit_code == 0
         wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "PAUSED", timeout=30)
         assert almanac("run", "resume", str(run_id)).exit_code == 0
-        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING",
-                 timeout=30)
+        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING", timeout=30)
     declined = almanac("run", "kill", str(run_id), input="n\n")
     assert declined.exit_code == 1 and "Kill run" in declined.output
     assert almanac("run", "kill", str(run_id), "-y").exit_code == 0
@@ -97,8 +112,9 @@ def test_run_kill_pause_resume_and_watch(almanac: Cli, agent_ready: LiveServer) 
 
 
 def test_watch_exits_zero_on_success(almanac: Cli, agent_ready: LiveServer) -> None:
-    created = json.loads(almanac("task", "create", "--name", "ok", "--command", "true",
-                                 "--json").stdout)
+    created = json.loads(
+        almanac("task", "create", "--name", "ok", "--command", "true", "--json").stdout
+    )
     with agent_ready.client() as http:
         run_id = http.post(f"/tasks/{created['tid']}/run").json()["id"]
     watched = almanac("run", "watch", str(run_id), "--timeout", "60")
@@ -107,8 +123,9 @@ def test_watch_exits_zero_on_success(almanac: Cli, agent_ready: LiveServer) -> N
 
 
 def test_task_run_waits_with_a_spinner_and_prints_each_status(almanac: Cli) -> None:
-    created = json.loads(almanac("task", "create", "--name", "w", "--command", "true",
-                                 "--json").stdout)
+    created = json.loads(
+        almanac("task", "create", "--name", "w", "--command", "true", "--json").stdout
+    )
     result = almanac("task", "run", str(created["tid"]), "-w")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "  SUCCESS"

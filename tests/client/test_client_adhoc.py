@@ -9,17 +9,20 @@ from app.client import Almanac, AlmanacAPIError
 
 
 def test_a_batch_runs_on_the_chosen_agent_and_streams_its_output(
-        client: Almanac, agent_name: str) -> None:
-    batch = client.adhoc.start("echo hello; echo oops >&2", agents=[agent_name],
-                               env={"X": "1"})
+    client: Almanac, agent_name: str
+) -> None:
+    batch = client.adhoc.start("echo hello; echo oops >&2", agents=[agent_name], env={"X": "1"})
     assert batch.statuses() == {agent_name: "ACTIVE"}
     [run] = batch.runs
     assert run.data["trigger_kind"] == "adhoc" and run.data["task"] is None
     assert run.data["batch_id"] == batch.batch_id and run.data["target"] == agent_name
     changes: list[tuple[str, str]] = []
     lines: list[tuple[str, str, str]] = []
-    final = batch.wait(timeout=60, on_change=lambda a, s: changes.append((a, s)),
-                       on_line=lambda a, stream, line: lines.append((a, stream, line)))
+    final = batch.wait(
+        timeout=60,
+        on_change=lambda a, s: changes.append((a, s)),
+        on_line=lambda a, stream, line: lines.append((a, stream, line)),
+    )
     assert final == {agent_name: "SUCCESS"}
     assert changes[-1] == (agent_name, "SUCCESS")
     assert sorted(lines) == [(agent_name, "stderr", "oops"), (agent_name, "stdout", "hello")]
@@ -37,8 +40,9 @@ def test_all_and_labels_choose_online_agents(client: Almanac, agent_name: str) -
         client.adhoc.start("true", agents=["ghost"])
     assert unknown.value.status == 422 and "unknown agent 'ghost'" in unknown.value.detail
     with pytest.raises(AlmanacAPIError) as both:
-        client.request("POST", "/adhoc", json={"command": "true", "all": True,
-                                               "agents": [agent_name]})
+        client.request(
+            "POST", "/adhoc", json={"command": "true", "all": True, "agents": [agent_name]}
+        )
     assert both.value.status == 422 and "exactly one" in both.value.detail
     batch.wait(timeout=60)
 
@@ -51,7 +55,8 @@ def test_kill_stops_every_run_of_the_batch(client: Almanac, agent_name: str) -> 
 
 
 def test_a_user_waits_for_approval_and_a_viewer_is_refused(
-        agent_ready: LiveServer, agent_name: str) -> None:
+    agent_ready: LiveServer, agent_name: str
+) -> None:
     user = seed_user(agent_ready.engine, "submitter", role="user")
     viewer = seed_user(agent_ready.engine, "watcher", role="viewer")
     with Almanac(agent_ready.url, user) as as_user:
@@ -68,8 +73,9 @@ def test_a_user_waits_for_approval_and_a_viewer_is_refused(
 
 
 def test_submit_one_run_with_resources(client: Almanac, agent_name: str) -> None:
-    run = client.adhoc.submit("echo $GREETING", agent_name, env={"GREETING": "hi there"},
-                              cpus=1, memory="256M")
+    run = client.adhoc.submit(
+        "echo $GREETING", agent_name, env={"GREETING": "hi there"}, cpus=1, memory="256M"
+    )
     assert run.wait(timeout=60, on_change=lambda _s: None) == "SUCCESS"
     assert run.logs() == "hi there\n"
     assert run.get_agent() == agent_name

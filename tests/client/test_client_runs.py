@@ -11,8 +11,9 @@ from support import wait_for
 from app.client import Almanac
 
 
-def test_a_forced_run_is_watched_to_its_end(client: Almanac, agent_name: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_forced_run_is_watched_to_its_end(
+    client: Almanac, agent_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     task = client.tasks.create(name="hello", command="echo out; echo err >&2")
     assert client.tasks.get(task["tid"])["name"] == "hello"
     assert [t["name"] for t in client.tasks.list()] == ["hello"]
@@ -34,7 +35,8 @@ def test_outputs_are_listed_and_downloaded(client: Almanac, tmp_path: Path) -> N
     run = client.adhoc.submit(
         'mkdir -p "$ALMANAC_OUTPUT_DIR/sub" && echo one > "$ALMANAC_OUTPUT_DIR/a.txt" '
         '&& echo two > "$ALMANAC_OUTPUT_DIR/sub/b.txt"',
-        str(next(a["name"] for a in client.agents())))
+        str(next(a["name"] for a in client.agents())),
+    )
     assert run.wait(timeout=60, on_change=lambda _s: None) == "SUCCESS"
     names = wait_for(lambda: sorted(o["name"] for o in run.outputs()), timeout=30)
     assert names == ["a.txt", "sub/b.txt"]

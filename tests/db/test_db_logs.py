@@ -23,15 +23,21 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 def _run(engine: Engine) -> int:
     with session_scope(engine) as session:
-        run = create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.ADHOC,
-                         spec={"command": "true"})
+        run = create_run(
+            session,
+            at=NOW,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.ADHOC,
+            spec={"command": "true"},
+        )
         return run.id or 0
 
 
 def _append(engine: Engine, run_id: int, offset: int, data: bytes, stream: str = "stdout") -> int:
     with session_scope(engine) as session:
-        return append_chunk(session, run_id=run_id, attempt=1, stream=stream, offset=offset,
-                            data=data)
+        return append_chunk(
+            session, run_id=run_id, attempt=1, stream=stream, offset=offset, data=data
+        )
 
 
 def _download(engine: Engine, run_id: int, stream: str = "stdout") -> bytes:
@@ -63,17 +69,20 @@ def test_pages_by_line_across_chunk_boundaries(engine: Engine) -> None:
     text = b"".join(f"line {i}\n".encode() for i in range(1, 1201))
     offset = 0
     for size in (5, 700, 3, 4000, 1, 9000):  # chunks that cut lines anywhere
-        piece = text[offset: offset + size]
+        piece = text[offset : offset + size]
         offset = _append(engine, run_id, offset, piece)
     offset = _append(engine, run_id, offset, text[offset:])
     with session_scope(engine) as session:
         assert total_lines(session, run_id, 1, "stdout") == (1200, len(text))
-        first = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=1,
-                           page_size=500)
-        third = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=3,
-                           page_size=500)
-        beyond = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=4,
-                            page_size=500)
+        first = read_lines(
+            session, run_id=run_id, attempt=1, stream="stdout", page=1, page_size=500
+        )
+        third = read_lines(
+            session, run_id=run_id, attempt=1, stream="stdout", page=3, page_size=500
+        )
+        beyond = read_lines(
+            session, run_id=run_id, attempt=1, stream="stdout", page=4, page_size=500
+        )
     assert first.lines[0] == "line 1" and first.lines[-1] == "line 500"
     assert len(first.lines) == 500
     assert third.first_line == 1001
@@ -85,8 +94,7 @@ def test_a_last_line_without_newline_is_a_line(engine: Engine) -> None:
     run_id = _run(engine)
     _append(engine, run_id, 0, b"a\nb\nno newline")
     with session_scope(engine) as session:
-        page = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=1,
-                          page_size=10)
+        page = read_lines(session, run_id=run_id, attempt=1, stream="stdout", page=1, page_size=10)
     assert page.lines == ["a", "b", "no newline"]
     assert page.total_lines == 3
 

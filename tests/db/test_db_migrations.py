@@ -13,9 +13,23 @@ from app.bootstrap import alembic_config
 from app.db.engine import make_engine
 
 EXPECTED_TABLES = {
-    "calendar", "task_group", "task", "dependency_edge", "run", "run_event", "log_chunk",
-    "agent", "agent_token", "app_user", "api_token", "freeze", "group_run", "group_dependency",
-    "run_output", "audit_event", "integration",
+    "calendar",
+    "task_group",
+    "task",
+    "dependency_edge",
+    "run",
+    "run_event",
+    "log_chunk",
+    "agent",
+    "agent_token",
+    "app_user",
+    "api_token",
+    "freeze",
+    "group_run",
+    "group_dependency",
+    "run_output",
+    "audit_event",
+    "integration",
 }
 
 
@@ -57,7 +71,8 @@ def test_upgrading_from_the_first_release_keeps_the_data(database_url: str) -> N
             "retry_attempts, retry_delay_seconds, retry_exponential, concurrency, misfire, "
             "misfire_grace_seconds, misfire_max_replays, instance) VALUES ('kept', '', 'true', "
             "'{}', '[]', '[]', '{}', true, 0, 0, false, 'allow', 'run_once', 3600, 10, "
-            "'default')")
+            "'default')"
+        )
     command.upgrade(config, "head")
     with engine.connect() as connection:
         names = connection.exec_driver_sql("SELECT name FROM task").scalars().all()

@@ -18,8 +18,13 @@ NOW = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 
 def test_transitions_stamp_times_and_events_with_microseconds(engine: Engine) -> None:
     with session_scope(engine) as session:
-        run = create_run(session, at=NOW, status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        run = create_run(
+            session,
+            at=NOW,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true"},
+        )
         run_id = run.id or 0
         steps = [RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, RunStatus.SUCCESS]
         for index, status in enumerate(steps, start=1):
@@ -36,8 +41,13 @@ def test_transitions_stamp_times_and_events_with_microseconds(engine: Engine) ->
 
 def test_an_illegal_transition_is_refused(engine: Engine) -> None:
     with session_scope(engine) as session:
-        run = create_run(session, at=NOW, status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        run = create_run(
+            session,
+            at=NOW,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true"},
+        )
         transition(session, run, RunStatus.TERMINATED, at=NOW)
         with pytest.raises(Conflict, match="cannot go from TERMINATED to RUNNING"):
             transition(session, run, RunStatus.RUNNING, at=NOW)
@@ -45,24 +55,46 @@ def test_an_illegal_transition_is_refused(engine: Engine) -> None:
 
 def test_an_occurrence_cannot_exist_twice(engine: Engine) -> None:
     with session_scope(engine) as session:
-        create_run(session, at=NOW, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-                   spec={"command": "true"}, occurrence_key="t1@2026-03-02T09:00:00+00:00")
+        create_run(
+            session,
+            at=NOW,
+            status=RunStatus.IDLE,
+            trigger_kind=TriggerKind.SCHEDULE,
+            spec={"command": "true"},
+            occurrence_key="t1@2026-03-02T09:00:00+00:00",
+        )
     with pytest.raises(IntegrityError), session_scope(engine) as session:
-        create_run(session, at=NOW, status=RunStatus.IDLE, trigger_kind=TriggerKind.SCHEDULE,
-                   spec={"command": "true"}, occurrence_key="t1@2026-03-02T09:00:00+00:00")
+        create_run(
+            session,
+            at=NOW,
+            status=RunStatus.IDLE,
+            trigger_kind=TriggerKind.SCHEDULE,
+            spec={"command": "true"},
+            occurrence_key="t1@2026-03-02T09:00:00+00:00",
+        )
 
 
 def test_naive_datetimes_are_refused(engine: Engine) -> None:
     with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
-        create_run(session, at=datetime(2026, 3, 2, 8, 0), status=RunStatus.ACTIVE,
-                   trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        create_run(
+            session,
+            at=datetime(2026, 3, 2, 8, 0),
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true"},
+        )
 
 
 def test_events_are_readable_in_the_session_that_records_them(engine: Engine) -> None:
     at = datetime(2026, 3, 2, 8, 0, 0, 250000, tzinfo=UTC)
     with session_scope(engine) as session:
-        run = create_run(session, at=at, status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        run = create_run(
+            session,
+            at=at,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true"},
+        )
         assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE"]
         transition(session, run, RunStatus.TRIGGER, at=at + timedelta(milliseconds=1))
         assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE", "TRIGGER"]
@@ -71,22 +103,35 @@ def test_events_are_readable_in_the_session_that_records_them(engine: Engine) ->
     with session_scope(engine) as session:
         events = run_events(session, run_id)
     assert [(e.status, e.at) for e in events] == [
-        ("ACTIVE", at), ("TRIGGER", at + timedelta(milliseconds=1)),
-        ("STARTED", at + timedelta(milliseconds=2))]
+        ("ACTIVE", at),
+        ("TRIGGER", at + timedelta(milliseconds=1)),
+        ("STARTED", at + timedelta(milliseconds=2)),
+    ]
 
 
 def test_events_of_a_rolled_back_transaction_are_not_written(engine: Engine) -> None:
     at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     with session_scope(engine) as session:
-        run_id = create_run(session, at=at, status=RunStatus.ACTIVE,
-                            trigger_kind=TriggerKind.MANUAL, spec={"command": "true"}).id or 0
+        run_id = (
+            create_run(
+                session,
+                at=at,
+                status=RunStatus.ACTIVE,
+                trigger_kind=TriggerKind.MANUAL,
+                spec={"command": "true"},
+            ).id
+            or 0
+        )
     with pytest.raises(RuntimeError), session_scope(engine) as session:
         transition(session, get_run(session, run_id), RunStatus.TRIGGER, at=at)
         raise RuntimeError("the unit of work fails before its commit")
     with session_scope(engine) as session:
-        transition(session, get_run(session, run_id), RunStatus.TRIGGER,
-                   at=at + timedelta(seconds=1))
+        transition(
+            session, get_run(session, run_id), RunStatus.TRIGGER, at=at + timedelta(seconds=1)
+        )
     with session_scope(engine) as session:
         events = run_events(session, run_id)
     assert [(e.status, e.at) for e in events] == [
-        ("ACTIVE", at), ("TRIGGER", at + timedelta(seconds=1))]
+        ("ACTIVE", at),
+        ("TRIGGER", at + timedelta(seconds=1)),
+    ]

@@ -167,4 +167,5 @@ def test_ordinal_days_over_years_agree_with_asking_every_day() -> None:
     september = run({"days": "first mon"}, local(2026, 8, 15), 1)
     assert dates(september) == ["2026-10-05"]
     assert [(s.local.date().isoformat(), s.reason) for s in september.skipped] == [
-        ("2026-09-07", "holiday: Labor Day")]
+        ("2026-09-07", "holiday: Labor Day")
+    ]

@@ -29,20 +29,40 @@ def test_a_group_run_starts_planned_or_running() -> None:
     assert INITIAL.isdisjoint(GROUP_ENDED)
 
 
-@pytest.mark.parametrize(("current", "target"), [
-    (G.IDLE, G.RUNNING), (G.IDLE, G.SKIPPED), (G.IDLE, G.MISSED), (G.IDLE, G.TERMINATED),
-    (G.RUNNING, G.SUCCESS), (G.RUNNING, G.FAILED), (G.RUNNING, G.TERMINATED),
-    (G.SUCCESS, G.RUNNING), (G.FAILED, G.RUNNING), (G.FAILED, G.SUCCESS), (G.SUCCESS, G.FAILED),
-    (G.TERMINATED, G.RUNNING), (G.RUNNING, G.RUNNING),
-])
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (G.IDLE, G.RUNNING),
+        (G.IDLE, G.SKIPPED),
+        (G.IDLE, G.MISSED),
+        (G.IDLE, G.TERMINATED),
+        (G.RUNNING, G.SUCCESS),
+        (G.RUNNING, G.FAILED),
+        (G.RUNNING, G.TERMINATED),
+        (G.SUCCESS, G.RUNNING),
+        (G.FAILED, G.RUNNING),
+        (G.FAILED, G.SUCCESS),
+        (G.SUCCESS, G.FAILED),
+        (G.TERMINATED, G.RUNNING),
+        (G.RUNNING, G.RUNNING),
+    ],
+)
 def test_allowed_moves(current: GroupRunStatus, target: GroupRunStatus) -> None:
     assert can_move(current, target)
 
 
-@pytest.mark.parametrize(("current", "target"), [
-    (G.SUCCESS, G.TERMINATED), (G.SKIPPED, G.RUNNING), (G.MISSED, G.RUNNING),
-    (G.RUNNING, G.IDLE), (G.SUCCESS, G.IDLE), (G.IDLE, G.SUCCESS), (G.FAILED, G.TERMINATED),
-])
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (G.SUCCESS, G.TERMINATED),
+        (G.SKIPPED, G.RUNNING),
+        (G.MISSED, G.RUNNING),
+        (G.RUNNING, G.IDLE),
+        (G.SUCCESS, G.IDLE),
+        (G.IDLE, G.SUCCESS),
+        (G.FAILED, G.TERMINATED),
+    ],
+)
 def test_refused_moves(current: GroupRunStatus, target: GroupRunStatus) -> None:
     assert not can_move(current, target)
 
@@ -57,14 +77,18 @@ def test_settling_follows_the_task_runs() -> None:
     assert settled(G.RUNNING, []) is G.SUCCESS
 
 
-@given(st.sampled_from([G.RUNNING, G.SUCCESS, G.FAILED, G.TERMINATED]),
-       st.lists(st.sampled_from(list(RunStatus)), max_size=6))
-def test_settling_is_always_an_allowed_move(current: GroupRunStatus,
-                                             members: list[RunStatus]) -> None:
+@given(
+    st.sampled_from([G.RUNNING, G.SUCCESS, G.FAILED, G.TERMINATED]),
+    st.lists(st.sampled_from(list(RunStatus)), max_size=6),
+)
+def test_settling_is_always_an_allowed_move(
+    current: GroupRunStatus, members: list[RunStatus]
+) -> None:
     target = settled(current, members)
     assert can_move(current, target)
-    assert (target in GROUP_ENDED) == (all(is_terminal(s) for s in members)
-                                       or current is G.TERMINATED)
+    assert (target in GROUP_ENDED) == (
+        all(is_terminal(s) for s in members) or current is G.TERMINATED
+    )
 
 
 def test_the_one_writer_checks_the_edge_and_stamps_the_end() -> None:

@@ -30,10 +30,12 @@ class DeafAgent:
         self._thread.start()
 
     def _main(self) -> None:
-        with connect(self._url, additional_headers={"Authorization": f"Bearer {self._token}"}
-                     ) as ws:
-            ws.send(p.Hello(name=NAME, version="test", resources={"docker": False}
-                            ).model_dump_json())
+        with connect(
+            self._url, additional_headers={"Authorization": f"Bearer {self._token}"}
+        ) as ws:
+            ws.send(
+                p.Hello(name=NAME, version="test", resources={"docker": False}).model_dump_json()
+            )
             while not self._stop.is_set():
                 try:
                     frame = ws.recv(timeout=0.1)
@@ -65,13 +67,20 @@ def test_an_unacknowledged_start_is_dispatched_again_then_fails(live: LiveServer
         token = http.post("/agents/tokens", json={"name": NAME}).json()["token"]
         agent = DeafAgent(live, token)
         try:
-            wait_for(lambda: any(a["name"] == NAME and a["connected"]
-                                 for a in http.get("/agents").json()), timeout=30)
-            task = http.post("/tasks", json={"name": "never", "command": "true",
-                                             "target": NAME}).json()
+            wait_for(
+                lambda: any(
+                    a["name"] == NAME and a["connected"] for a in http.get("/agents").json()
+                ),
+                timeout=30,
+            )
+            task = http.post(
+                "/tasks", json={"name": "never", "command": "true", "target": NAME}
+            ).json()
             run_id = int(http.post(f"/tasks/{task['tid']}/run").json()["id"])
-            run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["status"]
-                           == "FAILED" and r, timeout=30)
+            run = wait_for(
+                lambda: (r := http.get(f"/runs/{run_id}").json())["status"] == "FAILED" and r,
+                timeout=30,
+            )
         finally:
             agent.stop()
     assert run["reason"] == "not accepted by an agent after 3 dispatches"

@@ -38,9 +38,26 @@ class AgentProc:
         self.log = log
         self._out: IO[bytes] = open(log, "ab")  # closed in stop()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", url, "--token", token,
-             "--name", name, "--data-dir", str(data_dir), *AS_THE_TEST_USER],
-            cwd=REPO, env=clean_env(), stdout=self._out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                url,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(data_dir),
+                *AS_THE_TEST_USER,
+            ],
+            cwd=REPO,
+            env=clean_env(),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -76,8 +93,9 @@ class Fleet:
         return self.live.url
 
     def server_up(self) -> None:
-        self.live = start_live_server(self.data_dir, port=self.port or None, local_agent=False,
-                                      heartbeat_timeout_seconds=2)
+        self.live = start_live_server(
+            self.data_dir, port=self.port or None, local_agent=False, heartbeat_timeout_seconds=2
+        )
         self.port = self.live.settings.port
 
     def server_down(self) -> None:
@@ -88,12 +106,20 @@ class Fleet:
 
     def http(self, token: str | None = None) -> httpx.Client:
         assert self.live is not None
-        return httpx.Client(base_url=self.url + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {token or self.live.token}"})
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token or self.live.token}"},
+        )
 
     def start_agent(self, name: str) -> AgentProc:
-        agent = AgentProc(self.url, self.agent_token(name), name, self.tmp_path / f"agent-{name}",
-                          self.tmp_path / f"agent-{name}.log")
+        agent = AgentProc(
+            self.url,
+            self.agent_token(name),
+            name,
+            self.tmp_path / f"agent-{name}",
+            self.tmp_path / f"agent-{name}.log",
+        )
         self.agents.append(agent)
         wait_for(lambda: self.agent(name).get("connected"), timeout=30)
         return agent
@@ -105,8 +131,9 @@ class Fleet:
 
     def run_on(self, name: str, command: str) -> int:
         with self.http() as http:
-            task = http.post("/tasks", json={"name": f"f-{next(_names)}", "command": command,
-                                             "target": name})
+            task = http.post(
+                "/tasks", json={"name": f"f-{next(_names)}", "command": command, "target": name}
+            )
             assert task.status_code == 201, task.text
             return int(http.post(f"/tasks/{task.json()['tid']}/run").json()["id"])
 
@@ -115,8 +142,7 @@ class Fleet:
             return dict(http.get(f"/runs/{run_id}").json())
 
     def wait_status(self, run_id: int, status: str) -> dict[str, Any]:
-        return dict(wait_for(lambda: (r := self.run(run_id))["status"] == status and r,
-                             timeout=30))
+        return dict(wait_for(lambda: (r := self.run(run_id))["status"] == status and r, timeout=30))
 
     def close(self) -> None:
         for agent in self.agents:
@@ -156,7 +182,10 @@ def test_a_drained_agent_finishes_its_work_and_takes_none_until_undrained(
     assert response.status_code == 200, response.text
     drained = response.json()
     assert (drained["status"], drained["draining"], drained["running_runs"]) == (
-        "draining", True, [first])
+        "draining",
+        True,
+        [first],
+    )
     assert fleet.agent("w1")["draining"] is True
 
     second = fleet.run_on("w1", "echo second")
@@ -249,8 +278,14 @@ def test_the_agents_cli(fleet: Fleet) -> None:
     env = clean_env(ALMANAC_URL=fleet.url, ALMANAC_TOKEN=fleet.admin, COLUMNS="160")
 
     def almanac(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "app.cli.main", "agents", *args], cwd=REPO,
-                              env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli.main", "agents", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     listed = almanac("list", "--json")
     assert listed.returncode == 0, listed.stderr

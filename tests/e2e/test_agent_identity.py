@@ -45,9 +45,25 @@ class AgentProc:
         self._out: IO[bytes] = open(log, "ab")  # closed in stop()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", url, "--token", token,
-             "--name", name, "--data-dir", str(data_dir)],
-            cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                url,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -78,11 +94,13 @@ class World:
         assert created.status_code == 201, created.text
         return int(created.json()["id"]), str(created.json()["token"])
 
-    def start_agent(self, name: str, token: str, data_dir: str | None = None,
-                    wait: bool = True) -> AgentProc:
+    def start_agent(
+        self, name: str, token: str, data_dir: str | None = None, wait: bool = True
+    ) -> AgentProc:
         folder = data_dir or f"agent-{name}-{len(self.agents)}"
-        agent = AgentProc(self.live.url, token, name, self.tmp_path / folder,
-                          self.tmp_path / f"{folder}.log")
+        agent = AgentProc(
+            self.live.url, token, name, self.tmp_path / folder, self.tmp_path / f"{folder}.log"
+        )
         self.agents.append(agent)
         if wait:
             wait_for(lambda: name in self.hub.connections, timeout=30)
@@ -90,8 +108,10 @@ class World:
 
     def run_on(self, name: str, command: str) -> int:
         with self.http() as http:
-            task = http.post("/tasks", json={"name": f"t-{time.monotonic_ns()}",
-                                             "command": command, "target": name})
+            task = http.post(
+                "/tasks",
+                json={"name": f"t-{time.monotonic_ns()}", "command": command, "target": name},
+            )
             assert task.status_code == 201, task.text
             return int(http.post(f"/tasks/{task.json()['tid']}/run").json()["id"])
 
@@ -100,8 +120,7 @@ class World:
             return dict(http.get(f"/runs/{run_id}").json())
 
     def wait_status(self, run_id: int, status: str) -> dict[str, Any]:
-        return dict(wait_for(lambda: (r := self.run(run_id))["status"] == status and r,
-                             timeout=30))
+        return dict(wait_for(lambda: (r := self.run(run_id))["status"] == status and r, timeout=30))
 
     def lines(self, run_id: int) -> list[str]:
         with self.http() as http:
@@ -116,10 +135,14 @@ class World:
             return list(http.get("/audit", params={"action": action}).json()["items"])
 
     def refused(self, kind: str) -> float:
-        text = httpx.get(self.live.url + "/metrics", timeout=30,
-                         headers={"Authorization": f"Bearer {self.live.token}"}).text
-        found = re.search(rf'^almanac_agent_frames_refused_total{{kind="{kind}"}} (\S+)$', text,
-                          re.MULTILINE)
+        text = httpx.get(
+            self.live.url + "/metrics",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.live.token}"},
+        ).text
+        found = re.search(
+            rf'^almanac_agent_frames_refused_total{{kind="{kind}"}} (\S+)$', text, re.MULTILINE
+        )
         return float(found.group(1)) if found else 0.0
 
     def close(self) -> None:
@@ -139,15 +162,15 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def hello(name: str, *, session: str = "", runs: list[p.HeldRun] | None = None) -> str:
-    return p.Hello(name=name, version="test", resources={"docker": False}, runs=runs or [],
-                   session=session).model_dump_json()
+    return p.Hello(
+        name=name, version="test", resources={"docker": False}, runs=runs or [], session=session
+    ).model_dump_json()
 
 
 @contextmanager
 def dial(live: LiveServer, token: str) -> Iterator[ClientConnection]:
     url = live.url.replace("http://", "ws://") + "/api/v1/agents/connect"
-    with connect(url, additional_headers={"Authorization": f"Bearer {token}"},
-                 max_size=None) as ws:
+    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as ws:
         yield ws
 
 
@@ -168,8 +191,9 @@ def refusal_of(ws: ClientConnection) -> tuple[int, str]:
 
 
 def log_frame(run_id: int, offset: int, data: bytes, attempt: int = 1) -> bytes:
-    return p.encode_frame(p.LogHeader(run_id=run_id, attempt=attempt, stream="stdout",
-                                      offset=offset), data)
+    return p.encode_frame(
+        p.LogHeader(run_id=run_id, attempt=attempt, stream="stdout", offset=offset), data
+    )
 
 
 def forge(ws: ClientConnection, run_id: int, status: str) -> None:
@@ -177,13 +201,18 @@ def forge(ws: ClientConnection, run_id: int, status: str) -> None:
     going past it, a planted output file with its manifest, and a final state."""
     planted = b"planted by an impostor\n"
     ws.send(log_frame(run_id, 0, b"started\n" + b"FORGED\n" * 4))
-    ws.send(p.encode_frame(p.OutputHeader(run_id=run_id, attempt=1, name="evil.txt", offset=0),
-                           planted))
-    files = [p.OutputFile(name="evil.txt", size=len(planted),
-                          sha256=hashlib.sha256(planted).hexdigest())]
+    ws.send(
+        p.encode_frame(p.OutputHeader(run_id=run_id, attempt=1, name="evil.txt", offset=0), planted)
+    )
+    files = [
+        p.OutputFile(name="evil.txt", size=len(planted), sha256=hashlib.sha256(planted).hexdigest())
+    ]
     ws.send(p.OutputManifest(run_id=run_id, attempt=1, files=files).model_dump_json())
-    ws.send(p.StateChange(run_id=run_id, attempt=1, seq=50, status=status,
-                          at=datetime.now(UTC), exit_code=0).model_dump_json())
+    ws.send(
+        p.StateChange(
+            run_id=run_id, attempt=1, seq=50, status=status, at=datetime.now(UTC), exit_code=0
+        ).model_dump_json()
+    )
 
 
 def refusals_counted(world: World, before: dict[str, float]) -> bool:
@@ -195,10 +224,12 @@ KINDS = ("log", "output", "manifest", "state")
 
 def waits_for_its_agent(world: World, run_id: int, name: str) -> None:
     """The run stays ACTIVE, waiting for an agent that is no longer connected."""
+
     def waiting() -> bool:
         run = world.run(run_id)
         assert run["status"] == "ACTIVE", run
         return f"waiting for agent {name} to be online" in str(run["waiting_for"])
+
     try:
         wait_for(waiting, timeout=20)
     except AssertionError as exc:
@@ -253,8 +284,10 @@ def test_a_second_live_connection_under_a_name_is_refused_without_flapping(
     first = world.hub.connections["w1"]
     second = world.start_agent("w1", token, wait=False)  # same name and token, other host
 
-    wait_for(lambda: any(r["target_id"] == "w1"
-                         for r in world.audit("agent.connection_refused")), timeout=30)
+    wait_for(
+        lambda: any(r["target_id"] == "w1" for r in world.audit("agent.connection_refused")),
+        timeout=30,
+    )
     deadline = time.monotonic() + 6  # the newcomer redials meanwhile: it never gets in
     while time.monotonic() < deadline:
         assert world.hub.connections.get("w1") is first
@@ -364,8 +397,9 @@ def test_frames_about_a_run_dispatched_to_another_agent_are_refused(
 ) -> None:
     _, vm_token = world.token("vm")
     world.start_agent("vm", vm_token)
-    run_id = world.run_on("vm", f"echo started; while [ ! -e {gate} ]; do sleep 0.02; done; "
-                                "echo finished")
+    run_id = world.run_on(
+        "vm", f"echo started; while [ ! -e {gate} ]; do sleep 0.02; done; echo finished"
+    )
     world.wait_status(run_id, "RUNNING")
     wait_for(lambda: world.lines(run_id) == ["started"], timeout=20)
 
@@ -400,8 +434,7 @@ def test_revoking_a_token_closes_its_live_connection_and_no_work_arrives(world: 
                 frame = ws.recv(timeout=5)  # far less than any heartbeat timeout
                 assert '"start' not in str(frame)
         assert closed.value.rcvd is not None
-        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008,
-                                                                     "agent token revoked")
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "agent token revoked")
     assert "rv" not in world.hub.connections
 
     run_id = world.run_on("rv", "echo never")

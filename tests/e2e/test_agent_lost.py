@@ -24,9 +24,12 @@ DEFAULTS = Settings()
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_live_server(tmp_path / "data", local_agent=False,
-                               heartbeat_interval_seconds=DEFAULTS.heartbeat_interval_seconds,
-                               heartbeat_timeout_seconds=DEFAULTS.heartbeat_timeout_seconds)
+    server = start_live_server(
+        tmp_path / "data",
+        local_agent=False,
+        heartbeat_interval_seconds=DEFAULTS.heartbeat_interval_seconds,
+        heartbeat_timeout_seconds=DEFAULTS.heartbeat_timeout_seconds,
+    )
     try:
         yield server
     finally:
@@ -42,26 +45,53 @@ def test_a_killed_agent_has_its_run_failed_within_35_seconds(
     with live.client() as http:
         token = http.post("/agents/tokens", json={"name": "mortal"}).json()["token"]
         agent = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token",
-             token, "--name", "mortal", "--data-dir", str(tmp_path / "agent")],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                live.url,
+                "--token",
+                token,
+                "--name",
+                "mortal",
+                "--data-dir",
+                str(tmp_path / "agent"),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         pid = None
         try:
-            wait_for(lambda: any(a["name"] == "mortal" and a["connected"]
-                                 for a in http.get("/agents").json()), timeout=30)
-            task = http.post("/tasks", json={"name": "long", "command": "exec sleep 300",
-                                             "target": "mortal"}).json()
+            wait_for(
+                lambda: any(
+                    a["name"] == "mortal" and a["connected"] for a in http.get("/agents").json()
+                ),
+                timeout=30,
+            )
+            task = http.post(
+                "/tasks", json={"name": "long", "command": "exec sleep 300", "target": "mortal"}
+            ).json()
             run_id = http.post(f"/tasks/{task['tid']}/run").json()["id"]
-            run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["status"]
-                           == "RUNNING" and r, timeout=30)
-            pid = int([e["detail"] for e in run["events"]
-                       if e["status"] == "RUNNING"][0].split()[1])
+            run = wait_for(
+                lambda: (r := http.get(f"/runs/{run_id}").json())["status"] == "RUNNING" and r,
+                timeout=30,
+            )
+            pid = int(
+                [e["detail"] for e in run["events"] if e["status"] == "RUNNING"][0].split()[1]
+            )
 
             agent.send_signal(signal.SIGKILL)
             agent.wait(timeout=10)
             killed = time.monotonic()
-            run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["status"]
-                           == "FAILED" and r, timeout=40, interval=0.2)
+            run = wait_for(
+                lambda: (r := http.get(f"/runs/{run_id}").json())["status"] == "FAILED" and r,
+                timeout=40,
+                interval=0.2,
+            )
             took = time.monotonic() - killed
         finally:
             if agent.poll() is None:

@@ -61,8 +61,7 @@ class AgentThread:
         path = self.spool_dir(run_id, attempt) / "journal.jsonl"
         if not path.exists():
             return []
-        entries = [json.loads(line) for line in path.read_text().splitlines()
-                   if line.endswith("}")]
+        entries = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
         return [entry for entry in entries if "status" in entry]
 
     def stop(self) -> None:
@@ -81,7 +80,8 @@ class Harness:
         self.data_dir = tmp_path / "data"
         self.database_url = database_url
         self.live: LiveServer | None = start_live_server(
-            self.data_dir, database_url=database_url, local_agent=False)
+            self.data_dir, database_url=database_url, local_agent=False
+        )
         self.port = self.live.settings.port
         self.url = self.live.url
         self.token = self.live.token
@@ -89,14 +89,23 @@ class Harness:
             response = http.post("/agents/tokens", json={"name": AGENT})
             assert response.status_code == 201, response.text
             agent_token = response.json()["token"]
-        config = AgentConfig(server_url=self.url, token=agent_token, name=AGENT,
-                             data_dir=tmp_path / "agent", labels={}, heartbeat_interval=1)
+        config = AgentConfig(
+            server_url=self.url,
+            token=agent_token,
+            name=AGENT,
+            data_dir=tmp_path / "agent",
+            labels={},
+            heartbeat_interval=1,
+        )
         self.agent = AgentThread(config)
         self.wait_connected()
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
     def server_down(self) -> None:
         assert self.live is not None
@@ -106,8 +115,9 @@ class Harness:
 
     def server_up(self) -> None:
         assert self.live is None
-        self.live = start_live_server(self.data_dir, database_url=self.database_url,
-                                      port=self.port, local_agent=False)
+        self.live = start_live_server(
+            self.data_dir, database_url=self.database_url, port=self.port, local_agent=False
+        )
         self.token = self.live.token
 
     def wait_connected(self) -> None:
@@ -115,14 +125,15 @@ class Harness:
             with self.http() as http:
                 agents = http.get("/agents").json()
             return self.agent.connected and any(
-                a["name"] == AGENT and a["connected"] for a in agents)
+                a["name"] == AGENT and a["connected"] for a in agents
+            )
+
         wait_for(seen, timeout=30)
 
     def run_task(self, command: str) -> int:
         with self.http() as http:
             name = f"task-{next(self._names)}"
-            response = http.post("/tasks", json={"name": name, "command": command,
-                                                 "target": AGENT})
+            response = http.post("/tasks", json={"name": name, "command": command, "target": AGENT})
             assert response.status_code == 201, response.text
             run = http.post(f"/tasks/{response.json()['tid']}/run")
             assert run.status_code == 201, run.text
@@ -138,11 +149,13 @@ class Harness:
         def reached() -> dict[str, Any] | None:
             run = self.run(run_id)
             return run if run["status"] == status else None
+
         try:
             return dict(wait_for(reached, timeout=timeout))
         except AssertionError:
             raise AssertionError(
-                f"run {run_id} never reached {status}: {self.run(run_id)}") from None
+                f"run {run_id} never reached {status}: {self.run(run_id)}"
+            ) from None
 
     def stored_lines(self, run_id: int, stream: str) -> int:
         with self.http() as http:
@@ -190,7 +203,7 @@ def phased_command(gates: list[Path], per_phase: int) -> str:
         first, last = phase * per_phase + 1, (phase + 1) * per_phase
         parts.append(
             f'i={first}; while [ "$i" -le {last} ]; do echo "out $i"; echo "err $i" >&2; '
-            '[ $((i % 20)) -eq 0 ] && sleep 0.04; i=$((i + 1)); done'
+            "[ $((i % 20)) -eq 0 ] && sleep 0.04; i=$((i + 1)); done"
         )
     return "; ".join(parts)
 
@@ -207,6 +220,7 @@ def spooled_text(agent: AgentThread, run_id: int, stream: str) -> str:
 
 # ---------------------------------------------------------------------------------------
 
+
 def test_a_dropped_connection_mid_run_loses_and_doubles_nothing(
     harness_each_db: Harness, tmp_path: Path
 ) -> None:
@@ -216,17 +230,26 @@ def test_a_dropped_connection_mid_run_loses_and_doubles_nothing(
     run_id = harness.run_task(phased_command([before, during], per_phase))
 
     # Phase 1 streams to the first server.
-    wait_for(lambda: harness.stored_lines(run_id, "stdout") == per_phase
-             and harness.stored_lines(run_id, "stderr") == per_phase, timeout=30)
+    wait_for(
+        lambda: (
+            harness.stored_lines(run_id, "stdout") == per_phase
+            and harness.stored_lines(run_id, "stderr") == per_phase
+        ),
+        timeout=30,
+    )
     assert harness.run(run_id)["status"] == "RUNNING"
 
     # Phase 2 happens while no server is there: the agent spools it.
     harness.server_down()
     wait_for(lambda: not harness.agent.connected, timeout=30)
     before.touch()
-    wait_for(lambda: spooled_text(harness.agent, run_id, "stdout").endswith(
-        f"out {2 * per_phase}\n") and spooled_text(harness.agent, run_id, "stderr").endswith(
-        f"err {2 * per_phase}\n"), timeout=30)
+    wait_for(
+        lambda: (
+            spooled_text(harness.agent, run_id, "stdout").endswith(f"out {2 * per_phase}\n")
+            and spooled_text(harness.agent, run_id, "stderr").endswith(f"err {2 * per_phase}\n")
+        ),
+        timeout=30,
+    )
 
     # Phase 3 after the agent found its way back to a new server on the same address.
     harness.server_up()
@@ -255,8 +278,10 @@ def test_a_run_that_ends_while_disconnected_is_reported_after_reconnect(
     wait_for(lambda: not harness.agent.connected, timeout=30)
     gate.touch()
     # The end is on the agent's disk, waiting for a server to tell.
-    wait_for(lambda: [s["status"] for s in harness.agent.spooled_states(run_id)][-1:]
-             == ["FAILED"], timeout=30)
+    wait_for(
+        lambda: [s["status"] for s in harness.agent.spooled_states(run_id)][-1:] == ["FAILED"],
+        timeout=30,
+    )
     (final,) = [s for s in harness.agent.spooled_states(run_id) if s["status"] == "FAILED"]
     assert final["exit_code"] == 4 and final["reason"] == "exit code 4"
     ended_at = datetime.fromisoformat(final["at"])
@@ -275,8 +300,10 @@ def test_a_run_that_ends_while_disconnected_is_reported_after_reconnect(
 
 def test_the_spool_of_an_acknowledged_run_is_released(harness: Harness, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    run_id = harness.run_task(f"echo working; while [ ! -e {gate} ]; do sleep 0.02; done; "
-                              'echo done > "$ALMANAC_OUTPUT_DIR/result.txt"; echo finished')
+    run_id = harness.run_task(
+        f"echo working; while [ ! -e {gate} ]; do sleep 0.02; done; "
+        'echo done > "$ALMANAC_OUTPUT_DIR/result.txt"; echo finished'
+    )
     spool = harness.agent.spool_dir(run_id)
     harness.wait_status(run_id, "RUNNING")
     assert (spool / "journal.jsonl").stat().st_size > 0  # held while it runs

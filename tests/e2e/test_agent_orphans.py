@@ -25,8 +25,9 @@ from app.agents.process_groups import live_members
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "mortal"
-COMMAND = ('if [ "$ALMANAC_ATTEMPT" = 1 ]; then sh -c \'sleep 300 & sleep 300\'; '
-           "else echo second; fi")
+COMMAND = (
+    "if [ \"$ALMANAC_ATTEMPT\" = 1 ]; then sh -c 'sleep 300 & sleep 300'; else echo second; fi"
+)
 
 
 class Harness:
@@ -45,11 +46,31 @@ class Harness:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
         self._out = open(self.tmp_path / f"agent-{self.lives}.log", "ab")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", self.live.url,
-             "--token", self.token, "--name", NAME, "--data-dir", str(self.tmp_path / "agent")],
-            cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-        wait_for(lambda: any(a["name"] == NAME and a["connected"]
-                             for a in self.http.get("/agents").json()), timeout=30)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                self.live.url,
+                "--token",
+                self.token,
+                "--name",
+                NAME,
+                "--data-dir",
+                str(self.tmp_path / "agent"),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: any(
+                a["name"] == NAME and a["connected"] for a in self.http.get("/agents").json()
+            ),
+            timeout=30,
+        )
 
     def watchdog_pid(self) -> int:
         assert self.popen is not None
@@ -60,7 +81,7 @@ class Harness:
                 with contextlib.suppress(OSError):
                     cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
                     stat = Path(f"/proc/{name}/stat").read_text()
-                    ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+                    ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
                     if ppid == agent and b"app.agents.watchdog" in cmdline:
                         return int(name)
             return None
@@ -72,13 +93,21 @@ class Harness:
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait(timeout=10)
         self._out.close()
-        wait_for(lambda: not any(a["name"] == NAME and a["connected"]
-                                 for a in self.http.get("/agents").json()), timeout=30)
+        wait_for(
+            lambda: (
+                not any(
+                    a["name"] == NAME and a["connected"] for a in self.http.get("/agents").json()
+                )
+            ),
+            timeout=30,
+        )
 
     def start_run(self, **fields: Any) -> tuple[int, int]:
         """A run of COMMAND, RUNNING with its whole group up; (run id, process group)."""
-        task = self.http.post("/tasks", json={"name": f"t{len(self.groups)}",
-                                              "command": COMMAND, "target": NAME, **fields})
+        task = self.http.post(
+            "/tasks",
+            json={"name": f"t{len(self.groups)}", "command": COMMAND, "target": NAME, **fields},
+        )
         assert task.status_code == 201, task.text
         run_id = int(self.http.post(f"/tasks/{task.json()['tid']}/run").json()["id"])
         run = wait_for(lambda: (r := self.run(run_id))["status"] == "RUNNING" and r, timeout=30)
@@ -126,16 +155,14 @@ def test_the_next_life_ends_the_orphaned_group_before_the_retry_runs(harness: Ha
     # The new life ended the group before its hello: the retry can only start after it.
     retried = wait_for(lambda: (r := harness.run(run_id))["attempt"] == 2 and r, timeout=30)
     assert retried["attempt"] == 2 and live_members(group) == []
-    done = wait_for(lambda: (r := harness.run(run_id))["status"] == "SUCCESS" and r,
-                    timeout=30)
+    done = wait_for(lambda: (r := harness.run(run_id))["status"] == "SUCCESS" and r, timeout=30)
     assert harness.http.get(f"/runs/{run_id}/logs/download").text == "second\n"
 
     first = [e for e in done["events"] if e["attempt"] == 1]
     failed = next(e for e in first if e["status"] == "FAILED")
     assert "agent restarted while this run was executing" in failed["detail"]
     assert f"process group {group} was still running: ended (SIGTERM)" in failed["detail"]
-    second_start = next(e for e in done["events"]
-                        if e["attempt"] == 2 and e["status"] == "STARTED")
+    second_start = next(e for e in done["events"] if e["attempt"] == 2 and e["status"] == "STARTED")
     assert failed["at"] < second_start["at"]
 
 

@@ -21,7 +21,7 @@ import docker
 import pytest
 from support import AS_THE_TEST_USER, LiveServer, require, start_live_server, wait_for
 
-from app.agents.executors.docker import container_name, docker_available
+from app.agents.executors.docker import container_name, docker_available, owner_tag
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "almanac-test-busybox:latest"
@@ -33,9 +33,26 @@ class Agent:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
         self._out: IO[bytes] = open(log, "ab")  # closed in kill()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token",
-             token, "--name", NAME, "--data-dir", str(data_dir), *AS_THE_TEST_USER],
-            cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                live.url,
+                "--token",
+                token,
+                "--name",
+                NAME,
+                "--data-dir",
+                str(data_dir),
+                *AS_THE_TEST_USER,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         if self.popen.poll() is None:
@@ -55,20 +72,35 @@ class Harness:
 
     def start_agent(self) -> None:
         self.lives += 1
-        self.agent = Agent(self.live, self.token, self.tmp_path / "agent",
-                           self.tmp_path / f"agent-{self.lives}.log")
-        wait_for(lambda: any(a["name"] == NAME and a["connected"]
-                             for a in self.http.get("/agents").json()), timeout=30)
+        self.agent = Agent(
+            self.live,
+            self.token,
+            self.tmp_path / "agent",
+            self.tmp_path / f"agent-{self.lives}.log",
+        )
+        wait_for(
+            lambda: any(
+                a["name"] == NAME and a["connected"] for a in self.http.get("/agents").json()
+            ),
+            timeout=30,
+        )
 
     def kill_agent(self) -> None:
         assert self.agent is not None
         self.agent.kill()
-        wait_for(lambda: not any(a["name"] == NAME and a["connected"]
-                                 for a in self.http.get("/agents").json()), timeout=30)
+        wait_for(
+            lambda: (
+                not any(
+                    a["name"] == NAME and a["connected"] for a in self.http.get("/agents").json()
+                )
+            ),
+            timeout=30,
+        )
 
     def run_task(self, command: str, **fields: Any) -> int:
-        task = self.http.post("/tasks", json={"name": f"t{self.lives}", "command": command,
-                                              "target": NAME, **fields})
+        task = self.http.post(
+            "/tasks", json={"name": f"t{self.lives}", "command": command, "target": NAME, **fields}
+        )
         assert task.status_code == 201, task.text
         return int(self.http.post(f"/tasks/{task.json()['tid']}/run").json()["id"])
 
@@ -76,8 +108,9 @@ class Harness:
         return dict(self.http.get(f"/runs/{run_id}").json())
 
     def wait_status(self, run_id: int, status: str, timeout: float = 60) -> dict[str, Any]:
-        return dict(wait_for(lambda: (r := self.run(run_id))["status"] == status and r,
-                             timeout=timeout))
+        return dict(
+            wait_for(lambda: (r := self.run(run_id))["status"] == status and r, timeout=timeout)
+        )
 
     def lines(self, run_id: int, stream: str) -> int:
         page = self.http.get(f"/runs/{run_id}/logs", params={"stream": stream, "page_size": 1})
@@ -104,8 +137,10 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 
 
 def numbered(first: int, last: int) -> str:
-    return (f'i={first}; while [ "$i" -le {last} ]; do echo "out $i"; echo "err $i" >&2; '
-            "i=$((i + 1)); done")
+    return (
+        f'i={first}; while [ "$i" -le {last} ]; do echo "out $i"; echo "err $i" >&2; '
+        "i=$((i + 1)); done"
+    )
 
 
 def expected(prefix: str, count: int) -> str:
@@ -117,18 +152,26 @@ def test_a_restarted_agent_reattaches_to_its_container(harness: Harness, tmp_pat
     engine = docker.from_env()
     gates = tmp_path / "gates"
     gates.mkdir()
-    command = "; ".join([
-        numbered(1, 200),
-        "while [ ! -e /gates/one ]; do sleep 0.02; done", numbered(201, 400),
-        "while [ ! -e /gates/two ]; do sleep 0.02; done", numbered(401, 600),
-        "echo kept > /outputs/result.txt",
-    ])
+    command = "; ".join(
+        [
+            numbered(1, 200),
+            "while [ ! -e /gates/one ]; do sleep 0.02; done",
+            numbered(201, 400),
+            "while [ ! -e /gates/two ]; do sleep 0.02; done",
+            numbered(401, 600),
+            "echo kept > /outputs/result.txt",
+        ]
+    )
     harness.start_agent()
     run_id = harness.run_task(command, image=IMAGE, mounts=[f"{gates}:/gates:ro"])
-    name = container_name(run_id, 1)
+    name = container_name(run_id, 1, owner_tag(NAME))  # the agent tags its containers
     try:
-        wait_for(lambda: harness.lines(run_id, "stdout") == 200
-                 and harness.lines(run_id, "stderr") == 200, timeout=60)
+        wait_for(
+            lambda: (
+                harness.lines(run_id, "stdout") == 200 and harness.lines(run_id, "stderr") == 200
+            ),
+            timeout=60,
+        )
 
         harness.kill_agent()
         (gates / "one").touch()  # printed while no agent listens: only Docker's log has it
@@ -151,16 +194,19 @@ def test_a_restarted_agent_reattaches_to_its_container(harness: Harness, tmp_pat
     assert run["exit_code"] == 0 and run["attempt"] == 1
     outputs = harness.http.get(f"/runs/{run_id}/outputs").json()["outputs"]
     assert [(f["name"], f["size"]) for f in outputs] == [("result.txt", 5)]
-    wait_for(lambda: name not in {c.name for c in docker.from_env().containers.list(all=True)},
-             timeout=30)  # followed to its end, then removed
+    wait_for(
+        lambda: name not in {c.name for c in docker.from_env().containers.list(all=True)},
+        timeout=30,
+    )  # followed to its end, then removed
 
 
 def test_a_host_process_dies_with_its_agent_and_its_files_still_arrive(
     harness: Harness, tmp_path: Path
 ) -> None:
     harness.start_agent()
-    run_id = harness.run_task('echo partial > "$ALMANAC_OUTPUT_DIR/partial.txt"; echo begun; '
-                              "exec sleep 300")
+    run_id = harness.run_task(
+        'echo partial > "$ALMANAC_OUTPUT_DIR/partial.txt"; echo begun; exec sleep 300'
+    )
     run = harness.wait_status(run_id, "RUNNING")
     pid = int([e["detail"] for e in run["events"] if e["status"] == "RUNNING"][0].split()[1])
     try:

@@ -38,9 +38,27 @@ class Agent:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
         self._out: IO[bytes] = open(log, "ab")  # closed in stop()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token",
-             token, "--name", NAME, "--data-dir", str(data_dir), "--spool-min-free-mb", "1"],
-            cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                live.url,
+                "--token",
+                token,
+                "--name",
+                NAME,
+                "--data-dir",
+                str(data_dir),
+                "--spool-min-free-mb",
+                "1",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -63,10 +81,13 @@ def _run(http: httpx.Client, name: str, command: str) -> int:
     return int(http.post(f"/tasks/{task.json()['tid']}/run").json()["id"])
 
 
-def _status(http: httpx.Client, run_id: int, status: str, timeout: float = 60
-            ) -> dict[str, Any]:
-    return dict(wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["status"] == status
-                         and r, timeout=timeout))
+def _status(http: httpx.Client, run_id: int, status: str, timeout: float = 60) -> dict[str, Any]:
+    return dict(
+        wait_for(
+            lambda: (r := http.get(f"/runs/{run_id}").json())["status"] == status and r,
+            timeout=timeout,
+        )
+    )
 
 
 def _fill(path: Path) -> None:
@@ -80,20 +101,27 @@ def _fill(path: Path) -> None:
                 handle.write(b"\0" * 512)
 
 
-def test_a_full_spool_fails_the_run_stops_work_and_recovers(small_disk: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_full_spool_fails_the_run_stops_work_and_recovers(
+    small_disk: Path, tmp_path: Path
+) -> None:
     live = start_live_server(tmp_path / "server", local_agent=False)
     agent: Agent | None = None
     try:
         with live.client() as http:
             token = http.post("/agents/tokens", json={"name": NAME}).json()["token"]
             agent = Agent(live, token, small_disk / "agent", tmp_path / "agent.log")
-            wait_for(lambda: any(a["name"] == NAME and a["connected"] and a["healthy"]
-                                 for a in http.get("/agents").json()), timeout=30)
+            wait_for(
+                lambda: any(
+                    a["name"] == NAME and a["connected"] and a["healthy"]
+                    for a in http.get("/agents").json()
+                ),
+                timeout=30,
+            )
 
             # 20 MB of output into 5 MB of disk: FAILED, not RUNNING forever.
-            flood = _run(http, "flood", "yes 0123456789abcdefghijklmnopqrstuvwxyz "
-                                        "| head -c 20000000")
+            flood = _run(
+                http, "flood", "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 20000000"
+            )
             failed = _status(http, flood, "FAILED", timeout=60)
             assert "spool full" in (failed["reason"] or ""), failed
             stored = http.get(f"/runs/{flood}/logs", params={"page_size": 1}).json()
@@ -105,17 +133,19 @@ def test_a_full_spool_fails_the_run_stops_work_and_recovers(small_disk: Path,
             sleeper = _run(http, "sleeper", "sleep 300")
             _status(http, sleeper, "RUNNING", timeout=30)
             _fill(small_disk / "filler")
-            unhealthy = wait_for(lambda: (a := _agent(http))["healthy"] is False and a,
-                                 timeout=30)
+            unhealthy = wait_for(lambda: (a := _agent(http))["healthy"] is False and a, timeout=30)
             assert unhealthy["status"] == "online" and unhealthy["connected"]
             assert "spool full" in unhealthy["problem"]
             assert unhealthy["resources"]["spool_full"] is True
 
             # No work goes to it: the run waits and says for what.
             later = _run(http, "later", "echo later")
-            waiting = wait_for(lambda: "spool full" in ((r := http.get(f"/runs/{later}")
-                                                         .json())["reason"] or "") and r,
-                               timeout=30)
+            waiting = wait_for(
+                lambda: (
+                    "spool full" in ((r := http.get(f"/runs/{later}").json())["reason"] or "") and r
+                ),
+                timeout=30,
+            )
             assert waiting["status"] == "ACTIVE"
             assert NAME in waiting["reason"]
 

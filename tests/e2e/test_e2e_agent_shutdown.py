@@ -11,14 +11,30 @@ import httpx
 from support import AS_THE_TEST_USER, LiveServer, start_live_server, wait_for
 
 
-def _agent(live: LiveServer, http: httpx.Client, tmp_path: Path, *flags: str
-           ) -> subprocess.Popen[bytes]:
+def _agent(
+    live: LiveServer, http: httpx.Client, tmp_path: Path, *flags: str
+) -> subprocess.Popen[bytes]:
     token = http.post("/agents/tokens", json={"name": "a1"}).json()["token"]
     agent = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url, "--token", token,
-         "--name", "a1", "--data-dir", str(tmp_path / "agent"), *AS_THE_TEST_USER,
-         *flags],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "agent",
+            "--server",
+            live.url,
+            "--token",
+            token,
+            "--name",
+            "a1",
+            "--data-dir",
+            str(tmp_path / "agent"),
+            *AS_THE_TEST_USER,
+            *flags,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
     return agent
 
@@ -38,8 +54,7 @@ def test_drain_finishes_running_work_and_takes_no_new_work(tmp_path: Path) -> No
             wait_for(lambda: http.get(f"/runs/{running}").json()["status"] == "RUNNING")
             agent.send_signal(signal.SIGTERM)
             later = _run(http, "later", "echo later")
-            waiting = wait_for(lambda: (r := http.get(f"/runs/{later}").json())["reason"]
-                               and r)
+            waiting = wait_for(lambda: (r := http.get(f"/runs/{later}").json())["reason"] and r)
             assert agent.poll() is None  # still draining
             gate.write_text("go")
             assert agent.wait(timeout=30) == 0

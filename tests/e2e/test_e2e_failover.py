@@ -37,9 +37,23 @@ class Cluster:
         env = dict(os.environ, ALMANAC_ADMIN_PASSWORD=ADMIN_PASSWORD)
         log = open(self.tmp / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port),
-             "--data-dir", str(self.tmp / name), "--database-url", self.url,
-             "--no-local-agent"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(self.tmp / name),
+                "--database-url",
+                self.url,
+                "--no-local-agent",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.ports[name] = port
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _health(base) is not None, timeout=30)
@@ -47,9 +61,23 @@ class Cluster:
 
     def agent(self, server: str, token: str, name: str = "a1") -> None:
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", server,
-             "--token", token, "--name", name, "--data-dir", str(self.tmp / name)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                server,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(self.tmp / name),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -85,32 +113,43 @@ def test_the_standby_takes_over_and_every_occurrence_fires_once(cluster: Cluster
     assert (_health(leader) or {})["scheduler"] == "leader"
     standby = cluster.server("second")
     assert (_health(standby) or {}) == {
-        "status": "ok", "scheduler": "standby", "database": "postgresql",
-        "agents_connected": 0}
-    token = httpx.post(standby + "/api/v1/auth/token",
-                       json={"username": "admin", "password": ADMIN_PASSWORD}
-                       ).json()["access_token"]
-    http = httpx.Client(base_url=standby + "/api/v1", timeout=30,
-                        headers={"Authorization": f"Bearer {token}"})
+        "status": "ok",
+        "scheduler": "standby",
+        "database": "postgresql",
+        "agents_connected": 0,
+    }
+    token = httpx.post(
+        standby + "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["access_token"]
+    http = httpx.Client(
+        base_url=standby + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
     for name in ("a1", "a2"):  # the agents talk to the standby only
-        cluster.agent(standby, http.post("/agents/tokens", json={"name": name}).json()["token"],
-                      name)
+        cluster.agent(
+            standby, http.post("/agents/tokens", json={"name": name}).json()["token"], name
+        )
     wait_for(lambda: sum(a["connected"] for a in http.get("/agents").json()) == 2, timeout=30)
 
     start = datetime.now(UTC) + timedelta(seconds=3)
     tids = []
     for index in range(12):  # one-shot tasks every 0.5 s, across the failover
         at = (start + timedelta(milliseconds=500 * index)).replace(tzinfo=None)
-        tids.append(http.post("/tasks", json={
-            "name": f"once-{index}", "command": "echo fired",
-            "schedule": {"kind": "once", "at": at.isoformat(timespec="milliseconds")},
-        }).json()["tid"])
-    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=2), timeout=10,
-             interval=0.1)
+        tids.append(
+            http.post(
+                "/tasks",
+                json={
+                    "name": f"once-{index}",
+                    "command": "echo fired",
+                    "schedule": {"kind": "once", "at": at.isoformat(timespec="milliseconds")},
+                },
+            ).json()["tid"]
+        )
+    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=2), timeout=10, interval=0.1)
     killed_at = time.monotonic()
     cluster.processes["first"].send_signal(signal.SIGKILL)
-    wait_for(lambda: (_health(standby) or {}).get("scheduler") == "leader", timeout=10,
-             interval=0.1)
+    wait_for(
+        lambda: (_health(standby) or {}).get("scheduler") == "leader", timeout=10, interval=0.1
+    )
     takeover = time.monotonic() - killed_at
 
     def all_done() -> bool:
@@ -129,14 +168,22 @@ def test_a_live_page_on_one_server_sees_a_run_started_on_the_other(cluster: Clus
     login = page.get("/login").text
     token = re.search(r'name="login_token" value="([^"]+)"', login)
     assert token is not None
-    page.post("/login", data={"login_token": token.group(1), "next": "/", "username": "admin",
-                              "password": ADMIN_PASSWORD})
+    page.post(
+        "/login",
+        data={
+            "login_token": token.group(1),
+            "next": "/",
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+        },
+    )
     assert page.get("/task-runs").status_code == 200
-    api_token = httpx.post(first + "/api/v1/auth/token",
-                           json={"username": "admin", "password": ADMIN_PASSWORD}
-                           ).json()["access_token"]
-    api = httpx.Client(base_url=first + "/api/v1", timeout=30,
-                       headers={"Authorization": f"Bearer {api_token}"})
+    api_token = httpx.post(
+        first + "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["access_token"]
+    api = httpx.Client(
+        base_url=first + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {api_token}"}
+    )
     seen: list[str] = []
     subscribed = threading.Event()
 

@@ -46,8 +46,12 @@ class PrivateCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def ctl(self, *action: str) -> None:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
-                        *action], check=True, timeout=60, capture_output=True)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, *action],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
 
     def answering(self) -> bool:
         return postgres_error(self.admin_url) is None
@@ -56,20 +60,31 @@ class PrivateCluster:
 @contextlib.contextmanager
 def private_cluster() -> Iterator[PrivateCluster]:
     tools = all(shutil.which(t) for t in ("pg_lsclusters", "pg_createcluster", "pg_ctlcluster"))
-    require("postgres", tools and os.geteuid() == 0,
-            "a cluster of the test's own needs root and Debian's pg_createcluster")
+    require(
+        "postgres",
+        tools and os.geteuid() == 0,
+        "a cluster of the test's own needs root and Debian's pg_createcluster",
+    )
     rows = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
     version = rows.split()[0] if rows.strip() else "15"
     cluster = PrivateCluster(version, f"t{uuid.uuid4().hex[:8]}", free_port())
-    subprocess.run(["pg_createcluster", version, cluster.name, "-p", str(cluster.port), "--",
-                    "--auth=trust"], check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        ["pg_createcluster", version, cluster.name, "-p", str(cluster.port), "--", "--auth=trust"],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     try:
         cluster.ctl("start")
         wait_for(cluster.answering, timeout=60, interval=0.2)
         yield cluster
     finally:
-        subprocess.run(["pg_dropcluster", "--stop", version, cluster.name], check=False,
-                       timeout=120, capture_output=True)
+        subprocess.run(
+            ["pg_dropcluster", "--stop", version, cluster.name],
+            check=False,
+            timeout=120,
+            capture_output=True,
+        )
 
 
 def _force_run(http: httpx.Client, command: str) -> int:
@@ -91,8 +106,9 @@ def _finished(http: httpx.Client, run_id: int, timeout: float = 60) -> dict[str,
 @pytest.fixture
 def pg_live(postgres_admin_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, PrivateCluster]]:
     with private_cluster() as cluster:
-        live = start_live_server(tmp_path / "data",
-                                 database_url=fresh_postgres_database(cluster.admin_url))
+        live = start_live_server(
+            tmp_path / "data", database_url=fresh_postgres_database(cluster.admin_url)
+        )
         try:
             yield live, cluster
         finally:
@@ -102,7 +118,8 @@ def pg_live(postgres_admin_url: str, tmp_path: Path) -> Iterator[tuple[LiveServe
 
 @pytest.mark.postgres
 def test_postgresql_restarted_mid_run_loses_nothing(
-        pg_live: tuple[LiveServer, PrivateCluster]) -> None:
+    pg_live: tuple[LiveServer, PrivateCluster],
+) -> None:
     live, cluster = pg_live
     with live.client() as http:
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
@@ -188,10 +205,23 @@ def test_an_agent_cut_off_for_20_seconds_reconnects_with_its_logs_complete(
         with live.client() as http:
             token = http.post("/agents/tokens", json={"name": "a1"}).json()["token"]
             agent = subprocess.Popen(
-                [sys.executable, "-m", "app.cli.main", "agent", "--server",
-                 f"http://127.0.0.1:{relay.port}", "--token", token, "--name", "a1",
-                 "--data-dir", str(tmp_path / "agent")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli.main",
+                    "agent",
+                    "--server",
+                    f"http://127.0.0.1:{relay.port}",
+                    "--token",
+                    token,
+                    "--name",
+                    "a1",
+                    "--data-dir",
+                    str(tmp_path / "agent"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=30)
             run_id = _force_run(http, PRINTER)
             wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "RUNNING")

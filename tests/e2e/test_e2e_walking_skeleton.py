@@ -14,13 +14,27 @@ TERMINAL = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED"}
 
 def _cli(live: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ALMANAC_URL=live.url, ALMANAC_TOKEN=live.token)
-    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_a_task_created_with_the_cli_runs_to_success(agent_ready: LiveServer) -> None:
-    created = _cli(agent_ready, "task", "create", "--name", "hello", "--json",
-                   "--command", "echo hello; echo to-stderr >&2; echo world")
+    created = _cli(
+        agent_ready,
+        "task",
+        "create",
+        "--name",
+        "hello",
+        "--json",
+        "--command",
+        "echo hello; echo to-stderr >&2; echo world",
+    )
     assert created.returncode == 0, created.stderr
     tid = json.loads(created.stdout)["tid"]
 
@@ -34,7 +48,12 @@ def test_a_task_created_with_the_cli_runs_to_success(agent_ready: LiveServer) ->
         stderr = http.get(f"/runs/{run_id}/logs", params={"stream": "stderr"}).json()
     assert run["status"] == "SUCCESS" and run["exit_code"] == 0
     assert [e["status"] for e in run["events"]] == [
-        "ACTIVE", "TRIGGER", "STARTED", "RUNNING", "SUCCESS"]
+        "ACTIVE",
+        "TRIGGER",
+        "STARTED",
+        "RUNNING",
+        "SUCCESS",
+    ]
     times = [e["at"] for e in run["events"]]
     assert times == sorted(times) and all("." in t for t in times)  # microsecond stamps
     assert stdout["lines"] == ["hello", "world"]
@@ -49,11 +68,13 @@ def test_a_task_created_with_the_cli_runs_to_success(agent_ready: LiveServer) ->
 
 def test_a_failing_command_ends_failed_with_its_exit_code(agent_ready: LiveServer) -> None:
     with agent_ready.client() as http:
-        tid = http.post("/tasks", json={"name": "bad", "command": "echo nope >&2; exit 3"}
-                        ).json()["tid"]
+        tid = http.post("/tasks", json={"name": "bad", "command": "echo nope >&2; exit 3"}).json()[
+            "tid"
+        ]
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
-        run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["status"] in TERMINAL
-                       and r)
+        run = wait_for(
+            lambda: (r := http.get(f"/runs/{run_id}").json())["status"] in TERMINAL and r
+        )
     assert (run["status"], run["exit_code"], run["reason"]) == ("FAILED", 3, "exit code 3")
     waited = _cli(agent_ready, "run", "wait", str(run_id))
     assert waited.returncode == 1
@@ -61,8 +82,9 @@ def test_a_failing_command_ends_failed_with_its_exit_code(agent_ready: LiveServe
 
 def test_a_run_on_an_unknown_target_waits_and_says_why(live_server: LiveServer) -> None:
     with live_server.client() as http:
-        tid = http.post("/tasks", json={"name": "far", "command": "true",
-                                        "target": "elsewhere"}).json()["tid"]
+        tid = http.post(
+            "/tasks", json={"name": "far", "command": "true", "target": "elsewhere"}
+        ).json()["tid"]
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
         run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["reason"] and r)
     assert run["status"] == "ACTIVE"

@@ -50,17 +50,26 @@ def _end_lock_session(url: str) -> None:
     """End the backend that holds the scheduler lock, from outside, as a broken link would."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        pids = connection.execute(text(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = :key"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
-            {"key": LOCK_KEY}).scalars().all()
+        pids = (
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND objid::bigint = :key AND database ="
+                    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"key": LOCK_KEY},
+            )
+            .scalars()
+            .all()
+        )
         assert len(pids) == 1, pids
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
     engine.dispose()
 
 
 def test_the_old_leader_says_standby_before_the_new_one_says_leader(
-        database: str, tmp_path: Path) -> None:
+    database: str, tmp_path: Path
+) -> None:
     first = start_live_server(tmp_path / "first", database_url=database, local_agent=False)
     second = start_live_server(tmp_path / "second", database_url=database, local_agent=False)
     try:
@@ -93,7 +102,8 @@ def test_the_old_leader_says_standby_before_the_new_one_says_leader(
 
 
 def test_a_leader_only_action_after_the_lock_is_lost_does_nothing(
-        database: str, tmp_path: Path) -> None:
+    database: str, tmp_path: Path
+) -> None:
     live = start_live_server(tmp_path / "only", database_url=database, local_agent=False)
     scheduler = _scheduler(live)
     release, frozen = threading.Event(), threading.Event()
@@ -111,8 +121,13 @@ def test_a_leader_only_action_after_the_lock_is_lost_does_nothing(
         _end_lock_session(database)
         now = SystemClock().now()
         with session_scope(live.engine) as session:  # a dispatch never acknowledged
-            run = create_run(session, at=now, status=RunStatus.TRIGGER,
-                             trigger_kind=TriggerKind.ADHOC, spec={"command": "true"})
+            run = create_run(
+                session,
+                at=now,
+                status=RunStatus.TRIGGER,
+                trigger_kind=TriggerKind.ADHOC,
+                spec={"command": "true"},
+            )
             run.agent, run.dispatched_at = "gone", now - timedelta(hours=1)
             session.add(run)
             session.flush()

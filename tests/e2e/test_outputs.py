@@ -31,20 +31,21 @@ _names = itertools.count(1)
 
 
 def run_task(http: httpx.Client, command: str, **fields: Any) -> int:
-    task = http.post("/tasks", json={"name": f"out-{next(_names)}", "command": command,
-                                     **fields})
+    task = http.post("/tasks", json={"name": f"out-{next(_names)}", "command": command, **fields})
     assert task.status_code == 201, task.text
     run = http.post(f"/tasks/{task.json()['tid']}/run")
     assert run.status_code == 201, run.text
     return int(run.json()["id"])
 
 
-def wait_end(http: httpx.Client, run_id: int, status: str = "SUCCESS", attempt: int = 1,
-             timeout: float = 60) -> dict[str, Any]:
+def wait_end(
+    http: httpx.Client, run_id: int, status: str = "SUCCESS", attempt: int = 1, timeout: float = 60
+) -> dict[str, Any]:
     def ended() -> dict[str, Any] | None:
         run = http.get(f"/runs/{run_id}").json()
         done = run["status"] in ("SUCCESS", "FAILED", "TERMINATED") and run["attempt"] == attempt
         return dict(run) if done else None
+
     run = dict(wait_for(ended, timeout=timeout))
     assert run["status"] == status, run
     return run
@@ -96,7 +97,8 @@ def test_files_are_listed_downloaded_and_zipped_as_the_run_left_them(
         "report.txt": report,
     }
     assert [(f["name"], f["size"], f["sha256"]) for f in body["outputs"]] == [
-        (name, len(data), sha(data)) for name, data in sorted(expected.items())]
+        (name, len(data), sha(data)) for name, data in sorted(expected.items())
+    ]
     assert body["total_size"] == sum(len(d) for d in expected.values())
 
     for name, data in expected.items():
@@ -173,8 +175,11 @@ def test_a_run_without_files_lists_none(http: httpx.Client) -> None:
 
 def test_a_container_writes_to_outputs(http: httpx.Client) -> None:
     require("docker", docker_available(), "no Docker engine answered a ping")
-    run_id = run_task(http, 'echo "from $HOSTNAME" > /outputs/c.txt; mkdir /outputs/d; '
-                            "seq 1 1000 > /outputs/d/n.txt", image=IMAGE)
+    run_id = run_task(
+        http,
+        'echo "from $HOSTNAME" > /outputs/c.txt; mkdir /outputs/d; seq 1 1000 > /outputs/d/n.txt',
+        image=IMAGE,
+    )
     wait_end(http, run_id)
     names = [f["name"] for f in http.get(f"/runs/{run_id}/outputs").json()["outputs"]]
     assert names == ["c.txt", "d/n.txt"]
@@ -185,15 +190,22 @@ def test_a_container_writes_to_outputs(http: httpx.Client) -> None:
 def cli(live: LiveServer, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env.update(ALMANAC_URL=live.url, ALMANAC_TOKEN=live.token)
-    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_cli_lists_and_downloads_outputs(
     http: httpx.Client, agent_ready: LiveServer, tmp_path: Path
 ) -> None:
-    run_id = run_task(http, 'cd "$ALMANAC_OUTPUT_DIR"; echo one > one.txt; mkdir sub; '
-                            "echo two > sub/two.txt")
+    run_id = run_task(
+        http, 'cd "$ALMANAC_OUTPUT_DIR"; echo one > one.txt; mkdir sub; echo two > sub/two.txt'
+    )
     wait_end(http, run_id)
 
     listed = cli(agent_ready, "run", "outputs", str(run_id), "--json")
@@ -207,12 +219,15 @@ def test_the_cli_lists_and_downloads_outputs(
     assert (everything / "sub" / "two.txt").read_text() == "two\n"
 
     single = tmp_path / "single"
-    got = cli(agent_ready, "run", "download", str(run_id), "--name", "sub/two.txt",
-              "-o", str(single))
+    got = cli(
+        agent_ready, "run", "download", str(run_id), "--name", "sub/two.txt", "-o", str(single)
+    )
     assert got.returncode == 0, got.stderr
     assert [p.relative_to(single).as_posix() for p in single.rglob("*") if p.is_file()] == [
-        "sub/two.txt"]
+        "sub/two.txt"
+    ]
 
-    missing = cli(agent_ready, "run", "download", str(run_id), "--name", "nope.txt",
-                  "-o", str(single))
+    missing = cli(
+        agent_ready, "run", "download", str(run_id), "--name", "nope.txt", "-o", str(single)
+    )
     assert missing.returncode == 1 and "not found" in missing.stderr

@@ -34,13 +34,16 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @contextmanager
-def dial(live: LiveServer, token: str, runs: list[p.HeldRun]
-         ) -> Iterator[tuple[ClientConnection, p.Welcome]]:
+def dial(
+    live: LiveServer, token: str, runs: list[p.HeldRun]
+) -> Iterator[tuple[ClientConnection, p.Welcome]]:
     url = live.url.replace("http://", "ws://") + "/api/v1/agents/connect"
-    with connect(url, additional_headers={"Authorization": f"Bearer {token}"},
-                 max_size=None) as ws:
-        ws.send(p.Hello(name=NAME, version="test", resources={"docker": False},
-                        runs=runs).model_dump_json())
+    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as ws:
+        ws.send(
+            p.Hello(
+                name=NAME, version="test", resources={"docker": False}, runs=runs
+            ).model_dump_json()
+        )
         welcome = p.parse_server_message(str(ws.recv(timeout=10)))
         assert isinstance(welcome, p.Welcome)
         yield ws, welcome
@@ -56,13 +59,15 @@ def receive(ws: ClientConnection, kind: type[Any]) -> Any:
 
 
 def state(run_id: int, seq: int, status: str, **extra: Any) -> str:
-    return p.StateChange(run_id=run_id, attempt=1, seq=seq, status=status,
-                         at=datetime.now(UTC), **extra).model_dump_json()
+    return p.StateChange(
+        run_id=run_id, attempt=1, seq=seq, status=status, at=datetime.now(UTC), **extra
+    ).model_dump_json()
 
 
 def chunk(run_id: int, offset: int, data: bytes) -> bytes:
-    return p.encode_frame(p.OutputHeader(run_id=run_id, attempt=1, name="deep/data.bin",
-                                         offset=offset), data)
+    return p.encode_frame(
+        p.OutputHeader(run_id=run_id, attempt=1, name="deep/data.bin", offset=offset), data
+    )
 
 
 def test_a_file_cut_off_by_a_dropped_connection_is_resumed_not_restarted(
@@ -86,9 +91,12 @@ def test_a_file_cut_off_by_a_dropped_connection_is_resumed_not_restarted(
         with dial(live, token, held) as (ws, welcome):
             (resume,) = welcome.resume
             assert (resume.seq, resume.outputs) == (2, {"deep/data.bin": half})
-            ws.send(chunk(run_id, half - 100, data[half - 100:]))  # overlapping: trimmed
-            files = [p.OutputFile(name="deep/data.bin", size=len(data),
-                                  sha256=hashlib.sha256(data).hexdigest())]
+            ws.send(chunk(run_id, half - 100, data[half - 100 :]))  # overlapping: trimmed
+            files = [
+                p.OutputFile(
+                    name="deep/data.bin", size=len(data), sha256=hashlib.sha256(data).hexdigest()
+                )
+            ]
             ws.send(p.OutputManifest(run_id=run_id, attempt=1, files=files).model_dump_json())
             ws.send(state(run_id, 3, "SUCCESS", exit_code=0))
             ack = receive(ws, p.Ack)

@@ -41,33 +41,71 @@ class Pair:
     def server(self, name: str) -> None:
         port = free_port()
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "server", "--port", str(port),
-             "--data-dir", str(self.tmp / name), "--database-url", self.url,
-             "--no-local-agent"], cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(self.tmp / name),
+                "--database-url",
+                self.url,
+                "--no-local-agent",
+            ],
+            cwd=REPO,
             env=dict(os.environ, ALMANAC_ADMIN_PASSWORD=ADMIN_PASSWORD),
-            stdout=open(self.tmp / f"{name}.log", "wb"), stderr=subprocess.STDOUT)
+            stdout=open(self.tmp / f"{name}.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(base), timeout=60, interval=0.2)
-        token = httpx.post(base + "/api/v1/auth/token", timeout=30, json={
-            "username": "admin", "password": ADMIN_PASSWORD}).json()["access_token"]
-        self.api[name] = httpx.Client(base_url=base + "/api/v1", timeout=30,
-                                      headers={"Authorization": f"Bearer {token}"})
+        token = httpx.post(
+            base + "/api/v1/auth/token",
+            timeout=30,
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+        ).json()["access_token"]
+        self.api[name] = httpx.Client(
+            base_url=base + "/api/v1", timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def agent(self, name: str, server: str) -> None:
         token = self.api[server].post("/agents/tokens", json={"name": name}).json()["token"]
         base = str(self.api[server].base_url).removesuffix("/api/v1/").removesuffix("/api/v1")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", base, "--token", token,
-             "--name", name, "--data-dir", str(self.tmp / name)], cwd=REPO,
-            stdout=open(self.tmp / f"{name}.log", "wb"), stderr=subprocess.STDOUT)
-        wait_for(lambda: any(a["name"] == name and a["connected"]
-                             for a in self.api[server].get("/agents").json()), timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                base,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(self.tmp / name),
+            ],
+            cwd=REPO,
+            stdout=open(self.tmp / f"{name}.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: any(
+                a["name"] == name and a["connected"] for a in self.api[server].get("/agents").json()
+            ),
+            timeout=60,
+        )
 
     def run_on(self, agent: str, command: str) -> int:
         """A run of `command` on `agent`, asked of server b, RUNNING; returns its id."""
         b = self.api["b"]
-        tid = b.post("/tasks", json={"name": f"relay-{next(self.names)}", "command": command,
-                                     "target": agent}).json()["tid"]
+        tid = b.post(
+            "/tasks",
+            json={"name": f"relay-{next(self.names)}", "command": command, "target": agent},
+        ).json()["tid"]
         run_id = int(b.post(f"/tasks/{tid}/run").json()["id"])
         wait_status(b, run_id, "RUNNING")
         return run_id
@@ -92,16 +130,19 @@ def _answers(base: str) -> bool:
         return False
 
 
-def wait_status(http: httpx.Client, run_id: int, status: str, timeout: float = 30
-                ) -> dict[str, Any]:
+def wait_status(
+    http: httpx.Client, run_id: int, status: str, timeout: float = 30
+) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         run = dict(http.get(f"/runs/{run_id}").json())
         return run if run["status"] == status else None
+
     try:
         return dict(wait_for(reached, timeout=timeout))
     except AssertionError:
-        raise AssertionError(f"run {run_id} never {status}: "
-                             f"{http.get(f'/runs/{run_id}').json()}") from None
+        raise AssertionError(
+            f"run {run_id} never {status}: {http.get(f'/runs/{run_id}').json()}"
+        ) from None
 
 
 def pid_of(http: httpx.Client, run_id: int) -> int:
@@ -153,13 +194,15 @@ def test_kill_through_the_other_server_stops_the_process(pair: Pair) -> None:
     run = wait_status(b, run_id, "TERMINATED")
     assert run["reason"] == "terminated"
     wait_for(lambda: gone(pid), timeout=10)
-    (row,) = b.get("/audit", params={"action": "run.kill", "target_kind": "run",
-                                     "target_id": str(run_id)}).json()["items"]
+    (row,) = b.get(
+        "/audit", params={"action": "run.kill", "target_kind": "run", "target_id": str(run_id)}
+    ).json()["items"]
     assert row["detail"] == "relayed to the server holding agent a1"
 
 
 def test_pause_and_resume_through_the_other_server_stop_and_continue_the_process(
-        pair: Pair) -> None:
+    pair: Pair,
+) -> None:
     b = pair.api["b"]
     run_id = pair.run_on("a1", "sleep 300 & wait $!")
     shell = pid_of(b, run_id)
@@ -196,13 +239,17 @@ def test_an_adhoc_batch_kill_stops_runs_on_agents_of_both_servers(pair: Pair) ->
     assert submitted.status_code == 201, submitted.text
     batch = submitted.json()
     by_agent = {r["target"]: r["id"] for r in batch["runs"]}
-    pids = {agent: pid_of(b, wait_status(b, run_id, "RUNNING")["id"])
-            for agent, run_id in by_agent.items()}
+    pids = {
+        agent: pid_of(b, wait_status(b, run_id, "RUNNING")["id"])
+        for agent, run_id in by_agent.items()
+    }
 
     response = b.post(f"/adhoc/{batch['batch_id']}/kill")
     assert response.status_code == 202, response.text
     assert {k["agent"]: k["outcome"] for k in response.json()["killed"]} == {
-        "a1": "relayed", "b1": "sent"}
+        "a1": "relayed",
+        "b1": "sent",
+    }
     for agent, run_id in by_agent.items():
         wait_status(b, run_id, "TERMINATED")
         wait_for(lambda pid=pids[agent]: gone(pid), timeout=10)
@@ -220,20 +267,29 @@ def test_controls_for_an_agent_no_server_holds_are_refused(pair: Pair) -> None:
     pids = [pid_of(b, run_id), pid_of(b, wait_status(b, adhoc, "RUNNING")["id"])]
     pair.processes["doomed"].send_signal(signal.SIGKILL)
     pair.processes["doomed"].wait(timeout=10)
-    wait_for(lambda: not any(a["name"] == "doomed" and a["connected"]
-                             for a in pair.api["a"].get("/agents").json()), timeout=10)
+    wait_for(
+        lambda: (
+            not any(
+                a["name"] == "doomed" and a["connected"]
+                for a in pair.api["a"].get("/agents").json()
+            )
+        ),
+        timeout=10,
+    )
     try:
         for server in ("a", "b"):
             for action in ("kill", "pause"):
                 response = pair.api[server].post(f"/runs/{run_id}/{action}")
                 assert response.status_code == 409, response.text
                 assert response.json()["detail"] == (
-                    f"agent doomed of run {run_id} is not connected to any server")
+                    f"agent doomed of run {run_id} is not connected to any server"
+                )
         response = b.post(f"/adhoc/{batch['batch_id']}/kill")
         assert response.status_code == 409, response.text
         assert response.json()["detail"] == (
             f"nothing of batch {batch['batch_id']} was stopped: run {adhoc} not reachable "
-            "(agent doomed is not connected to any server)")
+            "(agent doomed is not connected to any server)"
+        )
         assert wait_status(b, run_id, "RUNNING") and wait_status(b, adhoc, "RUNNING")
     finally:
         for pid in pids:  # the orphaned commands of the killed agent

@@ -21,8 +21,9 @@ _names = itertools.count(1)
 
 
 def create_task(http: httpx.Client, command: str, **fields: Any) -> int:
-    response = http.post("/tasks", json={"name": f"ctl-{next(_names)}", "command": command,
-                                         **fields})
+    response = http.post(
+        "/tasks", json={"name": f"ctl-{next(_names)}", "command": command, **fields}
+    )
     assert response.status_code == 201, response.text
     return int(response.json()["tid"])
 
@@ -39,16 +40,19 @@ def get_run(http: httpx.Client, run_id: int) -> dict[str, Any]:
     return dict(response.json())
 
 
-def wait_run(http: httpx.Client, run_id: int, status: str, *, attempt: int = 1,
-             timeout: float = 30) -> dict[str, Any]:
+def wait_run(
+    http: httpx.Client, run_id: int, status: str, *, attempt: int = 1, timeout: float = 30
+) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         run = get_run(http, run_id)
         return run if run["status"] == status and run["attempt"] == attempt else None
+
     try:
         return dict(wait_for(reached, timeout=timeout))
     except AssertionError:
-        raise AssertionError(f"run {run_id} never reached {status} (attempt {attempt}): "
-                             f"{get_run(http, run_id)}") from None
+        raise AssertionError(
+            f"run {run_id} never reached {status} (attempt {attempt}): {get_run(http, run_id)}"
+        ) from None
 
 
 def process_pid(run: dict[str, Any]) -> int:
@@ -78,8 +82,9 @@ def statuses(run: dict[str, Any]) -> list[tuple[int, str]]:
 
 
 def lines(http: httpx.Client, run_id: int, stream: str, attempt: int) -> list[str]:
-    response = http.get(f"/runs/{run_id}/logs",
-                        params={"stream": stream, "attempt": attempt, "page_size": 500})
+    response = http.get(
+        f"/runs/{run_id}/logs", params={"stream": stream, "attempt": attempt, "page_size": 500}
+    )
     assert response.status_code == 200, response.text
     return list(response.json()["lines"])
 
@@ -91,6 +96,7 @@ def http(agent_ready: LiveServer) -> Iterator[httpx.Client]:
 
 
 # ---- on the built-in agent ------------------------------------------------------------
+
 
 def test_kill_ends_a_running_run_terminated(http: httpx.Client) -> None:
     run_id = force_run(http, create_task(http, "sleep 30"))
@@ -110,8 +116,12 @@ def test_kill_ends_a_running_run_terminated(http: httpx.Client) -> None:
 
 def test_pause_then_resume_runs_to_success(http: httpx.Client, tmp_path: Path) -> None:
     child_file = tmp_path / "child.pid"
-    run_id = force_run(http, create_task(
-        http, f'sleep 300 & echo $! > {child_file}; echo waiting; wait $!; echo "resumed $?"'))
+    run_id = force_run(
+        http,
+        create_task(
+            http, f'sleep 300 & echo $! > {child_file}; echo waiting; wait $!; echo "resumed $?"'
+        ),
+    )
     shell = process_pid(wait_run(http, run_id, "RUNNING"))
     wait_for(lambda: child_file.exists() and child_file.read_text().strip(), timeout=10)
     child = int(child_file.read_text())
@@ -137,7 +147,7 @@ def test_pause_then_resume_runs_to_success(http: httpx.Client, tmp_path: Path) -
             os.kill(child, signal.SIGKILL)
     assert run["exit_code"] == 0
     ours = [s for _, s in statuses(run)]
-    assert ours[ours.index("RUNNING"):] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    assert ours[ours.index("RUNNING") :] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
     assert lines(http, run_id, "stdout", 1) == ["waiting", "resumed 143"]
 
 
@@ -150,15 +160,14 @@ def test_max_run_seconds_fails_the_run_with_timeout(http: httpx.Client) -> None:
 
 def test_a_failed_attempt_is_retried_with_its_own_logs(http: httpx.Client) -> None:
     command = 'echo "attempt $ALMANAC_ATTEMPT"; echo "oops $ALMANAC_ATTEMPT" >&2; exit 2'
-    run_id = force_run(http, create_task(http, command, retry_attempts=1,
-                                         retry_delay_seconds=0))
+    run_id = force_run(http, create_task(http, command, retry_attempts=1, retry_delay_seconds=0))
     run = wait_run(http, run_id, "FAILED", attempt=2)
     assert run["exit_code"] == 2 and run["reason"] == "exit code 2"
 
     events = statuses(run)
     failed = [i for i, event in enumerate(events) if event[1] == "FAILED"]
     assert [events[i] for i in failed] == [(1, "FAILED"), (2, "FAILED")]
-    between = events[failed[0] + 1: failed[1]]
+    between = events[failed[0] + 1 : failed[1]]
     assert (2, "RUNNING") in between  # attempt 2 ran after attempt 1 failed
     assert all(attempt == 2 for attempt, _ in between)
 
@@ -169,6 +178,7 @@ def test_a_failed_attempt_is_retried_with_its_own_logs(http: httpx.Client) -> No
 
 
 # ---- an agent that stops answering ------------------------------------------------------
+
 
 @pytest.fixture
 def short_timeout_server(tmp_path: Path) -> Iterator[LiveServer]:
@@ -187,14 +197,32 @@ def test_a_killed_agent_makes_its_run_fail_as_agent_lost(
     with live.client() as http:
         token = http.post("/agents/tokens", json={"name": "doomed"}).json()["token"]
         agent = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "agent", "--server", live.url,
-             "--token", token, "--name", "doomed", "--data-dir", str(tmp_path / "agent")],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                live.url,
+                "--token",
+                token,
+                "--name",
+                "doomed",
+                "--data-dir",
+                str(tmp_path / "agent"),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         pid = None
         try:
-            wait_for(lambda: any(a["name"] == "doomed" and a["connected"]
-                                 for a in http.get("/agents").json()), timeout=30)
+            wait_for(
+                lambda: any(
+                    a["name"] == "doomed" and a["connected"] for a in http.get("/agents").json()
+                ),
+                timeout=30,
+            )
             run_id = force_run(http, create_task(http, "sleep 30", target="doomed"))
             pid = process_pid(wait_run(http, run_id, "RUNNING"))
 

@@ -29,8 +29,13 @@ class Proc:
     def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
         self.log = log
         self._out: IO[bytes] = open(log, "ab")  # closed in stop()
-        self.popen = subprocess.Popen([sys.executable, "-m", "app.cli.main", *args], cwd=REPO,
-                                      env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "app.cli.main", *args],
+            cwd=REPO,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
@@ -68,10 +73,20 @@ class Cluster:
         self.token = ""
 
     def start_server(self) -> None:
-        self.server = Proc(["server", "--port", str(self.port), "--data-dir",
-                            str(self.data_dir), "--database-url", self.database_url,
-                            "--no-local-agent"],
-                           self.tmp_path / "server.log", clean_env())
+        self.server = Proc(
+            [
+                "server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--database-url",
+                self.database_url,
+                "--no-local-agent",
+            ],
+            self.tmp_path / "server.log",
+            clean_env(),
+        )
 
         def serving() -> bool:
             assert self.server is not None
@@ -80,9 +95,11 @@ class Cluster:
                 return httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200
             except httpx.TransportError:
                 return False
+
         wait_for(serving, timeout=30, interval=0.1)
-        response = httpx.post(self.url + "/api/v1/auth/token",
-                              json={"username": "admin", "password": PASSWORD})
+        response = httpx.post(
+            self.url + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+        )
         assert response.status_code == 200, response.text
         self.token = response.json()["access_token"]
 
@@ -91,13 +108,28 @@ class Cluster:
             response = http.post("/agents/tokens", json={"name": name})
             assert response.status_code == 201, response.text
             token = response.json()["token"]
-        self.agent = Proc(["agent", "--server", self.url, "--token", token, "--name", name,
-                           "--data-dir", str(self.tmp_path / "agent-data")],
-                          self.tmp_path / "agent.log", clean_env())
+        self.agent = Proc(
+            [
+                "agent",
+                "--server",
+                self.url,
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(self.tmp_path / "agent-data"),
+            ],
+            self.tmp_path / "agent.log",
+            clean_env(),
+        )
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
 
     def stop(self) -> None:
         for proc in (self.agent, self.server):
@@ -143,8 +175,18 @@ def list_runs(http: httpx.Client) -> list[dict[str, Any]]:
 
 
 # Fields a run cannot change while it goes on running.
-_FIXED = ("id", "task", "task_name", "trigger_kind", "trigger_time", "attempt", "agent",
-          "command", "instance", "created_by")
+_FIXED = (
+    "id",
+    "task",
+    "task_name",
+    "trigger_kind",
+    "trigger_time",
+    "attempt",
+    "agent",
+    "command",
+    "instance",
+    "created_by",
+)
 
 
 def test_sigkill_of_the_server_mid_run_loses_nothing(cluster: Cluster) -> None:
@@ -155,15 +197,18 @@ def test_sigkill_of_the_server_mid_run_loses_nothing(cluster: Cluster) -> None:
             wait_for(lambda: agent_connected(http, "a1"), timeout=20)
         except AssertionError:
             assert cluster.server is not None
-            raise AssertionError("the agent never registered; server log:\n"
-                                 + cluster.server.tail()) from None
+            raise AssertionError(
+                "the agent never registered; server log:\n" + cluster.server.tail()
+            ) from None
         done = [force_run(http, f"quick-{i}", f"echo quick {i}") for i in range(3)]
         for run_id in done:
             wait_for(lambda run_id=run_id: run_status(http, run_id) == "SUCCESS", timeout=30)
 
         # 2000 numbered lines over about 3 s.
-        command = (f'i=1; while [ "$i" -le {LINES} ]; do echo "line $i"; '
-                   '[ $((i % 100)) -eq 0 ] && sleep 0.15; i=$((i + 1)); done')
+        command = (
+            f'i=1; while [ "$i" -le {LINES} ]; do echo "line $i"; '
+            "[ $((i % 100)) -eq 0 ] && sleep 0.15; i=$((i + 1)); done"
+        )
         run_id = force_run(http, "numbered", command)
         wait_for(lambda: stored_lines(http, run_id) >= 300, timeout=30)
         before = list_runs(http)
@@ -189,7 +234,6 @@ def test_sigkill_of_the_server_mid_run_loses_nothing(cluster: Cluster) -> None:
         log = http.get(f"/runs/{run_id}/logs/download", params={"stream": "stdout"}).text
         assert log == "".join(f"line {i}\n" for i in range(1, LINES + 1))
         assert stored_lines(http, run_id) == LINES
-        assert http.get(f"/runs/{run_id}/logs/download",
-                        params={"stream": "stderr"}).text == ""
+        assert http.get(f"/runs/{run_id}/logs/download", params={"stream": "stderr"}).text == ""
         for quick_id in done:
             assert http.get(f"/runs/{quick_id}/logs/download").text.startswith("quick ")

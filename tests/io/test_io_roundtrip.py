@@ -21,45 +21,94 @@ def _register_agent(engine: Engine, name: str) -> None:
 
 def _build_definitions(api: TestClient, engine: Engine) -> None:
     _register_agent(engine, "worker-1")
-    assert api.post(f"{API}/calendars", json={
-        "name": "berlin", "country": "DE", "subdivision": "BE", "skip_weekends": True,
-        "extra_dates": ["2026-12-31", "2026-12-24"]}).status_code == 201
+    assert (
+        api.post(
+            f"{API}/calendars",
+            json={
+                "name": "berlin",
+                "country": "DE",
+                "subdivision": "BE",
+                "skip_weekends": True,
+                "extra_dates": ["2026-12-31", "2026-12-24"],
+            },
+        ).status_code
+        == 201
+    )
     tids = []
     for name in ("extract", "transform", "load"):
-        response = api.post(f"{API}/tasks", json={
-            "name": name, "command": f"echo {name}", "env": {"B": "2", "A": "1"},
-            "retry_attempts": 2, "target": "worker-1"})
+        response = api.post(
+            f"{API}/tasks",
+            json={
+                "name": name,
+                "command": f"echo {name}",
+                "env": {"B": "2", "A": "1"},
+                "retry_attempts": 2,
+                "target": "worker-1",
+            },
+        )
         assert response.status_code == 201, response.text
         tids.append(response.json()["tid"])
-    etl = api.post(f"{API}/groups", json={
-        "name": "etl", "tasks": tids, "schedule": {
-            "kind": "times", "times": ["06:00"], "days": "mon-fri", "timezone": "Europe/Berlin",
-            "calendar": "berlin"}}).json()["gid"]
+    etl = api.post(
+        f"{API}/groups",
+        json={
+            "name": "etl",
+            "tasks": tids,
+            "schedule": {
+                "kind": "times",
+                "times": ["06:00"],
+                "days": "mon-fri",
+                "timezone": "Europe/Berlin",
+                "calendar": "berlin",
+            },
+        },
+    ).json()["gid"]
     for up, down, condition in ((0, 1, "success"), (1, 2, "done")):
-        assert api.post(f"{API}/groups/{etl}/edges", json={
-            "upstream": tids[up], "downstream": tids[down], "condition": condition},
-        ).status_code == 201
+        assert (
+            api.post(
+                f"{API}/groups/{etl}/edges",
+                json={"upstream": tids[up], "downstream": tids[down], "condition": condition},
+            ).status_code
+            == 201
+        )
     report = api.post(f"{API}/groups", json={"name": "report"}).json()["gid"]
-    assert api.post(f"{API}/groups/{report}/dependencies",
-                    json={"upstream_group": etl}).status_code == 201
-    assert api.post(f"{API}/tasks", json={
-        "name": "cleanup", "command": "rm -rf /tmp/x", "labels": {"zone": "a"},
-        "schedule": {"kind": "cron", "cron": "*/15  * * * *", "calendar": "berlin"},
-        "memory": "512M", "cpus": 1.5, "gpus": [1, 0], "mounts": ["/data:/data:ro"]},
-    ).status_code == 201
+    assert (
+        api.post(f"{API}/groups/{report}/dependencies", json={"upstream_group": etl}).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            f"{API}/tasks",
+            json={
+                "name": "cleanup",
+                "command": "rm -rf /tmp/x",
+                "labels": {"zone": "a"},
+                "schedule": {"kind": "cron", "cron": "*/15  * * * *", "calendar": "berlin"},
+                "memory": "512M",
+                "cpus": 1.5,
+                "gpus": [1, 0],
+                "mounts": ["/data:/data:ro"],
+            },
+        ).status_code
+        == 201
+    )
 
 
 def _export(api: TestClient) -> str:
     response = api.get(f"{API}/export")
     assert response.status_code == 200 and response.headers["content-type"].startswith(
-        "application/json")
+        "application/json"
+    )
     return response.text
 
 
 def _import(api: TestClient, body: str | bytes | dict[str, Any], **params: Any) -> Any:
     content = json.dumps(body) if isinstance(body, dict) else body
-    return api.post(f"{API}/import", content=content, params=params,
-                    headers={"content-type": "application/json"})
+    return api.post(
+        f"{API}/import",
+        content=content,
+        params=params,
+        headers={"content-type": "application/json"},
+    )
 
 
 def test_export_names_everything_by_name(api: TestClient, io_engine: Engine) -> None:
@@ -73,19 +122,38 @@ def test_export_names_everything_by_name(api: TestClient, io_engine: Engine) -> 
     assert list(tasks) == ["cleanup", "extract", "load", "transform"]
     assert tasks["load"]["group"] == "etl" and tasks["cleanup"]["group"] is None
     assert tasks["extract"]["env"] == {"A": "1", "B": "2"}
-    assert tasks["cleanup"]["schedule"] == {"kind": "cron", "cron": "*/15 * * * *",
-                                            "calendar": "berlin"}
+    assert tasks["cleanup"]["schedule"] == {
+        "kind": "cron",
+        "cron": "*/15 * * * *",
+        "calendar": "berlin",
+    }
     assert doc["dependencies"] == [
-        {"group": "etl", "upstream": "extract", "downstream": "transform",
-         "condition": "success", "instance": "default"},
-        {"group": "etl", "upstream": "transform", "downstream": "load", "condition": "done",
-         "instance": "default"}]
-    assert doc["group_dependencies"] == [{"group": "report", "upstream_group": "etl",
-                                          "instance": "default", "upstream_instance": None}]
+        {
+            "group": "etl",
+            "upstream": "extract",
+            "downstream": "transform",
+            "condition": "success",
+            "instance": "default",
+        },
+        {
+            "group": "etl",
+            "upstream": "transform",
+            "downstream": "load",
+            "condition": "done",
+            "instance": "default",
+        },
+    ]
+    assert doc["group_dependencies"] == [
+        {
+            "group": "report",
+            "upstream_group": "etl",
+            "instance": "default",
+            "upstream_instance": None,
+        }
+    ]
 
 
-def test_round_trip_is_byte_identical_and_idempotent(api: TestClient, io_engine: Engine
-                                                     ) -> None:
+def test_round_trip_is_byte_identical_and_idempotent(api: TestClient, io_engine: Engine) -> None:
     _build_definitions(api, io_engine)
     first = _export(api)
     again = _import(api, first)
@@ -110,12 +178,23 @@ def test_round_trip_is_byte_identical_and_idempotent(api: TestClient, io_engine:
 
 
 def test_a_short_file_takes_the_defaults_and_is_planned(api: TestClient) -> None:
-    response = _import(api, {"format": "almanac/v1", "tasks": [
-        {"name": "hourly", "command": "date", "schedule": {"kind": "cron", "cron": "0 * * * *"}},
-    ]})
+    response = _import(
+        api,
+        {
+            "format": "almanac/v1",
+            "tasks": [
+                {
+                    "name": "hourly",
+                    "command": "date",
+                    "schedule": {"kind": "cron", "cron": "0 * * * *"},
+                },
+            ],
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["changes"] == [
-        {"action": "create", "kind": "task", "name": "hourly", "fields": []}]
+        {"action": "create", "kind": "task", "name": "hourly", "fields": []}
+    ]
     [task] = api.get(f"{API}/tasks").json()
     assert task["active"] is True and task["retry_attempts"] == 0
     assert task["concurrency"] == "allow" and task["next_fire_time"] is not None
@@ -132,13 +211,18 @@ def test_dry_run_reports_and_changes_nothing(api: TestClient, io_engine: Engine)
     merge = _import(api, doc, dry_run="true").json()
     assert merge["dry_run"] is True and merge["applied"] is False
     assert {(c["action"], c["kind"], c["name"]) for c in merge["changes"]} == {
-        ("update", "task", "cleanup"), ("create", "task", "new-one")}
+        ("update", "task", "cleanup"),
+        ("create", "task", "new-one"),
+    }
     update = next(c for c in merge["changes"] if c["action"] == "update")
     assert update["fields"] == ["command"]
     mirror = _import(api, doc, dry_run="true", mode="mirror").json()
     assert {(c["action"], c["kind"], c["name"]) for c in mirror["changes"]} == {
-        ("update", "task", "cleanup"), ("create", "task", "new-one"),
-        ("delete", "task", "extract"), ("delete", "dependency", "etl: extract -> transform")}
+        ("update", "task", "cleanup"),
+        ("create", "task", "new-one"),
+        ("delete", "task", "extract"),
+        ("delete", "dependency", "etl: extract -> transform"),
+    }
     assert _export(api) == before
 
 
@@ -149,9 +233,13 @@ def test_merge_keeps_and_mirror_deletes(api: TestClient, io_engine: Engine) -> N
     doc["tasks"][0]["group"] = None  # extract leaves etl
     refused = _import(api, doc)  # while the file still has its edge
     assert refused.status_code == 422
-    assert refused.json()["errors"] == [{
-        "item": "dependencies[0] (etl: extract -> transform)", "field": "upstream",
-        "problem": "task 'extract' is not in group 'etl'"}]
+    assert refused.json()["errors"] == [
+        {
+            "item": "dependencies[0] (etl: extract -> transform)",
+            "field": "upstream",
+            "problem": "task 'extract' is not in group 'etl'",
+        }
+    ]
     doc["dependencies"] = doc["dependencies"][1:]
     merged = _import(api, doc).json()  # the edge in the database goes with the task
     assert merged["summary"]["delete"] == 1  # the edge, not the task
@@ -164,8 +252,12 @@ def test_merge_keeps_and_mirror_deletes(api: TestClient, io_engine: Engine) -> N
 
 
 def test_an_update_re_plans_the_schedule(api: TestClient) -> None:
-    doc: dict[str, Any] = {"format": "almanac/v1", "tasks": [
-        {"name": "t", "command": "true", "schedule": {"kind": "cron", "cron": "0 5 1 1 *"}}]}
+    doc: dict[str, Any] = {
+        "format": "almanac/v1",
+        "tasks": [
+            {"name": "t", "command": "true", "schedule": {"kind": "cron", "cron": "0 5 1 1 *"}}
+        ],
+    }
     assert _import(api, doc).status_code == 200
     first = api.get(f"{API}/tasks").json()[0]["next_fire_time"]
     doc["tasks"][0]["schedule"]["cron"] = "0 6 1 1 *"
@@ -175,8 +267,9 @@ def test_an_update_re_plans_the_schedule(api: TestClient) -> None:
     assert first.replace("05:00", "06:00") == second
 
 
-def test_an_unchanged_reference_to_a_removed_agent_still_imports(api: TestClient,
-                                                                 io_engine: Engine) -> None:
+def test_an_unchanged_reference_to_a_removed_agent_still_imports(
+    api: TestClient, io_engine: Engine
+) -> None:
     _build_definitions(api, io_engine)
     text = _export(api)
     with session_scope(io_engine) as session:

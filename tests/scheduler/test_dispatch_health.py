@@ -17,8 +17,7 @@ FULL = "spool full: no space left on the device (/srv/agent/spool)"
 
 
 def _slot(name: str, problem: str | None = None) -> AgentSlot:
-    return AgentSlot(name=name, labels={}, max_runs=None, running=0, docker=False,
-                     problem=problem)
+    return AgentSlot(name=name, labels={}, max_runs=None, running=0, docker=False, problem=problem)
 
 
 def test_an_unhealthy_target_makes_the_run_wait_naming_the_problem() -> None:
@@ -35,12 +34,28 @@ def test_work_goes_to_a_healthy_agent_only() -> None:
 
 def test_the_problem_comes_from_the_agents_last_report(engine: Engine) -> None:
     with session_scope(engine) as session:
-        session.add(Agent(name="a1", status="online", created_at=NOW,
-                          resources={"cpus": 2, "spool_full": True, "problem": FULL}))
-        session.add(Agent(name="a2", status="online", created_at=NOW,
-                          resources={"cpus": 2, "spool_full": False}))
-        session.add(Agent(name="a3", status="online", created_at=NOW,
-                          resources={"spool_full": True}))
+        session.add(
+            Agent(
+                name="a1",
+                status="online",
+                created_at=NOW,
+                resources={"cpus": 2, "spool_full": True, "problem": FULL},
+            )
+        )
+        session.add(
+            Agent(
+                name="a2",
+                status="online",
+                created_at=NOW,
+                resources={"cpus": 2, "spool_full": False},
+            )
+        )
+        session.add(
+            Agent(name="a3", status="online", created_at=NOW, resources={"spool_full": True})
+        )
     assert fleet.open_for_work(engine, ["a1", "a2", "a3", "ghost"]) == {
-        "a1": FULL, "a2": None, "a3": "spool full"}
+        "a1": FULL,
+        "a2": None,
+        "a3": "spool full",
+    }
     assert fleet.dispatchable(engine, ["a1", "a2"]) == {"a1", "a2"}  # not draining

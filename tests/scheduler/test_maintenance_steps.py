@@ -25,8 +25,9 @@ DEADLINE = 10.0
 
 @pytest.fixture
 def scheduler(sqlite_engine: Engine, clock: FrozenClock) -> SchedulerService:
-    settings = Settings(heartbeat_timeout_seconds=TIMEOUT, accept_deadline_seconds=DEADLINE,
-                        local_agent=False)
+    settings = Settings(
+        heartbeat_timeout_seconds=TIMEOUT, accept_deadline_seconds=DEADLINE, local_agent=False
+    )
     hub = AgentHub(sqlite_engine, clock, heartbeat_interval=5.0)
     service = SchedulerService(sqlite_engine, clock, hub, settings)
     service.leadership.is_leader = True  # what winning the election does on SQLite
@@ -34,16 +35,22 @@ def scheduler(sqlite_engine: Engine, clock: FrozenClock) -> SchedulerService:
     return service
 
 
-def _run_on(engine: Engine, clock: FrozenClock, agent: str, status: RunStatus,
-            retries: int = 0) -> int:
+def _run_on(
+    engine: Engine, clock: FrozenClock, agent: str, status: RunStatus, retries: int = 0
+) -> int:
     with session_scope(engine) as session:
         task = Task(name=f"t-{agent}-{status}", command="true", retry_attempts=retries)
         session.add(task)
         session.add(Agent(name=agent, status="online", last_heartbeat=clock.now()))
         session.flush()
-        run = create_run(session, at=clock.now(), status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true",
-                                                                "_dispatches": 1}, task=task)
+        run = create_run(
+            session,
+            at=clock.now(),
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true", "_dispatches": 1},
+            task=task,
+        )
         run.agent, run.dispatched_at, run.status = agent, clock.now(), status.value
         return run.id or 0
 
@@ -60,7 +67,8 @@ def _agent_status(engine: Engine, name: str) -> str:
 
 
 def test_a_silent_agent_is_lost_just_after_the_timeout_and_its_run_retried(
-        scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock) -> None:
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
     run_id = _run_on(sqlite_engine, clock, "mortal", RunStatus.RUNNING, retries=1)
     start = clock.now()
     assert not scheduler.maintenance_once(start + timedelta(seconds=TIMEOUT - 1))
@@ -78,14 +86,16 @@ def test_a_silent_agent_is_lost_just_after_the_timeout_and_its_run_retried(
 
 
 def test_without_retries_the_lost_agents_run_ends_failed(
-        scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock) -> None:
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
     run_id = _run_on(sqlite_engine, clock, "mortal", RunStatus.STARTED)
     scheduler.maintenance_once(clock.now() + timedelta(seconds=TIMEOUT + 1))
     assert _status(sqlite_engine, run_id) == ("FAILED", "agent lost", 1)
 
 
 def test_agents_get_a_full_timeout_after_the_server_starts_leading(
-        scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock) -> None:
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
     run_id = _run_on(sqlite_engine, clock, "slow", RunStatus.RUNNING)
     later = clock.now() + timedelta(seconds=TIMEOUT + 5)
     scheduler.started_at = later - timedelta(seconds=5)  # this server has just been elected
@@ -96,7 +106,8 @@ def test_agents_get_a_full_timeout_after_the_server_starts_leading(
 
 
 def test_an_unacknowledged_dispatch_goes_back_then_fails_after_the_last_try(
-        scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock) -> None:
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
     run_id = _run_on(sqlite_engine, clock, "deaf", RunStatus.TRIGGER)
     start = clock.now()
     assert not scheduler.maintenance_once(start + timedelta(seconds=DEADLINE - 1))
@@ -114,7 +125,8 @@ def test_an_unacknowledged_dispatch_goes_back_then_fails_after_the_last_try(
 
 
 def test_a_server_that_no_longer_leads_changes_nothing(
-        scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock) -> None:
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
     run_id = _run_on(sqlite_engine, clock, "mortal", RunStatus.RUNNING)
     scheduler.leadership.is_leader = False
     with pytest.raises(Exception, match="not the scheduler leader"):

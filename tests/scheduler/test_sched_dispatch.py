@@ -15,8 +15,9 @@ from app.scheduler.dispatch import AgentSlot, choose_agent, dispatch_pending
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-def _slot(name: str, *, running: int = 0, max_runs: int | None = None, docker: bool = False,
-          **labels: str) -> AgentSlot:
+def _slot(
+    name: str, *, running: int = 0, max_runs: int | None = None, docker: bool = False, **labels: str
+) -> AgentSlot:
     return AgentSlot(name=name, labels=labels, max_runs=max_runs, running=running, docker=docker)
 
 
@@ -28,8 +29,11 @@ def _slot(name: str, *, running: int = 0, max_runs: int | None = None, docker: b
         ({}, [], "waiting for an online agent"),
         ({}, [_slot("a", running=2), _slot("b", running=1)], "b"),
         ({"labels": {"gpu": "yes"}}, [_slot("a"), _slot("b", gpu="yes")], "b"),
-        ({"labels": {"gpu": "yes"}}, [_slot("a")],
-         "waiting for an online agent with labels gpu=yes"),
+        (
+            {"labels": {"gpu": "yes"}},
+            [_slot("a")],
+            "waiting for an online agent with labels gpu=yes",
+        ),
         ({"image": "img"}, [_slot("a"), _slot("b", docker=True)], "b"),
         ({"image": "img"}, [_slot("a")], "waiting for an online agent with Docker"),
         ({}, [_slot("a", running=1, max_runs=1)], "waiting for a free slot on a"),
@@ -43,8 +47,14 @@ def test_choose_agent(spec: dict[str, object], agents: list[AgentSlot], expected
 def test_dispatch_marks_trigger_and_records_why_others_wait(engine: Engine) -> None:
     with session_scope(engine) as session:
         ids = [
-            create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL,
-                       spec={"command": "true", "target": target}).id or 0
+            create_run(
+                session,
+                at=NOW,
+                status=RunStatus.ACTIVE,
+                trigger_kind=TriggerKind.MANUAL,
+                spec={"command": "true", "target": target},
+            ).id
+            or 0
             for target in ("a1", "nowhere")
         ]
     with session_scope(engine) as session:
@@ -60,8 +70,13 @@ def test_dispatch_marks_trigger_and_records_why_others_wait(engine: Engine) -> N
 def test_a_pass_over_runs_that_still_wait_writes_nothing(engine: Engine) -> None:
     with session_scope(engine) as session:
         for _ in range(5):
-            create_run(session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL,
-                       spec={"command": "true", "target": "nowhere"})
+            create_run(
+                session,
+                at=NOW,
+                status=RunStatus.ACTIVE,
+                trigger_kind=TriggerKind.MANUAL,
+                spec={"command": "true", "target": "nowhere"},
+            )
     with session_scope(engine) as session:
         dispatch_pending(session, now=NOW, agents=[_slot("a1")])  # records why they wait
     writes: list[str] = []

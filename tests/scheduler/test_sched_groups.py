@@ -19,15 +19,20 @@ from app.scheduler.operator import terminate_group_run
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def _group(engine: Engine, name: str, schedule: dict[str, object] | None,
-           task_schedules: list[dict[str, object] | None]) -> int:
+def _group(
+    engine: Engine,
+    name: str,
+    schedule: dict[str, object] | None,
+    task_schedules: list[dict[str, object] | None],
+) -> int:
     with session_scope(engine) as session:
         group = TaskGroup(name=name, schedule=schedule)
         session.add(group)
         session.flush()
         for index, own in enumerate(task_schedules):
-            session.add(Task(name=f"{name}-{index}", command="true", group_id=group.id,
-                             schedule=own))
+            session.add(
+                Task(name=f"{name}-{index}", command="true", group_id=group.id, schedule=own)
+            )
         session.flush()
         plan_group(session, group, now=NOW)
         return group.id or 0
@@ -36,9 +41,12 @@ def _group(engine: Engine, name: str, schedule: dict[str, object] | None,
 def test_a_group_schedule_starts_runs_for_all_its_tasks_with_their_not_before(
     engine: Engine,
 ) -> None:
-    gid = _group(engine, "berlin", {"kind": "times", "times": ["06:00"],
-                                    "timezone": "Europe/Berlin"},
-                 [None, {"kind": "times", "times": ["07:30"]}])
+    gid = _group(
+        engine,
+        "berlin",
+        {"kind": "times", "times": ["06:00"], "timezone": "Europe/Berlin"},
+        [None, {"kind": "times", "times": ["07:30"]}],
+    )
     with session_scope(engine) as session:
         [idle] = session.exec(select(GroupRun).where(GroupRun.group_id == gid)).all()
     assert idle.status == "IDLE"
@@ -66,36 +74,63 @@ def test_an_inactive_group_plans_nothing(engine: Engine) -> None:
 def test_business_dates_match_across_timezones(engine: Engine) -> None:
     """Reports (New York) waits for ingest (Tokyo) of the same business date, although
     the two runs start at instants that fall on different UTC dates."""
-    ingest = _group(engine, "ingest", {"kind": "times", "times": ["07:00"],
-                                       "timezone": "Asia/Tokyo"}, [None])
-    reports = _group(engine, "reports", {"kind": "times", "times": ["18:00"],
-                                         "timezone": "America/New_York"}, [None])
+    ingest = _group(
+        engine, "ingest", {"kind": "times", "times": ["07:00"], "timezone": "Asia/Tokyo"}, [None]
+    )
+    reports = _group(
+        engine,
+        "reports",
+        {"kind": "times", "times": ["18:00"], "timezone": "America/New_York"},
+        [None],
+    )
     with session_scope(engine) as session:
         group = session.get(TaskGroup, reports)
         assert group is not None
         add_group_dependency(session, group, ingest)
-        session.add_all([
-            GroupRun(group_id=ingest, status="SUCCESS", trigger_kind="schedule",
-                     trigger_time=datetime(2026, 3, 2, 22, 0, tzinfo=UTC),
-                     business_date=date(2026, 3, 3)),
-            GroupRun(group_id=reports, status="RUNNING", trigger_kind="schedule",
-                     trigger_time=datetime(2026, 3, 2, 23, 0, tzinfo=UTC),
-                     business_date=date(2026, 3, 2)),
-        ])
+        session.add_all(
+            [
+                GroupRun(
+                    group_id=ingest,
+                    status="SUCCESS",
+                    trigger_kind="schedule",
+                    trigger_time=datetime(2026, 3, 2, 22, 0, tzinfo=UTC),
+                    business_date=date(2026, 3, 3),
+                ),
+                GroupRun(
+                    group_id=reports,
+                    status="RUNNING",
+                    trigger_kind="schedule",
+                    trigger_time=datetime(2026, 3, 2, 23, 0, tzinfo=UTC),
+                    business_date=date(2026, 3, 2),
+                ),
+            ]
+        )
         session.flush()
-        reports_run = session.exec(select(GroupRun).where(GroupRun.group_id == reports,
-                                                          GroupRun.status == "RUNNING")).one()
+        reports_run = session.exec(
+            select(GroupRun).where(GroupRun.group_id == reports, GroupRun.status == "RUNNING")
+        ).one()
         task = session.exec(select(Task).where(Task.group_id == reports)).one()
-        run = Run(task_id=task.id, group_run_id=reports_run.id, status="ACTIVE",
-                  trigger_kind="schedule", spec={"command": "true"})
+        run = Run(
+            task_id=task.id,
+            group_run_id=reports_run.id,
+            status="ACTIVE",
+            trigger_kind="schedule",
+            spec={"command": "true"},
+        )
         session.add(run)
         session.flush()
         waiting = Blockers(session).of(run)
         assert [b["kind"] for b in waiting] == ["upstream_group"]
         assert waiting[0]["detail"] == "waiting for group ingest of 2026-03-02 (no run yet)"
-        session.add(GroupRun(group_id=ingest, status="SUCCESS", trigger_kind="schedule",
-                             trigger_time=datetime(2026, 3, 1, 22, 0, tzinfo=UTC),
-                             business_date=date(2026, 3, 2)))
+        session.add(
+            GroupRun(
+                group_id=ingest,
+                status="SUCCESS",
+                trigger_kind="schedule",
+                trigger_time=datetime(2026, 3, 1, 22, 0, tzinfo=UTC),
+                business_date=date(2026, 3, 2),
+            )
+        )
         session.flush()
         assert Blockers(session).of(run) == []
 
@@ -123,14 +158,24 @@ def test_a_run_whose_upstream_failed_never_starts_even_before_it_is_skipped(
         second = Task(name="second", command="true", group_id=group.id)
         session.add_all([first, second])
         session.flush()
-        session.add(DependencyEdge(group_id=group.id or 0, upstream_id=first.id or 0,
-                                   downstream_id=second.id or 0))
+        session.add(
+            DependencyEdge(
+                group_id=group.id or 0, upstream_id=first.id or 0, downstream_id=second.id or 0
+            )
+        )
         group_run = GroupRun(group_id=group.id or 0, status="RUNNING", trigger_kind="manual")
         session.add(group_run)
         session.flush()
-        runs = [Run(task_id=t.id, group_run_id=group_run.id, status=status,
-                    trigger_kind="manual", spec={"command": t.command})
-                for t, status in ((first, "FAILED"), (second, "ACTIVE"))]
+        runs = [
+            Run(
+                task_id=t.id,
+                group_run_id=group_run.id,
+                status=status,
+                trigger_kind="manual",
+                spec={"command": t.command},
+            )
+            for t, status in ((first, "FAILED"), (second, "ACTIVE"))
+        ]
         session.add_all(runs)
         session.flush()
         blockers = Blockers(session).of(runs[1])
@@ -142,10 +187,21 @@ def test_an_ended_group_run_cannot_be_terminated_and_stays_as_it_was(engine: Eng
         group = TaskGroup(name="done")
         session.add(group)
         session.flush()
-        ended = GroupRun(group_id=group.id or 0, status="SUCCESS", trigger_kind="manual",
-                         trigger_time=NOW, created_at=NOW, finished_at=NOW)
-        planned = GroupRun(group_id=group.id or 0, status="IDLE", trigger_kind="schedule",
-                           trigger_time=NOW, created_at=NOW)
+        ended = GroupRun(
+            group_id=group.id or 0,
+            status="SUCCESS",
+            trigger_kind="manual",
+            trigger_time=NOW,
+            created_at=NOW,
+            finished_at=NOW,
+        )
+        planned = GroupRun(
+            group_id=group.id or 0,
+            status="IDLE",
+            trigger_kind="schedule",
+            trigger_time=NOW,
+            created_at=NOW,
+        )
         session.add_all([ended, planned])
         session.flush()
         ended_id, planned_id = ended.id or 0, planned.id or 0

@@ -20,17 +20,32 @@ def _dispatched(engine: Engine, clock: FrozenClock, *, retries: int = 0) -> int:
         task = Task(name="t", command="false", retry_attempts=retries, retry_delay_seconds=30)
         session.add(task)
         session.flush()
-        run = create_run(session, at=clock.now(), status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec=task_spec(task), task=task)
-        transition(session, run, RunStatus.TRIGGER, at=clock.now(), agent="a1",
-                   dispatched_at=clock.now())
+        run = create_run(
+            session,
+            at=clock.now(),
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec=task_spec(task),
+            task=task,
+        )
+        transition(
+            session, run, RunStatus.TRIGGER, at=clock.now(), agent="a1", dispatched_at=clock.now()
+        )
         return run.id or 0
 
 
-def _report(engine: Engine, clock: FrozenClock, run_id: int, seq: int, status: str,
-            attempt: int = 1, **extra: object) -> bool:
-    change = StateChange(run_id=run_id, attempt=attempt, seq=seq, status=status, at=clock.now(),
-                         **extra)  # type: ignore[arg-type]
+def _report(
+    engine: Engine,
+    clock: FrozenClock,
+    run_id: int,
+    seq: int,
+    status: str,
+    attempt: int = 1,
+    **extra: object,
+) -> bool:
+    change = StateChange(
+        run_id=run_id, attempt=attempt, seq=seq, status=status, at=clock.now(), **extra
+    )  # type: ignore[arg-type]
     with session_scope(engine) as session:
         return apply_state(session, change, agent="a1", now=clock.now())
 
@@ -79,8 +94,7 @@ def test_runs_of_a_lost_agent_fail_with_the_reason(engine: Engine, clock: Frozen
         assert "agent reported SUCCESS late" in run_events(session, run_id)[-1].detail
 
 
-def test_an_unacknowledged_dispatch_goes_back_to_active(engine: Engine, clock: FrozenClock
-                                                        ) -> None:
+def test_an_unacknowledged_dispatch_goes_back_to_active(engine: Engine, clock: FrozenClock) -> None:
     run_id = _dispatched(engine, clock)
     with session_scope(engine) as session:
         assert expire_dispatches(session, now=clock.now(), deadline_seconds=30) == []

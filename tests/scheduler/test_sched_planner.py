@@ -17,7 +17,8 @@ from app.scheduler.planner import last_triggers, pending_triggers, plan_task, pl
 
 def _task(engine: Engine, clock: FrozenClock, **fields: object) -> int:
     values: dict[str, object] = {
-        "name": "report", "command": "echo report",
+        "name": "report",
+        "command": "echo report",
         "schedule": {"kind": "cron", "cron": "30 8 * * 1-5", "timezone": "Europe/Berlin"},
     }
     values.update(fields)
@@ -111,9 +112,16 @@ def test_a_burst_is_fired_in_slices_and_replanned_in_one_pass(
     due = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     count = FIRE_BATCH + 20
     with session_scope(engine) as session:
-        tasks = [Task(name=f"burst-{i}", command="true",
-                      schedule={"kind": "cron", "cron": "0 9 * * *"},
-                      created_at=clock.now(), updated_at=clock.now()) for i in range(count)]
+        tasks = [
+            Task(
+                name=f"burst-{i}",
+                command="true",
+                schedule={"kind": "cron", "cron": "0 9 * * *"},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+            for i in range(count)
+        ]
         session.add_all(tasks)
         session.flush()
         planned = plan_tasks(session, tasks, now=clock.now())
@@ -144,4 +152,5 @@ def test_a_once_schedule_that_fired_has_no_next_occurrence(
         assert result.activated
     with session_scope(engine) as session:
         assert plan_next(session, [tid], now=datetime(2026, 3, 2, 10, 0, 1, tzinfo=UTC)) == {
-            tid: None}
+            tid: None
+        }

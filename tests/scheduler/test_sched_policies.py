@@ -86,13 +86,20 @@ def test_overlap_skip_while_the_previous_run_is_going(engine: Engine) -> None:
     with session_scope(engine) as session:
         task = session.get(Task, tid)
         assert task is not None
-        going = create_run(session, at=MONDAY, status=RunStatus.ACTIVE,
-                           trigger_kind=TriggerKind.MANUAL, spec=task_spec(task), task=task)
+        going = create_run(
+            session,
+            at=MONDAY,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec=task_spec(task),
+            task=task,
+        )
         transition(session, going, RunStatus.TRIGGER, at=MONDAY, agent="a1")
         going_id = going.id
     _fire(engine, datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
-    fired = next(r for r in _runs(engine, tid) if r.trigger_kind == "schedule"
-                 and r.status != "IDLE")
+    fired = next(
+        r for r in _runs(engine, tid) if r.trigger_kind == "schedule" and r.status != "IDLE"
+    )
     assert fired.status == "SKIPPED"
     assert fired.reason == f"skipped: overlap (run {going_id} is TRIGGER)"
 
@@ -102,9 +109,17 @@ def test_queue_runs_one_at_a_time_oldest_first(engine: Engine) -> None:
     with session_scope(engine) as session:
         task = session.get(Task, tid)
         assert task is not None
-        ids = [create_run(session, at=MONDAY + timedelta(seconds=i), status=RunStatus.ACTIVE,
-                          trigger_kind=TriggerKind.MANUAL, spec=task_spec(task), task=task).id
-               for i in range(2)]
+        ids = [
+            create_run(
+                session,
+                at=MONDAY + timedelta(seconds=i),
+                status=RunStatus.ACTIVE,
+                trigger_kind=TriggerKind.MANUAL,
+                spec=task_spec(task),
+                task=task,
+            ).id
+            for i in range(2)
+        ]
     agent = AgentSlot(name="a1", labels={}, max_runs=None, running=0, docker=False)
     with session_scope(engine) as session:
         sends = dispatch_pending(session, now=MONDAY + timedelta(seconds=5), agents=[agent])
@@ -123,8 +138,14 @@ def test_queue_runs_one_at_a_time_oldest_first(engine: Engine) -> None:
     ],
 )
 def test_misfire_policies_after_downtime(engine: Engine, policy: str, expected: list[str]) -> None:
-    tid = _task(engine, datetime(2026, 3, 2, 10, 30, tzinfo=UTC), HOURLY, misfire=policy,
-                misfire_grace_seconds=4 * 3600, misfire_max_replays=2)
+    tid = _task(
+        engine,
+        datetime(2026, 3, 2, 10, 30, tzinfo=UTC),
+        HOURLY,
+        misfire=policy,
+        misfire_grace_seconds=4 * 3600,
+        misfire_max_replays=2,
+    )
     clock = FrozenClock(datetime(2026, 3, 2, 13, 20, tzinfo=UTC))
     _fire(engine, clock.now())
     runs = [r for r in _runs(engine, tid) if r.status != "IDLE"]
@@ -135,9 +156,17 @@ def test_misfire_policies_after_downtime(engine: Engine, policy: str, expected: 
 
 
 def test_occurrences_older_than_the_grace_are_missed_whatever_the_policy(engine: Engine) -> None:
-    tid = _task(engine, datetime(2026, 3, 2, 10, 30, tzinfo=UTC), HOURLY, misfire="run_all",
-                misfire_grace_seconds=3600 + 1800)
+    tid = _task(
+        engine,
+        datetime(2026, 3, 2, 10, 30, tzinfo=UTC),
+        HOURLY,
+        misfire="run_all",
+        misfire_grace_seconds=3600 + 1800,
+    )
     _fire(engine, datetime(2026, 3, 2, 13, 20, tzinfo=UTC))
     runs = [r for r in _runs(engine, tid) if r.status != "IDLE"]
     assert [r.status if r.status == "ACTIVE" else r.reason for r in runs] == [
-        "missed: scheduler down", "ACTIVE", "ACTIVE"]
+        "missed: scheduler down",
+        "ACTIVE",
+        "ACTIVE",
+    ]

@@ -20,16 +20,26 @@ NEW = datetime(2026, 3, 1, tzinfo=UTC)
 
 def _finished_run(engine: Engine, at: datetime, status: RunStatus = RunStatus.SUCCESS) -> int:
     with session_scope(engine) as session:
-        run = create_run(session, at=at, status=RunStatus.ACTIVE,
-                         trigger_kind=TriggerKind.MANUAL, spec={"command": "true"})
+        run = create_run(
+            session,
+            at=at,
+            status=RunStatus.ACTIVE,
+            trigger_kind=TriggerKind.MANUAL,
+            spec={"command": "true"},
+        )
         if status is not RunStatus.ACTIVE:
-            transition(session, run, RunStatus.TERMINATED if status is RunStatus.TERMINATED
-                       else RunStatus.TRIGGER, at=at)
+            transition(
+                session,
+                run,
+                RunStatus.TERMINATED if status is RunStatus.TERMINATED else RunStatus.TRIGGER,
+                at=at,
+            )
             if status is RunStatus.SUCCESS:
                 for step in (RunStatus.STARTED, RunStatus.RUNNING, RunStatus.SUCCESS):
                     transition(session, run, step, at=at)
-        append_chunk(session, run_id=run.id or 0, attempt=1, stream="stdout", offset=0,
-                     data=b"hello\n")
+        append_chunk(
+            session, run_id=run.id or 0, attempt=1, stream="stdout", offset=0, data=b"hello\n"
+        )
         return run.id or 0
 
 

@@ -37,22 +37,34 @@ class FakeServer:
                     self.logs[header.run_id] = self.logs.get(header.run_id, b"") + data
                 continue
             message = json.loads(frame)
-            states = message.get("states") or ([message] if message.get("type") == "state"
-                                               else [])
+            states = message.get("states") or ([message] if message.get("type") == "state" else [])
             for state in states:
                 if state["status"] in FINAL:
                     self.finals[state["run_id"]] = state
             if len(self.finals) == len(self.starts):
                 self._done.set()
 
-    async def run(self, agent_args: Sequence[str], data_dir: Path, token_file: Path,
-                  limit_s: float = 60.0) -> None:
+    async def run(
+        self, agent_args: Sequence[str], data_dir: Path, token_file: Path, limit_s: float = 60.0
+    ) -> None:
         async with serve(self._handle, "127.0.0.1", 0, max_size=None) as server:
             port = next(iter(server.sockets)).getsockname()[1]
             agent = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "app.cli.main", "agent", "--server",
-                f"http://127.0.0.1:{port}", "--token-file", str(token_file), "--name",
-                "strict", "--data-dir", str(data_dir), *agent_args, cwd=REPO)
+                sys.executable,
+                "-m",
+                "app.cli.main",
+                "agent",
+                "--server",
+                f"http://127.0.0.1:{port}",
+                "--token-file",
+                str(token_file),
+                "--name",
+                "strict",
+                "--data-dir",
+                str(data_dir),
+                *agent_args,
+                cwd=REPO,
+            )
             try:
                 async with asyncio.timeout(limit_s):
                     await self._done.wait()
@@ -66,8 +78,7 @@ def start(run_id: int, command: str, **fields: Any) -> p.StartRun:
     return p.StartRun(run_id=run_id, attempt=1, command=command, **fields)
 
 
-def drive(starts: Sequence[p.StartRun], agent_args: Sequence[str], tmp_path: Path
-          ) -> FakeServer:
+def drive(starts: Sequence[p.StartRun], agent_args: Sequence[str], tmp_path: Path) -> FakeServer:
     token = tmp_path / "agent.token"
     token.write_text("alm_agent_whatever\n")
     token.chmod(0o600)

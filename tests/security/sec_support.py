@@ -18,7 +18,8 @@ class Api:
     engine: Engine
     data_dir: Path
 
-    def token(self, username: str, role: str = "viewer", instances: list[str] | None = None
-              ) -> dict[str, str]:
+    def token(
+        self, username: str, role: str = "viewer", instances: list[str] | None = None
+    ) -> dict[str, str]:
         token = seed_user(self.engine, username, role=role, instances=instances)
         return {"Authorization": f"Bearer {token}"}

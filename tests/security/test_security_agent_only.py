@@ -54,16 +54,21 @@ def _agent_process(server_pid: int) -> psutil.Process:
     return found
 
 
-def test_a_command_runs_in_the_agent_never_in_the_server(server: LiveServer,
-                                                          tmp_path: Path) -> None:
+def test_a_command_runs_in_the_agent_never_in_the_server(
+    server: LiveServer, tmp_path: Path
+) -> None:
     chain_file, env_file = tmp_path / "chain.txt", tmp_path / "env.txt"
     with server.client() as http:
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()))
-        tid = http.post("/tasks", json={"name": "who-runs-me", "command": ANCESTRY.format(
-            chain=chain_file, env=env_file)}).json()["tid"]
+        tid = http.post(
+            "/tasks",
+            json={
+                "name": "who-runs-me",
+                "command": ANCESTRY.format(chain=chain_file, env=env_file),
+            },
+        ).json()["tid"]
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
-        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "SUCCESS",
-                 timeout=30)
+        wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "SUCCESS", timeout=30)
     chain = [int(line) for line in chain_file.read_text().split()]
     server_pid = psutil.Process().pid
     agent = _agent_process(server_pid)

@@ -27,9 +27,15 @@ from app.scheduler.dispatch import AgentSlot, dispatch_pending
 API = "/api/v1"
 HIDDEN = "-Mhidden_root_shell"
 SECRET = "tok-6f1c9e-never-shown"
-TASK = {"name": "report", "command": "perl -e 'print 1'", "env": {"PERL5OPT": HIDDEN},
-        "secrets": {"API_TOKEN": SECRET}, "run_as_user": "nobody", "workdir": "/tmp",
-        "image": "almanac-test-busybox"}
+TASK = {
+    "name": "report",
+    "command": "perl -e 'print 1'",
+    "env": {"PERL5OPT": HIDDEN},
+    "secrets": {"API_TOKEN": SECRET},
+    "run_as_user": "nobody",
+    "workdir": "/tmp",
+    "image": "almanac-test-busybox",
+}
 TERMINAL = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED", "REJECTED"}
 
 
@@ -60,8 +66,11 @@ def test_an_operator_sees_the_whole_spec_of_a_pending_run(secure_api: Api) -> No
     spec = run["spec"]
     assert spec["env"] == {"PERL5OPT": HIDDEN}
     assert spec["secrets"] == {"API_TOKEN": "set"}
-    assert (spec["run_as_user"], spec["workdir"], spec["image"]) == ("nobody", "/tmp",
-                                                                      "almanac-test-busybox")
+    assert (spec["run_as_user"], spec["workdir"], spec["image"]) == (
+        "nobody",
+        "/tmp",
+        "almanac-test-busybox",
+    )
     assert {"mounts", "cpus", "memory", "gpus", "target", "labels", "max_run_seconds"} <= set(spec)
     assert not any(k.startswith("_") or k == "env_sealed" for k in spec)
     assert len(run["spec_digest"]) == 64
@@ -99,15 +108,21 @@ def test_audit_rows_of_submit_approve_and_reject_carry_the_spec(secure_api: Api)
     tid = _task(secure_api)
     approved, rejected = _submitted(secure_api, tid), _submitted(secure_api, tid)
     operator = secure_api.token("otto", "operator")
-    assert secure_api.client.post(f"{API}/runs/{approved}/approve", headers=operator
-                                  ).status_code == 200
-    assert secure_api.client.post(f"{API}/runs/{rejected}/reject", headers=operator
-                                  ).status_code == 200
+    assert (
+        secure_api.client.post(f"{API}/runs/{approved}/approve", headers=operator).status_code
+        == 200
+    )
+    assert (
+        secure_api.client.post(f"{API}/runs/{rejected}/reject", headers=operator).status_code == 200
+    )
     rows = secure_api.client.get(f"{API}/audit", params={"page_size": 500})
     assert rows.status_code == 200 and SECRET not in rows.text
     by_action = {(r["action"], r["target_id"]): r for r in rows.json()["items"]}
-    for key in (("task.run", str(approved)), ("run.approve", str(approved)),
-                ("run.reject", str(rejected))):
+    for key in (
+        ("task.run", str(approved)),
+        ("run.approve", str(approved)),
+        ("run.reject", str(rejected)),
+    ):
         after = by_action[key]["after"]
         assert after["spec"]["env"] == {"PERL5OPT": HIDDEN}, key
         assert after["spec"]["secrets"] == {"API_TOKEN": "set"}, key
@@ -118,16 +133,21 @@ def test_a_digest_that_is_not_the_runs_is_409_and_changes_nothing(secure_api: Ap
     run_id = _submitted(secure_api, _task(secure_api))
     operator = secure_api.token("otto", "operator")
     before = secure_api.client.get(f"{API}/runs/{run_id}", headers=operator).json()
-    answer = secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator,
-                                    json={"spec_digest": "a" * 64})
+    answer = secure_api.client.post(
+        f"{API}/runs/{run_id}/approve", headers=operator, json={"spec_digest": "a" * 64}
+    )
     assert answer.status_code == 409 and "spec_digest" in answer.json()["detail"]
     after = secure_api.client.get(f"{API}/runs/{run_id}", headers=operator).json()
     assert after == before
-    bad = secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator,
-                                 json={"spec_digest": "not-a-digest"})
+    bad = secure_api.client.post(
+        f"{API}/runs/{run_id}/approve", headers=operator, json={"spec_digest": "not-a-digest"}
+    )
     assert bad.status_code == 422
-    ok = secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator,
-                                json={"spec_digest": before["spec_digest"]})
+    ok = secure_api.client.post(
+        f"{API}/runs/{run_id}/approve",
+        headers=operator,
+        json={"spec_digest": before["spec_digest"]},
+    )
     assert ok.status_code == 200 and ok.json()["status"] == "ACTIVE"
 
 
@@ -135,8 +155,9 @@ def test_a_spec_changed_after_approval_is_not_run(secure_api: Api) -> None:
     """Whatever path changed it (none does today), dispatch runs only the approved spec."""
     run_id = _submitted(secure_api, _task(secure_api, image=None, run_as_user=None))
     operator = secure_api.token("otto", "operator")
-    assert secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator
-                                  ).status_code == 200
+    assert (
+        secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator).status_code == 200
+    )
     with session_scope(secure_api.engine) as session:
         run = get_run(session, run_id)
         run.spec = {**run.spec, "command": "id; cat /etc/shadow"}
@@ -151,8 +172,9 @@ def test_a_spec_changed_after_approval_is_not_run(secure_api: Api) -> None:
 def test_an_untouched_approved_run_is_dispatched_with_its_secrets(secure_api: Api) -> None:
     run_id = _submitted(secure_api, _task(secure_api, image=None, run_as_user=None))
     operator = secure_api.token("otto", "operator")
-    assert secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator
-                                  ).status_code == 200
+    assert (
+        secure_api.client.post(f"{API}/runs/{run_id}/approve", headers=operator).status_code == 200
+    )
     agent = AgentSlot(name="a1", labels={}, max_runs=None, running=0, docker=True)
     with session_scope(secure_api.engine) as session:
         sends = dispatch_pending(session, now=datetime.now(UTC), agents=[agent])
@@ -164,10 +186,14 @@ def test_env_values_and_secrets_are_sealed_in_the_database(secure_api: Api) -> N
     tid = _task(secure_api)
     run_id = _submitted(secure_api, tid)
     with secure_api.engine.connect() as connection:
-        task_row = connection.execute(text("SELECT * FROM task WHERE id = :id"),
-                                      {"id": tid}).mappings().one()
-        spec = connection.execute(text("SELECT spec FROM run WHERE id = :id"),
-                                  {"id": run_id}).scalar_one()
+        task_row = (
+            connection.execute(text("SELECT * FROM task WHERE id = :id"), {"id": tid})
+            .mappings()
+            .one()
+        )
+        spec = connection.execute(
+            text("SELECT spec FROM run WHERE id = :id"), {"id": run_id}
+        ).scalar_one()
     raw = " ".join(str(v) for v in task_row.values()) + " " + str(spec)
     assert HIDDEN not in raw and SECRET not in raw
     assert task_row["env_sealed"]
@@ -177,8 +203,9 @@ def test_env_values_and_secrets_are_sealed_in_the_database(secure_api: Api) -> N
     assert (opened.env, opened.secrets) == ({"PERL5OPT": HIDDEN}, {"API_TOKEN": SECRET})
 
 
-def test_viewers_see_env_names_masked_writers_the_values_nobody_the_secrets(secure_api: Api
-                                                                            ) -> None:
+def test_viewers_see_env_names_masked_writers_the_values_nobody_the_secrets(
+    secure_api: Api,
+) -> None:
     tid = _task(secure_api)
     run_id = _submitted(secure_api, tid)
     viewer, user = secure_api.token("vic", "viewer"), secure_api.token("ulf", "user")
@@ -201,8 +228,9 @@ def test_secrets_keep_their_values_through_edits_and_are_checked(secure_api: Api
     tid = _task(secure_api)
     kept = secure_api.client.patch(f"{API}/tasks/{tid}", json={"env": {"A": "1"}})
     assert kept.status_code == 200 and kept.json()["secrets"] == {"API_TOKEN": "set"}
-    renamed = secure_api.client.patch(f"{API}/tasks/{tid}",
-                                      json={"secrets": {"API_TOKEN": None, "OTHER": "x"}})
+    renamed = secure_api.client.patch(
+        f"{API}/tasks/{tid}", json={"secrets": {"API_TOKEN": None, "OTHER": "x"}}
+    )
     assert renamed.json()["secrets"] == {"API_TOKEN": "set", "OTHER": "set"}
     unknown = secure_api.client.patch(f"{API}/tasks/{tid}", json={"secrets": {"NEW": None}})
     assert unknown.status_code == 422 and "secrets.NEW" in unknown.text
@@ -243,39 +271,54 @@ def test_export_import_export_is_identical_and_keeps_secrets(secure_api: Api) ->
 def test_a_users_edit_of_any_run_field_leaves_the_task_inactive(secure_api: Api) -> None:
     user = secure_api.token("ulla", "user")
     group = secure_api.client.post(f"{API}/groups", json={"name": "g"}).json()["gid"]
-    for field, value in (("env", {"X": "1"}), ("secrets", {"S": "v"}), ("run_as_user", "nobody"),
-                         ("mounts", []), ("image", "almanac-test-busybox"), ("workdir", "/var"),
-                         ("command", "true")):
+    for field, value in (
+        ("env", {"X": "1"}),
+        ("secrets", {"S": "v"}),
+        ("run_as_user", "nobody"),
+        ("mounts", []),
+        ("image", "almanac-test-busybox"),
+        ("workdir", "/var"),
+        ("command", "true"),
+    ):
         tid = _task(secure_api, name=f"t-{field}", group=group, image=None, run_as_user=None)
         assert secure_api.client.get(f"{API}/tasks/{tid}").json()["active"] is True
-        edited = secure_api.client.patch(f"{API}/tasks/{tid}", headers=user,
-                                         json={field: value})
+        edited = secure_api.client.patch(f"{API}/tasks/{tid}", headers=user, json={field: value})
         assert edited.status_code == 200, (field, edited.text)
         assert edited.json()["active"] is False, field
 
 
-def test_a_task_edit_after_submission_does_not_change_what_runs(agent_ready: LiveServer
-                                                                ) -> None:
+def test_a_task_edit_after_submission_does_not_change_what_runs(agent_ready: LiveServer) -> None:
     """A real command on the built-in agent runs the spec the operator approved."""
     seed_user(agent_ready.engine, "uma", role="user")
     seed_user(agent_ready.engine, "otto", role="operator")
     with agent_ready.client() as admin:
-        tid = admin.post("/tasks", json={
-            "name": "env-echo", "command": 'echo "P=$PERL5OPT T=$API_TOKEN"',
-            "env": {"PERL5OPT": "-Mstrict"}, "secrets": {"API_TOKEN": SECRET}}).json()["tid"]
+        tid = admin.post(
+            "/tasks",
+            json={
+                "name": "env-echo",
+                "command": 'echo "P=$PERL5OPT T=$API_TOKEN"',
+                "env": {"PERL5OPT": "-Mstrict"},
+                "secrets": {"API_TOKEN": SECRET},
+            },
+        ).json()["tid"]
         user = {"Authorization": "Bearer " + _login(admin, "uma")}
         operator = {"Authorization": "Bearer " + _login(admin, "otto")}
         run_id = admin.post(f"/tasks/{tid}/run", headers=user).json()["id"]
-        edit = admin.patch(f"/tasks/{tid}", headers=user,
-                           json={"env": {"PERL5OPT": HIDDEN}, "command": "echo edited"})
+        edit = admin.patch(
+            f"/tasks/{tid}",
+            headers=user,
+            json={"env": {"PERL5OPT": HIDDEN}, "command": "echo edited"},
+        )
         assert edit.status_code == 200 and edit.json()["active"] is False
         shown = admin.get(f"/runs/{run_id}", headers=operator).json()
         assert shown["spec"]["env"] == {"PERL5OPT": "-Mstrict"}
-        approved = admin.post(f"/runs/{run_id}/approve", headers=operator,
-                              json={"spec_digest": shown["spec_digest"]})
+        approved = admin.post(
+            f"/runs/{run_id}/approve", headers=operator, json={"spec_digest": shown["spec_digest"]}
+        )
         assert approved.status_code == 200, approved.text
-        run = wait_for(lambda: (r := admin.get(f"/runs/{run_id}").json())["status"] in TERMINAL
-                       and r)
+        run = wait_for(
+            lambda: (r := admin.get(f"/runs/{run_id}").json())["status"] in TERMINAL and r
+        )
         lines = admin.get(f"/runs/{run_id}/logs").json()["lines"]
     assert run["status"] == "SUCCESS", run
     assert lines == [f"P=-Mstrict T={SECRET}"]

@@ -49,8 +49,10 @@ class Server:
         return int(run.json()["id"])
 
     def wait(self, run_id: int, *statuses: str) -> dict[str, Any]:
-        return wait_for(lambda: (r := self.http.get(f"/runs/{run_id}").json())["status"]
-                        in statuses and r, timeout=60)
+        return wait_for(
+            lambda: (r := self.http.get(f"/runs/{run_id}").json())["status"] in statuses and r,
+            timeout=60,
+        )
 
     def stdout(self, run_id: int) -> str:
         response = self.http.get(f"/runs/{run_id}/logs/download")
@@ -70,18 +72,37 @@ def server() -> Iterator[Server]:
     (data / "almanac.db").touch(mode=0o644)
     os.chmod(data / "almanac.db", 0o644)
     port = free_port()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ALMANAC_ADMIN_PASSWORD": PASSWORD,
-           "HOME": str(base)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ALMANAC_ADMIN_PASSWORD": PASSWORD,
+        "HOME": str(base),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "server", "--port", str(port), "--data-dir",
-         str(data)], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _healthy(url), timeout=60)
-        token = httpx.post(url + "/api/v1/auth/token",
-                           json={"username": "admin", "password": PASSWORD}).json()
-        http = httpx.Client(base_url=url + "/api/v1", timeout=30,
-                            headers={"Authorization": f"Bearer {token['access_token']}"})
+        token = httpx.post(
+            url + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
+        ).json()
+        http = httpx.Client(
+            base_url=url + "/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()), timeout=60)
         yield Server(url=url, data=data, http=http, process=process)
         http.close()
@@ -126,32 +147,43 @@ def test_data_dir_database_and_spool_are_private_after_start(server: Server) -> 
 
 
 def test_a_command_cannot_read_the_agents_token_the_database_or_another_attempts_spool(
-        server: Server) -> None:
+    server: Server,
+) -> None:
     data = server.data
     spool = data / "local-agent" / "spool"
     holder = server.run("echo started; sleep 30", env={"API_KEY": SECRET})
     server.wait(holder, "RUNNING")
     wait_for(lambda: (spool / f"{holder}-1" / "stdout").stat().st_size > 0, timeout=20)
     other = spool / f"{holder}-1"
-    probe = "; ".join([
-        "id -un",
-        "cat /proc/$PPID/environ > /dev/null 2>&1 && echo environ:readable || echo environ:denied",
-        f"cat {data}/almanac.db > /dev/null 2>&1 && echo db:readable || echo db:denied",
-        f"grep -q {SECRET} {other}/journal.jsonl 2>/dev/null && echo journal:readable "
-        "|| echo journal:denied",
-        f"cat {other}/stdout > /dev/null 2>&1 && echo stdout:readable || echo stdout:denied",
-        f"ls {spool} > /dev/null 2>&1 && echo spool:listable || echo spool:unlistable",
-        f"ls {data} > /dev/null 2>&1 && echo data:listable || echo data:unlistable",
-        'echo mine > "$ALMANAC_OUTPUT_DIR/mine.txt" && echo output:ok',
-        "echo ppid=$PPID",
-    ])
+    probe = "; ".join(
+        [
+            "id -un",
+            "cat /proc/$PPID/environ > /dev/null 2>&1 && echo environ:readable"
+            " || echo environ:denied",
+            f"cat {data}/almanac.db > /dev/null 2>&1 && echo db:readable || echo db:denied",
+            f"grep -q {SECRET} {other}/journal.jsonl 2>/dev/null && echo journal:readable "
+            "|| echo journal:denied",
+            f"cat {other}/stdout > /dev/null 2>&1 && echo stdout:readable || echo stdout:denied",
+            f"ls {spool} > /dev/null 2>&1 && echo spool:listable || echo spool:unlistable",
+            f"ls {data} > /dev/null 2>&1 && echo data:listable || echo data:unlistable",
+            'echo mine > "$ALMANAC_OUTPUT_DIR/mine.txt" && echo output:ok',
+            "echo ppid=$PPID",
+        ]
+    )
     run_id = server.run(probe)
     ended = server.wait(run_id, "SUCCESS", "FAILED")
     assert ended["status"] == "SUCCESS", ended
     lines = server.stdout(run_id).split()
     assert lines[0] == "nobody"  # no run_as_user: the agent's default user, not root
-    for seen in ("environ:denied", "db:denied", "journal:denied", "stdout:denied",
-                 "spool:unlistable", "data:unlistable", "output:ok"):
+    for seen in (
+        "environ:denied",
+        "db:denied",
+        "journal:denied",
+        "stdout:denied",
+        "spool:unlistable",
+        "data:unlistable",
+        "output:ok",
+    ):
         assert seen in lines, lines
     assert SECRET not in server.stdout(run_id)
     # its own output folder was reachable: the file reached the server
@@ -176,7 +208,8 @@ print(peek.returncode, b"SECRET_TOKEN" in peek.stdout)
 
 @pytest.mark.parametrize(("setting", "expected"), [("off", "0 True"), ("on", "1 False")])
 def test_a_non_dumpable_agent_hides_its_environment_from_its_own_user(
-        setting: str, expected: str) -> None:
+    setting: str, expected: str
+) -> None:
     """Both processes run as `nobody`: the same uid reads /proc/<pid>/environ unless the
     reader's target made itself non-dumpable (the agent does at start)."""
     nobody = pwd.getpwnam("nobody")
@@ -186,9 +219,16 @@ def test_a_non_dumpable_agent_hides_its_environment_from_its_own_user(
         os.chmod(folder, 0o755)
         shutil.copy(REPO / "app" / "private_files.py", folder)
         result = subprocess.run(
-            ["/usr/bin/python3", "-c", _PEEK, setting], capture_output=True, text=True,
-            timeout=60, cwd="/", user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": folder, "SECRET_TOKEN": "alm_agent_x"})
+            ["/usr/bin/python3", "-c", _PEEK, setting],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+            user=nobody.pw_uid,
+            group=nobody.pw_gid,
+            extra_groups=[],
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": folder, "SECRET_TOKEN": "alm_agent_x"},
+        )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
 
@@ -201,8 +241,11 @@ def test_a_remote_agent_tightens_what_an_older_version_left_open(tmp_path: Path)
     for path in (agent_dir, agent_dir / "spool", stale):
         os.chmod(path, 0o755)
     os.chmod(stale / "stdout", 0o644)
-    server = drive([start(1, "echo hi", env={"API_KEY": SECRET})],
-                   ["--allow-user", "*", "--default-user", "nobody"], tmp_path)
+    server = drive(
+        [start(1, "echo hi", env={"API_KEY": SECRET})],
+        ["--allow-user", "*", "--default-user", "nobody"],
+        tmp_path,
+    )
     assert server.finals[1]["status"] == "SUCCESS", server.finals[1]
     assert mode(agent_dir) == 0o711 and mode(agent_dir / "spool") == 0o711
     # the stale folder, or run 1's if it took that folder up

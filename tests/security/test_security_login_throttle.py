@@ -45,8 +45,11 @@ class Server:
 
     def client(self, source: str = HERE) -> httpx.Client:
         """A client whose connections leave from `source` (what the server sees)."""
-        return httpx.Client(base_url=self.url + "/api/v1", timeout=60,
-                            transport=httpx.HTTPTransport(local_address=source))
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            timeout=60,
+            transport=httpx.HTTPTransport(local_address=source),
+        )
 
     def login(self, password: str, source: str = HERE, username: str = "kim") -> httpx.Response:
         with self.client(source) as http:
@@ -64,37 +67,49 @@ class Server:
     def kim_tokens(self) -> int:
         with session_scope(self.engine) as session:
             kim = self.account()
-            return int(session.exec(select(func.count()).select_from(ApiToken).where(
-                col(ApiToken.user_id) == kim.id)).one())
+            return int(
+                session.exec(
+                    select(func.count())
+                    .select_from(ApiToken)
+                    .where(col(ApiToken.user_id) == kim.id)
+                ).one()
+            )
 
 
 @pytest.fixture
 def hasher(monkeypatch: pytest.MonkeyPatch) -> None:
     """A real (small) argon2 cost: the check takes milliseconds, as a real one does, so
     parallel tries overlap for real."""
-    monkeypatch.setattr(app.security, "_hasher",
-                        PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1))
+    monkeypatch.setattr(
+        app.security, "_hasher", PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1)
+    )
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, clock: FrozenClock, hasher: None
-           ) -> Iterator[Server]:
+def server(database_url: str, tmp_path: Path, clock: FrozenClock, hasher: None) -> Iterator[Server]:
     """A real uvicorn server in a thread, on the app's injected (frozen) clock."""
-    settings = Settings(host=HERE, port=free_port(), data_dir=tmp_path, local_agent=False,
-                        database_url=database_url)
+    settings = Settings(
+        host=HERE, port=free_port(), data_dir=tmp_path, local_agent=False, database_url=database_url
+    )
     engine = make_engine(database_url)
     token = seed_user(engine)
     app_ = create_app(settings, engine=engine, clock=clock, start_scheduler=False)
-    uv = uvicorn.Server(uvicorn.Config(app_, host=HERE, port=settings.port, log_level="warning",
-                                       lifespan="on"))
+    uv = uvicorn.Server(
+        uvicorn.Config(app_, host=HERE, port=settings.port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     url = f"http://{HERE}:{settings.port}"
-    admin = httpx.Client(base_url=url + "/api/v1", timeout=60,
-                         headers={"Authorization": f"Bearer {token}"})
+    admin = httpx.Client(
+        base_url=url + "/api/v1", timeout=60, headers={"Authorization": f"Bearer {token}"}
+    )
     wait_for(lambda: uv.started)
-    assert admin.post("/users", json={"username": "kim", "password": GOOD,
-                                      "must_change_password": False}).status_code == 201
+    assert (
+        admin.post(
+            "/users", json={"username": "kim", "password": GOOD, "must_change_password": False}
+        ).status_code
+        == 201
+    )
     try:
         yield Server(url, engine, clock, admin)
     finally:
@@ -136,8 +151,10 @@ def test_the_right_password_inside_a_burst_waits_like_the_wrong_ones(server: Ser
         wait_for(lambda: server.account().failed_logins >= THROTTLE.slow_after)
         right = server.login(GOOD)
         answers = [f.result() for f in wrong]
-    assert Counter(r.status_code for r in answers) == {401: THROTTLE.slow_after,
-                                                       429: 39 - THROTTLE.slow_after}
+    assert Counter(r.status_code for r in answers) == {
+        401: THROTTLE.slow_after,
+        429: 39 - THROTTLE.slow_after,
+    }
     assert right.status_code == 429, right.text
     assert "account" in right.json()["detail"]
     assert server.kim_tokens() == 0
@@ -164,7 +181,8 @@ def test_a_source_is_locked_while_the_account_is_only_slowed(server: Server) -> 
     assert server.login(GOOD).status_code == 429  # the locked address stays locked
     audit = server.admin.get("/audit", params={"action": "auth.lockout"}).json()["items"]
     assert [(e["target_kind"], e["target_id"], e["actor"]) for e in audit] == [
-        ("source", HERE, None)]
+        ("source", HERE, None)
+    ]
     server.clock.advance(timedelta(seconds=THROTTLE.source_lock_seconds))
     assert server.login(GOOD).status_code == 200
 
@@ -178,10 +196,17 @@ def test_failures_on_many_accounts_lock_the_source(server: Server) -> None:
     assert server.account().failed_logins == 0
 
 
-@pytest.mark.parametrize(("password", "username"), [
-    ("Password123!", "carol"), ("P@ssw0rd123", "carol"), ("QWERTYUIOP1", "carol"),
-    ("Carol-2024-01", "carol"), ("carol.summer2025", "carol"), ("Welcome2026", "carol"),
-])
+@pytest.mark.parametrize(
+    ("password", "username"),
+    [
+        ("Password123!", "carol"),
+        ("P@ssw0rd123", "carol"),
+        ("QWERTYUIOP1", "carol"),
+        ("Carol-2024-01", "carol"),
+        ("carol.summer2025", "carol"),
+        ("Welcome2026", "carol"),
+    ],
+)
 def test_common_passwords_are_refused(password: str, username: str) -> None:
     problem = password_problem(password, username)
     assert problem is not None and "common" in problem
@@ -191,8 +216,7 @@ def test_common_passwords_are_refused_on_create_change_and_reset(server: Server)
     admin = server.admin
     created = admin.post("/users", json={"username": "carol", "password": "Password123!"})
     assert created.status_code == 422
-    assert created.json()["detail"].startswith("password:") and "common" in created.json()[
-        "detail"]
+    assert created.json()["detail"].startswith("password:") and "common" in created.json()["detail"]
     assert admin.get("/users/carol").status_code == 404  # nothing changed
     named = admin.post("/users", json={"username": "carol", "password": "Carol-12345"})
     assert named.status_code == 422 and "username" in named.json()["detail"]
@@ -200,16 +224,25 @@ def test_common_passwords_are_refused_on_create_change_and_reset(server: Server)
     assert reset.status_code == 422 and reset.json()["detail"].startswith("password:")
     token = server.login(GOOD).json()["access_token"]
     with server.client() as http:
-        changed = http.post("/auth/password", headers={"Authorization": f"Bearer {token}"},
-                            json={"current_password": GOOD, "password": "Iloveyou123!"})
+        changed = http.post(
+            "/auth/password",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"current_password": GOOD, "password": "Iloveyou123!"},
+        )
     assert changed.status_code == 422 and changed.json()["detail"].startswith("password:")
     assert server.login(GOOD).status_code == 200  # the password is unchanged
 
 
-@pytest.mark.parametrize(("address", "key"), [
-    ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "203.0.113.7"),
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("2001:db8:1:2::9", "2001:db8:1:2::/64"),
-    (None, "unknown"), ("testclient", "testclient"),
-])
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::9", "2001:db8:1:2::/64"),
+        (None, "unknown"),
+        ("testclient", "testclient"),
+    ],
+)
 def test_the_source_of_a_try_is_its_address_or_ipv6_64(address: str | None, key: str) -> None:
     assert source_key(address) == key

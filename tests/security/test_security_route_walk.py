@@ -256,7 +256,8 @@ NOT_AUDITED = {
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
     ("POST", f"{API}/import"),  # a dry run here
-    ("POST", "/login"), ("POST", "/logout"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
 }
 
 Build = Callable[[World, str, str], Call]  # (world, instance, role) → the request
@@ -284,8 +285,11 @@ def _runs_list(w: World, i: str, r: str) -> Call:
 
 def _own_password(w: World, i: str, r: str) -> Call:
     _, token = w.fresh_user(r)
-    return Call(f"{API}/auth/password", token=token,
-                json={"current_password": PASSWORD, "password": "Brand-New-Pass-2"})
+    return Call(
+        f"{API}/auth/password",
+        token=token,
+        json={"current_password": PASSWORD, "password": "Brand-New-Pass-2"},
+    )
 
 
 def _edge(w: World, i: str, r: str, *, existing: bool) -> Call:
@@ -314,8 +318,11 @@ def _page_action(w: World, i: str, r: str) -> Call:
 
 def _page_create(w: World, i: str, r: str) -> Call:
     name = f"page-{r}-{i}"
-    return Call("/tasks", data={"name": name, "command": "true", "instance": i},
-                effect=lambda: w.task_named(name) is not None)
+    return Call(
+        "/tasks",
+        data={"name": name, "command": "true", "instance": i},
+        effect=lambda: w.task_named(name) is not None,
+    )
 
 
 def _page_edit(w: World, i: str, r: str) -> Call:
@@ -325,86 +332,113 @@ def _page_edit(w: World, i: str, r: str) -> Call:
         row = w.task_row(task.id or 0)
         return row is not None and row.description == "edited"
 
-    return Call(f"/tasks/{task.id}", effect=edited, data={
-        "name": task.name, "command": "true", "instance": i, "description": "edited"})
+    return Call(
+        f"/tasks/{task.id}",
+        effect=edited,
+        data={"name": task.name, "command": "true", "instance": i, "description": "edited"},
+    )
 
 
 def _page_output(w: World, i: str, r: str) -> Call:
     """The page hands out what the API's download gives (nothing while that route is absent)."""
     run_id, name = w.run_with_output(i)
-    served = ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}") in app_routes(
-        w.client.app)  # type: ignore[arg-type]
+    served = ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}") in app_routes(w.client.app)  # type: ignore[arg-type]
     return Call(f"/task-runs/{run_id}/outputs/{name}", ok=OK if served else frozenset({404}))
 
 
 def _page_edge(w: World, i: str, r: str, *, existing: bool) -> Call:
     gid, up, down = w.group_with_tasks(i, edge=existing)
     suffix = "/delete" if existing else ""
-    return Call(f"/groups/{gid}/edges{suffix}", data={"upstream": str(up), "downstream": str(down)},
-                effect=lambda: w.exists(DependencyEdge, group_id=gid) != existing)
+    return Call(
+        f"/groups/{gid}/edges{suffix}",
+        data={"upstream": str(up), "downstream": str(down)},
+        effect=lambda: w.exists(DependencyEdge, group_id=gid) != existing,
+    )
 
 
 def _page_import(w: World, i: str, r: str) -> Call:
     name = f"imported-{r}-{i}"
-    document = json.dumps({"format": "almanac/v1", "tasks": [
-        {"name": name, "command": "true", "instance": i}]})
-    return Call("/tasks/import", data={"step": "apply", "document": document},
-                effect=lambda: w.task_named(name) is not None)
+    document = json.dumps(
+        {"format": "almanac/v1", "tasks": [{"name": name, "command": "true", "instance": i}]}
+    )
+    return Call(
+        "/tasks/import",
+        data={"step": "apply", "document": document},
+        effect=lambda: w.task_named(name) is not None,
+    )
 
 
 def _page_group(w: World, i: str, r: str) -> Call:
     group = w.group(i)
-    return Call(f"/groups/{group.id}", data={"name": group.name, "instance": i,
-                                            "description": "edited"},
-                effect=lambda: w.exists(TaskGroup, id=group.id, description="edited"))
+    return Call(
+        f"/groups/{group.id}",
+        data={"name": group.name, "instance": i, "description": "edited"},
+        effect=lambda: w.exists(TaskGroup, id=group.id, description="edited"),
+    )
 
 
 def _page_calendar(w: World, i: str, r: str, action: str) -> Call:
     name = w.calendar()
     if action == "create":
         made = f"pagecal-{r}-{i}"
-        return Call("/calendars", data={"name": made},
-                    effect=lambda: w.exists(Calendar, name=made))
+        return Call("/calendars", data={"name": made}, effect=lambda: w.exists(Calendar, name=made))
     if action == "delete":
         return Call(f"/calendars/{name}/delete", effect=lambda: not w.exists(Calendar, name=name))
-    return Call(f"/calendars/{name}", data={"skip_weekends": "on"},
-                effect=lambda: w.exists(Calendar, name=name, skip_weekends=True))
+    return Call(
+        f"/calendars/{name}",
+        data={"skip_weekends": "on"},
+        effect=lambda: w.exists(Calendar, name=name, skip_weekends=True),
+    )
 
 
 def _page_adhoc(w: World, i: str, r: str) -> Call:
     marker = f"echo adhoc-{r}-{i}"
-    return Call("/adhoc", data={"command": marker, "target": "agents", "agents": w.agent(),
-                                "instance": i},
-                effect=lambda: w.exists(Run, trigger_kind="adhoc", created_by=f"walk-{r}",
-                                        instance=i))
+    return Call(
+        "/adhoc",
+        data={"command": marker, "target": "agents", "agents": w.agent(), "instance": i},
+        effect=lambda: w.exists(Run, trigger_kind="adhoc", created_by=f"walk-{r}", instance=i),
+    )
 
 
 def _page_adhoc_kill(w: World, i: str, r: str) -> Call:
     batch = w.batch(i)
-    return Call(f"/adhoc/{batch}/kill",
-                effect=lambda: not w.exists(Run, batch_id=batch, status="ACTIVE"))
+    return Call(
+        f"/adhoc/{batch}/kill", effect=lambda: not w.exists(Run, batch_id=batch, status="ACTIVE")
+    )
 
 
 def _page_password(w: World, i: str, r: str) -> Call:
     name, _ = w.fresh_user(r)
     before = w.password_hash_of(name)
-    return Call("/password", token=w.token_for(name, "session"), ok=frozenset({200, 303}),
-                data={"current_password": PASSWORD, "password": "Brand-New-Pass-2",
-                      "confirm": "Brand-New-Pass-2"},
-                effect=lambda: w.password_hash_of(name) != before)
+    return Call(
+        "/password",
+        token=w.token_for(name, "session"),
+        ok=frozenset({200, 303}),
+        data={
+            "current_password": PASSWORD,
+            "password": "Brand-New-Pass-2",
+            "confirm": "Brand-New-Pass-2",
+        },
+        effect=lambda: w.password_hash_of(name) != before,
+    )
 
 
 def _page_user(w: World, i: str, r: str, action: str) -> Call:
     name = w.target_user(i)
     before = w.password_hash_of(name)
     if action == "update":
-        return Call(f"/admin/users/{name}", data={"timezone": "Asia/Tokyo"},
-                    effect=lambda: w.exists(User, username=name, timezone="Asia/Tokyo"))
+        return Call(
+            f"/admin/users/{name}",
+            data={"timezone": "Asia/Tokyo"},
+            effect=lambda: w.exists(User, username=name, timezone="Asia/Tokyo"),
+        )
     if action == "delete":
-        return Call(f"/admin/users/{name}/delete",
-                    effect=lambda: not w.exists(User, username=name))
-    return Call(f"/admin/users/{name}/password", data={"password": "Brand-New-Pass-2"},
-                effect=lambda: w.password_hash_of(name) != before)
+        return Call(f"/admin/users/{name}/delete", effect=lambda: not w.exists(User, username=name))
+    return Call(
+        f"/admin/users/{name}/password",
+        data={"password": "Brand-New-Pass-2"},
+        effect=lambda: w.password_hash_of(name) != before,
+    )
 
 
 def _policies(w: World, i: str, r: str) -> Call:
@@ -415,8 +449,14 @@ def _policies(w: World, i: str, r: str) -> Call:
 
     with session_scope(w.engine) as session:
         for instance in (OWN, OTHER):
-            save(session, "instance", instance, RunPolicy(images=(f"walk-image-{instance}",)),
-                 by="walk", at=w.now())
+            save(
+                session,
+                "instance",
+                instance,
+                RunPolicy(images=(f"walk-image-{instance}",)),
+                by="walk",
+                at=w.now(),
+            )
     return Call(f"{API}/policies", marker=f"walk-image-{i}")
 
 
@@ -426,10 +466,12 @@ _POLICY = {"users": ["*"], "mounts": ["/srv/data"], "images": None}
 CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/health"): lambda w, i, r: Call(f"{API}/health"),
     ("POST", f"{API}/auth/token"): lambda w, i, r: Call(
-        f"{API}/auth/token", json={"username": w.fresh_user("viewer")[0], "password": PASSWORD}),
+        f"{API}/auth/token", json={"username": w.fresh_user("viewer")[0], "password": PASSWORD}
+    ),
     ("POST", f"{API}/auth/password"): _own_password,
     ("POST", f"{API}/auth/logout"): lambda w, i, r: Call(
-        f"{API}/auth/logout", token=w.token_for(f"walk-{r}")),
+        f"{API}/auth/logout", token=w.token_for(f"walk-{r}")
+    ),
     ("GET", f"{API}/auth/me"): lambda w, i, r: Call(f"{API}/auth/me"),
     ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
     ("POST", f"{API}/tasks"): _task_body,
@@ -441,7 +483,8 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/tasks/{{tid}}/freezes"): _task("/freezes"),
     ("POST", f"{API}/tasks/{{tid}}/freezes"): _task("/freezes", json={"date": "2030-01-01"}),
     ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): lambda w, i, r: Call(
-        f"{API}/tasks/{w.frozen_task(i)}/freezes/{FREEZE_DAY.isoformat()}"),
+        f"{API}/tasks/{w.frozen_task(i)}/freezes/{FREEZE_DAY.isoformat()}"
+    ),
     ("GET", f"{API}/runs"): _runs_list,
     ("GET", f"{API}/runs/{{run_id}}"): _run(),
     ("GET", f"{API}/runs/{{run_id}}/logs"): _run(suffix="/logs"),
@@ -454,157 +497,216 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/runs/{{run_id}}/force"): _run(suffix="/force"),
     ("POST", f"{API}/runs/{{run_id}}/rerun"): _run(RunStatus.FAILED, "/rerun"),
     ("POST", f"{API}/runs/{{run_id}}/mark-success"): _run(
-        RunStatus.FAILED, "/mark-success", json={"reason": "checked by hand"}),
+        RunStatus.FAILED, "/mark-success", json={"reason": "checked by hand"}
+    ),
     ("POST", f"{API}/runs/{{run_id}}/approve"): _run(
-        RunStatus.PENDING_APPROVAL, "/approve", json={"comment": "ok"}),
+        RunStatus.PENDING_APPROVAL, "/approve", json={"comment": "ok"}
+    ),
     ("POST", f"{API}/runs/{{run_id}}/reject"): _run(RunStatus.PENDING_APPROVAL, "/reject"),
     ("GET", f"{API}/runs/{{run_id}}/outputs"): _run(suffix="/outputs"),
     ("GET", f"{API}/runs/{{run_id}}/outputs.zip"): _run(suffix="/outputs.zip"),
     ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}"): _output,
     ("GET", f"{API}/agents"): lambda w, i, r: Call(f"{API}/agents"),
     ("POST", f"{API}/agents/{{name}}/drain"): lambda w, i, r: Call(
-        f"{API}/agents/{w.agent()}/drain"),
+        f"{API}/agents/{w.agent()}/drain"
+    ),
     ("POST", f"{API}/agents/{{name}}/undrain"): lambda w, i, r: Call(
-        f"{API}/agents/{w.agent(draining=True)}/undrain"),
+        f"{API}/agents/{w.agent(draining=True)}/undrain"
+    ),
     ("DELETE", f"{API}/agents/{{name}}"): lambda w, i, r: Call(f"{API}/agents/{w.agent()}"),
-    ("POST", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens",
-                                                           json={"name": "walk"}),
+    ("POST", f"{API}/agents/tokens"): lambda w, i, r: Call(
+        f"{API}/agents/tokens", json={"name": "walk"}
+    ),
     ("GET", f"{API}/agents/tokens"): lambda w, i, r: Call(f"{API}/agents/tokens"),
     ("DELETE", f"{API}/agents/tokens/{{token_id}}"): lambda w, i, r: Call(
-        f"{API}/agents/tokens/{w.agent_token()}"),
+        f"{API}/agents/tokens/{w.agent_token()}"
+    ),
     ("GET", f"{API}/policies"): _policies,
     ("GET", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
-        f"{API}/policies/instances/{i}"),
+        f"{API}/policies/instances/{i}"
+    ),
     ("PUT", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
-        f"{API}/policies/instances/{i}", json=_POLICY),
+        f"{API}/policies/instances/{i}", json=_POLICY
+    ),
     ("DELETE", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
-        f"{API}/policies/instances/{i}"),
+        f"{API}/policies/instances/{i}"
+    ),
     ("GET", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
-        f"{API}/policies/agents/{w.agent()}"),
+        f"{API}/policies/agents/{w.agent()}"
+    ),
     ("PUT", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
-        f"{API}/policies/agents/{w.agent()}", json=_POLICY, ok=_NOT_FOR_SCOPED),
+        f"{API}/policies/agents/{w.agent()}", json=_POLICY, ok=_NOT_FOR_SCOPED
+    ),
     ("DELETE", f"{API}/policies/agents/{{name}}"): lambda w, i, r: Call(
-        f"{API}/policies/agents/{w.agent()}", ok=_NOT_FOR_SCOPED),
+        f"{API}/policies/agents/{w.agent()}", ok=_NOT_FOR_SCOPED
+    ),
     ("GET", f"{API}/calendars"): lambda w, i, r: Call(f"{API}/calendars"),
     ("POST", f"{API}/calendars"): lambda w, i, r: Call(
-        f"{API}/calendars", json={"name": f"cal-{r}-{i}"}),
-    ("GET", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
-        f"{API}/calendars/{w.calendar()}"),
+        f"{API}/calendars", json={"name": f"cal-{r}-{i}"}
+    ),
+    ("GET", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(f"{API}/calendars/{w.calendar()}"),
     ("PATCH", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
-        f"{API}/calendars/{w.calendar()}", json={"skip_weekends": True}),
+        f"{API}/calendars/{w.calendar()}", json={"skip_weekends": True}
+    ),
     ("DELETE", f"{API}/calendars/{{name}}"): lambda w, i, r: Call(
-        f"{API}/calendars/{w.calendar()}"),
+        f"{API}/calendars/{w.calendar()}"
+    ),
     ("GET", f"{API}/calendars/{{name}}/closed"): lambda w, i, r: Call(
-        f"{API}/calendars/{w.calendar()}/closed", params={"year": 2030}),
+        f"{API}/calendars/{w.calendar()}/closed", params={"year": 2030}
+    ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
-        f"{API}/groups", json={"name": f"g-{r}-{i}", "instance": i}),
+        f"{API}/groups", json={"name": f"g-{r}-{i}", "instance": i}
+    ),
     ("GET", f"{API}/groups/{{gid}}"): _group(),
     ("PATCH", f"{API}/groups/{{gid}}"): _group(json={"description": "walked"}),
     ("DELETE", f"{API}/groups/{{gid}}"): _group(),
     ("GET", f"{API}/groups/{{gid}}/edges"): _group("/edges"),
     ("POST", f"{API}/groups/{{gid}}/edges"): lambda w, i, r: _edge(w, i, r, existing=False),
     ("DELETE", f"{API}/groups/{{gid}}/edges"): lambda w, i, r: _edge(w, i, r, existing=True),
-    ("POST", f"{API}/groups/{{gid}}/dependencies"): lambda w, i, r: (lambda g: Call(
-        f"{API}/groups/{g[0]}/dependencies", json={"upstream_group": g[1]}))(w.group_pair(i)),
+    ("POST", f"{API}/groups/{{gid}}/dependencies"): lambda w, i, r: (
+        lambda g: Call(f"{API}/groups/{g[0]}/dependencies", json={"upstream_group": g[1]})
+    )(w.group_pair(i)),
     ("DELETE", f"{API}/groups/{{gid}}/dependencies/{{upstream_gid}}"): lambda w, i, r: (
-        lambda g: Call(f"{API}/groups/{g[0]}/dependencies/{g[1]}"))(w.group_pair(i, True)),
+        lambda g: Call(f"{API}/groups/{g[0]}/dependencies/{g[1]}")
+    )(w.group_pair(i, True)),
     ("GET", f"{API}/groups/{{gid}}/forecast"): _group("/forecast"),
     ("POST", f"{API}/groups/{{gid}}/run"): _group("/run"),
     ("GET", f"{API}/groups/{{gid}}/graph"): _group("/graph"),
     ("GET", f"{API}/groups/{{gid}}/freezes"): _group("/freezes"),
     ("POST", f"{API}/groups/{{gid}}/freezes"): _group("/freezes", json={"date": "2030-01-01"}),
     ("DELETE", f"{API}/groups/{{gid}}/freezes/{{day}}"): lambda w, i, r: Call(
-        f"{API}/groups/{w.frozen_group(i)}/freezes/{FREEZE_DAY.isoformat()}"),
+        f"{API}/groups/{w.frozen_group(i)}/freezes/{FREEZE_DAY.isoformat()}"
+    ),
     ("GET", f"{API}/group-runs"): lambda w, i, r: Call(
-        f"{API}/group-runs", marker=f'"id":{w.group_run(i)},'),
+        f"{API}/group-runs", marker=f'"id":{w.group_run(i)},'
+    ),
     ("GET", f"{API}/group-runs/{{group_run_id}}"): lambda w, i, r: Call(
-        f"{API}/group-runs/{w.group_run(i)}"),
+        f"{API}/group-runs/{w.group_run(i)}"
+    ),
     ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): lambda w, i, r: Call(
-        f"{API}/group-runs/{w.group_run(i)}/terminate"),
+        f"{API}/group-runs/{w.group_run(i)}/terminate"
+    ),
     ("GET", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", marker=w.target_user(i)),
-    ("POST", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", json={
-        "username": f"made-by-{r}-{i}", "password": PASSWORD, "instances": [OWN]}),
-    ("GET", f"{API}/users/{{username}}"): lambda w, i, r: Call(
-        f"{API}/users/{w.target_user(i)}"),
+    ("POST", f"{API}/users"): lambda w, i, r: Call(
+        f"{API}/users",
+        json={"username": f"made-by-{r}-{i}", "password": PASSWORD, "instances": [OWN]},
+    ),
+    ("GET", f"{API}/users/{{username}}"): lambda w, i, r: Call(f"{API}/users/{w.target_user(i)}"),
     ("PATCH", f"{API}/users/{{username}}"): lambda w, i, r: Call(
-        f"{API}/users/{w.target_user(i)}", json={"timezone": "Europe/Paris"}),
+        f"{API}/users/{w.target_user(i)}", json={"timezone": "Europe/Paris"}
+    ),
     ("DELETE", f"{API}/users/{{username}}"): lambda w, i, r: Call(
-        f"{API}/users/{w.target_user(i)}"),
+        f"{API}/users/{w.target_user(i)}"
+    ),
     ("POST", f"{API}/users/{{username}}/password"): lambda w, i, r: Call(
-        f"{API}/users/{w.target_user(i)}/password", json={"password": "Brand-New-Pass-2"}),
+        f"{API}/users/{w.target_user(i)}/password", json={"password": "Brand-New-Pass-2"}
+    ),
     ("GET", f"{API}/tokens"): lambda w, i, r: Call(f"{API}/tokens"),
     ("POST", f"{API}/tokens"): lambda w, i, r: Call(f"{API}/tokens", json={"name": "walk"}),
     ("DELETE", f"{API}/tokens/{{token_id}}"): lambda w, i, r: Call(
-        f"{API}/tokens/{w.user_token(i)}"),
+        f"{API}/tokens/{w.user_token(i)}"
+    ),
     ("GET", f"{API}/audit"): lambda w, i, r: Call(f"{API}/audit"),
     ("GET", f"{API}/export"): lambda w, i, r: Call(f"{API}/export", marker=w.task(i).name),
     ("GET", f"{API}/schema/export.json"): lambda w, i, r: Call(f"{API}/schema/export.json"),
-    ("POST", f"{API}/import"): lambda w, i, r: Call(f"{API}/import", params={"dry_run": True},
-                                                   json={"format": "almanac/v1", "tasks": [
-                                                       {"name": "imported", "command": "true",
-                                                        "instance": i}]}),
+    ("POST", f"{API}/import"): lambda w, i, r: Call(
+        f"{API}/import",
+        params={"dry_run": True},
+        json={
+            "format": "almanac/v1",
+            "tasks": [{"name": "imported", "command": "true", "instance": i}],
+        },
+    ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
-    ("POST", f"{API}/adhoc"): lambda w, i, r: Call(f"{API}/adhoc", json={
-        "command": "true", "agents": [w.agent()], "instance": i}),
+    ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
+        f"{API}/adhoc", json={"command": "true", "agents": [w.agent()], "instance": i}
+    ),
     ("GET", f"{API}/adhoc/{{batch_id}}"): lambda w, i, r: Call(f"{API}/adhoc/{w.batch(i)}"),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): lambda w, i, r: Call(
-        f"{API}/adhoc/{w.batch(i)}/kill"),
-    ("GET", f"{API}/integrations"): lambda w, i, r: (lambda iid: Call(
-        f"{API}/integrations", marker=f'"id":{iid},'))(w.integration(i)),
-    ("POST", f"{API}/integrations"): lambda w, i, r: Call(f"{API}/integrations", json={
-        "name": f"hook-{r}-{i}", "kind": "webhook", "instance": i,
-        "config": {"url": "http://127.0.0.1:9/"}}),
+        f"{API}/adhoc/{w.batch(i)}/kill"
+    ),
+    ("GET", f"{API}/integrations"): lambda w, i, r: (
+        lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
+    )(w.integration(i)),
+    ("POST", f"{API}/integrations"): lambda w, i, r: Call(
+        f"{API}/integrations",
+        json={
+            "name": f"hook-{r}-{i}",
+            "kind": "webhook",
+            "instance": i,
+            "config": {"url": "http://127.0.0.1:9/"},
+        },
+    ),
     ("GET", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration(i)}"),
+        f"{API}/integrations/{w.integration(i)}"
+    ),
     ("PATCH", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration(i)}", json={"secret": "another-secret"}),
+        f"{API}/integrations/{w.integration(i)}", json={"secret": "another-secret"}
+    ),
     ("DELETE", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration(i)}"),
+        f"{API}/integrations/{w.integration(i)}"
+    ),
     ("POST", f"{API}/integrations/{{integration_id}}/test"): lambda w, i, r: Call(
-        f"{API}/integrations/{w.integration(i)}/test"),
-    ("GET", f"{API}/alerts"): lambda w, i, r: (lambda rule: Call(
-        f"{API}/alerts", marker=f'"id":{rule},'))(w.alert_rule(i)),
-    ("POST", f"{API}/alerts"): lambda w, i, r: Call(f"{API}/alerts", json={
-        "task": w.task(i).id, "events": ["failed"], "integration": w.integration(i)}),
-    ("GET", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
-        f"{API}/alerts/{w.alert_rule(i)}"),
+        f"{API}/integrations/{w.integration(i)}/test"
+    ),
+    ("GET", f"{API}/alerts"): lambda w, i, r: (
+        lambda rule: Call(f"{API}/alerts", marker=f'"id":{rule},')
+    )(w.alert_rule(i)),
+    ("POST", f"{API}/alerts"): lambda w, i, r: Call(
+        f"{API}/alerts",
+        json={"task": w.task(i).id, "events": ["failed"], "integration": w.integration(i)},
+    ),
+    ("GET", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(f"{API}/alerts/{w.alert_rule(i)}"),
     ("PATCH", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
-        f"{API}/alerts/{w.alert_rule(i)}", json={"active": False}),
+        f"{API}/alerts/{w.alert_rule(i)}", json={"active": False}
+    ),
     ("DELETE", f"{API}/alerts/{{rule_id}}"): lambda w, i, r: Call(
-        f"{API}/alerts/{w.alert_rule(i)}"),
+        f"{API}/alerts/{w.alert_rule(i)}"
+    ),
     ("GET", f"{API}/runs/{{run_id}}/alerts"): _run(suffix="/alerts"),
     ("GET", "/"): lambda w, i, r: Call("/"),
     ("GET", "/login"): lambda w, i, r: Call("/login", ok=frozenset({200, 303})),
     # without the form's double-submit token the form is refused, whoever sends it
-    ("POST", "/login"): lambda w, i, r: Call("/login", ok=frozenset({403}), data={
-        "username": "walk-viewer", "password": PASSWORD}),
+    ("POST", "/login"): lambda w, i, r: Call(
+        "/login", ok=frozenset({403}), data={"username": "walk-viewer", "password": PASSWORD}
+    ),
     ("POST", "/logout"): lambda w, i, r: Call(
-        "/logout", token=w.token_for(f"walk-{r}", "session"), ok=frozenset({303})),
+        "/logout", token=w.token_for(f"walk-{r}", "session"), ok=frozenset({303})
+    ),
     ("GET", "/task-runs"): lambda w, i, r: Call("/task-runs", marker=w.run_name(w.run(i))),
     ("GET", "/task-runs/events"): lambda w, i, r: Call("/task-runs/events", stream=True),
     ("GET", "/task-runs/{run_id:int}"): lambda w, i, r: Call(f"/task-runs/{w.run(i)}"),
     ("POST", "/task-runs/{run_id:int}/{action}"): _page_action,
     ("GET", "/task-runs/{run_id:int}/log"): lambda w, i, r: Call(f"/task-runs/{w.run(i)}/log"),
     ("GET", "/task-runs/{run_id:int}/log/search"): lambda w, i, r: Call(
-        f"/task-runs/{w.run(i)}/log/search", params={"q": "x"}),
+        f"/task-runs/{w.run(i)}/log/search", params={"q": "x"}
+    ),
     ("GET", "/task-runs/{run_id:int}/log/download"): lambda w, i, r: Call(
-        f"/task-runs/{w.run(i)}/log/download"),
+        f"/task-runs/{w.run(i)}/log/download"
+    ),
     ("GET", "/task-runs/{run_id:int}/events"): lambda w, i, r: Call(
-        f"/task-runs/{w.run(i)}/events", stream=True),
+        f"/task-runs/{w.run(i)}/events", stream=True
+    ),
     ("GET", "/task-runs/{run_id:int}/outputs/{name:path}"): _page_output,
-    ("GET", "/tasks"): lambda w, i, r: (lambda task: Call(  # the search box echoes q
-        "/tasks", params={"q": task.name}, marker=f'"/tasks/{task.id}"'))(w.task(i)),
+    ("GET", "/tasks"): lambda w, i, r: (
+        lambda task: Call(  # the search box echoes q
+            "/tasks", params={"q": task.name}, marker=f'"/tasks/{task.id}"'
+        )
+    )(w.task(i)),
     ("GET", "/tasks/new"): lambda w, i, r: Call("/tasks/new"),
     ("GET", "/tasks/schedule-preview"): lambda w, i, r: Call(
-        "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}),
+        "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}
+    ),
     ("GET", "/tasks/{tid:int}"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}"),
     ("POST", "/tasks"): _page_create,
     ("POST", "/tasks/{tid:int}"): _page_edit,
-    ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (lambda tid: Call(
-        f"/tasks/{tid}/delete", effect=lambda: w.task_row(tid) is None))(w.task(i).id or 0),
-    ("POST", "/tasks/{tid:int}/run"): lambda w, i, r: (lambda tid: Call(
-        f"/tasks/{tid}/run", effect=lambda: w.runs_of(tid) == 1))(w.task(i).id or 0),
+    ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (
+        lambda tid: Call(f"/tasks/{tid}/delete", effect=lambda: w.task_row(tid) is None)
+    )(w.task(i).id or 0),
+    ("POST", "/tasks/{tid:int}/run"): lambda w, i, r: (
+        lambda tid: Call(f"/tasks/{tid}/run", effect=lambda: w.runs_of(tid) == 1)
+    )(w.task(i).id or 0),
     ("GET", "/tasks/import-export"): lambda w, i, r: Call("/tasks/import-export"),
     ("GET", "/tasks/export"): lambda w, i, r: Call("/tasks/export", marker=w.task(i).name),
     ("POST", "/tasks/import"): _page_import,
@@ -612,8 +714,9 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/agents"): lambda w, i, r: Call("/agents"),
     ("GET", "/health"): lambda w, i, r: Call("/health"),
     ("GET", "/agents/events"): lambda w, i, r: Call("/agents/events", stream=True),
-    ("POST", "/agents/{name}/{action}"): lambda w, i, r: (lambda name: Call(
-        f"/agents/{name}/drain", effect=lambda: w.draining(name)))(w.agent()),
+    ("POST", "/agents/{name}/{action}"): lambda w, i, r: (
+        lambda name: Call(f"/agents/{name}/drain", effect=lambda: w.draining(name))
+    )(w.agent()),
     ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
     ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
     ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
@@ -625,46 +728,66 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/groups/{gid:int}"): lambda w, i, r: Call(f"/groups/{w.group(i).id}"),
     ("GET", "/groups/{gid:int}/edit"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/edit"),
     ("GET", "/groups/{gid:int}/events"): lambda w, i, r: Call(
-        f"/groups/{w.group(i).id}/events", stream=True),
+        f"/groups/{w.group(i).id}/events", stream=True
+    ),
     ("GET", "/groups/{gid:int}/graph.json"): lambda w, i, r: Call(
-        f"/groups/{w.group(i).id}/graph.json"),
-    ("POST", "/groups"): lambda w, i, r: (lambda name: Call(
-        "/groups", data={"name": name, "instance": i},
-        effect=lambda: w.exists(TaskGroup, name=name)))(f"pagegroup-{r}-{i}"),
+        f"/groups/{w.group(i).id}/graph.json"
+    ),
+    ("POST", "/groups"): lambda w, i, r: (
+        lambda name: Call(
+            "/groups",
+            data={"name": name, "instance": i},
+            effect=lambda: w.exists(TaskGroup, name=name),
+        )
+    )(f"pagegroup-{r}-{i}"),
     ("POST", "/groups/{gid:int}"): _page_group,
-    ("POST", "/groups/{gid:int}/delete"): lambda w, i, r: (lambda gid: Call(
-        f"/groups/{gid}/delete", effect=lambda: not w.exists(TaskGroup, id=gid)))(
-        w.group(i).id),
+    ("POST", "/groups/{gid:int}/delete"): lambda w, i, r: (
+        lambda gid: Call(f"/groups/{gid}/delete", effect=lambda: not w.exists(TaskGroup, id=gid))
+    )(w.group(i).id),
     ("POST", "/groups/{gid:int}/edges"): lambda w, i, r: _page_edge(w, i, r, existing=False),
-    ("POST", "/groups/{gid:int}/edges/delete"): lambda w, i, r: _page_edge(
-        w, i, r, existing=True),
-    ("POST", "/groups/{gid:int}/run"): lambda w, i, r: (lambda gid: Call(
-        f"/groups/{gid}/run", effect=lambda: w.exists(GroupRun, group_id=gid)))(w.group(i).id),
+    ("POST", "/groups/{gid:int}/edges/delete"): lambda w, i, r: _page_edge(w, i, r, existing=True),
+    ("POST", "/groups/{gid:int}/run"): lambda w, i, r: (
+        lambda gid: Call(f"/groups/{gid}/run", effect=lambda: w.exists(GroupRun, group_id=gid))
+    )(w.group(i).id),
     ("GET", "/adhoc"): lambda w, i, r: Call("/adhoc"),
     ("GET", "/adhoc/{batch_id}"): lambda w, i, r: Call(f"/adhoc/{w.batch(i)}"),
     ("GET", "/adhoc/{batch_id}/events"): lambda w, i, r: Call(
-        f"/adhoc/{w.batch(i)}/events", stream=True),
+        f"/adhoc/{w.batch(i)}/events", stream=True
+    ),
     ("POST", "/adhoc"): _page_adhoc,
     ("POST", "/adhoc/{batch_id}/kill"): _page_adhoc_kill,
     ("GET", "/password"): lambda w, i, r: Call("/password"),
     ("POST", "/password"): _page_password,
     ("GET", "/admin"): lambda w, i, r: Call("/admin"),
-    ("POST", "/admin/users"): lambda w, i, r: (lambda name: Call(
-        "/admin/users", data={"username": name, "password": PASSWORD, "instances": OWN},
-        effect=lambda: w.exists(User, username=name)))(f"page-made-{r}"),
+    ("POST", "/admin/users"): lambda w, i, r: (
+        lambda name: Call(
+            "/admin/users",
+            data={"username": name, "password": PASSWORD, "instances": OWN},
+            effect=lambda: w.exists(User, username=name),
+        )
+    )(f"page-made-{r}"),
     ("POST", "/admin/users/{username}"): lambda w, i, r: _page_user(w, i, r, "update"),
     ("POST", "/admin/users/{username}/delete"): lambda w, i, r: _page_user(w, i, r, "delete"),
-    ("POST", "/admin/users/{username}/password"): lambda w, i, r: _page_user(
-        w, i, r, "password"),
-    ("POST", "/admin/tokens/{token_id:int}/revoke"): lambda w, i, r: (lambda tid: Call(
-        f"/admin/tokens/{tid}/revoke",
-        effect=lambda: not w.exists(ApiToken, id=tid, revoked_at=None)))(w.user_token(i)),
-    ("POST", "/admin/agent-tokens"): lambda w, i, r: (lambda name: Call(
-        "/admin/agent-tokens", data={"name": name},
-        effect=lambda: w.exists(AgentToken, name=name)))(f"page-agent-{r}"),
-    ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): lambda w, i, r: (lambda tid: Call(
-        f"/admin/agent-tokens/{tid}/revoke",
-        effect=lambda: not w.exists(AgentToken, id=tid, revoked_at=None)))(w.agent_token()),
+    ("POST", "/admin/users/{username}/password"): lambda w, i, r: _page_user(w, i, r, "password"),
+    ("POST", "/admin/tokens/{token_id:int}/revoke"): lambda w, i, r: (
+        lambda tid: Call(
+            f"/admin/tokens/{tid}/revoke",
+            effect=lambda: not w.exists(ApiToken, id=tid, revoked_at=None),
+        )
+    )(w.user_token(i)),
+    ("POST", "/admin/agent-tokens"): lambda w, i, r: (
+        lambda name: Call(
+            "/admin/agent-tokens",
+            data={"name": name},
+            effect=lambda: w.exists(AgentToken, name=name),
+        )
+    )(f"page-agent-{r}"),
+    ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): lambda w, i, r: (
+        lambda tid: Call(
+            f"/admin/agent-tokens/{tid}/revoke",
+            effect=lambda: not w.exists(AgentToken, id=tid, revoked_at=None),
+        )
+    )(w.agent_token()),
 }
 
 
@@ -680,13 +803,17 @@ def app_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 def other_routes(app: FastAPI) -> list[str]:
     """What is neither an APIRoute nor known here: a new kind of door must be looked at."""
-    known = {f"{API}/openapi.json", f"{API}/docs", "/docs/oauth2-redirect", "/static",
-             f"{API}/agents/connect"}
+    known = {
+        f"{API}/openapi.json",
+        f"{API}/docs",
+        "/docs/oauth2-redirect",
+        "/static",
+        f"{API}/agents/connect",
+    }
     paths = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if isinstance(route, (Route, Mount, APIWebSocketRoute)) and not isinstance(
-                route, APIRoute):
+        if isinstance(route, (Route, Mount, APIWebSocketRoute)) and not isinstance(route, APIRoute):
             paths.append(str(context.path))
     return [p for p in paths if p not in known]
 
@@ -727,8 +854,9 @@ def _expected(rule: Rule, role: str | None, own: bool, call: Call) -> frozenset[
     return call.ok
 
 
-def _send(client: TestClient, method: str, call: Call, rule: Rule, role: str | None,
-          world: World) -> tuple[int, str]:
+def _send(
+    client: TestClient, method: str, call: Call, rule: Rule, role: str | None, world: World
+) -> tuple[int, str]:
     headers = dict(call.headers)
     cookies: dict[str, str] = {}
     token = (call.token or world.tokens[role]) if role else None
@@ -745,8 +873,9 @@ def _send(client: TestClient, method: str, call: Call, rule: Rule, role: str | N
     if call.stream:
         with client.stream(method, call.path, params=call.params, headers=headers) as response:
             return response.status_code, ""
-    response = client.request(method, call.path, params=call.params, json=call.json,
-                              data=call.data, headers=headers)
+    response = client.request(
+        method, call.path, params=call.params, json=call.json, data=call.data, headers=headers
+    )
     return response.status_code, response.text
 
 
@@ -788,8 +917,9 @@ def test_the_walks_parts_cover_every_rule_once() -> None:
 
 
 @pytest.mark.parametrize("part", sorted(CHUNKS))
-def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World],
-                                                   part: str) -> None:
+def test_every_route_answers_by_role_and_instance(
+    walk: tuple[TestClient, World], part: str
+) -> None:
     client, world = walk
     wrong: list[str] = []
     present = set(app_routes(client.app))  # type: ignore[arg-type]
@@ -808,21 +938,31 @@ def test_every_route_answers_by_role_and_instance(walk: tuple[TestClient, World]
                 expected = _expected(rule, role, instance == OWN, call)
                 audited = world.audit_count()
                 status, text = _send(client, method, call, rule, role, world)
-                if (method != "GET" and expected is call.ok and status in OK
-                        and (method, path) not in NOT_AUDITED
-                        and world.audit_count() == audited):
+                if (
+                    method != "GET"
+                    and expected is call.ok
+                    and status in OK
+                    and (method, path) not in NOT_AUDITED
+                    and world.audit_count() == audited
+                ):
                     wrong.append(f"{method} {path} as {role}: changed without an audit row")
                 listed = call.marker is not None and call.marker in text
                 allowed = expected is call.ok
                 if status not in expected:
-                    wrong.append(f"{method} {path} as {role} in {instance}: {status} "
-                                 f"(expected {sorted(expected)}) {text[:160]}")
+                    wrong.append(
+                        f"{method} {path} as {role} in {instance}: {status} "
+                        f"(expected {sorted(expected)}) {text[:160]}"
+                    )
                 elif call.effect is not None and call.effect() != allowed:
-                    wrong.append(f"{method} {path} as {role} in {instance}: "
-                                 f"{'no effect' if allowed else 'took effect'}")
+                    wrong.append(
+                        f"{method} {path} as {role} in {instance}: "
+                        f"{'no effect' if allowed else 'took effect'}"
+                    )
                 elif call.marker and status in OK and listed != (instance == OWN):
-                    wrong.append(f"{method} {path} as {role}: {instance} object "
-                                 f"{'shown' if listed else 'missing'}")
+                    wrong.append(
+                        f"{method} {path} as {role}: {instance} object "
+                        f"{'shown' if listed else 'missing'}"
+                    )
     if walked == 0:
         pytest.skip("only pages here, and pages are walked on SQLite alone")
     assert wrong == [], "\n".join(wrong)
@@ -832,7 +972,8 @@ def test_an_agents_socket_takes_agent_tokens_only(walk: tuple[TestClient, World]
     client, world = walk
     for token in (world.tokens["superadmin"], "", "alm_agent_forged"):
         with pytest.raises(WebSocketDisconnect) as refused:
-            with client.websocket_connect(f"{API}/agents/connect",
-                                          headers={"Authorization": f"Bearer {token}"}) as ws:
+            with client.websocket_connect(
+                f"{API}/agents/connect", headers={"Authorization": f"Bearer {token}"}
+            ) as ws:
                 ws.receive_text()
         assert refused.value.code == 1008

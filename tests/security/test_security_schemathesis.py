@@ -35,11 +35,23 @@ class Target:
     def restore_admin(self) -> None:
         """Undo what a generated request may have done to the caller itself."""
         with session_scope(self.engine) as session:
-            session.exec(update(User).where(col(User.username) == "admin").values(
-                role="superadmin", instances=["*"], disabled=False,
-                must_change_password=False, failed_logins=0, locked_until=None))
-            session.exec(update(ApiToken).where(col(ApiToken.user_id) == 1)
-                         .values(revoked_at=None, expires_at=None))
+            session.exec(
+                update(User)
+                .where(col(User.username) == "admin")
+                .values(
+                    role="superadmin",
+                    instances=["*"],
+                    disabled=False,
+                    must_change_password=False,
+                    failed_logins=0,
+                    locked_until=None,
+                )
+            )
+            session.exec(
+                update(ApiToken)
+                .where(col(ApiToken.user_id) == 1)
+                .values(revoked_at=None, expires_at=None)
+            )
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +68,16 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @pytest.fixture(scope="module")
 def api_schema(target: Target) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_asgi(  # the description needs a login too
-        "/api/v1/openapi.json", target.app, headers={"Authorization": f"Bearer {target.token}"})
+        "/api/v1/openapi.json", target.app, headers={"Authorization": f"Bearer {target.token}"}
+    )
 
 
 def _operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every operation in the OpenAPI document (no database needed)."""
-    app = create_app(Settings(database_url="sqlite://", local_agent=False),
-                     start_scheduler=False)
-    return [(method.upper(), path) for path, item in app.openapi()["paths"].items()
-            for method in item]
+    app = create_app(Settings(database_url="sqlite://", local_agent=False), start_scheduler=False)
+    return [
+        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
+    ]
 
 
 Operation = APIOperation[Any, Any, Any, Any]
@@ -73,22 +86,32 @@ Operation = APIOperation[Any, Any, Any, Any]
 def _operation(schema: schemathesis.BaseSchema, method: str, path: str) -> Operation:
     for result in schema.get_all_operations():
         if isinstance(result, Ok) and (result.ok().method.upper(), result.ok().path) == (
-                method, path):
+            method,
+            path,
+        ):
             return result.ok()
     pytest.skip(f"schemathesis cannot load {method} {path} from the document")
 
 
 @pytest.mark.parametrize(("method", "path"), _operations())
-def test_no_5xx_and_no_response_off_its_schema(method: str, path: str, target: Target,
-                                               api_schema: schemathesis.BaseSchema) -> None:
+def test_no_5xx_and_no_response_off_its_schema(
+    method: str, path: str, target: Target, api_schema: schemathesis.BaseSchema
+) -> None:
     operation = _operation(api_schema, method, path)
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=10, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=10,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case: schemathesis.Case[Any]) -> None:
         target.restore_admin()
-        case.call_and_validate(headers={"Authorization": f"Bearer {target.token}"},
-                               checks=[not_a_server_error, response_schema_conformance])
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {target.token}"},
+            checks=[not_a_server_error, response_schema_conformance],
+        )
 
     check()

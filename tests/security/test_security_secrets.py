@@ -46,8 +46,10 @@ def test_the_key_file_is_made_once_private_and_reused(tmp_path: Path) -> None:
 
 def test_concurrent_first_uses_agree_on_one_key(tmp_path: Path) -> None:
     tokens: list[str] = []
-    threads = [threading.Thread(target=lambda: tokens.append(
-        encrypt_secret("same", tmp_path, NO_ENV))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: tokens.append(encrypt_secret("same", tmp_path, NO_ENV)))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -75,14 +77,17 @@ def test_the_environment_key_wins_and_rotates(tmp_path: Path) -> None:
         decrypt_secret("garbage", tmp_path, {KEY_ENV: old})
 
 
-@pytest.mark.parametrize(("password", "problem"), [
-    ("Aa1!Aa1!A", "at least 10"),
-    ("abcdefghij", "two kinds"),
-    ("ABCDEFGHIJ", "two kinds"),
-    ("!!!!!!!!!!", "two kinds"),
-    ("Alice-Smith", "username"),
-    ("x" * 1001 + "1", "at most"),
-])
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("Aa1!Aa1!A", "at least 10"),
+        ("abcdefghij", "two kinds"),
+        ("ABCDEFGHIJ", "two kinds"),
+        ("!!!!!!!!!!", "two kinds"),
+        ("Alice-Smith", "username"),
+        ("x" * 1001 + "1", "at most"),
+    ],
+)
 def test_weak_passwords(password: str, problem: str) -> None:
     found = password_problem(password, "alice-smith")
     assert found is not None and problem in found
@@ -107,12 +112,20 @@ def test_the_throttle_slows_an_account_up_to_a_cap() -> None:
     assert throttle.wait_after(10**6) == throttle.max_delay
 
 
-@pytest.mark.parametrize(("actor", "target", "allowed"), [
-    ("superadmin", "superadmin", True), ("superadmin", "admin", True),
-    ("admin", "superadmin", False), ("admin", "admin", False), ("admin", "operator", True),
-    ("admin", "viewer", True), ("operator", "viewer", False), ("user", "viewer", False),
-    ("nonsense", "viewer", False),
-])
+@pytest.mark.parametrize(
+    ("actor", "target", "allowed"),
+    [
+        ("superadmin", "superadmin", True),
+        ("superadmin", "admin", True),
+        ("admin", "superadmin", False),
+        ("admin", "admin", False),
+        ("admin", "operator", True),
+        ("admin", "viewer", True),
+        ("operator", "viewer", False),
+        ("user", "viewer", False),
+        ("nonsense", "viewer", False),
+    ],
+)
 def test_who_manages_whom(actor: str, target: str, allowed: bool) -> None:
     assert may_manage(actor, target) is allowed
 

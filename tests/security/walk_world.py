@@ -55,8 +55,9 @@ class World:
 
     def __post_init__(self) -> None:
         for role in ROLES:
-            self.tokens[role] = seed_user(self.engine, f"walk-{role}", role=role,
-                                          password=PASSWORD, instances=[OWN])
+            self.tokens[role] = seed_user(
+                self.engine, f"walk-{role}", role=role, password=PASSWORD, instances=[OWN]
+            )
             self.sessions[role] = self.token_for(f"walk-{role}", kind="session")
 
     def _add(self, row: SQLModel) -> Any:
@@ -75,42 +76,70 @@ class World:
         token = new_token("alm")
         with session_scope(self.engine) as session:
             user = session.exec(select(User).where(User.username == username)).one()
-            session.add(ApiToken(user_id=user.id or 0, name="walk", kind=kind,
-                                 token_hash=hash_token(token), created_at=self.now()))
+            session.add(
+                ApiToken(
+                    user_id=user.id or 0,
+                    name="walk",
+                    kind=kind,
+                    token_hash=hash_token(token),
+                    created_at=self.now(),
+                )
+            )
         return token
 
     def fresh_user(self, role: str, instance: str = OWN) -> tuple[str, str]:
         """A new user of `role` and a token of theirs (for routes that change the caller)."""
         name = _uid("u")
-        return name, seed_user(self.engine, name, role=role, password=PASSWORD,
-                               instances=[instance])
+        return name, seed_user(
+            self.engine, name, role=role, password=PASSWORD, instances=[instance]
+        )
 
     def target_user(self, instance: str, role: str = "viewer") -> str:
-        user = self._add(User(username=_uid("target"), password_hash=password_hash(PASSWORD),
-                              role=role, instances=[instance], created_at=self.now()))
+        user = self._add(
+            User(
+                username=_uid("target"),
+                password_hash=password_hash(PASSWORD),
+                role=role,
+                instances=[instance],
+                created_at=self.now(),
+            )
+        )
         return str(user.username)
 
     def user_token(self, instance: str) -> int:
         owner = self.target_user(instance)
         with session_scope(self.engine) as session:
             user = session.exec(select(User).where(User.username == owner)).one()
-            row = ApiToken(user_id=user.id or 0, name="theirs", token_hash=hash_token(_uid("t")),
-                           created_at=self.now())
+            row = ApiToken(
+                user_id=user.id or 0,
+                name="theirs",
+                token_hash=hash_token(_uid("t")),
+                created_at=self.now(),
+            )
             session.add(row)
             session.flush()
             return row.id or 0
 
     def agent_token(self) -> int:
-        row = self._add(AgentToken(name=_uid("agent"), token_hash=hash_token(_uid("a")),
-                                   created_at=self.now()))
+        row = self._add(
+            AgentToken(name=_uid("agent"), token_hash=hash_token(_uid("a")), created_at=self.now())
+        )
         return int(row.id)
 
     # -- definitions --------------------------------------------------------------------
 
     def task(self, instance: str, group: int | None = None) -> Task:
-        task: Task = self._add(Task(name=_uid("task"), command="true", instance=instance,
-                                    group_id=group, active=False, created_at=self.now(),
-                                    updated_at=self.now()))
+        task: Task = self._add(
+            Task(
+                name=_uid("task"),
+                command="true",
+                instance=instance,
+                group_id=group,
+                active=False,
+                created_at=self.now(),
+                updated_at=self.now(),
+            )
+        )
         return task
 
     def frozen_task(self, instance: str) -> int:
@@ -119,9 +148,15 @@ class World:
         return tid
 
     def group(self, instance: str) -> TaskGroup:
-        group: TaskGroup = self._add(TaskGroup(name=_uid("group"), instance=instance,
-                                               active=False, created_at=self.now(),
-                                               updated_at=self.now()))
+        group: TaskGroup = self._add(
+            TaskGroup(
+                name=_uid("group"),
+                instance=instance,
+                active=False,
+                created_at=self.now(),
+                updated_at=self.now(),
+            )
+        )
         return group
 
     def frozen_group(self, instance: str) -> int:
@@ -145,9 +180,16 @@ class World:
 
     def group_run(self, instance: str) -> int:
         gid = self.group(instance).id or 0
-        row = self._add(GroupRun(group_id=gid, status="RUNNING", trigger_kind="manual",
-                                 trigger_time=self.now(), created_at=self.now(),
-                                 instance=instance))
+        row = self._add(
+            GroupRun(
+                group_id=gid,
+                status="RUNNING",
+                trigger_kind="manual",
+                trigger_time=self.now(),
+                created_at=self.now(),
+                instance=instance,
+            )
+        )
         return int(row.id)
 
     def calendar(self) -> str:
@@ -157,8 +199,14 @@ class World:
     def agent(self, draining: bool = False) -> str:
         from app.agents.fleet import DRAIN_KEY
 
-        row = self._add(Agent(name=_uid("agent"), status="offline", created_at=self.now(),
-                              resources={DRAIN_KEY: True} if draining else {}))
+        row = self._add(
+            Agent(
+                name=_uid("agent"),
+                status="offline",
+                created_at=self.now(),
+                resources={DRAIN_KEY: True} if draining else {},
+            )
+        )
         return str(row.name)
 
     # -- runs ---------------------------------------------------------------------------
@@ -166,10 +214,15 @@ class World:
     def run(self, instance: str, status: RunStatus = RunStatus.ACTIVE) -> int:
         task = self.task(instance)
         with session_scope(self.engine) as session:
-            run = create_run(session, at=self.now(), status=status,
-                             trigger_kind=TriggerKind.MANUAL,
-                             spec={"command": "true", "task_name": task.name},
-                             task=session.get(Task, task.id), created_by="walk")
+            run = create_run(
+                session,
+                at=self.now(),
+                status=status,
+                trigger_kind=TriggerKind.MANUAL,
+                spec={"command": "true", "task_name": task.name},
+                task=session.get(Task, task.id),
+                created_by="walk",
+            )
             return run.id or 0
 
     def run_with_output(self, instance: str) -> tuple[int, str]:
@@ -185,9 +238,16 @@ class World:
         """An adhoc batch of one ACTIVE run."""
         batch_id = uuid.uuid4().hex
         with session_scope(self.engine) as session:
-            create_run(session, at=self.now(), status=RunStatus.ACTIVE,
-                       trigger_kind=TriggerKind.ADHOC, spec={"command": "true"},
-                       instance=instance, batch_id=batch_id, created_by="walk")
+            create_run(
+                session,
+                at=self.now(),
+                status=RunStatus.ACTIVE,
+                trigger_kind=TriggerKind.ADHOC,
+                spec={"command": "true"},
+                instance=instance,
+                batch_id=batch_id,
+                created_by="walk",
+            )
         return batch_id
 
     def task_named(self, name: str) -> Task | None:
@@ -205,8 +265,9 @@ class World:
     # -- alert channels (made through the API as the superadmin) ------------------------
 
     def _as_root(self, path: str, body: dict[str, Any]) -> int:
-        response = self.client.post(path, json=body, headers={
-            "Authorization": f"Bearer {self.tokens['superadmin']}"})
+        response = self.client.post(
+            path, json=body, headers={"Authorization": f"Bearer {self.tokens['superadmin']}"}
+        )
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
@@ -219,10 +280,16 @@ class World:
         """An integration of `instance` (the instances own their alert channels)."""
         self._root_sees(["*"])
         try:
-            return self._as_root("/api/v1/integrations", {
-                "name": _uid("hook"), "kind": "webhook", "secret": "s3cret-value",
-                "instance": instance,
-                "config": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}})
+            return self._as_root(
+                "/api/v1/integrations",
+                {
+                    "name": _uid("hook"),
+                    "kind": "webhook",
+                    "secret": "s3cret-value",
+                    "instance": instance,
+                    "config": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1},
+                },
+            )
         finally:
             self._root_sees([OWN])
 
@@ -230,9 +297,10 @@ class World:
         integration = self.integration(instance)
         self._root_sees(["*"])
         try:
-            return self._as_root("/api/v1/alerts", {
-                "task": self.task(instance).id, "events": ["failed"],
-                "integration": integration})
+            return self._as_root(
+                "/api/v1/alerts",
+                {"task": self.task(instance).id, "events": ["failed"], "integration": integration},
+            )
         finally:
             self._root_sees([OWN])
 
@@ -259,8 +327,7 @@ class World:
 
     def password_hash_of(self, username: str) -> str:
         with session_scope(self.engine) as session:
-            return session.exec(select(User.password_hash).where(
-                User.username == username)).one()
+            return session.exec(select(User.password_hash).where(User.username == username)).one()
 
     def audit_count(self) -> int:
         with session_scope(self.engine) as session:

@@ -17,18 +17,33 @@ def _agents(engine: Engine) -> None:
     now = datetime.now(UTC)
     with session_scope(engine) as session:
         for name, zone in (("a1", "eu"), ("a2", "us")):
-            session.add(Agent(name=name, status="online", labels={"zone": zone},
-                              last_heartbeat=now, created_at=now))
+            session.add(
+                Agent(
+                    name=name,
+                    status="online",
+                    labels={"zone": zone},
+                    last_heartbeat=now,
+                    created_at=now,
+                )
+            )
 
 
-def test_submit_on_chosen_agents_then_kill(web: TestClient, api: TestClient,
-                                           web_engine: Engine) -> None:
+def test_submit_on_chosen_agents_then_kill(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     _agents(web_engine)
     page = web.get("/adhoc")
     assert page.template.name == "adhoc/page.html" and page.context["panel"] == "adhoc/_none.html"
     assert [a["name"] for a in page.context["agents"]] == ["a1", "a2"]
-    response = web.post("/adhoc", data={"command": "uptime", "target": "agents",
-                                        "agents": ["a1", "a2"], "instance": "default"})
+    response = web.post(
+        "/adhoc",
+        data={
+            "command": "uptime",
+            "target": "agents",
+            "agents": ["a1", "a2"],
+            "instance": "default",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.template.name == "adhoc/_batch.html"
     batch = response.context["batch"]
@@ -46,15 +61,14 @@ def test_submit_on_chosen_agents_then_kill(web: TestClient, api: TestClient,
 
 def test_by_labels_and_refusals(web: TestClient, web_engine: Engine) -> None:
     _agents(web_engine)
-    by_label = web.post("/adhoc", data={"command": "true", "target": "labels",
-                                        "labels": "zone=us"})
+    by_label = web.post("/adhoc", data={"command": "true", "target": "labels", "labels": "zone=us"})
     assert [r["target"] for r in by_label.context["batch"]["runs"]] == ["a2"]
     none = web.post("/adhoc", data={"command": "true", "target": "agents"})
     assert none.status_code == 422 and none.context["errors"] == {
-        "agents": "choose at least one agent"}
+        "agents": "choose at least one agent"
+    }
     assert none.headers["HX-Retarget"] == "#adhoc-errors"
-    nobody = web.post("/adhoc", data={"command": "true", "target": "labels",
-                                      "labels": "zone=mars"})
+    nobody = web.post("/adhoc", data={"command": "true", "target": "labels", "labels": "zone=mars"})
     assert nobody.status_code == 422 and "labels" in nobody.context["errors"]
 
 

@@ -13,8 +13,15 @@ NEW_PASSWORD = "Temp-passphrase-0001"
 def test_users_are_created_changed_and_deleted(web: TestClient, api: TestClient) -> None:
     page = web.get("/admin")
     assert page.template.name == "admin/page.html" and page.context["tab"] == "users"
-    created = web.post("/admin/users", data={"username": "dana", "password": NEW_PASSWORD,
-                                             "role": "operator", "instances": "default, ops"})
+    created = web.post(
+        "/admin/users",
+        data={
+            "username": "dana",
+            "password": NEW_PASSWORD,
+            "role": "operator",
+            "instances": "default, ops",
+        },
+    )
     assert json.loads(created.headers["HX-Trigger"])["toast"]["text"] == "User dana created"
     dana = api.get("/api/v1/users/dana").json()
     assert dana["role"] == "operator" and dana["instances"] == ["default", "ops"]

@@ -14,19 +14,43 @@ from app.db.engine import session_scope
 from app.db.tables import Agent
 
 RESOURCES: dict[str, Any] = {
-    "cpus": 8, "load_1m": 6.5, "memory_total": 16 * 2**30, "memory_used": 4 * 2**30,
-    "disk_total": 100 * 2**30, "disk_used": 95 * 2**30, "docker": True,
-    "gpus": [{"index": 0, "name": "NVIDIA H100", "uuid": "GPU-1", "memory_total": 80 * 2**30,
-              "memory_used": 20 * 2**30, "utilization_percent": 55}],
+    "cpus": 8,
+    "load_1m": 6.5,
+    "memory_total": 16 * 2**30,
+    "memory_used": 4 * 2**30,
+    "disk_total": 100 * 2**30,
+    "disk_used": 95 * 2**30,
+    "docker": True,
+    "gpus": [
+        {
+            "index": 0,
+            "name": "NVIDIA H100",
+            "uuid": "GPU-1",
+            "memory_total": 80 * 2**30,
+            "memory_used": 20 * 2**30,
+            "utilization_percent": 55,
+        }
+    ],
 }
 
 
 def _agent(engine: Engine, name: str = "gpu-1") -> None:
     with session_scope(engine) as session:
-        session.add(Agent(name=name, status="online", labels={"zone": "eu"}, cpus=8,
-                          memory=16 * 2**30, docker=True, resources=RESOURCES,
-                          gpus=RESOURCES["gpus"], version="0.1.0",
-                          last_heartbeat=datetime.now(UTC), created_at=datetime.now(UTC)))
+        session.add(
+            Agent(
+                name=name,
+                status="online",
+                labels={"zone": "eu"},
+                cpus=8,
+                memory=16 * 2**30,
+                docker=True,
+                resources=RESOURCES,
+                gpus=RESOURCES["gpus"],
+                version="0.1.0",
+                last_heartbeat=datetime.now(UTC),
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 def test_agents_page_shows_usage_labels_and_gpus(web: TestClient, web_engine: Engine) -> None:
@@ -43,8 +67,9 @@ def test_agents_page_shows_usage_labels_and_gpus(web: TestClient, web_engine: En
     assert web.get("/agents", headers={"HX-Request": "true"}).template.name == "agents/_grid.html"
 
 
-def test_drain_and_undrain_go_through_the_api(login: Login, api: TestClient,
-                                              web_engine: Engine) -> None:
+def test_drain_and_undrain_go_through_the_api(
+    login: Login, api: TestClient, web_engine: Engine
+) -> None:
     _agent(web_engine)
     operator = login("operator")
     drained = operator.post("/agents/gpu-1/drain")

@@ -47,8 +47,9 @@ def test_login_form_renders_with_its_own_csrf_token(anonymous: TestClient) -> No
 def test_wrong_password_is_refused_with_one_message(anonymous: TestClient) -> None:
     token = _login_token(anonymous)
     for username in ("admin", "nobody"):
-        response = anonymous.post("/login", data={"username": username, "password": "wrong",
-                                                  "login_token": token})
+        response = anonymous.post(
+            "/login", data={"username": username, "password": "wrong", "login_token": token}
+        )
         assert response.status_code == 401
         assert response.context["error"] == "Wrong username or password."
         assert SESSION_COOKIE not in response.cookies
@@ -56,17 +57,25 @@ def test_wrong_password_is_refused_with_one_message(anonymous: TestClient) -> No
 
 def test_login_without_the_form_token_is_refused(anonymous: TestClient) -> None:
     anonymous.get("/login")
-    response = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                              "login_token": "forged"})
+    response = anonymous.post(
+        "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "login_token": "forged"}
+    )
     assert response.status_code == 403
     assert SESSION_COOKIE not in response.cookies
 
 
-def test_session_cookie_is_httponly_lax_and_stored_hashed(anonymous: TestClient,
-                                                          web_engine: Engine) -> None:
-    response = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                              "login_token": _login_token(anonymous),
-                                              "next": "//evil.example/x"})
+def test_session_cookie_is_httponly_lax_and_stored_hashed(
+    anonymous: TestClient, web_engine: Engine
+) -> None:
+    response = anonymous.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "login_token": _login_token(anonymous),
+            "next": "//evil.example/x",
+        },
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/"  # never off-site
     cookie = response.headers["set-cookie"]
@@ -80,8 +89,10 @@ def test_session_cookie_is_httponly_lax_and_stored_hashed(anonymous: TestClient,
 
 def test_cookie_is_secure_over_https(web_app: FastAPI, api_token: str) -> None:
     client = TestClient(web_app, base_url="https://testserver", follow_redirects=False)
-    response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                           "login_token": _login_token(client)})
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": ADMIN_PASSWORD, "login_token": _login_token(client)},
+    )
     assert "Secure" in response.headers["set-cookie"]
 
 
@@ -118,8 +129,7 @@ def test_replicas_sharing_a_secret_key_derive_the_same_keys(tmp_path: Path) -> N
     first = derived_key(tmp_path / "one", "csrf", environ)
     assert derived_key(tmp_path / "two", "csrf", environ) == first
     assert derived_key(tmp_path / "one", "other", environ) != first
-    assert derived_key(tmp_path / "one", "csrf", {KEY_ENV: Fernet.generate_key().decode()}
-                       ) != first
+    assert derived_key(tmp_path / "one", "csrf", {KEY_ENV: Fernet.generate_key().decode()}) != first
 
 
 def test_logout_revokes_the_session(login: Login, web_engine: Engine) -> None:
@@ -150,15 +160,18 @@ def test_sign_in_helper_returns_csrf(web_app: FastAPI, api_token: str) -> None:
     assert len(sign_in(TestClient(web_app, follow_redirects=False), "admin")) == 64
 
 
-def test_failed_sign_ins_slow_the_account_down(anonymous: TestClient,
-                                                    web_engine: Engine) -> None:
+def test_failed_sign_ins_slow_the_account_down(anonymous: TestClient, web_engine: Engine) -> None:
     token = _login_token(anonymous)
-    answers = [anonymous.post("/login", data={"username": "admin", "password": "nope",
-                                              "login_token": token}).context["error"]
-               for _ in range(3)]
+    answers = [
+        anonymous.post(
+            "/login", data={"username": "admin", "password": "nope", "login_token": token}
+        ).context["error"]
+        for _ in range(3)
+    ]
     assert answers == ["Wrong username or password."] * 3
-    slowed = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                            "login_token": token})
+    slowed = anonymous.post(
+        "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "login_token": token}
+    )
     assert slowed.status_code == 429 and "try again in" in slowed.context["error"]
     assert slowed.headers["retry-after"] == "1"
     with session_scope(web_engine) as session:
@@ -174,12 +187,22 @@ def test_a_forced_password_change_comes_first(login: Login, web_engine: Engine) 
     page = client.get("/task-runs")
     assert page.status_code == 303 and page.headers["location"] == "/password"
     assert client.get("/password").template.name == "password.html"
-    mismatch = client.post("/password", data={"current_password": ADMIN_PASSWORD,
-                                              "password": "N3w-passphrase-long",
-                                              "confirm": "other"})
+    mismatch = client.post(
+        "/password",
+        data={
+            "current_password": ADMIN_PASSWORD,
+            "password": "N3w-passphrase-long",
+            "confirm": "other",
+        },
+    )
     assert mismatch.status_code == 422 and "differ" in mismatch.context["error"]
-    changed = client.post("/password", data={"current_password": ADMIN_PASSWORD,
-                                             "password": "N3w-passphrase-long!",
-                                             "confirm": "N3w-passphrase-long!"})
+    changed = client.post(
+        "/password",
+        data={
+            "current_password": ADMIN_PASSWORD,
+            "password": "N3w-passphrase-long!",
+            "confirm": "N3w-passphrase-long!",
+        },
+    )
     assert changed.status_code == 303, changed.text
     assert client.get("/task-runs").status_code == 200

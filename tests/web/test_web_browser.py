@@ -15,8 +15,16 @@ from support import ADMIN_PASSWORD, LiveServer, require
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("ALMANAC_CHROMIUM_PATH") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -62,8 +70,9 @@ def create_task(page: Page, name: str, command: str) -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
-def test_a_task_made_in_the_form_runs_live_to_success(agent_ready: LiveServer,
-                                                      browser: Browser) -> None:
+def test_a_task_made_in_the_form_runs_live_to_success(
+    agent_ready: LiveServer, browser: Browser
+) -> None:
     live = agent_ready
     runs = signed_in(browser, live)
     expect(runs.locator("#live")).to_have_attribute("data-state", "live")
@@ -86,7 +95,8 @@ def test_a_task_made_in_the_form_runs_live_to_success(agent_ready: LiveServer,
     page.locator("input[name=name]").fill("browser-job")
     page.locator("textarea[name=command]").fill(
         "for i in $(seq 1 40); do echo \"step $i\"; done; echo 'ERROR one'; sleep 1.5; "
-        "echo 'error two'; echo 'ERROR three'; echo 'to stderr' >&2")
+        "echo 'error two'; echo 'ERROR three'; echo 'to stderr' >&2"
+    )
     shot(page, "task-form")
     page.click("button[type=submit]:has-text('Create task')")
     expect(page).to_have_url(re.compile(r"/tasks/\d+$"))
@@ -135,18 +145,25 @@ def test_a_task_made_in_the_form_runs_live_to_success(agent_ready: LiveServer,
 def node_statuses(page: Page) -> dict[str, str]:
     result: dict[str, str] = page.evaluate(
         "() => Object.fromEntries(window.almanacGraph().nodes().map("
-        "n => [n.data('label'), n.data('status')]))")
+        "n => [n.data('label'), n.data('status')]))"
+    )
     return result
 
 
-def test_a_group_built_in_the_forms_runs_live_in_the_graph(agent_ready: LiveServer,
-                                                           browser: Browser) -> None:
+def test_a_group_built_in_the_forms_runs_live_in_the_graph(
+    agent_ready: LiveServer, browser: Browser
+) -> None:
     live = agent_ready
     page = signed_in(browser, live)
     page.goto(live.url + "/tasks")
-    tids = [create_task(page, name, command) for name, command in
-            (("extract", "sleep 0.5; echo extracted"), ("transform", "sleep 0.5; echo ok"),
-             ("publish", "echo published"))]
+    tids = [
+        create_task(page, name, command)
+        for name, command in (
+            ("extract", "sleep 0.5; echo extracted"),
+            ("transform", "sleep 0.5; echo ok"),
+            ("publish", "echo published"),
+        )
+    ]
     page.click("a:has-text('New group')")
     expect(page).to_have_url(re.compile(r"/groups/new$"))
     form = page.locator("#group-form")
@@ -161,16 +178,21 @@ def test_a_group_built_in_the_forms_runs_live_in_the_graph(agent_ready: LiveServ
         edge_form.locator("select[name=downstream]").select_option(str(downstream))
         edge_form.locator("button[type=submit]").click()
         expect(page.locator("ul.edges li form")).to_have_count(count)
-    page.wait_for_function("() => window.almanacGraph() && window.almanacGraph().nodes().length"
-                           " === 3 && window.almanacGraph().edges().length === 2")
+    page.wait_for_function(
+        "() => window.almanacGraph() && window.almanacGraph().nodes().length"
+        " === 3 && window.almanacGraph().edges().length === 2"
+    )
     page.click("button[data-action=run-group]")
-    page.wait_for_function("() => window.almanacGraph().nodes('[status = \"RUNNING\"]').length"
-                           " > 0")
+    page.wait_for_function("() => window.almanacGraph().nodes('[status = \"RUNNING\"]').length > 0")
     shot(page, "group-running")
-    page.wait_for_function("() => window.almanacGraph().nodes('[status = \"SUCCESS\"]').length"
-                           " === 3", timeout=20_000)
-    assert node_statuses(page) == {"extract": "SUCCESS", "transform": "SUCCESS",
-                                   "publish": "SUCCESS"}
+    page.wait_for_function(
+        "() => window.almanacGraph().nodes('[status = \"SUCCESS\"]').length === 3", timeout=20_000
+    )
+    assert node_statuses(page) == {
+        "extract": "SUCCESS",
+        "transform": "SUCCESS",
+        "publish": "SUCCESS",
+    }
     expect(page.locator("#flow-status")).to_contain_text("SUCCESS")
     shot(page, "group-graph")
     tour(page, live)
@@ -179,9 +201,17 @@ def test_a_group_built_in_the_forms_runs_live_in_the_graph(agent_ready: LiveServ
 def tour(page: Page, live: LiveServer) -> None:
     """A screenshot of every other page, each once it has drawn what it shows."""
     with live.client() as http:
-        http.post("/calendars", json={"name": "de-by", "country": "DE", "subdivision": "BY",
-                                      "skip_weekends": True, "extra_dates": ["2026-12-24"],
-                                      "description": "Bavarian plant"})
+        http.post(
+            "/calendars",
+            json={
+                "name": "de-by",
+                "country": "DE",
+                "subdivision": "BY",
+                "skip_weekends": True,
+                "extra_dates": ["2026-12-24"],
+                "description": "Bavarian plant",
+            },
+        )
     page.goto(live.url + "/")
     page.wait_for_function("() => document.getElementById('runs-chart')?.dataset.drawn")
     expect(page.locator(".stat-count[data-status=SUCCESS]")).not_to_have_text("0")

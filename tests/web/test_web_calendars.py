@@ -9,8 +9,12 @@ from web.web_helpers import Login
 
 from app.web.calendar_view import year_view
 
-CALENDAR = {"name": "ops", "skip_weekends": True, "extra_dates": ["2026-12-24"],
-            "working_dates": ["2026-12-26"]}
+CALENDAR = {
+    "name": "ops",
+    "skip_weekends": True,
+    "extra_dates": ["2026-12-24"],
+    "working_dates": ["2026-12-26"],
+}
 
 
 def test_year_view_marks_why_each_day_is_closed(web: TestClient, api: TestClient) -> None:
@@ -33,20 +37,31 @@ def test_year_view_marks_why_each_day_is_closed(web: TestClient, api: TestClient
 
 
 def test_holidays_of_a_country_are_named() -> None:
-    view = year_view(2026, [{"date": "2026-01-01", "reason": "holiday: New Year's Day"},
-                            {"date": "2026-01-03", "reason": "weekend"}], [])
+    view = year_view(
+        2026,
+        [
+            {"date": "2026-01-01", "reason": "holiday: New Year's Day"},
+            {"date": "2026-01-03", "reason": "weekend"},
+        ],
+        [],
+    )
     assert view.holidays == [(date(2026, 1, 1), "New Year's Day")]
     assert view.months[0].weeks[0][3] is not None and view.months[0].weeks[0][3].kind == "holiday"
     assert view.months[0].weeks[0][0] is None  # 2026 starts on a Thursday
     assert view.closed == 2
 
 
-def test_admin_creates_edits_and_deletes_through_the_form(web: TestClient, api: TestClient
-                                                          ) -> None:
+def test_admin_creates_edits_and_deletes_through_the_form(web: TestClient, api: TestClient) -> None:
     assert web.get("/calendars/new").context["panel"] == "calendars/_form.html"
-    created = web.post("/calendars", data={"name": "plant", "country": "de",
-                                           "skip_weekends": "on",
-                                           "extra_dates": "2026-08-03\n2026-08-04"})
+    created = web.post(
+        "/calendars",
+        data={
+            "name": "plant",
+            "country": "de",
+            "skip_weekends": "on",
+            "extra_dates": "2026-08-03\n2026-08-04",
+        },
+    )
     assert created.status_code == 204 and created.headers["HX-Redirect"] == "/calendars/plant"
     stored = api.get("/api/v1/calendars/plant").json()
     assert stored["country"] == "DE" and stored["extra_dates"] == ["2026-08-03", "2026-08-04"]

@@ -23,8 +23,9 @@ def _runs(api: TestClient, count: int, **task: object) -> list[int]:
     return [int(api.post(f"/api/v1/tasks/{tid}/run").json()["id"]) for _ in range(count)]
 
 
-def test_dashboard_counts_charts_and_lists(web: TestClient, api: TestClient,
-                                           web_engine: Engine) -> None:
+def test_dashboard_counts_charts_and_lists(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     first, second, third = _runs(api, 3, schedule={"kind": "cron", "cron": "0 3 * * *"})
     now = datetime.now(UTC)
     with session_scope(web_engine) as session:
@@ -36,8 +37,16 @@ def test_dashboard_counts_charts_and_lists(web: TestClient, api: TestClient,
     view = response.context["view"]
     assert view.counts["FAILED"] == 1 and view.counts["ACTIVE"] == 1
     assert view.counts["IDLE"] == 1  # the task's next planned occurrence
-    assert list(view.counts) == ["IDLE", "ACTIVE", "TRIGGER", "STARTED", "RUNNING", "SUCCESS",
-                                 "FAILED", "TERMINATED"]
+    assert list(view.counts) == [
+        "IDLE",
+        "ACTIVE",
+        "TRIGGER",
+        "STARTED",
+        "RUNNING",
+        "SUCCESS",
+        "FAILED",
+        "TERMINATED",
+    ]
     assert [r.id for r in view.failures] == [first]
     assert len(view.hours) == 24 and sum(view.per_hour["FAILED"]) == 1
     assert sum(view.per_hour["ACTIVE"]) == 1 and second
@@ -49,8 +58,9 @@ def test_dashboard_counts_charts_and_lists(web: TestClient, api: TestClient,
     assert fragment.template.name == "dashboard/_body.html"
 
 
-def test_dashboard_counts_only_visible_instances(login: Login, api: TestClient,
-                                                 web_engine: Engine) -> None:
+def test_dashboard_counts_only_visible_instances(
+    login: Login, api: TestClient, web_engine: Engine
+) -> None:
     _runs(api, 2)
     viewer = login("viewer")
     with session_scope(web_engine) as session:
@@ -59,13 +69,15 @@ def test_dashboard_counts_only_visible_instances(login: Login, api: TestClient,
     assert viewer.get("/").context["view"].counts["ACTIVE"] == 0
 
 
-def test_dashboard_stream_says_when_to_redraw(web: TestClient, api: TestClient,
-                                              web_app: FastAPI) -> None:
+def test_dashboard_stream_says_when_to_redraw(
+    web: TestClient, api: TestClient, web_app: FastAPI
+) -> None:
     web_app.state.sse_lifetime = 1.0
     body: list[str] = []
     seq = web.get("/").context["seq"]
     reader = threading.Thread(
-        target=lambda: body.append(web.get(f"/dashboard/events?seq={seq}").text))
+        target=lambda: body.append(web.get(f"/dashboard/events?seq={seq}").text)
+    )
     reader.start()
     wait_for(lambda: web_app.state.events.listening, timeout=5)
     _runs(api, 1)

@@ -15,12 +15,20 @@ from app.web.forms import (
 )
 
 
-@pytest.mark.parametrize(("path", "field"), [
-    ("name", "name"), ("gpus.0", "gpus"), ("schedule.cron.cron", "sched_cron"),
-    ("schedule.cron", "sched_cron"), ("schedule.times.times.0", "sched_times"),
-    ("schedule.frequency.window.end", "sched_window_end"), ("body.schedule.once.at", "sched_at"),
-    ("schedule.cron.timezone", "sched_timezone"), ("schedule", "sched_kind"),
-])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("name", "name"),
+        ("gpus.0", "gpus"),
+        ("schedule.cron.cron", "sched_cron"),
+        ("schedule.cron", "sched_cron"),
+        ("schedule.times.times.0", "sched_times"),
+        ("schedule.frequency.window.end", "sched_window_end"),
+        ("body.schedule.once.at", "sched_at"),
+        ("schedule.cron.timezone", "sched_timezone"),
+        ("schedule", "sched_kind"),
+    ],
+)
 def test_error_paths_land_on_form_fields(path: str, field: str) -> None:
     assert error_key(path) == field
 
@@ -28,10 +36,22 @@ def test_error_paths_land_on_form_fields(path: str, field: str) -> None:
 def test_schedules_round_trip_through_the_form() -> None:
     for schedule in (
         {"kind": "cron", "cron": "30 8 * * 1-5", "timezone": "Europe/Berlin"},
-        {"kind": "times", "times": ["09:00", "13:30"], "days": "first mon", "timezone": "UTC",
-         "calendar": "de", "on_closed": "next_open_day"},
-        {"kind": "frequency", "every_minutes": 15, "window": {"start": "08:00", "end": "18:00"},
-         "days": "mon-fri", "timezone": "UTC", "start_date": "2026-01-01"},
+        {
+            "kind": "times",
+            "times": ["09:00", "13:30"],
+            "days": "first mon",
+            "timezone": "UTC",
+            "calendar": "de",
+            "on_closed": "next_open_day",
+        },
+        {
+            "kind": "frequency",
+            "every_minutes": 15,
+            "window": {"start": "08:00", "end": "18:00"},
+            "days": "mon-fri",
+            "timezone": "UTC",
+            "start_date": "2026-01-01",
+        },
         {"kind": "once", "at": "2026-12-24T18:00", "timezone": "UTC"},
     ):
         assert schedule_from_form(schedule_to_form(schedule)) == schedule
@@ -39,33 +59,63 @@ def test_schedules_round_trip_through_the_form() -> None:
 
 
 def test_task_form_reads_every_field() -> None:
-    task = {"name": "x", "command": "run", "description": "d", "target": "a1",
-            "run_as_user": "svc", "image": "alpine", "memory": "1G", "workdir": "/w",
-            "instance": "default", "concurrency": "queue", "misfire": "skip",
-            "retry_attempts": 3, "retry_delay_seconds": 5.0, "misfire_grace_seconds": 60.0,
-            "misfire_max_replays": 10, "cpus": 1.5, "max_run_seconds": 600.0, "group": 4,
-            "gpus": [0, 1], "mounts": ["/a:/b:ro"], "env": {"K": "v"}, "labels": {"zone": "eu"},
-            "active": True, "retry_exponential": True,
-            "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "UTC"}}
+    task = {
+        "name": "x",
+        "command": "run",
+        "description": "d",
+        "target": "a1",
+        "run_as_user": "svc",
+        "image": "alpine",
+        "memory": "1G",
+        "workdir": "/w",
+        "instance": "default",
+        "concurrency": "queue",
+        "misfire": "skip",
+        "retry_attempts": 3,
+        "retry_delay_seconds": 5.0,
+        "misfire_grace_seconds": 60.0,
+        "misfire_max_replays": 10,
+        "cpus": 1.5,
+        "max_run_seconds": 600.0,
+        "group": 4,
+        "gpus": [0, 1],
+        "mounts": ["/a:/b:ro"],
+        "env": {"K": "v"},
+        "labels": {"zone": "eu"},
+        "active": True,
+        "retry_exponential": True,
+        "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "UTC"},
+    }
     assert task_from_form(task_to_form(task)) == task
 
 
 def test_task_form_names_what_it_cannot_read() -> None:
     with pytest.raises(FormErrors) as refused:
-        task_from_form({"name": "x", "cpus": "many", "gpus": "0, a", "env": "novalue",
-                        "sched_kind": "frequency", "sched_every": "soon"})
+        task_from_form(
+            {
+                "name": "x",
+                "cpus": "many",
+                "gpus": "0, a",
+                "env": "novalue",
+                "sched_kind": "frequency",
+                "sched_every": "soon",
+            }
+        )
     assert set(refused.value.errors) == {"cpus", "gpus", "env", "sched_every"}
 
 
-@pytest.mark.parametrize(("expression", "words"), [
-    ("30 8 * * 1-5", "At 08:30, Monday through Friday"),
-    ("*/15 * * * *", "Every 15 minutes"),
-    ("0 9,13 * * *", "At 09:00 and 13:00, every day"),
-    ("0 0 1 * *", "At 00:00, on day 1 of the month"),
-    ("*/5 9-17 * * mon-fri", "Every 5 minutes from 09:00 to 17:59, Monday through Friday"),
-    ("0 8 * 1,6 0", "At 08:00, on Sunday, in January and June"),
-    ("@daily", "At 00:00, every day"),
-])
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("30 8 * * 1-5", "At 08:30, Monday through Friday"),
+        ("*/15 * * * *", "Every 15 minutes"),
+        ("0 9,13 * * *", "At 09:00 and 13:00, every day"),
+        ("0 0 1 * *", "At 00:00, on day 1 of the month"),
+        ("*/5 9-17 * * mon-fri", "Every 5 minutes from 09:00 to 17:59, Monday through Friday"),
+        ("0 8 * 1,6 0", "At 08:00, on Sunday, in January and June"),
+        ("@daily", "At 00:00, every day"),
+    ],
+)
 def test_cron_in_plain_words(expression: str, words: str) -> None:
     assert describe(expression) == words
 

@@ -12,7 +12,9 @@ from app.db.tables import Agent
 
 
 def test_health_page_shows_scheduler_database_agents_and_queue(
-    web: TestClient, api: TestClient, web_engine: Engine,
+    web: TestClient,
+    api: TestClient,
+    web_engine: Engine,
 ) -> None:
     with session_scope(web_engine) as session:
         session.add(Agent(name="far-away", status="offline", created_at=datetime.now(UTC)))

@@ -30,20 +30,28 @@ def _run(api: TestClient, command: str = "echo hi") -> int:
 def _move(engine: Engine, run_id: int, *statuses: RunStatus, **changes: Any) -> None:
     for status in statuses:
         with session_scope(engine) as session:
-            transition(session, get_run(session, run_id, lock=True), status,
-                       at=datetime.now(UTC), **changes)
+            transition(
+                session,
+                get_run(session, run_id, lock=True),
+                status,
+                at=datetime.now(UTC),
+                **changes,
+            )
 
 
 def _log(engine: Engine, run_id: int, text: str, stream: str = "stdout") -> None:
     with session_scope(engine) as session:
         from app.db.logs import stored_size
+
         offset = stored_size(session, run_id, 1, stream)
-        append_chunk(session, run_id=run_id, attempt=1, stream=stream, offset=offset,
-                     data=text.encode())
+        append_chunk(
+            session, run_id=run_id, attempt=1, stream=stream, offset=offset, data=text.encode()
+        )
 
 
-def test_page_shows_details_timeline_and_first_log_page(web: TestClient, api: TestClient,
-                                                        web_engine: Engine) -> None:
+def test_page_shows_details_timeline_and_first_log_page(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     run_id = _run(api)
     _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
     _move(web_engine, run_id, RunStatus.SUCCESS, exit_code=0)
@@ -54,7 +62,11 @@ def test_page_shows_details_timeline_and_first_log_page(web: TestClient, api: Te
     view, log = response.context["view"], response.context["log"]
     assert view.run.id == run_id and view.run.status == "SUCCESS"
     assert [(s.status, s.state) for s in view.steps] == [
-        ("ACTIVE", "done"), ("TRIGGER", "done"), ("RUNNING", "done"), ("SUCCESS", "done")]
+        ("ACTIVE", "done"),
+        ("TRIGGER", "done"),
+        ("RUNNING", "done"),
+        ("SUCCESS", "done"),
+    ]
     assert log.stream == "stdout" and log.page.page == 1 and not log.live
     assert log.counts == {"stdout": 700, "stderr": 1} and log.pages == 2
     assert len(log.page.lines) == 500 and log.page.lines[0] == "line 1"
@@ -73,8 +85,7 @@ def test_unknown_run_is_a_404_page(web: TestClient) -> None:
     assert response.status_code == 404 and response.template.name == "error.html"
 
 
-def test_actions_follow_status_and_role(login: Login, api: TestClient,
-                                        web_engine: Engine) -> None:
+def test_actions_follow_status_and_role(login: Login, api: TestClient, web_engine: Engine) -> None:
     run_id = _run(api)
     viewer, operator = login("viewer"), login("operator")
 
@@ -114,13 +125,17 @@ def test_a_viewer_cannot_act(login: Login, api: TestClient) -> None:
     assert response.context["view"].run.status == "ACTIVE"
 
 
-def test_log_pages_tabs_search_and_download(web: TestClient, api: TestClient,
-                                           web_engine: Engine) -> None:
+def test_log_pages_tabs_search_and_download(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     run_id = _run(api)
     _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
     _move(web_engine, run_id, RunStatus.SUCCESS)
-    _log(web_engine, run_id, "".join(f"row {i}{' ERROR' if i % 250 == 0 else ''}\n"
-                                     for i in range(1, 1201)))
+    _log(
+        web_engine,
+        run_id,
+        "".join(f"row {i}{' ERROR' if i % 250 == 0 else ''}\n" for i in range(1, 1201)),
+    )
     page = web.get(f"/task-runs/{run_id}/log?stream=stdout&page=3")
     assert page.template.name == "run_detail/_log.html"
     log = page.context["log"]
@@ -134,8 +149,9 @@ def test_log_pages_tabs_search_and_download(web: TestClient, api: TestClient,
     assert "attachment" in download.headers["content-disposition"]
 
 
-def test_running_run_shows_its_last_page_live(web: TestClient, api: TestClient,
-                                              web_engine: Engine) -> None:
+def test_running_run_shows_its_last_page_live(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     run_id = _run(api)
     _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
     _log(web_engine, run_id, "".join(f"n{i}\n" for i in range(1, 601)) + "partial")
@@ -145,8 +161,9 @@ def test_running_run_shows_its_last_page_live(web: TestClient, api: TestClient,
     assert log.sizes["stdout"] == len("".join(f"n{i}\n" for i in range(1, 601))) + 7
 
 
-def test_stream_sends_new_output_and_status(web: TestClient, api: TestClient, web_app: FastAPI,
-                                            web_engine: Engine) -> None:
+def test_stream_sends_new_output_and_status(
+    web: TestClient, api: TestClient, web_app: FastAPI, web_engine: Engine
+) -> None:
     web_app.state.sse_lifetime = 1.5
     run_id = _run(api)
     _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
@@ -165,18 +182,20 @@ def test_stream_sends_new_output_and_status(web: TestClient, api: TestClient, we
     events = [block for block in body[0].split("\n\n") if block.startswith("event:")]
     logs = [json.loads(b.split("data: ", 1)[1]) for b in events if b.startswith("event: log")]
     assert "".join(item["text"] for item in logs) == "héllo world\n"
-    assert any(b.startswith("event: status") and 'hx-swap-oob="outerHTML"' in b
-               and "SUCCESS" in b for b in events)
+    assert any(
+        b.startswith("event: status") and 'hx-swap-oob="outerHTML"' in b and "SUCCESS" in b
+        for b in events
+    )
     assert "before" not in body[0]  # the page had it already
 
 
-def test_stream_resumes_from_last_event_id(web: TestClient, api: TestClient, web_app: FastAPI,
-                                           web_engine: Engine) -> None:
+def test_stream_resumes_from_last_event_id(
+    web: TestClient, api: TestClient, web_app: FastAPI, web_engine: Engine
+) -> None:
     web_app.state.sse_lifetime = 4.0  # room for a loaded machine: the backlog comes first
     run_id = _run(api)
     _log(web_engine, run_id, "abc\ndef\n")
-    text = web.get(f"/task-runs/{run_id}/events?v=99",
-                   headers={"Last-Event-ID": "1:4:0"}).text
+    text = web.get(f"/task-runs/{run_id}/events?v=99", headers={"Last-Event-ID": "1:4:0"}).text
     assert '"text": "def\\n"' in text
     assert "event: status" in text  # v=99 is not what the run has: the status is redrawn
 
@@ -185,25 +204,51 @@ def test_timeline_marks_done_current_failed_and_future() -> None:
     at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
     def event(status: str, seconds: int, attempt: int = 1) -> RunEventPublic:
-        return RunEventPublic(status=status, at=at + timedelta(seconds=seconds), detail="",
-                              attempt=attempt)
+        return RunEventPublic(
+            status=status, at=at + timedelta(seconds=seconds), detail="", attempt=attempt
+        )
 
-    going = timeline([event("ACTIVE", 0), event("TRIGGER", 2), event("RUNNING", 5)],
-                     "RUNNING", 1, at + timedelta(seconds=65))
+    going = timeline(
+        [event("ACTIVE", 0), event("TRIGGER", 2), event("RUNNING", 5)],
+        "RUNNING",
+        1,
+        at + timedelta(seconds=65),
+    )
     assert [(s.status, s.state, s.spent) for s in going] == [
-        ("ACTIVE", "done", 2.0), ("TRIGGER", "done", 3.0), ("RUNNING", "current", 60.0),
-        ("END", "future", None)]
+        ("ACTIVE", "done", 2.0),
+        ("TRIGGER", "done", 3.0),
+        ("RUNNING", "current", 60.0),
+        ("END", "future", None),
+    ]
     waiting = timeline([event("ACTIVE", 0)], "ACTIVE", 1, at)
     assert [s.status for s in waiting if s.state == "future"] == [
-        "TRIGGER", "STARTED", "RUNNING", "END"]
-    failed = timeline([event("ACTIVE", 0), event("FAILED", 1), event("ACTIVE", 3, 2),
-                       event("TRIGGER", 4, 2), event("FAILED", 9, 2)], "FAILED", 2, at)
+        "TRIGGER",
+        "STARTED",
+        "RUNNING",
+        "END",
+    ]
+    failed = timeline(
+        [
+            event("ACTIVE", 0),
+            event("FAILED", 1),
+            event("ACTIVE", 3, 2),
+            event("TRIGGER", 4, 2),
+            event("FAILED", 9, 2),
+        ],
+        "FAILED",
+        2,
+        at,
+    )
     assert [(s.status, s.state) for s in failed] == [
-        ("ACTIVE", "done"), ("TRIGGER", "done"), ("FAILED", "failed")]
+        ("ACTIVE", "done"),
+        ("TRIGGER", "done"),
+        ("FAILED", "failed"),
+    ]
 
 
-def test_earlier_attempts_have_their_own_timeline_and_log(web: TestClient, api: TestClient,
-                                                          web_engine: Engine) -> None:
+def test_earlier_attempts_have_their_own_timeline_and_log(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     run_id = _run(api)
     _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.RUNNING, agent="a1")
     _log(web_engine, run_id, "first try\n")

@@ -61,8 +61,9 @@ def test_htmx_request_gets_the_fragment_only(web: TestClient, api: TestClient) -
     assert boosted.template.name == "task_runs/page.html"
 
 
-def test_filters_by_name_status_and_range(web: TestClient, api: TestClient,
-                                          web_engine: Engine) -> None:
+def test_filters_by_name_status_and_range(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     report, backup = _task(api, "report"), _task(api, "backup")
     a, b = _force(api, report), _force(api, backup)
     _move(web_engine, a, RunStatus.TRIGGER, agent="a1")
@@ -100,11 +101,11 @@ def test_adhoc_runs_carry_a_badge(web: TestClient, api: TestClient, web_engine: 
     assert '<span class="tag adhoc">ADHOC</span>' in web.get("/task-runs").text
 
 
-def test_row_shows_the_lifecycle_chain(web: TestClient, api: TestClient,
-                                       web_engine: Engine) -> None:
+def test_row_shows_the_lifecycle_chain(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
     run_id = _force(api, _task(api))
-    _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING,
-          agent="a1")
+    _move(web_engine, run_id, RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, agent="a1")
     text = web.get("/task-runs").text
     assert '<span class="now s-running pulse">RUNNING</span>' in text
     assert '<span class="done">STARTED</span>' in text
@@ -114,8 +115,13 @@ def test_live_page_redraws_shown_rows_and_inserts_new_ones() -> None:
     now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
     def run(run_id: int, status: str = "ACTIVE") -> Run:
-        return Run(id=run_id, status=status, trigger_kind="manual", trigger_time=now,
-                   spec={"task_name": "x"})
+        return Run(
+            id=run_id,
+            status=status,
+            trigger_kind="manual",
+            trigger_time=now,
+            spec={"task_name": "x"},
+        )
 
     page = LivePage(filters=RunFilters(), shown=[10, 8, 7], page_size=3)
     patch = page.apply([run(8, "RUNNING"), run(11), run(9)], now)
@@ -126,19 +132,24 @@ def test_live_page_redraws_shown_rows_and_inserts_new_ones() -> None:
     # Page 2 and filtered pages take no newcomers the filters refuse.
     assert not LivePage(filters=RunFilters(page=2), shown=[5]).apply([run(20)], now)
     assert not LivePage(filters=RunFilters(status="FAILED"), shown=[]).apply([run(20)], now)
-    assert LivePage(filters=RunFilters(status="FAILED"), shown=[]).apply(
-        [run(20, "FAILED")], now).inserted
+    assert (
+        LivePage(filters=RunFilters(status="FAILED"), shown=[])
+        .apply([run(20, "FAILED")], now)
+        .inserted
+    )
 
 
-def test_stream_pushes_new_and_changed_rows(web: TestClient, api: TestClient,
-                                            web_app: FastAPI, web_engine: Engine) -> None:
+def test_stream_pushes_new_and_changed_rows(
+    web: TestClient, api: TestClient, web_app: FastAPI, web_engine: Engine
+) -> None:
     web_app.state.sse_lifetime = 1.5
     tid = _task(api)
     first = _force(api, tid)
     seq = web.get("/task-runs").context["seq"]
     body: list[str] = []
     reader = threading.Thread(
-        target=lambda: body.append(web.get(f"/task-runs/events?seq={seq}").text))
+        target=lambda: body.append(web.get(f"/task-runs/events?seq={seq}").text)
+    )
     reader.start()
     wait_for(lambda: web_app.state.events.listening, timeout=5)
     second = _force(api, tid)
@@ -149,8 +160,9 @@ def test_stream_pushes_new_and_changed_rows(web: TestClient, api: TestClient,
     assert "event: rows" in text
     assert f'hx-swap-oob="beforebegin:#run-{first}"' in text  # the new run goes on top
     assert f'id="run-{second}"' in text
-    assert f'<tr id="run-{first}" data-status="TRIGGER" class="flash" hx-swap-oob="outerHTML">' \
-        in text
+    assert (
+        f'<tr id="run-{first}" data-status="TRIGGER" class="flash" hx-swap-oob="outerHTML">' in text
+    )
 
 
 def test_stream_resyncs_a_stale_page(web: TestClient, api: TestClient, web_app: FastAPI) -> None:

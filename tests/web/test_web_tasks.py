@@ -8,10 +8,21 @@ import json
 from fastapi.testclient import TestClient
 from web.web_helpers import Login
 
-FORM = {"name": "nightly-report", "command": "echo report", "active": "on",
-        "instance": "default", "concurrency": "allow", "misfire": "run_once",
-        "retry_attempts": "2", "sched_kind": "times", "sched_times": "09:00, 13:30",
-        "sched_days": "mon-fri", "sched_timezone": "Europe/Berlin", "gpus": "", "env": "A=1"}
+FORM = {
+    "name": "nightly-report",
+    "command": "echo report",
+    "active": "on",
+    "instance": "default",
+    "concurrency": "allow",
+    "misfire": "run_once",
+    "retry_attempts": "2",
+    "sched_kind": "times",
+    "sched_times": "09:00, 13:30",
+    "sched_days": "mon-fri",
+    "sched_timezone": "Europe/Berlin",
+    "gpus": "",
+    "env": "A=1",
+}
 
 
 def _task(api: TestClient, name: str, **fields: object) -> int:
@@ -34,8 +45,9 @@ def test_page_lists_tasks_and_groups_with_filters(web: TestClient, api: TestClie
     assert [t["name"] for t in fragment.context["list"].rows] == ["beta"]
     assert [t["name"] for t in web.get("/tasks?q=alp").context["list"].rows] == ["alpha"]
     groups = web.get("/tasks?tab=groups").context["list"]
-    assert [g["name"] for g in groups.rows] == ["etl"] and 'href="/groups/1"' in \
-        web.get("/tasks?tab=groups").text
+    assert [g["name"] for g in groups.rows] == ["etl"] and 'href="/groups/1"' in web.get(
+        "/tasks?tab=groups"
+    ).text
 
 
 def test_new_task_form_and_panel_fragment(web: TestClient) -> None:
@@ -57,8 +69,12 @@ def test_create_through_the_form(web: TestClient, api: TestClient) -> None:
     assert response.headers["HX-Push-Url"] == f"/tasks/{tid}"
     assert json.loads(response.headers["HX-Trigger"])["tasks-changed"] is True
     task = api.get(f"/api/v1/tasks/{tid}").json()
-    assert task["schedule"] == {"kind": "times", "times": ["09:00", "13:30"], "days": "mon-fri",
-                                "timezone": "Europe/Berlin"}
+    assert task["schedule"] == {
+        "kind": "times",
+        "times": ["09:00", "13:30"],
+        "days": "mon-fri",
+        "timezone": "Europe/Berlin",
+    }
     assert task["retry_attempts"] == 2 and task["env"] == {"A": "1"} and task["active"]
 
 
@@ -82,8 +98,9 @@ def test_edit_delete_and_force_run(login: Login, api: TestClient) -> None:
     form = operator.get(f"/tasks/{tid}")
     assert form.context["values"]["sched_cron"] == "0 8 * * *"
     assert form.context["values"]["active"] == "on"
-    changed = operator.post(f"/tasks/{tid}", data={**form.context["values"],
-                                                   "sched_cron": "30 9 * * 1-5"})
+    changed = operator.post(
+        f"/tasks/{tid}", data={**form.context["values"], "sched_cron": "30 9 * * 1-5"}
+    )
     assert changed.status_code == 200, changed.text
     assert api.get(f"/api/v1/tasks/{tid}").json()["schedule"]["cron"] == "30 9 * * 1-5"
     run = operator.post(f"/tasks/{tid}/run")
@@ -107,28 +124,46 @@ def test_viewer_sees_a_read_only_form(login: Login, api: TestClient) -> None:
 
 
 def test_schedule_preview_shows_next_five_or_the_error(web: TestClient, api: TestClient) -> None:
-    ok = web.get("/tasks/schedule-preview", params={"sched_kind": "cron",
-                                                     "sched_cron": "30 8 * * 1-5",
-                                                     "sched_timezone": "Europe/Berlin"})
+    ok = web.get(
+        "/tasks/schedule-preview",
+        params={
+            "sched_kind": "cron",
+            "sched_cron": "30 8 * * 1-5",
+            "sched_timezone": "Europe/Berlin",
+        },
+    )
     assert ok.template.name == "tasks/_preview.html"
     preview = ok.context["preview"]
     assert len(preview.occurrences) == 5 and not preview.errors
-    assert all(o.local.weekday() < 5 and (o.local.hour, o.local.minute) == (8, 30)
-               for o in preview.occurrences)
+    assert all(
+        o.local.weekday() < 5 and (o.local.hour, o.local.minute) == (8, 30)
+        for o in preview.occurrences
+    )
     assert preview.words == "At 08:30, Monday through Friday"
-    bad = web.get("/tasks/schedule-preview", params={"sched_kind": "frequency",
-                                                      "sched_every": "15",
-                                                      "sched_window_start": "18:00",
-                                                      "sched_window_end": "08:00"})
+    bad = web.get(
+        "/tasks/schedule-preview",
+        params={
+            "sched_kind": "frequency",
+            "sched_every": "15",
+            "sched_window_start": "18:00",
+            "sched_window_end": "08:00",
+        },
+    )
     assert set(bad.context["preview"].errors) == {"sched_window_end"}
     assert 'id="err-sched_window_end" hx-swap-oob="true" class="field-error"' in bad.text
-    tz = web.get("/tasks/schedule-preview", params={"sched_kind": "once",
-                                                     "sched_at": "2030-01-01T10:00",
-                                                     "sched_timezone": "Mars/Base"})
+    tz = web.get(
+        "/tasks/schedule-preview",
+        params={
+            "sched_kind": "once",
+            "sched_at": "2030-01-01T10:00",
+            "sched_timezone": "Mars/Base",
+        },
+    )
     assert "sched_timezone" in tz.context["preview"].errors
-    cal = web.get("/tasks/schedule-preview", params={"sched_kind": "times",
-                                                      "sched_times": "09:00",
-                                                      "sched_calendar": "nope"})
+    cal = web.get(
+        "/tasks/schedule-preview",
+        params={"sched_kind": "times", "sched_times": "09:00", "sched_calendar": "nope"},
+    )
     assert cal.context["preview"].errors == {"sched_calendar": "unknown calendar 'nope'"}
     none = web.get("/tasks/schedule-preview", params={"sched_kind": ""})
     assert none.context["preview"].empty

@@ -16,8 +16,15 @@ def sign_in(client: TestClient, username: str, password: str = ADMIN_PASSWORD) -
     page = client.get("/login")
     token = re.search(r'name="login_token" value="([^"]+)"', page.text)
     assert token is not None
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "login_token": token.group(1), "next": "/"})
+    response = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "login_token": token.group(1),
+            "next": "/",
+        },
+    )
     assert response.status_code == 303, response.text
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/task-runs").text)
     assert csrf is not None

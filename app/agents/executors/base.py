@@ -94,8 +94,9 @@ class Reattachable(Protocol):
 
     async def find_running(self) -> Sequence[FoundRun]: ...
 
-    async def reattach(self, run_id: int, attempt: int, sink: Sink, *,
-                       offsets: Mapping[Stream, int] | None = None) -> Execution: ...
+    async def reattach(
+        self, run_id: int, attempt: int, sink: Sink, *, offsets: Mapping[Stream, int] | None = None
+    ) -> Execution: ...
 
 
 class LaunchError(Exception):

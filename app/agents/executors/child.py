@@ -31,8 +31,7 @@ class Child:
         loop = asyncio.get_running_loop()
         pipe = self.popen.stdout if stream == "stdout" else self.popen.stderr
         reader = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
-                                     pipe)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
         return reader
 
     async def wait(self) -> int:
@@ -44,13 +43,19 @@ def spawn(argv: list[str], **popen_kwargs: Any) -> Child:
     """Start `argv` with piped stdout/stderr; raises OSError when it cannot start. The caller
     learns of the start at once, and attaches the pipes when it reads them."""
     loop = asyncio.get_running_loop()
-    popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, **popen_kwargs)
+    popen = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen_kwargs,
+    )
     return Child(popen, _watch_exit(loop, popen))
 
 
-def _watch_exit(loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]
-                ) -> asyncio.Future[int]:
+def _watch_exit(
+    loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]
+) -> asyncio.Future[int]:
     exited: asyncio.Future[int] = loop.create_future()
     fd = os.pidfd_open(popen.pid)  # valid until reaped, even if the child already ended
 

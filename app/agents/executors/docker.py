@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import queue
@@ -34,6 +35,7 @@ OUTPUT_MOUNT: Final = "/outputs"
 LABEL_RUN_ID: Final = "almanac.run_id"
 LABEL_ATTEMPT: Final = "almanac.attempt"
 LABEL_MAX_RUN: Final = "almanac.max_run_seconds"
+LABEL_AGENT: Final = "almanac.agent"  # the owner_tag of the agent that made the container
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])i?)?b?\s*$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -44,8 +46,16 @@ _DRAIN_AFTER_EXIT_S: Final = 10.0
 # --- pure helpers -------------------------------------------------------------------------------
 
 
-def container_name(run_id: int, attempt: int) -> str:
-    return f"almanac-run-{run_id}-{attempt}"
+def owner_tag(agent_name: str) -> str:
+    """An agent's name as a part of Docker names and labels: agents of different servers
+    sharing one engine (whose run ids overlap) never collide or take each other's containers."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", agent_name)[:40].strip("-.") or "agent"
+    return f"{safe}-{hashlib.sha256(agent_name.encode()).hexdigest()[:6]}"
+
+
+def container_name(run_id: int, attempt: int, owner: str = "") -> str:
+    """`owner` is an `owner_tag`; none for an executor that names no agent."""
+    return f"almanac-{owner}-run-{run_id}-{attempt}" if owner else f"almanac-run-{run_id}-{attempt}"
 
 
 def parse_memory(value: str) -> int:
@@ -71,7 +81,7 @@ def parse_mount(text: str) -> Mount:
     return Mount(target=target, source=source, type="bind", read_only=mode == "ro")
 
 
-def container_options(spec: RunSpec) -> dict[str, Any]:
+def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
     """The keyword arguments of `containers.create` for one attempt; validates the spec."""
     if spec.image is None:
         raise LaunchError("the Docker executor needs an image")
@@ -82,6 +92,8 @@ def container_options(spec: RunSpec) -> dict[str, Any]:
         "ALMANAC_OUTPUT_DIR": OUTPUT_MOUNT,
     }
     labels = {LABEL_RUN_ID: str(spec.run_id), LABEL_ATTEMPT: str(spec.attempt)}
+    if owner:
+        labels[LABEL_AGENT] = owner
     if spec.max_run_seconds is not None:
         # Kept on the container so that a restarted agent still enforces it after reattaching.
         labels[LABEL_MAX_RUN] = repr(float(spec.max_run_seconds))
@@ -91,7 +103,7 @@ def container_options(spec: RunSpec) -> dict[str, Any]:
         "image": spec.image,
         # The command is a shell string by design; it only ever meets a shell inside the container.
         "command": ["/bin/sh", "-c", spec.command],
-        "name": container_name(spec.run_id, spec.attempt),
+        "name": container_name(spec.run_id, spec.attempt, owner),
         "environment": env,
         "labels": labels,
         "mounts": mounts,
@@ -437,7 +449,10 @@ class DockerExecutor:
         pull_timeout: float = 60.0,
         stop_grace_seconds: float = 10.0,
         clock: Clock | None = None,
+        agent_name: str = "",
     ) -> None:
+        """`agent_name`: the agent this executor works for; its containers carry its tag."""
+        self._owner = owner_tag(agent_name) if agent_name else ""
         self._client = client
         self._owns_client = client is None
         self._pull_timeout = pull_timeout
@@ -445,7 +460,7 @@ class DockerExecutor:
         self._clock = clock or SystemClock()
 
     async def start(self, spec: RunSpec, sink: Sink) -> DockerExecution:
-        options = container_options(spec)  # refuse a bad spec before touching Docker
+        options = container_options(spec, self._owner)  # refuse a bad spec before Docker
         client = await self._docker()
         await asyncio.to_thread(spec.output_dir.mkdir, parents=True, exist_ok=True)
         try:
@@ -485,6 +500,8 @@ class DockerExecutor:
         found: list[ContainerRun] = []
         for container in containers:
             labels = container.labels or {}
+            if labels.get(LABEL_AGENT, self._owner) != self._owner:
+                continue  # another agent's (one without the label predates the tags)
             try:
                 run_id, attempt = int(labels[LABEL_RUN_ID]), int(labels.get(LABEL_ATTEMPT, "1"))
             except (KeyError, ValueError):
@@ -510,12 +527,15 @@ class DockerExecutor:
         hold for text output only. `sink.running` is not called again.
         """
         client = await self._docker()
-        try:
-            container = await asyncio.to_thread(
-                client.containers.get, container_name(run_id, attempt)
-            )
-        except NotFound as exc:
-            raise LookupError(f"no container for run {run_id} attempt {attempt}") from exc
+        container = None
+        for name in dict.fromkeys(
+            [container_name(run_id, attempt, self._owner), container_name(run_id, attempt)]
+        ):  # or one made untagged
+            with contextlib.suppress(NotFound):
+                container = await asyncio.to_thread(client.containers.get, name)
+                break
+        if container is None:
+            raise LookupError(f"no container for run {run_id} attempt {attempt}")
         if container.status == "created":
             await _remove(container)
             raise LaunchError(f"container {container.name} was created but never started")

@@ -62,11 +62,19 @@ class AdhocRequest(BaseModel):
     def _one_target(self) -> AdhocRequest:
         if not self.command.strip():
             raise ValueError("command: must not be empty")
-        chosen = [n for n, v in (("agents", self.agents), ("labels", self.labels),
-                                 ("all", self.all or None)) if v is not None]
+        chosen = [
+            n
+            for n, v in (
+                ("agents", self.agents),
+                ("labels", self.labels),
+                ("all", self.all or None),
+            )
+            if v is not None
+        ]
         if len(chosen) != 1:
-            raise ValueError("give exactly one of agents, labels or all (got "
-                             f"{', '.join(chosen) or 'none'})")
+            raise ValueError(
+                f"give exactly one of agents, labels or all (got {', '.join(chosen) or 'none'})"
+            )
         return self
 
 
@@ -103,12 +111,20 @@ class AdhocKill(AdhocBatch):
 def _spec(body: AdhocRequest, agent: str, sealed: str | None = None) -> dict[str, Any]:
     """`sealed`: the env sealed (app/db/sealing.py); without it the env is left out."""
     return {
-        "command": body.command, "image": body.image,
+        "command": body.command,
+        "image": body.image,
         **({"env_sealed": sealed} if sealed else {"env": {}}),
-        "workdir": body.workdir, "run_as_user": body.run_as_user, "cpus": body.cpus,
-        "memory": body.memory, "gpus": list(body.gpus), "mounts": list(body.mounts),
-        "max_run_seconds": body.max_run_seconds, "target": agent, "labels": {},
-        "task_name": None, "concurrency": "allow",
+        "workdir": body.workdir,
+        "run_as_user": body.run_as_user,
+        "cpus": body.cpus,
+        "memory": body.memory,
+        "gpus": list(body.gpus),
+        "mounts": list(body.mounts),
+        "max_run_seconds": body.max_run_seconds,
+        "target": agent,
+        "labels": {},
+        "task_name": None,
+        "concurrency": "allow",
     }
 
 
@@ -120,8 +136,9 @@ def _agents(session: Session, body: AdhocRequest) -> list[str]:
         if unknown:
             raise InvalidInput("agents", "unknown agent " + ", ".join(repr(n) for n in unknown))
         return wanted
-    online = session.exec(select(Agent).where(Agent.status == "online")
-                          .order_by(col(Agent.name))).all()
+    online = session.exec(
+        select(Agent).where(Agent.status == "online").order_by(col(Agent.name))
+    ).all()
     if body.all:
         if not online:
             raise InvalidInput("all", "no agent is online")
@@ -135,9 +152,13 @@ def _agents(session: Session, body: AdhocRequest) -> list[str]:
 
 
 def _batch(session: Session, batch_id: str, scope: ScopeDep) -> list[Run]:
-    runs = [r for r in session.exec(select(Run).where(Run.batch_id == batch_id)
-                                    .order_by(col(Run.agent), col(Run.id))).all()
-            if scope.allows(r.instance)]
+    runs = [
+        r
+        for r in session.exec(
+            select(Run).where(Run.batch_id == batch_id).order_by(col(Run.agent), col(Run.id))
+        ).all()
+        if scope.allows(r.instance)
+    ]
     if not runs:
         raise NotFound("adhoc batch", batch_id)
     return runs
@@ -147,16 +168,19 @@ def batch_view(batch_id: str, runs: list[Run]) -> AdhocBatch:
     summary: dict[str, int] = {}
     for run in runs:
         summary[run.status] = summary.get(run.status, 0) + 1
-    return AdhocBatch(batch_id=batch_id, command=runs[0].spec.get("command") if runs else None,
-                      summary=dict(sorted(summary.items())),
-                      done=all(is_terminal(RunStatus(r.status)) for r in runs),
-                      runs=[AdhocRun(**run_public(r).model_dump(), target=r.spec.get("target"))
-                            for r in runs])
+    return AdhocBatch(
+        batch_id=batch_id,
+        command=runs[0].spec.get("command") if runs else None,
+        summary=dict(sorted(summary.items())),
+        done=all(is_terminal(RunStatus(r.status)) for r in runs),
+        runs=[AdhocRun(**run_public(r).model_dump(), target=r.spec.get("target")) for r in runs],
+    )
 
 
 @router.post("", response_model=AdhocBatch, status_code=201)
-def submit(body: AdhocRequest, context: ContextDep, user: WriterDep, scope: ScopeDep,
-           audit: AuditDep) -> AdhocBatch:
+def submit(
+    body: AdhocRequest, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+) -> AdhocBatch:
     """Start the command on every chosen agent now: one run per agent, one `batch_id`."""
     scope.require(body.instance)
     status = submission_status(user.role)
@@ -168,17 +192,34 @@ def submit(body: AdhocRequest, context: ContextDep, user: WriterDep, scope: Scop
         enforce(session, user.role, _spec(body, ""), body.instance)  # before who is online
         chosen = _agents(session, body)
         enforce(session, user.role, _spec(body, ""), body.instance, chosen)
-        runs = [create_run(session, at=now, status=status, trigger_kind=TriggerKind.ADHOC,
-                           spec=_spec(body, agent, sealed), created_by=user.username,
-                           instance=body.instance, batch_id=batch_id,
-                           detail=f"adhoc {verb} by {user.username} on {agent}")
-                for agent in chosen]
+        runs = [
+            create_run(
+                session,
+                at=now,
+                status=status,
+                trigger_kind=TriggerKind.ADHOC,
+                spec=_spec(body, agent, sealed),
+                created_by=user.username,
+                instance=body.instance,
+                batch_id=batch_id,
+                detail=f"adhoc {verb} by {user.username} on {agent}",
+            )
+            for agent in chosen
+        ]
         view = batch_view(batch_id, runs)
-        audit(session, action="adhoc.submit", target_kind="batch", target_id=batch_id,
-              after={"command": body.command, "agents": [r.spec["target"] for r in runs],
-                     "status": status.value,
-                     "runs": [audited_run(session, r) for r in runs]},
-              instance=body.instance)
+        audit(
+            session,
+            action="adhoc.submit",
+            target_kind="batch",
+            target_id=batch_id,
+            after={
+                "command": body.command,
+                "agents": [r.spec["target"] for r in runs],
+                "status": status.value,
+                "runs": [audited_run(session, r) for r in runs],
+            },
+            instance=body.instance,
+        )
     if status is RunStatus.ACTIVE:
         context.scheduler.wake_dispatch()
     return view
@@ -194,8 +235,9 @@ def _read(context: AppContext, batch_id: str, scope: ScopeDep) -> AdhocBatch:
         return batch_view(batch_id, _batch(session, batch_id, scope))
 
 
-def _stop_here(context: AppContext, batch_id: str, scope: ScopeDep, who: str
-               ) -> tuple[list[Run], list[Run], dict[int, KillOutcome]]:
+def _stop_here(
+    context: AppContext, batch_id: str, scope: ScopeDep, who: str
+) -> tuple[list[Run], list[Run], dict[int, KillOutcome]]:
     """End the runs no agent holds yet; return (runs agents must be told to kill, runs whose
     start may be on its way, outcomes so far per run)."""
     now = context.clock.now()
@@ -204,18 +246,31 @@ def _stop_here(context: AppContext, batch_id: str, scope: ScopeDep, who: str
     outcomes: dict[int, KillOutcome] = {}
     with session_scope(context.engine) as session:
         runs = _batch(session, batch_id, scope)
-        for run in session.exec(select(Run).where(col(Run.id).in_([r.id for r in runs]))
-                                .with_for_update()).all():
+        for run in session.exec(
+            select(Run).where(col(Run.id).in_([r.id for r in runs])).with_for_update()
+        ).all():
             status, run_id = RunStatus(run.status), run.id or 0
             outcomes[run_id] = "killed"
             if status is RunStatus.PENDING_APPROVAL:
-                transition(session, run, RunStatus.REJECTED, at=now, reason=f"killed by {who}",
-                           detail=f"batch killed by {who}")
+                transition(
+                    session,
+                    run,
+                    RunStatus.REJECTED,
+                    at=now,
+                    reason=f"killed by {who}",
+                    detail=f"batch killed by {who}",
+                )
             elif status in (RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.TRIGGER):
                 if status is RunStatus.TRIGGER:
                     starting.append(run)
-                transition(session, run, RunStatus.TERMINATED, at=now, reason="terminated",
-                           detail=f"batch killed by {who}")
+                transition(
+                    session,
+                    run,
+                    RunStatus.TERMINATED,
+                    at=now,
+                    reason="terminated",
+                    detail=f"batch killed by {who}",
+                )
             elif status in ON_AGENT:
                 tell.append(run)
             else:
@@ -227,40 +282,69 @@ async def _kill_on_agent(context: AppContext, run: Run) -> KillOutcome:
     if run.agent is None:
         return "not reachable"
     delivery = await context.controls.deliver(
-        run.agent, Control(type="kill", run_id=run.id or 0, attempt=run.attempt))
+        run.agent, Control(type="kill", run_id=run.id or 0, attempt=run.attempt)
+    )
     if delivery is Delivery.SENT:
         return "sent"
     return "relayed" if delivery is Delivery.RELAYED else "not reachable"
 
 
-@router.post("/{batch_id}/kill", response_model=AdhocKill,
-             responses={202: {"model": AdhocKill,
-                              "description": "Some kills were relayed to other servers"}})
-async def kill(batch_id: BatchId, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-               audit: AuditDep, response: Response) -> AdhocKill:
+@router.post(
+    "/{batch_id}/kill",
+    response_model=AdhocKill,
+    responses={
+        202: {"model": AdhocKill, "description": "Some kills were relayed to other servers"}
+    },
+)
+async def kill(
+    batch_id: BatchId,
+    context: ContextDep,
+    user: OperatorDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+    response: Response,
+) -> AdhocKill:
     """Kill every run of the batch that has not ended: those no agent holds end now, those on
     an agent are told to stop (through the server holding it), and `killed` says per run what
     happened. 409 when nothing could be stopped (all ended, or no server holds their agents)."""
     tell, starting, outcomes = await anyio.to_thread.run_sync(
-        _stop_here, context, batch_id, scope, user.username)
+        _stop_here, context, batch_id, scope, user.username
+    )
     told = await asyncio.gather(*(_kill_on_agent(context, run) for run in tell))
     outcomes.update({run.id or 0: outcome for run, outcome in zip(tell, told, strict=True)})
     for run in starting:  # ended here; its start may already be on its way
         if run.agent:
-            await context.controls.tell(run.agent, Control(type="kill", run_id=run.id or 0,
-                                                           attempt=run.attempt))
+            await context.controls.tell(
+                run.agent, Control(type="kill", run_id=run.id or 0, attempt=run.attempt)
+            )
     agents = {run.id or 0: run.agent for run in [*tell, *starting]}
-    killed = [KilledRun(run=run_id, agent=agents.get(run_id), outcome=outcome)
-              for run_id, outcome in sorted(outcomes.items())]
+    killed = [
+        KilledRun(run=run_id, agent=agents.get(run_id), outcome=outcome)
+        for run_id, outcome in sorted(outcomes.items())
+    ]
     view = await anyio.to_thread.run_sync(_read, context, batch_id, scope)
-    await anyio.to_thread.run_sync(lambda: audit.log(
-        action="adhoc.kill", target_kind="batch", target_id=batch_id,
-        after={"runs": {str(k.run): k.outcome for k in killed}}, instance=view.runs[0].instance))
+    await anyio.to_thread.run_sync(
+        lambda: audit.log(
+            action="adhoc.kill",
+            target_kind="batch",
+            target_id=batch_id,
+            after={"runs": {str(k.run): k.outcome for k in killed}},
+            instance=view.runs[0].instance,
+        )
+    )
     if not any(k.outcome in ("killed", "sent", "relayed") for k in killed):
-        raise Conflict(f"nothing of batch {batch_id} was stopped: " + ", ".join(
-            f"run {k.run} {k.outcome}" + (f" (agent {k.agent} is not connected to any server)"
-                                          if k.outcome == "not reachable" else "")
-            for k in killed))
+        raise Conflict(
+            f"nothing of batch {batch_id} was stopped: "
+            + ", ".join(
+                f"run {k.run} {k.outcome}"
+                + (
+                    f" (agent {k.agent} is not connected to any server)"
+                    if k.outcome == "not reachable"
+                    else ""
+                )
+                for k in killed
+            )
+        )
     if any(k.outcome == "relayed" for k in killed):
         response.status_code = 202
     return AdhocKill(**view.model_dump(), killed=killed)

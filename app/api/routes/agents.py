@@ -45,11 +45,21 @@ class AgentView(AgentPublic):
 
 def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
     return AgentView(
-        name=agent.name, status=agent.status, connected=agent.name in context.hub.connections,
-        labels=agent.labels, cpus=agent.cpus, memory=agent.memory, gpus=agent.gpus,
-        docker=agent.docker, last_heartbeat=agent.last_heartbeat, version=agent.version,
-        max_runs=agent.max_runs, resources=fleet.public_resources(agent), running_runs=running,
-        draining=fleet.is_draining(agent), healthy=fleet.problem_of(agent) is None,
+        name=agent.name,
+        status=agent.status,
+        connected=agent.name in context.hub.connections,
+        labels=agent.labels,
+        cpus=agent.cpus,
+        memory=agent.memory,
+        gpus=agent.gpus,
+        docker=agent.docker,
+        last_heartbeat=agent.last_heartbeat,
+        version=agent.version,
+        max_runs=agent.max_runs,
+        resources=fleet.public_resources(agent),
+        running_runs=running,
+        draining=fleet.is_draining(agent),
+        healthy=fleet.problem_of(agent) is None,
         problem=fleet.problem_of(agent),
     )
 
@@ -70,45 +80,53 @@ def list_agents(context: ContextDep, user: UserDep, scope: ScopeDep) -> list[Age
     return [_view(context, a, sorted(running.get(a.name, []))) for a in agents]
 
 
-def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool
-                  ) -> AgentView:
+def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool) -> AgentView:
     with session_scope(context.engine) as session:
         before = fleet.is_draining(fleet.get_agent(session, name))
         agent = fleet.set_draining(session, name, draining)
         session.flush()
         if before != draining:
-            audit(session, action="agent.drain" if draining else "agent.undrain",
-                  target_kind="agent", target_id=name, before={"draining": before},
-                  after={"draining": draining})
+            audit(
+                session,
+                action="agent.drain" if draining else "agent.undrain",
+                target_kind="agent",
+                target_id=name,
+                before={"draining": before},
+                after={"draining": draining},
+            )
         view = _view(context, agent, fleet.held_runs(session, name))
     context.scheduler.wake_dispatch()
     return view
 
 
 @router.post("/{name}/drain", response_model=AgentView)
-def drain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep
-          ) -> AgentView:
+def drain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
     """Let the agent finish its running work and give it no new work (until undrained; kept
     across restarts of the server and of the agent)."""
     return _set_draining(context, audit, name, True)
 
 
 @router.post("/{name}/undrain", response_model=AgentView)
-def undrain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep
-            ) -> AgentView:
+def undrain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
     return _set_draining(context, audit, name, False)
 
 
 def _remove(context: AppContext, audit: AuditDep, name: str) -> None:
     with session_scope(context.engine) as session:
         removed = fleet.remove(session, name)
-        audit(session, action="agent.remove", target_kind="agent", target_id=name,
-              before={"status": removed.was})
+        audit(
+            session,
+            action="agent.remove",
+            target_kind="agent",
+            target_id=name,
+            before={"status": removed.was},
+        )
 
 
 @router.delete("/{name}", status_code=204)
-async def remove_agent(name: AgentName, context: ContextDep, user: AdminDep, audit: AuditDep
-                       ) -> Response:
+async def remove_agent(
+    name: AgentName, context: ContextDep, user: AdminDep, audit: AuditDep
+) -> Response:
     """Forget an agent that is offline, or drained with no runs left (409 says why not).
     A drained agent still connected is told so and stops instead of dialling again."""
     await anyio.to_thread.run_sync(_remove, context, audit, name)
@@ -117,8 +135,9 @@ async def remove_agent(name: AgentName, context: ContextDep, user: AdminDep, aud
 
 
 @router.post("/tokens", response_model=AgentTokenCreated, status_code=201)
-def create_agent_token(body: AgentTokenCreateBody, context: ContextDep, user: AdminDep,
-                       audit: AuditDep) -> AgentTokenCreated:
+def create_agent_token(
+    body: AgentTokenCreateBody, context: ContextDep, user: AdminDep, audit: AuditDep
+) -> AgentTokenCreated:
     """A token for `almanac agent --token`, shown once, bound to one agent name (`agent`, or
     `name` when left out): a hello under any other name is refused. With `expires_in_days` it
     stops working then (stored as a revocation scheduled in advance)."""
@@ -127,23 +146,37 @@ def create_agent_token(body: AgentTokenCreateBody, context: ContextDep, user: Ad
     expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     agent = body.agent or body.name
     with session_scope(context.engine) as session:
-        row = AgentToken(name=body.name, agent_name=agent, token_hash=hash_token(token),
-                         created_at=now, revoked_at=expires)
+        row = AgentToken(
+            name=body.name,
+            agent_name=agent,
+            token_hash=hash_token(token),
+            created_at=now,
+            revoked_at=expires,
+        )
         session.add(row)
         session.flush()
-        audit(session, action="agent_token.create", target_kind="agent_token",
-              target_id=row.id, after=_listed(row, now))
+        audit(
+            session,
+            action="agent_token.create",
+            target_kind="agent_token",
+            target_id=row.id,
+            after=_listed(row, now),
+        )
         return AgentTokenCreated(id=row.id or 0, name=row.name, agent=agent, token=token)
 
 
 def _listed(row: AgentToken, now: datetime) -> AgentTokenListed:
     """A `revoked_at` still ahead is the token's expiry."""
     ahead = row.revoked_at is not None and row.revoked_at > now
-    return AgentTokenListed(id=row.id or 0, name=row.name, agent=row.agent_name,
-                            created_at=row.created_at,
-                            expires_at=row.revoked_at if ahead else None,
-                            revoked_at=None if ahead else row.revoked_at,
-                            last_used_at=row.last_used_at)
+    return AgentTokenListed(
+        id=row.id or 0,
+        name=row.name,
+        agent=row.agent_name,
+        created_at=row.created_at,
+        expires_at=row.revoked_at if ahead else None,
+        revoked_at=None if ahead else row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 @router.get("/tokens", response_model=list[AgentTokenListed])
@@ -155,8 +188,9 @@ def list_agent_tokens(context: ContextDep, user: AdminDep) -> list[AgentTokenLis
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_agent_token(token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
-                             ) -> Response:
+async def revoke_agent_token(
+    token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
+) -> Response:
     """The token stops working at once: its open connections are closed, so it gets no more
     work (a connection on another replica is closed at its next heartbeat)."""
     await anyio.to_thread.run_sync(_revoke, context, audit, token_id)
@@ -173,8 +207,14 @@ def _revoke(context: AppContext, audit: AuditDep, token_id: int) -> None:
         before = _listed(row, now)
         if before.revoked_at is None:
             row.revoked_at = now
-            audit(session, action="agent_token.revoke", target_kind="agent_token",
-                  target_id=token_id, before=before, after=_listed(row, now))
+            audit(
+                session,
+                action="agent_token.revoke",
+                target_kind="agent_token",
+                target_id=token_id,
+                before=before,
+                after=_listed(row, now),
+            )
 
 
 @router.websocket("/connect")

@@ -26,20 +26,29 @@ router = APIRouter(tags=["alerts"])
 
 
 def _public(session: Session, rule: AlertRule) -> AlertRulePublic:
-    target = (session.get(Task, rule.task_id) if rule.task_id is not None
-              else session.get(TaskGroup, rule.group_id))
+    target = (
+        session.get(Task, rule.task_id)
+        if rule.task_id is not None
+        else session.get(TaskGroup, rule.group_id)
+    )
     integration = session.get(Integration, rule.integration_id)
     return AlertRulePublic(
-        id=rule.id or 0, task=rule.task_id, group=rule.group_id,
-        target_name=target.name if target is not None else None, events=list(rule.events),
+        id=rule.id or 0,
+        task=rule.task_id,
+        group=rule.group_id,
+        target_name=target.name if target is not None else None,
+        events=list(rule.events),
         integration=rule.integration_id,
         integration_name=integration.name if integration is not None else None,
-        late_minutes=rule.late_minutes, active=rule.active, instance=rule.instance,
-        created_by=rule.created_by, created_at=rule.created_at)
+        late_minutes=rule.late_minutes,
+        active=rule.active,
+        instance=rule.instance,
+        created_by=rule.created_by,
+        created_at=rule.created_at,
+    )
 
 
-def _target_instance(session: Session, scope: ScopeDep, task: int | None, group: int | None
-                     ) -> str:
+def _target_instance(session: Session, scope: ScopeDep, task: int | None, group: int | None) -> str:
     row = session.get(Task, task) if task is not None else session.get(TaskGroup, group)
     field, key = ("task", task) if task is not None else ("group", group)
     if row is None or not scope.allows(row.instance):
@@ -51,8 +60,9 @@ def _integration(session: Session, integration_id: int, instance: str) -> None:
     """A rule sends only through a global integration or one of its own instance."""
     row = session.get(Integration, integration_id)
     if row is None or row.instance not in (None, instance):
-        raise InvalidInput("integration", f"no integration with id {integration_id} "
-                                          f"in instance {instance!r}")
+        raise InvalidInput(
+            "integration", f"no integration with id {integration_id} in instance {instance!r}"
+        )
 
 
 def _rule(session: Session, rule_id: int, scope: ScopeDep) -> AlertRule:
@@ -63,8 +73,13 @@ def _rule(session: Session, rule_id: int, scope: ScopeDep) -> AlertRule:
 
 
 @router.get("/alerts", response_model=list[AlertRulePublic])
-def list_rules(context: ContextDep, user: UserDep, scope: ScopeDep, task: int | None = None,
-               group: int | None = None) -> list[AlertRulePublic]:
+def list_rules(
+    context: ContextDep,
+    user: UserDep,
+    scope: ScopeDep,
+    task: int | None = None,
+    group: int | None = None,
+) -> list[AlertRulePublic]:
     stmt = scope.filter(select(AlertRule).order_by(col(AlertRule.id)), AlertRule.instance)
     if task is not None:
         stmt = stmt.where(AlertRule.task_id == task)
@@ -75,33 +90,52 @@ def list_rules(context: ContextDep, user: UserDep, scope: ScopeDep, task: int | 
 
 
 @router.post("/alerts", response_model=AlertRulePublic, status_code=201)
-def create_rule(body: AlertRuleCreate, context: ContextDep, user: OperatorDep,
-                scope: ScopeDep, audit: AuditDep) -> AlertRulePublic:
+def create_rule(
+    body: AlertRuleCreate, context: ContextDep, user: OperatorDep, scope: ScopeDep, audit: AuditDep
+) -> AlertRulePublic:
     with session_scope(context.engine) as session:
         instance = _target_instance(session, scope, body.task, body.group)
         _integration(session, body.integration, instance)
-        rule = AlertRule(task_id=body.task, group_id=body.group,
-                         integration_id=body.integration, events=[e.value for e in body.events],
-                         late_minutes=body.late_minutes, active=body.active, instance=instance,
-                         created_by=user.username, created_at=context.clock.now())
+        rule = AlertRule(
+            task_id=body.task,
+            group_id=body.group,
+            integration_id=body.integration,
+            events=[e.value for e in body.events],
+            late_minutes=body.late_minutes,
+            active=body.active,
+            instance=instance,
+            created_by=user.username,
+            created_at=context.clock.now(),
+        )
         session.add(rule)
         session.flush()
         result = _public(session, rule)
-        audit(session, action="alert.create", target_kind="alert_rule", target_id=rule.id,
-              after=result, instance=instance)
+        audit(
+            session,
+            action="alert.create",
+            target_kind="alert_rule",
+            target_id=rule.id,
+            after=result,
+            instance=instance,
+        )
     return result
 
 
 @router.get("/alerts/{rule_id}", response_model=AlertRulePublic)
-def read_rule(rule_id: int, context: ContextDep, user: UserDep, scope: ScopeDep
-              ) -> AlertRulePublic:
+def read_rule(rule_id: int, context: ContextDep, user: UserDep, scope: ScopeDep) -> AlertRulePublic:
     with session_scope(context.engine) as session:
         return _public(session, _rule(session, rule_id, scope))
 
 
 @router.patch("/alerts/{rule_id}", response_model=AlertRulePublic)
-def update_rule(rule_id: int, body: AlertRuleUpdate, context: ContextDep, user: OperatorDep,
-                scope: ScopeDep, audit: AuditDep) -> AlertRulePublic:
+def update_rule(
+    rule_id: int,
+    body: AlertRuleUpdate,
+    context: ContextDep,
+    user: OperatorDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> AlertRulePublic:
     with session_scope(context.engine) as session:
         rule = _rule(session, rule_id, scope)
         before = _public(session, rule)
@@ -119,35 +153,66 @@ def update_rule(rule_id: int, body: AlertRuleUpdate, context: ContextDep, user: 
             raise InvalidInput("late_minutes", "required with the late_start event")
         session.flush()
         result = _public(session, rule)
-        audit(session, action="alert.update", target_kind="alert_rule", target_id=rule_id,
-              before=before, after=result, instance=rule.instance)
+        audit(
+            session,
+            action="alert.update",
+            target_kind="alert_rule",
+            target_id=rule_id,
+            before=before,
+            after=result,
+            instance=rule.instance,
+        )
     return result
 
 
 @router.delete("/alerts/{rule_id}", status_code=204)
-def delete_rule(rule_id: int, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-                audit: AuditDep) -> Response:
+def delete_rule(
+    rule_id: int, context: ContextDep, user: OperatorDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         rule = _rule(session, rule_id, scope)
-        audit(session, action="alert.delete", target_kind="alert_rule", target_id=rule_id,
-              before=_public(session, rule), instance=rule.instance)
+        audit(
+            session,
+            action="alert.delete",
+            target_kind="alert_rule",
+            target_id=rule_id,
+            before=_public(session, rule),
+            instance=rule.instance,
+        )
         session.delete(rule)
     return Response(status_code=204)
 
 
 @router.get("/runs/{run_id}/alerts", response_model=list[DeliveryPublic])
-def run_alerts(run_id: int, context: ContextDep, user: UserDep, scope: ScopeDep
-               ) -> list[DeliveryPublic]:
+def run_alerts(
+    run_id: int, context: ContextDep, user: UserDep, scope: ScopeDep
+) -> list[DeliveryPublic]:
     """Every alert about the run: pending (with its next try), sent, or given up."""
     with session_scope(context.engine) as session:
         run = get_run(session, run_id)
         scope.check(run.instance, "run", run_id)
-        rows = session.exec(select(AlertDelivery).where(AlertDelivery.run_id == run_id)
-                            .order_by(col(AlertDelivery.id))).all()
+        rows = session.exec(
+            select(AlertDelivery)
+            .where(AlertDelivery.run_id == run_id)
+            .order_by(col(AlertDelivery.id))
+        ).all()
         names = {i.id: i.name for i in session.exec(select(Integration)).all()}
-        return [DeliveryPublic(
-            id=d.id or 0, rule=d.rule_id, integration=d.integration_id,
-            integration_name=names.get(d.integration_id), run=d.run_id, attempt=d.attempt,
-            event=d.event, status=d.status, tries=d.tries, last_error=d.last_error,
-            text=d.payload.get("text"), next_try_at=d.next_try_at, created_at=d.created_at,
-            sent_at=d.sent_at) for d in rows]
+        return [
+            DeliveryPublic(
+                id=d.id or 0,
+                rule=d.rule_id,
+                integration=d.integration_id,
+                integration_name=names.get(d.integration_id),
+                run=d.run_id,
+                attempt=d.attempt,
+                event=d.event,
+                status=d.status,
+                tries=d.tries,
+                last_error=d.last_error,
+                text=d.payload.get("text"),
+                next_try_at=d.next_try_at,
+                created_at=d.created_at,
+                sent_at=d.sent_at,
+            )
+            for d in rows
+        ]

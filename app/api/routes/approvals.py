@@ -29,16 +29,25 @@ def _check_digest(run: Run, wanted: str | None) -> str:
     current = run_spec.digest(run.spec)
     submitted = run.spec_digest
     if submitted and len(submitted) == 64 and submitted != current:
-        raise Conflict(f"run {run.id}: its spec changed after it was submitted; it cannot be "
-                       f"approved")
+        raise Conflict(
+            f"run {run.id}: its spec changed after it was submitted; it cannot be approved"
+        )
     if wanted is not None and wanted != current:
-        raise Conflict(f"spec_digest: run {run.id}'s spec is {current}, not {wanted}: review "
-                       f"the run again")
+        raise Conflict(
+            f"spec_digest: run {run.id}'s spec is {current}, not {wanted}: review the run again"
+        )
     return current
 
 
-def _decide(run_id: int, body: Decision | None, context: ContextDep, who: str,
-            scope: ScopeDep, audit: AuditDep, approve: bool) -> RunPublic:
+def _decide(
+    run_id: int,
+    body: Decision | None,
+    context: ContextDep,
+    who: str,
+    scope: ScopeDep,
+    audit: AuditDep,
+    approve: bool,
+) -> RunPublic:
     comment = body.comment.strip() if body else ""
     verb = "approved" if approve else "rejected"
     detail = f"{verb} by {who}" + (f": {comment}" if comment else "")
@@ -46,36 +55,68 @@ def _decide(run_id: int, body: Decision | None, context: ContextDep, who: str,
         run = get_run(session, run_id, lock=True)
         scope.check(run.instance, "run", run_id)
         if run.status != RunStatus.PENDING_APPROVAL.value:
-            raise Conflict(f"run {run_id} is {run.status}: only a PENDING_APPROVAL run can be "
-                           f"{verb}")
+            raise Conflict(
+                f"run {run_id} is {run.status}: only a PENDING_APPROVAL run can be {verb}"
+            )
         before = audited_run(session, run)
         if approve:
             wanted = body.spec_digest if isinstance(body, Approval) else None
             digest = _check_digest(run, wanted)
-            transition(session, run, RunStatus.ACTIVE, at=context.clock.now(), detail=detail,
-                       spec={**run.spec, run_spec.APPROVED: digest})
+            transition(
+                session,
+                run,
+                RunStatus.ACTIVE,
+                at=context.clock.now(),
+                detail=detail,
+                spec={**run.spec, run_spec.APPROVED: digest},
+            )
         else:
-            transition(session, run, RunStatus.REJECTED, at=context.clock.now(), detail=detail,
-                       reason=detail)
+            transition(
+                session,
+                run,
+                RunStatus.REJECTED,
+                at=context.clock.now(),
+                detail=detail,
+                reason=detail,
+            )
         public = run_public(run)
-        audit(session, action="run.approve" if approve else "run.reject", target_kind="run",
-              target_id=run_id, before=before, after=audited_run(session, run),
-              instance=run.instance, detail=comment)
+        audit(
+            session,
+            action="run.approve" if approve else "run.reject",
+            target_kind="run",
+            target_id=run_id,
+            before=before,
+            after=audited_run(session, run),
+            instance=run.instance,
+            detail=comment,
+        )
     if approve:
         context.scheduler.wake_dispatch()
     return public
 
 
 @router.post("/{run_id}/approve", response_model=RunPublic)
-def approve(run_id: int, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-            audit: AuditDep, body: Approval | None = None) -> RunPublic:
+def approve(
+    run_id: int,
+    context: ContextDep,
+    user: OperatorDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+    body: Approval | None = None,
+) -> RunPublic:
     """Let a PENDING_APPROVAL run go: it becomes ACTIVE and is dispatched. With
     `spec_digest`, only if the run's spec is still that one (409 otherwise)."""
     return _decide(run_id, body, context, user.username, scope, audit, approve=True)
 
 
 @router.post("/{run_id}/reject", response_model=RunPublic)
-def reject(run_id: int, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-           audit: AuditDep, body: Decision | None = None) -> RunPublic:
+def reject(
+    run_id: int,
+    context: ContextDep,
+    user: OperatorDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+    body: Decision | None = None,
+) -> RunPublic:
     """Refuse a PENDING_APPROVAL run: it ends REJECTED, with the comment as its reason."""
     return _decide(run_id, body, context, user.username, scope, audit, approve=False)

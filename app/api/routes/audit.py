@@ -19,10 +19,13 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("", response_model=AuditPage)
 def list_audit(
-    context: ContextDep, user: AdminDep, scope: ScopeDep,
+    context: ContextDep,
+    user: AdminDep,
+    scope: ScopeDep,
     actor: Text = None,
-    action: Annotated[str | None, Query(max_length=50,
-                                        description='exact, or a prefix: "task.*"')] = None,
+    action: Annotated[
+        str | None, Query(max_length=50, description='exact, or a prefix: "task.*"')
+    ] = None,
     target_kind: Text = None,
     target_id: Text = None,
     since: datetime | None = None,
@@ -33,8 +36,15 @@ def list_audit(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "must carry a UTC offset")
-    where = AuditFilter(actor=actor, action=action, target_kind=target_kind,
-                        target_id=target_id, since=since, until=until, instances=scope.names())
+    where = AuditFilter(
+        actor=actor,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        since=since,
+        until=until,
+        instances=scope.names(),
+    )
     with session_scope(context.engine) as session:
         rows = query_audit(session, where, offset=(page - 1) * page_size, limit=page_size + 1)
         items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:page_size]]

@@ -22,39 +22,60 @@ THROTTLE = LoginThrottle()
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "wrong username or password"},
-    429: {"description": "throttled: the account after failures in a row, or this source "
-                         "address after too many failures; wait Retry-After seconds"},
+    429: {
+        "description": "throttled: the account after failures in a row, or this source "
+        "address after too many failures; wait Retry-After seconds"
+    },
 }
 
 
 def user_public(user: User) -> UserPublic:
-    return UserPublic(username=user.username, role=user.role, instances=list(user.instances),
-                      disabled=user.disabled, timezone=user.timezone,
-                      must_change_password=user.must_change_password,
-                      locked_until=user.locked_until, created_at=user.created_at)
+    return UserPublic(
+        username=user.username,
+        role=user.role,
+        instances=list(user.instances),
+        disabled=user.disabled,
+        timezone=user.timezone,
+        must_change_password=user.must_change_password,
+        locked_until=user.locked_until,
+        created_at=user.created_at,
+    )
 
 
 def _refuse(result: LoginResult, wrong: Exception) -> Exception:
     headers = {"Retry-After": str(result.retry_after)}
     if result.refusal == "source_locked":
-        return HTTPException(429, "too many failed logins from this address: try again in "
-                                  f"{result.retry_after} s", headers=headers)
+        return HTTPException(
+            429,
+            f"too many failed logins from this address: try again in {result.retry_after} s",
+            headers=headers,
+        )
     if result.refusal == "slowed":
-        return HTTPException(429, "too many failed logins for this account: try again in "
-                                  f"{result.retry_after} s", headers=headers)
+        return HTTPException(
+            429,
+            f"too many failed logins for this account: try again in {result.retry_after} s",
+            headers=headers,
+        )
     return wrong
 
 
-def throttled_login(request: Request, context: ContextDep, username: str, password: str,
-                    channel: str) -> LoginResult:
+def throttled_login(
+    request: Request, context: ContextDep, username: str, password: str, channel: str
+) -> LoginResult:
     """The throttled check shared by the API and the web form."""
-    return attempt_login(context.engine, username, password, source=client_source(request),
-                         now=context.clock.now(), throttle=THROTTLE, channel=channel)
+    return attempt_login(
+        context.engine,
+        username,
+        password,
+        source=client_source(request),
+        now=context.clock.now(),
+        throttle=THROTTLE,
+        channel=channel,
+    )
 
 
 @router.post("/token", response_model=LoginResponse, responses=_REFUSALS)
-def issue_login_token(body: LoginRequest, request: Request, context: ContextDep
-                      ) -> LoginResponse:
+def issue_login_token(body: LoginRequest, request: Request, context: ContextDep) -> LoginResponse:
     """Trade a username and password for a bearer token. A user who must change the password
     gets a token that only `POST /auth/password` accepts."""
     result = throttled_login(request, context, body.username, body.password, "api")
@@ -64,23 +85,31 @@ def issue_login_token(body: LoginRequest, request: Request, context: ContextDep
     with session_scope(context.engine) as session:
         expires = now + timedelta(hours=context.settings.token_ttl_hours)
         _, token = issue_token(session, result.user, name="login", now=now, expires_at=expires)
-    return LoginResponse(access_token=token, expires_at=expires,
-                         must_change_password=result.user.must_change_password)
+    return LoginResponse(
+        access_token=token,
+        expires_at=expires,
+        must_change_password=result.user.must_change_password,
+    )
 
 
-@router.post("/password", status_code=204,
-             responses={422: {"description": "weak password or wrong current password"},
-                        **{k: v for k, v in _REFUSALS.items() if k != 401}})
-def change_password(body: PasswordChange, request: Request, context: ContextDep,
-                    login: LoginDep) -> Response:
+@router.post(
+    "/password",
+    status_code=204,
+    responses={
+        422: {"description": "weak password or wrong current password"},
+        **{k: v for k, v in _REFUSALS.items() if k != 401},
+    },
+)
+def change_password(
+    body: PasswordChange, request: Request, context: ContextDep, login: LoginDep
+) -> Response:
     """Change your own password (the one route open while a change is required). Your other
     sessions and tokens end; the token of this request stays valid."""
     username = login.user.username
     check_password_strength(body.password, username)
     if body.password == body.current_password:
         raise InvalidInput("password", "must differ from the current password")
-    result = throttled_login(request, context, username, body.current_password,
-                             "password change")
+    result = throttled_login(request, context, username, body.current_password, "password change")
     if result.user is None:
         raise _refuse(result, InvalidInput("current_password", "is wrong"))
     new_hash = hash_password(body.password)
@@ -91,10 +120,18 @@ def change_password(body: PasswordChange, request: Request, context: ContextDep,
         before = user_snapshot(user)
         user.password_hash, user.must_change_password = new_hash, False
         revoke_tokens(session, user.id or 0, now=now, keep=login.token_id)
-        record_audit(session, actor=username, action="user.password_change",
-                     target_kind="user", target_id=username, before=before,
-                     after=user_snapshot(user), source=client_source(request), instance=None,
-                     at=now)
+        record_audit(
+            session,
+            actor=username,
+            action="user.password_change",
+            target_kind="user",
+            target_id=username,
+            before=before,
+            after=user_snapshot(user),
+            source=client_source(request),
+            instance=None,
+            at=now,
+        )
     return Response(status_code=204)
 
 

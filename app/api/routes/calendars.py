@@ -29,18 +29,24 @@ def _public(session: Session, row: Calendar) -> CalendarPublic:
     users = [t.name for t in tasks_using(session, row.name)]
     users += [f"group {g.name}" for g in groups_using(session, row.name)]
     return CalendarPublic(
-        name=row.name, description=row.description, country=row.country,
-        subdivision=row.subdivision, skip_weekends=row.skip_weekends,
+        name=row.name,
+        description=row.description,
+        country=row.country,
+        subdivision=row.subdivision,
+        skip_weekends=row.skip_weekends,
         extra_dates=[date.fromisoformat(d) for d in row.extra_dates],
         working_dates=[date.fromisoformat(d) for d in row.working_dates],
-        used_by=sorted(users), created_at=row.created_at, updated_at=row.updated_at,
+        used_by=sorted(users),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
 def _require_unscoped(scope: InstanceScope) -> None:
     if not scope.everything:
-        raise Forbidden("calendars are shared by every instance: only an admin of every "
-                        "instance changes them")
+        raise Forbidden(
+            "calendars are shared by every instance: only an admin of every instance changes them"
+        )
 
 
 def _validate(country: str | None, subdivision: str | None) -> None:
@@ -66,8 +72,9 @@ def list_calendars(context: ContextDep, user: UserDep) -> list[CalendarPublic]:
 
 
 @router.post("", response_model=CalendarPublic, status_code=201)
-def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep, scope: ScopeDep,
-                    audit: AuditDep) -> CalendarPublic:
+def create_calendar(
+    body: CalendarCreate, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> CalendarPublic:
     _require_unscoped(scope)
     _validate(body.country, body.subdivision)
     now = context.clock.now()
@@ -75,17 +82,26 @@ def create_calendar(body: CalendarCreate, context: ContextDep, user: AdminDep, s
         if session.exec(select(Calendar.id).where(Calendar.name == body.name)).first():
             raise Conflict(f"name: a calendar named {body.name!r} already exists")
         row = Calendar(
-            name=body.name, description=body.description, country=body.country,
-            subdivision=body.subdivision, skip_weekends=body.skip_weekends,
+            name=body.name,
+            description=body.description,
+            country=body.country,
+            subdivision=body.subdivision,
+            skip_weekends=body.skip_weekends,
             extra_dates=sorted({d.isoformat() for d in body.extra_dates}),
             working_dates=sorted({d.isoformat() for d in body.working_dates}),
-            created_at=now, updated_at=now,
+            created_at=now,
+            updated_at=now,
         )
         session.add(row)
         session.flush()
         public = _public(session, row)
-        audit(session, action="calendar.create", target_kind="calendar", target_id=row.name,
-              after=public)
+        audit(
+            session,
+            action="calendar.create",
+            target_kind="calendar",
+            target_id=row.name,
+            after=public,
+        )
         return public
 
 
@@ -96,8 +112,14 @@ def read_calendar(name: str, context: ContextDep, user: UserDep) -> CalendarPubl
 
 
 @router.patch("/{name}", response_model=CalendarPublic)
-def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep,
-                    scope: ScopeDep, audit: AuditDep) -> CalendarPublic:
+def update_calendar(
+    name: str,
+    body: CalendarUpdate,
+    context: ContextDep,
+    user: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> CalendarPublic:
     _require_unscoped(scope)
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
@@ -119,31 +141,40 @@ def update_calendar(name: str, body: CalendarUpdate, context: ContextDep, user: 
         session.flush()
         changed = _replan_users(context, session, name)
         public = _public(session, row)
-        audit(session, action="calendar.update", target_kind="calendar", target_id=name,
-              before=before, after=public)
+        audit(
+            session,
+            action="calendar.update",
+            target_kind="calendar",
+            target_id=name,
+            before=before,
+            after=public,
+        )
     for task_id, at in changed:
         context.scheduler.task_changed(task_id, at)
     return public
 
 
 @router.delete("/{name}", status_code=204)
-def delete_calendar(name: str, context: ContextDep, user: AdminDep, scope: ScopeDep,
-                    audit: AuditDep) -> Response:
+def delete_calendar(
+    name: str, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     _require_unscoped(scope)
     with session_scope(context.engine) as session:
         row = get_calendar(session, name)
         before = _public(session, row)
         if before.used_by:
             raise Conflict(f"calendar {name!r} is used by: {', '.join(before.used_by)}")
-        audit(session, action="calendar.delete", target_kind="calendar", target_id=name,
-              before=before)
+        audit(
+            session, action="calendar.delete", target_kind="calendar", target_id=name, before=before
+        )
         session.delete(row)
     return Response(status_code=204)
 
 
 @router.get("/{name}/closed", response_model=list[ClosedDay])
-def closed_days(name: str, context: ContextDep, user: UserDep,
-                year: Annotated[int, Query(ge=1970, le=2200)]) -> list[ClosedDay]:
+def closed_days(
+    name: str, context: ContextDep, user: UserDep, year: Annotated[int, Query(ge=1970, le=2200)]
+) -> list[ClosedDay]:
     """Every closed day of a year with its reason (holiday name, weekend, closed date)."""
     with session_scope(context.engine) as session:
         spec = to_spec(get_calendar(session, name))

@@ -33,7 +33,9 @@ def _visible(context: AppContext, group_run_id: int, instances: list[str]) -> Gr
 
 @router.get("", response_model=list[GroupRunPublic])
 def list_group_runs(
-    context: ContextDep, user: UserDep, group: int | None = None,
+    context: ContextDep,
+    user: UserDep,
+    group: int | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[GroupRunPublic]:
@@ -51,27 +53,38 @@ def list_group_runs(
 def read_group_run(group_run_id: int, context: ContextDep, user: UserDep) -> GroupRunDetail:
     group_run = _visible(context, group_run_id, user.instances)
     with session_scope(context.engine) as session:
-        runs = session.exec(select(Run).where(Run.group_run_id == group_run_id)
-                            .order_by(col(Run.id))).all()
-    return GroupRunDetail(**group_run_public(group_run).model_dump(),
-                          runs=[run_public(r) for r in runs])
+        runs = session.exec(
+            select(Run).where(Run.group_run_id == group_run_id).order_by(col(Run.id))
+        ).all()
+    return GroupRunDetail(
+        **group_run_public(group_run).model_dump(), runs=[run_public(r) for r in runs]
+    )
 
 
 @router.post("/{group_run_id}/terminate", response_model=GroupRunPublic)
-async def terminate(group_run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
-                    ) -> GroupRunPublic:
+async def terminate(
+    group_run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+) -> GroupRunPublic:
     before = group_run_public(
-        await anyio.to_thread.run_sync(_visible, context, group_run_id, user.instances))
+        await anyio.to_thread.run_sync(_visible, context, group_run_id, user.instances)
+    )
 
     def work() -> tuple[GroupRunPublic, list[tuple[str, int, int]]]:
         with session_scope(context.engine) as session:
-            to_kill = terminate_group_run(session, group_run_id, who=user.username,
-                                          now=context.clock.now())
+            to_kill = terminate_group_run(
+                session, group_run_id, who=user.username, now=context.clock.now()
+            )
             row = session.get(GroupRun, group_run_id)
             assert row is not None
-            audit(session, action="group_run.terminate", target_kind="group_run",
-                  target_id=group_run_id, before=before, after=group_run_public(row),
-                  instance=row.instance)
+            audit(
+                session,
+                action="group_run.terminate",
+                target_kind="group_run",
+                target_id=group_run_id,
+                before=before,
+                after=group_run_public(row),
+                instance=row.instance,
+            )
             return group_run_public(row), to_kill
 
     public, to_kill = await anyio.to_thread.run_sync(work)

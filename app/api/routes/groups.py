@@ -85,28 +85,45 @@ def _user_guard(user_role: str, group: TaskGroup, changed: dict[str, object]) ->
 
 
 def _public(session: Session, group: TaskGroup) -> GroupPublic:
-    idle = session.exec(select(GroupRun.trigger_time).where(
-        GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE.value)).first()
+    idle = session.exec(
+        select(GroupRun.trigger_time).where(
+            GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE.value
+        )
+    ).first()
     return GroupPublic(
-        gid=group.id or 0, name=group.name, description=group.description,
-        schedule=group.schedule, active=group.active, instance=group.instance,
+        gid=group.id or 0,
+        name=group.name,
+        description=group.description,
+        schedule=group.schedule,
+        active=group.active,
+        instance=group.instance,
         tasks=member_ids(session, group.id or 0),
-        upstream_groups=upstream_groups(session, group.id or 0), next_fire_time=idle,
-        created_at=group.created_at, updated_at=group.updated_at)
+        upstream_groups=upstream_groups(session, group.id or 0),
+        next_fire_time=idle,
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
 
 
 def group_run_public(group_run: GroupRun) -> GroupRunPublic:
     return GroupRunPublic(
-        id=group_run.id or 0, group=group_run.group_id, status=group_run.status,
-        trigger_kind=group_run.trigger_kind, trigger_time=group_run.trigger_time,
-        business_date=group_run.business_date, created_by=group_run.created_by,
-        finished_at=group_run.finished_at)
+        id=group_run.id or 0,
+        group=group_run.group_id,
+        status=group_run.status,
+        trigger_kind=group_run.trigger_kind,
+        trigger_time=group_run.trigger_time,
+        business_date=group_run.business_date,
+        created_by=group_run.created_by,
+        finished_at=group_run.finished_at,
+    )
 
 
 @router.get("", response_model=list[GroupPublic])
 def list_groups(
-    context: ContextDep, user: UserDep,
-    q: Annotated[str | None, Query(max_length=200)] = None, active: bool | None = None,
+    context: ContextDep,
+    user: UserDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    active: bool | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[GroupPublic]:
@@ -123,8 +140,7 @@ def list_groups(
 
 
 @router.post("", response_model=GroupPublic, status_code=201)
-def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: AuditDep
-           ) -> GroupPublic:
+def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: AuditDep) -> GroupPublic:
     if not can_see_instance(user.instances, body.instance):
         raise InvalidInput("instance", f"instance {body.instance!r} is not granted to you")
     now = context.clock.now()
@@ -135,8 +151,14 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
         group = create_group(session, fields, now=now)
         planned = plan_group(session, group, now=now)
         public = _public(session, group)
-        audit(session, action="group.create", target_kind="group", target_id=public.gid,
-              after=public, instance=group.instance)
+        audit(
+            session,
+            action="group.create",
+            target_kind="group",
+            target_id=public.gid,
+            after=public,
+            instance=group.instance,
+        )
     context.scheduler.group_changed(public.gid, planned.trigger_time if planned else None)
     return public
 
@@ -148,8 +170,14 @@ def read(gid: int, context: ContextDep, user: UserDep) -> GroupPublic:
 
 
 @router.patch("/{gid}", response_model=GroupPublic)
-def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, scope: ScopeDep,
-          audit: AuditDep) -> GroupPublic:
+def patch(
+    gid: int,
+    body: GroupUpdate,
+    context: ContextDep,
+    user: WriterDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> GroupPublic:
     """A move (`instance`) takes the group's tasks, planned runs and alert rules along; the
     new instance must be granted, and the change is audited in both instances."""
     now = context.clock.now()
@@ -174,8 +202,15 @@ def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, sco
         moved_next = [(task.id or 0, task.next_fire_time) for task in moved]
         public = _public(session, group)
         for instance in dict.fromkeys((left, group.instance)):
-            audit(session, action="group.update", target_kind="group", target_id=gid,
-                  before=before, after=public, instance=instance)
+            audit(
+                session,
+                action="group.update",
+                target_kind="group",
+                target_id=gid,
+                before=before,
+                after=public,
+                instance=instance,
+            )
     context.scheduler.group_changed(gid, planned.trigger_time if planned else None)
     for tid, at in moved_next:
         context.scheduler.task_changed(tid, at)
@@ -186,8 +221,14 @@ def patch(gid: int, body: GroupUpdate, context: ContextDep, user: WriterDep, sco
 def remove(gid: int, context: ContextDep, user: WriterDep, audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        audit(session, action="group.delete", target_kind="group", target_id=gid,
-              before=_public(session, group), instance=group.instance)
+        audit(
+            session,
+            action="group.delete",
+            target_kind="group",
+            target_id=gid,
+            before=_public(session, group),
+            instance=group.instance,
+        )
         delete_group(session, group)
     context.scheduler.group_changed(gid, None)
     return Response(status_code=204)
@@ -197,71 +238,104 @@ def remove(gid: int, context: ContextDep, user: WriterDep, audit: AuditDep) -> R
 def list_edges(gid: int, context: ContextDep, user: UserDep) -> list[EdgeBody]:
     with session_scope(context.engine) as session:
         _visible(get_group(session, gid), user.instances)
-        return [EdgeBody(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
-                for e in group_edges(session, gid)]
+        return [
+            EdgeBody(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
+            for e in group_edges(session, gid)
+        ]
 
 
 @router.post("/{gid}/edges", response_model=EdgeBody, status_code=201)
-def create_edge(gid: int, body: EdgeBody, context: ContextDep, user: WriterDep,
-                audit: AuditDep) -> EdgeBody:
+def create_edge(
+    gid: int, body: EdgeBody, context: ContextDep, user: WriterDep, audit: AuditDep
+) -> EdgeBody:
     """Add a dependency; a cycle is refused (409) with the path that closes it."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        add_edge(session, group, Edge(body.upstream, body.downstream,
-                                      EdgeCondition(body.condition)))
-        audit(session, action="edge.create", target_kind="edge",
-              target_id=f"{gid}:{body.upstream}->{body.downstream}", after=body,
-              instance=group.instance)
+        add_edge(
+            session, group, Edge(body.upstream, body.downstream, EdgeCondition(body.condition))
+        )
+        audit(
+            session,
+            action="edge.create",
+            target_kind="edge",
+            target_id=f"{gid}:{body.upstream}->{body.downstream}",
+            after=body,
+            instance=group.instance,
+        )
     return body
 
 
 @router.delete("/{gid}/edges", status_code=204)
-def delete_edge(gid: int, body: EdgeRef, context: ContextDep, user: WriterDep,
-                audit: AuditDep) -> Response:
+def delete_edge(
+    gid: int, body: EdgeRef, context: ContextDep, user: WriterDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         remove_edge(session, group, body.upstream, body.downstream)
-        audit(session, action="edge.delete", target_kind="edge",
-              target_id=f"{gid}:{body.upstream}->{body.downstream}", before=body,
-              instance=group.instance)
+        audit(
+            session,
+            action="edge.delete",
+            target_kind="edge",
+            target_id=f"{gid}:{body.upstream}->{body.downstream}",
+            before=body,
+            instance=group.instance,
+        )
     return Response(status_code=204)
 
 
 @router.post("/{gid}/dependencies", response_model=GroupPublic, status_code=201)
-def add_dependency(gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep,
-                   audit: AuditDep) -> GroupPublic:
+def add_dependency(
+    gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep, audit: AuditDep
+) -> GroupPublic:
     """This group's runs wait for `upstream_group`'s run of the same business date."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         _visible(get_group(session, body.upstream_group), user.instances)
         add_group_dependency(session, group, body.upstream_group)
         session.flush()
-        audit(session, action="group_dependency.create", target_kind="group_dependency",
-              target_id=f"{gid}<-{body.upstream_group}", after=body, instance=group.instance)
+        audit(
+            session,
+            action="group_dependency.create",
+            target_kind="group_dependency",
+            target_id=f"{gid}<-{body.upstream_group}",
+            after=body,
+            instance=group.instance,
+        )
         return _public(session, group)
 
 
 @router.delete("/{gid}/dependencies/{upstream_gid}", status_code=204)
-def remove_dependency(gid: int, upstream_gid: int, context: ContextDep, user: WriterDep,
-                      audit: AuditDep) -> Response:
+def remove_dependency(
+    gid: int, upstream_gid: int, context: ContextDep, user: WriterDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        row = session.exec(select(GroupDependency).where(
-            GroupDependency.group_id == gid,
-            GroupDependency.upstream_group_id == upstream_gid)).first()
+        row = session.exec(
+            select(GroupDependency).where(
+                GroupDependency.group_id == gid, GroupDependency.upstream_group_id == upstream_gid
+            )
+        ).first()
         if row is None:
             raise NotFound("group dependency", f"{gid} -> {upstream_gid}")
-        audit(session, action="group_dependency.delete", target_kind="group_dependency",
-              target_id=f"{gid}<-{upstream_gid}", before={"upstream_group": upstream_gid},
-              instance=group.instance)
+        audit(
+            session,
+            action="group_dependency.delete",
+            target_kind="group_dependency",
+            target_id=f"{gid}<-{upstream_gid}",
+            before={"upstream_group": upstream_gid},
+            instance=group.instance,
+        )
         session.delete(row)
     return Response(status_code=204)
 
 
 @router.get("/{gid}/forecast", response_model=ForecastPublic)
 def group_forecast(
-    gid: int, context: ContextDep, user: UserDep,
-    count: Annotated[int, Query(ge=1, le=10_000)] = 10, after: datetime | None = None,
+    gid: int,
+    context: ContextDep,
+    user: UserDep,
+    count: Annotated[int, Query(ge=1, le=10_000)] = 10,
+    after: datetime | None = None,
 ) -> ForecastPublic:
     start = forecast_start(after, context.clock.now())
     with session_scope(context.engine) as session:
@@ -270,23 +344,36 @@ def group_forecast(
 
 
 @router.post("/{gid}/run", response_model=GroupRunPublic, status_code=201)
-def force_group_run(gid: int, context: ContextDep, user: OperatorDep, audit: AuditDep
-                    ) -> GroupRunPublic:
+def force_group_run(
+    gid: int, context: ContextDep, user: OperatorDep, audit: AuditDep
+) -> GroupRunPublic:
     """Start a group run now: every task gets its run, the DAG releases them."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        group_run = start_group_run(session, group, now=context.clock.now(),
-                                    kind=TriggerKind.MANUAL, created_by=user.username)
+        group_run = start_group_run(
+            session,
+            group,
+            now=context.clock.now(),
+            kind=TriggerKind.MANUAL,
+            created_by=user.username,
+        )
         public = group_run_public(group_run)
-        audit(session, action="group.run", target_kind="group_run", target_id=public.id,
-              after=public, instance=group.instance)
+        audit(
+            session,
+            action="group.run",
+            target_kind="group_run",
+            target_id=public.id,
+            after=public,
+            instance=group.instance,
+        )
     context.scheduler.wake_dispatch()
     return public
 
 
 @router.get("/{gid}/graph", response_model=GraphPublic)
-def graph(gid: int, context: ContextDep, user: UserDep, group_run: int | None = None
-          ) -> GraphPublic:
+def graph(
+    gid: int, context: ContextDep, user: UserDep, group_run: int | None = None
+) -> GraphPublic:
     """Nodes with their status in a group run (the latest by default), edges, generations."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
@@ -294,22 +381,39 @@ def graph(gid: int, context: ContextDep, user: UserDep, group_run: int | None = 
         edges = group_edges(session, gid)
         names = task_names(session, members)
         chosen = _group_run(session, gid, group_run)
-        runs = {} if chosen is None else {
-            r.task_id: r for r in session.exec(select(Run).where(Run.group_run_id == chosen.id))
-            .all()}
+        runs = (
+            {}
+            if chosen is None
+            else {
+                r.task_id: r
+                for r in session.exec(select(Run).where(Run.group_run_id == chosen.id)).all()
+            }
+        )
     layers = generations(members, edges)
     depth = {tid: index for index, layer in enumerate(layers) for tid in layer}
-    nodes = [GraphNode(tid=tid, name=names.get(tid, str(tid)), generation=depth[tid],
-                       status=runs[tid].status if tid in runs else None,
-                       run=runs[tid].id if tid in runs else None,
-                       attempt=runs[tid].attempt if tid in runs else None,
-                       reason=runs[tid].reason if tid in runs else None) for tid in members]
+    nodes = [
+        GraphNode(
+            tid=tid,
+            name=names.get(tid, str(tid)),
+            generation=depth[tid],
+            status=runs[tid].status if tid in runs else None,
+            run=runs[tid].id if tid in runs else None,
+            attempt=runs[tid].attempt if tid in runs else None,
+            reason=runs[tid].reason if tid in runs else None,
+        )
+        for tid in members
+    ]
     return GraphPublic(
-        group=group.id or 0, group_run=chosen.id if chosen else None,
-        group_run_status=chosen.status if chosen else None, nodes=nodes,
-        edges=[GraphEdge(upstream=e.upstream, downstream=e.downstream,
-                         condition=e.condition.value) for e in edges],
-        generations=layers)
+        group=group.id or 0,
+        group_run=chosen.id if chosen else None,
+        group_run_status=chosen.status if chosen else None,
+        nodes=nodes,
+        edges=[
+            GraphEdge(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
+            for e in edges
+        ],
+        generations=layers,
+    )
 
 
 def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | None:
@@ -318,9 +422,11 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
         if row is None or row.group_id != gid:
             raise NotFound("group run", group_run)
         return row
-    return session.exec(select(GroupRun).where(GroupRun.group_id == gid,
-                                               GroupRun.status != GroupRunStatus.IDLE.value)
-                        .order_by(col(GroupRun.id).desc())).first()
+    return session.exec(
+        select(GroupRun)
+        .where(GroupRun.group_id == gid, GroupRun.status != GroupRunStatus.IDLE.value)
+        .order_by(col(GroupRun.id).desc())
+    ).first()
 
 
 @router.get("/{gid}/freezes", response_model=list[FreezePublic])
@@ -331,25 +437,46 @@ def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[Fre
 
 
 @router.post("/{gid}/freezes", response_model=FreezePublic, status_code=201)
-def freeze_group(gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
-                 audit: AuditDep) -> FreezePublic:
+def freeze_group(
+    gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep, audit: AuditDep
+) -> FreezePublic:
     """Freeze the group for one business date: that day's group run and task runs skip."""
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
-        public = freeze_public(add_freeze(session, body.date, reason=body.reason,
-                                          who=user.username, now=context.clock.now(),
-                                          group_id=gid))
-        audit(session, action="group.freeze", target_kind="group", target_id=gid,
-              after=public, instance=group.instance)
+        public = freeze_public(
+            add_freeze(
+                session,
+                body.date,
+                reason=body.reason,
+                who=user.username,
+                now=context.clock.now(),
+                group_id=gid,
+            )
+        )
+        audit(
+            session,
+            action="group.freeze",
+            target_kind="group",
+            target_id=gid,
+            after=public,
+            instance=group.instance,
+        )
     return public
 
 
 @router.delete("/{gid}/freezes/{day}", status_code=204)
-def unfreeze_group(gid: int, day: date, context: ContextDep, user: OperatorDep,
-                   audit: AuditDep) -> Response:
+def unfreeze_group(
+    gid: int, day: date, context: ContextDep, user: OperatorDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         group = _visible(get_group(session, gid), user.instances)
         row = remove_freeze(session, day, group_id=gid)
-        audit(session, action="group.unfreeze", target_kind="group", target_id=gid,
-              before=freeze_public(row), instance=group.instance)
+        audit(
+            session,
+            action="group.unfreeze",
+            target_kind="group",
+            target_id=gid,
+            before=freeze_public(row),
+            instance=group.instance,
+        )
     return Response(status_code=204)

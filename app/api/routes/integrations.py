@@ -37,9 +37,15 @@ router = APIRouter(prefix="/integrations", tags=["alerts"])
 
 
 def public(row: Integration) -> IntegrationPublic:
-    return IntegrationPublic(id=row.id or 0, name=row.name, kind=row.kind, config=row.config,
-                             has_secret=bool(row.secret_encrypted), created_at=row.created_at,
-                             instance=row.instance)
+    return IntegrationPublic(
+        id=row.id or 0,
+        name=row.name,
+        kind=row.kind,
+        config=row.config,
+        has_secret=bool(row.secret_encrypted),
+        created_at=row.created_at,
+        instance=row.instance,
+    )
 
 
 def _config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -81,42 +87,62 @@ def _unique(session: Session, name: str, own: int | None) -> None:
 
 
 @router.get("", response_model=list[IntegrationPublic])
-def list_integrations(context: ContextDep, user: AdminDep, scope: ScopeDep
-                      ) -> list[IntegrationPublic]:
+def list_integrations(
+    context: ContextDep, user: AdminDep, scope: ScopeDep
+) -> list[IntegrationPublic]:
     with session_scope(context.engine) as session:
         rows = session.exec(select(Integration).order_by(col(Integration.name))).all()
         return [public(r) for r in rows if scope.allows(r.instance)]
 
 
 @router.post("", response_model=IntegrationPublic, status_code=201)
-def create(body: IntegrationCreate, context: ContextDep, user: AdminDep, scope: ScopeDep,
-           audit: AuditDep) -> IntegrationPublic:
+def create(
+    body: IntegrationCreate, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> IntegrationPublic:
     _require_owner(body.instance, scope)
     config = _config(body.kind, body.config)
     secret = encrypt_secret(body.secret, context.settings.data_dir) if body.secret else None
     with session_scope(context.engine) as session:
         _unique(session, body.name, None)
-        row = Integration(name=body.name, kind=body.kind, config=config,
-                          secret_encrypted=secret, created_at=context.clock.now(),
-                          instance=body.instance)
+        row = Integration(
+            name=body.name,
+            kind=body.kind,
+            config=config,
+            secret_encrypted=secret,
+            created_at=context.clock.now(),
+            instance=body.instance,
+        )
         session.add(row)
         session.flush()
         result = public(row)
-        audit(session, action="integration.create", target_kind="integration",
-              target_id=row.id, after=result, instance=row.instance)
+        audit(
+            session,
+            action="integration.create",
+            target_kind="integration",
+            target_id=row.id,
+            after=result,
+            instance=row.instance,
+        )
     return result
 
 
 @router.get("/{integration_id}", response_model=IntegrationPublic)
-def read(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
-         ) -> IntegrationPublic:
+def read(
+    integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
+) -> IntegrationPublic:
     with session_scope(context.engine) as session:
         return public(_get(session, integration_id, scope))
 
 
 @router.patch("/{integration_id}", response_model=IntegrationPublic)
-def patch(integration_id: int, body: IntegrationUpdate, context: ContextDep, user: AdminDep,
-          scope: ScopeDep, audit: AuditDep) -> IntegrationPublic:
+def patch(
+    integration_id: int,
+    body: IntegrationUpdate,
+    context: ContextDep,
+    user: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> IntegrationPublic:
     with session_scope(context.engine) as session:
         row = _writable(session, integration_id, scope)
         before = public(row)
@@ -126,29 +152,46 @@ def patch(integration_id: int, body: IntegrationUpdate, context: ContextDep, use
         if body.config is not None:
             row.config = _config(row.kind, body.config)
         if "secret" in body.model_fields_set:
-            row.secret_encrypted = (encrypt_secret(body.secret, context.settings.data_dir)
-                                    if body.secret else None)
+            row.secret_encrypted = (
+                encrypt_secret(body.secret, context.settings.data_dir) if body.secret else None
+            )
         session.flush()
         result = public(row)
-        audit(session, action="integration.update", target_kind="integration",
-              target_id=row.id, before=before, after=result,
-              detail="secret changed" if "secret" in body.model_fields_set else "",
-              instance=row.instance)
+        audit(
+            session,
+            action="integration.update",
+            target_kind="integration",
+            target_id=row.id,
+            before=before,
+            after=result,
+            detail="secret changed" if "secret" in body.model_fields_set else "",
+            instance=row.instance,
+        )
     return result
 
 
 @router.delete("/{integration_id}", status_code=204)
-def delete(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep,
-           audit: AuditDep) -> Response:
+def delete(
+    integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         row = _writable(session, integration_id, scope)
-        rules = session.exec(select(AlertRule.id).where(
-            AlertRule.integration_id == integration_id)).all()
+        rules = session.exec(
+            select(AlertRule.id).where(AlertRule.integration_id == integration_id)
+        ).all()
         if rules:
-            raise Conflict(f"integration {row.name!r} is used by alert rules "
-                           f"{', '.join(str(r) for r in rules)}")
-        audit(session, action="integration.delete", target_kind="integration",
-              target_id=row.id, before=public(row), instance=row.instance)
+            raise Conflict(
+                f"integration {row.name!r} is used by alert rules "
+                f"{', '.join(str(r) for r in rules)}"
+            )
+        audit(
+            session,
+            action="integration.delete",
+            target_kind="integration",
+            target_id=row.id,
+            before=public(row),
+            instance=row.instance,
+        )
         session.delete(row)
     return Response(status_code=204)
 
@@ -156,16 +199,25 @@ def delete(integration_id: int, context: ContextDep, user: AdminDep, scope: Scop
 def _test_message(context: AppContext, integration_id: int, scope: InstanceScope) -> Outgoing:
     with session_scope(context.engine) as session:
         row = _writable(session, integration_id, scope)
-        secret = (decrypt_secret(row.secret_encrypted, context.settings.data_dir)
-                  if row.secret_encrypted else None)
+        secret = (
+            decrypt_secret(row.secret_encrypted, context.settings.data_dir)
+            if row.secret_encrypted
+            else None
+        )
         text = f"Almanac: test message from integration {row.name!r}"
-        return Outgoing(delivery_id=0, kind=row.kind, config=dict(row.config), secret=secret,
-                        payload={"event": "test", "text": text, "rule": None, "run": None})
+        return Outgoing(
+            delivery_id=0,
+            kind=row.kind,
+            config=dict(row.config),
+            secret=secret,
+            payload={"event": "test", "text": text, "rule": None, "run": None},
+        )
 
 
 @router.post("/{integration_id}/test", response_model=TestResult)
-async def test(integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
-               ) -> TestResult:
+async def test(
+    integration_id: int, context: ContextDep, user: AdminDep, scope: ScopeDep
+) -> TestResult:
     """Send a test message now and say whether the channel took it."""
     outgoing = await anyio.to_thread.run_sync(_test_message, context, integration_id, scope)
     async with httpx.AsyncClient() as http:

@@ -29,20 +29,25 @@ _DOCUMENT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "An export document (see GET /api/v1/schema/export.json).",
-        "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/ExportDocument"}}},
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ExportDocument"}}
+        },
     },
 }
 
 
-@router.get("/export", response_class=Response,
-            responses={200: {"model": ExportDocument, "content": {"application/json": {}}}})
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"model": ExportDocument, "content": {"application/json": {}}}},
+)
 def export(context: ContextDep, user: UserDep) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
     with session_scope(context.engine) as session:
-        snap = database_snapshot(session, InstanceScope.of(user).names(),
-                                 reveal_env=reveals_env(user.role))
+        snap = database_snapshot(
+            session, InstanceScope.of(user).names(), reveal_env=reveals_env(user.role)
+        )
     return Response(dumps(snap.document()), media_type="application/json")
 
 
@@ -52,25 +57,37 @@ def schema(user: UserDep) -> dict[str, Any]:
     return export_schema()
 
 
-@router.post("/import", response_model=ImportReport, openapi_extra=_DOCUMENT_BODY,
-             responses={400: {"description": "Not JSON"},
-                        422: {"description": "Refused: `errors` lists item, field, problem"}})
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    openapi_extra=_DOCUMENT_BODY,
+    responses={
+        400: {"description": "Not JSON"},
+        422: {"description": "Refused: `errors` lists item, field, problem"},
+    },
+)
 async def import_document(
-    request: Request, context: ContextDep, user: OperatorDep, audit: AuditDep,
+    request: Request,
+    context: ContextDep,
+    user: OperatorDep,
+    audit: AuditDep,
     dry_run: bool = False,
-    mode: Annotated[Mode, Query(description="merge: create and update; mirror: also "
-                                            "delete what the file lacks")] = "merge",
+    mode: Annotated[
+        Mode, Query(description="merge: create and update; mirror: also delete what the file lacks")
+    ] = "merge",
 ) -> Response:
     """Check the whole document, then apply it in one transaction (or only report what it
     would do, with `dry_run=true`). A refused document changes nothing."""
     raw = await request.body()
     try:
         report, applied = await anyio.to_thread.run_sync(
-            _import, context, raw, mode, dry_run, user.role, InstanceScope.of(user), audit)
+            _import, context, raw, mode, dry_run, user.role, InstanceScope.of(user), audit
+        )
     except ImportRefused as refused:
-        return JSONResponse(status_code=refused.status, content={
-            "detail": str(refused),
-            "errors": [p.model_dump() for p in refused.problems]})
+        return JSONResponse(
+            status_code=refused.status,
+            content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
+        )
     for tid, at in applied.tasks.items():
         context.scheduler.task_changed(tid, at)
     for gid, at in applied.groups.items():
@@ -78,24 +95,45 @@ async def import_document(
     return JSONResponse(report.model_dump(mode="json"))
 
 
-def _import(context: AppContext, raw: bytes, mode: Mode, dry_run: bool, role: str,
-            scope: InstanceScope, audit: Auditor) -> tuple[ImportReport, Applied]:
+def _import(
+    context: AppContext,
+    raw: bytes,
+    mode: Mode,
+    dry_run: bool,
+    role: str,
+    scope: InstanceScope,
+    audit: Auditor,
+) -> tuple[ImportReport, Applied]:
     applied = Applied()
     with session_scope(context.engine) as session:
         plan = plan_import(session, raw, mode=mode, granted=scope.names())
-        if plan.diff.touches("calendar") and not (role_at_least(role, Role.ADMIN)
-                                                   and scope.everything):
-            raise Forbidden("calendars: changing calendars needs the admin role in every "
-                            "instance (they are shared by all)")
+        if plan.diff.touches("calendar") and not (
+            role_at_least(role, Role.ADMIN) and scope.everything
+        ):
+            raise Forbidden(
+                "calendars: changing calendars needs the admin role in every "
+                "instance (they are shared by all)"
+            )
         tasks = plan.desired.of("task")
         changed = [*plan.diff.create.get("task", []), *plan.diff.update.get("task", {})]
         enforce_tasks(session, role, [tasks[key] for key in changed])
-        report = ImportReport(mode=mode, dry_run=dry_run, applied=False,
-                              summary=plan.diff.summary(), changes=plan.diff.changes())
+        report = ImportReport(
+            mode=mode,
+            dry_run=dry_run,
+            applied=False,
+            summary=plan.diff.summary(),
+            changes=plan.diff.changes(),
+        )
         if dry_run:
             return report, applied
         applied = apply_plan(session, plan, now=context.clock.now())
         report.applied = True
-        audit(session, action="definitions.import", target_kind="definitions", target_id=mode,
-              after=report, detail=", ".join(f"{k} {v}" for k, v in report.summary.items()))
+        audit(
+            session,
+            action="definitions.import",
+            target_kind="definitions",
+            target_id=mode,
+            after=report,
+            detail=", ".join(f"{k} {v}" for k, v in report.summary.items()),
+        )
     return report, applied

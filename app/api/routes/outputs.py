@@ -57,20 +57,25 @@ def _attempt(context: AppContext, run_id: int, attempt: int | None, instances: l
 
 
 @router.get("/{run_id}/outputs", response_model=OutputList)
-def list_outputs(run_id: int, context: ContextDep, user: UserDep, attempt: Attempt = None
-                 ) -> OutputList:
+def list_outputs(
+    run_id: int, context: ContextDep, user: UserDep, attempt: Attempt = None
+) -> OutputList:
     chosen = _attempt(context, run_id, attempt, user.instances)
     with session_scope(context.engine) as session:
         rows = stored_outputs(session, run_id, chosen)
-    files = [OutputPublic(name=r.name, size=r.size, sha256=r.sha256, created_at=r.created_at)
-             for r in rows]
-    return OutputList(run=run_id, attempt=chosen, total_size=sum(f.size for f in files),
-                      outputs=files)
+    files = [
+        OutputPublic(name=r.name, size=r.size, sha256=r.sha256, created_at=r.created_at)
+        for r in rows
+    ]
+    return OutputList(
+        run=run_id, attempt=chosen, total_size=sum(f.size for f in files), outputs=files
+    )
 
 
 @router.get("/{run_id}/outputs.zip")
-def download_zip(run_id: int, context: ContextDep, user: UserDep, attempt: Attempt = None
-                 ) -> StreamingResponse:
+def download_zip(
+    run_id: int, context: ContextDep, user: UserDep, attempt: Attempt = None
+) -> StreamingResponse:
     chosen = _attempt(context, run_id, attempt, user.instances)
     store = output_store(context)
     with session_scope(context.engine) as session:
@@ -84,27 +89,36 @@ def download_zip(run_id: int, context: ContextDep, user: UserDep, attempt: Attem
         yield from zip_stream(files)
 
     filename = f"run-{run_id}-attempt-{chosen}-outputs.zip"
-    return StreamingResponse(body(), media_type="application/zip",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        body(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/{run_id}/outputs/{name:path}")
-def download_output(run_id: int, name: str, context: ContextDep, user: UserDep,
-                    attempt: Attempt = None) -> FileResponse:
+def download_output(
+    run_id: int, name: str, context: ContextDep, user: UserDep, attempt: Attempt = None
+) -> FileResponse:
     try:
         check_name(name)
     except UnsafeName as exc:
         raise InvalidInput("name", str(exc)) from None
     chosen = _attempt(context, run_id, attempt, user.instances)
     with session_scope(context.engine) as session:
-        row = session.exec(select(RunOutput).where(
-            RunOutput.run_id == run_id, RunOutput.attempt == chosen, RunOutput.name == name
-        )).first()
+        row = session.exec(
+            select(RunOutput).where(
+                RunOutput.run_id == run_id, RunOutput.attempt == chosen, RunOutput.name == name
+            )
+        ).first()
     if row is None:
         raise NotFound("output", f"{name!r} of run {run_id} attempt {chosen}")
     path = output_store(context).path(run_id, chosen, row.name)
     if not path.is_file() or path.is_symlink():
         raise NotFound("output file", f"{name!r} of run {run_id} on this server")
-    return FileResponse(path, media_type="application/octet-stream",
-                        filename=name.rsplit("/", 1)[-1],
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=name.rsplit("/", 1)[-1],
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

@@ -62,12 +62,19 @@ class PolicyList(BaseModel):
     agents: list[PolicyPublic]
 
 
-def _public(kind: Kind, name: str, row: RunPolicyRow | None,
-            reported: dict[str, Any] | None = None) -> PolicyPublic:
+def _public(
+    kind: Kind, name: str, row: RunPolicyRow | None, reported: dict[str, Any] | None = None
+) -> PolicyPublic:
     if row is not None:
-        return PolicyPublic(kind=kind, name=name, policy=row.policy, stored=True,
-                            updated_by=row.updated_by, updated_at=row.updated_at,
-                            reported=reported)
+        return PolicyPublic(
+            kind=kind,
+            name=name,
+            policy=row.policy,
+            stored=True,
+            updated_by=row.updated_by,
+            updated_at=row.updated_at,
+            reported=reported,
+        )
     fallback = INSTANCE_DEFAULT.to_dict() if kind == "instance" else None
     return PolicyPublic(kind=kind, name=name, policy=fallback, stored=False, reported=reported)
 
@@ -86,31 +93,44 @@ def _unscoped(user: User, scope: ScopeDep) -> None:
 @router.get("", response_model=PolicyList)
 def list_policies(context: ContextDep, user: OperatorDep, scope: ScopeDep) -> PolicyList:
     with session_scope(context.engine) as session:
-        instances = [_public("instance", r.name, r)
-                     for r in policies.all_rows(session, "instance") if scope.allows(r.name)]
-        agents = [_public("agent", r.name, r, _reported(session, r.name))
-                  for r in policies.all_rows(session, "agent")]
+        instances = [
+            _public("instance", r.name, r)
+            for r in policies.all_rows(session, "instance")
+            if scope.allows(r.name)
+        ]
+        agents = [
+            _public("agent", r.name, r, _reported(session, r.name))
+            for r in policies.all_rows(session, "agent")
+        ]
         return PolicyList(instances=instances, agents=agents)
 
 
 @router.get("/instances/{instance}", response_model=PolicyPublic)
-def read_instance_policy(instance: ScopeName, context: ContextDep, user: OperatorDep,
-                         scope: ScopeDep) -> PolicyPublic:
+def read_instance_policy(
+    instance: ScopeName, context: ContextDep, user: OperatorDep, scope: ScopeDep
+) -> PolicyPublic:
     scope.check(instance, "instance", instance)
     with session_scope(context.engine) as session:
         return _public("instance", instance, policies.stored(session, "instance", instance))
 
 
 @router.put("/instances/{instance}", response_model=PolicyPublic)
-def put_instance_policy(instance: ScopeName, body: PolicyBody, context: ContextDep,
-                        user: AdminDep, scope: ScopeDep, audit: AuditDep) -> PolicyPublic:
+def put_instance_policy(
+    instance: ScopeName,
+    body: PolicyBody,
+    context: ContextDep,
+    user: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> PolicyPublic:
     scope.check(instance, "instance", instance)
     return _put(context, audit, user, "instance", instance, body.policy(), instance)
 
 
 @router.delete("/instances/{instance}", status_code=204)
-def delete_instance_policy(instance: ScopeName, context: ContextDep, user: AdminDep,
-                           scope: ScopeDep, audit: AuditDep) -> Response:
+def delete_instance_policy(
+    instance: ScopeName, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     scope.check(instance, "instance", instance)
     _delete(context, audit, "instance", instance, instance)
     return Response(status_code=204)
@@ -119,42 +139,70 @@ def delete_instance_policy(instance: ScopeName, context: ContextDep, user: Admin
 @router.get("/agents/{name}", response_model=PolicyPublic)
 def read_agent_policy(name: ScopeName, context: ContextDep, user: OperatorDep) -> PolicyPublic:
     with session_scope(context.engine) as session:
-        return _public("agent", name, policies.stored(session, "agent", name),
-                       _reported(session, name))
+        return _public(
+            "agent", name, policies.stored(session, "agent", name), _reported(session, name)
+        )
 
 
 @router.put("/agents/{name}", response_model=PolicyPublic)
-def put_agent_policy(name: ScopeName, body: PolicyBody, context: ContextDep, user: AdminDep,
-                     scope: ScopeDep, audit: AuditDep) -> PolicyPublic:
+def put_agent_policy(
+    name: ScopeName,
+    body: PolicyBody,
+    context: ContextDep,
+    user: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> PolicyPublic:
     _unscoped(user, scope)
     return _put(context, audit, user, "agent", name, body.policy(), None)
 
 
 @router.delete("/agents/{name}", status_code=204)
-def delete_agent_policy(name: ScopeName, context: ContextDep, user: AdminDep,
-                        scope: ScopeDep, audit: AuditDep) -> Response:
+def delete_agent_policy(
+    name: ScopeName, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     _unscoped(user, scope)
     _delete(context, audit, "agent", name, None)
     return Response(status_code=204)
 
 
-def _put(context: AppContext, audit: AuditDep, user: User, kind: Kind, name: str, policy: RunPolicy,
-         instance: str | None) -> PolicyPublic:
+def _put(
+    context: AppContext,
+    audit: AuditDep,
+    user: User,
+    kind: Kind,
+    name: str,
+    policy: RunPolicy,
+    instance: str | None,
+) -> PolicyPublic:
     with session_scope(context.engine) as session:
         row = policies.stored(session, kind, name)
         before = dict(row.policy) if row is not None else None
-        row = policies.save(session, kind, name, policy, by=user.username,
-                            at=context.clock.now())
-        audit(session, action="policy.update", target_kind=f"{kind}_policy", target_id=name,
-              before=before, after=row.policy, instance=instance)
+        row = policies.save(session, kind, name, policy, by=user.username, at=context.clock.now())
+        audit(
+            session,
+            action="policy.update",
+            target_kind=f"{kind}_policy",
+            target_id=name,
+            before=before,
+            after=row.policy,
+            instance=instance,
+        )
         return _public(kind, name, row, _reported(session, name) if kind == "agent" else None)
 
 
-def _delete(context: AppContext, audit: AuditDep, kind: Kind, name: str,
-            instance: str | None) -> None:
+def _delete(
+    context: AppContext, audit: AuditDep, kind: Kind, name: str, instance: str | None
+) -> None:
     with session_scope(context.engine) as session:
         row = policies.stored(session, kind, name)
         before = dict(row.policy) if row is not None else None
         policies.remove(session, kind, name)
-        audit(session, action="policy.delete", target_kind=f"{kind}_policy", target_id=name,
-              before=before, instance=instance)
+        audit(
+            session,
+            action="policy.delete",
+            target_kind=f"{kind}_policy",
+            target_id=name,
+            before=before,
+            instance=instance,
+        )

@@ -44,8 +44,15 @@ def force(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
         before = run_public(run)
         force_past_upstreams(session, run, who=user.username, now=context.clock.now())
         public = run_public(run)
-        audit(session, action="run.force", target_kind="run", target_id=run_id, before=before,
-              after=public, instance=run.instance)
+        audit(
+            session,
+            action="run.force",
+            target_kind="run",
+            target_id=run_id,
+            before=before,
+            after=public,
+            instance=run.instance,
+        )
     context.scheduler.wake_dispatch()
     return public
 
@@ -56,24 +63,40 @@ def rerun(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
         before = run_public(run)
-        restarted = rerun_with_downstream(session, run, who=user.username,
-                                          now=context.clock.now())
-        audit(session, action="run.rerun", target_kind="run", target_id=run_id, before=before,
-              after={"restarted": restarted}, instance=run.instance)
+        restarted = rerun_with_downstream(session, run, who=user.username, now=context.clock.now())
+        audit(
+            session,
+            action="run.rerun",
+            target_kind="run",
+            target_id=run_id,
+            before=before,
+            after={"restarted": restarted},
+            instance=run.instance,
+        )
     context.scheduler.wake_dispatch()
     return restarted
 
 
 @router.post("/{run_id}/mark-success", response_model=list[int])
-def mark_run_success(run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep,
-                     audit: AuditDep) -> list[int]:
+def mark_run_success(
+    run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep, audit: AuditDep
+) -> list[int]:
     """Mark a FAILED run SUCCESS by hand (who and why are recorded); its downstream runs."""
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
         before = run_public(run)
-        released = mark_success(session, run, who=user.username, why=body.reason,
-                                now=context.clock.now())
-        audit(session, action="run.mark_success", target_kind="run", target_id=run_id,
-              before=before, after=run_public(run), instance=run.instance, detail=body.reason)
+        released = mark_success(
+            session, run, who=user.username, why=body.reason, now=context.clock.now()
+        )
+        audit(
+            session,
+            action="run.mark_success",
+            target_kind="run",
+            target_id=run_id,
+            before=before,
+            after=run_public(run),
+            instance=run.instance,
+            detail=body.reason,
+        )
     context.scheduler.wake_dispatch()
     return released

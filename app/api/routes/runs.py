@@ -31,8 +31,12 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]
 # A control the agent got from this server answers 200; one the server holding the agent
 # confirmed it sent answers 202; none holds it: 409.
-RELAYED: dict[int | str, dict[str, Any]] = {202: {"model": RunPublic,
-                 "description": "Relayed to the server holding the run's agent, which sent it"}}
+RELAYED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": RunPublic,
+        "description": "Relayed to the server holding the run's agent, which sent it",
+    }
+}
 
 
 def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
@@ -44,15 +48,24 @@ def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
 
 async def _audit(audit: Auditor, action: str, run: Run, after: str, detail: str = "") -> None:
     """Record an operator's control of a run (its status before, what was asked or done)."""
-    await anyio.to_thread.run_sync(partial(
-        audit.log, action=f"run.{action}", target_kind="run", target_id=run.id,
-        before={"status": run.status}, after={"status": after}, instance=run.instance,
-        detail=detail))
+    await anyio.to_thread.run_sync(
+        partial(
+            audit.log,
+            action=f"run.{action}",
+            target_kind="run",
+            target_id=run.id,
+            before={"status": run.status},
+            after={"status": after},
+            instance=run.instance,
+            detail=detail,
+        )
+    )
 
 
 @router.get("", response_model=RunPage)
 def list_runs(
-    context: ContextDep, user: UserDep,
+    context: ContextDep,
+    user: UserDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
@@ -101,7 +114,9 @@ def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
 
 @router.get("/{run_id}/logs", response_model=LogPagePublic)
 def read_logs(
-    run_id: int, context: ContextDep, user: UserDep,
+    run_id: int,
+    context: ContextDep,
+    user: UserDep,
     stream: Stream = "stdout",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -110,17 +125,28 @@ def read_logs(
     run = _visible_run(context, run_id, user.instances)
     chosen = attempt or run.attempt
     with session_scope(context.engine) as session:
-        result = read_lines(session, run_id=run_id, attempt=chosen, stream=stream, page=page,
-                            page_size=page_size)
-    return LogPagePublic(run=run_id, attempt=chosen, stream=stream, page=page,
-                         page_size=page_size, first_line=result.first_line,
-                         total_lines=result.total_lines, total_bytes=result.total_bytes,
-                         lines=result.lines)
+        result = read_lines(
+            session, run_id=run_id, attempt=chosen, stream=stream, page=page, page_size=page_size
+        )
+    return LogPagePublic(
+        run=run_id,
+        attempt=chosen,
+        stream=stream,
+        page=page,
+        page_size=page_size,
+        first_line=result.first_line,
+        total_lines=result.total_lines,
+        total_bytes=result.total_bytes,
+        lines=result.lines,
+    )
 
 
 @router.get("/{run_id}/logs/download")
 def download_logs(
-    run_id: int, context: ContextDep, user: UserDep, stream: Stream = "stdout",
+    run_id: int,
+    context: ContextDep,
+    user: UserDep,
+    stream: Stream = "stdout",
     attempt: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
     run = _visible_run(context, run_id, user.instances)
@@ -131,17 +157,24 @@ def download_logs(
             yield from iter_bytes(session, run_id=run_id, attempt=chosen, stream=stream)
 
     filename = f"run-{run_id}-attempt-{chosen}-{stream}.log"
-    return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        body(),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
-async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"],
-                   response: Response) -> str:
+async def _control(
+    context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"], response: Response
+) -> str:
     """Send the control to the run's agent, here or through the server holding it; return
     what happened, for the audit row."""
     control = Control(type=kind, run_id=run.id or 0, attempt=run.attempt)
-    delivery = (Delivery.UNREACHABLE if run.agent is None
-                else await context.controls.deliver(run.agent, control))
+    delivery = (
+        Delivery.UNREACHABLE
+        if run.agent is None
+        else await context.controls.deliver(run.agent, control)
+    )
     if delivery is Delivery.UNREACHABLE:
         raise Conflict(f"agent {run.agent} of run {run.id} is not connected to any server")
     if delivery is Delivery.RELAYED:
@@ -151,8 +184,9 @@ async def _control(context: AppContext, run: Run, kind: Literal["kill", "pause",
 
 
 @router.post("/{run_id}/kill", response_model=RunPublic, responses=RELAYED)
-async def kill(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
-               response: Response) -> RunPublic:
+async def kill(
+    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
     status = RunStatus(run.status)
     if is_terminal(status):
@@ -164,8 +198,9 @@ async def kill(run_id: int, context: ContextDep, user: OperatorDep, audit: Audit
     public = await anyio.to_thread.run_sync(_terminate_here, context, run_id, user.username)
     await _audit(audit, "kill", run, public.status)
     if status is RunStatus.TRIGGER and run.agent:  # the start may already be on its way
-        await context.controls.tell(run.agent, Control(type="kill", run_id=run_id,
-                                                       attempt=run.attempt))
+        await context.controls.tell(
+            run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt)
+        )
     return public
 
 
@@ -173,16 +208,28 @@ def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
     """A run no agent holds yet ends at once; one just dispatched is told to stop too."""
     with session_scope(context.engine) as session:
         run = get_run(session, run_id, lock=True)
-        transition(session, run, RunStatus.TERMINATED, at=context.clock.now(),
-                   reason="terminated", detail=f"terminated by {who}")
+        transition(
+            session,
+            run,
+            RunStatus.TERMINATED,
+            at=context.clock.now(),
+            reason="terminated",
+            detail=f"terminated by {who}",
+        )
         return run_public(run)
 
 
-async def _pause_or_resume(context: AppContext, run_id: int, instances: list[str],
-                           audit: Auditor, kind: Literal["pause", "resume"],
-                           response: Response) -> RunPublic:
-    needed, done = ((RunStatus.RUNNING, "paused") if kind == "pause"
-                    else (RunStatus.PAUSED, "resumed"))
+async def _pause_or_resume(
+    context: AppContext,
+    run_id: int,
+    instances: list[str],
+    audit: Auditor,
+    kind: Literal["pause", "resume"],
+    response: Response,
+) -> RunPublic:
+    needed, done = (
+        (RunStatus.RUNNING, "paused") if kind == "pause" else (RunStatus.PAUSED, "resumed")
+    )
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, instances)
     if run.status != needed.value:
         raise Conflict(f"run {run_id} is {run.status}: only a {needed.value} run can be {done}")
@@ -192,12 +239,14 @@ async def _pause_or_resume(context: AppContext, run_id: int, instances: list[str
 
 
 @router.post("/{run_id}/pause", response_model=RunPublic, responses=RELAYED)
-async def pause(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
-                response: Response) -> RunPublic:
+async def pause(
+    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+) -> RunPublic:
     return await _pause_or_resume(context, run_id, user.instances, audit, "pause", response)
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic, responses=RELAYED)
-async def resume(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep,
-                 response: Response) -> RunPublic:
+async def resume(
+    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+) -> RunPublic:
     return await _pause_or_resume(context, run_id, user.instances, audit, "resume", response)

@@ -66,16 +66,18 @@ def _visible(task: Task, scope: InstanceScope) -> Task:
     return task
 
 
-def _check_placement(session: Session, scope: InstanceScope, instance: str,
-                     group: int | None) -> None:
+def _check_placement(
+    session: Session, scope: InstanceScope, instance: str, group: int | None
+) -> None:
     """The task's instance is granted, and its group lives in that same instance."""
     scope.require(instance)
     row = session.get(TaskGroup, group) if group is not None else None
     if row is not None and not scope.allows(row.instance):
         raise InvalidInput("group", f"no group with gid {group}")
     if row is not None and row.instance != instance:
-        raise InvalidInput("group", f"group {group} is in instance {row.instance!r}, "
-                                    f"the task in {instance!r}")
+        raise InvalidInput(
+            "group", f"group {group} is in instance {row.instance!r}, the task in {instance!r}"
+        )
 
 
 def _user_guard(user_role: str, task: Task, changed: dict[str, object]) -> None:
@@ -91,7 +93,9 @@ def _user_guard(user_role: str, task: Task, changed: dict[str, object]) -> None:
 
 @router.get("", response_model=list[TaskPublic])
 def list_tasks(
-    context: ContextDep, user: UserDep, scope: ScopeDep,
+    context: ContextDep,
+    user: UserDep,
+    scope: ScopeDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     active: bool | None = None,
     group: int | None = None,
@@ -100,8 +104,10 @@ def list_tasks(
 ) -> list[TaskPublic]:
     stmt = select(Task).order_by(col(Task.id))
     if q:
-        stmt = stmt.where(col(Task.name).contains(q, autoescape=True)
-                           | col(Task.description).contains(q, autoescape=True))
+        stmt = stmt.where(
+            col(Task.name).contains(q, autoescape=True)
+            | col(Task.description).contains(q, autoescape=True)
+        )
     if active is not None:
         stmt = stmt.where(Task.active == active)
     if group is not None:
@@ -113,8 +119,9 @@ def list_tasks(
 
 
 @router.post("", response_model=TaskPublic, status_code=201)
-def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeDep,
-           audit: AuditDep) -> TaskPublic:
+def create(
+    body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+) -> TaskPublic:
     """Tasks a `user` creates start inactive: an operator activates them."""
     now = context.clock.now()
     with session_scope(context.engine) as session:
@@ -126,8 +133,14 @@ def create(body: TaskCreate, context: ContextDep, user: WriterDep, scope: ScopeD
         task = create_task(session, fields, now=now)
         plan_task(session, task, now=now)
         public = to_public(task)
-        audit(session, action="task.create", target_kind="task", target_id=task.id,
-              after=public, instance=task.instance)
+        audit(
+            session,
+            action="task.create",
+            target_kind="task",
+            target_id=task.id,
+            after=public,
+            instance=task.instance,
+        )
     context.scheduler.task_changed(public.tid, public.next_fire_time)
     return public
 
@@ -139,8 +152,14 @@ def read(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep) -> TaskP
 
 
 @router.patch("/{tid}", response_model=TaskPublic)
-def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scope: ScopeDep,
-          audit: AuditDep) -> TaskPublic:
+def patch(
+    tid: int,
+    body: TaskUpdate,
+    context: ContextDep,
+    user: WriterDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> TaskPublic:
     """A `user`'s change to anything but name, description or deactivation makes the task
     inactive again until an operator activates it."""
     now = context.clock.now()
@@ -150,8 +169,12 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
         before = to_public(task)
         left = task.instance
         if "instance" in changed or "group" in changed:
-            _check_placement(session, scope, changed.get("instance") or task.instance,
-                             changed["group"] if "group" in changed else task.group_id)
+            _check_placement(
+                session,
+                scope,
+                changed.get("instance") or task.instance,
+                changed["group"] if "group" in changed else task.group_id,
+            )
         _user_guard(user.role, task, changed)
         task = update_task(session, task, changed, now=now)
         if set(changed) & _POLICED:
@@ -161,27 +184,42 @@ def patch(tid: int, body: TaskUpdate, context: ContextDep, user: WriterDep, scop
         plan_task(session, task, now=now)
         public = to_public(task)
         for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
-            audit(session, action="task.update", target_kind="task", target_id=tid,
-                  before=before, after=public, instance=instance)
+            audit(
+                session,
+                action="task.update",
+                target_kind="task",
+                target_id=tid,
+                before=before,
+                after=public,
+                instance=instance,
+            )
     context.scheduler.task_changed(public.tid, public.next_fire_time)
     return public
 
 
 @router.delete("/{tid}", status_code=204)
-def remove(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
-           ) -> Response:
+def remove(
+    tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        audit(session, action="task.delete", target_kind="task", target_id=tid,
-              before=to_public(task), instance=task.instance)
+        audit(
+            session,
+            action="task.delete",
+            target_kind="task",
+            target_id=tid,
+            before=to_public(task),
+            instance=task.instance,
+        )
         delete_task(session, task)
     context.scheduler.task_changed(tid, None)
     return Response(status_code=204)
 
 
 @router.post("/{tid}/run", response_model=RunPublic, status_code=201)
-def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
-              ) -> RunPublic:
+def force_run(
+    tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, audit: AuditDep
+) -> RunPublic:
     """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
     now = context.clock.now()
     status = submission_status(user.role)
@@ -189,13 +227,26 @@ def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, a
         task = _visible(get_task(session, tid), scope)
         enforce(session, user.role, task_spec(task), task.instance, [task.target or ""])
         verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
-        run = create_run(session, at=now, status=status, trigger_kind=TriggerKind.MANUAL,
-                         spec=task_spec(task), task=task, created_by=user.username,
-                         detail=f"{verb} by {user.username}")
+        run = create_run(
+            session,
+            at=now,
+            status=status,
+            trigger_kind=TriggerKind.MANUAL,
+            spec=task_spec(task),
+            task=task,
+            created_by=user.username,
+            detail=f"{verb} by {user.username}",
+        )
         public = run_public(run)
-        audit(session, action="task.run", target_kind="run", target_id=run.id,
-              after=audited_run(session, run), instance=run.instance,
-              detail=f"task {tid} {verb}")
+        audit(
+            session,
+            action="task.run",
+            target_kind="run",
+            target_id=run.id,
+            after=audited_run(session, run),
+            instance=run.instance,
+            detail=f"task {tid} {verb}",
+        )
     if status is RunStatus.ACTIVE:
         context.scheduler.wake_dispatch()
     return public
@@ -203,7 +254,10 @@ def force_run(tid: int, context: ContextDep, user: WriterDep, scope: ScopeDep, a
 
 @router.get("/{tid}/forecast", response_model=ForecastPublic)
 def task_forecast(
-    tid: int, context: ContextDep, user: UserDep, scope: ScopeDep,
+    tid: int,
+    context: ContextDep,
+    user: UserDep,
+    scope: ScopeDep,
     count: Annotated[int, Query(ge=1, le=10_000)] = 10,
     after: datetime | None = None,
 ) -> ForecastPublic:
@@ -214,33 +268,60 @@ def task_forecast(
 
 
 @router.get("/{tid}/freezes", response_model=list[FreezePublic])
-def list_freezes(tid: int, context: ContextDep, user: UserDep, scope: ScopeDep
-                 ) -> list[FreezePublic]:
+def list_freezes(
+    tid: int, context: ContextDep, user: UserDep, scope: ScopeDep
+) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
         _visible(get_task(session, tid), scope)
         return [freeze_public(r) for r in list_freezes_of(session, task_id=tid)]
 
 
 @router.post("/{tid}/freezes", response_model=FreezePublic, status_code=201)
-def freeze(tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep,
-           scope: ScopeDep, audit: AuditDep) -> FreezePublic:
+def freeze(
+    tid: int,
+    body: FreezeCreate,
+    context: ContextDep,
+    user: OperatorDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> FreezePublic:
     """Freeze the task for one date (in its schedule's timezone): that day's runs are skipped."""
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
-        public = freeze_public(add_freeze(session, body.date, reason=body.reason,
-                                          who=user.username, now=context.clock.now(),
-                                          task_id=tid))
-        audit(session, action="task.freeze", target_kind="task", target_id=tid, after=public,
-              instance=task.instance)
+        public = freeze_public(
+            add_freeze(
+                session,
+                body.date,
+                reason=body.reason,
+                who=user.username,
+                now=context.clock.now(),
+                task_id=tid,
+            )
+        )
+        audit(
+            session,
+            action="task.freeze",
+            target_kind="task",
+            target_id=tid,
+            after=public,
+            instance=task.instance,
+        )
     return public
 
 
 @router.delete("/{tid}/freezes/{day}", status_code=204)
-def unfreeze(tid: int, day: date, context: ContextDep, user: OperatorDep, scope: ScopeDep,
-             audit: AuditDep) -> Response:
+def unfreeze(
+    tid: int, day: date, context: ContextDep, user: OperatorDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         task = _visible(get_task(session, tid), scope)
         row = remove_freeze(session, day, task_id=tid)
-        audit(session, action="task.unfreeze", target_kind="task", target_id=tid,
-              before=freeze_public(row), instance=task.instance)
+        audit(
+            session,
+            action="task.unfreeze",
+            target_kind="task",
+            target_id=tid,
+            before=freeze_public(row),
+            instance=task.instance,
+        )
     return Response(status_code=204)

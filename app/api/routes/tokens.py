@@ -23,9 +23,16 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 def _public(row: ApiToken, username: str) -> ApiTokenPublic:
-    return ApiTokenPublic(id=row.id or 0, username=username, name=row.name, kind=row.kind,
-                          created_at=row.created_at, expires_at=row.expires_at,
-                          revoked_at=row.revoked_at, last_used_at=row.last_used_at)
+    return ApiTokenPublic(
+        id=row.id or 0,
+        username=username,
+        name=row.name,
+        kind=row.kind,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 def _snapshot(row: ApiToken, username: str) -> dict[str, Any]:
@@ -35,14 +42,20 @@ def _snapshot(row: ApiToken, username: str) -> dict[str, Any]:
 def _may_touch(actor: User, scope: InstanceScope, owner: User) -> bool:
     if owner.id == actor.id:
         return True
-    return (role_at_least(actor.role, Role.ADMIN) and scope.covers(owner.instances)
-            and may_manage(actor.role, owner.role))
+    return (
+        role_at_least(actor.role, Role.ADMIN)
+        and scope.covers(owner.instances)
+        and may_manage(actor.role, owner.role)
+    )
 
 
 @router.get("", response_model=list[ApiTokenPublic])
-def list_tokens(context: ContextDep, user: UserDep, scope: ScopeDep,
-                all_users: Annotated[bool, Query(alias="all")] = False
-                ) -> list[ApiTokenPublic]:
+def list_tokens(
+    context: ContextDep,
+    user: UserDep,
+    scope: ScopeDep,
+    all_users: Annotated[bool, Query(alias="all")] = False,
+) -> list[ApiTokenPublic]:
     """Your tokens; with `all=true` (admins) those of every user you manage too."""
     if all_users and not role_at_least(user.role, Role.ADMIN):
         raise Forbidden("all: role admin or higher required")
@@ -51,24 +64,30 @@ def list_tokens(context: ContextDep, user: UserDep, scope: ScopeDep,
         stmt = stmt.where(col(ApiToken.user_id) == user.id)
     with session_scope(context.engine) as session:
         rows = session.exec(stmt.order_by(col(ApiToken.id))).all()
-        return [_public(t, owner.username) for t, owner in rows
-                if _may_touch(user, scope, owner)]
+        return [_public(t, owner.username) for t, owner in rows if _may_touch(user, scope, owner)]
 
 
 @router.post("", response_model=ApiTokenCreated, status_code=201)
-def create_token(body: ApiTokenCreate, context: ContextDep, user: UserDep, audit: AuditDep
-                 ) -> ApiTokenCreated:
+def create_token(
+    body: ApiTokenCreate, context: ContextDep, user: UserDep, audit: AuditDep
+) -> ApiTokenCreated:
     now = context.clock.now()
     expires = now + timedelta(days=body.expires_in_days)
     with session_scope(context.engine) as session:
         row, token = issue_token(session, user, name=body.name, now=now, expires_at=expires)
-        audit(session, action="token.create", target_kind="token", target_id=row.id,
-              after=_snapshot(row, user.username))
+        audit(
+            session,
+            action="token.create",
+            target_kind="token",
+            target_id=row.id,
+            after=_snapshot(row, user.username),
+        )
         return ApiTokenCreated(id=row.id or 0, name=row.name, token=token, expires_at=expires)
 
 
-def _owned(session: Session, token_id: int, user: User, scope: InstanceScope
-           ) -> tuple[ApiToken, User]:
+def _owned(
+    session: Session, token_id: int, user: User, scope: InstanceScope
+) -> tuple[ApiToken, User]:
     row = session.get(ApiToken, token_id)
     owner = session.get(User, row.user_id) if row is not None else None
     if row is None or owner is None or not _may_touch(user, scope, owner):
@@ -77,13 +96,20 @@ def _owned(session: Session, token_id: int, user: User, scope: InstanceScope
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: int, context: ContextDep, user: UserDep, scope: ScopeDep,
-                 audit: AuditDep) -> Response:
+def revoke_token(
+    token_id: int, context: ContextDep, user: UserDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         row, owner = _owned(session, token_id, user, scope)
         if row.revoked_at is None:
             before = _snapshot(row, owner.username)
             row.revoked_at = context.clock.now()
-            audit(session, action="token.revoke", target_kind="token", target_id=token_id,
-                  before=before, after=_snapshot(row, owner.username))
+            audit(
+                session,
+                action="token.revoke",
+                target_kind="token",
+                target_id=token_id,
+                before=before,
+                after=_snapshot(row, owner.username),
+            )
     return Response(status_code=204)

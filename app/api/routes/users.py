@@ -40,8 +40,7 @@ def _check_grant(actor: User, role: str | None, instances: list[str] | None) -> 
         raise Forbidden("instances: you cannot grant instances you do not hold")
 
 
-def _visible(session: Session, scope: InstanceScope, username: str, *, lock: bool = False
-             ) -> User:
+def _visible(session: Session, scope: InstanceScope, username: str, *, lock: bool = False) -> User:
     """A user whose instances are all granted to the caller; any other does not exist."""
     target = get_user(session, username, lock=lock)
     if not scope.covers(target.instances):
@@ -65,20 +64,29 @@ def list_users(context: ContextDep, user: AdminDep, scope: ScopeDep) -> list[Use
 
 
 @router.post("", response_model=UserPublic, status_code=201)
-def create(body: UserCreate, context: ContextDep, actor: AdminDep, audit: AuditDep
-           ) -> UserPublic:
+def create(body: UserCreate, context: ContextDep, actor: AdminDep, audit: AuditDep) -> UserPublic:
     _check_grant(actor, body.role.value, body.instances)
     _check_timezone(body.timezone)
     check_password_strength(body.password, body.username)
     password_hash = hash_password(body.password)
     with session_scope(context.engine) as session:
-        row = create_user(session, username=body.username, password_hash=password_hash,
-                          role=body.role.value, instances=sorted(set(body.instances)),
-                          timezone=body.timezone,
-                          must_change_password=body.must_change_password,
-                          now=context.clock.now())
-        audit(session, action="user.create", target_kind="user", target_id=row.username,
-              after=user_snapshot(row))
+        row = create_user(
+            session,
+            username=body.username,
+            password_hash=password_hash,
+            role=body.role.value,
+            instances=sorted(set(body.instances)),
+            timezone=body.timezone,
+            must_change_password=body.must_change_password,
+            now=context.clock.now(),
+        )
+        audit(
+            session,
+            action="user.create",
+            target_kind="user",
+            target_id=row.username,
+            after=user_snapshot(row),
+        )
         return user_public(row)
 
 
@@ -89,16 +97,23 @@ def read(username: str, context: ContextDep, user: AdminDep, scope: ScopeDep) ->
 
 
 @router.patch("/{username}", response_model=UserPublic)
-def update(username: str, body: UserUpdate, context: ContextDep, actor: AdminDep,
-           scope: ScopeDep, audit: AuditDep) -> UserPublic:
+def update(
+    username: str,
+    body: UserUpdate,
+    context: ContextDep,
+    actor: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> UserPublic:
     if body.timezone is not None:
         _check_timezone(body.timezone)
     _check_grant(actor, body.role.value if body.role else None, body.instances)
     now = context.clock.now()
     with session_scope(context.engine) as session:
         target = _target(session, actor, scope, username)
-        if target.id == actor.id and (body.role is not None or body.disabled
-                                      or body.instances is not None):
+        if target.id == actor.id and (
+            body.role is not None or body.disabled or body.instances is not None
+        ):
             raise Conflict("you cannot change your own role or instances, nor disable yourself")
         before = user_snapshot(target)
         if body.role is not None:
@@ -113,29 +128,49 @@ def update(username: str, body: UserUpdate, context: ContextDep, actor: AdminDep
             target.failed_logins, target.locked_until = 0, None
         after = user_snapshot(target)
         if any(before[k] != after[k] for k in ("role", "instances")) or (
-                target.disabled and not before["disabled"]):
+            target.disabled and not before["disabled"]
+        ):
             revoke_tokens(session, target.id or 0, now=now)
-        audit(session, action="user.update", target_kind="user", target_id=username,
-              before=before, after=after, detail="unlocked" if body.unlock else "")
+        audit(
+            session,
+            action="user.update",
+            target_kind="user",
+            target_id=username,
+            before=before,
+            after=after,
+            detail="unlocked" if body.unlock else "",
+        )
         return user_public(target)
 
 
 @router.delete("/{username}", status_code=204)
-def remove(username: str, context: ContextDep, actor: AdminDep, scope: ScopeDep,
-           audit: AuditDep) -> Response:
+def remove(
+    username: str, context: ContextDep, actor: AdminDep, scope: ScopeDep, audit: AuditDep
+) -> Response:
     with session_scope(context.engine) as session:
         target = _target(session, actor, scope, username)
         if target.id == actor.id:
             raise Conflict("you cannot delete yourself")
-        audit(session, action="user.delete", target_kind="user", target_id=username,
-              before=user_snapshot(target))
+        audit(
+            session,
+            action="user.delete",
+            target_kind="user",
+            target_id=username,
+            before=user_snapshot(target),
+        )
         delete_user(session, target)
     return Response(status_code=204)
 
 
 @router.post("/{username}/password", status_code=204)
-def reset_password(username: str, body: PasswordReset, context: ContextDep, actor: AdminDep,
-                   scope: ScopeDep, audit: AuditDep) -> Response:
+def reset_password(
+    username: str,
+    body: PasswordReset,
+    context: ContextDep,
+    actor: AdminDep,
+    scope: ScopeDep,
+    audit: AuditDep,
+) -> Response:
     """Set a new password (by default one to change at the next login); clears a lockout and
     ends the user's sessions and tokens."""
     if username == actor.username:
@@ -152,6 +187,12 @@ def reset_password(username: str, body: PasswordReset, context: ContextDep, acto
         target.must_change_password = body.must_change_password
         target.failed_logins, target.locked_until = 0, None
         revoke_tokens(session, target.id or 0, now=now)
-        audit(session, action="user.password_reset", target_kind="user", target_id=username,
-              before=before, after=user_snapshot(target))
+        audit(
+            session,
+            action="user.password_reset",
+            target_kind="user",
+            target_id=username,
+            before=before,
+            after=user_snapshot(target),
+        )
     return Response(status_code=204)

@@ -19,7 +19,17 @@ from app.web.routes import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
-    login.router, dashboard.router, task_runs.router, run_detail.router, run_logs.router,
-    tasks.router, transfer.router, groups.router, agents.router, calendars.router,
-    adhoc.router, admin.router, health.router,
+    login.router,
+    dashboard.router,
+    task_runs.router,
+    run_detail.router,
+    run_logs.router,
+    tasks.router,
+    transfer.router,
+    groups.router,
+    agents.router,
+    calendars.router,
+    adhoc.router,
+    admin.router,
+    health.router,
 )

@@ -30,32 +30,68 @@ BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$
 
 def recent_batches(context: AppContext, user: User, limit: int = 8) -> list[dict[str, Any]]:
     """The latest adhoc batches the viewer may see: id, command, runs, newest run id."""
-    stmt = (select(Run.batch_id, func.max(Run.id), func.count())
-            .where(Run.trigger_kind == "adhoc", col(Run.batch_id).is_not(None))
-            .group_by(col(Run.batch_id)).order_by(func.max(Run.id).desc()).limit(limit))
+    stmt = (
+        select(Run.batch_id, func.max(Run.id), func.count())
+        .where(Run.trigger_kind == "adhoc", col(Run.batch_id).is_not(None))
+        .group_by(col(Run.batch_id))
+        .order_by(func.max(Run.id).desc())
+        .limit(limit)
+    )
     if "*" not in user.instances:
         stmt = stmt.where(col(Run.instance).in_(user.instances))
     with session_scope(context.engine) as session:
         rows = session.exec(stmt).all()
-        newest = {r.id: r for r in session.exec(
-            select(Run).where(col(Run.id).in_([row[1] for row in rows]))).all()}
-    return [{"batch_id": batch, "runs": count, "command": newest[last].spec.get("command"),
-             "at": newest[last].created_at} for batch, last, count in rows if last in newest]
+        newest = {
+            r.id: r
+            for r in session.exec(
+                select(Run).where(col(Run.id).in_([row[1] for row in rows]))
+            ).all()
+        }
+    return [
+        {
+            "batch_id": batch,
+            "runs": count,
+            "command": newest[last].spec.get("command"),
+            "at": newest[last].created_at,
+        }
+        for batch, last, count in rows
+        if last in newest
+    ]
 
 
-async def _page(request: Request, api: ApiClient, context: AppContext, fragment: bool,
-                panel: str, extra: dict[str, Any], status_code: int = 200,
-                headers: dict[str, str] | None = None) -> Response:
+async def _page(
+    request: Request,
+    api: ApiClient,
+    context: AppContext,
+    fragment: bool,
+    panel: str,
+    extra: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if fragment:
-        return render(request, panel, extra, session=api.session, status_code=status_code,
-                      headers=headers)
+        return render(
+            request, panel, extra, session=api.session, status_code=status_code, headers=headers
+        )
     agents = await api.get("/agents")
     batches = await anyio.to_thread.run_sync(recent_batches, context, api.session.user)
     values = extra.pop("values", {"target": "agents"})
-    return render(request, "adhoc/page.html",
-                  {"active": "adhoc", "agents": agents, "batches": batches, "values": values,
-                   "errors": extra.pop("errors", {}), "panel": panel, **extra},
-                  session=api.session, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "adhoc/page.html",
+        {
+            "active": "adhoc",
+            "agents": agents,
+            "batches": batches,
+            "values": values,
+            "errors": extra.pop("errors", {}),
+            "panel": panel,
+            **extra,
+        },
+        session=api.session,
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 @router.get("/adhoc")
@@ -64,16 +100,20 @@ async def adhoc_page(request: Request, context: ContextDep, api: ApiDep) -> Resp
 
 
 @router.get("/adhoc/{batch_id}")
-async def batch_page(request: Request, batch_id: BatchId, context: ContextDep, api: ApiDep,
-                     htmx: HtmxDep) -> Response:
+async def batch_page(
+    request: Request, batch_id: BatchId, context: ContextDep, api: ApiDep, htmx: HtmxDep
+) -> Response:
     batch = await api.get(f"/adhoc/{batch_id}")
-    return await _page(request, api, context, htmx.wants_fragment, "adhoc/_batch.html",
-                       {"batch": batch})
+    return await _page(
+        request, api, context, htmx.wants_fragment, "adhoc/_batch.html", {"batch": batch}
+    )
 
 
 def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
-    payload: dict[str, Any] = {"command": values.get("command", ""),
-                               "instance": values.get("instance", "").strip() or "default"}
+    payload: dict[str, Any] = {
+        "command": values.get("command", ""),
+        "instance": values.get("instance", "").strip() or "default",
+    }
     target = values.get("target", "agents")
     if target == "all":
         payload["all"] = True
@@ -95,8 +135,9 @@ def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
 
 
 @router.post("/adhoc")
-async def submit(request: Request, context: ContextDep, api: ApiDep, session: WriteSessionDep
-                 ) -> Response:
+async def submit(
+    request: Request, context: ContextDep, api: ApiDep, session: WriteSessionDep
+) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "agents"}
     agents = [v for v in form.getlist("agents") if isinstance(v, str)]
@@ -110,41 +151,59 @@ async def submit(request: Request, context: ContextDep, api: ApiDep, session: Wr
         return _form(request, api, {error_key(k): v for k, v in exc.field_errors().items()})
     waits = set(batch["summary"]) == {"PENDING_APPROVAL"}
     text = f"{'Submitted for approval' if waits else 'Started'} on {len(batch['runs'])} agent(s)"
-    headers = {"HX-Push-Url": f"/adhoc/{batch['batch_id']}",
-               "HX-Trigger": json.dumps({"toast": {"text": text}})}
-    return render(request, "adhoc/_batch.html", {"batch": batch}, session=api.session,
-                  headers=headers)
+    headers = {
+        "HX-Push-Url": f"/adhoc/{batch['batch_id']}",
+        "HX-Trigger": json.dumps({"toast": {"text": text}}),
+    }
+    return render(
+        request, "adhoc/_batch.html", {"batch": batch}, session=api.session, headers=headers
+    )
 
 
 def _form(request: Request, api: ApiClient, errors: dict[str, str]) -> Response:
     """The refusal above the form (which keeps what was typed)."""
-    return render(request, "adhoc/_errors.html", {"errors": errors}, session=api.session,
-                  status_code=422, headers={"HX-Retarget": "#adhoc-errors",
-                                            "HX-Reswap": "innerHTML"})
+    return render(
+        request,
+        "adhoc/_errors.html",
+        {"errors": errors},
+        session=api.session,
+        status_code=422,
+        headers={"HX-Retarget": "#adhoc-errors", "HX-Reswap": "innerHTML"},
+    )
 
 
 @router.post("/adhoc/{batch_id}/kill")
-async def kill_batch(request: Request, batch_id: BatchId, api: ApiDep, session: WriteSessionDep
-                     ) -> Response:
+async def kill_batch(
+    request: Request, batch_id: BatchId, api: ApiDep, session: WriteSessionDep
+) -> Response:
     message, kind = "Kill sent to every run of the batch", ""
     try:
         answer = await api.post(f"/adhoc/{batch_id}/kill")
         missed = [k for k in answer.get("killed", []) if k["outcome"] == "not reachable"]
         if missed:  # say which runs no server could stop (their agents are offline)
-            message, kind = "Not reachable: " + ", ".join(
-                f"run {k['run']} (agent {k['agent']})" for k in missed), "error"
+            message, kind = (
+                "Not reachable: "
+                + ", ".join(f"run {k['run']} (agent {k['agent']})" for k in missed),
+                "error",
+            )
     except ApiError as exc:
         if exc.status_code in (401, 404):
             raise
         message, kind = exc.detail, "error"
     batch = await api.get(f"/adhoc/{batch_id}")
-    return render(request, "adhoc/_batch_card.html", {"batch": batch}, session=api.session,
-                  headers={"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})})
+    return render(
+        request,
+        "adhoc/_batch_card.html",
+        {"batch": batch},
+        session=api.session,
+        headers={"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})},
+    )
 
 
 @router.get("/adhoc/{batch_id}/events")
-async def batch_events(batch_id: BatchId, context: ContextDep, api: ApiDep, bus: BusDep,
-                       lifetime: LifetimeDep) -> EventStream:
+async def batch_events(
+    batch_id: BatchId, context: ContextDep, api: ApiDep, bus: BusDep, lifetime: LifetimeDep
+) -> EventStream:
     """The batch redrawn whenever one of its runs changes."""
     batch = await api.get(f"/adhoc/{batch_id}")
 
@@ -152,8 +211,12 @@ async def batch_events(batch_id: BatchId, context: ContextDep, api: ApiDep, bus:
 
     async def redraw() -> ServerEvent:
         fresh = await api.get(f"/adhoc/{batch_id}")
-        html = render_fragment("adhoc/_batch_card.html", {"batch": fresh, "oob": True},
-                               session=api.session, now=context.clock.now())
+        html = render_fragment(
+            "adhoc/_batch_card.html",
+            {"batch": fresh, "oob": True},
+            session=api.session,
+            now=context.clock.now(),
+        )
         return ServerEvent(event="batch", data=html)
 
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:

@@ -26,12 +26,14 @@ REDRAW_EVERY = 1.0
 async def _context(api: ApiClient) -> dict[str, Any]:
     agents = await api.get("/agents")
     request = api.request
-    return {"active": "agents", "agents": agents,
-            "can_drain": api.session.can_operate
-            and api_has(request, "POST", "/agents/{name}/drain"),
-            "can_remove": api.session.can_admin and api_has(request, "DELETE", "/agents/{name}"),
-            "online": sum(1 for a in agents if a.get("connected")),
-            "draining": sum(1 for a in agents if a.get("draining"))}
+    return {
+        "active": "agents",
+        "agents": agents,
+        "can_drain": api.session.can_operate and api_has(request, "POST", "/agents/{name}/drain"),
+        "can_remove": api.session.can_admin and api_has(request, "DELETE", "/agents/{name}"),
+        "online": sum(1 for a in agents if a.get("connected")),
+        "draining": sum(1 for a in agents if a.get("draining")),
+    }
 
 
 @router.get("/agents")
@@ -42,11 +44,18 @@ async def agents_page(request: Request, api: ApiDep, htmx: HtmxDep, bus: BusDep)
 
 
 @router.post("/agents/{name}/{action}")
-async def agent_action(request: Request, name: AgentName,
-                       action: Literal["drain", "undrain", "remove"], api: ApiDep,
-                       session: WriteSessionDep) -> Response:
-    message = {"drain": f"{name} is draining", "undrain": f"{name} takes work again",
-               "remove": f"{name} removed"}[action]
+async def agent_action(
+    request: Request,
+    name: AgentName,
+    action: Literal["drain", "undrain", "remove"],
+    api: ApiDep,
+    session: WriteSessionDep,
+) -> Response:
+    message = {
+        "drain": f"{name} is draining",
+        "undrain": f"{name} takes work again",
+        "remove": f"{name} removed",
+    }[action]
     kind = ""
     try:
         if action == "remove":
@@ -58,12 +67,14 @@ async def agent_action(request: Request, name: AgentName,
             raise
         message, kind = exc.detail, "error"
     headers = {"HX-Trigger": json.dumps({"toast": {"text": message, "kind": kind}})}
-    return render(request, "agents/_grid.html", await _context(api), session=api.session,
-                  headers=headers)
+    return render(
+        request, "agents/_grid.html", await _context(api), session=api.session, headers=headers
+    )
 
 
 @router.get("/agents/events")
-async def agents_events(context: ContextDep, bus: BusDep, lifetime: LifetimeDep, api: ApiDep,
-                        seq: int = 0) -> EventStream:
+async def agents_events(
+    context: ContextDep, bus: BusDep, lifetime: LifetimeDep, api: ApiDep, seq: int = 0
+) -> EventStream:
     relevant = for_viewer(context.engine, api.session.user.instances)
     return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)

@@ -23,17 +23,35 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 YearQuery = Annotated[int | None, Query(ge=1970, le=2200)]
 
 
-async def _page(request: Request, api: ApiClient, fragment: bool, panel: str,
-                context: dict[str, Any], selected: str | None = None, status_code: int = 200,
-                headers: dict[str, str] | None = None) -> Response:
+async def _page(
+    request: Request,
+    api: ApiClient,
+    fragment: bool,
+    panel: str,
+    context: dict[str, Any],
+    selected: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if fragment:
-        return render(request, panel, context, session=api.session, status_code=status_code,
-                      headers=headers)
+        return render(
+            request, panel, context, session=api.session, status_code=status_code, headers=headers
+        )
     calendars = await api.get("/calendars")
-    return render(request, "calendars/page.html",
-                  {"active": "calendars", "calendars": calendars, "panel": panel,
-                   "selected": selected, **context},
-                  session=api.session, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "calendars/page.html",
+        {
+            "active": "calendars",
+            "calendars": calendars,
+            "panel": panel,
+            "selected": selected,
+            **context,
+        },
+        session=api.session,
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 @router.get("/calendars")
@@ -46,38 +64,67 @@ async def calendars_page(request: Request, api: ApiDep, htmx: HtmxDep) -> Respon
 
 @router.get("/calendars/new")
 async def new_calendar(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
-    return await _page(request, api, htmx.wants_fragment, "calendars/_form.html",
-                       {"cal": None, "values": {"skip_weekends": "on"}, "errors": {}})
+    return await _page(
+        request,
+        api,
+        htmx.wants_fragment,
+        "calendars/_form.html",
+        {"cal": None, "values": {"skip_weekends": "on"}, "errors": {}},
+    )
 
 
 @router.get("/calendars/{name}")
-async def calendar_page(request: Request, name: Name, context: ContextDep, api: ApiDep,
-                        htmx: HtmxDep, year: YearQuery = None) -> Response:
-    return await _show(request, api, name, year or context.clock.now().year,
-                       htmx.wants_fragment)
+async def calendar_page(
+    request: Request,
+    name: Name,
+    context: ContextDep,
+    api: ApiDep,
+    htmx: HtmxDep,
+    year: YearQuery = None,
+) -> Response:
+    return await _show(request, api, name, year or context.clock.now().year, htmx.wants_fragment)
 
 
-async def _show(request: Request, api: ApiClient, name: str, year: int | None, fragment: bool,
-                headers: dict[str, str] | None = None) -> Response:
+async def _show(
+    request: Request,
+    api: ApiClient,
+    name: str,
+    year: int | None,
+    fragment: bool,
+    headers: dict[str, str] | None = None,
+) -> Response:
     chosen = year or request.app.state.context.clock.now().year
     calendar = await api.get(f"/calendars/{name}")
     closed = await api.get(f"/calendars/{name}/closed", year=chosen)
     view = year_view(chosen, closed, [str(d) for d in calendar["working_dates"]])
-    return await _page(request, api, fragment, "calendars/_calendar.html",
-                       {"calendar": calendar, "year": view}, selected=name, headers=headers)
+    return await _page(
+        request,
+        api,
+        fragment,
+        "calendars/_calendar.html",
+        {"calendar": calendar, "year": view},
+        selected=name,
+        headers=headers,
+    )
 
 
 @router.get("/calendars/{name}/edit")
 async def edit_calendar(request: Request, name: Name, api: ApiDep, htmx: HtmxDep) -> Response:
     calendar = await api.get(f"/calendars/{name}")
-    return await _page(request, api, htmx.wants_fragment, "calendars/_form.html",
-                       {"cal": calendar, "values": _values(calendar), "errors": {}},
-                       selected=name)
+    return await _page(
+        request,
+        api,
+        htmx.wants_fragment,
+        "calendars/_form.html",
+        {"cal": calendar, "values": _values(calendar), "errors": {}},
+        selected=name,
+    )
 
 
 def _values(calendar: dict[str, Any]) -> dict[str, str]:
-    values = {k: str(calendar.get(k) or "") for k in ("name", "description", "country",
-                                                       "subdivision")}
+    values = {
+        k: str(calendar.get(k) or "") for k in ("name", "description", "country", "subdivision")
+    }
     if calendar.get("skip_weekends"):
         values["skip_weekends"] = "on"
     for key in ("extra_dates", "working_dates"):
@@ -105,8 +152,9 @@ async def create_calendar(request: Request, api: ApiDep, session: WriteSessionDe
 
 
 @router.post("/calendars/{name}")
-async def update_calendar(request: Request, name: Name, api: ApiDep, session: WriteSessionDep
-                          ) -> Response:
+async def update_calendar(
+    request: Request, name: Name, api: ApiDep, session: WriteSessionDep
+) -> Response:
     return await _save(request, api, name)
 
 
@@ -115,16 +163,22 @@ async def _save(request: Request, api: ApiClient, name: str | None) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     payload = _payload(values, name is None)
     try:
-        saved = await (api.patch(f"/calendars/{name}", payload) if name
-                       else api.post("/calendars", payload))
+        saved = await (
+            api.patch(f"/calendars/{name}", payload) if name else api.post("/calendars", payload)
+        )
     except ApiError as exc:
         if exc.status_code not in (403, 409, 422):
             raise
         errors = {error_key(k): v for k, v in exc.field_errors().items()}
         current = await api.get(f"/calendars/{name}") if name else None
-        return await _page(request, api, True, "calendars/_form.html",
-                           {"cal": current, "values": values, "errors": errors},
-                           status_code=exc.status_code)
+        return await _page(
+            request,
+            api,
+            True,
+            "calendars/_form.html",
+            {"cal": current, "values": values, "errors": errors},
+            status_code=exc.status_code,
+        )
     return Response(status_code=204, headers={"HX-Redirect": f"/calendars/{saved['name']}"})
 
 

@@ -20,17 +20,20 @@ REDRAW_EVERY = 2.0  # seconds: a busy scheduler does not redraw the dashboard on
 
 
 @router.get("/")
-async def dashboard(request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep,
-                    bus: BusDep) -> Response:
+async def dashboard(
+    request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep, bus: BusDep
+) -> Response:
     seq = bus.seq
     view = await load_dashboard(api, context.engine, context.clock.now())
     name = "dashboard/_body.html" if htmx.wants_fragment else "dashboard/page.html"
-    return render(request, name, {"active": "dashboard", "view": view, "seq": seq},
-                  session=api.session)
+    return render(
+        request, name, {"active": "dashboard", "view": view, "seq": seq}, session=api.session
+    )
 
 
 @router.get("/dashboard/events")
-async def dashboard_events(api: ApiDep, context: ContextDep, bus: BusDep,
-                           lifetime: LifetimeDep, seq: int = 0) -> EventStream:
+async def dashboard_events(
+    api: ApiDep, context: ContextDep, bus: BusDep, lifetime: LifetimeDep, seq: int = 0
+) -> EventStream:
     relevant = for_viewer(context.engine, api.session.user.instances)
     return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)

@@ -27,48 +27,92 @@ Gid = Annotated[int, Path(ge=1)]
 
 
 def _changed(toast: str, kind: str = "") -> dict[str, str]:
-    return {"HX-Trigger": json.dumps({"toast": {"text": toast, "kind": kind},
-                                      "tasks-changed": True})}
+    return {
+        "HX-Trigger": json.dumps({"toast": {"text": toast, "kind": kind}, "tasks-changed": True})
+    }
 
 
-async def _panel(request: Request, api: ApiClient, gid: int, fragment: bool,
-                 group_run: int | None = None, headers: dict[str, str] | None = None
-                 ) -> Response:
+async def _panel(
+    request: Request,
+    api: ApiClient,
+    gid: int,
+    fragment: bool,
+    group_run: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     view = await load_group(api, gid, group_run)
-    return await page_or_panel(request, api, fragment, "groups/_group.html",
-                               {"view": view, "conditions": CONDITIONS}, tab="groups",
-                               selected=gid, headers=headers)
+    return await page_or_panel(
+        request,
+        api,
+        fragment,
+        "groups/_group.html",
+        {"view": view, "conditions": CONDITIONS},
+        tab="groups",
+        selected=gid,
+        headers=headers,
+    )
 
 
 @router.get("/groups/{gid:int}")
-async def group_page(request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep,
-                     group_run: int | None = None) -> Response:
+async def group_page(
+    request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep, group_run: int | None = None
+) -> Response:
     return await _panel(request, api, gid, htmx.wants_fragment, group_run)
 
 
 @router.get("/groups/new")
 async def new_group(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
-    values = {"active": "on", "instance": "default", **schedule_to_form(
-        {"kind": "times", "times": ["06:00"], "days": "mon-fri", "timezone": "UTC"})}
+    values = {
+        "active": "on",
+        "instance": "default",
+        **schedule_to_form(
+            {"kind": "times", "times": ["06:00"], "days": "mon-fri", "timezone": "UTC"}
+        ),
+    }
     return await _form(request, api, htmx.wants_fragment, None, values, [], {})
 
 
 @router.get("/groups/{gid:int}/edit")
 async def edit_group(request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep) -> Response:
     group = await api.get(f"/groups/{gid}")
-    return await _form(request, api, htmx.wants_fragment, group, group_to_form(group),
-                       [str(t) for t in group["tasks"]], {})
+    return await _form(
+        request,
+        api,
+        htmx.wants_fragment,
+        group,
+        group_to_form(group),
+        [str(t) for t in group["tasks"]],
+        {},
+    )
 
 
-async def _form(request: Request, api: ApiClient, fragment: bool, group: dict[str, Any] | None,
-                values: dict[str, str], members: list[str], errors: dict[str, str],
-                status_code: int = 200) -> Response:
+async def _form(
+    request: Request,
+    api: ApiClient,
+    fragment: bool,
+    group: dict[str, Any] | None,
+    values: dict[str, str],
+    members: list[str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
     choices = await load_choices(api, with_tasks=True)
     return await page_or_panel(
-        request, api, fragment, "groups/_group_form.html",
-        {"group": group, "values": values, "members": members, "errors": errors,
-         "choices": choices}, tab="groups", selected=group["gid"] if group else None,
-        status_code=status_code)
+        request,
+        api,
+        fragment,
+        "groups/_group_form.html",
+        {
+            "group": group,
+            "values": values,
+            "members": members,
+            "errors": errors,
+            "choices": choices,
+        },
+        tab="groups",
+        selected=group["gid"] if group else None,
+        status_code=status_code,
+    )
 
 
 @router.post("/groups")
@@ -77,8 +121,9 @@ async def create_group(request: Request, api: ApiDep, session: WriteSessionDep) 
 
 
 @router.post("/groups/{gid:int}")
-async def update_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
-                       ) -> Response:
+async def update_group(
+    request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
+) -> Response:
     return await _save(request, api, gid)
 
 
@@ -89,24 +134,27 @@ async def _save(request: Request, api: ApiClient, gid: int | None) -> Response:
     current = await api.get(f"/groups/{gid}") if gid else None
     try:
         payload = group_from_form(values, members)
-        saved = await (api.patch(f"/groups/{gid}", payload) if gid
-                       else api.post("/groups", payload))
+        saved = await (
+            api.patch(f"/groups/{gid}", payload) if gid else api.post("/groups", payload)
+        )
     except FormErrors as exc:
         return await _form(request, api, True, current, values, members, exc.errors, 422)
     except ApiError as exc:
         if exc.status_code not in (409, 422):
             raise
         errors = {error_key(k): v for k, v in exc.field_errors().items()}
-        return await _form(request, api, True, current, values, members, errors,
-                           exc.status_code)
-    headers = {**_changed("Group saved" if gid else "Group created"),
-               "HX-Push-Url": f"/groups/{saved['gid']}"}
+        return await _form(request, api, True, current, values, members, errors, exc.status_code)
+    headers = {
+        **_changed("Group saved" if gid else "Group created"),
+        "HX-Push-Url": f"/groups/{saved['gid']}",
+    }
     return await _panel(request, api, saved["gid"], True, headers=headers)
 
 
 @router.post("/groups/{gid:int}/delete")
-async def delete_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
-                       ) -> Response:
+async def delete_group(
+    request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
+) -> Response:
     group = await api.get(f"/groups/{gid}")
     await api.delete(f"/groups/{gid}")
     headers = {**_changed(f"Group {group['name']} deleted"), "HX-Push-Url": "/tasks?tab=groups"}
@@ -114,22 +162,28 @@ async def delete_group(request: Request, gid: Gid, api: ApiDep, session: WriteSe
 
 
 @router.post("/groups/{gid:int}/run")
-async def run_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
-                    ) -> Response:
+async def run_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep) -> Response:
     try:
         group_run = await api.post(f"/groups/{gid}/run")
     except ApiError as exc:
         if exc.status_code == 404:
             raise
         return Response(status_code=204, headers=_changed(exc.detail, "error"))
-    return await _panel(request, api, gid, True, None,
-                        headers=_changed(f"Group run {group_run['id']} started"))
+    return await _panel(
+        request, api, gid, True, None, headers=_changed(f"Group run {group_run['id']} started")
+    )
 
 
 @router.post("/groups/{gid:int}/edges")
-async def add_edge(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep,
-                   upstream: Annotated[int, Form()], downstream: Annotated[int, Form()],
-                   condition: Annotated[str, Form()] = "success") -> Response:
+async def add_edge(
+    request: Request,
+    gid: Gid,
+    api: ApiDep,
+    session: WriteSessionDep,
+    upstream: Annotated[int, Form()],
+    downstream: Annotated[int, Form()],
+    condition: Annotated[str, Form()] = "success",
+) -> Response:
     body = {"upstream": upstream, "downstream": downstream, "condition": condition}
     try:
         await api.post(f"/groups/{gid}/edges", body)
@@ -141,9 +195,14 @@ async def add_edge(request: Request, gid: Gid, api: ApiDep, session: WriteSessio
 
 
 @router.post("/groups/{gid:int}/edges/delete")
-async def delete_edge(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep,
-                      upstream: Annotated[int, Form()], downstream: Annotated[int, Form()]
-                      ) -> Response:
+async def delete_edge(
+    request: Request,
+    gid: Gid,
+    api: ApiDep,
+    session: WriteSessionDep,
+    upstream: Annotated[int, Form()],
+    downstream: Annotated[int, Form()],
+) -> Response:
     await api.delete(f"/groups/{gid}/edges", {"upstream": upstream, "downstream": downstream})
     return await _panel(request, api, gid, True, headers=_changed("Dependency removed"))
 
@@ -154,8 +213,9 @@ async def graph_json(gid: Gid, api: ApiDep, group_run: int | None = None) -> JSO
 
 
 @router.get("/groups/{gid:int}/events")
-async def graph_events(gid: Gid, api: ApiDep, bus: BusDep, lifetime: LifetimeDep,
-                       group_run: int | None = None) -> EventStream:
+async def graph_events(
+    gid: Gid, api: ApiDep, bus: BusDep, lifetime: LifetimeDep, group_run: int | None = None
+) -> EventStream:
     """The graph again whenever a run of the group changes (a pinned group run: only its
     runs; following the latest: any run, since a new group run may have started)."""
     await api.get(f"/groups/{gid}")

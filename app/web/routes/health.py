@@ -24,10 +24,13 @@ async def _context(api: ApiClient) -> dict[str, Any]:
     agents = await api.get("/agents")
     queue = await api.get("/runs", status="ACTIVE", page_size=500)
     return {
-        "active": "health", "health": health, "agents": agents,
+        "active": "health",
+        "health": health,
+        "agents": agents,
         "online": [a for a in agents if a.get("connected")],
         "offline": [a for a in agents if not a.get("connected")],
-        "queue": len(queue["items"]), "queue_more": queue["has_more"],
+        "queue": len(queue["items"]),
+        "queue_more": queue["has_more"],
     }
 
 

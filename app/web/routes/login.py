@@ -29,13 +29,22 @@ from app.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-def _login_page(request: Request, *, next_url: str, error: str | None = None,
-                username: str = "", status_code: int = 200) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    error: str | None = None,
+    username: str = "",
+    status_code: int = 200,
+) -> Response:
     token = login_token(request)
-    response = render(request, "login.html",
-                      {"next": next_url, "error": error, "username": username,
-                       "login_token": token},
-                      session=None, status_code=status_code)
+    response = render(
+        request,
+        "login.html",
+        {"next": next_url, "error": error, "username": username, "login_token": token},
+        session=None,
+        status_code=status_code,
+    )
     set_login_token(response, token)
     return response
 
@@ -51,7 +60,8 @@ def login_form(request: Request, context: ContextDep, next: str = "/") -> Respon
 
 @router.post("/login")
 def login(
-    request: Request, context: ContextDep,
+    request: Request,
+    context: ContextDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     login_token_field: Annotated[str, Form(alias="login_token")] = "",
@@ -59,12 +69,22 @@ def login(
 ) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, login_token_field):
-        return _login_page(request, next_url=safe_next(next), username=username,
-                           error="The form expired; please sign in again.", status_code=403)
+        return _login_page(
+            request,
+            next_url=safe_next(next),
+            username=username,
+            error="The form expired; please sign in again.",
+            status_code=403,
+        )
     user = check_password(context, request, username.strip(), password)
     if isinstance(user, SignInRefused):
-        page = _login_page(request, next_url=safe_next(next), username=username,
-                           error=user.message, status_code=user.status_code)
+        page = _login_page(
+            request,
+            next_url=safe_next(next),
+            username=username,
+            error=user.message,
+            status_code=user.status_code,
+        )
         if user.retry_after is not None:
             page.headers["Retry-After"] = str(user.retry_after)
         return page
@@ -87,7 +107,8 @@ def password_form(request: Request, session: AnySessionDep) -> Response:
 
 @router.post("/password")
 async def change_password(
-    request: Request, session: AnyWriteSessionDep,
+    request: Request,
+    session: AnyWriteSessionDep,
     current_password: Annotated[str, Form(max_length=1000)],
     password: Annotated[str, Form(max_length=1000)],
     confirm: Annotated[str, Form(max_length=1000)],
@@ -97,10 +118,10 @@ async def change_password(
     if error is None:
         try:
             await ApiClient(request, session).post(
-                "/auth/password", {"current_password": current_password, "password": password})
+                "/auth/password", {"current_password": current_password, "password": password}
+            )
         except ApiError as exc:
             error = exc.detail
     if error is not None:
-        return render(request, "password.html", {"error": error}, session=session,
-                      status_code=422)
+        return render(request, "password.html", {"error": error}, session=session, status_code=422)
     return RedirectResponse("/", status_code=303)

@@ -20,26 +20,42 @@ from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 RunId = Annotated[int, Path(ge=1)]
-ActionName = Literal["kill", "pause", "resume", "rerun", "force", "mark-success", "approve",
-                     "reject"]
-_DONE = {"kill": "Stop requested", "pause": "Pause requested", "resume": "Resume requested",
-         "rerun": "Run started again", "force": "Started past its upstreams",
-         "mark-success": "Marked SUCCESS", "approve": "Approved", "reject": "Rejected"}
+ActionName = Literal[
+    "kill", "pause", "resume", "rerun", "force", "mark-success", "approve", "reject"
+]
+_DONE = {
+    "kill": "Stop requested",
+    "pause": "Pause requested",
+    "resume": "Resume requested",
+    "rerun": "Run started again",
+    "force": "Started past its upstreams",
+    "mark-success": "Marked SUCCESS",
+    "approve": "Approved",
+    "reject": "Rejected",
+}
 
 
 @router.get("/task-runs/{run_id:int}")
-async def run_page(request: Request, run_id: RunId, context: ContextDep, api: ApiDep,
-                   htmx: HtmxDep, bus: BusDep,
-                   attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:
+async def run_page(
+    request: Request,
+    run_id: RunId,
+    context: ContextDep,
+    api: ApiDep,
+    htmx: HtmxDep,
+    bus: BusDep,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
     seq = bus.seq
     view = await load_run(api, context, run_id, attempt)
     if htmx.wants_fragment:
         return render(request, "run_detail/_status.html", {"view": view}, session=api.session)
-    log = await load_log(api, context, view.run, stream="stdout", page=None,
-                         attempt=view.attempt)
-    return render(request, "run_detail/page.html",
-                  {"active": "runs", "view": view, "log": log, "seq": seq},
-                  session=api.session)
+    log = await load_log(api, context, view.run, stream="stdout", page=None, attempt=view.attempt)
+    return render(
+        request,
+        "run_detail/page.html",
+        {"active": "runs", "view": view, "log": log, "seq": seq},
+        session=api.session,
+    )
 
 
 @router.get("/task-runs/{run_id:int}/outputs/{name:path}")
@@ -48,16 +64,25 @@ async def output_file(run_id: RunId, name: str, api: ApiDep) -> Response:
     answer = await api.raw("GET", f"/runs/{run_id}/outputs/{quote(name)}")
     if answer.status_code >= 400:
         raise PageError(answer.status_code, answer.json().get("detail", "not found"))
-    headers = {k: v for k, v in answer.headers.items()
-               if k.lower() in ("content-disposition", "x-content-type-options")}
+    headers = {
+        k: v
+        for k, v in answer.headers.items()
+        if k.lower() in ("content-disposition", "x-content-type-options")
+    }
     return Response(answer.content, media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/task-runs/{run_id:int}/{action}")
-async def run_action(request: Request, run_id: RunId, action: ActionName, context: ContextDep,
-                     api: ApiDep, session: WriteSessionDep,
-                     reason: Annotated[str, Form(max_length=500)] = "",
-                     spec_digest: Annotated[str, Form(max_length=64)] = "") -> Response:
+async def run_action(
+    request: Request,
+    run_id: RunId,
+    action: ActionName,
+    context: ContextDep,
+    api: ApiDep,
+    session: WriteSessionDep,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    spec_digest: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     body: dict[str, str] | None = None
     if action == "mark-success":
         body = {"reason": reason or f"marked by {session.user.username} in the web UI"}
@@ -72,5 +97,10 @@ async def run_action(request: Request, run_id: RunId, action: ActionName, contex
         message = exc.detail
     view = await load_run(api, context, run_id)
     trigger = json.dumps({"toast": message})
-    return render(request, "run_detail/_status.html", {"view": view}, session=api.session,
-                  headers={"HX-Trigger": trigger})
+    return render(
+        request,
+        "run_detail/_status.html",
+        {"view": view},
+        session=api.session,
+        headers={"HX-Trigger": trigger},
+    )

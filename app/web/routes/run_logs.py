@@ -28,18 +28,29 @@ Attempt = Annotated[int | None, Query(ge=1)]
 
 
 @router.get("/task-runs/{run_id:int}/log")
-async def log_page(request: Request, run_id: RunId, context: ContextDep, api: ApiDep,
-                   stream: Stream = "stdout", page: Annotated[int | None, Query(ge=1)] = None,
-                   attempt: Attempt = None) -> Response:
+async def log_page(
+    request: Request,
+    run_id: RunId,
+    context: ContextDep,
+    api: ApiDep,
+    stream: Stream = "stdout",
+    page: Annotated[int | None, Query(ge=1)] = None,
+    attempt: Attempt = None,
+) -> Response:
     run = await visible_run(api, context, run_id)
     log = await load_log(api, context, run, stream=stream, page=page, attempt=attempt)
     return render(request, "run_detail/_log.html", {"log": log}, session=api.session)
 
 
 @router.get("/task-runs/{run_id:int}/log/search")
-async def log_search(run_id: RunId, context: ContextDep, api: ApiDep, stream: Stream = "stdout",
-                     q: Annotated[str, Query(min_length=1, max_length=200)] = "",
-                     attempt: Attempt = None) -> JSONResponse:
+async def log_search(
+    run_id: RunId,
+    context: ContextDep,
+    api: ApiDep,
+    stream: Stream = "stdout",
+    q: Annotated[str, Query(min_length=1, max_length=200)] = "",
+    attempt: Attempt = None,
+) -> JSONResponse:
     run = await visible_run(api, context, run_id)
     chosen = attempt or run.attempt
 
@@ -52,8 +63,13 @@ async def log_search(run_id: RunId, context: ContextDep, api: ApiDep, stream: St
 
 
 @router.get("/task-runs/{run_id:int}/log/download")
-async def log_download(run_id: RunId, context: ContextDep, api: ApiDep,
-                       stream: Stream = "stdout", attempt: Attempt = None) -> StreamingResponse:
+async def log_download(
+    run_id: RunId,
+    context: ContextDep,
+    api: ApiDep,
+    stream: Stream = "stdout",
+    attempt: Attempt = None,
+) -> StreamingResponse:
     run = await visible_run(api, context, run_id)
     chosen = attempt or run.attempt
 
@@ -62,20 +78,29 @@ async def log_download(run_id: RunId, context: ContextDep, api: ApiDep,
             yield from iter_bytes(session, run_id=run_id, attempt=chosen, stream=stream)
 
     name = f"run-{run_id}-attempt-{chosen}-{stream}.log"
-    return StreamingResponse(body(), media_type="text/plain; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        body(),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/task-runs/{run_id:int}/events")
-async def run_events(request: Request, run_id: RunId, context: ContextDep, api: ApiDep,
-                     bus: BusDep, lifetime: LifetimeDep,
-                     attempt: Annotated[int, Query(ge=1)] = 1,
-                     out: Annotated[int, Query(ge=0)] = 0, err: Annotated[int, Query(ge=0)] = 0,
-                     v: Annotated[int, Query(ge=0)] = 0) -> EventStream:
+async def run_events(
+    request: Request,
+    run_id: RunId,
+    context: ContextDep,
+    api: ApiDep,
+    bus: BusDep,
+    lifetime: LifetimeDep,
+    attempt: Annotated[int, Query(ge=1)] = 1,
+    out: Annotated[int, Query(ge=0)] = 0,
+    err: Annotated[int, Query(ge=0)] = 0,
+    v: Annotated[int, Query(ge=0)] = 0,
+) -> EventStream:
     """`attempt`, `out`, `err`: what the page shows (bytes of each stream); `v`: the number
     of timeline events it shows. Last-Event-ID ("attempt:out:err") wins on a reconnect."""
     await visible_run(api, context, run_id)  # 404 before streaming, as the API would
     position = resume_position(request.headers.get("Last-Event-ID", ""), attempt, out, err)
-    feed = RunFeed(api=api, context=context, bus=bus, run_id=run_id, version=v,
-                   position=position)
+    feed = RunFeed(api=api, context=context, bus=bus, run_id=run_id, version=v, position=position)
     return EventStream(feed.events, lifetime=lifetime)

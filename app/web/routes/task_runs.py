@@ -36,27 +36,50 @@ def run_filters(
     range: Range = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> RunFilters:
-    return RunFilters(q=q.strip(), status=status if status in FILTER_STATUSES else "",
-                      range=range, page=page)
+    return RunFilters(
+        q=q.strip(), status=status if status in FILTER_STATUSES else "", range=range, page=page
+    )
 
 
 FiltersDep = Annotated[RunFilters, Depends(run_filters)]
 
 
 @router.get("/task-runs")
-async def task_runs(request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep,
-                    bus: BusDep, filters: FiltersDep) -> Response:
+async def task_runs(
+    request: Request,
+    context: ContextDep,
+    api: ApiDep,
+    htmx: HtmxDep,
+    bus: BusDep,
+    filters: FiltersDep,
+) -> Response:
     seq = bus.seq  # read before the rows: a change after it makes the stream resync
     page = await load_page(api, context, filters)
     name = "task_runs/_live.html" if htmx.wants_fragment else "task_runs/page.html"
-    return render(request, name, {"active": "runs", "page": page, "filters": filters,
-                                  "seq": seq, "statuses": FILTER_STATUSES}, session=api.session)
+    return render(
+        request,
+        name,
+        {
+            "active": "runs",
+            "page": page,
+            "filters": filters,
+            "seq": seq,
+            "statuses": FILTER_STATUSES,
+        },
+        session=api.session,
+    )
 
 
 @router.get("/task-runs/events")
-async def task_runs_events(request: Request, context: ContextDep, api: ApiDep, bus: BusDep,
-                           lifetime: LifetimeDep, filters: FiltersDep, seq: int = 0
-                           ) -> EventStream:
+async def task_runs_events(
+    request: Request,
+    context: ContextDep,
+    api: ApiDep,
+    bus: BusDep,
+    lifetime: LifetimeDep,
+    filters: FiltersDep,
+    seq: int = 0,
+) -> EventStream:
     session = api.session
     last = request.headers.get("Last-Event-ID", "")
     known = int(last) if last.isdigit() else seq
@@ -66,32 +89,43 @@ async def task_runs_events(request: Request, context: ContextDep, api: ApiDep, b
             page = await load_page(api, context, filters)
             live = LivePage(filters=filters, shown=list(page.ids))
             if bus.seq != known:  # the page is older than what we just read: redraw it
-                html = render_fragment("task_runs/_rows.html", {"page": page, "oob": True},
-                                       session=session, now=context.clock.now())
+                html = render_fragment(
+                    "task_runs/_rows.html",
+                    {"page": page, "oob": True},
+                    session=session,
+                    now=context.clock.now(),
+                )
                 yield ServerEvent(event="rows", id=str(bus.seq), data=html)
             async for change in changes(subscription, deadline):
                 if not change:
                     yield None
                 elif change.runs:
-                    html = await anyio.to_thread.run_sync(_patch, context, session, live,
-                                                          change.runs)
+                    html = await anyio.to_thread.run_sync(
+                        _patch, context, session, live, change.runs
+                    )
                     if html:
                         yield ServerEvent(event="rows", id=str(bus.seq), data=html)
 
     return EventStream(source, lifetime=lifetime)
 
 
-def _patch(context: AppContext, session: WebSession, live: LivePage,
-           run_ids: frozenset[int]) -> str:
+def _patch(
+    context: AppContext, session: WebSession, live: LivePage, run_ids: frozenset[int]
+) -> str:
     now = context.clock.now()
     before = len(live.shown)
     patch: Patch = live.apply(load_runs(context, session.user, run_ids), now)
     if not patch:
         return ""
     inserted_rows = rows_of(context, [run for run, _ in patch.inserted])
-    return render_fragment("task_runs/_patch.html", {
-        "updated": rows_of(context, patch.updated),
-        "inserted": list(zip(inserted_rows, [b for _, b in patch.inserted], strict=True)),
-        "removed": patch.removed,
-        "was_empty": before == 0,
-    }, session=session, now=now)
+    return render_fragment(
+        "task_runs/_patch.html",
+        {
+            "updated": rows_of(context, patch.updated),
+            "inserted": list(zip(inserted_rows, [b for _, b in patch.inserted], strict=True)),
+            "removed": patch.removed,
+            "was_empty": before == 0,
+        },
+        session=session,
+        now=now,
+    )

@@ -30,28 +30,50 @@ router = APIRouter(include_in_schema=False)
 Tid = Annotated[int, Path(ge=1)]
 
 
-def list_filters(tab: Tab = "tasks", q: Annotated[str, Query(max_length=200)] = "",
-                 active: ActiveFilter = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1
-                 ) -> ListFilters:
+def list_filters(
+    tab: Tab = "tasks",
+    q: Annotated[str, Query(max_length=200)] = "",
+    active: ActiveFilter = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> ListFilters:
     return ListFilters(tab=tab, q=q.strip(), active=active, page=page)
 
 
 ListDep = Annotated[ListFilters, Depends(list_filters)]
 
 
-async def page_or_panel(request: Request, api: ApiClient, htmx_fragment: bool, panel: str,
-                        context: dict[str, Any], *, tab: Tab = "tasks",
-                        selected: int | None = None, status_code: int = 200,
-                        headers: dict[str, str] | None = None) -> Response:
+async def page_or_panel(
+    request: Request,
+    api: ApiClient,
+    htmx_fragment: bool,
+    panel: str,
+    context: dict[str, Any],
+    *,
+    tab: Tab = "tasks",
+    selected: int | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The right panel alone for htmx, else the whole page around it."""
     if htmx_fragment:
-        return render(request, panel, context, session=api.session, status_code=status_code,
-                      headers=headers)
+        return render(
+            request, panel, context, session=api.session, status_code=status_code, headers=headers
+        )
     listing = await load_list(api, ListFilters(tab=tab), selected)
-    return render(request, "tasks/page.html",
-                  {"active": "tasks", "list": listing, "panel": panel,
-                   "import_export": has_import_export(api), **context},
-                  session=api.session, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "tasks/page.html",
+        {
+            "active": "tasks",
+            "list": listing,
+            "panel": panel,
+            "import_export": has_import_export(api),
+            **context,
+        },
+        session=api.session,
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 @router.get("/tasks")
@@ -59,9 +81,17 @@ async def tasks_page(request: Request, api: ApiDep, htmx: HtmxDep, filters: List
     listing = await load_list(api, filters)
     if htmx.wants_fragment:
         return render(request, "tasks/_list.html", {"list": listing}, session=api.session)
-    return render(request, "tasks/page.html",
-                  {"active": "tasks", "list": listing, "panel": "tasks/_panel_empty.html",
-                   "import_export": has_import_export(api)}, session=api.session)
+    return render(
+        request,
+        "tasks/page.html",
+        {
+            "active": "tasks",
+            "list": listing,
+            "panel": "tasks/_panel_empty.html",
+            "import_export": has_import_export(api),
+        },
+        session=api.session,
+    )
 
 
 @router.get("/tasks/new")
@@ -75,15 +105,29 @@ async def edit_task(request: Request, tid: Tid, api: ApiDep, htmx: HtmxDep) -> R
     return await _task_form(request, api, htmx.wants_fragment, task, task_to_form(task), {})
 
 
-async def _task_form(request: Request, api: ApiClient, fragment: bool,
-                     task: dict[str, Any] | None, values: dict[str, str],
-                     errors: dict[str, str], *, status_code: int = 200,
-                     headers: dict[str, str] | None = None) -> Response:
+async def _task_form(
+    request: Request,
+    api: ApiClient,
+    fragment: bool,
+    task: dict[str, Any] | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     choices = await load_choices(api)
     context = {"task": task, "values": values, "errors": errors, "choices": choices}
-    return await page_or_panel(request, api, fragment, "tasks/_task_form.html", context,
-                               selected=task["tid"] if task else None, status_code=status_code,
-                               headers=headers)
+    return await page_or_panel(
+        request,
+        api,
+        fragment,
+        "tasks/_task_form.html",
+        context,
+        selected=task["tid"] if task else None,
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 def _events(toast: str, href: str | None = None) -> str:
@@ -96,8 +140,9 @@ async def create_task(request: Request, api: ApiDep, session: WriteSessionDep) -
 
 
 @router.post("/tasks/{tid:int}")
-async def update_task(request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
-                      ) -> Response:
+async def update_task(
+    request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
+) -> Response:
     return await _save(request, api, tid)
 
 
@@ -107,25 +152,27 @@ async def _save(request: Request, api: ApiClient, tid: int | None) -> Response:
     current = await api.get(f"/tasks/{tid}") if tid else None
     try:
         payload = task_from_form(values)
-        saved = await (api.patch(f"/tasks/{tid}", payload) if tid
-                       else api.post("/tasks", payload))
+        saved = await (api.patch(f"/tasks/{tid}", payload) if tid else api.post("/tasks", payload))
     except FormErrors as exc:
-        return await _task_form(request, api, True, current, values, exc.errors,
-                                status_code=422)
+        return await _task_form(request, api, True, current, values, exc.errors, status_code=422)
     except ApiError as exc:
         if exc.status_code not in (409, 422):
             raise
         errors = {error_key(k): v for k, v in exc.field_errors().items()}
-        return await _task_form(request, api, True, current, values, errors,
-                                status_code=exc.status_code)
-    headers = {"HX-Trigger": _events("Task saved" if tid else "Task created"),
-               "HX-Push-Url": f"/tasks/{saved['tid']}"}
+        return await _task_form(
+            request, api, True, current, values, errors, status_code=exc.status_code
+        )
+    headers = {
+        "HX-Trigger": _events("Task saved" if tid else "Task created"),
+        "HX-Push-Url": f"/tasks/{saved['tid']}",
+    }
     return await _task_form(request, api, True, saved, task_to_form(saved), {}, headers=headers)
 
 
 @router.post("/tasks/{tid:int}/delete")
-async def delete_task(request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
-                      ) -> Response:
+async def delete_task(
+    request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
+) -> Response:
     task = await api.get(f"/tasks/{tid}")
     await api.delete(f"/tasks/{tid}")
     headers = {"HX-Trigger": _events(f"Task {task['name']} deleted"), "HX-Push-Url": "/tasks"}
@@ -151,5 +198,6 @@ async def run_task(tid: Tid, api: ApiDep, session: WriteSessionDep) -> Response:
 async def schedule_preview(request: Request, context: ContextDep, api: ApiDep) -> Response:
     values = dict(request.query_params.items())
     result = await anyio.to_thread.run_sync(preview, context.engine, values, context.clock.now())
-    return render(request, "tasks/_preview.html", {"preview": result, "values": values},
-                  session=api.session)
+    return render(
+        request, "tasks/_preview.html", {"preview": result, "values": values}, session=api.session
+    )

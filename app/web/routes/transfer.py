@@ -22,8 +22,13 @@ MAX_DOCUMENT = 5 * 1024 * 1024
 
 @router.get("/tasks/import-export")
 async def transfer_panel(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
-    return await page_or_panel(request, api, htmx.wants_fragment, "tasks/_transfer.html",
-                               {"report": None, "document": "", "errors": []})
+    return await page_or_panel(
+        request,
+        api,
+        htmx.wants_fragment,
+        "tasks/_transfer.html",
+        {"report": None, "document": "", "errors": []},
+    )
 
 
 @router.get("/tasks/export")
@@ -31,22 +36,34 @@ async def export_file(api: ApiDep) -> Response:
     answer = await api.raw("GET", "/export")
     if answer.status_code >= 400:
         raise PageError(answer.status_code, answer.text)
-    return Response(answer.content, media_type="application/json", headers={
-        "Content-Disposition": 'attachment; filename="almanac-definitions.json"'})
+    return Response(
+        answer.content,
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="almanac-definitions.json"'},
+    )
 
 
 @router.post("/tasks/import")
 async def import_file(
-    request: Request, api: ApiDep, session: WriteSessionDep,
+    request: Request,
+    api: ApiDep,
+    session: WriteSessionDep,
     step: Annotated[Literal["check", "apply"], Form()] = "check",
     mode: Annotated[Literal["merge", "mirror"], Form()] = "merge",
     file: Annotated[UploadFile | None, File()] = None,
     document: Annotated[str, Form(max_length=MAX_DOCUMENT)] = "",
 ) -> Response:
-    raw = (await file.read(MAX_DOCUMENT + 1)) if file is not None and file.filename else \
-        document.encode()
-    context: dict[str, Any] = {"document": raw.decode("utf-8", errors="replace"), "mode": mode,
-               "report": None, "errors": []}
+    raw = (
+        (await file.read(MAX_DOCUMENT + 1))
+        if file is not None and file.filename
+        else document.encode()
+    )
+    context: dict[str, Any] = {
+        "document": raw.decode("utf-8", errors="replace"),
+        "mode": mode,
+        "report": None,
+        "errors": [],
+    }
     headers: dict[str, str] = {}
     if not raw.strip():
         context["errors"] = [{"item": "document", "field": "", "problem": "choose a file"}]
@@ -54,15 +71,20 @@ async def import_file(
         context["errors"] = [{"item": "document", "field": "", "problem": "over 5 MB"}]
     else:
         try:
-            context["report"] = await api.call("POST", "/import", content=raw, params={
-                "dry_run": "true" if step == "check" else "false", "mode": mode})
+            context["report"] = await api.call(
+                "POST",
+                "/import",
+                content=raw,
+                params={"dry_run": "true" if step == "check" else "false", "mode": mode},
+            )
         except ApiError as exc:
             if exc.status_code == 401:
                 raise
-            context["errors"] = exc.errors or [{"item": "document", "field": "",
-                                                "problem": exc.detail}]
+            context["errors"] = exc.errors or [
+                {"item": "document", "field": "", "problem": exc.detail}
+            ]
         if step == "apply" and context["report"]:
-            headers["HX-Trigger"] = json.dumps({"toast": {"text": "Definitions imported"},
-                                                "tasks-changed": True})
-    return render(request, "tasks/_transfer.html", context, session=api.session,
-                  headers=headers)
+            headers["HX-Trigger"] = json.dumps(
+                {"toast": {"text": "Definitions imported"}, "tasks-changed": True}
+            )
+    return render(request, "tasks/_transfer.html", context, session=api.session, headers=headers)
