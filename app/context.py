@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from app.agents.hub import AgentHub
 from app.clock import Clock
 from app.control_relay import ControlRelay
+from app.hub.hub import AgentHub
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 

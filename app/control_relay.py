@@ -14,9 +14,9 @@ import logging
 import uuid
 from enum import StrEnum
 
-from app.agents.hub import AgentHub
-from app.agents.protocol import Control
+from app.hub.hub import AgentHub
 from app.notify import ChangeFeed
+from app.protocol.frames import Control
 
 log = logging.getLogger("almanac.controls")
 PREFIX = "control:"

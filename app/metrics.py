@@ -10,9 +10,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from app.agents.hub import AgentHub
 from app.db.tables import Agent, LogChunk, Run
 from app.domain.states import RunStatus
+from app.hub.hub import AgentHub
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 

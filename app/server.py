@@ -9,8 +9,6 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from app import __version__, web
-from app.agents.hub import AgentHub
-from app.agents.local import LocalAgentSupervisor
 from app.alerts.service import AlertService
 from app.api import errors
 from app.api.body_limit import BodySizeLimit
@@ -43,6 +41,9 @@ from app.control_relay import ControlRelay
 from app.db.engine import make_engine
 from app.db.sealing import bind_box
 from app.env_secrets import box_for
+from app.hub.hub import AgentHub
+from app.hub.local_agent import LocalAgentSupervisor
+from app.scheduler.lifecycle import apply_state
 from app.scheduler.service import SchedulerService
 from app.secrets import derived_key
 from app.settings import Settings
@@ -62,7 +63,9 @@ def create_app(
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url())
     bind_box(engine, lambda: box_for(settings.data_dir))  # env values sealed at rest
-    hub = AgentHub(engine, clock, heartbeat_interval=settings.heartbeat_interval_seconds)
+    hub = AgentHub(
+        engine, clock, heartbeat_interval=settings.heartbeat_interval_seconds, reports=apply_state
+    )
     scheduler = SchedulerService(engine, clock, hub, settings)
     hub.on_change = scheduler.wake_dispatch
     context = AppContext(

@@ -37,7 +37,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from app import __version__
-from app.agents import protocol as p
 from app.agents import watchdog
 from app.agents.agent_policy import judge
 from app.agents.disk_guard import DiskGuard, describe
@@ -54,6 +53,7 @@ from app.agents.sender import Sent, flush, released
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock, SystemClock
 from app.domain.run_policy import UNRESTRICTED, RunPolicy
+from app.protocol import frames as p
 
 log = logging.getLogger("almanac.agent")
 

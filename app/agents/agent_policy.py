@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.agents import protocol as p
 from app.domain.run_policy import RunPolicy, check, mount_source, resolve_user
 from app.domain.run_policy import is_root as is_root_user
+from app.protocol import frames as p
 
 ROOT_DEFAULT_USER = "nobody"
 

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from app.agents import protocol as p
-from app.agents.outputs import read_chunk
 from app.agents.spool import STREAMS, RunSpool
+from app.protocol import frames as p
+from app.protocol.output_names import read_chunk
 
 log = logging.getLogger("almanac.agent")
 

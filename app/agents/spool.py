@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.agents.outputs import scan_outputs
 from app.agents.process_groups import ProcessRecord
-from app.agents.protocol import OutputFile, StateChange
 from app.private_files import reclaim_folder
+from app.protocol.frames import OutputFile, StateChange
+from app.protocol.output_names import scan_outputs
 
 STREAMS = ("stdout", "stderr")
 _JOURNAL = "journal.jsonl"

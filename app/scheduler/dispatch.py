@@ -3,84 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from app.agents.protocol import StartRun
 from app.db.runs import transition
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
 from app.domain import run_spec
-from app.domain.run_policy import RunPolicy, check_resolved
+from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
 from app.env_secrets import EnvBox
+from app.protocol.frames import StartRun
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
-
-
-@dataclass(kw_only=True)
-class AgentSlot:
-    """What dispatch knows of a connected agent."""
-
-    name: str
-    labels: dict[str, str]
-    max_runs: int | None
-    running: int
-    docker: bool
-    draining: bool = False
-    # What the agent reports keeps it from taking work (e.g. "spool full: ..."), if anything.
-    problem: str | None = None
-    # What the agent says it enforces itself (None: it reports nothing, so nothing is known).
-    policy: RunPolicy | None = None
-
-    @property
-    def has_room(self) -> bool:
-        return not self.draining and (self.max_runs is None or self.running < self.max_runs)
-
-
-def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentSlot | str:
-    """The agent to run `spec` on, or the reason why none can take it now."""
-    target = spec.get("target")
-    if target:
-        matches = [a for a in agents if a.name == target]
-        if not matches:
-            return f"waiting for agent {target} to be online"
-    else:
-        matches = list(agents)
-        if not matches:
-            return "waiting for an online agent"
-    selector = spec.get("labels") or {}
-    assert isinstance(selector, dict)
-    matches = [a for a in matches if all(a.labels.get(k) == v for k, v in selector.items())]
-    if not matches:
-        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        return f"waiting for an online agent with labels {wanted}"
-    if spec.get("image"):
-        matches = [a for a in matches if a.docker]
-        if not matches:
-            return "waiting for an online agent with Docker"
-    healthy = [a for a in matches if a.problem is None]
-    if not healthy:
-        by_name = sorted(matches, key=lambda a: a.name)
-        problems = "; ".join(f"{a.name}: {a.problem}" for a in by_name)
-        return f"waiting for a healthy agent ({problems})"
-    matches = healthy
-    allowed = [a for a in matches if a.policy is None or not check_resolved(spec, a.policy)]
-    if not allowed:
-        first = matches[0]
-        assert first.policy is not None
-        return (
-            f"waiting for an agent whose policy allows this run ({first.name}: "
-            f"{check_resolved(spec, first.policy)[0]})"
-        )
-    matches = allowed
-    free = [a for a in matches if a.has_room]
-    if not free:
-        return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
-    return min(free, key=lambda a: (a.running, a.name))
 
 
 def start_message(run: Run, box: EnvBox | None = None) -> StartRun:

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from app.agents.protocol import StateChange
 from app.db.runs import get_run, transition
 from app.db.tables import Run, RunEvent, Task
 from app.domain.policies import retry_delay
 from app.domain.states import ON_AGENT, RunStatus, can_transition
+from app.protocol.frames import StateChange
 
 MAX_DISPATCHES = 3
 

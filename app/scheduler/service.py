@@ -15,16 +15,16 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.agents.hub import AgentHub
-from app.agents.protocol import StartBatch, StartRun
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
 from app.db.tables import Agent, GroupRun, Run, Task, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
+from app.hub.hub import AgentHub
 from app.metrics import Metrics
 from app.notify import ChangeFeed
+from app.protocol.frames import StartBatch, StartRun
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
+from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
-from app.scheduler.dispatch import AgentSlot, choose_agent
 from app.scheduler.group_runs import Blockers
 
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from app.agents import fleet
 from app.db.engine import session_scope
 from app.db.runs import create_run
 from app.db.tables import Agent, Run
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Conflict, NotFound
+from app.hub import fleet
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

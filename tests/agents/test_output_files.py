@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.agents.outputs import UnsafeName, check_name, read_chunk, scan_outputs
 from app.agents.spool import Spool
+from app.protocol.output_names import UnsafeName, check_name, read_chunk, scan_outputs
 
 
 @pytest.mark.parametrize(

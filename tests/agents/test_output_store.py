@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from app.agents.output_store import OutputStore, stored_count, stored_outputs
-from app.agents.output_zip import zip_stream
-from app.agents.outputs import UnsafeName
-from app.agents.protocol import OutputFile, OutputHeader, OutputManifest
 from app.db.engine import session_scope
 from app.db.runs import create_run
 from app.domain.states import RunStatus, TriggerKind
+from app.hub.output_store import OutputStore, stored_count, stored_outputs
+from app.hub.output_zip import zip_stream
+from app.protocol.frames import OutputFile, OutputHeader, OutputManifest
+from app.protocol.output_names import UnsafeName
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

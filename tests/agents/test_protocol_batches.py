@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.agents import protocol as p
+from app.protocol import frames as p
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.agents import protocol as p
 from app.agents.sender import SEND_SIZE, Sent, flush, released
 from app.agents.spool import RunSpool, Spool
+from app.protocol import frames as p
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

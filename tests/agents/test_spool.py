@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.agents.protocol import StateChange
 from app.agents.spool import Spool
+from app.protocol.frames import StateChange
 
 T0 = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 SPEC = {"run_id": 7, "attempt": 2, "command": "echo hi", "env": {"A": "1"}}

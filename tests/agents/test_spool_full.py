@@ -16,8 +16,8 @@ import pytest
 from support import mounted_tmpfs
 
 from app.agents.disk_guard import DiskGuard
-from app.agents.protocol import StateChange
 from app.agents.spool import RunSpool, Spool
+from app.protocol.frames import StateChange
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from support import LiveServer, start_live_server, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from app.agents import protocol as p
+from app.protocol import frames as p
 
 NAME = "deaf"
 

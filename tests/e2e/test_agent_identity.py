@@ -30,9 +30,9 @@ from support import LiveServer, start_live_server, wait_for
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from app.agents import protocol as p
-from app.agents.hub import AgentHub
 from app.db.tables import AgentToken
+from app.hub.hub import AgentHub
+from app.protocol import frames as p
 
 REPO = Path(__file__).resolve().parents[2]
 

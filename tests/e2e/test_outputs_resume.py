@@ -18,7 +18,7 @@ import pytest
 from support import LiveServer, start_live_server, wait_for
 from websockets.sync.client import ClientConnection, connect
 
-from app.agents import protocol as p
+from app.protocol import frames as p
 
 NAME = "by-hand"
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from app.agents import fleet
 from app.db.engine import session_scope
 from app.db.tables import Agent
-from app.scheduler.dispatch import AgentSlot, choose_agent
+from app.domain.placement import AgentSlot, choose_agent
+from app.hub import fleet
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 FULL = "spool full: no space left on the device (/srv/agent/spool)"

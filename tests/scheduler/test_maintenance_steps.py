@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from app.agents.hub import AgentHub
 from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run, run_events
 from app.db.tables import Agent, Task
 from app.domain.states import RunStatus, TriggerKind
-from app.scheduler.lifecycle import MAX_DISPATCHES
+from app.hub.hub import AgentHub
+from app.scheduler.lifecycle import MAX_DISPATCHES, apply_state
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 
@@ -28,7 +28,7 @@ def scheduler(sqlite_engine: Engine, clock: FrozenClock) -> SchedulerService:
     settings = Settings(
         heartbeat_timeout_seconds=TIMEOUT, accept_deadline_seconds=DEADLINE, local_agent=False
     )
-    hub = AgentHub(sqlite_engine, clock, heartbeat_interval=5.0)
+    hub = AgentHub(sqlite_engine, clock, heartbeat_interval=5.0, reports=apply_state)
     service = SchedulerService(sqlite_engine, clock, hub, settings)
     service.leadership.is_leader = True  # what winning the election does on SQLite
     service.started_at = clock.now() - timedelta(hours=1)

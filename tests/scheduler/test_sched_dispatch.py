@@ -9,8 +9,9 @@ from sqlalchemy import Engine, event
 
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run
+from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import RunStatus, TriggerKind
-from app.scheduler.dispatch import AgentSlot, choose_agent, dispatch_pending
+from app.scheduler.dispatch import dispatch_pending
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

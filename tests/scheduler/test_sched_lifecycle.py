@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from app.agents.protocol import StateChange
 from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run, run_events, task_spec, transition
 from app.db.tables import Task
 from app.domain.states import RunStatus, TriggerKind
+from app.protocol.frames import StateChange
 from app.scheduler.lifecycle import apply_state, expire_dispatches, fail_runs_of_lost_agent
 
 

@@ -12,8 +12,9 @@ from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.runs import create_run, task_spec, transition
 from app.db.tables import Calendar, Freeze, Run, Task
+from app.domain.placement import AgentSlot
 from app.domain.states import RunStatus, TriggerKind
-from app.scheduler.dispatch import AgentSlot, dispatch_pending
+from app.scheduler.dispatch import dispatch_pending
 from app.scheduler.firing import fire_due, plan_next
 from app.scheduler.planner import plan_task
 

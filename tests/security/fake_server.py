@@ -12,7 +12,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from app.agents import protocol as p
+from app.protocol import frames as p
 
 REPO = Path(__file__).resolve().parents[2]
 FINAL = {"SUCCESS", "FAILED", "TERMINATED"}

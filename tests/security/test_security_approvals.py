@@ -22,7 +22,8 @@ from app.db.runs import get_run
 from app.db.sealing import box_of, task_env
 from app.db.tables import Task
 from app.domain import run_spec
-from app.scheduler.dispatch import AgentSlot, dispatch_pending
+from app.domain.placement import AgentSlot
+from app.scheduler.dispatch import dispatch_pending
 
 API = "/api/v1"
 HIDDEN = "-Mhidden_root_shell"

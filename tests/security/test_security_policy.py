@@ -21,8 +21,8 @@ from app.agents.executors.base import RunSpec
 from app.agents.executors.docker import container_name, container_options, docker_available
 from app.db.engine import session_scope
 from app.db.tables import AuditEvent, Task
+from app.domain.placement import AgentSlot, choose_agent
 from app.domain.run_policy import INSTANCE_DEFAULT, RunPolicy, check, check_resolved
-from app.scheduler.dispatch import AgentSlot, choose_agent
 
 STRICT = [
     "--allow-user",

@@ -197,7 +197,7 @@ class World:
         return str(row.name)
 
     def agent(self, draining: bool = False) -> str:
-        from app.agents.fleet import DRAIN_KEY
+        from app.hub.fleet import DRAIN_KEY
 
         row = self._add(
             Agent(
@@ -319,7 +319,7 @@ class World:
             return session.exec(stmt).first() is not None
 
     def draining(self, name: str) -> bool:
-        from app.agents.fleet import is_draining
+        from app.hub.fleet import is_draining
 
         with session_scope(self.engine) as session:
             agent = session.exec(select(Agent).where(Agent.name == name)).one()

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlmodel import Session, col, select
 
-from app.agents.protocol import Control
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, WriterDep
 from app.api.env_view import audited_run
 from app.api.policy_gate import enforce
@@ -30,6 +29,7 @@ from app.db.tables import Agent, Run
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind, is_terminal
 from app.env_secrets import EnvValues
 from app.errors import Conflict, InvalidInput, NotFound
+from app.protocol.frames import Control
 from app.security import submission_status
 
 router = APIRouter(prefix="/adhoc", tags=["adhoc"])

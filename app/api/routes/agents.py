@@ -9,9 +9,6 @@ import anyio
 from fastapi import APIRouter, Path, Response, WebSocket, status
 from sqlmodel import col, select
 
-from app.agents import fleet
-from app.agents.admission import grant_for
-from app.agents.protocol import CLOSE_REMOVED
 from app.api.deps import (
     AdminDep,
     AuditDep,
@@ -29,6 +26,9 @@ from app.db.engine import session_scope
 from app.db.tables import Agent, AgentToken, Run
 from app.domain.states import ON_AGENT
 from app.errors import NotFound
+from app.hub import fleet
+from app.hub.admission import grant_for
+from app.protocol.frames import CLOSE_REMOVED
 from app.security import hash_token, new_token
 
 router = APIRouter(prefix="/agents", tags=["agents"])

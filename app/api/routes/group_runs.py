@@ -8,7 +8,6 @@ import anyio
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from app.agents.protocol import Control
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
 from app.api.group_schemas import GroupRunDetail, GroupRunPublic
 from app.api.routes.groups import group_run_public
@@ -18,6 +17,7 @@ from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
 from app.domain.roles import can_see_instance
 from app.errors import NotFound
+from app.protocol.frames import Control
 from app.scheduler.operator import terminate_group_run
 
 router = APIRouter(prefix="/group-runs", tags=["groups"])

@@ -15,9 +15,6 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import select
 
-from app.agents.output_store import OutputStore, stored_outputs
-from app.agents.output_zip import zip_stream
-from app.agents.outputs import UnsafeName, check_name
 from app.api.deps import ContextDep, UserDep
 from app.context import AppContext
 from app.db.engine import session_scope
@@ -25,6 +22,9 @@ from app.db.runs import get_run
 from app.db.tables import RunOutput
 from app.domain.roles import can_see_instance
 from app.errors import InvalidInput, NotFound
+from app.hub.output_store import OutputStore, stored_outputs
+from app.hub.output_zip import zip_stream
+from app.protocol.output_names import UnsafeName, check_name
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Attempt = Annotated[int | None, Query(ge=1, description="Default: the run's latest attempt.")]

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
 
-from app.agents.protocol import Control
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
 from app.api.env_view import reveals_env, run_spec_fields
 from app.api.runs_view import run_detail, run_public, why_not_running
@@ -26,6 +25,7 @@ from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.errors import Conflict, InvalidInput
+from app.protocol.frames import Control
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]

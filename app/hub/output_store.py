@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.agents.outputs import UnsafeName, check_name
-from app.agents.protocol import OutputFile, OutputHeader, OutputManifest
 from app.db.tables import Run, RunOutput
+from app.protocol.frames import OutputFile, OutputHeader, OutputManifest
+from app.protocol.output_names import UnsafeName, check_name
 
 log = logging.getLogger("almanac.outputs")
 _READ = 1024 * 1024

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from app.agents.protocol import OutputFile
+from app.protocol.frames import OutputFile
 
 log = logging.getLogger("almanac.outputs")
 

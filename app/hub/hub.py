@@ -12,17 +12,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import anyio
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app.agents import protocol as p
-from app.agents.admission import RefusalAudit, TokenGrant, still_valid
-from app.agents.fleet import connected_status, open_for_work, reported_resources
-from app.agents.output_store import OutputStore, stored_counts
-from app.agents.outputs import UnsafeName
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.logs import append_chunk, stored_size, stored_sizes
@@ -35,10 +31,14 @@ from app.domain.agent_identity import (
     frame_refusal,
     identity_refusal,
 )
+from app.domain.placement import AgentSlot
 from app.domain.run_policy import reported_policy
 from app.domain.states import ON_AGENT, RunStatus
-from app.scheduler.dispatch import AgentSlot
-from app.scheduler.lifecycle import apply_state
+from app.hub.admission import RefusalAudit, TokenGrant, still_valid
+from app.hub.fleet import connected_status, open_for_work, reported_resources
+from app.hub.output_store import OutputStore, stored_counts
+from app.protocol import frames as p
+from app.protocol.output_names import UnsafeName
 
 log = logging.getLogger("almanac.hub")
 
@@ -80,6 +80,14 @@ class AgentConnection:
             return False
 
 
+class ReportSink(Protocol):
+    """Applies one state change an agent reported; True when it ended the run."""
+
+    def __call__(
+        self, session: Session, change: p.StateChange, *, agent: str, now: datetime
+    ) -> bool: ...
+
+
 class AgentHub:
     def __init__(
         self,
@@ -87,9 +95,13 @@ class AgentHub:
         clock: Clock,
         *,
         heartbeat_interval: float,
+        reports: ReportSink,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        """`reports` applies an agent's state change to its run (the scheduler's lifecycle,
+        handed in by the composition root: the hub imports no scheduler)."""
         self.engine = engine
+        self.reports = reports
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.on_change = on_change
@@ -376,7 +388,7 @@ class AgentHub:
                 elif isinstance(item, p.OutputManifest):
                     connection.outputs.complete(session, item, now=now)
                 else:
-                    ended = apply_state(session, item, agent=agent, now=now) or ended
+                    ended = self.reports(session, item, agent=agent, now=now) or ended
                     if item.status in _FINAL:
                         finals.append(item)
             session.flush()
