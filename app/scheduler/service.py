@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
-from app.db.tables import Agent, GroupRun, Run, Task, TaskGroup
+from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
@@ -34,7 +34,7 @@ from app.scheduler.group_planner import (
     plan_groups,
 )
 from app.scheduler.leader import Leadership, NotLeader
-from app.scheduler.lifecycle import expire_dispatches, fail_runs_of_lost_agent
+from app.scheduler.maintenance import maintenance_pass
 from app.scheduler.planner import pending_triggers, plan_tasks
 from app.scheduler.retention import prune
 from app.settings import Settings
@@ -380,25 +380,12 @@ class SchedulerService:
         unacknowledged dispatches and declare silent agents lost, the two ways a run can get
         stuck. True when a run changed (dispatch then looks again)."""
         now = now or self.clock.now()
-        timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
-        cutoff = now - timeout
-        changed = False
         with session_scope(self.engine) as session:
             self.leadership.fence(session)  # leader-only work, fenced on the lock
-            changed |= bool(
-                expire_dispatches(
-                    session, now=now, deadline_seconds=self.settings.accept_deadline_seconds
-                )
+            return maintenance_pass(
+                session,
+                now=now,
+                settings=self.settings,
+                leading_since=self.started_at or now,
+                connected=set(self.hub.connections),
             )
-            if now - (self.started_at or now) < timeout:
-                return changed  # agents get a full timeout after our own start to reconnect
-            stmt = select(Agent).where(
-                Agent.status != "offline", col(Agent.last_heartbeat) < cutoff
-            )
-            for agent in session.exec(stmt).all():
-                if agent.name in self.hub.connections:
-                    continue
-                agent.status = "offline"
-                changed |= bool(fail_runs_of_lost_agent(session, agent.name, now=now))
-                log.warning("agent %s is offline (silent for %s)", agent.name, timeout)
-        return changed

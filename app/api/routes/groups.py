@@ -1,8 +1,9 @@
-"""/groups: definitions, membership, dependency edges, group dependencies, runs, graph."""
+"""/groups: definitions and membership, forecasts, forced group runs (edges, dependencies and
+the graph are in group_dag.py, freezes in group_freezes.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -17,42 +18,26 @@ from app.api.deps import (
     WriterDep,
 )
 from app.api.group_schemas import (
-    EdgeBody,
-    EdgeRef,
-    GraphEdge,
-    GraphNode,
-    GraphPublic,
     GroupCreate,
-    GroupDependencyBody,
     GroupPublic,
     GroupRunPublic,
     GroupUpdate,
 )
-from app.api.schedule_views import forecast_public, forecast_start, freeze_public
+from app.api.schedule_views import forecast_public, forecast_start
 from app.api.schemas import (
     ForecastPublic,
-    FreezeCreate,
-    FreezePublic,
 )
 from app.db.engine import session_scope
-from app.db.freezes import add_freeze, remove_freeze
-from app.db.freezes import list_freezes as list_freezes_of
 from app.db.groups import (
-    add_edge,
-    add_group_dependency,
     create_group,
     delete_group,
     get_group,
-    group_edges,
     member_ids,
-    remove_edge,
-    task_names,
     update_group,
     upstream_groups,
 )
 from app.db.moves import move_group
-from app.db.tables import GroupDependency, GroupRun, Run, Task, TaskGroup
-from app.domain.dag import Edge, EdgeCondition, generations
+from app.db.tables import GroupRun, Task, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.roles import Role, can_see_instance, role_at_least
 from app.domain.states import TriggerKind
@@ -67,7 +52,7 @@ router = APIRouter(prefix="/groups", tags=["groups"])
 _HARMLESS = frozenset({"name", "description", "active"})
 
 
-def _visible(group: TaskGroup, instances: list[str]) -> TaskGroup:
+def visible_group(group: TaskGroup, instances: list[str]) -> TaskGroup:
     if not can_see_instance(instances, group.instance):
         raise NotFound("group", group.id)
     return group
@@ -84,7 +69,7 @@ def _user_guard(user_role: str, group: TaskGroup, changed: dict[str, object]) ->
         changed["active"] = False
 
 
-def _public(session: Session, group: TaskGroup) -> GroupPublic:
+def group_public(session: Session, group: TaskGroup) -> GroupPublic:
     idle = session.exec(
         select(GroupRun.trigger_time).where(
             GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE.value
@@ -136,7 +121,7 @@ def list_groups(
         stmt = stmt.where(col(TaskGroup.instance).in_(user.instances))
     with session_scope(context.engine) as session:
         rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size)).all()
-        return [_public(session, g) for g in rows]
+        return [group_public(session, g) for g in rows]
 
 
 @router.post("", response_model=GroupPublic, status_code=201)
@@ -150,7 +135,7 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
     with session_scope(context.engine) as session:
         group = create_group(session, fields, now=now)
         planned = plan_group(session, group, now=now)
-        public = _public(session, group)
+        public = group_public(session, group)
         audit(
             session,
             action="group.create",
@@ -166,7 +151,7 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
 @router.get("/{gid}", response_model=GroupPublic)
 def read(gid: int, context: ContextDep, user: UserDep) -> GroupPublic:
     with session_scope(context.engine) as session:
-        return _public(session, _visible(get_group(session, gid), user.instances))
+        return group_public(session, visible_group(get_group(session, gid), user.instances))
 
 
 @router.patch("/{gid}", response_model=GroupPublic)
@@ -184,8 +169,8 @@ def patch(
     changed = {k: getattr(body, k) for k in body.model_fields_set}
     moved: list[Task] = []
     with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        before = _public(session, group)
+        group = visible_group(get_group(session, gid), user.instances)
+        before = group_public(session, group)
         left = group.instance
         _user_guard(user.role, group, changed)
         target = changed.get("instance")
@@ -200,7 +185,7 @@ def patch(
         if moved:
             plan_tasks(session, moved, now=now)
         moved_next = [(task.id or 0, task.next_fire_time) for task in moved]
-        public = _public(session, group)
+        public = group_public(session, group)
         for instance in dict.fromkeys((left, group.instance)):
             audit(
                 session,
@@ -220,112 +205,17 @@ def patch(
 @router.delete("/{gid}", status_code=204)
 def remove(gid: int, context: ContextDep, user: WriterDep, audit: AuditDep) -> Response:
     with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
+        group = visible_group(get_group(session, gid), user.instances)
         audit(
             session,
             action="group.delete",
             target_kind="group",
             target_id=gid,
-            before=_public(session, group),
+            before=group_public(session, group),
             instance=group.instance,
         )
         delete_group(session, group)
     context.scheduler.group_changed(gid, None)
-    return Response(status_code=204)
-
-
-@router.get("/{gid}/edges", response_model=list[EdgeBody])
-def list_edges(gid: int, context: ContextDep, user: UserDep) -> list[EdgeBody]:
-    with session_scope(context.engine) as session:
-        _visible(get_group(session, gid), user.instances)
-        return [
-            EdgeBody(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
-            for e in group_edges(session, gid)
-        ]
-
-
-@router.post("/{gid}/edges", response_model=EdgeBody, status_code=201)
-def create_edge(
-    gid: int, body: EdgeBody, context: ContextDep, user: WriterDep, audit: AuditDep
-) -> EdgeBody:
-    """Add a dependency; a cycle is refused (409) with the path that closes it."""
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        add_edge(
-            session, group, Edge(body.upstream, body.downstream, EdgeCondition(body.condition))
-        )
-        audit(
-            session,
-            action="edge.create",
-            target_kind="edge",
-            target_id=f"{gid}:{body.upstream}->{body.downstream}",
-            after=body,
-            instance=group.instance,
-        )
-    return body
-
-
-@router.delete("/{gid}/edges", status_code=204)
-def delete_edge(
-    gid: int, body: EdgeRef, context: ContextDep, user: WriterDep, audit: AuditDep
-) -> Response:
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        remove_edge(session, group, body.upstream, body.downstream)
-        audit(
-            session,
-            action="edge.delete",
-            target_kind="edge",
-            target_id=f"{gid}:{body.upstream}->{body.downstream}",
-            before=body,
-            instance=group.instance,
-        )
-    return Response(status_code=204)
-
-
-@router.post("/{gid}/dependencies", response_model=GroupPublic, status_code=201)
-def add_dependency(
-    gid: int, body: GroupDependencyBody, context: ContextDep, user: WriterDep, audit: AuditDep
-) -> GroupPublic:
-    """This group's runs wait for `upstream_group`'s run of the same business date."""
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        _visible(get_group(session, body.upstream_group), user.instances)
-        add_group_dependency(session, group, body.upstream_group)
-        session.flush()
-        audit(
-            session,
-            action="group_dependency.create",
-            target_kind="group_dependency",
-            target_id=f"{gid}<-{body.upstream_group}",
-            after=body,
-            instance=group.instance,
-        )
-        return _public(session, group)
-
-
-@router.delete("/{gid}/dependencies/{upstream_gid}", status_code=204)
-def remove_dependency(
-    gid: int, upstream_gid: int, context: ContextDep, user: WriterDep, audit: AuditDep
-) -> Response:
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        row = session.exec(
-            select(GroupDependency).where(
-                GroupDependency.group_id == gid, GroupDependency.upstream_group_id == upstream_gid
-            )
-        ).first()
-        if row is None:
-            raise NotFound("group dependency", f"{gid} -> {upstream_gid}")
-        audit(
-            session,
-            action="group_dependency.delete",
-            target_kind="group_dependency",
-            target_id=f"{gid}<-{upstream_gid}",
-            before={"upstream_group": upstream_gid},
-            instance=group.instance,
-        )
-        session.delete(row)
     return Response(status_code=204)
 
 
@@ -339,7 +229,7 @@ def group_forecast(
 ) -> ForecastPublic:
     start = forecast_start(after, context.clock.now())
     with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
+        group = visible_group(get_group(session, gid), user.instances)
         return forecast_public(session, gid, group.schedule, start, count)
 
 
@@ -349,7 +239,7 @@ def force_group_run(
 ) -> GroupRunPublic:
     """Start a group run now: every task gets its run, the DAG releases them."""
     with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
+        group = visible_group(get_group(session, gid), user.instances)
         group_run = start_group_run(
             session,
             group,
@@ -368,115 +258,3 @@ def force_group_run(
         )
     context.scheduler.wake_dispatch()
     return public
-
-
-@router.get("/{gid}/graph", response_model=GraphPublic)
-def graph(
-    gid: int, context: ContextDep, user: UserDep, group_run: int | None = None
-) -> GraphPublic:
-    """Nodes with their status in a group run (the latest by default), edges, generations."""
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        members = member_ids(session, gid)
-        edges = group_edges(session, gid)
-        names = task_names(session, members)
-        chosen = _group_run(session, gid, group_run)
-        runs = (
-            {}
-            if chosen is None
-            else {
-                r.task_id: r
-                for r in session.exec(select(Run).where(Run.group_run_id == chosen.id)).all()
-            }
-        )
-    layers = generations(members, edges)
-    depth = {tid: index for index, layer in enumerate(layers) for tid in layer}
-    nodes = [
-        GraphNode(
-            tid=tid,
-            name=names.get(tid, str(tid)),
-            generation=depth[tid],
-            status=runs[tid].status if tid in runs else None,
-            run=runs[tid].id if tid in runs else None,
-            attempt=runs[tid].attempt if tid in runs else None,
-            reason=runs[tid].reason if tid in runs else None,
-        )
-        for tid in members
-    ]
-    return GraphPublic(
-        group=group.id or 0,
-        group_run=chosen.id if chosen else None,
-        group_run_status=chosen.status if chosen else None,
-        nodes=nodes,
-        edges=[
-            GraphEdge(upstream=e.upstream, downstream=e.downstream, condition=e.condition.value)
-            for e in edges
-        ],
-        generations=layers,
-    )
-
-
-def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | None:
-    if group_run is not None:
-        row = session.get(GroupRun, group_run)
-        if row is None or row.group_id != gid:
-            raise NotFound("group run", group_run)
-        return row
-    return session.exec(
-        select(GroupRun)
-        .where(GroupRun.group_id == gid, GroupRun.status != GroupRunStatus.IDLE.value)
-        .order_by(col(GroupRun.id).desc())
-    ).first()
-
-
-@router.get("/{gid}/freezes", response_model=list[FreezePublic])
-def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
-    with session_scope(context.engine) as session:
-        _visible(get_group(session, gid), user.instances)
-        return [freeze_public(r) for r in list_freezes_of(session, group_id=gid)]
-
-
-@router.post("/{gid}/freezes", response_model=FreezePublic, status_code=201)
-def freeze_group(
-    gid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep, audit: AuditDep
-) -> FreezePublic:
-    """Freeze the group for one business date: that day's group run and task runs skip."""
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        public = freeze_public(
-            add_freeze(
-                session,
-                body.date,
-                reason=body.reason,
-                who=user.username,
-                now=context.clock.now(),
-                group_id=gid,
-            )
-        )
-        audit(
-            session,
-            action="group.freeze",
-            target_kind="group",
-            target_id=gid,
-            after=public,
-            instance=group.instance,
-        )
-    return public
-
-
-@router.delete("/{gid}/freezes/{day}", status_code=204)
-def unfreeze_group(
-    gid: int, day: date, context: ContextDep, user: OperatorDep, audit: AuditDep
-) -> Response:
-    with session_scope(context.engine) as session:
-        group = _visible(get_group(session, gid), user.instances)
-        row = remove_freeze(session, day, group_id=gid)
-        audit(
-            session,
-            action="group.unfreeze",
-            target_kind="group",
-            target_id=gid,
-            before=freeze_public(row),
-            instance=group.instance,
-        )
-    return Response(status_code=204)
