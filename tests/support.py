@@ -146,13 +146,18 @@ def migrated_sqlite(path: Path) -> str:
 
 
 def _postgres_template(admin_url: str) -> str:
-    """A migrated database to clone, one per test process (xdist workers never share it)."""
+    """A migrated database to clone, one per test process: named by its pid, so runs side by
+    side never share one; those of processes that are gone are dropped here."""
     if admin_url not in _postgres_templates:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        name = f"almanac_tpl_{worker}_{migrations_digest()}"
+        name = f"almanac_tpl_{migrations_digest()}_{os.getpid()}"
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:  # a half-built one from a killed run is remade
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        with admin.connect() as connection:
+            for (stale,) in connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'almanac_tpl_%'")
+            ):
+                pid = stale.rsplit("_", 1)[-1]
+                if not pid.isdigit() or not Path(f"/proc/{pid}").exists() or stale == name:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))

@@ -791,8 +791,18 @@ CALLS: dict[tuple[str, str], Build] = {
 }
 
 
+_ROUTES: list[tuple[str, str]] = []
+
+
 def app_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every HTTP route of the app, API and pages alike."""
+    """(method, path) of every HTTP route of the app, API and pages alike. Every app that
+    create_app makes has the same routes: they are listed once per test process."""
+    if not _ROUTES:
+        _ROUTES.extend(_list_routes(app))
+    return list(_ROUTES)
+
+
+def _list_routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
