@@ -22,6 +22,8 @@ from app.errors import InvalidInput
 
 _hasher = PasswordHasher()
 
+# The web session's cookie: pages and the API's own docs page accept it.
+SESSION_COOKIE = "almanac_session"
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1000
 

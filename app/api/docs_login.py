@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import authenticate_login, bearer_token
 from app.errors import AuthError
-from app.web.auth import SESSION_COOKIE
+from app.security import SESSION_COOKIE
 
 
 class DocsNeedLogin:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.api.schemas import RunDetail, RunEventPublic, RunPublic
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.runs import duration_seconds
 from app.db.tables import Run, RunEvent
 from app.domain.states import RunStatus
+from app.models.schemas import RunDetail, RunEventPublic, RunPublic
 from app.scheduler.dispatch import running_counts
 from app.scheduler.why import waiting_for
 

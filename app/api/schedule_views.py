@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.api.schemas import ForecastItem, ForecastPublic, FreezePublic, SkippedItem
 from app.clock import ensure_aware
 from app.db.tables import Freeze
 from app.domain.schedules import parse_schedule
 from app.domain.triggers import forecast
 from app.errors import InvalidInput
+from app.models.schemas import ForecastItem, ForecastPublic, FreezePublic, SkippedItem
 from app.scheduler.planner import Calendars
 
 

@@ -6,13 +6,6 @@ from collections.abc import Collection
 
 from sqlmodel import Session, col, select
 
-from app.api.io_schemas import (
-    CalendarItem,
-    DependencyItem,
-    GroupDependencyItem,
-    GroupItem,
-    TaskItem,
-)
 from app.db.sealing import box_or_none, task_env
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
 from app.io.snapshot import (
@@ -22,6 +15,13 @@ from app.io.snapshot import (
     group_dependency_item,
     group_item,
     task_item,
+)
+from app.models.io_schemas import (
+    CalendarItem,
+    DependencyItem,
+    GroupDependencyItem,
+    GroupItem,
+    TaskItem,
 )
 
 

@@ -13,13 +13,13 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from app.api.io_schemas import ImportChange
 from app.db.tables import Agent
 from app.io.export import database_snapshot
 from app.io.parse import FileContent, parse_document
 from app.io.problems import ImportRefused
 from app.io.snapshot import KINDS, Item, Key, Snapshot, describe
 from app.io.validate import Checker, check_state
+from app.models.io_schemas import ImportChange
 
 Mode = Literal["merge", "mirror"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from app.api.io_schemas import FORMAT, ExportDocument, ImportProblem
 from app.io.problems import ImportRefused, from_validation, item_label, problem
 from app.io.snapshot import KINDS, Key, Snapshot
+from app.models.io_schemas import FORMAT, ExportDocument, ImportProblem
 
 # Anything bigger is not a definitions file.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024

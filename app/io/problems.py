@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.api.io_schemas import ImportProblem
 from app.errors import AlmanacError
+from app.models.io_schemas import ImportProblem
 
 _SCHEDULE_KINDS = ("cron", "times", "frequency", "once")
 

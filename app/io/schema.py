@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.api.io_schemas import FORMAT, ExportDocument
+from app.models.io_schemas import FORMAT, ExportDocument
 
 SCHEMA_ID = "https://almanac.invalid/schema/export.json"
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "export-schema.json"

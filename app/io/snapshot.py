@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.api.io_schemas import (
+from app.domain.schedules import schedule_to_dict
+from app.models.io_schemas import (
     FORMAT,
     CalendarItem,
     DependencyItem,
@@ -24,7 +25,6 @@ from app.api.io_schemas import (
     TaskItem,
     item_dict,
 )
-from app.domain.schedules import schedule_to_dict
 
 Key = tuple[str, ...]
 Item = dict[str, Any]

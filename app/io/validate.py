@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.api.io_schemas import ImportProblem, Kind
 from app.domain.calendars import validate_calendar_fields
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
 from app.env_secrets import MASK
 from app.io.parse import FileContent
 from app.io.problems import problem
 from app.io.snapshot import Item, Key, Snapshot
+from app.models.io_schemas import ImportProblem, Kind
 
 
 @dataclass

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, Request
 
-from app.web.auth import SESSION_COOKIE, SessionDep, WebSession
+from app.security import SESSION_COOKIE
+from app.web.auth import SessionDep, WebSession
 
 API = "/api/v1"
 

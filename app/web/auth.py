@@ -24,9 +24,8 @@ from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
 from app.db.users import issue_token
 from app.domain.roles import Role, role_at_least
-from app.security import hash_token
+from app.security import SESSION_COOKIE, hash_token
 
-SESSION_COOKIE = "almanac_session"
 LOGIN_COOKIE = "almanac_login"  # double-submit CSRF token of the login form
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"

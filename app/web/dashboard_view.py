@@ -12,9 +12,9 @@ import anyio
 from sqlalchemy import ColumnElement, Engine, func, true
 from sqlmodel import col, select
 
-from app.api.schemas import RunPage, RunPublic
 from app.db.engine import session_scope
 from app.db.tables import Run, User
+from app.models.schemas import RunPage, RunPublic
 from app.web.api import ApiClient
 from app.web.status import STATUSES
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from app.api.schemas import RunEventPublic
+from app.models.schemas import RunEventPublic
 from app.web.status import CHAIN, status_meta
 
 StepState = Literal["done", "current", "failed", "future"]

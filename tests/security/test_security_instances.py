@@ -18,8 +18,7 @@ from app.db.engine import session_scope
 from app.db.runs import create_run
 from app.db.tables import Agent, ApiToken, AuditEvent, Integration, User
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind
-from app.security import hash_token, new_token
-from app.web.auth import SESSION_COOKIE
+from app.security import SESSION_COOKIE, hash_token, new_token
 
 API = "/api/v1"
 HOURLY = {"kind": "cron", "cron": "0 * * * *", "timezone": "UTC"}

@@ -38,9 +38,10 @@ from app.db.tables import (
 )
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus
+from app.security import SESSION_COOKIE
 from app.server import create_app
 from app.settings import Settings
-from app.web.auth import CSRF_HEADER, SESSION_COOKIE, csrf_for
+from app.web.auth import CSRF_HEADER, csrf_for
 
 PUBLIC = "public"
 OK = frozenset(range(200, 300))

@@ -18,8 +18,7 @@ from web.web_helpers import Login, sign_in
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
 from app.secrets import KEY_ENV, derived_key
-from app.security import hash_token
-from app.web.auth import SESSION_COOKIE
+from app.security import SESSION_COOKIE, hash_token
 
 
 def _login_token(client: TestClient) -> str:

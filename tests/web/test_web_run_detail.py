@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from support import wait_for
 from web.web_helpers import Login
 
-from app.api.schemas import RunEventPublic
 from app.db.engine import session_scope
 from app.db.logs import append_chunk
 from app.db.runs import get_run, transition
 from app.domain.states import RunStatus
+from app.models.schemas import RunEventPublic
 from app.web.timeline import timeline
 
 

@@ -19,7 +19,6 @@ from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, W
 from app.api.env_view import audited_run
 from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
-from app.api.schemas import Memory, Mount, RunPublic
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
@@ -29,6 +28,7 @@ from app.db.tables import Agent, Run
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind, is_terminal
 from app.env_secrets import EnvValues
 from app.errors import Conflict, InvalidInput, NotFound
+from app.models.schemas import Memory, Mount, RunPublic
 from app.protocol.frames import Control
 from app.security import submission_status
 

@@ -19,8 +19,6 @@ from app.api.deps import (
     bearer_token,
 )
 from app.api.routes.outputs import output_store
-from app.api.schemas import AgentPublic, AgentTokenCreated
-from app.api.security_schemas import AgentTokenCreateBody, AgentTokenListed
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import Agent, AgentToken, Run
@@ -28,6 +26,8 @@ from app.domain.states import ON_AGENT
 from app.errors import NotFound
 from app.hub import fleet
 from app.hub.admission import grant_for
+from app.models.schemas import AgentPublic, AgentTokenCreated
+from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
 from app.protocol.frames import CLOSE_REMOVED
 from app.security import hash_token, new_token
 

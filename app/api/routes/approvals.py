@@ -13,14 +13,14 @@ from fastapi import APIRouter
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep
 from app.api.env_view import audited_run
 from app.api.runs_view import run_public
-from app.api.schemas import RunPublic
-from app.api.security_schemas import Approval, Decision
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
 from app.db.tables import Run
 from app.domain import run_spec
 from app.domain.states import RunStatus
 from app.errors import Conflict
+from app.models.schemas import RunPublic
+from app.models.security_schemas import Approval, Decision
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import AdminDep, ContextDep, ScopeDep
-from app.api.security_schemas import AuditPage, AuditPublic
 from app.db.audit import AuditFilter, query_audit
 from app.db.engine import session_scope
 from app.errors import InvalidInput
+from app.models.security_schemas import AuditPage, AuditPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Text = Annotated[str | None, Query(max_length=200)]

@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from app.api.deps import ContextDep, LoginDep, client_source
-from app.api.schemas import LoginRequest
-from app.api.security_schemas import LoginResponse, PasswordChange, UserPublic
 from app.db.audit import record_audit
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
 from app.db.users import LoginResult, attempt_login, issue_token, revoke_tokens, user_snapshot
 from app.errors import AuthError, InvalidInput
+from app.models.schemas import LoginRequest
+from app.models.security_schemas import LoginResponse, PasswordChange, UserPublic
 from app.security import LoginThrottle, check_password_strength, hash_password
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -7,15 +7,6 @@ from fastapi import APIRouter, Response
 from sqlmodel import Session, col, select
 
 from app.api.deps import AuditDep, ContextDep, UserDep, WriterDep
-from app.api.group_schemas import (
-    EdgeBody,
-    EdgeRef,
-    GraphEdge,
-    GraphNode,
-    GraphPublic,
-    GroupDependencyBody,
-    GroupPublic,
-)
 from app.api.routes.groups import group_public, visible_group
 from app.db.engine import session_scope
 from app.db.groups import (
@@ -31,6 +22,15 @@ from app.db.tables import GroupDependency, GroupRun, Run
 from app.domain.dag import Edge, EdgeCondition, generations
 from app.domain.group_run_states import GroupRunStatus
 from app.errors import NotFound
+from app.models.group_schemas import (
+    EdgeBody,
+    EdgeRef,
+    GraphEdge,
+    GraphNode,
+    GraphPublic,
+    GroupDependencyBody,
+    GroupPublic,
+)
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 

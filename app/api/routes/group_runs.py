@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
-from app.api.group_schemas import GroupRunDetail, GroupRunPublic
 from app.api.routes.groups import group_run_public
 from app.api.runs_view import run_public
 from app.context import AppContext
@@ -17,6 +16,7 @@ from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
 from app.domain.roles import can_see_instance
 from app.errors import NotFound
+from app.models.group_schemas import GroupRunDetail, GroupRunPublic
 from app.protocol.frames import Control
 from app.scheduler.operator import terminate_group_run
 

@@ -17,16 +17,7 @@ from app.api.deps import (
     UserDep,
     WriterDep,
 )
-from app.api.group_schemas import (
-    GroupCreate,
-    GroupPublic,
-    GroupRunPublic,
-    GroupUpdate,
-)
 from app.api.schedule_views import forecast_public, forecast_start
-from app.api.schemas import (
-    ForecastPublic,
-)
 from app.db.engine import session_scope
 from app.db.groups import (
     create_group,
@@ -42,6 +33,15 @@ from app.domain.group_run_states import GroupRunStatus
 from app.domain.roles import Role, can_see_instance, role_at_least
 from app.domain.states import TriggerKind
 from app.errors import Forbidden, InvalidInput, NotFound
+from app.models.group_schemas import (
+    GroupCreate,
+    GroupPublic,
+    GroupRunPublic,
+    GroupUpdate,
+)
+from app.models.schemas import (
+    ForecastPublic,
+)
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
 from app.api.env_view import reveals_env
-from app.api.io_schemas import ExportDocument, ImportReport
 from app.api.policy_gate import enforce_tasks
 from app.context import AppContext
 from app.db.engine import session_scope
@@ -22,6 +21,7 @@ from app.io.importer import Mode, plan_import
 from app.io.problems import ImportRefused
 from app.io.schema import export_schema
 from app.io.snapshot import dumps
+from app.models.io_schemas import ExportDocument, ImportReport
 
 router = APIRouter(tags=["import-export"])
 

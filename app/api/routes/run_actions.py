@@ -7,15 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
-from app.api.group_schemas import MarkSuccess
 from app.api.runs_view import run_public, why_not_running
-from app.api.schemas import RunPublic
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.runs import get_run
 from app.db.tables import Run
 from app.domain.roles import can_see_instance
 from app.errors import NotFound
+from app.models.group_schemas import MarkSuccess
+from app.models.schemas import RunPublic
 from app.scheduler.operator import force_past_upstreams, mark_success, rerun_with_downstream
 
 router = APIRouter(prefix="/runs", tags=["runs"])

@@ -15,7 +15,6 @@ from sqlmodel import col, select
 from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
 from app.api.env_view import reveals_env, run_spec_fields
 from app.api.runs_view import run_detail, run_public, why_not_running
-from app.api.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
@@ -25,6 +24,7 @@ from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.errors import Conflict, InvalidInput
+from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.protocol.frames import Control
 
 router = APIRouter(prefix="/runs", tags=["runs"])

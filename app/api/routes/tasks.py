@@ -21,15 +21,6 @@ from app.api.env_view import audited_run, reveals_env, task_env_fields
 from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.api.schedule_views import forecast_public, forecast_start, freeze_public
-from app.api.schemas import (
-    ForecastPublic,
-    FreezeCreate,
-    FreezePublic,
-    RunPublic,
-    TaskCreate,
-    TaskPublic,
-    TaskUpdate,
-)
 from app.db.engine import session_scope
 from app.db.freezes import add_freeze, remove_freeze
 from app.db.freezes import list_freezes as list_freezes_of
@@ -40,6 +31,15 @@ from app.db.tasks import create_task, delete_task, get_task, update_task
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Forbidden, InvalidInput
+from app.models.schemas import (
+    ForecastPublic,
+    FreezeCreate,
+    FreezePublic,
+    RunPublic,
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+)
 from app.scheduler.planner import plan_task
 from app.security import submission_status
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas import Name, PathName, RunPublic, _Strict
 from app.domain.schedules import Schedule
+from app.models.schemas import Name, PathName, RunPublic, _Strict
 
 Condition = Literal["success", "failure", "done"]
 

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.api.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
 from app.domain.schedules import Schedule
+from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
 
 FORMAT = "almanac/v1"
 
