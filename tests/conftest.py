@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine
 from support import (
     LiveServer,
-    drop_postgres_database,
-    fresh_postgres_database,
+    empty_postgres_database,
     migrated_sqlite,
     pg_admin_url,
     postgres_error,
     require,
+    reused_postgres_database,
     start_live_server,
     wait_for,
 )
@@ -42,9 +42,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield migrated_sqlite(tmp_path / "almanac.db")
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
-    url = fresh_postgres_database(admin_url)
+    url = reused_postgres_database(admin_url)
     yield url
-    drop_postgres_database(admin_url, url)
+    empty_postgres_database(admin_url, url)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.agents.executors import process
 from app.agents.executors.base import LaunchError, Outcome, RunSpec, Stream
 from app.agents.executors.process import ProcessExecutor
 
@@ -325,7 +326,16 @@ async def test_a_run_inside_its_time_limit_is_not_a_timeout(tmp_path: Path) -> N
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
-async def test_run_as_user_drops_to_that_user_and_its_groups() -> None:
+@pytest.mark.parametrize("through", ["setpriv", "subprocess"])
+async def test_run_as_user_drops_to_that_user_and_its_groups(
+    through: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setpriv changes the user in the exec'd child (the agent's fork stays a cheap vfork);
+    without it subprocess does it, to the same effect."""
+    if through == "subprocess":
+        monkeypatch.setattr(process, "_SETPRIV", None)
+    else:
+        assert process._SETPRIV is not None, "util-linux's setpriv is part of Debian"
     nobody = pwd.getpwnam("nobody")
     groups = sorted(set(os.getgrouplist("nobody", nobody.pw_gid)))
     # Somewhere nobody can reach (pytest's own tmp folders are private to root).
@@ -352,3 +362,22 @@ async def test_an_unknown_user_is_a_launch_error_naming_the_user(tmp_path: Path)
             make_spec(tmp_path, "true", run_as_user="no-such-user-almanac"), sink
         )
     assert sink.running_details == []
+
+
+def test_the_launch_hands_the_user_change_to_setpriv_with_the_users_groups() -> None:
+    creds = process._Credentials(uid=65534, gid=65534, groups=(65534, 27))
+    argv, options = process._launch(["/bin/sh", "-c", "id"], creds)
+    assert options == {}  # nothing that would make subprocess give up its vfork
+    assert argv[1:] == [
+        "--reuid=65534",
+        "--regid=65534",
+        "--groups",
+        "65534,27",
+        "--",
+        "/bin/sh",
+        "-c",
+        "id",
+    ]
+    none_extra = process._launch(["true"], process._Credentials(1, 1, ()))[0]
+    assert "--clear-groups" in none_extra
+    assert process._launch(["true"], None) == (["true"], {})
