@@ -212,8 +212,17 @@ def empty_postgres_database(admin_url: str, url: str) -> None:
         if shape != expected:
             raise LookupError(f"schema changed: {shape[0]} {sorted(shape[1] ^ expected[1])}")
         with engine.begin() as connection:
-            tables = ", ".join(f'"{t}"' for t in sorted(shape[1]))
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE replaces every
+            # table's files (half a second for thirty tables). Foreign keys are not checked
+            # meanwhile (replica role: every table is emptied anyway).
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in sorted(shape[1]):
+                connection.execute(text(f'DELETE FROM "{table}"'))
+            sequences = connection.execute(
+                text("SELECT sequence_name FROM information_schema.sequences")
+            ).scalars()
+            for sequence in list(sequences):
+                connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     except Exception:  # anything odd: a fresh clone, never a half-emptied database
         engine.dispose()
         drop_postgres_database(admin_url, url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from app.agents.agent_policy import load_policy
 from app.agents.executors.base import RunSpec
 from app.agents.executors.docker import container_name, container_options, docker_available
 from app.db.engine import session_scope
+from app.db.runs import create_run, get_run
 from app.db.tables import AuditEvent, Task
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.run_policy import INSTANCE_DEFAULT, RunPolicy, check, check_resolved
+from app.domain.states import RunStatus, TriggerKind
 
 STRICT = [
     "--allow-user",
@@ -433,3 +436,45 @@ def test_an_import_is_held_to_the_same_policies(secure_api: Api) -> None:
     admin = client.post("/api/v1/import", json=document, params={"dry_run": "false"})
     assert admin.status_code == 200, admin.text
     assert _tasks(secure_api) == 2
+
+
+def _stored_run(api: Api, status: RunStatus, spec: dict[str, Any]) -> int:
+    with session_scope(api.engine) as session:
+        run = create_run(
+            session,
+            at=datetime.now(UTC),
+            status=status,
+            trigger_kind=TriggerKind.MANUAL,
+            spec=spec,
+            instance="default",
+        )
+        return run.id or 0
+
+
+def _status(api: Api, run_id: int) -> str:
+    with session_scope(api.engine) as session:
+        return get_run(session, run_id).status
+
+
+def test_an_approval_or_a_rerun_meets_the_policies_as_they_are_now(secure_api: Api) -> None:
+    """A run made before a policy held it (submitted, or run last month) is checked again
+    when an operator lets it go: as root it waits for an admin."""
+    client = secure_api.client
+    operator = secure_api.token("op3", role="operator", instances=["default"])
+    admin = secure_api.token("adm3", role="admin", instances=["default"])
+    root = {"command": "id", "run_as_user": "root"}
+    waiting = _stored_run(secure_api, RunStatus.PENDING_APPROVAL, root)
+    refused = client.post(f"/api/v1/runs/{waiting}/approve", headers=operator)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"].startswith("run_as_user:")
+    assert _status(secure_api, waiting) == "PENDING_APPROVAL"
+    assert client.post(f"/api/v1/runs/{waiting}/approve", headers=admin).status_code == 200
+    assert _status(secure_api, waiting) == "ACTIVE"
+
+    ended = _stored_run(secure_api, RunStatus.FAILED, root)
+    refused = client.post(f"/api/v1/runs/{ended}/rerun", headers=operator)
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("run_as_user:")
+    assert _status(secure_api, ended) == "FAILED"  # the refused re-run changed nothing
+    harmless = _stored_run(secure_api, RunStatus.FAILED, {"command": "id"})
+    assert client.post(f"/api/v1/runs/{harmless}/rerun", headers=operator).json() == [harmless]
+    assert client.post(f"/api/v1/runs/{ended}/rerun", headers=admin).json() == [ended]

@@ -12,10 +12,11 @@ from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep
 from app.api.env_view import audited_run
+from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
-from app.db.tables import Run
+from app.db.tables import Run, User
 from app.domain import run_spec
 from app.domain.states import RunStatus
 from app.errors import Conflict
@@ -43,11 +44,12 @@ def _decide(
     run_id: int,
     body: Decision | None,
     context: ContextDep,
-    who: str,
+    user: User,
     scope: ScopeDep,
     audit: AuditDep,
     approve: bool,
 ) -> RunPublic:
+    who = user.username
     comment = body.comment.strip() if body else ""
     verb = "approved" if approve else "rejected"
     detail = f"{verb} by {who}" + (f": {comment}" if comment else "")
@@ -62,6 +64,8 @@ def _decide(
         if approve:
             wanted = body.spec_digest if isinstance(body, Approval) else None
             digest = _check_digest(run, wanted)
+            # The policies as they are now: one tightened since the submission holds too.
+            enforce(session, user.role, run.spec, run.instance, [str(run.spec.get("target") or "")])
             transition(
                 session,
                 run,
@@ -106,7 +110,7 @@ def approve(
 ) -> RunPublic:
     """Let a PENDING_APPROVAL run go: it becomes ACTIVE and is dispatched. With
     `spec_digest`, only if the run's spec is still that one (409 otherwise)."""
-    return _decide(run_id, body, context, user.username, scope, audit, approve=True)
+    return _decide(run_id, body, context, user, scope, audit, approve=True)
 
 
 @router.post("/{run_id}/reject", response_model=RunPublic)
@@ -119,4 +123,4 @@ def reject(
     body: Decision | None = None,
 ) -> RunPublic:
     """Refuse a PENDING_APPROVAL run: it ends REJECTED, with the comment as its reason."""
-    return _decide(run_id, body, context, user.username, scope, audit, approve=False)
+    return _decide(run_id, body, context, user, scope, audit, approve=False)

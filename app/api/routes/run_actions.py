@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
+from app.api.policy_gate import enforce
 from app.api.runs_view import run_public, why_not_running
 from app.context import AppContext
 from app.db.engine import session_scope
@@ -19,6 +20,13 @@ from app.models.schemas import RunPublic
 from app.scheduler.operator import force_past_upstreams, mark_success, rerun_with_downstream
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def _within_policy(session: Any, role: str, runs: list[Run]) -> None:
+    """A run started again meets its instance's and target agent's policies as they are now,
+    not only as they were when it was first made (admins may ask past them)."""
+    for run in runs:
+        enforce(session, role, run.spec, run.instance, [str(run.spec.get("target") or "")])
 
 
 def _run(context: AppContext, session: Any, run_id: int, instances: list[str]) -> Run:
@@ -42,6 +50,7 @@ def force(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
     with session_scope(context.engine) as session:
         run = _run(context, session, run_id, user.instances)
         before = run_public(run)
+        _within_policy(session, user.role, [run])
         force_past_upstreams(session, run, who=user.username, now=context.clock.now())
         public = run_public(run)
         audit(
@@ -64,6 +73,8 @@ def rerun(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
         run = _run(context, session, run_id, user.instances)
         before = run_public(run)
         restarted = rerun_with_downstream(session, run, who=user.username, now=context.clock.now())
+        # Each run going again, as the policies are now (a refusal undoes the whole re-run).
+        _within_policy(session, user.role, [get_run(session, rid) for rid in restarted])
         audit(
             session,
             action="run.rerun",
