@@ -49,6 +49,20 @@ def test_agent_token_is_shown_once_then_revoked(web: TestClient) -> None:
     assert revoked.context["agent_tokens"][0]["revoked_at"] is not None
 
 
+def test_an_agent_token_made_on_the_page_is_bound_to_the_agent_named(
+    web: TestClient, api: TestClient
+) -> None:
+    web.post("/admin/agent-tokens", data={"name": "db hosts", "agent": "db-01"})
+    web.post("/admin/agent-tokens", data={"name": "gpu-02"})
+    bound = {t["name"]: t["agent"] for t in api.get("/api/v1/agents/tokens").json()}
+    assert bound == {"db hosts": "db-01", "gpu-02": "gpu-02"}
+    page = web.get("/admin?tab=agent-tokens")
+    assert "<th>Agent</th>" in page.text and ">db-01</td>" in page.text
+    refused = web.post("/admin/agent-tokens", data={"name": "bad", "agent": "a/b"})
+    assert json.loads(refused.headers["HX-Trigger"])["toast"]["kind"] == "error"
+    assert "bad" not in {t["name"] for t in api.get("/api/v1/agents/tokens").json()}
+
+
 def test_api_tokens_and_audit_log(web: TestClient, api: TestClient) -> None:
     tokens = web.get("/admin?tab=tokens").context["tokens"]
     assert {t["kind"] for t in tokens} == {"api", "session"}

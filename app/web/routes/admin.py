@@ -183,15 +183,18 @@ async def create_agent_token(
     api: ApiDep,
     session: WriteSessionDep,
     name: Annotated[str, Form(max_length=200)],
+    agent: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    """`agent`: the one agent name the token may connect as (the token's name when empty)."""
+    body = {"name": name.strip(), **({"agent": agent.strip()} if agent.strip() else {})}
     return await _act(
         request,
         api,
         "agent-tokens",
         "POST",
         "/agents/tokens",
-        {"name": name.strip()},
-        f"Agent token {name} created",
+        body,
+        f"Agent token {name} created for agent {body.get('agent', body['name'])}",
     )
 
 
