@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import app.db.tables  # noqa: F401
@@ -78,3 +80,38 @@ def test_upgrading_from_the_first_release_keeps_the_data(database_url: str) -> N
         names = connection.exec_driver_sql("SELECT name FROM task").scalars().all()
     engine.dispose()
     assert names == ["kept"]
+
+
+def test_calendars_no_path_can_carry_are_renamed_with_their_schedules(database_url: str) -> None:
+    """Before 0008 names like `a/b` or `..` were stored and then unreachable at
+    /calendars/{name}: they are renamed, and the schedules naming them follow."""
+    config = alembic_config(database_url)
+    command.downgrade(config, "0007")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for name in ("a/b", "a-b", "..", "fine"):
+            connection.execute(
+                text(
+                    "INSERT INTO calendar (name, description, skip_weekends,"
+                    " extra_dates, working_dates) VALUES (:n, '', false,"
+                    " '[]', '[]')"
+                ),
+                {"n": name},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO task (name, description, command, labels, gpus, mounts, env, active,"
+                " retry_attempts, retry_delay_seconds, retry_exponential, concurrency, misfire,"
+                " misfire_grace_seconds, misfire_max_replays, instance, schedule) VALUES ('t', '',"
+                " 'true', '{}', '[]', '[]', '{}', true, 0, 0, false, 'allow', 'run_once', 3600,"
+                " 10, 'default', :s)"
+            ),
+            {"s": '{"kind": "times", "times": ["06:00"], "calendar": "a/b"}'},
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        names = set(connection.execute(text("SELECT name FROM calendar")).scalars())
+        schedule = connection.execute(text("SELECT schedule FROM task")).scalar()
+    engine.dispose()
+    assert names == {"a-b-2", "a-b", "calendar-dotdot", "fine"}
+    assert (json.loads(schedule) if isinstance(schedule, str) else schedule)["calendar"] == "a-b-2"
