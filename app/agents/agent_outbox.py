@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from app.agents.sender import Channel, Sent, flush, released
 from app.agents.spool import RunSpool, Spool
 from app.protocol import frames as p
+from app.protocol.frames import AgentState
 
 # fsyncs and removals of finished spools, one at a time and in order: in a burst they must
 # neither crowd the launches out of the disk nor remove a spool before its fsync.
@@ -55,7 +56,7 @@ class Outbox:
             p.HeldRun(
                 run_id=s.run_id,
                 attempt=s.attempt,
-                status=s.last_status or "STARTED",
+                status=s.last_status or AgentState.STARTED,
                 seq=s.states[-1].seq if s.states else 0,
             )
             for s in self.held.values()

@@ -16,6 +16,7 @@ from app.agents.agent_runs import RunSupervisor, Spawn
 from app.agents.executors.base import Executor, LaunchError, Reattachable, Stream
 from app.agents.process_groups import end_groups
 from app.agents.spool import RunSpool, Spool
+from app.protocol.frames import AgentState
 
 log = logging.getLogger("almanac.agent")
 
@@ -59,7 +60,7 @@ class Recovery:
                 said = ended.get(key, "")
                 await self._runs.finish(
                     spool,
-                    "FAILED",
+                    AgentState.FAILED,
                     reason=_LOST,
                     detail="the agent restarted while this run was executing"
                     + (f"; {said}" if said else ""),
@@ -99,11 +100,11 @@ class Recovery:
                 spool.run_id, spool.attempt, self._runs.sink(spool), offsets=offsets
             )
         except (LookupError, LaunchError) as exc:
-            await self._runs.finish(spool, "FAILED", reason=_LOST, detail=str(exc))
+            await self._runs.finish(spool, AgentState.FAILED, reason=_LOST, detail=str(exc))
             return
         log.info("re-attached to the container of run %s attempt %s", spool.run_id, spool.attempt)
-        if spool.last_status == "STARTED":
+        if spool.last_status == AgentState.STARTED:
             self._runs.record(
-                spool, "RUNNING", detail="container re-attached after an agent restart"
+                spool, AgentState.RUNNING, detail="container re-attached after an agent restart"
             )
         await self._runs.supervise((spool.run_id, spool.attempt), spool, execution)

@@ -22,6 +22,7 @@ from app.agents.process_groups import ProcessRecord, record_of
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
 from app.protocol import frames as p
+from app.protocol.frames import ENDINGS, AgentState
 
 log = logging.getLogger("almanac.agent")
 
@@ -89,7 +90,7 @@ class RunSupervisor:
         if unwritten is not None:  # held in memory, and sent all the same
             self._health.write_failed(unwritten, spool)
         self._outbox.mark((spool.run_id, spool.attempt))
-        if status in ("SUCCESS", "FAILED", "TERMINATED"):
+        if status in ENDINGS:
             self._outbox.keep_outcome(spool)
 
     async def finish(
@@ -121,7 +122,7 @@ class RunSupervisor:
             run_id=start.run_id,
             attempt=start.attempt,
             seq=1,
-            status="STARTED",
+            status=AgentState.STARTED,
             at=self._clock.now(),
             detail=f"accepted by {self._config.name}",
         )
@@ -137,13 +138,15 @@ class RunSupervisor:
         self._outbox.mark(key)
         verdict = judge(start, self._config.policy)
         if verdict.refusal is not None:
-            await self.finish(spool, "FAILED", reason=f"refused by agent policy: {verdict.refusal}")
+            await self.finish(
+                spool, AgentState.FAILED, reason=f"refused by agent policy: {verdict.refusal}"
+            )
             return
         executor = self._process if start.image is None else self._docker
         if executor is None:
             await self.finish(
                 spool,
-                "FAILED",
+                AgentState.FAILED,
                 reason=f"launch error: Docker is not available on agent {self._config.name}",
             )
             return
@@ -165,7 +168,7 @@ class RunSupervisor:
         try:
             execution = await executor.start(spec, self.sink(spool))
         except LaunchError as exc:
-            await self.finish(spool, "FAILED", reason=f"launch error: {exc}")
+            await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
             return
         await self.supervise(key, spool, execution)
 
@@ -182,12 +185,12 @@ class RunSupervisor:
             return
         lost = self._lost_output.pop(key, None)
         if lost is not None:
-            await self.finish(spool, "FAILED", exit_code=outcome.exit_code, reason=lost)
+            await self.finish(spool, AgentState.FAILED, exit_code=outcome.exit_code, reason=lost)
             return
         if outcome.terminated:
-            status = "TERMINATED"
+            status = AgentState.TERMINATED
         else:
-            status = "SUCCESS" if outcome.succeeded else "FAILED"
+            status = AgentState.SUCCESS if outcome.succeeded else AgentState.FAILED
         await self.finish(spool, status, exit_code=outcome.exit_code, reason=outcome.reason)
 
     async def control(self, control: p.Control) -> None:
@@ -198,12 +201,12 @@ class RunSupervisor:
             return
         if control.type == "kill":
             await execution.kill(control.grace_seconds)
-        elif control.type == "pause" and spool.last_status == "RUNNING":
+        elif control.type == "pause" and spool.last_status == AgentState.RUNNING:
             await execution.pause()
-            self.record(spool, "PAUSED", detail="paused by operator")
-        elif control.type == "resume" and spool.last_status == "PAUSED":
+            self.record(spool, AgentState.PAUSED, detail="paused by operator")
+        elif control.type == "resume" and spool.last_status == AgentState.PAUSED:
             await execution.resume()
-            self.record(spool, "RUNNING", detail="resumed by operator")
+            self.record(spool, AgentState.RUNNING, detail="resumed by operator")
 
     async def abandon(self, key: Key) -> None:
         execution = self.executions.get(key)
@@ -251,7 +254,7 @@ class _SpoolSink:
         # The process group goes into the journal with RUNNING (one write): a later life of
         # the agent, or its watchdog, can end it.
         process = record_of(pid, self._runs.life) if pid is not None else None
-        self._runs.record(self._spool, "RUNNING", detail=detail, process=process)
+        self._runs.record(self._spool, AgentState.RUNNING, detail=detail, process=process)
 
     async def output(self, stream: Stream, data: bytes) -> None:
         self._runs.take_output(self._spool, stream, data)

@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.protocol.frames import ENDINGS
+
 _PROC = "/proc"
-_FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def unfinished(journal: bytes) -> ProcessRecord | None:
             continue
         if "process" in entry:
             record = ProcessRecord.from_json(entry["process"])
-        elif entry.get("status") in _FINAL:
+        elif entry.get("status") in ENDINGS:
             return None
     return record
 

@@ -21,13 +21,12 @@ from typing import Any
 
 from app.agents.process_groups import ProcessRecord
 from app.private_files import reclaim_folder
-from app.protocol.frames import OutputFile, StateChange
+from app.protocol.frames import ENDINGS, OutputFile, StateChange
 from app.protocol.output_names import scan_outputs
 
 STREAMS = ("stdout", "stderr")
 _JOURNAL = "journal.jsonl"
 _FREE = "free-"
-_FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 
 
 @dataclass
@@ -156,7 +155,7 @@ class RunSpool:
 
     @property
     def finished(self) -> bool:
-        return self.last_status in _FINAL
+        return self.last_status in ENDINGS
 
     @property
     def manifest(self) -> list[OutputFile] | None:

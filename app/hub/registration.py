@@ -16,8 +16,9 @@ from app.domain.agent_identity import frame_refusal
 from app.domain.states import ON_AGENT, RunStatus
 from app.hub.fleet import connected_status, reported_resources
 from app.hub.output_store import OutputStore
-from app.hub.report_store import FINAL, run_facts
+from app.hub.report_store import run_facts
 from app.protocol import frames as p
+from app.protocol.frames import ENDINGS
 
 log = logging.getLogger("almanac.hub")
 
@@ -64,7 +65,7 @@ def register(
                     outputs=outputs.sizes(held.run_id, held.attempt),
                 )
             )
-            if RunStatus(run.status) not in ON_AGENT and held.status not in FINAL:
+            if RunStatus(run.status) not in ON_AGENT and held.status not in ENDINGS:
                 stale.append((held.run_id, held.attempt))
     return resume, stale
 
@@ -74,7 +75,7 @@ def _note_late(session: Session, run: Run, held: p.HeldRun, agent: str, now: dat
     the end is kept on the timeline only, once."""
     if run.agent != agent or run.attempt != held.attempt:
         return
-    if held.status in FINAL and held.seq > run.agent_seq:
+    if held.status in ENDINGS and held.seq > run.agent_seq:
         run.agent_seq = held.seq
         session.add(
             RunEvent(

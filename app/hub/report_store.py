@@ -25,11 +25,11 @@ from app.hub.connection import AgentConnection, Inbound
 from app.hub.fleet import connected_status, reported_resources
 from app.hub.output_store import OutputStore, stored_counts
 from app.protocol import frames as p
+from app.protocol.frames import ENDINGS
 from app.protocol.output_names import UnsafeName
 
 log = logging.getLogger("almanac.hub")
 
-FINAL = {"SUCCESS", "FAILED", "TERMINATED"}
 _Item = p.StateChange | p.Heartbeat | p.OutputManifest | tuple[p.FrameHeader, bytes]
 
 
@@ -81,7 +81,7 @@ class ReportStore:
                     connection.outputs.complete(session, item, now=now)
                 else:
                     ended = self.reports(session, item, agent=agent, now=now) or ended
-                    if item.status in FINAL:
+                    if item.status in ENDINGS:
                         finals.append(item)
             session.flush()
             return _acks(session, finals), ended, token_ok

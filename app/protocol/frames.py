@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import struct
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,10 +62,27 @@ class Heartbeat(_Msg):
     runs: list[HeldRun] = Field(default_factory=list)
 
 
+class AgentState(StrEnum):
+    """What an agent reports of an attempt: the run statuses from the moment it has it."""
+
+    STARTED = "STARTED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    TERMINATED = "TERMINATED"
+
+
+# How an attempt ends: after one of these the agent reports nothing more of it.
+ENDINGS: frozenset[AgentState] = frozenset(
+    {AgentState.SUCCESS, AgentState.FAILED, AgentState.TERMINATED}
+)
+
+
 class StateChange(RunRef):
     type: Literal["state"] = "state"
     seq: int
-    status: str
+    status: AgentState
     at: datetime
     detail: str = ""
     exit_code: int | None = None

@@ -267,20 +267,29 @@ class SchedulerService:
             for at in {*replanned.values(), *groups.values()}:
                 self._wake_at(at)
 
-    def _fire_due(self) -> tuple[FireResult, list[int], list[tuple[str, StartRun]]]:
+    def fire_once(self, now: datetime) -> tuple[FireResult, list[int]]:
+        """One firing pass at `now` (tests step it); the runs made ACTIVE wait for dispatch."""
+        result, groups, _ = self._fire_due(now, claim=False)
+        self._plan_next(sorted(result.task_ids), sorted(groups), now)
+        return result, groups
+
+    def _fire_due(
+        self, now: datetime | None = None, *, claim: bool = True
+    ) -> tuple[FireResult, list[int], list[tuple[str, StartRun]]]:
         with session_scope(self.engine) as session:
             self.leadership.fence(session)
-            now = self.clock.now()
+            now = now or self.clock.now()
             result, groups = fire_due(session, now=now), fire_due_groups(session, now=now)
-            sends = self._claim_in(session) if result.activated or groups else []
+            wanted = claim and (result.activated or groups)
+            sends = self._claim_in(session) if wanted else []
             return result, groups, sends
 
     def _plan_next(
-        self, task_ids: list[int], gids: list[int]
+        self, task_ids: list[int], gids: list[int], now: datetime | None = None
     ) -> tuple[dict[int, datetime | None], dict[int, datetime | None]]:
         with session_scope(self.engine) as session:
             self.leadership.fence(session)
-            now = self.clock.now()
+            now = now or self.clock.now()
             return plan_next(session, task_ids, now=now), plan_groups(session, gids, now=now)
 
     async def _dispatch_loop(self) -> None:

@@ -1,5 +1,6 @@
-"""The maintenance loop stepped with the injected clock: silent agents are declared lost and
-unacknowledged dispatches expire at the right moment, in milliseconds instead of real time."""
+"""The leader's loops stepped with the injected clock: silent agents are declared lost,
+unacknowledged dispatches expire and schedules fire at the right moment, in milliseconds
+instead of real time."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.clock import FrozenClock
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run, run_events
-from app.db.tables import Agent, Task
+from app.db.tables import Agent, Run, Task
 from app.domain.states import RunStatus, TriggerKind
 from app.hub.hub import AgentHub
 from app.scheduler.lifecycle import MAX_DISPATCHES, apply_state
+from app.scheduler.planner import plan_tasks
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 
@@ -132,3 +134,33 @@ def test_a_server_that_no_longer_leads_changes_nothing(
     with pytest.raises(Exception, match="not the scheduler leader"):
         scheduler.maintenance_once(clock.now() + timedelta(hours=1))
     assert _status(sqlite_engine, run_id)[0] == "RUNNING"
+
+
+def test_the_fire_pass_steps_a_schedule_through_two_days(
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
+    """The leader's firing pass with the injected clock: nothing before the trigger time, the
+    occurrence ACTIVE at it, the next day's planned at once; a pass that no longer leads
+    fires nothing."""
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    with session_scope(sqlite_engine) as session:
+        task = Task(name="daily", command="true", schedule=schedule)
+        session.add(task)
+        session.flush()
+        plan_tasks(session, [task], now=clock.now())  # 2026-03-02 08:00: today's 09:00
+        tid = task.id or 0
+
+    def runs() -> list[tuple[str, str]]:
+        with session_scope(sqlite_engine) as session:
+            rows = session.exec(select(Run).where(Run.task_id == tid).order_by(col(Run.id)))
+            return [(r.status, r.trigger_time.strftime("%d %H:%M")) for r in rows if r.trigger_time]
+
+    early, _ = scheduler.fire_once(clock.now() + timedelta(minutes=59))
+    assert early.activated == [] and runs() == [("IDLE", "02 09:00")]
+    fired, _ = scheduler.fire_once(clock.now() + timedelta(hours=1, seconds=1))
+    assert len(fired.activated) == 1
+    assert runs() == [("ACTIVE", "02 09:00"), ("IDLE", "03 09:00")]
+    scheduler.leadership.is_leader = False
+    with pytest.raises(Exception, match="not the scheduler leader"):
+        scheduler.fire_once(clock.now() + timedelta(days=1, hours=1, seconds=1))
+    assert runs() == [("ACTIVE", "02 09:00"), ("IDLE", "03 09:00")]
