@@ -13,7 +13,7 @@ from app.db.runs import transition
 from app.db.tables import GroupRun, Run, RunEvent
 from app.domain.dag import rerun_set
 from app.domain.group_run_states import GroupRunStatus, can_move
-from app.domain.states import ON_AGENT, RunStatus, is_terminal
+from app.domain.states import KillPlan, RunStatus, is_terminal, kill_plan
 from app.errors import Conflict, NotFound
 from app.scheduler.group_runs import IGNORE_UPSTREAMS
 
@@ -114,6 +114,17 @@ def mark_success(session: Session, run: Run, *, who: str, why: str, now: datetim
     return released
 
 
+def stop_run(session: Session, run: Run, *, who: str, detail: str, now: datetime) -> KillPlan:
+    """Kill `run` as `kill_plan` decides: what ends here ends now; the caller tells the agent
+    when the plan says so (after the commit: the ending is stored first)."""
+    plan = kill_plan(RunStatus(run.status), run.agent is not None)
+    if plan.end_here is RunStatus.REJECTED:
+        transition(session, run, plan.end_here, at=now, reason=f"killed by {who}", detail=detail)
+    elif plan.end_here is not None:
+        transition(session, run, plan.end_here, at=now, reason="terminated", detail=detail)
+    return plan
+
+
 def terminate_group_run(
     session: Session, group_run_id: int, *, who: str, now: datetime
 ) -> list[tuple[str, int, int]]:
@@ -125,18 +136,9 @@ def terminate_group_run(
         raise Conflict(f"group run {group_run_id} is {group_run.status}: it has ended")
     to_kill = []
     for run in session.exec(select(Run).where(Run.group_run_id == group_run_id)).all():
-        status = RunStatus(run.status)
-        if status in ON_AGENT and run.agent:
+        plan = stop_run(session, run, who=who, detail=f"group run terminated by {who}", now=now)
+        if plan.tell_agent and run.agent:
             to_kill.append((run.agent, run.id or 0, run.attempt))
-        elif not is_terminal(status):
-            transition(
-                session,
-                run,
-                RunStatus.TERMINATED,
-                at=now,
-                reason="terminated",
-                detail=f"group run terminated by {who}",
-            )
     # Ended at once unless a run is on an agent: then when the last killed run ends (settle).
     move_group_run(group_run, GroupRunStatus.TERMINATED, at=now, finished=not to_kill)
     return to_kill

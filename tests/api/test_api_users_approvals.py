@@ -135,3 +135,16 @@ def test_the_audit_log_filters_pages_and_stays_in_the_admins_instances(api: Test
     assert "other" not in {e["instance"] for e in seen} and len(seen) == 3
     operator = _as(seed_user(engine, "otto", role="operator"))
     assert api.get("/api/v1/audit", headers=operator).status_code == 403
+
+
+def test_killing_a_run_that_waits_for_approval_rejects_it(api: TestClient) -> None:
+    """As a batch kill always did: a run never started ends REJECTED, with who killed it."""
+    engine = _engine(api)
+    user = _as(seed_user(engine, "ula", role="user"))
+    operator = _as(seed_user(engine, "oleg", role="operator"))
+    task = _task(api, name="waits")
+    run = api.post(f"/api/v1/tasks/{task['tid']}/run", headers=user).json()
+    killed = api.post(f"/api/v1/runs/{run['id']}/kill", headers=operator)
+    assert killed.status_code == 200, killed.text
+    assert (killed.json()["status"], killed.json()["reason"]) == ("REJECTED", "killed by oleg")
+    assert api.post(f"/api/v1/runs/{run['id']}/kill", headers=operator).status_code == 409

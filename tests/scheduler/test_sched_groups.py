@@ -213,3 +213,62 @@ def test_an_ended_group_run_cannot_be_terminated_and_stays_as_it_was(engine: Eng
         kept, stopped = session.get(GroupRun, ended_id), session.get(GroupRun, planned_id)
     assert kept is not None and (kept.status, kept.finished_at) == ("SUCCESS", NOW)
     assert stopped is not None and (stopped.status, stopped.finished_at) == ("TERMINATED", NOW)
+
+
+def test_terminating_a_group_run_ends_what_no_agent_runs_and_names_what_to_kill(
+    engine: Engine,
+) -> None:
+    """A run just dispatched (TRIGGER) ends here and its agent is told too, so its start
+    cannot come back; a running one is left to its agent; one waiting for approval is
+    rejected."""
+    with session_scope(engine) as session:
+        group = TaskGroup(name="stop-all")
+        session.add(group)
+        session.flush()
+        group_run = GroupRun(
+            group_id=group.id or 0,
+            status="RUNNING",
+            trigger_kind="manual",
+            trigger_time=NOW,
+            created_at=NOW,
+        )
+        session.add(group_run)
+        session.flush()
+        made = {}
+        for status, agent in (
+            ("TRIGGER", "a1"),
+            ("RUNNING", "a1"),
+            ("PENDING_APPROVAL", None),
+            ("ACTIVE", None),
+        ):
+            task = Task(name=f"stop-{status}", command="true", group_id=group.id)
+            session.add(task)
+            session.flush()
+            run = Run(
+                task_id=task.id,
+                status=status,
+                trigger_kind="manual",
+                spec={"command": "true"},
+                group_run_id=group_run.id,
+                agent=agent,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            session.add(run)
+            session.flush()
+            made[status] = run.id or 0
+        group_run_id = group_run.id or 0
+    with session_scope(engine) as session:
+        to_kill = terminate_group_run(session, group_run_id, who="op", now=NOW)
+    assert sorted(to_kill) == sorted([("a1", made["TRIGGER"], 1), ("a1", made["RUNNING"], 1)])
+    with session_scope(engine) as session:
+        after = {s: session.get(Run, rid) for s, rid in made.items()}
+        stopped = session.get(GroupRun, group_run_id)
+    assert {s: r.status for s, r in after.items() if r} == {
+        "TRIGGER": "TERMINATED",
+        "RUNNING": "RUNNING",
+        "PENDING_APPROVAL": "REJECTED",
+        "ACTIVE": "TERMINATED",
+    }
+    assert stopped is not None and stopped.status == "TERMINATED"
+    assert stopped.finished_at is None  # until the running one's agent reports its end

@@ -22,14 +22,15 @@ from app.api.runs_view import run_public
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
-from app.db.runs import create_run, transition
+from app.db.runs import create_run
 from app.db.sealing import box_of
 from app.db.tables import Agent, Run
-from app.domain.states import ON_AGENT, RunStatus, TriggerKind, is_terminal
+from app.domain.states import RunStatus, TriggerKind, is_terminal
 from app.env_secrets import EnvValues
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models.schemas import Memory, Mount, RunPublic
 from app.protocol.frames import Control
+from app.scheduler.operator import stop_run
 from app.security import submission_status
 
 router = APIRouter(prefix="/adhoc", tags=["adhoc"])
@@ -249,29 +250,14 @@ def _stop_here(
         for run in session.exec(
             select(Run).where(col(Run.id).in_([r.id for r in runs])).with_for_update()
         ).all():
-            status, run_id = RunStatus(run.status), run.id or 0
-            outcomes[run_id] = "killed"
-            if status is RunStatus.PENDING_APPROVAL:
-                transition(
-                    session,
-                    run,
-                    RunStatus.REJECTED,
-                    at=now,
-                    reason=f"killed by {who}",
-                    detail=f"batch killed by {who}",
-                )
-            elif status in (RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.TRIGGER):
-                if status is RunStatus.TRIGGER:
+            run_id = run.id or 0
+            plan = stop_run(session, run, who=who, detail=f"batch killed by {who}", now=now)
+            if plan.end_here is not None:
+                outcomes[run_id] = "killed"
+                if plan.tell_agent:
                     starting.append(run)
-                transition(
-                    session,
-                    run,
-                    RunStatus.TERMINATED,
-                    at=now,
-                    reason="terminated",
-                    detail=f"batch killed by {who}",
-                )
-            elif status in ON_AGENT:
+            elif plan.tell_agent:
+                outcomes[run_id] = "killed"
                 tell.append(run)
             else:
                 outcomes[run_id] = "already ended"

@@ -19,13 +19,14 @@ from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes, read_lines
-from app.db.runs import get_run, run_events, transition
+from app.db.runs import get_run, run_events
 from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
-from app.domain.states import ON_AGENT, RunStatus, is_terminal
+from app.domain.states import RunStatus, is_terminal, kill_plan
 from app.errors import Conflict, InvalidInput
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.protocol.frames import Control
+from app.scheduler.operator import stop_run
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]
@@ -191,31 +192,24 @@ async def kill(
     status = RunStatus(run.status)
     if is_terminal(status):
         raise Conflict(f"run {run_id} already ended {status.value}")
-    if status in ON_AGENT and status is not RunStatus.TRIGGER:
+    plan = kill_plan(status, run.agent is not None)
+    if plan.end_here is None:  # its agent ends it
         how = await _control(context, run, "kill", response)
         await _audit(audit, "kill", run, "kill requested", how)
         return run_public(run)
-    public = await anyio.to_thread.run_sync(_terminate_here, context, run_id, user.username)
+    public = await anyio.to_thread.run_sync(_stop_here, context, run_id, user.username)
     await _audit(audit, "kill", run, public.status)
-    if status is RunStatus.TRIGGER and run.agent:  # the start may already be on its way
+    if plan.tell_agent and run.agent:  # the start may already be on its way
         await context.controls.tell(
             run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt)
         )
     return public
 
 
-def _terminate_here(context: AppContext, run_id: int, who: str) -> RunPublic:
-    """A run no agent holds yet ends at once; one just dispatched is told to stop too."""
+def _stop_here(context: AppContext, run_id: int, who: str) -> RunPublic:
     with session_scope(context.engine) as session:
         run = get_run(session, run_id, lock=True)
-        transition(
-            session,
-            run,
-            RunStatus.TERMINATED,
-            at=context.clock.now(),
-            reason="terminated",
-            detail=f"terminated by {who}",
-        )
+        stop_run(session, run, who=who, detail=f"terminated by {who}", now=context.clock.now())
         return run_public(run)
 
 
