@@ -365,7 +365,7 @@ async def test_an_unknown_user_is_a_launch_error_naming_the_user(tmp_path: Path)
 
 
 def test_the_launch_hands_the_user_change_to_setpriv_with_the_users_groups() -> None:
-    creds = process._Credentials(uid=65534, gid=65534, groups=(65534, 27))
+    creds = process._Credentials(uid=65534, gid=65534, groups=(65534, 27), home="/nonexistent")
     argv, options = process._launch(["/bin/sh", "-c", "id"], creds)
     assert options == {}  # nothing that would make subprocess give up its vfork
     assert argv[1:] == [
@@ -378,6 +378,6 @@ def test_the_launch_hands_the_user_change_to_setpriv_with_the_users_groups() -> 
         "-c",
         "id",
     ]
-    none_extra = process._launch(["true"], process._Credentials(1, 1, ()))[0]
+    none_extra = process._launch(["true"], process._Credentials(1, 1, (), "/"))[0]
     assert "--clear-groups" in none_extra
     assert process._launch(["true"], None) == (["true"], {})

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.db.engine import session_scope
 from app.db.groups import add_group_dependency
@@ -182,28 +182,31 @@ def test_a_run_whose_upstream_failed_never_starts_even_before_it_is_skipped(
     assert blockers == [{"kind": "upstream", "detail": "will be skipped: upstream first FAILED"}]
 
 
+def _group_runs(session: Session, name: str, *statuses: str) -> tuple[TaskGroup, list[GroupRun]]:
+    """A group with one group run in each status (ended ones finished at NOW)."""
+    group = TaskGroup(name=name)
+    session.add(group)
+    session.flush()
+    ended = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED", "MISSED"}
+    rows = [
+        GroupRun(
+            group_id=group.id or 0,
+            status=status,
+            trigger_kind="schedule" if status == "IDLE" else "manual",
+            trigger_time=NOW,
+            created_at=NOW,
+            finished_at=NOW if status in ended else None,
+        )
+        for status in statuses
+    ]
+    session.add_all(rows)
+    session.flush()
+    return group, rows
+
+
 def test_an_ended_group_run_cannot_be_terminated_and_stays_as_it_was(engine: Engine) -> None:
     with session_scope(engine) as session:
-        group = TaskGroup(name="done")
-        session.add(group)
-        session.flush()
-        ended = GroupRun(
-            group_id=group.id or 0,
-            status="SUCCESS",
-            trigger_kind="manual",
-            trigger_time=NOW,
-            created_at=NOW,
-            finished_at=NOW,
-        )
-        planned = GroupRun(
-            group_id=group.id or 0,
-            status="IDLE",
-            trigger_kind="schedule",
-            trigger_time=NOW,
-            created_at=NOW,
-        )
-        session.add_all([ended, planned])
-        session.flush()
+        _, (ended, planned) = _group_runs(session, "done", "SUCCESS", "IDLE")
         ended_id, planned_id = ended.id or 0, planned.id or 0
     with session_scope(engine) as session, pytest.raises(Conflict, match="it has ended"):
         terminate_group_run(session, ended_id, who="op", now=NOW)
@@ -222,18 +225,7 @@ def test_terminating_a_group_run_ends_what_no_agent_runs_and_names_what_to_kill(
     cannot come back; a running one is left to its agent; one waiting for approval is
     rejected."""
     with session_scope(engine) as session:
-        group = TaskGroup(name="stop-all")
-        session.add(group)
-        session.flush()
-        group_run = GroupRun(
-            group_id=group.id or 0,
-            status="RUNNING",
-            trigger_kind="manual",
-            trigger_time=NOW,
-            created_at=NOW,
-        )
-        session.add(group_run)
-        session.flush()
+        group, (group_run,) = _group_runs(session, "stop-all", "RUNNING")
         made = {}
         for status, agent in (
             ("TRIGGER", "a1"),

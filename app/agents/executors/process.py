@@ -31,6 +31,7 @@ class _Credentials:
     uid: int
     gid: int
     groups: tuple[int, ...]
+    home: str
 
 
 def _credentials(user: str | None) -> _Credentials | None:
@@ -45,9 +46,8 @@ def _credentials(user: str | None) -> _Credentials | None:
         return None  # already that user
     if os.geteuid() != 0:
         raise LaunchError(f"agent is not root: cannot run as {user!r}")
-    return _Credentials(
-        entry.pw_uid, entry.pw_gid, tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    )
+    groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    return _Credentials(entry.pw_uid, entry.pw_gid, groups, entry.pw_dir)
 
 
 def _launch(argv: list[str], creds: _Credentials | None) -> tuple[list[str], dict[str, Any]]:
@@ -75,7 +75,7 @@ def _environment(spec: RunSpec, home: str | None) -> dict[str, str]:
 class ProcessExecutor:
     async def start(self, spec: RunSpec, sink: Sink) -> ProcessExecution:
         creds = _credentials(spec.run_as_user)
-        home = pwd.getpwuid(creds.uid).pw_dir if creds else os.environ.get("HOME")
+        home = creds.home if creds else os.environ.get("HOME")
         spec.output_dir.mkdir(parents=True, exist_ok=True)
         if creds:
             open_to_run_user(spec.output_dir, creds.uid, creds.gid)
