@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -74,26 +73,3 @@ def can_transition(current: RunStatus, target: RunStatus) -> bool:
 
 def is_terminal(status: RunStatus) -> bool:
     return status in TERMINAL
-
-
-@dataclass(frozen=True)
-class KillPlan:
-    """What stopping a run means, decided in one place for a single kill, a batch kill and a
-    terminated group run: `end_here` is the status the server gives it now (None: it stays
-    until its agent reports), `tell_agent` whether its agent must be told to stop."""
-
-    end_here: RunStatus | None
-    tell_agent: bool
-
-
-def kill_plan(status: RunStatus, on_an_agent: bool) -> KillPlan:
-    """`on_an_agent`: the run names the agent it was dispatched to."""
-    if is_terminal(status):
-        return KillPlan(None, tell_agent=False)
-    if status is RunStatus.PENDING_APPROVAL:  # never started: refusing it is what ends it
-        return KillPlan(RunStatus.REJECTED, tell_agent=False)
-    if status is RunStatus.TRIGGER:  # ended here, and the start may already be on its way
-        return KillPlan(RunStatus.TERMINATED, tell_agent=on_an_agent)
-    if status in ON_AGENT and on_an_agent:  # the agent ends it and reports TERMINATED
-        return KillPlan(None, tell_agent=True)
-    return KillPlan(RunStatus.TERMINATED, tell_agent=False)

@@ -13,7 +13,8 @@ from app.db.runs import transition
 from app.db.tables import GroupRun, Run, RunEvent
 from app.domain.dag import rerun_set
 from app.domain.group_run_states import GroupRunStatus, can_move
-from app.domain.states import KillPlan, RunStatus, is_terminal, kill_plan
+from app.domain.run_lifecycle import KillPlan, kill_plan
+from app.domain.states import RunStatus, is_terminal
 from app.errors import Conflict, NotFound
 from app.scheduler.group_runs import IGNORE_UPSTREAMS
 

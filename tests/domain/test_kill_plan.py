@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.states import TERMINAL, KillPlan, RunStatus, kill_plan
+from app.domain.run_lifecycle import KillPlan, kill_plan
+from app.domain.states import TERMINAL, RunStatus
 
 S = RunStatus
 

@@ -22,7 +22,8 @@ from app.db.logs import iter_bytes, read_lines
 from app.db.runs import get_run, run_events
 from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
-from app.domain.states import RunStatus, is_terminal, kill_plan
+from app.domain.run_lifecycle import kill_plan
+from app.domain.states import RunStatus, is_terminal
 from app.errors import Conflict, InvalidInput
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.protocol.frames import Control
