@@ -63,7 +63,7 @@ class _DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             "almanac_dispatch_queue_depth",
             "Runs ACTIVE, waiting to start",
-            value=float(by_status.get(RunStatus.ACTIVE.value, 0)),
+            value=float(by_status.get(RunStatus.ACTIVE, 0)),
         )
         online = GaugeMetricFamily("almanac_agents", "Agents by status", labels=["status"])
         for agent_status in ("online", "offline", "draining"):

@@ -118,7 +118,7 @@ def late_candidates(session: Session, *, now: datetime) -> list[tuple[AlertRule,
     for rule in rules:
         cutoff = now - timedelta(minutes=rule.late_minutes or 0)
         stmt = select(Run).where(
-            col(Run.status).in_([s.value for s in NOT_STARTED]),
+            col(Run.status).in_(list(NOT_STARTED)),
             col(Run.started_at).is_(None),
             Run.attempt == 1,  # a retry is not a late start
             col(Run.trigger_time) <= cutoff,

@@ -57,7 +57,7 @@ def run_detail(
     )
 
 
-_WAITING = {RunStatus.IDLE.value, RunStatus.ACTIVE.value, RunStatus.PENDING_APPROVAL.value}
+_WAITING = {RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.PENDING_APPROVAL}
 
 
 def why_not_running(context: AppContext, run: Run) -> list[dict[str, Any]]:

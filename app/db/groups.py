@@ -144,7 +144,7 @@ def delete_group(session: Session, group: TaskGroup) -> None:
     idle = list(
         session.exec(
             select(GroupRun.id).where(
-                GroupRun.group_id == gid, GroupRun.status == GroupRunStatus.IDLE.value
+                GroupRun.group_id == gid, GroupRun.status == GroupRunStatus.IDLE
             )
         ).all()
     )

@@ -34,9 +34,7 @@ def move_group(session: Session, group: TaskGroup, instance: str) -> list[Task]:
     session.add(group)
     session.exec(
         update(GroupRun)
-        .where(
-            col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE.value
-        )
+        .where(col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE)
         .values(instance=instance)
     )
     _carry_rules(session, select(AlertRule).where(AlertRule.group_id == group.id), instance)
@@ -50,7 +48,7 @@ def carry_task_extras(session: Session, task_ids: Sequence[int], instance: str) 
         return
     session.exec(
         update(Run)
-        .where(col(Run.task_id).in_(task_ids), col(Run.status) == RunStatus.IDLE.value)
+        .where(col(Run.task_id).in_(task_ids), col(Run.status) == RunStatus.IDLE)
         .values(instance=instance)
     )
     _carry_rules(session, select(AlertRule).where(col(AlertRule.task_id).in_(task_ids)), instance)

@@ -1,4 +1,5 @@
-"""Run rows and their timeline: every status change goes through `transition`, with an event."""
+"""Run rows and their timeline. Every status change goes through `run_commands.apply`,
+which records its event here."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlmodel import Session, col, select
 
 from app.db.tables import Run, RunEvent, Task
 from app.domain import run_spec
-from app.domain.states import RunStatus, TriggerKind, can_transition, is_terminal
-from app.errors import Conflict, NotFound
+from app.domain.run_lifecycle import check_initial
+from app.domain.states import RunStatus, TriggerKind, is_terminal
+from app.errors import NotFound
 
 # Changed run ids are collected on the session and published after commit.
 CHANGED_RUNS = "changed_runs"
@@ -68,12 +70,14 @@ def new_run(
     batch_id: str | None = None,
     reason: str | None = None,
 ) -> Run:
-    """A run row not yet in the session: `add_runs` stores it with its first event."""
+    """A run row not yet in the session: `add_runs` stores it with its first event. It
+    starts in one of the lifecycle's initial statuses (`run_lifecycle.INITIAL`)."""
+    check_initial(status)
     return Run(
         task_id=task.id if task else None,
         instance=task.instance if task else instance,
-        status=status.value,
-        trigger_kind=trigger_kind.value,
+        status=status,
+        trigger_kind=trigger_kind,
         trigger_time=trigger_time or at,
         occurrence_key=occurrence_key,
         spec=spec,
@@ -94,33 +98,7 @@ def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
     session.flush()
     for run, detail in runs:
         assert run.created_at is not None
-        _add_event(session, run, RunStatus(run.status), run.created_at, detail)
-
-
-def transition(
-    session: Session,
-    run: Run,
-    target: RunStatus,
-    *,
-    at: datetime,
-    detail: str = "",
-    **changes: Any,
-) -> None:
-    """Move `run` to `target` (checked against the lifecycle), stamping times and an event."""
-    current = RunStatus(run.status)
-    if not can_transition(current, target):
-        raise Conflict(f"run {run.id} cannot go from {current} to {target}")
-    run.status = target.value
-    run.updated_at = at
-    for name, value in changes.items():
-        setattr(run, name, value)
-    if target is RunStatus.RUNNING and run.started_at is None:
-        run.started_at = at
-    if is_terminal(target):
-        run.finished_at = at
-        if run.group_run_id is not None:
-            session.info.setdefault(ENDED_GROUP_RUNS, {})[run.group_run_id] = at
-    _add_event(session, run, target, at, detail)
+        _add_event(session, run, run.status, run.created_at, detail)
 
 
 # Events are written with one plain INSERT per flush rather than as ORM objects: a burst

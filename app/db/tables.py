@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from app.db.types import UTCDateTime
+from app.db.types import GroupRunStatusType, RunStatusType, TriggerKindType, UTCDateTime
+from app.domain.group_run_states import GroupRunStatus
+from app.domain.states import RunStatus, TriggerKind
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Any:
@@ -127,8 +129,8 @@ class GroupRun(SQLModel, table=True):
     group_id: int = Field(foreign_key="task_group.id", index=True)
     # "g<gid>@<iso trigger>" for scheduled group runs: no double fire.
     occurrence_key: str | None = Field(default=None, max_length=120, unique=True)
-    status: str = Field(max_length=20, index=True)
-    trigger_kind: str = Field(max_length=12)
+    status: GroupRunStatus = Field(sa_type=GroupRunStatusType, index=True)
+    trigger_kind: TriggerKind = Field(sa_type=TriggerKindType)
     trigger_time: datetime | None = _ts(index=True)
     business_date: date | None = Field(default=None, index=True)
     created_by: str | None = Field(default=None, max_length=100)
@@ -151,9 +153,9 @@ class Run(SQLModel, table=True):
     batch_id: str | None = Field(default=None, max_length=64, index=True)
     # "t<tid>@<iso trigger>" for scheduled occurrences: unique, so no occurrence fires twice.
     occurrence_key: str | None = Field(default=None, max_length=120, unique=True)
-    status: str = Field(max_length=20)
+    status: RunStatus = Field(sa_type=RunStatusType)
     reason: str | None = None
-    trigger_kind: str = Field(max_length=12)
+    trigger_kind: TriggerKind = Field(sa_type=TriggerKindType)
     trigger_time: datetime | None = _ts()
     not_before: datetime | None = _ts()
     dispatched_at: datetime | None = _ts()
@@ -167,6 +169,10 @@ class Run(SQLModel, table=True):
     # The attempt whose end its own agent reported (not the server: lost, expired, killed):
     # the agent may still send what it spooled of it, nothing more.
     agent_ended_attempt: int | None = None
+    # Starts sent for this attempt; an unacknowledged run fails after a few (run_lifecycle).
+    dispatches: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # An operator forced it past its upstreams in its group run.
+    ignore_upstreams: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The command and execution settings fixed when the run was created (adhoc runs have no task).
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # SHA-256 of the spec when it was submitted for approval (app/domain/run_spec.py).
@@ -183,7 +189,7 @@ class RunEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     attempt: int = 1
-    status: str = Field(max_length=20)
+    status: RunStatus = Field(sa_type=RunStatusType)
     at: datetime = Field(sa_type=UTCDateTime)
     detail: str = ""
 

@@ -85,7 +85,7 @@ def delete_task(session: Session, task: Task) -> None:
     """Delete the definition; its finished runs stay in the history (task becomes null)."""
     idle = list(
         session.exec(
-            select(Run.id).where(Run.task_id == task.id, Run.status == RunStatus.IDLE.value)
+            select(Run.id).where(Run.task_id == task.id, Run.status == RunStatus.IDLE)
         ).all()
     )
     if idle:

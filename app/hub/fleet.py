@@ -72,7 +72,7 @@ def open_for_work(engine: Engine, names: Collection[str]) -> dict[str, str | Non
 
 
 def held_runs(session: Session, name: str) -> list[int]:
-    stmt = select(Run.id).where(Run.agent == name, col(Run.status).in_([s.value for s in ON_AGENT]))
+    stmt = select(Run.id).where(Run.agent == name, col(Run.status).in_(list(ON_AGENT)))
     return sorted(int(run_id) for run_id in session.exec(stmt).all() if run_id is not None)
 
 

@@ -13,7 +13,7 @@ from app.db.engine import session_scope
 from app.db.logs import stored_size
 from app.db.tables import Agent, Run, RunEvent
 from app.domain.agent_identity import frame_refusal
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import ON_AGENT
 from app.hub.fleet import connected_status, reported_resources
 from app.hub.output_store import OutputStore
 from app.hub.report_store import run_facts
@@ -65,7 +65,7 @@ def register(
                     outputs=outputs.sizes(held.run_id, held.attempt),
                 )
             )
-            if RunStatus(run.status) not in ON_AGENT and held.status not in ENDINGS:
+            if run.status not in ON_AGENT and held.status not in ENDINGS:
                 stale.append((held.run_id, held.attempt))
     return resume, stale
 

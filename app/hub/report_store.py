@@ -19,7 +19,7 @@ from app.db.engine import session_scope
 from app.db.logs import append_chunk, stored_sizes
 from app.db.tables import Agent, Run, RunOutput
 from app.domain.agent_identity import FrameKind, RunFacts, frame_refusal
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import ON_AGENT
 from app.hub.admission import still_valid
 from app.hub.connection import AgentConnection, Inbound
 from app.hub.fleet import connected_status, reported_resources
@@ -108,7 +108,7 @@ class ReportStore:
             and run is not None
             and isinstance(item, tuple)
             and isinstance(item[0], p.OutputHeader)
-            and RunStatus(run.status) not in ON_AGENT
+            and run.status not in ON_AGENT
             and _output_stored(session, item[0])
         ):
             refusal = f"output {item[0].name!r} of run {run.id} is stored already"
@@ -136,7 +136,7 @@ def run_facts(run: Run | None) -> RunFacts | None:
         run_id=run.id or 0,
         agent=run.agent,
         attempt=run.attempt,
-        status=RunStatus(run.status),
+        status=run.status,
         agent_ended_attempt=run.agent_ended_attempt,
     )
 

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from app.db.runs import transition
+from app.db.run_commands import apply
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
+from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
@@ -50,7 +51,7 @@ def dispatch_pending(
     stmt = (
         select(Run)
         .where(
-            Run.status == RunStatus.ACTIVE.value,
+            Run.status == RunStatus.ACTIVE,
             or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
         )
         .order_by(col(Run.trigger_time), col(Run.id))
@@ -81,22 +82,10 @@ def dispatch_pending(
         if not _as_approved(session, run, now):
             continue
         choice.running += 1
-        spec = dict(run.spec)
-        spec["_dispatches"] = int(spec.get("_dispatches", 0)) + 1
         released = blockers.released_at(run) if observe_hop else None
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
-        transition(
-            session,
-            run,
-            RunStatus.TRIGGER,
-            at=now,
-            agent=choice.name,
-            dispatched_at=now,
-            reason=None,
-            spec=spec,
-            detail=f"dispatched to {choice.name}",
-        )
+        apply(session, run, c.Dispatch(choice.name), now=now)
         sends.append((choice.name, start_message(run, box)))
     return sends
 
@@ -107,14 +96,7 @@ def _as_approved(session: Session, run: Run, now: datetime) -> bool:
     approved = run.spec.get(run_spec.APPROVED)
     if approved is None or run_spec.digest(run.spec) == approved:
         return True
-    transition(
-        session,
-        run,
-        RunStatus.FAILED,
-        at=now,
-        reason="spec changed after approval: not run",
-        detail=f"spec digest is no longer the approved {str(approved)[:12]}",
-    )
+    apply(session, run, c.SpecChanged(str(approved)), now=now)
     return False
 
 
@@ -128,7 +110,7 @@ def _wait(run: Run, reason: str) -> None:
 def _tasks_on_agents(session: Session) -> set[int]:
     stmt = (
         select(Run.task_id)
-        .where(col(Run.status).in_([s.value for s in ON_AGENT]), col(Run.task_id).is_not(None))
+        .where(col(Run.status).in_(ON_AGENT), col(Run.task_id).is_not(None))
         .distinct()
     )
     return {int(tid) for tid in session.exec(stmt).all() if tid is not None}
@@ -136,7 +118,7 @@ def _tasks_on_agents(session: Session) -> set[int]:
 
 def running_counts(session: Session) -> dict[str, int]:
     """Runs each agent holds now, from the database (the truth across restarts)."""
-    stmt = select(Run.agent).where(col(Run.status).in_([s.value for s in ON_AGENT]))
+    stmt = select(Run.agent).where(col(Run.status).in_(ON_AGENT))
     counts: dict[str, int] = {}
     for name in session.exec(stmt).all():
         if name:

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from app.db.runs import create_run, task_spec, transition
+from app.db.run_commands import apply
+from app.db.runs import create_run, task_spec
 from app.db.tables import Freeze, Run, Task
+from app.domain import run_commands as c
 from app.domain.policies import ConcurrencyPolicy, MisfirePolicy, decide_misfires
 from app.domain.schedules import parse_schedule
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind
@@ -28,7 +30,7 @@ FIRE_BATCH = 250
 ON_TIME = timedelta(seconds=60)
 # How many missed occurrences of one task are enumerated after a long downtime.
 MAX_MISSED_TRACES = 1000
-_GOING = [RunStatus.ACTIVE.value, *(s.value for s in ON_AGENT)]
+_GOING = [RunStatus.ACTIVE, *ON_AGENT]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
     stmt = (
         select(Run)
         .where(
-            Run.status == RunStatus.IDLE.value,
+            Run.status == RunStatus.IDLE,
             col(Run.trigger_time) <= now,
             col(Run.task_id).is_not(None),
         )
@@ -73,7 +75,7 @@ def fire_due(session: Session, *, now: datetime) -> FireResult:
             runs = [_activate(session, task, run, now, policy)]
             delays.append((now - run.trigger_time).total_seconds())
         for fired in runs:
-            (activated if fired.status == RunStatus.ACTIVE.value else skipped).append(fired.id or 0)
+            (activated if fired.status == RunStatus.ACTIVE else skipped).append(fired.id or 0)
     return FireResult(
         activated=activated,
         skipped=skipped,
@@ -138,25 +140,13 @@ def _activate(session: Session, task: Task, run: Run, now: datetime, policy: _Po
     late_ms = (now - run.trigger_time).total_seconds() * 1000
     frozen = policy.frozen_reason(task, run.trigger_time)
     if frozen is not None:
-        transition(session, run, RunStatus.SKIPPED, at=now, reason=f"skipped: frozen ({frozen})")
+        apply(session, run, c.Skip(f"skipped: frozen ({frozen})"), now=now)
         return run
     going = policy.going.get(task.id or 0)
     if task.concurrency == ConcurrencyPolicy.SKIP.value and going is not None:
-        transition(
-            session,
-            run,
-            RunStatus.SKIPPED,
-            at=now,
-            reason=f"skipped: overlap (run {going[0]} is {going[1]})",
-        )
+        apply(session, run, c.Skip(f"skipped: overlap (run {going[0]} is {going[1]})"), now=now)
         return run
-    transition(
-        session,
-        run,
-        RunStatus.ACTIVE,
-        at=now,
-        detail=f"trigger time reached ({late_ms:.0f} ms late)",
-    )
+    apply(session, run, c.Fire(late_ms), now=now)
     policy.going.setdefault(task.id or 0, (run.id or 0, run.status))
     return run
 
@@ -190,14 +180,8 @@ def _replay_misfires(
             runs.append(_activate(session, task, run, now, policy))
             continue
         reason = "coalesced" if at in coalesced else "missed: scheduler down"
-        transition(
-            session,
-            run,
-            RunStatus.SKIPPED,
-            at=now,
-            reason=reason,
-            detail=f"{(now - at).total_seconds():.0f}s late; misfire policy {task.misfire}",
-        )
+        late = f"{(now - at).total_seconds():.0f}s late; misfire policy {task.misfire}"
+        apply(session, run, c.Skip(reason, late), now=now)
         runs.append(run)
     return runs
 

@@ -31,7 +31,7 @@ def plan_group(
 ) -> GroupRun | None:
     session.exec(
         delete(GroupRun).where(
-            col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE.value
+            col(GroupRun.group_id) == group.id, col(GroupRun.status) == GroupRunStatus.IDLE
         )
     )
     if not group.active or not group.schedule:
@@ -40,7 +40,7 @@ def plan_group(
     calendar = (calendars or Calendars(session)).for_schedule(schedule)
     last = session.exec(
         select(GroupRun.trigger_time)
-        .where(GroupRun.group_id == group.id, GroupRun.trigger_kind == TriggerKind.SCHEDULE.value)
+        .where(GroupRun.group_id == group.id, GroupRun.trigger_kind == TriggerKind.SCHEDULE)
         .order_by(col(GroupRun.trigger_time).desc())
         .limit(1)
     ).first()
@@ -49,8 +49,8 @@ def plan_group(
         return None
     group_run = GroupRun(
         group_id=group.id or 0,
-        status=GroupRunStatus.IDLE.value,
-        trigger_kind=TriggerKind.SCHEDULE.value,
+        status=GroupRunStatus.IDLE,
+        trigger_kind=TriggerKind.SCHEDULE,
         trigger_time=at,
         business_date=at.astimezone(group_zone(group)).date(),
         occurrence_key=group_occurrence_key(group.id or 0, at),
@@ -65,7 +65,7 @@ def plan_group(
 def pending_group_triggers(session: Session) -> dict[int, datetime]:
     rows = session.exec(
         select(GroupRun.group_id, GroupRun.trigger_time).where(
-            GroupRun.status == GroupRunStatus.IDLE.value
+            GroupRun.status == GroupRunStatus.IDLE
         )
     ).all()
     return {int(gid): at for gid, at in rows if at is not None}
@@ -75,7 +75,7 @@ def fire_due_groups(session: Session, *, now: datetime) -> list[int]:
     """Start every IDLE group run due at `now`; returns the ids of the groups that fired."""
     due = session.exec(
         select(GroupRun)
-        .where(GroupRun.status == GroupRunStatus.IDLE.value, col(GroupRun.trigger_time) <= now)
+        .where(GroupRun.status == GroupRunStatus.IDLE, col(GroupRun.trigger_time) <= now)
         .with_for_update(skip_locked=True)
     ).all()
     fired = []

@@ -17,15 +17,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from app.db.group_run_moves import group_status, move_group_run
+from app.db.group_run_moves import move_group_run
 from app.db.groups import group_edges, task_names, upstream_groups
-from app.db.runs import ENDED_GROUP_RUNS, add_runs, new_run, task_spec, transition
+from app.db.run_commands import apply
+from app.db.runs import ENDED_GROUP_RUNS, add_runs, new_run, task_spec
 from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.domain import run_commands as c
 from app.domain.dag import Edge, Readiness, evaluate, propagate
 from app.domain.group_run_states import GroupRunStatus, settled
 from app.domain.states import RunStatus, TriggerKind, is_terminal
-
-IGNORE_UPSTREAMS = "_ignore_upstreams"
 
 
 def group_zone(group: TaskGroup) -> ZoneInfo:
@@ -45,8 +45,8 @@ def start_group_run(
     if group_run is None:
         group_run = GroupRun(
             group_id=group.id or 0,
-            status=GroupRunStatus.RUNNING.value,
-            trigger_kind=kind.value,
+            status=GroupRunStatus.RUNNING,
+            trigger_kind=kind,
             trigger_time=now,
             created_by=created_by,
             created_at=now,
@@ -78,7 +78,7 @@ def start_group_run(
     add_runs(session, [(run, f"group {group.name} run {group_run.id}") for run in runs])
     for task, run in zip(tasks, runs, strict=True):
         if not task.active:
-            transition(session, run, RunStatus.SKIPPED, at=now, reason="skipped: task inactive")
+            apply(session, run, c.Skip("skipped: task inactive"), now=now)
     if not tasks:
         move_group_run(group_run, GroupRunStatus.SUCCESS, at=now)
     return group_run
@@ -102,8 +102,8 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
     runs = _runs_by_task(session, group_run_id)
     members = list(runs)
     edges = group_edges(session, group_run.group_id)
-    statuses = {tid: RunStatus(r.status) for tid, r in runs.items()}
-    forced = {tid for tid, r in runs.items() if r.spec.get(IGNORE_UPSTREAMS)}
+    statuses = {tid: r.status for tid, r in runs.items()}
+    forced = {tid for tid, r in runs.items() if r.ignore_upstreams}
     plan = propagate(
         members,
         [e for e in edges if e.downstream not in forced],
@@ -111,12 +111,12 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
         task_names(session, members),
     )
     for tid, reason in plan.skip.items():
-        transition(session, runs[tid], RunStatus.SKIPPED, at=at, reason=reason)
-    members_now = [RunStatus(r.status) for r in runs.values()]
+        apply(session, runs[tid], c.Skip(reason), now=at)
+    members_now = [r.status for r in runs.values()]
     # A TERMINATED group run ends when the last of its killed runs has.
     move_group_run(
         group_run,
-        settled(group_status(group_run), members_now),
+        settled(group_run.status, members_now),
         at=at,
         finished=all(is_terminal(s) for s in members_now),
     )
@@ -161,7 +161,7 @@ class Blockers:
 
     def of(self, run: Run) -> list[dict[str, Any]]:
         """Empty when `run` may start now as far as its group run is concerned."""
-        if run.group_run_id is None or run.task_id is None or run.spec.get(IGNORE_UPSTREAMS):
+        if run.group_run_id is None or run.task_id is None or run.ignore_upstreams:
             return []
         group_run = self._group_run(run.group_run_id)
         if group_run is None:
@@ -222,7 +222,7 @@ class Blockers:
                 incoming=incoming,
                 runs=runs,
                 names=task_names(self.session, list(runs)),
-                statuses={tid: RunStatus(r.status) for tid, r in runs.items()},
+                statuses={tid: r.status for tid, r in runs.items()},
             )
         return self._graphs[key]
 
@@ -242,7 +242,7 @@ def _group_blockers(session: Session, group_run: GroupRun) -> list[dict[str, Any
             .where(
                 GroupRun.group_id == upstream_gid,
                 GroupRun.business_date == group_run.business_date,
-                GroupRun.status != GroupRunStatus.IDLE.value,
+                GroupRun.status != GroupRunStatus.IDLE,
             )
             .order_by(col(GroupRun.id).desc())
         ).first()

@@ -49,10 +49,10 @@ def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime)
     for chunk in _chunks(task_ids):
         planned = select(Run.id).where(
             col(Run.task_id).in_(chunk),
-            Run.trigger_kind == TriggerKind.SCHEDULE.value,
-            (col(Run.status) == RunStatus.IDLE.value)
+            Run.trigger_kind == TriggerKind.SCHEDULE,
+            (col(Run.status) == RunStatus.IDLE)
             | (
-                (col(Run.status) == RunStatus.SKIPPED.value)
+                (col(Run.status) == RunStatus.SKIPPED)
                 & (col(Run.trigger_time) > now)
                 & col(Run.reason).startswith(CALENDAR_SKIP)
             ),
@@ -146,8 +146,8 @@ def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, dateti
             select(Run.task_id, func.max(Run.trigger_time))
             .where(
                 col(Run.task_id).in_(chunk),
-                Run.trigger_kind == TriggerKind.SCHEDULE.value,
-                Run.status != RunStatus.IDLE.value,
+                Run.trigger_kind == TriggerKind.SCHEDULE,
+                Run.status != RunStatus.IDLE,
                 ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None),
             )
             .group_by(col(Run.task_id))
@@ -167,6 +167,6 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
 def pending_triggers(session: Session) -> dict[int, datetime]:
     """Task id -> trigger time of its IDLE occurrence: what the timer must wake up for."""
     stmt = select(Run.task_id, Run.trigger_time).where(
-        Run.status == RunStatus.IDLE.value, col(Run.task_id).is_not(None)
+        Run.status == RunStatus.IDLE, col(Run.task_id).is_not(None)
     )
     return {int(tid): at for tid, at in session.exec(stmt).all() if tid is not None and at}

@@ -34,9 +34,7 @@ def prune_batch(
         ids = list(
             session.exec(
                 select(Run.id)
-                .where(
-                    col(Run.status).in_([s.value for s in TERMINAL]), col(Run.finished_at) < before
-                )
+                .where(col(Run.status).in_(list(TERMINAL)), col(Run.finished_at) < before)
                 .order_by(col(Run.id))
                 .limit(batch)
             ).all()

@@ -17,8 +17,10 @@ from sqlmodel import Session, col, select
 
 from app.clock import Clock
 from app.db.engine import session_scope
-from app.db.runs import get_run, transition
+from app.db.run_commands import apply
+from app.db.runs import get_run
 from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.domain import run_commands as c
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
@@ -213,11 +215,11 @@ class SchedulerService:
         with session_scope(self.engine) as session:
             if kind == "task":
                 stmt = select(Run.trigger_time).where(
-                    Run.task_id == key, Run.status == RunStatus.IDLE.value
+                    Run.task_id == key, Run.status == RunStatus.IDLE
                 )
             else:
                 stmt = select(GroupRun.trigger_time).where(
-                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE.value
+                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE
                 )
             return session.exec(stmt).first()
 
@@ -348,16 +350,8 @@ class SchedulerService:
         with session_scope(self.engine) as session:
             for run_id in run_ids:
                 run = get_run(session, run_id, lock=True)
-                if run.status == RunStatus.TRIGGER.value and run.agent == agent:
-                    transition(
-                        session,
-                        run,
-                        RunStatus.ACTIVE,
-                        at=self.clock.now(),
-                        agent=None,
-                        dispatched_at=None,
-                        detail=f"agent {agent} went away before the send",
-                    )
+                if run.status == RunStatus.TRIGGER and run.agent == agent:
+                    apply(session, run, c.SendFailed(agent), now=self.clock.now())
 
     async def _prune(self) -> None:
         assert self.settings.retention_days is not None

@@ -18,7 +18,7 @@ from app.scheduler.group_runs import Blockers
 def waiting_for(
     session: Session, run: Run, *, agents: Sequence[AgentSlot], now: datetime
 ) -> list[dict[str, Any]]:
-    status = RunStatus(run.status)
+    status = run.status
     if status is RunStatus.PENDING_APPROVAL:
         return [{"kind": "approval", "detail": "waiting for an operator's approval"}]
     if status not in (RunStatus.IDLE, RunStatus.ACTIVE):
@@ -48,7 +48,7 @@ def waiting_for(
             select(Run.id, Run.status).where(
                 Run.task_id == task.id,
                 Run.id != run.id,
-                col(Run.status).in_([s.value for s in ON_AGENT]),
+                col(Run.status).in_(list(ON_AGENT)),
             )
         ).first()
         if earlier is not None:
@@ -81,7 +81,7 @@ def _frozen(session: Session, run: Run, task: Task | None) -> list[dict[str, Any
                 "detail": f"group {group.name} is frozen (inactive)",
             }
         )
-    if run.status == RunStatus.IDLE.value and task is not None and run.trigger_time:
+    if run.status == RunStatus.IDLE and task is not None and run.trigger_time:
         zone = ZoneInfo(str((task.schedule or {}).get("timezone") or "UTC"))
         day = run.trigger_time.astimezone(zone).date()
         row = session.exec(

@@ -1,6 +1,6 @@
 """Alerts sent when runs end: signed webhooks, Slack, email, retries with backoff, the log.
 
-Runs are ended the way the agent hub and the lost-agent check end them (`transition` and
+Runs are ended the way the agent hub and the lost-agent check end them (`apply` and
 `schedule_retry` in one transaction), so each event is produced exactly as in production.
 """
 
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from run_moves import move
 from sqlalchemy import Engine
 from support import wait_for
 
@@ -19,7 +20,7 @@ from app.alerts.senders import SIGNATURE_HEADER, signature
 from app.alerts.service import AlertService
 from app.clock import SystemClock
 from app.db.engine import session_scope
-from app.db.runs import create_run, get_run, task_spec, transition
+from app.db.runs import create_run, get_run, task_spec
 from app.db.tables import Task
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.lifecycle import fail_runs_of_lost_agent, schedule_retry
@@ -43,8 +44,8 @@ def start_run(engine: Engine, tid: int, agent: str = "ghost") -> int:
             spec=task_spec(task),
             task=task,
         )
-        transition(session, run, RunStatus.TRIGGER, at=_now(), agent=agent)
-        transition(session, run, RunStatus.RUNNING, at=_now())
+        move(session, run, RunStatus.TRIGGER, at=_now(), agent=agent)
+        move(session, run, RunStatus.RUNNING, at=_now())
         return run.id or 0
 
 
@@ -58,7 +59,7 @@ def end_run(
     """As the hub applies an agent's final state: the end, then a retry if the task has one."""
     with session_scope(engine) as session:
         run = get_run(session, run_id, lock=True)
-        transition(session, run, status, at=_now(), reason=reason, exit_code=exit_code)
+        move(session, run, status, at=_now(), reason=reason, exit_code=exit_code)
         if status is RunStatus.FAILED:
             schedule_retry(session, run, now=_now())
 
@@ -118,8 +119,8 @@ def test_retries_exhausted_only_after_the_last_attempt(
     wait_for(lambda: len(webhook.received) == 1, timeout=10)
     with session_scope(alert_engine) as session:  # the retry is dispatched and runs again
         run = get_run(session, run_id, lock=True)
-        transition(session, run, RunStatus.TRIGGER, at=_now(), agent="ghost")
-        transition(session, run, RunStatus.RUNNING, at=_now())
+        move(session, run, RunStatus.TRIGGER, at=_now(), agent="ghost")
+        move(session, run, RunStatus.RUNNING, at=_now())
     end_run(alert_engine, run_id, RunStatus.FAILED, reason="exit code 1", exit_code=1)
     wait_for(lambda: len(webhook.received) == 3, timeout=10)
     seen = sorted((r.json()["run"]["attempt"], r.json()["event"]) for r in webhook.received)
@@ -205,7 +206,7 @@ def test_a_rule_on_a_group_covers_its_tasks_and_rolled_back_ends_send_nothing(
     try:
         with session_scope(alert_engine) as session:
             run = get_run(session, rolled_back, lock=True)
-            transition(session, run, RunStatus.FAILED, at=_now(), reason="exit code 1")
+            move(session, run, RunStatus.FAILED, at=_now(), reason="exit code 1")
             raise RuntimeError("the transaction fails after the change")
     except RuntimeError:
         pass

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from run_moves import move
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.db.engine import session_scope
-from app.db.runs import create_run, get_run, run_events, transition
+from app.db.run_commands import apply
+from app.db.runs import create_run, get_run, run_events
+from app.domain import run_commands as c
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Conflict
 
@@ -28,7 +31,7 @@ def test_transitions_stamp_times_and_events_with_microseconds(engine: Engine) ->
         run_id = run.id or 0
         steps = [RunStatus.TRIGGER, RunStatus.STARTED, RunStatus.RUNNING, RunStatus.SUCCESS]
         for index, status in enumerate(steps, start=1):
-            transition(session, run, status, at=NOW + timedelta(microseconds=index))
+            move(session, run, status, at=NOW + timedelta(microseconds=index))
     with session_scope(engine) as session:
         run = get_run(session, run_id)
         events = run_events(session, run_id)
@@ -48,9 +51,9 @@ def test_an_illegal_transition_is_refused(engine: Engine) -> None:
             trigger_kind=TriggerKind.MANUAL,
             spec={"command": "true"},
         )
-        transition(session, run, RunStatus.TERMINATED, at=NOW)
-        with pytest.raises(Conflict, match="cannot go from TERMINATED to RUNNING"):
-            transition(session, run, RunStatus.RUNNING, at=NOW)
+        move(session, run, RunStatus.TERMINATED, at=NOW)
+        with pytest.raises(Conflict, match="cannot go from TERMINATED to TRIGGER"):
+            apply(session, run, c.Dispatch("a1"), now=NOW)
 
 
 def test_an_occurrence_cannot_exist_twice(engine: Engine) -> None:
@@ -96,9 +99,9 @@ def test_events_are_readable_in_the_session_that_records_them(engine: Engine) ->
             spec={"command": "true"},
         )
         assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE"]
-        transition(session, run, RunStatus.TRIGGER, at=at + timedelta(milliseconds=1))
+        move(session, run, RunStatus.TRIGGER, at=at + timedelta(milliseconds=1))
         assert [e.status for e in run_events(session, run.id or 0)] == ["ACTIVE", "TRIGGER"]
-        transition(session, run, RunStatus.STARTED, at=at + timedelta(milliseconds=2))
+        move(session, run, RunStatus.STARTED, at=at + timedelta(milliseconds=2))
         run_id = run.id or 0
     with session_scope(engine) as session:
         events = run_events(session, run_id)
@@ -123,12 +126,10 @@ def test_events_of_a_rolled_back_transaction_are_not_written(engine: Engine) -> 
             or 0
         )
     with pytest.raises(RuntimeError), session_scope(engine) as session:
-        transition(session, get_run(session, run_id), RunStatus.TRIGGER, at=at)
+        move(session, get_run(session, run_id), RunStatus.TRIGGER, at=at)
         raise RuntimeError("the unit of work fails before its commit")
     with session_scope(engine) as session:
-        transition(
-            session, get_run(session, run_id), RunStatus.TRIGGER, at=at + timedelta(seconds=1)
-        )
+        move(session, get_run(session, run_id), RunStatus.TRIGGER, at=at + timedelta(seconds=1))
     with session_scope(engine) as session:
         events = run_events(session, run_id)
     assert [(e.status, e.at) for e in events] == [

@@ -50,10 +50,11 @@ def _run_on(
             at=clock.now(),
             status=RunStatus.ACTIVE,
             trigger_kind=TriggerKind.MANUAL,
-            spec={"command": "true", "_dispatches": 1},
+            spec={"command": "true"},
             task=task,
         )
-        run.agent, run.dispatched_at, run.status = agent, clock.now(), status.value
+        run.agent, run.dispatched_at, run.status = agent, clock.now(), status
+        run.dispatches = 1
         return run.id or 0
 
 
@@ -119,7 +120,7 @@ def test_an_unacknowledged_dispatch_goes_back_then_fails_after_the_last_try(
     with session_scope(sqlite_engine) as session:  # the last allowed dispatch, unanswered too
         run = get_run(session, run_id)
         run.status, run.agent, run.dispatched_at = "TRIGGER", "deaf", start
-        run.spec = {**run.spec, "_dispatches": MAX_DISPATCHES}
+        run.dispatches = MAX_DISPATCHES
     scheduler.maintenance_once(start + timedelta(seconds=DEADLINE + 1))
     status, reason, _ = _status(sqlite_engine, run_id)
     assert status == "FAILED"

@@ -8,8 +8,10 @@ from sqlalchemy import Engine
 
 from app.clock import FrozenClock
 from app.db.engine import session_scope
-from app.db.runs import create_run, get_run, run_events, task_spec, transition
+from app.db.run_commands import apply
+from app.db.runs import create_run, get_run, run_events, task_spec
 from app.db.tables import Task
+from app.domain import run_commands as c
 from app.domain.states import RunStatus, TriggerKind
 from app.protocol.frames import StateChange
 from app.scheduler.lifecycle import apply_state, expire_dispatches, fail_runs_of_lost_agent
@@ -28,9 +30,7 @@ def _dispatched(engine: Engine, clock: FrozenClock, *, retries: int = 0) -> int:
             spec=task_spec(task),
             task=task,
         )
-        transition(
-            session, run, RunStatus.TRIGGER, at=clock.now(), agent="a1", dispatched_at=clock.now()
-        )
+        apply(session, run, c.Dispatch("a1"), now=clock.now())
         return run.id or 0
 
 

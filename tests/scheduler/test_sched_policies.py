@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from run_moves import move
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.clock import FrozenClock
 from app.db.engine import session_scope
-from app.db.runs import create_run, task_spec, transition
+from app.db.runs import create_run, task_spec
 from app.db.tables import Calendar, Freeze, Run, Task
 from app.domain.placement import AgentSlot
 from app.domain.states import RunStatus, TriggerKind
@@ -95,7 +96,7 @@ def test_overlap_skip_while_the_previous_run_is_going(engine: Engine) -> None:
             spec=task_spec(task),
             task=task,
         )
-        transition(session, going, RunStatus.TRIGGER, at=MONDAY, agent="a1")
+        move(session, going, RunStatus.TRIGGER, at=MONDAY, agent="a1")
         going_id = going.id
     _fire(engine, datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
     fired = next(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from run_moves import move
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
 from app.db.engine import session_scope
 from app.db.logs import append_chunk
-from app.db.runs import create_run, transition
+from app.db.runs import create_run
 from app.db.tables import LogChunk, Run, RunEvent
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.retention import prune
@@ -28,7 +29,7 @@ def _finished_run(engine: Engine, at: datetime, status: RunStatus = RunStatus.SU
             spec={"command": "true"},
         )
         if status is not RunStatus.ACTIVE:
-            transition(
+            move(
                 session,
                 run,
                 RunStatus.TERMINATED if status is RunStatus.TERMINATED else RunStatus.TRIGGER,
@@ -36,7 +37,7 @@ def _finished_run(engine: Engine, at: datetime, status: RunStatus = RunStatus.SU
             )
             if status is RunStatus.SUCCESS:
                 for step in (RunStatus.STARTED, RunStatus.RUNNING, RunStatus.SUCCESS):
-                    transition(session, run, step, at=at)
+                    move(session, run, step, at=at)
         append_chunk(
             session, run_id=run.id or 0, attempt=1, stream="stdout", offset=0, data=b"hello\n"
         )

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from run_moves import move
 from sqlalchemy import Engine
 from sqlmodel import select
 from support import wait_for
 from web.web_helpers import Login
 
 from app.db.engine import session_scope
-from app.db.runs import get_run, transition
+from app.db.runs import get_run
 from app.db.tables import User
 from app.domain.states import RunStatus
 
@@ -29,7 +30,7 @@ def test_dashboard_counts_charts_and_lists(
     first, second, third = _runs(api, 3, schedule={"kind": "cron", "cron": "0 3 * * *"})
     now = datetime.now(UTC)
     with session_scope(web_engine) as session:
-        transition(session, get_run(session, first), RunStatus.FAILED, at=now, reason="boom")
+        move(session, get_run(session, first), RunStatus.FAILED, at=now, reason="boom")
         old = get_run(session, third)
         old.trigger_time = now - timedelta(days=3)  # outside the last 24 hours
     response = web.get("/")

@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from run_moves import move
 from sqlalchemy import Engine
 from support import wait_for
 from web.web_helpers import Login
 
 from app.db.engine import session_scope
 from app.db.logs import append_chunk
-from app.db.runs import get_run, transition
+from app.db.runs import get_run
 from app.domain.states import RunStatus
 from app.models.schemas import RunEventPublic
 from app.web.timeline import timeline
@@ -30,7 +31,7 @@ def _run(api: TestClient, command: str = "echo hi") -> int:
 def _move(engine: Engine, run_id: int, *statuses: RunStatus, **changes: Any) -> None:
     for status in statuses:
         with session_scope(engine) as session:
-            transition(
+            move(
                 session,
                 get_run(session, run_id, lock=True),
                 status,
@@ -255,8 +256,7 @@ def test_earlier_attempts_have_their_own_timeline_and_log(
     _move(web_engine, run_id, RunStatus.FAILED, reason="exit code 1")
     with session_scope(web_engine) as session:
         run = get_run(session, run_id, lock=True)
-        run.attempt = 2
-        transition(session, run, RunStatus.ACTIVE, at=datetime.now(UTC), detail="retry")
+        move(session, run, RunStatus.ACTIVE, at=datetime.now(UTC))  # attempt 2
     latest = web.get(f"/task-runs/{run_id}")
     assert latest.context["view"].attempt == 2 and latest.context["view"].current
     assert latest.context["view"].attempts == [(1, "FAILED"), (2, "ACTIVE")]

@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from run_moves import move
 from sqlalchemy import Engine
 from support import wait_for
 
 from app.db.engine import session_scope
-from app.db.runs import get_run, transition
+from app.db.runs import get_run
 from app.db.tables import Run
 from app.domain.states import RunStatus
 from app.web.live_runs import LivePage
@@ -35,7 +36,7 @@ def _move(engine: Engine, run_id: int, *statuses: RunStatus, **changes: Any) -> 
     for status in statuses:
         with session_scope(engine) as session:
             run = get_run(session, run_id, lock=True)
-            transition(session, run, status, at=datetime.now(UTC), **changes)
+            move(session, run, status, at=datetime.now(UTC), **changes)
 
 
 def test_page_lists_runs_newest_first(web: TestClient, api: TestClient) -> None:

@@ -173,7 +173,7 @@ def batch_view(batch_id: str, runs: list[Run]) -> AdhocBatch:
         batch_id=batch_id,
         command=runs[0].spec.get("command") if runs else None,
         summary=dict(sorted(summary.items())),
-        done=all(is_terminal(RunStatus(r.status)) for r in runs),
+        done=all(is_terminal(r.status) for r in runs),
         runs=[AdhocRun(**run_public(r).model_dump(), target=r.spec.get("target")) for r in runs],
     )
 

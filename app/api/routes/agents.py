@@ -69,7 +69,7 @@ def list_agents(context: ContextDep, user: UserDep, scope: ScopeDep) -> list[Age
     """Every agent (they serve all instances); the runs each holds only of the caller's."""
     with session_scope(context.engine) as session:
         agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
-        stmt = select(Run.agent, Run.id).where(col(Run.status).in_([s.value for s in ON_AGENT]))
+        stmt = select(Run.agent, Run.id).where(col(Run.status).in_(list(ON_AGENT)))
         if not scope.everything:
             stmt = stmt.where(col(Run.instance).in_(sorted(scope.granted)))
         held = session.exec(stmt).all()

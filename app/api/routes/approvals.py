@@ -15,8 +15,10 @@ from app.api.env_view import audited_run
 from app.api.policy_gate import enforce
 from app.api.runs_view import run_public
 from app.db.engine import session_scope
-from app.db.runs import get_run, transition
+from app.db.run_commands import apply
+from app.db.runs import get_run
 from app.db.tables import Run, User
+from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.states import RunStatus
 from app.errors import Conflict
@@ -56,7 +58,7 @@ def _decide(
     with session_scope(context.engine) as session:
         run = get_run(session, run_id, lock=True)
         scope.check(run.instance, "run", run_id)
-        if run.status != RunStatus.PENDING_APPROVAL.value:
+        if run.status != RunStatus.PENDING_APPROVAL:
             raise Conflict(
                 f"run {run_id} is {run.status}: only a PENDING_APPROVAL run can be {verb}"
             )
@@ -66,23 +68,9 @@ def _decide(
             digest = _check_digest(run, wanted)
             # The policies as they are now: one tightened since the submission holds too.
             enforce(session, user.role, run.spec, run.instance, [str(run.spec.get("target") or "")])
-            transition(
-                session,
-                run,
-                RunStatus.ACTIVE,
-                at=context.clock.now(),
-                detail=detail,
-                spec={**run.spec, run_spec.APPROVED: digest},
-            )
+            apply(session, run, c.Approve(detail, digest), now=context.clock.now())
         else:
-            transition(
-                session,
-                run,
-                RunStatus.REJECTED,
-                at=context.clock.now(),
-                detail=detail,
-                reason=detail,
-            )
+            apply(session, run, c.Reject(detail), now=context.clock.now())
         public = run_public(run)
         audit(
             session,

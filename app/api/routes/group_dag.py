@@ -184,6 +184,6 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
         return row
     return session.exec(
         select(GroupRun)
-        .where(GroupRun.group_id == gid, GroupRun.status != GroupRunStatus.IDLE.value)
+        .where(GroupRun.group_id == gid, GroupRun.status != GroupRunStatus.IDLE)
         .order_by(col(GroupRun.id).desc())
     ).first()

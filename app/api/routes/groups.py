@@ -72,7 +72,7 @@ def _user_guard(user_role: str, group: TaskGroup, changed: dict[str, object]) ->
 def group_public(session: Session, group: TaskGroup) -> GroupPublic:
     idle = session.exec(
         select(GroupRun.trigger_time).where(
-            GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE.value
+            GroupRun.group_id == group.id, GroupRun.status == GroupRunStatus.IDLE
         )
     ).first()
     return GroupPublic(

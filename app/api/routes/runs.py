@@ -190,7 +190,7 @@ async def kill(
     run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
 ) -> RunPublic:
     run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
-    status = RunStatus(run.status)
+    status = run.status
     if is_terminal(status):
         raise Conflict(f"run {run_id} already ended {status.value}")
     plan = kill_plan(status, run.agent is not None)
