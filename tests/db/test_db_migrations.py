@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -115,3 +116,48 @@ def test_calendars_no_path_can_carry_are_renamed_with_their_schedules(database_u
     engine.dispose()
     assert names == {"a-b-2", "a-b", "calendar-dotdot", "fine"}
     assert (json.loads(schedule) if isinstance(schedule, str) else schedule)["calendar"] == "a-b-2"
+
+
+def test_run_control_flags_move_out_of_the_spec_and_back(database_url: str) -> None:
+    """0009 turns the spec's `_dispatches` and `_ignore_upstreams` into run columns; the
+    downgrade puts them back."""
+    config = alembic_config(database_url)
+    command.downgrade(config, "0008")
+    engine = make_engine(database_url)
+    specs = {
+        "counted": {"command": "true", "_dispatches": 2, "_approved": "ab"},
+        "forced": {"command": "true", "_ignore_upstreams": True},
+        "plain": {"command": "true"},
+    }
+    with engine.begin() as connection:
+        for key, spec in specs.items():
+            connection.execute(
+                text(
+                    "INSERT INTO run (occurrence_key, status, trigger_kind, attempt, agent_seq,"
+                    " spec, instance) VALUES (:k, 'ACTIVE', 'manual', 1, 0, :s, 'default')"
+                ),
+                {"k": key, "s": json.dumps(spec)},
+            )
+
+    def rows() -> dict[str, tuple[Any, ...]]:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT * FROM run ORDER BY id")).mappings()
+            return {
+                r["occurrence_key"]: (
+                    json.loads(r["spec"]) if isinstance(r["spec"], str) else r["spec"],
+                    r.get("dispatches"),
+                    None if r.get("ignore_upstreams") is None else bool(r["ignore_upstreams"]),
+                )
+                for r in found
+            }
+
+    command.upgrade(config, "head")
+    assert rows() == {
+        "counted": ({"command": "true", "_approved": "ab"}, 2, False),
+        "forced": ({"command": "true"}, 0, True),
+        "plain": ({"command": "true"}, 0, False),
+    }
+    command.downgrade(config, "0008")
+    assert rows() == {key: (spec, None, None) for key, spec in specs.items()}
+    command.upgrade(config, "head")
+    engine.dispose()
