@@ -4,12 +4,15 @@ the command that would bring it there (a dispatch, an agent's report, a kill, ..
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from app.db.run_commands import apply
+from app.db.runs import create_run
 from app.db.tables import Run
 from app.domain import run_commands as c
+from app.domain.run_lifecycle import INITIAL
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 
 S = RunStatus
@@ -59,3 +62,37 @@ def command_for(
         return c.MarkSuccess("test", reason or "in a test")
     assert target is S.TERMINATED, (status, target)
     return c.Kill("test", reason or "terminated in a test")
+
+
+# How a run reaches each status from where it was created (ACTIVE, or PENDING_APPROVAL).
+_PATH: dict[RunStatus, tuple[RunStatus, ...]] = {
+    S.TRIGGER: (S.TRIGGER,),
+    S.STARTED: (S.STARTED,),
+    S.RUNNING: (S.RUNNING,),
+    S.PAUSED: (S.RUNNING, S.PAUSED),
+    S.SUCCESS: (S.SUCCESS,),
+    S.FAILED: (S.FAILED,),
+    S.TERMINATED: (S.TERMINATED,),
+    S.REJECTED: (S.REJECTED,),
+}
+
+
+def create_run_in(
+    session: Session,
+    status: RunStatus,
+    *,
+    at: datetime,
+    agent: str = "a1",
+    reason: str | None = None,
+    exit_code: int | None = None,
+    **fields: Any,
+) -> Run:
+    """A stored run brought to `status` the way real runs get there: created in a status a
+    new run may have, then moved by commands (an ended one was dispatched to `agent`)."""
+    if status in INITIAL:
+        return create_run(session, at=at, status=status, **fields)
+    first = S.PENDING_APPROVAL if status is S.REJECTED else S.ACTIVE
+    run = create_run(session, at=at, status=first, **fields)
+    for step in _PATH[status]:
+        move(session, run, step, at=at, agent=agent, reason=reason, exit_code=exit_code)
+    return run

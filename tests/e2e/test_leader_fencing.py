@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from run_moves import create_run_in
 from sqlalchemy import create_engine, text
 from support import (
     LiveServer,
@@ -22,7 +23,7 @@ from support import (
 
 from app.clock import SystemClock
 from app.db.engine import session_scope
-from app.db.runs import create_run, get_run
+from app.db.runs import get_run
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.service import SchedulerService
 
@@ -121,14 +122,14 @@ def test_a_leader_only_action_after_the_lock_is_lost_does_nothing(
         _end_lock_session(database)
         now = SystemClock().now()
         with session_scope(live.engine) as session:  # a dispatch never acknowledged
-            run = create_run(
+            run = create_run_in(
                 session,
-                at=now,
-                status=RunStatus.TRIGGER,
+                RunStatus.TRIGGER,
+                at=now - timedelta(hours=1),
+                agent="gone",
                 trigger_kind=TriggerKind.ADHOC,
                 spec={"command": "true"},
             )
-            run.agent, run.dispatched_at = "gone", now - timedelta(hours=1)
             session.add(run)
             session.flush()
             run_id = run.id or 0

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from run_moves import create_run_in
 from security.sec_support import Api
 from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.websockets import WebSocketDisconnect
 
 from app.db.engine import session_scope
-from app.db.runs import create_run
 from app.db.tables import AgentToken, ApiToken, Run, Task
 from app.domain.states import RunStatus, TriggerKind
 from app.secrets import encrypt_secret
@@ -49,10 +49,10 @@ def test_metacharacters_in_names_and_filters_are_plain_data(secure_api: Api) -> 
 
 def _run(api: Api, instance: str = "default") -> int:
     with session_scope(api.engine) as session:
-        run = create_run(
+        run = create_run_in(
             session,
+            RunStatus.SUCCESS,
             at=datetime.now(UTC),
-            status=RunStatus.SUCCESS,
             trigger_kind=TriggerKind.ADHOC,
             spec={"command": "true"},
             instance=instance,

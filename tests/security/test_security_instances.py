@@ -403,7 +403,7 @@ def test_the_agents_list_shows_only_the_callers_runs(secure_api: Api) -> None:
                 instance=instance,
                 created_by="t",
             )
-            run.agent, run.status = "shared-host", running.value
+            run.agent, run.status = "shared-host", running
             session.flush()
             ids[instance] = run.id
     viewer = secure_api.token("agents-viewer", "viewer", ["alpha"])

@@ -12,6 +12,7 @@ from typing import Any
 
 import docker
 import pytest
+from run_moves import create_run_in
 from security.fake_server import drive, start
 from security.sec_support import Api
 from sqlmodel import select
@@ -21,7 +22,7 @@ from app.agents.agent_policy import load_policy
 from app.agents.executors.base import RunSpec
 from app.agents.executors.docker import container_name, container_options, docker_available
 from app.db.engine import session_scope
-from app.db.runs import create_run, get_run
+from app.db.runs import get_run
 from app.db.tables import AuditEvent, Task
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.run_policy import INSTANCE_DEFAULT, RunPolicy, check, check_resolved
@@ -440,10 +441,10 @@ def test_an_import_is_held_to_the_same_policies(secure_api: Api) -> None:
 
 def _stored_run(api: Api, status: RunStatus, spec: dict[str, Any]) -> int:
     with session_scope(api.engine) as session:
-        run = create_run(
+        run = create_run_in(
             session,
+            status,
             at=datetime.now(UTC),
-            status=status,
             trigger_kind=TriggerKind.MANUAL,
             spec=spec,
             instance="default",

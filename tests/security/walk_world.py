@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from run_moves import create_run_in
 from sqlalchemy import Engine
 from sqlmodel import SQLModel, select
 from support import password_hash, seed_user
@@ -214,10 +215,10 @@ class World:
     def run(self, instance: str, status: RunStatus = RunStatus.ACTIVE) -> int:
         task = self.task(instance)
         with session_scope(self.engine) as session:
-            run = create_run(
+            run = create_run_in(
                 session,
+                status,
                 at=self.now(),
-                status=status,
                 trigger_kind=TriggerKind.MANUAL,
                 spec={"command": "true", "task_name": task.name},
                 task=session.get(Task, task.id),
