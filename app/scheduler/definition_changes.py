@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db.calendars import tasks_using
+from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
 from app.domain.events import DefinitionChanged
 from app.domain.group_run_states import GroupRunStatus
@@ -33,9 +35,14 @@ def from_message(message: str) -> DefinitionChanged | None:
     return None
 
 
-def pending_instants(session: Session, changes: Sequence[DefinitionChanged]) -> set[datetime]:
+def pending_instants(engine: Engine, changes: Sequence[DefinitionChanged]) -> set[datetime]:
     """The trigger instants of the IDLE occurrences of the changed definitions (a calendar's:
     of the tasks that use it)."""
+    with session_scope(engine) as session:
+        return _pending_instants(session, changes)
+
+
+def _pending_instants(session: Session, changes: Sequence[DefinitionChanged]) -> set[datetime]:
     tasks = {int(c.key) for c in changes if c.kind == "task"}
     groups = {int(c.key) for c in changes if c.kind == "group"}
     for name in {str(c.key) for c in changes if c.kind == "calendar"}:

@@ -208,14 +208,15 @@ class SchedulerService:
 
     async def _refresh(self, changes: list[DefinitionChanged]) -> None:
         """Re-read the changed definitions' next occurrences: each gets its wake-up."""
-        instants = await anyio.to_thread.run_sync(self._pending_instants, changes)
+        instants = await anyio.to_thread.run_sync(pending_instants, self.engine, changes)
         if self.leadership.is_leader:
             for at in instants:
                 self._wake_at(at)
 
-    def _pending_instants(self, changes: list[DefinitionChanged]) -> set[datetime]:
-        with session_scope(self.engine) as session:
-            return pending_instants(session, changes)
+    def wake_ups(self) -> list[datetime]:
+        """The instants the timer wakes the fire loop at, soonest first."""
+        jobs = self._timer.get_jobs()
+        return sorted(job.trigger.run_date for job in jobs if isinstance(job.trigger, DateTrigger))
 
     def _wake_at(self, at: datetime | None) -> None:
         """Wake up at `at`. Jobs are per instant, not per schedule: a thousand tasks due in the
