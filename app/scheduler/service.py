@@ -175,9 +175,9 @@ class SchedulerService:
     # ---- after commit (any thread; subscribed by app/wiring.py) -----------------------
     def committed(self, events: Sequence[DefinitionChanged | DispatchWanted]) -> None:
         """Edited definitions move their timers; ready runs wake dispatch."""
-        changes = [e for e in events if isinstance(e, DefinitionChanged)]
-        if len(changes) < len(events):
+        if any(isinstance(e, DispatchWanted) for e in events):
             self.wake_dispatch()
+        changes = [e for e in events if isinstance(e, DefinitionChanged)]
         if not changes or self._loop is None:
             return
         if self.leadership.is_leader:
