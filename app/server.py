@@ -51,6 +51,7 @@ from app.secrets import derived_key
 from app.settings import Settings
 from app.web.security_headers import SecurityHeaders
 from app.web_relay import relay
+from app.wiring import wire_subscribers
 
 API_PREFIX = "/api/v1"
 
@@ -140,7 +141,14 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
     web.install(app)  # the web UI: pages, /static, live events
-    relay(app.state.events, scheduler.feed)  # live pages see every replica's changes
+    bus = app.state.events
+    wire_subscribers(  # who hears each transaction's events once it commits
+        engine,
+        scheduler=scheduler,
+        bus=bus,
+        relay=relay(bus, scheduler.feed),  # live pages see every replica's changes
+        alerts=alert_service.notify,
+    )
     return app
 
 

@@ -1,13 +1,16 @@
 """Live pages across replicas: the run, log and agent changes each replica commits go out on
-the change feed (PostgreSQL NOTIFY), and the changes of the other replicas are published on
-this replica's event bus, so an open page sees every state change whichever server made it."""
+the change feed (PostgreSQL NOTIFY; a subscriber of the unit of work, app/wiring.py), and the
+changes of the other replicas are published on this replica's event bus, so an open page
+sees every state change whichever server made it."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.notify import ChangeFeed
-from app.web.events import Change, EventBus
+from app.web.events import Change, EventBus, live_change
 
 PREFIX = "web:"
 _MAX_IDS = 400  # a NOTIFY payload stays well under PostgreSQL's 8000-byte limit
@@ -38,20 +41,22 @@ def decode(message: str) -> tuple[str, Change] | None:
         return None
 
 
-def relay(bus: EventBus, feed: ChangeFeed) -> None:
-    """Connect `bus` to the other replicas through `feed` (nothing to do with SQLite)."""
+def relay(bus: EventBus, feed: ChangeFeed) -> Callable[[Sequence[Any]], None] | None:
+    """Connect `bus` to the other replicas through `feed`: the changes of the others are
+    published on `bus`, and the returned subscriber sends this replica's committed run, log
+    and agent events to them (None with SQLite: one server, nothing to relay)."""
     if not feed.postgres:
-        return
+        return None
     replica = uuid.uuid4().hex[:12]
 
-    def outgoing(change: Change) -> None:
-        for message in encode(replica, change):
+    def outgoing(events: Sequence[Any]) -> None:
+        for message in encode(replica, live_change(events)):
             feed.publish(message)
 
     def incoming(message: str) -> None:
         decoded = decode(message)
         if decoded is not None and decoded[0] != replica:
-            bus.publish(decoded[1], relay=False)
+            bus.publish(decoded[1])
 
-    bus.relays.append(outgoing)
     feed.subscribe(incoming)
+    return outgoing

@@ -26,6 +26,7 @@ from support import (
 
 from app.clock import FrozenClock
 from app.db.engine import make_engine
+from app.wiring import wire_subscribers
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     built = make_engine(database_url)
+    wire_subscribers(built)  # as the composition root does: group runs settle before commit
     yield built
     built.dispose()
 
@@ -57,6 +59,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     built = make_engine(migrated_sqlite(tmp_path / "almanac.db"))
+    wire_subscribers(built)
     yield built
     built.dispose()
 

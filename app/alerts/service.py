@@ -1,6 +1,6 @@
 """The alert service: one asyncio task in the server that turns run endings into deliveries,
 checks for late starts, and sends what is due, retrying with backoff. It never runs inside
-a request: endings arrive from the commit hook (capture.py) through a queue.
+a request: committed endings arrive through `notify` (subscribed by app/wiring.py) and a queue.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import httpx
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from app.alerts import capture
 from app.alerts.capture import Ending, snapshot
 from app.alerts.evaluate import record_endings, record_late_starts
 from app.alerts.senders import Outgoing, SendError, send
@@ -53,17 +52,18 @@ class AlertService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
+        self._running = False  # endings heard before the start are caught up by it
 
     # ---- start / stop ---------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._http = httpx.AsyncClient(follow_redirects=False)
-        capture.attach(self.engine, self.notify)
+        self._running = True
         self.notify(await anyio.to_thread.run_sync(self._recent_endings))
         self._task = asyncio.create_task(self._run(), name="alerts")
 
     async def stop(self) -> None:
-        capture.detach(self.engine)
+        self._running = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -88,6 +88,8 @@ class AlertService:
 
     def notify(self, endings: list[Ending]) -> None:
         """Called on the committing thread: queue, wake the loop, return at once."""
+        if not self._running:
+            return
         with self._lock:
             self._endings.extend(endings)
         if self._loop is not None and not self._loop.is_closed():

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from app.db import unit_of_work
+
 
 def normalise_url(url: str) -> str:
     """`postgresql://` means psycopg 3 here (SQLAlchemy would pick psycopg2)."""
@@ -38,11 +40,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error; the events it recorded
+    go to the engine's subscribers once it has committed (app/db/unit_of_work.py)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
+            events = unit_of_work.commit(session, engine)
         except BaseException:
-            session.rollback()
+            unit_of_work.roll_back(session)
             raise
+    unit_of_work.deliver(engine, events)

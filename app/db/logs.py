@@ -9,6 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db.tables import LogChunk
+from app.db.unit_of_work import record
+from app.domain.events import LogAppended
 
 STREAMS = ("stdout", "stderr")
 
@@ -99,6 +101,7 @@ def append_chunk(
         )
     )
     session.flush()
+    record(session, LogAppended(run_id))
     return tail.end + len(data)
 
 

@@ -3,7 +3,7 @@ which records its event here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,16 +12,16 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
+from app.db.unit_of_work import record
 from app.domain import run_spec
 from app.domain.run_lifecycle import check_initial
 from app.domain.states import RunStatus, TriggerKind, is_terminal
 from app.errors import NotFound
 
-# Changed run ids are collected on the session and published after commit.
-CHANGED_RUNS = "changed_runs"
 # Group runs with a run that just ended: their DAG is settled before commit
-# (app/scheduler/group_runs.py registers the hook).
+# (`group_runs.settle_ended`, a before-commit step wired by app/wiring.py).
 ENDED_GROUP_RUNS = "ended_group_runs"
 
 
@@ -106,8 +106,6 @@ def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
 # more than the rest of the transaction. They are written before anything else reads the
 # session (a query, a flush, the commit), so a reader never misses one.
 _PENDING_EVENTS = "pending_run_events"
-# Called as each event is recorded, with the run as it is at that moment (alerts use it).
-EVENT_HOOKS: list[Callable[[Session, Run, dict[str, Any]], None]] = []
 
 
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
@@ -120,9 +118,7 @@ def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, deta
         "detail": detail,
     }
     session.info.setdefault(_PENDING_EVENTS, []).append(row)
-    session.info.setdefault(CHANGED_RUNS, []).append(run.id)
-    for hook in EVENT_HOOKS:
-        hook(session, run, row)
+    record(session, transitioned(run, row))  # heard after commit (app/db/unit_of_work.py)
 
 
 def _write_pending_events(session: OrmSession) -> None:

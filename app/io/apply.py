@@ -17,6 +17,7 @@ from app.db.calendars import groups_using, tasks_using
 from app.db.groups import create_group, delete_group, update_group
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
 from app.db.tasks import create_task, delete_task, update_task
+from app.domain.events import DefinitionChanged
 from app.io.importer import Plan
 from app.io.snapshot import Item, Key
 from app.scheduler.group_planner import plan_group
@@ -29,6 +30,13 @@ class Applied:
 
     tasks: dict[int, datetime | None] = field(default_factory=dict)
     groups: dict[int, datetime | None] = field(default_factory=dict)
+
+    def definition_changes(self) -> list[DefinitionChanged]:
+        """What the import changed, for the scheduler's timers (after commit)."""
+        return [
+            *(DefinitionChanged("task", tid) for tid in self.tasks),
+            *(DefinitionChanged("group", gid) for gid in self.groups),
+        ]
 
 
 @dataclass

@@ -3,7 +3,8 @@
 A task run inside a group run stays ACTIVE until the conditions on its incoming edges hold
 (dispatch asks `Blockers`); when they can no longer hold it becomes SKIPPED with the
 reason. Skips cascade, and the group run's own status follows its runs. This settling
-runs before every commit that ended a run of a group run, whichever code path ended it.
+(`settle_ended`) runs before every commit that ended a run of a group run, whichever code
+path ended it: it is a before-commit step of the unit of work (app/wiring.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.db.group_run_moves import move_group_run
@@ -129,12 +128,13 @@ def _runs_by_task(session: Session, group_run_id: int) -> dict[int, Run]:
     return {r.task_id: r for r in rows if r.task_id is not None}
 
 
-@event.listens_for(OrmSession, "before_commit")
-def _settle_before_commit(session: OrmSession) -> None:
+def settle_ended(session: Session) -> None:
+    """Settle the group runs whose runs ended in this transaction (a before-commit step of
+    the unit of work, wired by app/wiring.py, so every path that ends a run settles)."""
     # Skips may end more runs, which may end more group runs: repeat until quiet.
     while ended := session.info.pop(ENDED_GROUP_RUNS, None):
         for group_run_id, at in sorted(ended.items()):
-            settle(session, group_run_id, at)  # type: ignore[arg-type]
+            settle(session, group_run_id, at)
         session.flush()
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import anyio
@@ -19,14 +20,15 @@ from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.run_commands import apply
 from app.db.runs import get_run
-from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.db.tables import Task, TaskGroup
 from app.domain import run_commands as c
-from app.domain.group_run_states import GroupRunStatus
+from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
 from app.metrics import Metrics
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
+from app.scheduler.definition_changes import from_message, pending_instants, to_message
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
@@ -172,20 +174,19 @@ class SchedulerService:
             session.flush()
             return pending_triggers(session), pending_group_triggers(session)
 
-    # ---- notifications from edits (any thread) -------------------------------------
-    def task_changed(self, task_id: int, next_fire_time: datetime | None) -> None:
-        self._changed("task", task_id, next_fire_time)
-
-    def group_changed(self, gid: int, next_fire_time: datetime | None) -> None:
-        self._changed("group", gid, next_fire_time)
-
-    def _changed(self, kind: str, key: int, at: datetime | None) -> None:
-        if self._loop is None:
+    # ---- after commit (any thread; subscribed by app/wiring.py) -----------------------
+    def committed(self, events: Sequence[DefinitionChanged | DispatchWanted]) -> None:
+        """Edited definitions move their timers; ready runs wake dispatch."""
+        if any(isinstance(e, DispatchWanted) for e in events):
+            self.wake_dispatch()
+        changes = [e for e in events if isinstance(e, DefinitionChanged)]
+        if not changes or self._loop is None:
             return
         if self.leadership.is_leader:
-            self._loop.call_soon_threadsafe(self._wake_at, at)
+            self._loop.call_soon_threadsafe(self._refresh_soon, changes)
         if self.feed.postgres:  # the leader may be another replica
-            self.feed.publish(f"{kind}:{key}")
+            for change in changes:
+                self.feed.publish(to_message(change))
 
     def wake_dispatch(self) -> None:
         if self._loop is None:
@@ -201,27 +202,23 @@ class SchedulerService:
             return
         elif message == "resync":
             asyncio.create_task(self._load_timers())
-        elif ":" in message:
-            kind, _, key = message.partition(":")
-            if kind in ("task", "group") and key.isdigit():
-                asyncio.create_task(self._refresh_job(kind, int(key)))
+        elif (change := from_message(message)) is not None:
+            self._refresh_soon([change])
 
-    async def _refresh_job(self, kind: str, key: int) -> None:
-        at = await anyio.to_thread.run_sync(self._pending_trigger, kind, key)
+    def _refresh_soon(self, changes: list[DefinitionChanged]) -> None:
+        asyncio.create_task(self._refresh(changes))
+
+    async def _refresh(self, changes: list[DefinitionChanged]) -> None:
+        """Re-read the changed definitions' next occurrences: each gets its wake-up."""
+        instants = await anyio.to_thread.run_sync(pending_instants, self.engine, changes)
         if self.leadership.is_leader:
-            self._wake_at(at)
+            for at in instants:
+                self._wake_at(at)
 
-    def _pending_trigger(self, kind: str, key: int) -> datetime | None:
-        with session_scope(self.engine) as session:
-            if kind == "task":
-                stmt = select(Run.trigger_time).where(
-                    Run.task_id == key, Run.status == RunStatus.IDLE
-                )
-            else:
-                stmt = select(GroupRun.trigger_time).where(
-                    GroupRun.group_id == key, GroupRun.status == GroupRunStatus.IDLE
-                )
-            return session.exec(stmt).first()
+    def wake_ups(self) -> list[datetime]:
+        """The instants the timer wakes the fire loop at, soonest first."""
+        jobs = self._timer.get_jobs()
+        return sorted(job.trigger.run_date for job in jobs if isinstance(job.trigger, DateTrigger))
 
     def _wake_at(self, at: datetime | None) -> None:
         """Wake up at `at`. Jobs are per instant, not per schedule: a thousand tasks due in the

@@ -1,4 +1,5 @@
-"""Hooks the web UI into the app: routers, /static, the event bus, and its error pages."""
+"""Hooks the web UI into the app: routers, /static, the event bus (fed by the composition
+root, app/wiring.py), and its error pages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from app.web.api import ApiError
 from app.web.auth import CsrfRejected, LoginRequired, PasswordChangeRequired
 from app.web.deps import PageError
-from app.web.events import EventBus, attach
+from app.web.events import EventBus
 from app.web.routes import ROUTERS
 from app.web.sse import LIFETIME
 from app.web.templating import render
@@ -24,7 +25,6 @@ def install(app: FastAPI) -> None:
     bus = EventBus()
     app.state.events = bus
     app.state.sse_lifetime = LIFETIME
-    attach(app.state.context.engine, bus)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
         app.include_router(router)

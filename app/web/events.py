@@ -1,33 +1,24 @@
 """In-process event bus: which runs, logs and agents changed, published after each commit.
 
-The database stays the only truth; the bus only says *what* to re-read. SQLAlchemy session
-events collect the changes (run ids from `session.info[CHANGED_RUNS]`, log chunks and agent
-rows from mapper events) and, after the commit, hand them to the bus of the session's engine.
-The scheduler and the agent hub commit from worker threads, so delivery to the subscribers
-(SSE streams on the event loop) goes through `loop.call_soon_threadsafe`.
+The database stays the only truth; the bus only says *what* to re-read. The unit of work
+(app/db/unit_of_work.py) hands each committed transaction's run, log and agent events to
+`publisher(bus)`, wired by the composition root (app/wiring.py). The scheduler and the agent
+hub commit from worker threads, so delivery to the SSE streams on the event loop goes
+through `loop.call_soon_threadsafe`.
 
-One bus per engine, so several apps in one process (tests) stay apart. The bus is in-process:
-replicas of the server each see their own commits only.
+One bus per app. The bus is in-process: the other replicas' changes arrive over the change
+feed (app/web_relay.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Mapper, Session, object_session
-
-from app.db.runs import CHANGED_RUNS
-from app.db.tables import Agent, LogChunk
-
-_PUBLISHED = "web_published_runs"  # how many CHANGED_RUNS entries this module has published
-_LOGS = "web_changed_logs"
-_AGENTS = "web_changed_agents"
+from app.domain.events import AgentChanged, LogAppended, RunTransitioned
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,8 +76,6 @@ class EventBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._seq = 0
-        # Called with each local change, e.g. to pass it on to other replicas (app/web_relay.py).
-        self.relays: list[Callable[[Change], None]] = []
 
     @property
     def seq(self) -> int:
@@ -104,13 +93,10 @@ class EventBus:
     def listening(self) -> bool:
         return bool(self._subscribers)
 
-    def publish(self, change: Change, *, relay: bool = True) -> None:
-        """From any thread. `relay=False` for a change that came from another replica."""
+    def publish(self, change: Change) -> None:
+        """From any thread."""
         if not change:
             return
-        if relay:
-            for forward in self.relays:
-                forward(change)
         with self._lock:
             self._seq += 1
         loop = self._loop
@@ -136,63 +122,25 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-_BUSES: weakref.WeakKeyDictionary[Engine, EventBus] = weakref.WeakKeyDictionary()
-_installed = threading.Lock()
-_listening = False
+def live_change(events: Sequence[RunTransitioned | LogAppended | AgentChanged]) -> Change:
+    """What a transaction's committed events mean to an open page."""
+    runs: set[int] = set()
+    logs: set[int] = set()
+    agents = False
+    for event in events:
+        if isinstance(event, RunTransitioned):
+            runs.add(event.run_id)
+        elif isinstance(event, LogAppended):
+            logs.add(event.run_id)
+        else:
+            agents = True
+    return Change(runs=frozenset(runs), logs=frozenset(logs), agents=agents)
 
 
-def attach(engine: Engine, bus: EventBus) -> None:
-    """Publish the commits made through `engine` on `bus`."""
-    _BUSES[engine] = bus
-    _install_listeners()
+def publisher(bus: EventBus) -> Callable[[Sequence[Any]], None]:
+    """The live pages' subscriber to the unit of work (app/wiring.py)."""
 
+    def publish(events: Sequence[Any]) -> None:
+        bus.publish(live_change(events))
 
-def _install_listeners() -> None:
-    global _listening
-    with _installed:
-        if _listening:
-            return
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", _after_rollback)
-        event.listen(LogChunk, "after_insert", _log_inserted)
-        event.listen(Agent, "after_insert", _agent_changed)
-        event.listen(Agent, "after_update", _agent_changed)
-        _listening = True
-
-
-def _bus_of(session: Session) -> EventBus | None:
-    bind = session.bind
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    return _BUSES.get(engine) if isinstance(engine, Engine) else None
-
-
-def _after_commit(session: Session) -> None:
-    info = session.info
-    runs: list[int] = info.get(CHANGED_RUNS) or []
-    done = info.get(_PUBLISHED, 0)
-    logs: set[int] = info.pop(_LOGS, set())
-    agents: bool = info.pop(_AGENTS, False)
-    info[_PUBLISHED] = len(runs)
-    if len(runs) <= done and not logs and not agents:
-        return
-    bus = _bus_of(session)
-    if bus is not None:
-        bus.publish(Change(runs=frozenset(runs[done:]), logs=frozenset(logs), agents=agents))
-
-
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_LOGS, None)
-    session.info.pop(_AGENTS, None)
-    session.info[_PUBLISHED] = len(session.info.get(CHANGED_RUNS) or [])
-
-
-def _log_inserted(_mapper: Mapper[Any], _connection: Connection, target: LogChunk) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info.setdefault(_LOGS, set()).add(target.run_id)
-
-
-def _agent_changed(_mapper: Mapper[Any], _connection: Connection, target: Agent) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info[_AGENTS] = True
+    return publish

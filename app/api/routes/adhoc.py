@@ -25,6 +25,8 @@ from app.db.engine import session_scope
 from app.db.runs import create_run
 from app.db.sealing import box_of
 from app.db.tables import Agent, Run
+from app.db.unit_of_work import record
+from app.domain.events import DispatchWanted
 from app.domain.states import RunStatus, TriggerKind, is_terminal
 from app.env_secrets import EnvValues
 from app.errors import Conflict, InvalidInput, NotFound
@@ -221,8 +223,8 @@ def submit(
             },
             instance=body.instance,
         )
-    if status is RunStatus.ACTIVE:
-        context.scheduler.wake_dispatch()
+        if status is RunStatus.ACTIVE:
+            record(session, DispatchWanted())
     return view
 
 

@@ -22,6 +22,8 @@ from app.api.routes.outputs import output_store
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import Agent, AgentToken, Run
+from app.db.unit_of_work import record
+from app.domain.events import DispatchWanted
 from app.domain.states import ON_AGENT
 from app.errors import NotFound
 from app.hub import fleet
@@ -95,7 +97,7 @@ def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: boo
                 after={"draining": draining},
             )
         view = _view(context, agent, fleet.held_runs(session, name))
-    context.scheduler.wake_dispatch()
+        record(session, DispatchWanted())
     return view
 
 

@@ -18,8 +18,10 @@ from app.db.engine import session_scope
 from app.db.run_commands import apply
 from app.db.runs import get_run
 from app.db.tables import Run, User
+from app.db.unit_of_work import record
 from app.domain import run_commands as c
 from app.domain import run_spec
+from app.domain.events import DispatchWanted
 from app.domain.states import RunStatus
 from app.errors import Conflict
 from app.models.schemas import RunPublic
@@ -82,8 +84,8 @@ def _decide(
             instance=run.instance,
             detail=comment,
         )
-    if approve:
-        context.scheduler.wake_dispatch()
+        if approve:
+            record(session, DispatchWanted())
     return public
 
 

@@ -17,7 +17,9 @@ from app.context import AppContext
 from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
 from app.db.engine import session_scope
 from app.db.tables import Calendar
+from app.db.unit_of_work import record
 from app.domain.calendars import validate_calendar_fields
+from app.domain.events import DefinitionChanged
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.models.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
 from app.scheduler.planner import plan_tasks
@@ -139,7 +141,7 @@ def update_calendar(
             row.working_dates = sorted({d.isoformat() for d in body.working_dates})
         row.updated_at = context.clock.now()
         session.flush()
-        changed = _replan_users(context, session, name)
+        _replan_users(context, session, name)
         public = _public(session, row)
         audit(
             session,
@@ -149,8 +151,7 @@ def update_calendar(
             before=before,
             after=public,
         )
-    for task_id, at in changed:
-        context.scheduler.task_changed(task_id, at)
+        record(session, DefinitionChanged("calendar", name))
     return public
 
 

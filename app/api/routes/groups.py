@@ -29,6 +29,8 @@ from app.db.groups import (
 )
 from app.db.moves import move_group
 from app.db.tables import GroupRun, Task, TaskGroup
+from app.db.unit_of_work import record
+from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.roles import Role, can_see_instance, role_at_least
 from app.domain.states import TriggerKind
@@ -134,7 +136,7 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
         fields["active"] = False  # a user's group waits for an operator, as a task does
     with session_scope(context.engine) as session:
         group = create_group(session, fields, now=now)
-        planned = plan_group(session, group, now=now)
+        plan_group(session, group, now=now)
         public = group_public(session, group)
         audit(
             session,
@@ -144,7 +146,7 @@ def create(body: GroupCreate, context: ContextDep, user: WriterDep, audit: Audit
             after=public,
             instance=group.instance,
         )
-    context.scheduler.group_changed(public.gid, planned.trigger_time if planned else None)
+        record(session, DefinitionChanged("group", public.gid, "created"))
     return public
 
 
@@ -181,7 +183,7 @@ def patch(
                 for task in moved:  # a user's move waits for an operator, as any edit
                     task.active = False
         update_group(session, group, changed, now=now)
-        planned = plan_group(session, group, now=now)
+        plan_group(session, group, now=now)
         if moved:
             plan_tasks(session, moved, now=now)
         moved_next = [(task.id or 0, task.next_fire_time) for task in moved]
@@ -196,9 +198,11 @@ def patch(
                 after=public,
                 instance=instance,
             )
-    context.scheduler.group_changed(gid, planned.trigger_time if planned else None)
-    for tid, at in moved_next:
-        context.scheduler.task_changed(tid, at)
+        record(
+            session,
+            DefinitionChanged("group", gid),
+            *(DefinitionChanged("task", t) for t, _ in moved_next),
+        )
     return public
 
 
@@ -215,7 +219,7 @@ def remove(gid: int, context: ContextDep, user: WriterDep, audit: AuditDep) -> R
             instance=group.instance,
         )
         delete_group(session, group)
-    context.scheduler.group_changed(gid, None)
+        record(session, DefinitionChanged("group", gid, "deleted"))
     return Response(status_code=204)
 
 
@@ -256,5 +260,5 @@ def force_group_run(
             after=public,
             instance=group.instance,
         )
-    context.scheduler.wake_dispatch()
+        record(session, DispatchWanted())
     return public

@@ -13,6 +13,7 @@ from app.api.env_view import reveals_env
 from app.api.policy_gate import enforce_tasks
 from app.context import AppContext
 from app.db.engine import session_scope
+from app.db.unit_of_work import record
 from app.domain.roles import Role, role_at_least
 from app.errors import Forbidden
 from app.io.apply import Applied, apply_plan
@@ -88,10 +89,6 @@ async def import_document(
             status_code=refused.status,
             content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
         )
-    for tid, at in applied.tasks.items():
-        context.scheduler.task_changed(tid, at)
-    for gid, at in applied.groups.items():
-        context.scheduler.group_changed(gid, at)
     return JSONResponse(report.model_dump(mode="json"))
 
 
@@ -127,6 +124,7 @@ def _import(
         if dry_run:
             return report, applied
         applied = apply_plan(session, plan, now=context.clock.now())
+        record(session, *applied.definition_changes())
         report.applied = True
         audit(
             session,

@@ -13,6 +13,8 @@ from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.runs import get_run
 from app.db.tables import Run
+from app.db.unit_of_work import record
+from app.domain.events import DispatchWanted
 from app.domain.roles import can_see_instance
 from app.errors import NotFound
 from app.models.group_schemas import MarkSuccess
@@ -62,7 +64,7 @@ def force(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
             after=public,
             instance=run.instance,
         )
-    context.scheduler.wake_dispatch()
+        record(session, DispatchWanted())
     return public
 
 
@@ -84,7 +86,7 @@ def rerun(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) 
             after={"restarted": restarted},
             instance=run.instance,
         )
-    context.scheduler.wake_dispatch()
+        record(session, DispatchWanted())
     return restarted
 
 
@@ -109,5 +111,5 @@ def mark_run_success(
             instance=run.instance,
             detail=body.reason,
         )
-    context.scheduler.wake_dispatch()
+        record(session, DispatchWanted())
     return released

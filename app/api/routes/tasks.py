@@ -28,6 +28,8 @@ from app.db.moves import carry_task_extras
 from app.db.runs import create_run, task_spec
 from app.db.tables import Task, TaskGroup
 from app.db.tasks import create_task, delete_task, get_task, update_task
+from app.db.unit_of_work import record
+from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Forbidden, InvalidInput
@@ -141,7 +143,7 @@ def create(
             after=public,
             instance=task.instance,
         )
-    context.scheduler.task_changed(public.tid, public.next_fire_time)
+        record(session, DefinitionChanged("task", public.tid, "created"))
     return public
 
 
@@ -193,7 +195,7 @@ def patch(
                 after=public,
                 instance=instance,
             )
-    context.scheduler.task_changed(public.tid, public.next_fire_time)
+        record(session, DefinitionChanged("task", public.tid, "updated"))
     return public
 
 
@@ -212,7 +214,7 @@ def remove(
             instance=task.instance,
         )
         delete_task(session, task)
-    context.scheduler.task_changed(tid, None)
+        record(session, DefinitionChanged("task", tid, "deleted"))
     return Response(status_code=204)
 
 
@@ -247,8 +249,8 @@ def force_run(
             instance=run.instance,
             detail=f"task {tid} {verb}",
         )
-    if status is RunStatus.ACTIVE:
-        context.scheduler.wake_dispatch()
+        if status is RunStatus.ACTIVE:
+            record(session, DispatchWanted())
     return public
 
 

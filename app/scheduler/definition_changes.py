@@ -1,0 +1,67 @@
+"""Edited definitions and the timer: which trigger instants they now have, and how an edit
+travels to the leader on another replica (`task:<id>`, `group:<id>`, `calendar:<name>` on
+the change feed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.db.calendars import tasks_using
+from app.db.engine import session_scope
+from app.db.tables import GroupRun, Run
+from app.domain.events import DefinitionChanged
+from app.domain.group_run_states import GroupRunStatus
+from app.domain.states import RunStatus
+
+_CHUNK = 500  # ids per IN list: an import may touch thousands
+
+
+def to_message(change: DefinitionChanged) -> str:
+    return f"{change.kind}:{change.key}"
+
+
+def from_message(message: str) -> DefinitionChanged | None:
+    kind, _, key = message.partition(":")
+    if kind == "task" and key.isdigit():
+        return DefinitionChanged("task", int(key))
+    if kind == "group" and key.isdigit():
+        return DefinitionChanged("group", int(key))
+    if kind == "calendar" and key:
+        return DefinitionChanged("calendar", key)
+    return None
+
+
+def pending_instants(engine: Engine, changes: Sequence[DefinitionChanged]) -> set[datetime]:
+    """The trigger instants of the IDLE occurrences of the changed definitions (a calendar's:
+    of the tasks that use it)."""
+    with session_scope(engine) as session:
+        return _pending_instants(session, changes)
+
+
+def _pending_instants(session: Session, changes: Sequence[DefinitionChanged]) -> set[datetime]:
+    tasks = {int(c.key) for c in changes if c.kind == "task"}
+    groups = {int(c.key) for c in changes if c.kind == "group"}
+    for name in {str(c.key) for c in changes if c.kind == "calendar"}:
+        tasks.update(task.id or 0 for task in tasks_using(session, name))
+    found: set[datetime | None] = set()
+    for chunk in _chunks(tasks):
+        idle = select(Run.trigger_time).where(
+            col(Run.task_id).in_(chunk), Run.status == RunStatus.IDLE.value
+        )
+        found.update(session.exec(idle).all())
+    for chunk in _chunks(groups):
+        idle_groups = select(GroupRun.trigger_time).where(
+            col(GroupRun.group_id).in_(chunk), GroupRun.status == GroupRunStatus.IDLE.value
+        )
+        found.update(session.exec(idle_groups).all())
+    return {at for at in found if at is not None}
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
