@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from run_moves import move
 from sqlalchemy import Engine
 
 from app.db import unit_of_work
 from app.db.engine import session_scope
-from app.db.runs import create_run, transition
+from app.db.runs import create_run
 from app.domain.events import (
     DefinitionChanged,
     DispatchWanted,
@@ -134,11 +135,11 @@ def test_a_run_s_changes_are_heard_with_how_its_attempt_ended(sqlite_engine: Eng
             trigger_kind=TriggerKind.MANUAL,
             spec={"command": "false"},
         )
-        transition(session, run, RunStatus.TRIGGER, at=NOW, agent="a1")
-        transition(session, run, RunStatus.RUNNING, at=NOW)
-        transition(session, run, RunStatus.FAILED, at=NOW, reason="exit code 1", exit_code=1)
-        # A retry in the same transaction changes the row; the ending keeps what it was.
-        transition(session, run, RunStatus.ACTIVE, at=NOW, attempt=2, reason=None, exit_code=None)
+        move(session, run, RunStatus.TRIGGER, at=NOW, agent="a1")
+        move(session, run, RunStatus.RUNNING, at=NOW)
+        move(session, run, RunStatus.FAILED, at=NOW, reason="exit code 1", exit_code=1)
+        # A new attempt in the same transaction changes the row; the ending keeps what it was.
+        move(session, run, RunStatus.ACTIVE, at=NOW)
     [events] = heard.batches
     assert [(e.run_id, e.attempt, e.status) for e in events] == [
         (run.id, 1, "ACTIVE"),
