@@ -19,7 +19,9 @@ _SCRIPT = textwrap.dedent(
     from sqlmodel import select
 
     from app.db.engine import make_engine, session_scope
-    from app.db.runs import create_run, get_run, transition
+    from app.db.run_commands import apply
+    from app.db.runs import create_run, get_run
+    from app.domain import run_commands as c
     from app.db.tables import DependencyEdge, GroupRun, Run, Task, TaskGroup
     from app.domain.states import RunStatus, TriggerKind
 
@@ -51,10 +53,13 @@ _SCRIPT = textwrap.dedent(
                 run.group_run_id = group_run.id
                 runs.append(run.id)
         with session_scope(engine) as session:
-            transition(session, get_run(session, runs[0]), RunStatus.FAILED, at=NOW)
+            up_run = get_run(session, runs[0])
+            apply(session, up_run, c.Dispatch("a1"), now=NOW)
+            apply(session, up_run, c.AgentReport("a1", 1, 1, RunStatus.FAILED), now=NOW)
         with session_scope(engine) as session:
             down_run = session.get(Run, runs[1])
-            return session.get(GroupRun, group_run.id).status, down_run.status, down_run.reason
+            status = session.get(GroupRun, group_run.id).status
+            return str(status), str(down_run.status), down_run.reason
 
     assert "app.scheduler.group_runs" not in sys.modules
     print("unwired", group_run_ending_its_upstream("before"))
