@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import anyio
 
-from app.api.runs_view import run_public
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.runs import get_run
@@ -18,6 +17,7 @@ from app.domain.roles import can_see_instance
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.errors import NotFound
 from app.models.schemas import LogPagePublic, RunDetail, RunPublic
+from app.services.runs_view import run_public
 from app.web.api import ApiClient, api_has
 from app.web.deps import PageError
 from app.web.logtail import bytes_after

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 import anyio
 from sqlmodel import col, select
 
-from app.api.runs_view import run_public
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import Run, Task, TaskGroup, User
 from app.domain.roles import can_see_instance
 from app.models.schemas import RunPage, RunPublic
+from app.services.runs_view import run_public
 from app.web.api import ApiClient
 
 PAGE_SIZE = 50

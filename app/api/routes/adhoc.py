@@ -16,9 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlmodel import Session, col, select
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep, UserDep, WriterDep
-from app.api.env_view import audited_run
-from app.api.policy_gate import enforce
-from app.api.runs_view import run_public
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
@@ -32,6 +29,9 @@ from app.models.schemas import Memory, Mount, RunPublic
 from app.protocol.frames import Control
 from app.scheduler.operator import stop_run
 from app.security import submission_status
+from app.services.env_view import audited_run
+from app.services.policy_gate import enforce
+from app.services.runs_view import run_public
 
 router = APIRouter(prefix="/adhoc", tags=["adhoc"])
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -11,9 +11,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, ScopeDep
-from app.api.env_view import audited_run
-from app.api.policy_gate import enforce
-from app.api.runs_view import run_public
 from app.db.engine import session_scope
 from app.db.runs import get_run, transition
 from app.db.tables import Run, User
@@ -22,6 +19,9 @@ from app.domain.states import RunStatus
 from app.errors import Conflict
 from app.models.schemas import RunPublic
 from app.models.security_schemas import Approval, Decision
+from app.services.env_view import audited_run
+from app.services.policy_gate import enforce
+from app.services.runs_view import run_public
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

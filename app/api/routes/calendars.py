@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep, UserDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, ScopeDep, UserDep
 from app.context import AppContext
 from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
 from app.db.engine import session_scope
@@ -21,6 +21,7 @@ from app.domain.calendars import validate_calendar_fields
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.models.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
 from app.scheduler.planner import plan_tasks
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
 from app.api.routes.groups import visible_group
-from app.api.schedule_views import freeze_public
 from app.db.engine import session_scope
 from app.db.freezes import add_freeze, remove_freeze
 from app.db.freezes import list_freezes as list_freezes_of
 from app.db.groups import get_group
 from app.models.schemas import FreezeCreate, FreezePublic
+from app.services.schedule_views import freeze_public
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 

@@ -10,7 +10,6 @@ from sqlmodel import col, select
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
 from app.api.routes.groups import group_run_public
-from app.api.runs_view import run_public
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
@@ -19,6 +18,7 @@ from app.errors import NotFound
 from app.models.group_schemas import GroupRunDetail, GroupRunPublic
 from app.protocol.frames import Control
 from app.scheduler.operator import terminate_group_run
+from app.services.runs_view import run_public
 
 router = APIRouter(prefix="/group-runs", tags=["groups"])
 

@@ -17,7 +17,6 @@ from app.api.deps import (
     UserDep,
     WriterDep,
 )
-from app.api.schedule_views import forecast_public, forecast_start
 from app.db.engine import session_scope
 from app.db.groups import (
     create_group,
@@ -45,6 +44,7 @@ from app.models.schemas import (
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks
+from app.services.schedule_views import forecast_public, forecast_start
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 

@@ -8,9 +8,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.env_view import reveals_env
-from app.api.policy_gate import enforce_tasks
+from app.api.deps import AuditDep, Auditor, ContextDep, OperatorDep, UserDep
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.domain.roles import Role, role_at_least
@@ -22,6 +20,9 @@ from app.io.problems import ImportRefused
 from app.io.schema import export_schema
 from app.io.snapshot import dumps
 from app.models.io_schemas import ExportDocument, ImportReport
+from app.services.env_view import reveals_env
+from app.services.policy_gate import enforce_tasks
+from app.services.scope import InstanceScope
 
 router = APIRouter(tags=["import-export"])
 

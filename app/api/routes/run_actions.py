@@ -7,8 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
-from app.api.policy_gate import enforce
-from app.api.runs_view import run_public, why_not_running
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.runs import get_run
@@ -18,6 +16,8 @@ from app.errors import NotFound
 from app.models.group_schemas import MarkSuccess
 from app.models.schemas import RunPublic
 from app.scheduler.operator import force_past_upstreams, mark_success, rerun_with_downstream
+from app.services.policy_gate import enforce
+from app.services.runs_view import run_public, why_not_running
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

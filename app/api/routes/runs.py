@@ -12,9 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
 
-from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.env_view import reveals_env, run_spec_fields
-from app.api.runs_view import run_detail, run_public, why_not_running
+from app.api.deps import AuditDep, Auditor, ContextDep, OperatorDep, UserDep
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
@@ -27,6 +25,9 @@ from app.errors import Conflict, InvalidInput
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.protocol.frames import Control
 from app.scheduler.operator import stop_run
+from app.services.env_view import reveals_env, run_spec_fields
+from app.services.runs_view import run_detail, run_public, why_not_running
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 Stream = Literal["stdout", "stderr"]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AuditDep, ContextDep, InstanceScope, ScopeDep, UserDep
+from app.api.deps import AuditDep, ContextDep, ScopeDep, UserDep
 from app.db.engine import session_scope
 from app.db.tables import ApiToken, User
 from app.db.users import issue_token
@@ -18,6 +18,7 @@ from app.domain.roles import Role, role_at_least
 from app.errors import Forbidden, NotFound
 from app.models.security_schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 from app.security import may_manage
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Response
 from sqlmodel import Session, col, select
 
-from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, ScopeDep
 from app.api.routes.auth import user_public
 from app.db.engine import session_scope
 from app.db.tables import User
@@ -22,6 +22,7 @@ from app.db.users import create_user, delete_user, get_user, revoke_tokens, user
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models.security_schemas import PasswordReset, UserCreate, UserPublic, UserUpdate
 from app.security import check_password_strength, hash_password, may_grant, may_manage
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/users", tags=["users"])
 
