@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.db.audit import record_audit
 from app.db.tables import AuditEvent, User
 from app.domain.roles import Role, role_at_least
+from app.errors import Forbidden
 from app.services.scope import InstanceScope
 
 
@@ -35,6 +36,12 @@ class Actor:
 
     def at_least(self, role: Role) -> bool:
         return role_at_least(self.user.role, role)
+
+    def require(self, role: Role) -> None:
+        """Forbidden unless the user holds `role` or a stronger one: every command checks
+        it, whether a REST route or a web page calls it."""
+        if not self.at_least(role):
+            raise Forbidden(f"role {role.value} or higher required")
 
     def audit(
         self,

@@ -20,6 +20,7 @@ from app.db.groups import (
 from app.db.tables import GroupDependency, GroupRun, Run
 from app.domain.dag import Edge, EdgeCondition, generations
 from app.domain.group_run_states import GroupRunStatus
+from app.domain.roles import Role
 from app.errors import NotFound
 from app.models.group_schemas import (
     EdgeBody,
@@ -46,6 +47,7 @@ def create_edge(
     engine: Engine, *, actor: Actor, now: datetime, gid: int, body: EdgeBody
 ) -> EdgeBody:
     """Add a dependency; a cycle is refused (Conflict) with the path that closes it."""
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         add_edge(
@@ -64,6 +66,7 @@ def create_edge(
 
 
 def delete_edge(engine: Engine, *, actor: Actor, now: datetime, gid: int, body: EdgeRef) -> None:
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         remove_edge(session, group, body.upstream, body.downstream)
@@ -82,6 +85,7 @@ def add_dependency(
     engine: Engine, *, actor: Actor, now: datetime, gid: int, body: GroupDependencyBody
 ) -> GroupPublic:
     """This group's runs wait for `upstream_group`'s run of the same business date."""
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         visible_group(session, actor.scope, body.upstream_group)
@@ -102,6 +106,7 @@ def add_dependency(
 def remove_dependency(
     engine: Engine, *, actor: Actor, now: datetime, gid: int, upstream_gid: int
 ) -> None:
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         row = session.exec(

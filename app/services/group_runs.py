@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
+from app.domain.roles import Role
 from app.errors import NotFound
 from app.models.group_schemas import GroupRunDetail, GroupRunPublic
 from app.scheduler.operator import terminate_group_run
@@ -57,6 +58,7 @@ def terminate(
 ) -> tuple[GroupRunPublic, list[tuple[str, int, int]]]:
     """The group run ended TERMINATED; returns it and the (agent, run, attempt) kills the
     caller sends after the commit."""
+    actor.require(Role.OPERATOR)
     with session_scope(engine) as session:
         before = group_run_public(visible_group_run(session, actor.scope, group_run_id))
     with session_scope(engine) as session:

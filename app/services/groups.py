@@ -121,6 +121,7 @@ def create_group(
     body: GroupCreate,
     scheduler: SchedulerService,
 ) -> GroupPublic:
+    actor.require(Role.USER)
     actor.scope.require(body.instance)
     fields = {k: getattr(body, k) for k in GroupCreate.model_fields}
     if not actor.at_least(Role.OPERATOR):
@@ -153,6 +154,7 @@ def update_group(
 ) -> GroupPublic:
     """A move (`instance`) takes the group's tasks, planned runs and alert rules along; the
     new instance must be granted, and the change is audited in both instances."""
+    actor.require(Role.USER)
     changed = {k: getattr(body, k) for k in body.model_fields_set}
     moved: list[Task] = []
     with session_scope(engine) as session:
@@ -193,6 +195,7 @@ def update_group(
 def delete_group(
     engine: Engine, *, actor: Actor, now: datetime, gid: int, scheduler: SchedulerService
 ) -> None:
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         actor.audit(
@@ -212,6 +215,7 @@ def force_group_run(
     engine: Engine, *, actor: Actor, now: datetime, gid: int, scheduler: SchedulerService
 ) -> GroupRunPublic:
     """Start a group run now: every task gets its run, the DAG releases them."""
+    actor.require(Role.OPERATOR)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
         group_run = start_group_run(

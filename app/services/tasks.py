@@ -119,6 +119,7 @@ def create_task(
     scheduler: SchedulerService,
 ) -> TaskPublic:
     """Tasks a `user` creates start inactive: an operator activates them."""
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         _check_placement(session, actor.scope, body.instance, body.group)
         fields = {k: getattr(body, k) for k in TaskCreate.model_fields}
@@ -152,6 +153,7 @@ def update_task(
 ) -> TaskPublic:
     """A `user`'s change to anything but name, description or deactivation makes the task
     inactive again until an operator activates it."""
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         changed = {k: getattr(body, k) for k in body.model_fields_set}
         task = visible_task(session, actor.scope, tid)
@@ -190,6 +192,7 @@ def update_task(
 def delete_task(
     engine: Engine, *, actor: Actor, now: datetime, tid: int, scheduler: SchedulerService
 ) -> None:
+    actor.require(Role.USER)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)
         actor.audit(
@@ -209,6 +212,7 @@ def force_run(
     engine: Engine, *, actor: Actor, now: datetime, tid: int, scheduler: SchedulerService
 ) -> RunPublic:
     """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
+    actor.require(Role.USER)
     status = submission_status(actor.role)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)

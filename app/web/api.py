@@ -10,38 +10,16 @@ import httpx
 from fastapi import Depends, Request
 
 from app.security import SESSION_COOKIE
-from app.web.auth import SessionDep, WebSession
+from app.web.auth import SessionDep
+from app.web.calls import ApiError, Calls
 
 API = "/api/v1"
 
 
-class ApiError(Exception):
-    """A 4xx answer of the API: its status, its message, and per-field problems."""
-
-    def __init__(self, status_code: int, detail: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-        self.errors = errors
-
-    def field_errors(self) -> dict[str, str]:
-        """{"schedule.cron": "...", "name": "..."}; messages without a field go under ""."""
-        found: dict[str, str] = {}
-        for error in self.errors:
-            found.setdefault(error.get("field", ""), error.get("problem", ""))
-        if not found:
-            field, sep, problem = self.detail.partition(": ")
-            if sep and " " not in field:
-                found[field] = problem
-            else:
-                found[""] = self.detail
-        return found
-
-
 @dataclass(frozen=True)
-class ApiClient:
-    request: Request
-    session: WebSession
+class ApiClient(Calls):
+    """The services (Calls), and the REST API over in-process HTTP for the pages that do
+    not call services yet."""
 
     async def raw(
         self,

@@ -16,8 +16,9 @@ from app.api.deps import ContextDep
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import Run, User
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.deps import BusDep, LifetimeDep
 from app.web.forms import FormErrors, error_key, pairs
 from app.web.htmx import HtmxDep

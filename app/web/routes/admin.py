@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Header, Path, Query, Request
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.deps import PageError
 from app.web.htmx import HtmxDep
 from app.web.tasks_view import timezones

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError, api_has
+from app.web.api import ApiClient, ApiDep, api_has
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
 from app.web.scoped_changes import for_viewer

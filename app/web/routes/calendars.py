@@ -11,9 +11,10 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
 from app.web.auth import WriteSessionDep
 from app.web.calendar_view import year_view
+from app.web.calls import ApiError
 from app.web.forms import error_key
 from app.web.htmx import HtmxDep
 from app.web.templating import render

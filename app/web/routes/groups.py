@@ -11,8 +11,9 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.deps import BusDep, LifetimeDep
 from app.web.forms import FormErrors, error_key, group_from_form, group_to_form, schedule_to_form
 from app.web.groups_view import CONDITIONS, elements, load_group

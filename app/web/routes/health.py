@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
+from app.web.calls import ApiError
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)

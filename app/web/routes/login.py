@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiError
+from app.web.api import ApiClient
 from app.web.auth import (
     LOGIN_COOKIE,
     AnySessionDep,
@@ -24,6 +24,7 @@ from app.web.auth import (
     set_login_token,
     start_session,
 )
+from app.web.calls import ApiError
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiDep, ApiError
+from app.web.api import ApiDep
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.deps import BusDep, PageError
 from app.web.htmx import HtmxDep
 from app.web.run_view import load_log, load_run

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.web.api import ApiClient, ApiDep
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError
 from app.web.forms import FormErrors, error_key, new_task_values, task_from_form, task_to_form
 from app.web.htmx import HtmxDep
 from app.web.schedule_preview import preview
