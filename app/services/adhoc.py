@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.control_relay import ControlRelay, Delivery
 from app.db.engine import session_scope
@@ -168,6 +168,35 @@ def submit_batch(
 
 def read_batch(session: Session, *, actor: Actor, batch_id: str) -> AdhocBatch:
     return batch_view(batch_id, _batch(session, batch_id, actor.scope))
+
+
+def recent_batches(session: Session, *, actor: Actor, limit: int = 8) -> list[dict[str, Any]]:
+    """The latest adhoc batches the caller may see: id, command, runs, newest run id."""
+    rows = session.exec(
+        select(Run.batch_id, func.max(Run.id), func.count())
+        .where(
+            Run.trigger_kind == "adhoc",
+            col(Run.batch_id).is_not(None),
+            actor.scope.condition(Run.instance),
+        )
+        .group_by(col(Run.batch_id))
+        .order_by(func.max(Run.id).desc())
+        .limit(limit)
+    ).all()
+    newest = {
+        r.id: r
+        for r in session.exec(select(Run).where(col(Run.id).in_([row[1] for row in rows]))).all()
+    }
+    return [
+        {
+            "batch_id": batch,
+            "runs": count,
+            "command": newest[last].spec.get("command"),
+            "at": newest[last].created_at,
+        }
+        for batch, last, count in rows
+        if last in newest
+    ]
 
 
 def _stop_here(

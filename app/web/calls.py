@@ -5,7 +5,7 @@ per-field problems), which pages show on their forms."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -17,6 +17,7 @@ from app.api.errors import field_name, status_for
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.errors import AlmanacError
+from app.io.problems import ImportRefused
 from app.services.actor import Actor
 from app.web.auth import SessionDep, WebSession
 
@@ -41,6 +42,8 @@ class ApiError(Exception):
                 for err in exc.errors()
             ]
             return cls(422, "; ".join(f"{e['field']}: {e['problem']}" for e in errors), errors)
+        if isinstance(exc, ImportRefused):
+            return cls(exc.status, str(exc), [p.model_dump() for p in exc.problems])
         return cls(status_for(exc), str(exc), [])
 
     def field_errors(self) -> dict[str, str]:
@@ -102,6 +105,16 @@ class Calls:
         return await self.run(
             lambda: command(context.engine, actor=self.actor, now=context.clock.now(), **arguments)
         )
+
+    async def awaiting(self, command: Callable[..., Awaitable[T]], **arguments: Any) -> T:
+        """An async `command(engine, actor=viewer, now=now, **arguments)`."""
+        context = self.context
+        try:
+            return await command(
+                context.engine, actor=self.actor, now=context.clock.now(), **arguments
+            )
+        except (AlmanacError, ValidationError) as exc:
+            raise ApiError.of(exc) from exc
 
     async def run(self, work: Callable[[], T]) -> T:
         try:

@@ -10,74 +10,37 @@ from fastapi import APIRouter, Path, Response, WebSocket, status
 from sqlmodel import col, select
 
 from app.api.deps import (
+    ActorDep,
     AdminDep,
     AuditDep,
     ContextDep,
     OperatorDep,
-    ScopeDep,
     UserDep,
     bearer_token,
 )
 from app.api.routes.outputs import output_store
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.db.tables import Agent, AgentToken, Run
-from app.domain.states import ON_AGENT
+from app.db.tables import AgentToken
 from app.errors import NotFound
 from app.hub import fleet
 from app.hub.admission import grant_for
-from app.models.schemas import AgentPublic, AgentTokenCreated
+from app.models.schemas import AgentTokenCreated
 from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
 from app.protocol.frames import CLOSE_REMOVED
 from app.security import hash_token, new_token
+from app.services import agents
+from app.services.agents import AgentView, agent_view
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-class AgentView(AgentPublic):
-    draining: bool
-    # False while the agent reports a problem that keeps it from taking work (`problem`
-    # says which, e.g. its spool is full); its status stays online.
-    healthy: bool = True
-    problem: str | None = None
-
-
-def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
-    return AgentView(
-        name=agent.name,
-        status=agent.status,
-        connected=agent.name in context.hub.connections,
-        labels=agent.labels,
-        cpus=agent.cpus,
-        memory=agent.memory,
-        gpus=agent.gpus,
-        docker=agent.docker,
-        last_heartbeat=agent.last_heartbeat,
-        version=agent.version,
-        max_runs=agent.max_runs,
-        resources=fleet.public_resources(agent),
-        running_runs=running,
-        draining=fleet.is_draining(agent),
-        healthy=fleet.problem_of(agent) is None,
-        problem=fleet.problem_of(agent),
-    )
-
-
 @router.get("", response_model=list[AgentView])
-def list_agents(context: ContextDep, user: UserDep, scope: ScopeDep) -> list[AgentView]:
+def list_agents(context: ContextDep, user: UserDep, actor: ActorDep) -> list[AgentView]:
     """Every agent (they serve all instances); the runs each holds only of the caller's."""
     with session_scope(context.engine) as session:
-        agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
-        stmt = select(Run.agent, Run.id).where(col(Run.status).in_([s.value for s in ON_AGENT]))
-        if not scope.everything:
-            stmt = stmt.where(col(Run.instance).in_(sorted(scope.granted)))
-        held = session.exec(stmt).all()
-    running: dict[str, list[int]] = {}
-    for name, run_id in held:
-        if name and run_id:
-            running.setdefault(name, []).append(run_id)
-    return [_view(context, a, sorted(running.get(a.name, []))) for a in agents]
+        return agents.list_agents(session, actor=actor, hub=context.hub)
 
 
 def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool) -> AgentView:
@@ -94,7 +57,7 @@ def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: boo
                 before={"draining": before},
                 after={"draining": draining},
             )
-        view = _view(context, agent, fleet.held_runs(session, name))
+        view = agent_view(context.hub, agent, fleet.held_runs(session, name))
     context.scheduler.wake_dispatch()
     return view
 

@@ -10,27 +10,25 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from sqlmodel import col, select
 
-from app.api.deps import AuditDep, Auditor, ContextDep, OperatorDep, UserDep
+from app.api.deps import ActorDep, AuditDep, Auditor, ContextDep, OperatorDep, UserDep
 from app.context import AppContext
 from app.control_relay import Delivery
 from app.db.engine import session_scope
-from app.db.logs import iter_bytes, read_lines
-from app.db.runs import get_run, run_events
-from app.db.sealing import box_or_none
-from app.db.tables import Run, Task
+from app.db.logs import iter_bytes
+from app.db.runs import get_run
+from app.db.tables import Run
 from app.domain.states import RunStatus, is_terminal, kill_plan
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.protocol.frames import Control
 from app.scheduler.operator import stop_run
-from app.services.env_view import reveals_env, run_spec_fields
-from app.services.runs_view import run_detail, run_public, why_not_running
+from app.services import runs
+from app.services.runs import Stream
+from app.services.runs_view import run_public
 from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-Stream = Literal["stdout", "stderr"]
 # A control the agent got from this server answers 200; one the server holding the agent
 # confirmed it sent answers 202; none holds it: 409.
 RELAYED: dict[int | str, dict[str, Any]] = {
@@ -68,6 +66,7 @@ async def _audit(audit: Auditor, action: str, run: Run, after: str, detail: str 
 def list_runs(
     context: ContextDep,
     user: UserDep,
+    actor: ActorDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
@@ -78,40 +77,28 @@ def list_runs(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunPage:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(name, "must carry a UTC offset")
-    stmt = select(Run).order_by(col(Run.id).desc())
-    if status:
-        stmt = stmt.where(col(Run.status).in_([s.value for s in status]))
-    if task is not None:
-        stmt = stmt.where(Run.task_id == task)
-    if batch is not None:
-        stmt = stmt.where(Run.batch_id == batch)
-    if group is not None:
-        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
-    if since is not None:
-        stmt = stmt.where(col(Run.trigger_time) >= since)
-    if until is not None:
-        stmt = stmt.where(col(Run.trigger_time) < until)
-    if q:
-        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
-        stmt = stmt.where(col(Run.task_id).in_(named))
-    stmt = InstanceScope.of(user).filter(stmt, Run.instance)
-    stmt = stmt.offset((page - 1) * page_size).limit(page_size + 1)
     with session_scope(context.engine) as session:
-        rows = session.exec(stmt).all()
-    items = [run_public(r) for r in rows[:page_size]]
-    return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+        return runs.list_runs(
+            session,
+            actor=actor,
+            status=status,
+            task=task,
+            group=group,
+            batch=batch,
+            since=since,
+            until=until,
+            q=q,
+            page=page,
+            page_size=page_size,
+        )
 
 
 @router.get("/{run_id}", response_model=RunDetail)
-def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
-    run = _visible_run(context, run_id, user.instances)
+def read_run(run_id: int, context: ContextDep, user: UserDep, actor: ActorDep) -> RunDetail:
     with session_scope(context.engine) as session:
-        events = run_events(session, run_id)
-        spec = run_spec_fields(run, reveals_env(user.role), box_or_none(session))
-    return run_detail(run, events, why_not_running(context, run), spec=spec)
+        return runs.read_run(
+            session, actor=actor, run_id=run_id, hub=context.hub, now=context.clock.now()
+        )
 
 
 @router.get("/{run_id}/logs", response_model=LogPagePublic)
@@ -119,28 +106,22 @@ def read_logs(
     run_id: int,
     context: ContextDep,
     user: UserDep,
+    actor: ActorDep,
     stream: Stream = "stdout",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=5000)] = 500,
     attempt: Annotated[int | None, Query(ge=1)] = None,
 ) -> LogPagePublic:
-    run = _visible_run(context, run_id, user.instances)
-    chosen = attempt or run.attempt
     with session_scope(context.engine) as session:
-        result = read_lines(
-            session, run_id=run_id, attempt=chosen, stream=stream, page=page, page_size=page_size
+        return runs.read_logs(
+            session,
+            actor=actor,
+            run_id=run_id,
+            stream=stream,
+            page=page,
+            page_size=page_size,
+            attempt=attempt,
         )
-    return LogPagePublic(
-        run=run_id,
-        attempt=chosen,
-        stream=stream,
-        page=page,
-        page_size=page_size,
-        first_line=result.first_line,
-        total_lines=result.total_lines,
-        total_bytes=result.total_bytes,
-        lines=result.lines,
-    )
 
 
 @router.get("/{run_id}/logs/download")

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
+from app.models.security_schemas import Approval
+from app.services import approvals
 from app.web.api import ApiDep
 from app.web.auth import WriteSessionDep
-from app.web.calls import ApiError
+from app.web.calls import ApiError, parse
 from app.web.deps import BusDep, PageError
 from app.web.htmx import HtmxDep
 from app.web.run_view import load_log, load_run
@@ -91,7 +93,16 @@ async def run_action(
         body = {"spec_digest": spec_digest}
     message = _DONE[action]
     try:
-        await api.post(f"/runs/{run_id}/{action}", json=body)
+        if action in ("approve", "reject"):
+            await api.command(
+                approvals.decide,
+                run_id=run_id,
+                body=parse(Approval, body) if action == "approve" and body else None,
+                approve=action == "approve",
+                scheduler=context.scheduler,
+            )
+        else:
+            await api.post(f"/runs/{run_id}/{action}", json=body)
     except ApiError as exc:
         if exc.status_code in (401, 404):
             raise

@@ -14,9 +14,9 @@ from starlette.responses import Response
 from app.api.deps import ContextDep
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
+from app.services.logtail import search
 from app.web.api import ApiDep
 from app.web.deps import BusDep, LifetimeDep
-from app.web.logtail import search
 from app.web.routes.run_detail import RunId
 from app.web.run_feed import RunFeed, resume_position
 from app.web.run_view import Stream, load_log, visible_run
