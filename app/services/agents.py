@@ -1,15 +1,23 @@
 """The fleet as a caller sees it: every agent (they serve all instances), with only the
-caller's runs among those each one holds."""
+caller's runs among those each one holds; draining, undraining and removing an agent."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import anyio
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.db.engine import session_scope
 from app.db.tables import Agent, Run
+from app.domain.roles import Role
 from app.domain.states import ON_AGENT
 from app.hub import fleet
 from app.hub.hub import AgentHub
 from app.models.schemas import AgentPublic
+from app.protocol.frames import CLOSE_REMOVED
+from app.scheduler.service import SchedulerService
 from app.services.actor import Actor
 
 
@@ -55,3 +63,58 @@ def list_agents(session: Session, *, actor: Actor, hub: AgentHub) -> list[AgentV
         if name and run_id:
             running.setdefault(name, []).append(run_id)
     return [agent_view(hub, a, sorted(running.get(a.name, []))) for a in agents]
+
+
+def set_draining(
+    engine: Engine,
+    *,
+    actor: Actor,
+    now: datetime,
+    name: str,
+    draining: bool,
+    hub: AgentHub,
+    scheduler: SchedulerService,
+) -> AgentView:
+    """Drain: the agent finishes its running work and gets no new work (until undrained;
+    kept across restarts of the server and of the agent)."""
+    actor.require(Role.OPERATOR)
+    with session_scope(engine) as session:
+        before = fleet.is_draining(fleet.get_agent(session, name))
+        agent = fleet.set_draining(session, name, draining)
+        session.flush()
+        if before != draining:
+            actor.audit(
+                session,
+                at=now,
+                action="agent.drain" if draining else "agent.undrain",
+                target_kind="agent",
+                target_id=name,
+                before={"draining": before},
+                after={"draining": draining},
+            )
+        view = agent_view(hub, agent, fleet.held_runs(session, name))
+    scheduler.wake_dispatch()
+    return view
+
+
+def _remove(engine: Engine, actor: Actor, now: datetime, name: str) -> None:
+    with session_scope(engine) as session:
+        removed = fleet.remove(session, name)
+        actor.audit(
+            session,
+            at=now,
+            action="agent.remove",
+            target_kind="agent",
+            target_id=name,
+            before={"status": removed.was},
+        )
+
+
+async def remove_agent(
+    engine: Engine, *, actor: Actor, now: datetime, name: str, hub: AgentHub
+) -> None:
+    """Forget an agent that is offline, or drained with no runs left (Conflict says why
+    not). A drained agent still connected is told so and stops instead of dialling again."""
+    actor.require(Role.ADMIN)
+    await anyio.to_thread.run_sync(_remove, engine, actor, now, name)
+    await hub.disconnect(name, code=CLOSE_REMOVED, reason="removed from the fleet")

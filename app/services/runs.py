@@ -4,7 +4,7 @@ what it waits for, a page of its log lines."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -82,12 +82,20 @@ def read_run(
     run = visible_run(session, actor.scope, run_id)
     events = run_events(session, run_id)
     spec = run_spec_fields(run, reveals_env(actor.role), box_or_none(session))
-    waiting = (
-        waiting_for(session, run, agents=hub.slots(running_counts(session)), now=now)
-        if run.status in _WAITING
-        else []
-    )
-    return run_detail(run, events, waiting, spec=spec)
+    return run_detail(run, events, _blockers(session, run, hub, now), spec=spec)
+
+
+def waits_for(
+    session: Session, *, actor: Actor, run_id: int, hub: AgentHub, now: datetime
+) -> list[dict[str, Any]]:
+    """Every blocker of an IDLE or ACTIVE run (empty for any other status)."""
+    return _blockers(session, visible_run(session, actor.scope, run_id), hub, now)
+
+
+def _blockers(session: Session, run: Run, hub: AgentHub, now: datetime) -> list[dict[str, Any]]:
+    if run.status not in _WAITING:
+        return []  # nothing to explain, and no need to count every agent's runs
+    return waiting_for(session, run, agents=hub.slots(running_counts(session)), now=now)
 
 
 def read_logs(

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from app.context import AppContext
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.models.schemas import LogPagePublic, RunDetail, RunPublic
-from app.services import run_reads, runs
-from app.web.api import ApiClient, api_has
+from app.services import outputs, run_reads, runs
+from app.web.api import api_has
 from app.web.calls import ApiError, Calls
 from app.web.deps import PageError
 from app.web.timeline import Step, timeline
@@ -68,7 +68,7 @@ class LogView:
 
 
 async def load_run(
-    api: ApiClient, context: AppContext, run_id: int, attempt: int | None = None
+    api: Calls, context: AppContext, run_id: int, attempt: int | None = None
 ) -> RunView:
     run = await api.read(runs.read_run, run_id=run_id, hub=context.hub, now=context.clock.now())
     chosen = attempt if attempt is not None and 1 <= attempt <= run.attempt else run.attempt
@@ -91,13 +91,12 @@ async def load_run(
     )
 
 
-async def _outputs(api: ApiClient, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
+async def _outputs(api: Calls, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
     """The attempt's output files; None while the API has no outputs endpoint."""
     if not api_has(api.request, "GET", "/runs/{run_id}/outputs"):
         return None
-    body = await api.get(f"/runs/{run.id}/outputs", attempt=attempt)
-    items = body.get("outputs", []) if isinstance(body, dict) else []
-    return [item for item in items if isinstance(item, dict)]
+    listing = await api.read(outputs.list_outputs, run_id=run.id, attempt=attempt)
+    return [item.model_dump(mode="json") for item in listing.outputs]
 
 
 async def visible_run(calls: Calls, context: AppContext, run_id: int) -> RunPublic:
@@ -109,7 +108,7 @@ async def visible_run(calls: Calls, context: AppContext, run_id: int) -> RunPubl
         raise PageError(exc.status_code, exc.detail) from None
 
 
-def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
+def actions_for(api: Calls, run: RunDetail) -> list[Action]:
     """Buttons for this status and role; each only where the API has its endpoint."""
     if not api.session.can_operate:
         return []
@@ -171,7 +170,7 @@ def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
 
 
 async def load_log(
-    api: ApiClient,
+    api: Calls,
     context: AppContext,
     run: RunPublic,
     *,

@@ -18,19 +18,17 @@ from app.api.deps import (
     UserDep,
     bearer_token,
 )
-from app.api.routes.outputs import output_store
 from app.context import AppContext
 from app.db.engine import session_scope
 from app.db.tables import AgentToken
 from app.errors import NotFound
-from app.hub import fleet
 from app.hub.admission import grant_for
 from app.models.schemas import AgentTokenCreated
 from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
-from app.protocol.frames import CLOSE_REMOVED
 from app.security import hash_token, new_token
 from app.services import agents
-from app.services.agents import AgentView, agent_view
+from app.services.agents import AgentView
+from app.services.outputs import output_store
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 AgentName = Annotated[str, Path(min_length=1, max_length=200)]
@@ -43,57 +41,43 @@ def list_agents(context: ContextDep, user: UserDep, actor: ActorDep) -> list[Age
         return agents.list_agents(session, actor=actor, hub=context.hub)
 
 
-def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool) -> AgentView:
-    with session_scope(context.engine) as session:
-        before = fleet.is_draining(fleet.get_agent(session, name))
-        agent = fleet.set_draining(session, name, draining)
-        session.flush()
-        if before != draining:
-            audit(
-                session,
-                action="agent.drain" if draining else "agent.undrain",
-                target_kind="agent",
-                target_id=name,
-                before={"draining": before},
-                after={"draining": draining},
-            )
-        view = agent_view(context.hub, agent, fleet.held_runs(session, name))
-    context.scheduler.wake_dispatch()
-    return view
-
-
 @router.post("/{name}/drain", response_model=AgentView)
-def drain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
+def drain(name: AgentName, context: ContextDep, user: OperatorDep, actor: ActorDep) -> AgentView:
     """Let the agent finish its running work and give it no new work (until undrained; kept
     across restarts of the server and of the agent)."""
-    return _set_draining(context, audit, name, True)
+    return agents.set_draining(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        name=name,
+        draining=True,
+        hub=context.hub,
+        scheduler=context.scheduler,
+    )
 
 
 @router.post("/{name}/undrain", response_model=AgentView)
-def undrain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
-    return _set_draining(context, audit, name, False)
-
-
-def _remove(context: AppContext, audit: AuditDep, name: str) -> None:
-    with session_scope(context.engine) as session:
-        removed = fleet.remove(session, name)
-        audit(
-            session,
-            action="agent.remove",
-            target_kind="agent",
-            target_id=name,
-            before={"status": removed.was},
-        )
+def undrain(name: AgentName, context: ContextDep, user: OperatorDep, actor: ActorDep) -> AgentView:
+    return agents.set_draining(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        name=name,
+        draining=False,
+        hub=context.hub,
+        scheduler=context.scheduler,
+    )
 
 
 @router.delete("/{name}", status_code=204)
 async def remove_agent(
-    name: AgentName, context: ContextDep, user: AdminDep, audit: AuditDep
+    name: AgentName, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> Response:
     """Forget an agent that is offline, or drained with no runs left (409 says why not).
     A drained agent still connected is told so and stops instead of dialling again."""
-    await anyio.to_thread.run_sync(_remove, context, audit, name)
-    await context.hub.disconnect(name, code=CLOSE_REMOVED, reason="removed from the fleet")
+    await agents.remove_agent(
+        context.engine, actor=actor, now=context.clock.now(), name=name, hub=context.hub
+    )
     return Response(status_code=204)
 
 

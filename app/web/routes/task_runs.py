@@ -12,8 +12,8 @@ from starlette.responses import Response
 from app.api.deps import ContextDep
 from app.context import AppContext
 from app.services.actor import Actor
-from app.web.api import ApiDep
 from app.web.auth import WebSession
+from app.web.calls import CallsDep
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
 from app.web.live_runs import LivePage, Patch
@@ -49,7 +49,7 @@ FiltersDep = Annotated[RunFilters, Depends(run_filters)]
 async def task_runs(
     request: Request,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     htmx: HtmxDep,
     bus: BusDep,
     filters: FiltersDep,
@@ -75,7 +75,7 @@ async def task_runs(
 async def task_runs_events(
     request: Request,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     bus: BusDep,
     lifetime: LifetimeDep,
     filters: FiltersDep,
