@@ -38,3 +38,8 @@ def revoke_session(session: Session, *, token: str, now: datetime) -> None:
     row = _session_row(session, token)
     if row is not None and row.revoked_at is None:
         row.revoked_at = now
+
+
+def session_token_id(session: Session, *, token: str) -> int | None:
+    row = _session_row(session, token)
+    return row.id if row is not None else None

@@ -12,9 +12,9 @@ from app.context import AppContext
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.models.schemas import LogPagePublic, RunDetail, RunPublic
 from app.services import outputs, run_reads, runs
-from app.web.api import api_has
 from app.web.calls import ApiError, Calls
 from app.web.deps import PageError
+from app.web.features import api_has
 from app.web.timeline import Step, timeline
 
 LOG_PAGE = 500

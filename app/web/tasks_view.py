@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 from app.services import catalog, groups, tasks
-from app.web.api import api_has
 from app.web.calls import Calls, dump
+from app.web.features import api_has
 
 LIST_PAGE = 25
 Tab = Literal["tasks", "groups"]

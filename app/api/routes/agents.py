@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Path, Response, WebSocket, status
-from sqlmodel import col, select
 
 from app.api.deps import (
     ActorDep,
     AdminDep,
-    AuditDep,
     ContextDep,
     OperatorDep,
     UserDep,
@@ -20,13 +17,10 @@ from app.api.deps import (
 )
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.db.tables import AgentToken
-from app.errors import NotFound
 from app.hub.admission import grant_for
 from app.models.schemas import AgentTokenCreated
 from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
-from app.security import hash_token, new_token
-from app.services import agents
+from app.services import agent_tokens, agents
 from app.services.agents import AgentView
 from app.services.outputs import output_store
 
@@ -83,85 +77,34 @@ async def remove_agent(
 
 @router.post("/tokens", response_model=AgentTokenCreated, status_code=201)
 def create_agent_token(
-    body: AgentTokenCreateBody, context: ContextDep, user: AdminDep, audit: AuditDep
+    body: AgentTokenCreateBody, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> AgentTokenCreated:
     """A token for `almanac agent --token`, shown once, bound to one agent name (`agent`, or
     `name` when left out): a hello under any other name is refused. With `expires_in_days` it
     stops working then (stored as a revocation scheduled in advance)."""
-    token = new_token("alm_agent")
-    now = context.clock.now()
-    expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    agent = body.agent or body.name
-    with session_scope(context.engine) as session:
-        row = AgentToken(
-            name=body.name,
-            agent_name=agent,
-            token_hash=hash_token(token),
-            created_at=now,
-            revoked_at=expires,
-        )
-        session.add(row)
-        session.flush()
-        audit(
-            session,
-            action="agent_token.create",
-            target_kind="agent_token",
-            target_id=row.id,
-            after=_listed(row, now),
-        )
-        return AgentTokenCreated(id=row.id or 0, name=row.name, agent=agent, token=token)
-
-
-def _listed(row: AgentToken, now: datetime) -> AgentTokenListed:
-    """A `revoked_at` still ahead is the token's expiry."""
-    ahead = row.revoked_at is not None and row.revoked_at > now
-    return AgentTokenListed(
-        id=row.id or 0,
-        name=row.name,
-        agent=row.agent_name,
-        created_at=row.created_at,
-        expires_at=row.revoked_at if ahead else None,
-        revoked_at=None if ahead else row.revoked_at,
-        last_used_at=row.last_used_at,
+    return agent_tokens.create_agent_token(
+        context.engine, actor=actor, now=context.clock.now(), body=body
     )
 
 
 @router.get("/tokens", response_model=list[AgentTokenListed])
-def list_agent_tokens(context: ContextDep, user: AdminDep) -> list[AgentTokenListed]:
-    now = context.clock.now()
+def list_agent_tokens(
+    context: ContextDep, user: AdminDep, actor: ActorDep
+) -> list[AgentTokenListed]:
     with session_scope(context.engine) as session:
-        rows = session.exec(select(AgentToken).order_by(col(AgentToken.id))).all()
-        return [_listed(r, now) for r in rows]
+        return agent_tokens.list_agent_tokens(session, actor=actor, now=context.clock.now())
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_agent_token(
-    token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
+    token_id: int, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> Response:
     """The token stops working at once: its open connections are closed, so it gets no more
     work (a connection on another replica is closed at its next heartbeat)."""
-    await anyio.to_thread.run_sync(_revoke, context, audit, token_id)
-    await context.hub.disconnect_token(token_id, reason="agent token revoked")
+    await agent_tokens.revoke_agent_token(
+        context.engine, actor=actor, now=context.clock.now(), token_id=token_id, hub=context.hub
+    )
     return Response(status_code=204)
-
-
-def _revoke(context: AppContext, audit: AuditDep, token_id: int) -> None:
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        row = session.get(AgentToken, token_id)
-        if row is None:
-            raise NotFound("agent token", token_id)
-        before = _listed(row, now)
-        if before.revoked_at is None:
-            row.revoked_at = now
-            audit(
-                session,
-                action="agent_token.revoke",
-                target_kind="agent_token",
-                target_id=token_id,
-                before=before,
-                after=_listed(row, now),
-            )
 
 
 @router.websocket("/connect")

@@ -11,10 +11,10 @@ from starlette.responses import Response
 
 from app.api.deps import ContextDep
 from app.services import agents
-from app.web.api import api_has
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump
 from app.web.deps import BusDep, LifetimeDep
+from app.web.features import api_has
 from app.web.htmx import HtmxDep
 from app.web.scoped_changes import for_viewer
 from app.web.sse import EventStream, redraw_stream
