@@ -7,6 +7,7 @@ For route authors:
   raises NotFound for a row outside them (never 403: another instance does not exist for
   the caller); `scope.filter(stmt, Task.instance)` narrows a list query; `scope.require(i)`
   refuses to write into an instance that is not granted.
+- `ActorDep`: the caller for a service call (app/services): user, scope and address.
 - `AuditDep`: `audit(session, action=..., target_kind=..., target_id=..., before=...,
   after=..., instance=...)` records who, when and from where in the same transaction
   (`audit.log(...)` opens its own transaction, for async routes).
@@ -14,15 +15,14 @@ For route authors:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import Session, col
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlmodel import Session
 
 from app.clock import Clock
 from app.context import AppContext
@@ -31,7 +31,9 @@ from app.db.engine import session_scope
 from app.db.tables import AuditEvent, User
 from app.db.users import token_by_secret
 from app.domain.roles import Role, role_at_least
-from app.errors import AuthError, Forbidden, InvalidInput, NotFound
+from app.errors import AuthError, Forbidden
+from app.services.actor import Actor
+from app.services.scope import InstanceScope
 
 PASSWORD_CHANGE_PATH = "/api/v1/auth/password"
 
@@ -111,51 +113,6 @@ OperatorDep = Annotated[User, Depends(require(Role.OPERATOR))]
 AdminDep = Annotated[User, Depends(require(Role.ADMIN))]
 WriterDep = Annotated[User, Depends(require(Role.USER))]
 
-_Stmt = TypeVar("_Stmt", bound=Select[Any] | SelectOfScalar[Any])
-
-
-@dataclass(frozen=True)
-class InstanceScope:
-    """The instances one caller may see and touch (`*` = all)."""
-
-    granted: frozenset[str]
-
-    @classmethod
-    def of(cls, user: User) -> InstanceScope:
-        return cls(frozenset(user.instances))
-
-    @property
-    def everything(self) -> bool:
-        return "*" in self.granted
-
-    def allows(self, instance: str | None) -> bool:
-        """Global objects (instance None) are visible to all."""
-        return instance is None or self.everything or instance in self.granted
-
-    def covers(self, instances: Iterable[str]) -> bool:
-        """Every one of `instances` is granted (a grant of `*` needs `*`)."""
-        return self.everything or set(instances) <= self.granted
-
-    def check(self, instance: str | None, kind: str = "object", key: object = "") -> None:
-        """NotFound (404) for an object outside the scope: it does not exist for the caller."""
-        if not self.allows(instance):
-            raise NotFound(kind, key)
-
-    def require(self, instance: str, field: str = "instance") -> None:
-        """Refuse to create or move something into an instance that is not granted."""
-        if not self.everything and instance not in self.granted:
-            raise InvalidInput(field, f"instance {instance!r} is not granted to you")
-
-    def filter(self, stmt: _Stmt, column: Any) -> _Stmt:
-        """`stmt` narrowed to rows whose `column` (an instance column) is granted."""
-        if self.everything:
-            return stmt
-        return cast(_Stmt, stmt.where(col(column).in_(sorted(self.granted))))
-
-    def names(self) -> list[str] | None:
-        """The granted instance names, or None for all."""
-        return None if self.everything else sorted(self.granted)
-
 
 def instance_scope(user: UserDep) -> InstanceScope:
     return InstanceScope.of(user)
@@ -220,3 +177,11 @@ def auditor(request: Request, context: ContextDep, user: UserDep) -> Auditor:
 
 
 AuditDep = Annotated[Auditor, Depends(auditor)]
+
+
+def current_actor(request: Request, user: UserDep) -> Actor:
+    """The caller as the services see it (the route's role dependency gates it first)."""
+    return Actor(user, client_source(request))
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -20,14 +20,14 @@ _STATUS: list[tuple[type[AlmanacError], int]] = [
 ]
 
 
-def _status_for(exc: AlmanacError) -> int:
+def status_for(exc: AlmanacError) -> int:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
             return status
     return 400
 
 
-def _field(loc: tuple[object, ...] | list[object]) -> str:
+def field_name(loc: tuple[object, ...] | list[object]) -> str:
     # Drop the "body"/"query" prefix and pydantic's union tags (the schedule kind).
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
@@ -36,13 +36,13 @@ def _field(loc: tuple[object, ...] | list[object]) -> str:
 async def _almanac_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AlmanacError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
-    return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc), headers=headers)
+    return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field(err.get("loc", ())), "problem": str(err.get("msg", "invalid"))}
+        {"field": field_name(err.get("loc", ())), "problem": str(err.get("msg", "invalid"))}
         for err in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)

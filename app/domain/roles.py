@@ -21,7 +21,3 @@ def role_at_least(role: str, needed: Role) -> bool:
         return _RANK[Role(role)] >= _RANK[needed]
     except ValueError:
         return False
-
-
-def can_see_instance(granted: list[str], instance: str) -> bool:
-    return "*" in granted or instance in granted

@@ -3,9 +3,11 @@
 - One module per screen in `routes/`; each page template includes its fragments, and one URL
   serves the page or, for an htmx request (`htmx.HtmxDep`), the fragment. Every view answers
   through `templating.render`, so tests check the template name and context.
-- Pages read and change data through the REST API, called in-process with the viewer's
-  session (`api.ApiClient`): the API's role checks, instance scopes, validation and audit
-  apply unchanged, and its refusals are shown on the form field or as a toast.
+- Pages read and change data through the application layer (app/services), called with the
+  viewer as the acting user (`calls.Calls`): the same role checks, instance scope,
+  validation and audit as the REST API, whose routes call the same services; refusals
+  (`calls.ApiError`) are shown on the form field or as a toast. No page queries a table or
+  calls the API over HTTP (tests/services/test_services_layering.py).
 - Sessions (`auth`): a random cookie token stored hashed as an ApiToken of kind "session",
   HttpOnly, SameSite=Lax, Secure over https; every state-changing request carries the
   session's CSRF token (an HMAC of the cookie, sent by htmx as a header or in the form).

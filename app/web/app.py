@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.web.api import ApiError
 from app.web.auth import CsrfRejected, LoginRequired, PasswordChangeRequired
+from app.web.calls import ApiError
 from app.web.deps import PageError
 from app.web.events import EventBus
 from app.web.routes import ROUTERS

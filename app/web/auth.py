@@ -12,25 +12,26 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Response
-from sqlmodel import select
 
 from app.api.deps import ContextDep
 from app.api.routes.auth import throttled_login
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.db.tables import ApiToken, User
 from app.db.users import issue_token
 from app.domain.roles import Role, role_at_least
-from app.security import SESSION_COOKIE, hash_token
+from app.security import SESSION_COOKIE
+from app.services.web_sessions import revoke_session, session_user
+
+if TYPE_CHECKING:  # the user row's type only: the services read it
+    from app.db.tables import User
 
 LOGIN_COOKIE = "almanac_login"  # double-submit CSRF token of the login form
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SESSION_HOURS = 12
-_TOUCH_EVERY = timedelta(minutes=1)
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -88,23 +89,8 @@ def web_session(session: Annotated[WebSession, Depends(any_session)]) -> WebSess
 
 
 def _session_user(context: AppContext, token: str) -> User | None:
-    now = context.clock.now()
     with session_scope(context.engine) as session:
-        row = session.exec(
-            select(ApiToken).where(
-                ApiToken.token_hash == hash_token(token), ApiToken.kind == "session"
-            )
-        ).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        if row.expires_at is not None and row.expires_at <= now:
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or user.disabled:
-            return None
-        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-            row.last_used_at = now
-        return user
+        return session_user(session, token=token, now=context.clock.now())
 
 
 SessionDep = Annotated[WebSession, Depends(web_session)]
@@ -198,13 +184,7 @@ def end_session(context: AppContext, request: Request, response: Response) -> No
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         with session_scope(context.engine) as session:
-            row = session.exec(
-                select(ApiToken).where(
-                    ApiToken.token_hash == hash_token(token), ApiToken.kind == "session"
-                )
-            ).first()
-            if row is not None and row.revoked_at is None:
-                row.revoked_at = context.clock.now()
+            revoke_session(session, token=token, now=context.clock.now())
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

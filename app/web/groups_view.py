@@ -1,4 +1,4 @@
-"""What a group's panel shows, read through the API: the group, its members, its edges,
+"""What a group's panel shows, read through the services: the group, its members, its edges,
 its recent group runs, and the flow graph as cytoscape elements."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.web.api import ApiClient
+from app.services import group_dag, group_runs, groups
+from app.web.calls import Calls, dump
 from app.web.status import status_meta
 
 CONDITIONS = (("success", "success"), ("failure", "failure"), ("done", "done"))
@@ -25,9 +26,9 @@ class GroupView:
         return [(str(m["tid"]), m["name"]) for m in self.members]
 
 
-async def load_group(api: ApiClient, gid: int, group_run: int | None = None) -> GroupView:
-    group = await api.get(f"/groups/{gid}")
-    graph = await api.get(f"/groups/{gid}/graph")
+async def load_group(calls: Calls, gid: int, group_run: int | None = None) -> GroupView:
+    group = dump(await calls.read(groups.read_group, gid=gid))
+    graph = dump(await calls.read(group_dag.group_graph, gid=gid))
     names = {n["tid"]: n["name"] for n in graph["nodes"]}
     members = [{"tid": tid, "name": names.get(tid, f"task {tid}")} for tid in group["tasks"]]
     edges = [
@@ -36,9 +37,9 @@ async def load_group(api: ApiClient, gid: int, group_run: int | None = None) -> 
             "upstream_name": names.get(e["upstream"], e["upstream"]),
             "downstream_name": names.get(e["downstream"], e["downstream"]),
         }
-        for e in await api.get(f"/groups/{gid}/edges")
+        for e in dump(await calls.read(group_dag.list_edges, gid=gid))
     ]
-    runs = await api.get("/group-runs", group=gid, page_size=10)
+    runs = dump(await calls.read(group_runs.list_group_runs, group=gid, page_size=10))
     return GroupView(
         group=group, members=members, edges=edges, group_runs=runs, chosen_run=group_run
     )

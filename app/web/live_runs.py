@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.db.tables import Run
+from app.models.schemas import RunPublic
 from app.web.runs_list import PAGE_SIZE, RunFilters
 
 
 @dataclass
 class Patch:
-    updated: list[Run] = field(default_factory=list)
+    updated: list[RunPublic] = field(default_factory=list)
     # (run, id of the row it goes before; None: at the end of the table)
-    inserted: list[tuple[Run, int | None]] = field(default_factory=list)
+    inserted: list[tuple[RunPublic, int | None]] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -33,10 +33,10 @@ class LivePage:
     shown: list[int]  # newest first
     page_size: int = PAGE_SIZE
 
-    def apply(self, runs: Sequence[Run], now: datetime) -> Patch:
+    def apply(self, runs: Sequence[RunPublic], now: datetime) -> Patch:
         patch = Patch()
-        for run in sorted(runs, key=lambda r: r.id or 0):
-            run_id = run.id or 0
+        for run in sorted(runs, key=lambda r: r.id):
+            run_id = run.id
             if run_id in self.shown:
                 patch.updated.append(run)
             elif self._belongs(run, now):
@@ -46,19 +46,19 @@ class LivePage:
             patch.removed.append(dropped)
         if patch.removed:
             gone = set(patch.removed)
-            patch.updated = [run for run in patch.updated if (run.id or 0) not in gone]
+            patch.updated = [run for run in patch.updated if (run.id) not in gone]
             patch.inserted = [
-                (run, before) for run, before in patch.inserted if (run.id or 0) not in gone
+                (run, before) for run, before in patch.inserted if (run.id) not in gone
             ]
             patch.inserted = [
                 (run, None if before in gone else before) for run, before in patch.inserted
             ]
         return patch
 
-    def _belongs(self, run: Run, now: datetime) -> bool:
+    def _belongs(self, run: RunPublic, now: datetime) -> bool:
         if self.filters.page != 1 or not self.filters.admits(run, now):
             return False
-        return len(self.shown) < self.page_size or (run.id or 0) > self.shown[-1]
+        return len(self.shown) < self.page_size or (run.id) > self.shown[-1]
 
     def _insert(self, run_id: int) -> int | None:
         """Put `run_id` into `shown` (kept newest first); the id it now sits before."""

@@ -11,9 +11,9 @@ import anyio
 
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.web.api import ApiClient
+from app.services.logtail import StreamTail
+from app.web.calls import Calls
 from app.web.events import EventBus
-from app.web.logtail import StreamTail
 from app.web.run_view import load_run
 from app.web.sse import ServerEvent, changes
 from app.web.templating import render_fragment
@@ -36,7 +36,7 @@ def resume_position(last_event_id: str, attempt: int, out: int, err: int) -> Pos
 
 @dataclass
 class RunFeed:
-    api: ApiClient
+    api: Calls
     context: AppContext
     bus: EventBus
     run_id: int

@@ -1,26 +1,20 @@
-"""What the run detail page shows, gathered through the API: the run with its timeline,
+"""What the run detail page shows, gathered through the services: the run with its timeline,
 the operator actions its status and the viewer's role allow, and one page of its log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from math import ceil
 from typing import Any, Literal
 
-import anyio
-
-from app.api.runs_view import run_public
 from app.context import AppContext
-from app.db.engine import session_scope
-from app.db.runs import get_run
-from app.db.tables import Task, TaskGroup
-from app.domain.roles import can_see_instance
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
-from app.errors import NotFound
 from app.models.schemas import LogPagePublic, RunDetail, RunPublic
-from app.web.api import ApiClient, api_has
+from app.services import outputs, run_reads, runs
+from app.web.calls import ApiError, Calls
 from app.web.deps import PageError
-from app.web.logtail import bytes_after
+from app.web.features import api_has
 from app.web.timeline import Step, timeline
 
 LOG_PAGE = 500
@@ -74,14 +68,15 @@ class LogView:
 
 
 async def load_run(
-    api: ApiClient, context: AppContext, run_id: int, attempt: int | None = None
+    api: Calls, context: AppContext, run_id: int, attempt: int | None = None
 ) -> RunView:
-    run = RunDetail.model_validate(await api.get(f"/runs/{run_id}"))
+    run = await api.read(runs.read_run, run_id=run_id, hub=context.hub, now=context.clock.now())
     chosen = attempt if attempt is not None and 1 <= attempt <= run.attempt else run.attempt
     last: dict[int, str] = {e.attempt: e.status for e in run.events}
     status = run.status if chosen == run.attempt else last.get(chosen, run.status)
     steps = timeline(run.events, status, chosen, context.clock.now())
-    group = await anyio.to_thread.run_sync(_group_name, context, run.task)
+    names = await api.read(run_reads.group_names, task_ids=[run.task] if run.task else [])
+    group = names.get(run.task) if run.task is not None else None
     done = chosen < run.attempt or is_terminal(RunStatus(run.status))
     outputs = await _outputs(api, run, chosen) if done else None
     return RunView(
@@ -96,42 +91,24 @@ async def load_run(
     )
 
 
-async def _outputs(api: ApiClient, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
+async def _outputs(api: Calls, run: RunDetail, attempt: int) -> list[dict[str, Any]] | None:
     """The attempt's output files; None while the API has no outputs endpoint."""
     if not api_has(api.request, "GET", "/runs/{run_id}/outputs"):
         return None
-    body = await api.get(f"/runs/{run.id}/outputs", attempt=attempt)
-    items = body.get("outputs", []) if isinstance(body, dict) else []
-    return [item for item in items if isinstance(item, dict)]
+    listing = await api.read(outputs.list_outputs, run_id=run.id, attempt=attempt)
+    return [item.model_dump(mode="json") for item in listing.outputs]
 
 
-async def visible_run(api: ApiClient, context: AppContext, run_id: int) -> RunPublic:
-    """The run as the API shows it in lists, read directly (the log viewer needs no
-    timeline): NotFound, as the API answers, when the viewer may not see its instance."""
-
-    def read() -> RunPublic:
-        with session_scope(context.engine) as session:
-            run = get_run(session, run_id)
-        if not can_see_instance(api.session.user.instances, run.instance):
-            raise NotFound("run", run_id)
-        return run_public(run)
-
+async def visible_run(calls: Calls, context: AppContext, run_id: int) -> RunPublic:
+    """The run as lists show it (the log viewer needs no timeline): NotFound, as the API
+    answers, when the viewer may not see its instance."""
     try:
-        return await anyio.to_thread.run_sync(read)
-    except NotFound as exc:
-        raise PageError.of(exc) from None
+        return await calls.read(run_reads.public_run, run_id=run_id)
+    except ApiError as exc:
+        raise PageError(exc.status_code, exc.detail) from None
 
 
-def _group_name(context: AppContext, task_id: int | None) -> str | None:
-    if task_id is None:
-        return None
-    with session_scope(context.engine) as session:
-        task = session.get(Task, task_id)
-        group = session.get(TaskGroup, task.group_id) if task and task.group_id else None
-        return group.name if group else None
-
-
-def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
+def actions_for(api: Calls, run: RunDetail) -> list[Action]:
     """Buttons for this status and role; each only where the API has its endpoint."""
     if not api.session.can_operate:
         return []
@@ -193,7 +170,7 @@ def actions_for(api: ApiClient, run: RunDetail) -> list[Action]:
 
 
 async def load_log(
-    api: ApiClient,
+    api: Calls,
     context: AppContext,
     run: RunPublic,
     *,
@@ -205,25 +182,16 @@ async def load_log(
     chosen = attempt or run.attempt
     going = not is_terminal(RunStatus(run.status)) and chosen == run.attempt
     other: Stream = "stderr" if stream == "stdout" else "stdout"
-    probe = LogPagePublic.model_validate(
-        await api.get(f"/runs/{run.id}/logs", stream=other, page=1, page_size=1, attempt=chosen)
-    )
+    logs = partial(api.read, runs.read_logs, run_id=run.id, attempt=chosen)
+    probe = await logs(stream=other, page=1, page_size=1)
     wanted = page or 1
-    shown = LogPagePublic.model_validate(
-        await api.get(
-            f"/runs/{run.id}/logs", stream=stream, page=wanted, page_size=LOG_PAGE, attempt=chosen
-        )
-    )
+    shown = await logs(stream=stream, page=wanted, page_size=LOG_PAGE)
     last = max(1, ceil(shown.total_lines / LOG_PAGE))
     if page is None and going and last > 1:
-        shown = LogPagePublic.model_validate(
-            await api.get(
-                f"/runs/{run.id}/logs", stream=stream, page=last, page_size=LOG_PAGE, attempt=chosen
-            )
-        )
+        shown = await logs(stream=stream, page=last, page_size=LOG_PAGE)
     live = going and (page is None or page >= last)
     sizes: dict[str, int] = {stream: shown.total_bytes, other: probe.total_bytes}
-    open_end = await anyio.to_thread.run_sync(_open_ends, context, run.id, chosen, sizes)
+    open_end = await api.read(run_reads.open_ends, run_id=run.id, attempt=chosen, sizes=sizes)
     return LogView(
         run_id=run.id,
         attempt=chosen,
@@ -234,21 +202,3 @@ async def load_log(
         open_end=open_end,
         sizes=sizes,
     )
-
-
-def _open_ends(
-    context: AppContext, run_id: int, attempt: int, sizes: dict[str, int]
-) -> dict[str, bool]:
-    """Whether each stream's last line is still open (no newline after it yet)."""
-    result: dict[str, bool] = {}
-    with session_scope(context.engine) as session:
-        for stream, size in sizes.items():
-            last = (
-                bytes_after(
-                    session, run_id=run_id, attempt=attempt, stream=stream, offset=size - 1, limit=1
-                )[:1]
-                if size
-                else b""
-            )
-            result[stream] = bool(last) and last != b"\n"
-    return result

@@ -1,4 +1,4 @@
-"""The Task Runs list: its filters, one page of rows (through the API's own query), and the
+"""The Task Runs list: its filters, one page of rows (through the runs service), and the
 test a run pushed live must pass to join an open page."""
 
 from __future__ import annotations
@@ -9,16 +9,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlencode
 
-import anyio
-from sqlmodel import col, select
-
-from app.api.runs_view import run_public
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.db.tables import Run, Task, TaskGroup, User
-from app.domain.roles import can_see_instance
-from app.models.schemas import RunPage, RunPublic
-from app.web.api import ApiClient
+from app.domain.states import RunStatus
+from app.models.schemas import RunPublic
+from app.services import run_reads, runs
+from app.services.actor import Actor
+from app.web.calls import Calls
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -66,11 +63,11 @@ class RunFilters:
         values.update(override)
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
-    def admits(self, run: Run, now: datetime) -> bool:
+    def admits(self, run: RunPublic, now: datetime) -> bool:
         """Would a run created after the page was drawn appear on it?"""
         if self.status and run.status != self.status:
             return False
-        if self.q and self.q.lower() not in str(run.spec.get("task_name") or "").lower():
+        if self.q and self.q.lower() not in str(run.task_name or "").lower():
             return False
         since = self.since(now)
         return since is None or (run.trigger_time is not None and run.trigger_time >= since)
@@ -90,51 +87,32 @@ class RunsPage:
     ids: list[int] = field(default_factory=list)
 
 
-async def load_page(api: ApiClient, context: AppContext, filters: RunFilters) -> RunsPage:
-    """One page through `GET /api/v1/runs` (its filters, instance scope and order)."""
+async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> RunsPage:
+    """One page of the runs service's list (its filters, instance scope and order)."""
     since = filters.since(context.clock.now())
-    body = await api.get(
-        "/runs",
-        status=filters.status or None,
+    page = await calls.read(
+        runs.list_runs,
+        status=[RunStatus(filters.status)] if filters.status else None,
         q=filters.q or None,
-        since=since.isoformat() if since else None,
+        since=since,
         page=filters.page,
         page_size=PAGE_SIZE,
     )
-    page = RunPage.model_validate(body)
-    rows = await anyio.to_thread.run_sync(with_groups, context, page.items)
+    rows = await calls.run(lambda: rows_of(context, calls.actor, page.items))
     return RunsPage(
         rows=rows, filters=filters, has_more=page.has_more, ids=[r.id for r in page.items]
     )
 
 
-def with_groups(context: AppContext, runs: Sequence[RunPublic]) -> list[RunRow]:
-    task_ids = {r.task for r in runs if r.task is not None}
-    names: dict[int, str] = {}
-    if task_ids:
-        stmt = (
-            select(Task.id, TaskGroup.name)
-            .join(TaskGroup, col(Task.group_id) == col(TaskGroup.id))
-            .where(col(Task.id).in_(task_ids))
-        )
-        with session_scope(context.engine) as session:
-            names = {
-                int(tid): str(name) for tid, name in session.exec(stmt).all() if tid is not None
-            }
-    return [RunRow(r, names.get(r.task) if r.task is not None else None) for r in runs]
-
-
-def load_runs(context: AppContext, user: User, ids: Iterable[int]) -> list[Run]:
-    """The runs among `ids` that `user` may see, newest first."""
-    wanted = sorted(set(ids), reverse=True)
-    if not wanted:
-        return []
+def load_runs(context: AppContext, actor: Actor, ids: Iterable[int]) -> list[RunPublic]:
+    """The runs among `ids` that `actor` may see, newest first."""
     with session_scope(context.engine) as session:
-        rows = session.exec(
-            select(Run).where(col(Run.id).in_(wanted)).order_by(col(Run.id).desc())
-        ).all()
-    return [r for r in rows if can_see_instance(user.instances, r.instance)]
+        return run_reads.runs_by_ids(session, actor=actor, ids=ids)
 
 
-def rows_of(context: AppContext, runs: Sequence[Run]) -> list[RunRow]:
-    return with_groups(context, [run_public(r) for r in runs])
+def rows_of(context: AppContext, actor: Actor, runs: Sequence[RunPublic]) -> list[RunRow]:
+    """Each run with the name of its task's group."""
+    task_ids = {r.task for r in runs if r.task is not None}
+    with session_scope(context.engine) as session:
+        names = run_reads.group_names(session, actor=actor, task_ids=task_ids)
+    return [RunRow(r, names.get(r.task) if r.task is not None else None) for r in runs]

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable, Collection
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from app.db.engine import session_scope
-from app.db.tables import Run
+from app.services.run_reads import any_visible
+from app.services.scope import InstanceScope
 from app.web.events import Change
 
 Relevant = Callable[[Change], Awaitable[bool]]
@@ -18,24 +18,17 @@ Relevant = Callable[[Change], Awaitable[bool]]
 
 def for_viewer(engine: Engine, instances: Collection[str]) -> Relevant:
     """Agents are shared by every instance; runs count only in the viewer's instances."""
-    granted = frozenset(instances)
+    scope = InstanceScope(frozenset(instances))
 
     async def relevant(change: Change) -> bool:
-        if change.agents or "*" in granted:
+        if change.agents or scope.everything:
             return True
         runs = change.runs | change.logs
-        return bool(runs) and await anyio.to_thread.run_sync(_any_visible, engine, granted, runs)
+        return bool(runs) and await anyio.to_thread.run_sync(_any_visible, engine, scope, runs)
 
     return relevant
 
 
-def _any_visible(engine: Engine, granted: frozenset[str], runs: frozenset[int]) -> bool:
+def _any_visible(engine: Engine, scope: InstanceScope, runs: frozenset[int]) -> bool:
     with session_scope(engine) as session:
-        return (
-            session.exec(
-                select(Run.id)
-                .where(col(Run.id).in_(sorted(runs)), col(Run.instance).in_(sorted(granted)))
-                .limit(1)
-            ).first()
-            is not None
-        )
+        return any_visible(session, scope, runs)

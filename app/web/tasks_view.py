@@ -1,4 +1,4 @@
-"""What the Tasks & Groups page shows, read through the API: the list (tasks or groups, with
+"""What the Tasks & Groups page shows, read through the services: the list (tasks or groups, with
 search, active filter and pages) and the choices a task or group form offers."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
-from app.web.api import ApiClient, api_has
+from app.services import catalog, groups, tasks
+from app.web.calls import Calls, dump
+from app.web.features import api_has
 
 LIST_PAGE = 25
 Tab = Literal["tasks", "groups"]
@@ -75,18 +77,16 @@ def timezones() -> list[str]:
     return sorted(available_timezones())
 
 
-async def load_list(api: ApiClient, filters: ListFilters, selected: int | None = None) -> ListView:
-    path = "/tasks" if filters.tab == "tasks" else "/groups"
-    rows = await api.get(
-        path,
-        q=filters.q or None,
-        active=filters.active or None,
-        page=filters.page,
-        page_size=LIST_PAGE + 1,
-    )
+async def load_list(calls: Calls, filters: ListFilters, selected: int | None = None) -> ListView:
+    active = {"": None, "true": True, "false": False}[filters.active]
+    page = {"q": filters.q or None, "active": active, "page": filters.page}
+    if filters.tab == "tasks":
+        rows = dump(await calls.read(tasks.list_tasks, **page, page_size=LIST_PAGE + 1))
+    else:
+        rows = dump(await calls.read(groups.list_groups, **page, page_size=LIST_PAGE + 1))
     names = {}
     if filters.tab == "tasks" and any(r.get("group") for r in rows):
-        names = {g["gid"]: g["name"] for g in await api.get("/groups", page_size=1000)}
+        names = {g.gid: g.name for g in await calls.read(groups.list_groups, page_size=1000)}
     return ListView(
         filters=filters,
         rows=rows[:LIST_PAGE],
@@ -96,16 +96,17 @@ async def load_list(api: ApiClient, filters: ListFilters, selected: int | None =
     )
 
 
-async def load_choices(api: ApiClient, *, with_tasks: bool = False) -> Choices:
-    groups = await api.get("/groups", page_size=1000)
-    calendars = [c["name"] for c in await api.get("/calendars")]
-    agents = [a["name"] for a in await api.get("/agents")]
-    tasks = await api.get("/tasks", page_size=1000) if with_tasks else []
-    return Choices(groups=groups, calendars=calendars, agents=agents, tasks=tasks)
+async def load_choices(calls: Calls, *, with_tasks: bool = False) -> Choices:
+    return Choices(
+        groups=dump(await calls.read(groups.list_groups, page_size=1000)),
+        calendars=await calls.read(catalog.calendar_names),
+        agents=await calls.read(catalog.agent_names),
+        tasks=dump(await calls.read(tasks.list_tasks, page_size=1000)) if with_tasks else [],
+    )
 
 
-def has_import_export(api: ApiClient) -> bool:
-    return api_has(api.request, "GET", "/export") and api_has(api.request, "POST", "/import")
+def has_import_export(calls: Calls) -> bool:
+    return api_has(calls.request, "GET", "/export") and api_has(calls.request, "POST", "/import")
 
 
 def schedule_summary(schedule: dict[str, Any] | None) -> str:

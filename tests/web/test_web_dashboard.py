@@ -53,7 +53,7 @@ def test_dashboard_counts_charts_and_lists(
     assert sum(view.per_hour["ACTIVE"]) == 1 and second
     chart = view.chart()
     assert {d["label"] for d in chart["datasets"]} == {"ACTIVE", "FAILED"}
-    assert [r.spec["task_name"] for r in view.next_due] == ["job"]
+    assert [r.task_name for r in view.next_due] == ["job"]
     assert 'sse-connect="/dashboard/events?seq=' in response.text
     fragment = web.get("/", headers={"HX-Request": "true"})
     assert fragment.template.name == "dashboard/_body.html"

@@ -16,6 +16,8 @@ from app.db.engine import session_scope
 from app.db.runs import get_run
 from app.db.tables import Run
 from app.domain.states import RunStatus
+from app.models.schemas import RunPublic
+from app.services.runs_view import run_public
 from app.web.live_runs import LivePage
 from app.web.runs_list import RunFilters
 
@@ -115,13 +117,15 @@ def test_row_shows_the_lifecycle_chain(
 def test_live_page_redraws_shown_rows_and_inserts_new_ones() -> None:
     now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
-    def run(run_id: int, status: str = "ACTIVE") -> Run:
-        return Run(
-            id=run_id,
-            status=status,
-            trigger_kind="manual",
-            trigger_time=now,
-            spec={"task_name": "x"},
+    def run(run_id: int, status: str = "ACTIVE") -> RunPublic:
+        return run_public(
+            Run(
+                id=run_id,
+                status=status,
+                trigger_kind="manual",
+                trigger_time=now,
+                spec={"task_name": "x"},
+            )
         )
 
     page = LivePage(filters=RunFilters(), shown=[10, 8, 7], page_size=3)

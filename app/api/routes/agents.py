@@ -2,221 +2,107 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Path, Response, WebSocket, status
-from sqlmodel import col, select
 
 from app.api.deps import (
+    ActorDep,
     AdminDep,
-    AuditDep,
     ContextDep,
     OperatorDep,
-    ScopeDep,
     UserDep,
     bearer_token,
 )
-from app.api.routes.outputs import output_store
 from app.context import AppContext
 from app.db.engine import session_scope
-from app.db.tables import Agent, AgentToken, Run
-from app.db.unit_of_work import record
-from app.domain.events import DispatchWanted
-from app.domain.states import ON_AGENT
-from app.errors import NotFound
-from app.hub import fleet
 from app.hub.admission import grant_for
-from app.models.schemas import AgentPublic, AgentTokenCreated
+from app.models.schemas import AgentTokenCreated
 from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
-from app.protocol.frames import CLOSE_REMOVED
-from app.security import hash_token, new_token
+from app.services import agent_tokens, agents
+from app.services.agents import AgentView
+from app.services.outputs import output_store
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-class AgentView(AgentPublic):
-    draining: bool
-    # False while the agent reports a problem that keeps it from taking work (`problem`
-    # says which, e.g. its spool is full); its status stays online.
-    healthy: bool = True
-    problem: str | None = None
-
-
-def _view(context: AppContext, agent: Agent, running: list[int]) -> AgentView:
-    return AgentView(
-        name=agent.name,
-        status=agent.status,
-        connected=agent.name in context.hub.connections,
-        labels=agent.labels,
-        cpus=agent.cpus,
-        memory=agent.memory,
-        gpus=agent.gpus,
-        docker=agent.docker,
-        last_heartbeat=agent.last_heartbeat,
-        version=agent.version,
-        max_runs=agent.max_runs,
-        resources=fleet.public_resources(agent),
-        running_runs=running,
-        draining=fleet.is_draining(agent),
-        healthy=fleet.problem_of(agent) is None,
-        problem=fleet.problem_of(agent),
-    )
-
-
 @router.get("", response_model=list[AgentView])
-def list_agents(context: ContextDep, user: UserDep, scope: ScopeDep) -> list[AgentView]:
+def list_agents(context: ContextDep, user: UserDep, actor: ActorDep) -> list[AgentView]:
     """Every agent (they serve all instances); the runs each holds only of the caller's."""
     with session_scope(context.engine) as session:
-        agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
-        stmt = select(Run.agent, Run.id).where(col(Run.status).in_(list(ON_AGENT)))
-        if not scope.everything:
-            stmt = stmt.where(col(Run.instance).in_(sorted(scope.granted)))
-        held = session.exec(stmt).all()
-    running: dict[str, list[int]] = {}
-    for name, run_id in held:
-        if name and run_id:
-            running.setdefault(name, []).append(run_id)
-    return [_view(context, a, sorted(running.get(a.name, []))) for a in agents]
-
-
-def _set_draining(context: AppContext, audit: AuditDep, name: str, draining: bool) -> AgentView:
-    with session_scope(context.engine) as session:
-        before = fleet.is_draining(fleet.get_agent(session, name))
-        agent = fleet.set_draining(session, name, draining)
-        session.flush()
-        if before != draining:
-            audit(
-                session,
-                action="agent.drain" if draining else "agent.undrain",
-                target_kind="agent",
-                target_id=name,
-                before={"draining": before},
-                after={"draining": draining},
-            )
-        view = _view(context, agent, fleet.held_runs(session, name))
-        record(session, DispatchWanted())
-    return view
+        return agents.list_agents(session, actor=actor, hub=context.hub)
 
 
 @router.post("/{name}/drain", response_model=AgentView)
-def drain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
+def drain(name: AgentName, context: ContextDep, user: OperatorDep, actor: ActorDep) -> AgentView:
     """Let the agent finish its running work and give it no new work (until undrained; kept
     across restarts of the server and of the agent)."""
-    return _set_draining(context, audit, name, True)
+    return agents.set_draining(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        name=name,
+        draining=True,
+        hub=context.hub,
+    )
 
 
 @router.post("/{name}/undrain", response_model=AgentView)
-def undrain(name: AgentName, context: ContextDep, user: OperatorDep, audit: AuditDep) -> AgentView:
-    return _set_draining(context, audit, name, False)
-
-
-def _remove(context: AppContext, audit: AuditDep, name: str) -> None:
-    with session_scope(context.engine) as session:
-        removed = fleet.remove(session, name)
-        audit(
-            session,
-            action="agent.remove",
-            target_kind="agent",
-            target_id=name,
-            before={"status": removed.was},
-        )
+def undrain(name: AgentName, context: ContextDep, user: OperatorDep, actor: ActorDep) -> AgentView:
+    return agents.set_draining(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        name=name,
+        draining=False,
+        hub=context.hub,
+    )
 
 
 @router.delete("/{name}", status_code=204)
 async def remove_agent(
-    name: AgentName, context: ContextDep, user: AdminDep, audit: AuditDep
+    name: AgentName, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> Response:
     """Forget an agent that is offline, or drained with no runs left (409 says why not).
     A drained agent still connected is told so and stops instead of dialling again."""
-    await anyio.to_thread.run_sync(_remove, context, audit, name)
-    await context.hub.disconnect(name, code=CLOSE_REMOVED, reason="removed from the fleet")
+    await agents.remove_agent(
+        context.engine, actor=actor, now=context.clock.now(), name=name, hub=context.hub
+    )
     return Response(status_code=204)
 
 
 @router.post("/tokens", response_model=AgentTokenCreated, status_code=201)
 def create_agent_token(
-    body: AgentTokenCreateBody, context: ContextDep, user: AdminDep, audit: AuditDep
+    body: AgentTokenCreateBody, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> AgentTokenCreated:
     """A token for `almanac agent --token`, shown once, bound to one agent name (`agent`, or
     `name` when left out): a hello under any other name is refused. With `expires_in_days` it
     stops working then (stored as a revocation scheduled in advance)."""
-    token = new_token("alm_agent")
-    now = context.clock.now()
-    expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    agent = body.agent or body.name
-    with session_scope(context.engine) as session:
-        row = AgentToken(
-            name=body.name,
-            agent_name=agent,
-            token_hash=hash_token(token),
-            created_at=now,
-            revoked_at=expires,
-        )
-        session.add(row)
-        session.flush()
-        audit(
-            session,
-            action="agent_token.create",
-            target_kind="agent_token",
-            target_id=row.id,
-            after=_listed(row, now),
-        )
-        return AgentTokenCreated(id=row.id or 0, name=row.name, agent=agent, token=token)
-
-
-def _listed(row: AgentToken, now: datetime) -> AgentTokenListed:
-    """A `revoked_at` still ahead is the token's expiry."""
-    ahead = row.revoked_at is not None and row.revoked_at > now
-    return AgentTokenListed(
-        id=row.id or 0,
-        name=row.name,
-        agent=row.agent_name,
-        created_at=row.created_at,
-        expires_at=row.revoked_at if ahead else None,
-        revoked_at=None if ahead else row.revoked_at,
-        last_used_at=row.last_used_at,
+    return agent_tokens.create_agent_token(
+        context.engine, actor=actor, now=context.clock.now(), body=body
     )
 
 
 @router.get("/tokens", response_model=list[AgentTokenListed])
-def list_agent_tokens(context: ContextDep, user: AdminDep) -> list[AgentTokenListed]:
-    now = context.clock.now()
+def list_agent_tokens(
+    context: ContextDep, user: AdminDep, actor: ActorDep
+) -> list[AgentTokenListed]:
     with session_scope(context.engine) as session:
-        rows = session.exec(select(AgentToken).order_by(col(AgentToken.id))).all()
-        return [_listed(r, now) for r in rows]
+        return agent_tokens.list_agent_tokens(session, actor=actor, now=context.clock.now())
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_agent_token(
-    token_id: int, context: ContextDep, user: AdminDep, audit: AuditDep
+    token_id: int, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> Response:
     """The token stops working at once: its open connections are closed, so it gets no more
     work (a connection on another replica is closed at its next heartbeat)."""
-    await anyio.to_thread.run_sync(_revoke, context, audit, token_id)
-    await context.hub.disconnect_token(token_id, reason="agent token revoked")
+    await agent_tokens.revoke_agent_token(
+        context.engine, actor=actor, now=context.clock.now(), token_id=token_id, hub=context.hub
+    )
     return Response(status_code=204)
-
-
-def _revoke(context: AppContext, audit: AuditDep, token_id: int) -> None:
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        row = session.get(AgentToken, token_id)
-        if row is None:
-            raise NotFound("agent token", token_id)
-        before = _listed(row, now)
-        if before.revoked_at is None:
-            row.revoked_at = now
-            audit(
-                session,
-                action="agent_token.revoke",
-                target_kind="agent_token",
-                target_id=token_id,
-                before=before,
-                after=_listed(row, now),
-            )
 
 
 @router.websocket("/connect")

@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import AdminDep, ContextDep, ScopeDep
-from app.db.audit import AuditFilter, query_audit
+from app.api.deps import ActorDep, AdminDep, ContextDep
 from app.db.engine import session_scope
-from app.errors import InvalidInput
-from app.models.security_schemas import AuditPage, AuditPublic
+from app.models.security_schemas import AuditPage
+from app.services import audit_log
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Text = Annotated[str | None, Query(max_length=200)]
@@ -21,7 +20,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 def list_audit(
     context: ContextDep,
     user: AdminDep,
-    scope: ScopeDep,
+    caller: ActorDep,
     actor: Text = None,
     action: Annotated[
         str | None, Query(max_length=50, description='exact, or a prefix: "task.*"')
@@ -33,19 +32,16 @@ def list_audit(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(name, "must carry a UTC offset")
-    where = AuditFilter(
-        actor=actor,
-        action=action,
-        target_kind=target_kind,
-        target_id=target_id,
-        since=since,
-        until=until,
-        instances=scope.names(),
-    )
     with session_scope(context.engine) as session:
-        rows = query_audit(session, where, offset=(page - 1) * page_size, limit=page_size + 1)
-        items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:page_size]]
-    return AuditPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+        return audit_log.list_audit(
+            session,
+            actor=caller,
+            who=actor,
+            action=action,
+            target_kind=target_kind,
+            target_id=target_id,
+            since=since,
+            until=until,
+            page=page,
+            page_size=page_size,
+        )

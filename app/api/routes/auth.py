@@ -8,14 +8,16 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from app.api.deps import ContextDep, LoginDep, client_source
-from app.db.audit import record_audit
 from app.db.engine import session_scope
-from app.db.tables import ApiToken, User
-from app.db.users import LoginResult, attempt_login, issue_token, revoke_tokens, user_snapshot
+from app.db.tables import ApiToken
+from app.db.users import LoginResult, attempt_login, issue_token
 from app.errors import AuthError, InvalidInput
 from app.models.schemas import LoginRequest
 from app.models.security_schemas import LoginResponse, PasswordChange, UserPublic
-from app.security import LoginThrottle, check_password_strength, hash_password
+from app.security import LoginThrottle
+from app.services import users
+from app.services.actor import Actor
+from app.services.users import user_public
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 THROTTLE = LoginThrottle()
@@ -27,19 +29,6 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
         "address after too many failures; wait Retry-After seconds"
     },
 }
-
-
-def user_public(user: User) -> UserPublic:
-    return UserPublic(
-        username=user.username,
-        role=user.role,
-        instances=list(user.instances),
-        disabled=user.disabled,
-        timezone=user.timezone,
-        must_change_password=user.must_change_password,
-        locked_until=user.locked_until,
-        created_at=user.created_at,
-    )
 
 
 def _refuse(result: LoginResult, wrong: Exception) -> Exception:
@@ -106,32 +95,17 @@ def change_password(
     """Change your own password (the one route open while a change is required). Your other
     sessions and tokens end; the token of this request stays valid."""
     username = login.user.username
-    check_password_strength(body.password, username)
-    if body.password == body.current_password:
-        raise InvalidInput("password", "must differ from the current password")
+    users.check_new_password(username, body.current_password, body.password)
     result = throttled_login(request, context, username, body.current_password, "password change")
     if result.user is None:
         raise _refuse(result, InvalidInput("current_password", "is wrong"))
-    new_hash = hash_password(body.password)
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        user = session.get(User, login.user.id)
-        assert user is not None
-        before = user_snapshot(user)
-        user.password_hash, user.must_change_password = new_hash, False
-        revoke_tokens(session, user.id or 0, now=now, keep=login.token_id)
-        record_audit(
-            session,
-            actor=username,
-            action="user.password_change",
-            target_kind="user",
-            target_id=username,
-            before=before,
-            after=user_snapshot(user),
-            source=client_source(request),
-            instance=None,
-            at=now,
-        )
+    users.change_own_password(
+        context.engine,
+        actor=Actor(login.user, client_source(request)),
+        now=context.clock.now(),
+        password=body.password,
+        keep_token=login.token_id,
+    )
     return Response(status_code=204)
 
 

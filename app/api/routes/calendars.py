@@ -1,188 +1,68 @@
-"""/calendars: holiday calendars; an edit re-plans every schedule that uses the calendar.
-
-Calendars are global (schedules and exports name them): everyone reads them, and only an
-admin of every instance (`*`) creates, changes or deletes one, since an edit moves the runs
-of every instance whose schedules use it."""
+"""/calendars: holiday calendars (app/services/calendars.py); an edit re-plans every schedule
+that uses the calendar, and only an admin of every instance changes one."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import Session, col, select
 
-from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep, UserDep
-from app.context import AppContext
-from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
+from app.api.deps import ActorDep, AdminDep, ContextDep, UserDep
 from app.db.engine import session_scope
-from app.db.tables import Calendar
-from app.db.unit_of_work import record
-from app.domain.calendars import validate_calendar_fields
-from app.domain.events import DefinitionChanged
-from app.errors import Conflict, Forbidden, InvalidInput
 from app.models.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
-from app.scheduler.planner import plan_tasks
+from app.services import calendars
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
 
 
-def _public(session: Session, row: Calendar) -> CalendarPublic:
-    users = [t.name for t in tasks_using(session, row.name)]
-    users += [f"group {g.name}" for g in groups_using(session, row.name)]
-    return CalendarPublic(
-        name=row.name,
-        description=row.description,
-        country=row.country,
-        subdivision=row.subdivision,
-        skip_weekends=row.skip_weekends,
-        extra_dates=[date.fromisoformat(d) for d in row.extra_dates],
-        working_dates=[date.fromisoformat(d) for d in row.working_dates],
-        used_by=sorted(users),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _require_unscoped(scope: InstanceScope) -> None:
-    if not scope.everything:
-        raise Forbidden(
-            "calendars are shared by every instance: only an admin of every instance changes them"
-        )
-
-
-def _validate(country: str | None, subdivision: str | None) -> None:
-    try:
-        validate_calendar_fields(country, subdivision)
-    except ValueError as exc:
-        field, _, problem = str(exc).partition(": ")
-        raise InvalidInput(field, problem) from exc
-
-
-def _replan_users(context: AppContext, session: Session, name: str) -> list[tuple[int, Any]]:
-    now = context.clock.now()
-    tasks = list(tasks_using(session, name))
-    plan_tasks(session, tasks, now=now)
-    return [(task.id or 0, task.next_fire_time) for task in tasks]
-
-
 @router.get("", response_model=list[CalendarPublic])
-def list_calendars(context: ContextDep, user: UserDep) -> list[CalendarPublic]:
+def list_calendars(context: ContextDep, user: UserDep, actor: ActorDep) -> list[CalendarPublic]:
     with session_scope(context.engine) as session:
-        rows = session.exec(select(Calendar).order_by(col(Calendar.name))).all()
-        return [_public(session, r) for r in rows]
+        return calendars.list_calendars(session, actor=actor)
 
 
 @router.post("", response_model=CalendarPublic, status_code=201)
 def create_calendar(
-    body: CalendarCreate, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
+    body: CalendarCreate, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> CalendarPublic:
-    _require_unscoped(scope)
-    _validate(body.country, body.subdivision)
-    now = context.clock.now()
-    with session_scope(context.engine) as session:
-        if session.exec(select(Calendar.id).where(Calendar.name == body.name)).first():
-            raise Conflict(f"name: a calendar named {body.name!r} already exists")
-        row = Calendar(
-            name=body.name,
-            description=body.description,
-            country=body.country,
-            subdivision=body.subdivision,
-            skip_weekends=body.skip_weekends,
-            extra_dates=sorted({d.isoformat() for d in body.extra_dates}),
-            working_dates=sorted({d.isoformat() for d in body.working_dates}),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        public = _public(session, row)
-        audit(
-            session,
-            action="calendar.create",
-            target_kind="calendar",
-            target_id=row.name,
-            after=public,
-        )
-        return public
+    return calendars.create_calendar(
+        context.engine, actor=actor, now=context.clock.now(), body=body
+    )
 
 
 @router.get("/{name}", response_model=CalendarPublic)
-def read_calendar(name: str, context: ContextDep, user: UserDep) -> CalendarPublic:
+def read_calendar(name: str, context: ContextDep, user: UserDep, actor: ActorDep) -> CalendarPublic:
     with session_scope(context.engine) as session:
-        return _public(session, get_calendar(session, name))
+        return calendars.read_calendar(session, actor=actor, name=name)
 
 
 @router.patch("/{name}", response_model=CalendarPublic)
 def update_calendar(
-    name: str,
-    body: CalendarUpdate,
-    context: ContextDep,
-    user: AdminDep,
-    scope: ScopeDep,
-    audit: AuditDep,
+    name: str, body: CalendarUpdate, context: ContextDep, user: AdminDep, actor: ActorDep
 ) -> CalendarPublic:
-    _require_unscoped(scope)
-    with session_scope(context.engine) as session:
-        row = get_calendar(session, name)
-        before = _public(session, row)
-        fields = body.model_fields_set
-        country = body.country if "country" in fields else row.country
-        subdivision = body.subdivision if "subdivision" in fields else row.subdivision
-        _validate(country, subdivision)
-        row.country, row.subdivision = country, subdivision
-        if body.description is not None:
-            row.description = body.description
-        if body.skip_weekends is not None:
-            row.skip_weekends = body.skip_weekends
-        if body.extra_dates is not None:
-            row.extra_dates = sorted({d.isoformat() for d in body.extra_dates})
-        if body.working_dates is not None:
-            row.working_dates = sorted({d.isoformat() for d in body.working_dates})
-        row.updated_at = context.clock.now()
-        session.flush()
-        _replan_users(context, session, name)
-        public = _public(session, row)
-        audit(
-            session,
-            action="calendar.update",
-            target_kind="calendar",
-            target_id=name,
-            before=before,
-            after=public,
-        )
-        record(session, DefinitionChanged("calendar", name))
-    return public
+    return calendars.update_calendar(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        name=name,
+        body=body,
+    )
 
 
 @router.delete("/{name}", status_code=204)
-def delete_calendar(
-    name: str, context: ContextDep, user: AdminDep, scope: ScopeDep, audit: AuditDep
-) -> Response:
-    _require_unscoped(scope)
-    with session_scope(context.engine) as session:
-        row = get_calendar(session, name)
-        before = _public(session, row)
-        if before.used_by:
-            raise Conflict(f"calendar {name!r} is used by: {', '.join(before.used_by)}")
-        audit(
-            session, action="calendar.delete", target_kind="calendar", target_id=name, before=before
-        )
-        session.delete(row)
+def delete_calendar(name: str, context: ContextDep, user: AdminDep, actor: ActorDep) -> Response:
+    calendars.delete_calendar(context.engine, actor=actor, now=context.clock.now(), name=name)
     return Response(status_code=204)
 
 
 @router.get("/{name}/closed", response_model=list[ClosedDay])
 def closed_days(
-    name: str, context: ContextDep, user: UserDep, year: Annotated[int, Query(ge=1970, le=2200)]
+    name: str,
+    context: ContextDep,
+    user: UserDep,
+    actor: ActorDep,
+    year: Annotated[int, Query(ge=1970, le=2200)],
 ) -> list[ClosedDay]:
     """Every closed day of a year with its reason (holiday name, weekend, closed date)."""
     with session_scope(context.engine) as session:
-        spec = to_spec(get_calendar(session, name))
-    day, end, result = date(year, 1, 1), date(year, 12, 31), []
-    while day <= end:
-        reason = spec.closed_reason(day)
-        if reason is not None:
-            result.append(ClosedDay(date=day, reason=reason))
-        day += timedelta(days=1)
-    return result
+        return calendars.closed_days(session, actor=actor, name=name, year=year)

@@ -7,13 +7,13 @@ from datetime import date
 from fastapi import APIRouter, Response
 
 from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
-from app.api.routes.groups import visible_group
-from app.api.schedule_views import freeze_public
 from app.db.engine import session_scope
 from app.db.freezes import add_freeze, remove_freeze
 from app.db.freezes import list_freezes as list_freezes_of
-from app.db.groups import get_group
 from app.models.schemas import FreezeCreate, FreezePublic
+from app.services.groups import visible_group
+from app.services.schedule_views import freeze_public
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/groups", tags=["groups"])
 @router.get("/{gid}/freezes", response_model=list[FreezePublic])
 def list_group_freezes(gid: int, context: ContextDep, user: UserDep) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
-        visible_group(get_group(session, gid), user.instances)
+        visible_group(session, InstanceScope.of(user), gid)
         return [freeze_public(r) for r in list_freezes_of(session, group_id=gid)]
 
 
@@ -31,7 +31,7 @@ def freeze_group(
 ) -> FreezePublic:
     """Freeze the group for one business date: that day's group run and task runs skip."""
     with session_scope(context.engine) as session:
-        group = visible_group(get_group(session, gid), user.instances)
+        group = visible_group(session, InstanceScope.of(user), gid)
         public = freeze_public(
             add_freeze(
                 session,
@@ -58,7 +58,7 @@ def unfreeze_group(
     gid: int, day: date, context: ContextDep, user: OperatorDep, audit: AuditDep
 ) -> Response:
     with session_scope(context.engine) as session:
-        group = visible_group(get_group(session, gid), user.instances)
+        group = visible_group(session, InstanceScope.of(user), gid)
         row = remove_freeze(session, day, group_id=gid)
         audit(
             session,

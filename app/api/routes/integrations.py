@@ -25,13 +25,14 @@ from app.alerts.schemas import (
     TestResult,
 )
 from app.alerts.senders import Outgoing, SendError, send
-from app.api.deps import AdminDep, AuditDep, ContextDep, InstanceScope, ScopeDep
+from app.api.deps import AdminDep, AuditDep, ContextDep, ScopeDep
 from app.context import AppContext
 from app.db.alert_tables import AlertRule
 from app.db.engine import session_scope
 from app.db.tables import Integration
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.secrets import decrypt_secret, encrypt_secret
+from app.services.scope import InstanceScope
 
 router = APIRouter(prefix="/integrations", tags=["alerts"])
 

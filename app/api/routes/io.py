@@ -8,21 +8,13 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.env_view import reveals_env
-from app.api.policy_gate import enforce_tasks
-from app.context import AppContext
+from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
 from app.db.engine import session_scope
-from app.db.unit_of_work import record
-from app.domain.roles import Role, role_at_least
-from app.errors import Forbidden
-from app.io.apply import Applied, apply_plan
-from app.io.export import database_snapshot
-from app.io.importer import Mode, plan_import
+from app.io.importer import Mode
 from app.io.problems import ImportRefused
 from app.io.schema import export_schema
-from app.io.snapshot import dumps
 from app.models.io_schemas import ExportDocument, ImportReport
+from app.services import transfer
 
 router = APIRouter(tags=["import-export"])
 
@@ -42,14 +34,12 @@ _DOCUMENT_BODY: dict[str, Any] = {
     response_class=Response,
     responses={200: {"model": ExportDocument, "content": {"application/json": {}}}},
 )
-def export(context: ContextDep, user: UserDep) -> Response:
+def export(context: ContextDep, user: UserDep, actor: ActorDep) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
     with session_scope(context.engine) as session:
-        snap = database_snapshot(
-            session, InstanceScope.of(user).names(), reveal_env=reveals_env(user.role)
-        )
-    return Response(dumps(snap.document()), media_type="application/json")
+        document = transfer.export_document(session, actor=actor)
+    return Response(document, media_type="application/json")
 
 
 @router.get("/schema/export.json", response_model=dict[str, Any])
@@ -71,7 +61,7 @@ async def import_document(
     request: Request,
     context: ContextDep,
     user: OperatorDep,
-    audit: AuditDep,
+    actor: ActorDep,
     dry_run: bool = False,
     mode: Annotated[
         Mode, Query(description="merge: create and update; mirror: also delete what the file lacks")
@@ -81,8 +71,15 @@ async def import_document(
     would do, with `dry_run=true`). A refused document changes nothing."""
     raw = await request.body()
     try:
-        report, applied = await anyio.to_thread.run_sync(
-            _import, context, raw, mode, dry_run, user.role, InstanceScope.of(user), audit
+        report = await anyio.to_thread.run_sync(
+            lambda: transfer.import_document(
+                context.engine,
+                actor=actor,
+                now=context.clock.now(),
+                raw=raw,
+                mode=mode,
+                dry_run=dry_run,
+            )
         )
     except ImportRefused as refused:
         return JSONResponse(
@@ -90,48 +87,3 @@ async def import_document(
             content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
         )
     return JSONResponse(report.model_dump(mode="json"))
-
-
-def _import(
-    context: AppContext,
-    raw: bytes,
-    mode: Mode,
-    dry_run: bool,
-    role: str,
-    scope: InstanceScope,
-    audit: Auditor,
-) -> tuple[ImportReport, Applied]:
-    applied = Applied()
-    with session_scope(context.engine) as session:
-        plan = plan_import(session, raw, mode=mode, granted=scope.names())
-        if plan.diff.touches("calendar") and not (
-            role_at_least(role, Role.ADMIN) and scope.everything
-        ):
-            raise Forbidden(
-                "calendars: changing calendars needs the admin role in every "
-                "instance (they are shared by all)"
-            )
-        tasks = plan.desired.of("task")
-        changed = [*plan.diff.create.get("task", []), *plan.diff.update.get("task", {})]
-        enforce_tasks(session, role, [tasks[key] for key in changed])
-        report = ImportReport(
-            mode=mode,
-            dry_run=dry_run,
-            applied=False,
-            summary=plan.diff.summary(),
-            changes=plan.diff.changes(),
-        )
-        if dry_run:
-            return report, applied
-        applied = apply_plan(session, plan, now=context.clock.now())
-        record(session, *applied.definition_changes())
-        report.applied = True
-        audit(
-            session,
-            action="definitions.import",
-            target_kind="definitions",
-            target_id=mode,
-            after=report,
-            detail=", ".join(f"{k} {v}" for k, v in report.summary.items()),
-        )
-    return report, applied

@@ -1,4 +1,5 @@
-"""Operator actions on one run: why it waits, force past upstreams, re-run, mark SUCCESS."""
+"""Operator actions on one run: why it waits, force past upstreams, re-run, mark SUCCESS
+(app/services/run_controls.py)."""
 
 from __future__ import annotations
 
@@ -6,110 +7,55 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.deps import AuditDep, ContextDep, OperatorDep, UserDep
-from app.api.policy_gate import enforce
-from app.api.runs_view import run_public, why_not_running
-from app.context import AppContext
+from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
 from app.db.engine import session_scope
-from app.db.runs import get_run
-from app.db.tables import Run
-from app.db.unit_of_work import record
-from app.domain.events import DispatchWanted
-from app.domain.roles import can_see_instance
-from app.errors import NotFound
 from app.models.group_schemas import MarkSuccess
 from app.models.schemas import RunPublic
-from app.scheduler.operator import force_past_upstreams, mark_success, rerun_with_downstream
+from app.services import run_controls, runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def _within_policy(session: Any, role: str, runs: list[Run]) -> None:
-    """A run started again meets its instance's and target agent's policies as they are now,
-    not only as they were when it was first made (admins may ask past them)."""
-    for run in runs:
-        enforce(session, role, run.spec, run.instance, [str(run.spec.get("target") or "")])
-
-
-def _run(context: AppContext, session: Any, run_id: int, instances: list[str]) -> Run:
-    run = get_run(session, run_id, lock=True)
-    if not can_see_instance(instances, run.instance):
-        raise NotFound("run", run_id)
-    return run
-
-
 @router.get("/{run_id}/why", response_model=list[dict[str, Any]])
-def why(run_id: int, context: ContextDep, user: UserDep) -> list[dict[str, Any]]:
+def why(run_id: int, context: ContextDep, user: UserDep, actor: ActorDep) -> list[dict[str, Any]]:
     """Every blocker of an IDLE or ACTIVE run (empty for any other status)."""
     with session_scope(context.engine) as session:
-        run = _run(context, session, run_id, user.instances)
-    return why_not_running(context, run)
+        return runs.waits_for(
+            session, actor=actor, run_id=run_id, hub=context.hub, now=context.clock.now()
+        )
 
 
 @router.post("/{run_id}/force", response_model=RunPublic)
-def force(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) -> RunPublic:
+def force(run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep) -> RunPublic:
     """Start this run of a group run now, ignoring its upstreams."""
-    with session_scope(context.engine) as session:
-        run = _run(context, session, run_id, user.instances)
-        before = run_public(run)
-        _within_policy(session, user.role, [run])
-        force_past_upstreams(session, run, who=user.username, now=context.clock.now())
-        public = run_public(run)
-        audit(
-            session,
-            action="run.force",
-            target_kind="run",
-            target_id=run_id,
-            before=before,
-            after=public,
-            instance=run.instance,
-        )
-        record(session, DispatchWanted())
-    return public
+    return run_controls.force(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+    )
 
 
 @router.post("/{run_id}/rerun", response_model=list[int])
-def rerun(run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep) -> list[int]:
+def rerun(run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep) -> list[int]:
     """Run this finished run again, with everything downstream of it in its group run."""
-    with session_scope(context.engine) as session:
-        run = _run(context, session, run_id, user.instances)
-        before = run_public(run)
-        restarted = rerun_with_downstream(session, run, who=user.username, now=context.clock.now())
-        # Each run going again, as the policies are now (a refusal undoes the whole re-run).
-        _within_policy(session, user.role, [get_run(session, rid) for rid in restarted])
-        audit(
-            session,
-            action="run.rerun",
-            target_kind="run",
-            target_id=run_id,
-            before=before,
-            after={"restarted": restarted},
-            instance=run.instance,
-        )
-        record(session, DispatchWanted())
-    return restarted
+    return run_controls.rerun(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+    )
 
 
 @router.post("/{run_id}/mark-success", response_model=list[int])
 def mark_run_success(
-    run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep, audit: AuditDep
+    run_id: int, body: MarkSuccess, context: ContextDep, user: OperatorDep, actor: ActorDep
 ) -> list[int]:
     """Mark a FAILED run SUCCESS by hand (who and why are recorded); its downstream runs."""
-    with session_scope(context.engine) as session:
-        run = _run(context, session, run_id, user.instances)
-        before = run_public(run)
-        released = mark_success(
-            session, run, who=user.username, why=body.reason, now=context.clock.now()
-        )
-        audit(
-            session,
-            action="run.mark_success",
-            target_kind="run",
-            target_id=run_id,
-            before=before,
-            after=run_public(run),
-            instance=run.instance,
-            detail=body.reason,
-        )
-        record(session, DispatchWanted())
-    return released
+    return run_controls.mark_run_success(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+        reason=body.reason,
+    )

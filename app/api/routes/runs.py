@@ -4,33 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from sqlmodel import col, select
 
-from app.api.deps import AuditDep, Auditor, ContextDep, InstanceScope, OperatorDep, UserDep
-from app.api.env_view import reveals_env, run_spec_fields
-from app.api.runs_view import run_detail, run_public, why_not_running
-from app.context import AppContext
-from app.control_relay import Delivery
+from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
 from app.db.engine import session_scope
-from app.db.logs import iter_bytes, read_lines
-from app.db.runs import get_run, run_events
-from app.db.sealing import box_or_none
-from app.db.tables import Run, Task
-from app.domain.run_lifecycle import kill_plan
-from app.domain.states import RunStatus, is_terminal
-from app.errors import Conflict, InvalidInput
+from app.db.logs import iter_bytes
+from app.domain.states import RunStatus
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
-from app.protocol.frames import Control
-from app.scheduler.operator import stop_run
+from app.services import run_controls, runs
+from app.services.runs import Stream
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-Stream = Literal["stdout", "stderr"]
 # A control the agent got from this server answers 200; one the server holding the agent
 # confirmed it sent answers 202; none holds it: 409.
 RELAYED: dict[int | str, dict[str, Any]] = {
@@ -41,33 +28,11 @@ RELAYED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _visible_run(context: AppContext, run_id: int, instances: list[str]) -> Run:
-    with session_scope(context.engine) as session:
-        run = get_run(session, run_id)
-    InstanceScope(frozenset(instances)).check(run.instance, "run", run_id)
-    return run
-
-
-async def _audit(audit: Auditor, action: str, run: Run, after: str, detail: str = "") -> None:
-    """Record an operator's control of a run (its status before, what was asked or done)."""
-    await anyio.to_thread.run_sync(
-        partial(
-            audit.log,
-            action=f"run.{action}",
-            target_kind="run",
-            target_id=run.id,
-            before={"status": run.status},
-            after={"status": after},
-            instance=run.instance,
-            detail=detail,
-        )
-    )
-
-
 @router.get("", response_model=RunPage)
 def list_runs(
     context: ContextDep,
     user: UserDep,
+    actor: ActorDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
@@ -78,40 +43,28 @@ def list_runs(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunPage:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(name, "must carry a UTC offset")
-    stmt = select(Run).order_by(col(Run.id).desc())
-    if status:
-        stmt = stmt.where(col(Run.status).in_([s.value for s in status]))
-    if task is not None:
-        stmt = stmt.where(Run.task_id == task)
-    if batch is not None:
-        stmt = stmt.where(Run.batch_id == batch)
-    if group is not None:
-        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
-    if since is not None:
-        stmt = stmt.where(col(Run.trigger_time) >= since)
-    if until is not None:
-        stmt = stmt.where(col(Run.trigger_time) < until)
-    if q:
-        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
-        stmt = stmt.where(col(Run.task_id).in_(named))
-    stmt = InstanceScope.of(user).filter(stmt, Run.instance)
-    stmt = stmt.offset((page - 1) * page_size).limit(page_size + 1)
     with session_scope(context.engine) as session:
-        rows = session.exec(stmt).all()
-    items = [run_public(r) for r in rows[:page_size]]
-    return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+        return runs.list_runs(
+            session,
+            actor=actor,
+            status=status,
+            task=task,
+            group=group,
+            batch=batch,
+            since=since,
+            until=until,
+            q=q,
+            page=page,
+            page_size=page_size,
+        )
 
 
 @router.get("/{run_id}", response_model=RunDetail)
-def read_run(run_id: int, context: ContextDep, user: UserDep) -> RunDetail:
-    run = _visible_run(context, run_id, user.instances)
+def read_run(run_id: int, context: ContextDep, user: UserDep, actor: ActorDep) -> RunDetail:
     with session_scope(context.engine) as session:
-        events = run_events(session, run_id)
-        spec = run_spec_fields(run, reveals_env(user.role), box_or_none(session))
-    return run_detail(run, events, why_not_running(context, run), spec=spec)
+        return runs.read_run(
+            session, actor=actor, run_id=run_id, hub=context.hub, now=context.clock.now()
+        )
 
 
 @router.get("/{run_id}/logs", response_model=LogPagePublic)
@@ -119,28 +72,22 @@ def read_logs(
     run_id: int,
     context: ContextDep,
     user: UserDep,
+    actor: ActorDep,
     stream: Stream = "stdout",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=5000)] = 500,
     attempt: Annotated[int | None, Query(ge=1)] = None,
 ) -> LogPagePublic:
-    run = _visible_run(context, run_id, user.instances)
-    chosen = attempt or run.attempt
     with session_scope(context.engine) as session:
-        result = read_lines(
-            session, run_id=run_id, attempt=chosen, stream=stream, page=page, page_size=page_size
+        return runs.read_logs(
+            session,
+            actor=actor,
+            run_id=run_id,
+            stream=stream,
+            page=page,
+            page_size=page_size,
+            attempt=attempt,
         )
-    return LogPagePublic(
-        run=run_id,
-        attempt=chosen,
-        stream=stream,
-        page=page,
-        page_size=page_size,
-        first_line=result.first_line,
-        total_lines=result.total_lines,
-        total_bytes=result.total_bytes,
-        lines=result.lines,
-    )
 
 
 @router.get("/{run_id}/logs/download")
@@ -148,10 +95,12 @@ def download_logs(
     run_id: int,
     context: ContextDep,
     user: UserDep,
+    actor: ActorDep,
     stream: Stream = "stdout",
     attempt: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
-    run = _visible_run(context, run_id, user.instances)
+    with session_scope(context.engine) as session:
+        run = runs.visible_run(session, actor.scope, run_id)
     chosen = attempt or run.attempt
 
     def body() -> Iterator[bytes]:
@@ -166,82 +115,51 @@ def download_logs(
     )
 
 
-async def _control(
-    context: AppContext, run: Run, kind: Literal["kill", "pause", "resume"], response: Response
-) -> str:
-    """Send the control to the run's agent, here or through the server holding it; return
-    what happened, for the audit row."""
-    control = Control(type=kind, run_id=run.id or 0, attempt=run.attempt)
-    delivery = (
-        Delivery.UNREACHABLE
-        if run.agent is None
-        else await context.controls.deliver(run.agent, control)
-    )
-    if delivery is Delivery.UNREACHABLE:
-        raise Conflict(f"agent {run.agent} of run {run.id} is not connected to any server")
-    if delivery is Delivery.RELAYED:
+def _answer(done: run_controls.Controlled, response: Response) -> RunPublic:
+    if done.relayed:
         response.status_code = 202
-        return f"relayed to the server holding agent {run.agent}"
-    return f"sent to agent {run.agent}"
+    return done.run
 
 
 @router.post("/{run_id}/kill", response_model=RunPublic, responses=RELAYED)
 async def kill(
-    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+    run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep, response: Response
 ) -> RunPublic:
-    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, user.instances)
-    status = run.status
-    if is_terminal(status):
-        raise Conflict(f"run {run_id} already ended {status.value}")
-    plan = kill_plan(status, run.agent is not None)
-    if plan.end_here is None:  # its agent ends it
-        how = await _control(context, run, "kill", response)
-        await _audit(audit, "kill", run, "kill requested", how)
-        return run_public(run)
-    public = await anyio.to_thread.run_sync(_stop_here, context, run_id, user.username)
-    await _audit(audit, "kill", run, public.status)
-    if plan.tell_agent and run.agent:  # the start may already be on its way
-        await context.controls.tell(
-            run.agent, Control(type="kill", run_id=run_id, attempt=run.attempt)
-        )
-    return public
-
-
-def _stop_here(context: AppContext, run_id: int, who: str) -> RunPublic:
-    with session_scope(context.engine) as session:
-        run = get_run(session, run_id, lock=True)
-        stop_run(session, run, who=who, detail=f"terminated by {who}", now=context.clock.now())
-        return run_public(run)
-
-
-async def _pause_or_resume(
-    context: AppContext,
-    run_id: int,
-    instances: list[str],
-    audit: Auditor,
-    kind: Literal["pause", "resume"],
-    response: Response,
-) -> RunPublic:
-    needed, done = (
-        (RunStatus.RUNNING, "paused") if kind == "pause" else (RunStatus.PAUSED, "resumed")
+    done = await run_controls.kill(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+        controls=context.controls,
     )
-    run = await anyio.to_thread.run_sync(_visible_run, context, run_id, instances)
-    if run.status != needed.value:
-        raise Conflict(f"run {run_id} is {run.status}: only a {needed.value} run can be {done}")
-    how = await _control(context, run, kind, response)
-    await _audit(audit, kind, run, f"{kind} requested", how)
-    return run_public(run)
+    return _answer(done, response)
 
 
 @router.post("/{run_id}/pause", response_model=RunPublic, responses=RELAYED)
 async def pause(
-    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+    run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep, response: Response
 ) -> RunPublic:
-    return await _pause_or_resume(context, run_id, user.instances, audit, "pause", response)
+    done = await run_controls.pause_or_resume(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+        kind="pause",
+        controls=context.controls,
+    )
+    return _answer(done, response)
 
 
 @router.post("/{run_id}/resume", response_model=RunPublic, responses=RELAYED)
 async def resume(
-    run_id: int, context: ContextDep, user: OperatorDep, audit: AuditDep, response: Response
+    run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep, response: Response
 ) -> RunPublic:
-    return await _pause_or_resume(context, run_id, user.instances, audit, "resume", response)
+    done = await run_controls.pause_or_resume(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        run_id=run_id,
+        kind="resume",
+        controls=context.controls,
+    )
+    return _answer(done, response)

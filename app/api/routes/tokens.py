@@ -1,115 +1,41 @@
-"""/tokens: personal API tokens. Named, expiring, revocable; stored as SHA-256 digests and
-shown once. Everyone manages their own; an admin lists and revokes those of the users they
-manage."""
+"""/tokens: personal API tokens (app/services/tokens.py). Named, expiring, revocable;
+stored as SHA-256 digests and shown once. Everyone manages their own; an admin lists and
+revokes those of the users they manage."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlmodel import Session, col, select
 
-from app.api.deps import AuditDep, ContextDep, InstanceScope, ScopeDep, UserDep
+from app.api.deps import ActorDep, ContextDep, UserDep
 from app.db.engine import session_scope
-from app.db.tables import ApiToken, User
-from app.db.users import issue_token
-from app.domain.roles import Role, role_at_least
-from app.errors import Forbidden, NotFound
 from app.models.security_schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
-from app.security import may_manage
+from app.services import tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
-
-
-def _public(row: ApiToken, username: str) -> ApiTokenPublic:
-    return ApiTokenPublic(
-        id=row.id or 0,
-        username=username,
-        name=row.name,
-        kind=row.kind,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
-
-
-def _snapshot(row: ApiToken, username: str) -> dict[str, Any]:
-    return _public(row, username).model_dump(mode="json", exclude={"last_used_at"})
-
-
-def _may_touch(actor: User, scope: InstanceScope, owner: User) -> bool:
-    if owner.id == actor.id:
-        return True
-    return (
-        role_at_least(actor.role, Role.ADMIN)
-        and scope.covers(owner.instances)
-        and may_manage(actor.role, owner.role)
-    )
 
 
 @router.get("", response_model=list[ApiTokenPublic])
 def list_tokens(
     context: ContextDep,
     user: UserDep,
-    scope: ScopeDep,
+    actor: ActorDep,
     all_users: Annotated[bool, Query(alias="all")] = False,
 ) -> list[ApiTokenPublic]:
     """Your tokens; with `all=true` (admins) those of every user you manage too."""
-    if all_users and not role_at_least(user.role, Role.ADMIN):
-        raise Forbidden("all: role admin or higher required")
-    stmt = select(ApiToken, User).join(User, col(User.id) == col(ApiToken.user_id))
-    if not all_users:
-        stmt = stmt.where(col(ApiToken.user_id) == user.id)
     with session_scope(context.engine) as session:
-        rows = session.exec(stmt.order_by(col(ApiToken.id))).all()
-        return [_public(t, owner.username) for t, owner in rows if _may_touch(user, scope, owner)]
+        return tokens.list_tokens(session, actor=actor, all_users=all_users)
 
 
 @router.post("", response_model=ApiTokenCreated, status_code=201)
 def create_token(
-    body: ApiTokenCreate, context: ContextDep, user: UserDep, audit: AuditDep
+    body: ApiTokenCreate, context: ContextDep, user: UserDep, actor: ActorDep
 ) -> ApiTokenCreated:
-    now = context.clock.now()
-    expires = now + timedelta(days=body.expires_in_days)
-    with session_scope(context.engine) as session:
-        row, token = issue_token(session, user, name=body.name, now=now, expires_at=expires)
-        audit(
-            session,
-            action="token.create",
-            target_kind="token",
-            target_id=row.id,
-            after=_snapshot(row, user.username),
-        )
-        return ApiTokenCreated(id=row.id or 0, name=row.name, token=token, expires_at=expires)
-
-
-def _owned(
-    session: Session, token_id: int, user: User, scope: InstanceScope
-) -> tuple[ApiToken, User]:
-    row = session.get(ApiToken, token_id)
-    owner = session.get(User, row.user_id) if row is not None else None
-    if row is None or owner is None or not _may_touch(user, scope, owner):
-        raise NotFound("token", token_id)
-    return row, owner
+    return tokens.create_token(context.engine, actor=actor, now=context.clock.now(), body=body)
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(
-    token_id: int, context: ContextDep, user: UserDep, scope: ScopeDep, audit: AuditDep
-) -> Response:
-    with session_scope(context.engine) as session:
-        row, owner = _owned(session, token_id, user, scope)
-        if row.revoked_at is None:
-            before = _snapshot(row, owner.username)
-            row.revoked_at = context.clock.now()
-            audit(
-                session,
-                action="token.revoke",
-                target_kind="token",
-                target_id=token_id,
-                before=before,
-                after=_snapshot(row, owner.username),
-            )
+def revoke_token(token_id: int, context: ContextDep, user: UserDep, actor: ActorDep) -> Response:
+    tokens.revoke_token(context.engine, actor=actor, now=context.clock.now(), token_id=token_id)
     return Response(status_code=204)

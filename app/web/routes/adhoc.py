@@ -1,5 +1,5 @@
 """Adhoc (/adhoc): run a one-off command on chosen agents, by labels or on every online
-agent, through `POST /api/v1/adhoc`; follow the batch live and kill it."""
+agent, through the adhoc service (app/services/adhoc.py); follow the batch live and kill it."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Path, Request
-from sqlmodel import col, func, select
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
 from app.context import AppContext
-from app.db.engine import session_scope
-from app.db.tables import Run, User
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.models.adhoc_schemas import AdhocRequest
+from app.services import adhoc, agents
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import BusDep, LifetimeDep
 from app.web.forms import FormErrors, error_key, pairs
 from app.web.htmx import HtmxDep
@@ -28,40 +26,9 @@ router = APIRouter(include_in_schema=False)
 BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 
-def recent_batches(context: AppContext, user: User, limit: int = 8) -> list[dict[str, Any]]:
-    """The latest adhoc batches the viewer may see: id, command, runs, newest run id."""
-    stmt = (
-        select(Run.batch_id, func.max(Run.id), func.count())
-        .where(Run.trigger_kind == "adhoc", col(Run.batch_id).is_not(None))
-        .group_by(col(Run.batch_id))
-        .order_by(func.max(Run.id).desc())
-        .limit(limit)
-    )
-    if "*" not in user.instances:
-        stmt = stmt.where(col(Run.instance).in_(user.instances))
-    with session_scope(context.engine) as session:
-        rows = session.exec(stmt).all()
-        newest = {
-            r.id: r
-            for r in session.exec(
-                select(Run).where(col(Run.id).in_([row[1] for row in rows]))
-            ).all()
-        }
-    return [
-        {
-            "batch_id": batch,
-            "runs": count,
-            "command": newest[last].spec.get("command"),
-            "at": newest[last].created_at,
-        }
-        for batch, last, count in rows
-        if last in newest
-    ]
-
-
 async def _page(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     context: AppContext,
     fragment: bool,
     panel: str,
@@ -73,15 +40,15 @@ async def _page(
         return render(
             request, panel, extra, session=api.session, status_code=status_code, headers=headers
         )
-    agents = await api.get("/agents")
-    batches = await anyio.to_thread.run_sync(recent_batches, context, api.session.user)
+    fleet = dump(await api.read(agents.list_agents, hub=context.hub))
+    batches = await api.read(adhoc.recent_batches)
     values = extra.pop("values", {"target": "agents"})
     return render(
         request,
         "adhoc/page.html",
         {
             "active": "adhoc",
-            "agents": agents,
+            "agents": fleet,
             "batches": batches,
             "values": values,
             "errors": extra.pop("errors", {}),
@@ -95,15 +62,15 @@ async def _page(
 
 
 @router.get("/adhoc")
-async def adhoc_page(request: Request, context: ContextDep, api: ApiDep) -> Response:
+async def adhoc_page(request: Request, context: ContextDep, api: CallsDep) -> Response:
     return await _page(request, api, context, False, "adhoc/_none.html", {})
 
 
 @router.get("/adhoc/{batch_id}")
 async def batch_page(
-    request: Request, batch_id: BatchId, context: ContextDep, api: ApiDep, htmx: HtmxDep
+    request: Request, batch_id: BatchId, context: ContextDep, api: CallsDep, htmx: HtmxDep
 ) -> Response:
-    batch = await api.get(f"/adhoc/{batch_id}")
+    batch = dump(await api.read(adhoc.read_batch, batch_id=batch_id))
     return await _page(
         request, api, context, htmx.wants_fragment, "adhoc/_batch.html", {"batch": batch}
     )
@@ -136,13 +103,14 @@ def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
 
 @router.post("/adhoc")
 async def submit(
-    request: Request, context: ContextDep, api: ApiDep, session: WriteSessionDep
+    request: Request, context: ContextDep, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "agents"}
-    agents = [v for v in form.getlist("agents") if isinstance(v, str)]
+    chosen = [v for v in form.getlist("agents") if isinstance(v, str)]
     try:
-        batch = await api.post("/adhoc", adhoc_payload(values, agents))
+        body = parse(AdhocRequest, adhoc_payload(values, chosen))
+        batch = dump(await api.command(adhoc.submit_batch, body=body))
     except FormErrors as exc:
         return _form(request, api, exc.errors)
     except ApiError as exc:
@@ -160,7 +128,7 @@ async def submit(
     )
 
 
-def _form(request: Request, api: ApiClient, errors: dict[str, str]) -> Response:
+def _form(request: Request, api: Calls, errors: dict[str, str]) -> Response:
     """The refusal above the form (which keeps what was typed)."""
     return render(
         request,
@@ -174,11 +142,13 @@ def _form(request: Request, api: ApiClient, errors: dict[str, str]) -> Response:
 
 @router.post("/adhoc/{batch_id}/kill")
 async def kill_batch(
-    request: Request, batch_id: BatchId, api: ApiDep, session: WriteSessionDep
+    request: Request, batch_id: BatchId, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     message, kind = "Kill sent to every run of the batch", ""
     try:
-        answer = await api.post(f"/adhoc/{batch_id}/kill")
+        answer = dump(
+            await api.awaiting(adhoc.kill_batch, batch_id=batch_id, controls=api.context.controls)
+        )
         missed = [k for k in answer.get("killed", []) if k["outcome"] == "not reachable"]
         if missed:  # say which runs no server could stop (their agents are offline)
             message, kind = (
@@ -190,7 +160,7 @@ async def kill_batch(
         if exc.status_code in (401, 404):
             raise
         message, kind = exc.detail, "error"
-    batch = await api.get(f"/adhoc/{batch_id}")
+    batch = dump(await api.read(adhoc.read_batch, batch_id=batch_id))
     return render(
         request,
         "adhoc/_batch_card.html",
@@ -202,15 +172,15 @@ async def kill_batch(
 
 @router.get("/adhoc/{batch_id}/events")
 async def batch_events(
-    batch_id: BatchId, context: ContextDep, api: ApiDep, bus: BusDep, lifetime: LifetimeDep
+    batch_id: BatchId, context: ContextDep, api: CallsDep, bus: BusDep, lifetime: LifetimeDep
 ) -> EventStream:
     """The batch redrawn whenever one of its runs changes."""
-    batch = await api.get(f"/adhoc/{batch_id}")
+    batch = dump(await api.read(adhoc.read_batch, batch_id=batch_id))
 
     ids = {r["id"] for r in batch["runs"]}
 
     async def redraw() -> ServerEvent:
-        fresh = await api.get(f"/adhoc/{batch_id}")
+        fresh = dump(await api.read(adhoc.read_batch, batch_id=batch_id))
         html = render_fragment(
             "adhoc/_batch_card.html",
             {"batch": fresh, "oob": True},

@@ -1,16 +1,25 @@
-"""Admin (/admin): users, agent tokens, API tokens and the audit log, all through the API
-(which decides who may manage whom); a new token is shown once."""
+"""Admin (/admin): users, agent tokens, API tokens and the audit log, all through the
+services (which decide who may manage whom); a new token is shown once."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, Path, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.models.security_schemas import (
+    AgentTokenCreateBody,
+    PasswordReset,
+    UserCreate,
+    UserUpdate,
+)
+from app.services import agent_tokens, audit_log, tokens, users
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import PageError
 from app.web.htmx import HtmxDep
 from app.web.tasks_view import timezones
@@ -23,26 +32,28 @@ ROLES = ("viewer", "user", "operator", "admin", "superadmin")
 AUDIT_PAGE = 50
 
 
-async def _tab_context(api: ApiClient, tab: Tab, audit: dict[str, Any]) -> dict[str, Any]:
+async def _tab_context(api: Calls, tab: Tab, audit: dict[str, Any]) -> dict[str, Any]:
     if tab == "users":
-        return {"users": await api.get("/users"), "roles": ROLES, "timezones": timezones()}
+        listed = dump(await api.read(users.list_users))
+        return {"users": listed, "roles": ROLES, "timezones": timezones()}
     if tab == "agent-tokens":
-        return {"agent_tokens": await api.get("/agents/tokens")}
+        now = api.context.clock.now()
+        return {"agent_tokens": dump(await api.read(agent_tokens.list_agent_tokens, now=now))}
     if tab == "tokens":
-        return {"tokens": await api.get("/tokens", all="true")}
-    page = await api.get(
-        "/audit",
-        actor=audit.get("actor") or None,
+        return {"tokens": dump(await api.read(tokens.list_tokens, all_users=True))}
+    page = await api.read(
+        audit_log.list_audit,
+        who=audit.get("actor") or None,
         action=audit.get("action") or None,
         page=audit.get("page", 1),
         page_size=AUDIT_PAGE,
     )
-    return {"audit": page, "filters": audit}
+    return {"audit": dump(page), "filters": audit}
 
 
 async def _render(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     tab: Tab,
     fragment: bool,
     audit: dict[str, Any] | None = None,
@@ -67,7 +78,7 @@ async def _render(
 @router.get("/admin")
 async def admin_page(
     request: Request,
-    api: ApiDep,
+    api: CallsDep,
     htmx: HtmxDep,
     tab: Tab = "users",
     actor: Annotated[str, Query(max_length=100)] = "",
@@ -82,24 +93,30 @@ def _toast(text: str, kind: str = "") -> dict[str, str]:
     return {"HX-Trigger": json.dumps({"toast": {"text": text, "kind": kind}})}
 
 
-async def _act(
-    request: Request, api: ApiClient, tab: Tab, method: str, path: str, body: Any, done: str
-) -> Response:
-    """Call the API; redraw the tab with the outcome as a toast."""
+async def _act(request: Request, api: Calls, tab: Tab, work: Awaitable[Any], done: str) -> Response:
+    """Run the service call; redraw the tab with the outcome as a toast."""
     try:
-        answer = await api.call(method, path, json=body)
+        answer = await work
     except ApiError as exc:
         if exc.status_code == 401:
             raise
         return await _render(request, api, tab, True, headers=_toast(exc.detail, "error"))
-    extra = {"created": answer} if isinstance(answer, dict) and "token" in answer else None
+    created = dump(answer) if isinstance(answer, BaseModel) else None
+    extra = {"created": created} if created and "token" in created else None
     return await _render(request, api, tab, True, extra=extra, headers=_toast(done))
+
+
+async def _with_body(
+    api: Calls, command: Callable[..., Any], model: type[BaseModel], body: Any, **arguments: Any
+) -> Any:
+    """The command with its body read as the API would: a refusal of the body is a toast."""
+    return await api.command(command, body=parse(model, body), **arguments)
 
 
 @router.post("/admin/users")
 async def create_user(
     request: Request,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form()],
@@ -115,14 +132,15 @@ async def create_user(
         "timezone": timezone.strip() or "UTC",
         "must_change_password": True,
     }
-    return await _act(request, api, "users", "POST", "/users", body, f"User {username} created")
+    work = _with_body(api, users.create, UserCreate, body)
+    return await _act(request, api, "users", work, f"User {username} created")
 
 
 @router.post("/admin/users/{username}")
 async def update_user(
     request: Request,
     username: Username,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     role: Annotated[str | None, Form()] = None,
     instances: Annotated[str | None, Form()] = None,
@@ -141,82 +159,62 @@ async def update_user(
         body["disabled"] = disabled == "true"
     if unlock == "true":
         body["unlock"] = True
-    return await _act(
-        request, api, "users", "PATCH", f"/users/{username}", body, f"User {username} updated"
-    )
+    work = _with_body(api, users.update, UserUpdate, body, username=username)
+    return await _act(request, api, "users", work, f"User {username} updated")
 
 
 @router.post("/admin/users/{username}/password")
 async def reset_password(
     request: Request,
     username: Username,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     password: Annotated[str, Form()] = "",
     prompt: Annotated[str, Header(alias="HX-Prompt")] = "",
 ) -> Response:
     """The new password from the form, or from htmx's prompt (the HX-Prompt header)."""
     password = password or prompt
+    reset = {"password": password, "must_change_password": True}
+    work = _with_body(api, users.reset_password, PasswordReset, reset, username=username)
     return await _act(
-        request,
-        api,
-        "users",
-        "POST",
-        f"/users/{username}/password",
-        {"password": password, "must_change_password": True},
-        f"Password of {username} reset (to be changed at next sign-in)",
+        request, api, "users", work, f"Password of {username} reset (to be changed at next sign-in)"
     )
 
 
 @router.post("/admin/users/{username}/delete")
 async def delete_user(
-    request: Request, username: Username, api: ApiDep, session: WriteSessionDep
+    request: Request, username: Username, api: CallsDep, session: WriteSessionDep
 ) -> Response:
-    return await _act(
-        request, api, "users", "DELETE", f"/users/{username}", None, f"User {username} deleted"
-    )
+    work = api.command(users.remove, username=username)
+    return await _act(request, api, "users", work, f"User {username} deleted")
 
 
 @router.post("/admin/agent-tokens")
 async def create_agent_token(
     request: Request,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     name: Annotated[str, Form(max_length=200)],
     agent: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """`agent`: the one agent name the token may connect as (the token's name when empty)."""
     body = {"name": name.strip(), **({"agent": agent.strip()} if agent.strip() else {})}
-    return await _act(
-        request,
-        api,
-        "agent-tokens",
-        "POST",
-        "/agents/tokens",
-        body,
-        f"Agent token {name} created for agent {body.get('agent', body['name'])}",
-    )
+    work = _with_body(api, agent_tokens.create_agent_token, AgentTokenCreateBody, body)
+    done = f"Agent token {name} created for agent {body.get('agent', body['name'])}"
+    return await _act(request, api, "agent-tokens", work, done)
 
 
 @router.post("/admin/agent-tokens/{token_id:int}/revoke")
 async def revoke_agent_token(
-    request: Request, token_id: int, api: ApiDep, session: WriteSessionDep
+    request: Request, token_id: int, api: CallsDep, session: WriteSessionDep
 ) -> Response:
-    return await _act(
-        request,
-        api,
-        "agent-tokens",
-        "DELETE",
-        f"/agents/tokens/{token_id}",
-        None,
-        "Agent token revoked",
-    )
+    work = api.awaiting(agent_tokens.revoke_agent_token, token_id=token_id, hub=api.context.hub)
+    return await _act(request, api, "agent-tokens", work, "Agent token revoked")
 
 
 @router.post("/admin/tokens/{token_id:int}/revoke")
 async def revoke_token(
-    request: Request, token_id: int, api: ApiDep, session: WriteSessionDep
+    request: Request, token_id: int, api: CallsDep, session: WriteSessionDep
 ) -> Response:
-    return await _act(
-        request, api, "tokens", "DELETE", f"/tokens/{token_id}", None, "Token revoked"
-    )
+    work = api.command(tokens.revoke_token, token_id=token_id)
+    return await _act(request, api, "tokens", work, "Token revoked")

@@ -1,5 +1,5 @@
 """Agents (/agents): the fleet with usage, labels and running runs; drain, undrain and
-remove through the API; redrawn as heartbeats and runs come in."""
+remove through the agents service; redrawn as heartbeats and runs come in."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError, api_has
+from app.services import agents
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError, Calls, CallsDep, dump
 from app.web.deps import BusDep, LifetimeDep
+from app.web.features import api_has
 from app.web.htmx import HtmxDep
 from app.web.scoped_changes import for_viewer
 from app.web.sse import EventStream, redraw_stream
@@ -23,21 +25,21 @@ AgentName = Annotated[str, Path(min_length=1, max_length=200)]
 REDRAW_EVERY = 1.0
 
 
-async def _context(api: ApiClient) -> dict[str, Any]:
-    agents = await api.get("/agents")
+async def _context(api: Calls) -> dict[str, Any]:
+    fleet = dump(await api.read(agents.list_agents, hub=api.context.hub))
     request = api.request
     return {
         "active": "agents",
-        "agents": agents,
+        "agents": fleet,
         "can_drain": api.session.can_operate and api_has(request, "POST", "/agents/{name}/drain"),
         "can_remove": api.session.can_admin and api_has(request, "DELETE", "/agents/{name}"),
-        "online": sum(1 for a in agents if a.get("connected")),
-        "draining": sum(1 for a in agents if a.get("draining")),
+        "online": sum(1 for a in fleet if a.get("connected")),
+        "draining": sum(1 for a in fleet if a.get("draining")),
     }
 
 
 @router.get("/agents")
-async def agents_page(request: Request, api: ApiDep, htmx: HtmxDep, bus: BusDep) -> Response:
+async def agents_page(request: Request, api: CallsDep, htmx: HtmxDep, bus: BusDep) -> Response:
     seq = bus.seq
     name = "agents/_grid.html" if htmx.wants_fragment else "agents/page.html"
     return render(request, name, {**await _context(api), "seq": seq}, session=api.session)
@@ -48,7 +50,7 @@ async def agent_action(
     request: Request,
     name: AgentName,
     action: Literal["drain", "undrain", "remove"],
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
 ) -> Response:
     message = {
@@ -58,10 +60,16 @@ async def agent_action(
     }[action]
     kind = ""
     try:
+        context = api.context
         if action == "remove":
-            await api.delete(f"/agents/{name}")
+            await api.awaiting(agents.remove_agent, name=name, hub=context.hub)
         else:
-            await api.post(f"/agents/{name}/{action}")
+            await api.command(
+                agents.set_draining,
+                name=name,
+                draining=action == "drain",
+                hub=context.hub,
+            )
     except ApiError as exc:
         if exc.status_code == 401:
             raise
@@ -74,7 +82,7 @@ async def agent_action(
 
 @router.get("/agents/events")
 async def agents_events(
-    context: ContextDep, bus: BusDep, lifetime: LifetimeDep, api: ApiDep, seq: int = 0
+    context: ContextDep, bus: BusDep, lifetime: LifetimeDep, api: CallsDep, seq: int = 0
 ) -> EventStream:
     relevant = for_viewer(context.engine, api.session.user.instances)
     return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)

@@ -1,5 +1,5 @@
 """Calendars (/calendars): the holiday calendars, a year view of each one's closed days,
-and (for admins) the form to create, edit and delete them through the API."""
+and (for admins) the form to create, edit and delete them through the calendars service."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.models.schemas import CalendarCreate, CalendarUpdate
+from app.services import calendars
 from app.web.auth import WriteSessionDep
 from app.web.calendar_view import year_view
+from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.forms import error_key
 from app.web.htmx import HtmxDep
 from app.web.templating import render
@@ -25,7 +27,7 @@ YearQuery = Annotated[int | None, Query(ge=1970, le=2200)]
 
 async def _page(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     fragment: bool,
     panel: str,
     context: dict[str, Any],
@@ -37,13 +39,13 @@ async def _page(
         return render(
             request, panel, context, session=api.session, status_code=status_code, headers=headers
         )
-    calendars = await api.get("/calendars")
+    listed = dump(await api.read(calendars.list_calendars))
     return render(
         request,
         "calendars/page.html",
         {
             "active": "calendars",
-            "calendars": calendars,
+            "calendars": listed,
             "panel": panel,
             "selected": selected,
             **context,
@@ -55,15 +57,15 @@ async def _page(
 
 
 @router.get("/calendars")
-async def calendars_page(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
-    calendars = await api.get("/calendars")
-    if calendars and not htmx.wants_fragment:
-        return await _show(request, api, calendars[0]["name"], None, False)
+async def calendars_page(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
+    listed = await api.read(calendars.list_calendars)
+    if listed and not htmx.wants_fragment:
+        return await _show(request, api, listed[0].name, None, False)
     return await _page(request, api, htmx.wants_fragment, "calendars/_empty.html", {})
 
 
 @router.get("/calendars/new")
-async def new_calendar(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+async def new_calendar(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
     return await _page(
         request,
         api,
@@ -78,7 +80,7 @@ async def calendar_page(
     request: Request,
     name: Name,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     htmx: HtmxDep,
     year: YearQuery = None,
 ) -> Response:
@@ -87,15 +89,15 @@ async def calendar_page(
 
 async def _show(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     name: str,
     year: int | None,
     fragment: bool,
     headers: dict[str, str] | None = None,
 ) -> Response:
     chosen = year or request.app.state.context.clock.now().year
-    calendar = await api.get(f"/calendars/{name}")
-    closed = await api.get(f"/calendars/{name}/closed", year=chosen)
+    calendar = dump(await api.read(calendars.read_calendar, name=name))
+    closed = dump(await api.read(calendars.closed_days, name=name, year=chosen))
     view = year_view(chosen, closed, [str(d) for d in calendar["working_dates"]])
     return await _page(
         request,
@@ -109,8 +111,8 @@ async def _show(
 
 
 @router.get("/calendars/{name}/edit")
-async def edit_calendar(request: Request, name: Name, api: ApiDep, htmx: HtmxDep) -> Response:
-    calendar = await api.get(f"/calendars/{name}")
+async def edit_calendar(request: Request, name: Name, api: CallsDep, htmx: HtmxDep) -> Response:
+    calendar = dump(await api.read(calendars.read_calendar, name=name))
     return await _page(
         request,
         api,
@@ -147,30 +149,37 @@ def _payload(values: dict[str, str], creating: bool) -> dict[str, Any]:
 
 
 @router.post("/calendars")
-async def create_calendar(request: Request, api: ApiDep, session: WriteSessionDep) -> Response:
+async def create_calendar(request: Request, api: CallsDep, session: WriteSessionDep) -> Response:
     return await _save(request, api, None)
 
 
 @router.post("/calendars/{name}")
 async def update_calendar(
-    request: Request, name: Name, api: ApiDep, session: WriteSessionDep
+    request: Request, name: Name, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     return await _save(request, api, name)
 
 
-async def _save(request: Request, api: ApiClient, name: str | None) -> Response:
+async def _save(request: Request, api: Calls, name: str | None) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     payload = _payload(values, name is None)
     try:
-        saved = await (
-            api.patch(f"/calendars/{name}", payload) if name else api.post("/calendars", payload)
-        )
+        if name:
+            saved = await api.command(
+                calendars.update_calendar,
+                name=name,
+                body=parse(CalendarUpdate, payload),
+            )
+        else:
+            saved = await api.command(
+                calendars.create_calendar, body=parse(CalendarCreate, payload)
+            )
     except ApiError as exc:
         if exc.status_code not in (403, 409, 422):
             raise
         errors = {error_key(k): v for k, v in exc.field_errors().items()}
-        current = await api.get(f"/calendars/{name}") if name else None
+        current = dump(await api.read(calendars.read_calendar, name=name)) if name else None
         return await _page(
             request,
             api,
@@ -179,13 +188,13 @@ async def _save(request: Request, api: ApiClient, name: str | None) -> Response:
             {"cal": current, "values": values, "errors": errors},
             status_code=exc.status_code,
         )
-    return Response(status_code=204, headers={"HX-Redirect": f"/calendars/{saved['name']}"})
+    return Response(status_code=204, headers={"HX-Redirect": f"/calendars/{saved.name}"})
 
 
 @router.post("/calendars/{name}/delete")
-async def delete_calendar(name: Name, api: ApiDep, session: WriteSessionDep) -> Response:
+async def delete_calendar(name: Name, api: CallsDep, session: WriteSessionDep) -> Response:
     try:
-        await api.delete(f"/calendars/{name}")
+        await api.command(calendars.delete_calendar, name=name)
     except ApiError as exc:
         if exc.status_code == 401:
             raise

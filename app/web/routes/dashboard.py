@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiDep
+from app.web.calls import CallsDep
 from app.web.dashboard_view import load_dashboard
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
@@ -21,10 +21,10 @@ REDRAW_EVERY = 2.0  # seconds: a busy scheduler does not redraw the dashboard on
 
 @router.get("/")
 async def dashboard(
-    request: Request, context: ContextDep, api: ApiDep, htmx: HtmxDep, bus: BusDep
+    request: Request, context: ContextDep, api: CallsDep, htmx: HtmxDep, bus: BusDep
 ) -> Response:
     seq = bus.seq
-    view = await load_dashboard(api, context.engine, context.clock.now())
+    view = await load_dashboard(api, context.clock.now())
     name = "dashboard/_body.html" if htmx.wants_fragment else "dashboard/page.html"
     return render(
         request, name, {"active": "dashboard", "view": view, "seq": seq}, session=api.session
@@ -33,7 +33,7 @@ async def dashboard(
 
 @router.get("/dashboard/events")
 async def dashboard_events(
-    api: ApiDep, context: ContextDep, bus: BusDep, lifetime: LifetimeDep, seq: int = 0
+    api: CallsDep, context: ContextDep, bus: BusDep, lifetime: LifetimeDep, seq: int = 0
 ) -> EventStream:
     relevant = for_viewer(context.engine, api.session.user.instances)
     return redraw_stream(bus, seq, lifetime, REDRAW_EVERY, relevant)

@@ -11,8 +11,10 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.models.group_schemas import EdgeBody, EdgeRef, GroupCreate, GroupUpdate
+from app.services import group_dag, groups
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import BusDep, LifetimeDep
 from app.web.forms import FormErrors, error_key, group_from_form, group_to_form, schedule_to_form
 from app.web.groups_view import CONDITIONS, elements, load_group
@@ -34,7 +36,7 @@ def _changed(toast: str, kind: str = "") -> dict[str, str]:
 
 async def _panel(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     gid: int,
     fragment: bool,
     group_run: int | None = None,
@@ -55,13 +57,13 @@ async def _panel(
 
 @router.get("/groups/{gid:int}")
 async def group_page(
-    request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep, group_run: int | None = None
+    request: Request, gid: Gid, api: CallsDep, htmx: HtmxDep, group_run: int | None = None
 ) -> Response:
     return await _panel(request, api, gid, htmx.wants_fragment, group_run)
 
 
 @router.get("/groups/new")
-async def new_group(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+async def new_group(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
     values = {
         "active": "on",
         "instance": "default",
@@ -73,8 +75,8 @@ async def new_group(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
 
 
 @router.get("/groups/{gid:int}/edit")
-async def edit_group(request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep) -> Response:
-    group = await api.get(f"/groups/{gid}")
+async def edit_group(request: Request, gid: Gid, api: CallsDep, htmx: HtmxDep) -> Response:
+    group = dump(await api.read(groups.read_group, gid=gid))
     return await _form(
         request,
         api,
@@ -88,7 +90,7 @@ async def edit_group(request: Request, gid: Gid, api: ApiDep, htmx: HtmxDep) -> 
 
 async def _form(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     fragment: bool,
     group: dict[str, Any] | None,
     values: dict[str, str],
@@ -116,27 +118,30 @@ async def _form(
 
 
 @router.post("/groups")
-async def create_group(request: Request, api: ApiDep, session: WriteSessionDep) -> Response:
+async def create_group(request: Request, api: CallsDep, session: WriteSessionDep) -> Response:
     return await _save(request, api, None)
 
 
 @router.post("/groups/{gid:int}")
 async def update_group(
-    request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
+    request: Request, gid: Gid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     return await _save(request, api, gid)
 
 
-async def _save(request: Request, api: ApiClient, gid: int | None) -> Response:
+async def _save(request: Request, api: Calls, gid: int | None) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     members = [v for v in form.getlist("tasks") if isinstance(v, str)]
-    current = await api.get(f"/groups/{gid}") if gid else None
+    current = dump(await api.read(groups.read_group, gid=gid)) if gid else None
     try:
         payload = group_from_form(values, members)
-        saved = await (
-            api.patch(f"/groups/{gid}", payload) if gid else api.post("/groups", payload)
-        )
+        if gid:
+            body = parse(GroupUpdate, payload)
+            answer = await api.command(groups.update_group, gid=gid, body=body)
+        else:
+            answer = await api.command(groups.create_group, body=parse(GroupCreate, payload))
+        saved = dump(answer)
     except FormErrors as exc:
         return await _form(request, api, True, current, values, members, exc.errors, 422)
     except ApiError as exc:
@@ -153,18 +158,20 @@ async def _save(request: Request, api: ApiClient, gid: int | None) -> Response:
 
 @router.post("/groups/{gid:int}/delete")
 async def delete_group(
-    request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep
+    request: Request, gid: Gid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
-    group = await api.get(f"/groups/{gid}")
-    await api.delete(f"/groups/{gid}")
+    group = dump(await api.read(groups.read_group, gid=gid))
+    await api.command(groups.delete_group, gid=gid)
     headers = {**_changed(f"Group {group['name']} deleted"), "HX-Push-Url": "/tasks?tab=groups"}
     return render(request, "tasks/_panel_empty.html", {}, session=api.session, headers=headers)
 
 
 @router.post("/groups/{gid:int}/run")
-async def run_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessionDep) -> Response:
+async def run_group(
+    request: Request, gid: Gid, api: CallsDep, session: WriteSessionDep
+) -> Response:
     try:
-        group_run = await api.post(f"/groups/{gid}/run")
+        group_run = dump(await api.command(groups.force_group_run, gid=gid))
     except ApiError as exc:
         if exc.status_code == 404:
             raise
@@ -178,7 +185,7 @@ async def run_group(request: Request, gid: Gid, api: ApiDep, session: WriteSessi
 async def add_edge(
     request: Request,
     gid: Gid,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     upstream: Annotated[int, Form()],
     downstream: Annotated[int, Form()],
@@ -186,7 +193,7 @@ async def add_edge(
 ) -> Response:
     body = {"upstream": upstream, "downstream": downstream, "condition": condition}
     try:
-        await api.post(f"/groups/{gid}/edges", body)
+        await api.command(group_dag.create_edge, gid=gid, body=parse(EdgeBody, body))
     except ApiError as exc:  # a cycle names the path that closes it
         if exc.status_code == 404:
             raise
@@ -198,31 +205,32 @@ async def add_edge(
 async def delete_edge(
     request: Request,
     gid: Gid,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     upstream: Annotated[int, Form()],
     downstream: Annotated[int, Form()],
 ) -> Response:
-    await api.delete(f"/groups/{gid}/edges", {"upstream": upstream, "downstream": downstream})
+    edge = EdgeRef(upstream=upstream, downstream=downstream)
+    await api.command(group_dag.delete_edge, gid=gid, body=edge)
     return await _panel(request, api, gid, True, headers=_changed("Dependency removed"))
 
 
 @router.get("/groups/{gid:int}/graph.json")
-async def graph_json(gid: Gid, api: ApiDep, group_run: int | None = None) -> JSONResponse:
-    return JSONResponse(elements(await api.get(f"/groups/{gid}/graph", group_run=group_run)))
+async def graph_json(gid: Gid, api: CallsDep, group_run: int | None = None) -> JSONResponse:
+    return JSONResponse(elements(await _graph(api, gid, group_run)))
 
 
 @router.get("/groups/{gid:int}/events")
 async def graph_events(
-    gid: Gid, api: ApiDep, bus: BusDep, lifetime: LifetimeDep, group_run: int | None = None
+    gid: Gid, api: CallsDep, bus: BusDep, lifetime: LifetimeDep, group_run: int | None = None
 ) -> EventStream:
     """The graph again whenever a run of the group changes (a pinned group run: only its
     runs; following the latest: any run, since a new group run may have started)."""
-    await api.get(f"/groups/{gid}")
+    await api.read(groups.read_group, gid=gid)
 
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         with bus.subscribe() as subscription:
-            graph = elements(await api.get(f"/groups/{gid}/graph", group_run=group_run))
+            graph = elements(await _graph(api, gid, group_run))
             yield ServerEvent(event="graph", data=json.dumps(graph))
             async for change in changes(subscription, deadline):
                 if not change.runs:
@@ -232,9 +240,14 @@ async def graph_events(
                 known = {n["data"]["run"] for n in graph["nodes"]}
                 if group_run is not None and not change.runs & known:
                     continue
-                fresh = elements(await api.get(f"/groups/{gid}/graph", group_run=group_run))
+                fresh = elements(await _graph(api, gid, group_run))
                 if fresh != graph:
                     graph = fresh
                     yield ServerEvent(event="graph", data=json.dumps(graph))
 
     return EventStream(source, lifetime=lifetime)
+
+
+async def _graph(api: Calls, gid: int, group_run: int | None) -> dict[str, Any]:
+    graph = await api.read(group_dag.group_graph, gid=gid, group_run=group_run)
+    return dict(dump(graph))

@@ -1,5 +1,5 @@
 """Health (/health): who leads the scheduler, whether the database answers, the agents and the
-dispatch queue, as this server sees them (read through the API)."""
+dispatch queue, as this server sees them (read through the services)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,31 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.domain.states import RunStatus
+from app.services import agents, runs
+from app.services.health import server_health
+from app.web.calls import Calls, CallsDep, dump
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _context(api: ApiClient) -> dict[str, Any]:
-    try:
-        health = await api.get("/health")
-    except ApiError as exc:  # 503: the database does not answer
-        if exc.status_code == 401:
-            raise
-        health = {"status": "degraded", "scheduler": "unknown", "database": "unreachable"}
-    agents = await api.get("/agents")
-    queue = await api.get("/runs", status="ACTIVE", page_size=500)
+async def _context(calls: Calls) -> dict[str, Any]:
+    context = calls.context
+    health = await calls.run(lambda: server_health(context))
+    fleet = dump(await calls.read(agents.list_agents, hub=context.hub))
+    queue = await calls.read(runs.list_runs, status=[RunStatus.ACTIVE], page_size=500)
     return {
         "active": "health",
         "health": health,
-        "agents": agents,
-        "online": [a for a in agents if a.get("connected")],
-        "offline": [a for a in agents if not a.get("connected")],
-        "queue": len(queue["items"]),
-        "queue_more": queue["has_more"],
+        "agents": fleet,
+        "online": [a for a in fleet if a.get("connected")],
+        "offline": [a for a in fleet if not a.get("connected")],
+        "queue": len(queue.items),
+        "queue_more": queue.has_more,
     }
 
 
 @router.get("/health")
-async def health_page(request: Request, api: ApiDep) -> Response:
+async def health_page(request: Request, api: CallsDep) -> Response:
     return render(request, "health/page.html", await _context(api), session=api.session)

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiError
+from app.api.routes.auth import throttled_login
+from app.db.engine import session_scope
+from app.errors import AlmanacError, Conflict, InvalidInput
+from app.models.security_schemas import PasswordChange
+from app.security import SESSION_COOKIE
+from app.services import users
+from app.services.web_sessions import session_token_id
 from app.web.auth import (
     LOGIN_COOKIE,
     AnySessionDep,
@@ -24,6 +30,7 @@ from app.web.auth import (
     set_login_token,
     start_session,
 )
+from app.web.calls import ApiError, Calls, parse
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -113,15 +120,43 @@ async def change_password(
     password: Annotated[str, Form(max_length=1000)],
     confirm: Annotated[str, Form(max_length=1000)],
 ) -> Response:
-    """Through `POST /api/v1/auth/password` (its strength rules; other sessions end)."""
+    """As `POST /api/v1/auth/password`: its strength rules and throttle; other sessions end."""
     error = "The two new passwords differ." if password != confirm else None
     if error is None:
+        calls = Calls(request, session)
         try:
-            await ApiClient(request, session).post(
-                "/auth/password", {"current_password": current_password, "password": password}
+            body = parse(
+                PasswordChange, {"current_password": current_password, "password": password}
             )
+            users.check_new_password(session.user.username, body.current_password, body.password)
+            await calls.run(lambda: _change(calls, body))
         except ApiError as exc:
             error = exc.detail
+        except AlmanacError as exc:
+            error = str(exc)
     if error is not None:
         return render(request, "password.html", {"error": error}, session=session, status_code=422)
     return RedirectResponse("/", status_code=303)
+
+
+def _change(calls: Calls, body: PasswordChange) -> None:
+    """The current password checked under the login throttle, then the new one stored (this
+    session stays, the others end)."""
+    context, request = calls.context, calls.request
+    username = calls.actor.username
+    result = throttled_login(request, context, username, body.current_password, "password change")
+    if result.refusal in ("source_locked", "slowed"):
+        who = "this address" if result.refusal == "source_locked" else "this account"
+        raise Conflict(f"too many failed logins for {who}: try again in {result.retry_after} s")
+    if result.user is None:
+        raise InvalidInput("current_password", "is wrong")
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with session_scope(context.engine) as db:
+        keep = session_token_id(db, token=token)
+    users.change_own_password(
+        context.engine,
+        actor=calls.actor,
+        now=context.clock.now(),
+        password=body.password,
+        keep_token=keep,
+    )

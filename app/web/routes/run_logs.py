@@ -14,9 +14,9 @@ from starlette.responses import Response
 from app.api.deps import ContextDep
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
-from app.web.api import ApiDep
+from app.services.logtail import search
+from app.web.calls import CallsDep
 from app.web.deps import BusDep, LifetimeDep
-from app.web.logtail import search
 from app.web.routes.run_detail import RunId
 from app.web.run_feed import RunFeed, resume_position
 from app.web.run_view import Stream, load_log, visible_run
@@ -32,7 +32,7 @@ async def log_page(
     request: Request,
     run_id: RunId,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     stream: Stream = "stdout",
     page: Annotated[int | None, Query(ge=1)] = None,
     attempt: Attempt = None,
@@ -46,7 +46,7 @@ async def log_page(
 async def log_search(
     run_id: RunId,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     stream: Stream = "stdout",
     q: Annotated[str, Query(min_length=1, max_length=200)] = "",
     attempt: Attempt = None,
@@ -66,7 +66,7 @@ async def log_search(
 async def log_download(
     run_id: RunId,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     stream: Stream = "stdout",
     attempt: Attempt = None,
 ) -> StreamingResponse:
@@ -90,7 +90,7 @@ async def run_events(
     request: Request,
     run_id: RunId,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     bus: BusDep,
     lifetime: LifetimeDep,
     attempt: Annotated[int, Query(ge=1)] = 1,

@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from app.api.deps import ContextDep
 from app.context import AppContext
-from app.web.api import ApiDep
+from app.services.actor import Actor
 from app.web.auth import WebSession
+from app.web.calls import CallsDep
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
 from app.web.live_runs import LivePage, Patch
@@ -48,7 +49,7 @@ FiltersDep = Annotated[RunFilters, Depends(run_filters)]
 async def task_runs(
     request: Request,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     htmx: HtmxDep,
     bus: BusDep,
     filters: FiltersDep,
@@ -74,7 +75,7 @@ async def task_runs(
 async def task_runs_events(
     request: Request,
     context: ContextDep,
-    api: ApiDep,
+    api: CallsDep,
     bus: BusDep,
     lifetime: LifetimeDep,
     filters: FiltersDep,
@@ -114,14 +115,15 @@ def _patch(
 ) -> str:
     now = context.clock.now()
     before = len(live.shown)
-    patch: Patch = live.apply(load_runs(context, session.user, run_ids), now)
+    actor = Actor(session.user)
+    patch: Patch = live.apply(load_runs(context, actor, run_ids), now)
     if not patch:
         return ""
-    inserted_rows = rows_of(context, [run for run, _ in patch.inserted])
+    inserted_rows = rows_of(context, actor, [run for run, _ in patch.inserted])
     return render_fragment(
         "task_runs/_patch.html",
         {
-            "updated": rows_of(context, patch.updated),
+            "updated": rows_of(context, actor, patch.updated),
             "inserted": list(zip(inserted_rows, [b for _, b in patch.inserted], strict=True)),
             "removed": patch.removed,
             "was_empty": before == 0,

@@ -1,5 +1,6 @@
 """Tasks & Groups (/tasks): the list on the left, a task's form on the right; create,
-edit, delete and force-run through the API, with its refusals shown on the fields."""
+edit, delete and force-run through the services (app/services/tasks.py), with their
+refusals shown on the fields."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.web.api import ApiClient, ApiDep, ApiError
+from app.models.schemas import TaskCreate, TaskUpdate
+from app.services import tasks
 from app.web.auth import WriteSessionDep
+from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.forms import FormErrors, error_key, new_task_values, task_from_form, task_to_form
 from app.web.htmx import HtmxDep
 from app.web.schedule_preview import preview
@@ -44,7 +47,7 @@ ListDep = Annotated[ListFilters, Depends(list_filters)]
 
 async def page_or_panel(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     htmx_fragment: bool,
     panel: str,
     context: dict[str, Any],
@@ -77,7 +80,7 @@ async def page_or_panel(
 
 
 @router.get("/tasks")
-async def tasks_page(request: Request, api: ApiDep, htmx: HtmxDep, filters: ListDep) -> Response:
+async def tasks_page(request: Request, api: CallsDep, htmx: HtmxDep, filters: ListDep) -> Response:
     listing = await load_list(api, filters)
     if htmx.wants_fragment:
         return render(request, "tasks/_list.html", {"list": listing}, session=api.session)
@@ -95,19 +98,19 @@ async def tasks_page(request: Request, api: ApiDep, htmx: HtmxDep, filters: List
 
 
 @router.get("/tasks/new")
-async def new_task(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+async def new_task(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
     return await _task_form(request, api, htmx.wants_fragment, None, new_task_values(), {})
 
 
 @router.get("/tasks/{tid:int}")
-async def edit_task(request: Request, tid: Tid, api: ApiDep, htmx: HtmxDep) -> Response:
-    task = await api.get(f"/tasks/{tid}")
+async def edit_task(request: Request, tid: Tid, api: CallsDep, htmx: HtmxDep) -> Response:
+    task = dump(await api.read(tasks.read_task, tid=tid))
     return await _task_form(request, api, htmx.wants_fragment, task, task_to_form(task), {})
 
 
 async def _task_form(
     request: Request,
-    api: ApiClient,
+    api: Calls,
     fragment: bool,
     task: dict[str, Any] | None,
     values: dict[str, str],
@@ -135,24 +138,29 @@ def _events(toast: str, href: str | None = None) -> str:
 
 
 @router.post("/tasks")
-async def create_task(request: Request, api: ApiDep, session: WriteSessionDep) -> Response:
+async def create_task(request: Request, api: CallsDep, session: WriteSessionDep) -> Response:
     return await _save(request, api, None)
 
 
 @router.post("/tasks/{tid:int}")
 async def update_task(
-    request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
+    request: Request, tid: Tid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     return await _save(request, api, tid)
 
 
-async def _save(request: Request, api: ApiClient, tid: int | None) -> Response:
+async def _save(request: Request, api: Calls, tid: int | None) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    current = await api.get(f"/tasks/{tid}") if tid else None
+    current = dump(await api.read(tasks.read_task, tid=tid)) if tid else None
     try:
         payload = task_from_form(values)
-        saved = await (api.patch(f"/tasks/{tid}", payload) if tid else api.post("/tasks", payload))
+        if tid:
+            body = parse(TaskUpdate, payload)
+            answer = await api.command(tasks.update_task, tid=tid, body=body)
+        else:
+            answer = await api.command(tasks.create_task, body=parse(TaskCreate, payload))
+        saved = dump(answer)
     except FormErrors as exc:
         return await _task_form(request, api, True, current, values, exc.errors, status_code=422)
     except ApiError as exc:
@@ -171,18 +179,18 @@ async def _save(request: Request, api: ApiClient, tid: int | None) -> Response:
 
 @router.post("/tasks/{tid:int}/delete")
 async def delete_task(
-    request: Request, tid: Tid, api: ApiDep, session: WriteSessionDep
+    request: Request, tid: Tid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
-    task = await api.get(f"/tasks/{tid}")
-    await api.delete(f"/tasks/{tid}")
+    task = dump(await api.read(tasks.read_task, tid=tid))
+    await api.command(tasks.delete_task, tid=tid)
     headers = {"HX-Trigger": _events(f"Task {task['name']} deleted"), "HX-Push-Url": "/tasks"}
     return render(request, "tasks/_panel_empty.html", {}, session=api.session, headers=headers)
 
 
 @router.post("/tasks/{tid:int}/run")
-async def run_task(tid: Tid, api: ApiDep, session: WriteSessionDep) -> Response:
+async def run_task(tid: Tid, api: CallsDep, session: WriteSessionDep) -> Response:
     try:
-        run = await api.post(f"/tasks/{tid}/run")
+        run = dump(await api.command(tasks.force_run, tid=tid))
     except ApiError as exc:
         if exc.status_code == 404:
             raise
@@ -195,7 +203,7 @@ async def run_task(tid: Tid, api: ApiDep, session: WriteSessionDep) -> Response:
 
 
 @router.get("/tasks/schedule-preview")
-async def schedule_preview(request: Request, context: ContextDep, api: ApiDep) -> Response:
+async def schedule_preview(request: Request, context: ContextDep, api: CallsDep) -> Response:
     values = dict(request.query_params.items())
     result = await anyio.to_thread.run_sync(preview, context.engine, values, context.clock.now())
     return render(

@@ -1,5 +1,6 @@
-"""Import / Export of definitions on the Tasks & Groups page, through `/export` and
-`/import` (a dry run first shows what would change; applying is a second, explicit step)."""
+"""Import / Export of definitions on the Tasks & Groups page, through the services
+(app/services/transfer.py): a dry run first shows what would change; applying is a second,
+explicit step."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from app.web.api import ApiDep, ApiError
+from app.services import transfer
 from app.web.auth import WriteSessionDep
-from app.web.deps import PageError
+from app.web.calls import ApiError, CallsDep
 from app.web.htmx import HtmxDep
 from app.web.routes.tasks import page_or_panel
 from app.web.templating import render
@@ -21,7 +22,7 @@ MAX_DOCUMENT = 5 * 1024 * 1024
 
 
 @router.get("/tasks/import-export")
-async def transfer_panel(request: Request, api: ApiDep, htmx: HtmxDep) -> Response:
+async def transfer_panel(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
     return await page_or_panel(
         request,
         api,
@@ -32,12 +33,10 @@ async def transfer_panel(request: Request, api: ApiDep, htmx: HtmxDep) -> Respon
 
 
 @router.get("/tasks/export")
-async def export_file(api: ApiDep) -> Response:
-    answer = await api.raw("GET", "/export")
-    if answer.status_code >= 400:
-        raise PageError(answer.status_code, answer.text)
+async def export_file(api: CallsDep) -> Response:
+    document = await api.read(transfer.export_document)
     return Response(
-        answer.content,
+        document,
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="almanac-definitions.json"'},
     )
@@ -46,7 +45,7 @@ async def export_file(api: ApiDep) -> Response:
 @router.post("/tasks/import")
 async def import_file(
     request: Request,
-    api: ApiDep,
+    api: CallsDep,
     session: WriteSessionDep,
     step: Annotated[Literal["check", "apply"], Form()] = "check",
     mode: Annotated[Literal["merge", "mirror"], Form()] = "merge",
@@ -71,12 +70,13 @@ async def import_file(
         context["errors"] = [{"item": "document", "field": "", "problem": "over 5 MB"}]
     else:
         try:
-            context["report"] = await api.call(
-                "POST",
-                "/import",
-                content=raw,
-                params={"dry_run": "true" if step == "check" else "false", "mode": mode},
+            report = await api.command(
+                transfer.import_document,
+                raw=raw,
+                mode=mode,
+                dry_run=step == "check",
             )
+            context["report"] = report.model_dump(mode="json")
         except ApiError as exc:
             if exc.status_code == 401:
                 raise

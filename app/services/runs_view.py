@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.context import AppContext
-from app.db.engine import session_scope
 from app.db.runs import duration_seconds
 from app.db.tables import Run, RunEvent
-from app.domain.states import RunStatus
 from app.models.schemas import RunDetail, RunEventPublic, RunPublic
-from app.scheduler.dispatch import running_counts
-from app.scheduler.why import waiting_for
 
 
 def run_public(run: Run) -> RunPublic:
@@ -55,15 +50,3 @@ def run_detail(
             for e in events
         ],
     )
-
-
-_WAITING = {RunStatus.IDLE, RunStatus.ACTIVE, RunStatus.PENDING_APPROVAL}
-
-
-def why_not_running(context: AppContext, run: Run) -> list[dict[str, Any]]:
-    """Blockers of an IDLE or ACTIVE run, with the agents connected right now."""
-    if run.status not in _WAITING:
-        return []  # nothing to explain, and no need to count every agent's runs
-    with session_scope(context.engine) as session:
-        slots = context.hub.slots(running_counts(session))
-        return waiting_for(session, run, agents=slots, now=context.clock.now())

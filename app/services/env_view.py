@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.api.runs_view import run_public
 from app.db.sealing import box_or_none, spec_env, task_env
 from app.db.tables import Run, Task
 from app.domain import run_spec
 from app.domain.roles import Role, role_at_least
 from app.env_secrets import EnvBox
+from app.services.runs_view import run_public
 
 
 def reveals_env(role: str) -> bool:

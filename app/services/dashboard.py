@@ -1,0 +1,79 @@
+"""The dashboard's figures in the caller's instances: runs per status over the last day,
+runs per hour by status, and the next runs due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, select
+
+from app.db.tables import Run
+from app.models.schemas import RunPublic
+from app.services.actor import Actor
+from app.services.runs_view import run_public
+
+CARD_STATUSES = (
+    "IDLE",
+    "ACTIVE",
+    "TRIGGER",
+    "STARTED",
+    "RUNNING",
+    "SUCCESS",
+    "FAILED",
+    "TERMINATED",
+)
+HOURS = 24
+
+
+@dataclass(frozen=True, kw_only=True)
+class Figures:
+    counts: dict[str, int]  # CARD_STATUSES over the last day (IDLE: all planned)
+    hours: list[str]  # labels "14:00"
+    per_hour: dict[str, list[int]]  # status → count per hour
+    next_due: list[RunPublic]
+
+
+def _hour(session: Session) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.date_trunc("hour", col(Run.trigger_time)), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", col(Run.trigger_time))
+
+
+def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
+    since = now - timedelta(hours=HOURS)
+    start = (now - timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
+    keys = [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H") for i in range(HOURS)]
+    bucket = _hour(session)
+    scope = actor.scope.condition(Run.instance)
+    counts = dict(
+        session.exec(
+            select(Run.status, func.count())
+            .where(col(Run.trigger_time) >= since, scope)
+            .group_by(col(Run.status))
+        ).all()
+    )
+    counts["IDLE"] = int(
+        session.exec(select(func.count()).select_from(Run).where(Run.status == "IDLE", scope)).one()
+    )
+    rows = session.exec(
+        select(bucket, Run.status, func.count())
+        .where(col(Run.trigger_time) >= start, col(Run.trigger_time) <= now, scope)
+        .group_by(bucket, col(Run.status))
+    ).all()
+    due = session.exec(
+        select(Run).where(Run.status == "IDLE", scope).order_by(col(Run.trigger_time)).limit(8)
+    ).all()
+    per_hour: dict[str, list[int]] = {}
+    index = {k: i for i, k in enumerate(keys)}
+    for hour, status, count in rows:
+        if str(hour) in index:
+            per_hour.setdefault(str(status), [0] * HOURS)[index[str(hour)]] += int(count)
+    return Figures(
+        counts={s: int(counts.get(s, 0)) for s in CARD_STATUSES},
+        hours=[k[-2:] + ":00" for k in keys],
+        per_hour=per_hour,
+        next_due=[run_public(r) for r in due],
+    )

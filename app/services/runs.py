@@ -1,0 +1,126 @@
+"""Runs in the caller's scope: a filtered page of the history, one run with its timeline and
+what it waits for, a page of its log lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from app.db.logs import read_lines
+from app.db.runs import get_run, run_events
+from app.db.sealing import box_or_none
+from app.db.tables import Run, Task
+from app.domain.states import RunStatus
+from app.errors import InvalidInput
+from app.hub.hub import AgentHub
+from app.models.schemas import LogPagePublic, RunDetail, RunPage
+from app.scheduler.dispatch import running_counts
+from app.scheduler.why import waiting_for
+from app.services.actor import Actor
+from app.services.env_view import reveals_env, run_spec_fields
+from app.services.runs_view import run_detail, run_public
+from app.services.scope import InstanceScope
+
+Stream = Literal["stdout", "stderr"]
+_WAITING = {RunStatus.IDLE.value, RunStatus.ACTIVE.value, RunStatus.PENDING_APPROVAL.value}
+
+
+def visible_run(session: Session, scope: InstanceScope, run_id: int) -> Run:
+    """The run, or NotFound when it does not exist or lies outside the scope."""
+    run = get_run(session, run_id)
+    scope.check(run.instance, "run", run_id)
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    actor: Actor,
+    status: list[RunStatus] | None = None,
+    task: int | None = None,
+    group: int | None = None,
+    batch: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> RunPage:
+    """Newest first; `since` / `until` bound the trigger time and must carry an offset."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(name, "must carry a UTC offset")
+    stmt = select(Run).order_by(col(Run.id).desc())
+    if status:
+        stmt = stmt.where(col(Run.status).in_([s.value for s in status]))
+    if task is not None:
+        stmt = stmt.where(Run.task_id == task)
+    if batch is not None:
+        stmt = stmt.where(Run.batch_id == batch)
+    if group is not None:
+        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
+    if since is not None:
+        stmt = stmt.where(col(Run.trigger_time) >= since)
+    if until is not None:
+        stmt = stmt.where(col(Run.trigger_time) < until)
+    if q:
+        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
+        stmt = stmt.where(col(Run.task_id).in_(named))
+    stmt = actor.scope.filter(stmt, Run.instance)
+    rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)).all()
+    items = [run_public(r) for r in rows[:page_size]]
+    return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+
+
+def read_run(
+    session: Session, *, actor: Actor, run_id: int, hub: AgentHub, now: datetime
+) -> RunDetail:
+    """The run with its timeline, its spec as the caller may see it, and, while it waits,
+    every blocker (with the agents connected to `hub` right now)."""
+    run = visible_run(session, actor.scope, run_id)
+    events = run_events(session, run_id)
+    spec = run_spec_fields(run, reveals_env(actor.role), box_or_none(session))
+    return run_detail(run, events, _blockers(session, run, hub, now), spec=spec)
+
+
+def waits_for(
+    session: Session, *, actor: Actor, run_id: int, hub: AgentHub, now: datetime
+) -> list[dict[str, Any]]:
+    """Every blocker of an IDLE or ACTIVE run (empty for any other status)."""
+    return _blockers(session, visible_run(session, actor.scope, run_id), hub, now)
+
+
+def _blockers(session: Session, run: Run, hub: AgentHub, now: datetime) -> list[dict[str, Any]]:
+    if run.status not in _WAITING:
+        return []  # nothing to explain, and no need to count every agent's runs
+    return waiting_for(session, run, agents=hub.slots(running_counts(session)), now=now)
+
+
+def read_logs(
+    session: Session,
+    *,
+    actor: Actor,
+    run_id: int,
+    stream: Stream = "stdout",
+    page: int = 1,
+    page_size: int = 500,
+    attempt: int | None = None,
+) -> LogPagePublic:
+    run = visible_run(session, actor.scope, run_id)
+    chosen = attempt or run.attempt
+    result = read_lines(
+        session, run_id=run_id, attempt=chosen, stream=stream, page=page, page_size=page_size
+    )
+    return LogPagePublic(
+        run=run_id,
+        attempt=chosen,
+        stream=stream,
+        page=page,
+        page_size=page_size,
+        first_line=result.first_line,
+        total_lines=result.total_lines,
+        total_bytes=result.total_bytes,
+        lines=result.lines,
+    )
