@@ -45,7 +45,6 @@ def _create(context: AppContext, actor: Actor, name: str, instance: str) -> int:
         actor=actor,
         now=context.clock.now(),
         body=body,
-        scheduler=context.scheduler,
     )
     return created.tid
 
@@ -76,14 +75,12 @@ def test_run_reads_keep_to_the_scope(context: AppContext) -> None:
         actor=admin,
         now=context.clock.now(),
         tid=_create(context, _actor("admin", ["*"]), "r", "red"),
-        scheduler=context.scheduler,
     )
     blue = tasks.force_run(
         context.engine,
         actor=admin,
         now=context.clock.now(),
         tid=_create(context, _actor("admin", ["*"]), "b", "blue"),
-        scheduler=context.scheduler,
     )
     reader = _actor("viewer", ["blue"])
     with session_scope(context.engine) as session:
@@ -109,7 +106,6 @@ def test_a_refused_command_changes_nothing(context: AppContext) -> None:
             now=SystemClock().now(),
             tid=tid,
             body=TaskUpdate(name="renamed"),
-            scheduler=context.scheduler,
         )
     assert _count(context.engine, Task) == tasks_before
     assert _count(context.engine, AuditEvent) == audits_before
