@@ -79,6 +79,24 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 @pytest.fixture
 def agent_ready(live_server: LiveServer) -> LiveServer:
     """The live server once its built-in agent is connected."""
-    with live_server.client() as http:
+    return _agent_connected(live_server)
+
+
+@pytest.fixture(scope="module")
+def module_agent_ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server with its built-in agent for a whole module, for modules whose tests keep
+    to their own data (their own task and group names). Such a module overrides `agent_ready`
+    with it and is one xdist group (`pytestmark = pytest.mark.xdist_group(...)`), so the
+    server (a second of set-up, more under load) is started once, on one worker."""
+    live = start_live_server(tmp_path_factory.mktemp("live") / "data")
+    try:
+        yield _agent_connected(live)
+    finally:
+        live.stop()
+        live.engine.dispose()
+
+
+def _agent_connected(live: LiveServer) -> LiveServer:
+    with live.client() as http:
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()))
-    return live_server
+    return live

@@ -6,9 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from support import LiveServer, wait_for
 
 GROUP_DONE = {"SUCCESS", "FAILED", "TERMINATED"}
+
+
+# The tests keep to their own tasks: they share one server, built once on one worker.
+pytestmark = pytest.mark.xdist_group("e2e-groups")
+
+
+@pytest.fixture(scope="module")
+def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
+    return module_agent_ready
 
 
 def _group(

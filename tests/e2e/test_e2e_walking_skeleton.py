@@ -7,9 +7,18 @@ import os
 import subprocess
 import sys
 
+import pytest
 from support import LiveServer, wait_for
 
 TERMINAL = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED"}
+
+# The tests keep to their own tasks: they share one server, built once on one worker.
+pytestmark = pytest.mark.xdist_group("e2e-walking-skeleton")
+
+
+@pytest.fixture(scope="module")
+def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
+    return module_agent_ready
 
 
 def _cli(live: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,8 +89,8 @@ def test_a_failing_command_ends_failed_with_its_exit_code(agent_ready: LiveServe
     assert waited.returncode == 1
 
 
-def test_a_run_on_an_unknown_target_waits_and_says_why(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_a_run_on_an_unknown_target_waits_and_says_why(agent_ready: LiveServer) -> None:
+    with agent_ready.client() as http:
         tid = http.post(
             "/tasks", json={"name": "far", "command": "true", "target": "elsewhere"}
         ).json()["tid"]

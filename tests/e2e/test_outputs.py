@@ -30,6 +30,15 @@ IMAGE = "almanac-test-busybox:latest"
 _names = itertools.count(1)
 
 
+# The tests keep to their own tasks: they share one server, built once on one worker.
+pytestmark = pytest.mark.xdist_group("e2e-outputs")
+
+
+@pytest.fixture(scope="module")
+def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
+    return module_agent_ready
+
+
 def run_task(http: httpx.Client, command: str, **fields: Any) -> int:
     task = http.post("/tasks", json={"name": f"out-{next(_names)}", "command": command, **fields})
     assert task.status_code == 201, task.text

@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
 
 
+# The tests keep to their own tasks: they share one server, built once on one worker.
+pytestmark = pytest.mark.xdist_group("e2e-run-controls")
+
+
+@pytest.fixture(scope="module")
+def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
+    return module_agent_ready
+
+
 def create_task(http: httpx.Client, command: str, **fields: Any) -> int:
     response = http.post(
         "/tasks", json={"name": f"ctl-{next(_names)}", "command": command, **fields}
