@@ -82,13 +82,13 @@ def agent_ready(live_server: LiveServer) -> LiveServer:
     return _agent_connected(live_server)
 
 
-@pytest.fixture(scope="module")
-def module_agent_ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One live server with its built-in agent for a whole module, for modules whose tests keep
-    to their own data (their own task and group names). Such a module overrides `agent_ready`
-    with it and is one xdist group (`pytestmark = pytest.mark.xdist_group(...)`), so the
-    server (a second of set-up, more under load) is started once, on one worker."""
-    live = start_live_server(tmp_path_factory.mktemp("live") / "data")
+@pytest.fixture(scope="session")
+def shared_agent_ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server with its built-in agent for every module that overrides `agent_ready`
+    with it, started once per test process (a second or more to start and to stop, each).
+    Those modules keep to their own data: task, group and user names no other one uses, and
+    no assertion about everything listed."""
+    live = start_live_server(tmp_path_factory.mktemp("shared") / "data")
     try:
         yield _agent_connected(live)
     finally:

@@ -375,6 +375,27 @@ def _wait_until_serving(live: LiveServer) -> None:
     raise RuntimeError("server did not start")
 
 
+@dataclass(frozen=True)
+class CliOutcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def almanac_cli(live: LiveServer, *args: str, **env: str) -> CliOutcome:
+    """The `almanac` command run in this process (typer's runner) against `live`, with no
+    other ALMANAC_ setting: the command's own code without an interpreter start (a second or
+    more each, under load). test_e2e_walking_skeleton.py runs it as a real process."""
+    from typer.testing import CliRunner
+
+    from app.cli.main import cli
+
+    cleared: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ALMANAC_")}
+    cleared.update(ALMANAC_URL=live.url, ALMANAC_TOKEN=live.token, **env)
+    result = CliRunner().invoke(cli, list(args), env=cleared)
+    return CliOutcome(result.exit_code, result.stdout, result.stderr)
+
+
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll a condition of a real system (never a schedule) until it holds."""
     deadline = time.monotonic() + timeout

@@ -12,13 +12,11 @@ from support import LiveServer, wait_for
 GROUP_DONE = {"SUCCESS", "FAILED", "TERMINATED"}
 
 
-# The tests keep to their own tasks: they share one server, built once on one worker.
-pytestmark = pytest.mark.xdist_group("e2e-groups")
-
-
-@pytest.fixture(scope="module")
-def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
-    return module_agent_ready
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
 
 
 def _group(

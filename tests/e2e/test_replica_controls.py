@@ -26,8 +26,6 @@ from support import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-# One pair of servers for the module, built once on one worker.
-pytestmark = pytest.mark.xdist_group("e2e-replicas")
 
 
 @dataclass

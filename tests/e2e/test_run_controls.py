@@ -20,13 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
 
 
-# The tests keep to their own tasks: they share one server, built once on one worker.
-pytestmark = pytest.mark.xdist_group("e2e-run-controls")
-
-
-@pytest.fixture(scope="module")
-def agent_ready(module_agent_ready: LiveServer) -> LiveServer:
-    return module_agent_ready
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
 
 
 def create_task(http: httpx.Client, command: str, **fields: Any) -> int:
