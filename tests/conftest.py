@@ -82,6 +82,24 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 @pytest.fixture
 def agent_ready(live_server: LiveServer) -> LiveServer:
     """The live server once its built-in agent is connected."""
-    with live_server.client() as http:
+    return _agent_connected(live_server)
+
+
+@pytest.fixture(scope="session")
+def shared_agent_ready(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server with its built-in agent for every module that overrides `agent_ready`
+    with it, started once per test process (a second or more to start and to stop, each).
+    Those modules keep to their own data: task, group and user names no other one uses, and
+    no assertion about everything listed."""
+    live = start_live_server(tmp_path_factory.mktemp("shared") / "data")
+    try:
+        yield _agent_connected(live)
+    finally:
+        live.stop()
+        live.engine.dispose()
+
+
+def _agent_connected(live: LiveServer) -> LiveServer:
+    with live.client() as http:
         wait_for(lambda: any(a["connected"] for a in http.get("/agents").json()))
-    return live_server
+    return live

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
@@ -28,7 +29,7 @@ from app.bootstrap import upgrade_database
 from app.clock import SystemClock
 from app.db.engine import make_engine, session_scope
 from app.db.tables import ApiToken, User
-from app.security import hash_password, hash_token, new_token
+from app.security import hash_token, new_token
 from app.server import create_app
 from app.settings import Settings
 
@@ -38,12 +39,15 @@ PG_URL = os.environ.get(
 )
 ADMIN_PASSWORD = "test-admin-password-1"
 _hashes: dict[str, str] = {}
+_CHEAP_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
 def password_hash(password: str) -> str:
-    """argon2 costs most of a second per hash here: hash each test password once."""
+    """A test user's stored hash: argon2 with its cheapest parameters. A hash carries its own
+    parameters, so the server's real check verifies it in a millisecond instead of most of a
+    second (the default cost, paid at every sign-in); what it checks is unchanged."""
     if password not in _hashes:
-        _hashes[password] = hash_password(password)
+        _hashes[password] = _CHEAP_HASHER.hash(password)
     return _hashes[password]
 
 
@@ -373,6 +377,27 @@ def _wait_until_serving(live: LiveServer) -> None:
                     pass
             live.thread.join(timeout=0.05)
     raise RuntimeError("server did not start")
+
+
+@dataclass(frozen=True)
+class CliOutcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def almanac_cli(live: LiveServer, *args: str, **env: str) -> CliOutcome:
+    """The `almanac` command run in this process (typer's runner) against `live`, with no
+    other ALMANAC_ setting: the command's own code without an interpreter start (a second or
+    more each, under load). test_e2e_walking_skeleton.py runs it as a real process."""
+    from typer.testing import CliRunner
+
+    from app.cli.main import cli
+
+    cleared: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ALMANAC_")}
+    cleared.update(ALMANAC_URL=live.url, ALMANAC_TOKEN=live.token, **env)
+    result = CliRunner().invoke(cli, list(args), env=cleared)
+    return CliOutcome(result.exit_code, result.stdout, result.stderr)
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05) -> Any:

@@ -221,9 +221,8 @@ class SchedulerService:
         return sorted(job.trigger.run_date for job in jobs if isinstance(job.trigger, DateTrigger))
 
     def _wake_at(self, at: datetime | None) -> None:
-        """Wake up at `at`. Jobs are per instant, not per schedule: a thousand tasks due in the
-        same second are one wake-up, and 10,000 schedules at minute marks are 60 jobs. A job
-        left at an instant nothing is due at any more only wakes the fire loop for nothing."""
+        """Wake up at `at`. Jobs are per instant, not per schedule (a thousand tasks due in
+        one second are one wake-up); a job left where nothing is due any more wakes for nothing."""
         if at is None:
             return
         job_id = f"at:{at.isoformat()}"
@@ -280,7 +279,7 @@ class SchedulerService:
             now = now or self.clock.now()
             result, groups = fire_due(session, now=now), fire_due_groups(session, now=now)
             wanted = claim and (result.activated or groups)
-            sends = self._claim_in(session) if wanted else []
+            sends = self._claim_in(session, now) if wanted else []
             return result, groups, sends
 
     def _plan_next(
@@ -302,11 +301,12 @@ class SchedulerService:
             except Exception:
                 log.exception("dispatch failed")
 
-    async def dispatch_once(self) -> int:
+    async def dispatch_once(self, now: datetime | None = None) -> int:
+        """One dispatch pass at `now` (tests step it): how many starts were sent."""
         if not self.hub.connections:
             return 0
         async with self._dispatching:  # one pass at a time: a run is claimed by one pass
-            sends = await anyio.to_thread.run_sync(self._claim)
+            sends = await anyio.to_thread.run_sync(self._claim, now)
         await self._send(sends)
         return len(sends)
 
@@ -328,17 +328,17 @@ class SchedulerService:
                     self._undo_dispatch, [start.run_id for start in starts], agent
                 )
 
-    def _claim(self) -> list[tuple[str, StartRun]]:
+    def _claim(self, now: datetime | None = None) -> list[tuple[str, StartRun]]:
         with session_scope(self.engine) as session:
-            return self._claim_in(session)
+            return self._claim_in(session, now or self.clock.now())
 
-    def _claim_in(self, session: Session) -> list[tuple[str, StartRun]]:
+    def _claim_in(self, session: Session, now: datetime) -> list[tuple[str, StartRun]]:
         if not self.hub.connections:
             return []
         slots = self.hub.slots(running_counts(session))
         return dispatch_pending(
             session,
-            now=self.clock.now(),
+            now=now,
             agents=slots,
             observe_hop=self.metrics.dependency_hop.observe,
         )

@@ -16,7 +16,7 @@ def test_a_forced_run_is_watched_to_its_end(
 ) -> None:
     task = client.tasks.create(name="hello", command="echo out; echo err >&2")
     assert client.tasks.get(task["tid"])["name"] == "hello"
-    assert [t["name"] for t in client.tasks.list()] == ["hello"]
+    assert [t["name"] for t in client.tasks.list() if t["tid"] == task["tid"]] == ["hello"]
     run = client.tasks.run(task["tid"])
     assert run.wait(timeout=60) == "SUCCESS"
     printed = capsys.readouterr().out.splitlines()
@@ -48,7 +48,7 @@ def test_outputs_are_listed_and_downloaded(client: Almanac, tmp_path: Path) -> N
 
 
 def test_kill_ends_a_running_run(client: Almanac) -> None:
-    task = client.tasks.create(name="sleeper", command="sleep 60")
+    task = client.tasks.create(name="sleeper-1", command="sleep 60")
     run = client.tasks.run(task["tid"])
     wait_for(lambda: run.refresh().status == "RUNNING", timeout=30)
     run.kill()
@@ -56,7 +56,7 @@ def test_kill_ends_a_running_run(client: Almanac) -> None:
 
 
 def test_an_exception_in_sync_context_kills_the_run(client: Almanac) -> None:
-    task = client.tasks.create(name="sleeper", command="sleep 60")
+    task = client.tasks.create(name="sleeper-2", command="sleep 60")
     run = client.tasks.run(task["tid"])
     with pytest.raises(RuntimeError), run.sync_context():
         wait_for(lambda: run.refresh().status == "RUNNING", timeout=30)
@@ -65,7 +65,7 @@ def test_an_exception_in_sync_context_kills_the_run(client: Almanac) -> None:
 
 
 def test_ctrl_c_in_sync_context_kills_the_run(client: Almanac) -> None:
-    task = client.tasks.create(name="sleeper", command="sleep 60")
+    task = client.tasks.create(name="sleeper-3", command="sleep 60")
     run = client.tasks.run(task["tid"])
     with pytest.raises(KeyboardInterrupt), run.sync_context():
         wait_for(lambda: run.refresh().status == "RUNNING", timeout=30)

@@ -18,7 +18,15 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from support import AS_THE_TEST_USER, LiveServer, seed_user, start_live_server, wait_for
+from support import (
+    AS_THE_TEST_USER,
+    CliOutcome,
+    LiveServer,
+    almanac_cli,
+    seed_user,
+    start_live_server,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
@@ -275,17 +283,10 @@ def test_roles_drain_is_for_operators_and_remove_for_admins(fleet: Fleet) -> Non
 
 def test_the_agents_cli(fleet: Fleet) -> None:
     fleet.start_agent("cli-agent")
-    env = clean_env(ALMANAC_URL=fleet.url, ALMANAC_TOKEN=fleet.admin, COLUMNS="160")
+    assert fleet.live is not None
 
-    def almanac(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "app.cli.main", "agents", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    def almanac(*args: str) -> CliOutcome:
+        return almanac_cli(fleet.live, "agents", *args, COLUMNS="160")
 
     listed = almanac("list", "--json")
     assert listed.returncode == 0, listed.stderr

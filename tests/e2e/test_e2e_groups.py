@@ -6,9 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from support import LiveServer, wait_for
 
 GROUP_DONE = {"SUCCESS", "FAILED", "TERMINATED"}
+
+
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
 
 
 def _group(

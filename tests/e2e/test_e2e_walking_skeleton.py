@@ -7,9 +7,17 @@ import os
 import subprocess
 import sys
 
+import pytest
 from support import LiveServer, wait_for
 
 TERMINAL = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED"}
+
+
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
 
 
 def _cli(live: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +38,7 @@ def test_a_task_created_with_the_cli_runs_to_success(agent_ready: LiveServer) ->
         "task",
         "create",
         "--name",
-        "hello",
+        "skeleton-hello",
         "--json",
         "--command",
         "echo hello; echo to-stderr >&2; echo world",
@@ -68,9 +76,8 @@ def test_a_task_created_with_the_cli_runs_to_success(agent_ready: LiveServer) ->
 
 def test_a_failing_command_ends_failed_with_its_exit_code(agent_ready: LiveServer) -> None:
     with agent_ready.client() as http:
-        tid = http.post("/tasks", json={"name": "bad", "command": "echo nope >&2; exit 3"}).json()[
-            "tid"
-        ]
+        failing = {"name": "skeleton-bad", "command": "echo nope >&2; exit 3"}
+        tid = http.post("/tasks", json=failing).json()["tid"]
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
         run = wait_for(
             lambda: (r := http.get(f"/runs/{run_id}").json())["status"] in TERMINAL and r
@@ -80,10 +87,10 @@ def test_a_failing_command_ends_failed_with_its_exit_code(agent_ready: LiveServe
     assert waited.returncode == 1
 
 
-def test_a_run_on_an_unknown_target_waits_and_says_why(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_a_run_on_an_unknown_target_waits_and_says_why(agent_ready: LiveServer) -> None:
+    with agent_ready.client() as http:
         tid = http.post(
-            "/tasks", json={"name": "far", "command": "true", "target": "elsewhere"}
+            "/tasks", json={"name": "skeleton-far", "command": "true", "target": "elsewhere"}
         ).json()["tid"]
         run_id = http.post(f"/tasks/{tid}/run").json()["id"]
         run = wait_for(lambda: (r := http.get(f"/runs/{run_id}").json())["reason"] and r)

@@ -10,9 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-import os
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +18,19 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from support import LiveServer, require, wait_for
+from support import LiveServer, almanac_cli, require, wait_for
 
 from app.agents.executors.docker import docker_available
 
-REPO = Path(__file__).resolve().parents[2]
 IMAGE = "almanac-test-busybox:latest"
 _names = itertools.count(1)
+
+
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
 
 
 def run_task(http: httpx.Client, command: str, **fields: Any) -> int:
@@ -187,19 +190,6 @@ def test_a_container_writes_to_outputs(http: httpx.Client) -> None:
     assert numbers == "".join(f"{i}\n" for i in range(1, 1001))
 
 
-def cli(live: LiveServer, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
-    env.update(ALMANAC_URL=live.url, ALMANAC_TOKEN=live.token)
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_cli_lists_and_downloads_outputs(
     http: httpx.Client, agent_ready: LiveServer, tmp_path: Path
 ) -> None:
@@ -208,18 +198,18 @@ def test_the_cli_lists_and_downloads_outputs(
     )
     wait_end(http, run_id)
 
-    listed = cli(agent_ready, "run", "outputs", str(run_id), "--json")
+    listed = almanac_cli(agent_ready, "run", "outputs", str(run_id), "--json")
     assert listed.returncode == 0, listed.stderr
     assert '"sub/two.txt"' in listed.stdout and '"size": 4' in listed.stdout
 
     everything = tmp_path / "all"
-    got = cli(agent_ready, "run", "download", str(run_id), "-o", str(everything))
+    got = almanac_cli(agent_ready, "run", "download", str(run_id), "-o", str(everything))
     assert got.returncode == 0, got.stderr
     assert (everything / "one.txt").read_text() == "one\n"
     assert (everything / "sub" / "two.txt").read_text() == "two\n"
 
     single = tmp_path / "single"
-    got = cli(
+    got = almanac_cli(
         agent_ready, "run", "download", str(run_id), "--name", "sub/two.txt", "-o", str(single)
     )
     assert got.returncode == 0, got.stderr
@@ -227,7 +217,7 @@ def test_the_cli_lists_and_downloads_outputs(
         "sub/two.txt"
     ]
 
-    missing = cli(
+    missing = almanac_cli(
         agent_ready, "run", "download", str(run_id), "--name", "nope.txt", "-o", str(single)
     )
     assert missing.returncode == 1 and "not found" in missing.stderr

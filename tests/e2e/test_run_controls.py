@@ -20,6 +20,13 @@ REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
 
 
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): these tests keep to
+    their own names."""
+    return shared_agent_ready
+
+
 def create_task(http: httpx.Client, command: str, **fields: Any) -> int:
     response = http.post(
         "/tasks", json={"name": f"ctl-{next(_names)}", "command": command, **fields}
