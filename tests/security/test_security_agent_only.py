@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -43,11 +44,17 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServ
         live.engine.dispose()
 
 
-def _agent_process(server_pid: int) -> psutil.Process:
+def _agent_process(server_pid: int, server_url: str) -> psutil.Process:
+    """The built-in agent of the server at `server_url` (another live server of this test
+    process has its own)."""
+    port = f":{urlsplit(server_url).port}"
+
     def find() -> psutil.Process | None:
         for child in psutil.Process(server_pid).children():
-            if "agent" in child.cmdline() and "app.cli.main" in child.cmdline():
-                return child
+            argv = child.cmdline()
+            if "agent" in argv and "app.cli.main" in argv and "--server" in argv:
+                if argv[argv.index("--server") + 1].endswith(port):
+                    return child
         return None
 
     found: psutil.Process = wait_for(find)
@@ -71,7 +78,7 @@ def test_a_command_runs_in_the_agent_never_in_the_server(
         wait_for(lambda: http.get(f"/runs/{run_id}").json()["status"] == "SUCCESS", timeout=30)
     chain = [int(line) for line in chain_file.read_text().split()]
     server_pid = psutil.Process().pid
-    agent = _agent_process(server_pid)
+    agent = _agent_process(server_pid, server.url)
     assert agent.pid != server_pid
     assert chain[1:3] == [agent.pid, server_pid], (chain, agent.pid, server_pid)
     assert server_pid not in (chain[0], chain[1])
