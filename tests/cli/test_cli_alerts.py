@@ -18,6 +18,13 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): this test keeps to its own
+    names."""
+    return shared_agent_ready
+
+
+@pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
     got: list[tuple[dict[str, str], bytes]] = []
 
