@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.client.runs import TERMINAL, LogFollower, RunHandle
-
-if TYPE_CHECKING:
-    from app.client.http import Almanac
+from app.client.transport import Transport
 
 # (agent, stream, line) for each line of output.
 LineSink = Callable[[str, str, str], None]
@@ -22,7 +20,7 @@ def _agent(run: dict[str, Any]) -> str:
 class Batch:
     """The runs of one `POST /adhoc`: `runs` has a RunHandle per agent."""
 
-    def __init__(self, client: Almanac, data: dict[str, Any]) -> None:
+    def __init__(self, client: Transport, data: dict[str, Any]) -> None:
         self._c = client
         self.data = data
 

@@ -7,20 +7,18 @@ Each method is one API call and returns the decoded JSON (dicts and lists, as do
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.client.batch import Batch
 from app.client.errors import check
 from app.client.runs import RunHandle
-
-if TYPE_CHECKING:
-    from app.client.http import Almanac
+from app.client.transport import Transport
 
 JSON = dict[str, Any]
 
 
 class _Namespace:
-    def __init__(self, client: Almanac) -> None:
+    def __init__(self, client: Transport) -> None:
         self._c = client
 
     def _get(self, path: str, **params: Any) -> Any:

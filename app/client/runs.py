@@ -7,19 +7,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from app.client.errors import check
-
-if TYPE_CHECKING:
-    from app.client.http import Almanac
+from app.client.transport import Transport
 
 TERMINAL = frozenset({"SUCCESS", "FAILED", "TERMINATED", "SKIPPED", "REJECTED"})
 
 
 class Runs:
-    def __init__(self, client: Almanac) -> None:
+    def __init__(self, client: Transport) -> None:
         self._c = client
 
     def list(self, **filters: Any) -> dict[str, Any]:
@@ -39,7 +37,7 @@ class RunHandle:
     (`get_agent()`, `get_computation_time()`, `wait()`) refresh it first.
     """
 
-    def __init__(self, client: Almanac, data: dict[str, Any]) -> None:
+    def __init__(self, client: Transport, data: dict[str, Any]) -> None:
         self._c = client
         self.data = data
 
