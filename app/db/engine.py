@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-from app.db import unit_of_work
+from app.db import run_event_rows, unit_of_work
 
 
 def normalise_url(url: str) -> str:
@@ -20,6 +20,7 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    run_event_rows.install()  # sessions write the run events they queued (once per process)
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert
-from sqlalchemy.orm import ORMExecuteState
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
+from app.db import run_event_rows
 from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
@@ -101,13 +99,6 @@ def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
         _add_event(session, run, run.status, run.created_at, detail)
 
 
-# Events are written with one plain INSERT per flush rather than as ORM objects: a burst
-# records thousands, and building, tracking and reading back the keys of each object cost
-# more than the rest of the transaction. They are written before anything else reads the
-# session (a query, a flush, the commit), so a reader never misses one.
-_PENDING_EVENTS = "pending_run_events"
-
-
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:
     assert run.id is not None
     row = {
@@ -117,34 +108,8 @@ def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, deta
         "at": at,
         "detail": detail,
     }
-    session.info.setdefault(_PENDING_EVENTS, []).append(row)
+    run_event_rows.queue(session, row)  # inserted before the session reads or commits
     record(session, transitioned(run, row))  # heard after commit (app/db/unit_of_work.py)
-
-
-def _write_pending_events(session: OrmSession) -> None:
-    rows = session.info.pop(_PENDING_EVENTS, None)
-    if rows:
-        session.connection().execute(insert(RunEvent), rows)
-
-
-@event.listens_for(OrmSession, "after_flush")
-def _events_after_flush(session: OrmSession, _context: Any) -> None:
-    _write_pending_events(session)
-
-
-@event.listens_for(OrmSession, "before_commit")
-def _events_before_commit(session: OrmSession) -> None:
-    _write_pending_events(session)
-
-
-@event.listens_for(OrmSession, "do_orm_execute")
-def _events_before_reading(state: ORMExecuteState) -> None:
-    _write_pending_events(state.session)
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
-def _events_dropped(session: OrmSession, _previous: Any) -> None:
-    session.info.pop(_PENDING_EVENTS, None)
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
