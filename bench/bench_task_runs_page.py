@@ -30,9 +30,10 @@ from sqlalchemy import Engine
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
 from app.db.logs import append_chunk
-from app.db.runs import get_run, transition
+from app.db.run_commands import apply
+from app.db.runs import get_run
 from app.db.tables import Task, User
-from app.domain.states import RunStatus
+from app.domain import run_commands as c
 from app.security import hash_password
 from app.server import create_app
 from app.settings import Settings
@@ -159,9 +160,7 @@ def _live_latency(base: str, http: httpx.Client, engine: Engine, samples: int) -
             def change(run_id: int = run_id, sent: list[float] = sent) -> None:
                 with session_scope(engine) as session:
                     run = get_run(session, run_id, lock=True)
-                    transition(
-                        session, run, RunStatus.ACTIVE, at=datetime.now(UTC), detail="bench: again"
-                    )
+                    apply(session, run, c.Rerun("bench"), now=datetime.now(UTC))
                     sent.append(time.perf_counter())
 
             threading.Thread(target=change).start()
