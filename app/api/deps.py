@@ -1,5 +1,5 @@
 """Request dependencies: the app context, the authenticated user, role checks, the caller's
-instance scope, and the audit recorder.
+instance scope, and the acting user for the services.
 
 For route authors:
 - `UserDep` (any role), `WriterDep` (user+), `OperatorDep`, `AdminDep`: who may call.
@@ -7,28 +7,21 @@ For route authors:
   raises NotFound for a row outside them (never 403: another instance does not exist for
   the caller); `scope.filter(stmt, Task.instance)` narrows a list query; `scope.require(i)`
   refuses to write into an instance that is not granted.
-- `ActorDep`: the caller for a service call (app/services): user, scope and address.
-- `AuditDep`: `audit(session, action=..., target_kind=..., target_id=..., before=...,
-  after=..., instance=...)` records who, when and from where in the same transaction
-  (`audit.log(...)` opens its own transaction, for async routes).
+- `ActorDep`: the caller for a service call (app/services): user, scope and address; the
+  service audits in its name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import BaseModel
-from sqlalchemy import Engine
-from sqlmodel import Session
 
-from app.clock import Clock
 from app.context import AppContext
-from app.db.audit import record_audit
 from app.db.engine import session_scope
-from app.db.tables import AuditEvent, User
+from app.db.tables import User
 from app.db.users import token_by_secret
 from app.domain.roles import Role, role_at_least
 from app.errors import AuthError, Forbidden
@@ -124,59 +117,6 @@ ScopeDep = Annotated[InstanceScope, Depends(instance_scope)]
 def client_source(request: Request) -> str | None:
     """The client's address as the server sees it (proxies' X-Forwarded-For is not trusted)."""
     return request.client.host if request.client else None
-
-
-@dataclass(frozen=True)
-class Auditor:
-    """Records audit events for one request: its user, its client address, the app clock."""
-
-    actor: str | None
-    source: str | None
-    clock: Clock
-    engine: Engine
-
-    def __call__(
-        self,
-        session: Session,
-        *,
-        action: str,
-        target_kind: str,
-        target_id: object,
-        before: BaseModel | dict[str, Any] | None = None,
-        after: BaseModel | dict[str, Any] | None = None,
-        instance: str | None = None,
-        detail: str = "",
-    ) -> AuditEvent:
-        return record_audit(
-            session,
-            actor=self.actor,
-            action=action,
-            target_kind=target_kind,
-            target_id=target_id,
-            before=before,
-            after=after,
-            source=self.source,
-            instance=instance,
-            detail=detail,
-            at=self.clock.now(),
-        )
-
-    def log(self, **fields: Any) -> None:
-        """The same in a transaction of its own."""
-        with session_scope(self.engine) as session:
-            self(session, **fields)
-
-
-def auditor(request: Request, context: ContextDep, user: UserDep) -> Auditor:
-    return Auditor(
-        actor=user.username,
-        source=client_source(request),
-        clock=context.clock,
-        engine=context.engine,
-    )
-
-
-AuditDep = Annotated[Auditor, Depends(auditor)]
 
 
 def current_actor(request: Request, user: UserDep) -> Actor:

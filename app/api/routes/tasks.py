@@ -9,16 +9,12 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import (
     ActorDep,
-    AuditDep,
     ContextDep,
     OperatorDep,
-    ScopeDep,
     UserDep,
     WriterDep,
 )
 from app.db.engine import session_scope
-from app.db.freezes import add_freeze, remove_freeze
-from app.db.freezes import list_freezes as list_freezes_of
 from app.models.schemas import (
     ForecastPublic,
     FreezeCreate,
@@ -28,9 +24,8 @@ from app.models.schemas import (
     TaskPublic,
     TaskUpdate,
 )
-from app.services import tasks
-from app.services.schedule_views import forecast_start, freeze_public
-from app.services.tasks import visible_task
+from app.services import freezes, tasks
+from app.services.schedule_views import forecast_start
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -112,59 +107,25 @@ def task_forecast(
 
 @router.get("/{tid}/freezes", response_model=list[FreezePublic])
 def list_freezes(
-    tid: int, context: ContextDep, user: UserDep, scope: ScopeDep
+    tid: int, context: ContextDep, user: UserDep, actor: ActorDep
 ) -> list[FreezePublic]:
     with session_scope(context.engine) as session:
-        visible_task(session, scope, tid)
-        return [freeze_public(r) for r in list_freezes_of(session, task_id=tid)]
+        return freezes.task_freezes(session, actor=actor, tid=tid)
 
 
 @router.post("/{tid}/freezes", response_model=FreezePublic, status_code=201)
 def freeze(
-    tid: int,
-    body: FreezeCreate,
-    context: ContextDep,
-    user: OperatorDep,
-    scope: ScopeDep,
-    audit: AuditDep,
+    tid: int, body: FreezeCreate, context: ContextDep, user: OperatorDep, actor: ActorDep
 ) -> FreezePublic:
     """Freeze the task for one date (in its schedule's timezone): that day's runs are skipped."""
-    with session_scope(context.engine) as session:
-        task = visible_task(session, scope, tid)
-        public = freeze_public(
-            add_freeze(
-                session,
-                body.date,
-                reason=body.reason,
-                who=user.username,
-                now=context.clock.now(),
-                task_id=tid,
-            )
-        )
-        audit(
-            session,
-            action="task.freeze",
-            target_kind="task",
-            target_id=tid,
-            after=public,
-            instance=task.instance,
-        )
-    return public
+    return freezes.freeze_task(
+        context.engine, actor=actor, now=context.clock.now(), tid=tid, body=body
+    )
 
 
 @router.delete("/{tid}/freezes/{day}", status_code=204)
 def unfreeze(
-    tid: int, day: date, context: ContextDep, user: OperatorDep, scope: ScopeDep, audit: AuditDep
+    tid: int, day: date, context: ContextDep, user: OperatorDep, actor: ActorDep
 ) -> Response:
-    with session_scope(context.engine) as session:
-        task = visible_task(session, scope, tid)
-        row = remove_freeze(session, day, task_id=tid)
-        audit(
-            session,
-            action="task.unfreeze",
-            target_kind="task",
-            target_id=tid,
-            before=freeze_public(row),
-            instance=task.instance,
-        )
+    freezes.unfreeze_task(context.engine, actor=actor, now=context.clock.now(), tid=tid, day=day)
     return Response(status_code=204)
