@@ -25,6 +25,7 @@ Rules:
 
 from __future__ import annotations
 
+import calendar as _stdcal
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -74,16 +75,23 @@ class CronExpr:
     weekday_specials: DaySpecials = DaySpecials()
 
     def matches_date(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
-        if self.years is not None and day.year not in self.years:
-            return False
-        dom_ok = day.day in self.days or self.day_specials.matches(day)
-        dow_ok = (day.isoweekday() % 7) in self.weekdays or self.weekday_specials.matches(day)
+        return day.day in self.days_of_month(day.year, day.month)
+
+    def days_of_month(self, year: int, month: int) -> tuple[int, ...]:
+        """The day numbers of a month that match, in order."""
+        if month not in self.months or (self.years is not None and year not in self.years):
+            return ()
+        first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
+        numbers = range(1, length + 1)
+        by_day = (self.days & set(numbers)) | self.day_specials.days(year, month)
+        # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1 counts from Sunday.
+        by_weekday = {
+            n for n in numbers if (first_weekday + n) % 7 in self.weekdays
+        } | self.weekday_specials.days(year, month)
         # Vixie: when both day fields are restricted, either one matching is enough.
         if self.day_restricted and self.weekday_restricted:
-            return dom_ok or dow_ok
-        return dom_ok and dow_ok
+            return tuple(sorted(by_day | by_weekday))
+        return tuple(sorted(by_day & by_weekday))
 
     def wall_times(self) -> tuple[time, ...]:
         return tuple(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from dataclasses import dataclass, field
-from datetime import date
 
 _MONTHS = {name.lower(): i for i, name in enumerate(_stdcal.month_abbr) if name} | {
     name.lower(): i for i, name in enumerate(_stdcal.month_name) if name
@@ -52,27 +51,38 @@ class DaySpecials:
             or self.nth_of
         )
 
-    def matches(self, day: date) -> bool:
+    def days(self, year: int, month: int) -> set[int]:
+        """The day numbers of the month these forms pick."""
         if not self:
-            return False
-        length = _stdcal.monthrange(day.year, day.month)[1]
-        weekday = day.isoweekday() % 7  # 0 = Sunday
-        if any(day.day == length - n for n in self.last_minus):
-            return True
-        if self.last_weekday and day.day == _nearest_weekday(day, length, length):
-            return True
-        if any(day.day == _nearest_weekday(day, target, length) for target in self.nearest_weekday):
-            return True
-        if weekday in self.last_of and day.day + 7 > length:
-            return True
-        return (weekday, (day.day - 1) // 7 + 1) in self.nth_of
+            return set()
+        first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
+        picked = {length - n for n in self.last_minus if length - n >= 1}
+        if self.last_weekday:
+            picked.add(_nearest_weekday(first_weekday, length, length))
+        picked.update(
+            _nearest_weekday(first_weekday, target, length)
+            for target in self.nearest_weekday
+            if target <= length  # 31W in April: no such day, no fire (as Quartz)
+        )
+        for sunday0 in self.last_of:
+            first = _first_day_on(first_weekday, sunday0)
+            picked.add(first + (length - first) // 7 * 7)
+        for sunday0, week in self.nth_of:
+            number = _first_day_on(first_weekday, sunday0) + 7 * (week - 1)
+            if number <= length:
+                picked.add(number)
+        return picked
 
 
-def _nearest_weekday(day: date, target: int, length: int) -> int | None:
-    """The weekday (Mon-Fri) nearest the `target` day of `day`'s month, never leaving it."""
-    if target > length:
-        return None  # 31W in April: no such day, no fire (as Quartz)
-    weekday = date(day.year, day.month, target).weekday()  # 5 = Saturday, 6 = Sunday
+def _first_day_on(first_weekday: int, sunday0: int) -> int:
+    """The first day of a month starting on `first_weekday` (0 = Monday) that falls on the
+    weekday `sunday0` (0 = Sunday)."""
+    return 1 + ((sunday0 - 1) % 7 - first_weekday) % 7
+
+
+def _nearest_weekday(first_weekday: int, target: int, length: int) -> int:
+    """The weekday (Mon-Fri) nearest the `target` day of a month, never leaving it."""
+    weekday = (first_weekday + target - 1) % 7  # 5 = Saturday, 6 = Sunday
     if weekday == 5:
         return target - 1 if target > 1 else target + 2
     if weekday == 6:
