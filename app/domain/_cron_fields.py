@@ -2,8 +2,8 @@
 
 Lists (`a,b`), ranges (`a-b`, wrapping past the field's end when `b < a`: `22-2`, `FRI-MON`),
 steps (`*/n`, `a-b/n`, and Vixie's `a/n` = from a to the field's end) and names in any case.
-Day-of-month adds `L`, `L-n`, `nW`, `LW`; day-of-week adds `nL` and `n#k`; `?` in either
-means "no restriction". ValueError messages name the field.
+Day-of-month adds `L`, `L-n`, `nW`, `LW`; day-of-week adds `nL`, `n#k` and `L` (Saturday).
+`?` ("no restriction") is read by the caller. ValueError messages name the field.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import calendar as _stdcal
 from dataclasses import dataclass, field
 
-_MONTHS = {name.lower(): i for i, name in enumerate(_stdcal.month_abbr) if name} | {
+MONTH_NAMES = {name.lower(): i for i, name in enumerate(_stdcal.month_abbr) if name} | {
     name.lower(): i for i, name in enumerate(_stdcal.month_name) if name
 }
 _DAY_NAMES = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
 WEEKDAY_NAMES = {n[:3]: i for i, n in enumerate(_DAY_NAMES)} | {
     n: i for i, n in enumerate(_DAY_NAMES)
 }
-MONTH_NAMES = _MONTHS
 
 
 @dataclass(frozen=True, slots=True)
