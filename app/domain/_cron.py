@@ -1,7 +1,26 @@
-"""Five-field cron expressions (min hour dom mon dow), Vixie semantics, parsed to sets.
+"""Cron expressions parsed to sets: Vixie's 5 fields and Quartz's 6 or 7.
 
 Our own parser rather than croniter: the trigger maths iterates local dates and needs
-only "which days" and "which wall times", which sets answer exactly (no DST quirks).
+only "which days" and "which wall times", which sets answer exactly (no DST quirks), and
+no library gives both Vixie's and Quartz's rules with L/W/# and a year field.
+
+Dialects, told apart by the number of fields:
+- 5 fields `min hour dom mon dow` (Vixie): day-of-week 0-7, 0 and 7 = Sunday.
+- 6 or 7 fields `sec min hour dom mon dow [year]` (Quartz): day-of-week 1-7, 1 = Sunday,
+  7 = Saturday; year 1970-2099. Names (`MON`, `monday`, `JAN`) mean the same in both.
+- Macros `@yearly @annually @monthly @weekly @daily @midnight @hourly`. `@reboot` and
+  Jenkins' `H` are refused: a schedule needs fire times, and `H` is a hash of a job name.
+
+Rules:
+- Steps: `*/n` and `a/n` run to the field's end; in day-of-week the end is Saturday, so
+  `5/2` is Friday only and `1/2` is Mon, Wed, Fri. A range whose end is below its start
+  wraps (`22-2`, `FRI-MON`, `NOV-FEB`); steps count along the wrapped range.
+- Day-of-month OR day-of-week (Vixie, both dialects): when both fields are restricted a day
+  matching either fires; otherwise both must match. A field that starts with `*` (so `*`
+  and `*/n`) or is `?` counts as unrestricted.
+- Specials: `L` last day of the month, `L-n` n days before it, `15W` the weekday nearest the
+  15th without leaving the month, `LW` the last weekday; `5L` the last Friday, `1#2` the
+  second Monday (day numbers in the dialect's numbering); `L` alone in day-of-week is Saturday.
 """
 
 from __future__ import annotations
@@ -10,17 +29,25 @@ import calendar as _stdcal
 from dataclasses import dataclass
 from datetime import date, time
 
-_MONTHS = {name.lower(): i for i, name in enumerate(_stdcal.month_abbr) if name}
-_WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-
-# (name used in messages, low, high, names)
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day-of-month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS),
-    ("day-of-week", 0, 7, _WEEKDAYS),
+from app.domain._cron_fields import (
+    MONTH_NAMES,
+    WEEKDAY_NAMES,
+    DaySpecials,
+    FieldSpec,
+    parse_day_field,
+    parse_field,
 )
+
+_SECOND = FieldSpec("second", 0, 59)
+_MINUTE = FieldSpec("minute", 0, 59)
+_HOUR = FieldSpec("hour", 0, 23)
+_DAY = FieldSpec("day-of-month", 1, 31)
+_MONTH = FieldSpec("month", 1, 12, MONTH_NAMES)
+_YEAR = FieldSpec("year", 1970, 2099, wraps=False)
+_VIXIE_WEEKDAY = FieldSpec("day-of-week", 0, 7, WEEKDAY_NAMES, step_end=6)
+_QUARTZ_WEEKDAY = FieldSpec("day-of-week", 1, 7, {name: n + 1 for name, n in WEEKDAY_NAMES.items()})
+_VIXIE_TO_SUNDAY0 = {n: n % 7 for n in range(8)}
+_QUARTZ_TO_SUNDAY0 = {n: n - 1 for n in range(1, 8)}
 
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -42,84 +69,94 @@ class CronExpr:
     weekdays: frozenset[int]  # 0 = Sunday (7 folded into 0)
     day_restricted: bool
     weekday_restricted: bool
+    seconds: frozenset[int] = frozenset({0})
+    years: frozenset[int] | None = None  # None: every year
+    day_specials: DaySpecials = DaySpecials()
+    weekday_specials: DaySpecials = DaySpecials()
 
     def matches_date(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
-        dom_ok = day.day in self.days
-        dow_ok = (day.isoweekday() % 7) in self.weekdays
+        return day.day in self.days_of_month(day.year, day.month)
+
+    def days_of_month(self, year: int, month: int) -> tuple[int, ...]:
+        """The day numbers of a month that match, in order."""
+        if month not in self.months or (self.years is not None and year not in self.years):
+            return ()
+        first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
+        numbers = range(1, length + 1)
+        by_day = (self.days & set(numbers)) | self.day_specials.days(year, month)
+        # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1 counts from Sunday.
+        by_weekday = {
+            n for n in numbers if (first_weekday + n) % 7 in self.weekdays
+        } | self.weekday_specials.days(year, month)
         # Vixie: when both day fields are restricted, either one matching is enough.
         if self.day_restricted and self.weekday_restricted:
-            return dom_ok or dow_ok
-        return dom_ok and dow_ok
+            return tuple(sorted(by_day | by_weekday))
+        return tuple(sorted(by_day & by_weekday))
 
     def wall_times(self) -> tuple[time, ...]:
-        return tuple(time(h, m) for h in sorted(self.hours) for m in sorted(self.minutes))
+        return tuple(
+            time(h, m, s)
+            for h in sorted(self.hours)
+            for m in sorted(self.minutes)
+            for s in sorted(self.seconds)
+        )
+
+
+def normalise(text: str) -> list[str]:
+    """The fields of an expression, macros expanded; ValueError for @reboot, H, a wrong count."""
+    source = text.strip()
+    if source.lower() == "@reboot":
+        raise ValueError(
+            "@reboot is not supported: it fires when a machine starts, and a schedule "
+            "needs fire times"
+        )
+    if source.startswith("@"):
+        if source.lower() not in _MACROS:
+            raise ValueError(f"unknown macro {source!r}; use one of {', '.join(_MACROS)}")
+        source = _MACROS[source.lower()]
+    parts = source.split()
+    if len(parts) not in (5, 6, 7):
+        raise ValueError(
+            "expected 5 fields (minute hour day-of-month month day-of-week) or 6-7 "
+            f"(second minute hour day-of-month month day-of-week [year]), got {len(parts)}"
+        )
+    for part in parts:
+        if any(item[:1].upper() == "H" for item in part.split(",")):
+            raise ValueError(
+                f"{part!r}: H (a hash of the job name, as in Jenkins) is not supported; "
+                "Almanac does not do hashed times, write the value"
+            )
+    return parts
 
 
 def parse_cron(text: str) -> CronExpr:
     """Parse a cron expression; ValueError names the offending field."""
-    source = text.strip()
-    source = _MACROS.get(source.lower(), source)
-    parts = source.split()
-    if len(parts) != 5:
-        raise ValueError(
-            f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
-        )
-    sets = [_parse_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
-    weekdays = frozenset(d % 7 for d in sets[4])
-    return CronExpr(
-        minutes=sets[0],
-        hours=sets[1],
-        days=sets[2],
-        months=sets[3],
-        weekdays=weekdays,
-        day_restricted=not parts[2].startswith("*"),
-        weekday_restricted=not parts[4].startswith("*"),
+    parts = normalise(text)
+    quartz = len(parts) > 5
+    seconds = parse_field(parts[0], _SECOND) if quartz else frozenset({0})
+    minute, hour, dom, month, dow = parts[1:6] if quartz else parts
+    years = parse_field(parts[6], _YEAR) if len(parts) == 7 and parts[6] != "*" else None
+    weekday_spec, to_sunday0 = (
+        (_QUARTZ_WEEKDAY, _QUARTZ_TO_SUNDAY0) if quartz else (_VIXIE_WEEKDAY, _VIXIE_TO_SUNDAY0)
     )
-
-
-def _parse_field(
-    text: str, name: str, low: int, high: int, names: dict[str, int]
-) -> frozenset[int]:
-    values: set[int] = set()
-    for item in text.split(","):
-        if not item:
-            raise ValueError(f"{name} field {text!r} has an empty list item")
-        values.update(_parse_item(item, name, low, high, names))
-    return frozenset(values)
-
-
-def _parse_item(item: str, name: str, low: int, high: int, names: dict[str, int]) -> range:
-    span, _, step_text = item.partition("/")
-    step = 1
-    if step_text:
-        if not step_text.isdigit() or int(step_text) == 0:
-            raise ValueError(f"{name} field step {step_text!r} must be a positive number")
-        step = int(step_text)
-    if span == "*":
-        return range(low, high + 1, step)
-    first_text, dash, last_text = span.partition("-")
-    first = _value(first_text, name, low, high, names)
-    if dash:
-        last = _value(last_text, name, low, high, names)
-        if name == "day-of-week" and last == 0 and first > 0:
-            last = 7  # "fri-sun" reads as 5-7
-    else:
-        # Vixie: "a/n" means "from a to the end in steps of n".
-        last = high if step_text else first
-    if last < first:
-        raise ValueError(f"{name} field range {span!r} runs backwards")
-    return range(first, last + 1, step)
-
-
-def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> int:
-    lowered = text.lower()
-    if lowered in names:
-        return names[lowered]
-    if not text.isdigit():
-        raise ValueError(f"{name} field value {text!r} is not a number or a known name")
-    value = int(text)
-    if not low <= value <= high:
-        raise ValueError(f"{name} field value {value} out of range {low}-{high}")
-    return value
+    days, day_specials = (
+        (frozenset(range(1, 32)), DaySpecials()) if dom == "?" else parse_day_field(dom, _DAY)
+    )
+    weekdays, weekday_specials = (
+        (frozenset(range(7)), DaySpecials())
+        if dow == "?"
+        else parse_day_field(dow, weekday_spec, to_sunday0)
+    )
+    return CronExpr(
+        minutes=parse_field(minute, _MINUTE),
+        hours=parse_field(hour, _HOUR),
+        days=days,
+        months=parse_field(month, _MONTH),
+        weekdays=weekdays,
+        day_restricted=not dom.startswith(("*", "?")),
+        weekday_restricted=not dow.startswith(("*", "?")),
+        seconds=seconds,
+        years=years,
+        day_specials=day_specials,
+        weekday_specials=weekday_specials,
+    )

@@ -99,9 +99,7 @@ class Plan:
 
     def _compile(self, schedule: Schedule) -> TimesFor:
         if isinstance(schedule, CronSchedule):
-            expr = parse_cron(schedule.cron)
-            cron_times = expr.wall_times()
-            return lambda day: cron_times if expr.matches_date(day) else ()
+            return self._compile_cron(schedule)
         if isinstance(schedule, OnceSchedule):
             return self._compile_once(schedule)
         if isinstance(schedule, TimesSchedule):
@@ -133,6 +131,28 @@ class Plan:
 
         self._next_picked = next_picked
         return ordinal_times
+
+    def _compile_cron(self, schedule: CronSchedule) -> TimesFor:
+        expr = parse_cron(schedule.cron)
+        cron_times = expr.wall_times()
+        # The matching days of a month, worked out once: the walk then jumps between them.
+        matching: dict[tuple[int, int], tuple[int, ...]] = {}
+
+        def days_of(year: int, month: int) -> tuple[int, ...]:
+            if (year, month) not in matching:
+                matching[(year, month)] = expr.days_of_month(year, month)
+            return matching[(year, month)]
+
+        def next_matching(day: date) -> date:
+            for number in days_of(day.year, day.month):
+                if number >= day.day:
+                    return day.replace(day=number)
+            if day.year == date.max.year and day.month == 12:
+                return day
+            return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+        self._next_picked = next_matching
+        return lambda day: cron_times if day.day in days_of(day.year, day.month) else ()
 
     def _compile_once(self, schedule: OnceSchedule) -> TimesFor:
         at = schedule.at

@@ -4,33 +4,41 @@ from __future__ import annotations
 
 import calendar
 
-from app.domain._cron import parse_cron
+from app.domain._cron import normalise, parse_cron
 
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _DAY_NAMES = {d[:3].lower(): i for i, d in enumerate(_DAYS[:7])}
+_ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth", "5": "fifth"}
 _MONTHS = list(calendar.month_name)
 _MONTH_NAMES = {m[:3].lower(): i for i, m in enumerate(_MONTHS) if m}
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 
 
 def describe(expression: str) -> str:
     """Plain words for a valid expression; ValueError (from the parser) for an invalid one."""
     parse_cron(expression)
-    text = _MACROS.get(expression.strip().lower(), expression)
-    minute, hour, dom, month, dow = text.split()
-    when = _time(minute, hour)
-    days = _days(dom, dow) or ("every day" if when.startswith("at ") else "")
-    parts = [when, days, _months(month)]
+    fields = normalise(expression)
+    quartz = len(fields) > 5  # sec min hour dom mon dow [year], day-of-week 1 = Sunday
+    minute, hour, dom, month, dow = fields[1:6] if quartz else fields
+    second = fields[0] if quartz else "0"
+    year = fields[6] if len(fields) == 7 else "*"
+    when = _with_seconds(second, minute, hour, _time(minute, hour))
+    days = _days(dom.replace("?", "*"), dow.replace("?", "*"), quartz)
+    days = days or ("every day" if when.startswith("at ") else "")
+    parts = [when, days, _months(month), "" if year == "*" else f"in {year}"]
     sentence = ", ".join(p for p in parts if p)
     return sentence[:1].upper() + sentence[1:]
+
+
+def _with_seconds(second: str, minute: str, hour: str, when: str) -> str:
+    if second == "0":
+        return when
+    if minute == "*" and hour == "*":
+        every = _step(second)
+        if second == "*" or every == "1":
+            return "every second"
+        if every:
+            return f"every {every} seconds"
+    return f"at second {second}, {when}"
 
 
 def _is_number(field: str) -> bool:
@@ -74,28 +82,52 @@ def _hours(hour: str) -> str:
     return f"during hour {hour}"
 
 
-def _days(dom: str, dow: str) -> str:
-    weekdays = _weekdays(dow) if dow != "*" else ""
-    monthdays = f"on day {_join(dom.split(','))} of the month" if dom != "*" else ""
+def _days(dom: str, dow: str, quartz: bool) -> str:
+    weekdays = _weekdays(dow, quartz) if dow != "*" else ""
+    monthdays = _monthdays(dom) if dom != "*" else ""
     if weekdays and monthdays:
         return f"{monthdays} or {weekdays}"
     return weekdays or monthdays
 
 
-def _weekdays(dow: str) -> str:
+def _monthdays(dom: str) -> str:
+    plain, special = [], []
+    for item in dom.upper().split(","):
+        if item == "L":
+            special.append("the last day of the month")
+        elif item == "LW":
+            special.append("the last weekday of the month")
+        elif item.startswith("L-"):
+            special.append(f"{item[2:]} days before the last day of the month")
+        elif item.endswith("W"):
+            special.append(f"the weekday nearest day {item[:-1]}")
+        else:
+            plain.append(item)
+    words = [f"day {_join(plain)} of the month"] if plain else []
+    return "on " + _join(words + special)
+
+
+def _weekdays(dow: str, quartz: bool) -> str:
     names = []
     for item in dow.split(","):
         start, sep, end = item.partition("-")
+        nth, hash_sign, week = item.partition("#")
         if sep:
-            names.append(f"{_day(start)} through {_day(end)}")
+            names.append(f"{_day(start, quartz)} through {_day(end, quartz)}")
+        elif hash_sign and week in _ORDINALS:
+            names.append(f"the {_ORDINALS[week]} {_day(nth, quartz)} of the month")
+        elif len(item) > 1 and item.upper().endswith("L"):
+            names.append(f"the last {_day(item[:-1], quartz)} of the month")
         else:
-            names.append(_day(item))
+            names.append(_day(item, quartz))
     return "on " + _join(names) if len(names) > 1 or "through" not in names[0] else names[0]
 
 
-def _day(text: str) -> str:
+def _day(text: str, quartz: bool = False) -> str:
     text = text.lower()
-    index = _DAY_NAMES.get(text[:3]) if not text.isdigit() else int(text)
+    if text == "l":
+        return "Saturday"
+    index = _DAY_NAMES.get(text[:3]) if not text.isdigit() else int(text) - quartz
     return _DAYS[index] if index is not None and 0 <= index <= 7 else text
 
 

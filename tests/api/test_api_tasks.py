@@ -43,6 +43,11 @@ def test_create_read_update_delete(api: TestClient) -> None:
             "cron",
         ),
         ({"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "* * *"}}, "cron"),
+        ({"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "@reboot"}}, "cron"),
+        (
+            {"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "H * * * *"}},
+            "cron",
+        ),
         (
             {
                 "name": "x",
@@ -208,3 +213,33 @@ def test_runs_filter_by_batch(api: TestClient) -> None:
     assert single["batch_id"] is None
     assert api.get("/api/v1/runs", params={"batch": "nope"}).json()["items"] == []
     assert len(api.get("/api/v1/runs").json()["items"]) == 1
+
+
+def test_a_quartz_expression_is_accepted_and_fires_on_seconds(api: TestClient) -> None:
+    created = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "quartz",
+            "command": "true",
+            "schedule": {"kind": "cron", "cron": "*/10 * * ? * MON-FRI 2026-2030"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    tid = created.json()["tid"]
+    body = api.get(
+        f"/api/v1/tasks/{tid}/forecast", params={"count": 2, "after": "2026-03-27T00:00:00+00:00"}
+    ).json()
+    assert [o["at"] for o in body["occurrences"]] == [
+        "2026-03-27T00:00:10Z",
+        "2026-03-27T00:00:20Z",
+    ]
+
+
+def test_reboot_is_refused_with_the_reason(api: TestClient) -> None:
+    response = api.post(
+        "/api/v1/tasks",
+        json={"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "@reboot"}},
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "cron" in detail and "a schedule needs fire times" in detail

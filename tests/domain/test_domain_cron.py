@@ -56,7 +56,7 @@ def test_names_and_steps(text: str, months: set[int], weekdays: set[int]) -> Non
         ("0 0 * * 8", "day-of-week field value 8 out of range 0-7"),
         ("0 0 * * funday", "day-of-week field value 'funday' is not a number"),
         ("*/0 * * * *", "minute field step '0' must be a positive number"),
-        ("0 5-3 * * *", "hour field range '5-3' runs backwards"),
+        ("0 0 0 1 1 ? 2028-2026", "year field range '2028-2026' runs backwards"),
         ("0 0 * *", "expected 5 fields"),
         ("0 0 1,,2 * *", "day-of-month field '1,,2' has an empty list item"),
     ],

@@ -85,29 +85,76 @@ def day_rules(draw: st.DrawFn) -> tuple[str, Any]:
 
 @st.composite
 def cron_fields(
-    draw: st.DrawFn, low: int, high: int, max_items: int, star: int = 5
+    draw: st.DrawFn, low: int, high: int, max_items: int, star: int = 5, end: int | None = None
 ) -> tuple[str, set[int]]:
+    """A field's text and its values; `end` is where `*` and `a/n` stop (day-of-week: 6)."""
+    end = high if end is None else end
     if draw(st.integers(0, 9)) < star:  # "*" or "*/n" in `star` of ten draws
         step = draw(st.integers(1, high - low + 1)) if draw(st.booleans()) else 1
         text = "*" if step == 1 else f"*/{step}"
-        return text, set(range(low, high + 1, step))
+        return text, set(range(low, end + 1, step))
     values: set[int] = set()
     parts = []
     for _ in range(draw(st.integers(1, max_items))):
         a = draw(st.integers(low, high))
         b = draw(st.integers(a, min(high, a + 20)))
         step = draw(st.integers(1, 10))
-        form = draw(st.sampled_from(["one", "range", "step"]))
+        form = draw(st.sampled_from(["one", "range", "step", "from", "wrap"]))
         if form == "one":
             parts.append(str(a))
             values.add(a)
         elif form == "range":
             parts.append(f"{a}-{b}")
             values.update(range(a, b + 1))
-        else:
+        elif form == "step":
             parts.append(f"{a}-{b}/{step}")
             values.update(range(a, b + 1, step))
+        elif form == "from":  # Vixie's a/n: from a to the end
+            parts.append(f"{a}/{step}")
+            values.update(range(a, max(a, end) + 1, step))
+        else:  # a range whose end is below its start wraps round the field's cycle
+            first = draw(st.integers(low + 1, end))
+            last = draw(st.integers(low, first - 1))
+            parts.append(f"{first}-{last}/{step}")
+            values.update([*range(first, end + 1), *range(low, last + 1)][::step])
     return ",".join(parts), values
+
+
+@st.composite
+def day_specials(draw: st.DrawFn, weekday_base: int | None) -> tuple[str, Any]:
+    """L, L-n, nW, LW in day-of-month (weekday_base None) or nL, n#k in day-of-week (numbered
+    from weekday_base = Sunday), with the rule written out."""
+    forms = ["L", "L-n", "W", "LW"] if weekday_base is None else ["nL", "#"]
+    form = draw(st.sampled_from(forms))
+    n = draw(st.integers(1, 31))
+    wd = draw(st.integers(0, 6))  # 0 = Monday, as date.weekday()
+    number = (wd + 1) % 7 + (weekday_base or 0)  # the dialect's number for that weekday
+    weekdays_in = lambda d: [x for x in month_days(d) if x.weekday() < 5]  # noqa: E731
+    if form == "L":
+        return "L", lambda d: d.day == len(month_days(d))
+    if form == "L-n":
+        k = n % 10
+        return f"L-{k}", lambda d: d.day == len(month_days(d)) - k
+    if form == "W":
+        return (
+            f"{n}W",
+            lambda d: (
+                n <= len(month_days(d)) and d == min(weekdays_in(d), key=lambda x: abs(x.day - n))
+            ),
+        )
+    if form == "LW":
+        return "LW", lambda d: d == weekdays_in(d)[-1]
+    if form == "nL":
+        return f"{number}L", lambda d: d.weekday() == wd and d.day + 7 > len(month_days(d))
+    k = draw(st.integers(1, 5))
+    return f"{number}#{k}", lambda d: d.weekday() == wd and (d.day - 1) // 7 + 1 == k
+
+
+def _years(part: str) -> range:
+    if part == "*":
+        return range(1, 10000)
+    first, _, last = part.partition("-")
+    return range(int(first), int(last or first) + 1)
 
 
 # Half of the wall times fall in the hours where 2026's DST changes happen.
@@ -122,22 +169,47 @@ def cases(draw: st.DrawFn, near: datetime) -> Case:
     """A random schedule; `near` (local, naive) is where the walk starts."""
     kind = draw(st.sampled_from(["cron", "times", "frequency", "once"]))
     if kind == "cron":
+        # Vixie's 5 fields, or Quartz's 6-7 (seconds 0, day-of-week 1 = Sunday, a year field).
+        quartz = draw(st.booleans())
         minute, minutes = draw(cron_fields(0, 59, 2).filter(lambda f: len(f[1]) <= 6))
         hour, hours = draw(cron_fields(0, 23, 3))
         dom, doms = draw(cron_fields(1, 31, 3, star=8))
         month, months = draw(cron_fields(1, 12, 2, star=8))
-        dow, dows = draw(cron_fields(0, 7, 2))
-        dows = {d % 7 for d in dows}  # 7 is Sunday too
+        if quartz:
+            dow, quartz_dows = draw(cron_fields(1, 7, 2))
+            dows = {d - 1 for d in quartz_dows}
+        else:
+            dow, dows = draw(cron_fields(0, 7, 2, end=6))
+            dows = {d % 7 for d in dows}  # 7 is Sunday too
+        dom_special = dow_special = None
+        special = draw(st.sampled_from(["none"] * 6 + ["dom", "dow", "?dom", "?dow"]))
+        if special == "dom":
+            dom, dom_special = draw(day_specials(None))
+        elif special == "dow":
+            dow, dow_special = draw(day_specials(1 if quartz else 0))
+        elif special == "?dom":
+            dom, doms = "?", set(range(1, 32))
+        elif special == "?dow":
+            dow, dows = "?", set(range(7))
+        years = draw(st.sampled_from(["*", "2026", "2025-2027", "2027", "2026,2028"]))
+        years = years if quartz else "*"
+        year_set = {y for part in years.split(",") for y in _years(part)}
 
         def cron_day(d: date, bus: Any) -> bool:
-            dom_ok, dow_ok = d.day in doms, d.isoweekday() % 7 in dows
-            both = not dom.startswith("*") and not dow.startswith("*")
-            return d.month in months and ((dom_ok or dow_ok) if both else (dom_ok and dow_ok))
+            dom_ok = d.day in doms if dom_special is None else dom_special(d)
+            dow_ok = d.isoweekday() % 7 in dows if dow_special is None else dow_special(d)
+            both = not dom.startswith(("*", "?")) and not dow.startswith(("*", "?"))
+            return (
+                d.month in months
+                and d.year in year_set
+                and ((dom_ok or dow_ok) if both else (dom_ok and dow_ok))
+            )
 
         walls = [time(h, m) for h in sorted(hours) for m in sorted(minutes)]
-        return Case(
-            {"kind": "cron", "cron": f"{minute} {hour} {dom} {month} {dow}"}, walls, cron_day
-        )
+        text = f"{minute} {hour} {dom} {month} {dow}"
+        if quartz:
+            text = f"0 {text}" + ("" if years == "*" and draw(st.booleans()) else f" {years}")
+        return Case({"kind": "cron", "cron": text}, walls, cron_day)
     if kind == "once":
         at = near + timedelta(minutes=draw(st.integers(-1440, 8 * 1440)))
         at = at.replace(second=0, microsecond=0)

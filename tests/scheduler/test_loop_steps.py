@@ -165,3 +165,28 @@ def test_the_fire_pass_steps_a_schedule_through_two_days(
     with pytest.raises(Exception, match="not the scheduler leader"):
         scheduler.fire_once(clock.now() + timedelta(days=1, hours=1, seconds=1))
     assert runs() == [("ACTIVE", "02 09:00"), ("IDLE", "03 09:00")]
+
+
+def test_a_seconds_schedule_fires_every_ten_seconds_on_time(
+    scheduler: SchedulerService, sqlite_engine: Engine, clock: FrozenClock
+) -> None:
+    """A Quartz `*/10 * * * * *` plans and fires on seconds: nothing truncates to minutes."""
+    schedule = {"kind": "cron", "cron": "*/10 * * * * *", "timezone": "UTC"}
+    with session_scope(sqlite_engine) as session:
+        task = Task(name="ticker", command="true", schedule=schedule)
+        session.add(task)
+        session.flush()
+        plan_tasks(session, [task], now=clock.now())
+        tid = task.id or 0
+
+    def runs() -> list[tuple[str, str]]:
+        with session_scope(sqlite_engine) as session:
+            rows = session.exec(select(Run).where(Run.task_id == tid).order_by(col(Run.id)))
+            return [(r.status, r.trigger_time.strftime("%H:%M:%S")) for r in rows if r.trigger_time]
+
+    start = clock.now()
+    assert runs() == [("IDLE", "08:00:10")]
+    assert scheduler.fire_once(start + timedelta(seconds=9))[0].activated == []
+    assert len(scheduler.fire_once(start + timedelta(seconds=10))[0].activated) == 1
+    assert len(scheduler.fire_once(start + timedelta(seconds=20))[0].activated) == 1
+    assert runs() == [("ACTIVE", "08:00:10"), ("ACTIVE", "08:00:20"), ("IDLE", "08:00:30")]

@@ -114,6 +114,14 @@ def test_task_form_names_what_it_cannot_read() -> None:
         ("*/5 9-17 * * mon-fri", "Every 5 minutes from 09:00 to 17:59, Monday through Friday"),
         ("0 8 * 1,6 0", "At 08:00, on Sunday, in January and June"),
         ("@daily", "At 00:00, every day"),
+        ("0 0 12 ? * MON-FRI", "At 12:00, Monday through Friday"),
+        ("0 0 12 ? * 2", "At 12:00, on Monday"),  # Quartz: 1 = Sunday
+        ("*/10 * * * * *", "Every 10 seconds"),
+        ("0 0 L * *", "At 00:00, on the last day of the month"),
+        ("0 0 15W * *", "At 00:00, on the weekday nearest day 15"),
+        ("0 0 * * 5L", "At 00:00, on the last Friday of the month"),
+        ("0 0 * * 1#2", "At 00:00, on the second Monday of the month"),
+        ("0 30 9 ? * 6#3 2026-2028", "At 09:30, on the third Friday of the month, in 2026-2028"),
     ],
 )
 def test_cron_in_plain_words(expression: str, words: str) -> None:
