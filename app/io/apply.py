@@ -26,10 +26,10 @@ from app.scheduler.planner import Calendars, plan_task
 
 @dataclass
 class Applied:
-    """Next trigger times to hand to the scheduler's timer (None: no job any more)."""
+    """The tasks and groups the import created, changed or deleted: their timers move."""
 
-    tasks: dict[int, datetime | None] = field(default_factory=dict)
-    groups: dict[int, datetime | None] = field(default_factory=dict)
+    tasks: set[int] = field(default_factory=set)
+    groups: set[int] = field(default_factory=set)
 
     def definition_changes(self) -> list[DefinitionChanged]:
         """What the import changed, for the scheduler's timers (after commit)."""
@@ -181,12 +181,12 @@ def _deletions(session: Session, plan: Plan, rows: _Rows) -> Applied:
     applied = Applied()
     for key in plan.diff.delete["task"]:
         task = rows.tasks.pop((key[0], key[1]))
-        applied.tasks[task.id or 0] = None
+        applied.tasks.add(task.id or 0)
         delete_task(session, task)
     session.flush()
     for key in plan.diff.delete["group"]:
         group = rows.groups.pop((key[0], key[1]))
-        applied.groups[group.id or 0] = None
+        applied.groups.add(group.id or 0)
         delete_group(session, group)
     session.flush()
     for key in plan.diff.delete["calendar"]:
@@ -199,14 +199,14 @@ def _replan(
     session: Session, task_ids: set[int], group_ids: set[int], applied: Applied, now: datetime
 ) -> None:
     calendars = Calendars(session)
-    for tid in sorted(task_ids - set(applied.tasks)):
+    for tid in sorted(task_ids - applied.tasks):
         task = session.get(Task, tid)
         if task is not None:
             plan_task(session, task, now=now, calendars=calendars)
-            applied.tasks[tid] = task.next_fire_time
-    for gid in sorted(group_ids - set(applied.groups)):
+            applied.tasks.add(tid)
+    for gid in sorted(group_ids - applied.groups):
         group = session.get(TaskGroup, gid)
         if group is not None:
-            planned = plan_group(session, group, now=now, calendars=calendars)
-            applied.groups[gid] = planned.trigger_time if planned else None
+            plan_group(session, group, now=now, calendars=calendars)
+            applied.groups.add(gid)
     session.flush()
