@@ -42,6 +42,10 @@ class TaskGroup(SQLModel, table=True):
     schedule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     active: bool = True
     instance: str = Field(default="default", max_length=100, index=True)
+    # Declared parameters: [{"name", "type", "default", "required", "choices", "description"}]
+    params: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # Names of the variable sets (of the same instance) its runs see as ${var.NAME}
+    variable_sets: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -78,6 +82,8 @@ class Task(SQLModel, table=True):
     misfire_grace_seconds: float = 3600.0
     misfire_max_replays: int = 10
     instance: str = Field(default="default", max_length=100, index=True)
+    params: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    variable_sets: list[str] = Field(default_factory=list, sa_type=JSON)
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
@@ -177,6 +183,12 @@ class Run(SQLModel, table=True):
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # SHA-256 of the spec when it was submitted for approval (app/domain/run_spec.py).
     spec_digest: str | None = Field(default=None, max_length=64)
+    # Run context: the date's work it does and the parameter values it runs with.
+    business_date: date | None = Field(default=None, index=True)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
+    results: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    backfill_id: int | None = Field(default=None, index=True)
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()

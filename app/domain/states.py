@@ -26,6 +26,7 @@ class TriggerKind(StrEnum):
     ADHOC = "adhoc"
     RETRY = "retry"
     DEPENDENCY = "dependency"
+    BACKFILL = "backfill"
 
 
 TERMINAL: frozenset[RunStatus] = frozenset(
