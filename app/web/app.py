@@ -7,8 +7,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.web.auth import CsrfRejected, LoginRequired, PasswordChangeRequired
 from app.web.calls import ApiError
@@ -33,6 +35,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PasswordChangeRequired, _password_change)
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
 def _is_htmx(request: Request) -> bool:
@@ -73,6 +76,19 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 401:
         return await _login_required(request, exc)
     return _error_page(request, exc.status_code, exc.detail)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """An unknown page (or a method a page does not take) gets the error page; the API and
+    static files keep their JSON and plain answers."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    if path.startswith(("/api/", "/static/")) or "text/html" not in request.headers.get(
+        "accept", ""
+    ):
+        return await http_exception_handler(request, exc)
+    message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+    return _error_page(request, exc.status_code, message)
 
 
 def _error_page(request: Request, status_code: int, message: str) -> Response:
