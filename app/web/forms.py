@@ -242,7 +242,8 @@ def new_task_values() -> dict[str, str]:
         "retry_delay_seconds": "0",
         "misfire_grace_seconds": "3600",
         "misfire_max_replays": "10",
-        **schedule_to_form({"kind": "cron", "cron": "0 8 * * 1-5", "timezone": "UTC"}),
+        # No schedule until one is chosen: a blank form must not save a live one.
+        **schedule_to_form(None),
     }
 
 

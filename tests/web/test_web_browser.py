@@ -79,6 +79,9 @@ def test_a_task_made_in_the_form_runs_live_to_success(
     page = runs.context.new_page()
     page.goto(live.url + "/tasks")
     page.click("a:has-text('New task')")
+    # A blank task has no schedule until one is chosen.
+    expect(page.locator("input[name=sched_kind][value='']")).to_be_checked()
+    page.click("label.kind:has-text('Cron')")
     # The schedule builder: an invalid cron is named inline, a valid one forecast.
     cron = page.locator("input[name=sched_cron]")
     cron.fill("61 8 * * 1-5")

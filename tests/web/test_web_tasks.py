@@ -54,11 +54,22 @@ def test_new_task_form_and_panel_fragment(web: TestClient) -> None:
     page = web.get("/tasks/new")
     assert page.template.name == "tasks/page.html"
     assert page.context["panel"] == "tasks/_task_form.html"
-    assert page.context["values"]["sched_kind"] == "cron"
+    assert page.context["values"]["sched_kind"] == ""  # no live schedule by default
     panel = web.get("/tasks/new", headers={"HX-Request": "true"})
     assert panel.template.name == "tasks/_task_form.html"
     assert 'name="sched_kind" value="frequency"' in panel.text
     assert "Europe/Berlin" in panel.text  # the timezone picker's choices
+
+
+def test_a_blank_new_task_saves_no_schedule(web: TestClient, api: TestClient) -> None:
+    blank = dict(web.get("/tasks/new").context["values"])
+    blank.update(name="plain", command="true")
+    response = web.post("/tasks", data=blank, headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.text
+    tid = response.context["task"]["tid"]
+    task = api.get(f"/api/v1/tasks/{tid}").json()
+    assert task["schedule"] is None
+    assert task["next_fire_time"] is None
 
 
 def test_create_through_the_form(web: TestClient, api: TestClient) -> None:
