@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.domain.events import AgentChanged, LogAppended, RunTransitioned
@@ -26,6 +26,9 @@ class Change:
     runs: frozenset[int] = frozenset()
     logs: frozenset[int] = frozenset()  # runs with new log bytes
     agents: bool = False
+    # The bus's count after the newest change merged in: what a page has seen once it
+    # applied this change (the id its stream gives the event it sends for it).
+    seq: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.runs or self.logs or self.agents)
@@ -39,12 +42,14 @@ class Subscription:
         self._runs: set[int] = set()
         self._logs: set[int] = set()
         self._agents = False
+        self._seq = 0
         self._ready = asyncio.Event()
 
     def _add(self, change: Change) -> None:
         self._runs |= change.runs
         self._logs |= change.logs
         self._agents |= change.agents
+        self._seq = max(self._seq, change.seq)
         self._ready.set()
 
     async def next(self, wait: float) -> Change:
@@ -56,7 +61,12 @@ class Subscription:
             except TimeoutError:
                 return Change()
         self._ready.clear()
-        change = Change(runs=frozenset(self._runs), logs=frozenset(self._logs), agents=self._agents)
+        change = Change(
+            runs=frozenset(self._runs),
+            logs=frozenset(self._logs),
+            agents=self._agents,
+            seq=self._seq,
+        )
         self._runs, self._logs, self._agents = set(), set(), False
         return change
 
@@ -97,18 +107,21 @@ class EventBus:
         """From any thread."""
         if not change:
             return
+        # Counting and handing over under one lock: changes reach the loop in the order of
+        # their counts, so a page that saw count N has seen every change before it.
         with self._lock:
             self._seq += 1
-        loop = self._loop
-        if loop is None or not self._subscribers:
-            return
-        if _running_loop() is loop:
-            self._deliver(change)
-            return
-        try:
-            loop.call_soon_threadsafe(self._deliver, change)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
+            change = replace(change, seq=self._seq)
+            loop = self._loop
+            if loop is None or not self._subscribers:
+                return
+            if _running_loop() is loop:
+                self._deliver(change)
+                return
+            try:
+                loop.call_soon_threadsafe(self._deliver, change)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                pass
 
     def _deliver(self, change: Change) -> None:
         for subscription in list(self._subscribers):

@@ -3,6 +3,8 @@
 A stream sends what its source yields, a comment every `HEARTBEAT` seconds of silence (so
 proxies keep it open and a vanished client is noticed), and ends after `LIFETIME` seconds:
 the browser reconnects by itself (after `retry` ms, with Last-Event-ID) and the page resyncs.
+A stream that ends on purpose says `bye` first, so the page can tell that reconnect from a
+failure (app.js keeps it out of the console) and comes back at once.
 The bounded lifetime also lets the server shut down promptly, since uvicorn waits for open
 responses before it stops.
 """
@@ -22,6 +24,9 @@ from app.web.events import Change, EventBus, Subscription
 HEARTBEAT = 15.0
 LIFETIME = 25.0
 RETRY_MS = 800
+# The planned end asks for a prompt reconnect (the page misses nothing meanwhile); a stream
+# that fails otherwise is retried by the page with a growing delay (app.js).
+BYE = b"retry: 20\nevent: bye\ndata: \n\n"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +90,7 @@ class EventStream(Response):
         with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
             async for item in self._source(deadline):
                 await _send(send, item.encode() if item else b": ping\n\n")
+        await _send(send, BYE)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 from support import migrated_sqlite, seed_user
+from web.browsing import launched_browser
 from web.web_helpers import Login, sign_in
 
 from app.db.engine import make_engine
@@ -67,3 +69,9 @@ def login(web_app: FastAPI, web_engine: Engine, api: TestClient) -> Login:
 def web(login: Login) -> TestClient:
     """Signed in as the superadmin."""
     return login("superadmin")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless (the test needs the `browser` mark)."""
+    yield from launched_browser()

@@ -3,57 +3,14 @@ with its built-in agent: live updates, the log viewer, and a screenshot of every
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from support import ADMIN_PASSWORD, LiveServer, require
+from playwright.sync_api import Browser, Page, expect
+from support import LiveServer
+from web.browsing import shot, signed_in
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("ALMANAC_CHROMIUM_PATH") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    require("chromium", os.path.exists(CHROMIUM))
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, live: LiveServer) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(live.url + "/task-runs")
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    shot(page, "login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/task-runs$"))
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"))
 
 
 def create_task(page: Page, name: str, command: str) -> int:

@@ -87,16 +87,18 @@ async def task_runs_events(
 
     async def source(deadline: float) -> AsyncIterator[ServerEvent | None]:
         with bus.subscribe() as subscription:
+            # Read before the rows: a change after it is in the subscription anyway.
+            seen = bus.seq
             page = await load_page(api, context, filters)
             live = LivePage(filters=filters, shown=list(page.ids))
-            if bus.seq != known:  # the page is older than what we just read: redraw it
+            if seen != known:  # the page is older than what we just read: redraw it
                 html = render_fragment(
                     "task_runs/_rows.html",
                     {"page": page, "oob": True},
                     session=session,
                     now=context.clock.now(),
                 )
-                yield ServerEvent(event="rows", id=str(bus.seq), data=html)
+                yield ServerEvent(event="rows", id=str(seen), data=html)
             async for change in changes(subscription, deadline):
                 if not change:
                     yield None
@@ -105,7 +107,9 @@ async def task_runs_events(
                         _patch, context, session, live, change.runs
                     )
                     if html:
-                        yield ServerEvent(event="rows", id=str(bus.seq), data=html)
+                        # The id says what the page has applied, not what the bus has
+                        # counted meanwhile: a reconnect resyncs from there.
+                        yield ServerEvent(event="rows", id=str(change.seq), data=html)
 
     return EventStream(source, lifetime=lifetime)
 

@@ -20,6 +20,31 @@
     pending = window.setTimeout(function () { pending = null; indicator(state); }, ms);
   }
 
+  // The server ends each stream after a while, saying "bye" first; the browser then reconnects
+  // by itself (with Last-Event-ID). That planned reconnect is not an error: the sse
+  // extension's error handler (which logs to the console) sees only real failures.
+  htmx.createEventSource = function (url) {
+    var source = new EventSource(url, { withCredentials: true });
+    var planned = false;
+    var handler = null;
+    source.addEventListener("bye", function () { planned = true; });
+    Object.defineProperty(source, "onerror", {
+      get: function () { return handler; },
+      set: function (fn) { handler = fn; }
+    });
+    source.addEventListener("error", function (evt) {
+      if (planned && source.readyState === EventSource.CONNECTING) {
+        planned = false; // a failure of the reconnect itself is reported
+        return;
+      }
+      // A real failure: stop the browser's own quick retries; the extension reconnects
+      // with a growing delay (and the page resyncs on the new stream).
+      source.close();
+      if (handler) handler.call(source, evt);
+    });
+    return source;
+  };
+
   document.addEventListener("htmx:sseOpen", function () {
     if (pending) { window.clearTimeout(pending); pending = null; }
     indicator("live");
