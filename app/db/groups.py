@@ -166,10 +166,15 @@ def add_edge(session: Session, group: TaskGroup, edge: Edge) -> DependencyEdge:
         if tid not in members:
             raise InvalidInput(field, f"task {tid} is not in group {group.name!r}")
     edges = group_edges(session, group.id or 0)
+    names = task_names(session, members)
     if any((e.upstream, e.downstream) == (edge.upstream, edge.downstream) for e in edges):
-        raise Conflict(f"edge {edge.upstream} -> {edge.downstream} already exists")
+        up, down = (
+            names.get(edge.upstream, edge.upstream),
+            names.get(edge.downstream, edge.downstream),
+        )
+        raise Conflict(f"edge {up!r} -> {down!r} already exists")
     try:
-        check_acyclic(members, [*edges, edge], task_names(session, members))
+        check_acyclic(members, [*edges, edge], names)
     except CycleError as exc:
         raise Conflict(str(exc)) from exc
     row = DependencyEdge(

@@ -87,3 +87,13 @@ def test_removing_a_member_drops_its_edges(api: TestClient) -> None:
     assert api.patch(f"/api/v1/groups/{gid}", json={"tasks": [a]}).json()["tasks"] == [a]
     assert api.get(f"/api/v1/groups/{gid}/edges").json() == []
     assert api.get(f"/api/v1/tasks/{b}").json()["group"] is None
+
+
+def test_a_duplicate_edge_is_refused_by_task_names(api: TestClient) -> None:
+    a, b = _tasks(api, "extract", "load")
+    gid = api.post("/api/v1/groups", json={"name": "g", "tasks": [a, b]}).json()["gid"]
+    edge = {"upstream": a, "downstream": b}
+    assert api.post(f"/api/v1/groups/{gid}/edges", json=edge).status_code == 201
+    again = api.post(f"/api/v1/groups/{gid}/edges", json=edge)
+    assert again.status_code == 409
+    assert again.json()["detail"] == "edge 'extract' -> 'load' already exists"

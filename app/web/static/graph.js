@@ -53,7 +53,7 @@
     if (cy && cy.container() === container) return;
     if (cy) cy.destroy();
     cy = cytoscape({ container: container, style: style(), minZoom: 0.2, maxZoom: 3,
-                     wheelSensitivity: 0.3, boxSelectionEnabled: false });
+                     boxSelectionEnabled: false });
     shape = "";
     cy.on("tap", "node", function (evt) {
       var d = evt.target.data();
