@@ -47,7 +47,15 @@ class ListView:
     rows: list[dict[str, Any]]
     has_more: bool
     group_names: dict[int, str] = field(default_factory=dict)
+    # Groups frozen (inactive): their tasks are not scheduled, whatever their own flag says.
+    frozen_groups: frozenset[int] = frozenset()
     selected: int | None = None
+
+    def task_state(self, task: dict[str, Any]) -> str:
+        """ "active", "inactive", or "frozen" (its group is)."""
+        if task.get("group") in self.frozen_groups:
+            return "frozen"
+        return "active" if task.get("active") else "inactive"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,14 +92,19 @@ async def load_list(calls: Calls, filters: ListFilters, selected: int | None = N
         rows = dump(await calls.read(tasks.list_tasks, **page, page_size=LIST_PAGE + 1))
     else:
         rows = dump(await calls.read(groups.list_groups, **page, page_size=LIST_PAGE + 1))
-    names = {}
+    names: dict[int, str] = {}
+    frozen: set[int] = set()
     if filters.tab == "tasks" and any(r.get("group") for r in rows):
-        names = {g.gid: g.name for g in await calls.read(groups.list_groups, page_size=1000)}
+        for g in await calls.read(groups.list_groups, page_size=1000):
+            names[g.gid] = g.name
+            if not g.active:
+                frozen.add(g.gid)
     return ListView(
         filters=filters,
         rows=rows[:LIST_PAGE],
         has_more=len(rows) > LIST_PAGE,
         group_names=names,
+        frozen_groups=frozenset(frozen),
         selected=selected,
     )
 

@@ -178,3 +178,13 @@ def test_schedule_preview_shows_next_five_or_the_error(web: TestClient, api: Tes
     assert cal.context["preview"].errors == {"sched_calendar": "unknown calendar 'nope'"}
     none = web.get("/tasks/schedule-preview", params={"sched_kind": ""})
     assert none.context["preview"].empty
+
+
+def test_tasks_of_a_frozen_group_look_frozen(web: TestClient, api: TestClient) -> None:
+    tid = api.post("/api/v1/tasks", json={"name": "inside", "command": "true"}).json()["tid"]
+    api.post("/api/v1/groups", json={"name": "paused-etl", "tasks": [tid], "active": False})
+    page = web.get("/tasks", params={"tab": "tasks"})
+    row = page.text.split(f'id="task-row-{tid}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-state="frozen"' in row
+    assert 'title="frozen with its group"' in row
+    assert page.context["list"].task_state({"group": None, "active": True}) == "active"

@@ -82,7 +82,25 @@
     var status = document.getElementById("flow-status");
     if (status) status.textContent = graph.group_run ?
       "group run #" + graph.group_run + " · " + graph.group_run_status : "no group run yet";
+    pickerFollows(graph);
     startPulse();
+  }
+
+  // The group-run picker says what the graph says: the shown run's status as it changes, and
+  // a group run that started since the page was drawn.
+  function pickerFollows(graph) {
+    var picker = document.querySelector("select[name=group_run]");
+    if (!picker || !graph.group_run) return;
+    var option = picker.querySelector("option[value='" + graph.group_run + "']");
+    if (!option) {
+      option = document.createElement("option");
+      option.value = String(graph.group_run);
+      option.textContent = "#" + graph.group_run + " · ";
+      picker.insertBefore(option, picker.options[1] || null);
+    }
+    var parts = option.textContent.split(" · ");
+    parts[1] = graph.group_run_status;
+    option.textContent = parts.join(" · ");
   }
 
   function startPulse() {
