@@ -51,6 +51,12 @@ class PasswordReset(_Strict):
     must_change_password: bool = True
 
 
+class MeUpdate(_Strict):
+    """What anyone may change of their own account."""
+
+    timezone: str = Field(max_length=64, description="IANA name the pages show times in")
+
+
 class PasswordChange(_Strict):
     current_password: Password
     password: Password = Field(description="the new password")

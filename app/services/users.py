@@ -226,3 +226,24 @@ def change_own_password(
             before=before,
             after=user_snapshot(user),
         )
+
+
+def set_own_timezone(engine: Engine, *, actor: Actor, now: datetime, timezone: str) -> UserPublic:
+    """The zone the caller's pages show times in; any role may choose its own."""
+    _check_timezone(timezone)
+    with session_scope(engine) as session:
+        user = session.get(User, actor.user.id)
+        if user is None:
+            raise NotFound("user", actor.username)
+        before = user_snapshot(user)
+        user.timezone = timezone
+        actor.audit(
+            session,
+            at=now,
+            action="user.timezone",
+            target_kind="user",
+            target_id=actor.username,
+            before=before,
+            after=user_snapshot(user),
+        )
+        return user_public(user)

@@ -123,9 +123,14 @@ def has_import_export(calls: Calls) -> bool:
 
 
 def schedule_summary(schedule: dict[str, Any] | None) -> str:
-    """One short line for the list: "cron 30 8 * * 1-5", "09:00, 13:30 mon-fri"."""
+    """One short line for the list, with the zone its times are in: "cron 30 8 * * 1-5 UTC",
+    "09:00, 13:30 mon-fri Europe/Berlin"."""
     if not schedule:
         return ""
+    return f"{_schedule_words(schedule)} {schedule.get('timezone') or 'UTC'}"
+
+
+def _schedule_words(schedule: dict[str, Any]) -> str:
     kind = schedule.get("kind")
     days = schedule.get("days")
     tail = f" {days}" if days and days != "mon-sun" else ""

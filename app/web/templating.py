@@ -4,7 +4,7 @@ can check the template name and the context (Starlette's TemplateResponse expose
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup
 from jinja2.runtime import Context
 from starlette.responses import Response
 
@@ -38,18 +39,32 @@ def _instant(moment: datetime | str | None) -> datetime | None:
     return moment
 
 
+_STYLES = {"full": "%Y-%m-%d %H:%M:%S", "short": "%m-%d %H:%M", "time": "%H:%M:%S"}
+
+
 @pass_context
-def when(context: Context, moment: datetime | str | None, style: str = "full") -> str:
-    """An instant in the viewer's timezone: "2026-03-02 08:00:05", or "08:00:05" (time)."""
+def when_text(context: Context, moment: datetime | str | None, style: str = "full") -> str:
+    """An instant in the viewer's timezone, labelled with the zone: "2026-03-02 08:00:05 CET",
+    "03-02 08:00 CET" (short) or "08:00:05 CET" (time)."""
     instant = _instant(moment)
     if instant is None:
         return "—"
     local = instant.astimezone(_zone(context))
-    if style == "time":
-        return local.strftime("%H:%M:%S")
-    if style == "short":
-        return local.strftime("%m-%d %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{local.strftime(_STYLES.get(style, _STYLES['full']))} {local.strftime('%Z')}"
+
+
+@pass_context
+def when(context: Context, moment: datetime | str | None, style: str = "full") -> Markup | str:
+    """`when_text` in a <time> element whose hover shows the UTC instant."""
+    instant = _instant(moment)
+    if instant is None:
+        return "—"
+    utc = instant.astimezone(UTC)
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        utc.isoformat().replace("+00:00", "Z"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        when_text(context, instant, style),
+    )
 
 
 @pass_context
@@ -98,7 +113,7 @@ def percent(part: float | int | None, whole: float | int | None) -> float:
     return max(0.0, min(100.0, 100.0 * float(part) / float(whole)))
 
 
-templates.env.filters.update(when=when, ago=ago, duration=duration, size=size)
+templates.env.filters.update(when=when, when_text=when_text, ago=ago, duration=duration, size=size)
 templates.env.globals.update(
     status_meta=status_meta,
     STATUSES=STATUSES,

@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from app.api.deps import ContextDep, LoginDep, client_source
+from app.api.deps import ActorDep, ContextDep, LoginDep, client_source
 from app.db.engine import session_scope
 from app.db.tables import ApiToken
 from app.db.users import LoginResult, attempt_login, issue_token
 from app.errors import AuthError, InvalidInput
 from app.models.schemas import LoginRequest
-from app.models.security_schemas import LoginResponse, PasswordChange, UserPublic
+from app.models.security_schemas import LoginResponse, MeUpdate, PasswordChange, UserPublic
 from app.security import LoginThrottle
 from app.services import users
 from app.services.actor import Actor
@@ -123,3 +123,11 @@ def logout(context: ContextDep, login: LoginDep) -> Response:
 def me(login: LoginDep) -> UserPublic:
     """The caller's account (answers even while a password change is required)."""
     return user_public(login.user)
+
+
+@router.patch("/me", response_model=UserPublic)
+def update_me(body: MeUpdate, context: ContextDep, actor: ActorDep) -> UserPublic:
+    """Change your own settings (the timezone your pages show times in)."""
+    return users.set_own_timezone(
+        context.engine, actor=actor, now=context.clock.now(), timezone=body.timezone
+    )

@@ -11,6 +11,7 @@ from app.web.routes import (
     groups,
     health,
     login,
+    profile,
     run_detail,
     run_logs,
     task_runs,
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     adhoc.router,
     admin.router,
     health.router,
+    profile.router,
 )

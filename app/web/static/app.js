@@ -45,6 +45,15 @@
     return source;
   };
 
+  // Settings: "Use this browser's zone" picks the zone the browser runs in.
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-browser-zone]");
+    if (!button) return;
+    var select = document.getElementById("profile-timezone");
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (select && zone && select.querySelector("option[value='" + zone + "']")) select.value = zone;
+  });
+
   document.addEventListener("htmx:sseOpen", function () {
     if (pending) { window.clearTimeout(pending); pending = null; }
     indicator("live");
