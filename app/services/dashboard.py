@@ -1,5 +1,5 @@
 """The dashboard's figures in the caller's instances: runs per status over the last day,
-runs per hour by status, and the next runs due."""
+runs per hour by status, and the next task and group runs due."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
-from app.db.tables import Run
+from app.db.tables import GroupRun, Run, TaskGroup
+from app.domain.group_run_states import GroupRunStatus
 from app.models.schemas import RunPublic
 from app.services.actor import Actor
 from app.services.runs_view import run_public
@@ -29,11 +30,21 @@ HOURS = 24
 
 
 @dataclass(frozen=True, kw_only=True)
+class DueGroup:
+    """A group's next planned run (its tasks' runs are made when it starts)."""
+
+    gid: int
+    name: str
+    trigger_time: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class Figures:
     counts: dict[str, int]  # CARD_STATUSES over the last day (IDLE: all planned)
-    hours: list[str]  # labels "14:00"
+    hour_starts: list[datetime]  # the UTC hours counted, oldest first
     per_hour: dict[str, list[int]]  # status → count per hour
     next_due: list[RunPublic]
+    next_groups: list[DueGroup]
 
 
 def _hour(session: Session) -> ColumnElement[Any]:
@@ -71,9 +82,19 @@ def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
     for hour, status, count in rows:
         if str(hour) in index:
             per_hour.setdefault(str(status), [0] * HOURS)[index[str(hour)]] += int(count)
+    groups_due = session.exec(
+        select(GroupRun.group_id, TaskGroup.name, GroupRun.trigger_time)
+        .join(TaskGroup, col(TaskGroup.id) == col(GroupRun.group_id))
+        .where(GroupRun.status == GroupRunStatus.IDLE, actor.scope.condition(GroupRun.instance))
+        .order_by(col(GroupRun.trigger_time))
+        .limit(8)
+    ).all()
     return Figures(
         counts={s: int(counts.get(s, 0)) for s in CARD_STATUSES},
-        hours=[k[-2:] + ":00" for k in keys],
+        hour_starts=[start + timedelta(hours=i) for i in range(HOURS)],
         per_hour=per_hour,
         next_due=[run_public(r) for r in due],
+        next_groups=[
+            DueGroup(gid=gid, name=name, trigger_time=at) for gid, name, at in groups_due if at
+        ],
     )

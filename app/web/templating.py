@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from markupsafe import Markup
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.responses import Response
 
 from app.web.auth import CSRF_FIELD, CSRF_HEADER, WebSession

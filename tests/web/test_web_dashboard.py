@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -84,3 +85,27 @@ def test_dashboard_stream_says_when_to_redraw(
     _runs(api, 1)
     reader.join(timeout=10)
     assert "event: changed" in body[0]
+
+
+def test_the_chart_hours_are_the_viewers_and_groups_are_due(
+    login: Login, api: TestClient, web_engine: Engine
+) -> None:
+    api.post(
+        "/api/v1/groups",
+        json={"name": "nightly", "schedule": {"kind": "cron", "cron": "0 2 * * *"}},
+    )
+    viewer = login("viewer")
+    with session_scope(web_engine) as session:
+        user = session.exec(select(User).where(User.username == "viewer")).one()
+        user.timezone = "Asia/Kolkata"  # UTC+05:30: each UTC hour starts at hh:30 there
+    page = viewer.get("/")
+    view = page.context["view"]
+    assert view.zone == "IST"
+    assert all(label.endswith(":30") for label in view.hours)
+    utc_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    kolkata = utc_hour.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")
+    assert view.hours[-1] == kolkata
+    assert "hours in IST" in page.text
+    due = view.due()
+    assert [d["name"] for d in due if d["group"]] == ["nightly"]
+    assert 'href="/groups/' in page.text
