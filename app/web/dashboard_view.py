@@ -33,7 +33,7 @@ class Dashboard:
 
     def due(self) -> list[dict[str, Any]]:
         """Next task runs and group runs due, soonest first (eight at most)."""
-        items = [
+        items: list[dict[str, Any]] = [
             {"href": f"/groups/{g.gid}", "name": g.name, "at": g.trigger_time, "group": True}
             for g in self.next_groups
         ] + [
