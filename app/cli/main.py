@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from app import __version__
 from app.cli.adhoc import register as register_adhoc_commands
 from app.cli.agents import agents_app
 from app.cli.alerts import register as register_alert_commands
@@ -21,6 +24,26 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"almanac {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Almanac: a scheduled-job orchestrator."""
+
+
 cli.command("server")(server)
 cli.command("agent")(agent)
 cli.add_typer(db_app, name="db")
