@@ -10,6 +10,7 @@ from app import __version__
 from app.cli.adhoc import register as register_adhoc_commands
 from app.cli.agents import agents_app
 from app.cli.alerts import register as register_alert_commands
+from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
 from app.cli.io import register as register_io_commands
@@ -59,6 +60,7 @@ install_user_commands(cli, run_app)
 register_adhoc_commands(cli)
 register_io_commands(cli)
 register_alert_commands(cli)
+register_backup_commands(cli)
 
 
 def main() -> None:

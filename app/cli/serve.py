@@ -54,11 +54,7 @@ def server(
     ] = None,
 ) -> None:
     """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
-    from app.bootstrap import ensure_admin, upgrade_database
-    from app.clock import SystemClock
-    from app.db.engine import make_engine
-    from app.db.sealing import seal_plaintext
-    from app.server import create_app
+    from app.backup import serving_lock
 
     configure(log_format)
     private_umask()  # the database, the key, outputs: 0600 in 0700 folders
@@ -72,6 +68,18 @@ def server(
     )
     secure_server_data_dir(settings.data_dir, local_agent=settings.local_agent)
     url = settings.resolved_database_url()
+    with serving_lock(url):  # `almanac restore` refuses while this server runs
+        _serve(settings, url)
+
+
+def _serve(settings: Settings, url: str) -> None:
+    from app.bootstrap import ensure_admin, upgrade_database
+    from app.clock import SystemClock
+    from app.db.engine import make_engine
+    from app.db.sealing import seal_plaintext
+    from app.server import create_app
+
+    host, port = settings.host, settings.port
     upgrade_database(url)
     engine = make_engine(url)
     clock = SystemClock()

@@ -1,0 +1,106 @@
+"""`almanac backup` while a real server runs a burst of runs, and `almanac restore` of it into
+a server that shows every run that had finished; what restore refuses."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from server_process import ServerProcess, almanac
+from support import wait_for
+
+from app.bootstrap import alembic_config
+
+BURST = 12
+TERMINAL = {"SUCCESS", "FAILED", "TERMINATED", "SKIPPED"}
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _finished(http_runs: list[dict[str, object]]) -> dict[int, str]:
+    return {int(str(r["id"])): str(r["status"]) for r in http_runs if r["status"] in TERMINAL}
+
+
+def test_a_backup_taken_during_a_burst_restores_every_finished_run(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    backup = tmp_path / "backups" / "almanac.db"
+    try:
+        server.wait_for_agent()
+        with server.client() as http:
+            tid = http.post(
+                "/tasks", json={"name": "burst", "command": "echo run $ALMANAC_RUN_ID"}
+            ).json()["tid"]
+
+            def force_all() -> None:
+                with server.client() as own:
+                    for _ in range(BURST):
+                        assert own.post(f"/tasks/{tid}/run").status_code in (200, 201)
+
+            forcing = threading.Thread(target=force_all)
+            forcing.start()
+
+            def runs() -> list[dict[str, object]]:
+                page = http.get("/runs", params={"task": tid, "page_size": 500}).json()
+                return list(page["items"])
+
+            wait_for(lambda: len(_finished(runs())) >= 3, timeout=60)
+            finished_before = _finished(runs())
+            made = almanac("backup", "-o", str(backup), "--data-dir", str(server.data_dir))
+            assert made.returncode == 0, made.stderr
+            assert "secret.key" in made.stdout
+            forcing.join(timeout=60)
+            wait_for(lambda: len(_finished(runs())) == BURST, timeout=120)
+
+            refused = almanac("restore", str(backup), "--data-dir", str(server.data_dir))
+            assert refused.returncode == 1
+            assert "a server is running" in refused.stderr
+    finally:
+        server.stop()
+    assert backup.stat().st_mode & 0o777 == 0o600
+
+    restored = almanac("restore", str(backup), "--data-dir", str(server.data_dir))
+    assert restored.returncode == 0, restored.stderr
+    assert list(server.data_dir.glob("almanac.db.before-restore-*"))
+
+    again = ServerProcess(server.data_dir).start()
+    try:
+        with again.client() as http:
+            items = http.get("/runs", params={"task": tid, "page_size": 500}).json()["items"]
+            shown = {int(r["id"]): r["status"] for r in items}
+            for run_id, status in finished_before.items():
+                assert shown.get(run_id) == status == "SUCCESS"
+                logs = http.get(f"/runs/{run_id}/logs", params={"stream": "stdout"}).json()
+                assert logs["lines"] == [f"run {run_id}"]
+    finally:
+        again.stop()
+
+
+def test_restore_refuses_what_is_not_an_almanac_database(tmp_path: Path) -> None:
+    text_file = tmp_path / "notes.db"
+    text_file.write_text("hello")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE things (id INTEGER)")
+    data = tmp_path / "data"
+    for path, says in ((text_file, "not a SQLite database"), (other, "not an Almanac database")):
+        refused = almanac("restore", str(path), "--data-dir", str(data))
+        assert refused.returncode == 1
+        assert says in refused.stderr
+    assert not (data / "almanac.db").exists()
+
+
+def test_restore_upgrades_an_older_schema_to_this_version(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    command.upgrade(alembic_config(f"sqlite:///{old}"), "0009")
+    data = tmp_path / "data"
+    restored = almanac("restore", str(old), "--data-dir", str(data))
+    assert restored.returncode == 0, restored.stderr
+    assert "schema 0009" in restored.stdout
+    with sqlite3.connect(data / "almanac.db") as db:
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert version == head != "0009"
