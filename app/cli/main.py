@@ -13,6 +13,7 @@ from app.cli.alerts import register as register_alert_commands
 from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
+from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
 from app.cli.outputs import register as register_output_commands
 from app.cli.runs import run_app
@@ -45,8 +46,15 @@ def _root(
     """Almanac: a scheduled-job orchestrator."""
 
 
-cli.command("server")(server)
-cli.command("agent")(agent)
+# `almanac server` and `almanac agent` run the service; `... install` writes its systemd unit.
+server_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+server_app.callback()(server)
+server_app.command("install")(server_install)
+agent_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+agent_app.callback()(agent)
+agent_app.command("install")(agent_install)
+cli.add_typer(server_app, name="server")
+cli.add_typer(agent_app, name="agent")
 cli.add_typer(db_app, name="db")
 cli.add_typer(task_app, name="task")
 cli.add_typer(run_app, name="run")
