@@ -15,6 +15,7 @@ from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
 from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
+from app.cli.mcp_command import register as register_mcp_command
 from app.cli.outputs import register as register_output_commands
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
@@ -69,6 +70,7 @@ register_adhoc_commands(cli)
 register_io_commands(cli)
 register_alert_commands(cli)
 register_backup_commands(cli)
+register_mcp_command(cli)
 
 
 def main() -> None:
