@@ -53,12 +53,20 @@ def restore(
     upgrade its schema to this version's."""
     from alembic.script import ScriptDirectory
 
-    from app.backup import BackupError, check_backup, restore_sqlite
+    from app.backup import BackupError, check_backup, restore_sqlite, sqlite_path
     from app.bootstrap import alembic_config, upgrade_database
     from app.clock import SystemClock
 
     private_umask()
     url = Settings(data_dir=data_dir, database_url=database_url).resolved_database_url()
+    if sqlite_path(url) is None:
+        typer.echo(
+            "error: restore puts back SQLite backups; for PostgreSQL stop the servers, then "
+            f"`pg_restore --clean --if-exists --no-owner --dbname=URL {backup_file}` and "
+            "`almanac db upgrade --database-url URL` (docs/operations/backups.md)",
+            err=True,
+        )
+        raise typer.Exit(1)
     try:
         revision = check_backup(backup_file, ScriptDirectory.from_config(alembic_config(url)))
         kept = restore_sqlite(backup_file, url, SystemClock().now())

@@ -3,7 +3,9 @@ a server that shows every run that had finished; what restore refuses."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from server_process import ServerProcess, almanac
-from support import wait_for
+from support import drop_postgres_database, fresh_postgres_database, wait_for
 
 from app.bootstrap import alembic_config
 
@@ -104,3 +106,26 @@ def test_restore_upgrades_an_older_schema_to_this_version(tmp_path: Path) -> Non
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert version == head != "0009"
+
+
+@pytest.mark.postgres
+def test_a_postgres_backup_is_a_pg_dump_that_pg_restore_reads(
+    postgres_admin_url: str, tmp_path: Path
+) -> None:
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("the PostgreSQL client tools are not installed")
+    url = fresh_postgres_database(postgres_admin_url)
+    try:
+        dump = tmp_path / "almanac.dump"
+        made = almanac("backup", "-o", str(dump), "--database-url", url)
+        assert made.returncode == 0, made.stderr
+        assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+        listed = subprocess.run(
+            ["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True
+        )
+        assert "TABLE public run " in listed.stdout
+        assert "TABLE public alembic_version " in listed.stdout
+        refused = almanac("restore", str(dump), "--database-url", url)
+        assert refused.returncode == 1 and "pg_restore" in refused.stderr
+    finally:
+        drop_postgres_database(postgres_admin_url, url)
