@@ -1,3 +1,5 @@
 """Almanac: a scheduled-job orchestrator."""
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject.toml reads it (dynamic), so do
+# `almanac --version`, /health and the UI footer.
+__version__ = "0.2.0"

@@ -15,12 +15,24 @@ from app.db.tables import User
 from app.domain.roles import Role
 from app.security import hash_password, random_password
 
-_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+
+
+def migrations_folder() -> Path:
+    """Where the Alembic scripts are: inside an installed package (`app/_migrations`, put
+    there by setup.py when the wheel is built), else the checkout's root `migrations/`."""
+    packaged = _PACKAGE / "_migrations"
+    if (packaged / "env.py").is_file():
+        return packaged
+    return _CHECKOUT / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(_ROOT / "migrations"))
+    folder = migrations_folder()
+    ini = folder / "alembic.ini" if folder.name == "_migrations" else _CHECKOUT / "alembic.ini"
+    config = Config(str(ini))
+    config.set_main_option("script_location", str(folder))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 

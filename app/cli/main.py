@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from app import __version__
 from app.cli.adhoc import register as register_adhoc_commands
 from app.cli.agents import agents_app
 from app.cli.alerts import register as register_alert_commands
+from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
+from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
+from app.cli.mcp_command import register as register_mcp_command
 from app.cli.outputs import register as register_output_commands
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
@@ -21,8 +27,35 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-cli.command("server")(server)
-cli.command("agent")(agent)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"almanac {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Almanac: a scheduled-job orchestrator."""
+
+
+# `almanac server` and `almanac agent` run the service; `... install` writes its systemd unit.
+server_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+server_app.callback()(server)
+server_app.command("install")(server_install)
+agent_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+agent_app.callback()(agent)
+agent_app.command("install")(agent_install)
+cli.add_typer(server_app, name="server")
+cli.add_typer(agent_app, name="agent")
 cli.add_typer(db_app, name="db")
 cli.add_typer(task_app, name="task")
 cli.add_typer(run_app, name="run")
@@ -36,6 +69,8 @@ install_user_commands(cli, run_app)
 register_adhoc_commands(cli)
 register_io_commands(cli)
 register_alert_commands(cli)
+register_backup_commands(cli)
+register_mcp_command(cli)
 
 
 def main() -> None:

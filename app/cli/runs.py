@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.output import client, console, emit_json, fail, table
+from app.cli.run_follow import follow_run
 from app.client import AlmanacAPIError
 from app.client.http import TERMINAL
 
@@ -100,9 +101,10 @@ def logs(
 def wait(
     run_id: int, timeout: Annotated[float | None, typer.Option(help="Seconds.")] = None
 ) -> None:
-    """Wait for the run to end; exit 0 on SUCCESS, 1 otherwise."""
+    """Wait for the run to end, printing each state it passes through with its time; exit 0
+    on SUCCESS, 1 otherwise, 2 on timeout."""
     try:
-        status = client().runs.get(run_id).wait(timeout=timeout, on_change=lambda s: typer.echo(s))
+        status = follow_run(client().runs.get(run_id), typer.echo, timeout=timeout)
     except AlmanacAPIError as error:
         raise fail(error) from error
     except TimeoutError as error:

@@ -31,6 +31,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def server(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     data_dir: Annotated[
@@ -53,12 +54,12 @@ def server(
         ),
     ] = None,
 ) -> None:
-    """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent."""
-    from app.bootstrap import ensure_admin, upgrade_database
-    from app.clock import SystemClock
-    from app.db.engine import make_engine
-    from app.db.sealing import seal_plaintext
-    from app.server import create_app
+    """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent.
+
+    `almanac server install` writes a systemd unit instead."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from app.backup import serving_lock
 
     configure(log_format)
     private_umask()  # the database, the key, outputs: 0600 in 0700 folders
@@ -72,6 +73,18 @@ def server(
     )
     secure_server_data_dir(settings.data_dir, local_agent=settings.local_agent)
     url = settings.resolved_database_url()
+    with serving_lock(url):  # `almanac restore` refuses while this server runs
+        _serve(settings, url)
+
+
+def _serve(settings: Settings, url: str) -> None:
+    from app.bootstrap import ensure_admin, upgrade_database
+    from app.clock import SystemClock
+    from app.db.engine import make_engine
+    from app.db.sealing import seal_plaintext
+    from app.server import create_app
+
+    host, port = settings.host, settings.port
     upgrade_database(url)
     engine = make_engine(url)
     clock = SystemClock()
@@ -95,10 +108,11 @@ def server(
 
 
 def agent(
+    ctx: typer.Context,
     server: Annotated[
-        str,
+        str | None,
         typer.Option("--server", envvar="ALMANAC_SERVER", help="Server URL, e.g. http://host:8080"),
-    ],
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(
@@ -171,7 +185,13 @@ def agent(
 
     SIGTERM or Ctrl+C: the agent takes no new work and exits (with --drain, once its runs
     have ended and the server has their outcome).
+
+    `almanac agent install` writes a systemd unit instead.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not server:
+        raise typer.BadParameter("give the server's URL", param_hint="--server")
     from app.agents.agent import AgentConfig
     from app.agents.executors.docker import DockerExecutor, docker_available
     from app.agents.executors.process import ProcessExecutor

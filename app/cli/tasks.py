@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.output import client, console, emit_json, fail, table
+from app.cli.output import client, emit_json, fail, table
+from app.cli.run_follow import follow_run
 from app.client import AlmanacAPIError
 
 task_app = typer.Typer(help="Task definitions.", no_args_is_help=True)
@@ -80,14 +81,8 @@ def force_run(
     try:
         handle = client().tasks.run(tid)
         typer.echo(f"run {handle.id} {handle.status}")
-        if wait:
-            with console.status(f"run {handle.id} {handle.status}") as spinner:
-
-                def changed(status: str) -> None:
-                    spinner.update(f"run {handle.id} {status}")
-                    console.out(f"  {status}", highlight=False)
-
-                status = handle.wait(on_change=changed)
+        if wait:  # every state the run passes through, with its time
+            status = follow_run(handle, typer.echo)
             raise typer.Exit(code=0 if status == "SUCCESS" else 1)
     except AlmanacAPIError as error:
         raise fail(error) from error

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from app import __version__
 from app.context import AppContext
 
 
@@ -26,4 +27,5 @@ def server_health(context: AppContext) -> dict[str, Any]:
         "scheduler": role,
         "database": context.settings.dialect,
         "agents_connected": len(context.hub.connections),
+        "version": __version__,
     }

@@ -16,6 +16,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.responses import Response
 
+from app import __version__
 from app.web.auth import CSRF_FIELD, CSRF_HEADER, WebSession
 from app.web.status import STATUSES, chain_steps, status_meta
 from app.web.tasks_view import schedule_summary
@@ -122,6 +123,7 @@ templates.env.globals.update(
     schedule_summary=schedule_summary,
     CSRF_FIELD=CSRF_FIELD,
     CSRF_HEADER=CSRF_HEADER,
+    VERSION=__version__,
 )
 
 

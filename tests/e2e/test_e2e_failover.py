@@ -24,6 +24,8 @@ from support import (
     wait_for,
 )
 
+import app
+
 
 class Cluster:
     def __init__(self, url: str, tmp: Path) -> None:
@@ -117,6 +119,7 @@ def test_the_standby_takes_over_and_every_occurrence_fires_once(cluster: Cluster
         "scheduler": "standby",
         "database": "postgresql",
         "agents_connected": 0,
+        "version": app.__version__,
     }
     token = httpx.post(
         standby + "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
