@@ -138,6 +138,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
     ("GET", f"{API}/groups/{{gid}}"): R(V, PATH),
@@ -554,6 +555,9 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", f"{API}/calendars/{{name}}/closed"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/closed", params={"year": 2030}
+    ),
+    ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
     ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
