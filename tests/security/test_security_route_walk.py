@@ -171,6 +171,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/export"): R(V, LIST),
     ("GET", f"{API}/schema/export.json"): R(V),
     ("POST", f"{API}/import"): R(OP, BODY),
+    ("POST", f"{API}/import/crontab"): R(A, BODY),
     ("GET", "/metrics"): R(V),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
@@ -622,6 +623,9 @@ CALLS: dict[tuple[str, str], Build] = {
             "format": "almanac/v1",
             "tasks": [{"name": "imported", "command": "true", "instance": i}],
         },
+    ),
+    ("POST", f"{API}/import/crontab"): lambda w, i, r: Call(
+        f"{API}/import/crontab", json={"text": "0 1 * * * /bin/walk\n", "instance": i}
     ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
     ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
