@@ -4,7 +4,7 @@ untranslatable line refuses the whole import unless skipped, and only admins imp
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
