@@ -213,6 +213,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
     ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/import-crontab"): R(A, BODY, page=True, denied=TOASTED),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
     ("GET", "/health"): R(V, page=True),
@@ -367,6 +368,15 @@ def _page_import(w: World, i: str, r: str) -> Call:
     return Call(
         "/tasks/import",
         data={"step": "apply", "document": document},
+        effect=lambda: w.task_named(name) is not None,
+    )
+
+
+def _page_import_crontab(w: World, i: str, r: str) -> Call:
+    name = f"cron-{r}-{i}"
+    return Call(
+        "/tasks/import-crontab",
+        data={"step": "apply", "text": f"0 1 * * * /bin/{name}\n", "instance": i},
         effect=lambda: w.task_named(name) is not None,
     )
 
@@ -719,6 +729,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/tasks/import-export"): lambda w, i, r: Call("/tasks/import-export"),
     ("GET", "/tasks/export"): lambda w, i, r: Call("/tasks/export", marker=w.task(i).name),
     ("POST", "/tasks/import"): _page_import,
+    ("POST", "/tasks/import-crontab"): _page_import_crontab,
     ("GET", "/dashboard/events"): lambda w, i, r: Call("/dashboard/events", stream=True),
     ("GET", "/agents"): lambda w, i, r: Call("/agents"),
     ("GET", "/health"): lambda w, i, r: Call("/health"),
