@@ -12,6 +12,7 @@ from app.cli.agents import agents_app
 from app.cli.alerts import register as register_alert_commands
 from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
+from app.cli.crontab import import_crontab
 from app.cli.groups import group_app, register_run_actions
 from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
@@ -68,6 +69,7 @@ install_user_commands(cli, run_app)
 
 register_adhoc_commands(cli)
 register_io_commands(cli)
+cli.command("import-crontab")(import_crontab)
 register_alert_commands(cli)
 register_backup_commands(cli)
 register_mcp_command(cli)

@@ -108,6 +108,16 @@ class Calendars(_Namespace):
         result: JSON = self._c.request("GET", f"/calendars/{name}")
         return result
 
+    def update(self, name: str, **fields: Any) -> JSON:
+        """Change the fields given (categories, include, exclude, extra_dates, ...)."""
+        result: JSON = self._c.request("PATCH", f"/calendars/{name}", json=fields)
+        return result
+
+    def preview(self, name: str, year: int) -> JSON:
+        """A year as schedules see it: closed dates with their reason, dates a rule opened."""
+        result: JSON = self._c.request("GET", f"/calendars/{name}/preview", params={"year": year})
+        return result
+
     def delete(self, name: str) -> None:
         self._c.request("DELETE", f"/calendars/{name}")
 
@@ -165,6 +175,17 @@ class Definitions(_Namespace):
             content=body,
             headers={"content-type": "application/json"},
             params={"dry_run": str(dry_run).lower(), "mode": mode},
+        )
+        return result
+
+    def import_crontab(self, text: str, *, dry_run: bool = False, **options: Any) -> JSON:
+        """Import a crontab as tasks. `options`: format ("user" | "system"), timezone,
+        prefix, group, instance, skip_untranslatable."""
+        result: JSON = self._c.request(
+            "POST",
+            "/import/crontab",
+            json={"text": text, **options},
+            params={"dry_run": str(dry_run).lower()},
         )
         return result
 

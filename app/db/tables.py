@@ -25,9 +25,14 @@ class Calendar(SQLModel, table=True):
     description: str = ""
     country: str | None = Field(default=None, max_length=10)
     subdivision: str | None = Field(default=None, max_length=20)
+    # The holidays library's categories (public, bank, catholic, ...); [] means public.
+    categories: list[str] = Field(default_factory=list, sa_type=JSON)
     skip_weekends: bool = False
     extra_dates: list[str] = Field(default_factory=list, sa_type=JSON)
     working_dates: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Names of other calendars: their closed days close (include) or open (exclude) this one.
+    include_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
+    exclude_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.db.calendars import groups_using, tasks_using
+from app.db.calendars import groups_affected, tasks_affected
 from app.db.groups import create_group, delete_group, update_group
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
 from app.db.tasks import create_task, delete_task, update_task
@@ -59,19 +59,24 @@ class _Rows:
         return self.tasks[(instance, name)].id or 0
 
 
+# The document's field -> the row's column, where they differ.
+_CALENDAR_COLUMNS = {"include": "include_calendars", "exclude": "exclude_calendars"}
+
+
 def _calendar_values(item: Item) -> dict[str, Any]:
-    return {
-        k: item[k]
-        for k in (
-            "name",
-            "description",
-            "country",
-            "subdivision",
-            "skip_weekends",
-            "extra_dates",
-            "working_dates",
-        )
-    }
+    fields = (
+        "name",
+        "description",
+        "country",
+        "subdivision",
+        "categories",
+        "skip_weekends",
+        "extra_dates",
+        "working_dates",
+        "include",
+        "exclude",
+    )
+    return {_CALENDAR_COLUMNS.get(k, k): item[k] for k in fields}
 
 
 def _group_values(item: Item) -> dict[str, Any]:
@@ -95,7 +100,7 @@ def apply_plan(session: Session, plan: Plan, *, now: datetime) -> Applied:
     for key, fields in d.update["calendar"].items():
         row = rows.calendars[key[0]]
         for name in fields:
-            setattr(row, name, desired.of("calendar")[key][name])
+            setattr(row, _CALENDAR_COLUMNS.get(name, name), desired.of("calendar")[key][name])
         row.updated_at = now
     session.flush()
     replan_groups: set[int] = set()
@@ -121,8 +126,8 @@ def apply_plan(session: Session, plan: Plan, *, now: datetime) -> Applied:
     _apply_edges(session, plan, rows)
     applied = _deletions(session, plan, rows)
     for key in [*d.update["calendar"]]:
-        replan_tasks |= {t.id or 0 for t in tasks_using(session, key[0])}
-        replan_groups |= {g.id or 0 for g in groups_using(session, key[0])}
+        replan_tasks |= {t.id or 0 for t in tasks_affected(session, key[0])}
+        replan_groups |= {g.id or 0 for g in groups_affected(session, key[0])}
     _replan(session, replan_tasks, replan_groups, applied, now)
     return applied
 

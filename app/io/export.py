@@ -45,9 +45,12 @@ def database_snapshot(
                     description=cal.description,
                     country=cal.country,
                     subdivision=cal.subdivision,
+                    categories=cal.categories,
                     skip_weekends=cal.skip_weekends,
                     extra_dates=cal.extra_dates,
                     working_dates=cal.working_dates,
+                    include=cal.include_calendars,
+                    exclude=cal.exclude_calendars,
                 )
             ),
         )

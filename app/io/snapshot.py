@@ -39,6 +39,10 @@ def calendar_item(model: CalendarItem) -> Item:
     data = item_dict(model)
     data["extra_dates"] = sorted(set(data["extra_dates"]))
     data["working_dates"] = sorted(set(data["working_dates"]))
+    data["categories"] = sorted(set(data["categories"]))
+    # include/exclude keep their order (the order reasons are looked up in), each name once
+    data["include"] = list(dict.fromkeys(data["include"]))
+    data["exclude"] = list(dict.fromkeys(data["exclude"]))
     return data
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.domain.calendars import validate_calendar_fields
+from app.domain.calendars import find_cycle, validate_calendar_fields
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
 from app.env_secrets import MASK
 from app.io.parse import FileContent
@@ -45,10 +45,11 @@ class Checker:
 def check_state(checker: Checker) -> list[ImportProblem]:
     for label, _key, item in checker.own("calendar"):
         try:
-            validate_calendar_fields(item["country"], item["subdivision"])
+            validate_calendar_fields(item["country"], item["subdivision"], item["categories"])
         except ValueError as exc:
             field, _, text = str(exc).partition(": ")
             checker.flag(label, field, text)
+    _check_calendar_combinations(checker)
     for label, _key, item in checker.own("group"):
         checker.granted_instance(label, item["instance"])
         checker.calendar_ref(label, item)
@@ -56,6 +57,28 @@ def check_state(checker: Checker) -> list[ImportProblem]:
     _check_dependencies(checker)
     _check_group_dependencies(checker)
     return checker.problems
+
+
+def _check_calendar_combinations(checker: Checker) -> None:
+    """Included and excluded calendars exist in the state the import leaves, no calendar is
+    both, and they form no cycle (the path is named)."""
+    calendars = checker.desired.of("calendar")
+    graph = {key[0]: [*i["include"], *i["exclude"]] for key, i in calendars.items()}
+    for label, key, item in checker.own("calendar"):
+        for field in ("include", "exclude"):
+            for name in item[field]:
+                if (name,) not in calendars:
+                    checker.flag(label, field, f"unknown calendar {name!r}")
+        both = sorted(set(item["include"]) & set(item["exclude"]))
+        if both:
+            checker.flag(label, "exclude", f"{', '.join(both)} is also included")
+        cycle = find_cycle(graph, key[0])
+        if cycle is not None:
+            checker.flag(label, "include", f"calendars would form a cycle: {' -> '.join(cycle)}")
+    for key, item in calendars.items():  # a calendar left in place may lose its reference
+        for name in [*item["include"], *item["exclude"]]:
+            if (name,) not in calendars and not checker.file.label("calendar", key):
+                checker.flag(f"calendar {key[0]!r}", "include", f"uses {name!r}, which goes")
 
 
 def _check_tasks(checker: Checker) -> None:

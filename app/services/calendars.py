@@ -11,7 +11,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.db.calendars import get_calendar, groups_using, tasks_using, to_spec
+from app.db.calendars import (
+    all_calendars,
+    calendar_spec,
+    calendars_using,
+    check_combination,
+    get_calendar,
+    groups_affected,
+    groups_using,
+    references,
+    tasks_affected,
+    tasks_using,
+)
 from app.db.engine import session_scope
 from app.db.tables import Calendar
 from app.db.unit_of_work import record
@@ -19,22 +30,34 @@ from app.domain.calendars import validate_calendar_fields
 from app.domain.events import DefinitionChanged
 from app.domain.roles import Role
 from app.errors import Conflict, Forbidden, InvalidInput
-from app.models.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
-from app.scheduler.planner import plan_tasks
+from app.models.schemas import (
+    CalendarCreate,
+    CalendarPreview,
+    CalendarPublic,
+    CalendarUpdate,
+    ClosedDay,
+    PreviewDay,
+)
+from app.scheduler.group_planner import plan_group
+from app.scheduler.planner import Calendars, plan_tasks
 from app.services.actor import Actor
 
 
 def _public(session: Session, row: Calendar) -> CalendarPublic:
     users = [t.name for t in tasks_using(session, row.name)]
     users += [f"group {g.name}" for g in groups_using(session, row.name)]
+    users += [f"calendar {name}" for name in calendars_using(session, row.name)]
     return CalendarPublic(
         name=row.name,
         description=row.description,
         country=row.country,
         subdivision=row.subdivision,
+        categories=list(row.categories),
         skip_weekends=row.skip_weekends,
         extra_dates=[date.fromisoformat(d) for d in row.extra_dates],
         working_dates=[date.fromisoformat(d) for d in row.working_dates],
+        include=list(row.include_calendars),
+        exclude=list(row.exclude_calendars),
         used_by=sorted(users),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -49,16 +72,26 @@ def _require_unscoped(actor: Actor) -> None:
         )
 
 
-def _validate(country: str | None, subdivision: str | None) -> None:
+def _validate(country: str | None, subdivision: str | None, categories: list[str]) -> None:
     try:
-        validate_calendar_fields(country, subdivision)
+        validate_calendar_fields(country, subdivision, categories)
     except ValueError as exc:
         field, _, problem = str(exc).partition(": ")
         raise InvalidInput(field, problem) from exc
 
 
+def _check_combination(session: Session, name: str, include: list[str], exclude: list[str]) -> None:
+    graph = references(all_calendars(session))
+    graph.pop(name, None)
+    check_combination(graph, name, include, exclude)
+
+
 def _replan_users(session: Session, name: str, now: datetime) -> None:
-    plan_tasks(session, list(tasks_using(session, name)), now=now)
+    """Re-plan every schedule on `name` or on a calendar that combines it."""
+    plan_tasks(session, tasks_affected(session, name), now=now)
+    calendars = Calendars(session)
+    for group in groups_affected(session, name):
+        plan_group(session, group, now=now, calendars=calendars)
 
 
 def list_calendars(session: Session, *, actor: Actor) -> list[CalendarPublic]:
@@ -74,18 +107,22 @@ def create_calendar(
     engine: Engine, *, actor: Actor, now: datetime, body: CalendarCreate
 ) -> CalendarPublic:
     _require_unscoped(actor)
-    _validate(body.country, body.subdivision)
+    _validate(body.country, body.subdivision, body.categories)
     with session_scope(engine) as session:
         if session.exec(select(Calendar.id).where(Calendar.name == body.name)).first():
             raise Conflict(f"name: a calendar named {body.name!r} already exists")
+        _check_combination(session, body.name, body.include, body.exclude)
         row = Calendar(
             name=body.name,
             description=body.description,
             country=body.country,
             subdivision=body.subdivision,
+            categories=sorted(set(body.categories)),
             skip_weekends=body.skip_weekends,
             extra_dates=sorted({d.isoformat() for d in body.extra_dates}),
             working_dates=sorted({d.isoformat() for d in body.working_dates}),
+            include_calendars=_unique(body.include),
+            exclude_calendars=_unique(body.exclude),
             created_at=now,
             updated_at=now,
         )
@@ -118,8 +155,13 @@ def update_calendar(
         fields = body.model_fields_set
         country = body.country if "country" in fields else row.country
         subdivision = body.subdivision if "subdivision" in fields else row.subdivision
-        _validate(country, subdivision)
-        row.country, row.subdivision = country, subdivision
+        categories = row.categories if body.categories is None else sorted(set(body.categories))
+        _validate(country, subdivision, categories)
+        include = row.include_calendars if body.include is None else _unique(body.include)
+        exclude = row.exclude_calendars if body.exclude is None else _unique(body.exclude)
+        _check_combination(session, name, include, exclude)
+        row.country, row.subdivision, row.categories = country, subdivision, categories
+        row.include_calendars, row.exclude_calendars = include, exclude
         if body.description is not None:
             row.description = body.description
         if body.skip_weekends is not None:
@@ -163,9 +205,14 @@ def delete_calendar(engine: Engine, *, actor: Actor, now: datetime, name: str) -
         session.delete(row)
 
 
+def _unique(names: list[str]) -> list[str]:
+    """Names in the order given, each once (the order is the order reasons are looked up)."""
+    return list(dict.fromkeys(names))
+
+
 def closed_days(session: Session, *, actor: Actor, name: str, year: int) -> list[ClosedDay]:
     """Every closed day of a year with its reason (holiday name, weekend, closed date)."""
-    spec = to_spec(get_calendar(session, name))
+    spec = calendar_spec(session, name)
     day, end, result = date(year, 1, 1), date(year, 12, 31), []
     while day <= end:
         reason = spec.closed_reason(day)
@@ -173,3 +220,36 @@ def closed_days(session: Session, *, actor: Actor, name: str, year: int) -> list
             result.append(ClosedDay(date=day, reason=reason))
         day += timedelta(days=1)
     return result
+
+
+def preview_year(session: Session, *, actor: Actor, name: str, year: int) -> CalendarPreview:
+    """A year of the calendar as the schedules see it (its included and excluded calendars
+    applied): every closed date with its reason, and the dates a rule opened."""
+    row = get_calendar(session, name)
+    spec = calendar_spec(session, name)
+    closed: list[PreviewDay] = []
+    opened: list[PreviewDay] = []
+    day, end = date(year, 1, 1), date(year, 12, 31)
+    while day <= end:
+        verdict = spec.verdict(day)
+        if verdict.reason is not None:
+            item = PreviewDay(
+                date=day,
+                kind=verdict.kind,
+                reason=verdict.reason,
+                category=verdict.category,
+                calendar=verdict.calendar,
+            )
+            (closed if verdict.closed else opened).append(item)
+        day += timedelta(days=1)
+    total = (end - date(year, 1, 1)).days + 1
+    return CalendarPreview(
+        name=name,
+        year=year,
+        include=list(row.include_calendars),
+        exclude=list(row.exclude_calendars),
+        closed=closed,
+        opened=opened,
+        open_days=total - len(closed),
+        closed_days=len(closed),
+    )

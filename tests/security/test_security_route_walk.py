@@ -138,6 +138,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
     ("GET", f"{API}/groups/{{gid}}"): R(V, PATH),
@@ -170,6 +171,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/export"): R(V, LIST),
     ("GET", f"{API}/schema/export.json"): R(V),
     ("POST", f"{API}/import"): R(OP, BODY),
+    ("POST", f"{API}/import/crontab"): R(A, BODY),
     ("GET", "/metrics"): R(V),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
@@ -211,6 +213,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
     ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/import-crontab"): R(A, BODY, page=True, denied=TOASTED),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
     ("GET", "/health"): R(V, page=True),
@@ -365,6 +368,15 @@ def _page_import(w: World, i: str, r: str) -> Call:
     return Call(
         "/tasks/import",
         data={"step": "apply", "document": document},
+        effect=lambda: w.task_named(name) is not None,
+    )
+
+
+def _page_import_crontab(w: World, i: str, r: str) -> Call:
+    name = f"cron-{r}-{i}"
+    return Call(
+        "/tasks/import-crontab",
+        data={"step": "apply", "text": f"0 1 * * * /bin/{name}\n", "instance": i},
         effect=lambda: w.task_named(name) is not None,
     )
 
@@ -555,6 +567,9 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/calendars/{{name}}/closed"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/closed", params={"year": 2030}
     ),
+    ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
+    ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
         f"{API}/groups", json={"name": f"g-{r}-{i}", "instance": i}
@@ -618,6 +633,9 @@ CALLS: dict[tuple[str, str], Build] = {
             "format": "almanac/v1",
             "tasks": [{"name": "imported", "command": "true", "instance": i}],
         },
+    ),
+    ("POST", f"{API}/import/crontab"): lambda w, i, r: Call(
+        f"{API}/import/crontab", json={"text": "0 1 * * * /bin/walk\n", "instance": i}
     ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
     ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
@@ -711,6 +729,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/tasks/import-export"): lambda w, i, r: Call("/tasks/import-export"),
     ("GET", "/tasks/export"): lambda w, i, r: Call("/tasks/export", marker=w.task(i).name),
     ("POST", "/tasks/import"): _page_import,
+    ("POST", "/tasks/import-crontab"): _page_import_crontab,
     ("GET", "/dashboard/events"): lambda w, i, r: Call("/dashboard/events", stream=True),
     ("GET", "/agents"): lambda w, i, r: Call("/agents"),
     ("GET", "/health"): lambda w, i, r: Call("/health"),

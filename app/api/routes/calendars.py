@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ActorDep, AdminDep, ContextDep, UserDep
 from app.db.engine import session_scope
-from app.models.schemas import CalendarCreate, CalendarPublic, CalendarUpdate, ClosedDay
+from app.models.schemas import (
+    CalendarCreate,
+    CalendarPreview,
+    CalendarPublic,
+    CalendarUpdate,
+    ClosedDay,
+)
 from app.services import calendars
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
@@ -66,3 +72,18 @@ def closed_days(
     """Every closed day of a year with its reason (holiday name, weekend, closed date)."""
     with session_scope(context.engine) as session:
         return calendars.closed_days(session, actor=actor, name=name, year=year)
+
+
+@router.get("/{name}/preview", response_model=CalendarPreview)
+def preview(
+    name: str,
+    context: ContextDep,
+    user: UserDep,
+    actor: ActorDep,
+    year: Annotated[int, Query(ge=1970, le=2200)],
+) -> CalendarPreview:
+    """A year as schedules see it (included and excluded calendars applied): every closed
+    date with its reason (holiday name and category, weekend, extra date, from calendar X),
+    and the dates a working date or an excluded calendar opened."""
+    with session_scope(context.engine) as session:
+        return calendars.preview_year(session, actor=actor, name=name, year=year)

@@ -1,4 +1,5 @@
-"""/export, /import and /schema/export.json: definitions as one document, by name."""
+"""/export, /import and /schema/export.json: definitions as one document, by name;
+/import/crontab: a crontab as tasks."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
+from app.api.deps import ActorDep, AdminDep, ContextDep, OperatorDep, UserDep
 from app.db.engine import session_scope
 from app.io.importer import Mode
 from app.io.problems import ImportRefused
 from app.io.schema import export_schema
+from app.models.crontab_schemas import CrontabImportReport, CrontabImportRequest
 from app.models.io_schemas import ExportDocument, ImportReport
-from app.services import transfer
+from app.services import crontab_import, transfer
 
 router = APIRouter(tags=["import-export"])
 
@@ -79,6 +81,36 @@ async def import_document(
                 raw=raw,
                 mode=mode,
                 dry_run=dry_run,
+            )
+        )
+    except ImportRefused as refused:
+        return JSONResponse(
+            status_code=refused.status,
+            content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
+        )
+    return JSONResponse(report.model_dump(mode="json"))
+
+
+@router.post(
+    "/import/crontab",
+    response_model=CrontabImportReport,
+    responses={422: {"description": "Refused: `errors` lists each line (or task) and why"}},
+)
+async def import_crontab(
+    body: CrontabImportRequest,
+    context: ContextDep,
+    user: AdminDep,
+    actor: ActorDep,
+    dry_run: bool = False,
+) -> Response:
+    """Read a crontab (user or /etc/crontab format) as tasks: with `dry_run=true` only show
+    them and the lines that cannot be translated; otherwise create them all in one
+    transaction, refused whole while a line cannot be translated (unless
+    `skip_untranslatable`)."""
+    try:
+        report = await anyio.to_thread.run_sync(
+            lambda: crontab_import.import_crontab(
+                context.engine, actor=actor, now=context.clock.now(), body=body, dry_run=dry_run
             )
         )
     except ImportRefused as refused:

@@ -97,8 +97,8 @@ async def _show(
 ) -> Response:
     chosen = year or request.app.state.context.clock.now().year
     calendar = dump(await api.read(calendars.read_calendar, name=name))
-    closed = dump(await api.read(calendars.closed_days, name=name, year=chosen))
-    view = year_view(chosen, closed, [str(d) for d in calendar["working_dates"]])
+    preview = dump(await api.read(calendars.preview_year, name=name, year=chosen))
+    view = year_view(chosen, preview["closed"], [], preview["opened"])
     return await _page(
         request,
         api,
@@ -131,7 +131,13 @@ def _values(calendar: dict[str, Any]) -> dict[str, str]:
         values["skip_weekends"] = "on"
     for key in ("extra_dates", "working_dates"):
         values[key] = "\n".join(str(d) for d in calendar.get(key) or [])
+    for key in ("categories", "include", "exclude"):
+        values[key] = ", ".join(calendar.get(key) or [])
     return values
+
+
+def _words(values: dict[str, str], key: str) -> list[str]:
+    return re.findall(r"[^\s,]+", values.get(key, ""))
 
 
 def _payload(values: dict[str, str], creating: bool) -> dict[str, Any]:
@@ -142,6 +148,9 @@ def _payload(values: dict[str, str], creating: bool) -> dict[str, Any]:
         "skip_weekends": "skip_weekends" in values,
         "extra_dates": re.findall(r"\S+", values.get("extra_dates", "").replace(",", " ")),
         "working_dates": re.findall(r"\S+", values.get("working_dates", "").replace(",", " ")),
+        "categories": [c.lower() for c in _words(values, "categories")],
+        "include": _words(values, "include"),
+        "exclude": _words(values, "exclude"),
     }
     if creating:
         payload["name"] = values.get("name", "").strip()

@@ -22,14 +22,29 @@ MAX_DOCUMENT = 5 * 1024 * 1024
 
 
 @router.get("/tasks/import-export")
-async def transfer_panel(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
+async def transfer_panel(
+    request: Request,
+    api: CallsDep,
+    htmx: HtmxDep,
+    tab: Literal["definitions", "crontab"] = "definitions",
+) -> Response:
     return await page_or_panel(
         request,
         api,
         htmx.wants_fragment,
         "tasks/_transfer.html",
-        {"report": None, "document": "", "errors": []},
+        {"report": None, "document": "", "errors": [], **crontab_context(tab)},
     )
+
+
+def crontab_context(tab: str, **values: Any) -> dict[str, Any]:
+    """What the crontab tab shows: the form's values, a dry run's report, refusals."""
+    return {
+        "tab": tab,
+        "cron": {"format": "user", "timezone": "UTC", "instance": "default", **values},
+        "cron_report": None,
+        "cron_errors": [],
+    }
 
 
 @router.get("/tasks/export")
