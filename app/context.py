@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -22,3 +23,4 @@ class AppContext:
     scheduler: SchedulerService
     controls: ControlRelay  # kill / pause / resume, relayed to the replica holding the agent
     csrf_key: bytes  # keys the web forms' CSRF tokens (derived from the server's secret key)
+    started_at: datetime | None = None  # when this server process started (uptime)

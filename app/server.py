@@ -79,6 +79,7 @@ def create_app(
         scheduler=scheduler,
         controls=ControlRelay(hub, scheduler.feed),
         csrf_key=derived_key(settings.data_dir, "csrf"),
+        started_at=clock.now(),
     )
     alert_service = AlertService(engine, clock, settings)  # run endings -> alert deliveries
 

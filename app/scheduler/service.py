@@ -40,6 +40,7 @@ from app.scheduler.group_planner import (
 from app.scheduler.leader import Leadership, NotLeader
 from app.scheduler.maintenance import maintenance_pass
 from app.scheduler.planner import pending_triggers, plan_tasks
+from app.scheduler.pulse import Pulse
 from app.scheduler.retention import prune
 from app.settings import Settings
 
@@ -76,6 +77,7 @@ class SchedulerService:
         self._fire_task: asyncio.Task[None] | None = None
         # When this server began to lead: silent agents get a full timeout from then.
         self.started_at: datetime | None = None
+        self.pulse = Pulse()
 
     @property
     def role(self) -> str:
@@ -249,6 +251,7 @@ class SchedulerService:
                     break
                 for delay in result.delays:
                     self.metrics.trigger_delay.observe(delay)
+                self.pulse.fired(self.clock.now(), result.delays)
                 if (result.activated or fired_groups) and self.feed.postgres:
                     self.feed.publish("dispatch")  # for agents connected to other replicas
                 await self._send(sends)
@@ -372,6 +375,7 @@ class SchedulerService:
             changed = await anyio.to_thread.run_sync(self.maintenance_once)
         except NotLeader:
             return
+        self.pulse.maintained(self.clock.now())
         if changed:
             self._dispatch.set()
 

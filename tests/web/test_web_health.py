@@ -30,3 +30,20 @@ def test_health_page_shows_scheduler_database_agents_and_queue(
     assert context["queue"] == 1 and context["queue_more"] is False
     assert [a["name"] for a in context["offline"]] == ["far-away"] and context["online"] == []
     assert "far-away" in page.text and "runs ACTIVE, waiting to start" in page.text
+
+
+def test_health_page_shows_version_uptime_database_size_and_retention(
+    web: TestClient, web_engine: Engine
+) -> None:
+    page = web.get("/health")
+    details = page.context["details"]
+    assert details["uptime_seconds"] is not None and details["uptime_seconds"] >= 0
+    with web_engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
+    assert details["database_bytes"] == pages * page_size
+    assert details["retention_days"] is None and "runs kept forever" in page.text
+    # Without a leading scheduler nothing has fired yet, and the page says so.
+    assert details["last_fire_at"] is None and "none yet" in page.text
+    assert details["timers"] == 0
+    assert page.context["health"]["version"] in page.text

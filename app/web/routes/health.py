@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.domain.states import RunStatus
 from app.services import agents, runs
-from app.services.health import server_health
+from app.services.health import server_details, server_health
 from app.web.calls import Calls, CallsDep, dump
 from app.web.templating import render
 
@@ -20,11 +20,13 @@ router = APIRouter(include_in_schema=False)
 async def _context(calls: Calls) -> dict[str, Any]:
     context = calls.context
     health = await calls.run(lambda: server_health(context))
+    details = await calls.run(lambda: server_details(context))
     fleet = dump(await calls.read(agents.list_agents, hub=context.hub))
     queue = await calls.read(runs.list_runs, status=[RunStatus.ACTIVE], page_size=500)
     return {
         "active": "health",
         "health": health,
+        "details": details,
         "agents": fleet,
         "online": [a for a in fleet if a.get("connected")],
         "offline": [a for a in fleet if not a.get("connected")],
