@@ -7,6 +7,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+# Libraries that speak at INFO about the server's own routine (APScheduler: two lines a
+# second for the maintenance tick; httpx: a line per internal call): warnings only, unless the
+# whole log is at DEBUG.
+QUIET = ("apscheduler", "httpx", "httpcore")
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and is kept.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -36,3 +41,5 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG else level)

@@ -68,3 +68,7 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     # The curl part: the second task's run, waited for, shown, and its df output.
     assert '"name":"disk"' in out.replace(" ", "")
     assert "Filesystem" in out
+    # The server's own log stays quiet at INFO: no line per maintenance tick or internal call.
+    server_log = server.log.read_text()
+    assert "apscheduler" not in server_log and "httpx" not in server_log
+    assert "agent" in server_log  # it still says what matters (an agent connected)
