@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, Response
 
 from app.api.deps import ContextDep
 from app.context import AppContext
+from app.domain.states import RunStatus
 from app.models.group_schemas import MarkSuccess
 from app.models.security_schemas import Approval
 from app.services import approvals, outputs, run_controls
@@ -54,6 +55,11 @@ async def run_page(
     if htmx.wants_fragment:
         return render(request, "run_detail/_status.html", {"view": view}, session=api.session)
     log = await load_log(api, context, view.run, stream="stdout", page=None, attempt=view.attempt)
+    if view.run.status == RunStatus.FAILED and log.counts.get("stderr"):
+        # A failed run opens where its error usually is.
+        log = await load_log(
+            api, context, view.run, stream="stderr", page=None, attempt=view.attempt
+        )
     return render(
         request,
         "run_detail/page.html",

@@ -9,6 +9,42 @@
   function lines() { return document.getElementById("log-lines"); }
   function follow() { var el = document.getElementById("log-follow"); return el && el.checked; }
 
+  // ---- ANSI colours ---------------------------------------------------------------
+  // SGR colour and bold codes become spans (classes ansi-fg-N, ansi-bold); other control
+  // sequences are dropped. The raw text stays on the line for search to start from.
+  var CSI = /\x1b\[([0-9;?]*)([A-Za-z])/g;
+  function plain(raw) { return raw.replace(CSI, ""); }
+  function paint(t, raw) {
+    t.dataset.raw = raw;
+    if (raw.indexOf("\x1b[") < 0) { t.textContent = raw; return; }
+    t.textContent = "";
+    var fg = null, bold = false, at = 0, m;
+    function put(text) {
+      if (!text) return;
+      if (fg === null && !bold) { t.appendChild(document.createTextNode(text)); return; }
+      var span = document.createElement("span");
+      span.className = (fg !== null ? "ansi-fg-" + fg : "") + (bold ? " ansi-bold" : "");
+      span.textContent = text;
+      t.appendChild(span);
+    }
+    CSI.lastIndex = 0;
+    while ((m = CSI.exec(raw)) !== null) {
+      put(raw.slice(at, m.index));
+      at = CSI.lastIndex;
+      if (m[2] !== "m") continue;
+      (m[1] || "0").split(";").forEach(function (code) {
+        var n = parseInt(code || "0", 10);
+        if (n === 0) { fg = null; bold = false; }
+        else if (n === 1) bold = true;
+        else if (n === 22) bold = false;
+        else if (n === 39) fg = null;
+        else if ((n >= 30 && n <= 37) || (n >= 90 && n <= 97)) fg = n;
+      });
+    }
+    put(raw.slice(at));
+  }
+  function rawOf(t) { return t.dataset.raw !== undefined ? t.dataset.raw : t.textContent; }
+
   // ---- live output --------------------------------------------------------------
   function lineCount(b, stream) { return parseInt(b.dataset["lines" + cap(stream)] || "0", 10); }
   function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
@@ -20,7 +56,7 @@
     var a = document.createElement("a");
     a.className = "no"; a.href = "#l-" + number; a.textContent = number;
     var t = document.createElement("span");
-    t.className = "t"; t.textContent = text;
+    t.className = "t"; paint(t, text);
     div.appendChild(a); div.appendChild(t);
     box.appendChild(div);
     return div;
@@ -48,7 +84,8 @@
       if (continuing) {
         var last = box.lastElementChild;
         if (last && last.classList.contains("ln")) {
-          last.querySelector(".t").textContent += piece;
+          var lt = last.querySelector(".t");
+          paint(lt, rawOf(lt) + piece);
           mark(last);
           return;
         }
@@ -59,6 +96,10 @@
     b.dataset["lines" + key] = String(total);
     var count = document.getElementById("count-" + stream);
     if (count) count.textContent = total;
+    var range = document.getElementById("log-range");
+    if (live && range && box.firstElementChild && box.firstElementChild.classList.contains("ln")) {
+      range.textContent = "lines " + box.firstElementChild.id.slice(2) + "–" + total + " of " + total;
+    }
     if (live) {
       while (box.children.length > MAX_LIVE_LINES) box.firstElementChild.remove();
       if (follow()) box.scrollTop = box.scrollHeight;
@@ -71,10 +112,11 @@
   function mark(line) {
     var t = line.querySelector(".t");
     if (!t) return;
-    var text = t.textContent;
-    if (!query) { if (t.children.length) t.textContent = text; return; }
+    var raw = rawOf(t), text = plain(raw);
+    if (!query) { paint(t, raw); return; }
     var re = new RegExp(escapeRe(query), "gi");
-    if (!re.test(text)) { if (t.children.length) t.textContent = text; return; }
+    if (!re.test(text)) { paint(t, raw); return; }
+    t.dataset.raw = raw;
     t.textContent = "";
     var at = 0;
     text.replace(re, function (hit, index) {
@@ -145,6 +187,17 @@
     box.scrollTop = el.offsetTop - box.offsetTop - box.clientHeight / 3;
   }
 
+  // ---- follow ------------------------------------------------------------------------
+  // Scrolling up to read releases Follow; scrolling back to the bottom takes it up again.
+  document.addEventListener("scroll", function (evt) {
+    var box = evt.target;
+    if (!box || box.id !== "log-lines") return;
+    var el = document.getElementById("log-follow");
+    if (!el) return;
+    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 8;
+    if (el.checked !== atBottom) el.checked = atBottom;
+  }, true);
+
   // ---- wiring -----------------------------------------------------------------------
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var msg = evt.detail;
@@ -190,6 +243,7 @@
         "&attempt=" + b.dataset.attempt, { target: "#log-body", swap: "outerHTML" });
     });
     var b = body();
+    markAll();  // colours on the lines the page came with
     if (b && b.dataset.live === "1" && follow()) lines().scrollTop = lines().scrollHeight;
     if (window.location.hash === "#logs") document.getElementById("logs").scrollIntoView();
   });
