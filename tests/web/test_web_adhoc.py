@@ -63,6 +63,8 @@ def test_by_labels_and_refusals(web: TestClient, web_engine: Engine) -> None:
     _agents(web_engine)
     by_label = web.post("/adhoc", data={"command": "true", "target": "labels", "labels": "zone=us"})
     assert [r["target"] for r in by_label.context["batch"]["runs"]] == ["a2"]
+    # A success clears whatever refusal the form showed before.
+    assert '<div id="adhoc-errors" hx-swap-oob="innerHTML"></div>' in by_label.text
     none = web.post("/adhoc", data={"command": "true", "target": "agents"})
     assert none.status_code == 422 and none.context["errors"] == {
         "agents": "choose at least one agent"

@@ -123,8 +123,13 @@ async def submit(
         "HX-Push-Url": f"/adhoc/{batch['batch_id']}",
         "HX-Trigger": json.dumps({"toast": {"text": text}}),
     }
+    # A refusal shown before this submit no longer applies: the answer clears it.
     return render(
-        request, "adhoc/_batch.html", {"batch": batch}, session=api.session, headers=headers
+        request,
+        "adhoc/_batch.html",
+        {"batch": batch, "clear_errors": True},
+        session=api.session,
+        headers=headers,
     )
 
 
