@@ -8,13 +8,17 @@ the spec's bookkeeping so dispatch runs nothing else (app/scheduler/dispatch.py)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from app.db.engine import session_scope
 from app.db.run_commands import apply
 from app.db.runs import get_run
+from app.db.sealing import box_or_none
 from app.db.tables import Run
 from app.db.unit_of_work import record
 from app.domain import run_commands as c
@@ -26,9 +30,35 @@ from app.errors import Conflict
 from app.models.schemas import RunPublic
 from app.models.security_schemas import Approval, Decision
 from app.services.actor import Actor
-from app.services.env_view import audited_run
+from app.services.env_view import audited_run, reveals_env, run_spec_fields
 from app.services.policy_gate import enforce
 from app.services.runs_view import run_public
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A run waiting for a decision, with the spec it will run as the reader may see it."""
+
+    run: RunPublic
+    spec: dict[str, Any]
+    spec_digest: str
+
+
+def pending(session: Session, *, actor: Actor, limit: int = 200) -> tuple[list[Pending], bool]:
+    """The runs waiting for approval in the reader's instances, oldest first (and whether
+    more wait beyond `limit`)."""
+    rows = session.exec(
+        select(Run)
+        .where(Run.status == RunStatus.PENDING_APPROVAL, actor.scope.condition(Run.instance))
+        .order_by(col(Run.id))
+        .limit(limit + 1)
+    ).all()
+    box, reveal = box_or_none(session), reveals_env(actor.role)
+    items = []
+    for row in rows[:limit]:
+        fields = run_spec_fields(row, reveal, box)
+        items.append(Pending(run_public(row), fields["spec"], fields["spec_digest"]))
+    return items, len(rows) > limit
 
 
 def _check_digest(run: Run, wanted: str | None) -> str:

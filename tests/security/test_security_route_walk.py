@@ -90,6 +90,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/auth/password"): R(V),
     ("POST", f"{API}/auth/logout"): R(V),
     ("GET", f"{API}/auth/me"): R(V),
+    ("PATCH", f"{API}/auth/me"): R(V),
     ("GET", f"{API}/tasks"): R(V, LIST),
     ("POST", f"{API}/tasks"): R(U, BODY),
     ("GET", f"{API}/tasks/{{tid}}"): R(V, PATH),
@@ -244,6 +245,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/password"): R(V, page=True),
     ("POST", "/password"): R(V, page=True),
+    ("GET", "/profile"): R(V, page=True),
+    ("POST", "/profile"): R(V, page=True),
+    ("GET", "/approvals"): R(V, page=True),
+    ("GET", "/approvals/count"): R(V, page=True),
+    # A decision per chosen run: one of another instance is reported "not found" on the page.
+    ("POST", "/approvals"): R(OP, page=True, denied=TOASTED),
     ("GET", "/admin"): R(A, page=True),
     ("POST", "/admin/users"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/users/{username}"): R(A, PATH, page=True, denied=TOASTED),
@@ -420,6 +427,26 @@ def _page_adhoc_kill(w: World, i: str, r: str) -> Call:
     )
 
 
+def _own_timezone(w: World, i: str, r: str) -> Call:
+    _, token = w.fresh_user(r)
+    return Call(f"{API}/auth/me", token=token, json={"timezone": "Asia/Tokyo"})
+
+
+def _page_profile(w: World, i: str, r: str) -> Call:
+    name, _ = w.fresh_user(r)
+    return Call(
+        "/profile",
+        token=w.token_for(name, "session"),
+        ok=frozenset({200, 303}),
+        data={"timezone": "Asia/Tokyo"},
+    )
+
+
+def _page_approvals(w: World, i: str, r: str) -> Call:
+    run_id = w.run(i, RunStatus.PENDING_APPROVAL)
+    return Call("/approvals", data={"run": str(run_id), "action": "reject", "comment": "walked"})
+
+
 def _page_password(w: World, i: str, r: str) -> Call:
     name, _ = w.fresh_user(r)
     before = w.password_hash_of(name)
@@ -486,6 +513,7 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/auth/logout", token=w.token_for(f"walk-{r}")
     ),
     ("GET", f"{API}/auth/me"): lambda w, i, r: Call(f"{API}/auth/me"),
+    ("PATCH", f"{API}/auth/me"): _own_timezone,
     ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
     ("POST", f"{API}/tasks"): _task_body,
     ("GET", f"{API}/tasks/{{tid}}"): _task(),
@@ -778,6 +806,11 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/adhoc/{batch_id}/kill"): _page_adhoc_kill,
     ("GET", "/password"): lambda w, i, r: Call("/password"),
     ("POST", "/password"): _page_password,
+    ("GET", "/profile"): lambda w, i, r: Call("/profile"),
+    ("POST", "/profile"): _page_profile,
+    ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
+    ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
+    ("POST", "/approvals"): _page_approvals,
     ("GET", "/admin"): lambda w, i, r: Call("/admin"),
     ("POST", "/admin/users"): lambda w, i, r: (
         lambda name: Call(

@@ -6,6 +6,7 @@ from app.web.routes import (
     adhoc,
     admin,
     agents,
+    approvals,
     calendars,
     crontab_import,
     dashboard,
@@ -36,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     health.router,
     profile.router,
+    approvals.router,
 )
