@@ -99,6 +99,19 @@ def resolve_values(
     return values
 
 
+def defaults_of(decls: Sequence[Mapping[str, Any]]) -> dict[str, object]:
+    """The declared defaults (a scheduled run's values); a required parameter without a
+    default has no value, so a placeholder naming it fails the run when it is dispatched."""
+    values: dict[str, object] = {}
+    for decl in decls:
+        if decl.get("default") is not None:
+            try:
+                values[str(decl["name"])] = coerce_value(decl, decl["default"])
+            except InvalidInput:
+                continue
+    return values
+
+
 def coerce_value(decl: Mapping[str, Any], raw: object) -> object:
     """`raw` as a value of the declared type, or InvalidInput naming `params.NAME`."""
     name = decl.get("name")
