@@ -53,3 +53,12 @@ class RunRequest(BaseModel):
 
     business_date: date | None = None
     params: ParamValues = Field(default_factory=dict)
+
+
+class RerunRequest(BaseModel):
+    """Optional body of `POST /runs/{id}/rerun`: new parameter values for the re-run run
+    (left out: it keeps the values it ran with)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: ParamValues | None = None

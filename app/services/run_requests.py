@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from app.db.runs import local_date
-from app.db.tables import Task, TaskGroup
+from app.db.tables import Run, Task, TaskGroup
+from app.domain import run_spec
 from app.domain.params import (
     check_group_given,
     group_values,
     resolve_values,
     task_values_in_group,
 )
+from app.errors import InvalidInput
 from app.models.param_schemas import RunRequest
+
+# A re-run keeps its business date: no "today" is needed to resolve its values.
+_NO_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def task_inputs(
@@ -46,3 +51,23 @@ def group_inputs(
     given: dict[str, object] = dict(request.params)
     check_group_given(group.params, [t.params for t in tasks], given)
     return day, given
+
+
+def give_new_params(session: Session, run: Run, given: dict[str, object]) -> None:
+    """Re-run with other values: checked as a force run's would be, then stored on the run
+    and in its spec. An operator asks for it, so an approved spec is approved as changed."""
+    task = session.get(Task, run.task_id) if run.task_id is not None else None
+    if task is None:
+        raise InvalidInput("params", "only a task's run takes parameter values")
+    group = session.get(TaskGroup, task.group_id) if task.group_id is not None else None
+    declared = {str(d["name"]) for d in [*task.params, *(group.params if group else [])]}
+    # The values it ran with stay, but for those given anew (and those no longer declared).
+    kept = {k: v for k, v in (run.params or {}).items() if k in declared}
+    request = RunRequest(params={**kept, **given})
+    _day, params = task_inputs(session, task, request, now=_NO_CLOCK)
+    run.params = params
+    approved = run_spec.APPROVED in run.spec
+    run.spec = {**run.spec, "params": params}
+    if approved:
+        run.spec = {**run.spec, run_spec.APPROVED: run_spec.digest(run.spec)}
+    session.add(run)
