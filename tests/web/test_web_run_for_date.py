@@ -36,7 +36,8 @@ def test_the_run_for_date_form_checks_as_you_type_and_runs(
         )
         assert created.status_code == 201, created.text
         tid = created.json()["tid"]
-    page = signed_in(browser, live)
+    runs = signed_in(browser, live)
+    page = runs.context.new_page()
     page.goto(f"{live.url}/tasks/{tid}")
     form = page.locator("#run-form")
     page.click("#run-for-date summary")
