@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from support import seed_user
+
+from app.db.engine import make_engine
 
 PARAMS: list[dict[str, Any]] = [
     {"name": "region", "type": "choice", "choices": ["EU", "US"], "default": "EU"},
@@ -141,3 +144,29 @@ def test_export_import_round_trip_keeps_params(api: TestClient) -> None:
     exported["tasks"][0]["command"] = "echo ${param.nothing}"
     refused = api.post("/api/v1/import", json=exported)
     assert refused.status_code == 422 and "param.nothing" in refused.text
+
+
+def test_roles_and_instances_for_runs_for_a_date(api: TestClient, database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        viewer = seed_user(engine, "ctx-viewer", role="viewer")
+        user = seed_user(engine, "ctx-user", role="user")
+        outsider = seed_user(engine, "ctx-out", role="operator", instances=["other"])
+    finally:
+        engine.dispose()
+    task = _task(api)
+    body = {"business_date": "2026-03-02", "params": {"region": "US"}}
+    url = f"/api/v1/tasks/{task['tid']}/run"
+
+    def as_(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    assert api.post(url, json=body, headers=as_(viewer)).status_code == 403
+    assert api.post(url, json=body, headers=as_(outsider)).status_code == 404
+    submitted = api.post(url, json=body, headers=as_(user))
+    assert submitted.status_code == 201, submitted.text
+    assert submitted.json()["status"] == "PENDING_APPROVAL"
+    detail = api.get(f"/api/v1/runs/{submitted.json()['id']}").json()
+    # The approver reviews the date and the values: both are in the approved spec.
+    assert detail["spec"]["params"] == {"region": "US", "n": 1}
+    assert detail["spec"]["business_date"] == "2026-03-02"
