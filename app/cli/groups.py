@@ -122,9 +122,12 @@ def register_run_actions(run_app: typer.Typer) -> None:
         emit_json(_call("POST", f"/runs/{run_id}/force"))
 
     @run_app.command("rerun")
-    def rerun(run_id: int) -> None:
-        """Run a finished run again, with everything downstream of it."""
-        typer.echo(f"restarted runs: {_call('POST', f'/runs/{run_id}/rerun')}")
+    def rerun(run_id: int, param: ParamOption = None) -> None:
+        """Run a finished run again, with everything downstream of it; it keeps its params
+        but for those given with --param."""
+        params = param_values(param)
+        body = {"json": {"params": params}} if params else {}
+        typer.echo(f"restarted runs: {_call('POST', f'/runs/{run_id}/rerun', **body)}")
 
     @run_app.command("mark-success")
     def mark_success(run_id: int, reason: Annotated[str, typer.Option(help="Why.")]) -> None:

@@ -48,6 +48,13 @@ def test_task_run_with_params_and_date(almanac: Cli, agent_ready: LiveServer) ->
     data = json.loads(almanac("run", "show", run_id, "--json").stdout)
     assert data["params"] == {"region": "; rm -rf /", "count": 4}
 
+    again = almanac("run", "rerun", run_id, "--param", "count=8")
+    assert again.exit_code == 0, again.output
+    with agent_ready.client() as http:
+        rerun = http.get(f"/runs/{run_id}").json()
+    assert rerun["params"] == {"region": "; rm -rf /", "count": 8}
+    assert rerun["business_date"] == "2026-01-05"
+
     refused = almanac("task", "run", str(tid), "--param", "count=many")
     assert refused.exit_code != 0 and "params.count" in refused.output
     malformed = almanac("task", "run", str(tid), "--param", "count")
