@@ -7,8 +7,8 @@ pure (app/domain/placeholders.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date
 from typing import Any
 
@@ -32,16 +32,53 @@ class Expanded:
     mounts: list[str]
 
 
-def context_for(
-    session: Session, run: Run, calendars: dict[str, CalendarSpec | None] | None = None
-) -> PlaceholderContext:
-    """Everything `run`'s placeholders may name. `calendars` caches calendars by name over a
-    dispatch pass."""
-    task = session.get(Task, run.task_id) if run.task_id is not None else None
-    group = _group_of(session, run, task)
+@dataclass
+class PassCache:
+    """What one dispatch pass reads once: tasks, groups, calendars and the upstream results of
+    each group run (the session's identity map holds rows weakly, so it does not do this)."""
+
+    tasks: dict[int, Task | None] = field(default_factory=dict)
+    groups: dict[int, TaskGroup | None] = field(default_factory=dict)
+    group_of_run: dict[int, int | None] = field(default_factory=dict)
+    calendars: dict[str, CalendarSpec | None] = field(default_factory=dict)
+    results: dict[int, dict[str, dict[str, object]]] = field(default_factory=dict)
+
+    def preload(self, session: Session, runs: Sequence[Run]) -> None:
+        """Read the group runs and upstream results of `runs` in two queries."""
+        ids = {r.group_run_id for r in runs if r.group_run_id is not None} - set(self.results)
+        if not ids:
+            return
+        for gr_id, group_id in session.exec(
+            select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(ids))
+        ).all():
+            self.group_of_run[gr_id or 0] = group_id
+        for gr_id in ids:
+            self.results[gr_id] = {}
+        rows = session.exec(
+            select(Run.group_run_id, Task.name, Run.results)
+            .join(Task, col(Task.id) == col(Run.task_id))
+            .where(col(Run.group_run_id).in_(ids))
+        ).all()
+        for gr_id, name, results in rows:
+            if results and gr_id is not None:
+                self.results[gr_id][name] = dict(results)
+
+
+def context_for(session: Session, run: Run, cache: PassCache | None = None) -> PlaceholderContext:
+    """Everything `run`'s placeholders may name. `cache` spares a dispatch pass reading the
+    same rows for every run."""
+    cache = cache or PassCache()
+    task = _task(session, run.task_id, cache)
+    group = _group_of(session, run, task, cache)
     schedule = (group.schedule if group is not None else None) or (
         task.schedule if task is not None else None
     )
+    upstream: dict[str, dict[str, object]] = {}
+    if run.group_run_id is not None:
+        if run.group_run_id not in cache.results:
+            cache.results[run.group_run_id] = _group_run_results(session, run.group_run_id)
+        own = task.name if task is not None else None
+        upstream = {k: v for k, v in cache.results[run.group_run_id].items() if k != own}
     return PlaceholderContext(
         business_date=run.business_date or _utc_day(run),
         task=str(run.spec.get("task_name") or (task.name if task else "")),
@@ -50,8 +87,8 @@ def context_for(
         attempt=run.attempt,
         params=dict(run.params or {}),
         variables=variables_for(session, run),
-        upstream=upstream_results_for(session, run),
-        calendar=_calendar(session, (schedule or {}).get("calendar"), calendars),
+        upstream=upstream,
+        calendar=_calendar(session, (schedule or {}).get("calendar"), cache.calendars),
     )
 
 
@@ -64,10 +101,17 @@ def upstream_results_for(session: Session, run: Run) -> dict[str, dict[str, obje
     """Task name -> results published by the other runs of the same group run."""
     if run.group_run_id is None:
         return {}
+    rows = _group_run_results(session, run.group_run_id, but=run.id)
+    return rows
+
+
+def _group_run_results(
+    session: Session, group_run_id: int, but: int | None = None
+) -> dict[str, dict[str, object]]:
     rows = session.exec(
         select(Task.name, Run.results)
         .join(Task, col(Task.id) == col(Run.task_id))
-        .where(Run.group_run_id == run.group_run_id, Run.id != run.id)
+        .where(Run.group_run_id == group_run_id, Run.id != (but or 0))
     ).all()
     return {name: dict(results or {}) for name, results in rows if results}
 
@@ -111,14 +155,28 @@ def expand_spec(
     )
 
 
-def _group_of(session: Session, run: Run, task: Task | None) -> TaskGroup | None:
+def _task(session: Session, tid: int | None, cache: PassCache) -> Task | None:
+    if tid is None:
+        return None
+    if tid not in cache.tasks:
+        cache.tasks[tid] = session.get(Task, tid)
+    return cache.tasks[tid]
+
+
+def _group_of(session: Session, run: Run, task: Task | None, cache: PassCache) -> TaskGroup | None:
     group_id: int | None = None
     if run.group_run_id is not None:
-        group_run = session.get(GroupRun, run.group_run_id)
-        group_id = group_run.group_id if group_run is not None else None
+        if run.group_run_id not in cache.group_of_run:
+            group_run = session.get(GroupRun, run.group_run_id)
+            cache.group_of_run[run.group_run_id] = group_run.group_id if group_run else None
+        group_id = cache.group_of_run[run.group_run_id]
     elif task is not None:
         group_id = task.group_id
-    return session.get(TaskGroup, group_id) if group_id is not None else None
+    if group_id is None:
+        return None
+    if group_id not in cache.groups:
+        cache.groups[group_id] = session.get(TaskGroup, group_id)
+    return cache.groups[group_id]
 
 
 def _calendar(

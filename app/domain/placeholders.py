@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 from app.domain.calendars import CalendarSpec
 from app.domain.params import as_text
@@ -65,28 +66,36 @@ class PlaceholderContext:
 
 def parse(text: str) -> list[Segment]:
     """Literal text and placeholders, in order; PlaceholderError for a bad one."""
+    return list(_parsed(text))
+
+
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[Segment, ...]:
+    # Cached: the same command is expanded for every run of its task.
     segments: list[Segment] = []
     literal: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith("$${", i):
+    at = 0
+    for token in _TOKEN.finditer(text):
+        literal.append(text[at : token.start()])
+        at = token.end()
+        if token.group(0) == "$${":
             literal.append("${")
-            i += 3
-        elif text.startswith("${", i):
-            end = text.find("}", i + 2)
-            if end < 0:
-                raise PlaceholderError(f"unclosed placeholder at {text[i : i + 20]!r}")
-            if literal:
-                segments.append("".join(literal))
-                literal = []
-            segments.append(parse_placeholder(text[i + 2 : end]))
-            i = end + 1
+        elif token.group(1) is None:
+            raise PlaceholderError(
+                f"unclosed placeholder at {text[token.start() : token.start() + 20]!r}"
+            )
         else:
-            literal.append(text[i])
-            i += 1
-    if literal:
+            if any(literal):
+                segments.append("".join(literal))
+            literal = []
+            segments.append(parse_placeholder(token.group(1)))
+    literal.append(text[at:])
+    if any(literal):
         segments.append("".join(literal))
-    return segments
+    return tuple(segments)
 
 
 def parse_placeholder(body: str) -> Placeholder:
@@ -157,7 +166,7 @@ def expand(text: str, context: PlaceholderContext, *, shell: bool) -> str:
     """`text` with every placeholder replaced; `shell=True` quotes each value (a command)."""
     quote: Callable[[str], str] = shlex.quote if shell else _as_is
     out: list[str] = []
-    for segment in parse(text):
+    for segment in _parsed(text):
         if isinstance(segment, str):
             out.append(segment)
         else:

@@ -8,12 +8,11 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from app.db.run_commands import apply
-from app.db.run_inputs import context_for, expand_spec
+from app.db.run_inputs import PassCache, context_for, expand_spec
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
 from app.domain import run_commands as c
 from app.domain import run_spec
-from app.domain.calendars import CalendarSpec
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
@@ -78,8 +77,10 @@ def dispatch_pending(
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
-    calendars: dict[str, CalendarSpec | None] = {}  # and one read of each calendar
-    for run in session.exec(stmt).all():
+    inputs = PassCache()  # and one read of each task, group and calendar
+    pending = session.exec(stmt).all()
+    inputs.preload(session, pending)
+    for run in pending:
         waiting = blockers.of(run)
         if waiting:
             more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
@@ -98,7 +99,7 @@ def dispatch_pending(
         if not _as_approved(session, run, now):
             continue
         try:
-            message = start_message(run, box, context_for(session, run, calendars))
+            message = start_message(run, box, context_for(session, run, inputs))
         except PlaceholderError as exc:
             apply(session, run, c.ExpansionFailed(str(exc)), now=now)
             continue

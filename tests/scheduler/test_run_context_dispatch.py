@@ -12,10 +12,11 @@ from sqlmodel import select
 from app.db.engine import session_scope
 from app.db.run_commands import apply
 from app.db.runs import create_run, get_run, task_spec
-from app.db.tables import Run, Task, User
+from app.db.tables import Calendar, DependencyEdge, Run, Task, TaskGroup, User
 from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.states import RunStatus, TriggerKind
+from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks
 from app.services.actor import Actor
 from app.services.run_controls import rerun
@@ -136,3 +137,54 @@ async def test_an_approved_run_still_runs_its_approved_spec_expanded(world: Worl
     assert agent.starts[-1].command == "echo 'y z'"
     with session_scope(world.engine) as session:
         assert session.exec(select(Run.status).where(Run.id == run_id)).one() == "RUNNING"
+
+
+async def test_a_downstream_reads_its_upstreams_result_and_the_group_values(world: World) -> None:
+    with session_scope(world.engine) as session:
+        calendar = Calendar(name="ctx-cal", skip_weekends=True, extra_dates=["2026-03-06"])
+        group = TaskGroup(
+            name="nightly",
+            schedule={"kind": "cron", "cron": "0 6 * * *", "calendar": "ctx-cal"},
+            params=[{"name": "region", "type": "string", "default": "EU"}],
+        )
+        session.add_all([calendar, group])
+        session.flush()
+        extract = Task(name="extract", command="true", group_id=group.id, target="fake")
+        load = Task(
+            name="load",
+            command="load ${upstream.extract.file} ${param.region} ${business_date-1b}",
+            group_id=group.id,
+            target="fake",
+        )
+        session.add_all([extract, load])
+        session.flush()
+        session.add(DependencyEdge(group_id=group.id or 0, upstream_id=extract.id or 0,
+                                   downstream_id=load.id or 0))  # fmt: skip
+        session.flush()
+        group_run = start_group_run(
+            session,
+            group,
+            now=world.clock.now(),
+            kind=TriggerKind.MANUAL,
+            business_date=date(2026, 3, 9),  # a Monday; Friday the 6th is closed
+            params={"region": "US"},
+        )
+        group_run_id = group_run.id
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [first] = agent.starts
+    assert first.env["ALMANAC_GROUP"] == "nightly"
+    assert first.env["ALMANAC_GROUP_RUN_ID"] == str(group_run_id)
+    assert first.env["ALMANAC_PARAM_REGION"] == "US"
+    with session_scope(world.engine) as session:
+        run = get_run(session, first.run_id)
+        run.results = {"file": "/data/a b.csv"}  # what the results file would have said
+        session.add(run)
+    await agent.finish(first.run_id, exit_code=0)
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    second = agent.starts[-1]
+    assert second.command == "load '/data/a b.csv' US 2026-03-05"
+    assert second.env["ALMANAC_BUSINESS_DATE"] == "2026-03-09"
