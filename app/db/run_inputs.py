@@ -41,7 +41,8 @@ class PassCache:
     groups: dict[int, TaskGroup | None] = field(default_factory=dict)
     group_of_run: dict[int, int | None] = field(default_factory=dict)
     calendars: dict[str, CalendarSpec | None] = field(default_factory=dict)
-    results: dict[int, dict[str, dict[str, object]]] = field(default_factory=dict)
+    # group run -> (run id, task name, results) of its runs that published any
+    results: dict[int, list[tuple[int, str, dict[str, object]]]] = field(default_factory=dict)
 
     def preload(self, session: Session, runs: Sequence[Run]) -> None:
         """Read the group runs and upstream results of `runs` in two queries."""
@@ -53,15 +54,15 @@ class PassCache:
         ).all():
             self.group_of_run[gr_id or 0] = group_id
         for gr_id in ids:
-            self.results[gr_id] = {}
+            self.results[gr_id] = []
         rows = session.exec(
-            select(Run.group_run_id, Task.name, Run.results)
+            select(Run.group_run_id, Run.id, Task.name, Run.results)
             .join(Task, col(Task.id) == col(Run.task_id))
             .where(col(Run.group_run_id).in_(ids))
         ).all()
-        for gr_id, name, results in rows:
+        for gr_id, run_id, name, results in rows:
             if results and gr_id is not None:
-                self.results[gr_id][name] = dict(results)
+                self.results[gr_id].append((run_id or 0, name, dict(results)))
 
 
 def context_for(session: Session, run: Run, cache: PassCache | None = None) -> PlaceholderContext:
@@ -73,12 +74,6 @@ def context_for(session: Session, run: Run, cache: PassCache | None = None) -> P
     schedule = (group.schedule if group is not None else None) or (
         task.schedule if task is not None else None
     )
-    upstream: dict[str, dict[str, object]] = {}
-    if run.group_run_id is not None:
-        if run.group_run_id not in cache.results:
-            cache.results[run.group_run_id] = _group_run_results(session, run.group_run_id)
-        own = task.name if task is not None else None
-        upstream = {k: v for k, v in cache.results[run.group_run_id].items() if k != own}
     return PlaceholderContext(
         business_date=run.business_date or _utc_day(run),
         task=str(run.spec.get("task_name") or (task.name if task else "")),
@@ -87,7 +82,7 @@ def context_for(session: Session, run: Run, cache: PassCache | None = None) -> P
         attempt=run.attempt,
         params=dict(run.params or {}),
         variables=variables_for(session, run),
-        upstream=upstream,
+        upstream=upstream_results_for(session, run, cache),
         calendar=_calendar(session, (schedule or {}).get("calendar"), cache.calendars),
     )
 
@@ -97,23 +92,19 @@ def variables_for(session: Session, run: Run) -> dict[str, str]:
     return {}
 
 
-def upstream_results_for(session: Session, run: Run) -> dict[str, dict[str, object]]:
+def upstream_results_for(
+    session: Session, run: Run, cache: PassCache | None = None
+) -> dict[str, dict[str, object]]:
     """Task name -> results published by the other runs of the same group run."""
     if run.group_run_id is None:
         return {}
-    rows = _group_run_results(session, run.group_run_id, but=run.id)
-    return rows
-
-
-def _group_run_results(
-    session: Session, group_run_id: int, but: int | None = None
-) -> dict[str, dict[str, object]]:
-    rows = session.exec(
-        select(Task.name, Run.results)
-        .join(Task, col(Task.id) == col(Run.task_id))
-        .where(Run.group_run_id == group_run_id, Run.id != (but or 0))
-    ).all()
-    return {name: dict(results or {}) for name, results in rows if results}
+    if cache is None:
+        cache = PassCache()
+    if run.group_run_id not in cache.results:
+        cache.preload(session, [run])
+    return {
+        name: results for rid, name, results in cache.results[run.group_run_id] if rid != run.id
+    }
 
 
 def context_environment(run: Run, context: PlaceholderContext) -> dict[str, str]:
