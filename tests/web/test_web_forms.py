@@ -85,6 +85,7 @@ def test_task_form_reads_every_field() -> None:
         "active": True,
         "retry_exponential": True,
         "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "UTC"},
+        "params": [{"name": "region", "type": "choice", "choices": ["EU"], "default": "EU"}],
     }
     assert task_from_form(task_to_form(task)) == task
 
