@@ -12,6 +12,7 @@ import app.db.alert_tables
 import app.db.login_tables
 import app.db.policy_tables
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
+import app.db.variable_set_tables
 from app.db.engine import make_engine
 
 config = context.config
