@@ -36,6 +36,7 @@ from app.api.routes import (
     tasks,
     tokens,
     users,
+    variable_sets,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -137,6 +138,7 @@ def create_app(
         integrations,
         alerts,
         policies,
+        variable_sets,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

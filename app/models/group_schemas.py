@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
-from app.models.schemas import Name, PathName, RunPublic, _Strict
+from app.models.schemas import Name, PathName, RunPublic, VariableSetNames, _Strict
 
 Condition = Literal["success", "failure", "done"]
 
@@ -20,6 +20,7 @@ class GroupCreate(_Strict):
     active: bool = True
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
+    variable_sets: VariableSetNames = Field(default_factory=list)
 
 
 class GroupUpdate(_Strict):
@@ -29,6 +30,7 @@ class GroupUpdate(_Strict):
     active: bool | None = None
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
+    variable_sets: VariableSetNames | None = None
 
 
 class GroupPublic(BaseModel):
@@ -40,6 +42,7 @@ class GroupPublic(BaseModel):
     instance: str
     tasks: list[int]
     upstream_groups: list[int]
+    variable_sets: list[str] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None

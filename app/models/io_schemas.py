@@ -12,7 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
-from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
+from app.models.schemas import (
+    CalendarCreate,
+    Name,
+    PathName,
+    TaskCreate,
+    VariableSetNames,
+    _Strict,
+)
 
 FORMAT = "almanac/v1"
 
@@ -29,6 +36,7 @@ class GroupItem(_Strict):
     schedule: Schedule | None = None
     active: bool = True
     instance: PathName = "default"
+    variable_sets: VariableSetNames = Field(default_factory=list)
 
 
 class TaskItem(TaskCreate):
