@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from app.db.run_commands import apply
+from app.db.run_results import upstream_environment, upstream_results
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
+from app.db.variable_sets import pin_variables
 from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.placement import AgentSlot, choose_agent
@@ -21,15 +23,18 @@ from app.scheduler.group_runs import Blockers
 DISPATCH_BATCH = 1000
 
 
-def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
-    """The start frame: the only place a run's sealed environment is opened."""
+def start_message(
+    run: Run, box: EnvBox | None = None, inputs: dict[str, str] | None = None
+) -> StartRun:
+    """The start frame: the only place a run's sealed environment is opened. `inputs`: the
+    environment its variable sets and upstream results add (never stored in plain text)."""
     spec = run.spec
     return StartRun(
         run_id=run.id or 0,
         attempt=run.attempt,
         command=str(spec["command"]),
         image=spec.get("image"),
-        env=spec_env(spec, box).for_command(),
+        env={**spec_env(spec, box).for_command(), **(inputs or {})},
         workdir=spec.get("workdir"),
         run_as_user=spec.get("run_as_user"),
         cpus=spec.get("cpus"),
@@ -86,8 +91,17 @@ def dispatch_pending(
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
         apply(session, run, c.Dispatch(choice.name), now=now)
-        sends.append((choice.name, start_message(run, box)))
+        sends.append((choice.name, start_message(run, box, run_inputs_environment(session, run))))
     return sends
+
+
+def run_inputs_environment(session: Session, run: Run) -> dict[str, str]:
+    """`ALMANAC_VAR_*` (the variables, pinned for this dispatch) and `ALMANAC_UPSTREAM_*`."""
+    variables = pin_variables(session, run)
+    return {
+        **variables.environment(),
+        **upstream_environment(upstream_results(session, run)),
+    }
 
 
 def _as_approved(session: Session, run: Run, now: datetime) -> bool:
