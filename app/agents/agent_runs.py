@@ -21,6 +21,7 @@ from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec,
 from app.agents.process_groups import ProcessRecord, record_of
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
+from app.domain.results import Results
 from app.protocol import frames as p
 from app.protocol.frames import ENDINGS, AgentState
 
@@ -75,6 +76,7 @@ class RunSupervisor:
         exit_code: int | None = None,
         reason: str | None = None,
         process: ProcessRecord | None = None,
+        results: Results | None = None,
     ) -> None:
         state = p.StateChange(
             run_id=spool.run_id,
@@ -85,6 +87,8 @@ class RunSupervisor:
             detail=detail,
             exit_code=exit_code,
             reason=reason,
+            results=results.values if results is not None else None,
+            results_note=results.note if results is not None else None,
         )
         unwritten = spool.record_state(state, process)
         if unwritten is not None:  # held in memory, and sent all the same
@@ -107,7 +111,10 @@ class RunSupervisor:
             await asyncio.to_thread(spool.seal)  # hashing files takes a while
         else:
             spool.seal()  # nothing to hash: cheaper than the hand-over to a thread
-        self.record(spool, status, detail=detail, exit_code=exit_code, reason=reason)
+        results = spool.read_results()  # spooled with the final state: sent with it
+        self.record(
+            spool, status, detail=detail, exit_code=exit_code, reason=reason, results=results
+        )
 
     def sink(self, spool: RunSpool) -> Sink:
         """Where an execution of this attempt tells its progress and output."""
@@ -164,6 +171,7 @@ class RunSupervisor:
             gpus=tuple(start.gpus),
             mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
+            results_file=spool.results_file,
         )
         try:
             execution = await executor.start(spec, self.sink(spool))

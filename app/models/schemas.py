@@ -179,6 +179,8 @@ class RunPublic(BaseModel):
     command: str | None
     instance: str
     created_by: str | None
+    # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
+    results: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunDetail(RunPublic):

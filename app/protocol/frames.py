@@ -87,6 +87,10 @@ class StateChange(RunRef):
     detail: str = ""
     exit_code: int | None = None
     reason: str | None = None
+    # Only with an ending: what the command wrote to $ALMANAC_RESULTS (app/domain/results.py),
+    # and what the agent dropped of it. Older servers ignore both; older agents send neither.
+    results: dict[str, Any] | None = None
+    results_note: str | None = None
 
 
 class StateBatch(_Msg):

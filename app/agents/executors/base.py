@@ -27,6 +27,8 @@ class RunSpec:
     gpus: tuple[int, ...] = ()
     mounts: tuple[str, ...] = ()  # "SRC:DST" or "SRC:DST:ro"
     max_run_seconds: float | None = None
+    # $ALMANAC_RESULTS (its folder is the command's to write; see app/domain/results.py).
+    results_file: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
