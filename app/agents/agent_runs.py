@@ -18,6 +18,7 @@ from app.agents.agent_outbox import Key, Outbox
 from app.agents.agent_policy import judge
 from app.agents.disk_guard import describe
 from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec, Sink, Stream
+from app.agents.inputs import InputError, fetch_inputs
 from app.agents.process_groups import ProcessRecord, record_of
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
@@ -157,6 +158,13 @@ class RunSupervisor:
                 reason=f"launch error: Docker is not available on agent {self._config.name}",
             )
             return
+        inputs = spool.path / "inputs" if start.inputs else None
+        if inputs is not None:
+            try:
+                await fetch_inputs(self._config, start, inputs)
+            except InputError as exc:
+                await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
+                return
         spec = RunSpec(
             run_id=start.run_id,
             attempt=start.attempt,
@@ -172,6 +180,7 @@ class RunSupervisor:
             mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
             results_file=spool.results_file,
+            inputs_dir=inputs,
         )
         try:
             execution = await executor.start(spec, self.sink(spool))

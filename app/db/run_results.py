@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.db.tables import DependencyEdge, GroupRun, Run, Task
+from app.db.tables import DependencyEdge, GroupRun, Run, RunOutput, Task
+from app.protocol.frames import InputFile
 
 _UNSAFE = re.compile(r"[^A-Z0-9_]")
 
@@ -24,8 +25,8 @@ def env_part(name: str) -> str:
     return _UNSAFE.sub("_", name.upper())
 
 
-def upstream_results(session: Session, run: Run) -> dict[str, dict[str, Any]]:
-    """Task name -> the results of that upstream's latest run in the same group run."""
+def upstream_runs(session: Session, run: Run) -> dict[str, Run]:
+    """Task name -> that upstream's latest run in the same group run."""
     if run.group_run_id is None or run.task_id is None:
         return {}
     group_run = session.get(GroupRun, run.group_run_id)
@@ -56,9 +57,38 @@ def upstream_results(session: Session, run: Run) -> dict[str, dict[str, Any]]:
     ).all():
         latest[upstream.task_id or 0] = upstream
     names = dict(session.exec(select(Task.id, Task.name).where(col(Task.id).in_(ancestors))).all())
+    return {str(names.get(tid, tid)): row for tid, row in latest.items()}
+
+
+def upstream_results(session: Session, run: Run) -> dict[str, dict[str, Any]]:
+    """Task name -> the results of that upstream's latest run in the same group run."""
     return {
-        str(names.get(tid, tid)): dict(row.results) for tid, row in latest.items() if row.results
+        task: dict(row.results) for task, row in upstream_runs(session, run).items() if row.results
     }
+
+
+def upstream_outputs(session: Session, run: Run) -> list[InputFile]:
+    """The stored output files of the run's upstreams (their latest attempts): what its
+    agent may fetch for it (app/api/routes/agent_inputs.py) and nothing else."""
+    found = []
+    for task, row in sorted(upstream_runs(session, run).items()):
+        stmt = (
+            select(RunOutput)
+            .where(RunOutput.run_id == row.id, RunOutput.attempt == row.attempt)
+            .order_by(col(RunOutput.name))
+        )
+        found += [
+            InputFile(
+                task=task,
+                run_id=row.id or 0,
+                attempt=row.attempt,
+                name=out.name,
+                size=out.size,
+                sha256=out.sha256 or "",
+            )
+            for out in session.exec(stmt).all()
+        ]
+    return found
 
 
 def upstream_environment(results: dict[str, dict[str, Any]]) -> dict[str, str]:

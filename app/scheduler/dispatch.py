@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from app.db.run_commands import apply
-from app.db.run_results import upstream_environment, upstream_results
+from app.db.run_results import upstream_environment, upstream_outputs, upstream_results
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
 from app.db.variable_sets import pin_variables
@@ -91,7 +91,9 @@ def dispatch_pending(
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
         apply(session, run, c.Dispatch(choice.name), now=now)
-        sends.append((choice.name, start_message(run, box, run_inputs_environment(session, run))))
+        start = start_message(run, box, run_inputs_environment(session, run))
+        start.inputs = upstream_outputs(session, run)
+        sends.append((choice.name, start))
     return sends
 
 

@@ -174,6 +174,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
+    ("GET", f"{API}/variable-sets"): R(V, LIST),
+    ("POST", f"{API}/variable-sets"): R(A, BODY),
+    ("GET", f"{API}/variable-sets/{{name}}"): R(V, PATH),
+    ("PATCH", f"{API}/variable-sets/{{name}}"): R(A, PATH),
+    ("DELETE", f"{API}/variable-sets/{{name}}"): R(A, PATH),
     ("GET", f"{API}/integrations"): R(A, LIST),
     ("POST", f"{API}/integrations"): R(A, BODY),
     ("GET", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
@@ -639,6 +644,22 @@ CALLS: dict[tuple[str, str], Build] = {
             "config": {"url": "http://127.0.0.1:9/"},
         },
     ),
+    ("GET", f"{API}/variable-sets"): lambda w, i, r: (
+        lambda name: Call(f"{API}/variable-sets", marker=name)
+    )(w.variable_set(i)),
+    ("POST", f"{API}/variable-sets"): lambda w, i, r: Call(
+        f"{API}/variable-sets",
+        json={"name": f"vars-{r}-{i}", "instance": i, "secrets": {"S": "walk-secret"}},
+    ),
+    ("GET", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}"
+    ),
+    ("PATCH", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}", json={"description": "edited"}
+    ),
+    ("DELETE", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}"
+    ),
     ("GET", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
         f"{API}/integrations/{w.integration(i)}"
     ),
@@ -820,6 +841,8 @@ def other_routes(app: FastAPI) -> list[str]:
         "/docs/oauth2-redirect",
         "/static",
         f"{API}/agents/connect",
+        # An agent's own token, for a run it holds (tests/variables/test_agent_inputs.py).
+        f"{API}/agents/inputs/{{run_id}}/{{attempt}}/{{upstream_run}}/{{name:path}}",
     }
     paths = []
     for context in iter_route_contexts(app.routes):

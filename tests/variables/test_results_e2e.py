@@ -41,11 +41,13 @@ def test_downstream_reads_upstream_results(agent_ready: LiveServer) -> None:
         'echo "rows=42" >> "$ALMANAC_RESULTS"; '
         'echo "path=/data/out 1.csv" >> "$ALMANAC_RESULTS"; '
         'echo \'meta={"ok": true}\' >> "$ALMANAC_RESULTS"; '
-        'echo "not a result line" >> "$ALMANAC_RESULTS"'
+        'echo "not a result line" >> "$ALMANAC_RESULTS"; '
+        'mkdir -p "$ALMANAC_OUTPUT_DIR/sub"; echo "file body" > "$ALMANAC_OUTPUT_DIR/sub/data.txt"'
     )
     downstream = (
         'echo "got $ALMANAC_UPSTREAM_RESULTS_E2E_EXTRACT_ROWS '
-        '$ALMANAC_UPSTREAM_RESULTS_E2E_EXTRACT_PATH $ALMANAC_UPSTREAM_RESULTS_E2E_EXTRACT_META"'
+        '$ALMANAC_UPSTREAM_RESULTS_E2E_EXTRACT_PATH $ALMANAC_UPSTREAM_RESULTS_E2E_EXTRACT_META"; '
+        'cat "$ALMANAC_UPSTREAM_OUTPUTS/results-e2e-extract/sub/data.txt"'
     )
     with agent_ready.client() as http:
         runs = _group_run(http, "results-e2e", upstream, downstream)
@@ -56,9 +58,12 @@ def test_downstream_reads_upstream_results(agent_ready: LiveServer) -> None:
             "meta": {"ok": True},
         }
         assert "not NAME=VALUE" in (runs["extract"]["reason"] or "")
-        assert runs["load"]["status"] == "SUCCESS", runs
+        assert runs["load"]["status"] == "SUCCESS", runs["load"]
         lines = http.get(f"/runs/{runs['load']['id']}/logs", params={"stream": "stdout"})
-    assert lines.json()["lines"] == ['got 42 /data/out 1.csv {"ok":true}']
+        # Only an agent's token, for a run it holds, fetches an upstream's files.
+        url = f"/agents/inputs/{runs['load']['id']}/1/{runs['extract']['id']}/sub/data.txt"
+        assert http.get(url).status_code == 401  # a user's token is not an agent's
+    assert lines.json()["lines"] == ['got 42 /data/out 1.csv {"ok":true}', "file body"]
 
 
 def test_results_over_the_cap_are_dropped_and_said(agent_ready: LiveServer) -> None:

@@ -71,6 +71,8 @@ def _environment(spec: RunSpec, home: str | None) -> dict[str, str]:
     env["ALMANAC_OUTPUT_DIR"] = str(spec.output_dir)
     if spec.results_file is not None:
         env["ALMANAC_RESULTS"] = str(spec.results_file)
+    if spec.inputs_dir is not None:
+        env["ALMANAC_UPSTREAM_OUTPUTS"] = str(spec.inputs_dir)
     return env
 
 
@@ -85,6 +87,8 @@ class ProcessExecutor:
             open_to_run_user(spec.output_dir, creds.uid, creds.gid)
             if spec.results_file is not None:
                 open_to_run_user(spec.results_file.parent, creds.uid, creds.gid)
+            if spec.inputs_dir is not None:
+                open_to_run_user(spec.inputs_dir, creds.uid, creds.gid)
         argv, as_user = _launch(["/bin/sh", "-c", spec.command], creds)
         try:
             proc = spawn(
