@@ -36,6 +36,7 @@ from app.db.tables import (
     TaskGroup,
     User,
 )
+from app.db.variable_set_tables import VariableSet
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus
 from app.security import SESSION_COOKIE
@@ -221,6 +222,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
+    ("GET", "/variable-sets"): R(V, page=True),
+    ("POST", "/variable-sets"): R(A, BODY, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -739,6 +744,30 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/agents/{name}/{action}"): lambda w, i, r: (
         lambda name: Call(f"/agents/{name}/drain", effect=lambda: w.draining(name))
     )(w.agent()),
+    ("GET", "/variable-sets"): lambda w, i, r: Call("/variable-sets"),
+    ("POST", "/variable-sets"): lambda w, i, r: (
+        lambda name: Call(
+            "/variable-sets",
+            data={"name": name, "instance": i, "variables": "A=1"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(VariableSet, name=name, instance=i),
+        )
+    )(f"page-vars-{r}-{i}"),
+    ("POST", "/variable-sets/{instance}/{name}"): lambda w, i, r: (
+        lambda name: Call(
+            f"/variable-sets/{i}/{name}",
+            data={"description": "edited", "variables": "A=2"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(VariableSet, name=name, description="edited"),
+        )
+    )(w.variable_set(i)),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): lambda w, i, r: (
+        lambda name: Call(
+            f"/variable-sets/{i}/{name}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(VariableSet, name=name),
+        )
+    )(w.variable_set(i)),
     ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
     ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
     ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
