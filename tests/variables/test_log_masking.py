@@ -98,3 +98,11 @@ def test_what_is_held_at_the_end_is_stored(engine: Engine, tmp_path: Path) -> No
     with session_scope(engine) as session:
         masker.flush(session, run_id, 1)
     assert _stored(engine, run_id) == (b"last p4ss", 9)
+
+
+def test_long_secrets_stay_cheap() -> None:
+    long_secret = "k" * 100_000
+    secrets = Secrets.of([long_secret, "short-one"])
+    split = mask_chunk(secrets, b"x " + long_secret[:5000].encode())
+    assert split.data == b"x " and len(split.held) == 5000
+    assert mask_chunk(secrets, split.held + long_secret[5000:].encode() + b"!").data == b"***!"
