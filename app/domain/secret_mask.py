@@ -60,7 +60,7 @@ def mask_chunk(secrets: Secrets, buffer: bytes, *, final: bool = False) -> Maske
         return Masked(buffer, len(buffer), b"")
     matches = [(m.start(), m.end()) for m in secrets.pattern.finditer(buffer)]
     hold = len(buffer) if final else _hold_from(secrets, buffer, matches)
-    pieces = []
+    pieces: list[bytes] = []
     last = 0
     for start, end in matches:
         if end > hold:
