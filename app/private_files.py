@@ -93,10 +93,10 @@ def reclaim_folder(folder: Path) -> None:
     """A spool folder taken up again: private, and its output folder ours, whatever user
     the previous attempt in it ran as."""
     os.chmod(folder, 0o700)
-    outputs = folder / "outputs"
-    with contextlib.suppress(FileNotFoundError):
-        if outputs.stat().st_uid != os.geteuid():
-            os.chown(outputs, os.geteuid(), os.getegid())
+    for mine in (folder / "outputs", folder / "results"):
+        with contextlib.suppress(FileNotFoundError):
+            if mine.stat().st_uid != os.geteuid():
+                os.chown(mine, os.geteuid(), os.getegid())
 
 
 def open_to_run_user(output_dir: Path, uid: int, gid: int) -> None:

@@ -15,6 +15,7 @@ from app.api.body_limit import BodySizeLimit
 from app.api.docs_login import DocsNeedLogin
 from app.api.routes import (
     adhoc,
+    agent_inputs,
     agents,
     alerts,
     approvals,
@@ -36,6 +37,7 @@ from app.api.routes import (
     tasks,
     tokens,
     users,
+    variable_sets,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -138,6 +140,8 @@ def create_app(
         integrations,
         alerts,
         policies,
+        variable_sets,
+        agent_inputs,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

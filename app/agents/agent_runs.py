@@ -18,9 +18,11 @@ from app.agents.agent_outbox import Key, Outbox
 from app.agents.agent_policy import judge
 from app.agents.disk_guard import describe
 from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec, Sink, Stream
+from app.agents.inputs import InputError, fetch_inputs
 from app.agents.process_groups import ProcessRecord, record_of
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
+from app.domain.results import Results
 from app.protocol import frames as p
 from app.protocol.frames import ENDINGS, AgentState
 
@@ -75,6 +77,7 @@ class RunSupervisor:
         exit_code: int | None = None,
         reason: str | None = None,
         process: ProcessRecord | None = None,
+        results: Results | None = None,
     ) -> None:
         state = p.StateChange(
             run_id=spool.run_id,
@@ -85,6 +88,8 @@ class RunSupervisor:
             detail=detail,
             exit_code=exit_code,
             reason=reason,
+            results=results.values if results is not None else None,
+            results_note=results.note if results is not None else None,
         )
         unwritten = spool.record_state(state, process)
         if unwritten is not None:  # held in memory, and sent all the same
@@ -107,7 +112,10 @@ class RunSupervisor:
             await asyncio.to_thread(spool.seal)  # hashing files takes a while
         else:
             spool.seal()  # nothing to hash: cheaper than the hand-over to a thread
-        self.record(spool, status, detail=detail, exit_code=exit_code, reason=reason)
+        results = spool.read_results()  # spooled with the final state: sent with it
+        self.record(
+            spool, status, detail=detail, exit_code=exit_code, reason=reason, results=results
+        )
 
     def sink(self, spool: RunSpool) -> Sink:
         """Where an execution of this attempt tells its progress and output."""
@@ -150,6 +158,13 @@ class RunSupervisor:
                 reason=f"launch error: Docker is not available on agent {self._config.name}",
             )
             return
+        inputs = spool.path / "inputs" if start.inputs else None
+        if inputs is not None:
+            try:
+                await fetch_inputs(self._config, start, inputs)
+            except InputError as exc:
+                await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
+                return
         spec = RunSpec(
             run_id=start.run_id,
             attempt=start.attempt,
@@ -164,6 +179,8 @@ class RunSupervisor:
             gpus=tuple(start.gpus),
             mounts=tuple(start.mounts),
             max_run_seconds=start.max_run_seconds,
+            results_file=spool.results_file,
+            inputs_dir=inputs,
         )
         try:
             execution = await executor.start(spec, self.sink(spool))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.agents.process_groups import ProcessRecord
+from app.domain.results import MAX_BYTES, Results, parse_results
 from app.private_files import reclaim_folder
 from app.protocol.frames import ENDINGS, OutputFile, StateChange
 from app.protocol.output_names import scan_outputs
@@ -58,6 +59,23 @@ class RunSpool:
     @property
     def output_dir(self) -> Path:
         return self.path / "outputs"
+
+    @property
+    def results_file(self) -> Path:
+        """The command's $ALMANAC_RESULTS (app/domain/results.py), in a folder of its own:
+        a container gets the folder mounted, never the spool beside it."""
+        return self.path / "results" / "results"
+
+    def read_results(self) -> Results | None:
+        """What the command published (None when it wrote no results file)."""
+        try:
+            with open(self.results_file, "rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            return Results(note=f"results file unreadable: {exc.strerror or exc}")
+        return parse_results(raw, truncated=len(raw) > MAX_BYTES)
 
     def size(self, stream: str) -> int:
         if stream not in self._sizes:
@@ -258,6 +276,7 @@ class Spool:
                     return len(self._free)
             folder = self._free_name()
             (folder / "outputs").mkdir(parents=True)
+            (folder / "results").mkdir()
             for name in (_JOURNAL, *STREAMS):
                 (folder / name).touch()
             with self._lock:
@@ -275,6 +294,7 @@ class Spool:
             reclaim_folder(path)  # a previous run's user may have had its outputs
         else:
             (path / "outputs").mkdir(parents=True, exist_ok=True)
+        (path / "results").mkdir(exist_ok=True)
         spool = RunSpool(
             path=path,
             run_id=run_id,
@@ -312,6 +332,7 @@ class Spool:
                 with contextlib.suppress(FileNotFoundError):
                     os.truncate(spool.path / name, 0)
             _empty(spool.output_dir)
+            _empty(spool.results_file.parent)
             free = self._free_name()
             os.rename(spool.path, free)
         except OSError:

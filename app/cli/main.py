@@ -22,6 +22,7 @@ from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
 from app.cli.users import install as install_user_commands
+from app.cli.varsets import varset_app
 
 cli = typer.Typer(
     help="Almanac: a scheduled-job orchestrator.",
@@ -63,6 +64,7 @@ cli.add_typer(run_app, name="run")
 cli.add_typer(calendar_app, name="calendar")
 cli.add_typer(group_app, name="group")
 cli.add_typer(agents_app, name="agents")
+cli.add_typer(varset_app, name="varset")
 register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)

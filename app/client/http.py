@@ -27,6 +27,7 @@ from app.client.resources import (
     Tasks,
 )
 from app.client.runs import TERMINAL, RunHandle, Runs
+from app.client.variable_sets import VariableSets
 
 __all__ = ["TERMINAL", "Almanac", "AlmanacAPIError", "RunHandle"]
 
@@ -35,7 +36,7 @@ class Almanac:
     """A connection to one Almanac server.
 
     Namespaces: `tasks`, `groups`, `runs`, `calendars`, `adhoc`, `definitions` (export /
-    import), `integrations`, `alerts`; `request()` reaches any other endpoint.
+    import), `integrations`, `alerts`, `variable_sets`; `request()` reaches any other endpoint.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Almanac:
         self.definitions = Definitions(self)
         self.integrations = Integrations(self)
         self.alerts = Alerts(self)
+        self.variable_sets = VariableSets(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:

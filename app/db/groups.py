@@ -19,6 +19,7 @@ from app.db.tables import (
     Task,
     TaskGroup,
 )
+from app.db.variable_sets import check_variable_sets
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.schedules import schedule_to_dict
@@ -105,6 +106,9 @@ def create_group(session: Session, fields: dict[str, Any], *, now: datetime) -> 
     values = _normalise(dict(fields))
     tids = values.pop("tasks", None) or []
     _check_fields(session, values, values.get("instance", "default"), None)
+    check_variable_sets(
+        session, values.get("variable_sets") or [], values.get("instance", "default")
+    )
     group = TaskGroup(**values, created_at=now, updated_at=now)
     session.add(group)
     session.flush()
@@ -121,6 +125,11 @@ def update_group(
             raise InvalidInput(required, "must not be null")
     tids = values.pop("tasks", None)
     _check_fields(session, values, values.get("instance") or group.instance, group.id)
+    if "variable_sets" in values or "instance" in values:
+        values["variable_sets"] = list(values.get("variable_sets", group.variable_sets) or [])
+        check_variable_sets(
+            session, values["variable_sets"], values.get("instance") or group.instance
+        )
     for key, value in values.items():
         setattr(group, key, [] if key == "params" and value is None else value)
     group.updated_at = now

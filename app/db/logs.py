@@ -16,15 +16,21 @@ STREAMS = ("stdout", "stderr")
 
 
 @dataclass(frozen=True)
-class _Tail:
+class Tail:
+    """The end of a stored stream: `end` in stored bytes, `source_end` in the agent's bytes
+    (they differ once a secret was masked: app/hub/log_masking.py)."""
+
     end: int
     next_line: int
+    source_end: int
 
 
-def _tail(session: Session, run_id: int, attempt: int, stream: str) -> _Tail:
+def stream_tail(session: Session, run_id: int, attempt: int, stream: str) -> Tail:
     stmt = (
         select(
-            LogChunk.offset, func.length(LogChunk.data), LogChunk.line_start, LogChunk.line_count
+            LogChunk.offset + func.length(LogChunk.data),
+            LogChunk.line_start + LogChunk.line_count,
+            LogChunk.source_end,
         )
         .where(LogChunk.run_id == run_id, LogChunk.attempt == attempt, LogChunk.stream == stream)
         .order_by(col(LogChunk.offset).desc())
@@ -32,18 +38,21 @@ def _tail(session: Session, run_id: int, attempt: int, stream: str) -> _Tail:
     )
     row = session.exec(stmt).first()
     if row is None:
-        return _Tail(end=0, next_line=0)
-    offset, length, line_start, line_count = row
-    return _Tail(end=int(offset) + int(length), next_line=int(line_start) + int(line_count))
+        return Tail(end=0, next_line=0, source_end=0)
+    end, next_line, source_end = int(row[0]), int(row[1]), row[2]
+    return Tail(
+        end=end, next_line=next_line, source_end=end if source_end is None else int(source_end)
+    )
 
 
 def stored_size(session: Session, run_id: int, attempt: int, stream: str) -> int:
-    return _tail(session, run_id, attempt, stream).end
+    """How far the agent's stream is stored (what a resume starts from)."""
+    return stream_tail(session, run_id, attempt, stream).source_end
 
 
 def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, int, str], int]:
     """`stored_size` of every attempt and stream of `run_ids`, in one query: (run id,
-    attempt, stream) -> bytes stored (absent when nothing is)."""
+    attempt, stream) -> the agent's bytes stored (absent when nothing is)."""
     if not run_ids:
         return {}
     last = (
@@ -61,7 +70,7 @@ def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, 
         LogChunk.run_id,
         LogChunk.attempt,
         LogChunk.stream,
-        LogChunk.offset + func.length(LogChunk.data),
+        func.coalesce(LogChunk.source_end, LogChunk.offset + func.length(LogChunk.data)),
     ).join(
         last,
         (col(LogChunk.run_id) == last.c.run_id)
@@ -78,17 +87,40 @@ def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, 
 def append_chunk(
     session: Session, *, run_id: int, attempt: int, stream: str, offset: int, data: bytes
 ) -> int:
-    """Store the part of `data` not stored yet; returns the stored size afterwards.
+    """Store the part of `data` (at the agent's `offset`) not stored yet, as is; returns the
+    agent's stored size afterwards.
 
     A chunk that overlaps what is stored (a resend after a reconnect) is trimmed; one that
     starts past the end (a gap) is refused by returning the size to resend from.
     """
     if stream not in STREAMS:
         raise ValueError(f"stream: must be one of {STREAMS}")
-    tail = _tail(session, run_id, attempt, stream)
-    if offset > tail.end or offset + len(data) <= tail.end:
-        return tail.end
-    data = data[tail.end - offset :]
+    tail = stream_tail(session, run_id, attempt, stream)
+    if offset > tail.source_end or offset + len(data) <= tail.source_end:
+        return tail.source_end
+    data = data[tail.source_end - offset :]
+    return add_chunk(
+        session,
+        tail,
+        run_id=run_id,
+        attempt=attempt,
+        stream=stream,
+        data=data,
+        source_end=tail.source_end + len(data),
+    )
+
+
+def add_chunk(
+    session: Session,
+    tail: Tail,
+    *,
+    run_id: int,
+    attempt: int,
+    stream: str,
+    data: bytes,
+    source_end: int,
+) -> int:
+    """Store `data` after `tail`, standing for the agent's bytes up to `source_end`."""
     session.add(
         LogChunk(
             run_id=run_id,
@@ -98,11 +130,12 @@ def append_chunk(
             data=data,
             line_start=tail.next_line,
             line_count=data.count(b"\n"),
+            source_end=None if source_end == tail.end + len(data) else source_end,
         )
     )
     session.flush()
     record(session, LogAppended(run_id))
-    return tail.end + len(data)
+    return source_end
 
 
 @dataclass(frozen=True)
@@ -115,7 +148,7 @@ class LogPage:
 
 def total_lines(session: Session, run_id: int, attempt: int, stream: str) -> tuple[int, int]:
     """(lines, bytes) of a stream; a trailing line without a newline counts as a line."""
-    tail = _tail(session, run_id, attempt, stream)
+    tail = stream_tail(session, run_id, attempt, stream)
     if tail.end == 0:
         return 0, 0
     last = session.exec(

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
 from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.db.variable_sets import run_variables
 from app.domain.calendars import CalendarSpec
 from app.domain.params import as_text, env_name
 from app.domain.placeholders import PlaceholderContext, expand
@@ -88,8 +89,9 @@ def context_for(session: Session, run: Run, cache: PassCache | None = None) -> P
 
 
 def variables_for(session: Session, run: Run) -> dict[str, str]:
-    """`${var.NAME}` values for the run: the variable sets of its task and group."""
-    return {}
+    """`${var.NAME}` values for the run: the variable sets of its task and group (as pinned
+    for this dispatch, else as they are now)."""
+    return run_variables(session, run).all()
 
 
 def upstream_results_for(

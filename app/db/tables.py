@@ -231,6 +231,10 @@ class LogChunk(SQLModel, table=True):
     # Lines completed before this chunk, and newlines inside it: pages by line need no scan.
     line_start: int = 0
     line_count: int = 0
+    # The agent's byte position in the stream after this chunk. Secret values are masked
+    # before storing (app/hub/log_masking.py), so stored bytes and the agent's bytes may
+    # differ in length; resume and acks speak the agent's positions. Null: same as stored.
+    source_end: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class RunOutput(SQLModel, table=True):

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from app.db.calendars import check_calendar_reference
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
+from app.db.variable_sets import check_variable_sets
 from app.domain.schedules import schedule_to_dict
 from app.domain.states import RunStatus
 from app.errors import Conflict, InvalidInput, NotFound
@@ -53,6 +54,9 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     """`fields` are the API's names (`group`, schedule as a model or a dict)."""
     values = _row_values(fields)
     _check_references(session, values, values.get("instance", "default"), None)
+    check_variable_sets(
+        session, values.get("variable_sets") or [], values.get("instance", "default")
+    )
     sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
     write_task_env(session, task, sealed)
@@ -68,6 +72,11 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
             raise InvalidInput(required, "must not be null")
     values = _row_values(changed)
     _check_references(session, values, values.get("instance") or task.instance, task.id)
+    if "variable_sets" in values or "instance" in values:
+        values["variable_sets"] = list(values.get("variable_sets", task.variable_sets) or [])
+        check_variable_sets(
+            session, values["variable_sets"], values.get("instance") or task.instance
+        )
     write_task_env(session, task, {k: values.pop(k) for k in ("env", "secrets") if k in values})
     for key, value in values.items():
         if key == "labels" and value is None:

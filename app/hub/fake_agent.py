@@ -150,18 +150,29 @@ class FakeAgent:
         exit_code: int | None = None,
         reason: str | None = None,
         detail: str = "",
+        results: dict[str, Any] | None = None,
     ) -> None:
         """Report a state of an attempt (the latest one started when not given), and wait
-        until the server has stored it."""
+        until the server has stored it. `results`: what its results file said (an end)."""
         self._say_state(
-            run_id, attempt or self._attempt_of(run_id), status, exit_code, reason, detail
+            run_id, attempt or self._attempt_of(run_id), status, exit_code, reason, detail, results
         )
         await self.settle()
 
-    async def finish(self, run_id: int, *, exit_code: int = 0, attempt: int | None = None) -> None:
-        """The process ended: SUCCESS for exit code 0, else FAILED with `exit code N`."""
+    async def finish(
+        self,
+        run_id: int,
+        *,
+        exit_code: int = 0,
+        attempt: int | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> None:
+        """The process ended: SUCCESS for exit code 0, else FAILED with `exit code N`;
+        `results` as its $ALMANAC_RESULTS file gave them."""
         if exit_code == 0:
-            await self.report(run_id, p.AgentState.SUCCESS, attempt=attempt, exit_code=0)
+            await self.report(
+                run_id, p.AgentState.SUCCESS, attempt=attempt, exit_code=0, results=results
+            )
         else:
             await self.report(
                 run_id,
@@ -169,6 +180,7 @@ class FakeAgent:
                 attempt=attempt,
                 exit_code=exit_code,
                 reason=f"exit code {exit_code}",
+                results=results,
             )
 
     async def heartbeat(self) -> None:
@@ -202,6 +214,7 @@ class FakeAgent:
         exit_code: int | None = None,
         reason: str | None = None,
         detail: str = "",
+        results: dict[str, Any] | None = None,
     ) -> None:
         seq = self._seq.get((run_id, attempt), 0) + 1
         self._seq[(run_id, attempt)] = seq
@@ -214,6 +227,7 @@ class FakeAgent:
             exit_code=exit_code,
             reason=reason,
             detail=detail,
+            results=results,
         )
         self._send_text(change.model_dump_json())
 

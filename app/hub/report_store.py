@@ -16,13 +16,14 @@ from sqlmodel import Session, col, select
 
 from app.clock import Clock
 from app.db.engine import session_scope
-from app.db.logs import append_chunk, stored_sizes
+from app.db.logs import stored_sizes
 from app.db.tables import Agent, Run, RunOutput
 from app.domain.agent_identity import FrameKind, RunFacts, frame_refusal
 from app.domain.states import ON_AGENT
 from app.hub.admission import still_valid
 from app.hub.connection import AgentConnection, Inbound
 from app.hub.fleet import connected_status, reported_resources
+from app.hub.log_masking import LogMasker
 from app.hub.output_store import OutputStore, stored_counts
 from app.protocol import frames as p
 from app.protocol.frames import ENDINGS
@@ -51,6 +52,7 @@ class ReportStore:
         # Frames not taken (another agent's run, a settled attempt), by kind: never stored.
         self.refused_frames: Counter[str] = Counter()
         self._count_lock = threading.Lock()
+        self.masker = LogMasker()  # secrets are masked before any byte is stored
 
     def store(
         self, connection: AgentConnection, batch: list[Inbound]
@@ -76,15 +78,35 @@ class ReportStore:
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
                 if isinstance(item, tuple):
-                    _store_frame(session, connection.outputs, *item)
+                    self._store_frame(session, connection.outputs, runs, *item)
                 elif isinstance(item, p.OutputManifest):
                     connection.outputs.complete(session, item, now=now)
                 else:
                     ended = self.reports(session, item, agent=agent, now=now) or ended
                     if item.status in ENDINGS:
+                        self.masker.flush(session, item.run_id, item.attempt)
                         finals.append(item)
             session.flush()
             return _acks(session, finals), ended, token_ok
+
+    def _store_frame(
+        self,
+        session: Session,
+        outputs: OutputStore,
+        runs: dict[int, Run],
+        header: p.FrameHeader,
+        data: bytes,
+    ) -> None:
+        if isinstance(header, p.LogHeader):
+            run = runs.get(header.run_id)
+            if run is not None:  # taken frames are of known runs
+                self.masker.store(session, run, header, data)
+            return
+        try:
+            outputs.write(header, data)
+        except (UnsafeName, OSError) as exc:
+            # Never stored, so never counted: the agent keeps the file and tells again later.
+            log.warning("run %s: output chunk of %r refused: %s", header.run_id, header.name, exc)
 
     def _decoded(self, connection: AgentConnection, item: Inbound) -> _Item | None:
         if not isinstance(item, bytes):
@@ -168,26 +190,6 @@ def _output_stored(session: Session, header: p.OutputHeader) -> bool:
         ).first()
         is not None
     )
-
-
-def _store_frame(
-    session: Session, outputs: OutputStore, header: p.FrameHeader, data: bytes
-) -> None:
-    if isinstance(header, p.LogHeader):
-        append_chunk(
-            session,
-            run_id=header.run_id,
-            attempt=header.attempt,
-            stream=header.stream,
-            offset=header.offset,
-            data=data,
-        )
-        return
-    try:
-        outputs.write(header, data)
-    except (UnsafeName, OSError) as exc:
-        # Never stored, so never counted: the agent keeps the file and tells again later.
-        log.warning("run %s: output chunk of %r refused: %s", header.run_id, header.name, exc)
 
 
 def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]:

@@ -80,7 +80,8 @@ def _calendar_values(item: Item) -> dict[str, Any]:
 
 
 def _group_values(item: Item) -> dict[str, Any]:
-    return {k: item[k] for k in ("name", "description", "schedule", "active", "instance", "params")}
+    keys = ("name", "description", "schedule", "active", "instance", "params", "variable_sets")
+    return {k: item[k] for k in keys if k in item}
 
 
 def _task_values(rows: _Rows, item: Item) -> dict[str, Any]:

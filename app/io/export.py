@@ -68,6 +68,7 @@ def database_snapshot(
                             "active": group.active,
                             "instance": group.instance,
                             "params": group.params,
+                            "variable_sets": group.variable_sets,
                         }
                     )
                 ),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
 from app.models.param_schemas import ParamDeclarations
-from app.models.schemas import Name, PathName, RunPublic, _Strict
+from app.models.schemas import Name, PathName, RunPublic, VariableSetNames, _Strict
 
 Condition = Literal["success", "failure", "done"]
 
@@ -22,6 +22,7 @@ class GroupCreate(_Strict):
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
     params: ParamDeclarations = Field(default_factory=list)
+    variable_sets: VariableSetNames = Field(default_factory=list)
 
 
 class GroupUpdate(_Strict):
@@ -32,6 +33,7 @@ class GroupUpdate(_Strict):
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
     params: ParamDeclarations | None = None
+    variable_sets: VariableSetNames | None = None
 
 
 class GroupPublic(BaseModel):
@@ -44,6 +46,7 @@ class GroupPublic(BaseModel):
     tasks: list[int]
     params: list[dict[str, Any]] = Field(default_factory=list)
     upstream_groups: list[int]
+    variable_sets: list[str] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None

@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
 from app.models.param_schemas import ParamDeclarations
-from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
+from app.models.schemas import (
+    CalendarCreate,
+    Name,
+    PathName,
+    TaskCreate,
+    VariableSetNames,
+    _Strict,
+)
 
 FORMAT = "almanac/v1"
 
@@ -31,6 +38,7 @@ class GroupItem(_Strict):
     active: bool = True
     instance: PathName = "default"
     params: ParamDeclarations = Field(default_factory=list)
+    variable_sets: VariableSetNames = Field(default_factory=list)
 
 
 class TaskItem(TaskCreate):

@@ -32,6 +32,9 @@ EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,19
 # The whole set of a task's secret environment values: a string sets one, null keeps the value
 # stored (exports write null); a name left out is removed. Never read back: shown as "set".
 SecretValues = dict[EnvName, Annotated[str, Field(max_length=100_000)] | None]
+# Names of variable sets of the same instance (app/services/variable_sets.py), in order: a
+# later set wins a name. A group's sets come before its tasks' own.
+VariableSetNames = Annotated[list[PathName], Field(max_length=50)]
 
 
 class _Strict(BaseModel):
@@ -65,6 +68,7 @@ class TaskFields(_Strict):
     misfire_max_replays: int = Field(default=10, ge=0, le=1000)
     instance: PathName = "default"
     params: ParamDeclarations = Field(default_factory=list)
+    variable_sets: VariableSetNames = Field(default_factory=list)
 
 
 def _command(value: str) -> str:
@@ -110,6 +114,7 @@ class TaskUpdate(_Strict):
     misfire_max_replays: int | None = Field(default=None, ge=0, le=1000)
     instance: PathName | None = None
     params: ParamDeclarations | None = None
+    variable_sets: VariableSetNames | None = None
 
     @field_validator("command")
     @classmethod
@@ -146,6 +151,7 @@ class TaskPublic(BaseModel):
     misfire_max_replays: int
     instance: str
     params: list[dict[str, Any]] = Field(default_factory=list)
+    variable_sets: list[str] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -179,6 +185,8 @@ class RunPublic(BaseModel):
     created_by: str | None
     business_date: date | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
+    results: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunDetail(RunPublic):

@@ -87,6 +87,10 @@ class StateChange(RunRef):
     detail: str = ""
     exit_code: int | None = None
     reason: str | None = None
+    # Only with an ending: what the command wrote to $ALMANAC_RESULTS (app/domain/results.py),
+    # and what the agent dropped of it. Older servers ignore both; older agents send neither.
+    results: dict[str, Any] | None = None
+    results_note: str | None = None
 
 
 class StateBatch(_Msg):
@@ -131,6 +135,18 @@ class Ack(RunRef):
     outputs: int = 0
 
 
+class InputFile(_Msg):
+    """An upstream's output file the run may read: its agent fetches it before the start
+    (GET /api/v1/agents/inputs/{run}/{attempt}/{run_id}/{name}, with the agent's token)."""
+
+    task: str
+    run_id: int
+    attempt: int
+    name: str
+    size: int
+    sha256: str
+
+
 class StartRun(RunRef):
     type: Literal["start"] = "start"
     command: str
@@ -143,6 +159,8 @@ class StartRun(RunRef):
     gpus: list[int] = Field(default_factory=list)
     mounts: list[str] = Field(default_factory=list)
     max_run_seconds: float | None = None
+    # Output files of the run's upstreams in its group run (older agents ignore them).
+    inputs: list[InputFile] = Field(default_factory=list)
 
 
 class StartBatch(_Msg):

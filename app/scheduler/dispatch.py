@@ -9,8 +9,10 @@ from sqlmodel import Session, col, or_, select
 
 from app.db.run_commands import apply
 from app.db.run_inputs import PassCache, context_for, expand_spec
+from app.db.run_results import upstream_environment, upstream_outputs, upstream_results
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
+from app.db.variable_sets import pin_variables
 from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
@@ -24,12 +26,16 @@ DISPATCH_BATCH = 1000
 
 
 def start_message(
-    run: Run, box: EnvBox | None = None, context: PlaceholderContext | None = None
+    run: Run,
+    box: EnvBox | None = None,
+    context: PlaceholderContext | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> StartRun:
     """The start frame: the only place a run's sealed environment is opened. With a
     `context`, placeholders are expanded and the run-context variables added (after the
     approval check: the approved spec is what expands). PlaceholderError when the run lacks
-    a value a placeholder names."""
+    a value a placeholder names. `inputs`: the environment its variable sets and upstream
+    results add (never stored in plain text)."""
     spec = run.spec
     values = spec_env(spec, box)
     if context is None:
@@ -43,7 +49,7 @@ def start_message(
         attempt=run.attempt,
         command=command,
         image=spec.get("image"),
-        env=env,
+        env={**env, **(inputs or {})},
         workdir=workdir,
         run_as_user=spec.get("run_as_user"),
         cpus=spec.get("cpus"),
@@ -77,9 +83,9 @@ def dispatch_pending(
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
-    inputs = PassCache()  # and one read of each task, group and calendar
+    cache = PassCache()  # and one read of each task, group and calendar
     pending = session.exec(stmt).all()
-    inputs.preload(session, pending)
+    cache.preload(session, pending)
     for run in pending:
         waiting = blockers.of(run)
         if waiting:
@@ -99,10 +105,12 @@ def dispatch_pending(
         if not _as_approved(session, run, now):
             continue
         try:
-            message = start_message(run, box, context_for(session, run, inputs))
+            environment = run_inputs_environment(session, run)  # pins the run's variables
+            message = start_message(run, box, context_for(session, run, cache), environment)
         except PlaceholderError as exc:
             apply(session, run, c.ExpansionFailed(str(exc)), now=now)
             continue
+        message.inputs = upstream_outputs(session, run)
         choice.running += 1
         released = blockers.released_at(run) if observe_hop else None
         if observe_hop and released is not None:
@@ -110,6 +118,15 @@ def dispatch_pending(
         apply(session, run, c.Dispatch(choice.name), now=now)
         sends.append((choice.name, message))
     return sends
+
+
+def run_inputs_environment(session: Session, run: Run) -> dict[str, str]:
+    """`ALMANAC_VAR_*` (the variables, pinned for this dispatch) and `ALMANAC_UPSTREAM_*`."""
+    variables = pin_variables(session, run)
+    return {
+        **variables.environment(),
+        **upstream_environment(upstream_results(session, run)),
+    }
 
 
 def _as_approved(session: Session, run: Run, now: datetime) -> bool:

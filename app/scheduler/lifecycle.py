@@ -10,6 +10,7 @@ from app.db.run_commands import apply, facts_of, retry_policy
 from app.db.runs import get_run
 from app.db.tables import Run
 from app.domain import run_commands as c
+from app.domain.results import check_results
 from app.domain.run_decision import Decision, ScheduleRetry
 from app.domain.run_lifecycle import MAX_DISPATCHES, retry_left
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
@@ -34,8 +35,21 @@ def apply_state(session: Session, change: StateChange, *, agent: str, now: datet
         detail=change.detail,
     )
     decision = apply(session, run, report, now=change.at)
+    ended = decision.status is not None and is_terminal(decision.status)
+    if ended:
+        _keep_results(run, change)
     _follow(session, run, decision, now)
-    return decision.status is not None and is_terminal(decision.status)
+    return ended
+
+
+def _keep_results(run: Run, change: StateChange) -> None:
+    """The attempt's results (app/domain/results.py) replace the run's; what was dropped of
+    them (by the agent or here) is said in its reason."""
+    kept = check_results(change.results or {})
+    run.results = kept.values
+    notes = [n for n in (change.results_note, kept.note) if n]
+    if notes:
+        run.reason = "; ".join([run.reason, *notes] if run.reason else notes)
 
 
 def schedule_retry(session: Session, run: Run, *, now: datetime) -> bool:

@@ -58,6 +58,7 @@ def group_public(session: Session, group: TaskGroup) -> GroupPublic:
         tasks=member_ids(session, group.id or 0),
         params=list(group.params or []),
         upstream_groups=upstream_groups(session, group.id or 0),
+        variable_sets=list(group.variable_sets),
         next_fire_time=idle,
         created_at=group.created_at,
         updated_at=group.updated_at,

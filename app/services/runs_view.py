@@ -32,6 +32,7 @@ def run_public(run: Run) -> RunPublic:
         created_by=run.created_by,
         business_date=run.business_date,
         params=dict(run.params or {}),
+        results=dict(run.results or {}),
     )
 
 

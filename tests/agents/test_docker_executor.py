@@ -30,6 +30,7 @@ from app.agents.executors.docker import (
     parse_memory,
 )
 from app.agents.resources import probe_gpus
+from app.domain.results import parse_results
 
 IMAGE = "almanac-test-busybox:latest"
 DOCKER = docker_available()
@@ -679,3 +680,29 @@ async def test_agents_sharing_an_engine_keep_to_their_own_containers(
         second.close()
         for leftover in client.containers.list(all=True, filters={"name": f"-run-{run_id}-"}):
             leftover.remove(force=True)
+
+
+@pytest.mark.docker
+async def test_results_file_and_upstream_outputs_in_the_container(
+    executor: DockerExecutor, run_id: int, tmp_path: Path
+) -> None:
+    """$ALMANAC_RESULTS lies in the mounted results folder (nothing else of the spool);
+    upstream outputs are mounted read-only."""
+    sink = RecordingSink()
+    results = tmp_path / "results" / "results"
+    results.parent.mkdir()
+    inputs = tmp_path / "inputs" / "extract"
+    inputs.mkdir(parents=True)
+    (inputs / "data.txt").write_text("upstream data\n")
+    command = (
+        'echo "rows=7" >> "$ALMANAC_RESULTS"; echo "$ALMANAC_RESULTS"; '
+        'cat "$ALMANAC_UPSTREAM_OUTPUTS/extract/data.txt"; '
+        'touch "$ALMANAC_UPSTREAM_OUTPUTS/x" 2>/dev/null || echo read-only'
+    )
+    run = spec(run_id, tmp_path, command, results_file=results, inputs_dir=tmp_path / "inputs")
+
+    outcome = await finish(await executor.start(run, sink))
+
+    assert outcome.succeeded
+    assert sink.text("stdout") == b"/almanac-results/results\nupstream data\nread-only\n"
+    assert parse_results(results.read_bytes()).values == {"rows": 7}

@@ -178,11 +178,8 @@ async def test_a_downstream_reads_its_upstreams_result_and_the_group_values(worl
     assert first.env["ALMANAC_GROUP"] == "nightly"
     assert first.env["ALMANAC_GROUP_RUN_ID"] == str(group_run_id)
     assert first.env["ALMANAC_PARAM_REGION"] == "US"
-    with session_scope(world.engine) as session:
-        run = get_run(session, first.run_id)
-        run.results = {"file": "/data/a b.csv"}  # what the results file would have said
-        session.add(run)
-    await agent.finish(first.run_id, exit_code=0)
+    # What its results file said, reported with its end.
+    await agent.finish(first.run_id, exit_code=0, results={"file": "/data/a b.csv"})
     assert await world.scheduler.dispatch_once(world.clock.now()) == 1
     await agent.settle()
     second = agent.starts[-1]

@@ -36,6 +36,7 @@ from app.db.tables import (
     TaskGroup,
     User,
 )
+from app.db.variable_set_tables import VariableSet
 from app.domain.roles import Role, role_at_least
 from app.domain.states import RunStatus
 from app.security import SESSION_COOKIE
@@ -177,6 +178,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
+    ("GET", f"{API}/variable-sets"): R(V, LIST),
+    ("POST", f"{API}/variable-sets"): R(A, BODY),
+    ("GET", f"{API}/variable-sets/{{name}}"): R(V, PATH),
+    ("PATCH", f"{API}/variable-sets/{{name}}"): R(A, PATH),
+    ("DELETE", f"{API}/variable-sets/{{name}}"): R(A, PATH),
     ("GET", f"{API}/integrations"): R(A, LIST),
     ("POST", f"{API}/integrations"): R(A, BODY),
     ("GET", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
@@ -220,6 +226,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
+    ("GET", "/variable-sets"): R(V, page=True),
+    ("POST", "/variable-sets"): R(A, BODY, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -685,6 +695,22 @@ CALLS: dict[tuple[str, str], Build] = {
             "config": {"url": "http://127.0.0.1:9/"},
         },
     ),
+    ("GET", f"{API}/variable-sets"): lambda w, i, r: (
+        lambda name: Call(f"{API}/variable-sets", marker=name)
+    )(w.variable_set(i)),
+    ("POST", f"{API}/variable-sets"): lambda w, i, r: Call(
+        f"{API}/variable-sets",
+        json={"name": f"vars-{r}-{i}", "instance": i, "secrets": {"S": "walk-secret"}},
+    ),
+    ("GET", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}"
+    ),
+    ("PATCH", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}", json={"description": "edited"}
+    ),
+    ("DELETE", f"{API}/variable-sets/{{name}}"): lambda w, i, r: Call(
+        f"{API}/variable-sets/{w.variable_set(i)}"
+    ),
     ("GET", f"{API}/integrations/{{integration_id}}"): lambda w, i, r: Call(
         f"{API}/integrations/{w.integration(i)}"
     ),
@@ -765,6 +791,30 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/agents/{name}/{action}"): lambda w, i, r: (
         lambda name: Call(f"/agents/{name}/drain", effect=lambda: w.draining(name))
     )(w.agent()),
+    ("GET", "/variable-sets"): lambda w, i, r: Call("/variable-sets"),
+    ("POST", "/variable-sets"): lambda w, i, r: (
+        lambda name: Call(
+            "/variable-sets",
+            data={"name": name, "instance": i, "variables": "A=1"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(VariableSet, name=name, instance=i),
+        )
+    )(f"page-vars-{r}-{i}"),
+    ("POST", "/variable-sets/{instance}/{name}"): lambda w, i, r: (
+        lambda name: Call(
+            f"/variable-sets/{i}/{name}",
+            data={"description": "edited", "variables": "A=2"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(VariableSet, name=name, description="edited"),
+        )
+    )(w.variable_set(i)),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): lambda w, i, r: (
+        lambda name: Call(
+            f"/variable-sets/{i}/{name}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(VariableSet, name=name),
+        )
+    )(w.variable_set(i)),
     ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
     ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
     ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
@@ -872,6 +922,8 @@ def other_routes(app: FastAPI) -> list[str]:
         "/docs/oauth2-redirect",
         "/static",
         f"{API}/agents/connect",
+        # An agent's own token, for a run it holds (tests/variables/test_agent_inputs.py).
+        f"{API}/agents/inputs/{{run_id}}/{{attempt}}/{{upstream_run}}/{{name:path}}",
     }
     paths = []
     for context in iter_route_contexts(app.routes):

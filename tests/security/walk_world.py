@@ -33,6 +33,7 @@ from app.db.tables import (
     TaskGroup,
     User,
 )
+from app.db.variable_set_tables import VariableSet
 from app.domain.states import RunStatus, TriggerKind
 from app.security import hash_token, new_token
 
@@ -276,6 +277,12 @@ class World:
         with session_scope(self.engine) as session:  # the superadmin sees only `default`
             root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
             root.instances = instances
+
+    def variable_set(self, instance: str) -> str:
+        """A variable set of `instance` (no secrets: a row needs no key ring)."""
+        name = _uid("vars")
+        self._add(VariableSet(name=name, instance=instance, variables={"A": "1"}))
+        return name
 
     def integration(self, instance: str = OWN) -> int:
         """An integration of `instance` (the instances own their alert channels)."""

@@ -27,6 +27,10 @@ class RunSpec:
     gpus: tuple[int, ...] = ()
     mounts: tuple[str, ...] = ()  # "SRC:DST" or "SRC:DST:ro"
     max_run_seconds: float | None = None
+    # $ALMANAC_RESULTS (its folder is the command's to write; see app/domain/results.py).
+    results_file: Path | None = None
+    # Upstream output files fetched for it ($ALMANAC_UPSTREAM_OUTPUTS; app/agents/inputs.py).
+    inputs_dir: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

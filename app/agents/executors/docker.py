@@ -113,6 +113,8 @@ class DockerExecutor:
         options = container_options(spec, self._owner)  # refuse a bad spec before Docker
         client = await self._docker()
         await asyncio.to_thread(spec.output_dir.mkdir, parents=True, exist_ok=True)
+        if spec.results_file is not None:
+            await asyncio.to_thread(spec.results_file.parent.mkdir, parents=True, exist_ok=True)
         try:
             container = await self._create(client, options)
         except _ImageMissing:  # only then look further: a present image costs no extra call

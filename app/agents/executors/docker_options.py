@@ -17,6 +17,9 @@ from docker.types import DeviceRequest, Mount
 from app.agents.executors.base import LaunchError, Outcome, RunSpec
 
 OUTPUT_MOUNT: Final = "/outputs"
+# The host's results folder of the attempt, mounted alone: $ALMANAC_RESULTS lies inside.
+RESULTS_MOUNT: Final = "/almanac-results"
+INPUTS_MOUNT: Final = "/almanac-inputs"  # upstream output files, read-only
 LABEL_RUN_ID: Final = "almanac.run_id"
 LABEL_ATTEMPT: Final = "almanac.attempt"
 LABEL_MAX_RUN: Final = "almanac.max_run_seconds"
@@ -79,6 +82,14 @@ def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
         labels[LABEL_MAX_RUN] = repr(float(spec.max_run_seconds))
     mounts = [parse_mount(m) for m in spec.mounts]
     mounts.append(Mount(target=OUTPUT_MOUNT, source=str(spec.output_dir.absolute()), type="bind"))
+    if spec.results_file is not None:
+        folder = spec.results_file.parent.absolute()
+        mounts.append(Mount(target=RESULTS_MOUNT, source=str(folder), type="bind"))
+        env["ALMANAC_RESULTS"] = f"{RESULTS_MOUNT}/{spec.results_file.name}"
+    if spec.inputs_dir is not None:
+        source = str(spec.inputs_dir.absolute())
+        mounts.append(Mount(target=INPUTS_MOUNT, source=source, type="bind", read_only=True))
+        env["ALMANAC_UPSTREAM_OUTPUTS"] = INPUTS_MOUNT
     options: dict[str, Any] = {
         "image": spec.image,
         # The command is a shell string by design; it only ever meets a shell inside the container.

@@ -69,6 +69,10 @@ def _environment(spec: RunSpec, home: str | None) -> dict[str, str]:
     env["ALMANAC_RUN_ID"] = str(spec.run_id)
     env["ALMANAC_ATTEMPT"] = str(spec.attempt)
     env["ALMANAC_OUTPUT_DIR"] = str(spec.output_dir)
+    if spec.results_file is not None:
+        env["ALMANAC_RESULTS"] = str(spec.results_file)
+    if spec.inputs_dir is not None:
+        env["ALMANAC_UPSTREAM_OUTPUTS"] = str(spec.inputs_dir)
     return env
 
 
@@ -77,8 +81,14 @@ class ProcessExecutor:
         creds = _credentials(spec.run_as_user)
         home = creds.home if creds else os.environ.get("HOME")
         spec.output_dir.mkdir(parents=True, exist_ok=True)
+        if spec.results_file is not None:
+            spec.results_file.parent.mkdir(parents=True, exist_ok=True)
         if creds:
             open_to_run_user(spec.output_dir, creds.uid, creds.gid)
+            if spec.results_file is not None:
+                open_to_run_user(spec.results_file.parent, creds.uid, creds.gid)
+            if spec.inputs_dir is not None:
+                open_to_run_user(spec.inputs_dir, creds.uid, creds.gid)
         argv, as_user = _launch(["/bin/sh", "-c", spec.command], creds)
         try:
             proc = spawn(

@@ -20,6 +20,7 @@ from app.web.routes import (
     task_runs,
     tasks,
     transfer,
+    variable_sets,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -35,6 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     groups.router,
     agents.router,
     calendars.router,
+    variable_sets.router,
     adhoc.router,
     admin.router,
     health.router,
