@@ -20,6 +20,7 @@ from app.api.routes import (
     approvals,
     audit,
     auth,
+    backfills,
     calendars,
     group_dag,
     group_freezes,
@@ -137,6 +138,7 @@ def create_app(
         integrations,
         alerts,
         policies,
+        backfills,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import app.db.alert_tables
+import app.db.backfill_tables
 import app.db.login_tables
 import app.db.policy_tables
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
