@@ -56,8 +56,8 @@ def control(
     an operator."""
     with session_scope(engine) as session:
         row = rows.get_backfill(session, backfill_id, lock=True)
+        _allowed(actor, row, action)  # the role first, as every route answers
         actor.scope.check(row.instance, "backfill", backfill_id)
-        _allowed(actor, row, action)
         sources, target = _MOVES[action]
         if row.status not in sources:
             raise Conflict(f"backfill {backfill_id} is {row.status}: it cannot be {_done(action)}")

@@ -157,6 +157,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/group-runs"): R(V, LIST),
     ("GET", f"{API}/group-runs/{{group_run_id}}"): R(V, PATH),
     ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): R(OP, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/backfill"): R(U, PATH),
+    ("POST", f"{API}/groups/{{gid}}/backfill"): R(U, PATH),
+    ("GET", f"{API}/backfills"): R(V, LIST),
+    ("GET", f"{API}/backfills/{{backfill_id}}"): R(V, PATH),
+    # the walk's backfills are someone else's: only an operator controls them
+    ("POST", f"{API}/backfills/{{backfill_id}}/pause"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/resume"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/cancel"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/approve"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/reject"): R(OP, PATH),
     ("GET", f"{API}/users"): R(A, LIST),
     ("POST", f"{API}/users"): R(A),
     ("GET", f"{API}/users/{{username}}"): R(A, PATH),
@@ -278,6 +288,13 @@ def _task(suffix: str = "", **kw: Any) -> Build:
 
 def _group(suffix: str = "", **kw: Any) -> Build:
     return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
+
+
+_BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
+
+
+def _backfill(suffix: str, status: str = "running") -> Build:
+    return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -588,6 +605,17 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): lambda w, i, r: Call(
         f"{API}/group-runs/{w.group_run(i)}/terminate"
     ),
+    ("POST", f"{API}/tasks/{{tid}}/backfill"): _task("/backfill", json=_BACKFILL),
+    ("POST", f"{API}/groups/{{gid}}/backfill"): _group("/backfill", json=_BACKFILL),
+    ("GET", f"{API}/backfills"): lambda w, i, r: Call(
+        f"{API}/backfills", marker=f'"id":{w.backfill(i)},'
+    ),
+    ("GET", f"{API}/backfills/{{backfill_id}}"): _backfill(""),
+    ("POST", f"{API}/backfills/{{backfill_id}}/pause"): _backfill("/pause"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/resume"): _backfill("/resume", "paused"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/cancel"): _backfill("/cancel"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/approve"): _backfill("/approve", "pending_approval"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/reject"): _backfill("/reject", "pending_approval"),
     ("GET", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", marker=w.target_user(i)),
     ("POST", f"{API}/users"): lambda w, i, r: Call(
         f"{API}/users",
