@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.output import client, emit_json, fail, table
+from app.cli.run_inputs import DateOption, ParamOption, param_values
 from app.client import AlmanacAPIError
 
 group_app = typer.Typer(help="Groups and their dependency DAGs.", no_args_is_help=True)
@@ -71,9 +72,15 @@ def edge(
 
 
 @group_app.command("run")
-def run(gid: int) -> None:
-    """Start a group run now."""
-    emit_json(_call("POST", f"/groups/{gid}/run"))
+def run(gid: int, param: ParamOption = None, business_date: DateOption = None) -> None:
+    """Start a group run now, optionally for a business date with parameter values (they
+    reach its tasks)."""
+    params = param_values(param)
+    try:
+        started = client().groups.run(gid, business_date=business_date, params=params)
+    except AlmanacAPIError as error:
+        raise fail(error) from error
+    emit_json(started)
 
 
 @group_app.command("graph")

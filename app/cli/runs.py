@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
@@ -64,6 +65,9 @@ def show(run_id: int, as_json: JsonFlag = False) -> None:
         f"run {data['id']} {data['status']}  task={data['task_name']}  "
         f"agent={data['agent']}  exit={data['exit_code']}  reason={data['reason'] or '-'}"
     )
+    typer.echo(f"  business date {data.get('business_date') or '-'}")
+    for name, value in sorted((data.get("params") or {}).items()):
+        typer.echo(f"  param {name} = {json.dumps(value)}")
     for event in data["events"]:
         typer.echo(f"  {event['at']}  #{event['attempt']} {event['status']:<10} {event['detail']}")
 

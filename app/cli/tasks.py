@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli.output import client, console, emit_json, fail, table
+from app.cli.run_inputs import DateOption, ParamOption, param_values
 from app.client import AlmanacAPIError
 
 task_app = typer.Typer(help="Task definitions.", no_args_is_help=True)
@@ -75,10 +76,13 @@ def show(tid: int) -> None:
 def force_run(
     tid: int,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the end.")] = False,
+    param: ParamOption = None,
+    business_date: DateOption = None,
 ) -> None:
-    """Force a run now."""
+    """Force a run now, optionally for a business date with parameter values."""
+    params = param_values(param)
     try:
-        handle = client().tasks.run(tid)
+        handle = client().tasks.run(tid, business_date=business_date, params=params)
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:
             with console.status(f"run {handle.id} {handle.status}") as spinner:

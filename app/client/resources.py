@@ -17,6 +17,15 @@ from app.client.transport import Transport
 JSON = dict[str, Any]
 
 
+def _run_body(business_date: str | None, params: dict[str, Any] | None) -> JSON | None:
+    body: JSON = {}
+    if business_date is not None:
+        body["business_date"] = business_date
+    if params:
+        body["params"] = params
+    return body or None
+
+
 class _Namespace:
     def __init__(self, client: Transport) -> None:
         self._c = client
@@ -50,9 +59,17 @@ class Tasks(_Namespace):
     def delete(self, tid: int) -> None:
         self._c.request("DELETE", f"/tasks/{tid}")
 
-    def run(self, tid: int) -> RunHandle:
-        """Force a run now."""
-        return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run"))
+    def run(
+        self,
+        tid: int,
+        *,
+        business_date: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> RunHandle:
+        """Force a run now, optionally for a business date (YYYY-MM-DD) with parameter
+        values (checked against the task's declarations)."""
+        body = _run_body(business_date, params)
+        return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run", json=body))
 
     def forecast(self, tid: int, count: int = 10, after: str | None = None) -> JSON:
         result: JSON = self._get(f"/tasks/{tid}/forecast", count=count, after=after)
@@ -89,9 +106,17 @@ class Groups(_Namespace):
         )
         return result
 
-    def run(self, gid: int) -> JSON:
-        """Start a group run now."""
-        result: JSON = self._c.request("POST", f"/groups/{gid}/run")
+    def run(
+        self,
+        gid: int,
+        *,
+        business_date: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> JSON:
+        """Start a group run now, optionally for a business date with parameter values
+        (they reach its tasks)."""
+        body = _run_body(business_date, params)
+        result: JSON = self._c.request("POST", f"/groups/{gid}/run", json=body)
         return result
 
 

@@ -122,7 +122,7 @@ def update_group(
     tids = values.pop("tasks", None)
     _check_fields(session, values, values.get("instance") or group.instance, group.id)
     for key, value in values.items():
-        setattr(group, key, value)
+        setattr(group, key, [] if key == "params" and value is None else value)
     group.updated_at = now
     if tids is not None:
         set_members(session, group, tids)

@@ -3,9 +3,10 @@ which records its event here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
 from app.domain import run_spec
+from app.domain.params import defaults_of
 from app.domain.run_lifecycle import check_initial
 from app.domain.states import RunStatus, TriggerKind, is_terminal
 from app.errors import NotFound
@@ -67,11 +69,22 @@ def new_run(
     instance: str = "default",
     batch_id: str | None = None,
     reason: str | None = None,
+    business_date: date | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> Run:
     """A run row not yet in the session: `add_runs` stores it with its first event. It
-    starts in one of the lifecycle's initial statuses (`run_lifecycle.INITIAL`)."""
+    starts in one of the lifecycle's initial statuses (`run_lifecycle.INITIAL`).
+
+    Its business date defaults to the trigger's local date in the task's schedule timezone
+    (UTC without one); its params to the task's declared defaults. Both also go into the
+    spec, so an approval is of them too and the approver sees them."""
     check_initial(status)
+    day = business_date or local_date(trigger_time or at, task.schedule if task else None)
+    values = dict(params) if params is not None else defaults_of(task.params if task else [])
+    spec = {**spec, "business_date": day.isoformat(), "params": values}
     return Run(
+        business_date=day,
+        params=values,
         task_id=task.id if task else None,
         instance=task.instance if task else instance,
         status=status,
@@ -88,6 +101,11 @@ def new_run(
         created_at=at,
         updated_at=at,
     )
+
+
+def local_date(at: datetime, schedule: Mapping[str, Any] | None) -> date:
+    """`at`'s date in the schedule's timezone (UTC without a schedule or a timezone)."""
+    return at.astimezone(ZoneInfo(str((schedule or {}).get("timezone") or "UTC"))).date()
 
 
 def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:

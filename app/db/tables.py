@@ -139,6 +139,8 @@ class GroupRun(SQLModel, table=True):
     trigger_kind: TriggerKind = Field(sa_type=TriggerKindType)
     trigger_time: datetime | None = _ts(index=True)
     business_date: date | None = Field(default=None, index=True)
+    # The values given when it was forced; its task runs resolve theirs from these.
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()

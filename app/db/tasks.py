@@ -72,7 +72,7 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
     for key, value in values.items():
         if key == "labels" and value is None:
             value = {}
-        if key in ("gpus", "mounts") and value is None:
+        if key in ("gpus", "mounts", "params") and value is None:
             value = []
         setattr(task, key, value)
     task.updated_at = now

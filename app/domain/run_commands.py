@@ -57,6 +57,14 @@ class SpecChanged:
 
 
 @dataclass(frozen=True)
+class ExpansionFailed:
+    """A placeholder of the run names something the run lacks (a parameter without a value,
+    an upstream result not published): it fails instead of running a half-filled command."""
+
+    problem: str
+
+
+@dataclass(frozen=True)
 class Retry:
     """Start the next attempt of a failed run, after the delay of its task's retry policy."""
 
@@ -147,6 +155,7 @@ Command = (
     | SendFailed
     | DispatchExpired
     | SpecChanged
+    | ExpansionFailed
     | Retry
     | AgentReport
     | AgentLost

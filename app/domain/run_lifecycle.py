@@ -155,6 +155,14 @@ def _spec_changed(facts: RunFacts, changed: c.SpecChanged, now: datetime) -> Dec
     )
 
 
+def _expansion_failed(facts: RunFacts, failed: c.ExpansionFailed, now: datetime) -> Decision:
+    return Decision(
+        RunStatus.FAILED,
+        RunChanges(reason=f"placeholder: {failed.problem}"),
+        f"not dispatched: {failed.problem}",
+    )
+
+
 def _retry(facts: RunFacts, retry: c.Retry, now: datetime) -> Decision:
     policy = facts.retry
     if facts.status is not RunStatus.FAILED or policy is None or not retry_left(facts):
@@ -285,6 +293,7 @@ _HANDLERS: dict[type, Callable[[RunFacts, Any, datetime], Decision]] = {
     c.SendFailed: _send_failed,
     c.DispatchExpired: _expired,
     c.SpecChanged: _spec_changed,
+    c.ExpansionFailed: _expansion_failed,
     c.Retry: _retry,
     c.AgentReport: _report,
     c.AgentLost: _lost,
@@ -307,6 +316,7 @@ _SOURCES: dict[type, frozenset[RunStatus]] = {
     c.SendFailed: frozenset({RunStatus.TRIGGER}),
     c.DispatchExpired: frozenset({RunStatus.TRIGGER}),
     c.SpecChanged: frozenset({RunStatus.ACTIVE}),
+    c.ExpansionFailed: frozenset({RunStatus.ACTIVE}),
     c.AgentLost: ON_AGENT,
     c.Release: frozenset({RunStatus.SKIPPED}),
 }

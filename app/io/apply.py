@@ -75,7 +75,7 @@ def _calendar_values(item: Item) -> dict[str, Any]:
 
 
 def _group_values(item: Item) -> dict[str, Any]:
-    return {k: item[k] for k in ("name", "description", "schedule", "active", "instance")}
+    return {k: item[k] for k in ("name", "description", "schedule", "active", "instance", "params")}
 
 
 def _task_values(rows: _Rows, item: Item) -> dict[str, Any]:

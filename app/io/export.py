@@ -64,6 +64,7 @@ def database_snapshot(
                             "schedule": group.schedule,
                             "active": group.active,
                             "instance": group.instance,
+                            "params": group.params,
                         }
                     )
                 ),

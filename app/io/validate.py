@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from app.db.placeholder_checks import declared_names
 from app.domain.calendars import validate_calendar_fields
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
+from app.domain.placeholders import check_fields
 from app.env_secrets import MASK
 from app.io.parse import FileContent
 from app.io.problems import problem
@@ -75,6 +77,21 @@ def _check_tasks(checker: Checker) -> None:
         if target and target not in checker.agents and before.get("target") != target:
             checker.flag(label, "target", f"unknown agent {target!r}")
         _check_env(checker, label, item, before)
+        _check_placeholders(checker, label, item)
+
+
+def _check_placeholders(checker: Checker, label: str, item: Item) -> None:
+    """`${param.NAME}` must be declared by the task or its group (as the file leaves it)."""
+    group = checker.desired.of("group").get((item["instance"], item["group"] or ""))
+    names = declared_names(item.get("params") or [], (group or {}).get("params") or [])
+    for field, text in check_fields(
+        command=item["command"],
+        env=item["env"],
+        workdir=item["workdir"],
+        mounts=item["mounts"],
+        param_names=names,
+    ):
+        checker.flag(label, field, text)
 
 
 def _check_env(checker: Checker, label: str, item: Item, before: Item) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
+from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import Name, PathName, RunPublic, _Strict
 
 Condition = Literal["success", "failure", "done"]
@@ -20,6 +21,7 @@ class GroupCreate(_Strict):
     active: bool = True
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
+    params: ParamDeclarations = Field(default_factory=list)
 
 
 class GroupUpdate(_Strict):
@@ -29,6 +31,7 @@ class GroupUpdate(_Strict):
     active: bool | None = None
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
+    params: ParamDeclarations | None = None
 
 
 class GroupPublic(BaseModel):
@@ -39,6 +42,7 @@ class GroupPublic(BaseModel):
     active: bool
     instance: str
     tasks: list[int]
+    params: list[dict[str, Any]] = Field(default_factory=list)
     upstream_groups: list[int]
     next_fire_time: datetime | None
     created_at: datetime | None
@@ -67,6 +71,7 @@ class GroupRunPublic(BaseModel):
     trigger_kind: str
     trigger_time: datetime | None
     business_date: date | None
+    params: dict[str, Any] = Field(default_factory=dict)
     created_by: str | None
     finished_at: datetime | None
 

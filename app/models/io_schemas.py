@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
+from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
 
 FORMAT = "almanac/v1"
@@ -29,6 +30,7 @@ class GroupItem(_Strict):
     schedule: Schedule | None = None
     active: bool = True
     instance: PathName = "default"
+    params: ParamDeclarations = Field(default_factory=list)
 
 
 class TaskItem(TaskCreate):

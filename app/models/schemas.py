@@ -16,6 +16,7 @@ from pydantic import (
 
 from app.domain.names import plain_name, visible_name
 from app.domain.schedules import Schedule
+from app.models.param_schemas import ParamDeclarations
 
 _NameText = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 # A task's or group's name: no control characters (app/domain/names.py).
@@ -63,6 +64,7 @@ class TaskFields(_Strict):
     misfire_grace_seconds: float = Field(default=3600, ge=0)
     misfire_max_replays: int = Field(default=10, ge=0, le=1000)
     instance: PathName = "default"
+    params: ParamDeclarations = Field(default_factory=list)
 
 
 def _command(value: str) -> str:
@@ -107,6 +109,7 @@ class TaskUpdate(_Strict):
     misfire_grace_seconds: float | None = Field(default=None, ge=0)
     misfire_max_replays: int | None = Field(default=None, ge=0, le=1000)
     instance: PathName | None = None
+    params: ParamDeclarations | None = None
 
     @field_validator("command")
     @classmethod
@@ -142,6 +145,7 @@ class TaskPublic(BaseModel):
     misfire_grace_seconds: float
     misfire_max_replays: int
     instance: str
+    params: list[dict[str, Any]] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -173,6 +177,8 @@ class RunPublic(BaseModel):
     command: str | None
     instance: str
     created_by: str | None
+    business_date: date | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunDetail(RunPublic):

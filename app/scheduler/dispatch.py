@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from app.db.run_commands import apply
+from app.db.run_inputs import context_for, expand_spec
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
 from app.domain import run_commands as c
 from app.domain import run_spec
+from app.domain.calendars import CalendarSpec
+from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
 from app.env_secrets import EnvBox
@@ -21,21 +24,33 @@ from app.scheduler.group_runs import Blockers
 DISPATCH_BATCH = 1000
 
 
-def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
-    """The start frame: the only place a run's sealed environment is opened."""
+def start_message(
+    run: Run, box: EnvBox | None = None, context: PlaceholderContext | None = None
+) -> StartRun:
+    """The start frame: the only place a run's sealed environment is opened. With a
+    `context`, placeholders are expanded and the run-context variables added (after the
+    approval check: the approved spec is what expands). PlaceholderError when the run lacks
+    a value a placeholder names."""
     spec = run.spec
+    values = spec_env(spec, box)
+    if context is None:
+        command, env = str(spec["command"]), values.for_command()
+        workdir, mounts = spec.get("workdir"), list(spec.get("mounts") or [])
+    else:
+        done = expand_spec(spec, values.env, values.secrets, run, context)
+        command, env, workdir, mounts = done.command, done.env, done.workdir, done.mounts
     return StartRun(
         run_id=run.id or 0,
         attempt=run.attempt,
-        command=str(spec["command"]),
+        command=command,
         image=spec.get("image"),
-        env=spec_env(spec, box).for_command(),
-        workdir=spec.get("workdir"),
+        env=env,
+        workdir=workdir,
         run_as_user=spec.get("run_as_user"),
         cpus=spec.get("cpus"),
         memory=spec.get("memory"),
         gpus=spec.get("gpus") or [],
-        mounts=spec.get("mounts") or [],
+        mounts=mounts,
         max_run_seconds=spec.get("max_run_seconds"),
     )
 
@@ -63,6 +78,7 @@ def dispatch_pending(
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
+    calendars: dict[str, CalendarSpec | None] = {}  # and one read of each calendar
     for run in session.exec(stmt).all():
         waiting = blockers.of(run)
         if waiting:
@@ -81,12 +97,17 @@ def dispatch_pending(
             continue
         if not _as_approved(session, run, now):
             continue
+        try:
+            message = start_message(run, box, context_for(session, run, calendars))
+        except PlaceholderError as exc:
+            apply(session, run, c.ExpansionFailed(str(exc)), now=now)
+            continue
         choice.running += 1
         released = blockers.released_at(run) if observe_hop else None
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
         apply(session, run, c.Dispatch(choice.name), now=now)
-        sends.append((choice.name, start_message(run, box)))
+        sends.append((choice.name, message))
     return sends
 
 

@@ -24,7 +24,9 @@ from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain import run_commands as c
 from app.domain.dag import Edge, Readiness, evaluate, propagate
 from app.domain.group_run_states import GroupRunStatus, settled
+from app.domain.params import defaults_of, group_values, task_values_in_group
 from app.domain.states import RunStatus, TriggerKind, is_terminal
+from app.errors import InvalidInput
 
 
 def group_zone(group: TaskGroup) -> ZoneInfo:
@@ -39,11 +41,17 @@ def start_group_run(
     kind: TriggerKind,
     group_run: GroupRun | None = None,
     created_by: str | None = None,
+    business_date: date | None = None,
+    params: dict[str, object] | None = None,
 ) -> GroupRun:
-    """Create the runs of every task of the group; the DAG decides when each may start."""
+    """Create the runs of every task of the group; the DAG decides when each may start.
+    A new group run takes `business_date` (default: the trigger's local date in the group's
+    timezone) and `params` (given values, checked by the caller with `check_group_given`)."""
     if group_run is None:
         group_run = GroupRun(
             group_id=group.id or 0,
+            business_date=business_date,
+            params=dict(params or {}),
             status=GroupRunStatus.RUNNING,
             trigger_kind=kind,
             trigger_time=now,
@@ -60,6 +68,8 @@ def start_group_run(
     )
     session.flush()
     tasks = session.exec(select(Task).where(Task.group_id == group.id).order_by(col(Task.id))).all()
+    given = dict(group_run.params or {})
+    shared = _group_params(group, given)
     runs = []
     for task in tasks:
         run = new_run(
@@ -70,6 +80,8 @@ def start_group_run(
             task=task,
             trigger_time=trigger,
             created_by=created_by,
+            business_date=group_run.business_date,
+            params=_task_params(task, shared, given),
         )
         run.group_run_id = group_run.id
         run.not_before = _not_before(task, group_run.business_date, group_zone(group))
@@ -81,6 +93,24 @@ def start_group_run(
     if not tasks:
         move_group_run(group_run, GroupRunStatus.SUCCESS, at=now)
     return group_run
+
+
+def _group_params(group: TaskGroup, given: dict[str, object]) -> dict[str, object]:
+    # Given values were checked when the group run was forced; what can still fail is a
+    # required parameter without a value (a scheduled run): its placeholder fails at dispatch.
+    try:
+        return group_values(group.params, given)
+    except InvalidInput:
+        return {**defaults_of(group.params), **given}
+
+
+def _task_params(
+    task: Task, shared: dict[str, object], given: dict[str, object]
+) -> dict[str, object]:
+    try:
+        return task_values_in_group(task.params, shared, given)
+    except InvalidInput:
+        return {**shared, **defaults_of(task.params), **given}
 
 
 def _not_before(task: Task, day: date, zone: ZoneInfo) -> datetime | None:

@@ -12,6 +12,7 @@ from app.db import groups as group_rows
 from app.db.engine import session_scope
 from app.db.groups import member_ids, upstream_groups
 from app.db.moves import move_group
+from app.db.placeholder_checks import check_group_placeholders
 from app.db.tables import GroupRun, Task, TaskGroup
 from app.db.unit_of_work import record
 from app.domain.events import DefinitionChanged, DispatchWanted
@@ -20,11 +21,13 @@ from app.domain.roles import Role
 from app.domain.states import TriggerKind
 from app.errors import Forbidden
 from app.models.group_schemas import GroupCreate, GroupPublic, GroupRunPublic, GroupUpdate
+from app.models.param_schemas import RunRequest
 from app.models.schemas import ForecastPublic
 from app.scheduler.group_planner import plan_group
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks
 from app.services.actor import Actor
+from app.services.run_requests import group_inputs
 from app.services.schedule_views import forecast_public
 from app.services.scope import InstanceScope
 
@@ -53,6 +56,7 @@ def group_public(session: Session, group: TaskGroup) -> GroupPublic:
         active=group.active,
         instance=group.instance,
         tasks=member_ids(session, group.id or 0),
+        params=list(group.params or []),
         upstream_groups=upstream_groups(session, group.id or 0),
         next_fire_time=idle,
         created_at=group.created_at,
@@ -68,6 +72,7 @@ def group_run_public(group_run: GroupRun) -> GroupRunPublic:
         trigger_kind=group_run.trigger_kind,
         trigger_time=group_run.trigger_time,
         business_date=group_run.business_date,
+        params=dict(group_run.params or {}),
         created_by=group_run.created_by,
         finished_at=group_run.finished_at,
     )
@@ -128,6 +133,7 @@ def create_group(
         fields["active"] = False  # a user's group waits for an operator, as a task does
     with session_scope(engine) as session:
         group = group_rows.create_group(session, fields, now=now)
+        check_group_placeholders(session, group)
         plan_group(session, group, now=now)
         public = group_public(session, group)
         actor.audit(
@@ -169,6 +175,8 @@ def update_group(
                 for task in moved:  # a user's move waits for an operator, as any edit
                     task.active = False
         group_rows.update_group(session, group, changed, now=now)
+        if {"params", "tasks"} & set(changed):
+            check_group_placeholders(session, group)
         plan_group(session, group, now=now)
         if moved:
             plan_tasks(session, moved, now=now)
@@ -210,17 +218,29 @@ def delete_group(engine: Engine, *, actor: Actor, now: datetime, gid: int) -> No
         record(session, DefinitionChanged("group", gid, "deleted"))
 
 
-def force_group_run(engine: Engine, *, actor: Actor, now: datetime, gid: int) -> GroupRunPublic:
-    """Start a group run now: every task gets its run, the DAG releases them."""
+def force_group_run(
+    engine: Engine,
+    *,
+    actor: Actor,
+    now: datetime,
+    gid: int,
+    request: RunRequest | None = None,
+) -> GroupRunPublic:
+    """Start a group run now, for the given business date and parameter values: every task
+    gets its run (with the group's values and its own), the DAG releases them."""
     actor.require(Role.OPERATOR)
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
+        tasks = list(session.exec(select(Task).where(Task.group_id == group.id)).all())
+        business_date, given = group_inputs(group, tasks, request, now)
         group_run = start_group_run(
             session,
             group,
             now=now,
             kind=TriggerKind.MANUAL,
             created_by=actor.username,
+            business_date=business_date,
+            params=given,
         )
         public = group_run_public(group_run)
         actor.audit(

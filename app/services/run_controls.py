@@ -34,6 +34,7 @@ from app.scheduler.operator import (
 )
 from app.services.actor import Actor
 from app.services.policy_gate import enforce
+from app.services.run_requests import give_new_params
 from app.services.runs import visible_run
 from app.services.runs_view import run_public
 
@@ -170,12 +171,22 @@ def force(engine: Engine, *, actor: Actor, now: datetime, run_id: int) -> RunPub
     return public
 
 
-def rerun(engine: Engine, *, actor: Actor, now: datetime, run_id: int) -> list[int]:
-    """Run this finished run again, with everything downstream of it in its group run."""
+def rerun(
+    engine: Engine,
+    *,
+    actor: Actor,
+    now: datetime,
+    run_id: int,
+    params: dict[str, object] | None = None,
+) -> list[int]:
+    """Run this finished run again, with everything downstream of it in its group run. It
+    keeps its business date and parameter values, unless new `params` are given."""
     actor.require(Role.OPERATOR)
     with session_scope(engine) as session:
         run = _locked(session, actor, run_id)
         before = run_public(run)
+        if params is not None:
+            give_new_params(session, run, params)
         restarted = rerun_with_downstream(session, run, who=actor.username, now=now)
         # Each run going again, as the policies are now (a refusal undoes the whole re-run).
         _within_policy(session, actor.role, [get_run(session, rid) for rid in restarted])

@@ -30,6 +30,8 @@ def run_public(run: Run) -> RunPublic:
         command=run.spec.get("command"),
         instance=run.instance,
         created_by=run.created_by,
+        business_date=run.business_date,
+        params=dict(run.params or {}),
     )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from app.db import tasks as task_rows
 from app.db.engine import session_scope
 from app.db.moves import carry_task_extras
+from app.db.placeholder_checks import check_task_placeholders
 from app.db.runs import create_run, task_spec
 from app.db.tables import Task, TaskGroup
 from app.db.unit_of_work import record
@@ -18,12 +19,14 @@ from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.roles import Role
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Forbidden, InvalidInput
+from app.models.param_schemas import RunRequest
 from app.models.schemas import ForecastPublic, RunPublic, TaskCreate, TaskPublic, TaskUpdate
 from app.scheduler.planner import plan_task
 from app.security import submission_status
 from app.services.actor import Actor
 from app.services.env_view import audited_run, reveals_env, task_env_fields
 from app.services.policy_gate import enforce
+from app.services.run_requests import task_inputs
 from app.services.runs_view import run_public
 from app.services.schedule_views import forecast_public
 from app.services.scope import InstanceScope
@@ -127,6 +130,7 @@ def create_task(
             fields["active"] = False
         enforce(session, actor.role, fields, body.instance, [body.target or ""])
         task = task_rows.create_task(session, fields, now=now)
+        check_task_placeholders(session, task)
         plan_task(session, task, now=now)
         public = task_public(task)
         actor.audit(
@@ -167,6 +171,7 @@ def update_task(
             )
         _user_guard(actor, task, changed)
         task = task_rows.update_task(session, task, changed, now=now)
+        check_task_placeholders(session, task)
         if set(changed) & _POLICED:
             enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
         if task.instance != left:
@@ -205,13 +210,22 @@ def delete_task(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> Non
         record(session, DefinitionChanged("task", tid, "deleted"))
 
 
-def force_run(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> RunPublic:
-    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
+def force_run(
+    engine: Engine,
+    *,
+    actor: Actor,
+    now: datetime,
+    tid: int,
+    request: RunRequest | None = None,
+) -> RunPublic:
+    """Run now, for the given business date and parameter values (`request`). A run a
+    `user` submits waits in PENDING_APPROVAL for an operator."""
     actor.require(Role.USER)
     status = submission_status(actor.role)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)
         enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
+        business_date, params = task_inputs(session, task, request, now)
         verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
         run = create_run(
             session,
@@ -222,6 +236,8 @@ def force_run(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> RunPu
             task=task,
             created_by=actor.username,
             detail=f"{verb} by {actor.username}",
+            business_date=business_date,
+            params=params,
         )
         public = run_public(run)
         actor.audit(

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from app.web.run_form import declarations_from_text, declarations_to_text
+
 Values = Mapping[str, str]
 
 SCHEDULE_KINDS = ("cron", "times", "frequency", "once")
@@ -173,6 +175,7 @@ def task_from_form(values: Values) -> dict[str, Any]:
         ("env", lambda: pairs(values.get("env", ""), "env")),
         ("labels", lambda: pairs(values.get("labels", ""), "labels")),
         ("schedule", lambda: schedule_from_form(values)),
+        ("params", lambda: declarations_from_text(values.get("params", ""))),
     ]
     for field, read in readers:
         try:
@@ -225,6 +228,7 @@ def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
     values["mounts"] = "\n".join(task.get("mounts") or [])
     values["env"] = "\n".join(f"{k}={v}" for k, v in (task.get("env") or {}).items())
     values["labels"] = "\n".join(f"{k}={v}" for k, v in (task.get("labels") or {}).items())
+    values["params"] = declarations_to_text(task.get("params"))
     for flag in ("active", "retry_exponential"):
         if task.get(flag):
             values[flag] = "on"
@@ -255,11 +259,13 @@ def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
         "tasks": [int(t) for t in task_ids if t.isdigit()],
     }
     payload["schedule"] = schedule_from_form(values)
+    payload["params"] = declarations_from_text(values.get("params", ""))
     return payload
 
 
 def group_to_form(group: Mapping[str, Any]) -> dict[str, str]:
     values = {k: str(group.get(k) or "") for k in ("name", "description", "instance")}
+    values["params"] = declarations_to_text(group.get("params"))
     if group.get("active"):
         values["active"] = "on"
     values.update(schedule_to_form(group.get("schedule")))

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep, WriterDep
 from app.db.engine import session_scope
 from app.models.group_schemas import GroupCreate, GroupPublic, GroupRunPublic, GroupUpdate
+from app.models.param_schemas import RunRequest
 from app.models.schemas import ForecastPublic
 from app.services import groups
 from app.services.schedule_views import forecast_start
@@ -87,7 +88,14 @@ def group_forecast(
 
 @router.post("/{gid}/run", response_model=GroupRunPublic, status_code=201)
 def force_group_run(
-    gid: int, context: ContextDep, user: OperatorDep, actor: ActorDep
+    gid: int,
+    context: ContextDep,
+    user: OperatorDep,
+    actor: ActorDep,
+    body: Annotated[RunRequest | None, Body()] = None,
 ) -> GroupRunPublic:
-    """Start a group run now: every task gets its run, the DAG releases them."""
-    return groups.force_group_run(context.engine, actor=actor, now=context.clock.now(), gid=gid)
+    """Start a group run now, optionally for a business date with parameter values: every
+    task gets its run, the DAG releases them."""
+    return groups.force_group_run(
+        context.engine, actor=actor, now=context.clock.now(), gid=gid, request=body
+    )

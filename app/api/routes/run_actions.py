@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
 from app.db.engine import session_scope
 from app.models.group_schemas import MarkSuccess
+from app.models.param_schemas import RerunRequest
 from app.models.schemas import RunPublic
 from app.services import run_controls, runs
 
@@ -37,13 +38,21 @@ def force(run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep) 
 
 
 @router.post("/{run_id}/rerun", response_model=list[int])
-def rerun(run_id: int, context: ContextDep, user: OperatorDep, actor: ActorDep) -> list[int]:
-    """Run this finished run again, with everything downstream of it in its group run."""
+def rerun(
+    run_id: int,
+    context: ContextDep,
+    user: OperatorDep,
+    actor: ActorDep,
+    body: Annotated[RerunRequest | None, Body()] = None,
+) -> list[int]:
+    """Run this finished run again, with everything downstream of it in its group run; it
+    keeps its business date and parameter values unless the body gives new `params`."""
     return run_controls.rerun(
         context.engine,
         actor=actor,
         now=context.clock.now(),
         run_id=run_id,
+        params=body.params if body is not None else None,
     )
 
 

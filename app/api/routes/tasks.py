@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import (
     ActorDep,
@@ -15,6 +15,7 @@ from app.api.deps import (
     WriterDep,
 )
 from app.db.engine import session_scope
+from app.models.param_schemas import RunRequest
 from app.models.schemas import (
     ForecastPublic,
     FreezeCreate,
@@ -86,9 +87,18 @@ def remove(tid: int, context: ContextDep, user: WriterDep, actor: ActorDep) -> R
 
 
 @router.post("/{tid}/run", response_model=RunPublic, status_code=201)
-def force_run(tid: int, context: ContextDep, user: WriterDep, actor: ActorDep) -> RunPublic:
-    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
-    return tasks.force_run(context.engine, actor=actor, now=context.clock.now(), tid=tid)
+def force_run(
+    tid: int,
+    context: ContextDep,
+    user: WriterDep,
+    actor: ActorDep,
+    body: Annotated[RunRequest | None, Body()] = None,
+) -> RunPublic:
+    """Run now, optionally for a business date with parameter values ("run for date"). A run
+    a `user` submits waits in PENDING_APPROVAL for an operator."""
+    return tasks.force_run(
+        context.engine, actor=actor, now=context.clock.now(), tid=tid, request=body
+    )
 
 
 @router.get("/{tid}/forecast", response_model=ForecastPublic)

@@ -19,6 +19,7 @@ from app.web.deps import BusDep, LifetimeDep
 from app.web.forms import FormErrors, error_key, group_from_form, group_to_form, schedule_to_form
 from app.web.groups_view import CONDITIONS, elements, load_group
 from app.web.htmx import HtmxDep
+from app.web.routes.run_for_date import group_declarations, submitted_request
 from app.web.routes.tasks import page_or_panel
 from app.web.sse import EventStream, ServerEvent, changes
 from app.web.tasks_view import load_choices
@@ -171,7 +172,8 @@ async def run_group(
     request: Request, gid: Gid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
     try:
-        group_run = dump(await api.command(groups.force_group_run, gid=gid))
+        wanted = await submitted_request(request, await group_declarations(api, gid))
+        group_run = dump(await api.command(groups.force_group_run, gid=gid, request=wanted))
     except ApiError as exc:
         if exc.status_code == 404:
             raise

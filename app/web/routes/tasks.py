@@ -18,6 +18,7 @@ from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.forms import FormErrors, error_key, new_task_values, task_from_form, task_to_form
 from app.web.htmx import HtmxDep
+from app.web.routes.run_for_date import submitted_request, task_declarations
 from app.web.schedule_preview import preview
 from app.web.tasks_view import (
     ActiveFilter,
@@ -188,9 +189,11 @@ async def delete_task(
 
 
 @router.post("/tasks/{tid:int}/run")
-async def run_task(tid: Tid, api: CallsDep, session: WriteSessionDep) -> Response:
+async def run_task(request: Request, tid: Tid, api: CallsDep, session: WriteSessionDep) -> Response:
+    """Force a run: the button (no body), or the "Run for date" form with its params."""
     try:
-        run = dump(await api.command(tasks.force_run, tid=tid))
+        wanted = await submitted_request(request, await task_declarations(api, tid))
+        run = dump(await api.command(tasks.force_run, tid=tid, request=wanted))
     except ApiError as exc:
         if exc.status_code == 404:
             raise

@@ -1,0 +1,54 @@
+"""`almanac task run --param/--date` and `almanac run show` against a real server and agent:
+the command, a real process, sees each value as one argument and in its environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from click.testing import Result
+from support import LiveServer
+
+Cli = Callable[..., Result]
+COMMAND = (
+    "sh -c 'echo $#' argv0 ${param.region}; "
+    'echo "$ALMANAC_BUSINESS_DATE|$ALMANAC_PARAM_REGION|$ALMANAC_PARAM_COUNT|$ALMANAC_TASK"'
+)
+
+
+@pytest.fixture
+def agent_ready(shared_agent_ready: LiveServer) -> LiveServer:
+    """The server this test process shares (tests/conftest.py): own names only."""
+    return shared_agent_ready
+
+
+def test_task_run_with_params_and_date(almanac: Cli, agent_ready: LiveServer) -> None:
+    params = [
+        {"name": "region", "type": "string", "default": "EU"},
+        {"name": "count", "type": "integer", "default": 1},
+    ]
+    with agent_ready.client() as http:
+        created = http.post(
+            "/tasks", json={"name": "cli-ctx", "command": COMMAND, "params": params}
+        )
+        assert created.status_code == 201, created.text
+        tid = created.json()["tid"]
+    result = almanac(
+        "task", "run", str(tid), "--param", "region=; rm -rf /", "-p", "count=4",
+        "--date", "2026-01-05", "-w",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.split()[1]
+    logs = almanac("run", "logs", run_id)
+    assert logs.stdout == "1\n2026-01-05|; rm -rf /|4|cli-ctx\n"
+    shown = almanac("run", "show", run_id)
+    assert "business date 2026-01-05" in shown.stdout
+    assert 'param region = "; rm -rf /"' in shown.stdout and "param count = 4" in shown.stdout
+    data = json.loads(almanac("run", "show", run_id, "--json").stdout)
+    assert data["params"] == {"region": "; rm -rf /", "count": 4}
+
+    refused = almanac("task", "run", str(tid), "--param", "count=many")
+    assert refused.exit_code != 0 and "params.count" in refused.output
+    malformed = almanac("task", "run", str(tid), "--param", "count")
+    assert malformed.exit_code != 0 and "NAME=VALUE" in malformed.output

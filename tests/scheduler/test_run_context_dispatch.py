@@ -1,0 +1,138 @@
+"""Run context through the stepped loops: a scheduled run's business date is its local date,
+the start frame carries the expanded command and the ALMANAC_* environment, a param stays
+one shell word in a real process, a re-run keeps its params, a missing value fails the run."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+
+from sqlmodel import select
+
+from app.db.engine import session_scope
+from app.db.run_commands import apply
+from app.db.runs import create_run, get_run, task_spec
+from app.db.tables import Run, Task, User
+from app.domain import run_commands as c
+from app.domain import run_spec
+from app.domain.states import RunStatus, TriggerKind
+from app.scheduler.planner import plan_tasks
+from app.services.actor import Actor
+from app.services.run_controls import rerun
+from tests.scheduler.test_stepped_runs import World
+from tests.scheduler.test_stepped_runs import world as world
+
+EVIL = "; rm -rf /"
+
+
+def _task(world: World, schedule: dict[str, object], command: str, **fields: object) -> int:
+    with session_scope(world.engine) as session:
+        task = Task(name="ctx", command=command, schedule=schedule, target="fake", **fields)
+        session.add(task)
+        session.flush()
+        plan_tasks(session, [task], now=world.clock.now())
+        return task.id or 0
+
+
+def _shell(command: str) -> str:
+    """What a real shell prints running `command` (as the process executor runs it)."""
+    done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _operator() -> Actor:
+    return Actor(User(id=1, username="op", role="operator", password_hash="x", instances=["*"]))
+
+
+async def test_a_new_york_run_at_2330_has_its_local_date_and_sees_its_context(
+    world: World,
+) -> None:
+    world.at(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    params = [
+        {"name": "region", "type": "string", "default": EVIL},
+        {"name": "n", "type": "integer", "default": 3},
+    ]
+    schedule = {"kind": "times", "times": ["23:30"], "timezone": "America/New_York"}
+    command = "sh -c 'echo $#' argv0 ${param.region} ${business_date-1b:%Y%m%d} ${task}"
+    _task(world, schedule, command, params=params, env={"DAY": "${business_date}"})
+    agent = world.agent()
+    await agent.connect()
+    # 23:30 in New York on 2 March is 04:30 UTC on 3 March.
+    due = world.at(datetime(2026, 3, 3, 4, 30, tzinfo=UTC))
+    run_id = world.fire()
+    run = world.run(run_id)
+    assert run.business_date == date(2026, 3, 2)
+    assert run.params == {"region": EVIL, "n": 3}
+
+    assert await world.scheduler.dispatch_once(due) == 1
+    await agent.settle()
+    [start] = agent.starts
+    assert start.env["ALMANAC_BUSINESS_DATE"] == "2026-03-02"
+    assert start.env["ALMANAC_TRIGGER_TIME"] == "2026-03-03T04:30:00+00:00"
+    assert start.env["ALMANAC_TASK"] == "ctx"
+    assert start.env["ALMANAC_GROUP"] == "" and start.env["ALMANAC_INSTANCE"] == "default"
+    assert start.env["ALMANAC_PARAM_REGION"] == EVIL and start.env["ALMANAC_PARAM_N"] == "3"
+    assert start.env["DAY"] == "2026-03-02"
+    # The command as sent, run by a real shell: the param is one argument, the date went
+    # back one business day (Monday 2 March -> Friday 27 February).
+    assert _shell(start.command) == "3\n"
+    echoed = _shell(start.command.replace("sh -c 'echo $#' argv0", "printf '%s|'"))
+    assert echoed == f"{EVIL}|20260227|ctx|"
+
+    world.at(due + timedelta(seconds=5))
+    await agent.finish(run_id, exit_code=1)
+    assert world.run(run_id).status == "FAILED"
+    # A re-run keeps the values; one with new values takes them (and keeps the others).
+    rerun(world.engine, actor=_operator(), now=world.clock.now(), run_id=run_id)
+    assert world.run(run_id).params == {"region": EVIL, "n": 3}
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    assert agent.starts[-1].env["ALMANAC_PARAM_REGION"] == EVIL
+    await agent.finish(run_id, exit_code=0, attempt=2)
+    rerun(world.engine, actor=_operator(), now=world.clock.now(), run_id=run_id, params={"n": 9})
+    again = world.run(run_id)
+    assert again.params == {"region": EVIL, "n": 9} and again.spec["params"]["n"] == 9
+    assert again.business_date == date(2026, 3, 2)
+
+
+async def test_a_placeholder_without_a_value_fails_the_run_at_dispatch(world: World) -> None:
+    params = [{"name": "since", "type": "date", "required": True}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(world, schedule, "echo ${param.since}", params=params)
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(world.clock.now() + timedelta(hours=1))
+    run_id = world.fire()
+    assert await world.scheduler.dispatch_once(due) == 0
+    run = world.run(run_id)
+    assert run.status == "FAILED" and "param.since" in (run.reason or "")
+    assert agent.starts == []
+
+
+async def test_an_approved_run_still_runs_its_approved_spec_expanded(world: World) -> None:
+    params = [{"name": "p", "type": "string", "default": "x"}]
+    _task(world, {"kind": "times", "times": ["09:00"]}, "echo ${param.p}", params=params)
+    agent = world.agent()
+    await agent.connect()
+    with session_scope(world.engine) as session:
+        task = session.exec(select(Task)).one()
+        run = create_run(
+            session,
+            at=world.clock.now(),
+            status=RunStatus.PENDING_APPROVAL,
+            trigger_kind=TriggerKind.MANUAL,
+            spec=task_spec(task),
+            task=task,
+            params={"p": "y z"},
+        )
+        run_id = run.id or 0
+    with session_scope(world.engine) as session:
+        pending = get_run(session, run_id)
+        assert pending.spec["params"] == {"p": "y z"}  # the approver sees the values
+        approve = c.Approve("approved by op", run_spec.digest(pending.spec))
+        apply(session, pending, approve, now=world.clock.now())
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    assert agent.starts[-1].command == "echo 'y z'"
+    with session_scope(world.engine) as session:
+        assert session.exec(select(Run.status).where(Run.id == run_id)).one() == "RUNNING"
