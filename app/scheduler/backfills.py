@@ -75,8 +75,10 @@ def _start_task_date(
         spec=task_spec(task),
         task=task,
         created_by=backfill.created_by,
+        business_date=item.day,
+        params=backfill.params,
     )
-    _stamp(run, backfill, item)
+    run.backfill_id = backfill.id
     add_runs(session, [(run, f"backfill {backfill.id} of {item.day.isoformat()}")])
     return run.id or 0
 
@@ -90,6 +92,7 @@ def _start_group_date(
         trigger_kind=TriggerKind.BACKFILL,
         trigger_time=now,
         business_date=item.day,
+        params=dict(backfill.params),
         created_by=backfill.created_by,
         created_at=now,
         instance=group.instance,
@@ -103,15 +106,11 @@ def _start_group_date(
         group_run=group_run,
         created_by=backfill.created_by,
     )
-    for run in session.exec(select(Run).where(Run.group_run_id == group_run.id)).all():
-        _stamp(run, backfill, item)
+    # Its tasks' runs got the date and their values from the group run.
+    runs = session.exec(select(Run).where(Run.group_run_id == group_run.id)).all()
+    for run in runs:
+        run.backfill_id = backfill.id
     return group_run.id or 0
-
-
-def _stamp(run: Run, backfill: Backfill, item: BackfillDate) -> None:
-    run.business_date = item.day
-    run.backfill_id = backfill.id
-    run.params = dict(backfill.params)
 
 
 def _cancel_pending(session: Session, backfill: Backfill) -> int:

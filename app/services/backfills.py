@@ -27,15 +27,16 @@ from app.domain.roles import Role
 from app.domain.schedules import Schedule, parse_schedule
 from app.errors import InvalidInput
 from app.models.backfill_schemas import BackfillCreate, BackfillPublic
+from app.models.param_schemas import RunRequest
 from app.scheduler.planner import Calendars
 from app.services.actor import Actor
 from app.services.backfill_view import backfill_public, preview_public
 from app.services.groups import visible_group
 from app.services.policy_gate import enforce
+from app.services.run_requests import group_inputs, task_inputs
 from app.services.tasks import visible_task
 
 Target = Task | TaskGroup
-_SCALARS = (str, int, float, bool, type(None))
 
 
 def start_backfill(
@@ -58,7 +59,7 @@ def start_backfill(
             if group_id is not None
             else visible_task(session, actor.scope, task_id or 0)
         )
-        params = _resolve_params(target, body.params)
+        params = _resolve_params(session, target, body.params, now)
         plans = _plan(session, target, body)
         row = _row(target, body, params, actor, now)
         count = len(run_dates(plans))
@@ -96,7 +97,7 @@ def start_backfill(
 
 
 def _row(
-    target: Target, body: BackfillCreate, params: dict[str, Any], actor: Actor, now: datetime
+    target: Target, body: BackfillCreate, params: dict[str, object], actor: Actor, now: datetime
 ) -> Backfill:
     return Backfill(
         task_id=target.id if isinstance(target, Task) else None,
@@ -165,26 +166,17 @@ def _tasks_of(session: Session, target: Target) -> list[Task]:
     )
 
 
-def _resolve_params(target: Target, given: dict[str, Any]) -> dict[str, Any]:
-    """The values the runs get: given ones, else declared defaults. A name the task or group
-    does not declare, a missing required one, or a value that is not a JSON scalar is a 422
-    naming `params.NAME`."""
-    declared = {str(d.get("name")): d for d in target.params or [] if d.get("name")}
-    values: dict[str, Any] = {}
-    for name, value in given.items():
-        if name not in declared:
-            raise InvalidInput(f"params.{name}", f"{target.name} declares no parameter {name!r}")
-        if not isinstance(value, _SCALARS):
-            raise InvalidInput(f"params.{name}", "must be a string, number, boolean or null")
-        values[name] = value
-    for name, decl in declared.items():
-        if name in values:
-            continue
-        if decl.get("default") is not None:
-            values[name] = decl["default"]
-        elif decl.get("required"):
-            raise InvalidInput(f"params.{name}", "is required")
-    return values
+def _resolve_params(
+    session: Session, target: Target, given: dict[str, Any], now: datetime
+) -> dict[str, object]:
+    """What the backfill stores: for a task, its typed values (given, else defaults; with
+    its group's when in one); for a group, the given values checked against the group's and
+    its tasks' declarations (each task resolves its own per run). A bad one is a 422 naming
+    `params.NAME` (app/domain/params.py)."""
+    request = RunRequest(params=given)
+    if isinstance(target, Task):
+        return task_inputs(session, target, request, now)[1]
+    return group_inputs(target, _tasks_of(session, target), request, now)[1]
 
 
 # ---- reads ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """backfills: a plan of dates per task or group, started a few at a time
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011 (0010 before the run-context branch was merged in)
 Create Date: 2026-12-07 06:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.db.types
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -78,9 +78,20 @@ class World:
                 add_edge(session, group, Edge(up, down, "success"))
             return group.id or 0
 
-    def task(self, name: str = "daily", schedule: dict[str, Any] | None = None) -> int:
+    def task(
+        self,
+        name: str = "daily",
+        schedule: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None,
+    ) -> int:
         with session_scope(self.engine) as session:
-            task = Task(name=name, command="true", target="fake", schedule=schedule or WEEKDAYS_DE)
+            task = Task(
+                name=name,
+                command="true",
+                target="fake",
+                schedule=schedule or WEEKDAYS_DE,
+                params=params or [],
+            )
             if session.exec(select(Calendar).where(Calendar.name == "de")).first() is None:
                 session.add(Calendar(name="de", country="DE", skip_weekends=True))
             session.add(task)

@@ -70,8 +70,11 @@ async def test_a_month_of_a_group_runs_its_open_days_oldest_first_within_the_cap
     assert progress.progress == {"done": 20} and progress.statuses == {"SUCCESS": 20}
 
 
-async def test_newest_first_and_a_task_backfill_makes_task_runs(world: World) -> None:
-    tid = world.task()
+async def test_newest_first_and_a_task_backfill_makes_task_runs_with_its_params(
+    world: World,
+) -> None:
+    region = {"name": "region", "type": "string", "default": "eu"}
+    tid = world.task(params=[region, {"name": "size", "type": "integer", "default": 3}])
     agent = await world.agent()
     made = world.backfill(
         task_id=tid,
@@ -79,13 +82,15 @@ async def test_newest_first_and_a_task_backfill_makes_task_runs(world: World) ->
         end="2026-04-30",
         order="newest",
         max_concurrent=1,
-        params={},
+        params={"region": "us"},
     )
     assert made.id is not None
     for _ in range(20):
         await world.step(agent)
     runs = world.runs(backfill_id=made.id)
     assert [r.business_date for r in runs] == [date(2026, 4, d) for d in (30, 29, 28, 27)]
+    assert {r.spec["business_date"] for r in runs} == {f"2026-04-{d}" for d in (27, 28, 29, 30)}
+    assert all(r.params == {"region": "us", "size": 3} for r in runs)
     assert world.status(made.id) == "done"
 
 
