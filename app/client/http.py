@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from app.client.backfills import Backfills
 from app.client.errors import AlmanacAPIError, check
 from app.client.resources import (
     Adhoc,
@@ -35,7 +36,7 @@ class Almanac:
     """A connection to one Almanac server.
 
     Namespaces: `tasks`, `groups`, `runs`, `calendars`, `adhoc`, `definitions` (export /
-    import), `integrations`, `alerts`; `request()` reaches any other endpoint.
+    import), `integrations`, `alerts`, `backfills`; `request()` reaches any other endpoint.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Almanac:
         self.definitions = Definitions(self)
         self.integrations = Integrations(self)
         self.alerts = Alerts(self)
+        self.backfills = Backfills(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:
