@@ -102,7 +102,10 @@ def test_cli_controls_and_refusals(almanac: Cli, agent_ready: LiveServer) -> Non
     refused = almanac(*args, "--mode", "sometimes")
     assert refused.exit_code != 0 and "mode" in refused.output
     too_many = almanac(*args)
-    assert too_many.exit_code != 0 and "confirm: 1096 dates would run, more than 1000" in too_many.output
+    assert (
+        too_many.exit_code != 0
+        and "confirm: 1096 dates would run, more than 1000" in too_many.output
+    )
     started = almanac(*args, "--yes", "--json")
     assert started.exit_code == 0, started.output
     backfill = str(json.loads(started.stdout)["id"])
