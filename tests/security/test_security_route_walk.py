@@ -25,6 +25,7 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
 from app.db.tables import (
     AgentToken,
@@ -244,6 +245,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
+    ("GET", "/tasks/{key:int}/backfill"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/backfill"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/backfill/preview"): R(V, PATH, page=True),
+    ("POST", "/groups/{key:int}/backfill/preview"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
+    ("GET", "/backfills/{backfill_id:int}"): R(V, PATH, page=True),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/adhoc"): R(V, page=True),
     ("GET", "/adhoc/{batch_id}"): R(V, PATH, page=True),
     ("GET", "/adhoc/{batch_id}/events"): R(V, PATH, page=True),
@@ -269,6 +278,8 @@ NOT_AUDITED = {
     ("POST", f"{API}/import"),  # a dry run here
     ("POST", "/login"),
     ("POST", "/logout"),
+    ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
+    ("POST", "/groups/{key:int}/backfill/preview"),
 }
 
 Build = Callable[[World, str, str], Call]  # (world, instance, role) → the request
@@ -291,6 +302,16 @@ def _group(suffix: str = "", **kw: Any) -> Build:
 
 
 _BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
+
+
+def _page_backfill(w: World, key: int | None, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    return Call(
+        f"/{kind}s/{key}/backfill",
+        data=_BACKFILL,
+        ok=frozenset({204}),
+        effect=lambda: w.exists(Backfill, **{column: key}),
+    )
 
 
 def _backfill(suffix: str, status: str = "running") -> Build:
@@ -778,6 +799,26 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/groups/{gid:int}/run"): lambda w, i, r: (
         lambda gid: Call(f"/groups/{gid}/run", effect=lambda: w.exists(GroupRun, group_id=gid))
     )(w.group(i).id),
+    ("GET", "/tasks/{key:int}/backfill"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/backfill"),
+    ("GET", "/groups/{key:int}/backfill"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/backfill"
+    ),
+    ("POST", "/tasks/{key:int}/backfill/preview"): lambda w, i, r: Call(
+        f"/tasks/{w.task(i).id}/backfill/preview", data=_BACKFILL
+    ),
+    ("POST", "/groups/{key:int}/backfill/preview"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/backfill/preview", data=_BACKFILL
+    ),
+    ("POST", "/tasks/{key:int}/backfill"): lambda w, i, r: _page_backfill(w, w.task(i).id, "task"),
+    ("POST", "/groups/{key:int}/backfill"): lambda w, i, r: _page_backfill(
+        w, w.group(i).id, "group"
+    ),
+    ("GET", "/backfills/{backfill_id:int}"): lambda w, i, r: Call(f"/backfills/{w.backfill(i)}"),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): lambda w, i, r: (
+        lambda key: Call(
+            f"/backfills/{key}/pause", effect=lambda: w.exists(Backfill, id=key, status="paused")
+        )
+    )(w.backfill(i)),
     ("GET", "/adhoc"): lambda w, i, r: Call("/adhoc"),
     ("GET", "/adhoc/{batch_id}"): lambda w, i, r: Call(f"/adhoc/{w.batch(i)}"),
     ("GET", "/adhoc/{batch_id}/events"): lambda w, i, r: Call(
