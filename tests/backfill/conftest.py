@@ -1,4 +1,4 @@
-"""The stepped backfill world on SQLite (the service tests also run on PostgreSQL)."""
+"""The stepped backfill world, on each database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from app.settings import Settings
 
 
 @pytest.fixture
-async def world(sqlite_engine: Engine, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[World]:
+async def world(engine: Engine, clock: FrozenClock, tmp_path: Path) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path / "data", local_agent=False)
-    app = create_app(settings, clock=clock, engine=sqlite_engine, start_scheduler=False)
+    app = create_app(settings, clock=clock, engine=engine, start_scheduler=False)
     scheduler: SchedulerService = app.state.context.scheduler
-    scheduler.leadership.is_leader = True  # what winning the election does on SQLite
+    scheduler.leadership.is_leader = True  # what winning the election does
+    scheduler.leadership.postgres = False  # no lock session here: fencing is not tested
     scheduler.started_at = clock.now() - timedelta(hours=1)
-    world = World(app, sqlite_engine, clock, scheduler)
+    world = World(app, engine, clock, scheduler)
     yield world
     for agent in world.agents:
         await agent.close()
