@@ -1,6 +1,7 @@
 """Backfill at scale: 1,000 dates of a 5-task group (a chain).
 
 1. Planning, pure: every date of the range through the schedule and a holiday calendar.
+   The group's schedule is daily without a calendar, so all 1,000 dates run (5,000 runs).
 2. Planning through the service on SQLite: a dry run (nothing stored) and the real one
    (1,000 date rows stored).
 3. Dispatch with the loops stepped by hand (no sleeping, a frozen clock) and the in-package
@@ -28,7 +29,7 @@ from app.clock import FrozenClock
 from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine, session_scope
 from app.db.groups import add_edge, create_group
-from app.db.tables import Calendar, GroupRun, Run, Task, User
+from app.db.tables import GroupRun, Run, Task, User
 from app.domain.backfill_plan import plan_dates
 from app.domain.calendars import CalendarSpec
 from app.domain.dag import Edge
@@ -73,7 +74,6 @@ def _group(engine_url: str, now: datetime) -> int:
             ids.append(task.id or 0)
         for up, down in zip(ids, ids[1:], strict=False):
             add_edge(session, group, Edge(up, down, "success"))
-        session.add(Calendar(name="de", country="DE"))
         gid = group.id or 0
     engine.dispose()
     return gid
@@ -112,7 +112,7 @@ async def _dispatch(url: str, data: Path, backfill_id: int, cap: int, now: datet
     )
     await agent.connect()
     rounds, most, finished = 0, 0, 0
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     while True:
         rounds += 1
         clock.set(clock.now() + timedelta(seconds=1))
@@ -133,12 +133,13 @@ async def _dispatch(url: str, data: Path, backfill_id: int, cap: int, now: datet
         finished += len(running)
         if status == "done":
             break
-    took = time.perf_counter() - began
+    took, cpu = time.perf_counter() - began, time.process_time() - cpu
     await agent.close()
     engine.dispose()
     print(
-        f"dispatch, cap {cap}: {finished} runs in {took:.1f} s ({finished / took:.0f} runs/s, "
-        f"{rounds} rounds), at most {most} group runs unfinished at once"
+        f"dispatch, cap {cap}: {finished} runs in {took:.1f} s wall ({finished / took:.0f} runs/s),"
+        f" {cpu:.1f} s CPU ({finished / cpu:.0f} runs per CPU second; server, agent and loops in"
+        f" one process), {rounds} rounds, at most {most} group runs unfinished at once"
     )
 
 

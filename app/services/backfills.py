@@ -80,14 +80,14 @@ def start_backfill(
         session.flush()
         rows.store_dates(session, row, plans)
         session.flush()
-        public = backfill_public(session, row, with_dates=False)
+        summary = preview_public(row, plans).model_dump(mode="json", exclude={"dates"})
         actor.audit(
             session,
             at=now,
             action="backfill.create",
             target_kind="backfill",
             target_id=row.id,
-            after=public,
+            after={**summary, "status": row.status},
             instance=row.instance,
             detail=f"{count} dates of {row.target_name}",
         )
