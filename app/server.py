@@ -21,6 +21,7 @@ from app.api.routes import (
     approvals,
     audit,
     auth,
+    backfills,
     calendars,
     group_dag,
     group_freezes,
@@ -142,6 +143,7 @@ def create_app(
         policies,
         variable_sets,
         agent_inputs,
+        backfills,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

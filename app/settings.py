@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Finished runs older than this many days are pruned (None keeps everything).
     retention_days: float | None = None
+    # A backfill that would run more dates than this needs `confirm: true`.
+    backfill_confirm_dates: int = 1000
 
     def resolved_database_url(self) -> str:
         if self.database_url:

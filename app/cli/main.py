@@ -10,6 +10,7 @@ from app import __version__
 from app.cli.adhoc import register as register_adhoc_commands
 from app.cli.agents import agents_app
 from app.cli.alerts import register as register_alert_commands
+from app.cli.backfills import backfill_app
 from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.crontab import import_crontab
@@ -65,6 +66,7 @@ cli.add_typer(calendar_app, name="calendar")
 cli.add_typer(group_app, name="group")
 cli.add_typer(agents_app, name="agents")
 cli.add_typer(varset_app, name="varset")
+cli.add_typer(backfill_app, name="backfill")
 register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)

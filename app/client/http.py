@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from app.client.backfills import Backfills
 from app.client.errors import AlmanacAPIError, check
 from app.client.resources import (
     Adhoc,
@@ -36,7 +37,8 @@ class Almanac:
     """A connection to one Almanac server.
 
     Namespaces: `tasks`, `groups`, `runs`, `calendars`, `adhoc`, `definitions` (export /
-    import), `integrations`, `alerts`, `variable_sets`; `request()` reaches any other endpoint.
+    import), `integrations`, `alerts`, `variable_sets`, `backfills`; `request()` reaches any
+    other endpoint.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class Almanac:
         self.integrations = Integrations(self)
         self.alerts = Alerts(self)
         self.variable_sets = VariableSets(self)
+        self.backfills = Backfills(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:

@@ -28,6 +28,7 @@ from app.hub.hub import AgentHub
 from app.metrics import Metrics
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
+from app.scheduler.backfills import backfill_pass
 from app.scheduler.definition_changes import from_message, pending_instants, to_message
 from app.scheduler.dispatch import dispatch_pending, running_counts
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
@@ -373,10 +374,13 @@ class SchedulerService:
     async def _maintenance_tick(self) -> None:
         try:
             changed = await anyio.to_thread.run_sync(self.maintenance_once)
+            started = await anyio.to_thread.run_sync(self.backfill_once)
         except NotLeader:
             return
         self.pulse.maintained(self.clock.now())
-        if changed:
+        if started:
+            self.wake_dispatch()  # the agents may be connected to another replica
+        elif changed:
             self._dispatch.set()
 
     def maintenance_once(self, now: datetime | None = None) -> bool:
@@ -393,3 +397,9 @@ class SchedulerService:
                 leading_since=self.started_at or now,
                 connected=set(self.hub.connections),
             )
+
+    def backfill_once(self, now: datetime | None = None) -> int:
+        """One backfill pass at `now` (tests step it): how many dates started (see backfills.py)."""
+        with session_scope(self.engine) as session:
+            self.leadership.fence(session)
+            return backfill_pass(session, now=now or self.clock.now())

@@ -25,6 +25,7 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
 from app.db.tables import (
     AgentToken,
@@ -160,6 +161,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/group-runs"): R(V, LIST),
     ("GET", f"{API}/group-runs/{{group_run_id}}"): R(V, PATH),
     ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): R(OP, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/backfill"): R(U, PATH),
+    ("POST", f"{API}/groups/{{gid}}/backfill"): R(U, PATH),
+    ("GET", f"{API}/backfills"): R(V, LIST),
+    ("GET", f"{API}/backfills/{{backfill_id}}"): R(V, PATH),
+    # the walk's backfills are someone else's: only an operator controls them
+    ("POST", f"{API}/backfills/{{backfill_id}}/pause"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/resume"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/cancel"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/approve"): R(OP, PATH),
+    ("POST", f"{API}/backfills/{{backfill_id}}/reject"): R(OP, PATH),
     ("GET", f"{API}/users"): R(A, LIST),
     ("POST", f"{API}/users"): R(A),
     ("GET", f"{API}/users/{{username}}"): R(A, PATH),
@@ -217,6 +228,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/run"): R(U, PATH, page=True, denied=TOASTED),
+    # Checks a "run for date" form as it is typed: reads the declarations, changes nothing.
+    ("POST", "/tasks/{tid:int}/run-check"): R(V, PATH, page=True),
+    ("POST", "/groups/{gid:int}/run-check"): R(V, PATH, page=True),
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
     ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
@@ -248,6 +262,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
+    ("GET", "/tasks/{key:int}/backfill"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/backfill"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/backfill/preview"): R(V, PATH, page=True),
+    ("POST", "/groups/{key:int}/backfill/preview"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
+    ("GET", "/backfills/{backfill_id:int}"): R(V, PATH, page=True),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/adhoc"): R(V, page=True),
     ("GET", "/adhoc/{batch_id}"): R(V, PATH, page=True),
     ("GET", "/adhoc/{batch_id}/events"): R(V, PATH, page=True),
@@ -273,12 +295,16 @@ RULES: dict[tuple[str, str], Rule] = {
 
 # Changes that leave no audit row: every other successful POST/PATCH/DELETE must leave one.
 NOT_AUDITED = {
+    ("POST", "/tasks/{tid:int}/run-check"),  # checks a form, changes nothing
+    ("POST", "/groups/{gid:int}/run-check"),
     ("POST", f"{API}/auth/token"),  # a login (a lockout is audited)
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
     ("POST", f"{API}/import"),  # a dry run here
     ("POST", "/login"),
     ("POST", "/logout"),
+    ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
+    ("POST", "/groups/{key:int}/backfill/preview"),
 }
 
 Build = Callable[[World, str, str], Call]  # (world, instance, role) → the request
@@ -298,6 +324,23 @@ def _task(suffix: str = "", **kw: Any) -> Build:
 
 def _group(suffix: str = "", **kw: Any) -> Build:
     return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
+
+
+_BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
+
+
+def _page_backfill(w: World, key: int | None, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    return Call(
+        f"/{kind}s/{key}/backfill",
+        data=_BACKFILL,
+        ok=frozenset({204}),
+        effect=lambda: w.exists(Backfill, **{column: key}),
+    )
+
+
+def _backfill(suffix: str, status: str = "running") -> Build:
+    return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -641,6 +684,17 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/group-runs/{{group_run_id}}/terminate"): lambda w, i, r: Call(
         f"{API}/group-runs/{w.group_run(i)}/terminate"
     ),
+    ("POST", f"{API}/tasks/{{tid}}/backfill"): _task("/backfill", json=_BACKFILL),
+    ("POST", f"{API}/groups/{{gid}}/backfill"): _group("/backfill", json=_BACKFILL),
+    ("GET", f"{API}/backfills"): lambda w, i, r: Call(
+        f"{API}/backfills", marker=f'"id":{w.backfill(i)},'
+    ),
+    ("GET", f"{API}/backfills/{{backfill_id}}"): _backfill(""),
+    ("POST", f"{API}/backfills/{{backfill_id}}/pause"): _backfill("/pause"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/resume"): _backfill("/resume", "paused"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/cancel"): _backfill("/cancel"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/approve"): _backfill("/approve", "pending_approval"),
+    ("POST", f"{API}/backfills/{{backfill_id}}/reject"): _backfill("/reject", "pending_approval"),
     ("GET", f"{API}/users"): lambda w, i, r: Call(f"{API}/users", marker=w.target_user(i)),
     ("POST", f"{API}/users"): lambda w, i, r: Call(
         f"{API}/users",
@@ -777,6 +831,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (
         lambda tid: Call(f"/tasks/{tid}/delete", effect=lambda: w.task_row(tid) is None)
     )(w.task(i).id or 0),
+    ("POST", "/tasks/{tid:int}/run-check"): lambda w, i, r: Call(
+        f"/tasks/{w.task(i).id}/run-check", data={"business_date": "2026-12-01"}
+    ),
+    ("POST", "/groups/{gid:int}/run-check"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/run-check", data={"business_date": "2026-12-01"}
+    ),
     ("POST", "/tasks/{tid:int}/run"): lambda w, i, r: (
         lambda tid: Call(f"/tasks/{tid}/run", effect=lambda: w.runs_of(tid) == 1)
     )(w.task(i).id or 0),
@@ -847,6 +907,26 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/groups/{gid:int}/run"): lambda w, i, r: (
         lambda gid: Call(f"/groups/{gid}/run", effect=lambda: w.exists(GroupRun, group_id=gid))
     )(w.group(i).id),
+    ("GET", "/tasks/{key:int}/backfill"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/backfill"),
+    ("GET", "/groups/{key:int}/backfill"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/backfill"
+    ),
+    ("POST", "/tasks/{key:int}/backfill/preview"): lambda w, i, r: Call(
+        f"/tasks/{w.task(i).id}/backfill/preview", data=_BACKFILL
+    ),
+    ("POST", "/groups/{key:int}/backfill/preview"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/backfill/preview", data=_BACKFILL
+    ),
+    ("POST", "/tasks/{key:int}/backfill"): lambda w, i, r: _page_backfill(w, w.task(i).id, "task"),
+    ("POST", "/groups/{key:int}/backfill"): lambda w, i, r: _page_backfill(
+        w, w.group(i).id, "group"
+    ),
+    ("GET", "/backfills/{backfill_id:int}"): lambda w, i, r: Call(f"/backfills/{w.backfill(i)}"),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): lambda w, i, r: (
+        lambda key: Call(
+            f"/backfills/{key}/pause", effect=lambda: w.exists(Backfill, id=key, status="paused")
+        )
+    )(w.backfill(i)),
     ("GET", "/adhoc"): lambda w, i, r: Call("/adhoc"),
     ("GET", "/adhoc/{batch_id}"): lambda w, i, r: Call(f"/adhoc/{w.batch(i)}"),
     ("GET", "/adhoc/{batch_id}/events"): lambda w, i, r: Call(

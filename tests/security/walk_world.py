@@ -194,6 +194,25 @@ class World:
         )
         return int(row.id)
 
+    def backfill(self, instance: str, status: str = "running") -> int:
+        from app.db.backfill_tables import Backfill
+
+        row = self._add(
+            Backfill(
+                task_id=self.task(instance).id,
+                target_name=_uid("backfill"),
+                start=date(2030, 1, 1),
+                end=date(2030, 1, 2),
+                mode="missing",
+                order="oldest",
+                status=status,
+                instance=instance,
+                created_by="walk",
+                created_at=self.now(),
+            )
+        )
+        return int(row.id)
+
     def calendar(self) -> str:
         row = self._add(Calendar(name=_uid("cal"), created_at=self.now(), updated_at=self.now()))
         return str(row.name)
