@@ -73,6 +73,9 @@ class CronExpr:
     years: frozenset[int] | None = None  # None: every year
     day_specials: DaySpecials = DaySpecials()
     weekday_specials: DaySpecials = DaySpecials()
+    # A wildcard or step in the second, minute or hour field: runs in elapsed time across
+    # a DST change (Vixie cron's rule), unlike a job at fixed times.
+    interval_like: bool = False
 
     def matches_date(self, day: date) -> bool:
         return day.day in self.days_of_month(day.year, day.month)
@@ -159,4 +162,7 @@ def parse_cron(text: str) -> CronExpr:
         years=years,
         day_specials=day_specials,
         weekday_specials=weekday_specials,
+        interval_like=any(
+            "*" in part or "/" in part for part in (minute, hour, *(parts[:1] if quartz else ()))
+        ),
     )

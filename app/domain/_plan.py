@@ -32,6 +32,12 @@ class Plan:
     def __init__(self, schedule: Schedule, calendar: CalendarSpec | None) -> None:
         self.zone: ZoneInfo = load_zone(schedule.timezone)
         self.on_closed = schedule.on_closed
+        # Interval-like schedules keep elapsed time across a DST change unless told otherwise.
+        self.elapsed = schedule.interval_like and schedule.dst_interval == "elapsed"
+        self.dst_gap = schedule.dst_gap
+        self.dst_fold = schedule.dst_fold
+        # An aware `once` names one instant: no DST rule applies to it.
+        self.exact = isinstance(schedule, OnceSchedule) and schedule.at.utcoffset() is not None
         self.calendar = calendar
         self.first_day = schedule.start_date or date.min
         self.last_day = schedule.end_date or date.max

@@ -2,37 +2,38 @@
 
 No clock reads, no I/O: `after` is passed in. The walk goes over local DATES of the
 schedule's timezone; each date's wall times come from the schedule, pass the calendar
-(skip, or move to the next/previous open day) and map to instants with zoneinfo (DST gap:
-the first valid instant after; fall-back: the first pass). See DESIGN.md.
+(skip, or move to the next/previous open day) and map to instants with zoneinfo. A day
+whose UTC offset stays the same maps its wall times by one subtraction and lazily (a
+`*/10 * * * * *` forecast touches only the times it returns); a day with a DST change
+applies the schedule's DST rules (`_dst.py`) to each wall time. See
+docs/reference/schedules.md.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from app.clock import ensure_aware
+from app.domain._dst import (
+    RANK_SHIFTED,
+    Occurrence,
+    SkippedOccurrence,
+    wall_events,
+)
 from app.domain._plan import Plan
 from app.domain._walltime import to_instant
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
 
+__all__ = ["Forecast", "Occurrence", "SkippedOccurrence", "forecast", "next_fire_time"]
+
 # Give up after this many days without a fire: covers "Feb 29 only" (8 years around 2100).
 HORIZON_DAYS = 8 * 366 + 2
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    at: datetime  # aware UTC
-    local: datetime  # aware, in the schedule's timezone
-    note: str | None = None  # why it is not the plain nominal time (shift, DST gap)
-
-
-@dataclass(frozen=True)
-class SkippedOccurrence:
-    local: datetime  # the nominal wall time, with the schedule's timezone attached
-    reason: str  # "holiday: Christmas Day", "weekend", "closed: extra date"
+_HALF_DAY = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def next_fire_time(
     schedule: Schedule, after: datetime, calendar: CalendarSpec | None = None
 ) -> datetime | None:
     """First fire strictly after `after` (aware), as aware UTC; None when there is none."""
-    for _, item in _walk(schedule, after, calendar):
+    for _, item in walk(schedule, after, calendar):
         if isinstance(item, Occurrence):
             return item.at
     return None
@@ -61,7 +62,7 @@ def forecast(
     result = Forecast()
     if count <= 0:
         return result
-    for _, item in _walk(schedule, after, calendar):
+    for _, item in walk(schedule, after, calendar):
         if isinstance(item, Occurrence):
             result.occurrences.append(item)
             if len(result.occurrences) == count:
@@ -71,7 +72,7 @@ def forecast(
     return result
 
 
-def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> Iterator[Event]:
+def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> Iterator[Event]:
     """Fires and skips strictly after `after`, in time order, one fire per instant."""
     after = ensure_aware(after)
     plan = Plan(schedule, calendar)
@@ -86,7 +87,7 @@ def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) ->
             day = ahead
             continue
         idle += 1
-        for instant, item in _events_on(plan, day):
+        for instant, item in _events_on(plan, day, after):
             if instant <= after:
                 continue
             if isinstance(item, Occurrence):
@@ -100,45 +101,65 @@ def _walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) ->
         day += timedelta(days=1)
 
 
-def _events_on(plan: Plan, day: date) -> list[Event]:
+def _events_on(plan: Plan, day: date, after: datetime) -> Iterator[Event]:
     """Fires on local date `day` (its own and those moved onto it), or its skipped ones."""
-    if plan.on_closed == "skip" and not plan.times_for(day):
-        return []  # nothing nominal and nothing moves here: the calendar need not be asked
+    times = plan.times_for(day)
+    if plan.on_closed == "skip" and not times:
+        return  # nothing nominal and nothing moves here: the calendar need not be asked
     reason = plan.closed_reason(day)
     if reason is not None:
-        times = plan.times_for(day)
-        if not times or plan.shift_target(day) is not None:
-            return []
-        return [_skipped(plan, day, wall, reason) for wall in times]
-    ranked: list[tuple[datetime, int, Occurrence]] = []
-    for wall in plan.times_for(day):
-        ranked.append(_fire(plan, day, wall, None))
-    for source in plan.shifted_into(day):
+        if times and plan.shift_target(day) is None:
+            for wall in times:
+                yield _skipped(plan, day, wall, reason)
+        return
+    sources = plan.shifted_into(day)
+    offset = None if sources or plan.exact else _steady_offset(plan.zone, day)
+    if offset is not None:
+        yield from _steady_fires(plan, day, times, offset, after)
+        return
+    ranked = [event for wall in times for event in wall_events(plan, day, wall, None)]
+    for source in sources:
         note = f"shifted from {source.isoformat()} ({plan.closed_reason(source)})"
         for wall in plan.times_for(source):
-            ranked.append(_fire(plan, day, wall, note))
-    # On one instant the plain nominal time wins over a DST-moved or shifted one.
+            for instant, rank, item in wall_events(plan, day, wall, note):
+                ranked.append((instant, rank + RANK_SHIFTED, item))
     ranked.sort(key=lambda entry: (entry[0], entry[1]))
-    return [(instant, occurrence) for instant, _, occurrence in ranked]
+    for instant, _, item in ranked:
+        yield instant, item
 
 
-def _fire(
-    plan: Plan, day: date, wall: time, shift_note: str | None
-) -> tuple[datetime, int, Occurrence]:
-    instant, in_gap = to_instant(day, wall, plan.zone)
-    local = instant.astimezone(plan.zone)
-    notes = [shift_note] if shift_note else []
-    if in_gap:
-        notes.append(f"DST gap: {_clock(wall)} does not exist, fires at {_clock(local.time())}")
-    rank = (2 if shift_note else 0) + (1 if in_gap else 0)
-    return instant, rank, Occurrence(at=instant, local=local, note="; ".join(notes) or None)
+def _steady_offset(zone: ZoneInfo, day: date) -> timedelta | None:
+    """The UTC offset of `day` when it has no DST change (None when it has one).
+
+    Checked at the day's start, middle and end: tzdata has no two changes that cancel
+    within twelve hours, so an unchanged offset at those three instants means none.
+    """
+    midnight = datetime.combine(day, time())
+    offset = midnight.replace(tzinfo=zone).utcoffset()
+    assert offset is not None
+    start = (midnight - offset).replace(tzinfo=UTC)
+    for probe in (start, start + _HALF_DAY, start + 2 * _HALF_DAY):
+        if probe.astimezone(zone).utcoffset() != offset:
+            return None
+    return offset
+
+
+def _steady_fires(
+    plan: Plan, day: date, times: tuple[time, ...], offset: timedelta, after: datetime
+) -> Iterator[Event]:
+    """A steady day's fires, lazily, from the first one after `after` (found by bisection)."""
+    local_after = after.astimezone(UTC).replace(tzinfo=None) + offset
+    if local_after.date() > day:
+        return
+    first = 0 if local_after.date() < day else bisect_right(times, local_after.time())
+    zone = plan.zone
+    for wall in times[first:]:
+        naive = datetime.combine(day, wall)
+        instant = (naive - offset).replace(tzinfo=UTC)
+        yield instant, Occurrence(at=instant, local=naive.replace(tzinfo=zone))
 
 
 def _skipped(plan: Plan, day: date, wall: time, reason: str) -> Event:
     instant, _ = to_instant(day, wall, plan.zone)
     nominal = datetime.combine(day, wall, tzinfo=plan.zone)
-    return instant, SkippedOccurrence(local=nominal, reason=reason)
-
-
-def _clock(wall: time) -> str:
-    return wall.strftime("%H:%M:%S" if wall.second else "%H:%M")
+    return instant, SkippedOccurrence(local=nominal, reason=reason, at=instant)
