@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
-from app.models.schemas import Name, PathName, RunPublic, _Strict
+from app.models.schemas import Name, PathName, RunPublic, ScheduleList, _Strict
 
 Condition = Literal["success", "failure", "done"]
 
@@ -17,6 +18,8 @@ class GroupCreate(_Strict):
     name: Name
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList = Field(default_factory=list)
+    blackouts: BlackoutList = Field(default_factory=list)
     active: bool = True
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
@@ -26,6 +29,8 @@ class GroupUpdate(_Strict):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList | None = None
+    blackouts: BlackoutList | None = None
     active: bool | None = None
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
@@ -36,6 +41,8 @@ class GroupPublic(BaseModel):
     name: str
     description: str
     schedule: dict[str, Any] | None
+    schedules: list[dict[str, Any]] = Field(default_factory=list)
+    blackouts: list[dict[str, Any]] = Field(default_factory=list)
     active: bool
     instance: str
     tasks: list[int]

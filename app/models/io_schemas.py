@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
-from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
+from app.models.schemas import CalendarCreate, Name, PathName, ScheduleList, TaskCreate, _Strict
 
 FORMAT = "almanac/v1"
 
@@ -27,6 +28,8 @@ class GroupItem(_Strict):
     name: Name
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList = Field(default_factory=list)
+    blackouts: BlackoutList = Field(default_factory=list)
     active: bool = True
     instance: PathName = "default"
 
