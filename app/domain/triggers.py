@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from app.clock import ensure_aware
@@ -33,7 +34,6 @@ __all__ = ["Forecast", "Occurrence", "SkippedOccurrence", "forecast", "next_fire
 
 # Give up after this many days without a fire: covers "Feb 29 only" (8 years around 2100).
 HORIZON_DAYS = 8 * 366 + 2
-_HALF_DAY = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
     # One day early: a fire of the previous local date can still lie after `after`.
     day = max(after.astimezone(plan.zone).date() - timedelta(days=1), plan.first_day)
     last_fire = after
+    after_utc = after.astimezone(UTC).replace(tzinfo=None)
     idle = 0
     while day <= plan.last_day and idle < HORIZON_DAYS:
         ahead = plan.skip_to(day)
@@ -87,7 +88,7 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
             day = ahead
             continue
         idle += 1
-        for instant, item in _events_on(plan, day, after):
+        for instant, item in _events_on(plan, day, after_utc):
             if instant <= after:
                 continue
             if isinstance(item, Occurrence):
@@ -101,7 +102,7 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
         day += timedelta(days=1)
 
 
-def _events_on(plan: Plan, day: date, after: datetime) -> Iterator[Event]:
+def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
     """Fires on local date `day` (its own and those moved onto it), or its skipped ones."""
     times = plan.times_for(day)
     if plan.on_closed == "skip" and not times:
@@ -115,7 +116,7 @@ def _events_on(plan: Plan, day: date, after: datetime) -> Iterator[Event]:
     sources = plan.shifted_into(day)
     offset = None if sources or plan.exact else _steady_offset(plan.zone, day)
     if offset is not None:
-        yield from _steady_fires(plan, day, times, offset, after)
+        yield from _steady_fires(plan, day, times, offset, after_utc)
         return
     ranked = [event for wall in times for event in wall_events(plan, day, wall, None)]
     for source in sources:
@@ -129,34 +130,71 @@ def _events_on(plan: Plan, day: date, after: datetime) -> Iterator[Event]:
 
 
 def _steady_offset(zone: ZoneInfo, day: date) -> timedelta | None:
-    """The UTC offset of `day` when it has no DST change (None when it has one).
-
-    Checked at the day's start, middle and end: tzdata has no two changes that cancel
-    within twelve hours, so an unchanged offset at those three instants means none.
-    """
+    """The UTC offset of `day` when no DST change lies within a day of it (None otherwise:
+    the day then takes the exact, per-wall-time path)."""
     midnight = datetime.combine(day, time())
-    offset = midnight.replace(tzinfo=zone).utcoffset()
+    offset = zone.utcoffset(midnight)
     assert offset is not None
-    start = (midnight - offset).replace(tzinfo=UTC)
-    for probe in (start, start + _HALF_DAY, start + 2 * _HALF_DAY):
-        if probe.astimezone(zone).utcoffset() != offset:
-            return None
+    start = midnight - offset  # naive UTC
+    if _changes_between(zone, start - _MARGIN, start + _MARGIN):
+        return None
     return offset
 
 
+# A change this close to a day's start may touch the day (offsets differ by at most 26 h).
+_MARGIN = timedelta(hours=26)
+_PROBE = timedelta(hours=6)
+
+
+def _changes_between(zone: ZoneInfo, low: datetime, high: datetime) -> bool:
+    """Whether the zone's offset changes between the naive UTC instants `low` and `high`."""
+    year, month = low.year, low.month
+    while (year, month) <= (high.year, high.month):
+        for change in _month_changes(zone, year, month):
+            if low <= change <= high:
+                return True
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _month_changes(zone: ZoneInfo, year: int, month: int) -> tuple[datetime, ...]:
+    """Naive UTC instants (to the probe) at which the zone's offset changes in a UTC month,
+    found by probing every 6 hours: tzdata has no two changes that cancel within 6 hours."""
+    if not 1 <= year < 9999:
+        return (datetime(year, month, 1),)  # the calendar's edges: always the exact path
+    moment = datetime(year, month, 1)
+    end = datetime(year + month // 12, month % 12 + 1, 1)
+    found: list[datetime] = []
+    offset = _offset_at(zone, moment)
+    while moment < end:
+        following = min(moment + _PROBE, end)
+        next_offset = _offset_at(zone, following)
+        if next_offset != offset:
+            found.append(following)  # the change lies in (moment, following]
+            found.append(moment)
+        moment, offset = following, next_offset
+    return tuple(found)
+
+
+def _offset_at(zone: ZoneInfo, instant: datetime) -> timedelta | None:
+    return instant.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+
+
 def _steady_fires(
-    plan: Plan, day: date, times: tuple[time, ...], offset: timedelta, after: datetime
+    plan: Plan, day: date, times: tuple[time, ...], offset: timedelta, after_utc: datetime
 ) -> Iterator[Event]:
-    """A steady day's fires, lazily, from the first one after `after` (found by bisection)."""
-    local_after = after.astimezone(UTC).replace(tzinfo=None) + offset
-    if local_after.date() > day:
+    """A steady day's fires, lazily, from the first one after `after_utc` (naive UTC; found
+    by bisection)."""
+    local_after = after_utc + offset
+    after_day = local_after.date()
+    if after_day > day:
         return
-    first = 0 if local_after.date() < day else bisect_right(times, local_after.time())
+    first = 0 if after_day < day else bisect_right(times, local_after.time())
     zone = plan.zone
     for wall in times[first:]:
-        naive = datetime.combine(day, wall)
-        instant = (naive - offset).replace(tzinfo=UTC)
-        yield instant, Occurrence(at=instant, local=naive.replace(tzinfo=zone))
+        instant = datetime.combine(day, wall, tzinfo=UTC) - offset
+        yield instant, Occurrence(at=instant, local=datetime.combine(day, wall, tzinfo=zone))
 
 
 def _skipped(plan: Plan, day: date, wall: time, reason: str) -> Event:
