@@ -92,10 +92,10 @@ class Blackout(BaseModel):
             raise _refuse(missing, "a daily window needs both start and end")
         if self.start is not None and self.start == self.end:
             raise _refuse("end", "the window is empty (end equals start)")
-        if self.start_date is None and self.start is None:
-            raise _refuse("start_date", "give a date range (start_date, end_date) or a window")
         if self.days is not None and self.start is None:
             raise _refuse("days", "days need a daily window (start, end)")
+        if self.start_date is None and self.start is None:
+            raise _refuse("start_date", "give a date range (start_date, end_date) or a window")
         return self
 
     def covers(self, local: datetime) -> bool:
