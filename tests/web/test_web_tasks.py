@@ -167,3 +167,30 @@ def test_schedule_preview_shows_next_five_or_the_error(web: TestClient, api: Tes
     assert cal.context["preview"].errors == {"sched_calendar": "unknown calendar 'nope'"}
     none = web.get("/tasks/schedule-preview", params={"sched_kind": ""})
     assert none.context["preview"].empty
+
+
+def test_schedule_preview_merges_extra_schedules_and_skips_blackouts(
+    web: TestClient, api: TestClient
+) -> None:
+    params = {
+        "sched_kind": "cron",
+        "sched_cron": "0 8 * * *",
+        "sched_timezone": "Europe/London",
+        "extra_schedules": "0 18 * * *",
+        "blackouts": '{"name": "evenings", "start": "17:00", "end": "19:00", "days": "sat,sun"}',
+    }
+    preview = web.get("/tasks/schedule-preview", params=params).context["preview"]
+    assert not preview.errors and len(preview.occurrences) == 5
+    hours = {o.local.hour for o in preview.occurrences}
+    assert hours == {8, 18}
+    assert all(o.local.weekday() < 5 for o in preview.occurrences if o.local.hour == 18)
+    bad = web.get(
+        "/tasks/schedule-preview",
+        params={**params, "extra_schedules": "0 8 * *", "blackouts": '{"name": "x"}'},
+    )
+    assert set(bad.context["preview"].errors) == {"extra_schedules"}
+    assert 'id="err-extra_schedules" hx-swap-oob="true" class="field-error"' in bad.text
+    bad_cut = web.get("/tasks/schedule-preview", params={**params, "blackouts": '{"name": "x"}'})
+    assert bad_cut.context["preview"].errors == {
+        "blackouts": "line 1: start_date: give a date range (start_date, end_date) or a window"
+    }
