@@ -52,9 +52,18 @@ def check_zone_name(name: str) -> None:
     load_zone(name)
 
 
+def zone_names() -> list[str]:
+    """Every name `check_zone_name` accepts, sorted (for pickers)."""
+    return sorted(_iana_names())
+
+
 @cache
 def _iana_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in _NOT_ZONES and not name.startswith(_NOT_ZONE_PREFIXES)
+    )
 
 
 def to_instant(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:

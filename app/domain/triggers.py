@@ -11,20 +11,17 @@ docs/reference/schedules.md.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import count
 from zoneinfo import ZoneInfo
 
 from app.clock import ensure_aware
-from app.domain._dst import (
-    RANK_SHIFTED,
-    Occurrence,
-    SkippedOccurrence,
-    wall_events,
-)
+from app.domain._dst import Occurrence, SkippedOccurrence, wall_events
 from app.domain._plan import Plan
 from app.domain._walltime import to_instant
 from app.domain.calendars import CalendarSpec
@@ -110,7 +107,8 @@ def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
     reason = plan.closed_reason(day)
     if reason is not None:
         if times and plan.shift_target(day) is None:
-            for wall in times:
+            low, _ = _offsets_near(plan.zone, day)
+            for wall in times[_first_after(times, day, after_utc + low) :]:
                 yield _skipped(plan, day, wall, reason)
         return
     sources = plan.shifted_into(day)
@@ -118,15 +116,61 @@ def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
     if offset is not None:
         yield from _steady_fires(plan, day, times, offset, after_utc)
         return
-    ranked = [event for wall in times for event in wall_events(plan, day, wall, None)]
+    walls: list[tuple[time, str | None]] = [(wall, None) for wall in times]
     for source in sources:
         note = f"shifted from {source.isoformat()} ({plan.closed_reason(source)})"
-        for wall in plan.times_for(source):
-            for instant, rank, item in wall_events(plan, day, wall, note):
-                ranked.append((instant, rank + RANK_SHIFTED, item))
-    ranked.sort(key=lambda entry: (entry[0], entry[1]))
-    for instant, _, item in ranked:
+        walls += [(wall, note) for wall in plan.times_for(source)]
+    walls.sort(key=lambda entry: entry[0])  # stable: a day's own time before a shifted one
+    yield from _exact_events(plan, day, walls, after_utc)
+
+
+def _exact_events(
+    plan: Plan, day: date, walls: list[tuple[time, str | None]], after_utc: datetime
+) -> Iterator[Event]:
+    """Fires and DST skips of a day near a DST change, in time order, lazily.
+
+    Every instant of a wall time lies within [wall - high, wall - low] (the offsets around
+    the day), so wall times up to `after_utc + low` are passed over, and an event is let out
+    once no later wall time can come before it.
+    """
+    low, high = _offsets_near(plan.zone, day)
+    floor = after_utc + low
+    pending: list[tuple[datetime, int, int, Occurrence | SkippedOccurrence]] = []
+    order = count()
+    for wall, note in walls:
+        naive = datetime.combine(day, wall)
+        if naive <= floor:
+            continue
+        ready = naive - high
+        while pending and pending[0][0].replace(tzinfo=None) < ready:
+            instant, _, _, item = heapq.heappop(pending)
+            yield instant, item
+        for instant, rank, item in wall_events(plan, day, wall, note):
+            heapq.heappush(pending, (instant, rank, next(order), item))
+    while pending:
+        instant, _, _, item = heapq.heappop(pending)
         yield instant, item
+
+
+def _first_after(times: tuple[time, ...], day: date, floor: datetime) -> int:
+    """Index of the first wall time of `day` later than the naive local `floor`."""
+    if floor.date() < day:
+        return 0
+    if floor.date() > day:
+        return len(times)
+    return bisect_right(times, floor.time())
+
+
+def _offsets_near(zone: ZoneInfo, day: date) -> tuple[timedelta, timedelta]:
+    """The smallest and largest UTC offset the zone has within a day of `day`."""
+    midnight = datetime.combine(day, time())
+    offset = zone.utcoffset(midnight)
+    assert offset is not None
+    start = midnight - offset
+    probes = [start - _MARGIN, start, start + _MARGIN]
+    probes += _changes_list(zone, start - _MARGIN, start + _MARGIN)
+    offsets = [found for probe in probes if (found := _offset_at(zone, probe)) is not None]
+    return min(offsets, default=offset), max(offsets, default=offset)
 
 
 def _steady_offset(zone: ZoneInfo, day: date) -> timedelta | None:
@@ -148,13 +192,17 @@ _PROBE = timedelta(hours=6)
 
 def _changes_between(zone: ZoneInfo, low: datetime, high: datetime) -> bool:
     """Whether the zone's offset changes between the naive UTC instants `low` and `high`."""
+    return bool(_changes_list(zone, low, high))
+
+
+def _changes_list(zone: ZoneInfo, low: datetime, high: datetime) -> list[datetime]:
+    """Probe instants (naive UTC) bracketing the zone's offset changes in [low, high]."""
+    found: list[datetime] = []
     year, month = low.year, low.month
     while (year, month) <= (high.year, high.month):
-        for change in _month_changes(zone, year, month):
-            if low <= change <= high:
-                return True
+        found += [c for c in _month_changes(zone, year, month) if low <= c <= high]
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return False
+    return found
 
 
 @lru_cache(maxsize=65536)
@@ -186,11 +234,7 @@ def _steady_fires(
 ) -> Iterator[Event]:
     """A steady day's fires, lazily, from the first one after `after_utc` (naive UTC; found
     by bisection)."""
-    local_after = after_utc + offset
-    after_day = local_after.date()
-    if after_day > day:
-        return
-    first = 0 if after_day < day else bisect_right(times, local_after.time())
+    first = _first_after(times, day, after_utc + offset)
     zone = plan.zone
     for wall in times[first:]:
         instant = datetime.combine(day, wall, tzinfo=UTC) - offset
