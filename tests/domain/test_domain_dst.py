@@ -258,3 +258,33 @@ def test_dst_rules_note_what_they_moved_doubled_or_dropped(
     got = [(o.local.isoformat(timespec="minutes"), o.note) for o in result.occurrences]
     assert got[: len(fired)] == fired
     assert [(s.local.isoformat(timespec="minutes"), s.reason) for s in result.skipped] == dropped
+
+
+@pytest.mark.parametrize(
+    ("schedule", "interval_like"),
+    [
+        ({"kind": "cron", "cron": "7 * * * *"}, True),
+        ({"kind": "cron", "cron": "*/30 * * * *"}, True),
+        ({"kind": "cron", "cron": "0-59/5 8 * * *"}, True),
+        ({"kind": "cron", "cron": "0 8-18/2 * * *"}, True),
+        ({"kind": "cron", "cron": "*/10 0 3 * * ?"}, True),  # Quartz seconds
+        ({"kind": "cron", "cron": "30 2 * * *"}, False),
+        ({"kind": "cron", "cron": "0 0 12 ? * MON-FRI"}, False),
+        ({"kind": "cron", "cron": "@hourly"}, True),
+        ({"kind": "cron", "cron": "@daily"}, False),
+        ({"kind": "frequency", "every_minutes": 15}, True),
+        ({"kind": "times", "times": ["01:30"]}, False),
+        ({"kind": "once", "at": "2026-11-01T01:30:00"}, False),
+    ],
+)
+def test_which_schedules_are_interval_like(schedule: dict[str, Any], interval_like: bool) -> None:
+    assert parse_schedule(schedule).interval_like is interval_like
+
+
+def test_dst_fields_left_at_their_defaults_are_not_written_back() -> None:
+    from app.domain.schedules import schedule_to_dict
+
+    plain = {"kind": "cron", "cron": "0 8 * * *"}
+    assert schedule_to_dict(parse_schedule({**plain, "dst_fold": "first"})) == plain
+    chosen = {**plain, "dst_gap": "skip", "dst_fold": "both", "dst_interval": "wall_clock"}
+    assert schedule_to_dict(parse_schedule(chosen)) == chosen
