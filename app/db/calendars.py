@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -105,12 +106,17 @@ def calendars_using(session: Session, name: str) -> list[str]:
 def tasks_using(session: Session, name: str) -> list[Task]:
     """Tasks whose own schedule names the calendar (schedules are JSON: filtered here)."""
     rows = session.exec(select(Task).where(col(Task.schedule).is_not(None))).all()
-    return [t for t in rows if (t.schedule or {}).get("calendar") == name]
+    return [t for t in rows if _names(name, t.schedule, t.schedules)]
 
 
 def groups_using(session: Session, name: str) -> list[TaskGroup]:
     rows = session.exec(select(TaskGroup).where(col(TaskGroup.schedule).is_not(None))).all()
-    return [g for g in rows if (g.schedule or {}).get("calendar") == name]
+    return [g for g in rows if _names(name, g.schedule, g.schedules)]
+
+
+def _names(name: str, schedule: dict[str, Any] | None, extra: list[dict[str, Any]]) -> bool:
+    """Whether the main schedule or one of the extra ones names calendar `name`."""
+    return any((item or {}).get("calendar") == name for item in (schedule, *extra))
 
 
 def tasks_affected(session: Session, name: str) -> list[Task]:

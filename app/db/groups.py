@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from app.db.calendars import check_calendar_reference
 from app.db.tables import (
     DependencyEdge,
     Freeze,
@@ -19,10 +18,10 @@ from app.db.tables import (
     Task,
     TaskGroup,
 )
+from app.db.timing_fields import TIMING_FIELDS, check_timing, timing_values
 from app.db.variable_sets import check_variable_sets
 from app.domain.dag import CycleError, Edge, EdgeCondition, check_acyclic
 from app.domain.group_run_states import GroupRunStatus
-from app.domain.schedules import schedule_to_dict
 from app.errors import Conflict, InvalidInput, NotFound
 
 
@@ -55,7 +54,6 @@ def task_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
 
 
 def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: int | None) -> None:
-    check_calendar_reference(session, values.get("schedule"))
     name = values.get("name")
     if name is not None:
         clash = session.exec(
@@ -66,9 +64,7 @@ def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: 
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
-    if values.get("schedule") is not None and not isinstance(values["schedule"], dict):
-        values["schedule"] = schedule_to_dict(values["schedule"])
-    return values
+    return timing_values(values)
 
 
 def set_members(session: Session, group: TaskGroup, tids: Sequence[int]) -> None:
@@ -110,6 +106,7 @@ def create_group(session: Session, fields: dict[str, Any], *, now: datetime) -> 
         session, values.get("variable_sets") or [], values.get("instance", "default")
     )
     group = TaskGroup(**values, created_at=now, updated_at=now)
+    check_timing(session, group.schedule, group.schedules, now=now)
     session.add(group)
     session.flush()
     set_members(session, group, tids)
@@ -132,6 +129,8 @@ def update_group(
         )
     for key, value in values.items():
         setattr(group, key, [] if key == "params" and value is None else value)
+    if set(values) & set(TIMING_FIELDS):
+        check_timing(session, group.schedule, group.schedules, now=now)
     group.updated_at = now
     if tids is not None:
         set_members(session, group, tids)

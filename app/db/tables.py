@@ -45,6 +45,9 @@ class TaskGroup(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str = ""
     schedule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # More schedules (fires merged with `schedule`'s) and blackout windows (skipped spans)
+    schedules: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    blackouts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
     instance: str = Field(default="default", max_length=100, index=True)
     # Declared parameters: [{"name", "type", "default", "required", "choices", "description"}]
@@ -68,6 +71,9 @@ class Task(SQLModel, table=True):
     run_as_user: str | None = Field(default=None, max_length=100)
     group_id: int | None = Field(default=None, foreign_key="task_group.id", index=True)
     schedule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # More schedules (fires merged with `schedule`'s) and blackout windows (skipped spans)
+    schedules: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    blackouts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
     image: str | None = Field(default=None, max_length=500)
     cpus: float | None = None

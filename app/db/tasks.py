@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from app.db.calendars import check_calendar_reference
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
+from app.db.timing_fields import TIMING_FIELDS, check_timing, timing_values
 from app.db.variable_sets import check_variable_sets
-from app.domain.schedules import schedule_to_dict
 from app.domain.states import RunStatus
 from app.errors import Conflict, InvalidInput, NotFound
 
@@ -30,7 +29,6 @@ def get_task(session: Session, tid: int) -> Task:
 def _check_references(
     session: Session, values: dict[str, Any], instance: str, tid: int | None
 ) -> None:
-    check_calendar_reference(session, values.get("schedule"))
     group_id = values.get("group_id")
     if group_id is not None and session.get(TaskGroup, group_id) is None:
         raise InvalidInput("group", f"no group with gid {group_id}")
@@ -44,10 +42,7 @@ def _check_references(
 
 
 def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
-    values = {_RENAMED.get(k, k): v for k, v in fields.items()}
-    if values.get("schedule") is not None and not isinstance(values["schedule"], dict):
-        values["schedule"] = schedule_to_dict(values["schedule"])
-    return values
+    return timing_values({_RENAMED.get(k, k): v for k, v in fields.items()})
 
 
 def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> Task:
@@ -59,6 +54,7 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     )
     sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
+    check_timing(session, task.schedule, task.schedules, now=now)
     write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
@@ -84,6 +80,8 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
         if key in ("gpus", "mounts", "params") and value is None:
             value = []
         setattr(task, key, value)
+    if set(values) & set(TIMING_FIELDS):
+        check_timing(session, task.schedule, task.schedules, now=now)
     task.updated_at = now
     session.add(task)
     session.flush()

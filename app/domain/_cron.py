@@ -73,6 +73,9 @@ class CronExpr:
     years: frozenset[int] | None = None  # None: every year
     day_specials: DaySpecials = DaySpecials()
     weekday_specials: DaySpecials = DaySpecials()
+    # A wildcard or step in the second, minute or hour field: runs in elapsed time across
+    # a DST change (Vixie cron's rule), unlike a job at fixed times.
+    interval_like: bool = False
 
     def matches_date(self, day: date) -> bool:
         return day.day in self.days_of_month(day.year, day.month)
@@ -84,10 +87,13 @@ class CronExpr:
         first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
         numbers = range(1, length + 1)
         by_day = (self.days & set(numbers)) | self.day_specials.days(year, month)
-        # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1 counts from Sunday.
-        by_weekday = {
-            n for n in numbers if (first_weekday + n) % 7 in self.weekdays
-        } | self.weekday_specials.days(year, month)
+        if len(self.weekdays) == 7 and not self.weekday_specials:
+            by_weekday: set[int] = set(numbers)  # every day: no need to look at weekdays
+        else:
+            # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1: from Sunday.
+            by_weekday = {
+                n for n in numbers if (first_weekday + n) % 7 in self.weekdays
+            } | self.weekday_specials.days(year, month)
         # Vixie: when both day fields are restricted, either one matching is enough.
         if self.day_restricted and self.weekday_restricted:
             return tuple(sorted(by_day | by_weekday))
@@ -159,4 +165,7 @@ def parse_cron(text: str) -> CronExpr:
         years=years,
         day_specials=day_specials,
         weekday_specials=weekday_specials,
+        interval_like=any(
+            "*" in part or "/" in part for part in (minute, hour, *(parts[:1] if quartz else ()))
+        ),
     )

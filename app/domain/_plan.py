@@ -6,7 +6,7 @@ live on the plan and die with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,12 @@ class Plan:
     def __init__(self, schedule: Schedule, calendar: CalendarSpec | None) -> None:
         self.zone: ZoneInfo = load_zone(schedule.timezone)
         self.on_closed = schedule.on_closed
+        # Interval-like schedules keep elapsed time across a DST change unless told otherwise.
+        self.elapsed = schedule.interval_like and schedule.dst_interval == "elapsed"
+        self.dst_gap = schedule.dst_gap
+        self.dst_fold = schedule.dst_fold
+        # An aware `once` names one instant: no DST rule applies to it.
+        self.exact = isinstance(schedule, OnceSchedule) and schedule.at.utcoffset() is not None
         self.calendar = calendar
         self.first_day = schedule.start_date or date.min
         self.last_day = schedule.end_date or date.max
@@ -122,12 +128,11 @@ class Plan:
             return wall if picked(day.year, day.month) == day.day else ()
 
         def next_picked(day: date) -> date:
-            pick = picked(day.year, day.month)
-            if pick is not None and pick >= day.day:
-                return day.replace(day=pick)
-            if day.year == date.max.year and day.month == 12:
-                return day
-            return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            for year, month, first in _months_from(day):
+                pick = picked(year, month)
+                if pick is not None and pick >= first:
+                    return date(year, month, pick)
+            return _beyond(day)
 
         self._next_picked = next_picked
         return ordinal_times
@@ -144,12 +149,11 @@ class Plan:
             return matching[(year, month)]
 
         def next_matching(day: date) -> date:
-            for number in days_of(day.year, day.month):
-                if number >= day.day:
-                    return day.replace(day=number)
-            if day.year == date.max.year and day.month == 12:
-                return day
-            return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            for year, month, first in _months_from(day):
+                for number in days_of(year, month):
+                    if number >= first:
+                        return date(year, month, number)
+            return _beyond(day)
 
         self._next_picked = next_matching
         return lambda day: cron_times if day.day in days_of(day.year, day.month) else ()
@@ -169,6 +173,28 @@ class Plan:
         self.last_day = min(self.last_day, day + (reach if forward else none))
         self.first_day = max(self.first_day, day - (reach if backward else none))
         return lambda other: wall if other == day else ()
+
+
+# How many months a jump to the next matching day looks through: past the walk's horizon.
+_JUMP_MONTHS = 12 * 9
+
+
+def _months_from(day: date) -> Iterator[tuple[int, int, int]]:
+    """(year, month, first day number to consider) from `day`'s month on, for _JUMP_MONTHS."""
+    year, month, first = day.year, day.month, day.day
+    for _ in range(_JUMP_MONTHS):
+        yield year, month, first
+        if year == date.max.year and month == 12:
+            return
+        year, month, first = (year + 1, 1, 1) if month == 12 else (year, month + 1, 1)
+
+
+def _beyond(day: date) -> date:
+    """A day past the walk's horizon from `day` (or the last date there is)."""
+    try:
+        return day + timedelta(days=31 * _JUMP_MONTHS)
+    except OverflowError:
+        return date.max
 
 
 def _frequency_times(schedule: FrequencySchedule) -> tuple[time, ...]:

@@ -24,9 +24,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.domain._cron import parse_cron
 from app.domain._days import normalize_days, parse_days
-from app.domain._walltime import load_zone, parse_wall_time
+from app.domain._walltime import check_zone_name, parse_wall_time
 
 OnClosed = Literal["skip", "next_open_day", "previous_open_day"]
+# DST rules (docs/reference/schedules.md): a wall time the clock skips, one it repeats, and
+# whether interval-like schedules keep elapsed time across a change (Vixie cron's rule).
+DstGap = Literal["run_after_gap", "skip"]
+DstFold = Literal["first", "second", "both"]
+DstInterval = Literal["elapsed", "wall_clock"]
 
 
 def _refuse(field: str, exc: ValueError) -> PydanticCustomError:
@@ -44,12 +49,21 @@ class ScheduleBase(_Model):
     start_date: date | None = None
     end_date: date | None = None
     on_closed: OnClosed = "skip"
+    dst_gap: DstGap = "run_after_gap"
+    dst_fold: DstFold = "first"
+    dst_interval: DstInterval = "elapsed"
+
+    @property
+    def interval_like(self) -> bool:
+        """Runs every so often rather than at fixed times (a frequency; a cron with a
+        wildcard or step in its second, minute or hour field)."""
+        return False
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         try:
-            load_zone(value)
+            check_zone_name(value)
         except ValueError as exc:
             raise _refuse("timezone", exc) from None
         return value
@@ -91,6 +105,10 @@ class CronSchedule(ScheduleBase):
         except ValueError as exc:
             raise _refuse("cron", exc) from None
         return " ".join(value.split())
+
+    @property
+    def interval_like(self) -> bool:
+        return parse_cron(self.cron).interval_like
 
 
 class TimesSchedule(ScheduleBase):
@@ -136,6 +154,10 @@ class FrequencySchedule(ScheduleBase):
     every_minutes: int = Field(ge=1, le=1440)
     window: Window | None = None  # None: the whole day, counted from 00:00
     days: str = "mon-sun"
+
+    @property
+    def interval_like(self) -> bool:
+        return True
 
     @field_validator("days")
     @classmethod

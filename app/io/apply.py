@@ -80,7 +80,17 @@ def _calendar_values(item: Item) -> dict[str, Any]:
 
 
 def _group_values(item: Item) -> dict[str, Any]:
-    keys = ("name", "description", "schedule", "active", "instance", "params", "variable_sets")
+    keys = (
+        "name",
+        "description",
+        "schedule",
+        "schedules",
+        "blackouts",
+        "active",
+        "instance",
+        "params",
+        "variable_sets",
+    )
     return {k: item[k] for k in keys if k in item}
 
 

@@ -65,6 +65,8 @@ def database_snapshot(
                             "name": group.name,
                             "description": group.description,
                             "schedule": group.schedule,
+                            "schedules": group.schedules,
+                            "blackouts": group.blackouts,
                             "active": group.active,
                             "instance": group.instance,
                             "params": group.params,

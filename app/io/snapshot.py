@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.domain.blackouts import blackout_to_dict
 from app.domain.schedules import schedule_to_dict
 from app.models.io_schemas import (
     FORMAT,
@@ -32,6 +33,8 @@ Item = dict[str, Any]
 
 def _with_schedule(model: GroupItem | TaskItem, data: Item) -> Item:
     data["schedule"] = schedule_to_dict(model.schedule) if model.schedule is not None else None
+    data["schedules"] = [schedule_to_dict(item) for item in model.schedules]
+    data["blackouts"] = [blackout_to_dict(item) for item in model.blackouts]
     return data
 
 

@@ -7,9 +7,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
 from app.models.param_schemas import ParamDeclarations
-from app.models.schemas import Name, PathName, RunPublic, VariableSetNames, _Strict
+from app.models.schemas import (
+    Name,
+    PathName,
+    RunPublic,
+    ScheduleList,
+    VariableSetNames,
+    _Strict,
+)
 
 Condition = Literal["success", "failure", "done"]
 
@@ -18,6 +26,8 @@ class GroupCreate(_Strict):
     name: Name
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList = Field(default_factory=list)
+    blackouts: BlackoutList = Field(default_factory=list)
     active: bool = True
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
@@ -29,6 +39,8 @@ class GroupUpdate(_Strict):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList | None = None
+    blackouts: BlackoutList | None = None
     active: bool | None = None
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
@@ -41,6 +53,8 @@ class GroupPublic(BaseModel):
     name: str
     description: str
     schedule: dict[str, Any] | None
+    schedules: list[dict[str, Any]] = Field(default_factory=list)
+    blackouts: list[dict[str, Any]] = Field(default_factory=list)
     active: bool
     instance: str
     tasks: list[int]

@@ -11,12 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
 from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import (
     CalendarCreate,
     Name,
     PathName,
+    ScheduleList,
     TaskCreate,
     VariableSetNames,
     _Strict,
@@ -35,6 +37,8 @@ class GroupItem(_Strict):
     name: Name
     description: str = Field(default="", max_length=10_000)
     schedule: Schedule | None = None
+    schedules: ScheduleList = Field(default_factory=list)
+    blackouts: BlackoutList = Field(default_factory=list)
     active: bool = True
     instance: PathName = "default"
     params: ParamDeclarations = Field(default_factory=list)

@@ -14,9 +14,13 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain.blackouts import BlackoutList
 from app.domain.names import plain_name, visible_name
 from app.domain.schedules import Schedule
 from app.models.param_schemas import ParamDeclarations
+
+# A task's or group's extra schedules (the main one is `schedule`).
+ScheduleList = Annotated[list[Schedule], Field(max_length=50)]
 
 _NameText = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 # A task's or group's name: no control characters (app/domain/names.py).
@@ -48,6 +52,9 @@ class TaskFields(_Strict):
     run_as_user: str | None = Field(default=None, max_length=100)
     group: int | None = None
     schedule: Schedule | None = None
+    # More schedules whose fires merge with `schedule`'s, and blackout windows.
+    schedules: ScheduleList = Field(default_factory=list)
+    blackouts: BlackoutList = Field(default_factory=list)
     active: bool = True
     image: str | None = Field(default=None, max_length=500)
     cpus: float | None = Field(default=None, gt=0, le=1024)
@@ -95,6 +102,8 @@ class TaskUpdate(_Strict):
     run_as_user: str | None = Field(default=None, max_length=100)
     group: int | None = None
     schedule: Schedule | None = None
+    schedules: ScheduleList | None = None
+    blackouts: BlackoutList | None = None
     active: bool | None = None
     image: str | None = Field(default=None, max_length=500)
     cpus: float | None = Field(default=None, gt=0, le=1024)
@@ -132,6 +141,8 @@ class TaskPublic(BaseModel):
     run_as_user: str | None
     group: int | None
     schedule: dict[str, Any] | None
+    schedules: list[dict[str, Any]] = Field(default_factory=list)
+    blackouts: list[dict[str, Any]] = Field(default_factory=list)
     active: bool
     image: str | None
     cpus: float | None
@@ -255,12 +266,18 @@ class TokenResponse(BaseModel):
 class ForecastItem(BaseModel):
     at: datetime
     local: datetime
-    note: str | None = None
+    note: str | None = Field(
+        default=None, description="Why it is not the plain nominal time (DST rule, shift)."
+    )
 
 
 class SkippedItem(BaseModel):
     local: datetime
     reason: str
+    kind: Literal["calendar", "dst", "blackout"] = Field(
+        default="calendar", description="What skipped it: a closed day, a DST rule, a blackout."
+    )
+    at: datetime | None = Field(default=None, description="The instant it would have fired.")
 
 
 class ForecastPublic(BaseModel):

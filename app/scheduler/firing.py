@@ -18,9 +18,8 @@ from app.db.runs import create_run, task_spec
 from app.db.tables import Freeze, Run, Task
 from app.domain import run_commands as c
 from app.domain.policies import ConcurrencyPolicy, MisfirePolicy, decide_misfires
-from app.domain.schedules import parse_schedule
 from app.domain.states import ON_AGENT, RunStatus, TriggerKind
-from app.domain.triggers import next_fire_time
+from app.domain.timing import timing_next_fire
 from app.scheduler.planner import Calendars, occurrence_key, plan_tasks
 
 # Occurrences handled per pass: a burst is fired and dispatched in slices, so the agents
@@ -156,11 +155,11 @@ def _replay_misfires(
 ) -> list[Run]:
     """Occurrences that fell while no scheduler was up, handled by the task's misfire policy."""
     assert first.trigger_time is not None and task.schedule is not None
-    schedule = parse_schedule(task.schedule)
-    calendar = calendars.for_schedule(schedule)
+    timing = calendars.timing(task)
+    assert timing is not None
     missed = [first.trigger_time]
     while len(missed) < MAX_MISSED_TRACES:
-        following = next_fire_time(schedule, missed[-1], calendar)
+        following = timing_next_fire(timing, missed[-1], calendars.for_schedule)
         if following is None or following > now:
             break
         missed.append(following)

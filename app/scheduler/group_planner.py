@@ -11,9 +11,8 @@ from sqlmodel import Session, col, select
 from app.db.group_run_moves import move_group_run
 from app.db.tables import Freeze, GroupRun, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
-from app.domain.schedules import parse_schedule
 from app.domain.states import TriggerKind
-from app.domain.triggers import next_fire_time
+from app.domain.timing import timing_next_fire
 from app.scheduler.group_runs import group_zone, start_group_run
 from app.scheduler.planner import Calendars
 
@@ -36,15 +35,17 @@ def plan_group(
     )
     if not group.active or not group.schedule:
         return None
-    schedule = parse_schedule(group.schedule)
-    calendar = (calendars or Calendars(session)).for_schedule(schedule)
+    calendars = calendars or Calendars(session)
+    timing = calendars.timing(group)
+    if timing is None:
+        return None
     last = session.exec(
         select(GroupRun.trigger_time)
         .where(GroupRun.group_id == group.id, GroupRun.trigger_kind == TriggerKind.SCHEDULE)
         .order_by(col(GroupRun.trigger_time).desc())
         .limit(1)
     ).first()
-    at = next_fire_time(schedule, max(now, last or now), calendar)
+    at = timing_next_fire(timing, max(now, last or now), calendars.for_schedule)
     if at is None:
         return None
     group_run = GroupRun(

@@ -1,5 +1,7 @@
-"""Planning: the next occurrence of each schedule is an IDLE run, and the occurrences the
-calendar closes on the way are recorded as SKIPPED runs with the reason (the run ledger).
+"""Planning: the next occurrence of each schedule is an IDLE run, and the occurrences skipped
+on the way are recorded as SKIPPED runs with the reason (the run ledger): closed by the
+calendar (`skipped: calendar (...)`), dropped by a DST rule (`skipped: dst (...)`), or in a
+blackout window (`blackout: NAME`).
 
 The unique `occurrence_key` makes an occurrence impossible to record twice, whoever plans it.
 """
@@ -10,18 +12,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
 from app.db.runs import add_runs, create_run, new_run, task_spec
-from app.db.tables import Run, RunEvent, Task
+from app.db.tables import Run, RunEvent, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
-from app.domain.schedules import Schedule, parse_schedule
+from app.domain.schedules import Schedule
 from app.domain.states import RunStatus, TriggerKind
-from app.domain.triggers import forecast
+from app.domain.timing import Timing, timing_forecast, timing_of
+from app.domain.triggers import SkippedOccurrence
 
 CALENDAR_SKIP = "skipped: calendar"
+DST_SKIP = "skipped: dst"
+BLACKOUT_SKIP = "blackout:"
+# Skips recorded ahead when planning: re-planning forgets and records them again.
+PLANNED_SKIPS = (CALENDAR_SKIP, DST_SKIP, BLACKOUT_SKIP)
+# A plan records at most this many skips before the next fire (a blackout over a
+# per-minute task would otherwise write thousands of rows at once).
+MAX_SKIPS_PER_PLAN = 500
 
 
 def occurrence_key(task_id: int, at: datetime) -> str:
@@ -34,6 +44,10 @@ class Calendars:
 
     session: Session
     _cache: dict[str, CalendarSpec] = field(default_factory=dict)
+
+    def timing(self, owner: Task | TaskGroup) -> Timing | None:
+        """The owner's schedules and blackouts, or None when it has no schedule."""
+        return timing_of(owner.schedule, owner.schedules, owner.blackouts)
 
     def for_schedule(self, schedule: Schedule) -> CalendarSpec | None:
         name = schedule.calendar
@@ -54,7 +68,7 @@ def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime)
             | (
                 (col(Run.status) == RunStatus.SKIPPED)
                 & (col(Run.trigger_time) > now)
-                & col(Run.reason).startswith(CALENDAR_SKIP)
+                & _planned_skip()
             ),
         )
         ids = list(session.exec(planned).all())
@@ -88,12 +102,13 @@ def plan_tasks(
         planned[task_id] = None
         if not task.active or not task.schedule or task.group_id is not None:
             continue
-        schedule = parse_schedule(task.schedule)
-        calendar = calendars.for_schedule(schedule)
+        timing = calendars.timing(task)
+        if timing is None:
+            continue
         after = max(now, taken.get(task_id) or now)
-        ahead = forecast(schedule, after, 1, calendar)
-        for skipped in ahead.skipped:
-            _record_calendar_skip(session, task, skipped.local.astimezone(UTC), skipped.reason, now)
+        ahead = timing_forecast(timing, after, 1, calendars.for_schedule)
+        for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN]:
+            _record_skip(session, task, skipped, now)
         if not ahead.occurrences:
             continue
         upcoming = ahead.occurrences[0]
@@ -117,10 +132,21 @@ def plan_tasks(
     return planned
 
 
-def _record_calendar_skip(
-    session: Session, task: Task, at: datetime, why: str, now: datetime
-) -> None:
+def _planned_skip() -> ColumnElement[bool]:
+    return or_(*(col(Run.reason).startswith(prefix) for prefix in PLANNED_SKIPS))
+
+
+def _record_skip(session: Session, task: Task, skipped: SkippedOccurrence, now: datetime) -> None:
+    at = (skipped.at or skipped.local).astimezone(UTC)
     key = occurrence_key(task.id or 0, at)
+    if skipped.kind == "calendar":
+        reason, detail = f"{CALENDAR_SKIP} ({skipped.reason})", f"closed day: {skipped.reason}"
+    elif skipped.kind == "dst":
+        # A wall time dropped in a gap lies on the instant of the fire after the gap.
+        key += f" dst {skipped.local.replace(tzinfo=None).isoformat()}"
+        reason, detail = f"{DST_SKIP} ({skipped.reason})", skipped.reason
+    else:
+        reason, detail = skipped.reason, f"in a blackout window: {skipped.reason}"
     if session.exec(select(Run.id).where(Run.occurrence_key == key)).first() is not None:
         return
     create_run(
@@ -132,8 +158,8 @@ def _record_calendar_skip(
         task=task,
         trigger_time=at,
         occurrence_key=key,
-        reason=f"{CALENDAR_SKIP} ({why})",
-        detail=f"closed day: {why}",
+        reason=reason,
+        detail=detail,
     )
 
 
@@ -148,7 +174,7 @@ def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, dateti
                 col(Run.task_id).in_(chunk),
                 Run.trigger_kind == TriggerKind.SCHEDULE,
                 Run.status != RunStatus.IDLE,
-                ~col(Run.reason).startswith(CALENDAR_SKIP) | col(Run.reason).is_(None),
+                ~_planned_skip() | col(Run.reason).is_(None),
             )
             .group_by(col(Run.task_id))
         )

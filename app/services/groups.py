@@ -53,6 +53,8 @@ def group_public(session: Session, group: TaskGroup) -> GroupPublic:
         name=group.name,
         description=group.description,
         schedule=group.schedule,
+        schedules=group.schedules,
+        blackouts=group.blackouts,
         active=group.active,
         instance=group.instance,
         tasks=member_ids(session, group.id or 0),
@@ -117,7 +119,7 @@ def group_forecast(
     session: Session, *, actor: Actor, gid: int, start: datetime, count: int
 ) -> ForecastPublic:
     group = visible_group(session, actor.scope, gid)
-    return forecast_public(session, gid, group.schedule, start, count)
+    return forecast_public(session, gid, group, start, count)
 
 
 def create_group(

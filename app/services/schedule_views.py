@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
 from app.clock import ensure_aware
-from app.db.tables import Freeze
-from app.domain.schedules import parse_schedule
-from app.domain.triggers import forecast
+from app.db.tables import Freeze, Task, TaskGroup
+from app.domain.timing import timing_forecast
 from app.errors import InvalidInput
 from app.models.schemas import ForecastItem, ForecastPublic, FreezePublic, SkippedItem
 from app.scheduler.planner import Calendars
@@ -25,18 +23,23 @@ def forecast_start(after: datetime | None, now: datetime) -> datetime:
 
 
 def forecast_public(
-    session: Session, key: int, schedule: dict[str, Any] | None, start: datetime, count: int
+    session: Session, key: int, owner: Task | TaskGroup, start: datetime, count: int
 ) -> ForecastPublic:
-    """The next `count` fire times of a stored schedule, and what it skips on the way."""
-    if not schedule:
+    """The next `count` fire times of a task's or group's schedules, and what they skip on the
+    way (closed days, DST drops, blackouts), each with its reason."""
+    calendars = Calendars(session)
+    timing = calendars.timing(owner)
+    if timing is None:
         return ForecastPublic(task=key, timezone="UTC", occurrences=[], skipped=[])
-    parsed = parse_schedule(schedule)
-    result = forecast(parsed, start, count, Calendars(session).for_schedule(parsed))
+    result = timing_forecast(timing, start, count, calendars.for_schedule)
     return ForecastPublic(
         task=key,
-        timezone=parsed.timezone,
+        timezone=timing.schedules[0].timezone,
         occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
-        skipped=[SkippedItem(local=s.local, reason=s.reason) for s in result.skipped],
+        skipped=[
+            SkippedItem(local=s.local, reason=s.reason, kind=s.kind, at=s.at)
+            for s in result.skipped
+        ],
     )
 
 

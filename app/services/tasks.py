@@ -86,7 +86,7 @@ def task_forecast(
     session: Session, *, actor: Actor, tid: int, start: datetime, count: int
 ) -> ForecastPublic:
     task = visible_task(session, actor.scope, tid)
-    return forecast_public(session, tid, task.schedule, start, count)
+    return forecast_public(session, tid, task, start, count)
 
 
 def _check_placement(

@@ -7,6 +7,7 @@ field path such as `schedule.cron` or `gpus.0`) both land on the form field they
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +33,14 @@ _SCHEDULE_KEYS = {
     "on_closed": "sched_on_closed",
     "start_date": "sched_start_date",
     "end_date": "sched_end_date",
+    "dst_gap": "sched_dst_gap",
+    "dst_fold": "sched_dst_fold",
+    "dst_interval": "sched_dst_interval",
 }
+# The schedule builder's DST choices and their defaults (left out of the payload).
+_DST_DEFAULTS = {"dst_gap": "run_after_gap", "dst_fold": "first", "dst_interval": "elapsed"}
+# API list fields → the form's textareas (one item per line)
+_TIMING_LISTS = {"schedules": "extra_schedules", "blackouts": "blackouts"}
 _TASK_TEXT = ("description", "command")
 _TASK_OPTIONAL = ("target", "run_as_user", "image", "memory", "workdir")
 _TASK_NUMBERS: dict[str, type[int] | type[float]] = {
@@ -42,6 +50,8 @@ _TASK_NUMBERS: dict[str, type[int] | type[float]] = {
     "misfire_max_replays": int,
 }
 _TASK_OPTIONAL_NUMBERS: dict[str, type[float]] = {"cpus": float, "max_run_seconds": float}
+# Payload fields sent even when empty (clearing them is a change).
+_OWN_NONE = ("schedule", "schedules", "blackouts")
 
 
 class FormErrors(Exception):
@@ -56,6 +66,9 @@ def error_key(path: str) -> str:
     parts = [p for p in path.split(".") if p and p != "body" and not p.isdigit()]
     if not parts:
         return ""
+    head = parts[0].split("[")[0]  # `schedules[1]` of a refusal that names the item
+    if head in _TIMING_LISTS:
+        return _TIMING_LISTS[head]
     if parts[0] != "schedule":
         return parts[0]
     rest = parts[1:]
@@ -125,9 +138,56 @@ def schedule_from_form(values: Values) -> dict[str, Any] | None:
     ):
         if values.get(key, "").strip():
             data[field] = values[key].strip()
-    if values.get("sched_on_closed", "skip") != "skip":
-        data["on_closed"] = values["sched_on_closed"]
-    return data
+    return data | _choices_from_form(values)
+
+
+def _choices_from_form(values: Values) -> dict[str, str]:
+    """The schedule's choices that differ from their defaults (on_closed, the DST rules)."""
+    chosen: dict[str, str] = {}
+    for field, default in {"on_closed": "skip", **_DST_DEFAULTS}.items():
+        value = values.get(f"sched_{field}", default) or default
+        if value != default:
+            chosen[field] = value
+    return chosen
+
+
+def timing_lists_from_form(values: Values) -> dict[str, list[dict[str, Any]]]:
+    """The extra schedules and blackouts, one per line: JSON objects, or (extra schedules) a
+    bare cron expression in the main schedule's timezone. FormErrors names the textarea."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    timezone = values.get("sched_timezone", "").strip() or "UTC"
+    for api, form in _TIMING_LISTS.items():
+        items: list[dict[str, Any]] = []
+        for number, line in enumerate(values.get(form, "").splitlines(), start=1):
+            text = line.strip()
+            if not text:
+                continue
+            if api == "schedules" and not text.startswith("{"):
+                items.append({"kind": "cron", "cron": text, "timezone": timezone})
+                continue
+            try:
+                item = json.loads(text)
+            except ValueError:
+                raise FormErrors({form: f"line {number} is not a JSON object"}) from None
+            if not isinstance(item, dict):
+                raise FormErrors({form: f"line {number} is not a JSON object"})
+            items.append(item)
+        found[api] = items
+    return found
+
+
+def timing_lists_to_form(owner: Mapping[str, Any]) -> dict[str, str]:
+    lines: dict[str, str] = {}
+    for api, form in _TIMING_LISTS.items():
+        rows = []
+        for item in owner.get(api) or []:
+            bare = set(item) <= {"kind", "cron", "timezone"} and item.get("kind") == "cron"
+            same_zone = item.get("timezone", "UTC") == (owner.get("schedule") or {}).get(
+                "timezone", "UTC"
+            )
+            rows.append(item["cron"] if bare and same_zone else json.dumps(item))
+        lines[form] = "\n".join(rows)
+    return lines
 
 
 def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
@@ -149,6 +209,7 @@ def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
         "sched_on_closed": str(schedule.get("on_closed", "skip")),
         "sched_start_date": str(schedule.get("start_date") or ""),
         "sched_end_date": str(schedule.get("end_date") or ""),
+        **{f"sched_{k}": str(schedule.get(k, default)) for k, default in _DST_DEFAULTS.items()},
     }
 
 
@@ -176,6 +237,7 @@ def task_from_form(values: Values) -> dict[str, Any]:
         ("labels", lambda: pairs(values.get("labels", ""), "labels")),
         ("schedule", lambda: schedule_from_form(values)),
         ("params", lambda: declarations_from_text(values.get("params", ""))),
+        *[(api, lambda api=api: timing_lists_from_form(values)[api]) for api in _TIMING_LISTS],
     ]
     for field, read in readers:
         try:
@@ -186,7 +248,7 @@ def task_from_form(values: Values) -> dict[str, Any]:
         except ValueError as exc:
             errors[field] = str(exc)
             continue
-        if value is not None or field in _TASK_OPTIONAL_NUMBERS or field == "schedule":
+        if value is not None or field in _TASK_OPTIONAL_NUMBERS or field in _OWN_NONE:
             payload[field] = value
     if errors:
         raise FormErrors(errors)
@@ -233,6 +295,7 @@ def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
         if task.get(flag):
             values[flag] = "on"
     values.update(schedule_to_form(task.get("schedule")))
+    values.update(timing_lists_to_form(task))
     return values
 
 
@@ -261,6 +324,7 @@ def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
     }
     payload["schedule"] = schedule_from_form(values)
     payload["params"] = declarations_from_text(values.get("params", ""))
+    payload.update(timing_lists_from_form(values))
     return payload
 
 
@@ -270,4 +334,5 @@ def group_to_form(group: Mapping[str, Any]) -> dict[str, str]:
     if group.get("active"):
         values["active"] = "on"
     values.update(schedule_to_form(group.get("schedule")))
+    values.update(timing_lists_to_form(group))
     return values

@@ -11,12 +11,20 @@ from sqlalchemy import Engine
 
 from app.db.calendars import calendar_spec
 from app.db.engine import session_scope
+from app.domain.blackouts import Blackout
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule, parse_schedule
-from app.domain.triggers import Occurrence, SkippedOccurrence, forecast
+from app.domain.timing import Timing, timing_forecast
+from app.domain.triggers import Occurrence, SkippedOccurrence
 from app.errors import NotFound
 from app.web.cron_words import describe
-from app.web.forms import FormErrors, Values, schedule_error_key, schedule_from_form
+from app.web.forms import (
+    FormErrors,
+    Values,
+    schedule_error_key,
+    schedule_from_form,
+    timing_lists_from_form,
+)
 
 COUNT = 5
 
@@ -48,14 +56,20 @@ def preview(engine: Engine, values: Values, now: datetime) -> Preview:
         for error in exc.errors():
             errors.setdefault(schedule_error_key(tuple(error["loc"])), _message(error["msg"]))
         return Preview(errors=errors)
-    calendar: CalendarSpec | None = None
-    if schedule.calendar:
-        try:
-            with session_scope(engine) as session:
-                calendar = calendar_spec(session, schedule.calendar)
-        except NotFound:
-            return Preview(errors={"sched_calendar": f"unknown calendar {schedule.calendar!r}"})
-    result = forecast(schedule, now, COUNT, calendar)
+    try:
+        timing = _timing(schedule, values)
+    except FormErrors as exc:
+        return Preview(errors=exc.errors)
+    calendars: dict[str, CalendarSpec] = {}
+    for each in timing.schedules:
+        if each.calendar and each.calendar not in calendars:
+            try:
+                with session_scope(engine) as session:
+                    calendars[each.calendar] = calendar_spec(session, each.calendar)
+            except NotFound:
+                field = "sched_calendar" if each is schedule else "extra_schedules"
+                return Preview(errors={field: f"unknown calendar {each.calendar!r}"})
+    result = timing_forecast(timing, now, COUNT, lambda each: calendars.get(each.calendar or ""))
     words = describe(schedule.cron) if schedule.kind == "cron" else None
     return Preview(
         schedule=schedule,
@@ -63,6 +77,26 @@ def preview(engine: Engine, values: Values, now: datetime) -> Preview:
         skipped=result.skipped[:COUNT],
         words=words,
     )
+
+
+def _timing(schedule: Schedule, values: Values) -> Timing:
+    """The draft's main schedule with its extra schedules and blackouts (FormErrors names
+    the textarea whose line is wrong)."""
+    lists = timing_lists_from_form(values)
+    extra: list[Schedule] = []
+    for number, item in enumerate(lists["schedules"], start=1):
+        try:
+            extra.append(parse_schedule(item))
+        except ValidationError as exc:
+            problem = _message(exc.errors()[0]["msg"])
+            raise FormErrors({"extra_schedules": f"line {number}: {problem}"}) from None
+    blackouts: list[Blackout] = []
+    for number, item in enumerate(lists["blackouts"], start=1):
+        try:
+            blackouts.append(Blackout.model_validate(item))
+        except ValidationError as exc:
+            raise FormErrors({"blackouts": f"line {number}: {exc.errors()[0]['msg']}"}) from None
+    return Timing((schedule, *extra), tuple(blackouts))
 
 
 def _message(text: str) -> str:

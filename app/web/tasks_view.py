@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 from urllib.parse import urlencode
-from zoneinfo import available_timezones
 
+from app.domain._walltime import zone_names
 from app.services import catalog, groups, tasks
 from app.web.calls import Calls, dump
 from app.web.features import api_has
@@ -82,7 +82,7 @@ class Choices:
 
 @cache
 def timezones() -> list[str]:
-    return sorted(available_timezones())
+    return zone_names()  # IANA names a schedule accepts (no `localtime`)
 
 
 async def load_list(calls: Calls, filters: ListFilters, selected: int | None = None) -> ListView:

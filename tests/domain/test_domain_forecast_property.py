@@ -4,9 +4,13 @@ The brute force is written from the semantics alone, sharing no code with the tr
   1. list the nominal local (date, wall time) pairs from the generated parameters (the day
      rules and the cron sets are computed here, not parsed), and move or drop those on closed
      days;
-  2. walk UTC minute by minute; a nominal wall time fires at the first minute whose local
-     wall clock reaches it (so: once, first pass on fall-back, first valid instant after a
-     gap), and one instant fires once.
+  2. walk UTC minute by minute, noting each minute at which the local wall clock reads a
+     nominal wall time exactly (its passes: two on a fall-back) and, for a wall time the clock
+     jumps over, the first minute after the jump;
+  3. apply the DST rules: interval-like schedules (frequency; cron with * or / in the minute
+     or hour) fire on every pass and never in a gap (`dst_interval: elapsed`); the others fire
+     on the first, second or both passes (`dst_fold`) and at the first minute after a gap or
+     not at all (`dst_gap`); one instant fires once.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Case:
     data: dict[str, Any]  # the schedule as the API would get it
     wall_times: list[time]  # cron: times of matching days; once: the one time
     day_rule: Any  # callable(date, is_business) -> bool
+    interval_like: bool = False  # a wildcard or step in minute or hour; a frequency
 
 
 def pick(values: list[int], index: int) -> int | None:
@@ -209,7 +214,8 @@ def cases(draw: st.DrawFn, near: datetime) -> Case:
         text = f"{minute} {hour} {dom} {month} {dow}"
         if quartz:
             text = f"0 {text}" + ("" if years == "*" and draw(st.booleans()) else f" {years}")
-        return Case({"kind": "cron", "cron": text}, walls, cron_day)
+        stepped = any(c in f for f in (minute, hour) for c in "*/")
+        return Case({"kind": "cron", "cron": text}, walls, cron_day, stepped)
     if kind == "once":
         at = near + timedelta(minutes=draw(st.integers(-1440, 8 * 1440)))
         at = at.replace(second=0, microsecond=0)
@@ -232,7 +238,7 @@ def cases(draw: st.DrawFn, near: datetime) -> Case:
     else:
         start, end = 0, 1439
     walls = [time(m // 60, m % 60) for m in range(start, end + 1, every)]
-    return Case(data, walls, rule)
+    return Case(data, walls, rule, interval_like=True)
 
 
 def brute_closed(cal: CalendarSpec | None, day: date) -> str | None:
@@ -245,12 +251,13 @@ def brute_closed(cal: CalendarSpec | None, day: date) -> str | None:
     return None
 
 
-Crossings = dict[datetime, datetime]  # nominal local wall time -> the UTC instant it fires
+Fires = dict[datetime, list[datetime]]  # nominal local wall time -> the UTC instants it fires
+Skips = dict[datetime, datetime]  # nominal local wall time -> where the calendar skip lies
 
 
 def brute_force(
     case: Case, zone: ZoneInfo, cal: CalendarSpec | None, after: datetime, bounds: tuple[date, date]
-) -> tuple[Crossings, Crossings, dict[datetime, str]]:
+) -> tuple[Fires, Skips, dict[datetime, str]]:
     """(fires, skips, skip reasons) around `after`, from the semantics alone."""
     on_closed = case.data.get("on_closed", "skip")
     first, last = bounds
@@ -278,32 +285,52 @@ def brute_force(
                 skip_walls[datetime.combine(day, wall)] = reason or ""
             else:
                 fire_walls.add(datetime.combine(target, wall))
-    return (
-        first_crossings(zone, after, fire_walls),
-        first_crossings(zone, after, set(skip_walls)),
-        skip_walls,
-    )
+    passes, jumped = clock_readings(zone, after, fire_walls | set(skip_walls))
+    fires = {wall: dst_rule(case, passes.get(wall, []), jumped.get(wall)) for wall in fire_walls}
+    skips = {
+        wall: (passes[wall][0] if wall in passes else jumped[wall])
+        for wall in skip_walls
+        if wall in passes or wall in jumped
+    }
+    return fires, skips, skip_walls
 
 
-def first_crossings(
+def clock_readings(
     zone: ZoneInfo, after: datetime, walls: set[datetime]
-) -> dict[datetime, datetime]:
-    """Nominal wall time -> first UTC minute whose local wall clock reaches it."""
-    found: dict[datetime, datetime] = {}
-    # A day of run-up is enough: a wall time first reached earlier cannot fire after `after`.
+) -> tuple[dict[datetime, list[datetime]], dict[datetime, datetime]]:
+    """Nominal wall time -> the UTC minutes at which the local clock reads it (its passes),
+    and, for one the clock jumps over, the first UTC minute after the jump."""
+    passes: dict[datetime, list[datetime]] = {}
+    jumped: dict[datetime, datetime] = {}
+    # A day of run-up is enough: a wall time read earlier cannot fire after `after`.
     moment = after.replace(second=0, microsecond=0) - timedelta(days=1)
     previous = moment.astimezone(zone).replace(tzinfo=None)
     end = after + HORIZON
     while moment < end:
         moment += timedelta(minutes=1)
         wall = moment.astimezone(zone).replace(tzinfo=None)
+        if wall in walls:
+            passes.setdefault(wall, []).append(moment)
         probe = previous + timedelta(minutes=1)
-        while probe <= wall:  # usually one step; a whole gap when the clock jumps
-            if probe in walls and probe not in found:
-                found[probe] = moment
+        while probe < wall:  # the wall times a forward jump of the clock never shows
+            if probe in walls:
+                jumped.setdefault(probe, moment)
             probe += timedelta(minutes=1)
-        previous = max(previous, wall)  # after a fall-back, wait until the clock passes again
-    return found
+        previous = max(previous, wall)
+    return passes, jumped
+
+
+def dst_rule(case: Case, passes: list[datetime], jumped: datetime | None) -> list[datetime]:
+    """The instants a nominal wall time fires at, by the schedule's DST rules."""
+    data = case.data
+    if case.interval_like and data.get("dst_interval", "elapsed") == "elapsed":
+        return passes
+    if not passes:
+        return (
+            [jumped] if jumped and data.get("dst_gap", "run_after_gap") == "run_after_gap" else []
+        )
+    fold = data.get("dst_fold", "first")
+    return passes if fold == "both" else passes[-1:] if fold == "second" else passes[:1]
 
 
 @st.composite
@@ -355,6 +382,9 @@ def test_forecast_matches_brute_force(data: st.DataObject) -> None:
         **case.data,
         "timezone": zone_name,
         "on_closed": data.draw(st.sampled_from(["skip", "next_open_day", "previous_open_day"])),
+        "dst_gap": data.draw(st.sampled_from(["run_after_gap", "skip"]), "dst_gap"),
+        "dst_fold": data.draw(st.sampled_from(["first", "second", "both"]), "dst_fold"),
+        "dst_interval": data.draw(st.sampled_from(["elapsed", "wall_clock"]), "dst_interval"),
     }
     first, last = date.min, date.max
     if data.draw(st.integers(0, 3), "bounded") == 0:
@@ -365,7 +395,7 @@ def test_forecast_matches_brute_force(data: st.DataObject) -> None:
 
     fires, skips, reasons = brute_force(case, zone, cal, after, (first, last))
     horizon_end = after + HORIZON
-    expected = sorted({at for at in fires.values() if after < at <= horizon_end})
+    expected = sorted({at for ats in fires.values() for at in ats if after < at <= horizon_end})
 
     result = forecast(parse_schedule(schedule), after, len(expected) + 1, cal)
     got = [o.at for o in result.occurrences]
@@ -377,5 +407,49 @@ def test_forecast_matches_brute_force(data: st.DataObject) -> None:
         expected_skips = sorted(
             (at, wall, reasons[wall]) for wall, at in skips.items() if after < at <= expected[-1]
         )
-        got_skips = [(s.local.replace(tzinfo=None), s.reason) for s in span.skipped]
+        got_skips = [
+            (s.local.replace(tzinfo=None), s.reason) for s in span.skipped if s.kind == "calendar"
+        ]
         assert sorted(got_skips) == sorted((wall, reason) for _, wall, reason in expected_skips)
+
+
+@st.composite
+def change_cases(draw: st.DrawFn) -> Case:
+    """Schedules that have wall times inside a DST change's hours: interval-like crons and
+    frequencies, and fixed times in the small hours."""
+    kind = draw(st.sampled_from(["stepped", "frequency", "fixed"]))
+    if kind == "stepped":
+        step = draw(st.sampled_from([1, 5, 7, 10, 15, 20, 30, 45]))
+        walls = [time(h, m) for h in range(24) for m in range(0, 60, step)]
+        return Case({"kind": "cron", "cron": f"*/{step} * * * *"}, walls, lambda d, b: True, True)
+    if kind == "frequency":
+        every = draw(st.sampled_from([10, 15, 20, 30, 45, 60, 90]))
+        walls = [time(m // 60, m % 60) for m in range(0, 1440, every)]
+        return Case({"kind": "frequency", "every_minutes": every}, walls, lambda d, b: True, True)
+    walls = sorted(set(draw(st.lists(wall_times, min_size=1, max_size=4))))
+    texts = [w.strftime("%H:%M") for w in walls]
+    return Case({"kind": "times", "times": texts}, walls, lambda d, b: True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_dst_rules_at_changes_match_brute_force(data: st.DataObject) -> None:
+    """The walk starts just before one of a zone's 2026 changes, so every example crosses it."""
+    zone_name = data.draw(st.sampled_from([z for z in ZONES if transitions(z)]), "zone")
+    zone = ZoneInfo(zone_name)
+    change = data.draw(st.sampled_from(transitions(zone_name)), "change")
+    after = change - timedelta(minutes=data.draw(st.integers(1, 240), "minutes before"))
+    case = data.draw(change_cases(), "case")
+    case.data |= {
+        "timezone": zone_name,
+        "dst_gap": data.draw(st.sampled_from(["run_after_gap", "skip"]), "dst_gap"),
+        "dst_fold": data.draw(st.sampled_from(["first", "second", "both"]), "dst_fold"),
+        "dst_interval": data.draw(st.sampled_from(["elapsed", "wall_clock"]), "dst_interval"),
+    }
+    fires, _, _ = brute_force(case, zone, None, after, (date.min, date.max))
+    window_end = change + timedelta(hours=6)
+    expected = sorted({at for ats in fires.values() for at in ats if after < at <= window_end})
+    result = forecast(parse_schedule(case.data), after, len(expected) + 1)
+    got = [o.at for o in result.occurrences]
+    assert got[: len(expected)] == expected
+    assert len(got) <= len(expected) or got[len(expected)] > window_end

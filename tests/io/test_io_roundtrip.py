@@ -60,6 +60,8 @@ def _build_definitions(api: TestClient, engine: Engine) -> None:
                 "timezone": "Europe/Berlin",
                 "calendar": "berlin",
             },
+            "schedules": [{"kind": "cron", "cron": "0 20 * * 5", "timezone": "Europe/Berlin"}],
+            "blackouts": [{"name": "maintenance", "start": "05:00", "end": "07:00", "days": "sun"}],
         },
     ).json()["gid"]
     for up, down, condition in ((0, 1, "success"), (1, 2, "done")):
@@ -83,6 +85,14 @@ def _build_definitions(api: TestClient, engine: Engine) -> None:
                 "command": "rm -rf /tmp/x",
                 "labels": {"zone": "a"},
                 "schedule": {"kind": "cron", "cron": "*/15  * * * *", "calendar": "berlin"},
+                "schedules": [
+                    {"kind": "times", "times": ["12:00:30"], "dst_fold": "both"},
+                    {"kind": "once", "at": "2030-01-01T00:00:00", "timezone": "Asia/Tokyo"},
+                ],
+                "blackouts": [
+                    {"name": "year end", "start_date": "2026-12-24", "end_date": "2027-01-02"},
+                    {"name": "nights", "start": "22:00", "end": "06:00", "timezone": "UTC"},
+                ],
                 "memory": "512M",
                 "cpus": 1.5,
                 "gpus": [1, 0],
@@ -156,6 +166,9 @@ def test_export_names_everything_by_name(api: TestClient, io_engine: Engine) -> 
 def test_round_trip_is_byte_identical_and_idempotent(api: TestClient, io_engine: Engine) -> None:
     _build_definitions(api, io_engine)
     first = _export(api)
+    cleanup_item = next(t for t in json.loads(first)["tasks"] if t["name"] == "cleanup")
+    assert [s["kind"] for s in cleanup_item["schedules"]] == ["times", "once"]
+    assert [b["name"] for b in cleanup_item["blackouts"]] == ["year end", "nights"]
     again = _import(api, first)
     assert again.status_code == 200, again.text
     assert again.json()["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 10}

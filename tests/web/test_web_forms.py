@@ -84,10 +84,44 @@ def test_task_form_reads_every_field() -> None:
         "labels": {"zone": "eu"},
         "active": True,
         "retry_exponential": True,
-        "schedule": {"kind": "cron", "cron": "0 1 * * *", "timezone": "UTC"},
         "params": [{"name": "region", "type": "choice", "choices": ["EU"], "default": "EU"}],
+        "schedule": {
+            "kind": "cron",
+            "cron": "0 1 * * *",
+            "timezone": "UTC",
+            "dst_fold": "both",
+            "dst_interval": "wall_clock",
+        },
+        "schedules": [
+            {"kind": "cron", "cron": "0 18 * * 1-5", "timezone": "UTC"},
+            {"kind": "times", "times": ["12:00"], "timezone": "Europe/Paris"},
+        ],
+        "blackouts": [{"name": "year end", "start_date": "2026-12-24", "end_date": "2027-01-02"}],
     }
-    assert task_from_form(task_to_form(task)) == task
+    values = task_to_form(task)
+    assert values["extra_schedules"].splitlines()[0] == "0 18 * * 1-5"
+    assert task_from_form(values) == task
+
+
+def test_extra_schedules_and_blackouts_are_lines_of_the_form() -> None:
+    values = {
+        "name": "x",
+        "sched_kind": "cron",
+        "sched_cron": "0 8 * * *",
+        "sched_timezone": "Europe/London",
+        "extra_schedules": "0 18 * * 1-5\n\n",
+        "blackouts": '{"name": "nights", "start": "22:00", "end": "06:00"}',
+    }
+    payload = task_from_form(values)
+    assert payload["schedules"] == [
+        {"kind": "cron", "cron": "0 18 * * 1-5", "timezone": "Europe/London"}
+    ]
+    assert payload["blackouts"] == [{"name": "nights", "start": "22:00", "end": "06:00"}]
+    with pytest.raises(FormErrors) as caught:
+        task_from_form({**values, "blackouts": "nights 22:00-06:00"})
+    assert caught.value.errors == {"blackouts": "line 1 is not a JSON object"}
+    assert error_key("schedules[1].cron") == "extra_schedules"
+    assert error_key("blackouts.0.name") == "blackouts"
 
 
 def test_task_form_names_what_it_cannot_read() -> None:

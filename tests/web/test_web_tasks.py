@@ -188,3 +188,30 @@ def test_tasks_of_a_frozen_group_look_frozen(web: TestClient, api: TestClient) -
     assert 'data-state="frozen"' in row
     assert 'title="frozen with its group"' in row
     assert page.context["list"].task_state({"group": None, "active": True}) == "active"
+
+
+def test_schedule_preview_merges_extra_schedules_and_skips_blackouts(
+    web: TestClient, api: TestClient
+) -> None:
+    params = {
+        "sched_kind": "cron",
+        "sched_cron": "0 8 * * *",
+        "sched_timezone": "Europe/London",
+        "extra_schedules": "0 18 * * *",
+        "blackouts": '{"name": "evenings", "start": "17:00", "end": "19:00", "days": "sat,sun"}',
+    }
+    preview = web.get("/tasks/schedule-preview", params=params).context["preview"]
+    assert not preview.errors and len(preview.occurrences) == 5
+    hours = {o.local.hour for o in preview.occurrences}
+    assert hours == {8, 18}
+    assert all(o.local.weekday() < 5 for o in preview.occurrences if o.local.hour == 18)
+    bad = web.get(
+        "/tasks/schedule-preview",
+        params={**params, "extra_schedules": "0 8 * *", "blackouts": '{"name": "x"}'},
+    )
+    assert set(bad.context["preview"].errors) == {"extra_schedules"}
+    assert 'id="err-extra_schedules" hx-swap-oob="true" class="field-error"' in bad.text
+    bad_cut = web.get("/tasks/schedule-preview", params={**params, "blackouts": '{"name": "x"}'})
+    assert bad_cut.context["preview"].errors == {
+        "blackouts": "line 1: start_date: give a date range (start_date, end_date) or a window"
+    }
