@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.clock import Clock
 from app.domain.agent_identity import admit, identity_refusal
+from app.domain.capacity import Allocation, capacity_of
 from app.domain.placement import AgentSlot
 from app.domain.run_policy import reported_policy
 from app.hub.admission import RefusalAudit, TokenGrant
@@ -61,8 +62,12 @@ class AgentHub:
         return self._store.refused_frames
 
     # ---- what dispatch sees --------------------------------------------------------
-    def slots(self, running: dict[str, int]) -> list[AgentSlot]:
-        """Connected agents; draining comes from their rows (the truth for every replica)."""
+    def slots(
+        self, running: dict[str, int], held: dict[str, Allocation] | None = None
+    ) -> list[AgentSlot]:
+        """Connected agents; draining comes from their rows (the truth for every replica);
+        `held`: what each one's runs hold (dispatch.allocations)."""
+        held = held or {}
         connections = dict(self.connections)
         standing = open_for_work(self.engine, connections)  # also each one's problem
         return [
@@ -75,6 +80,8 @@ class AgentHub:
                 problem=standing.get(name),
                 draining=name not in standing or c.leaving,
                 policy=reported_policy(c.hello.resources),
+                capacity=capacity_of(c.hello.resources) if "cpus" in c.hello.resources else None,
+                allocated=held.get(name) or Allocation(),
             )
             for name, c in connections.items()
         ]

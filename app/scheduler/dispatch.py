@@ -5,20 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from app.db.run_commands import apply
 from app.db.sealing import box_or_none, spec_env
-from app.db.tables import Run
+from app.db.tables import Agent, Run
 from app.domain import run_commands as c
 from app.domain import run_spec
-from app.domain.placement import AgentSlot, choose_agent
+from app.domain.capacity import Allocation, capacity_of
+from app.domain.placement import AgentSlot, Policy
+from app.domain.placer import Placer
 from app.domain.states import ON_AGENT, RunStatus
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
+# A pass reads further pages of waiting runs (oldest first) while agents still have room,
+# so runs that wait for GPUs do not hold back runs behind them that fit elsewhere; at most
+# this many pages a pass.
+DISPATCH_PAGES = 10
 
 
 def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
@@ -34,10 +40,40 @@ def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
         run_as_user=spec.get("run_as_user"),
         cpus=spec.get("cpus"),
         memory=spec.get("memory"),
-        gpus=spec.get("gpus") or [],
+        gpus=_gpus_held(run),
+        numa_node=spec.get("numa_node"),
         mounts=spec.get("mounts") or [],
         max_run_seconds=spec.get("max_run_seconds"),
     )
+
+
+def _gpus_held(run: Run) -> list[int]:
+    """The GPUs placement gave the run (any N free ones for `gpu_count`), else those it
+    names."""
+    if run.allocation:
+        return sorted(Allocation.from_json(run.allocation).gpus)
+    return list(run.spec.get("gpus") or [])
+
+
+def _ready_page(session: Session, now: datetime, after: Run | None) -> list[Run]:
+    """The next DISPATCH_BATCH ready ACTIVE runs, oldest first, after `after`."""
+    stmt = select(Run).where(
+        Run.status == RunStatus.ACTIVE,
+        or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
+    )
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                col(Run.trigger_time) > after.trigger_time,
+                and_(col(Run.trigger_time) == after.trigger_time, col(Run.id) > after.id),
+            )
+        )
+    stmt = (
+        stmt.order_by(col(Run.trigger_time), col(Run.id))
+        .limit(DISPATCH_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.exec(stmt).all())
 
 
 def dispatch_pending(
@@ -46,48 +82,64 @@ def dispatch_pending(
     now: datetime,
     agents: Sequence[AgentSlot],
     observe_hop: Callable[[float], None] | None = None,
+    policy: Policy = "spread",
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
-    stmt = (
-        select(Run)
-        .where(
-            Run.status == RunStatus.ACTIVE,
-            or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
-        )
-        .order_by(col(Run.trigger_time), col(Run.id))
-        .limit(DISPATCH_BATCH)
-        .with_for_update(skip_locked=True)
-    )
     sends: list[tuple[str, StartRun]] = []
     # Tasks with `queue` concurrency run one at a time, oldest first.
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
-    for run in session.exec(stmt).all():
-        waiting = blockers.of(run)
-        if waiting:
-            more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
-            _wait(run, str(waiting[0]["detail"]) + more)
-            continue
-        queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
-        if queued and run.task_id in busy:
-            _wait(run, "waiting for the previous run of this task to finish")
-            continue
-        choice = choose_agent(run.spec, agents)
-        if queued:
-            busy.add(run.task_id or 0)
-        if isinstance(choice, str):
-            _wait(run, choice)
-            continue
-        if not _as_approved(session, run, now):
-            continue
-        choice.running += 1
-        released = blockers.released_at(run) if observe_hop else None
-        if observe_hop and released is not None:
-            observe_hop((now - released).total_seconds())
-        apply(session, run, c.Dispatch(choice.name), now=now)
-        sends.append((choice.name, start_message(run, box)))
+    placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
+    after: Run | None = None
+    for _ in range(DISPATCH_PAGES):
+        page = _ready_page(session, now, after)
+        for run in page:
+            waiting = blockers.of(run)
+            if waiting:
+                more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
+                _wait(run, str(waiting[0]["detail"]) + more)
+                continue
+            queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
+            if queued and run.task_id in busy:
+                _wait(run, "waiting for the previous run of this task to finish")
+                continue
+            placed = placer.place(run.spec)
+            if queued:
+                busy.add(run.task_id or 0)
+            if isinstance(placed, str):
+                _wait(run, placed)
+                continue
+            if not _as_approved(session, run, now):
+                continue
+            released = blockers.released_at(run) if observe_hop else None
+            if observe_hop and released is not None:
+                observe_hop((now - released).total_seconds())
+            run.allocation = placed.allocation.to_json()
+            apply(session, run, c.Dispatch(placed.agent.name), now=now)
+            sends.append((placed.agent.name, start_message(run, box)))
+        if len(page) < DISPATCH_BATCH or not any(a.has_room for a in agents):
+            break
+        after = page[-1]
     return sends
+
+
+def offline_slots(session: Session, connected: Sequence[AgentSlot]) -> list[AgentSlot]:
+    """Agents the database knows that are not connected here: reasons name them."""
+    here = {a.name for a in connected}
+    rows = session.exec(select(Agent.name, Agent.labels, Agent.docker, Agent.resources)).all()
+    return [
+        AgentSlot(
+            name=name,
+            labels=dict(labels or {}),
+            max_runs=None,
+            running=0,
+            docker=bool(docker),
+            capacity=capacity_of(resources) if "cpus" in (resources or {}) else None,
+        )
+        for name, labels, docker, resources in rows
+        if name not in here
+    ]
 
 
 def _as_approved(session: Session, run: Run, now: datetime) -> bool:
@@ -124,3 +176,14 @@ def running_counts(session: Session) -> dict[str, int]:
         if name:
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def allocations(session: Session) -> dict[str, Allocation]:
+    """What the runs each agent holds now hold, from the database: a run releases what it
+    held by leaving the statuses an agent holds it in, whichever way it leaves."""
+    stmt = select(Run.agent, Run.allocation).where(col(Run.status).in_(ON_AGENT))
+    held: dict[str, Allocation] = {}
+    for name, allocation in session.exec(stmt).all():
+        if name and allocation:
+            held.setdefault(name, Allocation()).add(Allocation.from_json(allocation))
+    return held
