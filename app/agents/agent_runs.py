@@ -19,6 +19,7 @@ from app.agents.agent_policy import judge
 from app.agents.disk_guard import describe
 from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec, Sink, Stream
 from app.agents.process_groups import ProcessRecord, record_of
+from app.agents.resources import bind_to_node, host_numa
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
 from app.protocol import frames as p
@@ -150,7 +151,11 @@ class RunSupervisor:
                 reason=f"launch error: Docker is not available on agent {self._config.name}",
             )
             return
+        binding = bind_to_node(start.numa_node, host_numa())
         spec = RunSpec(
+            cpuset_cpus=binding.cpus,
+            cpuset_mems=binding.mems,
+            numa_note=binding.note,
             run_id=start.run_id,
             attempt=start.attempt,
             command=start.command,

@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from app.db.calendars import check_calendar_reference
+from app.db.capacity_check import REQUEST_FIELDS, check_fits_somewhere, task_request
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.domain.schedules import schedule_to_dict
@@ -55,6 +56,7 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     _check_references(session, values, values.get("instance", "default"), None)
     sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
+    check_fits_somewhere(session, task_request(task))
     write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
@@ -75,6 +77,8 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
         if key in ("gpus", "mounts") and value is None:
             value = []
         setattr(task, key, value)
+    if REQUEST_FIELDS & values.keys():
+        check_fits_somewhere(session, task_request(task))
     task.updated_at = now
     session.add(task)
     session.flush()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.models.schemas import Memory, Mount, RunPublic
+from app.models.schemas import GpuCount, Memory, Mount, NumaNode, RunPublic, check_gpu_choice
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -26,6 +26,8 @@ class AdhocRequest(BaseModel):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     workdir: str | None = Field(default=None, max_length=1000)
@@ -37,6 +39,7 @@ class AdhocRequest(BaseModel):
     def _one_target(self) -> AdhocRequest:
         if not self.command.strip():
             raise ValueError("command: must not be empty")
+        check_gpu_choice(self.gpus, self.gpu_count)
         chosen = [
             n
             for n, v in (

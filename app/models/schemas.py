@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from app.domain.names import plain_name, visible_name
@@ -25,6 +26,15 @@ Name = Annotated[str, _NameText, AfterValidator(visible_name)]
 PathName = Annotated[str, _NameText, AfterValidator(plain_name)]
 Memory = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[KMGTkmgt]?$")]
 Mount = Annotated[str, StringConstraints(pattern=r"^[^:]+:[^:]+(:(ro|rw))?$")]
+# Any this many free GPUs (a whole number: 1.5 or -1 is refused), and a NUMA node.
+GpuCount = Annotated[int, Field(strict=True, ge=0, le=1024)]
+NumaNode = Annotated[int, Field(strict=True, ge=0, le=1024)]
+
+
+def check_gpu_choice(gpus: list[int] | None, gpu_count: int | None) -> None:
+    """`gpus` names indices, `gpu_count` asks any N: one or the other."""
+    if gpus and gpu_count:
+        raise ValueError("gpu_count: give either gpus (indices) or gpu_count (any N), not both")
 
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")]
@@ -49,6 +59,8 @@ class TaskFields(_Strict):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     # Write-only values put in the command's environment: see SecretValues.
@@ -77,6 +89,11 @@ class TaskCreate(TaskFields):
 
     _check_command = field_validator("command")(_command)
 
+    @model_validator(mode="after")
+    def _one_gpu_choice(self) -> TaskCreate:
+        check_gpu_choice(self.gpus, self.gpu_count)
+        return self
+
 
 class TaskUpdate(_Strict):
     """Every field optional; only the fields sent are changed."""
@@ -94,6 +111,8 @@ class TaskUpdate(_Strict):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] | None = None
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] | None = None
     env: dict[str, str] | None = None
     secrets: SecretValues | None = None
@@ -113,6 +132,11 @@ class TaskUpdate(_Strict):
     def _check_command(cls, value: str | None) -> str | None:
         return None if value is None else _command(value)
 
+    @model_validator(mode="after")
+    def _one_gpu_choice(self) -> TaskUpdate:
+        check_gpu_choice(self.gpus, self.gpu_count)
+        return self
+
 
 class TaskPublic(BaseModel):
     tid: int
@@ -129,6 +153,8 @@ class TaskPublic(BaseModel):
     cpus: float | None
     memory: str | None
     gpus: list[int]
+    gpu_count: int | None = None
+    numa_node: int | None = None
     mounts: list[str]
     env: dict[str, str]
     secrets: dict[str, str] = Field(default_factory=dict, description='name -> "set"')

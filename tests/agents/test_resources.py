@@ -75,6 +75,8 @@ def test_to_dict_is_json_ready() -> None:
             "memory_total": 16,
             "memory_used": 1,
             "utilization_percent": None,
+            "pci_bus_id": None,
+            "numa_node": None,
         }
     ]
     assert wire["cpus"] == 4 and wire["docker"] is True and wire["version"] == __version__

@@ -27,6 +27,11 @@ class RunSpec:
     gpus: tuple[int, ...] = ()
     mounts: tuple[str, ...] = ()  # "SRC:DST" or "SRC:DST:ro"
     max_run_seconds: float | None = None
+    # Cores and memory nodes of the NUMA node the run is bound to (None: not bound), and
+    # what the agent says of the binding ("a no-op, this host has one node").
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    numa_note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

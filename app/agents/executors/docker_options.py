@@ -102,6 +102,9 @@ def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
         options["mem_limit"] = limit
         # Docker would otherwise grant as much swap again: the limit is what the task asked for.
         options["memswap_limit"] = limit
+    if spec.cpuset_cpus:
+        options["cpuset_cpus"] = spec.cpuset_cpus
+        options["cpuset_mems"] = spec.cpuset_mems
     if spec.gpus:
         options["device_requests"] = [
             DeviceRequest(device_ids=[str(i) for i in spec.gpus], capabilities=[["gpu"]])
