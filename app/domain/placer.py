@@ -131,6 +131,8 @@ class Placer:
         agents = self._eligible.get(kind)
         if agents is None:
             agents = self._eligible[kind] = eligible(spec, self.agents)
+            if isinstance(agents, str) and self.offline:
+                agents = self._eligible[kind] = agents + self._away(spec)
         if isinstance(agents, str):
             return agents
         request = request_of(spec)
@@ -152,6 +154,18 @@ class Placer:
             return reason
         return placed
 
+    def _offline_names(self, spec: Mapping[str, object]) -> list[str]:
+        """Known agents that are not connected but could take `spec`."""
+        away = eligible(spec, self.offline) if self.offline else []
+        if isinstance(away, str):
+            return []
+        return [f"{a.name} is offline" for a in sorted(away, key=lambda a: a.name)]
+
+    def _away(self, spec: Mapping[str, object]) -> str:
+        names = self._offline_names(spec)
+        shown = names[:_SHOWN] + ([f"+{len(names) - _SHOWN} more"] if len(names) > _SHOWN else [])
+        return f" ({', '.join(shown)})" if shown else ""
+
     def _short(self, spec: Mapping[str, object], request: Request, agents: list[AgentSlot]) -> str:
         """Why no agent takes `request` now: each one's shortfall."""
         if request.empty:
@@ -171,9 +185,7 @@ class Placer:
             else:
                 short = fit(request, capacity, slot.allocated)
                 notes.append(f"{slot.name} has {short}")
-        away = eligible(spec, self.offline) if self.offline else []
-        if not isinstance(away, str):
-            notes += [f"{a.name} is offline" for a in sorted(away, key=lambda a: a.name)]
+        notes += self._offline_names(spec)
         shown = notes[:_SHOWN] + ([f"+{len(notes) - _SHOWN} more"] if len(notes) > _SHOWN else [])
         prefix = "no agent could ever hold it: " if never == len(notes) else ""
         return f"{prefix}needs {request.words()}; " + ", ".join(shown)

@@ -209,6 +209,9 @@ class RunDetail(RunPublic):
     spec_digest: str | None = None
     # Every blocker of an IDLE or ACTIVE run ({"kind", "detail", ...}); empty otherwise.
     waiting_for: list[dict[str, Any]] = Field(default_factory=list)
+    # What placement gave its latest attempt on its agent ({"cores", "memory" bytes,
+    # "gpus": [indices], "numa_node"}); null before it was first placed.
+    allocation: dict[str, Any] | None = None
 
 
 class RunPage(BaseModel):
@@ -244,6 +247,11 @@ class AgentPublic(BaseModel):
     max_runs: int | None
     resources: dict[str, Any]
     running_runs: list[int]
+    # What it offers runs ({"cores", "memory", "gpus": [{"index", "name", "memory",
+    # "numa_node"}], "numa": [{"node", "cores", "memory"}]}) and what its runs hold
+    # ({"cores", "memory", "gpus": [indices], "numa": {node: {"cores", "memory"}}}).
+    capacity: dict[str, Any] = Field(default_factory=dict)
+    allocated: dict[str, Any] = Field(default_factory=dict)
 
 
 class AgentTokenCreated(BaseModel):
