@@ -28,6 +28,10 @@ def parse_size(value: str) -> int:
     return size
 
 
+def _cores(count: float) -> str:
+    return f"{count:g} core{'' if count == 1 else 's'}"
+
+
 def show_size(size: int) -> str:
     for unit, scale in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
         if size >= scale:
@@ -135,7 +139,7 @@ class Request:
         """ "2 cores, 4G, GPUs 0,1" — what the run asks, for reasons."""
         parts = []
         if self.cores:
-            parts.append(f"{self.cores:g} cores")
+            parts.append(_cores(self.cores))
         if self.memory:
             parts.append(f"{show_size(self.memory)} memory")
         if self.gpus:
@@ -214,7 +218,7 @@ def never_fits(request: Request, capacity: Capacity) -> tuple[str, str] | None:
     """The request field an agent of `capacity` could never give even were it idle, and what
     it has instead (("gpu_count", "2 GPUs")); None when it could."""
     if request.cores > capacity.cores:
-        return "cpus", f"{capacity.cores:g} cores"
+        return "cpus", _cores(capacity.cores)
     if request.memory > capacity.memory:
         return "memory", f"{show_size(capacity.memory)} memory"
     if set(request.gpus) - capacity.gpu_indices:
@@ -238,7 +242,7 @@ def fit(request: Request, capacity: Capacity, held: Allocation) -> Allocation | 
     short. GPUs by index are exclusive; `gpu_count` takes the lowest free indices, those on
     the requested NUMA node first."""
     if request.cores and held.cores + request.cores > capacity.cores + 1e-9:
-        return f"{max(capacity.cores - held.cores, 0):g} cores free"
+        return f"{_cores(max(capacity.cores - held.cores, 0))} free"
     if request.memory and held.memory + request.memory > capacity.memory:
         return f"{show_size(max(capacity.memory - held.memory, 0))} memory free"
     free = sorted(capacity.gpu_indices - held.gpus)
