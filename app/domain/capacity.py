@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])i?)?b?\s*$", re.IGNORECASE)
@@ -63,7 +64,7 @@ class Capacity:
     gpus: tuple[Gpu, ...] = ()
     numa: tuple[NumaNode, ...] = ()
 
-    @property
+    @cached_property
     def gpu_indices(self) -> frozenset[int]:
         return frozenset(g.index for g in self.gpus)
 

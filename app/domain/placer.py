@@ -15,7 +15,6 @@ of runs a pass:
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -102,10 +101,31 @@ def _hold(slot: AgentSlot, held: Allocation) -> None:
     slot.allocated.add(held)
 
 
-def _kind(spec: Mapping[str, object]) -> str:
+_KIND = ("target", "image", "run_as_user", "privileged")
+_ASKS = ("cpus", "memory", "gpu_count", "numa_node")
+
+
+def _frozen(value: object) -> object:
+    """A hashable stand-in for a JSON value."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _kind(spec: Mapping[str, object]) -> tuple[object, ...]:
     """What `eligible` reads of a spec: runs alike in these go to the same agents."""
-    keys = ("target", "labels", "image", "run_as_user", "mounts", "privileged")
-    return json.dumps([spec.get(k) for k in keys], sort_keys=True, default=str)
+    return (
+        *(spec.get(k) for k in _KIND),
+        _frozen(spec.get("labels") or {}),
+        _frozen(spec.get("mounts") or ()),
+    )
+
+
+def _asks(spec: Mapping[str, object]) -> tuple[object, ...]:
+    """What `request_of` reads of a spec, as it is written."""
+    return (*(spec.get(k) for k in _ASKS), _frozen(spec.get("gpus") or ()))
 
 
 class Placer:
@@ -120,14 +140,20 @@ class Placer:
         self.agents = list(agents)
         self.policy = policy
         self.offline = list(offline)
-        self._eligible: dict[str, list[AgentSlot] | str] = {}
-        self._queues: dict[tuple[str, Request], _Queue] = {}
-        self._failed: dict[tuple[str, Request], str] = {}
+        self._eligible: dict[tuple[object, ...], list[AgentSlot] | str] = {}
+        self._requests: dict[tuple[object, ...], Request] = {}
+        self._queues: dict[tuple[tuple[object, ...], Request], _Queue] = {}
+        # Within a pass what agents hold only grows: a kind of run and request that found
+        # no agent finds none for the rest of the pass.
+        self._failed: dict[tuple[tuple[object, ...], tuple[object, ...]], str] = {}
 
     def place(self, spec: Mapping[str, object]) -> Placement | str:
         """Where `spec` runs and what it holds there (now counted as held), or why it
         waits."""
-        kind = _kind(spec)
+        kind, asks = _kind(spec), _asks(spec)
+        failed = self._failed.get((kind, asks))
+        if failed is not None:
+            return failed
         agents = self._eligible.get(kind)
         if agents is None:
             agents = self._eligible[kind] = eligible(spec, self.agents)
@@ -135,11 +161,10 @@ class Placer:
                 agents = self._eligible[kind] = agents + self._away(spec)
         if isinstance(agents, str):
             return agents
-        request = request_of(spec)
+        request = self._requests.get(asks)
+        if request is None:
+            request = self._requests[asks] = request_of(spec)
         key = (kind, request)
-        failed = self._failed.get(key)
-        if failed is not None:
-            return failed
         queue = self._queues.get(key)
         if queue is None:
             able = [
@@ -150,7 +175,7 @@ class Placer:
             queue = self._queues[key] = _Queue(able, self.policy)
         placed = queue.take(request)
         if placed is None:
-            self._failed[key] = reason = self._short(spec, request, agents)
+            self._failed[(kind, asks)] = reason = self._short(spec, request, agents)
             return reason
         return placed
 
@@ -167,25 +192,29 @@ class Placer:
         return f" ({', '.join(shown)})" if shown else ""
 
     def _short(self, spec: Mapping[str, object], request: Request, agents: list[AgentSlot]) -> str:
-        """Why no agent takes `request` now: each one's shortfall."""
+        """Why no agent takes `request` now: the first few agents' shortfalls (by name),
+        how many more, and the offline agents that could."""
         if request.empty:
             return "waiting for a free slot on " + ", ".join(sorted(a.name for a in agents))
-        notes: list[str] = []
-        never = 0
-        for slot in sorted(agents, key=lambda a: a.name):
-            capacity = capacity_for(slot, request)
-            too_big = never_fits(request, capacity)
-            if too_big is not None:
-                never += 1
-                notes.append(f"{slot.name} has only {too_big[1]}")
-            elif slot.draining:
-                notes.append(f"{slot.name} is draining")
-            elif not slot.has_room:
-                notes.append(f"{slot.name} has no free slot")
-            else:
-                short = fit(request, capacity, slot.allocated)
-                notes.append(f"{slot.name} has {short}")
-        notes += self._offline_names(spec)
-        shown = notes[:_SHOWN] + ([f"+{len(notes) - _SHOWN} more"] if len(notes) > _SHOWN else [])
-        prefix = "no agent could ever hold it: " if never == len(notes) else ""
+        ordered = sorted(agents, key=lambda a: a.name)
+        shown = [self._note(request, slot) for slot in ordered[:_SHOWN]]
+        never = all(never_fits(request, capacity_for(slot, request)) for slot in ordered)
+        away = self._offline_names(spec)
+        shown += away[: max(_SHOWN - len(shown), 0)]
+        more = len(ordered) + len(away) - len(shown)
+        if more > 0:
+            shown.append(f"+{more} more")
+        prefix = "no agent could ever hold it: " if never and not away else ""
         return f"{prefix}needs {request.words()}; " + ", ".join(shown)
+
+    @staticmethod
+    def _note(request: Request, slot: AgentSlot) -> str:
+        capacity = capacity_for(slot, request)
+        too_big = never_fits(request, capacity)
+        if too_big is not None:
+            return f"{slot.name} has only {too_big[1]}"
+        if slot.draining:
+            return f"{slot.name} is draining"
+        if not slot.has_room:
+            return f"{slot.name} has no free slot"
+        return f"{slot.name} has {fit(request, capacity, slot.allocated)}"

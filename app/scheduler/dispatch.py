@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 
+from sqlalchemy import String, cast
 from sqlmodel import Session, and_, col, or_, select
 
 from app.db.run_commands import apply
@@ -21,9 +24,10 @@ from app.protocol.frames import StartRun
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
-# A pass reads further pages of waiting runs (oldest first) while agents still have room,
-# so runs that wait for GPUs do not hold back runs behind them that fit elsewhere; at most
-# this many pages a pass.
+# A pass reads the next page of ready runs (oldest first) while the page before placed
+# some, so a burst of 10,000 starts in one pass; at most this many pages a pass. A page
+# that placed nothing ends the pass: runs further back wait until the head of the queue
+# moves (a pass reads no more than it can use when nothing fits).
 DISPATCH_PAGES = 10
 
 
@@ -94,6 +98,7 @@ def dispatch_pending(
     after: Run | None = None
     for _ in range(DISPATCH_PAGES):
         page = _ready_page(session, now, after)
+        placed_before = len(sends)
         for run in page:
             waiting = blockers.of(run)
             if waiting:
@@ -118,16 +123,20 @@ def dispatch_pending(
             run.allocation = placed.allocation.to_json()
             apply(session, run, c.Dispatch(placed.agent.name), now=now)
             sends.append((placed.agent.name, start_message(run, box)))
-        if len(page) < DISPATCH_BATCH or not any(a.has_room for a in agents):
-            break
+        if len(page) < DISPATCH_BATCH or len(sends) == placed_before:
+            break  # read all, or this page placed nothing: the next would place nothing
         after = page[-1]
     return sends
 
 
 def offline_slots(session: Session, connected: Sequence[AgentSlot]) -> list[AgentSlot]:
-    """Agents the database knows that are not connected here: reasons name them."""
+    """Agents the database knows as offline: reasons name them."""
     here = {a.name for a in connected}
-    rows = session.exec(select(Agent.name, Agent.labels, Agent.docker, Agent.resources)).all()
+    rows = session.exec(
+        select(Agent.name, Agent.labels, Agent.docker, Agent.resources).where(
+            Agent.status == "offline"
+        )
+    ).all()
     return [
         AgentSlot(
             name=name,
@@ -181,9 +190,30 @@ def running_counts(session: Session) -> dict[str, int]:
 def allocations(session: Session) -> dict[str, Allocation]:
     """What the runs each agent holds now hold, from the database: a run releases what it
     held by leaving the statuses an agent holds it in, whichever way it leaves."""
-    stmt = select(Run.agent, Run.allocation).where(col(Run.status).in_(ON_AGENT))
+    return agent_load(session)[1]
+
+
+def agent_load(session: Session) -> tuple[dict[str, int], dict[str, Allocation]]:
+    """The runs each agent holds and what they hold, in one read. Allocations are read as
+    text and decoded once per distinct value (runs mostly hold alike: "1 GPU", "2 cores")."""
+    stmt = select(Run.agent, cast(Run.allocation, String)).where(col(Run.status).in_(ON_AGENT))
+    counts: dict[str, int] = {}
     held: dict[str, Allocation] = {}
-    for name, allocation in session.exec(stmt).all():
-        if name and allocation:
-            held.setdefault(name, Allocation()).add(Allocation.from_json(allocation))
-    return held
+    for name, text in session.exec(stmt).all():
+        if not name:
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        if text and text != "null":
+            one = _decoded(text)
+            if one is not None:
+                held.setdefault(name, Allocation()).add(one)
+    return counts, held
+
+
+@lru_cache(maxsize=4096)
+def _decoded(text: str) -> Allocation | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return Allocation.from_json(data) if isinstance(data, dict) else None

@@ -29,7 +29,7 @@ from app.metrics import Metrics
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
 from app.scheduler.definition_changes import from_message, pending_instants, to_message
-from app.scheduler.dispatch import allocations, dispatch_pending, running_counts
+from app.scheduler.dispatch import agent_load, dispatch_pending
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
     fire_due_groups,
@@ -335,7 +335,7 @@ class SchedulerService:
     def _claim_in(self, session: Session, now: datetime) -> list[tuple[str, StartRun]]:
         if not self.hub.connections:
             return []
-        slots = self.hub.slots(running_counts(session), allocations(session))
+        slots = self.hub.slots(*agent_load(session))
         return dispatch_pending(
             session,
             now=now,
