@@ -227,7 +227,9 @@ def never_fits(request: Request, capacity: Capacity) -> tuple[str, str] | None:
     if request.gpu_count > len(capacity.gpus):
         count = len(capacity.gpus)
         return "gpu_count", f"{count} GPU{'' if count == 1 else 's'}"
-    if request.numa_node is not None and capacity.numa and capacity.node(request.numa_node) is None:
+    # On a one-node host a NUMA binding is accepted and is a no-op (the agent says so).
+    several = len(capacity.numa) > 1
+    if request.numa_node is not None and several and capacity.node(request.numa_node) is None:
         return "numa_node", "NUMA nodes " + ",".join(str(n.node) for n in capacity.numa)
     return None
 
