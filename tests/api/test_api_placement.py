@@ -160,3 +160,16 @@ def test_a_waiting_run_says_what_is_short(api: TestClient) -> None:
     waits = api.get(f"/api/v1/runs/{run_id}").json()["waiting_for"]
     detail = "waiting for an online agent (gpu-a is offline)"
     assert {"kind": "agent", "detail": detail, "request": "2 GPUs"} in waits
+
+
+def test_metrics_carry_capacity_and_allocation_per_agent_and_gpu(api: TestClient) -> None:
+    _agent(api)
+    _holding(api, "gpu-a", {"cores": 4, "memory": GIB, "gpus": [1]})
+    body = api.get("/metrics").text
+    assert 'almanac_agent_capacity_cores{agent="gpu-a"} 14.0' in body
+    assert 'almanac_agent_allocated_cores{agent="gpu-a"} 4.0' in body
+    assert 'almanac_agent_allocated_memory_bytes{agent="gpu-a"} 1.073741824e+09' in body
+    assert 'almanac_agent_capacity_gpus{agent="gpu-a"} 2.0' in body
+    assert 'almanac_agent_allocated_gpus{agent="gpu-a"} 1.0' in body
+    assert 'almanac_agent_gpu_allocated{agent="gpu-a",gpu="1"} 1.0' in body
+    assert 'almanac_agent_gpu_allocated{agent="gpu-a",gpu="0"} 0.0' in body
