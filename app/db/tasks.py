@@ -78,6 +78,8 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
             value = []
         setattr(task, key, value)
     if REQUEST_FIELDS & values.keys():
+        if task.gpus and task.gpu_count:
+            raise InvalidInput("gpu_count", "give either gpus (indices) or gpu_count, not both")
         check_fits_somewhere(session, task_request(task))
     task.updated_at = now
     session.add(task)

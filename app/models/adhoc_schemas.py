@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.models.schemas import GpuCount, Memory, Mount, NumaNode, RunPublic, check_gpu_choice
 
@@ -35,11 +42,12 @@ class AdhocRequest(BaseModel):
     max_run_seconds: float | None = Field(default=None, gt=0)
     instance: Name = "default"
 
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
+
     @model_validator(mode="after")
     def _one_target(self) -> AdhocRequest:
         if not self.command.strip():
             raise ValueError("command: must not be empty")
-        check_gpu_choice(self.gpus, self.gpu_count)
         chosen = [
             n
             for n, v in (

@@ -11,8 +11,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from app.domain.names import plain_name, visible_name
@@ -31,10 +31,12 @@ GpuCount = Annotated[int, Field(strict=True, ge=0, le=1024)]
 NumaNode = Annotated[int, Field(strict=True, ge=0, le=1024)]
 
 
-def check_gpu_choice(gpus: list[int] | None, gpu_count: int | None) -> None:
-    """`gpus` names indices, `gpu_count` asks any N: one or the other."""
-    if gpus and gpu_count:
-        raise ValueError("gpu_count: give either gpus (indices) or gpu_count (any N), not both")
+def check_gpu_choice(gpu_count: int | None, info: ValidationInfo) -> int | None:
+    """`gpus` names indices, `gpu_count` asks any N: one or the other (a field validator of
+    `gpu_count`, declared after `gpus`, so the error names gpu_count)."""
+    if gpu_count and info.data.get("gpus"):
+        raise ValueError("give either gpus (indices) or gpu_count (any N), not both")
+    return gpu_count
 
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")]
@@ -88,11 +90,7 @@ class TaskCreate(TaskFields):
     command: str = Field(max_length=100_000)
 
     _check_command = field_validator("command")(_command)
-
-    @model_validator(mode="after")
-    def _one_gpu_choice(self) -> TaskCreate:
-        check_gpu_choice(self.gpus, self.gpu_count)
-        return self
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
 
 
 class TaskUpdate(_Strict):
@@ -132,10 +130,7 @@ class TaskUpdate(_Strict):
     def _check_command(cls, value: str | None) -> str | None:
         return None if value is None else _command(value)
 
-    @model_validator(mode="after")
-    def _one_gpu_choice(self) -> TaskUpdate:
-        check_gpu_choice(self.gpus, self.gpu_count)
-        return self
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
 
 
 class TaskPublic(BaseModel):

@@ -131,6 +131,8 @@ def test_save_time_check_names_what_agents_have(api: TestClient) -> None:
     moved = api.patch(f"/api/v1/tasks/{tid}", json={"target": "small"})
     assert moved.status_code == 422 and moved.json()["detail"].startswith("gpu_count:")
     assert api.get(f"/api/v1/tasks/{tid}").json()["target"] is None  # nothing stored
+    both = api.patch(f"/api/v1/tasks/{tid}", json={"gpus": [0]})
+    assert both.status_code == 422 and both.json()["detail"].startswith("gpu_count:")
     # An agent that reports no capacity (an older one) may hold anything.
     with session_scope(_engine(api)) as session:
         session.add(Agent(name="old", status="offline", resources={}, created_at=NOW))
