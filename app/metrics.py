@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from app.db.tables import Agent, LogChunk, Run
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
+from app.placement_metrics import PlacementCollector
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -33,6 +34,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_DatabaseCollector(engine, hub))
+        self.registry.register(PlacementCollector(engine))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,12 @@ class Settings(BaseSettings):
     local_agent: bool = True
     # The built-in agent's own policy file (`almanac agent --policy`); none: the safe default.
     local_agent_policy: Path | None = None
+    # What the built-in agent keeps back for the host: cores, and memory ("2G").
+    local_agent_reserve_cores: float = 0.0
+    local_agent_reserve_memory: str | None = None
+    # Where dispatch puts a run among the agents it fits: `spread` (the least loaded) or
+    # `pack` (fill one agent before the next).
+    placement_policy: Literal["spread", "pack"] = "spread"
     admin_password: str | None = None
     # An agent silent this long is offline and its runs are lost.
     heartbeat_timeout_seconds: float = 30.0

@@ -56,8 +56,11 @@ class AgentProcess:
         self.clock = clock or SystemClock()
 
         # The policy travels with the resources: the server shows it and dispatches by it.
+        # So does what the host keeps back from runs (placement offers the rest).
+        reserved = {"cores": config.reserve_cores, "memory": config.reserve_memory}
+
         def report() -> dict[str, object]:
-            return {**resources(), "policy": config.policy.to_dict()}
+            return {**resources(), "policy": config.policy.to_dict(), "reserved": reserved}
 
         self._background: set[asyncio.Task[Any]] = set()
         self.disk = DiskGuard(self.spool.root, min_free_bytes=config.spool_min_free)

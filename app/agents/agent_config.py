@@ -27,3 +27,6 @@ class AgentConfig:
     orphan_grace_seconds: float = 5.0
     # What this agent runs at all, whatever the server sends (app/agents/agent_policy.py).
     policy: RunPolicy = UNRESTRICTED
+    # What the host keeps for itself: placement offers runs the rest (`--reserve-*`).
+    reserve_cores: float = 0.0
+    reserve_memory: int = 0

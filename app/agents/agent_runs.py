@@ -20,6 +20,7 @@ from app.agents.disk_guard import describe
 from app.agents.executors.base import Execution, Executor, LaunchError, RunSpec, Sink, Stream
 from app.agents.inputs import InputError, fetch_inputs
 from app.agents.process_groups import ProcessRecord, record_of
+from app.agents.resources import bind_to_node, host_numa
 from app.agents.spool import RunSpool, Spool
 from app.clock import Clock
 from app.domain.results import Results
@@ -165,7 +166,11 @@ class RunSupervisor:
             except InputError as exc:
                 await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
                 return
+        binding = bind_to_node(start.numa_node, host_numa())
         spec = RunSpec(
+            cpuset_cpus=binding.cpus,
+            cpuset_mems=binding.mems,
+            numa_note=binding.note,
             run_id=start.run_id,
             attempt=start.attempt,
             command=start.command,

@@ -133,21 +133,38 @@ def adhoc(
     raise typer.Exit(code=code)
 
 
-def parse_target(target: str) -> tuple[str, list[int]]:
-    """`AGENT` or `AGENT::0,1` (GPU indices)."""
-    name, _, gpus = target.partition("::")
+def parse_target(target: str) -> tuple[str, int | None, list[int]]:
+    """`AGENT`, `AGENT::0,1` (GPU indices) or `AGENT:NUMA::0,1` / `AGENT:NUMA` (cores and
+    memory bound to that NUMA node), as KohakuRiver writes them."""
+    where, _, gpus = target.partition("::")
+    name, _, node = where.partition(":")
     if not name:
         raise typer.BadParameter("give an agent name", param_hint="--target")
     try:
-        return name, [int(g) for g in gpus.split(",") if g.strip()]
+        numa = int(node) if node.strip() else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"the NUMA node must be a number: {node!r}", param_hint="--target"
+        ) from None
+    if numa is not None and numa < 0:
+        raise typer.BadParameter(
+            f"the NUMA node must not be negative: {numa}", param_hint="--target"
+        )
+    try:
+        return name, numa, [int(g) for g in gpus.split(",") if g.strip()]
     except ValueError:
         raise typer.BadParameter(f"GPUs must be indices: {gpus!r}", param_hint="--target") from None
 
 
 def submit(
     command: Command,
-    target: Annotated[str, typer.Option("--target", "-t", help="AGENT or AGENT::GPU,GPU.")],
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="AGENT, AGENT::GPU,GPU or AGENT:NUMA::GPU,GPU.")
+    ],
     cores: Annotated[float | None, typer.Option("--cores", "-c", help="CPU cores.")] = None,
+    gpu_count: Annotated[
+        int | None, typer.Option("--gpus", min=1, help="Any this many free GPUs.")
+    ] = None,
     memory: Memory = None,
     image: Image = None,
     mount: Mounts = None,
@@ -157,10 +174,14 @@ def submit(
     as_json: JsonFlag = False,
 ) -> None:
     """Start one run of COMMAND on one agent with these resources."""
-    agent, gpus = parse_target(target)
+    agent, numa, gpus = parse_target(target)
     extra = _resources(image, cores, memory, mount, env, user)
     if gpus:
         extra["gpus"] = gpus
+    if gpu_count:
+        extra["gpu_count"] = gpu_count
+    if numa is not None:
+        extra["numa_node"] = numa
     try:
         batch = client().adhoc.start(shell_command(command), agents=[agent], **extra)
         run: RunHandle = batch.runs[0]

@@ -53,6 +53,28 @@ def server(
             help="Policy file of the built-in agent (see `almanac agent --policy`).",
         ),
     ] = None,
+    local_agent_reserve_cores: Annotated[
+        float,
+        typer.Option(
+            envvar="ALMANAC_LOCAL_AGENT_RESERVE_CORES",
+            min=0,
+            help="Cores the built-in agent keeps for the host.",
+        ),
+    ] = 0.0,
+    local_agent_reserve_memory: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ALMANAC_LOCAL_AGENT_RESERVE_MEMORY",
+            help="Memory the built-in agent keeps for the host (e.g. 2G).",
+        ),
+    ] = None,
+    placement_policy: Annotated[
+        str,
+        typer.Option(
+            envvar="ALMANAC_PLACEMENT_POLICY",
+            help="spread (the least loaded agent) or pack (fill one agent first).",
+        ),
+    ] = "spread",
 ) -> None:
     """Run the API, the UI, the scheduler and (unless told not to) a built-in local agent.
 
@@ -70,7 +92,11 @@ def server(
         database_url=database_url,
         local_agent=not no_local_agent,
         local_agent_policy=local_agent_policy,
+        local_agent_reserve_cores=local_agent_reserve_cores,
+        local_agent_reserve_memory=local_agent_reserve_memory,
+        placement_policy=_placement_policy(placement_policy),
     )
+    _size(local_agent_reserve_memory, "--local-agent-reserve-memory")
     secure_server_data_dir(settings.data_dir, local_agent=settings.local_agent)
     url = settings.resolved_database_url()
     with serving_lock(url):  # `almanac restore` refuses while this server runs
@@ -172,6 +198,16 @@ def agent(
         list[str] | None,
         typer.Option("--allow-image", help="An image name or glob runs may use (repeat)."),
     ] = None,
+    reserve_cores: Annotated[
+        float,
+        typer.Option(
+            "--reserve-cores", min=0, help="Cores kept for the host, not offered to runs."
+        ),
+    ] = 0.0,
+    reserve_memory: Annotated[
+        str | None,
+        typer.Option("--reserve-memory", help="Memory kept for the host (e.g. 2G)."),
+    ] = None,
     default_user: Annotated[
         str | None,
         typer.Option(
@@ -211,6 +247,8 @@ def agent(
         labels=_parse_labels(labels),
         max_runs=max_runs,
         policy=policy,
+        reserve_cores=reserve_cores,
+        reserve_memory=_size(reserve_memory, "--reserve-memory"),
     )
     secure_agent_data_dir(data_dir)
     has_docker = docker_available()
@@ -268,6 +306,23 @@ def _agent_policy(
         )
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--policy") from exc
+
+
+def _placement_policy(text: str) -> Literal["spread", "pack"]:
+    if text not in ("spread", "pack"):
+        raise typer.BadParameter(f"{text!r}: give spread or pack", param_hint="--placement-policy")
+    return "pack" if text == "pack" else "spread"
+
+
+def _size(text: str | None, flag: str) -> int:
+    from app.domain.capacity import parse_size
+
+    if not text:
+        return 0
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from exc
 
 
 def _parse_labels(text: str) -> dict[str, str]:

@@ -40,6 +40,8 @@ def task_spec(task: Task) -> dict[str, Any]:
         "cpus": task.cpus,
         "memory": task.memory,
         "gpus": list(task.gpus),
+        **({"gpu_count": task.gpu_count} if task.gpu_count else {}),
+        **({"numa_node": task.numa_node} if task.numa_node is not None else {}),
         "mounts": list(task.mounts),
         "max_run_seconds": task.max_run_seconds,
         "target": task.target,

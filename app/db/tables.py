@@ -79,6 +79,10 @@ class Task(SQLModel, table=True):
     cpus: float | None = None
     memory: str | None = Field(default=None, max_length=20)
     gpus: list[int] = Field(default_factory=list, sa_type=JSON)
+    # Any this many free GPUs (instead of `gpus` by index), and the NUMA node its cores and
+    # memory are bound to (app/domain/capacity.py).
+    gpu_count: int | None = None
+    numa_node: int | None = None
     mounts: list[str] = Field(default_factory=list, sa_type=JSON)
     env: dict[str, str] = Field(default_factory=dict, sa_type=JSON)  # legacy plain; emptied
     # `env` and secret values, Fernet-sealed (app/db/sealing.py).
@@ -196,6 +200,10 @@ class Run(SQLModel, table=True):
     spec: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # SHA-256 of the spec when it was submitted for approval (app/domain/run_spec.py).
     spec_digest: str | None = Field(default=None, max_length=64)
+    # What placement gave its latest attempt on its agent: {"cores", "memory", "gpus",
+    # "numa_node"}; held while the run is in an ON_AGENT status, so it is let go of on
+    # every way out (app/scheduler/dispatch.py `allocations`).
+    allocation: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     # Run context: the date's work it does and the parameter values it runs with.
     business_date: date | None = Field(default=None, index=True)
     params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

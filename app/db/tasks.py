@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from app.db.capacity_check import REQUEST_FIELDS, check_fits_somewhere, task_request
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.db.timing_fields import TIMING_FIELDS, check_timing, timing_values
@@ -55,6 +56,7 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
     check_timing(session, task.schedule, task.schedules, now=now)
+    check_fits_somewhere(session, task_request(task))
     write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
@@ -82,6 +84,10 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
         setattr(task, key, value)
     if set(values) & set(TIMING_FIELDS):
         check_timing(session, task.schedule, task.schedules, now=now)
+    if REQUEST_FIELDS & values.keys():
+        if task.gpus and task.gpu_count:
+            raise InvalidInput("gpu_count", "give either gpus (indices) or gpu_count, not both")
+        check_fits_somewhere(session, task_request(task))
     task.updated_at = now
     session.add(task)
     session.flush()

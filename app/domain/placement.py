@@ -1,12 +1,22 @@
 """Placement: which connected agent may take a run now, or why none can. Pure: the agents
-are described by what dispatch knows of them (`AgentSlot`), nothing is read or written."""
+are described by what dispatch knows of them (`AgentSlot`), nothing is read or written.
+
+A run goes only where its request (app/domain/capacity.py) fits what the agent's runs do not
+hold yet; its GPUs are the agent's by index, one run each. Targets, label selectors, Docker,
+health and policy are applied first (`eligible`), capacity last (app/domain/placer.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
+from app.domain.capacity import Allocation, Capacity
 from app.domain.run_policy import RunPolicy, check_resolved
+
+Policy = Literal["spread", "pack"]
+POLICIES: tuple[Policy, ...] = ("spread", "pack")
 
 
 @dataclass(kw_only=True)
@@ -23,14 +33,19 @@ class AgentSlot:
     problem: str | None = None
     # What the agent says it enforces itself (None: it reports nothing, so nothing is known).
     policy: RunPolicy | None = None
+    # What it offers (None: an agent that reports no cores; its cores and memory are not
+    # counted) and what its runs hold now (grows as a dispatch pass places runs).
+    capacity: Capacity | None = None
+    allocated: Allocation = field(default_factory=Allocation)
 
     @property
     def has_room(self) -> bool:
         return not self.draining and (self.max_runs is None or self.running < self.max_runs)
 
 
-def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentSlot | str:
-    """The agent to run `spec` on, or the reason why none can take it now."""
+def eligible(spec: Mapping[str, object], agents: Sequence[AgentSlot]) -> list[AgentSlot] | str:
+    """The agents that may run `spec` at all (target, labels, Docker, health, policy), or
+    the reason why none may."""
     target = spec.get("target")
     if target:
         matches = [a for a in agents if a.name == target]
@@ -64,8 +79,18 @@ def choose_agent(spec: dict[str, object], agents: Sequence[AgentSlot]) -> AgentS
             f"waiting for an agent whose policy allows this run ({first.name}: "
             f"{check_resolved(spec, first.policy)[0]})"
         )
-    matches = allowed
-    free = [a for a in matches if a.has_room]
-    if not free:
-        return "waiting for a free slot on " + ", ".join(sorted(a.name for a in matches))
-    return min(free, key=lambda a: (a.running, a.name))
+    return allowed
+
+
+def choose_agent(
+    spec: Mapping[str, object],
+    agents: Sequence[AgentSlot],
+    *,
+    policy: Policy = "spread",
+    offline: Sequence[AgentSlot] = (),
+) -> AgentSlot | str:
+    """The agent to run `spec` on, or the reason why none can take it now."""
+    from app.domain.placer import Placer
+
+    placed = Placer(agents, policy=policy, offline=offline).place(spec)
+    return placed if isinstance(placed, str) else placed.agent

@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.clock import Clock
 from app.domain.agent_identity import admit, identity_refusal
+from app.domain.capacity import Allocation, Capacity, capacity_of
 from app.domain.placement import AgentSlot
 from app.domain.run_policy import reported_policy
 from app.hub.admission import RefusalAudit, TokenGrant
@@ -54,6 +55,7 @@ class AgentHub:
         self.connections: dict[str, AgentConnection] = {}
         self._store = ReportStore(engine, clock, reports)
         self._refusals = RefusalAudit()
+        self._capacities: dict[str, tuple[p.Hello, Capacity | None]] = {}
 
     @property
     def refused_frames(self) -> Counter[str]:
@@ -61,8 +63,12 @@ class AgentHub:
         return self._store.refused_frames
 
     # ---- what dispatch sees --------------------------------------------------------
-    def slots(self, running: dict[str, int]) -> list[AgentSlot]:
-        """Connected agents; draining comes from their rows (the truth for every replica)."""
+    def slots(
+        self, running: dict[str, int], held: dict[str, Allocation] | None = None
+    ) -> list[AgentSlot]:
+        """Connected agents; draining comes from their rows (the truth for every replica);
+        `held`: what each one's runs hold (dispatch.allocations)."""
+        held = held or {}
         connections = dict(self.connections)
         standing = open_for_work(self.engine, connections)  # also each one's problem
         return [
@@ -75,9 +81,20 @@ class AgentHub:
                 problem=standing.get(name),
                 draining=name not in standing or c.leaving,
                 policy=reported_policy(c.hello.resources),
+                capacity=self._capacity(c.hello),
+                allocated=held.get(name) or Allocation(),
             )
             for name, c in connections.items()
         ]
+
+    def _capacity(self, hello: p.Hello) -> Capacity | None:
+        """What the agent offers, from its hello (read once per connection)."""
+        known = self._capacities.get(hello.name)
+        if known is not None and known[0] is hello:
+            return known[1]
+        offered = capacity_of(hello.resources) if "cpus" in hello.resources else None
+        self._capacities[hello.name] = (hello, offered)
+        return offered
 
     async def send(self, agent: str, message: p.ServerMessage) -> bool:
         connection = self.connections.get(agent)

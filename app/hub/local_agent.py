@@ -82,6 +82,10 @@ class LocalAgentSupervisor:
         data_dir = str((self.settings.data_dir / "local-agent").resolve())
         policy = self.settings.local_agent_policy
         extra = ["--policy", str(policy.resolve())] if policy is not None else []
+        if self.settings.local_agent_reserve_cores:
+            extra += ["--reserve-cores", str(self.settings.local_agent_reserve_cores)]
+        if self.settings.local_agent_reserve_memory:
+            extra += ["--reserve-memory", self.settings.local_agent_reserve_memory]
         while True:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,

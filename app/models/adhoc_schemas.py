@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from app.models.schemas import Memory, Mount, RunPublic
+from app.models.schemas import GpuCount, Memory, Mount, NumaNode, RunPublic, check_gpu_choice
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -26,12 +33,16 @@ class AdhocRequest(BaseModel):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     workdir: str | None = Field(default=None, max_length=1000)
     run_as_user: str | None = Field(default=None, max_length=100)
     max_run_seconds: float | None = Field(default=None, gt=0)
     instance: Name = "default"
+
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
 
     @model_validator(mode="after")
     def _one_target(self) -> AdhocRequest:

@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -30,6 +31,17 @@ Name = Annotated[str, _NameText, AfterValidator(visible_name)]
 PathName = Annotated[str, _NameText, AfterValidator(plain_name)]
 Memory = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?[KMGTkmgt]?$")]
 Mount = Annotated[str, StringConstraints(pattern=r"^[^:]+:[^:]+(:(ro|rw))?$")]
+# Any this many free GPUs (a whole number: 1.5 or -1 is refused), and a NUMA node.
+GpuCount = Annotated[int, Field(strict=True, ge=0, le=1024)]
+NumaNode = Annotated[int, Field(strict=True, ge=0, le=1024)]
+
+
+def check_gpu_choice(gpu_count: int | None, info: ValidationInfo) -> int | None:
+    """`gpus` names indices, `gpu_count` asks any N: one or the other (a field validator of
+    `gpu_count`, declared after `gpus`, so the error names gpu_count)."""
+    if gpu_count and info.data.get("gpus"):
+        raise ValueError("give either gpus (indices) or gpu_count (any N), not both")
+    return gpu_count
 
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")]
@@ -60,6 +72,8 @@ class TaskFields(_Strict):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     # Write-only values put in the command's environment: see SecretValues.
@@ -89,6 +103,7 @@ class TaskCreate(TaskFields):
     command: str = Field(max_length=100_000)
 
     _check_command = field_validator("command")(_command)
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
 
 
 class TaskUpdate(_Strict):
@@ -109,6 +124,8 @@ class TaskUpdate(_Strict):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     memory: Memory | None = None
     gpus: list[Annotated[int, Field(ge=0)]] | None = None
+    gpu_count: GpuCount | None = None
+    numa_node: NumaNode | None = None
     mounts: list[Mount] | None = None
     env: dict[str, str] | None = None
     secrets: SecretValues | None = None
@@ -130,6 +147,8 @@ class TaskUpdate(_Strict):
     def _check_command(cls, value: str | None) -> str | None:
         return None if value is None else _command(value)
 
+    _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
+
 
 class TaskPublic(BaseModel):
     tid: int
@@ -148,6 +167,8 @@ class TaskPublic(BaseModel):
     cpus: float | None
     memory: str | None
     gpus: list[int]
+    gpu_count: int | None = None
+    numa_node: int | None = None
     mounts: list[str]
     env: dict[str, str]
     secrets: dict[str, str] = Field(default_factory=dict, description='name -> "set"')
@@ -208,6 +229,9 @@ class RunDetail(RunPublic):
     spec_digest: str | None = None
     # Every blocker of an IDLE or ACTIVE run ({"kind", "detail", ...}); empty otherwise.
     waiting_for: list[dict[str, Any]] = Field(default_factory=list)
+    # What placement gave its latest attempt on its agent ({"cores", "memory" bytes,
+    # "gpus": [indices], "numa_node"}); null before it was first placed.
+    allocation: dict[str, Any] | None = None
 
 
 class RunPage(BaseModel):
@@ -243,6 +267,11 @@ class AgentPublic(BaseModel):
     max_runs: int | None
     resources: dict[str, Any]
     running_runs: list[int]
+    # What it offers runs ({"cores", "memory", "gpus": [{"index", "name", "memory",
+    # "numa_node"}], "numa": [{"node", "cores", "memory"}]}) and what its runs hold
+    # ({"cores", "memory", "gpus": [indices], "numa": {node: {"cores", "memory"}}}).
+    capacity: dict[str, Any] = Field(default_factory=dict)
+    allocated: dict[str, Any] = Field(default_factory=dict)
 
 
 class AgentTokenCreated(BaseModel):

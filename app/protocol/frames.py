@@ -157,6 +157,8 @@ class StartRun(RunRef):
     cpus: float | None = None
     memory: str | None = None
     gpus: list[int] = Field(default_factory=list)
+    # Bind cores and memory to this NUMA node (cpuset); a no-op on a one-node host.
+    numa_node: int | None = None
     mounts: list[str] = Field(default_factory=list)
     max_run_seconds: float | None = None
     # Output files of the run's upstreams in its group run (older agents ignore them).

@@ -30,7 +30,7 @@ from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
 from app.scheduler.backfills import backfill_pass
 from app.scheduler.definition_changes import from_message, pending_instants, to_message
-from app.scheduler.dispatch import dispatch_pending, running_counts
+from app.scheduler.dispatch import agent_load, dispatch_pending
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
     fire_due_groups,
@@ -339,12 +339,13 @@ class SchedulerService:
     def _claim_in(self, session: Session, now: datetime) -> list[tuple[str, StartRun]]:
         if not self.hub.connections:
             return []
-        slots = self.hub.slots(running_counts(session))
+        slots = self.hub.slots(*agent_load(session))
         return dispatch_pending(
             session,
             now=now,
             agents=slots,
             observe_hop=self.metrics.dependency_hop.observe,
+            policy=self.settings.placement_policy,
         )
 
     def _undo_dispatch(self, run_ids: list[int], agent: str) -> None:

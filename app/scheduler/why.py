@@ -10,13 +10,19 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
+from app.domain.capacity import request_of
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
 from app.scheduler.group_runs import Blockers
 
 
 def waiting_for(
-    session: Session, run: Run, *, agents: Sequence[AgentSlot], now: datetime
+    session: Session,
+    run: Run,
+    *,
+    agents: Sequence[AgentSlot],
+    now: datetime,
+    offline: Sequence[AgentSlot] = (),
 ) -> list[dict[str, Any]]:
     status = run.status
     if status is RunStatus.PENDING_APPROVAL:
@@ -59,9 +65,9 @@ def waiting_for(
                     "detail": f"waiting for run {earlier[0]} of this task ({earlier[1]})",
                 }
             )
-    choice = choose_agent(run.spec, agents)
+    choice = choose_agent(run.spec, agents, offline=offline)
     if isinstance(choice, str):
-        items.append({"kind": "agent", "detail": choice})
+        items.append({"kind": "agent", "detail": choice, "request": request_of(run.spec).words()})
     return items
 
 

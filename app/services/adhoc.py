@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from app.control_relay import ControlRelay, Delivery
+from app.db.capacity_check import check_fits_somewhere
 from app.db.engine import session_scope
 from app.db.runs import create_run
 from app.db.sealing import box_of
@@ -56,6 +57,8 @@ def _spec(body: AdhocRequest, agent: str, sealed: str | None = None) -> dict[str
         "cpus": body.cpus,
         "memory": body.memory,
         "gpus": list(body.gpus),
+        **({"gpu_count": body.gpu_count} if body.gpu_count else {}),
+        **({"numa_node": body.numa_node} if body.numa_node is not None else {}),
         "mounts": list(body.mounts),
         "max_run_seconds": body.max_run_seconds,
         "target": agent,
@@ -132,6 +135,8 @@ def submit_batch(
         enforce(session, actor.role, _spec(body, ""), body.instance)  # before who is online
         chosen = _agents(session, body)
         enforce(session, actor.role, _spec(body, ""), body.instance, chosen)
+        for agent in chosen:
+            check_fits_somewhere(session, _spec(body, agent))
         runs = [
             create_run(
                 session,

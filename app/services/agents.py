@@ -4,6 +4,7 @@ caller's runs among those each one holds; draining, undraining and removing an a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlalchemy import Engine
@@ -12,9 +13,11 @@ from sqlmodel import Session, col, select
 from app.db.engine import session_scope
 from app.db.tables import Agent, Run
 from app.db.unit_of_work import record
+from app.domain.capacity import Allocation, capacity_of, total
 from app.domain.events import DispatchWanted
 from app.domain.roles import Role
 from app.domain.states import ON_AGENT
+from app.errors import NotFound
 from app.hub import fleet
 from app.hub.hub import AgentHub
 from app.models.schemas import AgentPublic
@@ -30,8 +33,13 @@ class AgentView(AgentPublic):
     problem: str | None = None
 
 
-def agent_view(hub: AgentHub, agent: Agent, running: list[int]) -> AgentView:
+def agent_view(
+    hub: AgentHub, agent: Agent, running: list[int], held: list[Allocation] | None = None
+) -> AgentView:
+    """`held`: what each run on the agent holds (of every instance: capacity is shared)."""
     return AgentView(
+        capacity=capacity_of(agent.resources or {}).to_json(),
+        allocated=allocated_view(held or []),
         name=agent.name,
         status=agent.status,
         connected=agent.name in hub.connections,
@@ -51,9 +59,51 @@ def agent_view(hub: AgentHub, agent: Agent, running: list[int]) -> AgentView:
     )
 
 
+def allocated_view(held: list[Allocation]) -> dict[str, Any]:
+    """The sum of what runs hold, with what each NUMA node's bound runs hold."""
+    view = total(held).to_json()
+    view.pop("numa_node", None)
+    nodes: dict[str, dict[str, float]] = {}
+    for one in held:
+        if one.numa_node is not None:
+            node = nodes.setdefault(str(one.numa_node), {"cores": 0.0, "memory": 0})
+            node["cores"] += one.cores
+            node["memory"] += one.memory
+    view["numa"] = nodes
+    return view
+
+
+def _held_by_agent(session: Session, name: str | None = None) -> dict[str, list[Allocation]]:
+    stmt = select(Run.agent, Run.allocation).where(col(Run.status).in_(list(ON_AGENT)))
+    if name is not None:
+        stmt = stmt.where(Run.agent == name)
+    held: dict[str, list[Allocation]] = {}
+    for agent, allocation in session.exec(stmt).all():
+        if agent and allocation:
+            held.setdefault(agent, []).append(Allocation.from_json(allocation))
+    return held
+
+
+def get_agent(session: Session, *, actor: Actor, hub: AgentHub, name: str) -> AgentView:
+    """One agent, with the runs it holds of the caller's instances."""
+    agent = session.exec(select(Agent).where(Agent.name == name)).first()
+    if agent is None:
+        raise NotFound("agent", name)
+    running = session.exec(
+        select(Run.id).where(
+            Run.agent == name,
+            col(Run.status).in_([s.value for s in ON_AGENT]),
+            actor.scope.condition(Run.instance),
+        )
+    ).all()
+    held = _held_by_agent(session, name).get(name, [])
+    return agent_view(hub, agent, sorted(r for r in running if r is not None), held)
+
+
 def list_agents(session: Session, *, actor: Actor, hub: AgentHub) -> list[AgentView]:
     """Every agent (they serve all instances); the runs each holds only of the caller's."""
     agents = session.exec(select(Agent).order_by(col(Agent.name))).all()
+    held_by = _held_by_agent(session)
     held = session.exec(
         select(Run.agent, Run.id).where(
             col(Run.status).in_([s.value for s in ON_AGENT]), actor.scope.condition(Run.instance)
@@ -63,7 +113,9 @@ def list_agents(session: Session, *, actor: Actor, hub: AgentHub) -> list[AgentV
     for name, run_id in held:
         if name and run_id:
             running.setdefault(name, []).append(run_id)
-    return [agent_view(hub, a, sorted(running.get(a.name, []))) for a in agents]
+    return [
+        agent_view(hub, a, sorted(running.get(a.name, [])), held_by.get(a.name, [])) for a in agents
+    ]
 
 
 def set_draining(

@@ -16,7 +16,7 @@ from app.domain.states import RunStatus
 from app.errors import InvalidInput
 from app.hub.hub import AgentHub
 from app.models.schemas import LogPagePublic, RunDetail, RunPage
-from app.scheduler.dispatch import running_counts
+from app.scheduler.dispatch import allocations, offline_slots, running_counts
 from app.scheduler.why import waiting_for
 from app.services.actor import Actor
 from app.services.env_view import reveals_env, run_spec_fields
@@ -95,7 +95,8 @@ def waits_for(
 def _blockers(session: Session, run: Run, hub: AgentHub, now: datetime) -> list[dict[str, Any]]:
     if run.status not in _WAITING:
         return []  # nothing to explain, and no need to count every agent's runs
-    return waiting_for(session, run, agents=hub.slots(running_counts(session)), now=now)
+    slots = hub.slots(running_counts(session), allocations(session))
+    return waiting_for(session, run, agents=slots, now=now, offline=offline_slots(session, slots))
 
 
 def read_logs(

@@ -47,6 +47,7 @@ def run_detail(
     return RunDetail(
         **run_public(run).model_dump(),
         waiting_for=waiting or [],
+        allocation=run.allocation,
         **(spec or {}),
         events=[
             RunEventPublic(status=e.status, at=e.at, detail=e.detail, attempt=e.attempt)

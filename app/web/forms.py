@@ -49,7 +49,12 @@ _TASK_NUMBERS: dict[str, type[int] | type[float]] = {
     "misfire_grace_seconds": float,
     "misfire_max_replays": int,
 }
-_TASK_OPTIONAL_NUMBERS: dict[str, type[float]] = {"cpus": float, "max_run_seconds": float}
+_TASK_OPTIONAL_NUMBERS: dict[str, type[int] | type[float]] = {
+    "cpus": float,
+    "max_run_seconds": float,
+    "gpu_count": int,
+    "numa_node": int,
+}
 # Payload fields sent even when empty (clearing them is a change).
 _OWN_NONE = ("schedule", "schedules", "blackouts")
 
@@ -283,6 +288,8 @@ def task_to_form(task: Mapping[str, Any]) -> dict[str, str]:
             "misfire_max_replays",
             "cpus",
             "max_run_seconds",
+            "gpu_count",
+            "numa_node",
             "group",
         )
     }

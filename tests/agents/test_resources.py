@@ -8,7 +8,14 @@ import pynvml
 import pytest
 
 from app import __version__
-from app.agents.resources import AgentResources, GpuInfo, probe_gpus, probe_resources
+from app.agents.resources import (
+    AgentResources,
+    GpuInfo,
+    gpu_numa_node,
+    probe_gpus,
+    probe_numa,
+    probe_resources,
+)
 
 
 def nvml_present() -> bool:
@@ -75,6 +82,8 @@ def test_to_dict_is_json_ready() -> None:
             "memory_total": 16,
             "memory_used": 1,
             "utilization_percent": None,
+            "pci_bus_id": None,
+            "numa_node": None,
         }
     ]
     assert wire["cpus"] == 4 and wire["docker"] is True and wire["version"] == __version__
@@ -149,3 +158,34 @@ def test_nvml_failing_midway_gives_no_gpus_and_still_shuts_down() -> None:
 
     assert probe_gpus(nvml) == []
     assert nvml.calls == ["init", "shutdown"]
+
+
+class FakeNvmlWithPci(FakeNvml):
+    def nvmlDeviceGetPciInfo(self, handle: int) -> SimpleNamespace:
+        return SimpleNamespace(busId=f"00000000:{0x3B + handle:02X}:00.0".encode())
+
+
+def test_gpus_carry_their_pci_address_and_numa_node_where_the_host_says(tmp_path: Path) -> None:
+    gpus = probe_gpus(FakeNvmlWithPci())
+    assert [g.pci_bus_id for g in gpus] == ["0000:3b:00.0", "0000:3c:00.0"]
+    (tmp_path / "0000:3b:00.0").mkdir()
+    (tmp_path / "0000:3b:00.0" / "numa_node").write_text("1\n")
+    (tmp_path / "0000:3c:00.0").mkdir()
+    (tmp_path / "0000:3c:00.0" / "numa_node").write_text("-1\n")
+    assert gpu_numa_node("00000000:3B:00.0", tmp_path) == 1
+    assert gpu_numa_node("00000000:3C:00.0", tmp_path) is None  # -1: the host does not say
+    assert gpu_numa_node("00000000:99:00.0", tmp_path) is None
+
+
+def test_numa_nodes_are_read_from_sysfs(tmp_path: Path) -> None:
+    for node, cpus in ((0, "0-3"), (1, "4-7")):
+        folder = tmp_path / f"node{node}"
+        folder.mkdir()
+        (folder / "cpulist").write_text(cpus + "\n")
+        (folder / "meminfo").write_text(f"Node {node} MemTotal:       1024 kB\n")
+    assert probe_numa(tmp_path) == [
+        {"node": 0, "cores": [0, 1, 2, 3], "memory": 1024 * 1024},
+        {"node": 1, "cores": [4, 5, 6, 7], "memory": 1024 * 1024},
+    ]
+    assert probe_numa(tmp_path / "absent") == []
+    assert probe_resources(docker_ok=False).numa == probe_numa()

@@ -59,7 +59,13 @@ def test_submit_with_resources(almanac: Cli, agent_name: str) -> None:
     )
     assert result.exit_code == 0, result.output
     assert f"{agent_name} | hello there" in result.stdout
-    started = almanac("submit", "-t", f"{agent_name}::0,1", "--json", "--", "true")
+    # GPUs 0 and 1 of an agent that has none: refused when submitted, naming the field.
+    no_gpus = almanac("submit", "-t", f"{agent_name}::0,1", "--json", "--", "true")
+    assert no_gpus.exit_code == 1 and "gpus: asks GPUs 0,1: no agent could ever hold it" in (
+        no_gpus.output
+    )
+    # KohakuRiver's AGENT:NUMA form: on this one-node host the binding is a no-op.
+    started = almanac("submit", "-t", f"{agent_name}:0", "--json", "--", "true")
     run = json.loads(started.stdout)
     assert run["trigger_kind"] == "adhoc" and run["target"] == agent_name
     refused = almanac("submit", "-t", f"{agent_name}::x", "--", "true")

@@ -89,3 +89,28 @@ def test_viewer_sees_no_fleet_controls(login: Login, web_engine: Engine) -> None
     refused = viewer.post("/agents/gpu-1/drain")
     assert json.loads(refused.headers["HX-Trigger"])["toast"]["kind"] == "error"
     assert not refused.context["agents"][0]["draining"]
+
+
+def test_agents_page_shows_what_runs_hold_per_gpu(web: TestClient, web_engine: Engine) -> None:
+    from run_moves import create_run_in
+
+    from app.domain.states import RunStatus, TriggerKind
+
+    _agent(web_engine)
+    with session_scope(web_engine) as session:
+        run = create_run_in(
+            session,
+            RunStatus.RUNNING,
+            at=datetime.now(UTC),
+            agent="gpu-1",
+            trigger_kind=TriggerKind.ADHOC,
+            spec={"command": "train"},
+        )
+        run.allocation = {"cores": 2, "memory": 2**30, "gpus": [0]}
+        session.flush()
+        run_id = run.id
+    text = web.get("/agents").text
+    assert 'data-gpu="0" data-held="yes"' in text and "GPU 0 held" in text
+    assert "2 / 8 cores" in text
+    detail = web.get(f"/task-runs/{run_id}").text
+    assert "data-allocation" in detail and "GPUs 0" in detail and "2 cores" in detail

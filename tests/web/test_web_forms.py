@@ -77,6 +77,8 @@ def test_task_form_reads_every_field() -> None:
         "misfire_max_replays": 10,
         "cpus": 1.5,
         "max_run_seconds": 600.0,
+        "gpu_count": None,
+        "numa_node": None,
         "group": 4,
         "gpus": [0, 1],
         "mounts": ["/a:/b:ro"],

@@ -31,6 +31,11 @@ class RunSpec:
     results_file: Path | None = None
     # Upstream output files fetched for it ($ALMANAC_UPSTREAM_OUTPUTS; app/agents/inputs.py).
     inputs_dir: Path | None = None
+    # Cores and memory nodes of the NUMA node the run is bound to (None: not bound), and
+    # what the agent says of the binding ("a no-op, this host has one node").
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    numa_note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

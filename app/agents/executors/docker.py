@@ -129,7 +129,8 @@ class DockerExecutor:
             pump.add(stream, demuxed(stream))
             await asyncio.to_thread(container.start)
             started = time.monotonic()
-            await sink.running(f"container {container.short_id} ({spec.image})")
+            note = f"; {spec.numa_note}" if spec.numa_note else ""
+            await sink.running(f"container {container.short_id} ({spec.image}){note}")
         except BaseException as exc:
             pump.close()
             await remove_container(container)

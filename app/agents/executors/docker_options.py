@@ -80,6 +80,27 @@ def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
     if spec.max_run_seconds is not None:
         # Kept on the container so that a restarted agent still enforces it after reattaching.
         labels[LABEL_MAX_RUN] = repr(float(spec.max_run_seconds))
+    options: dict[str, Any] = {
+        "image": spec.image,
+        # The command is a shell string by design; it only ever meets a shell inside the container.
+        "command": ["/bin/sh", "-c", spec.command],
+        "name": container_name(spec.run_id, spec.attempt, owner),
+        "environment": env,
+        "labels": labels,
+        "mounts": _mounts(spec, env),
+        "privileged": False,  # never, nor added capabilities or devices: no policy grants them
+    }
+    if spec.workdir:
+        options["working_dir"] = spec.workdir
+    if spec.run_as_user:
+        options["user"] = spec.run_as_user
+    options.update(_limits(spec))
+    return options
+
+
+def _mounts(spec: RunSpec, env: dict[str, str]) -> list[Mount]:
+    """The task's mounts, the outputs folder, and the results and inputs folders (whose
+    paths inside the container `env` then names)."""
     mounts = [parse_mount(m) for m in spec.mounts]
     mounts.append(Mount(target=OUTPUT_MOUNT, source=str(spec.output_dir.absolute()), type="bind"))
     if spec.results_file is not None:
@@ -90,20 +111,12 @@ def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
         source = str(spec.inputs_dir.absolute())
         mounts.append(Mount(target=INPUTS_MOUNT, source=source, type="bind", read_only=True))
         env["ALMANAC_UPSTREAM_OUTPUTS"] = INPUTS_MOUNT
-    options: dict[str, Any] = {
-        "image": spec.image,
-        # The command is a shell string by design; it only ever meets a shell inside the container.
-        "command": ["/bin/sh", "-c", spec.command],
-        "name": container_name(spec.run_id, spec.attempt, owner),
-        "environment": env,
-        "labels": labels,
-        "mounts": mounts,
-        "privileged": False,  # never, nor added capabilities or devices: no policy grants them
-    }
-    if spec.workdir:
-        options["working_dir"] = spec.workdir
-    if spec.run_as_user:
-        options["user"] = spec.run_as_user
+    return mounts
+
+
+def _limits(spec: RunSpec) -> dict[str, Any]:
+    """CPU, memory, NUMA binding and GPUs, as the run asked and placement gave."""
+    options: dict[str, Any] = {}
     if spec.cpus is not None:
         if spec.cpus <= 0:
             raise LaunchError(f"cpus must be more than zero, not {spec.cpus}")
@@ -113,6 +126,9 @@ def container_options(spec: RunSpec, owner: str = "") -> dict[str, Any]:
         options["mem_limit"] = limit
         # Docker would otherwise grant as much swap again: the limit is what the task asked for.
         options["memswap_limit"] = limit
+    if spec.cpuset_cpus:
+        options["cpuset_cpus"] = spec.cpuset_cpus
+        options["cpuset_mems"] = spec.cpuset_mems
     if spec.gpus:
         options["device_requests"] = [
             DeviceRequest(device_ids=[str(i) for i in spec.gpus], capabilities=[["gpu"]])

@@ -9,11 +9,13 @@ import pwd
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from app.agents.cgroups import Cgroups, Limits, RunGroup
 from app.agents.executors.base import LaunchError, Outcome, RunSpec, Sink, Stream
 from app.agents.executors.child import Child, spawn
+from app.domain.capacity import parse_size
 from app.private_files import open_to_run_user
 
 _READ_SIZE = 64 * 1024
@@ -73,10 +75,30 @@ def _environment(spec: RunSpec, home: str | None) -> dict[str, str]:
         env["ALMANAC_RESULTS"] = str(spec.results_file)
     if spec.inputs_dir is not None:
         env["ALMANAC_UPSTREAM_OUTPUTS"] = str(spec.inputs_dir)
+    if spec.gpus:  # the GPUs placement gave the run, and no others
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
     return env
 
 
+def _limits(spec: RunSpec) -> Limits:
+    try:
+        memory = parse_size(spec.memory) if spec.memory else None
+    except ValueError as exc:
+        raise LaunchError(f"memory: {exc}") from None
+    return Limits(
+        cpus=spec.cpus,
+        memory=memory,
+        cpuset_cpus=spec.cpuset_cpus,
+        cpuset_mems=spec.cpuset_mems,
+    )
+
+
 class ProcessExecutor:
+    def __init__(self, cgroups: Cgroups | None = None) -> None:
+        """`cgroups`: where runs' cpu and memory limits are written (found on this host
+        when not given)."""
+        self.cgroups = cgroups
+
     async def start(self, spec: RunSpec, sink: Sink) -> ProcessExecution:
         creds = _credentials(spec.run_as_user)
         home = creds.home if creds else os.environ.get("HOME")
@@ -90,18 +112,27 @@ class ProcessExecutor:
             if spec.inputs_dir is not None:
                 open_to_run_user(spec.inputs_dir, creds.uid, creds.gid)
         argv, as_user = _launch(["/bin/sh", "-c", spec.command], creds)
+        limits = _limits(spec)
+        if self.cgroups is None and not limits.empty:
+            self.cgroups = Cgroups()
+        group = RunGroup()
+        if self.cgroups is not None:
+            name = f"almanac-{os.getpid()}-run-{spec.run_id}-{spec.attempt}"
+            group = self.cgroups.make(name, limits)
         try:
             proc = spawn(
-                argv,
+                group.wrap(argv),
                 cwd=spec.workdir or str(spec.output_dir),
                 env=_environment(spec, home),
                 start_new_session=True,  # own process group: kill/pause reach every child
                 **as_user,
             )
         except (OSError, subprocess.SubprocessError) as exc:
+            group.remove()
             raise LaunchError(f"cannot start process: {exc}") from exc
-        execution = ProcessExecution(proc=proc, spec=spec, sink=sink)
-        await sink.running(f"pid {proc.pid}", pid=proc.pid)
+        execution = ProcessExecution(proc=proc, spec=spec, sink=sink, group=group)
+        notes = [n for n in (group.note, spec.numa_note) if n]
+        await sink.running("; ".join([f"pid {proc.pid}", *notes]), pid=proc.pid)
         execution.begin()
         return execution
 
@@ -111,6 +142,7 @@ class ProcessExecution:
     proc: Child
     spec: RunSpec
     sink: Sink
+    group: RunGroup = field(default_factory=RunGroup)
     _terminated: bool = False
     _pumps: tuple[asyncio.Task[None], ...] = ()
 
@@ -141,7 +173,11 @@ class ProcessExecution:
                 await asyncio.gather(*self._pumps, return_exceptions=True)
         for pump in self._pumps:
             pump.cancel()
-        return self._outcome(code, timed_out)
+        outcome = self._outcome(code, timed_out)
+        if outcome.reason and outcome.reason.startswith("exit code") and self.group.oom_killed():
+            outcome = Outcome(exit_code=outcome.exit_code, reason="oom")
+        self.group.remove()
+        return outcome
 
     def _outcome(self, code: int, timed_out: bool) -> Outcome:
         exit_code = 128 - code if code < 0 else code  # a signal death reads like the shell does

@@ -105,6 +105,14 @@ async def revoke_agent_token(
     return Response(status_code=204)
 
 
+# After /tokens: "tokens" is no agent name.
+@router.get("/{name}", response_model=AgentView)
+def get_agent(name: AgentName, context: ContextDep, user: UserDep, actor: ActorDep) -> AgentView:
+    """One agent: its capacity, what its runs hold, and those runs of the caller's."""
+    with session_scope(context.engine) as session:
+        return agents.get_agent(session, actor=actor, hub=context.hub, name=name)
+
+
 @router.websocket("/connect")
 async def connect(websocket: WebSocket) -> None:
     """The agents' WebSocket: the token must hold, and the hello must name the agent the
