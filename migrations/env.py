@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 import app.db.alert_tables
 import app.db.login_tables
 import app.db.policy_tables
+import app.db.pool_tables
 import app.db.tables  # noqa: F401  (registers every table on the metadata)
 from app.db.engine import make_engine
 
