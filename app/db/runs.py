@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.db import run_event_rows
+from app.db.run_admission import settle_admission
 from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
@@ -92,6 +93,7 @@ def new_run(
 
 def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
     """Store new runs, each with its first event (`detail`): one flush for all of them."""
+    settle_admission(session, [run for run, _ in runs])
     session.add_all([run for run, _ in runs])
     session.flush()
     for run, detail in runs:

@@ -12,10 +12,12 @@ from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Run
 from app.domain import run_commands as c
 from app.domain import run_spec
+from app.domain.admission import ask_of
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
+from app.scheduler.admission import load_gates
 from app.scheduler.group_runs import Blockers
 
 DISPATCH_BATCH = 1000
@@ -54,7 +56,9 @@ def dispatch_pending(
             Run.status == RunStatus.ACTIVE,
             or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
         )
-        .order_by(col(Run.trigger_time), col(Run.id))
+        # Priority first (queue_rank is -priority), then oldest: a high-priority run is in
+        # the batch however many older runs wait.
+        .order_by(col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
         .limit(DISPATCH_BATCH)
         .with_for_update(skip_locked=True)
     )
@@ -63,6 +67,7 @@ def dispatch_pending(
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
+    gates = load_gates(session)  # pools, locks, quotas (app/domain/admission.py)
     for run in session.exec(stmt).all():
         waiting = blockers.of(run)
         if waiting:
@@ -73,15 +78,22 @@ def dispatch_pending(
         if queued and run.task_id in busy:
             _wait(run, "waiting for the previous run of this task to finish")
             continue
-        choice = choose_agent(run.spec, agents)
         if queued:
             busy.add(run.task_id or 0)
+        ask = ask_of(run.id or 0, run.instance, run.spec)
+        denials = gates.denials(ask)
+        if denials:
+            gates.refuse(ask, denials)
+            _wait(run, denials[0].detail)
+            continue
+        choice = choose_agent(run.spec, agents)
         if isinstance(choice, str):
             _wait(run, choice)
             continue
         if not _as_approved(session, run, now):
             continue
         choice.running += 1
+        gates.take(ask)
         released = blockers.released_at(run) if observe_hop else None
         if observe_hop and released is not None:
             observe_hop((now - released).total_seconds())
