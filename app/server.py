@@ -31,6 +31,7 @@ from app.api.routes import (
     metrics,
     outputs,
     policies,
+    pools,
     run_actions,
     runs,
     tasks,
@@ -137,6 +138,7 @@ def create_app(
         integrations,
         alerts,
         policies,
+        pools,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from app.db.calendars import check_calendar_reference
+from app.db.pools import check_group_admission, lock_dicts
 from app.db.tables import (
     DependencyEdge,
     Freeze,
@@ -67,6 +68,8 @@ def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     if values.get("schedule") is not None and not isinstance(values["schedule"], dict):
         values["schedule"] = schedule_to_dict(values["schedule"])
+    if "locks" in values:
+        values["locks"] = lock_dicts(values["locks"])
     return values
 
 
@@ -106,6 +109,7 @@ def create_group(session: Session, fields: dict[str, Any], *, now: datetime) -> 
     tids = values.pop("tasks", None) or []
     _check_fields(session, values, values.get("instance", "default"), None)
     group = TaskGroup(**values, created_at=now, updated_at=now)
+    check_group_admission(session, group)
     session.add(group)
     session.flush()
     set_members(session, group, tids)
@@ -121,8 +125,12 @@ def update_group(
             raise InvalidInput(required, "must not be null")
     tids = values.pop("tasks", None)
     _check_fields(session, values, values.get("instance") or group.instance, group.id)
+    for required in ("pool_slots", "priority"):
+        if required in values and values[required] is None:
+            raise InvalidInput(required, "must not be null")
     for key, value in values.items():
-        setattr(group, key, value)
+        setattr(group, key, value if key != "locks" or value is not None else [])
+    check_group_admission(session, group)
     group.updated_at = now
     if tids is not None:
         set_members(session, group, tids)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from app.db.calendars import check_calendar_reference
+from app.db.pools import check_task_admission, lock_dicts
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.domain.schedules import schedule_to_dict
@@ -46,6 +47,8 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
     values = {_RENAMED.get(k, k): v for k, v in fields.items()}
     if values.get("schedule") is not None and not isinstance(values["schedule"], dict):
         values["schedule"] = schedule_to_dict(values["schedule"])
+    if "locks" in values:
+        values["locks"] = lock_dicts(values["locks"])
     return values
 
 
@@ -55,6 +58,7 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     _check_references(session, values, values.get("instance", "default"), None)
     sealed: dict[str, Any] = {k: values.pop(k) for k in ("env", "secrets") if k in values}
     task = Task(**values, created_at=now, updated_at=now)
+    check_task_admission(session, task)
     write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
@@ -75,6 +79,7 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
         if key in ("gpus", "mounts") and value is None:
             value = []
         setattr(task, key, value)
+    check_task_admission(session, task)
     task.updated_at = now
     session.add(task)
     session.flush()

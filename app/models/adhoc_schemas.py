@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.models.admission_schemas import Locks, PathName, PoolSlots, Priority
 from app.models.schemas import Memory, Mount, RunPublic
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -32,6 +33,10 @@ class AdhocRequest(BaseModel):
     run_as_user: str | None = Field(default=None, max_length=100)
     max_run_seconds: float | None = Field(default=None, gt=0)
     instance: Name = "default"
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_target(self) -> AdhocRequest:

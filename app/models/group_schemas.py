@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 from app.models.schemas import Name, PathName, RunPublic, _Strict
 
 Condition = Literal["success", "failure", "done"]
@@ -20,6 +21,11 @@ class GroupCreate(_Strict):
     active: bool = True
     instance: PathName = "default"
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
+    # Its tasks' defaults (docs/reference/pools-locks-priorities.md).
+    pool: PathName | None = None
+    pool_slots: PoolSlots = 1
+    priority: Priority = 0
+    locks: Locks = Field(default_factory=list)
 
 
 class GroupUpdate(_Strict):
@@ -29,6 +35,10 @@ class GroupUpdate(_Strict):
     active: bool | None = None
     instance: PathName | None = None
     tasks: list[int] | None = Field(default=None, max_length=10_000)
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks | None = None
 
 
 class GroupPublic(BaseModel):
@@ -40,6 +50,10 @@ class GroupPublic(BaseModel):
     instance: str
     tasks: list[int]
     upstream_groups: list[int]
+    pool: str | None = None
+    pool_slots: int = 1
+    priority: int = 0
+    locks: list[dict[str, str]] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None

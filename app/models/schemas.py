@@ -16,6 +16,7 @@ from pydantic import (
 
 from app.domain.names import plain_name, visible_name
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 
 _NameText = StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 # A task's or group's name: no control characters (app/domain/names.py).
@@ -63,6 +64,11 @@ class TaskFields(_Strict):
     misfire_grace_seconds: float = Field(default=3600, ge=0)
     misfire_max_replays: int = Field(default=10, ge=0, le=1000)
     instance: PathName = "default"
+    # Admission (docs/reference/pools-locks-priorities.md): null takes the group's.
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks = Field(default_factory=list)
 
 
 def _command(value: str) -> str:
@@ -107,6 +113,10 @@ class TaskUpdate(_Strict):
     misfire_grace_seconds: float | None = Field(default=None, ge=0)
     misfire_max_replays: int | None = Field(default=None, ge=0, le=1000)
     instance: PathName | None = None
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks | None = None
 
     @field_validator("command")
     @classmethod
@@ -142,6 +152,10 @@ class TaskPublic(BaseModel):
     misfire_grace_seconds: float
     misfire_max_replays: int
     instance: str
+    pool: str | None = None
+    pool_slots: int | None = None
+    priority: int | None = None
+    locks: list[dict[str, str]] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -173,6 +187,7 @@ class RunPublic(BaseModel):
     command: str | None
     instance: str
     created_by: str | None
+    priority: int = 0
 
 
 class RunDetail(RunPublic):

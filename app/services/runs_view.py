@@ -30,6 +30,7 @@ def run_public(run: Run) -> RunPublic:
         command=run.spec.get("command"),
         instance=run.instance,
         created_by=run.created_by,
+        priority=run.priority,
     )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from app.db import tasks as task_rows
 from app.db.engine import session_scope
 from app.db.moves import carry_task_extras
+from app.db.run_admission import set_priority
 from app.db.runs import create_run, task_spec
 from app.db.tables import Task, TaskGroup
 from app.db.unit_of_work import record
@@ -205,9 +206,14 @@ def delete_task(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> Non
         record(session, DefinitionChanged("task", tid, "deleted"))
 
 
-def force_run(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> RunPublic:
-    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
+def force_run(
+    engine: Engine, *, actor: Actor, now: datetime, tid: int, priority: int | None = None
+) -> RunPublic:
+    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator.
+    `priority` (operators and above) replaces the task's for this run."""
     actor.require(Role.USER)
+    if priority is not None and not actor.at_least(Role.OPERATOR):
+        raise Forbidden("priority: only an operator or above sets a run's priority")
     status = submission_status(actor.role)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)
@@ -223,6 +229,9 @@ def force_run(engine: Engine, *, actor: Actor, now: datetime, tid: int) -> RunPu
             created_by=actor.username,
             detail=f"{verb} by {actor.username}",
         )
+        if priority is not None:
+            set_priority(run, priority)
+            session.flush()
         public = run_public(run)
         actor.audit(
             session,

@@ -15,6 +15,7 @@ from app.api.deps import (
     WriterDep,
 )
 from app.db.engine import session_scope
+from app.models.admission_schemas import ForceRunBody
 from app.models.schemas import (
     ForecastPublic,
     FreezeCreate,
@@ -86,9 +87,22 @@ def remove(tid: int, context: ContextDep, user: WriterDep, actor: ActorDep) -> R
 
 
 @router.post("/{tid}/run", response_model=RunPublic, status_code=201)
-def force_run(tid: int, context: ContextDep, user: WriterDep, actor: ActorDep) -> RunPublic:
-    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator."""
-    return tasks.force_run(context.engine, actor=actor, now=context.clock.now(), tid=tid)
+def force_run(
+    tid: int,
+    context: ContextDep,
+    user: WriterDep,
+    actor: ActorDep,
+    body: ForceRunBody | None = None,
+) -> RunPublic:
+    """Run now. A run a `user` submits waits in PENDING_APPROVAL for an operator.
+    `priority` (operators and above) replaces the task's for this run."""
+    return tasks.force_run(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        tid=tid,
+        priority=body.priority if body else None,
+    )
 
 
 @router.get("/{tid}/forecast", response_model=ForecastPublic)
