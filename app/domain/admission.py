@@ -90,6 +90,25 @@ class Usage:
     gpus: int = 0
 
 
+def reason_class(reason: str | None) -> str:
+    """The class of a waiting run's reason, for counting: pool, lock, quota, agent, other."""
+    if not reason:
+        return "none"
+    if reason.startswith("waiting for pool "):
+        return "pool"
+    if reason.startswith("waiting for lock "):
+        return "lock"
+    if reason.startswith("instance ") and " at its quota of " in reason:
+        return "quota"
+    if "agent" in reason or reason.startswith("waiting for a free slot"):
+        return "agent"
+    return "other"
+
+
+def is_gate_reason(reason: str) -> bool:
+    return reason_class(reason) in ("pool", "lock", "quota")
+
+
 def ask_of(run_id: int, instance: str, spec: Mapping[str, Any]) -> Ask:
     """The ask a run's spec makes (its `pool`, `pool_slots`, `locks`, `cpus` and GPUs)."""
     locks = tuple(

@@ -156,3 +156,14 @@ def test_roles_and_instances_on_pools_and_quotas(api: TestClient) -> None:
     ok = api.post(f"/api/v1/tasks/{tid}/run", json={"priority": 9}, headers=operator)
     assert ok.status_code == 201 and ok.json()["priority"] == 9
     assert api.delete("/api/v1/quotas/team-a").status_code == 204
+
+
+def test_metrics_show_pool_use_and_queue_depth_by_reason(api: TestClient) -> None:
+    api.post("/api/v1/pools", json={"name": "etl", "slots": 3})
+    tid = _task(api, pool="etl").json()["tid"]
+    api.post(f"/api/v1/tasks/{tid}/run")  # no agent here: it waits ACTIVE, no reason yet
+    body = api.get("/metrics").text
+    assert 'almanac_pool_slots{instance="default",pool="etl"} 3.0' in body
+    assert 'almanac_pool_used_slots{instance="default",pool="etl"} 0.0' in body
+    assert 'almanac_queue_depth{reason="none"} 1.0' in body
+    assert 'almanac_queue_depth{reason="pool"} 0.0' in body

@@ -24,6 +24,7 @@ from app.hub.fake_agent import ACCEPT, DEAF, FakeAgent, agent_token
 from app.protocol import frames as p
 from app.scheduler.admission import load_gates
 from app.scheduler.service import SchedulerService
+from app.scheduler.why import waiting_for
 from app.server import create_app
 from app.settings import Settings
 from tests.run_moves import move
@@ -148,6 +149,9 @@ async def test_a_full_pool_says_who_holds_it(world: World) -> None:
     assert world.on_agents() == runs[:2]
     reason = world.run(runs[2]).reason
     assert reason == f"waiting for pool etl: 2 of 2 slots used (runs {runs[0]}, {runs[1]})"
+    with session_scope(world.engine) as session:  # "why is this not running"
+        why = waiting_for(session, get_run(session, runs[2]), agents=[], now=world.tick())
+    assert {"kind": "pool", "pool": "etl", "detail": reason} in why
 
 
 async def test_a_migration_holds_db_main_exclusively_while_readers_share_it(
