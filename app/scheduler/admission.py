@@ -20,7 +20,11 @@ def load_gates(session: Session) -> Holdings:
         for q in session.exec(select(InstanceQuota)).all()
     }
     gates = Holdings(pools=pools, quotas=quotas)
-    held = select(Run.id, Run.instance, Run.spec).where(col(Run.status).in_(ON_AGENT))
-    for run_id, instance, spec in session.exec(held).all():
-        gates.hold(ask_of(int(run_id or 0), instance, spec or {}))
+    # Only the spec's admission keys: a spec's sealed environment can be large.
+    keys = ("pool", "pool_slots", "locks", "cpus", "gpus", "gpu_count")
+    held = select(Run.id, Run.instance, *(Run.spec[k] for k in keys)).where(
+        col(Run.status).in_(ON_AGENT)
+    )
+    for run_id, instance, *values in session.execute(held).all():
+        gates.hold(ask_of(int(run_id or 0), instance, dict(zip(keys, values, strict=True))))
     return gates
