@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from app.client.errors import AlmanacAPIError, check
+from app.client.pools import Pools, Quotas
 from app.client.resources import (
     Adhoc,
     Alerts,
@@ -53,6 +54,8 @@ class Almanac:
         self.definitions = Definitions(self)
         self.integrations = Integrations(self)
         self.alerts = Alerts(self)
+        self.pools = Pools(self)
+        self.quotas = Quotas(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:

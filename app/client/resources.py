@@ -50,9 +50,10 @@ class Tasks(_Namespace):
     def delete(self, tid: int) -> None:
         self._c.request("DELETE", f"/tasks/{tid}")
 
-    def run(self, tid: int) -> RunHandle:
-        """Force a run now."""
-        return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run"))
+    def run(self, tid: int, *, priority: int | None = None) -> RunHandle:
+        """Force a run now; `priority` (operators) replaces the task's for this run."""
+        body = {"priority": priority} if priority is not None else None
+        return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run", json=body))
 
     def forecast(self, tid: int, count: int = 10, after: str | None = None) -> JSON:
         result: JSON = self._get(f"/tasks/{tid}/forecast", count=count, after=after)
