@@ -11,6 +11,7 @@ from app.cli.calendars import calendar_app
 from app.cli.groups import group_app, register_run_actions
 from app.cli.io import register as register_io_commands
 from app.cli.outputs import register as register_output_commands
+from app.cli.pools import pool_app, quota_app
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
@@ -29,6 +30,8 @@ cli.add_typer(run_app, name="run")
 cli.add_typer(calendar_app, name="calendar")
 cli.add_typer(group_app, name="group")
 cli.add_typer(agents_app, name="agents")
+cli.add_typer(pool_app, name="pool")
+cli.add_typer(quota_app, name="quota")
 register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)

@@ -75,10 +75,13 @@ def show(tid: int) -> None:
 def force_run(
     tid: int,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the end.")] = False,
+    priority: Annotated[
+        int | None, typer.Option(help="This run's priority, -100..100 (operators).")
+    ] = None,
 ) -> None:
     """Force a run now."""
     try:
-        handle = client().tasks.run(tid)
+        handle = client().tasks.run(tid, priority=priority)
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:
             with console.status(f"run {handle.id} {handle.status}") as spinner:
