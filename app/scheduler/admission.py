@@ -20,8 +20,11 @@ def load_gates(session: Session) -> Holdings:
         for q in session.exec(select(InstanceQuota)).all()
     }
     gates = Holdings(pools=pools, quotas=quotas)
-    # Only the spec's admission keys: a spec's sealed environment can be large.
-    keys = ("pool", "pool_slots", "locks", "cpus", "gpus", "gpu_count")
+    # Only the spec's admission keys (a sealed environment can be large); resources only
+    # where a quota counts them.
+    keys: tuple[str, ...] = ("pool", "pool_slots", "locks")
+    if quotas:
+        keys += ("cpus", "gpus", "gpu_count")
     held = select(Run.id, Run.instance, *(Run.spec[k] for k in keys)).where(
         col(Run.status).in_(ON_AGENT)
     )
