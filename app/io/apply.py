@@ -75,7 +75,8 @@ def _calendar_values(item: Item) -> dict[str, Any]:
 
 
 def _group_values(item: Item) -> dict[str, Any]:
-    return {k: item[k] for k in ("name", "description", "schedule", "active", "instance")}
+    keys = ("name", "description", "schedule", "active", "instance", "pool", "pool_slots")
+    return {k: item[k] for k in (*keys, "priority", "locks")}
 
 
 def _task_values(rows: _Rows, item: Item) -> dict[str, Any]:

@@ -64,6 +64,10 @@ def database_snapshot(
                             "schedule": group.schedule,
                             "active": group.active,
                             "instance": group.instance,
+                            "pool": group.pool,
+                            "pool_slots": group.pool_slots,
+                            "priority": group.priority,
+                            "locks": group.locks,
                         }
                     )
                 ),

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 from app.models.schemas import CalendarCreate, Name, PathName, TaskCreate, _Strict
 
 FORMAT = "almanac/v1"
@@ -29,6 +30,11 @@ class GroupItem(_Strict):
     schedule: Schedule | None = None
     active: bool = True
     instance: PathName = "default"
+    # Its tasks' admission defaults; `pool` names a pool of the same instance on the server.
+    pool: PathName | None = None
+    pool_slots: PoolSlots = 1
+    priority: Priority = 0
+    locks: Locks = Field(default_factory=list)
 
 
 class TaskItem(TaskCreate):

@@ -167,3 +167,24 @@ def test_metrics_show_pool_use_and_queue_depth_by_reason(api: TestClient) -> Non
     assert 'almanac_pool_used_slots{instance="default",pool="etl"} 0.0' in body
     assert 'almanac_queue_depth{reason="none"} 1.0' in body
     assert 'almanac_queue_depth{reason="pool"} 0.0' in body
+
+
+def test_export_carries_admission_fields_and_import_checks_the_pool(api: TestClient) -> None:
+    api.post("/api/v1/pools", json={"name": "etl", "slots": 2})
+    gid = api.post(
+        "/api/v1/groups", json={"name": "g", "pool": "etl", "priority": 3, "locks": [DB]}
+    ).json()["gid"]
+    _task(api, group=gid, pool_slots=2, priority=-1)
+    document = api.get("/api/v1/export").json()
+    (task,) = document["tasks"]
+    assert (task["pool"], task["pool_slots"], task["priority"]) == (None, 2, -1)
+    (group,) = document["groups"]
+    assert (group["pool"], group["priority"], group["locks"]) == ("etl", 3, [DB])
+    again = api.post("/api/v1/import", json=document)
+    assert again.status_code == 200, again.text
+    assert api.get("/api/v1/export").json() == document
+
+    task["pool"] = "nope"
+    refused = api.post("/api/v1/import", json=document)
+    assert refused.status_code == 422 and "no pool 'nope'" in refused.text
+    assert api.get("/api/v1/export").json()["tasks"][0]["pool"] is None
