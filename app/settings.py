@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Finished runs older than this many days are pruned (None keeps everything).
     retention_days: float | None = None
+    # How runs are placed where their pool says nothing (`pool.placement`): spread (least
+    # loaded agent first) or pack (fill one agent first). ALMANAC_PLACEMENT_POLICY.
+    placement_policy: Literal["spread", "pack"] = "spread"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -91,3 +91,10 @@ def pool_users(session: Session, pool: Pool) -> list[str]:
 
 def get_quota(session: Session, instance: str) -> InstanceQuota | None:
     return session.get(InstanceQuota, instance)
+
+
+def pool_placement(session: Session, instance: str, name: str | None, default: str) -> str:
+    """The placement policy for a run of pool `name` ("spread" or "pack"): the pool's own,
+    else `default` (the server's `placement_policy` setting)."""
+    pool = find_pool(session, instance, name) if name else None
+    return pool.placement if pool is not None and pool.placement else default
