@@ -168,7 +168,7 @@ def main() -> None:
             AgentSlot(name=f"agent-{i}", labels={}, max_runs=None, running=0, docker=False)
             for i in range(10)
         ]
-        print("pools empty (each pass admits 2 runs a pool from the 1,000 it reads):")
+        print("pools empty (a pass fills every pool it reaches: 2 runs a pool):")
         _passes(engine, args.passes, agents)
         _fill_pools(engine, args.pools)
         print("pools full (every run read waits, with its reason):")

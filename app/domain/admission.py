@@ -202,13 +202,23 @@ class Holdings:
         for denial in denials:
             if denial.kind == "pool":
                 pool = self.pools.get((ask.instance, denial.name))
-                if pool is not None and pool.first_waiter is None:
+                fits = pool is not None and ask.pool_slots <= pool.slots  # it may start one day
+                if pool is not None and fits and pool.first_waiter is None:
                     pool.first_waiter = ask.run_id
             elif denial.kind == "lock":
                 wanted = {lock.name: lock.mode for lock in ask.locks}
                 state = self.locks.setdefault((ask.instance, denial.name), LockUse())
                 if wanted.get(denial.name) == "exclusive" and state.writer_waiting is None:
                     state.writer_waiting = ask.run_id
+
+    def closed_pools(self) -> list[tuple[str, str]]:
+        """Pools no run further down the queue can take a slot of now: full, or kept for a
+        run ahead."""
+        return sorted(
+            key
+            for key, pool in self.pools.items()
+            if pool.used >= pool.slots or pool.first_waiter is not None
+        )
 
     def denials(self, ask: Ask) -> list[Denial]:
         """Every gate that keeps the run waiting, quota first, then pool, then locks."""

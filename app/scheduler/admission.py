@@ -5,12 +5,18 @@ dispatch expiry, retry) releases its slots and locks at once."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
 from app.db.tables import Run
 from app.domain.admission import Holdings, Quota, ask_of
-from app.domain.states import ON_AGENT
+from app.domain.states import ON_AGENT, RunStatus
+
+DISPATCH_BATCH = 1000
 
 
 def load_gates(session: Session) -> Holdings:
@@ -31,3 +37,34 @@ def load_gates(session: Session) -> Holdings:
     for run_id, instance, *values in session.execute(held).all():
         gates.hold(ask_of(int(run_id or 0), instance, dict(zip(keys, values, strict=True))))
     return gates
+
+
+def ready_runs(session: Session, *, now: datetime, gates: Holdings) -> Iterator[Run]:
+    """Ready ACTIVE runs in queue order (priority first, then oldest; `queue_rank` is
+    -priority, so one ascending index serves it), locked for this pass: the first
+    DISPATCH_BATCH, then, once those are judged, up to as many more from behind them that do
+    not draw from a pool closed to them, so runs of a free pool are not starved behind a
+    batch of runs waiting for full ones."""
+    order = (col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
+    stmt = (
+        select(Run)
+        .where(
+            Run.status == RunStatus.ACTIVE,
+            or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
+        )
+        .order_by(*order)
+        .limit(DISPATCH_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    first = session.exec(stmt).all()
+    yield from first
+    closed = gates.closed_pools()
+    if len(first) < DISPATCH_BATCH or not closed:
+        return
+    last = first[-1]
+    pool = Run.spec["pool"].as_string()
+    behind = stmt.where(
+        tuple_(*order) > tuple_(last.queue_rank, last.trigger_time, last.id),
+        or_(pool.is_(None), tuple_(Run.instance, pool).not_in(closed)),
+    )
+    yield from session.exec(behind).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from app.db.run_commands import apply
 from app.db.sealing import box_or_none, spec_env
@@ -14,13 +14,13 @@ from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.admission import ask_of
 from app.domain.placement import AgentSlot, choose_agent
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import ON_AGENT
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
-from app.scheduler.admission import load_gates
+from app.scheduler.admission import DISPATCH_BATCH, load_gates, ready_runs
 from app.scheduler.group_runs import Blockers
 
-DISPATCH_BATCH = 1000
+__all__ = ["DISPATCH_BATCH", "dispatch_pending", "running_counts", "start_message"]
 
 
 def start_message(run: Run, box: EnvBox | None = None) -> StartRun:
@@ -50,25 +50,13 @@ def dispatch_pending(
     observe_hop: Callable[[float], None] | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
-    stmt = (
-        select(Run)
-        .where(
-            Run.status == RunStatus.ACTIVE,
-            or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
-        )
-        # Priority first (queue_rank is -priority), then oldest: a high-priority run is in
-        # the batch however many older runs wait.
-        .order_by(col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
-        .limit(DISPATCH_BATCH)
-        .with_for_update(skip_locked=True)
-    )
     sends: list[tuple[str, StartRun]] = []
     # Tasks with `queue` concurrency run one at a time, oldest first.
     busy = _tasks_on_agents(session)
     blockers = Blockers(session)
     box = box_or_none(session)  # one key ring for the pass
     gates = load_gates(session)  # pools, locks, quotas (app/domain/admission.py)
-    for run in session.exec(stmt).all():
+    for run in ready_runs(session, now=now, gates=gates):
         waiting = blockers.of(run)
         if waiting:
             more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""

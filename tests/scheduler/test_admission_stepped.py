@@ -265,3 +265,20 @@ async def test_an_instance_over_its_quota_waits_naming_it(world: World) -> None:
     await world.scheduler.dispatch_once(world.tick())
     await agent.settle()
     assert runs[2] in world.on_agents()
+
+
+async def test_a_free_pools_run_behind_a_batch_waiting_for_a_full_pool_starts(
+    world: World,
+) -> None:
+    from app.scheduler import dispatch
+
+    world.add(Pool(name="busy", slots=1), Pool(name="free", slots=1))
+    busy = world.task("busy", pool="busy")
+    free = world.task("free", pool="free")
+    agent = await world.agent()
+    older = [world.force(busy) for _ in range(dispatch.DISPATCH_BATCH + 5)]
+    world.tick()
+    newest = world.force(free)  # same priority, behind more than a batch of older runs
+    await world.scheduler.dispatch_once(world.tick())
+    await agent.settle()
+    assert world.on_agents() == [older[0], newest]
