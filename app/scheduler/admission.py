@@ -17,6 +17,7 @@ from app.domain.admission import Holdings, Quota, ask_of
 from app.domain.states import ON_AGENT, RunStatus
 
 DISPATCH_BATCH = 1000
+LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
 
 
 def load_gates(session: Session) -> Holdings:
@@ -42,29 +43,34 @@ def load_gates(session: Session) -> Holdings:
 def ready_runs(session: Session, *, now: datetime, gates: Holdings) -> Iterator[Run]:
     """Ready ACTIVE runs in queue order (priority first, then oldest; `queue_rank` is
     -priority, so one ascending index serves it), locked for this pass: the first
-    DISPATCH_BATCH, then, once those are judged, up to as many more from behind them that do
-    not draw from a pool closed to them, so runs of a free pool are not starved behind a
-    batch of runs waiting for full ones."""
+    DISPATCH_BATCH; then, once those are judged, up to as many more from the LOOKAHEAD runs
+    behind them that do not draw from a pool closed to them, so the runs of a free pool are
+    not starved behind a batch waiting for full pools."""
     order = (col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
-    stmt = (
-        select(Run)
-        .where(
-            Run.status == RunStatus.ACTIVE,
-            or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
-        )
-        .order_by(*order)
-        .limit(DISPATCH_BATCH)
-        .with_for_update(skip_locked=True)
+    ready = (
+        Run.status == RunStatus.ACTIVE,
+        or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
     )
-    first = session.exec(stmt).all()
+    stmt = select(Run).where(*ready).order_by(*order)
+    first = session.exec(stmt.limit(DISPATCH_BATCH).with_for_update(skip_locked=True)).all()
     yield from first
-    closed = gates.closed_pools()
+    closed = set(gates.closed_pools())
     if len(first) < DISPATCH_BATCH or not closed:
         return
     last = first[-1]
-    pool = Run.spec["pool"].as_string()
-    behind = stmt.where(
-        tuple_(*order) > tuple_(last.queue_rank, last.trigger_time, last.id),
-        or_(pool.is_(None), tuple_(Run.instance, pool).not_in(closed)),
+    after = tuple_(*order) > tuple_(last.queue_rank, last.trigger_time, last.id)
+    # Only the pool key of the runs behind (not their specs), filtered here: a bounded scan.
+    window = (
+        select(Run.id, Run.instance, Run.spec["pool"].as_string())
+        .where(*ready, after)
+        .order_by(*order)
+        .limit(LOOKAHEAD)
     )
-    yield from session.exec(behind).all()
+    ids = [
+        run_id
+        for run_id, instance, pool in session.execute(window).all()
+        if not pool or (instance, pool) not in closed
+    ][:DISPATCH_BATCH]
+    if ids:
+        more = stmt.where(col(Run.id).in_(ids)).with_for_update(skip_locked=True)
+        yield from session.exec(more).all()
