@@ -1,6 +1,6 @@
 """Per-instance quotas: how many runs, cores and GPUs one instance's runs may hold at once.
-Everyone reads the quotas of their instances; only a superadmin or an admin of every
-instance sets them (an instance's own admin raising its quota would defeat its purpose)."""
+Everyone reads the quotas of their instances; only an admin or superadmin granted every
+instance (`*`) sets them (an instance's own admin raising its quota would defeat its purpose)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from app.services.actor import Actor
 
 def _require_quota_writer(actor: Actor) -> None:
     actor.require(Role.ADMIN)
-    if not (actor.at_least(Role.SUPERADMIN) or actor.scope.everything):
-        raise Forbidden("quotas: only a superadmin or an admin of every instance sets them")
+    if not actor.scope.everything:
+        raise Forbidden("quotas: only an admin (or superadmin) of every instance sets them")
 
 
 def _public(session: Session, row: InstanceQuota) -> QuotaPublic:

@@ -174,6 +174,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
+    ("GET", f"{API}/pools"): R(V, LIST),
+    ("POST", f"{API}/pools"): R(A, BODY),
+    ("GET", f"{API}/pools/{{name}}"): R(V, PATH),
+    ("PATCH", f"{API}/pools/{{name}}"): R(A, PATH),
+    ("DELETE", f"{API}/pools/{{name}}"): R(A, PATH),
+    ("GET", f"{API}/quotas"): R(V, LIST),
+    ("GET", f"{API}/quotas/{{instance}}"): R(V, PATH),
+    # a quota bounds an instance against the others: only a caller granted every instance
+    ("PUT", f"{API}/quotas/{{instance}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/quotas/{{instance}}"): R(A, GLOBAL),
     ("GET", f"{API}/integrations"): R(A, LIST),
     ("POST", f"{API}/integrations"): R(A, BODY),
     ("GET", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
@@ -217,6 +227,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
+    ("GET", "/pools"): R(V, page=True),
+    ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
     ("GET", "/calendars/{name}/edit"): R(V, page=True),
@@ -627,6 +639,29 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): lambda w, i, r: Call(
         f"{API}/adhoc/{w.batch(i)}/kill"
     ),
+    ("GET", f"{API}/pools"): lambda w, i, r: (
+        lambda name: Call(f"{API}/pools", marker=f'"name":"{name}"')
+    )(w.pool(i)),
+    ("POST", f"{API}/pools"): lambda w, i, r: Call(
+        f"{API}/pools", json={"name": f"pool-{r}-{i}", "slots": 2, "instance": i}
+    ),
+    ("GET", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}
+    ),
+    ("PATCH", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}, json={"slots": 3}
+    ),
+    ("DELETE", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}
+    ),
+    ("GET", f"{API}/quotas"): lambda w, i, r: Call(
+        f"{API}/quotas", marker=f'"instance":"{w.quota(i)}"'
+    ),
+    ("GET", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
+    ("PUT", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(
+        f"{API}/quotas/{i}", json={"max_runs": 7}
+    ),
+    ("DELETE", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),
@@ -719,6 +754,8 @@ CALLS: dict[tuple[str, str], Build] = {
         lambda name: Call(f"/agents/{name}/drain", effect=lambda: w.draining(name))
     )(w.agent()),
     ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
+    ("GET", "/pools"): lambda w, i, r: Call("/pools"),
+    ("GET", "/pools/{instance}/{name}"): lambda w, i, r: Call(f"/pools/{i}/{w.pool(i)}"),
     ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
     ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
     ("GET", "/calendars/{name}/edit"): lambda w, i, r: Call(f"/calendars/{w.calendar()}/edit"),
