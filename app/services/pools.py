@@ -20,28 +20,53 @@ from app.models.admission_schemas import PoolCreate, PoolPublic, PoolUpdate, Que
 from app.services.actor import Actor
 
 QUEUE_SHOWN = 100
+Key = tuple[str, str]
+# Per (instance, pool): the runs holding slots (id, slots), and how many wait.
+Occupancy = tuple[dict[Key, list[tuple[int, int]]], dict[Key, int]]
 
 
 def _in_pool(pool: Pool) -> Any:
     return (Run.instance == pool.instance) & (Run.spec["pool"].as_string() == pool.name)
 
 
-def pool_public(session: Session, pool: Pool, *, queue: bool = False) -> PoolPublic:
-    held = session.exec(
-        select(Run.id, Run.spec).where(_in_pool(pool), col(Run.status).in_(ON_AGENT))
-    ).all()
-    waiting = session.exec(
-        select(func.count()).select_from(Run).where(_in_pool(pool), Run.status == RunStatus.ACTIVE)
-    ).one()
+def _occupancy(session: Session, where: Any) -> Occupancy:
+    pool = Run.spec["pool"].as_string()
+    slots = Run.spec["pool_slots"].as_integer()
+    held: dict[Key, list[tuple[int, int]]] = {}
+    for run_id, instance, name, count in session.execute(
+        select(Run.id, Run.instance, pool, slots).where(where, col(Run.status).in_(ON_AGENT))
+    ).all():
+        held.setdefault((instance, name), []).append((int(run_id), int(count or 1)))
+    waiting: dict[Key, int] = {
+        (instance, name): int(count)
+        for instance, name, count in session.execute(
+            select(Run.instance, pool, func.count())
+            .where(where, Run.status == RunStatus.ACTIVE)
+            .group_by(Run.instance, pool)
+        ).all()
+    }
+    return held, waiting
+
+
+def pool_public(
+    session: Session,
+    pool: Pool,
+    *,
+    queue: bool = False,
+    occupancy: Occupancy | None = None,
+) -> PoolPublic:
+    held, waiting = occupancy or _occupancy(session, _in_pool(pool))
+    key = (pool.instance, pool.name)
+    holders = held.get(key, [])
     return PoolPublic(
         name=pool.name,
         instance=pool.instance,
         slots=pool.slots,
         description=pool.description,
         placement=pool.placement,
-        used=sum(int(spec.get("pool_slots") or 1) for _, spec in held),
-        holders=sorted(int(rid or 0) for rid, _ in held),
-        waiting=int(waiting),
+        used=sum(slots for _, slots in holders),
+        holders=sorted(run_id for run_id, _ in holders),
+        waiting=waiting.get(key, 0),
         queued=pool_queue(session, pool) if queue else [],
         created_at=pool.created_at,
         updated_at=pool.updated_at,
@@ -94,7 +119,11 @@ def list_pools(session: Session, *, actor: Actor, instance: str | None = None) -
     if instance is not None:
         stmt = stmt.where(Pool.instance == instance)
     rows = session.exec(actor.scope.filter(stmt, Pool.instance)).all()
-    return [pool_public(session, p) for p in rows]
+    if not rows:
+        return []
+    drawing = Run.spec["pool"].as_string().is_not(None)  # one read for every pool listed
+    occupancy = _occupancy(session, drawing)
+    return [pool_public(session, p, occupancy=occupancy) for p in rows]
 
 
 def read_pool(

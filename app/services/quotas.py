@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from app.db.engine import session_scope
 from app.db.pool_tables import InstanceQuota
 from app.db.tables import Run
+from app.domain.admission import Usage
 from app.domain.roles import Role
 from app.domain.states import RunStatus
 from app.errors import Forbidden, NotFound
@@ -26,8 +27,10 @@ def _require_quota_writer(actor: Actor) -> None:
         raise Forbidden("quotas: only an admin (or superadmin) of every instance sets them")
 
 
-def _public(session: Session, row: InstanceQuota) -> QuotaPublic:
-    use = load_gates(session).usage.get(row.instance)
+def _public(
+    session: Session, row: InstanceQuota, usage: dict[str, Usage] | None = None
+) -> QuotaPublic:
+    use = (usage if usage is not None else load_gates(session).usage).get(row.instance)
     waiting = session.exec(
         select(func.count())
         .select_from(Run)
@@ -54,7 +57,8 @@ def _public(session: Session, row: InstanceQuota) -> QuotaPublic:
 def list_quotas(session: Session, *, actor: Actor) -> list[QuotaPublic]:
     stmt = select(InstanceQuota).order_by(col(InstanceQuota.instance))
     rows = session.exec(actor.scope.filter(stmt, InstanceQuota.instance)).all()
-    return [_public(session, r) for r in rows]
+    usage = load_gates(session).usage if rows else {}  # one read for every instance
+    return [_public(session, r, usage) for r in rows]
 
 
 def read_quota(session: Session, *, actor: Actor, instance: str) -> QuotaPublic:
