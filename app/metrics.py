@@ -8,12 +8,14 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.tables import Agent, LogChunk, Run
+from app.domain.admission import reason_class
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
 from app.placement_metrics import PlacementCollector
+from app.scheduler.admission import load_gates
 
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -38,6 +40,35 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _admission_metrics(engine: Engine) -> Iterator[GaugeMetricFamily]:
+    """Pool slots and use, and ACTIVE runs by the class of what they wait for."""
+    with Session(engine) as session:
+        gates = load_gates(session)
+        reasons = session.exec(
+            select(Run.reason, func.count())
+            .where(Run.status == RunStatus.ACTIVE)
+            .group_by(col(Run.reason))
+        ).all()
+    slots = GaugeMetricFamily("almanac_pool_slots", "Slots of a pool", labels=["instance", "pool"])
+    used = GaugeMetricFamily(
+        "almanac_pool_used_slots", "Slots of a pool held by runs", labels=["instance", "pool"]
+    )
+    for (instance, name), pool in sorted(gates.pools.items()):
+        slots.add_metric([instance, name], float(pool.slots))
+        used.add_metric([instance, name], float(pool.used))
+    yield slots
+    yield used
+    depth: dict[str, int] = dict.fromkeys(("pool", "lock", "quota", "agent", "other", "none"), 0)
+    for reason, count in reasons:
+        depth[reason_class(reason)] += int(count)
+    waiting = GaugeMetricFamily(
+        "almanac_queue_depth", "ACTIVE runs by what they wait for", labels=["reason"]
+    )
+    for kind, count in depth.items():
+        waiting.add_metric([kind], float(count))
+    yield waiting
 
 
 class _DatabaseCollector(Collector):
@@ -67,6 +98,7 @@ class _DatabaseCollector(Collector):
             "Runs ACTIVE, waiting to start",
             value=float(by_status.get(RunStatus.ACTIVE, 0)),
         )
+        yield from _admission_metrics(self.engine)
         online = GaugeMetricFamily("almanac_agents", "Agents by status", labels=["status"])
         for agent_status in ("online", "offline", "draining"):
             online.add_metric([agent_status], float(agents.get(agent_status, 0)))

@@ -33,6 +33,7 @@ from app.api.routes import (
     metrics,
     outputs,
     policies,
+    pools,
     run_actions,
     runs,
     tasks,
@@ -144,6 +145,7 @@ def create_app(
         variable_sets,
         agent_inputs,
         backfills,
+        pools,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

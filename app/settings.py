@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     local_agent_reserve_cores: float = 0.0
     local_agent_reserve_memory: str | None = None
     # Where dispatch puts a run among the agents it fits: `spread` (the least loaded) or
-    # `pack` (fill one agent before the next).
+    # `pack` (fill one agent before the next); a pool's own `placement` wins for its runs.
     placement_policy: Literal["spread", "pack"] = "spread"
     admin_password: str | None = None
     # An agent silent this long is offline and its runs are lost.

@@ -8,6 +8,14 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+# Every table module registers its tables on the metadata (autogenerate compares them all).
+import app.db.alert_tables
+import app.db.backfill_tables
+import app.db.login_tables
+import app.db.policy_tables
+import app.db.pool_tables
+import app.db.tables
+import app.db.variable_set_tables  # noqa: F401
 from app.db.engine import make_engine
 
 config = context.config

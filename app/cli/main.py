@@ -19,6 +19,7 @@ from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
 from app.cli.mcp_command import register as register_mcp_command
 from app.cli.outputs import register as register_output_commands
+from app.cli.pools import pool_app, quota_app
 from app.cli.runs import run_app
 from app.cli.serve import agent, db_app, server
 from app.cli.tasks import task_app
@@ -67,6 +68,8 @@ cli.add_typer(group_app, name="group")
 cli.add_typer(agents_app, name="agents")
 cli.add_typer(varset_app, name="varset")
 cli.add_typer(backfill_app, name="backfill")
+cli.add_typer(pool_app, name="pool")
+cli.add_typer(quota_app, name="quota")
 register_output_commands(run_app)
 register_run_actions(run_app)
 install_user_commands(cli, run_app)

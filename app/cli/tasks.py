@@ -79,11 +79,16 @@ def force_run(
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the end.")] = False,
     param: ParamOption = None,
     business_date: DateOption = None,
+    priority: Annotated[
+        int | None, typer.Option(help="This run's priority, -100..100 (operators).")
+    ] = None,
 ) -> None:
     """Force a run now, optionally for a business date with parameter values."""
     params = param_values(param)
     try:
-        handle = client().tasks.run(tid, business_date=business_date, params=params)
+        handle = client().tasks.run(
+            tid, business_date=business_date, params=params, priority=priority
+        )
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:  # every state the run passes through, with its time
             status = follow_run(handle, typer.echo)

@@ -18,6 +18,7 @@ import httpx
 
 from app.client.backfills import Backfills
 from app.client.errors import AlmanacAPIError, check
+from app.client.pools import Pools, Quotas
 from app.client.resources import (
     Adhoc,
     Alerts,
@@ -58,6 +59,8 @@ class Almanac:
         self.alerts = Alerts(self)
         self.variable_sets = VariableSets(self)
         self.backfills = Backfills(self)
+        self.pools = Pools(self)
+        self.quotas = Quotas(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str) -> Almanac:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from app.db.pools import check_group_admission, lock_dicts
 from app.db.tables import (
     DependencyEdge,
     Freeze,
@@ -64,6 +65,8 @@ def _check_fields(session: Session, values: dict[str, Any], instance: str, gid: 
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+    if "locks" in values:
+        values["locks"] = lock_dicts(values["locks"])
     return timing_values(values)
 
 
@@ -107,6 +110,7 @@ def create_group(session: Session, fields: dict[str, Any], *, now: datetime) -> 
     )
     group = TaskGroup(**values, created_at=now, updated_at=now)
     check_timing(session, group.schedule, group.schedules, now=now)
+    check_group_admission(session, group)
     session.add(group)
     session.flush()
     set_members(session, group, tids)
@@ -127,10 +131,14 @@ def update_group(
         check_variable_sets(
             session, values["variable_sets"], values.get("instance") or group.instance
         )
+    for required in ("pool_slots", "priority"):
+        if required in values and values[required] is None:
+            raise InvalidInput(required, "must not be null")
     for key, value in values.items():
-        setattr(group, key, [] if key == "params" and value is None else value)
+        setattr(group, key, [] if key in ("params", "locks") and value is None else value)
     if set(values) & set(TIMING_FIELDS):
         check_timing(session, group.schedule, group.schedules, now=now)
+    check_group_admission(session, group)
     group.updated_at = now
     if tids is not None:
         set_members(session, group, tids)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.db import run_event_rows
+from app.db.run_admission import settle_admission
 from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
@@ -112,6 +113,7 @@ def local_date(at: datetime, schedule: Mapping[str, Any] | None) -> date:
 
 def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
     """Store new runs, each with its first event (`detail`): one flush for all of them."""
+    settle_admission(session, [run for run, _ in runs])
     session.add_all([run for run, _ in runs])
     session.flush()
     for run, detail in runs:

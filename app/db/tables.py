@@ -54,6 +54,11 @@ class TaskGroup(SQLModel, table=True):
     params: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # Names of the variable sets (of the same instance) its runs see as ${var.NAME}
     variable_sets: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Admission (app/domain/admission.py): its tasks' defaults.
+    pool: str | None = Field(default=None, max_length=200)
+    pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -99,6 +104,12 @@ class Task(SQLModel, table=True):
     instance: str = Field(default="default", max_length=100, index=True)
     params: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     variable_sets: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Admission: None takes the group's pool (with its pool_slots) and priority (else 0);
+    # locks add to the group's.
+    pool: str | None = Field(default=None, max_length=200)
+    pool_slots: int | None = None
+    priority: int | None = None
+    locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
@@ -168,6 +179,8 @@ class Run(SQLModel, table=True):
         Index("ix_run_status_id", "status", "id"),
         Index("ix_run_task_id", "task_id", "id"),
         Index("ix_run_trigger_time", "trigger_time"),
+        # The dispatch queue's order: priority first, then oldest (app/scheduler/dispatch.py).
+        Index("ix_run_queue", "status", "queue_rank", "trigger_time", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -210,6 +223,10 @@ class Run(SQLModel, table=True):
     # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
     results: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     backfill_id: int | None = Field(default=None, index=True)
+    # Higher first; copied from the task or group (a force run may raise it).
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # -priority: one ascending index serves "priority desc, trigger_time, id".
+    queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()

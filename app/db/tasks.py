@@ -9,6 +9,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from app.db.capacity_check import REQUEST_FIELDS, check_fits_somewhere, task_request
+from app.db.pools import check_task_admission, lock_dicts
 from app.db.sealing import write_task_env
 from app.db.tables import DependencyEdge, Freeze, Run, RunEvent, Task, TaskGroup
 from app.db.timing_fields import TIMING_FIELDS, check_timing, timing_values
@@ -43,7 +44,10 @@ def _check_references(
 
 
 def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
-    return timing_values({_RENAMED.get(k, k): v for k, v in fields.items()})
+    values = {_RENAMED.get(k, k): v for k, v in fields.items()}
+    if "locks" in values:
+        values["locks"] = lock_dicts(values["locks"])
+    return timing_values(values)
 
 
 def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> Task:
@@ -57,6 +61,7 @@ def create_task(session: Session, fields: dict[str, Any], *, now: datetime) -> T
     task = Task(**values, created_at=now, updated_at=now)
     check_timing(session, task.schedule, task.schedules, now=now)
     check_fits_somewhere(session, task_request(task))
+    check_task_admission(session, task)
     write_task_env(session, task, sealed)
     session.add(task)
     session.flush()
@@ -88,6 +93,7 @@ def update_task(session: Session, task: Task, changed: dict[str, Any], *, now: d
         if task.gpus and task.gpu_count:
             raise InvalidInput("gpu_count", "give either gpus (indices) or gpu_count, not both")
         check_fits_somewhere(session, task_request(task))
+    check_task_admission(session, task)
     task.updated_at = now
     session.add(task)
     session.flush()

@@ -90,6 +90,10 @@ def _group_values(item: Item) -> dict[str, Any]:
         "instance",
         "params",
         "variable_sets",
+        "pool",
+        "pool_slots",
+        "priority",
+        "locks",
     )
     return {k: item[k] for k in keys if k in item}
 

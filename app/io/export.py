@@ -71,6 +71,10 @@ def database_snapshot(
                             "instance": group.instance,
                             "params": group.params,
                             "variable_sets": group.variable_sets,
+                            "pool": group.pool,
+                            "pool_slots": group.pool_slots,
+                            "priority": group.priority,
+                            "locks": group.locks,
                         }
                     )
                 ),

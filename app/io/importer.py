@@ -13,6 +13,7 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
+from app.db.pool_tables import Pool
 from app.db.tables import Agent
 from app.io.export import database_snapshot
 from app.io.parse import FileContent, parse_document
@@ -138,6 +139,7 @@ def plan_import(
             agents=known_agents(session),
             granted=granted,
             problems=[],
+            pools={(p.instance, p.name): p.slots for p in session.exec(select(Pool)).all()},
         )
     )
     if problems:

@@ -3,8 +3,9 @@ acyclic dependencies. Checked on the state the import would leave, for the file'
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from dataclasses import field as default
 
 from app.db.placeholder_checks import declared_names
 from app.domain.calendars import find_cycle, validate_calendar_fields
@@ -25,6 +26,19 @@ class Checker:
     agents: Collection[str]
     granted: Collection[str] | None  # None: every instance
     problems: list[ImportProblem]
+    pools: Mapping[tuple[str, str], int] = default(default_factory=dict)  # (instance, name): slots
+
+    def pool_ref(self, label: str, item: Item, slots: int | None) -> None:
+        """Pools are not in documents: a pool named must exist on the server, in the item's
+        instance, with room for the slots a run asks."""
+        name = item.get("pool")
+        if not name:
+            return
+        found = self.pools.get((item["instance"], name))
+        if found is None:
+            self.flag(label, "pool", f"no pool {name!r} in instance {item['instance']!r}")
+        elif slots is not None and slots > found:
+            self.flag(label, "pool_slots", f"{slots} is more than pool {name!r} has ({found})")
 
     def flag(self, label: str, field: str, text: str) -> None:
         self.problems.append(problem(label, field, text))
@@ -55,6 +69,7 @@ def check_state(checker: Checker) -> list[ImportProblem]:
     for label, _key, item in checker.own("group"):
         checker.granted_instance(label, item["instance"])
         checker.calendar_ref(label, item)
+        checker.pool_ref(label, item, item.get("pool_slots"))
     _check_tasks(checker)
     _check_dependencies(checker)
     _check_group_dependencies(checker)
@@ -88,6 +103,7 @@ def _check_tasks(checker: Checker) -> None:
     for label, key, item in checker.own("task"):
         checker.granted_instance(label, item["instance"])
         checker.calendar_ref(label, item)
+        checker.pool_ref(label, item, item.get("pool_slots"))
         group = item["group"]
         if group is not None and (item["instance"], group) not in groups:
             checker.flag(

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.models.admission_schemas import Locks, PathName, PoolSlots, Priority
 from app.models.schemas import GpuCount, Memory, Mount, NumaNode, RunPublic, check_gpu_choice
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -41,6 +42,10 @@ class AdhocRequest(BaseModel):
     run_as_user: str | None = Field(default=None, max_length=100)
     max_run_seconds: float | None = Field(default=None, gt=0)
     instance: Name = "default"
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks = Field(default_factory=list)
 
     _one_gpu_choice = field_validator("gpu_count")(check_gpu_choice)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import (
     Name,
@@ -33,6 +34,11 @@ class GroupCreate(_Strict):
     tasks: list[int] = Field(default_factory=list, max_length=10_000)
     params: ParamDeclarations = Field(default_factory=list)
     variable_sets: VariableSetNames = Field(default_factory=list)
+    # Its tasks' defaults (docs/reference/pools-locks-priorities.md).
+    pool: PathName | None = None
+    pool_slots: PoolSlots = 1
+    priority: Priority = 0
+    locks: Locks = Field(default_factory=list)
 
 
 class GroupUpdate(_Strict):
@@ -46,6 +52,10 @@ class GroupUpdate(_Strict):
     tasks: list[int] | None = Field(default=None, max_length=10_000)
     params: ParamDeclarations | None = None
     variable_sets: VariableSetNames | None = None
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks | None = None
 
 
 class GroupPublic(BaseModel):
@@ -61,6 +71,10 @@ class GroupPublic(BaseModel):
     params: list[dict[str, Any]] = Field(default_factory=list)
     upstream_groups: list[int]
     variable_sets: list[str] = Field(default_factory=list)
+    pool: str | None = None
+    pool_slots: int = 1
+    priority: int = 0
+    locks: list[dict[str, str]] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None

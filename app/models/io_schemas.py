@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import (
     CalendarCreate,
@@ -43,6 +44,11 @@ class GroupItem(_Strict):
     instance: PathName = "default"
     params: ParamDeclarations = Field(default_factory=list)
     variable_sets: VariableSetNames = Field(default_factory=list)
+    # Its tasks' admission defaults; `pool` names a pool of the same instance on the server.
+    pool: PathName | None = None
+    pool_slots: PoolSlots = 1
+    priority: Priority = 0
+    locks: Locks = Field(default_factory=list)
 
 
 class TaskItem(TaskCreate):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.domain.params import check_declarations, normalized_declarations
+from app.models.admission_schemas import Priority
 
 _DECLARATION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -53,6 +54,8 @@ class RunRequest(BaseModel):
 
     business_date: date | None = None
     params: ParamValues = Field(default_factory=dict)
+    # This run's priority instead of the task's (operators and above; app/domain/admission.py).
+    priority: Priority | None = None
 
 
 class RerunRequest(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import (
 from app.domain.blackouts import BlackoutList
 from app.domain.names import plain_name, visible_name
 from app.domain.schedules import Schedule
+from app.models.admission_schemas import Locks, PoolSlots, Priority
 from app.models.param_schemas import ParamDeclarations
 
 # A task's or group's extra schedules (the main one is `schedule`).
@@ -90,6 +91,11 @@ class TaskFields(_Strict):
     instance: PathName = "default"
     params: ParamDeclarations = Field(default_factory=list)
     variable_sets: VariableSetNames = Field(default_factory=list)
+    # Admission (docs/reference/pools-locks-priorities.md): null takes the group's.
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks = Field(default_factory=list)
 
 
 def _command(value: str) -> str:
@@ -141,6 +147,10 @@ class TaskUpdate(_Strict):
     instance: PathName | None = None
     params: ParamDeclarations | None = None
     variable_sets: VariableSetNames | None = None
+    pool: PathName | None = None
+    pool_slots: PoolSlots | None = None
+    priority: Priority | None = None
+    locks: Locks | None = None
 
     @field_validator("command")
     @classmethod
@@ -184,6 +194,10 @@ class TaskPublic(BaseModel):
     instance: str
     params: list[dict[str, Any]] = Field(default_factory=list)
     variable_sets: list[str] = Field(default_factory=list)
+    pool: str | None = None
+    pool_slots: int | None = None
+    priority: int | None = None
+    locks: list[dict[str, str]] = Field(default_factory=list)
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -219,6 +233,7 @@ class RunPublic(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
     results: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 0
 
 
 class RunDetail(RunPublic):

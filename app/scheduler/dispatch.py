@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import String, cast
-from sqlmodel import Session, and_, col, or_, select
+from sqlmodel import Session, col, select
 
 from app.db.run_commands import apply
 from app.db.run_inputs import PassCache, context_for, expand_spec
@@ -18,21 +18,24 @@ from app.db.tables import Agent, Run
 from app.db.variable_sets import pin_variables
 from app.domain import run_commands as c
 from app.domain import run_spec
+from app.domain.admission import ask_of
 from app.domain.capacity import Allocation, capacity_of
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, Policy
 from app.domain.placer import Placer
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import ON_AGENT
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
+from app.scheduler.admission import DISPATCH_BATCH, load_gates, lookahead, ready_page
 from app.scheduler.group_runs import Blockers
 
-DISPATCH_BATCH = 1000
-# A pass reads the next page of ready runs (oldest first) while the page before placed
+# A pass reads the next page of ready runs (queue order) while the page before placed
 # some, so a burst of 10,000 starts in one pass; at most this many pages a pass. A page
-# that placed nothing ends the pass: runs further back wait until the head of the queue
-# moves (a pass reads no more than it can use when nothing fits).
+# that placed nothing ends the pass, after a look behind it for runs of pools that are open
+# (app/scheduler/admission.py `lookahead`).
 DISPATCH_PAGES = 10
+
+__all__ = ["DISPATCH_BATCH", "dispatch_pending", "running_counts", "start_message"]
 
 
 def start_message(
@@ -79,27 +82,6 @@ def _gpus_held(run: Run) -> list[int]:
     return list(run.spec.get("gpus") or [])
 
 
-def _ready_page(session: Session, now: datetime, after: Run | None) -> list[Run]:
-    """The next DISPATCH_BATCH ready ACTIVE runs, oldest first, after `after`."""
-    stmt = select(Run).where(
-        Run.status == RunStatus.ACTIVE,
-        or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
-    )
-    if after is not None:
-        stmt = stmt.where(
-            or_(
-                col(Run.trigger_time) > after.trigger_time,
-                and_(col(Run.trigger_time) == after.trigger_time, col(Run.id) > after.id),
-            )
-        )
-    stmt = (
-        stmt.order_by(col(Run.trigger_time), col(Run.id))
-        .limit(DISPATCH_BATCH)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.exec(stmt).all())
-
-
 def dispatch_pending(
     session: Session,
     *,
@@ -108,55 +90,105 @@ def dispatch_pending(
     observe_hop: Callable[[float], None] | None = None,
     policy: Policy = "spread",
 ) -> list[tuple[str, StartRun]]:
-    """Assign ready ACTIVE runs to agents; returns the start messages to send after commit."""
-    sends: list[tuple[str, StartRun]] = []
-    # Tasks with `queue` concurrency run one at a time, oldest first.
-    busy = _tasks_on_agents(session)
-    blockers = Blockers(session)
-    box = box_or_none(session)  # one key ring for the pass
-    placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
-    cache = PassCache()  # one read of each task, group and calendar for the pass
+    """Assign ready ACTIVE runs to agents, in queue order; returns the start messages to
+    send after commit."""
+    this = _Pass(session, now, agents, policy, observe_hop)
     after: Run | None = None
     for _ in range(DISPATCH_PAGES):
-        page = _ready_page(session, now, after)
-        cache.preload(session, page)
-        placed_before = len(sends)
-        for run in page:
-            waiting = blockers.of(run)
-            if waiting:
-                more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
-                _wait(run, str(waiting[0]["detail"]) + more)
-                continue
-            queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
-            if queued and run.task_id in busy:
-                _wait(run, "waiting for the previous run of this task to finish")
-                continue
-            placed = placer.place(run.spec)
-            if queued:
-                busy.add(run.task_id or 0)
-            if isinstance(placed, str):
-                _wait(run, placed)
-                continue
-            if not _as_approved(session, run, now):
-                continue
-            released = blockers.released_at(run) if observe_hop else None
-            if observe_hop and released is not None:
-                observe_hop((now - released).total_seconds())
-            run.allocation = placed.allocation.to_json()
-            try:
-                environment = run_inputs_environment(session, run)  # pins its variables
-                message = start_message(run, box, context_for(session, run, cache), environment)
-            except PlaceholderError as exc:
-                run.allocation = None  # it holds nothing: it ends here
-                apply(session, run, c.ExpansionFailed(str(exc)), now=now)
-                continue
-            message.inputs = upstream_outputs(session, run)
-            apply(session, run, c.Dispatch(placed.agent.name), now=now)
-            sends.append((placed.agent.name, message))
-        if len(page) < DISPATCH_BATCH or len(sends) == placed_before:
-            break  # read all, or this page placed nothing: the next would place nothing
+        page = ready_page(session, now=now, after=after)
+        placed_before = len(this.sends)
+        this.judge_all(page)
+        if len(page) < DISPATCH_BATCH:
+            break  # read all that is ready
+        if len(this.sends) == placed_before:  # the head waits: look behind it, then stop
+            this.judge_all(lookahead(session, now=now, gates=this.gates, last=page[-1]))
+            break
         after = page[-1]
-    return sends
+    return this.sends
+
+
+class _Pass:
+    """One dispatch pass: what it read once (agents' room, gates, key ring, rows its runs
+    name) and the starts it decided."""
+
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        agents: Sequence[AgentSlot],
+        policy: Policy,
+        observe_hop: Callable[[float], None] | None,
+    ) -> None:
+        self.session, self.now, self.observe_hop = session, now, observe_hop
+        self.sends: list[tuple[str, StartRun]] = []
+        # Tasks with `queue` concurrency run one at a time, oldest first.
+        self.busy = _tasks_on_agents(session)
+        self.blockers = Blockers(session)
+        self.box = box_or_none(session)  # one key ring for the pass
+        self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
+        self.gates = load_gates(session)  # pools, locks, quotas (app/domain/admission.py)
+        self.cache = PassCache()  # one read of each task, group and calendar
+
+    def judge_all(self, runs: Sequence[Run]) -> None:
+        self.cache.preload(self.session, runs)
+        for run in runs:
+            self.judge(run)
+
+    def judge(self, run: Run) -> None:
+        """Start `run` on an agent, or say why it waits."""
+        reason = self._blocked(run)
+        if reason is not None:
+            _wait(run, reason)
+            return
+        ask = ask_of(run.id or 0, run.instance, run.spec)
+        denials = self.gates.denials(ask)
+        if denials:
+            self.gates.refuse(ask, denials)
+            _wait(run, denials[0].detail)
+            return
+        placed = self.placer.place(run.spec)
+        if isinstance(placed, str):
+            _wait(run, placed)
+            return
+        if not _as_approved(self.session, run, self.now):
+            return
+        run.allocation = placed.allocation.to_json()
+        message = self._message(run)
+        if message is None:
+            return
+        self.gates.take(ask)
+        released = self.blockers.released_at(run) if self.observe_hop else None
+        if self.observe_hop and released is not None:
+            self.observe_hop((self.now - released).total_seconds())
+        apply(self.session, run, c.Dispatch(placed.agent.name), now=self.now)
+        self.sends.append((placed.agent.name, message))
+
+    def _blocked(self, run: Run) -> str | None:
+        """Upstreams not done, or the previous run of a `queue` task still going."""
+        waiting = self.blockers.of(run)
+        if waiting:
+            more = f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""
+            return str(waiting[0]["detail"]) + more
+        queued = run.spec.get("concurrency") == "queue" and run.task_id is not None
+        if queued and run.task_id in self.busy:
+            return "waiting for the previous run of this task to finish"
+        if queued:
+            self.busy.add(run.task_id or 0)
+        return None
+
+    def _message(self, run: Run) -> StartRun | None:
+        """The start frame with placeholders expanded; None (the run failed) when one names
+        a value the run lacks."""
+        try:
+            environment = run_inputs_environment(self.session, run)  # pins its variables
+            context = context_for(self.session, run, self.cache)
+            message = start_message(run, self.box, context, environment)
+        except PlaceholderError as exc:
+            run.allocation = None  # it holds nothing: it ends here
+            apply(self.session, run, c.ExpansionFailed(str(exc)), now=self.now)
+            return None
+        message.inputs = upstream_outputs(self.session, run)
+        return message
 
 
 def run_inputs_environment(session: Session, run: Run) -> dict[str, str]:

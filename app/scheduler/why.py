@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
+from app.domain.admission import ask_of, is_gate_reason
 from app.domain.capacity import request_of
 from app.domain.placement import AgentSlot, choose_agent
 from app.domain.states import ON_AGENT, RunStatus
+from app.scheduler.admission import load_gates
 from app.scheduler.group_runs import Blockers
 
 
@@ -65,9 +67,22 @@ def waiting_for(
                     "detail": f"waiting for run {earlier[0]} of this task ({earlier[1]})",
                 }
             )
+    items += _gates(session, run)
     choice = choose_agent(run.spec, agents, offline=offline)
     if isinstance(choice, str):
         items.append({"kind": "agent", "detail": choice, "request": request_of(run.spec).words()})
+    return items
+
+
+def _gates(session: Session, run: Run) -> list[dict[str, Any]]:
+    """Pools, locks and quotas that keep the run waiting; a place kept by a run ahead in the
+    queue is known only to the last dispatch pass, so its reason is repeated."""
+    denials = load_gates(session).denials(ask_of(run.id or 0, run.instance, run.spec))
+    items: list[dict[str, Any]] = [
+        {"kind": d.kind, d.kind: d.name, "detail": d.detail} for d in denials
+    ]
+    if not items and run.status is RunStatus.ACTIVE and run.reason and is_gate_reason(run.reason):
+        items.append({"kind": "queue", "detail": run.reason})
     return items
 
 

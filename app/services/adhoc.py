@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, select
 from app.control_relay import ControlRelay, Delivery
 from app.db.capacity_check import check_fits_somewhere
 from app.db.engine import session_scope
+from app.db.pools import check_pool, lock_dicts
 from app.db.runs import create_run
 from app.db.sealing import box_of
 from app.db.tables import Agent, Run
@@ -65,6 +66,11 @@ def _spec(body: AdhocRequest, agent: str, sealed: str | None = None) -> dict[str
         "labels": {},
         "task_name": None,
         "concurrency": "allow",
+        # Admission: settled onto the run when it is stored (app/db/run_admission.py).
+        "pool": body.pool,
+        "pool_slots": body.pool_slots or 1,
+        "locks": lock_dicts(body.locks),
+        "priority": body.priority or 0,
     }
 
 
@@ -131,6 +137,7 @@ def submit_batch(
     batch_id = uuid.uuid4().hex
     verb = "started" if status is RunStatus.ACTIVE else "submitted for approval"
     with session_scope(engine) as session:
+        check_pool(session, instance=body.instance, pool=body.pool, slots=body.pool_slots)
         sealed = box_of(session).seal(EnvValues(env=dict(body.env)))
         enforce(session, actor.role, _spec(body, ""), body.instance)  # before who is online
         chosen = _agents(session, body)

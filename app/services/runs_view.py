@@ -33,6 +33,7 @@ def run_public(run: Run) -> RunPublic:
         business_date=run.business_date,
         params=dict(run.params or {}),
         results=dict(run.results or {}),
+        priority=run.priority,
     )
 
 

@@ -12,6 +12,7 @@ from app.db import tasks as task_rows
 from app.db.engine import session_scope
 from app.db.moves import carry_task_extras
 from app.db.placeholder_checks import check_task_placeholders
+from app.db.run_admission import set_priority
 from app.db.runs import create_run, task_spec
 from app.db.tables import Task, TaskGroup
 from app.db.unit_of_work import record
@@ -217,10 +218,14 @@ def force_run(
     now: datetime,
     tid: int,
     request: RunRequest | None = None,
+    priority: int | None = None,
 ) -> RunPublic:
     """Run now, for the given business date and parameter values (`request`). A run a
-    `user` submits waits in PENDING_APPROVAL for an operator."""
+    `user` submits waits in PENDING_APPROVAL for an operator. `priority` (operators and
+    above) replaces the task's for this run."""
     actor.require(Role.USER)
+    if priority is not None and not actor.at_least(Role.OPERATOR):
+        raise Forbidden("priority: only an operator or above sets a run's priority")
     status = submission_status(actor.role)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)
@@ -239,6 +244,9 @@ def force_run(
             business_date=business_date,
             params=params,
         )
+        if priority is not None:
+            set_priority(run, priority)
+            session.flush()
         public = run_public(run)
         actor.audit(
             session,

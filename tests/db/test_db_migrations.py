@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
+import app.db.pool_tables
 import app.db.tables  # noqa: F401
 from app.bootstrap import alembic_config
 from app.db.engine import make_engine
@@ -33,6 +34,8 @@ EXPECTED_TABLES = {
     "run_output",
     "audit_event",
     "integration",
+    "pool",
+    "instance_quota",
 }
 
 

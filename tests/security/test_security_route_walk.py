@@ -194,6 +194,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/variable-sets/{{name}}"): R(V, PATH),
     ("PATCH", f"{API}/variable-sets/{{name}}"): R(A, PATH),
     ("DELETE", f"{API}/variable-sets/{{name}}"): R(A, PATH),
+    ("GET", f"{API}/pools"): R(V, LIST),
+    ("POST", f"{API}/pools"): R(A, BODY),
+    ("GET", f"{API}/pools/{{name}}"): R(V, PATH),
+    ("PATCH", f"{API}/pools/{{name}}"): R(A, PATH),
+    ("DELETE", f"{API}/pools/{{name}}"): R(A, PATH),
+    ("GET", f"{API}/quotas"): R(V, LIST),
+    ("GET", f"{API}/quotas/{{instance}}"): R(V, PATH),
+    # a quota bounds an instance against the others: only a caller granted every instance
+    ("PUT", f"{API}/quotas/{{instance}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/quotas/{{instance}}"): R(A, GLOBAL),
     ("GET", f"{API}/integrations"): R(A, LIST),
     ("POST", f"{API}/integrations"): R(A, BODY),
     ("GET", f"{API}/integrations/{{integration_id}}"): R(A, PATH),
@@ -245,6 +255,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
     ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
+    ("GET", "/pools"): R(V, page=True),
+    ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
     ("GET", "/calendars/{name}/edit"): R(V, page=True),
@@ -737,6 +749,29 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): lambda w, i, r: Call(
         f"{API}/adhoc/{w.batch(i)}/kill"
     ),
+    ("GET", f"{API}/pools"): lambda w, i, r: (
+        lambda name: Call(f"{API}/pools", marker=f'"name":"{name}"')
+    )(w.pool(i)),
+    ("POST", f"{API}/pools"): lambda w, i, r: Call(
+        f"{API}/pools", json={"name": f"pool-{r}-{i}", "slots": 2, "instance": i}
+    ),
+    ("GET", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}
+    ),
+    ("PATCH", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}, json={"slots": 3}
+    ),
+    ("DELETE", f"{API}/pools/{{name}}"): lambda w, i, r: Call(
+        f"{API}/pools/{w.pool(i)}", params={"instance": i}
+    ),
+    ("GET", f"{API}/quotas"): lambda w, i, r: Call(
+        f"{API}/quotas", marker=f'"instance":"{w.quota(i)}"'
+    ),
+    ("GET", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
+    ("PUT", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(
+        f"{API}/quotas/{i}", json={"max_runs": 7}
+    ),
+    ("DELETE", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),
@@ -876,6 +911,8 @@ CALLS: dict[tuple[str, str], Build] = {
         )
     )(w.variable_set(i)),
     ("GET", "/calendars"): lambda w, i, r: Call("/calendars"),
+    ("GET", "/pools"): lambda w, i, r: Call("/pools"),
+    ("GET", "/pools/{instance}/{name}"): lambda w, i, r: Call(f"/pools/{i}/{w.pool(i)}"),
     ("GET", "/calendars/new"): lambda w, i, r: Call("/calendars/new"),
     ("GET", "/calendars/{name}"): lambda w, i, r: Call(f"/calendars/{w.calendar()}"),
     ("GET", "/calendars/{name}/edit"): lambda w, i, r: Call(f"/calendars/{w.calendar()}/edit"),

@@ -213,6 +213,20 @@ class World:
         )
         return int(row.id)
 
+    def pool(self, instance: str) -> str:
+        from app.db.pool_tables import Pool
+
+        row = self._add(Pool(name=_uid("pool"), instance=instance, slots=2))
+        return str(row.name)
+
+    def quota(self, instance: str) -> str:
+        from app.db.pool_tables import InstanceQuota
+
+        with session_scope(self.engine) as session:
+            if session.get(InstanceQuota, instance) is None:
+                session.add(InstanceQuota(instance=instance, max_runs=5))
+        return instance
+
     def calendar(self) -> str:
         row = self._add(Calendar(name=_uid("cal"), created_at=self.now(), updated_at=self.now()))
         return str(row.name)

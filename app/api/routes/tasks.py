@@ -95,9 +95,15 @@ def force_run(
     body: Annotated[RunRequest | None, Body()] = None,
 ) -> RunPublic:
     """Run now, optionally for a business date with parameter values ("run for date"). A run
-    a `user` submits waits in PENDING_APPROVAL for an operator."""
+    a `user` submits waits in PENDING_APPROVAL for an operator. `priority` (operators and
+    above) replaces the task's for this run."""
     return tasks.force_run(
-        context.engine, actor=actor, now=context.clock.now(), tid=tid, request=body
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        tid=tid,
+        request=body,
+        priority=body.priority if body else None,
     )
 
 

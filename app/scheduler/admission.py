@@ -1,0 +1,88 @@
+"""The admission gates as the database has them now: every pool's slots, every instance's
+quota, and what the runs on agents hold (TRIGGER to PAUSED). Holdings are derived from the
+runs' statuses, never stored, so a run that ends by any path (end, kill, lost agent,
+dispatch expiry, retry) releases its slots and locks at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, tuple_
+from sqlmodel import Session, col, or_, select
+
+from app.db.pool_tables import InstanceQuota, Pool
+from app.db.tables import Run
+from app.domain.admission import Holdings, Quota, ask_of
+from app.domain.states import ON_AGENT, RunStatus
+
+DISPATCH_BATCH = 1000
+LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
+
+
+def load_gates(session: Session) -> Holdings:
+    pools = {(p.instance, p.name): p.slots for p in session.exec(select(Pool)).all()}
+    quotas = {
+        q.instance: Quota(max_runs=q.max_runs, max_cores=q.max_cores, max_gpus=q.max_gpus)
+        for q in session.exec(select(InstanceQuota)).all()
+    }
+    gates = Holdings(pools=pools, quotas=quotas)
+    # Only the spec's admission keys (a sealed environment can be large); resources only
+    # where a quota counts them.
+    keys: tuple[str, ...] = ("pool", "pool_slots", "locks")
+    if quotas:
+        keys += ("cpus", "gpus", "gpu_count")
+    held = select(Run.id, Run.instance, *(Run.spec[k] for k in keys)).where(
+        col(Run.status).in_(ON_AGENT)
+    )
+    for run_id, instance, *values in session.execute(held).all():
+        gates.hold(ask_of(int(run_id or 0), instance, dict(zip(keys, values, strict=True))))
+    return gates
+
+
+_ORDER = (col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
+
+
+def _ready(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return (
+        col(Run.status) == RunStatus.ACTIVE,
+        or_(col(Run.not_before).is_(None), col(Run.not_before) <= now),
+    )
+
+
+def ready_page(session: Session, *, now: datetime, after: Run | None = None) -> list[Run]:
+    """The next DISPATCH_BATCH ready ACTIVE runs in queue order (priority first, then
+    oldest; `queue_rank` is -priority, so one ascending index serves it), after `after`,
+    locked for this pass."""
+    stmt = select(Run).where(*_ready(now))
+    if after is not None:
+        stmt = stmt.where(tuple_(*_ORDER) > tuple_(after.queue_rank, after.trigger_time, after.id))
+    stmt = stmt.order_by(*_ORDER).limit(DISPATCH_BATCH).with_for_update(skip_locked=True)
+    return list(session.exec(stmt).all())
+
+
+def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Run) -> list[Run]:
+    """Up to DISPATCH_BATCH runs from the LOOKAHEAD behind `last` that do not draw from a
+    pool closed to them: a page that placed nothing (waiting for full pools) does not starve
+    the runs of a free pool behind it."""
+    closed = set(gates.closed_pools())
+    if not closed:
+        return []
+    after = tuple_(*_ORDER) > tuple_(last.queue_rank, last.trigger_time, last.id)
+    # Only the pool key of the runs behind (not their specs), filtered here: a bounded scan.
+    window = (
+        select(Run.id, Run.instance, Run.spec["pool"].as_string())
+        .where(*_ready(now), after)
+        .order_by(*_ORDER)
+        .limit(LOOKAHEAD)
+    )
+    ids = [
+        run_id
+        for run_id, instance, pool in session.execute(window).all()
+        if not pool or (instance, pool) not in closed
+    ][:DISPATCH_BATCH]
+    if not ids:
+        return []
+    more = (
+        select(Run).where(col(Run.id).in_(ids)).order_by(*_ORDER).with_for_update(skip_locked=True)
+    )
+    return list(session.exec(more).all())
