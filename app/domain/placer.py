@@ -194,8 +194,11 @@ class Placer:
     def _short(self, spec: Mapping[str, object], request: Request, agents: list[AgentSlot]) -> str:
         """Why no agent takes `request` now: the first few agents' shortfalls (by name),
         how many more, and the offline agents that could."""
-        if request.empty:
-            return "waiting for a free slot on " + ", ".join(sorted(a.name for a in agents))
+        if request.empty:  # only slots count: say which agents are full and which draining
+            return "waiting for a free slot: " + ", ".join(
+                f"{a.name} is draining" if a.draining else f"{a.name} has no free slot"
+                for a in sorted(agents, key=lambda a: a.name)
+            )
         ordered = sorted(agents, key=lambda a: a.name)
         shown = [self._note(request, slot) for slot in ordered[:_SHOWN]]
         never = all(never_fits(request, capacity_for(slot, request)) for slot in ordered)

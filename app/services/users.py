@@ -10,7 +10,7 @@ current role, instances and disabled flag, so no token ever carries stale rights
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from app.db.engine import session_scope
 from app.db.tables import User
 from app.db.users import create_user, delete_user, get_user, revoke_tokens, user_snapshot
+from app.domain._walltime import check_zone_name
 from app.domain.roles import Role
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models.security_schemas import PasswordReset, UserCreate, UserPublic, UserUpdate
@@ -40,8 +41,9 @@ def user_public(user: User) -> UserPublic:
 
 
 def _check_timezone(name: str) -> None:
+    """The names a schedule accepts (IANA and tzdata's aliases; never `localtime`)."""
     try:
-        ZoneInfo(name)
+        check_zone_name(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput("timezone", f"unknown timezone {name!r}") from None
 

@@ -110,7 +110,7 @@ def test_cores_are_never_over_committed_and_max_runs_still_counts() -> None:
     ]
     slots = Placer([box("a", max_runs=1)])
     assert isinstance(slots.place({}), Placement)
-    assert slots.place({}) == "waiting for a free slot on a"
+    assert slots.place({}) == "waiting for a free slot: a has no free slot"
 
 
 def test_a_request_no_agent_could_hold_says_so() -> None:

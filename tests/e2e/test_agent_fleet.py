@@ -173,8 +173,9 @@ def gated(gate: Path) -> str:
 
 
 def waits_for_a_slot(fleet: Fleet, run_id: int, name: str) -> bool:
+    """The run waits, and its reason says the agent is draining."""
     run = fleet.run(run_id)
-    return run["status"] == "ACTIVE" and f"free slot on {name}" in (run["reason"] or "")
+    return run["status"] == "ACTIVE" and f"{name} is draining" in (run["reason"] or "")
 
 
 def test_a_drained_agent_finishes_its_work_and_takes_none_until_undrained(

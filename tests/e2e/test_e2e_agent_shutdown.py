@@ -61,7 +61,8 @@ def test_drain_finishes_running_work_and_takes_no_new_work(tmp_path: Path) -> No
             finished = http.get(f"/runs/{running}").json()
             stdout = http.get(f"/runs/{running}/logs/download").text
         assert waiting["status"] == "ACTIVE"
-        assert waiting["reason"].startswith("waiting for a free slot on a1")
+        # The reason says why: the agent drains (it takes no new work), not "no free slot".
+        assert waiting["reason"] == "waiting for a free slot: a1 is draining"
         assert finished["status"] == "SUCCESS" and stdout == "ok\n"
     finally:
         live.stop()

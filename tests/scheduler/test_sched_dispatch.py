@@ -37,7 +37,7 @@ def _slot(
         ),
         ({"image": "img"}, [_slot("a"), _slot("b", docker=True)], "b"),
         ({"image": "img"}, [_slot("a")], "waiting for an online agent with Docker"),
-        ({}, [_slot("a", running=1, max_runs=1)], "waiting for a free slot on a"),
+        ({}, [_slot("a", running=1, max_runs=1)], "waiting for a free slot: a has no free slot"),
     ],
 )
 def test_choose_agent(spec: dict[str, object], agents: list[AgentSlot], expected: str) -> None:
