@@ -325,7 +325,11 @@ class SkippedItem(BaseModel):
 
 
 class ForecastPublic(BaseModel):
-    task: int
+    # The task asked about (null for a group's forecast).
+    task: int | None = None
+    # The group whose schedule this is: the group asked about, or the task's group (a task
+    # in a group fires when its group does; its own schedule is never used).
+    group: int | None = None
     timezone: str
     occurrences: list[ForecastItem]
     skipped: list[SkippedItem]

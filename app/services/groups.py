@@ -123,7 +123,7 @@ def group_forecast(
     session: Session, *, actor: Actor, gid: int, start: datetime, count: int
 ) -> ForecastPublic:
     group = visible_group(session, actor.scope, gid)
-    return forecast_public(session, gid, group, start, count)
+    return forecast_public(session, group, start, count)
 
 
 def create_group(

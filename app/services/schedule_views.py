@@ -23,17 +23,27 @@ def forecast_start(after: datetime | None, now: datetime) -> datetime:
 
 
 def forecast_public(
-    session: Session, key: int, owner: Task | TaskGroup, start: datetime, count: int
+    session: Session,
+    owner: Task | TaskGroup,
+    start: datetime,
+    count: int,
+    *,
+    task: int | None = None,
 ) -> ForecastPublic:
     """The next `count` fire times of a task's or group's schedules, and what they skip on the
-    way (closed days, DST drops, blackouts), each with its reason."""
+    way (closed days, DST drops, blackouts), each with its reason. `task`: the task asked
+    about when `owner` is its group."""
     calendars = Calendars(session)
     timing = calendars.timing(owner)
+    if isinstance(owner, TaskGroup):
+        keys = {"task": task, "group": owner.id}
+    else:
+        keys = {"task": owner.id, "group": None}
     if timing is None:
-        return ForecastPublic(task=key, timezone="UTC", occurrences=[], skipped=[])
+        return ForecastPublic(**keys, timezone="UTC", occurrences=[], skipped=[])
     result = timing_forecast(timing, start, count, calendars.for_schedule)
     return ForecastPublic(
-        task=key,
+        **keys,
         timezone=timing.schedules[0].timezone,
         occurrences=[ForecastItem(at=o.at, local=o.local, note=o.note) for o in result.occurrences],
         skipped=[

@@ -87,7 +87,10 @@ def task_forecast(
     session: Session, *, actor: Actor, tid: int, start: datetime, count: int
 ) -> ForecastPublic:
     task = visible_task(session, actor.scope, tid)
-    return forecast_public(session, tid, task, start, count)
+    group = session.get(TaskGroup, task.group_id) if task.group_id is not None else None
+    if group is not None:  # it fires when its group does: the group's times are its own
+        return forecast_public(session, group, start, count, task=tid)
+    return forecast_public(session, task, start, count)
 
 
 def _check_placement(

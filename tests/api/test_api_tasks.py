@@ -243,3 +243,32 @@ def test_reboot_is_refused_with_the_reason(api: TestClient) -> None:
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "cron" in detail and "a schedule needs fire times" in detail
+
+
+def test_forecasts_name_their_owner_and_a_grouped_task_shows_its_groups_times(
+    api: TestClient,
+) -> None:
+    tid = api.post(
+        "/api/v1/tasks",
+        json={
+            "name": "inside",
+            "command": "true",
+            "schedule": {"kind": "cron", "cron": "0 9 * * *", "timezone": "UTC"},
+        },
+    ).json()["tid"]
+    gid = api.post(
+        "/api/v1/groups",
+        json={
+            "name": "nightly",
+            "tasks": [tid],
+            "schedule": {"kind": "cron", "cron": "0 2 * * *", "timezone": "UTC"},
+        },
+    ).json()["gid"]
+    after = {"count": 2, "after": "2026-03-02T00:00:00+00:00"}
+    group = api.get(f"/api/v1/groups/{gid}/forecast", params=after).json()
+    assert (group["group"], group["task"]) == (gid, None)
+    task = api.get(f"/api/v1/tasks/{tid}/forecast", params=after).json()
+    assert (task["group"], task["task"]) == (gid, tid)
+    # The task fires when its group does: 02:00, never its own 09:00.
+    assert [o["at"] for o in task["occurrences"]] == [o["at"] for o in group["occurrences"]]
+    assert task["occurrences"][0]["at"].startswith("2026-03-02T02:00")
