@@ -66,9 +66,15 @@ class PassCache:
                 self.results[gr_id].append((run_id or 0, name, dict(results)))
 
 
-def context_for(session: Session, run: Run, cache: PassCache | None = None) -> PlaceholderContext:
+def context_for(
+    session: Session,
+    run: Run,
+    cache: PassCache | None = None,
+    upstream: Mapping[str, Mapping[str, object]] | None = None,
+) -> PlaceholderContext:
     """Everything `run`'s placeholders may name. `cache` spares a dispatch pass reading the
-    same rows for every run."""
+    same rows for every run; `upstream`: the results of its upstreams as dispatch read them
+    (the same ones its ALMANAC_UPSTREAM_* variables carry)."""
     cache = cache or PassCache()
     task = _task(session, run.task_id, cache)
     group = _group_of(session, run, task, cache)
@@ -83,7 +89,7 @@ def context_for(session: Session, run: Run, cache: PassCache | None = None) -> P
         attempt=run.attempt,
         params=dict(run.params or {}),
         variables=variables_for(session, run),
-        upstream=upstream_results_for(session, run, cache),
+        upstream=upstream if upstream is not None else upstream_results_for(session, run, cache),
         calendar=_calendar(session, (schedule or {}).get("calendar"), cache.calendars),
     )
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
@@ -180,8 +181,10 @@ class _Pass:
         """The start frame with placeholders expanded; None (the run failed) when one names
         a value the run lacks."""
         try:
-            environment = run_inputs_environment(self.session, run)  # pins its variables
-            context = context_for(self.session, run, self.cache)
+            # Its upstreams (the DAG's, in its group run) feed placeholders and variables alike.
+            upstream = upstream_results(self.session, run)
+            environment = run_inputs_environment(self.session, run, upstream)  # pins variables
+            context = context_for(self.session, run, self.cache, upstream)
             message = start_message(run, self.box, context, environment)
         except PlaceholderError as exc:
             run.allocation = None  # it holds nothing: it ends here
@@ -191,13 +194,14 @@ class _Pass:
         return message
 
 
-def run_inputs_environment(session: Session, run: Run) -> dict[str, str]:
+def run_inputs_environment(
+    session: Session, run: Run, upstream: dict[str, dict[str, Any]] | None = None
+) -> dict[str, str]:
     """`ALMANAC_VAR_*` (the variables, pinned for this dispatch) and `ALMANAC_UPSTREAM_*`."""
     variables = pin_variables(session, run)
-    return {
-        **variables.environment(),
-        **upstream_environment(upstream_results(session, run)),
-    }
+    if upstream is None:
+        upstream = upstream_results(session, run)
+    return {**variables.environment(), **upstream_environment(upstream)}
 
 
 def offline_slots(session: Session, connected: Sequence[AgentSlot]) -> list[AgentSlot]:
