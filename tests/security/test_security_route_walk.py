@@ -120,6 +120,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/runs/{{run_id}}/outputs.zip"): R(V, PATH),
     ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}"): R(V, PATH),
     ("GET", f"{API}/agents"): R(V),
+    ("GET", f"{API}/agents/{{name}}"): R(V),
     ("POST", f"{API}/agents/{{name}}/drain"): R(OP),
     ("POST", f"{API}/agents/{{name}}/undrain"): R(OP),
     ("DELETE", f"{API}/agents/{{name}}"): R(A),
@@ -613,6 +614,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/runs/{{run_id}}/outputs.zip"): _run(suffix="/outputs.zip"),
     ("GET", f"{API}/runs/{{run_id}}/outputs/{{name:path}}"): _output,
     ("GET", f"{API}/agents"): lambda w, i, r: Call(f"{API}/agents"),
+    ("GET", f"{API}/agents/{{name}}"): lambda w, i, r: Call(f"{API}/agents/{w.agent()}"),
     ("POST", f"{API}/agents/{{name}}/drain"): lambda w, i, r: Call(
         f"{API}/agents/{w.agent()}/drain"
     ),

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 from support import LiveServer
-from web.test_web_browser import browser, shot, signed_in
+from web.browsing import shot, signed_in
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the fixture, used by name
 
 CRONTAB = (Path(__file__).parents[1] / "io" / "data" / "user.crontab").read_text()
 

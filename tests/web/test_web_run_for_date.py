@@ -9,9 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 from support import LiveServer, wait_for
-
-from tests.web.test_web_browser import browser as browser
-from tests.web.test_web_browser import shot, signed_in
+from web.browsing import shot, signed_in
 
 pytestmark = pytest.mark.browser
 
