@@ -80,17 +80,3 @@ def eligible(spec: Mapping[str, object], agents: Sequence[AgentSlot]) -> list[Ag
             f"{check_resolved(spec, first.policy)[0]})"
         )
     return allowed
-
-
-def choose_agent(
-    spec: Mapping[str, object],
-    agents: Sequence[AgentSlot],
-    *,
-    policy: Policy = "spread",
-    offline: Sequence[AgentSlot] = (),
-) -> AgentSlot | str:
-    """The agent to run `spec` on, or the reason why none can take it now."""
-    from app.domain.placer import Placer
-
-    placed = Placer(agents, policy=policy, offline=offline).place(spec)
-    return placed if isinstance(placed, str) else placed.agent

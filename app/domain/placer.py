@@ -221,3 +221,15 @@ class Placer:
         if not slot.has_room:
             return f"{slot.name} has no free slot"
         return f"{slot.name} has {fit(request, capacity, slot.allocated)}"
+
+
+def choose_agent(
+    spec: Mapping[str, object],
+    agents: Sequence[AgentSlot],
+    *,
+    policy: Policy = "spread",
+    offline: Sequence[AgentSlot] = (),
+) -> AgentSlot | str:
+    """The agent to run `spec` on, or the reason why none can take it now."""
+    placed = Placer(agents, policy=policy, offline=offline).place(spec)
+    return placed if isinstance(placed, str) else placed.agent

@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
 from app.domain.admission import ask_of, is_gate_reason
 from app.domain.capacity import request_of
-from app.domain.placement import AgentSlot, choose_agent
+from app.domain.placement import AgentSlot
+from app.domain.placer import choose_agent
 from app.domain.states import ON_AGENT, RunStatus
 from app.scheduler.admission import load_gates
 from app.scheduler.group_runs import Blockers

@@ -18,8 +18,8 @@ from app.domain.capacity import (
     parse_size,
     request_of,
 )
-from app.domain.placement import AgentSlot, choose_agent
-from app.domain.placer import Placement, Placer
+from app.domain.placement import AgentSlot
+from app.domain.placer import Placement, Placer, choose_agent
 
 GIB = 1024**3
 

@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from app.db.engine import session_scope
 from app.db.tables import Agent
-from app.domain.placement import AgentSlot, choose_agent
+from app.domain.placement import AgentSlot
+from app.domain.placer import choose_agent
 from app.hub import fleet
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, event
 
 from app.db.engine import session_scope
 from app.db.runs import create_run, get_run
-from app.domain.placement import AgentSlot, choose_agent
+from app.domain.placement import AgentSlot
+from app.domain.placer import choose_agent
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.dispatch import dispatch_pending
 
