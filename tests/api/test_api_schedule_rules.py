@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import seed_user
+from support import migrated_sqlite, seed_user
 
 from app.clock import FrozenClock
 from app.db.engine import make_engine
@@ -20,6 +20,14 @@ from app.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CRON = {"kind": "cron", "cron": "0 8 * * *", "timezone": "Europe/London"}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite alone: these rules are the domain's, and a refused save stores nothing on
+    either backend by the same transaction code (walked on PostgreSQL by the task and group
+    API tests)."""
+    return migrated_sqlite(tmp_path / "almanac.db")
 
 
 @pytest.fixture
