@@ -24,7 +24,8 @@ from app.agents.executors.docker import container_name, container_options, docke
 from app.db.engine import session_scope
 from app.db.runs import get_run
 from app.db.tables import AuditEvent, Task
-from app.domain.placement import AgentSlot, choose_agent
+from app.domain.placement import AgentSlot
+from app.domain.placer import choose_agent
 from app.domain.run_policy import INSTANCE_DEFAULT, RunPolicy, check, check_resolved
 from app.domain.states import RunStatus, TriggerKind
 
