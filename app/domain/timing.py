@@ -25,6 +25,8 @@ from app.domain.triggers import (
     Forecast,
     Occurrence,
     SkippedOccurrence,
+    collect,
+    first_fire,
     walk,
 )
 
@@ -85,23 +87,10 @@ def timing_walk(
 def timing_next_fire(
     timing: Timing, after: datetime, calendar_for: CalendarFor = _no_calendar
 ) -> datetime | None:
-    for _, item in timing_walk(timing, after, calendar_for):
-        if isinstance(item, Occurrence):
-            return item.at
-    return None
+    return first_fire(timing_walk(timing, after, calendar_for))
 
 
 def timing_forecast(
     timing: Timing, after: datetime, count: int, calendar_for: CalendarFor = _no_calendar
 ) -> Forecast:
-    result = Forecast()
-    if count <= 0:
-        return result
-    for _, item in timing_walk(timing, after, calendar_for):
-        if isinstance(item, Occurrence):
-            result.occurrences.append(item)
-            if len(result.occurrences) == count:
-                break
-        else:
-            result.skipped.append(item)
-    return result
+    return collect(timing_walk(timing, after, calendar_for), count)

@@ -46,20 +46,27 @@ def next_fire_time(
     schedule: Schedule, after: datetime, calendar: CalendarSpec | None = None
 ) -> datetime | None:
     """First fire strictly after `after` (aware), as aware UTC; None when there is none."""
-    for _, item in walk(schedule, after, calendar):
-        if isinstance(item, Occurrence):
-            return item.at
-    return None
+    return first_fire(walk(schedule, after, calendar))
 
 
 def forecast(
     schedule: Schedule, after: datetime, count: int, calendar: CalendarSpec | None = None
 ) -> Forecast:
     """The next `count` fires after `after`, and the occurrences skipped on the way."""
+    return collect(walk(schedule, after, calendar), count)
+
+
+def first_fire(events: Iterator[Event]) -> datetime | None:
+    """The instant of the first occurrence a walk yields (None: it yields none)."""
+    return next((item.at for _, item in events if isinstance(item, Occurrence)), None)
+
+
+def collect(events: Iterator[Event], count: int) -> Forecast:
+    """The first `count` occurrences of a walk, and what it skipped on the way to them."""
     result = Forecast()
     if count <= 0:
         return result
-    for _, item in walk(schedule, after, calendar):
+    for _, item in events:
         if isinstance(item, Occurrence):
             result.occurrences.append(item)
             if len(result.occurrences) == count:
