@@ -3,9 +3,10 @@ outputs, in small batches so the scheduler is never blocked for long."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, delete
@@ -14,9 +15,12 @@ from sqlmodel import Session, col, select
 from app.db.engine import session_scope
 from app.db.tables import GroupRun, LogChunk, Run, RunEvent, RunOutput
 from app.domain.states import TERMINAL
+from app.settings import Settings
 
 BATCH = 500
 Fence = Callable[[Session], None]  # raises unless this server may still do leader work
+
+log = logging.getLogger("almanac.scheduler")
 
 
 def prune_batch(
@@ -73,3 +77,14 @@ def prune(
         if removed == 0:
             break
     return total
+
+
+def prune_expired(engine: Engine, settings: Settings, now: datetime, fence: Fence) -> int:
+    """The runs that finished more than `settings.retention_days` before `now`, with their
+    outputs (the leader's hourly job; NotLeader from `fence` when it no longer leads)."""
+    assert settings.retention_days is not None
+    before = now - timedelta(days=settings.retention_days)
+    removed = prune(engine, before=before, outputs_dir=settings.data_dir / "outputs", fence=fence)
+    if removed:
+        log.info("retention: pruned %d runs finished before %s", removed, before)
+    return removed

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,7 +42,7 @@ from app.scheduler.leader import Leadership, NotLeader
 from app.scheduler.maintenance import maintenance_pass
 from app.scheduler.planner import pending_triggers, plan_tasks
 from app.scheduler.pulse import Pulse
-from app.scheduler.retention import prune
+from app.scheduler.retention import prune_expired
 from app.settings import Settings
 
 log = logging.getLogger("almanac.scheduler")
@@ -356,21 +356,12 @@ class SchedulerService:
                     apply(session, run, c.SendFailed(agent), now=self.clock.now())
 
     async def _prune(self) -> None:
-        assert self.settings.retention_days is not None
-        before = self.clock.now() - timedelta(days=self.settings.retention_days)
-        try:
-            removed = await anyio.to_thread.run_sync(
-                lambda: prune(
-                    self.engine,
-                    before=before,
-                    outputs_dir=self.settings.data_dir / "outputs",
-                    fence=self.leadership.fence,
-                )
+        with contextlib.suppress(NotLeader):
+            now = self.clock.now()
+            fence = self.leadership.fence
+            await anyio.to_thread.run_sync(
+                lambda: prune_expired(self.engine, self.settings, now, fence)
             )
-        except NotLeader:
-            return
-        if removed:
-            log.info("retention: pruned %d runs finished before %s", removed, before)
 
     async def _maintenance_tick(self) -> None:
         try:
