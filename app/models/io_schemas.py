@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from app.domain.blackouts import BlackoutList
 from app.domain.schedules import Schedule
 from app.models.admission_schemas import Locks, PoolSlots, Priority
+from app.models.calendar_schemas import CalendarCreate
 from app.models.param_schemas import ParamDeclarations
 from app.models.schemas import (
-    CalendarCreate,
     Name,
     PathName,
     ScheduleList,

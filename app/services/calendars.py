@@ -30,7 +30,7 @@ from app.domain.calendars import validate_calendar_fields
 from app.domain.events import DefinitionChanged
 from app.domain.roles import Role
 from app.errors import Conflict, Forbidden, InvalidInput
-from app.models.schemas import (
+from app.models.calendar_schemas import (
     CalendarCreate,
     CalendarPreview,
     CalendarPublic,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ActorDep, AdminDep, ContextDep, UserDep
 from app.db.engine import session_scope
-from app.models.schemas import (
+from app.models.calendar_schemas import (
     CalendarCreate,
     CalendarPreview,
     CalendarPublic,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
-from app.models.schemas import CalendarCreate, CalendarUpdate
+from app.models.calendar_schemas import CalendarCreate, CalendarUpdate
 from app.services import calendars
 from app.web.auth import WriteSessionDep
 from app.web.calendar_view import year_view
