@@ -60,35 +60,45 @@ def upstream_runs(session: Session, run: Run) -> dict[str, Run]:
     return {str(names.get(tid, tid)): row for tid, row in latest.items()}
 
 
-def upstream_results(session: Session, run: Run) -> dict[str, dict[str, Any]]:
-    """Task name -> the results of that upstream's latest run in the same group run."""
-    return {
-        task: dict(row.results) for task, row in upstream_runs(session, run).items() if row.results
-    }
+def upstream_results(
+    session: Session, run: Run, upstreams: dict[str, Run] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Task name -> the results of that upstream's latest run in the same group run
+    (`upstreams`: `upstream_runs` when the caller has it already)."""
+    if upstreams is None:
+        upstreams = upstream_runs(session, run)
+    return {task: dict(row.results) for task, row in upstreams.items() if row.results}
 
 
-def upstream_outputs(session: Session, run: Run) -> list[InputFile]:
+def upstream_outputs(
+    session: Session, run: Run, upstreams: dict[str, Run] | None = None
+) -> list[InputFile]:
     """The stored output files of the run's upstreams (their latest attempts): what its
     agent may fetch for it (app/api/routes/agent_inputs.py) and nothing else."""
-    found = []
-    for task, row in sorted(upstream_runs(session, run).items()):
-        stmt = (
-            select(RunOutput)
-            .where(RunOutput.run_id == row.id, RunOutput.attempt == row.attempt)
-            .order_by(col(RunOutput.name))
+    if upstreams is None:
+        upstreams = upstream_runs(session, run)
+    if not upstreams:
+        return []
+    task_of = {row.id: task for task, row in upstreams.items()}
+    attempt_of = {row.id: row.attempt for row in upstreams.values()}
+    stmt = (
+        select(RunOutput)
+        .where(col(RunOutput.run_id).in_(task_of))
+        .order_by(col(RunOutput.run_id), col(RunOutput.name))
+    )
+    found = [
+        InputFile(
+            task=task_of[out.run_id],
+            run_id=out.run_id,
+            attempt=out.attempt,
+            name=out.name,
+            size=out.size,
+            sha256=out.sha256 or "",
         )
-        found += [
-            InputFile(
-                task=task,
-                run_id=row.id or 0,
-                attempt=row.attempt,
-                name=out.name,
-                size=out.size,
-                sha256=out.sha256 or "",
-            )
-            for out in session.exec(stmt).all()
-        ]
-    return found
+        for out in session.exec(stmt).all()
+        if out.attempt == attempt_of[out.run_id]
+    ]
+    return sorted(found, key=lambda f: (f.task, f.name))
 
 
 def upstream_environment(results: dict[str, dict[str, Any]]) -> dict[str, str]:

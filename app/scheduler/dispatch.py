@@ -13,7 +13,12 @@ from sqlmodel import Session, col, select
 
 from app.db.run_commands import apply
 from app.db.run_inputs import PassCache, context_for, expand_spec
-from app.db.run_results import upstream_environment, upstream_outputs, upstream_results
+from app.db.run_results import (
+    upstream_environment,
+    upstream_outputs,
+    upstream_results,
+    upstream_runs,
+)
 from app.db.sealing import box_or_none, spec_env
 from app.db.tables import Agent, Run
 from app.db.variable_sets import pin_variables
@@ -180,9 +185,10 @@ class _Pass:
     def _message(self, run: Run) -> StartRun | None:
         """The start frame with placeholders expanded; None (the run failed) when one names
         a value the run lacks."""
+        # Its upstreams (the DAG's, in its group run) feed placeholders, variables and files.
+        upstreams = upstream_runs(self.session, run)
         try:
-            # Its upstreams (the DAG's, in its group run) feed placeholders and variables alike.
-            upstream = upstream_results(self.session, run)
+            upstream = upstream_results(self.session, run, upstreams)
             environment = run_inputs_environment(self.session, run, upstream)  # pins variables
             context = context_for(self.session, run, self.cache, upstream)
             message = start_message(run, self.box, context, environment)
@@ -190,7 +196,7 @@ class _Pass:
             run.allocation = None  # it holds nothing: it ends here
             apply(self.session, run, c.ExpansionFailed(str(exc)), now=self.now)
             return None
-        message.inputs = upstream_outputs(self.session, run)
+        message.inputs = upstream_outputs(self.session, run, upstreams)
         return message
 
 
