@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.db.engine import session_scope
 from app.db.run_commands import apply
@@ -59,6 +59,14 @@ def pending(session: Session, *, actor: Actor, limit: int = 200) -> tuple[list[P
         fields = run_spec_fields(row, reveal, box)
         items.append(Pending(run_public(row), fields["spec"], fields["spec_digest"]))
     return items, len(rows) > limit
+
+
+def pending_count(session: Session, *, actor: Actor) -> int:
+    """How many runs wait for approval in the reader's instances."""
+    stmt = select(func.count()).where(
+        Run.status == RunStatus.PENDING_APPROVAL, actor.scope.condition(Run.instance)
+    )
+    return int(session.exec(stmt).one())
 
 
 def _check_digest(run: Run, wanted: str | None) -> str:

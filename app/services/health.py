@@ -36,6 +36,7 @@ def server_details(context: AppContext) -> dict[str, Any]:
     timers it holds, the database's size and the retention in force."""
     now = context.clock.now()
     pulse = context.scheduler.pulse
+    wake_ups = context.scheduler.wake_ups()
     return {
         "uptime_seconds": (now - context.started_at).total_seconds()
         if context.started_at
@@ -43,8 +44,8 @@ def server_details(context: AppContext) -> dict[str, Any]:
         "last_fire_at": pulse.last_fire_at,
         "last_lag_seconds": pulse.last_lag_seconds,
         "last_maintenance_at": pulse.last_maintenance_at,
-        "timers": len(context.scheduler.wake_ups()),
-        "next_wake_up": next(iter(context.scheduler.wake_ups()), None),
+        "timers": len(wake_ups),
+        "next_wake_up": wake_ups[0] if wake_ups else None,
         "database_bytes": _database_bytes(context),
         "retention_days": context.settings.retention_days,
     }

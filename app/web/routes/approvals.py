@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.domain.states import RunStatus
 from app.models.security_schemas import Approval, Decision
-from app.services import approvals, runs
+from app.services import approvals
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, CallsDep
 from app.web.deps import PageError
@@ -28,10 +27,8 @@ async def approvals_page(request: Request, api: CallsDep) -> Response:
 @router.get("/approvals/count")
 async def approvals_count(api: CallsDep) -> HTMLResponse:
     """The navigation's badge: how many runs wait for a decision (empty when none)."""
-    pending = await api.read(runs.list_runs, status=[RunStatus.PENDING_APPROVAL], page_size=100)
-    count = len(pending.items)
-    text = "" if not count else ("99+" if pending.has_more or count > 99 else str(count))
-    return HTMLResponse(text)
+    count = await api.read(approvals.pending_count)
+    return HTMLResponse("" if not count else "99+" if count > 99 else str(count))
 
 
 @router.post("/approvals")
