@@ -10,15 +10,14 @@ each pass is rolled back so every pass sees the same queue) and the starts it ma
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, text, update
+from benchlib import drop_database, scratch_database
+from sqlalchemy import Engine, insert, text, update
 from sqlmodel import Session, col
 
 from app.bootstrap import upgrade_database
@@ -30,28 +29,9 @@ from app.domain.states import RunStatus
 from app.scheduler.admission import load_gates
 from app.scheduler.dispatch import dispatch_pending
 
-ADMIN = os.environ.get(
-    "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 INSTANCES = 10
 SLOTS = 2
-
-
-def _database() -> str:
-    name = f"almanac_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(url: str) -> None:
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _spec(pool: str, rng: random.Random) -> dict[str, Any]:
@@ -165,7 +145,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    url = args.database_url or _database()
+    url = args.database_url or scratch_database()
     try:
         upgrade_database(url)
         engine = make_engine(url)
@@ -185,7 +165,7 @@ def main() -> None:
         engine.dispose()
     finally:
         if args.database_url is None:
-            _drop(url)
+            drop_database(url)
 
 
 if __name__ == "__main__":

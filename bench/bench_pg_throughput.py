@@ -15,42 +15,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from benchlib import PASSWORD, free_port, pct
-from sqlalchemy import create_engine, text
+from benchlib import PASSWORD, drop_database, free_port, pct, scratch_database
 from sqlmodel import col, select
 
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
 from app.db.tables import Run, RunEvent, Task
 
-ADMIN = os.environ.get(
-    "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _database() -> str:
-    name = f"almanac_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(url: str) -> None:
-    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
-
 
 def _round(agents: int, burst: int) -> str:
-    url = _database()
+    url = scratch_database()
     upgrade_database(url)
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -132,7 +110,7 @@ def _round(agents: int, burst: int) -> str:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=60)
-            _drop(url)
+            drop_database(url)
 
 
 def _login(base: str) -> httpx.Client:

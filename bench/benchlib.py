@@ -1,12 +1,19 @@
-"""What the benchmark scripts share: a free port, the admin login, percentiles."""
+"""What the benchmark scripts share: a free port, the admin login, percentiles, and a
+scratch PostgreSQL database."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
+import uuid
 
 import httpx
+from sqlalchemy import create_engine, text
 
+ADMIN = os.environ.get(
+    "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 PASSWORD = "bench-password-1"  # the admin password the benchmark servers are started with
 
 
@@ -33,3 +40,20 @@ def login(base: str, timeout: float = 60) -> str:
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def scratch_database() -> str:
+    """The URL of a new, empty PostgreSQL database (drop it with `drop_database`)."""
+    name = f"almanac_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
