@@ -91,7 +91,8 @@ def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
         if status == "422" and "Validation" in response.get("description", ""):
             continue
         media_types: dict[str, Any] = response.get("content", {})
-        schema = next(iter(media_types.values()), {}).get("schema")
+        first: dict[str, Any] = next(iter(media_types.values()), {})
+        schema = first.get("schema")
         shown = type_of(schema) if schema else cell(response.get("description", ""))
         answers.append(f"`{status}` {shown}")
     if answers:
