@@ -32,8 +32,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 def server(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(envvar="ALMANAC_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="ALMANAC_PORT", help="Port to listen on.")] = 8080,
     data_dir: Annotated[
         Path | None, typer.Option(envvar="ALMANAC_DATA_DIR", help="Data directory.")
     ] = None,
