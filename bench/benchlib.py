@@ -19,6 +19,11 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+# This checkout's `app`, not whichever one the virtual environment was installed from.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 ADMIN = os.environ.get(
     "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
