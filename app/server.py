@@ -23,6 +23,7 @@ from app.api.routes import (
     auth,
     backfills,
     calendars,
+    definitions,
     group_dag,
     group_freezes,
     group_runs,
@@ -146,6 +147,7 @@ def create_app(
         agent_inputs,
         backfills,
         pools,
+        definitions,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
