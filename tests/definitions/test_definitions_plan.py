@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
 from fastapi.testclient import TestClient
 
 ETL = """\
@@ -69,9 +68,7 @@ def test_first_plan_lists_what_the_files_create(plan: Call) -> None:
     )
 
 
-def test_plan_of_a_schedule_change_a_new_edge_and_a_removed_task(
-    apply: Call, plan: Call
-) -> None:
+def test_plan_of_a_schedule_change_a_new_edge_and_a_removed_task(apply: Call, plan: Call) -> None:
     assert apply({"etl.yaml": ETL}, source="file:defs").status_code == 200
     # The next version moves the schedule, adds an edge, and drops the task "load" from the
     # file: without prune "load" stays, so the edge to it is valid; with prune it goes.
@@ -84,9 +81,7 @@ def test_plan_of_a_schedule_change_a_new_edge_and_a_removed_task(
         "\n"
         "Plan: 1 to create, 1 to update, 0 to delete, 4 unchanged.\n"
     )
-    without_load = ETL_NEXT.replace(
-        "  - {group: etl, upstream: transform, downstream: load}\n", ""
-    )
+    without_load = ETL_NEXT.replace("  - {group: etl, upstream: transform, downstream: load}\n", "")
     pruned = plan({"etl.yaml": without_load}, source="file:defs", prune=True)
     assert pruned.status_code == 200, pruned.text
     assert pruned.json()["text"] == (
