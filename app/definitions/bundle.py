@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -65,9 +66,7 @@ def read_bundle(sources: Sequence[SourceFile]) -> Bundle:
     bundle = Bundle(FileContent(Snapshot()), {f.path: f for f in loaded})
     problems: list[ImportProblem] = []
     for file in loaded:
-        document = _document(file, problems)
-        if document is not None:
-            _merge(bundle, file, document, problems)
+        _merge(bundle, file, _document(file, problems), problems)
     if problems:
         raise ImportRefused(422, problems)
     return bundle
@@ -91,13 +90,17 @@ def _whole(file: LoadedFile, text: str, status_field: str = "document") -> Impor
     return _at(problem(file.path, status_field, text), file, ())
 
 
-def _document(file: LoadedFile, problems: list[ImportProblem]) -> ExportDocument | None:
+Entries = list[tuple[int, int, BaseModel]]  # (rank of the kind, index in its list, item)
+
+
+def _document(file: LoadedFile, problems: list[ImportProblem]) -> Entries:
+    """The file's items that fit the document; the problems of those that do not."""
     data = file.data
     if nesting_depth(data) > MAX_DEPTH:
         raise ImportRefused(400, [_whole(file, f"nested deeper than {MAX_DEPTH} levels")])
     if not isinstance(data, dict):
         problems.append(_whole(file, f"must be a mapping with format: {FORMAT}"))
-        return None
+        return []
     version = data.get("format")
     if version != FORMAT:
         text = "missing" if version is None else f"unknown format version {version!r}"
@@ -108,39 +111,57 @@ def _document(file: LoadedFile, problems: list[ImportProblem]) -> ExportDocument
                 ("format",),
             )
         )
-        return None
+        return []
     try:
-        return ExportDocument.model_validate(data)
+        document = ExportDocument.model_validate(data)
     except ValidationError as exc:
         for error, found in zip(exc.errors(), from_validation(exc, data), strict=True):
             located = _at(found, file, tuple(error.get("loc", ())))
             problems.append(located.model_copy(update={"item": f"{file.path}: {found.item}"}))
-        return None
+        return _fitting_items(data)
+    return [
+        (rank, index, model)
+        for rank, info in enumerate(KINDS)
+        for index, model in enumerate(getattr(document, info.section))
+    ]
+
+
+def _fitting_items(data: dict[str, Any]) -> Entries:
+    """Items that fit on their own, from a file with problems: their own problems (a
+    duplicate, a cycle) are found too, so one pass names them all."""
+    found: Entries = []
+    for rank, info in enumerate(KINDS):
+        items = data.get(info.section)
+        for index, raw in enumerate(items if isinstance(items, list) else []):
+            try:
+                found.append((rank, index, info.model.model_validate(raw)))
+            except ValidationError:
+                continue
+    return found
 
 
 def _merge(
-    bundle: Bundle, file: LoadedFile, document: ExportDocument, problems: list[ImportProblem]
+    bundle: Bundle, file: LoadedFile, entries: Entries, problems: list[ImportProblem]
 ) -> None:
     content = bundle.content
-    for info in KINDS:
-        models: list[BaseModel] = getattr(document, info.section)
-        for index, model in enumerate(models):
-            item = info.canonical(model)
-            key = info.key(item)
-            raw = file.data[info.section][index]
-            label = f"{file.path}: {item_label(info.section, index, raw)}"
-            bundle.origins[label] = (file.path, info.section, index)
-            earlier = content.label(info.kind, key)
-            if earlier is not None:
-                name_field = "name" if info.kind in ("calendar", "group", "task") else "item"
-                problems.append(
-                    _at(
-                        problem(label, name_field, f"duplicate of {earlier}"),
-                        file,
-                        (info.section, index),
-                    )
+    for rank, index, model in entries:
+        info = KINDS[rank]
+        item = info.canonical(model)
+        key = info.key(item)
+        raw = file.data[info.section][index]
+        label = f"{file.path}: {item_label(info.section, index, raw)}"
+        bundle.origins[label] = (file.path, info.section, index)
+        earlier = content.label(info.kind, key)
+        if earlier is not None:
+            name_field = "name" if info.kind in ("calendar", "group", "task") else "item"
+            problems.append(
+                _at(
+                    problem(label, name_field, f"duplicate of {earlier}"),
+                    file,
+                    (info.section, index, name_field),
                 )
-                continue
-            content.snapshot.add(info.kind, item)
-            content.labels[(info.kind, key)] = label
-            bundle.holders[(info.kind, key)] = file.path
+            )
+            continue
+        content.snapshot.add(info.kind, item)
+        content.labels[(info.kind, key)] = label
+        bundle.holders[(info.kind, key)] = file.path
