@@ -37,6 +37,7 @@ from app.api.routes import (
     pools,
     run_actions,
     runs,
+    sync,
     tasks,
     tokens,
     users,
@@ -148,6 +149,7 @@ def create_app(
         backfills,
         pools,
         definitions,
+        sync,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks
