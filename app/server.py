@@ -23,6 +23,7 @@ from app.api.routes import (
     auth,
     backfills,
     calendars,
+    definitions,
     group_dag,
     group_freezes,
     group_runs,
@@ -36,6 +37,7 @@ from app.api.routes import (
     pools,
     run_actions,
     runs,
+    sync,
     tasks,
     tokens,
     users,
@@ -146,6 +148,8 @@ def create_app(
         agent_inputs,
         backfills,
         pools,
+        definitions,
+        sync,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

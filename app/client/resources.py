@@ -7,6 +7,7 @@ Each method is one API call and returns the decoded JSON (dicts and lists, as do
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from app.client.batch import Batch
@@ -186,11 +187,46 @@ class Adhoc(_Namespace):
 
 
 class Definitions(_Namespace):
-    def export(self) -> str:
-        """The export document, as the exact text the server sends."""
-        response = self._c.http.get("/export")
+    def export(self, *, format: str = "json") -> str:
+        """The export document, as the exact text the server sends (JSON or YAML)."""
+        response = self._c.http.get("/export", params={"format": format})
         check(response)
         return response.text
+
+    def plan(
+        self,
+        files: Mapping[str, str],
+        *,
+        source: str,
+        commit: str | None = None,
+        prune: bool = False,
+    ) -> JSON:
+        """What applying `files` ({path: text}, YAML or JSON) would change; AlmanacAPIError
+        with `.errors` (file, line, column) when they are refused."""
+        return self._definitions("plan", files, source, commit, prune)
+
+    def apply(
+        self,
+        files: Mapping[str, str],
+        *,
+        source: str,
+        commit: str | None = None,
+        prune: bool = False,
+    ) -> JSON:
+        """Apply `files` in one transaction; the objects become managed by `source`."""
+        return self._definitions("apply", files, source, commit, prune)
+
+    def _definitions(
+        self, step: str, files: Mapping[str, str], source: str, commit: str | None, prune: bool
+    ) -> JSON:
+        body = {
+            "files": [{"path": path, "content": text} for path, text in sorted(files.items())],
+            "source": source,
+            "commit": commit,
+            "prune": prune,
+        }
+        result: JSON = self._c.request("POST", f"/definitions/{step}", json=body)
+        return result
 
     def import_(
         self, document: str | bytes | JSON, *, dry_run: bool = False, mode: str = "merge"

@@ -33,6 +33,11 @@ class Calendar(SQLModel, table=True):
     # Names of other calendars: their closed days close (include) or open (exclude) this one.
     include_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
     exclude_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -59,6 +64,11 @@ class TaskGroup(SQLModel, table=True):
     pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -110,6 +120,11 @@ class Task(SQLModel, table=True):
     pool_slots: int | None = None
     priority: int | None = None
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()

@@ -43,7 +43,9 @@ class ApiError(Exception):
             ]
             return cls(422, "; ".join(f"{e['field']}: {e['problem']}" for e in errors), errors)
         if isinstance(exc, ImportRefused):
-            return cls(exc.status, str(exc), [p.model_dump() for p in exc.problems])
+            return cls(
+                exc.status, str(exc), [p.model_dump(exclude_none=True) for p in exc.problems]
+            )
         return cls(status_for(exc), str(exc), [])
 
     def field_errors(self) -> dict[str, str]:
