@@ -40,6 +40,7 @@ from app.api.routes import (
     tokens,
     users,
     variable_sets,
+    versions,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -146,6 +147,7 @@ def create_app(
         agent_inputs,
         backfills,
         pools,
+        versions,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

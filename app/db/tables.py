@@ -33,6 +33,8 @@ class Calendar(SQLModel, table=True):
     # Names of other calendars: their closed days close (include) or open (exclude) this one.
     include_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
     exclude_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -59,6 +61,8 @@ class TaskGroup(SQLModel, table=True):
     pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -110,6 +114,8 @@ class Task(SQLModel, table=True):
     pool_slots: int | None = None
     priority: int | None = None
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
@@ -227,6 +233,8 @@ class Run(SQLModel, table=True):
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # -priority: one ascending index serves "priority desc, trigger_time, id".
     queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The task's definition version it was created from (None: adhoc, or before history).
+    task_version: int | None = None
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
