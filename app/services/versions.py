@@ -131,3 +131,32 @@ def find_version(
         if version.number == number:
             return version, rows[index - 1] if index else None
     raise NotFound(f"{kind} version", f"{object_id}/{number}")
+
+
+def version_history(
+    session: Session, *, actor: Actor, kind: str, object_id: int, limit: int = 100
+) -> list[VersionPublic]:
+    """The newest `limit` versions with their definitions and diffs, newest first (the
+    history tab)."""
+    row = _visible_row(session, actor, kind, object_id)
+    rows = versions_of(session, kind, object_id)
+    previous: list[DefinitionVersion | None] = [None, *rows[:-1]]
+    shown = list(zip(rows, previous, strict=True))[-limit:]
+    return [
+        VersionPublic(
+            **_summary(version, before).model_dump(),
+            definition=version.definition,
+            diff=_diff(version, before),
+            current=row.version,
+        )
+        for version, before in reversed(shown)
+    ]
+
+
+def task_head(session: Session, *, actor: Actor, tid: int) -> int | None:
+    """The task's latest version number; None when it is gone, out of scope or unversioned."""
+    try:
+        task = visible_task(session, actor.scope, tid)
+    except NotFound:
+        return None
+    return task.version or None
