@@ -42,6 +42,7 @@ from app.api.routes import (
     tokens,
     users,
     variable_sets,
+    versions,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -150,6 +151,7 @@ def create_app(
         pools,
         definitions,
         sync,
+        versions,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

@@ -16,7 +16,8 @@ import app.db.policy_tables
 import app.db.pool_tables
 import app.db.sync_tables
 import app.db.tables
-import app.db.variable_set_tables  # noqa: F401
+import app.db.variable_set_tables
+import app.db.version_tables  # noqa: F401
 from app.db.engine import make_engine
 
 config = context.config

@@ -32,6 +32,7 @@ import app.db.policy_tables
 import app.db.pool_tables
 import app.db.sync_tables
 import app.db.tables
+import app.db.version_tables
 import app.db.variable_set_tables  # noqa: F401
 from app.db.types import StrEnumColumn
 

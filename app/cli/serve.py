@@ -111,6 +111,7 @@ def _serve(settings: Settings, url: str) -> None:
     from app.db.engine import make_engine
     from app.db.sealing import seal_plaintext
     from app.server import create_app
+    from app.services.versions import record_baselines
 
     host, port = settings.host, settings.port
     upgrade_database(url)
@@ -123,6 +124,7 @@ def _serve(settings: Settings, url: str) -> None:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
     seal_plaintext(engine)  # environments stored before they were sealed at rest
+    record_baselines(engine)  # definitions stored before history: their version 1
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(

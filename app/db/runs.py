@@ -91,6 +91,7 @@ def new_run(
         business_date=day,
         params=values,
         task_id=task.id if task else None,
+        task_version=task.version or None if task else None,
         instance=task.instance if task else instance,
         status=status,
         trigger_kind=trigger_kind,

@@ -38,6 +38,8 @@ class Calendar(SQLModel, table=True):
     managed_by: str | None = Field(default=None, max_length=300, index=True)
     managed_file: str | None = Field(default=None, max_length=1000)
     managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -69,6 +71,8 @@ class TaskGroup(SQLModel, table=True):
     managed_by: str | None = Field(default=None, max_length=300, index=True)
     managed_file: str | None = Field(default=None, max_length=1000)
     managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -125,6 +129,8 @@ class Task(SQLModel, table=True):
     managed_by: str | None = Field(default=None, max_length=300, index=True)
     managed_file: str | None = Field(default=None, max_length=1000)
     managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
@@ -242,6 +248,8 @@ class Run(SQLModel, table=True):
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # -priority: one ascending index serves "priority desc, trigger_time, id".
     queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The task's definition version it was created from (None: adhoc, or before history).
+    task_version: int | None = None
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()

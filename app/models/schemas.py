@@ -239,6 +239,8 @@ class RunPublic(BaseModel):
     # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
     results: dict[str, Any] = Field(default_factory=dict)
     priority: int = 0
+    # The task's definition version the run was made from (GET /tasks/{tid}/versions/{n}).
+    task_version: int | None = None
 
 
 class RunDetail(RunPublic):

@@ -164,36 +164,49 @@ def update_task(
     with session_scope(engine) as session:
         changed = {k: getattr(body, k) for k in body.model_fields_set}
         task = visible_task(session, actor.scope, tid)
-        before = task_public(task)
-        left = task.instance
-        if "instance" in changed or "group" in changed:
-            _check_placement(
-                session,
-                actor.scope,
-                changed.get("instance") or task.instance,
-                changed["group"] if "group" in changed else task.group_id,
-            )
-        _user_guard(actor, task, changed)
-        task = task_rows.update_task(session, task, changed, now=now)
-        check_task_placeholders(session, task)
-        if set(changed) & _POLICED:
-            enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
-        if task.instance != left:
-            carry_task_extras(session, [tid], task.instance)
-        plan_task(session, task, now=now)
-        public = task_public(task)
-        for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
-            actor.audit(
-                session,
-                at=now,
-                action="task.update",
-                target_kind="task",
-                target_id=tid,
-                before=before,
-                after=public,
-                instance=instance,
-            )
-        record(session, DefinitionChanged("task", public.tid, "updated"))
+        return change_task(session, actor=actor, now=now, task=task, changed=changed)
+
+
+def change_task(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime,
+    task: Task,
+    changed: dict[str, object],
+    action: str = "task.update",
+) -> TaskPublic:
+    """An edit's checks and effects in the caller's transaction (an update, a rollback):
+    placement, the user guard, row checks, placeholders, run policies, the re-plan, the
+    audit in both instances of a move, and the timers told after the commit."""
+    tid = task.id or 0
+    before = task_public(task)
+    left = task.instance
+    if "instance" in changed or "group" in changed:
+        target = changed.get("instance") or task.instance
+        group = changed["group"] if "group" in changed else task.group_id
+        _check_placement(session, actor.scope, str(target), group)  # type: ignore[arg-type]
+    _user_guard(actor, task, changed)
+    task = task_rows.update_task(session, task, changed, now=now)
+    check_task_placeholders(session, task)
+    if set(changed) & _POLICED:
+        enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
+    if task.instance != left:
+        carry_task_extras(session, [tid], task.instance)
+    plan_task(session, task, now=now)
+    public = task_public(task)
+    for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
+        actor.audit(
+            session,
+            at=now,
+            action=action,
+            target_kind="task",
+            target_id=tid,
+            before=before,
+            after=public,
+            instance=instance,
+        )
+    record(session, DefinitionChanged("task", public.tid, "updated"))
     return public
 
 

@@ -42,7 +42,7 @@ def import_document(
     """ImportRefused (with every problem) for a document that cannot be applied: nothing
     changes then. Applied schedules reach the scheduler's timers after the commit (events)."""
     actor.require(Role.OPERATOR)
-    return _import(engine, actor, now, raw, mode, dry_run)
+    return _import(engine, actor.through("import"), now, raw, mode, dry_run)
 
 
 def _import(

@@ -90,7 +90,7 @@ class Calls:
     @property
     def actor(self) -> Actor:
         source = self.request.client.host if self.request.client else None
-        return Actor(self.session.user, source)
+        return Actor(self.session.user, source, via="ui")
 
     async def read(self, read: Callable[..., T], **arguments: Any) -> T:
         """`read(session, actor=viewer, **arguments)` in its own session, in a worker thread."""
