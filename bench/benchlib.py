@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+
+# A benchmark measures the checkout it lives in, not whichever copy of `app` is installed
+# (bench/ scripts import benchlib before `app`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ADMIN = os.environ.get(
     "ALMANAC_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

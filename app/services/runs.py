@@ -47,8 +47,14 @@ def list_runs(
     q: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    before: int | None = None,
+    after: int | None = None,
 ) -> RunPage:
-    """Newest first; `since` / `until` bound the trigger time and must carry an offset."""
+    """Newest first; `since` / `until` bound the trigger time and must carry an offset.
+
+    Pages by key when given a cursor: `before` (the runs older than that run id) or `after`
+    (the `page_size` runs just newer than it); `page` is then only the page's number. Deep
+    pages cost the same as the first one, where an offset walks every run it skips."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "must carry a UTC offset")
@@ -69,7 +75,16 @@ def list_runs(
         named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
         stmt = stmt.where(col(Run.task_id).in_(named))
     stmt = actor.scope.filter(stmt, Run.instance)
-    rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)).all()
+    if after is not None:  # walk up from the cursor, then show newest first
+        stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
+        newer = session.exec(stmt.limit(page_size)).all()
+        items = [run_public(r) for r in reversed(newer)]
+        return RunPage(items=items, page=page, page_size=page_size, has_more=True)
+    if before is not None:
+        stmt = stmt.where(col(Run.id) < before)
+    else:
+        stmt = stmt.offset((page - 1) * page_size)
+    rows = session.exec(stmt.limit(page_size + 1)).all()
     items = [run_public(r) for r in rows[:page_size]]
     return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
 
