@@ -21,8 +21,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,9 +32,10 @@ from typing import Any
 
 import httpx
 import psutil
-from benchlib import ADMIN, PASSWORD, free_port, pct
+from benchlib import ADMIN, pct
 from history_seed import CACHE, PgWriter, SqliteWriter, Writer
 from pagetimer import sign_in
+from serverproc import describe, pulse_delays, running_server
 from sqlalchemy import create_engine, text
 
 from app.bootstrap import upgrade_database
@@ -67,7 +66,7 @@ def main() -> None:
     misses: list[str] = []
     with _scratch(pristine, args.postgres) as url, tempfile.TemporaryDirectory() as data:
         for start in ("first start (plans every schedule)", "restart (already planned)"):
-            with _server(url, Path(data)) as (base, process, loaded):
+            with running_server(url, Path(data)) as (base, process, loaded):
                 print(f"{start}: timers loaded {loaded:.2f} s after launch", flush=True)
                 if loaded > 10:
                     misses.append(f"{start} {loaded:.1f} s > 10 s")
@@ -118,8 +117,8 @@ def _seeded(url: str) -> bool:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = dict(connection.execute(text("SELECT key, value FROM bench_seed")).all())
-        return rows.get("version") == SEED_VERSION
+            rows = connection.execute(text("SELECT key, value FROM bench_seed")).all()
+        return {str(k): str(v) for k, v in rows}.get("version") == SEED_VERSION
     except Exception:
         return False
     finally:
@@ -266,47 +265,6 @@ def _scratch(pristine: str, postgres: bool) -> Iterator[str]:
 
 
 # ---- the server ------------------------------------------------------------------------
-@contextmanager
-def _server(url: str, data: Path) -> Iterator[tuple[str, psutil.Process, float]]:
-    """`almanac server` on `url`; yields its base URL, process and when its timers loaded."""
-    port = free_port()
-    launched = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "server", "--port", str(port)],
-        env=dict(
-            os.environ,
-            ALMANAC_ADMIN_PASSWORD=PASSWORD,
-            ALMANAC_DATA_DIR=str(data),
-            ALMANAC_DATABASE_URL=url,
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    loaded = None
-    assert process.stderr is not None
-    tail: list[str] = []
-    for line in process.stderr:
-        tail.append(line)
-        if "scheduler loaded" in line:
-            loaded = time.perf_counter() - launched
-            print("  server: " + line.strip().split("almanac.scheduler", 1)[-1].strip(" :"))
-            break
-    if loaded is None:
-        raise SystemExit("the server ended before loading its timers:\n" + "".join(tail[-20:]))
-    threading.Thread(target=_drain, args=(process.stderr,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}", psutil.Process(process.pid), loaded
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def _drain(stream: Any) -> None:
-    for _ in stream:
-        pass
-
-
 def _memory(process: psutil.Process, misses: list[str]) -> None:
     rss = process.memory_info().rss
     verdict = "ok" if rss < GIB else "MISSED (goal 1 GiB)"
@@ -400,41 +358,17 @@ def _next_weekdays(start: date, count: int) -> list[date]:
 
 
 def _pulse_delays(engine: Any, edit_began: datetime, took: float, misses: list[str]) -> None:
-    """trigger -> ACTIVE and trigger -> RUNNING of the pulse runs, before and around the edit."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT r.trigger_time, e.status, e.at FROM run r JOIN run_event e"
-                " ON e.run_id = r.id WHERE r.task_id IN"
-                " (SELECT id FROM task WHERE name LIKE 'pulse-%')"
-                " AND e.status IN ('ACTIVE', 'RUNNING') AND r.status <> 'IDLE'"
-            )
-        ).all()
-    window_end = edit_began + timedelta(seconds=took + 2)
-    spans: dict[tuple[str, str], list[float]] = {}
-    for trigger, status, at in rows:
-        trigger, at = _aware(trigger), _aware(at)
-        when = "during" if edit_began <= trigger <= window_end else "outside"
-        spans.setdefault((when, status), []).append((at - trigger).total_seconds() * 1000)
-    for (when, status), values in sorted(spans.items()):
-        print(
-            f"  pulse runs {when:<7} the edit: trigger -> {status:<7} p50 {pct(values, 50):7.1f}"
-            f" ms  p99 {pct(values, 99):7.1f} ms  max {max(values):7.1f} ms  ({len(values)} runs)"
-        )
-    outside = spans.get(("outside", "ACTIVE"), [])
-    during = spans.get(("during", "ACTIVE"), [])
-    if outside and during and pct(during, 99) > max(2 * pct(outside, 99), pct(outside, 99) + 100):
+    """trigger -> ACTIVE / RUNNING of the pulse runs due before the edit and while it ran."""
+    before = pulse_delays(engine, edit_began - timedelta(seconds=10), edit_began)
+    during = pulse_delays(engine, edit_began, edit_began + timedelta(seconds=took + 2))
+    print(describe("pulses, 10 s before the edit", before))
+    print(describe("pulses due during the edit", during))
+    calm, busy = before["ACTIVE"], during["ACTIVE"]
+    if calm and busy and pct(busy, 99) > max(2 * pct(calm, 99), pct(calm, 99) + 100):
         misses.append(
-            f"due runs delayed by the edit (p99 {pct(during, 99):.0f} ms against "
-            f"{pct(outside, 99):.0f} ms)"
+            f"due runs delayed by the edit (p99 {pct(busy, 99):.0f} ms against "
+            f"{pct(calm, 99):.0f} ms before it)"
         )
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _watchdog(budget_s: float) -> None:

@@ -15,7 +15,7 @@ import argparse
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,7 +102,8 @@ def _finished(url: str) -> tuple[datetime, int] | None:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = dict(connection.execute(text("SELECT key, value FROM bench_seed")).all())
+            found = connection.execute(text("SELECT key, value FROM bench_seed")).all()
+            rows = {str(k): str(v) for k, v in found}
     except Exception:  # no table: an unfinished build
         return None
     finally:
@@ -333,7 +334,7 @@ def _history(writer: Writer, runs: int, days: int, anchor: datetime) -> None:
     # The next planned run of each standalone task, due over the coming hour.
     idle = []
     for t in range(GROUPS * BLOCK, TASKS):
-        at = _stamp(anchor + timedelta(seconds=7 * (t + 1)), pg)
+        due = _stamp(anchor + timedelta(seconds=7 * (t + 1)), pg)
         idle.append(
             (
                 runs + t + 1,
@@ -341,7 +342,7 @@ def _history(writer: Writer, runs: int, days: int, anchor: datetime) -> None:
                 None,
                 "IDLE",
                 "schedule",
-                at,
+                due,
                 None,
                 None,
                 None,
@@ -450,10 +451,10 @@ class PgWriter(Writer):
                 copy.write_row(row)
 
     def execute(self, sql: str) -> None:
-        self.connection.execute(sql)  # type: ignore[arg-type]
+        self.connection.execute(sql)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return list(self.connection.execute(sql).fetchall())  # type: ignore[arg-type]
+        return list(self.connection.execute(sql).fetchall())
 
     def commit(self) -> None:
         self.connection.commit()
@@ -483,18 +484,6 @@ class PgWriter(Writer):
             self.execute(f'DROP INDEX "{name}"')
         self.commit()
         return [(str(n), str(s)) for n, s in found]
-
-
-def timed(label: str, call: Callable[[], Any]) -> Any:
-    began = time.perf_counter()
-    result = call()
-    print(f"{label}: {time.perf_counter() - began:.1f} s", flush=True)
-    return result
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for low in range(0, len(items), size):
-        yield items[low : low + size]
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from app.services.runs_view import run_detail, run_public
 from app.services.scope import InstanceScope
 
 Stream = Literal["stdout", "stderr"]
+_NAMED_IDS = 200  # task ids a search puts in its query as a list
 _WAITING = {RunStatus.IDLE.value, RunStatus.ACTIVE.value, RunStatus.PENDING_APPROVAL.value}
 
 
@@ -73,7 +74,14 @@ def list_runs(
         stmt = stmt.where(col(Run.trigger_time) < until)
     if q:
         named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
-        stmt = stmt.where(col(Run.task_id).in_(named))
+        # The few tasks named are looked up first: no task, no run to search for (a
+        # database walks every run otherwise), and a short list of ids lets it use the
+        # task index; a name that matches very many tasks stays a subquery.
+        found = session.exec(named.limit(_NAMED_IDS + 1)).all()
+        if not found:
+            return RunPage(items=[], page=page, page_size=page_size, has_more=False)
+        ids = sorted(i for i in found if i is not None) if len(found) <= _NAMED_IDS else named
+        stmt = stmt.where(col(Run.task_id).in_(ids))
     stmt = actor.scope.filter(stmt, Run.instance)
     if after is not None:  # walk up from the cursor, then show newest first
         stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
