@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.logs import read_lines
 from app.db.runs import get_run, run_events
@@ -73,16 +74,23 @@ def list_runs(
     if until is not None:
         stmt = stmt.where(col(Run.trigger_time) < until)
     if q:
-        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
-        # The few tasks named are looked up first: no task, no run to search for (a
-        # database walks every run otherwise), and a short list of ids lets it use the
-        # task index; a name that matches very many tasks stays a subquery.
-        found = session.exec(named.limit(_NAMED_IDS + 1)).all()
-        if not found:
+        named = _named_tasks(session, q)
+        if named is None:
             return RunPage(items=[], page=page, page_size=page_size, has_more=False)
-        ids = sorted(i for i in found if i is not None) if len(found) <= _NAMED_IDS else named
-        stmt = stmt.where(col(Run.task_id).in_(ids))
+        stmt = stmt.where(col(Run.task_id).in_(named))
     stmt = actor.scope.filter(stmt, Run.instance)
+    return _page(session, stmt, page=page, page_size=page_size, before=before, after=after)
+
+
+def _page(
+    session: Session,
+    stmt: SelectOfScalar[Run],
+    *,
+    page: int,
+    page_size: int,
+    before: int | None,
+    after: int | None,
+) -> RunPage:
     if after is not None:  # walk up from the cursor, then show newest first
         stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
         newer = session.exec(stmt.limit(page_size)).all()
@@ -95,6 +103,17 @@ def list_runs(
     rows = session.exec(stmt.limit(page_size + 1)).all()
     items = [run_public(r) for r in rows[:page_size]]
     return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+
+
+def _named_tasks(session: Session, q: str) -> list[int] | SelectOfScalar[Any] | None:
+    """The tasks whose name contains `q`, looked up first: none, no run to search for (a
+    database walks every run otherwise); a short list of ids lets it use the task index; a
+    name that matches very many tasks stays a subquery."""
+    named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
+    found = session.exec(named.limit(_NAMED_IDS + 1)).all()
+    if not found:
+        return None
+    return sorted(i for i in found if i is not None) if len(found) <= _NAMED_IDS else named
 
 
 def read_run(
