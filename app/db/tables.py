@@ -199,7 +199,10 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         Index("ix_run_status_id", "status", "id"),
         Index("ix_run_task_id", "task_id", "id"),
-        Index("ix_run_trigger_time", "trigger_time"),
+        # Next due (IDLE by trigger time) and per-status counts over a range; the last
+        # day's counts per status and hour read from the index alone (migration 0021).
+        Index("ix_run_status_trigger", "status", "trigger_time"),
+        Index("ix_run_trigger_status", "trigger_time", "status"),
         # The dispatch queue's order: priority first, then oldest (app/scheduler/dispatch.py).
         Index("ix_run_queue", "status", "queue_rank", "trigger_time", "id"),
     )

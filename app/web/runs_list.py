@@ -47,6 +47,24 @@ class RunFilters:
     status: str = ""
     range: Range = ""
     page: int = 1
+    # Keyset cursors (run ids): the page below `before`, or the one just above `after`;
+    # `page` then only numbers the page.
+    before: int = 0
+    after: int = 0
+
+    @property
+    def first_page(self) -> bool:
+        return self.page == 1 and not self.before and not self.after
+
+    def older(self, ids: Sequence[int]) -> str:
+        """The query of the next page down (older runs), by key."""
+        return self.query(page=self.page + 1, before=ids[-1] if ids else 0, after=0)
+
+    def newer(self, ids: Sequence[int]) -> str:
+        """The query of the page above (newer runs), by key; page 2 goes back to the top."""
+        if self.page <= 2 or not ids:
+            return self.query(page=1, before=0, after=0)
+        return self.query(page=self.page - 1, before=0, after=ids[0])
 
     def since(self, now: datetime) -> datetime | None:
         delta = RANGES.get(self.range)
@@ -59,6 +77,8 @@ class RunFilters:
             "status": self.status,
             "range": self.range,
             "page": self.page,
+            "before": self.before,
+            "after": self.after,
         }
         values.update(override)
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
@@ -97,6 +117,8 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
         since=since,
         page=filters.page,
         page_size=PAGE_SIZE,
+        before=filters.before or None,
+        after=filters.after or None,
     )
     rows = await calls.run(lambda: rows_of(context, calls.actor, page.items))
     return RunsPage(

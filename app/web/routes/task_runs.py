@@ -35,10 +35,17 @@ def run_filters(
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     range: Range = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    before: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0)] = 0,
 ) -> RunFilters:
     return RunFilters(
-        q=q.strip(), status=status if status in FILTER_STATUSES else "", range=range, page=page
+        q=q.strip(),
+        status=status if status in FILTER_STATUSES else "",
+        range=range,
+        page=page,
+        before=before,
+        after=0 if before else after,
     )
 
 
