@@ -384,6 +384,8 @@ class User(SQLModel, table=True):
     instances: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSON)
     disabled: bool = False
     timezone: str = Field(default="UTC", max_length=64)
+    # False: the pages show times in the browser's zone (app/web/viewer_zone.py).
+    timezone_chosen: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     must_change_password: bool = False
     failed_logins: int = 0
     locked_until: datetime | None = _ts()
