@@ -20,6 +20,7 @@ from app.scheduler.dispatch import allocations, offline_slots, running_counts
 from app.scheduler.why import waiting_for
 from app.services.actor import Actor
 from app.services.env_view import reveals_env, run_spec_fields
+from app.services.run_search import RunQuery
 from app.services.runs_view import run_detail, run_public
 from app.services.scope import InstanceScope
 
@@ -47,8 +48,10 @@ def list_runs(
     q: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    more: RunQuery | None = None,
 ) -> RunPage:
-    """Newest first; `since` / `until` bound the trigger time and must carry an offset."""
+    """Newest first; `since` / `until` bound the trigger time and must carry an offset;
+    `more` narrows further and may order otherwise (app/services/run_search.py)."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "must carry a UTC offset")
@@ -68,6 +71,8 @@ def list_runs(
     if q:
         named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
         stmt = stmt.where(col(Run.task_id).in_(named))
+    if more is not None:
+        stmt = more.narrow(stmt)
     stmt = actor.scope.filter(stmt, Run.instance)
     rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)).all()
     items = [run_public(r) for r in rows[:page_size]]

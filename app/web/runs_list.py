@@ -16,6 +16,7 @@ from app.models.schemas import RunPublic
 from app.services import run_reads, runs
 from app.services.actor import Actor
 from app.web.calls import Calls
+from app.web.run_filters import MoreFilters, viewer_zone
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -47,6 +48,7 @@ class RunFilters:
     status: str = ""
     range: Range = ""
     page: int = 1
+    more: MoreFilters = MoreFilters()
 
     def since(self, now: datetime) -> datetime | None:
         delta = RANGES.get(self.range)
@@ -60,11 +62,14 @@ class RunFilters:
             "range": self.range,
             "page": self.page,
         }
+        values.update(self.more.values())
         values.update(override)
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
     def admits(self, run: RunPublic, now: datetime) -> bool:
         """Would a run created after the page was drawn appear on it?"""
+        if not self.more.admits(run):
+            return False
         if self.status and run.status != self.status:
             return False
         if self.q and self.q.lower() not in str(run.task_name or "").lower():
@@ -89,14 +94,22 @@ class RunsPage:
 
 async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> RunsPage:
     """One page of the runs service's list (its filters, instance scope and order)."""
+    if filters.more.error:  # the page shows the error, and no rows
+        return RunsPage(rows=[], filters=filters, has_more=False)
     since = filters.since(context.clock.now())
+    start, until = filters.more.bounds(viewer_zone(calls.session.user.timezone))
+    if start is not None:
+        since = max(since, start) if since else start
     page = await calls.read(
         runs.list_runs,
         status=[RunStatus(filters.status)] if filters.status else None,
         q=filters.q or None,
+        group=filters.more.group,
         since=since,
+        until=until,
         page=filters.page,
         page_size=PAGE_SIZE,
+        more=filters.more.run_query(),
     )
     rows = await calls.run(lambda: rows_of(context, calls.actor, page.items))
     return RunsPage(
