@@ -39,6 +39,8 @@ class HeatMap:
         found: dict[str, int] = {}
         for week in self.weeks:
             for day in week:
+                if day.day > self.end:
+                    continue  # the rest of the last week has not come yet
                 found[day.outcome] = found.get(day.outcome, 0) + 1
         return found
 
