@@ -32,8 +32,8 @@ import app.db.policy_tables
 import app.db.pool_tables
 import app.db.sync_tables
 import app.db.tables
-import app.db.version_tables
-import app.db.variable_set_tables  # noqa: F401
+import app.db.variable_set_tables
+import app.db.version_tables  # noqa: F401
 from app.db.types import StrEnumColumn
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -269,6 +269,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/edit"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
+    ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
+    ("GET", "/group-runs/{group_run_id:int}/gantt"): R(V, PATH, page=True),
     ("POST", "/groups"): R(U, BODY, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
@@ -296,6 +301,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
     ("POST", "/approvals"): R(OP, page=True, denied=TOASTED),
+    # Each chosen run through its own service: one of another instance is "not found" on it.
+    ("POST", "/task-runs/bulk"): R(OP, page=True, denied=TOASTED),
     ("GET", "/admin"): R(A, page=True),
     ("POST", "/admin/users"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/users/{username}"): R(A, PATH, page=True, denied=TOASTED),
@@ -391,6 +398,13 @@ def _kill(w: World, i: str, r: str) -> Call:
 def _page_action(w: World, i: str, r: str) -> Call:
     run_id = w.run(i)
     return Call(f"/task-runs/{run_id}/kill", effect=_killed(w, run_id))
+
+
+def _page_bulk(w: World, i: str, r: str) -> Call:
+    run_id = w.run(i)
+    return Call(
+        "/task-runs/bulk", data={"action": "kill", "run": str(run_id)}, effect=_killed(w, run_id)
+    )
 
 
 def _page_create(w: World, i: str, r: str) -> Call:
@@ -930,6 +944,13 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/groups/{gid:int}/graph.json"): lambda w, i, r: Call(
         f"/groups/{w.group(i).id}/graph.json"
     ),
+    ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
+    ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),
+    ("GET", "/group-runs/{group_run_id:int}/gantt"): lambda w, i, r: Call(
+        f"/group-runs/{w.group_run(i)}/gantt"
+    ),
     ("POST", "/groups"): lambda w, i, r: (
         lambda name: Call(
             "/groups",
@@ -980,6 +1001,7 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,
+    ("POST", "/task-runs/bulk"): _page_bulk,
     ("GET", "/admin"): lambda w, i, r: Call("/admin"),
     ("POST", "/admin/users"): lambda w, i, r: (
         lambda name: Call(
