@@ -87,7 +87,13 @@ def list_runs(
     stmt = actor.scope.filter(stmt, Run.instance)
     reordered = more is not None and more.reorders
     return _page(
-        session, stmt, page=page, page_size=page_size, before=before, after=after, keyed=not reordered
+        session,
+        stmt,
+        page=page,
+        page_size=page_size,
+        before=before,
+        after=after,
+        keyed=not reordered,
     )
 
 
