@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -23,6 +24,9 @@ _LINE_LISTS = {
 }
 # API mappings written KEY=VALUE, one a line.
 _LINE_PAIRS = ("env", "labels", "secrets")
+# API lists typed as words (dates) separated by spaces, commas or new lines.
+_WORD_LISTS = ("extra_dates", "working_dates")
+_WORD = re.compile(r"[^\s,]+")
 
 
 def _parts(path: str) -> list[str]:
@@ -39,6 +43,16 @@ def item_line(text: str, index: int) -> int | None:
             seen += 1
             if seen == index:
                 return number
+    return None
+
+
+def word_line(text: str, index: int) -> int | None:
+    """The line number of the index-th word (dates may share a line)."""
+    seen = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        seen += len(_WORD.findall(line))
+        if seen >= index:
+            return number
     return None
 
 
@@ -59,6 +73,8 @@ def line_of(path: str, values: Mapping[str, str]) -> int | None:
     head, item = parts[0], parts[1]
     if head in _LINE_LISTS and item.isdigit():
         return item_line(values.get(_LINE_LISTS[head], ""), int(item))
+    if head in _WORD_LISTS and item.isdigit():
+        return word_line(values.get(head, ""), int(item))
     if head in _LINE_PAIRS:
         return key_line(values.get(head, ""), item)
     return None

@@ -107,3 +107,57 @@ def test_the_group_form_reports_every_problem_at_once(web: TestClient, api: Test
     assert field_error(answer.text, "extra_schedules") == "line 2: not a JSON object"
     assert field_error(answer.text, "name") == "cannot be empty"
     assert api.get("/api/v1/groups").json() == []
+
+
+def test_adhoc_refusals_sit_beside_their_fields_and_a_success_clears_them(
+    web: TestClient,
+) -> None:
+    refused = web.post(
+        "/adhoc",
+        data={"command": "", "target": "agents", "max_run_seconds": "soon", "instance": "a/b"},
+    )
+    assert refused.status_code == 422
+    html = refused.text
+    assert re.search(r'id="adhocerr-agents" hx-swap-oob="true">choose at least one agent<', html)
+    assert 'id="adhocerr-max_run_seconds" hx-swap-oob="true">must be a number of seconds<' in html
+    assert "problems to fix" in html
+
+
+def test_an_import_lists_every_problem_of_the_document_with_its_line(
+    web: TestClient, api: TestClient
+) -> None:
+    document = """{
+  "format": "almanac/v1",
+  "tasks": [
+    {"name": "ok", "command": "true"},
+    {
+      "name": "bad-memory",
+      "command": "true",
+      "memory": "lots"
+    },
+    {
+      "name": "bad-retries",
+      "command": "true",
+      "retry_attempts": "many",
+      "colour": "red"
+    }
+  ]
+}"""
+    refused = web.post("/tasks/import", data={"step": "check", "document": document})
+    problems = {(p["item"], p["field"]): p for p in refused.context["errors"]}
+    assert problems[("tasks[1] 'bad-memory'", "memory")]["line"] == 8
+    assert problems[("tasks[1] 'bad-memory'", "memory")]["problem"].startswith("must be a size")
+    assert problems[("tasks[2] 'bad-retries'", "retry_attempts")]["line"] == 13
+    assert problems[("tasks[2] 'bad-retries'", "colour")]["problem"] == "is not a known field"
+    assert "line 13" in refused.text and "3 problems to fix" in refused.text
+    assert api.get("/api/v1/tasks").json() == []
+
+
+def test_a_calendar_form_names_the_line_of_each_bad_date(web: TestClient) -> None:
+    refused = web.post(
+        "/calendars",
+        data={"name": "cal", "extra_dates": "2026-01-01\n2026-13-01 2026-02-30\n2026-03-03"},
+    )
+    assert refused.status_code == 422
+    error = field_error(refused.text, "extra_dates")
+    assert error == "line 2: must be a date like 2026-12-31"
