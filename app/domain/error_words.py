@@ -16,6 +16,8 @@ _PATTERNS = {
     r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$": "* or letters, digits, '.', '_' or '-'",
     r"^[a-z_]{1,40}$": "lower-case letters and _",
     r"^[0-9a-f]{64}$": "64 hexadecimal digits",
+    r"^https?://\S+$": "a URL starting with http:// or https://",
+    r"^[^@\s]+@[^@\s]+$": "an e-mail address like ops@example.com",
 }
 
 _Ctx = Mapping[str, Any]
