@@ -67,13 +67,17 @@ class Tasks(_Namespace):
         business_date: str | None = None,
         params: dict[str, Any] | None = None,
         priority: int | None = None,
+        agent: str | None = None,
     ) -> RunHandle:
         """Force a run now, optionally for a business date (YYYY-MM-DD) with parameter
         values (checked against the task's declarations); `priority` (operators) replaces
-        the task's for this run."""
+        the task's for this run; `agent` runs it on that agent instead of the task's
+        target."""
         body = _run_body(business_date, params)
         if priority is not None:
             body = {**(body or {}), "priority": priority}
+        if agent is not None:
+            body = {**(body or {}), "agent": agent}
         return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run", json=body))
 
     def forecast(self, tid: int, count: int = 10, after: str | None = None) -> JSON:
