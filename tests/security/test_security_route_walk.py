@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,20 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from app.db.alert_tables import AlertRule
 from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
+from app.db.pool_tables import Pool
 from app.db.tables import (
     AgentToken,
     ApiToken,
     Calendar,
     DependencyEdge,
+    Freeze,
     GroupRun,
+    Integration,
     Run,
+    Task,
     TaskGroup,
     User,
 )
@@ -84,6 +90,7 @@ class Call:
 API = "/api/v1"
 R = Rule
 V, U, OP, A = "viewer", "user", "operator", "admin"
+_TOASTED_PAGE: dict[str, Any] = {"page": True, "denied": TOASTED}
 PATH, BODY, LIST, GLOBAL = "path", "body", "list", "global"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -187,6 +194,21 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/import"): R(OP, BODY),
     ("POST", f"{API}/import/crontab"): R(A, BODY),
     ("GET", "/metrics"): R(V),
+    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
+    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
+    ("GET", f"{API}/sync"): R(A, GLOBAL),
+    ("POST", f"{API}/sync"): R(A, GLOBAL),
+    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    # the webhook: no session or token, the source's own secret (a wrong one is a 401)
+    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
@@ -225,7 +247,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/task-runs"): R(V, LIST, page=True),
     ("GET", "/task-runs/events"): R(V, page=True),
     ("GET", "/task-runs/{run_id:int}"): R(V, PATH, page=True),
-    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/task-runs/{run_id:int}/log"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/search"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/download"): R(V, PATH, page=True),
@@ -244,17 +266,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/run-check"): R(V, PATH, page=True),
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
-    ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
-    ("POST", "/tasks/import-crontab"): R(A, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/import"): R(OP, BODY, **_TOASTED_PAGE),
+    ("POST", "/tasks/import-crontab"): R(A, BODY, **_TOASTED_PAGE),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
     ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
     ("GET", "/variable-sets"): R(V, page=True),
-    ("POST", "/variable-sets"): R(A, BODY, page=True, denied=TOASTED),
-    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/variable-sets"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
     ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
@@ -270,7 +292,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
-    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/runs"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): R(V, PATH, page=True),
@@ -279,7 +301,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
-    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/tasks/{key:int}/backfill"): R(V, PATH, page=True),
     ("GET", "/groups/{key:int}/backfill"): R(V, PATH, page=True),
     ("POST", "/tasks/{key:int}/backfill/preview"): R(V, PATH, page=True),
@@ -287,16 +309,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("GET", "/backfills/{backfill_id:int}"): R(V, PATH, page=True),
-    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/adhoc"): R(V, page=True),
     ("GET", "/adhoc/{batch_id}"): R(V, PATH, page=True),
     ("GET", "/adhoc/{batch_id}/events"): R(V, PATH, page=True),
     ("POST", "/adhoc"): R(U, BODY, page=True, denied=TOASTED),
-    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/password"): R(V, page=True),
     ("POST", "/password"): R(V, page=True),
     ("GET", "/profile"): R(V, page=True),
     ("POST", "/profile"): R(V, page=True),
+    ("GET", "/alerts"): R(V, page=True),
+    ("POST", "/alerts/rules"): R(OP, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(
+        A, PATH, page=True, denied=TOASTED
+    ),
+    ("GET", "/backfills"): R(V, page=True),
+    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/pools"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/approvals"): R(V, page=True),
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
@@ -305,10 +355,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/task-runs/bulk"): R(OP, page=True, denied=TOASTED),
     ("GET", "/admin"): R(A, page=True),
     ("POST", "/admin/users"): R(A, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}/delete"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}/password"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/admin/users/{username}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/users/{username}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/users/{username}/password"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, **_TOASTED_PAGE),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
 }
@@ -324,6 +374,9 @@ NOT_AUDITED = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
+    ("POST", f"{API}/definitions/plan"),  # a dry run: nothing stored
+    # a pull that applies a commit is audited by the apply; this one fails (no repository)
+    ("POST", f"{API}/sync/{{name}}"),
     ("POST", "/groups/{key:int}/backfill/preview"),
 }
 
@@ -361,6 +414,125 @@ def _page_backfill(w: World, key: int | None, kind: str) -> Call:
 
 def _backfill(suffix: str, status: str = "running") -> Build:
     return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
+
+
+def _definitions(w: World, i: str, r: str, action: str) -> Call:
+    name = f"defs-{action}-{r}-{i}"
+    document = {"format": "almanac/v1", "tasks": [{"name": name, "command": "true", "instance": i}]}
+    return Call(
+        f"{API}/definitions/{action}",
+        json={
+            "files": [{"path": "walk.json", "content": json.dumps(document)}],
+            "source": "file:w",
+        },
+        effect=(lambda: w.task_named(name) is not None) if action == "apply" else None,
+    )
+
+
+def _sync_webhook(w: World, i: str, r: str) -> Call:
+    name, secret = w.sync_source()
+    return Call(f"{API}/sync/{name}", headers={"X-Almanac-Sync-Token": secret})
+
+
+def _rollback(kind: str, page: bool = False) -> Build:
+    """Rolls an edited task or group back to version 1 (its description before the edit)."""
+
+    def build(w: World, i: str, r: str) -> Call:
+        key = w.task(i).id if kind == "task" else w.group(i).id
+        table = Task if kind == "task" else TaskGroup
+        w.edit(table, key, description="edited")
+        path = (
+            f"/{kind}s/{key}/history/1/rollback"
+            if page
+            else f"{API}/{kind}s/{key}/versions/1/rollback"
+        )
+        return Call(path, effect=lambda: w.exists(table, id=key, description=""))
+
+    return build
+
+
+def _page_alert_rule(w: World, i: str, r: str) -> Call:
+    tid = w.task(i).id
+    channel = w.integration(i)
+    return Call(
+        "/alerts/rules",
+        data={"target": f"task:{tid}", "integration": str(channel), "events": "failed"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, task_id=tid),
+    )
+
+
+def _page_alert_edit(w: World, i: str, action: str) -> Call:
+    rule_id = w.alert_rule(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/rules/{rule_id}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(AlertRule, id=rule_id),
+        )
+    channel = w.alert_rule_channel(rule_id)
+    return Call(
+        f"/alerts/rules/{rule_id}",
+        data={"integration": str(channel), "events": "failed", "late_minutes": "7"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, id=rule_id, late_minutes=7.0),
+    )
+
+
+def _page_integration(w: World, i: str, r: str) -> Call:
+    name = f"page-hook-{r}-{i}"
+    return Call(
+        "/alerts/integrations",
+        data={
+            "name": name,
+            "kind": "webhook",
+            "instance": i,
+            "secret": "s3cret-value",
+            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
+        },
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, name=name),
+    )
+
+
+def _page_channel_edit(w: World, i: str, action: str) -> Call:
+    channel = w.integration(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/integrations/{channel}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Integration, id=channel),
+        )
+    name = f"renamed-{channel}"
+    return Call(
+        f"/alerts/integrations/{channel}",
+        data={
+            "name": name,
+            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
+        },
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, id=channel, name=name),
+    )
+
+
+def _page_freeze(w: World, key: int | None, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    day = date(2030, 3, 4)
+    return Call(
+        f"/{kind}s/{key}/freezes",
+        data={"date": day.isoformat(), "reason": "walked"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Freeze, day=day, **{column: key}),
+    )
+
+
+def _page_unfreeze(w: World, key: int, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    return Call(
+        f"/{kind}s/{key}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+        effect=lambda: not w.exists(Freeze, day=FREEZE_DAY, **{column: key}),
+    )
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -758,6 +930,25 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/import/crontab", json={"text": "0 1 * * * /bin/walk\n", "instance": i}
     ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
+    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions(w, i, r, "plan"),
+    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions(w, i, r, "apply"),
+    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
+    ("POST", f"{API}/sync"): lambda w, i, r: Call(
+        f"{API}/sync",
+        json={"name": f"walk-{r}-{i}", "url": str(w.data_dir / "repo"), "poll_seconds": None},
+    ),
+    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
+    ),
+    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("POST", f"{API}/sync/{{name}}"): _sync_webhook,
+    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task"),
+    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group"),
     ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
         f"{API}/adhoc", json={"command": "true", "agents": [w.agent()], "instance": i}
     ),
@@ -945,7 +1136,7 @@ CALLS: dict[tuple[str, str], Build] = {
         f"/groups/{w.group(i).id}/graph.json"
     ),
     ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
-    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("GET", "/groups/{gid:int}/runs"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/runs"),
     ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
     ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): lambda w, i, r: Call(
@@ -998,6 +1189,58 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/password"): _page_password,
     ("GET", "/profile"): lambda w, i, r: Call("/profile"),
     ("POST", "/profile"): _page_profile,
+    ("GET", "/alerts"): lambda w, i, r: Call("/alerts"),
+    ("POST", "/alerts/rules"): _page_alert_rule,
+    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: _page_alert_edit(w, i, "update"),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: _page_alert_edit(
+        w, i, "delete"
+    ),
+    ("POST", "/alerts/integrations"): _page_integration,
+    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: _page_channel_edit(
+        w, i, "update"
+    ),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: (
+        _page_channel_edit(w, i, "delete")
+    ),
+    ("GET", "/backfills"): lambda w, i, r: Call("/backfills"),
+    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
+    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
+    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.task(i).id, "task"),
+    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.group(i).id, "group"),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_task(i), "task"
+    ),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_group(i), "group"
+    ),
+    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", page=True),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", page=True),
+    ("POST", "/pools"): lambda w, i, r: (
+        lambda name: Call(
+            "/pools",
+            data={"name": name, "slots": "2", "instance": i},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, instance=i),
+        )
+    )(f"page-pool-{r}-{i}"),
+    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}",
+            data={"slots": "3"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, slots=3),
+        )
+    )(w.pool(i)),
+    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Pool, name=name),
+        )
+    )(w.pool(i)),
+    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,

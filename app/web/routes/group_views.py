@@ -36,7 +36,7 @@ async def grid_page(
     )
 
 
-@router.get("/groups/{gid:int}/history")
+@router.get("/groups/{gid:int}/runs")
 async def history(
     request: Request,
     gid: Key,
