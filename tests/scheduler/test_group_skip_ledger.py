@@ -11,8 +11,10 @@ from sqlmodel import col, select
 
 from app.clock import FrozenClock
 from app.db.engine import session_scope
-from app.db.tables import GroupRun, TaskGroup
+from app.db.tables import GroupRun, TaskGroup, User
 from app.scheduler.group_planner import plan_group
+from app.services.actor import Actor
+from app.services.group_dag import group_graph
 from app.services.groups import group_run_public
 
 LONDON_0130 = {
@@ -67,6 +69,9 @@ def test_dst_and_blackout_skips_are_in_the_group_ledger(sqlite_engine: Engine) -
 
     _plan(sqlite_engine, gid, clock.now())  # planning again records nothing twice
     assert _ledger(sqlite_engine, gid) == ledger
+    viewer = Actor(User(id=1, username="ann", role="viewer", instances=["*"]))
+    with session_scope(sqlite_engine) as session:  # no recorded skip is "the latest run"
+        assert group_graph(session, actor=viewer, gid=gid).group_run is None
 
     # Time passes (the 1 April run was not fired here): the past skips stay in the ledger.
     _plan(sqlite_engine, gid, datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
