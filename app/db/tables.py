@@ -192,6 +192,9 @@ class GroupRun(SQLModel, table=True):
     created_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
     instance: str = Field(default="default", max_length=100, index=True)
+    # Why it ended without running: a skip recorded by planning (`skipped: calendar (...)`,
+    # `skipped: dst (...)`, `blackout: NAME`), `frozen`, or `missed: ...`.
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Run(SQLModel, table=True):
