@@ -201,9 +201,10 @@ def main() -> None:
                 gaps = heartbeat_gaps(url, 12)
             print(f"  server: {on_server.summary()}")
             print(f"  agent process: {on_agent.summary()} ({load()})")
-            runs_rss = sum(
-                p.memory_info().rss for p in (agent.children(recursive=True) if agent else [])
-            )
+            runs_rss = 0
+            for child in agent.children(recursive=True) if agent else []:
+                with contextlib.suppress(psutil.Error):  # a printer's `sleep 1` comes and goes
+                    runs_rss += child.memory_info().rss
             print(
                 f"  the runs' processes: RSS sum {runs_rss / 2**20:.0f} MiB (shared pages counted)"
             )

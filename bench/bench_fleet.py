@@ -185,8 +185,8 @@ async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: in
     print(f"  {args.idle:g} s of heartbeats: server {sampler.summary()} ({load()})")
     met = goal("server CPU on the fleet's heartbeats", mean, 20, "% of a core", "see the profile")
 
-    committed = await asyncio.to_thread(burst, url, args.burst)
     token = await asyncio.to_thread(login, base)
+    committed = await asyncio.to_thread(burst, url, args.burst)
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:  # wake dispatch now
         await http.post(
             "/api/v1/adhoc",
