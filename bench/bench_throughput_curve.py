@@ -161,7 +161,8 @@ def one_rate(rate: int, args: argparse.Namespace) -> bool:
             upgrade_database(url)
             began = time.monotonic()
             seed(url, count, datetime.now(UTC), spacing)
-            first = datetime.now(UTC) + timedelta(seconds=args.lead)
+            # The server must be up and its timers loaded before the first is due.
+            first = datetime.now(UTC) + timedelta(seconds=args.lead + count / 400)
             shift(url, first)
             print(
                 f"\n{rate:,} runs/min for {args.minutes:g} min ({count:,} one-shot tasks, "
@@ -199,6 +200,7 @@ def _measure(
         if args.agents > 1:
             extra = agents(url, base, data, args.agents)
         _wait_agents(base, args.agents)
+        _wait_timers(data / "server.log")
         ready = datetime.now(UTC) + timedelta(seconds=1)
         before = load()
         last_due = first + timedelta(seconds=count * spacing)
@@ -225,6 +227,16 @@ def _measure(
     return _report(
         found, count - len(late), max(first, ready), last_due, sampler, before, args, profile
     )
+
+
+def _wait_timers(log: Path) -> None:
+    """The API answers before the leader has loaded its timers: wait for that too."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if "scheduler loaded" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the scheduler did not load its timers")
 
 
 def _wait_agents(base: str, count: int) -> None:
