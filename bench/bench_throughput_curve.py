@@ -112,6 +112,15 @@ def delays(url: str) -> list[tuple[datetime, float]]:
     return out
 
 
+def statuses(url: str) -> dict[str, int]:
+    """How the runs ended up (SKIPPED: fired more than a minute late, taken as missed)."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT status, count(*) FROM run GROUP BY status")).all()
+    engine.dispose()
+    return {str(status): int(n) for status, n in rows}
+
+
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -211,6 +220,7 @@ def _measure(
                 if datetime.now(UTC) > last_due and len(delays(url)) >= count:
                     break
         found = delays(url)
+        print(f"  runs by status at the end: {statuses(url)}")
     finally:
         for agent in extra:
             agent.terminate()
