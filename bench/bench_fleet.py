@@ -181,6 +181,7 @@ def running(url: str) -> int:
 
 
 async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: int) -> bool:
+    token = login(base)  # signing in (argon2) on a busy server is slow: once, up front
     made = tokens(url, args.agents)
     clients = [Client(name, token) for name, token in made]
     ready = asyncio.Event()
@@ -212,7 +213,6 @@ async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: in
     print(f"  {args.idle:g} s of heartbeats: server {sampler.summary()} ({load()})")
     met = goal("server CPU on the fleet's heartbeats", mean, 20, "% of a core", "see the profile")
 
-    token = await asyncio.to_thread(login, base)
     committed = await asyncio.to_thread(burst, url, args.burst)
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:  # wake dispatch now
         await http.post(
