@@ -11,11 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from support import seed_user
 
 from app.clock import FrozenClock
+from app.hub.hub import AgentHub
+from app.scheduler.leader import NotLeader
+from app.scheduler.lifecycle import apply_state
+from app.scheduler.service import SchedulerService
 from app.services.sync_pull import sync_due
 from app.settings import Settings
 
@@ -226,3 +231,23 @@ def test_only_an_admin_of_every_instance_manages_sources(
     assert refused.status_code == 422
     embedded = api.post(f"{API}/sync", json={"name": "x", "url": "https://u:p@host/r.git"})
     assert embedded.status_code == 422
+
+
+def test_only_the_leader_polls(
+    api: TestClient, sqlite_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path)
+    repo.commit({"etl.yaml": GROUP}, "group")
+    made = api.post(f"{API}/sync", json={"name": "prod", "url": str(repo.bare)})
+    assert made.status_code == 201, made.text
+    clock = FrozenClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    hub = AgentHub(sqlite_engine, clock, heartbeat_interval=5.0, reports=apply_state)
+    scheduler = SchedulerService(sqlite_engine, clock, hub, settings)
+    scheduler.leadership.is_leader = False
+    with pytest.raises(NotLeader):
+        scheduler.sync_once()
+    assert api.get(f"{API}/groups").json() == []
+    scheduler.leadership.is_leader = True  # what winning the election does
+    [result] = scheduler.sync_once()
+    assert (result.name, result.outcome) == ("prod", "applied")
+    assert api.get(f"{API}/sync/prod").json()["last_applied_by"] == "admin (poll)"
