@@ -44,7 +44,7 @@ def _lock(name: str) -> threading.Lock:
 
 
 def cache_dir(data_dir: Path, name: str) -> Path:
-    return data_dir / "sync" / name
+    return data_dir / "sync" / name  # sync_sources.delete_source removes it
 
 
 def webhook_allowed(

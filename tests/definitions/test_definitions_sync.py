@@ -91,7 +91,9 @@ def _state(api: TestClient) -> tuple[list[str], Any, list[tuple[str, str]]]:
     return sorted(tasks.values()), group["schedule"]["cron"], pairs
 
 
-def test_commits_apply_in_order_and_a_cycle_is_refused(api: TestClient, tmp_path: Path) -> None:
+def test_commits_apply_in_order_and_a_cycle_is_refused(
+    api: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     repo = Repo(tmp_path)
     first = repo.commit({"defs/etl.yaml": GROUP, "defs/etl-tasks.yaml": TASKS}, "add etl")
     repo.commit({"README.md": "docs"}, "readme")  # the branch head is what counts
@@ -141,6 +143,12 @@ def test_commits_apply_in_order_and_a_cycle_is_refused(api: TestClient, tmp_path
     assert status["last_error_commit"] == fourth
     assert "defs/etl-tasks.yaml:7:39" in status["last_error"]
     assert "dependency cycle: extract -> transform -> extract" in status["last_error"]
+
+    cache = settings.data_dir / "sync" / "prod"
+    assert (cache / "HEAD").exists()
+    assert api.delete(f"{API}/sync/prod").status_code == 204
+    assert not cache.exists()
+    assert _state(api) == live  # the objects it managed stay
 
 
 def test_the_poll_follows_its_interval(
