@@ -193,6 +193,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/schema/export.json"): R(V),
     ("POST", f"{API}/import"): R(OP, BODY),
     ("POST", f"{API}/import/crontab"): R(A, BODY),
+    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
+    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
+    ("GET", f"{API}/sync"): R(A, GLOBAL),
+    ("POST", f"{API}/sync"): R(A, GLOBAL),
+    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    # the webhook: the source's secret, not a user, authenticates it (tests/definitions)
+    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
     ("GET", "/metrics"): R(V),
     ("POST", f"{API}/definitions/plan"): R(OP, BODY),
     ("POST", f"{API}/definitions/apply"): R(OP, BODY),
@@ -279,6 +288,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
+    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -371,6 +381,8 @@ NOT_AUDITED = {
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
     ("POST", f"{API}/import"),  # a dry run here
+    ("POST", f"{API}/definitions/plan"),  # a plan writes nothing
+    ("POST", f"{API}/sync/{{name}}"),  # a pull of an unreadable repository: status only
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
@@ -733,6 +745,12 @@ def _page_user(w: World, i: str, r: str, action: str) -> Call:
     )
 
 
+def _definitions(step: str, i: str, r: str) -> Call:
+    task = f"tasks: [{{name: def-{step}-{r}-{i}, command: 'true', instance: {i}}}]"
+    files = [{"path": "walk.yaml", "content": f"format: almanac/v1\n{task}\n"}]
+    return Call(f"{API}/definitions/{step}", json={"files": files, "source": f"file:{r}"})
+
+
 def _policies(w: World, i: str, r: str) -> Call:
     """A stored policy in both instances, each naming its instance in an image pattern."""
     from app.db.engine import session_scope
@@ -979,6 +997,23 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/quotas/{i}", json={"max_runs": 7}
     ),
     ("DELETE", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
+    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions("plan", i, r),
+    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions("apply", i, r),
+    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
+    ("POST", f"{API}/sync"): lambda w, i, r: Call(
+        f"{API}/sync", json={"name": f"walk-{r}-{i}", "url": "/srv/defs.git"}, ok=frozenset({201})
+    ),
+    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
+    ),
+    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", ok=frozenset({204})
+    ),
+    ("POST", f"{API}/sync/{{name}}"): lambda w, i, r: (
+        lambda made: Call(f"{API}/sync/{made[0]}", headers={"X-Almanac-Sync-Token": made[1]})
+    )(w.sync_source()),
+    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),

@@ -17,6 +17,7 @@ from support import password_hash, seed_user
 
 from app.db.engine import session_scope
 from app.db.runs import create_run
+from app.db.sync_tables import SyncSource
 from app.db.tables import (
     Agent,
     AgentToken,
@@ -35,6 +36,7 @@ from app.db.tables import (
 )
 from app.db.variable_set_tables import VariableSet
 from app.domain.states import RunStatus, TriggerKind
+from app.secrets import encrypt_secret
 from app.security import hash_token, new_token
 
 ROLES = ("viewer", "user", "operator", "admin", "superadmin")
@@ -349,6 +351,21 @@ class World:
             )
         finally:
             self._root_sees([OWN])
+
+    def sync_source(self) -> tuple[str, str]:
+        """A git sync source (its repository does not exist: a pull reports it) and its
+        webhook secret."""
+        name, secret = _uid("sync"), _uid("hook-secret")
+        self._add(
+            SyncSource(
+                name=name,
+                url=str(self.data_dir / "no-such-repo.git"),
+                run_as="walk-superadmin",
+                webhook_secret_encrypted=encrypt_secret(secret, self.data_dir),
+                poll_seconds=None,
+            )
+        )
+        return name, secret
 
     def alert_rule(self, instance: str) -> int:
         integration = self.integration(instance)
