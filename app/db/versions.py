@@ -89,6 +89,19 @@ def install() -> None:
         _installed = True
 
 
+def uninstall() -> None:
+    """Stop watching (the benchmark's baseline: the same work without history)."""
+    global _installed
+    with _lock:
+        if not _installed:
+            return
+        event.remove(OrmSession, "before_flush", _before_flush)
+        event.remove(OrmSession, "do_orm_execute", _before_bulk)
+        event.remove(OrmSession, "before_commit", _before_commit)
+        event.remove(OrmSession, "after_soft_rollback", _dropped)
+        _installed = False
+
+
 def _touched(session: OrmSession) -> set[Key]:
     found: set[Key] = session.info.setdefault(_TOUCHED, set())
     return found
