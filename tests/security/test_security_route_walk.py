@@ -148,6 +148,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): R(V),
     ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
@@ -697,6 +699,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions"
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions/1"
     ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
