@@ -81,12 +81,29 @@ def _rows(session: OrmSession, model: type[Row], ids: Collection[int]) -> dict[i
     return found
 
 
+def _locked_rows(session: OrmSession, model: type[Row], ids: Collection[int]) -> dict[int, Any]:
+    """The objects as committed plus this transaction's changes, re-read (another
+    transaction may have committed since this one loaded them) and locked (PostgreSQL)
+    until this one ends: two transactions changing one object number versions in turn."""
+    found: dict[int, Any] = {}
+    for chunk in _chunks(ids):
+        query = (
+            select(model)
+            .where(col(model.id).in_(chunk))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        rows = cast(Sequence[Row], session.scalars(query).all())
+        found.update({row.id or 0: row for row in rows})
+    return found
+
+
 def _heads(
-    session: OrmSession, kind: str, rows: dict[int, Any], ids: Collection[int]
+    session: OrmSession, kind: str, numbers: dict[int, int], ids: Collection[int]
 ) -> dict[int, DefinitionVersion]:
     """Each object's latest version: the one its row names (one indexed read), else the
     highest it has."""
-    named = [(object_id, row.version) for object_id, row in rows.items() if row.version]
+    named = [(object_id, number) for object_id, number in numbers.items() if number]
     found: dict[int, DefinitionVersion] = {}
     for start in range(0, len(named), _CHUNK):
         pairs = named[start : start + _CHUNK]
@@ -103,7 +120,7 @@ def _heads(
         )
     # Deleted, new or never versioned: SQLite may have reused the id of a deleted object,
     # whose history the new one continues after.
-    gone = [object_id for object_id in ids if not getattr(rows.get(object_id), "version", 0)]
+    gone = [object_id for object_id in ids if not numbers.get(object_id)]
     found.update(latest_versions(session, kind, gone) if gone else {})
     return found
 
@@ -118,10 +135,11 @@ class Definitions:
             wanted[kind].add(object_id)
         self._rows: dict[Key, Row] = {}
         self._heads: dict[Key, DefinitionVersion] = {}
-        for kind, ids in wanted.items():
-            rows = _rows(session, _MODELS[kind], ids)
+        for kind, ids in sorted(wanted.items()):  # one lock order for every transaction
+            rows = _locked_rows(session, _MODELS[kind], ids)
             self._rows.update({(kind, object_id): row for object_id, row in rows.items()})
-            for object_id, head in _heads(session, kind, rows, ids).items():
+            numbers = {object_id: row.version for object_id, row in rows.items()}
+            for object_id, head in _heads(session, kind, numbers, ids).items():
                 self._heads[(kind, object_id)] = head
         self._load_references(wanted.get("task", set()), wanted.get("group", set()))
 
