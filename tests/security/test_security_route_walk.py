@@ -107,6 +107,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/tasks/{{tid}}"): R(U, PATH),
     ("POST", f"{API}/tasks/{{tid}}/run"): R(U, PATH),
     ("GET", f"{API}/tasks/{{tid}}/forecast"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("GET", f"{API}/tasks/{{tid}}/freezes"): R(V, PATH),
     ("POST", f"{API}/tasks/{{tid}}/freezes"): R(OP, PATH),
     ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): R(OP, PATH),
@@ -149,6 +155,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): R(V),
     ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
@@ -266,6 +274,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/tasks/new"): R(V, page=True),
     ("GET", "/tasks/schedule-preview"): R(V, page=True),
     ("GET", "/tasks/{tid:int}"): R(V, PATH, page=True),
+    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
     ("POST", "/tasks"): R(U, BODY, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
@@ -409,6 +425,19 @@ def _task(suffix: str = "", **kw: Any) -> Build:
 
 def _group(suffix: str = "", **kw: Any) -> Build:
     return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
+
+
+def _rollback(kind: str, prefix: str) -> Build:
+    """Roll an edited task or group back to version 1: the rollback is its version 3."""
+
+    def build(w: World, i: str, r: str) -> Call:
+        object_id = w.edited_task(i) if kind == "task" else w.edited_group(i)
+        return Call(
+            f"{prefix}/{kind}s/{object_id}/{'versions' if prefix else 'history'}/1/rollback",
+            effect=lambda: w.version_of(kind, object_id) == 3,
+        )
+
+    return build
 
 
 _BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
@@ -787,6 +816,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
     ("POST", f"{API}/tasks"): _task_body,
     ("GET", f"{API}/tasks/{{tid}}"): _task(),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task", API),
+    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group", API),
     ("PATCH", f"{API}/tasks/{{tid}}"): _task(json={"description": "walked"}),
     ("DELETE", f"{API}/tasks/{{tid}}"): _task(),
     ("POST", f"{API}/tasks/{{tid}}/run"): _task("/run"),
@@ -868,6 +903,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions"
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions/1"
     ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
@@ -1103,6 +1144,10 @@ CALLS: dict[tuple[str, str], Build] = {
         "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}
     ),
     ("GET", "/tasks/{tid:int}"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}"),
+    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", ""),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", ""),
     ("POST", "/tasks"): _page_create,
     ("POST", "/tasks/{tid:int}"): _page_edit,
     ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (

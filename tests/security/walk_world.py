@@ -146,6 +146,29 @@ class World:
         )
         return task
 
+    def edited_task(self, instance: str) -> int:
+        """A task with two definition versions: version 1 can be rolled back to."""
+        tid = self.task(instance).id or 0
+        with session_scope(self.engine) as session:
+            row = session.get(Task, tid)
+            assert row is not None
+            row.description = "second version"
+        return tid
+
+    def edited_group(self, instance: str) -> int:
+        gid = self.group(instance).id or 0
+        with session_scope(self.engine) as session:
+            row = session.get(TaskGroup, gid)
+            assert row is not None
+            row.description = "second version"
+        return gid
+
+    def version_of(self, kind: str, object_id: int) -> int:
+        model = Task if kind == "task" else TaskGroup
+        with session_scope(self.engine) as session:
+            row = session.get(model, object_id)
+            return row.version if row is not None else 0
+
     def frozen_task(self, instance: str) -> int:
         tid = self.task(instance).id or 0
         self._add(Freeze(task_id=tid, day=FREEZE_DAY, created_at=self.now()))
