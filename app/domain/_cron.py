@@ -28,6 +28,7 @@ from __future__ import annotations
 import calendar as _stdcal
 from dataclasses import dataclass
 from datetime import date, time
+from functools import lru_cache
 
 from app.domain._cron_fields import (
     MONTH_NAMES,
@@ -135,8 +136,10 @@ def normalise(text: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=4096)
 def parse_cron(text: str) -> CronExpr:
-    """Parse a cron expression; ValueError names the offending field."""
+    """Parse a cron expression; ValueError names the offending field. Cached (the result is
+    immutable): planning thousands of tasks parses the same few expressions again and again."""
     parts = normalise(text)
     quartz = len(parts) > 5
     seconds = parse_field(parts[0], _SECOND) if quartz else frozenset({0})
