@@ -32,6 +32,7 @@ def running_server(
     seconds from launch until its scheduler had loaded its timers."""
     port = free_port()
     launched = time.perf_counter()
+    checkout = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "server", "--port", str(port)],
         env=dict(
@@ -39,9 +40,10 @@ def running_server(
             ALMANAC_ADMIN_PASSWORD=PASSWORD,
             ALMANAC_DATA_DIR=str(data),
             ALMANAC_DATABASE_URL=url,
+            PYTHONPATH=str(checkout),  # this checkout's `app`, not an installed copy
             **(env or {}),
         ),
-        cwd=Path(__file__).resolve().parents[1],  # `-m app...` runs this checkout
+        cwd=checkout,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
