@@ -5,9 +5,10 @@ with the reason, as a task's are SKIPPED runs (planner.py): the group's occurren
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.db.group_run_moves import move_group_run
@@ -70,7 +71,46 @@ def plan_group(
     if not ahead.occurrences:
         return None
     at = ahead.occurrences[0].at
-    group_run = GroupRun(
+    group_run = _idle_group_run(group, at, now)
+    session.add(group_run)
+    session.flush()
+    return group_run
+
+
+def plan_unplanned_groups(session: Session, groups: Sequence[TaskGroup], *, now: datetime) -> int:
+    """`plan_group` for groups that have no IDLE group run yet (a scheduler's start), with a
+    few queries for all of them; returns how many were planned."""
+    ids = [g.id for g in groups if g.id is not None]
+    last: dict[int, datetime] = {}
+    for start in range(0, len(ids), 500):
+        stmt = (
+            select(GroupRun.group_id, func.max(GroupRun.trigger_time))
+            .where(
+                col(GroupRun.group_id).in_(ids[start : start + 500]),
+                GroupRun.trigger_kind == TriggerKind.SCHEDULE,
+            )
+            .group_by(col(GroupRun.group_id))
+        )
+        last.update({gid: at for gid, at in session.exec(stmt).all() if at is not None})
+    calendars = Calendars(session)
+    planned = []
+    for group in groups:
+        timing = calendars.timing(group) if group.active and group.schedule else None
+        if timing is None:
+            continue
+        after = max(now, last.get(group.id or 0) or now)
+        ahead = timing_forecast(timing, after, 1, calendars.for_schedule)
+        for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN]:
+            _record_skip(session, group, skipped, now)
+        if ahead.occurrences:
+            planned.append(_idle_group_run(group, ahead.occurrences[0].at, now))
+    session.add_all(planned)
+    session.flush()
+    return len(planned)
+
+
+def _idle_group_run(group: TaskGroup, at: datetime, now: datetime) -> GroupRun:
+    return GroupRun(
         group_id=group.id or 0,
         status=GroupRunStatus.IDLE,
         trigger_kind=TriggerKind.SCHEDULE,
@@ -80,9 +120,6 @@ def plan_group(
         created_at=now,
         instance=group.instance,
     )
-    session.add(group_run)
-    session.flush()
-    return group_run
 
 
 def _record_skip(

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.runs import add_runs, create_run, new_run, task_spec
+from app.db.runs import add_runs, new_run, task_spec
 from app.db.tables import Run, RunEvent, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
@@ -97,6 +97,7 @@ def plan_tasks(
     taken = last_triggers(session, ids)
     planned: dict[int, Run | None] = {}
     idle: list[tuple[Run, str]] = []
+    skips: list[_Skip] = []
     for task in tasks:
         task_id = task.id or 0
         task.next_fire_time = None
@@ -108,8 +109,7 @@ def plan_tasks(
             continue
         after = max(now, taken.get(task_id) or now)
         ahead = timing_forecast(timing, after, 1, calendars.for_schedule)
-        for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN]:
-            _record_skip(session, task, skipped, now)
+        skips.extend(_skip(task, skipped) for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN])
         if not ahead.occurrences:
             continue
         upcoming = ahead.occurrences[0]
@@ -128,8 +128,9 @@ def plan_tasks(
         )
         planned[task_id] = run
         idle.append((run, detail))
-    if idle:
-        add_runs(session, idle)
+    recorded = _skip_runs(session, skips, now)
+    if recorded or idle:
+        add_runs(session, recorded + idle)  # one flush for the skips and the plans of all
     return planned
 
 
@@ -156,23 +157,48 @@ def planned_skip(reason: Any) -> ColumnElement[bool]:
     return or_(*(reason.startswith(prefix) for prefix in PLANNED_SKIPS))
 
 
-def _record_skip(session: Session, task: Task, skipped: SkippedOccurrence, now: datetime) -> None:
+@dataclass(frozen=True)
+class _Skip:
+    task: Task
+    key: str
+    at: datetime
+    reason: str
+    detail: str
+
+
+def _skip(task: Task, skipped: SkippedOccurrence) -> _Skip:
     at = (skipped.at or skipped.local).astimezone(UTC)
     at, key, reason, detail = skip_entry(skipped, occurrence_key(task.id or 0, at))
-    if session.exec(select(Run.id).where(Run.occurrence_key == key)).first() is not None:
-        return
-    create_run(
-        session,
-        at=now,
-        status=RunStatus.SKIPPED,
-        trigger_kind=TriggerKind.SCHEDULE,
-        spec=task_spec(task),
-        task=task,
-        trigger_time=at,
-        occurrence_key=key,
-        reason=reason,
-        detail=detail,
-    )
+    return _Skip(task, key, at, reason, detail)
+
+
+def _skip_runs(session: Session, skips: Sequence[_Skip], now: datetime) -> list[tuple[Run, str]]:
+    """The SKIPPED runs of `skips` not recorded yet (keys looked up a chunk at a time, where
+    a query a skip made a calendar edit over thousands of tasks take minutes)."""
+    keys = [skip.key for skip in skips]
+    taken: set[str] = set()
+    for start in range(0, len(keys), 500):
+        stmt = select(Run.occurrence_key).where(
+            col(Run.occurrence_key).in_(keys[start : start + 500])
+        )
+        taken.update(key for key in session.exec(stmt).all() if key)
+    runs: list[tuple[Run, str]] = []
+    for skip in skips:
+        if skip.key in taken:
+            continue
+        taken.add(skip.key)
+        run = new_run(
+            at=now,
+            status=RunStatus.SKIPPED,
+            trigger_kind=TriggerKind.SCHEDULE,
+            spec=task_spec(skip.task),
+            task=skip.task,
+            trigger_time=skip.at,
+            occurrence_key=skip.key,
+            reason=skip.reason,
+        )
+        runs.append((run, skip.detail))
+    return runs
 
 
 def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:

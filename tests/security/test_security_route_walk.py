@@ -39,7 +39,6 @@ from app.db.tables import (
     GroupRun,
     Integration,
     Run,
-    Task,
     TaskGroup,
     User,
 )
@@ -211,21 +210,6 @@ RULES: dict[tuple[str, str], Rule] = {
     # the webhook: the source's secret, not a user, authenticates it (tests/definitions)
     ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
     ("GET", "/metrics"): R(V),
-    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
-    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
-    ("GET", f"{API}/sync"): R(A, GLOBAL),
-    ("POST", f"{API}/sync"): R(A, GLOBAL),
-    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
-    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
-    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
-    # the webhook: no session or token, the source's own secret (a wrong one is a 401)
-    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
-    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
-    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
-    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
-    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
-    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
-    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
@@ -264,7 +248,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/task-runs"): R(V, LIST, page=True),
     ("GET", "/task-runs/events"): R(V, page=True),
     ("GET", "/task-runs/{run_id:int}"): R(V, PATH, page=True),
-    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/task-runs/{run_id:int}/log"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/search"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/download"): R(V, PATH, page=True),
@@ -291,17 +275,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/run-check"): R(V, PATH, page=True),
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
-    ("POST", "/tasks/import"): R(OP, BODY, **_TOASTED_PAGE),
-    ("POST", "/tasks/import-crontab"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/import-crontab"): R(A, BODY, page=True, denied=TOASTED),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
     ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
     ("GET", "/variable-sets"): R(V, page=True),
-    ("POST", "/variable-sets"): R(A, BODY, **_TOASTED_PAGE),
-    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/variable-sets"): R(A, BODY, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
     ("GET", "/sync"): R(A, GLOBAL, page=True),
@@ -327,7 +311,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
-    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/tasks/{key:int}/backfill"): R(V, PATH, page=True),
     ("GET", "/groups/{key:int}/backfill"): R(V, PATH, page=True),
     ("POST", "/tasks/{key:int}/backfill/preview"): R(V, PATH, page=True),
@@ -335,12 +319,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("GET", "/backfills/{backfill_id:int}"): R(V, PATH, page=True),
-    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/adhoc"): R(V, page=True),
     ("GET", "/adhoc/{batch_id}"): R(V, PATH, page=True),
     ("GET", "/adhoc/{batch_id}/events"): R(V, PATH, page=True),
     ("POST", "/adhoc"): R(U, BODY, page=True, denied=TOASTED),
-    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, page=True, denied=TOASTED),
     ("GET", "/password"): R(V, page=True),
     ("POST", "/password"): R(V, page=True),
     ("GET", "/profile"): R(V, page=True),
@@ -351,9 +335,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, **_TOASTED_PAGE),
     ("POST", "/alerts/integrations"): R(A, BODY, **_TOASTED_PAGE),
     ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(
-        A, PATH, page=True, denied=TOASTED
-    ),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/backfills"): R(V, page=True),
     ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
     ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
@@ -361,18 +343,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
     ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
     ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
-    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
-    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
-    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
-        OP, PATH, page=True, denied=TOASTED
-    ),
-    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
-        OP, PATH, page=True, denied=TOASTED
-    ),
     ("POST", "/pools"): R(A, BODY, **_TOASTED_PAGE),
     ("POST", "/pools/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
     ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
-    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/approvals"): R(V, page=True),
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
@@ -381,10 +354,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/task-runs/bulk"): R(OP, page=True, denied=TOASTED),
     ("GET", "/admin"): R(A, page=True),
     ("POST", "/admin/users"): R(A, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/admin/users/{username}/delete"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/admin/users/{username}/password"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/users/{username}"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/admin/users/{username}/delete"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/admin/users/{username}/password"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
 }
@@ -402,9 +375,6 @@ NOT_AUDITED = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
-    ("POST", f"{API}/definitions/plan"),  # a dry run: nothing stored
-    # a pull that applies a commit is audited by the apply; this one fails (no repository)
-    ("POST", f"{API}/sync/{{name}}"),
     ("POST", "/groups/{key:int}/backfill/preview"),
 }
 
@@ -457,41 +427,6 @@ def _backfill(suffix: str, status: str = "running") -> Build:
     return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
 
 
-def _definitions(w: World, i: str, r: str, action: str) -> Call:
-    name = f"defs-{action}-{r}-{i}"
-    document = {"format": "almanac/v1", "tasks": [{"name": name, "command": "true", "instance": i}]}
-    return Call(
-        f"{API}/definitions/{action}",
-        json={
-            "files": [{"path": "walk.json", "content": json.dumps(document)}],
-            "source": "file:w",
-        },
-        effect=(lambda: w.task_named(name) is not None) if action == "apply" else None,
-    )
-
-
-def _sync_webhook(w: World, i: str, r: str) -> Call:
-    name, secret = w.sync_source()
-    return Call(f"{API}/sync/{name}", headers={"X-Almanac-Sync-Token": secret})
-
-
-def _rollback(kind: str, page: bool = False) -> Build:
-    """Rolls an edited task or group back to version 1 (its description before the edit)."""
-
-    def build(w: World, i: str, r: str) -> Call:
-        key = w.task(i).id if kind == "task" else w.group(i).id
-        table = Task if kind == "task" else TaskGroup
-        w.edit(table, key, description="edited")
-        path = (
-            f"/{kind}s/{key}/history/1/rollback"
-            if page
-            else f"{API}/{kind}s/{key}/versions/1/rollback"
-        )
-        return Call(path, effect=lambda: w.exists(table, id=key, description=""))
-
-    return build
-
-
 def _page_alert_rule(w: World, i: str, r: str) -> Call:
     tid = w.task(i).id
     channel = w.integration(i)
@@ -520,6 +455,9 @@ def _page_alert_edit(w: World, i: str, action: str) -> Call:
     )
 
 
+_HOOK_CONFIG = json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1})
+
+
 def _page_integration(w: World, i: str, r: str) -> Call:
     name = f"page-hook-{r}-{i}"
     return Call(
@@ -529,7 +467,7 @@ def _page_integration(w: World, i: str, r: str) -> Call:
             "kind": "webhook",
             "instance": i,
             "secret": "s3cret-value",
-            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
+            "config": _HOOK_CONFIG,
         },
         ok=frozenset({303}),
         effect=lambda: w.exists(Integration, name=name),
@@ -547,10 +485,7 @@ def _page_channel_edit(w: World, i: str, action: str) -> Call:
     name = f"renamed-{channel}"
     return Call(
         f"/alerts/integrations/{channel}",
-        data={
-            "name": name,
-            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
-        },
+        data={"name": name, "config": _HOOK_CONFIG},
         ok=frozenset({303}),
         effect=lambda: w.exists(Integration, id=channel, name=name),
     )
@@ -989,25 +924,6 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/import/crontab", json={"text": "0 1 * * * /bin/walk\n", "instance": i}
     ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
-    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions(w, i, r, "plan"),
-    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions(w, i, r, "apply"),
-    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
-    ("POST", f"{API}/sync"): lambda w, i, r: Call(
-        f"{API}/sync",
-        json={"name": f"walk-{r}-{i}", "url": str(w.data_dir / "repo"), "poll_seconds": None},
-    ),
-    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
-    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
-        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
-    ),
-    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
-    ("POST", f"{API}/sync/{{name}}"): _sync_webhook,
-    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
-    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
-    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task"),
-    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
-    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
-    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group"),
     ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
         f"{API}/adhoc", json={"command": "true", "agents": [w.agent()], "instance": i}
     ),
@@ -1293,10 +1209,6 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
         w, w.frozen_group(i), "group"
     ),
-    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
-    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
-    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", page=True),
-    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", page=True),
     ("POST", "/pools"): lambda w, i, r: (
         lambda name: Call(
             "/pools",
@@ -1320,7 +1232,6 @@ CALLS: dict[tuple[str, str], Build] = {
             effect=lambda: not w.exists(Pool, name=name),
         )
     )(w.pool(i)),
-    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,

@@ -336,22 +336,6 @@ class World:
             root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
             root.instances = instances
 
-    def sync_source(self) -> tuple[str, str]:
-        """A git sync source (name, webhook secret) whose repository does not exist: a pull
-        is reported as failed and changes nothing."""
-        self._root_sees(["*"])
-        try:
-            name = _uid("sync")
-            response = self.client.post(
-                "/api/v1/sync",
-                json={"name": name, "url": str(self.data_dir / "no-repo"), "poll_seconds": None},
-                headers={"Authorization": f"Bearer {self.tokens['superadmin']}"},
-            )
-            assert response.status_code == 201, response.text
-            return name, str(response.json()["webhook_secret"])
-        finally:
-            self._root_sees([OWN])
-
     def variable_set(self, instance: str) -> str:
         """A variable set of `instance` (no secrets: a row needs no key ring)."""
         name = _uid("vars")
@@ -415,13 +399,6 @@ class World:
         if not self.exists(User, username=name):
             seed_user(self.engine, name, role=role, password=PASSWORD, instances=["*"])
         return self.token_for(name, kind=kind)
-
-    def edit(self, table: type[SQLModel], key: int | None, **values: Any) -> None:
-        """Changes a definition row as a write of its own (a new version of it)."""
-        with session_scope(self.engine) as session:
-            row = session.get(table, key)
-            for name, value in values.items():
-                setattr(row, name, value)
 
     def exists(self, table: type[SQLModel], **where: Any) -> bool:
         with session_scope(self.engine) as session:
