@@ -200,4 +200,24 @@ def test_the_theme_toggle_the_menu_and_the_browsers_zone(
     context.close()
 
 
+def test_the_widest_pages_fit_a_tablet(
+    browser_once: Browser, shared_agent_ready: LiveServer, seeded: Seeded, state: Path
+) -> None:
+    """Between phone and desktop (1024 wide: two columns, the menu button) nothing spills."""
+    context = browser_once.new_context(
+        viewport={"width": 1024, "height": 768}, storage_state=str(state), timezone_id=ZONE
+    )
+    page = context.new_page()
+    every = pages(seeded)
+    overflow = {}
+    for name in ("dashboard", "tasks", "task-runs", "run-detail", "group-detail", "admin-users"):
+        path, ready = every[name]
+        page.goto(shared_agent_ready.url + path, wait_until="domcontentloaded")
+        expect(page.locator(ready).first).to_be_attached()
+        if (wide := page.evaluate(WIDEST)) > 1024:
+            overflow[name] = wide
+    context.close()
+    assert overflow == {}
+
+
 GRAPH_FILL = "almanacGraph().nodes()[0].style('background-color')"
