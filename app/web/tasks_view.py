@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from app.domain._walltime import zone_names
 from app.services import catalog, groups, tasks
+from app.services.last_runs import LastRun, last_runs
 from app.web.calls import Calls, dump
 from app.web.features import api_has
 
@@ -50,6 +51,7 @@ class ListView:
     # Groups frozen (inactive): their tasks are not scheduled, whatever their own flag says.
     frozen_groups: frozenset[int] = frozenset()
     selected: int | None = None
+    last_runs: dict[int, LastRun] = field(default_factory=dict)
 
     def task_state(self, task: dict[str, Any]) -> str:
         """ "active", "inactive", or "frozen" (its group is)."""
@@ -94,14 +96,23 @@ async def load_list(calls: Calls, filters: ListFilters, selected: int | None = N
         rows = dump(await calls.read(groups.list_groups, **page, page_size=LIST_PAGE + 1))
     names: dict[int, str] = {}
     frozen: set[int] = set()
-    if filters.tab == "tasks" and any(r.get("group") for r in rows):
-        for g in await calls.read(groups.list_groups, page_size=1000):
-            names[g.gid] = g.name
-            if not g.active:
-                frozen.add(g.gid)
+    shown = {int(r["group"]) for r in rows[:LIST_PAGE] if r.get("group")}
+    if filters.tab == "tasks" and shown:  # only the groups of the rows shown
+        for gid, (name, active) in (await calls.read(groups.names_and_states, gids=shown)).items():
+            names[gid] = name
+            if not active:
+                frozen.add(gid)
+    last: dict[int, LastRun] = {}
+    if filters.tab == "tasks" and rows:
+        last = await calls.read(
+            last_runs,
+            task_ids=[r["tid"] for r in rows[:LIST_PAGE]],
+            now=calls.context.clock.now(),
+        )
     return ListView(
         filters=filters,
         rows=rows[:LIST_PAGE],
+        last_runs=last,
         has_more=len(rows) > LIST_PAGE,
         group_names=names,
         frozen_groups=frozenset(frozen),

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
+from app.api.run_query import RunQueryDep
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
 from app.domain.states import RunStatus
+from app.errors import InvalidInput
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.services import run_controls, runs
 from app.services.runs import Stream
@@ -33,6 +35,7 @@ def list_runs(
     context: ContextDep,
     user: UserDep,
     actor: ActorDep,
+    more: RunQueryDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
@@ -42,7 +45,11 @@ def list_runs(
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
 ) -> RunPage:
+    if before is not None and after is not None:
+        raise InvalidInput("after", "give either before or after, not both")
     with session_scope(context.engine) as session:
         return runs.list_runs(
             session,
@@ -56,6 +63,9 @@ def list_runs(
             q=q,
             page=page,
             page_size=page_size,
+            before=before,
+            after=after,
+            more=more,
         )
 
 
