@@ -4,6 +4,7 @@ allows; the header carries the theme toggle and the phone menu's button."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -35,3 +36,16 @@ def test_the_theme_script_runs_first_and_the_policy_stays_strict(
     assert "data-theme-toggle" in header
     assert 'data-menu-toggle aria-controls="main-nav" aria-expanded="false"' in header
     assert anonymous.get("/static/theme.js").status_code == 200
+
+
+def test_no_template_has_an_inline_event_handler() -> None:
+    """The policy blocks them (the browser logs an error and the handler never runs)."""
+    templates = Path(__file__).resolve().parents[2] / "app" / "web" / "templates"
+    handler = re.compile(r"""\son[a-z]+\s*=\s*["']|javascript:""", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if handler.search(line)
+    ]
+    assert found == []
