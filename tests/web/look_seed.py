@@ -20,6 +20,7 @@ LONG_LOG = (
 class Seeded:
     tid: int
     gid: int
+    group_run: int
     run: int
     failed_run: int
     calendar: str
@@ -88,7 +89,7 @@ def seed(live: LiveServer) -> Seeded:
         _made(http.post(f"/groups/{gid}/edges", json={"upstream": load, "downstream": check}))
         _made(http.post(f"/groups/{gid}/edges", json={"upstream": load, "downstream": report}))
         run = _made(http.post(f"/tasks/{task['tid']}/run", json={}))
-        _made(http.post(f"/groups/{gid}/run", json={}))
+        group_run = _made(http.post(f"/groups/{gid}/run", json={}))
         _made(
             http.post("/pools", json={"name": "look-gpu", "slots": 4, "description": "shared GPUs"})
         )
@@ -118,6 +119,7 @@ def seed(live: LiveServer) -> Seeded:
     return Seeded(
         tid=task["tid"],
         gid=gid,
+        group_run=group_run["id"],
         run=run["id"],
         failed_run=failed,
         calendar="look-desk",

@@ -56,6 +56,12 @@ def test_the_health_page_refreshes_itself(web: TestClient) -> None:
     assert poll.template.name == "health/_body.html"
     assert poll.text.lstrip().startswith('<div class="dash-grid" id="health-body"')
     assert "<html" not in poll.text
-    for part in ("health-uptime", "health-last-fire", "health-timers", "health-db-size"):
+    for part in (
+        "health-uptime",
+        "health-last-fire",
+        "health-lag",
+        "health-timers",
+        "health-db-size",
+    ):
         assert f'id="{part}"' in poll.text
     assert "retention" in poll.text and poll.context["health"]["version"] in poll.text

@@ -112,4 +112,12 @@
     row.parentNode.querySelectorAll("tr.selected").forEach(function (r) { r.classList.remove("selected"); });
     row.classList.add("selected");
   });
+
+  // Plain forms that ask first: <form data-confirm="Delete pool x?"> (no inline handler: the
+  // Content-Security-Policy runs only script files).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var question = form.dataset && form.dataset.confirm;
+    if (question && !window.confirm(question)) evt.preventDefault();
+  });
 })();
