@@ -84,7 +84,8 @@ class MoreFilters:
             instance=self.instance or None,
             business_date=date.fromisoformat(self.business_date) if self.business_date else None,
             view=_VIEWS[self.view],
-            sort=self.sort,
+            # A range or a jump bounds the trigger time: read down its index, not by id.
+            sort=self.sort or ("trigger_time" if self.start or self.end or self.jump else ""),
             order=self.order,
         )
 
