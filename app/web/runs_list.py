@@ -105,6 +105,7 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
         status=[RunStatus(filters.status)] if filters.status else None,
         q=filters.q or None,
         group=filters.more.group,
+        task=filters.more.task,
         since=since,
         until=until,
         page=filters.page,

@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_run_task_day", "run", ["task_id", "business_date", "status"])
-    op.create_index(
-        "ix_group_run_group_day", "group_run", ["group_id", "business_date", "status"]
-    )
+    op.create_index("ix_group_run_group_day", "group_run", ["group_id", "business_date", "status"])
 
 
 def downgrade() -> None:

@@ -270,6 +270,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
+    ("GET", "/dashboard/group-runs"): R(V, LIST, page=True),
     ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
@@ -945,6 +946,9 @@ CALLS: dict[tuple[str, str], Build] = {
         f"/groups/{w.group(i).id}/graph.json"
     ),
     ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
+    ("GET", "/dashboard/group-runs"): lambda w, i, r: Call(
+        "/dashboard/group-runs", marker=f'data-group-run="{w.group_run(i)}"'
+    ),
     ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
     ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
     ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),

@@ -58,6 +58,13 @@ async def history(
     )
 
 
+@router.get("/dashboard/group-runs")
+async def recent_group_runs(request: Request, api: CallsDep) -> Response:
+    """The dashboard's card of the latest group runs (loaded by the card itself)."""
+    recent = await api.read(group_grid.recent_group_runs)
+    return render(request, "group_views/_recent.html", {"recent": recent}, session=api.session)
+
+
 @router.get("/group-runs/{group_run_id:int}/gantt")
 async def gantt_page(request: Request, group_run_id: Key, api: CallsDep) -> Response:
     context = api.context
