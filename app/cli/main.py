@@ -14,6 +14,7 @@ from app.cli.backfills import backfill_app
 from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.crontab import import_crontab
+from app.cli.definitions import register as register_definition_commands
 from app.cli.groups import group_app, register_run_actions
 from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
@@ -76,6 +77,7 @@ install_user_commands(cli, run_app)
 
 register_adhoc_commands(cli)
 register_io_commands(cli)
+register_definition_commands(cli)
 cli.command("import-crontab")(import_crontab)
 register_alert_commands(cli)
 register_backup_commands(cli)

@@ -4,7 +4,7 @@ runs per hour by status, and the next task and group runs due."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.db.tables import GroupRun, Run, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
+from app.domain.states import RunStatus
 from app.models.schemas import RunPublic
 from app.services.actor import Actor
 from app.services.runs_view import run_public
@@ -48,9 +49,16 @@ class Figures:
 
 
 def _hour(session: Session) -> ColumnElement[Any]:
+    """The trigger time's UTC hour: cheap per row (the last day may hold 300,000 runs)."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.date_trunc("hour", col(Run.trigger_time)), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", col(Run.trigger_time))
+        return func.date_trunc("hour", col(Run.trigger_time))  # keyed in Python
+    return func.substr(col(Run.trigger_time), 1, 13)  # stored as "YYYY-MM-DD HH:MM:SS..."
+
+
+def _hour_key(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H")
+    return str(value)
 
 
 def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
@@ -59,10 +67,13 @@ def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
     keys = [(start + timedelta(hours=i)).strftime("%Y-%m-%d %H") for i in range(HOURS)]
     bucket = _hour(session)
     scope = actor.scope.condition(Run.instance)
+    # Statuses named: each is one range of the (status, trigger_time) index, counted
+    # without reading a run (a database may otherwise walk the whole index in status order).
+    counted = [s for s in CARD_STATUSES if s != "IDLE"]
     counts = dict(
         session.exec(
             select(Run.status, func.count())
-            .where(col(Run.trigger_time) >= since, scope)
+            .where(col(Run.status).in_(counted), col(Run.trigger_time) >= since, scope)
             .group_by(col(Run.status))
         ).all()
     )
@@ -71,7 +82,12 @@ def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
     )
     rows = session.exec(
         select(bucket, Run.status, func.count())
-        .where(col(Run.trigger_time) >= start, col(Run.trigger_time) <= now, scope)
+        .where(
+            col(Run.status).in_(list(RunStatus)),
+            col(Run.trigger_time) >= start,
+            col(Run.trigger_time) <= now,
+            scope,
+        )
         .group_by(bucket, col(Run.status))
     ).all()
     due = session.exec(
@@ -80,8 +96,9 @@ def figures(session: Session, *, actor: Actor, now: datetime) -> Figures:
     per_hour: dict[str, list[int]] = {}
     index = {k: i for i, k in enumerate(keys)}
     for hour, status, count in rows:
-        if str(hour) in index:
-            per_hour.setdefault(str(status), [0] * HOURS)[index[str(hour)]] += int(count)
+        key = _hour_key(hour)
+        if key in index:
+            per_hour.setdefault(str(status), [0] * HOURS)[index[key]] += int(count)
     groups_due = session.exec(
         select(GroupRun.group_id, TaskGroup.name, GroupRun.trigger_time)
         .join(TaskGroup, col(TaskGroup.id) == col(GroupRun.group_id))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.logs import read_lines
 from app.db.runs import get_run, run_events
@@ -25,6 +26,7 @@ from app.services.runs_view import run_detail, run_public
 from app.services.scope import InstanceScope
 
 Stream = Literal["stdout", "stderr"]
+_NAMED_IDS = 200  # task ids a search puts in its query as a list
 _WAITING = {RunStatus.IDLE.value, RunStatus.ACTIVE.value, RunStatus.PENDING_APPROVAL.value}
 
 
@@ -48,10 +50,17 @@ def list_runs(
     q: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    before: int | None = None,
+    after: int | None = None,
     more: RunQuery | None = None,
 ) -> RunPage:
     """Newest first; `since` / `until` bound the trigger time and must carry an offset;
-    `more` narrows further and may order otherwise (app/services/run_search.py)."""
+    `more` narrows further and may order otherwise (app/services/run_search.py).
+
+    Pages by key when given a cursor: `before` (the runs older than that run id) or `after`
+    (the `page_size` runs just newer than it); `page` is then only the page's number. Deep
+    pages cost the same as the first one, where an offset walks every run it skips. Cursors
+    follow the newest-first order only: with another sort, pages go by number."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "must carry a UTC offset")
@@ -69,14 +78,62 @@ def list_runs(
     if until is not None:
         stmt = stmt.where(col(Run.trigger_time) < until)
     if q:
-        named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
+        named = _named_tasks(session, q)
+        if named is None:
+            return RunPage(items=[], page=page, page_size=page_size, has_more=False)
         stmt = stmt.where(col(Run.task_id).in_(named))
     if more is not None:
         stmt = more.narrow(stmt)
     stmt = actor.scope.filter(stmt, Run.instance)
-    rows = session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)).all()
+    reordered = more is not None and more.reorders
+    return _page(
+        session,
+        stmt,
+        page=page,
+        page_size=page_size,
+        before=before,
+        after=after,
+        keyed=not reordered,
+    )
+
+
+def _page(
+    session: Session,
+    stmt: SelectOfScalar[Run],
+    *,
+    page: int,
+    page_size: int,
+    before: int | None,
+    after: int | None,
+    keyed: bool,
+) -> RunPage:
+    if not keyed:
+        for name, cursor in (("before", before), ("after", after)):
+            if cursor is not None:
+                raise InvalidInput(name, "pages by key follow newest first: use page with sort")
+    if after is not None:  # walk up from the cursor, then show newest first
+        stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
+        newer = session.exec(stmt.limit(page_size)).all()
+        items = [run_public(r) for r in reversed(newer)]
+        return RunPage(items=items, page=page, page_size=page_size, has_more=True)
+    if before is not None:
+        stmt = stmt.where(col(Run.id) < before)
+    else:
+        stmt = stmt.offset((page - 1) * page_size)
+    rows = session.exec(stmt.limit(page_size + 1)).all()
     items = [run_public(r) for r in rows[:page_size]]
     return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
+
+
+def _named_tasks(session: Session, q: str) -> list[int] | SelectOfScalar[Any] | None:
+    """The tasks whose name contains `q`, looked up first: none, no run to search for (a
+    database walks every run otherwise); a short list of ids lets it use the task index; a
+    name that matches very many tasks stays a subquery."""
+    named = select(Task.id).where(col(Task.name).contains(q, autoescape=True))
+    found = session.exec(named.limit(_NAMED_IDS + 1)).all()
+    if not found:
+        return None
+    return sorted(i for i in found if i is not None) if len(found) <= _NAMED_IDS else named
 
 
 def read_run(

@@ -56,7 +56,7 @@ class LivePage:
         return patch
 
     def _belongs(self, run: RunPublic, now: datetime) -> bool:
-        if self.filters.page != 1 or not self.filters.admits(run, now):
+        if not self.filters.first_page or not self.filters.admits(run, now):
             return False
         return len(self.shown) < self.page_size or (run.id) > self.shown[-1]
 

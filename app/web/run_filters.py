@@ -110,7 +110,7 @@ class MoreFilters:
         return not query.reorders and query.admits(run)
 
 
-def viewer_zone(name: str) -> tzinfo:
+def zone_named(name: str) -> tzinfo:
     """The viewer's timezone (UTC when unknown): `from`, `to` and `jump` are read in it."""
     try:
         return ZoneInfo(name or "UTC")

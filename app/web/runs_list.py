@@ -16,7 +16,7 @@ from app.models.schemas import RunPublic
 from app.services import run_reads, runs
 from app.services.actor import Actor
 from app.web.calls import Calls
-from app.web.run_filters import MoreFilters, viewer_zone
+from app.web.run_filters import MoreFilters, zone_named
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -48,7 +48,29 @@ class RunFilters:
     status: str = ""
     range: Range = ""
     page: int = 1
+    # Keyset cursors (run ids): the page below `before`, or the one just above `after`;
+    # `page` then only numbers the page.
+    before: int = 0
+    after: int = 0
     more: MoreFilters = MoreFilters()
+
+    @property
+    def first_page(self) -> bool:
+        return self.page == 1 and not self.before and not self.after
+
+    def older(self, ids: Sequence[int]) -> str:
+        """The query of the next page down (older runs), by key (by number when sorted)."""
+        if self.more.run_query().reorders:
+            return self.query(page=self.page + 1, before=0, after=0)
+        return self.query(page=self.page + 1, before=ids[-1] if ids else 0, after=0)
+
+    def newer(self, ids: Sequence[int]) -> str:
+        """The query of the page above (newer runs), by key; page 2 goes back to the top."""
+        if self.more.run_query().reorders:
+            return self.query(page=max(self.page - 1, 1), before=0, after=0)
+        if self.page <= 2 or not ids:
+            return self.query(page=1, before=0, after=0)
+        return self.query(page=self.page - 1, before=0, after=ids[0])
 
     def since(self, now: datetime) -> datetime | None:
         delta = RANGES.get(self.range)
@@ -61,6 +83,8 @@ class RunFilters:
             "status": self.status,
             "range": self.range,
             "page": self.page,
+            "before": self.before,
+            "after": self.after,
         }
         values.update(self.more.values())
         values.update(override)
@@ -97,9 +121,11 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
     if filters.more.error:  # the page shows the error, and no rows
         return RunsPage(rows=[], filters=filters, has_more=False)
     since = filters.since(context.clock.now())
-    start, until = filters.more.bounds(viewer_zone(calls.session.user.timezone))
+    start, until = filters.more.bounds(zone_named(calls.session.zone))
     if start is not None:
         since = max(since, start) if since else start
+    more = filters.more.run_query()
+    keyed_off = more.reorders
     page = await calls.read(
         runs.list_runs,
         status=[RunStatus(filters.status)] if filters.status else None,
@@ -110,7 +136,10 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
         until=until,
         page=filters.page,
         page_size=PAGE_SIZE,
-        more=filters.more.run_query(),
+        # a sorted page goes by number: its cursors (from a newest-first link) no longer apply
+        before=None if keyed_off else filters.before or None,
+        after=None if keyed_off else filters.after or None,
+        more=more,
     )
     rows = await calls.run(lambda: rows_of(context, calls.actor, page.items))
     return RunsPage(

@@ -96,11 +96,12 @@ async def load_list(calls: Calls, filters: ListFilters, selected: int | None = N
         rows = dump(await calls.read(groups.list_groups, **page, page_size=LIST_PAGE + 1))
     names: dict[int, str] = {}
     frozen: set[int] = set()
-    if filters.tab == "tasks" and any(r.get("group") for r in rows):
-        for g in await calls.read(groups.list_groups, page_size=1000):
-            names[g.gid] = g.name
-            if not g.active:
-                frozen.add(g.gid)
+    shown = {int(r["group"]) for r in rows[:LIST_PAGE] if r.get("group")}
+    if filters.tab == "tasks" and shown:  # only the groups of the rows shown
+        for gid, (name, active) in (await calls.read(groups.names_and_states, gids=shown)).items():
+            names[gid] = name
+            if not active:
+                frozen.add(gid)
     last: dict[int, LastRun] = {}
     if filters.tab == "tasks" and rows:
         last = await calls.read(

@@ -14,6 +14,7 @@ from app.api.run_query import RunQueryDep
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
 from app.domain.states import RunStatus
+from app.errors import InvalidInput
 from app.models.schemas import LogPagePublic, RunDetail, RunPage, RunPublic
 from app.services import run_controls, runs
 from app.services.runs import Stream
@@ -44,7 +45,11 @@ def list_runs(
     q: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
 ) -> RunPage:
+    if before is not None and after is not None:
+        raise InvalidInput("after", "give either before or after, not both")
     with session_scope(context.engine) as session:
         return runs.list_runs(
             session,
@@ -58,6 +63,8 @@ def list_runs(
             q=q,
             page=page,
             page_size=page_size,
+            before=before,
+            after=after,
             more=more,
         )
 

@@ -39,7 +39,9 @@ def run_filters(
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     range: Range = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    before: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0)] = 0,
 ) -> RunFilters:
     if status == "IDLE" and not more.view:  # planned runs live on the Upcoming tab
         more = replace(more, view="upcoming")
@@ -48,6 +50,8 @@ def run_filters(
         status=status if status in FILTER_STATUSES else "",
         range=range,
         page=page,
+        before=before,
+        after=0 if before else after,
         more=more,
     )
 

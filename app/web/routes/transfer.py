@@ -14,6 +14,7 @@ from app.services import transfer
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, CallsDep
 from app.web.htmx import HtmxDep
+from app.web.json_lines import json_lines, problem_line
 from app.web.routes.tasks import page_or_panel
 from app.web.templating import render
 
@@ -45,6 +46,14 @@ def crontab_context(tab: str, **values: Any) -> dict[str, Any]:
         "cron_report": None,
         "cron_errors": [],
     }
+
+
+def with_lines(document: str, problems: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Each problem of the document with the line its item or field starts on."""
+    lines = json_lines(document)
+    return [
+        {**p, "line": problem_line(lines, p.get("item", ""), p.get("field", ""))} for p in problems
+    ]
 
 
 @router.get("/tasks/export")
@@ -95,9 +104,10 @@ async def import_file(
         except ApiError as exc:
             if exc.status_code == 401:
                 raise
-            context["errors"] = exc.errors or [
-                {"item": "document", "field": "", "problem": exc.detail}
-            ]
+            context["errors"] = with_lines(
+                context["document"],
+                exc.errors or [{"item": "document", "field": "", "problem": exc.detail}],
+            )
         if step == "apply" and context["report"]:
             headers["HX-Trigger"] = json.dumps(
                 {"toast": {"text": "Definitions imported"}, "tasks-changed": True}

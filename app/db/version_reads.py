@@ -1,0 +1,223 @@
+"""What the history recorder reads at commit: the touched rows, the names their definitions
+refer to, and each object's latest version, a few queries for any number of objects."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any, cast
+
+from sqlalchemy import and_, func
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col, select
+
+from app.db.sealing import box_or_none
+from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
+from app.db.version_tables import DefinitionVersion
+from app.io.definition_items import calendar_row_item, group_row_item, task_row_item
+
+Key = tuple[str, int]
+Row = Task | TaskGroup | Calendar
+_MODELS: dict[str, type[Task] | type[TaskGroup] | type[Calendar]] = {
+    "task": Task,
+    "group": TaskGroup,
+    "calendar": Calendar,
+}
+_CHUNK = 500  # ids per IN (...): SQLite's bound-parameter limit
+
+
+def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def latest_versions(
+    session: OrmSession, kind: str, ids: Collection[int]
+) -> dict[int, DefinitionVersion]:
+    found: dict[int, DefinitionVersion] = {}
+    for chunk in _chunks(ids):
+        newest = (
+            select(DefinitionVersion.object_id, func.max(DefinitionVersion.number).label("n"))
+            .where(DefinitionVersion.kind == kind, col(DefinitionVersion.object_id).in_(chunk))
+            .group_by(col(DefinitionVersion.object_id))
+            .subquery()
+        )
+        rows = session.scalars(
+            select(DefinitionVersion)
+            .join(
+                newest,
+                and_(
+                    col(DefinitionVersion.object_id) == newest.c.object_id,
+                    col(DefinitionVersion.number) == newest.c.n,
+                ),
+            )
+            .where(DefinitionVersion.kind == kind)
+        ).all()
+        found.update({row.object_id: row for row in rows})
+    return found
+
+
+class Definitions:
+    """The touched objects' rows, latest versions and the names their definitions use."""
+
+    def __init__(self, session: OrmSession, keys: Collection[Key]) -> None:
+        self.session = session
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for kind, object_id in keys:
+            wanted[kind].add(object_id)
+        self._rows: dict[Key, Row] = {}
+        self._heads: dict[Key, DefinitionVersion] = {}
+        for kind, ids in wanted.items():
+            model = _MODELS[kind]
+            for chunk in _chunks(ids):
+                rows = cast(
+                    Sequence[Row],
+                    session.scalars(select(model).where(col(model.id).in_(chunk))).all(),
+                )
+                for row in rows:
+                    self._rows[(kind, row.id or 0)] = row
+            for object_id, head in latest_versions(session, kind, ids).items():
+                self._heads[(kind, object_id)] = head
+        self._load_references(wanted.get("task", set()), wanted.get("group", set()))
+
+    def _load_references(self, tids: set[int], gids: set[int]) -> None:
+        edges: list[DependencyEdge] = []
+        for chunk in _chunks(tids):
+            edges += self.session.scalars(
+                select(DependencyEdge).where(col(DependencyEdge.downstream_id).in_(chunk))
+            ).all()
+        for chunk in _chunks(gids):
+            edges += self.session.scalars(
+                select(DependencyEdge).where(col(DependencyEdge.group_id).in_(chunk))
+            ).all()
+        waits: list[GroupDependency] = []
+        for chunk in _chunks(gids):
+            waits += self.session.scalars(
+                select(GroupDependency).where(col(GroupDependency.group_id).in_(chunk))
+            ).all()
+        self.edges = {edge.id: edge for edge in edges}
+        self.waits = waits
+        task_ids = {e.upstream_id for e in edges} | {e.downstream_id for e in edges}
+        task_ids |= {tid for (kind, tid) in self._rows if kind == "task"}
+        self.tasks = self._named(Task, task_ids)
+        group_ids = {t.group_id for t in self.tasks.values() if t.group_id is not None}
+        group_ids |= {w.upstream_group_id for w in waits} | gids
+        self.groups = self._named(TaskGroup, group_ids)
+
+    def _named(self, model: type[Task] | type[TaskGroup], ids: set[int]) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for chunk in _chunks(ids):
+            rows = cast(
+                Sequence[Task | TaskGroup],
+                self.session.scalars(select(model).where(col(model.id).in_(chunk))).all(),
+            )
+            found.update({r.id or 0: r for r in rows})
+        return found
+
+    def row(self, kind: str, object_id: int) -> Row | None:
+        return self._rows.get((kind, object_id))
+
+    def head(self, kind: str, object_id: int) -> DefinitionVersion | None:
+        return self._heads.get((kind, object_id))
+
+    def naming(self, kind: str, object_id: int) -> set[Key]:
+        """Who names this task or group in their definition."""
+        if kind == "task":
+            task = self.tasks.get(object_id)
+            found = {("group", task.group_id)} if task and task.group_id else set()
+            down = self.session.scalars(
+                select(DependencyEdge.downstream_id).where(DependencyEdge.upstream_id == object_id)
+            ).all()
+            return found | {("task", tid) for tid in down}
+        if kind == "group":
+            members = self.session.scalars(select(Task.id).where(Task.group_id == object_id))
+            waiting = self.session.scalars(
+                select(GroupDependency.group_id).where(
+                    GroupDependency.upstream_group_id == object_id
+                )
+            )
+            return {("task", t) for t in members if t} | {("group", g) for g in waiting}
+        return set()
+
+    def definition(self, kind: str, row: Row) -> dict[str, Any]:
+        if isinstance(row, Task):
+            return self._task(row)
+        if isinstance(row, TaskGroup):
+            return self._group(row)
+        return calendar_row_item(row)
+
+    def _task(self, task: Task) -> dict[str, Any]:
+        group = self.groups.get(task.group_id) if task.group_id is not None else None
+        item = task_row_item(self.session, task, group.name if group else None, reveal_env=False)  # type: ignore[arg-type]
+        upstreams = [
+            {"upstream": self.tasks[e.upstream_id].name, "condition": e.condition}
+            for e in self.edges.values()
+            if e.downstream_id == task.id and self._inside(e)
+        ]
+        item["upstreams"] = sorted(upstreams, key=lambda u: (u["upstream"], u["condition"]))
+        return item
+
+    def _inside(self, edge: DependencyEdge) -> bool:
+        """Export's rule: an edge whose ends left its group is not part of it."""
+        up, down = self.tasks.get(edge.upstream_id), self.tasks.get(edge.downstream_id)
+        return (
+            up is not None
+            and down is not None
+            and up.group_id == edge.group_id
+            and down.group_id == edge.group_id
+        )
+
+    def _group(self, group: TaskGroup) -> dict[str, Any]:
+        item = group_row_item(group)
+        edges = [
+            {
+                "upstream": self.tasks[e.upstream_id].name,
+                "downstream": self.tasks[e.downstream_id].name,
+                "condition": e.condition,
+            }
+            for e in self.edges.values()
+            if e.group_id == group.id and self._inside(e)
+        ]
+        item["edges"] = sorted(edges, key=lambda e: (e["upstream"], e["downstream"]))
+        waits = []
+        for dep in self.waits:
+            upstream = self.groups.get(dep.upstream_group_id)
+            if dep.group_id == group.id and upstream is not None:
+                other = upstream.instance if upstream.instance != group.instance else None
+                waits.append({"group": upstream.name, "instance": other})
+        item["waits_for"] = sorted(waits, key=lambda w: (w["instance"] or "", w["group"]))
+        return item
+
+    def hidden_changes(self, before: str | None, after: str | None) -> list[str]:
+        """The env and secret entries (in both) whose values differ: names only."""
+        if before == after:
+            return []
+        box = box_or_none(self.session)
+        if box is None:
+            return []
+        old, new = box.open(before), box.open(after)
+        changed = [
+            f"env.{k}" for k in sorted(set(old.env) & set(new.env)) if old.env[k] != new.env[k]
+        ]
+        changed += [
+            f"secrets.{k}"
+            for k in sorted(set(old.secrets) & set(new.secrets))
+            if old.secrets[k] != new.secrets[k]
+        ]
+        return changed
+
+
+def versions_of(session: OrmSession, kind: str, object_id: int) -> Sequence[DefinitionVersion]:
+    """Its versions, oldest first, since it was last created (SQLite may reuse a deleted
+    row's id: the history of the object that had it before stays apart)."""
+    rows = session.scalars(
+        select(DefinitionVersion)
+        .where(DefinitionVersion.kind == kind, DefinitionVersion.object_id == object_id)
+        .order_by(col(DefinitionVersion.number))
+    ).all()
+    start = 0
+    for index, row in enumerate(rows):
+        if row.action == "deleted" and index + 1 < len(rows):
+            start = index + 1
+    return rows[start:]
