@@ -72,18 +72,15 @@ def list_runs(
         stmt = stmt.where(Run.task_id == task)
     if batch is not None:
         stmt = stmt.where(Run.batch_id == batch)
-    if group is not None:
-        stmt = stmt.where(col(Run.task_id).in_(select(Task.id).where(Task.group_id == group)))
     trigger = _paged_trigger_time(session)
     if since is not None:
         stmt = stmt.where(trigger >= since)
     if until is not None:
         stmt = stmt.where(trigger < until)
-    if q:
-        named = _named_tasks(session, q)
-        if named is None:
-            return RunPage(items=[], page=page, page_size=page_size, has_more=False)
-        stmt = stmt.where(col(Run.task_id).in_(named))
+    narrowed = _by_tasks(session, stmt, group, q)
+    if narrowed is None:  # no task matches: no run to look for
+        return RunPage(items=[], page=page, page_size=page_size, has_more=False)
+    stmt = narrowed
     if more is not None:
         stmt = more.narrow(stmt)
     stmt = actor.scope.filter(stmt, Run.instance)
@@ -97,6 +94,27 @@ def list_runs(
         after=after,
         keyed=not reordered,
     )
+
+
+def _by_tasks(
+    session: Session, stmt: SelectOfScalar[Run], group: int | None, q: str | None
+) -> SelectOfScalar[Run] | None:
+    """`stmt` narrowed to the group's tasks and to the tasks named like `q`; None when no
+    task matches. The group's ids go in as literals: the planner then sees how many runs
+    they hold (a subquery hides it, and PostgreSQL sorts them all instead of reading down
+    the ids)."""
+    if group is not None:
+        rows = session.exec(select(Task.id).where(Task.group_id == group)).all()
+        members = sorted(tid for tid in rows if tid is not None)
+        if not members:
+            return None
+        stmt = stmt.where(col(Run.task_id).in_(members))
+    if q:
+        named = _named_tasks(session, q)
+        if named is None:
+            return None
+        stmt = stmt.where(col(Run.task_id).in_(named))
+    return stmt
 
 
 def _page(

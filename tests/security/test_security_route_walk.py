@@ -303,6 +303,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/runs"): R(V, PATH, page=True),
+    ("GET", "/dashboard/group-runs"): R(V, LIST, page=True),
     ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): R(V, PATH, page=True),
@@ -1133,6 +1134,9 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
     ("GET", "/groups/{gid:int}/runs"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/runs"),
+    ("GET", "/dashboard/group-runs"): lambda w, i, r: Call(
+        "/dashboard/group-runs", marker=f'data-group-run="{w.group_run(i)}"'
+    ),
     ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
     ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): lambda w, i, r: Call(

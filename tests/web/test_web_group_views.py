@@ -25,6 +25,11 @@ def test_grid_links_each_cell_to_its_run(web: TestClient, web_engine: Engine) ->
     assert f'href="/task-runs/{runs["load"]}"' in response.text
     assert f'href="/group-runs/{gr}/gantt"' in response.text
     assert 'href="/static/group_views.css"' in response.text
+    html = {"Accept": "text/html"}
+    bad = web.get(f"/groups/{seeded.gid}/grid?before=x", headers=html)
+    assert bad.status_code == 400 and "before:" in bad.text
+    both = web.get(f"/groups/{seeded.gid}/grid?before=3&after=1", headers=html)
+    assert both.status_code == 422 and "after:" in both.text
 
 
 def test_gantt_marks_the_critical_path(web: TestClient, web_engine: Engine) -> None:
