@@ -102,10 +102,12 @@ async def refused_form(
     form = {k: str(v) for k, v in (await request.form()).items()}
     if not _is_form(form):
         return None
-    errors: dict[str, str] = {}
+    # The form's own checks of every typed value, then the service's refusal: all at once.
+    errors: dict[str, str] = form_errors(decls, form)
     for path, problem in exc.field_errors().items():
         field = _run_field(path)
-        errors[field] = f"{errors[field]}; {problem}" if field in errors else problem
+        if problem not in errors.get(field, ""):
+            errors[field] = f"{errors[field]}; {problem}" if field in errors else problem
     fields = [DATE_FIELD, AGENT_FIELD, *(PREFIX + str(d["name"]) for d in decls)]
     return render(
         request,
