@@ -42,9 +42,7 @@ def test_a_group_run_with_params_reaches_its_tasks(client: Almanac) -> None:
     assert client.runs.get(run_id).logs() == "client-ctx-group 2026-04-01 US\n"
 
 
-def test_adhoc_on_a_task_runs_it_now_on_the_chosen_agent(
-    client: Almanac, agent_name: str
-) -> None:
+def test_adhoc_on_a_task_runs_it_now_on_the_chosen_agent(client: Almanac, agent_name: str) -> None:
     """The task's target is an agent that never connects: the run for this one time goes to
     the agent chosen, with its parameter values and business date."""
     task = client.tasks.create(

@@ -1,6 +1,6 @@
-"""Adhoc on a task: `POST /tasks/{tid}/run` with `agent`: this one run goes to the chosen agent (a known one)
-instead of the task's target, with its parameters; a bad value is a 422 naming the field and
-nothing is made; a group run takes no agent."""
+"""Adhoc on a task: `POST /tasks/{tid}/run` with `agent` sends this one run to the chosen
+(known) agent instead of the task's target, with its parameters; a bad value is a 422 naming
+the field and nothing is made; a group run takes no agent. The web form does the same."""
 
 from __future__ import annotations
 
