@@ -17,11 +17,12 @@ from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import BusDep, LifetimeDep
 from app.web.form_errors import checked, refusal_errors
-from app.web.forms import FormErrors, group_to_form, read_group_form, schedule_to_form
+from app.web.forms import FormErrors, group_to_form, read_group_form
 from app.web.groups_view import CONDITIONS, elements, load_group
 from app.web.htmx import HtmxDep
 from app.web.routes.run_for_date import group_declarations, refused_form, submitted_request
 from app.web.routes.tasks import page_or_panel
+from app.web.schedule_form import schedule_to_form
 from app.web.sse import EventStream, ServerEvent, changes
 from app.web.tasks_view import load_choices
 from app.web.templating import render
