@@ -75,3 +75,35 @@ def test_the_run_form_runs_on_an_agent_and_says_each_problem_beside_its_field(
     assert 'id="runerr-agent" hx-swap-oob="true"></small>' in started.text  # refusals cleared
     (run,) = api.get("/api/v1/runs", params={"task": tid}).json()["items"]
     assert run["params"] == {"n": 2} and run["business_date"] == "2026-05-04"
+
+
+def test_the_run_form_checks_the_agent_as_it_is_typed(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
+    _agent(web_engine, "gpu-2")
+    tid = api.post("/api/v1/tasks", json={"name": "w", "command": "true"}).json()["tid"]
+    unknown = web.post(f"/tasks/{tid}/run-check", data={"agent": "gpu-9"})
+    assert re.search(r'id="runerr-agent"[^>]*>unknown agent &#39;gpu-9&#39;<', unknown.text)
+    known = web.post(f"/tasks/{tid}/run-check", data={"agent": "gpu-2"})
+    assert 'id="runerr-agent" hx-swap-oob="true"></small>' in known.text and "ready" in known.text
+
+
+def test_a_group_run_for_a_date_takes_the_parameters_its_tasks_declare(
+    web: TestClient, api: TestClient
+) -> None:
+    gid = api.post("/api/v1/groups", json={"name": "etl"}).json()["gid"]
+    params = [{"name": "limit", "type": "integer", "default": 10}]
+    task = {"name": "load", "command": "true", "group": gid, "params": params}
+    assert api.post("/api/v1/tasks", json=task).status_code == 201
+    assert 'name="param.limit"' in web.get(f"/groups/{gid}").text
+    refused = web.post(f"/groups/{gid}/run", data={"business_date": "", "param.limit": "ten"})
+    assert refused.status_code == 422 and re.search(
+        r'id="runerr-param-limit"[^>]*>[^<]+<', refused.text
+    )
+    started = web.post(
+        f"/groups/{gid}/run", data={"business_date": "2026-05-04", "param.limit": "5"}
+    )
+    assert started.status_code == 200, started.text
+    (group_run,) = api.get("/api/v1/group-runs", params={"group": gid}).json()
+    # The group run keeps the values given; each task types its own when its run is made.
+    assert group_run["params"] == {"limit": "5"} and group_run["business_date"] == "2026-05-04"

@@ -46,12 +46,14 @@ async def _panel(
     headers: dict[str, str] | None = None,
 ) -> Response:
     view = await load_group(api, gid, group_run)
+    # "Run for date" offers the group's parameters and those only its tasks declare.
+    run_params = await group_declarations(api, gid)
     return await page_or_panel(
         request,
         api,
         fragment,
         "groups/_group.html",
-        {"view": view, "conditions": CONDITIONS},
+        {"view": view, "conditions": CONDITIONS, "run_params": run_params},
         tab="groups",
         selected=gid,
         headers=headers,
