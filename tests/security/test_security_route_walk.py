@@ -361,6 +361,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
+    # screens over what had only an API: the API's roles and scopes, checked before the form
+    ("GET", "/alerts"): R(V, LIST, page=True),
+    ("POST", "/alerts/rules"): R(OP, BODY, page=True),
+    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, page=True),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, page=True),
+    ("POST", "/alerts/integrations"): R(A, BODY, page=True),
+    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, page=True),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(A, PATH, page=True),
+    ("GET", "/backfills"): R(V, LIST, page=True),
+    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, page=True),
+    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, page=True),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, page=True),
+    ("POST", "/pools"): R(A, BODY, page=True),
+    ("POST", "/pools/{instance}/{name}"): R(A, PATH, page=True),
+    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, page=True),
 }
 
 # Changes that leave no audit row: every other successful POST/PATCH/DELETE must leave one.
@@ -1270,6 +1288,76 @@ CALLS: dict[tuple[str, str], Build] = {
             effect=lambda: not w.exists(AgentToken, id=tid, revoked_at=None),
         )
     )(w.agent_token()),
+    ("GET", "/alerts"): lambda w, i, r: (lambda rule: Call("/alerts", marker=f'id="rule-{rule}"'))(
+        w.alert_rule(i)
+    ),
+    ("POST", "/alerts/rules"): lambda w, i, r: Call(
+        "/alerts/rules",
+        data={
+            "target": f"task:{w.task(i).id}",
+            "events": "failed",
+            "integration": str(w.integration(i)),
+        },
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: Call(
+        f"/alerts/rules/{w.alert_rule(i)}",
+        data={"events": "succeeded", "integration": str(w.integration(i))},
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: Call(
+        f"/alerts/rules/{w.alert_rule(i)}/delete", ok=frozenset({303})
+    ),
+    ("POST", "/alerts/integrations"): lambda w, i, r: Call(
+        "/alerts/integrations",
+        data={
+            "name": f"page-hook-{r}-{i}",
+            "kind": "webhook",
+            "instance": i,
+            "config": '{"url": "http://127.0.0.1:9/"}',
+        },
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: (
+        lambda iid: Call(
+            f"/alerts/integrations/{iid}",
+            data={"name": f"renamed-{iid}", "config": '{"url": "http://127.0.0.1:9/x"}'},
+            ok=frozenset({303}),
+        )
+    )(w.integration(i)),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: Call(
+        f"/alerts/integrations/{w.integration(i)}/delete", ok=frozenset({303})
+    ),
+    ("GET", "/backfills"): lambda w, i, r: (
+        lambda made: Call("/backfills", marker=f'id="backfill-{made}"')
+    )(w.backfill(i)),
+    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
+    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
+    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(
+        f"/tasks/{w.task(i).id}/freezes", data={"date": "2030-01-01"}, ok=frozenset({303})
+    ),
+    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/freezes", data={"date": "2030-01-01"}, ok=frozenset({303})
+    ),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: Call(
+        f"/tasks/{w.frozen_task(i)}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+    ),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: Call(
+        f"/groups/{w.frozen_group(i)}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+    ),
+    ("POST", "/pools"): lambda w, i, r: Call(
+        "/pools",
+        data={"name": f"page-pool-{r}-{i}", "slots": "2", "instance": i},
+        ok=frozenset({303}),
+    ),
+    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: Call(
+        f"/pools/{i}/{w.pool(i)}", data={"slots": "3"}, ok=frozenset({303})
+    ),
+    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: Call(
+        f"/pools/{i}/{w.pool(i)}/delete", ok=frozenset({303})
+    ),
 }
 
 
