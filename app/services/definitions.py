@@ -31,9 +31,9 @@ SYNC_PREFIX = "sync:"
 
 
 def acting_actor(user: User, *, origin: Literal["apply", "sync"], address: str | None) -> Actor:
-    """Who an apply or a sync acts as: the one place both build it (`origin` says which)."""
-    del origin  # kept for the record of where a change came from
-    return Actor(user=user, source=address)
+    """Who an apply or a sync acts as: the one place both build it; `origin` is where the
+    definition versions say the change came from."""
+    return Actor(user=user, source=address, via=origin)
 
 
 def handle_request(

@@ -112,6 +112,8 @@ def test_apply_twice_is_a_no_op(api: TestClient, apply: Call) -> None:
         "etl.yaml",
         "c1",
     )
+    versions = api.get(f"{API}/tasks/{task['tid']}/versions").json()
+    assert [(v["number"], v["via"]) for v in versions] == [(1, "apply")]  # the second wrote none
 
 
 def test_prune_deletes_only_what_the_source_manages(api: TestClient, apply: Call) -> None:

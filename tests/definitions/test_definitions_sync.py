@@ -114,6 +114,8 @@ def test_commits_apply_in_order_and_a_cycle_is_refused(
     task = api.get(f"{API}/tasks").json()[0]
     assert (task["managed_by"], task["managed_file"]) == ("sync:prod", "defs/etl-tasks.yaml")
     assert first != result["commit"]
+    versions = api.get(f"{API}/tasks/{task['tid']}/versions").json()
+    assert [(v["via"], v["actor"]) for v in versions] == [("sync", "admin")]
 
     second = repo.commit({"defs/etl.yaml": GROUP.replace("0 2", "30 4")}, "later")
     assert _pull(api, secret)["outcome"] == "applied"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,14 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
-from app.db.alert_tables import AlertRule
 from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
-from app.db.pool_tables import Pool
 from app.db.tables import (
     AgentToken,
     ApiToken,
     Calendar,
     DependencyEdge,
-    Freeze,
     GroupRun,
-    Integration,
     Run,
     TaskGroup,
     User,
@@ -89,7 +84,6 @@ class Call:
 API = "/api/v1"
 R = Rule
 V, U, OP, A = "viewer", "user", "operator", "admin"
-_TOASTED_PAGE: dict[str, Any] = {"page": True, "denied": TOASTED}
 PATH, BODY, LIST, GLOBAL = "path", "body", "list", "global"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -332,23 +326,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/password"): R(V, page=True),
     ("GET", "/profile"): R(V, page=True),
     ("POST", "/profile"): R(V, page=True),
-    ("GET", "/alerts"): R(V, page=True),
-    ("POST", "/alerts/rules"): R(OP, BODY, **_TOASTED_PAGE),
-    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/alerts/integrations"): R(A, BODY, **_TOASTED_PAGE),
-    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(A, PATH, **_TOASTED_PAGE),
-    ("GET", "/backfills"): R(V, page=True),
-    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
-    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
-    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
-    ("POST", "/pools"): R(A, BODY, **_TOASTED_PAGE),
-    ("POST", "/pools/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
-    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/approvals"): R(V, page=True),
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
@@ -446,90 +423,6 @@ def _page_backfill(w: World, key: int | None, kind: str) -> Call:
 
 def _backfill(suffix: str, status: str = "running") -> Build:
     return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
-
-
-def _page_alert_rule(w: World, i: str, r: str) -> Call:
-    tid = w.task(i).id
-    channel = w.integration(i)
-    return Call(
-        "/alerts/rules",
-        data={"target": f"task:{tid}", "integration": str(channel), "events": "failed"},
-        ok=frozenset({303}),
-        effect=lambda: w.exists(AlertRule, task_id=tid),
-    )
-
-
-def _page_alert_edit(w: World, i: str, action: str) -> Call:
-    rule_id = w.alert_rule(i)
-    if action == "delete":
-        return Call(
-            f"/alerts/rules/{rule_id}/delete",
-            ok=frozenset({303}),
-            effect=lambda: not w.exists(AlertRule, id=rule_id),
-        )
-    channel = w.alert_rule_channel(rule_id)
-    return Call(
-        f"/alerts/rules/{rule_id}",
-        data={"integration": str(channel), "events": "failed", "late_minutes": "7"},
-        ok=frozenset({303}),
-        effect=lambda: w.exists(AlertRule, id=rule_id, late_minutes=7.0),
-    )
-
-
-_HOOK_CONFIG = json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1})
-
-
-def _page_integration(w: World, i: str, r: str) -> Call:
-    name = f"page-hook-{r}-{i}"
-    return Call(
-        "/alerts/integrations",
-        data={
-            "name": name,
-            "kind": "webhook",
-            "instance": i,
-            "secret": "s3cret-value",
-            "config": _HOOK_CONFIG,
-        },
-        ok=frozenset({303}),
-        effect=lambda: w.exists(Integration, name=name),
-    )
-
-
-def _page_channel_edit(w: World, i: str, action: str) -> Call:
-    channel = w.integration(i)
-    if action == "delete":
-        return Call(
-            f"/alerts/integrations/{channel}/delete",
-            ok=frozenset({303}),
-            effect=lambda: not w.exists(Integration, id=channel),
-        )
-    name = f"renamed-{channel}"
-    return Call(
-        f"/alerts/integrations/{channel}",
-        data={"name": name, "config": _HOOK_CONFIG},
-        ok=frozenset({303}),
-        effect=lambda: w.exists(Integration, id=channel, name=name),
-    )
-
-
-def _page_freeze(w: World, key: int | None, kind: str) -> Call:
-    column = "task_id" if kind == "task" else "group_id"
-    day = date(2030, 3, 4)
-    return Call(
-        f"/{kind}s/{key}/freezes",
-        data={"date": day.isoformat(), "reason": "walked"},
-        ok=frozenset({303}),
-        effect=lambda: w.exists(Freeze, day=day, **{column: key}),
-    )
-
-
-def _page_unfreeze(w: World, key: int, kind: str) -> Call:
-    column = "task_id" if kind == "task" else "group_id"
-    return Call(
-        f"/{kind}s/{key}/freezes/{FREEZE_DAY.isoformat()}/delete",
-        ok=frozenset({303}),
-        effect=lambda: not w.exists(Freeze, day=FREEZE_DAY, **{column: key}),
-    )
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -1213,53 +1106,6 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/password"): _page_password,
     ("GET", "/profile"): lambda w, i, r: Call("/profile"),
     ("POST", "/profile"): _page_profile,
-    ("GET", "/alerts"): lambda w, i, r: Call("/alerts"),
-    ("POST", "/alerts/rules"): _page_alert_rule,
-    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: _page_alert_edit(w, i, "update"),
-    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: _page_alert_edit(
-        w, i, "delete"
-    ),
-    ("POST", "/alerts/integrations"): _page_integration,
-    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: _page_channel_edit(
-        w, i, "update"
-    ),
-    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: (
-        _page_channel_edit(w, i, "delete")
-    ),
-    ("GET", "/backfills"): lambda w, i, r: Call("/backfills"),
-    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
-    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
-    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.task(i).id, "task"),
-    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.group(i).id, "group"),
-    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
-        w, w.frozen_task(i), "task"
-    ),
-    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
-        w, w.frozen_group(i), "group"
-    ),
-    ("POST", "/pools"): lambda w, i, r: (
-        lambda name: Call(
-            "/pools",
-            data={"name": name, "slots": "2", "instance": i},
-            ok=frozenset({303}),
-            effect=lambda: w.exists(Pool, name=name, instance=i),
-        )
-    )(f"page-pool-{r}-{i}"),
-    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: (
-        lambda name: Call(
-            f"/pools/{i}/{name}",
-            data={"slots": "3"},
-            ok=frozenset({303}),
-            effect=lambda: w.exists(Pool, name=name, slots=3),
-        )
-    )(w.pool(i)),
-    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: (
-        lambda name: Call(
-            f"/pools/{i}/{name}/delete",
-            ok=frozenset({303}),
-            effect=lambda: not w.exists(Pool, name=name),
-        )
-    )(w.pool(i)),
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,

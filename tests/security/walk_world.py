@@ -385,14 +385,6 @@ class World:
         finally:
             self._root_sees([OWN])
 
-    def alert_rule_channel(self, rule_id: int) -> int:
-        from app.db.alert_tables import AlertRule
-
-        with session_scope(self.engine) as session:
-            row = session.get(AlertRule, rule_id)
-            assert row is not None
-            return row.integration_id
-
     def unscoped(self, role: str, kind: str = "api") -> str:
         """A token (or session) of a user of `role` granted every instance (`*`)."""
         name = f"walk-{role}-all"
