@@ -89,6 +89,17 @@ def count(url: str, status: str) -> int:
     return int(found)
 
 
+def outcomes(url: str) -> dict[str, int]:
+    """Why the runs are where they are (for a start that did not finish in time)."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT status, reason, count(*) FROM run GROUP BY status, reason")
+        ).all()
+    engine.dispose()
+    return {f"{status} ({reason})": int(n) for status, reason, n in rows}
+
+
 def wait_for(url: str, status: str, wanted: int, timeout: float) -> float | None:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -192,6 +203,7 @@ def main() -> None:
             took = wait_for(url, "RUNNING", args.runs, args.start_timeout)
             if took is None:
                 print(f"NOT MET: only {count(url, 'RUNNING')} of {args.runs} RUNNING in time")
+                print(f"  runs by status and reason: {outcomes(url)}")
                 return
             print(f"{args.runs:,} RUNNING on one agent, {took:.1f} s after the server took them")
             agent = agent_process(server.pid)
@@ -201,9 +213,10 @@ def main() -> None:
                 gaps = heartbeat_gaps(url, 12)
             print(f"  server: {on_server.summary()}")
             print(f"  agent process: {on_agent.summary()} ({load()})")
-            runs_rss = sum(
-                p.memory_info().rss for p in (agent.children(recursive=True) if agent else [])
-            )
+            runs_rss = 0
+            for child in agent.children(recursive=True) if agent else []:
+                with contextlib.suppress(psutil.Error):  # a printer's `sleep 1` comes and goes
+                    runs_rss += child.memory_info().rss
             print(
                 f"  the runs' processes: RSS sum {runs_rss / 2**20:.0f} MiB (shared pages counted)"
             )

@@ -39,6 +39,7 @@ from benchlib import (
 )
 from sqlalchemy import insert, text
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
 
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
@@ -58,10 +59,29 @@ class Client:
         self.starts = 0
         self.last_start = 0.0
         self.socket: ClientConnection | None = None
+        self.failures = 0
+        self.error = ""
 
     async def run(self, uri: str, ready: asyncio.Event, everyone: list[Client]) -> None:
+        """Stay connected, dialling again after a failed attempt (a busy server may let a
+        handshake time out while a thousand arrive at once)."""
+        while True:
+            try:
+                await self._connected(uri, ready, everyone)
+                return
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                self.failures += 1
+                self.error = repr(exc)
+                self.socket = None
+                await asyncio.sleep(1 + (hash(self.name) % 100) / 50)
+
+    async def _connected(self, uri: str, ready: asyncio.Event, everyone: list[Client]) -> None:
         async with connect(
-            uri, additional_headers={"Authorization": f"Bearer {self.token}"}, max_size=None
+            uri,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            max_size=None,
+            open_timeout=120,
+            ping_timeout=None,
         ) as socket:
             self.socket = socket
             hello = p.Hello(name=self.name, version="fleet", resources={"docker": False})
@@ -161,6 +181,7 @@ def running(url: str) -> int:
 
 
 async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: int) -> bool:
+    token = login(base)  # signing in (argon2) on a busy server is slow: once, up front
     made = tokens(url, args.agents)
     clients = [Client(name, token) for name, token in made]
     ready = asyncio.Event()
@@ -175,9 +196,16 @@ async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: in
         await asyncio.wait_for(ready.wait(), timeout=300)
     except TimeoutError:
         connected = sum(1 for c in clients if c.socket is not None)
-        print(f"NOT MET: only {connected} of {args.agents} agents connected in 300 s")
+        errors = {c.error for c in clients if c.error}
+        print(
+            f"NOT MET: only {connected} of {args.agents} agents connected in 300 s; "
+            f"{sum(c.failures for c in clients)} failed attempts, e.g. {sorted(errors)[:3]}"
+        )
         return False
-    print(f"{args.agents:,} agents connected in {time.monotonic() - began:.1f} s ({load()})")
+    print(
+        f"{args.agents:,} agents connected in {time.monotonic() - began:.1f} s "
+        f"({sum(c.failures for c in clients)} attempts failed and were retried; {load()})"
+    )
     await asyncio.sleep(HEARTBEAT)  # the welcome's burst of writes settles
     with Sampler(server_pid) as sampler:
         await asyncio.sleep(args.idle)
@@ -186,7 +214,6 @@ async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: in
     met = goal("server CPU on the fleet's heartbeats", mean, 20, "% of a core", "see the profile")
 
     committed = await asyncio.to_thread(burst, url, args.burst)
-    token = await asyncio.to_thread(login, base)
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:  # wake dispatch now
         await http.post(
             "/api/v1/adhoc",

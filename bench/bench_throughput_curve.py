@@ -112,6 +112,15 @@ def delays(url: str) -> list[tuple[datetime, float]]:
     return out
 
 
+def statuses(url: str) -> dict[str, int]:
+    """How the runs ended up (SKIPPED: fired more than a minute late, taken as missed)."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT status, count(*) FROM run GROUP BY status")).all()
+    engine.dispose()
+    return {str(status): int(n) for status, n in rows}
+
+
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -161,7 +170,8 @@ def one_rate(rate: int, args: argparse.Namespace) -> bool:
             upgrade_database(url)
             began = time.monotonic()
             seed(url, count, datetime.now(UTC), spacing)
-            first = datetime.now(UTC) + timedelta(seconds=args.lead)
+            # The server must be up and its timers loaded before the first is due.
+            first = datetime.now(UTC) + timedelta(seconds=args.lead + count / 400)
             shift(url, first)
             print(
                 f"\n{rate:,} runs/min for {args.minutes:g} min ({count:,} one-shot tasks, "
@@ -199,6 +209,7 @@ def _measure(
         if args.agents > 1:
             extra = agents(url, base, data, args.agents)
         _wait_agents(base, args.agents)
+        _wait_timers(data / "server.log")
         ready = datetime.now(UTC) + timedelta(seconds=1)
         before = load()
         last_due = first + timedelta(seconds=count * spacing)
@@ -209,6 +220,7 @@ def _measure(
                 if datetime.now(UTC) > last_due and len(delays(url)) >= count:
                     break
         found = delays(url)
+        print(f"  runs by status at the end: {statuses(url)}")
     finally:
         for agent in extra:
             agent.terminate()
@@ -225,6 +237,16 @@ def _measure(
     return _report(
         found, count - len(late), max(first, ready), last_due, sampler, before, args, profile
     )
+
+
+def _wait_timers(log: Path) -> None:
+    """The API answers before the leader has loaded its timers: wait for that too."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if "scheduler loaded" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the scheduler did not load its timers")
 
 
 def _wait_agents(base: str, count: int) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ def running_server(
     seconds from launch until its scheduler had loaded its timers."""
     port = free_port()
     launched = time.perf_counter()
+    checkout = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "server", "--port", str(port)],
         env=dict(
@@ -38,9 +40,10 @@ def running_server(
             ALMANAC_ADMIN_PASSWORD=PASSWORD,
             ALMANAC_DATA_DIR=str(data),
             ALMANAC_DATABASE_URL=url,
+            PYTHONPATH=str(checkout),  # this checkout's `app`, not an installed copy
             **(env or {}),
         ),
-        cwd=Path(__file__).resolve().parents[1],  # `-m app...` runs this checkout
+        cwd=checkout,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -56,17 +59,21 @@ def running_server(
             break
     if loaded is None:
         raise SystemExit("the server ended before loading its timers:\n" + "".join(tail[-20:]))
-    threading.Thread(target=_drain, args=(process.stderr,), daemon=True).start()
+    logged: deque[str] = deque(maxlen=40)
+    threading.Thread(target=_drain, args=(process.stderr, logged), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}", psutil.Process(process.pid), loaded
+    except BaseException:
+        print("the server's last log lines:\n" + "".join(logged), flush=True)
+        raise
     finally:
         process.terminate()
         process.wait(timeout=60)
 
 
-def _drain(stream: Any) -> None:
-    for _ in stream:
-        pass
+def _drain(stream: Any, logged: deque[str]) -> None:
+    for line in stream:
+        logged.append(line)
 
 
 def add_pulses(engine: Engine, count: int) -> None:

@@ -6,6 +6,7 @@ Each method is one API call and returns the decoded JSON (dicts and lists, as do
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -60,6 +61,21 @@ class Tasks(_Namespace):
     def delete(self, tid: int) -> None:
         self._c.request("DELETE", f"/tasks/{tid}")
 
+    def versions(self, tid: int) -> builtins.list[JSON]:
+        """Its definition versions, newest first (who, when, via, the fields changed)."""
+        result: builtins.list[JSON] = self._c.request("GET", f"/tasks/{tid}/versions")
+        return result
+
+    def version(self, tid: int, number: int) -> JSON:
+        """One version: its definition and the diff against the version before."""
+        result: JSON = self._c.request("GET", f"/tasks/{tid}/versions/{number}")
+        return result
+
+    def rollback(self, tid: int, number: int) -> JSON:
+        """Take version `number`'s definition again; answers the new version."""
+        result: JSON = self._c.request("POST", f"/tasks/{tid}/versions/{number}/rollback")
+        return result
+
     def run(
         self,
         tid: int,
@@ -96,6 +112,21 @@ class Groups(_Namespace):
 
     def get(self, gid: int) -> JSON:
         result: JSON = self._c.request("GET", f"/groups/{gid}")
+        return result
+
+    def versions(self, gid: int) -> builtins.list[JSON]:
+        """Its definition versions, newest first (who, when, via, the fields changed)."""
+        result: builtins.list[JSON] = self._c.request("GET", f"/groups/{gid}/versions")
+        return result
+
+    def version(self, gid: int, number: int) -> JSON:
+        """One version: its definition and the diff against the version before."""
+        result: JSON = self._c.request("GET", f"/groups/{gid}/versions/{number}")
+        return result
+
+    def rollback(self, gid: int, number: int) -> JSON:
+        """Take version `number`'s definition again; answers the new version."""
+        result: JSON = self._c.request("POST", f"/groups/{gid}/versions/{number}/rollback")
         return result
 
     def update(self, gid: int, **fields: Any) -> JSON:

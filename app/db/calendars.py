@@ -6,10 +6,11 @@ those names, recursively, into one nested CalendarSpec the walk uses as a plain 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, select
 
 from app.db.tables import Calendar, Task, TaskGroup
@@ -103,33 +104,62 @@ def calendars_using(session: Session, name: str) -> list[str]:
     return sorted(n for n, refs in references(rows).items() if name in refs)
 
 
-def tasks_using(session: Session, name: str) -> list[Task]:
-    """Tasks whose own schedule names the calendar (schedules are JSON: filtered here)."""
-    rows = session.exec(select(Task).where(col(Task.schedule).is_not(None))).all()
-    return [t for t in rows if _names(name, t.schedule, t.schedules)]
+def tasks_using(session: Session, name: str) -> list[str]:
+    """Names of the tasks whose own schedules name the calendar (schedules are JSON: the
+    database keeps the rows that mention it, the exact test is made here)."""
+    stmt = (
+        select(Task.name, Task.schedule, Task.schedules)
+        .where(col(Task.schedule).is_not(None), _mentions(Task, name))
+        .order_by(col(Task.id))
+    )
+    return [n for n, schedule, extra in session.exec(stmt).all() if _names(name, schedule, extra)]
 
 
-def groups_using(session: Session, name: str) -> list[TaskGroup]:
-    rows = session.exec(select(TaskGroup).where(col(TaskGroup.schedule).is_not(None))).all()
-    return [g for g in rows if _names(name, g.schedule, g.schedules)]
+def groups_using(session: Session, name: str) -> list[str]:
+    """Names of the groups whose own schedules name the calendar."""
+    stmt = (
+        select(TaskGroup.name, TaskGroup.schedule, TaskGroup.schedules)
+        .where(col(TaskGroup.schedule).is_not(None), _mentions(TaskGroup, name))
+        .order_by(col(TaskGroup.id))
+    )
+    return [n for n, schedule, extra in session.exec(stmt).all() if _names(name, schedule, extra)]
 
 
-def _names(name: str, schedule: dict[str, Any] | None, extra: list[dict[str, Any]]) -> bool:
+def _mentions(table: type[Task] | type[TaskGroup], name: str) -> Any:
+    """The row's schedules mention `name` somewhere (a cheap filter, not the exact test)."""
+    return or_(
+        cast(col(table.schedule), String).contains(name, autoescape=True),
+        cast(col(table.schedules), String).contains(name, autoescape=True),
+    )
+
+
+def _names(
+    name: str, schedule: Mapping[str, Any] | None, extra: Sequence[Mapping[str, Any]]
+) -> bool:
     """Whether the main schedule or one of the extra ones names calendar `name`."""
     return any((item or {}).get("calendar") == name for item in (schedule, *extra))
 
 
 def tasks_affected(session: Session, name: str) -> list[Task]:
     """Tasks whose schedule uses `name` directly or through a calendar that combines it."""
-    names = dependents(session, name)
-    rows = session.exec(select(Task).where(col(Task.schedule).is_not(None))).all()
-    return [t for t in rows if (t.schedule or {}).get("calendar") in names]
+    names = sorted(dependents(session, name))
+    stmt = select(Task).where(_calendar_of(col(Task.schedule)).in_(names)).order_by(col(Task.id))
+    return list(session.exec(stmt).all())
 
 
 def groups_affected(session: Session, name: str) -> list[TaskGroup]:
-    names = dependents(session, name)
-    rows = session.exec(select(TaskGroup).where(col(TaskGroup.schedule).is_not(None))).all()
-    return [g for g in rows if (g.schedule or {}).get("calendar") in names]
+    names = sorted(dependents(session, name))
+    stmt = (
+        select(TaskGroup)
+        .where(_calendar_of(col(TaskGroup.schedule)).in_(names))
+        .order_by(col(TaskGroup.id))
+    )
+    return list(session.exec(stmt).all())
+
+
+def _calendar_of(schedule: Any) -> Any:
+    """The calendar a schedule names, read by the database (not every definition loaded)."""
+    return schedule["calendar"].as_string()
 
 
 def check_calendar_reference(session: Session, schedule: dict[str, object] | None) -> None:

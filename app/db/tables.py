@@ -177,6 +177,8 @@ class GroupRun(SQLModel, table=True):
     """One run of a group: the runs of all its tasks share it."""
 
     __tablename__ = "group_run"
+    # A group's heat map counts its outcomes per date from this index alone.
+    __table_args__ = (Index("ix_group_run_group_day", "group_id", "business_date", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     group_id: int = Field(foreign_key="task_group.id", index=True)
@@ -192,6 +194,9 @@ class GroupRun(SQLModel, table=True):
     created_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
     instance: str = Field(default="default", max_length=100, index=True)
+    # Why it ended without running: a skip recorded by planning (`skipped: calendar (...)`,
+    # `skipped: dst (...)`, `blackout: NAME`), `frozen`, or `missed: ...`.
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Run(SQLModel, table=True):
@@ -205,6 +210,8 @@ class Run(SQLModel, table=True):
         Index("ix_run_trigger_status", "trigger_time", "status"),
         # The dispatch queue's order: priority first, then oldest (app/scheduler/dispatch.py).
         Index("ix_run_queue", "status", "queue_rank", "trigger_time", "id"),
+        # A task's heat map counts its outcomes per date from this index alone.
+        Index("ix_run_task_day", "task_id", "business_date", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

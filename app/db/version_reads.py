@@ -7,8 +7,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, inspect, tuple_
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 
 from app.db.sealing import box_or_none
@@ -18,7 +19,7 @@ from app.io.definition_items import calendar_row_item, group_row_item, task_row_
 
 Key = tuple[str, int]
 Row = Task | TaskGroup | Calendar
-_MODELS: dict[str, type[Task] | type[TaskGroup] | type[Calendar]] = {
+_MODELS: dict[str, type[Row]] = {
     "task": Task,
     "group": TaskGroup,
     "calendar": Calendar,
@@ -58,6 +59,72 @@ def latest_versions(
     return found
 
 
+def _loaded(
+    session: OrmSession, model: type[Row], ids: Collection[int]
+) -> tuple[dict[int, Any], set[int]]:
+    """The rows the session holds already, and the ids it must read."""
+    found: dict[int, Any] = {}
+    for object_id in ids:
+        row = session.identity_map.get(identity_key(model, object_id))
+        if row is not None and not inspect(row).expired:
+            found[object_id] = row
+    return found, set(ids) - set(found)
+
+
+def _rows(session: OrmSession, model: type[Row], ids: Collection[int]) -> dict[int, Any]:
+    found, missing = _loaded(session, model, ids)
+    for chunk in _chunks(missing):
+        rows = cast(
+            Sequence[Row], session.scalars(select(model).where(col(model.id).in_(chunk))).all()
+        )
+        found.update({row.id or 0: row for row in rows})
+    return found
+
+
+def _locked_rows(session: OrmSession, model: type[Row], ids: Collection[int]) -> dict[int, Any]:
+    """The objects as committed plus this transaction's changes, re-read (another
+    transaction may have committed since this one loaded them) and locked (PostgreSQL)
+    until this one ends: two transactions changing one object number versions in turn."""
+    found: dict[int, Any] = {}
+    for chunk in _chunks(ids):
+        query = (
+            select(model)
+            .where(col(model.id).in_(chunk))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        rows = cast(Sequence[Row], session.scalars(query).all())
+        found.update({row.id or 0: row for row in rows})
+    return found
+
+
+def _heads(
+    session: OrmSession, kind: str, numbers: dict[int, int], ids: Collection[int]
+) -> dict[int, DefinitionVersion]:
+    """Each object's latest version: the one its row names (one indexed read), else the
+    highest it has."""
+    named = [(object_id, number) for object_id, number in numbers.items() if number]
+    found: dict[int, DefinitionVersion] = {}
+    for start in range(0, len(named), _CHUNK):
+        pairs = named[start : start + _CHUNK]
+        found.update(
+            (version.object_id, version)
+            for version in session.scalars(
+                select(DefinitionVersion).where(
+                    DefinitionVersion.kind == kind,
+                    tuple_(col(DefinitionVersion.object_id), col(DefinitionVersion.number)).in_(
+                        pairs
+                    ),
+                )
+            )
+        )
+    # Deleted, new or never versioned: SQLite may have reused the id of a deleted object,
+    # whose history the new one continues after.
+    gone = [object_id for object_id in ids if not numbers.get(object_id)]
+    found.update(latest_versions(session, kind, gone) if gone else {})
+    return found
+
+
 class Definitions:
     """The touched objects' rows, latest versions and the names their definitions use."""
 
@@ -68,16 +135,11 @@ class Definitions:
             wanted[kind].add(object_id)
         self._rows: dict[Key, Row] = {}
         self._heads: dict[Key, DefinitionVersion] = {}
-        for kind, ids in wanted.items():
-            model = _MODELS[kind]
-            for chunk in _chunks(ids):
-                rows = cast(
-                    Sequence[Row],
-                    session.scalars(select(model).where(col(model.id).in_(chunk))).all(),
-                )
-                for row in rows:
-                    self._rows[(kind, row.id or 0)] = row
-            for object_id, head in latest_versions(session, kind, ids).items():
+        for kind, ids in sorted(wanted.items()):  # one lock order for every transaction
+            rows = _locked_rows(session, _MODELS[kind], ids)
+            self._rows.update({(kind, object_id): row for object_id, row in rows.items()})
+            numbers = {object_id: row.version for object_id, row in rows.items()}
+            for object_id, head in _heads(session, kind, numbers, ids).items():
                 self._heads[(kind, object_id)] = head
         self._load_references(wanted.get("task", set()), wanted.get("group", set()))
 
@@ -100,20 +162,10 @@ class Definitions:
         self.waits = waits
         task_ids = {e.upstream_id for e in edges} | {e.downstream_id for e in edges}
         task_ids |= {tid for (kind, tid) in self._rows if kind == "task"}
-        self.tasks = self._named(Task, task_ids)
+        self.tasks: dict[int, Task] = _rows(self.session, Task, task_ids)
         group_ids = {t.group_id for t in self.tasks.values() if t.group_id is not None}
         group_ids |= {w.upstream_group_id for w in waits} | gids
-        self.groups = self._named(TaskGroup, group_ids)
-
-    def _named(self, model: type[Task] | type[TaskGroup], ids: set[int]) -> dict[int, Any]:
-        found: dict[int, Any] = {}
-        for chunk in _chunks(ids):
-            rows = cast(
-                Sequence[Task | TaskGroup],
-                self.session.scalars(select(model).where(col(model.id).in_(chunk))).all(),
-            )
-            found.update({r.id or 0: r for r in rows})
-        return found
+        self.groups: dict[int, TaskGroup] = _rows(self.session, TaskGroup, group_ids)
 
     def row(self, kind: str, object_id: int) -> Row | None:
         return self._rows.get((kind, object_id))

@@ -82,8 +82,11 @@ def load_file(source: SourceFile) -> LoadedFile:
 
 def _load_yaml(source: SourceFile) -> LoadedFile:
     loader = _Loader(source.content)
+    positions: dict[Path, tuple[int, int]] = {}
     try:
         node = loader.get_single_node()
+        if node is not None:  # walked first: aliases that expand without end are refused
+            _yaml_positions(source.path, node, positions)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -94,16 +97,28 @@ def _load_yaml(source: SourceFile) -> LoadedFile:
         raise malformed(source.path, 1, 1, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    loaded = LoadedFile(source.path, data)
-    if node is not None:
-        _yaml_positions(node, (), loaded.positions)
-    return loaded
+    return LoadedFile(source.path, data, positions)
 
 
-def _yaml_positions(node: yaml.Node, path: Path, out: dict[Path, tuple[int, int]]) -> None:
-    pending: list[tuple[yaml.Node, Path]] = [(node, path)]
+# Far above what a definitions file holds (5,000 tasks are some 100,000 values); YAML aliases
+# can make a short text expand to billions of values, which are refused here.
+MAX_YAML_VALUES = 2_000_000
+
+
+def _yaml_positions(name: str, node: yaml.Node, out: dict[Path, tuple[int, int]]) -> None:
+    pending: list[tuple[yaml.Node, Path]] = [(node, ())]
+    visited = 0
     while pending:
         current, at = pending.pop()
+        visited += 1
+        if visited > MAX_YAML_VALUES:
+            mark = current.start_mark
+            raise malformed(
+                name,
+                mark.line + 1,
+                mark.column + 1,
+                f"more than {MAX_YAML_VALUES} values once aliases are expanded",
+            )
         if isinstance(current, yaml.MappingNode):
             for key, value in current.value:
                 if isinstance(key, yaml.ScalarNode):

@@ -19,7 +19,7 @@ from app.definitions.bundle import Bundle
 from app.io.export import database_snapshot
 from app.io.importer import Diff, Plan, diff, known_agents
 from app.io.problems import ImportRefused, problem
-from app.io.snapshot import Key, Snapshot
+from app.io.snapshot import Key, Snapshot, describe
 from app.io.validate import Checker, check_state
 from app.models.io_schemas import ImportProblem, Kind
 
@@ -151,7 +151,7 @@ def plan_definitions(
         problems=[],
         pools={(p.instance, p.name): p.slots for p in session.exec(select(Pool)).all()},
     )
-    problems: list[ImportProblem] = check_state(checker)
+    problems: list[ImportProblem] = check_state(checker) + _lost_calendars(current, desired)
     if problems:
         raise ImportRefused(422, bundle.locate(problems))
     adopted = [
@@ -177,6 +177,24 @@ def plan_definitions(
         owners=managed,
         adopted=adopted,
     )
+
+
+def _lost_calendars(current: Snapshot, desired: Snapshot) -> list[ImportProblem]:
+    """A calendar that goes (pruned) must not be left in a schedule that stays."""
+    gone = {key[0] for key in current.of("calendar")} - {k[0] for k in desired.of("calendar")}
+    found: list[ImportProblem] = []
+    for kind in ("group", "task"):
+        for key, item in sorted(desired.of(kind).items()):
+            schedules = [item.get("schedule") or {}, *(item.get("schedules") or [])]
+            for name in sorted({s.get("calendar") for s in schedules} & gone):
+                found.append(
+                    problem(
+                        f"{kind} {describe(kind, key)}",
+                        "schedule.calendar",
+                        f"uses calendar {name!r}, which would be deleted",
+                    )
+                )
+    return found
 
 
 def check_source_name(source: str) -> None:

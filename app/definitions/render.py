@@ -45,14 +45,10 @@ _MINIMAL: dict[Kind, dict[str, Any]] = {
 
 
 @cache
-def _defaults_json(kind: Kind) -> str:
-    info = BY_KIND[kind]
-    return json.dumps(info.canonical(info.model.model_validate(_MINIMAL[kind])))
-
-
 def _defaults(kind: Kind) -> Item:
-    loaded: Item = json.loads(_defaults_json(kind))
-    return loaded
+    """The canonical item with every default (read only: shared by every call)."""
+    info = BY_KIND[kind]
+    return info.canonical(info.model.model_validate(_MINIMAL[kind]))
 
 
 def shown(value: Any) -> str:

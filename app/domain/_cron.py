@@ -28,6 +28,7 @@ from __future__ import annotations
 import calendar as _stdcal
 from dataclasses import dataclass
 from datetime import date, time
+from functools import lru_cache
 
 from app.domain._cron_fields import (
     MONTH_NAMES,
@@ -100,12 +101,18 @@ class CronExpr:
         return tuple(sorted(by_day & by_weekday))
 
     def wall_times(self) -> tuple[time, ...]:
-        return tuple(
-            time(h, m, s)
-            for h in sorted(self.hours)
-            for m in sorted(self.minutes)
-            for s in sorted(self.seconds)
-        )
+        return _wall_times(self.hours, self.minutes, self.seconds)
+
+
+@lru_cache(maxsize=1024)
+def _wall_times(
+    hours: frozenset[int], minutes: frozenset[int], seconds: frozenset[int]
+) -> tuple[time, ...]:
+    """Every wall time of a day the fields allow, built once per distinct fields: a schedule
+    every second has 86,400 of them, and every plan of it (each fire) asks again."""
+    return tuple(
+        time(h, m, s) for h in sorted(hours) for m in sorted(minutes) for s in sorted(seconds)
+    )
 
 
 def normalise(text: str) -> list[str]:
@@ -135,8 +142,10 @@ def normalise(text: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=4096)
 def parse_cron(text: str) -> CronExpr:
-    """Parse a cron expression; ValueError names the offending field."""
+    """Parse a cron expression; ValueError names the offending field. Cached (the result is
+    immutable): planning thousands of tasks parses the same few expressions again and again."""
     parts = normalise(text)
     quartz = len(parts) > 5
     seconds = parse_field(parts[0], _SECOND) if quartz else frozenset({0})

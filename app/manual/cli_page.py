@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def _command(path: tuple[str, ...], command: Any) -> list[str]:
     out = [f"{level} {' '.join(path)}\n"]
     with typer.Context(command, info_name=" ".join(path)) as ctx:
         usage = " ".join(command.collect_usage_pieces(ctx))
+    usage = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), usage)  # NAME, as the table names it
     out.append(f"```text\n{' '.join(path)} {usage}\n```\n")
     if command.help:
         out.append(inspect.cleandoc(command.help).replace("\b\n", "") + "\n")

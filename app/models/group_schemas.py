@@ -110,6 +110,7 @@ class GroupRunPublic(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     created_by: str | None
     finished_at: datetime | None
+    reason: str | None = None
 
 
 class GroupRunDetail(GroupRunPublic):

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, tuple_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
@@ -87,7 +88,7 @@ def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Run) ->
     # full, a pass reads nothing of the runs behind.
     pool = Run.spec["pool"].as_string()
     window = (
-        select(Run.id, Run.instance, pool.label("pool"), *_ORDER)
+        core_select(col(Run.id), col(Run.instance), pool.label("pool"), *_ORDER[:2])
         .where(*_ready(now), after)
         .order_by(*_ORDER)
         .limit(LOOKAHEAD)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.runs import add_runs, create_run, new_run, task_spec
+from app.db.runs import add_runs, new_run, task_spec
 from app.db.tables import Run, RunEvent, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
@@ -96,6 +97,7 @@ def plan_tasks(
     taken = last_triggers(session, ids)
     planned: dict[int, Run | None] = {}
     idle: list[tuple[Run, str]] = []
+    skips: list[_Skip] = []
     for task in tasks:
         task_id = task.id or 0
         task.next_fire_time = None
@@ -107,8 +109,7 @@ def plan_tasks(
             continue
         after = max(now, taken.get(task_id) or now)
         ahead = timing_forecast(timing, after, 1, calendars.for_schedule)
-        for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN]:
-            _record_skip(session, task, skipped, now)
+        skips.extend(_skip(task, skipped) for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN])
         if not ahead.occurrences:
             continue
         upcoming = ahead.occurrences[0]
@@ -127,40 +128,77 @@ def plan_tasks(
         )
         planned[task_id] = run
         idle.append((run, detail))
-    if idle:
-        add_runs(session, idle)
+    recorded = _skip_runs(session, skips, now)
+    if recorded or idle:
+        add_runs(session, recorded + idle)  # one flush for the skips and the plans of all
     return planned
 
 
 def _planned_skip() -> ColumnElement[bool]:
-    return or_(*(col(Run.reason).startswith(prefix) for prefix in PLANNED_SKIPS))
+    return planned_skip(col(Run.reason))
 
 
-def _record_skip(session: Session, task: Task, skipped: SkippedOccurrence, now: datetime) -> None:
+def skip_entry(skipped: SkippedOccurrence, key: str) -> tuple[datetime, str, str, str]:
+    """How a skipped occurrence is recorded, for a task run or a group run alike: its
+    instant, its occurrence key (from `key`, the owner's key at that instant), its reason
+    and the event detail."""
     at = (skipped.at or skipped.local).astimezone(UTC)
-    key = occurrence_key(task.id or 0, at)
     if skipped.kind == "calendar":
-        reason, detail = f"{CALENDAR_SKIP} ({skipped.reason})", f"closed day: {skipped.reason}"
-    elif skipped.kind == "dst":
+        return at, key, f"{CALENDAR_SKIP} ({skipped.reason})", f"closed day: {skipped.reason}"
+    if skipped.kind == "dst":
         # A wall time dropped in a gap lies on the instant of the fire after the gap.
         key += f" dst {skipped.local.replace(tzinfo=None).isoformat()}"
-        reason, detail = f"{DST_SKIP} ({skipped.reason})", skipped.reason
-    else:
-        reason, detail = skipped.reason, f"in a blackout window: {skipped.reason}"
-    if session.exec(select(Run.id).where(Run.occurrence_key == key)).first() is not None:
-        return
-    create_run(
-        session,
-        at=now,
-        status=RunStatus.SKIPPED,
-        trigger_kind=TriggerKind.SCHEDULE,
-        spec=task_spec(task),
-        task=task,
-        trigger_time=at,
-        occurrence_key=key,
-        reason=reason,
-        detail=detail,
-    )
+        return at, key, f"{DST_SKIP} ({skipped.reason})", skipped.reason
+    return at, key, skipped.reason, f"in a blackout window: {skipped.reason}"
+
+
+def planned_skip(reason: Any) -> ColumnElement[bool]:
+    """Whether a reason column says the row is a skip recorded ahead by planning."""
+    return or_(*(reason.startswith(prefix) for prefix in PLANNED_SKIPS))
+
+
+@dataclass(frozen=True)
+class _Skip:
+    task: Task
+    key: str
+    at: datetime
+    reason: str
+    detail: str
+
+
+def _skip(task: Task, skipped: SkippedOccurrence) -> _Skip:
+    at = (skipped.at or skipped.local).astimezone(UTC)
+    at, key, reason, detail = skip_entry(skipped, occurrence_key(task.id or 0, at))
+    return _Skip(task, key, at, reason, detail)
+
+
+def _skip_runs(session: Session, skips: Sequence[_Skip], now: datetime) -> list[tuple[Run, str]]:
+    """The SKIPPED runs of `skips` not recorded yet (keys looked up a chunk at a time, where
+    a query a skip made a calendar edit over thousands of tasks take minutes)."""
+    keys = [skip.key for skip in skips]
+    taken: set[str] = set()
+    for start in range(0, len(keys), 500):
+        stmt = select(Run.occurrence_key).where(
+            col(Run.occurrence_key).in_(keys[start : start + 500])
+        )
+        taken.update(key for key in session.exec(stmt).all() if key)
+    runs: list[tuple[Run, str]] = []
+    for skip in skips:
+        if skip.key in taken:
+            continue
+        taken.add(skip.key)
+        run = new_run(
+            at=now,
+            status=RunStatus.SKIPPED,
+            trigger_kind=TriggerKind.SCHEDULE,
+            spec=task_spec(skip.task),
+            task=skip.task,
+            trigger_time=skip.at,
+            occurrence_key=skip.key,
+            reason=skip.reason,
+        )
+        runs.append((run, skip.detail))
+    return runs
 
 
 def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:

@@ -36,8 +36,8 @@ from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
     fire_due_groups,
     pending_group_triggers,
-    plan_group,
     plan_groups,
+    plan_unplanned_groups,
 )
 from app.scheduler.leader import Leadership, NotLeader
 from app.scheduler.maintenance import maintenance_pass
@@ -185,9 +185,8 @@ class SchedulerService:
             groups = select(TaskGroup).where(
                 col(TaskGroup.active), col(TaskGroup.schedule).is_not(None)
             )
-            for group in session.exec(groups).all():
-                if group.id not in planned_groups:
-                    plan_group(session, group, now=now)
+            unplanned_groups = [g for g in session.exec(groups).all() if g.id not in planned_groups]
+            plan_unplanned_groups(session, unplanned_groups, now=now)
             session.flush()
             return pending_triggers(session), pending_group_triggers(session)
 

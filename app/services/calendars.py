@@ -17,10 +17,8 @@ from app.db.calendars import (
     calendars_using,
     check_combination,
     get_calendar,
-    groups_affected,
     groups_using,
     references,
-    tasks_affected,
     tasks_using,
 )
 from app.db.engine import session_scope
@@ -38,14 +36,13 @@ from app.models.calendar_schemas import (
     ClosedDay,
     PreviewDay,
 )
-from app.scheduler.group_planner import plan_group
-from app.scheduler.planner import Calendars, plan_tasks
+from app.scheduler.calendar_replan import replan_in_edit, replan_rest
 from app.services.actor import Actor
 
 
 def _public(session: Session, row: Calendar) -> CalendarPublic:
-    users = [t.name for t in tasks_using(session, row.name)]
-    users += [f"group {g.name}" for g in groups_using(session, row.name)]
+    users = tasks_using(session, row.name)
+    users += [f"group {name}" for name in groups_using(session, row.name)]
     users += [f"calendar {name}" for name in calendars_using(session, row.name)]
     return CalendarPublic(
         name=row.name,
@@ -84,14 +81,6 @@ def _check_combination(session: Session, name: str, include: list[str], exclude:
     graph = references(all_calendars(session))
     graph.pop(name, None)
     check_combination(graph, name, include, exclude)
-
-
-def _replan_users(session: Session, name: str, now: datetime) -> None:
-    """Re-plan every schedule on `name` or on a calendar that combines it."""
-    plan_tasks(session, tasks_affected(session, name), now=now)
-    calendars = Calendars(session)
-    for group in groups_affected(session, name):
-        plan_group(session, group, now=now, calendars=calendars)
 
 
 def list_calendars(session: Session, *, actor: Actor) -> list[CalendarPublic]:
@@ -172,7 +161,9 @@ def update_calendar(
             row.working_dates = sorted({d.isoformat() for d in body.working_dates})
         row.updated_at = now
         session.flush()
-        _replan_users(session, name, now)
+        # Every schedule on it, or on a calendar that combines it: those due soonest now,
+        # the rest after this commit in transactions of their own (calendar_replan.py).
+        later = replan_in_edit(session, name, now)
         public = _public(session, row)
         actor.audit(
             session,
@@ -184,6 +175,7 @@ def update_calendar(
             after=public,
         )
         record(session, DefinitionChanged("calendar", name))
+    replan_rest(engine, later, now)
     return public
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.db.tables import GroupRun, Run, Task
+from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain.group_run_states import GroupRunStatus
 from app.errors import InvalidInput
 from app.models.group_schemas import GroupRunPublic
@@ -140,3 +140,18 @@ def task_run_counts(
     for group_run, status, count in session.exec(stmt).all():
         found.setdefault(group_run or 0, {})[str(status)] = int(count)
     return found
+
+
+def recent_group_runs(
+    session: Session, *, actor: Actor, limit: int = 8
+) -> list[tuple[GroupRunPublic, str]]:
+    """The latest started group runs of every group in the caller's instances, with their
+    group's name (the dashboard's card)."""
+    stmt = (
+        select(GroupRun, TaskGroup.name)
+        .join(TaskGroup, col(TaskGroup.id) == col(GroupRun.group_id))
+        .where(GroupRun.status != GroupRunStatus.IDLE, actor.scope.condition(GroupRun.instance))
+        .order_by(col(GroupRun.id).desc())
+        .limit(min(max(limit, 1), MAX_PAGE))
+    )
+    return [(group_run_public(row), str(name)) for row, name in session.exec(stmt).all()]

@@ -86,6 +86,7 @@ def group_run_public(group_run: GroupRun) -> GroupRunPublic:
         params=dict(group_run.params or {}),
         created_by=group_run.created_by,
         finished_at=group_run.finished_at,
+        reason=group_run.reason,
     )
 
 

@@ -81,6 +81,8 @@ class RunQuery:
             return stmt
         tie = col(Run.id).asc() if ascending else col(Run.id).desc()
         first = column.asc() if ascending else column.desc()
+        if self.sort in ("", "id", "trigger_time"):  # indexed: read in the index's order
+            return cast(_Stmt, stmt.order_by(None).order_by(first, tie))
         # NULLs (not started yet) last whichever way: the page shows what happened first.
         return cast(_Stmt, stmt.order_by(None).order_by(column.is_(None), first, tie))
 

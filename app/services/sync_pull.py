@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from app.db.engine import session_scope
@@ -43,7 +44,7 @@ def _lock(name: str) -> threading.Lock:
 
 
 def cache_dir(data_dir: Path, name: str) -> Path:
-    return data_dir / "sync" / name
+    return data_dir / "sync" / name  # sync_sources.delete_source removes it
 
 
 def webhook_allowed(
@@ -114,6 +115,9 @@ def pull(
             return _record(engine, name, now, commit, "refused", problems_text(exc.problems))
         except AlmanacError as exc:
             return _record(engine, name, now, commit, "refused", str(exc))
+        except SQLAlchemyError as exc:  # e.g. a pull of the same commit on another replica
+            text = f"not applied: {type(exc).__name__}"
+            return _record(engine, name, now, commit, "refused", text)
         by = f"{user.username} ({trigger})"
         return _record(engine, name, now, commit, "applied", report.text, by=by)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -171,8 +172,11 @@ def update_source(
     return shown
 
 
-def delete_source(engine: Engine, *, actor: Actor, now: datetime, name: str) -> None:
-    """The objects it manages stay (as they are, still marked with the source's name)."""
+def delete_source(
+    engine: Engine, *, actor: Actor, now: datetime, data_dir: Path, name: str
+) -> None:
+    """The objects it manages stay (as they are, still marked with the source's name); its
+    cached copy of the repository goes."""
     _admin(actor)
     with session_scope(engine) as session:
         row = get_source(session, name)
@@ -186,3 +190,4 @@ def delete_source(engine: Engine, *, actor: Actor, now: datetime, name: str) -> 
             target_id=name,
             before=before,
         )
+    shutil.rmtree(data_dir / "sync" / name, ignore_errors=True)

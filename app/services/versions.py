@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import versions as recorder
+from app.db.calendars import get_calendar
 from app.db.engine import session_scope
 from app.db.tables import Calendar, Task, TaskGroup
 from app.db.version_reads import versions_of
@@ -61,8 +62,13 @@ def record_baselines(engine: Engine, batch: int = 500) -> int:
 def _visible_row(session: Session, actor: Actor, kind: str, object_id: int) -> Row:
     if kind == "task":
         row: Row = visible_task(session, actor.scope, object_id)
-    else:
+    elif kind == "group":
         row = visible_group(session, actor.scope, object_id)
+    else:  # calendars are shared by every instance: every reader sees them
+        found = session.get(Calendar, object_id)
+        if found is None:
+            raise NotFound("calendar", object_id)
+        row = found
     if row.version == 0:  # seen before the server recorded its baselines
         _baseline(session, kind, [row])
         session.flush()
@@ -160,3 +166,8 @@ def task_head(session: Session, *, actor: Actor, tid: int) -> int | None:
     except NotFound:
         return None
     return task.version or None
+
+
+def calendar_id(session: Session, *, actor: Actor, name: str) -> int:
+    """The calendar's id for its history (NotFound without one of that name)."""
+    return get_calendar(session, name).id or 0

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.web.calls import ApiError
-from app.web.forms import FormErrors, error_key
+from app.web.schedule_form import FormErrors, error_key
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -33,6 +33,7 @@ _VIEWS: dict[str, View] = {"": "past", "upcoming": "upcoming", "all": ""}
 @dataclass(frozen=True, kw_only=True)
 class MoreFilters:
     group: int | None = None
+    task: int | None = None
     agent: str = ""
     kind: str = ""
     instance: str = ""
@@ -49,6 +50,7 @@ class MoreFilters:
         """The URL's parameters (empty ones are left out by the caller)."""
         return {
             "group": self.group or "",
+            "task": self.task or "",
             "agent": self.agent,
             "kind": self.kind,
             "instance": self.instance,
@@ -67,6 +69,7 @@ class MoreFilters:
         return any(
             (
                 self.group,
+                self.task,
                 self.agent,
                 self.kind,
                 self.instance,
@@ -84,7 +87,8 @@ class MoreFilters:
             instance=self.instance or None,
             business_date=date.fromisoformat(self.business_date) if self.business_date else None,
             view=_VIEWS[self.view],
-            sort=self.sort,
+            # A range or a jump bounds the trigger time: read down its index, not by id.
+            sort=self.sort or ("trigger_time" if self.start or self.end or self.jump else ""),
             order=self.order,
         )
 
@@ -100,11 +104,13 @@ class MoreFilters:
         are in another order."""
         if self.error or self.group is not None or self.start or self.end or self.jump:
             return False
+        if self.task is not None and run.task != self.task:
+            return False
         query = self.run_query()
         return not query.reorders and query.admits(run)
 
 
-def viewer_zone(name: str) -> tzinfo:
+def zone_named(name: str) -> tzinfo:
     """The viewer's timezone (UTC when unknown): `from`, `to` and `jump` are read in it."""
     try:
         return ZoneInfo(name or "UTC")
@@ -144,6 +150,7 @@ def _check_name(field: str, value: str) -> str:
 
 def more_filters(
     group: Annotated[str, Query(max_length=12)] = "",
+    task: Annotated[str, Query(max_length=12)] = "",
     agent: Annotated[str, Query(max_length=200)] = "",
     kind: Annotated[str, Query(max_length=20)] = "",
     instance: Annotated[str, Query(max_length=100)] = "",
@@ -156,11 +163,14 @@ def more_filters(
     order: Annotated[str, Query(max_length=4)] = "desc",
 ) -> MoreFilters:
     """Every value checked; the first bad one is named in `error`."""
-    group, agent, instance = group.strip(), agent.strip(), instance.strip()
+    group, task, agent, instance = group.strip(), task.strip(), agent.strip(), instance.strip()
     problems = [
         ""
         if not group or (group.isdigit() and int(group) > 0)
         else f"group: {group!r} is not a group id",
+        ""
+        if not task or (task.isdigit() and int(task) > 0)
+        else f"task: {task!r} is not a task id",
         ""
         if not kind or kind in KINDS
         else f"kind: {kind!r} is not a trigger kind ({', '.join(KINDS)})",
@@ -187,6 +197,7 @@ def more_filters(
         error = "" if start <= end else "to: must not be before from"
     return MoreFilters(
         group=int(group) if group else None,
+        task=int(task) if task else None,
         agent=agent,
         kind=kind,
         instance=instance,

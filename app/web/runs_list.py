@@ -16,7 +16,7 @@ from app.models.schemas import RunPublic
 from app.services import run_reads, runs
 from app.services.actor import Actor
 from app.web.calls import Calls
-from app.web.run_filters import MoreFilters, viewer_zone
+from app.web.run_filters import MoreFilters, zone_named
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -121,7 +121,7 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
     if filters.more.error:  # the page shows the error, and no rows
         return RunsPage(rows=[], filters=filters, has_more=False)
     since = filters.since(context.clock.now())
-    start, until = filters.more.bounds(viewer_zone(calls.session.user.timezone))
+    start, until = filters.more.bounds(zone_named(calls.session.zone))
     if start is not None:
         since = max(since, start) if since else start
     more = filters.more.run_query()
@@ -131,6 +131,7 @@ async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> R
         status=[RunStatus(filters.status)] if filters.status else None,
         q=filters.q or None,
         group=filters.more.group,
+        task=filters.more.task,
         since=since,
         until=until,
         page=filters.page,

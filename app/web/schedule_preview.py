@@ -18,7 +18,7 @@ from app.domain.timing import Timing, timing_forecast
 from app.domain.triggers import Occurrence, SkippedOccurrence
 from app.errors import NotFound
 from app.web.cron_words import describe
-from app.web.forms import (
+from app.web.schedule_form import (
     FormErrors,
     Values,
     schedule_error_key,

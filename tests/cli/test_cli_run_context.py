@@ -59,3 +59,19 @@ def test_task_run_with_params_and_date(almanac: Cli, agent_ready: LiveServer) ->
     assert refused.exit_code != 0 and "params.count" in refused.output
     malformed = almanac("task", "run", str(tid), "--param", "count")
     assert malformed.exit_code != 0 and "NAME=VALUE" in malformed.output
+
+
+def test_task_run_on_a_chosen_agent(almanac: Cli, agent_ready: LiveServer) -> None:
+    with agent_ready.client() as http:
+        agent = next(a["name"] for a in http.get("/agents").json() if a["connected"])
+        created = http.post(
+            "/tasks",
+            json={"name": "cli-on-agent", "command": "echo ${param.n}", "target": "elsewhere",
+                  "params": [{"name": "n", "type": "integer", "default": 1}]},
+        )  # fmt: skip
+        tid = created.json()["tid"]
+    result = almanac("task", "run", str(tid), "--agent", agent, "-p", "n=5", "-w")
+    assert result.exit_code == 0, result.output
+    assert almanac("run", "logs", result.stdout.split()[1]).stdout == "5\n"
+    refused = almanac("task", "run", str(tid), "--agent", "no-such-agent")
+    assert refused.exit_code != 0 and "agent" in refused.output

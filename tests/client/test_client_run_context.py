@@ -40,3 +40,20 @@ def test_a_group_run_with_params_reaches_its_tasks(client: Almanac) -> None:
         timeout=60,
     )
     assert client.runs.get(run_id).logs() == "client-ctx-group 2026-04-01 US\n"
+
+
+def test_adhoc_on_a_task_runs_it_now_on_the_chosen_agent(client: Almanac, agent_name: str) -> None:
+    """The task's target is an agent that never connects: the run for this one time goes to
+    the agent chosen, with its parameter values and business date."""
+    task = client.tasks.create(
+        name="client-adhoc-on-task",
+        command="echo ${param.n} $ALMANAC_BUSINESS_DATE",
+        target="never-connects",
+        params=[{"name": "n", "type": "integer", "default": 1}],
+    )
+    run = client.tasks.run(
+        task["tid"], params={"n": "7"}, business_date="2026-03-02", agent=agent_name
+    )
+    assert run.wait(timeout=60, on_change=lambda _s: None) == "SUCCESS"
+    assert run.logs() == "7 2026-03-02\n"
+    assert run.data["agent"] == agent_name and run.data["params"] == {"n": 7}

@@ -147,3 +147,25 @@ def test_the_sync_names_are_not_for_the_cli(apply: Call) -> None:
     response = apply({"a.yaml": "format: almanac/v1\n"}, source="sync:prod")
     assert response.status_code == 422
     assert "source" in response.text
+
+
+def test_yaml_aliases_that_expand_without_end_are_refused(apply: Call) -> None:
+    lines = ["format: almanac/v1", 'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 9):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    response = apply({"bomb.yaml": "\n".join(lines) + "\n"})
+    assert response.status_code == 400
+    assert "aliases" in response.json()["errors"][0]["problem"]
+
+
+def test_yaml_anchors_for_shared_values_are_fine(apply: Call, api: TestClient) -> None:
+    shared = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - {name: a, command: 'true', schedule: &nightly {kind: cron, cron: '0 2 * * *'}}\n"
+        "  - {name: b, command: 'true', schedule: *nightly}\n"
+    )
+    assert apply({"shared.yaml": shared}).status_code == 200
+    crons = {t["name"]: t["schedule"]["cron"] for t in api.get(f"{API}/tasks").json()}
+    assert crons == {"a": "0 2 * * *", "b": "0 2 * * *"}

@@ -140,3 +140,23 @@ def test_files_refuse_taking_over_nothing_when_a_problem_is_found(
     assert found["line"] == 11
     assert found["problem"] == "dependency cycle: extract -> transform -> extract"
     assert api.get(f"{API}/tasks").json() == []
+
+
+def test_prune_keeps_a_calendar_that_a_schedule_still_uses(api: TestClient, apply: Call) -> None:
+    calendar = '{"format": "almanac/v1", "calendars": [{"name": "ops"}]}'
+    assert apply({"cal.json": calendar}, source="file:cal").status_code == 200
+    uses: dict[str, Any] = {
+        "name": "manual",
+        "command": "true",
+        "schedule": {"kind": "cron", "cron": "0 1 * * *", "calendar": "ops"},
+    }
+    assert api.post(f"{API}/tasks", json=uses).status_code == 201
+    response = apply({"empty.json": '{"format": "almanac/v1"}'}, source="file:cal", prune=True)
+    assert response.status_code == 422
+    [found] = response.json()["errors"]
+    assert found == {
+        "item": "task manual",
+        "field": "schedule.calendar",
+        "problem": "uses calendar 'ops', which would be deleted",
+    }
+    assert [c["name"] for c in api.get(f"{API}/calendars").json()] == ["ops"]

@@ -11,11 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from support import seed_user
 
 from app.clock import FrozenClock
+from app.hub.hub import AgentHub
+from app.scheduler.leader import NotLeader
+from app.scheduler.lifecycle import apply_state
+from app.scheduler.service import SchedulerService
 from app.services.sync_pull import sync_due
 from app.settings import Settings
 
@@ -86,7 +91,9 @@ def _state(api: TestClient) -> tuple[list[str], Any, list[tuple[str, str]]]:
     return sorted(tasks.values()), group["schedule"]["cron"], pairs
 
 
-def test_commits_apply_in_order_and_a_cycle_is_refused(api: TestClient, tmp_path: Path) -> None:
+def test_commits_apply_in_order_and_a_cycle_is_refused(
+    api: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     repo = Repo(tmp_path)
     first = repo.commit({"defs/etl.yaml": GROUP, "defs/etl-tasks.yaml": TASKS}, "add etl")
     repo.commit({"README.md": "docs"}, "readme")  # the branch head is what counts
@@ -136,6 +143,12 @@ def test_commits_apply_in_order_and_a_cycle_is_refused(api: TestClient, tmp_path
     assert status["last_error_commit"] == fourth
     assert "defs/etl-tasks.yaml:7:39" in status["last_error"]
     assert "dependency cycle: extract -> transform -> extract" in status["last_error"]
+
+    cache = settings.data_dir / "sync" / "prod"
+    assert (cache / "HEAD").exists()
+    assert api.delete(f"{API}/sync/prod").status_code == 204
+    assert not cache.exists()
+    assert _state(api) == live  # the objects it managed stay
 
 
 def test_the_poll_follows_its_interval(
@@ -226,3 +239,23 @@ def test_only_an_admin_of_every_instance_manages_sources(
     assert refused.status_code == 422
     embedded = api.post(f"{API}/sync", json={"name": "x", "url": "https://u:p@host/r.git"})
     assert embedded.status_code == 422
+
+
+def test_only_the_leader_polls(
+    api: TestClient, sqlite_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path)
+    repo.commit({"etl.yaml": GROUP}, "group")
+    made = api.post(f"{API}/sync", json={"name": "prod", "url": str(repo.bare)})
+    assert made.status_code == 201, made.text
+    clock = FrozenClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    hub = AgentHub(sqlite_engine, clock, heartbeat_interval=5.0, reports=apply_state)
+    scheduler = SchedulerService(sqlite_engine, clock, hub, settings)
+    scheduler.leadership.is_leader = False
+    with pytest.raises(NotLeader):
+        scheduler.sync_once()
+    assert api.get(f"{API}/groups").json() == []
+    scheduler.leadership.is_leader = True  # what winning the election does
+    [result] = scheduler.sync_once()
+    assert (result.name, result.outcome) == ("prod", "applied")
+    assert api.get(f"{API}/sync/prod").json()["last_applied_by"] == "admin (poll)"

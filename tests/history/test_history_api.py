@@ -169,3 +169,22 @@ def test_group_edits_and_deletion_are_versions(api: TestClient) -> None:
     tid = _task(api)["tid"]
     api.delete(f"/api/v1/tasks/{tid}")
     assert api.get(f"/api/v1/tasks/{tid}/versions").status_code == 404
+
+
+def test_calendar_changes_are_versions_readable_by_every_role(
+    api: TestClient, client_as: Client
+) -> None:
+    created = api.post("/api/v1/calendars", json={"name": "ops", "skip_weekends": False})
+    assert created.status_code == 201, created.text
+    api.patch("/api/v1/calendars/ops", json={"extra_dates": ["2030-12-24"]})
+    viewer = client_as("vic", "viewer", ["red"])
+    listed = viewer.get("/api/v1/calendars/ops/versions").json()
+    assert [(v["number"], v["changed"]) for v in listed] == [
+        (2, ["extra_dates"]),
+        (1, listed[1]["changed"]),
+    ]
+    second = viewer.get("/api/v1/calendars/ops/versions/2").json()
+    assert second["diff"] == [
+        {"field": "extra_dates", "change": "changed", "before": [], "after": ["2030-12-24"]}
+    ]
+    assert viewer.get("/api/v1/calendars/nope/versions").status_code == 404

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,18 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from app.db.alert_tables import AlertRule
 from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
+from app.db.pool_tables import Pool
 from app.db.tables import (
     AgentToken,
     ApiToken,
     Calendar,
     DependencyEdge,
+    Freeze,
     GroupRun,
+    Integration,
     Run,
     TaskGroup,
     User,
@@ -84,6 +89,7 @@ class Call:
 API = "/api/v1"
 R = Rule
 V, U, OP, A = "viewer", "user", "operator", "admin"
+_TOASTED_PAGE: dict[str, Any] = {"page": True, "denied": TOASTED}
 PATH, BODY, LIST, GLOBAL = "path", "body", "list", "global"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -100,6 +106,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/tasks/{{tid}}"): R(U, PATH),
     ("POST", f"{API}/tasks/{{tid}}/run"): R(U, PATH),
     ("GET", f"{API}/tasks/{{tid}}/forecast"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("GET", f"{API}/tasks/{{tid}}/freezes"): R(V, PATH),
     ("POST", f"{API}/tasks/{{tid}}/freezes"): R(OP, PATH),
     ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): R(OP, PATH),
@@ -142,6 +154,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): R(V),
     ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
@@ -186,6 +200,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/schema/export.json"): R(V),
     ("POST", f"{API}/import"): R(OP, BODY),
     ("POST", f"{API}/import/crontab"): R(A, BODY),
+    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
+    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
+    ("GET", f"{API}/sync"): R(A, GLOBAL),
+    ("POST", f"{API}/sync"): R(A, GLOBAL),
+    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    # the webhook: the source's secret, not a user, authenticates it (tests/definitions)
+    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
     ("GET", "/metrics"): R(V),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
@@ -235,6 +258,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/tasks/new"): R(V, page=True),
     ("GET", "/tasks/schedule-preview"): R(V, page=True),
     ("GET", "/tasks/{tid:int}"): R(V, PATH, page=True),
+    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
     ("POST", "/tasks"): R(U, BODY, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
@@ -257,6 +288,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
+    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -270,7 +302,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
-    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/runs"): R(V, PATH, page=True),
+    ("GET", "/dashboard/group-runs"): R(V, LIST, page=True),
     ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): R(V, PATH, page=True),
@@ -297,6 +330,23 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/password"): R(V, page=True),
     ("GET", "/profile"): R(V, page=True),
     ("POST", "/profile"): R(V, page=True),
+    ("GET", "/alerts"): R(V, page=True),
+    ("POST", "/alerts/rules"): R(OP, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("GET", "/backfills"): R(V, page=True),
+    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/pools"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/approvals"): R(V, page=True),
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
@@ -311,6 +361,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
+    # screens over what had only an API: the API's roles and scopes, checked before the form
+    ("GET", "/alerts"): R(V, LIST, page=True),
+    ("POST", "/alerts/rules"): R(OP, BODY, page=True),
+    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, page=True),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, page=True),
+    ("POST", "/alerts/integrations"): R(A, BODY, page=True),
+    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, page=True),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(A, PATH, page=True),
+    ("GET", "/backfills"): R(V, LIST, page=True),
+    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, page=True),
+    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, page=True),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, page=True),
+    ("POST", "/pools"): R(A, BODY, page=True),
+    ("POST", "/pools/{instance}/{name}"): R(A, PATH, page=True),
+    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, page=True),
 }
 
 # Changes that leave no audit row: every other successful POST/PATCH/DELETE must leave one.
@@ -321,6 +389,8 @@ NOT_AUDITED = {
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
     ("POST", f"{API}/import"),  # a dry run here
+    ("POST", f"{API}/definitions/plan"),  # a plan writes nothing
+    ("POST", f"{API}/sync/{{name}}"),  # a pull of an unreadable repository: status only
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
@@ -346,6 +416,19 @@ def _group(suffix: str = "", **kw: Any) -> Build:
     return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
 
 
+def _rollback(kind: str, prefix: str) -> Build:
+    """Roll an edited task or group back to version 1: the rollback is its version 3."""
+
+    def build(w: World, i: str, r: str) -> Call:
+        object_id = w.edited_task(i) if kind == "task" else w.edited_group(i)
+        return Call(
+            f"{prefix}/{kind}s/{object_id}/{'versions' if prefix else 'history'}/1/rollback",
+            effect=lambda: w.version_of(kind, object_id) == 3,
+        )
+
+    return build
+
+
 _BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
 
 
@@ -361,6 +444,90 @@ def _page_backfill(w: World, key: int | None, kind: str) -> Call:
 
 def _backfill(suffix: str, status: str = "running") -> Build:
     return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
+
+
+def _page_alert_rule(w: World, i: str, r: str) -> Call:
+    tid = w.task(i).id
+    channel = w.integration(i)
+    return Call(
+        "/alerts/rules",
+        data={"target": f"task:{tid}", "integration": str(channel), "events": "failed"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, task_id=tid),
+    )
+
+
+def _page_alert_edit(w: World, i: str, action: str) -> Call:
+    rule_id = w.alert_rule(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/rules/{rule_id}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(AlertRule, id=rule_id),
+        )
+    channel = w.alert_rule_channel(rule_id)
+    return Call(
+        f"/alerts/rules/{rule_id}",
+        data={"integration": str(channel), "events": "failed", "late_minutes": "7"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, id=rule_id, late_minutes=7.0),
+    )
+
+
+_HOOK_CONFIG = json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1})
+
+
+def _page_integration(w: World, i: str, r: str) -> Call:
+    name = f"page-hook-{r}-{i}"
+    return Call(
+        "/alerts/integrations",
+        data={
+            "name": name,
+            "kind": "webhook",
+            "instance": i,
+            "secret": "s3cret-value",
+            "config": _HOOK_CONFIG,
+        },
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, name=name),
+    )
+
+
+def _page_channel_edit(w: World, i: str, action: str) -> Call:
+    channel = w.integration(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/integrations/{channel}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Integration, id=channel),
+        )
+    name = f"renamed-{channel}"
+    return Call(
+        f"/alerts/integrations/{channel}",
+        data={"name": name, "config": _HOOK_CONFIG},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, id=channel, name=name),
+    )
+
+
+def _page_freeze(w: World, key: int | None, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    day = date(2030, 3, 4)
+    return Call(
+        f"/{kind}s/{key}/freezes",
+        data={"date": day.isoformat(), "reason": "walked"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Freeze, day=day, **{column: key}),
+    )
+
+
+def _page_unfreeze(w: World, key: int, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    return Call(
+        f"/{kind}s/{key}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+        effect=lambda: not w.exists(Freeze, day=FREEZE_DAY, **{column: key}),
+    )
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -561,6 +728,12 @@ def _page_user(w: World, i: str, r: str, action: str) -> Call:
     )
 
 
+def _definitions(step: str, i: str, r: str) -> Call:
+    task = f"tasks: [{{name: def-{step}-{r}-{i}, command: 'true', instance: {i}}}]"
+    files = [{"path": "walk.yaml", "content": f"format: almanac/v1\n{task}\n"}]
+    return Call(f"{API}/definitions/{step}", json={"files": files, "source": f"file:{r}"})
+
+
 def _policies(w: World, i: str, r: str) -> Call:
     """A stored policy in both instances, each naming its instance in an image pattern."""
     from app.db.engine import session_scope
@@ -597,6 +770,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
     ("POST", f"{API}/tasks"): _task_body,
     ("GET", f"{API}/tasks/{{tid}}"): _task(),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task", API),
+    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group", API),
     ("PATCH", f"{API}/tasks/{{tid}}"): _task(json={"description": "walked"}),
     ("DELETE", f"{API}/tasks/{{tid}}"): _task(),
     ("POST", f"{API}/tasks/{{tid}}/run"): _task("/run"),
@@ -678,6 +857,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ),
     ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions"
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions/1"
     ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
@@ -788,6 +973,23 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/quotas/{i}", json={"max_runs": 7}
     ),
     ("DELETE", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
+    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions("plan", i, r),
+    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions("apply", i, r),
+    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
+    ("POST", f"{API}/sync"): lambda w, i, r: Call(
+        f"{API}/sync", json={"name": f"walk-{r}-{i}", "url": "/srv/defs.git"}, ok=frozenset({201})
+    ),
+    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
+    ),
+    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", ok=frozenset({204})
+    ),
+    ("POST", f"{API}/sync/{{name}}"): lambda w, i, r: (
+        lambda made: Call(f"{API}/sync/{made[0]}", headers={"X-Almanac-Sync-Token": made[1]})
+    )(w.sync_source()),
+    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),
@@ -877,6 +1079,10 @@ CALLS: dict[tuple[str, str], Build] = {
         "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}
     ),
     ("GET", "/tasks/{tid:int}"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}"),
+    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", ""),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", ""),
     ("POST", "/tasks"): _page_create,
     ("POST", "/tasks/{tid:int}"): _page_edit,
     ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (
@@ -945,7 +1151,10 @@ CALLS: dict[tuple[str, str], Build] = {
         f"/groups/{w.group(i).id}/graph.json"
     ),
     ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
-    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("GET", "/groups/{gid:int}/runs"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/runs"),
+    ("GET", "/dashboard/group-runs"): lambda w, i, r: Call(
+        "/dashboard/group-runs", marker=f'data-group-run="{w.group_run(i)}"'
+    ),
     ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
     ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),
     ("GET", "/group-runs/{group_run_id:int}/gantt"): lambda w, i, r: Call(
@@ -998,6 +1207,53 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/password"): _page_password,
     ("GET", "/profile"): lambda w, i, r: Call("/profile"),
     ("POST", "/profile"): _page_profile,
+    ("GET", "/alerts"): lambda w, i, r: Call("/alerts"),
+    ("POST", "/alerts/rules"): _page_alert_rule,
+    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: _page_alert_edit(w, i, "update"),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: _page_alert_edit(
+        w, i, "delete"
+    ),
+    ("POST", "/alerts/integrations"): _page_integration,
+    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: _page_channel_edit(
+        w, i, "update"
+    ),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: (
+        _page_channel_edit(w, i, "delete")
+    ),
+    ("GET", "/backfills"): lambda w, i, r: Call("/backfills"),
+    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
+    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
+    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.task(i).id, "task"),
+    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.group(i).id, "group"),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_task(i), "task"
+    ),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_group(i), "group"
+    ),
+    ("POST", "/pools"): lambda w, i, r: (
+        lambda name: Call(
+            "/pools",
+            data={"name": name, "slots": "2", "instance": i},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, instance=i),
+        )
+    )(f"page-pool-{r}-{i}"),
+    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}",
+            data={"slots": "3"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, slots=3),
+        )
+    )(w.pool(i)),
+    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Pool, name=name),
+        )
+    )(w.pool(i)),
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,
@@ -1032,6 +1288,76 @@ CALLS: dict[tuple[str, str], Build] = {
             effect=lambda: not w.exists(AgentToken, id=tid, revoked_at=None),
         )
     )(w.agent_token()),
+    ("GET", "/alerts"): lambda w, i, r: (lambda rule: Call("/alerts", marker=f'id="rule-{rule}"'))(
+        w.alert_rule(i)
+    ),
+    ("POST", "/alerts/rules"): lambda w, i, r: Call(
+        "/alerts/rules",
+        data={
+            "target": f"task:{w.task(i).id}",
+            "events": "failed",
+            "integration": str(w.integration(i)),
+        },
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: Call(
+        f"/alerts/rules/{w.alert_rule(i)}",
+        data={"events": "succeeded", "integration": str(w.integration(i))},
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: Call(
+        f"/alerts/rules/{w.alert_rule(i)}/delete", ok=frozenset({303})
+    ),
+    ("POST", "/alerts/integrations"): lambda w, i, r: Call(
+        "/alerts/integrations",
+        data={
+            "name": f"page-hook-{r}-{i}",
+            "kind": "webhook",
+            "instance": i,
+            "config": '{"url": "http://127.0.0.1:9/"}',
+        },
+        ok=frozenset({303}),
+    ),
+    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: (
+        lambda iid: Call(
+            f"/alerts/integrations/{iid}",
+            data={"name": f"renamed-{iid}", "config": '{"url": "http://127.0.0.1:9/x"}'},
+            ok=frozenset({303}),
+        )
+    )(w.integration(i)),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: Call(
+        f"/alerts/integrations/{w.integration(i)}/delete", ok=frozenset({303})
+    ),
+    ("GET", "/backfills"): lambda w, i, r: (
+        lambda made: Call("/backfills", marker=f'id="backfill-{made}"')
+    )(w.backfill(i)),
+    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
+    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
+    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(
+        f"/tasks/{w.task(i).id}/freezes", data={"date": "2030-01-01"}, ok=frozenset({303})
+    ),
+    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: Call(
+        f"/groups/{w.group(i).id}/freezes", data={"date": "2030-01-01"}, ok=frozenset({303})
+    ),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: Call(
+        f"/tasks/{w.frozen_task(i)}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+    ),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: Call(
+        f"/groups/{w.frozen_group(i)}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+    ),
+    ("POST", "/pools"): lambda w, i, r: Call(
+        "/pools",
+        data={"name": f"page-pool-{r}-{i}", "slots": "2", "instance": i},
+        ok=frozenset({303}),
+    ),
+    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: Call(
+        f"/pools/{i}/{w.pool(i)}", data={"slots": "3"}, ok=frozenset({303})
+    ),
+    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: Call(
+        f"/pools/{i}/{w.pool(i)}/delete", ok=frozenset({303})
+    ),
 }
 
 

@@ -4,6 +4,8 @@ a progress page that refreshes itself, and its controls."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from web.web_helpers import Login
 
@@ -52,7 +54,21 @@ def test_preview_then_start_then_progress_and_pause(web: TestClient, api: TestCl
 def test_bad_fields_are_shown_and_nothing_starts(web: TestClient, api: TestClient) -> None:
     gid = _group(api)
     bad = web.post(f"/groups/{gid}/backfill", data={"start": "2026-04-30", "end": "2026-04-01"})
-    assert bad.status_code == 200 and "end: " in bad.text and "before start" in bad.text
+    assert bad.status_code == 422 and "1 problem to fix" in bad.text
+    # Beside its field, out of band; the other fields' slots are cleared.
+    assert re.search(r'id="bferr-end" hx-swap-oob="true">2026-04-01 is before start', bad.text)
+    assert 'id="bferr-start" hx-swap-oob="true"></small>' in bad.text
+    several = web.post(
+        f"/groups/{gid}/backfill/preview",
+        data={"start": "soon", "end": "2026-04-01", "max_concurrent": "0", "mode": "some"},
+    )
+    assert several.status_code == 422 and "3 problems to fix" in several.text
+    for field, words in [
+        ("start", "must be a date like 2026-12-31"),
+        ("max_concurrent", "must be 1 or more"),
+        ("mode", "must be one of: missing, failed or all"),
+    ]:
+        assert f'id="bferr-{field}" hx-swap-oob="true">{words}<' in several.text, field
     assert api.get("/api/v1/backfills").json() == []
 
 

@@ -53,3 +53,13 @@ def test_the_sync_page_shows_status_to_admins_only(
     assert [s["name"] for s in page.context["sources"]] == ["prod"]
     assert "nothing yet" in page.text and "hidden-tok" not in page.text
     assert login("operator").get("/sync").status_code == 403
+
+
+def test_the_import_panel_downloads_yaml(web: TestClient, api: TestClient) -> None:
+    assert api.post("/api/v1/definitions/apply", json=FILES).status_code == 200
+    panel = web.get("/tasks/import-export")
+    assert 'href="/tasks/export?format=yaml"' in panel.text
+    download = web.get("/tasks/export", params={"format": "yaml"})
+    assert download.headers["content-disposition"].endswith('almanac-definitions.yaml"')
+    assert download.text == api.get("/api/v1/export", params={"format": "yaml"}).text
+    assert "- name: load\n" in download.text

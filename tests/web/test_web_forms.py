@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.web.cron_words import describe
-from app.web.forms import (
-    FormErrors,
-    error_key,
-    schedule_from_form,
-    schedule_to_form,
-    task_from_form,
-    task_to_form,
-)
+from app.web.forms import task_from_form, task_to_form
+from app.web.schedule_form import FormErrors, error_key, schedule_from_form, schedule_to_form
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,11 @@ def test_grid_links_each_cell_to_its_run(web: TestClient, web_engine: Engine) ->
     assert f'href="/task-runs/{runs["load"]}"' in response.text
     assert f'href="/group-runs/{gr}/gantt"' in response.text
     assert 'href="/static/group_views.css"' in response.text
+    html = {"Accept": "text/html"}
+    bad = web.get(f"/groups/{seeded.gid}/grid?before=x", headers=html)
+    assert bad.status_code == 400 and "before:" in bad.text
+    both = web.get(f"/groups/{seeded.gid}/grid?before=3&after=1", headers=html)
+    assert both.status_code == 422 and "after:" in both.text
 
 
 def test_gantt_marks_the_critical_path(web: TestClient, web_engine: Engine) -> None:
@@ -71,12 +76,12 @@ def test_history_pages_by_keyset_as_a_fragment(web: TestClient, web_engine: Engi
         seed_group_run(web_engine, seeded, day=date(2026, 3, d), runs=nightly_success())[0]
         for d in range(1, 24)
     ]
-    first = web.get(f"/groups/{seeded.gid}/history", headers={"HX-Request": "true"})
+    first = web.get(f"/groups/{seeded.gid}/runs", headers={"HX-Request": "true"})
     assert first.template.name == "group_views/_history.html"
     shown = first.context["history"].group_runs
     assert [g.id for g in shown] == ids[::-1][:20]
-    assert f"/groups/{seeded.gid}/history?before={ids[3]}" in first.text
-    older = web.get(f"/groups/{seeded.gid}/history?before={ids[3]}")
+    assert f"/groups/{seeded.gid}/runs?before={ids[3]}" in first.text
+    older = web.get(f"/groups/{seeded.gid}/runs?before={ids[3]}")
     assert older.template.name == "group_views/history.html"
     assert [g.id for g in older.context["history"].group_runs] == ids[2::-1]
     assert "4 SUCCESS" in older.text
@@ -102,7 +107,7 @@ def test_a_viewer_of_one_instance_sees_none_of_another(
         f"/group-runs/{gr_a}/gantt",
         f"/groups/{a.gid}/heatmap",
         f"/tasks/{a.tids['load']}/heatmap",
-        f"/groups/{a.gid}/history",
+        f"/groups/{a.gid}/runs",
     ):
         assert viewer.get(path, headers=html).status_code == 200, path
     for path in (
@@ -110,7 +115,7 @@ def test_a_viewer_of_one_instance_sees_none_of_another(
         f"/group-runs/{gr_b}/gantt",
         f"/groups/{b.gid}/heatmap",
         f"/tasks/{b.tids['load']}/heatmap",
-        f"/groups/{b.gid}/history",
+        f"/groups/{b.gid}/runs",
     ):
         response = viewer.get(path, headers=html)
         assert response.status_code == 404, path

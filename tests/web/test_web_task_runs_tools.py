@@ -72,6 +72,8 @@ def test_filters_by_group_agent_kind_business_date(web: TestClient, history: dic
     assert sorted(_ids(day)) == sorted(
         runs[f"{n}-2"] for n in ("extract", "transform", "check", "load")
     )
+    one_task = web.get(f"/task-runs?task={nightly.tids['load']}&business_date=2026-03-02")
+    assert _ids(one_task) == [runs["load-2"]]  # where a heat-map day leads
     # The filters travel in every link of the page (shareable).
     assert f"group={nightly.gid}" in day.text and "business_date=2026-03-02" in day.text
 
@@ -114,6 +116,7 @@ def test_upcoming_runs_apart_from_past_ones(web: TestClient, history: dict) -> N
     ("query", "field"),
     [
         ("group=abc", "group"),
+        ("task=-1", "task"),
         ("kind=cron", "kind"),
         ("from=yesterday", "from"),
         ("to=2026-13-01", "to"),

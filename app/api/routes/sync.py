@@ -67,7 +67,13 @@ def patch(
 @router.delete("/{name}", status_code=204)
 def delete(name: str, context: ContextDep, user: AdminDep, actor: ActorDep) -> Response:
     """The objects the source manages stay."""
-    sync_sources.delete_source(context.engine, actor=actor, now=context.clock.now(), name=name)
+    sync_sources.delete_source(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        data_dir=context.settings.data_dir,
+        name=name,
+    )
     return Response(status_code=204)
 
 

@@ -1,5 +1,6 @@
 """/tasks/{tid}/versions and /groups/{gid}/versions: definition history, one version with
-its diff, and rollback (operators and above; a new version, audited)."""
+its diff, and rollback (operators and above; a new version, audited); a calendar's
+history (/calendars/{name}/versions) to read."""
 
 from __future__ import annotations
 
@@ -71,3 +72,24 @@ def rollback_group(
     return version_rollback.rollback_group(
         context.engine, actor=actor, now=context.clock.now(), gid=gid, number=number
     )
+
+
+@router.get("/calendars/{name}/versions", response_model=list[VersionSummary])
+def calendar_versions(
+    name: str, context: ContextDep, user: UserDep, actor: ActorDep
+) -> list[VersionSummary]:
+    """A calendar's versions, newest first (calendars change through their own routes)."""
+    with session_scope(context.engine) as session:
+        cid = versions.calendar_id(session, actor=actor, name=name)
+        return versions.list_versions(session, actor=actor, kind="calendar", object_id=cid)
+
+
+@router.get("/calendars/{name}/versions/{number}", response_model=VersionPublic)
+def calendar_version(
+    name: str, number: Number, context: ContextDep, user: UserDep, actor: ActorDep
+) -> VersionPublic:
+    with session_scope(context.engine) as session:
+        cid = versions.calendar_id(session, actor=actor, name=name)
+        return versions.read_version(
+            session, actor=actor, kind="calendar", object_id=cid, number=number
+        )

@@ -19,7 +19,7 @@ from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.htmx import HtmxDep
 from app.web.routes.backfill_list import LIST_TARGET, list_fragment
 from app.web.routes.run_for_date import group_declarations, task_declarations
-from app.web.run_form import request_from_form
+from app.web.run_form import DATE_FIELD, PREFIX, form_errors, request_from_form
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,16 +76,49 @@ async def _submit(request: Request, api: Calls, kind: Kind, key: int, dry_run: b
     except ApiError as exc:
         if exc.status_code == 404:
             raise
-        refused = {"error": exc.detail, "errors": exc.field_errors()}
-        return render(request, "backfills/_preview.html", refused, session=api.session)
+        return _refused(request, api, decls, form, exc)
     if dry_run:
         context: dict[str, Any] = {
+            "fields": [*_FIELDS, *(PREFIX + str(d["name"]) for d in decls)],  # cleared
+            "errors": {},
             "plan": made,
             "confirm_over": api.context.settings.backfill_confirm_dates,
             "action": f"/{kind}s/{key}/backfill",
         }
         return render(request, "backfills/_preview.html", context, session=api.session)
     return Response(status_code=204, headers={"HX-Redirect": f"/backfills/{made['id']}"})
+
+
+def _form_field(path: str) -> str:
+    head, _, rest = path.partition(".")
+    if head == "params" and rest:
+        return PREFIX + rest.split(".")[0]
+    return head if head in _FIELDS or head == "confirm" else ""
+
+
+def _refused(
+    request: Request,
+    api: Calls,
+    decls: Sequence[Mapping[str, Any]],
+    form: Mapping[str, str],
+    exc: ApiError,
+) -> Response:
+    """Every problem beside its field (out of band) and counted above the preview: the typed
+    parameter values' own checks and the refusal together."""
+    errors = {k: v for k, v in form_errors(decls, form).items() if k != DATE_FIELD}
+    for path, problem in exc.field_errors().items():
+        field = _form_field(path)
+        if problem not in errors.get(field, ""):
+            errors[field] = f"{errors[field]}; {problem}" if field in errors else problem
+    fields = [*_FIELDS, *(PREFIX + str(d["name"]) for d in decls)]
+    context = {"error": exc.detail, "errors": errors, "fields": fields}
+    return render(
+        request,
+        "backfills/_preview.html",
+        context,
+        session=api.session,
+        status_code=exc.status_code if exc.status_code in (403, 409, 422) else 422,
+    )
 
 
 @router.post("/tasks/{key:int}/backfill/preview")

@@ -20,14 +20,28 @@ from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Key = Annotated[int, Path(ge=1)]
-Cursor = Annotated[int | None, Query(ge=1)]
+Cursor = Annotated[str, Query(max_length=20)]
+
+
+def _cursor(name: str, value: str) -> int | None:
+    """A page key (a group run id) from the URL; a bad one is named on the error page."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise PageError(400, f"{name}: {value!r} is not a group run id")
+    return int(value)
 
 
 @router.get("/groups/{gid:int}/grid")
 async def grid_page(
-    request: Request, gid: Key, api: CallsDep, before: Cursor = None, after: Cursor = None
+    request: Request, gid: Key, api: CallsDep, before: Cursor = "", after: Cursor = ""
 ) -> Response:
-    grid = await api.read(group_grid.group_grid, gid=gid, before=before, after=after)
+    grid = await api.read(
+        group_grid.group_grid,
+        gid=gid,
+        before=_cursor("before", before),
+        after=_cursor("after", after),
+    )
     return render(
         request,
         "group_views/grid.html",
@@ -36,16 +50,21 @@ async def grid_page(
     )
 
 
-@router.get("/groups/{gid:int}/history")
+@router.get("/groups/{gid:int}/runs")
 async def history(
     request: Request,
     gid: Key,
     api: CallsDep,
     htmx: HtmxDep,
-    before: Cursor = None,
-    after: Cursor = None,
+    before: Cursor = "",
+    after: Cursor = "",
 ) -> Response:
-    page = await api.read(group_grid.group_runs_page, gid=gid, before=before, after=after)
+    page = await api.read(
+        group_grid.group_runs_page,
+        gid=gid,
+        before=_cursor("before", before),
+        after=_cursor("after", after),
+    )
     counts = await api.read(
         group_grid.task_run_counts, group_run_ids=[g.id for g in page.group_runs]
     )
@@ -56,6 +75,13 @@ async def history(
         {"active": "tasks", "history": page, "counts": counts},
         session=api.session,
     )
+
+
+@router.get("/dashboard/group-runs")
+async def recent_group_runs(request: Request, api: CallsDep) -> Response:
+    """The dashboard's card of the latest group runs (loaded by the card itself)."""
+    recent = await api.read(group_grid.recent_group_runs)
+    return render(request, "group_views/_recent.html", {"recent": recent}, session=api.session)
 
 
 @router.get("/group-runs/{group_run_id:int}/gantt")

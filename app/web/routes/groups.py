@@ -17,11 +17,12 @@ from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import BusDep, LifetimeDep
 from app.web.form_errors import checked, refusal_errors
-from app.web.forms import FormErrors, group_to_form, read_group_form, schedule_to_form
+from app.web.forms import FormErrors, group_to_form, read_group_form
 from app.web.groups_view import CONDITIONS, elements, load_group
 from app.web.htmx import HtmxDep
 from app.web.routes.run_for_date import group_declarations, refused_form, submitted_request
 from app.web.routes.tasks import page_or_panel
+from app.web.schedule_form import schedule_to_form
 from app.web.sse import EventStream, ServerEvent, changes
 from app.web.tasks_view import load_choices
 from app.web.templating import render
@@ -45,12 +46,14 @@ async def _panel(
     headers: dict[str, str] | None = None,
 ) -> Response:
     view = await load_group(api, gid, group_run)
+    # "Run for date" offers the group's parameters and those only its tasks declare.
+    run_params = await group_declarations(api, gid)
     return await page_or_panel(
         request,
         api,
         fragment,
         "groups/_group.html",
-        {"view": view, "conditions": CONDITIONS},
+        {"view": view, "conditions": CONDITIONS, "run_params": run_params},
         tab="groups",
         selected=gid,
         headers=headers,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app.models.param_schemas import RunRequest
-from app.services import groups, tasks
+from app.services import catalog, groups, tasks
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.run_form import (
@@ -102,10 +102,12 @@ async def refused_form(
     form = {k: str(v) for k, v in (await request.form()).items()}
     if not _is_form(form):
         return None
-    errors: dict[str, str] = {}
+    # The form's own checks of every typed value, then the service's refusal: all at once.
+    errors: dict[str, str] = form_errors(decls, form)
     for path, problem in exc.field_errors().items():
         field = _run_field(path)
-        errors[field] = f"{errors[field]}; {problem}" if field in errors else problem
+        if problem not in errors.get(field, ""):
+            errors[field] = f"{errors[field]}; {problem}" if field in errors else problem
     fields = [DATE_FIELD, AGENT_FIELD, *(PREFIX + str(d["name"]) for d in decls)]
     return render(
         request,
@@ -120,7 +122,11 @@ async def refused_form(
 async def _check(request: Request, api: Calls, decls: Sequence[Mapping[str, Any]]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     fields = [DATE_FIELD, AGENT_FIELD, *(PREFIX + str(d["name"]) for d in decls)]
-    context = {"errors": form_errors(decls, form), "fields": fields}
+    errors = form_errors(decls, form)
+    agent = form.get(AGENT_FIELD, "").strip()
+    if agent and agent not in await api.read(catalog.agent_names):
+        errors[AGENT_FIELD] = f"unknown agent {agent!r}"
+    context = {"errors": errors, "fields": fields}
     return render(request, "tasks/_run_check.html", context, session=api.session)
 
 

@@ -57,12 +57,13 @@ def with_lines(document: str, problems: list[dict[str, str]]) -> list[dict[str, 
 
 
 @router.get("/tasks/export")
-async def export_file(api: CallsDep) -> Response:
-    document = await api.read(transfer.export_document)
+async def export_file(api: CallsDep, format: Literal["json", "yaml"] = "json") -> Response:
+    as_yaml = format == "yaml"
+    document = await api.read(transfer.export_document, as_yaml=as_yaml)
     return Response(
         document,
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="almanac-definitions.json"'},
+        media_type="application/yaml" if as_yaml else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="almanac-definitions.{format}"'},
     )
 
 

@@ -1,0 +1,51 @@
+"""Re-planning the schedules on an edited calendar without holding the database: the edit's
+own transaction re-plans its groups and the tasks due soonest (one chunk), and the other
+tasks follow in chunks of their own transactions, soonest first, so firing and dispatch take
+the database between them. Each chunk announces its tasks (`task:<id>`) so the timers move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.db.calendars import groups_affected, tasks_affected
+from app.db.engine import session_scope
+from app.db.tables import Task
+from app.db.unit_of_work import record
+from app.domain.events import DefinitionChanged
+from app.scheduler.group_planner import plan_group
+from app.scheduler.planner import Calendars, pending_triggers, plan_tasks
+
+CHUNK = 500  # tasks re-planned per transaction
+
+
+def replan_in_edit(session: Session, name: str, now: datetime) -> list[int]:
+    """Re-plan the groups on `name` and its tasks due soonest; returns the ids of the tasks
+    left for `replan_rest` (soonest first)."""
+    tasks = tasks_affected(session, name)
+    due = pending_triggers(session)
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    tasks.sort(key=lambda t: (due.get(t.id or 0, far), t.id or 0))
+    plan_tasks(session, tasks[:CHUNK], now=now)
+    calendars = Calendars(session)
+    for group in groups_affected(session, name):
+        plan_group(session, group, now=now, calendars=calendars)
+    return [t.id or 0 for t in tasks[CHUNK:]]
+
+
+def replan_rest(engine: Engine, task_ids: Sequence[int], now: datetime) -> None:
+    """Re-plan `task_ids`, a chunk a transaction."""
+    for chunk in _chunks(task_ids):
+        with session_scope(engine) as session:
+            tasks = session.exec(select(Task).where(col(Task.id).in_(chunk))).all()
+            plan_tasks(session, tasks, now=now)
+            for task in tasks:
+                record(session, DefinitionChanged("task", task.id or 0))
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
