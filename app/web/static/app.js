@@ -121,12 +121,4 @@
     });
   }
   document.addEventListener("DOMContentLoaded", latestWeeks);
-
-  // Plain forms that ask first: <form data-confirm="Delete pool x?"> (no inline handler: the
-  // Content-Security-Policy runs only script files).
-  document.addEventListener("submit", function (evt) {
-    var form = evt.target;
-    var question = form.dataset && form.dataset.confirm;
-    if (question && !window.confirm(question)) evt.preventDefault();
-  });
 })();
