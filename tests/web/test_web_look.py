@@ -235,4 +235,25 @@ def test_the_widest_pages_fit_a_tablet(
     assert overflow == {}
 
 
+def test_the_login_page_at_both_widths_and_themes(
+    browser_once: Browser, shared_agent_ready: LiveServer
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size, (width, height) in SIZES.items():
+        for theme in ("light", "dark"):
+            context = browser_once.new_context(
+                viewport={"width": width, "height": height},
+                color_scheme="dark" if theme == "dark" else "light",
+            )
+            page = context.new_page()
+            watch = Watch(page)
+            watch.name = f"login-{size}-{theme}"
+            page.goto(shared_agent_ready.url + "/login")
+            expect(page.locator("html")).to_have_attribute("data-theme", theme)
+            assert page.evaluate(WIDEST) <= width
+            page.screenshot(path=str(SHOTS / f"login-{width}-{theme}.png"), full_page=True)
+            context.close()
+            assert watch.problems == []
+
+
 GRAPH_FILL = "almanacGraph().nodes()[0].style('background-color')"

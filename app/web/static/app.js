@@ -113,11 +113,12 @@
     row.classList.add("selected");
   });
 
-  // Plain forms that ask first: <form data-confirm="Delete pool x?"> (no inline handler: the
-  // Content-Security-Policy runs only script files).
-  document.addEventListener("submit", function (evt) {
-    var form = evt.target;
-    var question = form.dataset && form.dataset.confirm;
-    if (question && !window.confirm(question)) evt.preventDefault();
-  });
+  // A heat map wider than the screen scrolls by itself (responsive.css) and opens on its
+  // latest weeks, at its right end.
+  function latestWeeks() {
+    document.querySelectorAll(".hm").forEach(function (map) {
+      if (map.scrollWidth > map.clientWidth) map.scrollLeft = map.scrollWidth;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", latestWeeks);
 })();
