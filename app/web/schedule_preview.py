@@ -13,6 +13,7 @@ from app.db.calendars import calendar_spec
 from app.db.engine import session_scope
 from app.domain.blackouts import Blackout
 from app.domain.calendars import CalendarSpec
+from app.domain.error_words import plain_problem
 from app.domain.schedules import Schedule, parse_schedule
 from app.domain.timing import Timing, timing_forecast
 from app.domain.triggers import Occurrence, SkippedOccurrence
@@ -54,7 +55,8 @@ def preview(engine: Engine, values: Values, now: datetime) -> Preview:
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
-            errors.setdefault(schedule_error_key(tuple(error["loc"])), _message(error["msg"]))
+            key = schedule_error_key(tuple(error["loc"]))
+            errors.setdefault(key, _message(plain_problem(error)))
         return Preview(errors=errors)
     try:
         timing = _timing(schedule, values)

@@ -34,6 +34,8 @@ def test_users_are_created_changed_and_deleted(web: TestClient, api: TestClient)
     assert "reset" in json.loads(reset.headers["HX-Trigger"])["toast"]["text"]
     weak = web.post("/admin/users", data={"username": "eve", "password": "short"})
     assert json.loads(weak.headers["HX-Trigger"])["toast"]["kind"] == "error"
+    # ... and stays on the tab, beside the form, in plain words.
+    assert 'id="admin-refusal"' in weak.text and "<b>password</b>: " in weak.text
     web.post("/admin/users/dana/delete")
     assert api.get("/api/v1/users/dana").status_code == 404
 

@@ -100,7 +100,11 @@ async def _act(request: Request, api: Calls, tab: Tab, work: Awaitable[Any], don
     except ApiError as exc:
         if exc.status_code == 401:
             raise
-        return await _render(request, api, tab, True, headers=_toast(exc.detail, "error"))
+        # The refusal stays on the tab (every problem, in plain words) until the next answer.
+        refusal = {"refusal": exc.field_errors()}
+        return await _render(
+            request, api, tab, True, extra=refusal, headers=_toast(exc.detail, "error")
+        )
     created = dump(answer) if isinstance(answer, BaseModel) else None
     extra = {"created": created} if created and "token" in created else None
     return await _render(request, api, tab, True, extra=extra, headers=_toast(done))
