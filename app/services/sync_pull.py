@@ -29,10 +29,11 @@ from app.io.problems import ImportRefused
 from app.models.definition_schemas import SyncResult
 from app.models.io_schemas import ImportProblem
 from app.secrets import SecretError, decrypt_secret
+from app.services.actor import Actor
 from app.services.definitions import SYNC_PREFIX, acting_actor, plan_or_apply
-from app.services.sync_sources import get_source
+from app.services.sync_sources import get_source, require_sync_admin
 
-Trigger = Literal["poll", "webhook"]
+Trigger = Literal["poll", "webhook", "manual"]
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -64,6 +65,28 @@ def webhook_allowed(
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(signature[7:].encode(), expected.encode())
     return False
+
+
+def pull_now(
+    engine: Engine, *, actor: Actor, now: datetime, data_dir: Path, name: str
+) -> SyncResult:
+    """An admin's "pull now" (the sync page's button, `POST /sync/{name}/pull`): as the
+    webhook, but authenticated as the admin, retrying a refused commit, and audited."""
+    require_sync_admin(actor)
+    with session_scope(engine) as session:
+        get_source(session, name)  # NotFound before any git work
+    result = pull(engine, data_dir=data_dir, now=now, name=name, trigger="manual")
+    with session_scope(engine) as session:
+        actor.audit(
+            session,
+            at=now,
+            action="sync.pull",
+            target_kind="sync_source",
+            target_id=name,
+            after=result,
+            detail=f"{result.outcome} {result.commit or ''}".strip(),
+        )
+    return result
 
 
 def problems_text(problems: Sequence[ImportProblem]) -> str:

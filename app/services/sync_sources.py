@@ -68,7 +68,7 @@ def check_location(url: str | None, branch: str | None, path: str | None) -> Non
         raise InvalidInput("path", "a folder inside the repository, without '..'")
 
 
-def _admin(actor: Actor) -> None:
+def require_sync_admin(actor: Actor) -> None:
     actor.require(Role.ADMIN)
     if not actor.scope.everything:
         raise Forbidden("sync sources are managed by an admin of every instance")
@@ -82,13 +82,13 @@ def get_source(session: Session, name: str) -> SyncSource:
 
 
 def list_sources(session: Session, *, actor: Actor) -> list[SyncSourcePublic]:
-    _admin(actor)
+    require_sync_admin(actor)
     rows = session.exec(select(SyncSource).order_by(col(SyncSource.name))).all()
     return [public(r) for r in rows]
 
 
 def read_source(session: Session, *, actor: Actor, name: str) -> SyncSourcePublic:
-    _admin(actor)
+    require_sync_admin(actor)
     return public(get_source(session, name))
 
 
@@ -96,7 +96,7 @@ def create_source(
     engine: Engine, *, actor: Actor, now: datetime, data_dir: Path, body: SyncSourceCreate
 ) -> SyncSourceCreated:
     """The applies of this source act as its creator (their role and instances)."""
-    _admin(actor)
+    require_sync_admin(actor)
     check_location(body.url, body.branch, body.path)
     webhook_secret = secrets.token_urlsafe(32)
     with session_scope(engine) as session:
@@ -140,7 +140,7 @@ def update_source(
     name: str,
     body: SyncSourceUpdate,
 ) -> SyncSourcePublic:
-    _admin(actor)
+    require_sync_admin(actor)
     changed = body.model_dump(exclude_unset=True)
     check_location(changed.get("url"), changed.get("branch"), changed.get("path"))
     with session_scope(engine) as session:
@@ -177,7 +177,7 @@ def delete_source(
 ) -> None:
     """The objects it manages stay (as they are, still marked with the source's name); its
     cached copy of the repository goes."""
-    _admin(actor)
+    require_sync_admin(actor)
     with session_scope(engine) as session:
         row = get_source(session, name)
         before = public(row)

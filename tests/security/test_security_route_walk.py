@@ -207,6 +207,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
     ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("POST", f"{API}/sync/{{name}}/pull"): R(A, GLOBAL),
     # the webhook: the source's secret, not a user, authenticates it (tests/definitions)
     ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
     ("GET", "/metrics"): R(V),
@@ -289,6 +290,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
     ("GET", "/sync"): R(A, GLOBAL, page=True),
+    ("POST", "/sync/{name}/pull"): R(A, GLOBAL, page=True),
     ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -990,6 +992,10 @@ CALLS: dict[tuple[str, str], Build] = {
         lambda made: Call(f"{API}/sync/{made[0]}", headers={"X-Almanac-Sync-Token": made[1]})
     )(w.sync_source()),
     ("GET", "/sync"): lambda w, i, r: Call("/sync"),
+    ("POST", f"{API}/sync/{{name}}/pull"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}/pull"
+    ),
+    ("POST", "/sync/{name}/pull"): lambda w, i, r: Call(f"/sync/{w.sync_source()[0]}/pull"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),

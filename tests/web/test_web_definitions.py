@@ -3,6 +3,8 @@ apply overwrites an edit; the git sync page shows each source's status (admins o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from web.web_helpers import Login
 
@@ -63,3 +65,17 @@ def test_the_import_panel_downloads_yaml(web: TestClient, api: TestClient) -> No
     assert download.headers["content-disposition"].endswith('almanac-definitions.yaml"')
     assert download.text == api.get("/api/v1/export", params={"format": "yaml"}).text
     assert "- name: load\n" in download.text
+
+
+def test_pull_now_from_the_sync_page(web: TestClient, api: TestClient, tmp_path: Path) -> None:
+    made = api.post("/api/v1/sync", json={"name": "gone", "url": str(tmp_path / "none.git")})
+    assert made.status_code == 201
+    page = web.get("/sync")
+    assert 'action="/sync/gone/pull"' in page.text
+    csrf = page.context["session"].csrf
+    pulled = web.post("/sync/gone/pull", data={"csrf_token": csrf})
+    assert pulled.status_code == 200, pulled.text
+    assert "gone: unreadable" in pulled.text
+    assert "cannot read repository" in pulled.text
+    audit = api.get("/api/v1/audit", params={"action": "sync.pull"}).json()
+    assert [e["target_id"] for e in audit["items"]] == ["gone"]

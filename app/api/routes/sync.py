@@ -77,6 +77,18 @@ def delete(name: str, context: ContextDep, user: AdminDep, actor: ActorDep) -> R
     return Response(status_code=204)
 
 
+@router.post("/{name}/pull", response_model=SyncResult)
+def pull_now(name: str, context: ContextDep, user: AdminDep, actor: ActorDep) -> SyncResult:
+    """Pull now as an admin (a refused commit is tried again); the outcome is audited."""
+    return sync_pull.pull_now(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        data_dir=context.settings.data_dir,
+        name=name,
+    )
+
+
 @router.post(
     "/{name}",
     response_model=SyncResult,
