@@ -5,8 +5,9 @@ what page 1 does). Every page piece is one bounded query."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from app.db.tables import GroupRun, Run, Task, TaskGroup
@@ -53,19 +54,30 @@ def group_runs_page(
     before: int | None = None,
     after: int | None = None,
     limit: int = HISTORY_ROWS,
+    now: datetime | None = None,
+    ran_only: bool = False,
 ) -> GroupRunsPage:
-    """The group's started group runs (planned ones have no runs yet) before the id
-    `before` (older) or after the id `after` (newer), newest first."""
+    """The group's group runs before the id `before` (older) or after the id `after`
+    (newer), newest first. Left out: the planned one, the skips planning recorded ahead
+    (trigger time after `now`), and with `ran_only` every group run that ran no task
+    (skipped or missed: the history and the heat map show those, with their reasons)."""
     if before is not None and after is not None:
         raise InvalidInput("after", "give either before or after, not both")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
     group = visible_group(session, actor.scope, gid)
+    hidden = [GroupRunStatus.IDLE]
+    if ran_only:
+        hidden += [GroupRunStatus.SKIPPED, GroupRunStatus.MISSED]
     stmt = select(GroupRun).where(
         GroupRun.group_id == gid,
-        GroupRun.status != GroupRunStatus.IDLE,
+        col(GroupRun.status).not_in(hidden),
         actor.scope.condition(GroupRun.instance),
     )
+    if now is not None:
+        stmt = stmt.where(
+            or_(col(GroupRun.trigger_time).is_(None), col(GroupRun.trigger_time) <= now)
+        )
     if after is not None:
         stmt = stmt.where(col(GroupRun.id) > after).order_by(col(GroupRun.id))
     else:
@@ -102,10 +114,20 @@ def group_grid(
     before: int | None = None,
     after: int | None = None,
     limit: int = GRID_COLUMNS,
+    now: datetime | None = None,
 ) -> Grid:
     """One page of group runs as columns, the group's tasks as rows (with any task that
     has a run on the page and has left the group since), each cell the task's latest run."""
-    page = group_runs_page(session, actor=actor, gid=gid, before=before, after=after, limit=limit)
+    page = group_runs_page(
+        session,
+        actor=actor,
+        gid=gid,
+        before=before,
+        after=after,
+        limit=limit,
+        now=now,
+        ran_only=True,
+    )
     ids = [g.id for g in page.group_runs]
     cells: dict[tuple[int, int], GridCell] = {}
     if ids:

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from app.db.tables import Freeze, GroupRun, Run
+from app.domain.group_run_states import GroupRunStatus
 from app.domain.heat_map import Day, first_day, year_of_days
 from app.domain.states import RunStatus
 from app.services.actor import Actor
@@ -126,16 +127,29 @@ def group_heat_map(
         .group_by(col(GroupRun.business_date), col(GroupRun.status))
     )
     counts: dict[date, dict[str, int]] = {}
-    reasons: dict[date, str] = {}
     for day, status, count in session.exec(stmt).all():
-        if day is None:
-            continue
-        counts.setdefault(day, {})[str(status)] = int(count)
-        if str(status) == "MISSED":
-            reasons[day] = MISSED_REASON
+        if day is not None:
+            counts.setdefault(day, {})[str(status)] = int(count)
+    # The ledger's reason of each skipped or missed date (calendar, DST, blackout, frozen).
+    reasons: dict[date, str] = {}
+    for day, status, reason in session.exec(
+        select(col(GroupRun.business_date), col(GroupRun.status), func.min(GroupRun.reason))
+        .where(
+            GroupRun.group_id == gid,
+            col(GroupRun.business_date) >= first,
+            col(GroupRun.business_date) <= last,
+            col(GroupRun.status).in_([GroupRunStatus.SKIPPED, GroupRunStatus.MISSED]),
+            actor.scope.condition(GroupRun.instance),
+        )
+        .group_by(col(GroupRun.business_date), col(GroupRun.status))
+    ).all():
+        if day is not None:
+            reasons.setdefault(day, str(reason) if reason else "")
+            if not reasons[day] and str(status) == "MISSED":
+                reasons[day] = MISSED_REASON
     frozen = _frozen(session, first, last, col(Freeze.group_id) == gid)
     for day, reason in frozen.items():  # a frozen group run says why on its date
-        if "SKIPPED" in counts.get(day, {}):
+        if "SKIPPED" in counts.get(day, {}) and not reasons.get(day):
             reasons[day] = f"frozen{': ' + reason if reason else ''}"
     return HeatMap(
         kind="group",

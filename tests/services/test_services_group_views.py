@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from support import migrated_sqlite
 
 from app.db.engine import make_engine, session_scope
-from app.db.tables import Freeze, User
+from app.db.tables import Freeze, GroupRun, User
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus
 from app.errors import InvalidInput, NotFound
@@ -196,3 +196,30 @@ def test_every_view_hides_another_instance(engine: Engine) -> None:
         with pytest.raises(NotFound):
             heat_maps.task_heat_map(s, actor=viewer, tid=b.tids["load"], now=at(0))
         assert group_grid.task_run_counts(s, actor=viewer, group_run_ids=[gr_b]) == {}
+
+
+def test_skips_stay_out_of_the_grid_and_say_why_in_history_and_heat_map(
+    engine: Engine,
+) -> None:
+    seeded = seed_group(engine)
+    ran, _ = seed_group_run(engine, seeded, day=date(2026, 3, 2), runs=nightly_success())
+    closed, _ = seed_group_run(engine, seeded, day=date(2026, 3, 3), status=GroupRunStatus.SKIPPED)
+    ahead, _ = seed_group_run(engine, seeded, day=date(2026, 3, 9), status=GroupRunStatus.SKIPPED)
+    with session_scope(engine) as s:
+        for gr_id, reason in ((closed, "skipped: calendar (Holiday)"), (ahead, "blackout: x")):
+            row = s.get(GroupRun, gr_id)
+            assert row is not None
+            row.reason = reason
+    now = at(60 * 24 * 2)  # 2026-03-04 08:00
+    with session_scope(engine) as s:
+        grid = group_grid.group_grid(s, actor=_viewer("*"), gid=seeded.gid, now=now)
+        history = group_grid.group_runs_page(s, actor=_viewer("*"), gid=seeded.gid, now=now)
+        found = heat_maps.group_heat_map(
+            s, actor=_viewer("*"), gid=seeded.gid, now=now, end=date(2026, 3, 6)
+        )
+    assert [g.id for g in grid.group_runs] == [ran]
+    assert [g.id for g in history.group_runs] == [closed, ran]  # not the skip planned ahead
+    assert history.group_runs[0].reason == "skipped: calendar (Holiday)"
+    days = {d.day: d for week in found.weeks for d in week}
+    assert days[date(2026, 3, 3)].outcome == "skipped"
+    assert days[date(2026, 3, 3)].reason == "skipped: calendar (Holiday)"

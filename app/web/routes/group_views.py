@@ -39,6 +39,7 @@ async def grid_page(
     grid = await api.read(
         group_grid.group_grid,
         gid=gid,
+        now=api.context.clock.now(),
         before=_cursor("before", before),
         after=_cursor("after", after),
     )
@@ -62,6 +63,7 @@ async def history(
     page = await api.read(
         group_grid.group_runs_page,
         gid=gid,
+        now=api.context.clock.now(),
         before=_cursor("before", before),
         after=_cursor("after", after),
     )
