@@ -5,7 +5,7 @@
 outcomes per date without reading a row (app/services/heat_maps.py).
 
 Revision ID: 0023
-Revises: 0025
+Revises: 0022
 Create Date: 2026-12-07 09:40:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0025"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

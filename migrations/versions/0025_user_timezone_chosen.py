@@ -4,7 +4,7 @@ A user who has not chosen a zone sees times in their browser's zone (the web UI'
 `almanac_tz` cookie). Existing users with a zone other than the default UTC chose it.
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-07 09:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
