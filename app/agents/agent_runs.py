@@ -30,6 +30,7 @@ from app.protocol.frames import ENDINGS, AgentState
 log = logging.getLogger("almanac.agent")
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
+LAUNCHES_AT_ONCE = 32  # starts being launched at a time (see RunSupervisor._launch)
 
 
 class RunSupervisor:
@@ -57,6 +58,7 @@ class RunSupervisor:
         self._docker = docker_executor
         self.executions: dict[Key, Execution] = {}
         self.accepting = True  # False once shutting down: no new runs are started
+        self._launching = asyncio.Semaphore(LAUNCHES_AT_ONCE)
         # Attempts whose output the spool could not keep: stopped, and they end FAILED.
         self._lost_output: dict[Key, str] = {}
 
@@ -123,10 +125,23 @@ class RunSupervisor:
         return _SpoolSink(self, spool)
 
     async def _launch(self, start: p.StartRun) -> None:
+        # A frame of thousands of starts is launched a few dozen a turn of the event loop: a
+        # launch (spool folder, fork and exec) never yields, so all of them would otherwise
+        # run in one turn, long enough on a busy host for the server's keepalive ping to go
+        # unanswered and the agent to be declared lost. Each holds its slot over one turn.
+        async with self._launching:
+            begun = await self._begin(start)
+            await asyncio.sleep(0)
+        if begun is not None:
+            await self.supervise(*begun)
+
+    async def _begin(self, start: p.StartRun) -> tuple[Key, RunSpool, Execution] | None:
+        """Accept the start (spool, STARTED) and start its process or container; None when
+        it ended (or was already held) instead."""
         key = (start.run_id, start.attempt)
         if key in self._outbox.held:  # a re-sent dispatch: the states we have are re-sent
             self._outbox.mark(key)
-            return
+            return None
         accepted = p.StateChange(
             run_id=start.run_id,
             attempt=start.attempt,
@@ -142,7 +157,7 @@ class RunSupervisor:
         except OSError as exc:  # not accepted: the server dispatches it again
             self._health.write_failed(exc)
             log.warning("run %d not started: %s", start.run_id, describe(exc))
-            return
+            return None
         self._outbox.held[key] = spool
         self._outbox.mark(key)
         verdict = judge(start, self._config.policy)
@@ -150,7 +165,7 @@ class RunSupervisor:
             await self.finish(
                 spool, AgentState.FAILED, reason=f"refused by agent policy: {verdict.refusal}"
             )
-            return
+            return None
         executor = self._process if start.image is None else self._docker
         if executor is None:
             await self.finish(
@@ -158,14 +173,14 @@ class RunSupervisor:
                 AgentState.FAILED,
                 reason=f"launch error: Docker is not available on agent {self._config.name}",
             )
-            return
+            return None
         inputs = spool.path / "inputs" if start.inputs else None
         if inputs is not None:
             try:
                 await fetch_inputs(self._config, start, inputs)
             except InputError as exc:
                 await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
-                return
+                return None
         binding = bind_to_node(start.numa_node, host_numa())
         spec = RunSpec(
             cpuset_cpus=binding.cpus,
@@ -191,8 +206,8 @@ class RunSupervisor:
             execution = await executor.start(spec, self.sink(spool))
         except LaunchError as exc:
             await self.finish(spool, AgentState.FAILED, reason=f"launch error: {exc}")
-            return
-        await self.supervise(key, spool, execution)
+            return None
+        return key, spool, execution
 
     async def supervise(self, key: Key, spool: RunSpool, execution: Execution) -> None:
         self.executions[key] = execution
