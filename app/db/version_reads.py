@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import and_, func, inspect, tuple_
+from sqlalchemy import and_, func, inspect
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -103,21 +103,18 @@ def _heads(
 ) -> dict[int, DefinitionVersion]:
     """Each object's latest version: the one its row names (one indexed read), else the
     highest it has."""
-    named = [(object_id, number) for object_id, number in numbers.items() if number]
+    named = {object_id: number for object_id, number in numbers.items() if number}
     found: dict[int, DefinitionVersion] = {}
-    for start in range(0, len(named), _CHUNK):
-        pairs = named[start : start + _CHUNK]
-        found.update(
-            (version.object_id, version)
-            for version in session.scalars(
-                select(DefinitionVersion).where(
-                    DefinitionVersion.kind == kind,
-                    tuple_(col(DefinitionVersion.object_id), col(DefinitionVersion.number)).in_(
-                        pairs
-                    ),
-                )
+    for chunk in _chunks(named):
+        # Every wanted (object, number) pair is among these rows; a few others may be too.
+        rows = session.scalars(
+            select(DefinitionVersion).where(
+                DefinitionVersion.kind == kind,
+                col(DefinitionVersion.object_id).in_(chunk),
+                col(DefinitionVersion.number).in_({named[i] for i in chunk}),
             )
         )
+        found.update((v.object_id, v) for v in rows if named[v.object_id] == v.number)
     # Deleted, new or never versioned: SQLite may have reused the id of a deleted object,
     # whose history the new one continues after.
     gone = [object_id for object_id in ids if not numbers.get(object_id)]

@@ -214,7 +214,7 @@ def record(
         if version is not None:
             added.append(version)
     if added:
-        session.execute(insert(DefinitionVersion), added)
+        session.connection().execute(insert(DefinitionVersion.__table__), added)  # type: ignore[attr-defined]
     return len(added)
 
 
