@@ -11,9 +11,10 @@ user before calling them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -35,14 +36,15 @@ MAX_LOG_LINES = 500
 
 
 class AlmanacTools:
-    """The tools: each one or a few REST calls with the caller's client."""
+    """The tools: each one or a few REST calls with the caller's client (`caller()`: the one
+    client on stdio; on HTTP, the client of the request's own bearer token)."""
 
-    def __init__(self, api: Almanac) -> None:
-        self._api = api
+    def __init__(self, caller: Callable[[], Almanac]) -> None:
+        self._caller = caller
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            return self._api.request(method, path, **kwargs)
+            return self._caller().request(method, path, **kwargs)
         except AlmanacAPIError as error:  # the server's refusal, its status and reason
             raise ToolError(f"HTTP {error.status}: {error.detail}") from error
 
@@ -234,11 +236,17 @@ ACTIONS = (
 )
 
 
-def build_server(api: Almanac) -> MCPServer:
+def build_server(
+    api: Almanac | Callable[[], Almanac], middleware: Sequence[ServerMiddleware[Any]] = ()
+) -> MCPServer:
     server: MCPServer = MCPServer(
-        name="almanac", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+        name="almanac",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        middleware=middleware,
     )
-    tools = AlmanacTools(api)
+    tools = AlmanacTools(api if callable(api) else lambda: api)
     for name in READ_TOOLS:
         server.add_tool(getattr(tools, name), annotations=READ)
     for name in ACTIONS:

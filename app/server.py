@@ -23,6 +23,7 @@ from app.api.routes import (
     auth,
     backfills,
     calendars,
+    definitions,
     group_dag,
     group_freezes,
     group_runs,
@@ -36,10 +37,12 @@ from app.api.routes import (
     pools,
     run_actions,
     runs,
+    sync,
     tasks,
     tokens,
     users,
     variable_sets,
+    versions,
 )
 from app.clock import Clock, SystemClock
 from app.context import AppContext
@@ -146,6 +149,9 @@ def create_app(
         agent_inputs,
         backfills,
         pools,
+        definitions,
+        sync,
+        versions,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # /metrics, where Prometheus looks

@@ -4,7 +4,8 @@ The composition root (`create_app`) calls `wire_subscribers` with the parts it b
 that use an engine without an app call it with the engine alone, which keeps the step every
 transaction needs (group runs settled before the commit that ended one of their runs).
 
-- before commit: `group_runs.settle_ended` (skips what can no longer run, moves the group run)
+- before commit: `group_runs.settle_ended` (skips what can no longer run, moves the group run),
+  then `backfills.step_ended` (a backfill whose run ended starts its next dates)
 - RunTransitioned: live pages (the event bus), the change feed to the other replicas, alerts
   (the endings)
 - LogAppended, AgentChanged: live pages, the change feed to the other replicas
@@ -32,6 +33,7 @@ from app.domain.events import (
     LogAppended,
     RunTransitioned,
 )
+from app.scheduler.backfills import step_ended
 from app.scheduler.group_runs import settle_ended
 from app.scheduler.service import SchedulerService
 from app.web.events import EventBus, publisher
@@ -52,6 +54,7 @@ def wire_subscribers(
     _record_agent_writes()
     wiring = unit_of_work.wire(engine)
     wiring.before_commit(settle_ended)
+    wiring.before_commit(step_ended)  # after settling: a group backfill counts group runs
     if bus is not None:
         wiring.subscribe("live pages", publisher(bus), *_LIVE)
     if relay is not None:

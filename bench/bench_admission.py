@@ -10,6 +10,7 @@ each pass is rolled back so every pass sees the same queue) and the starts it ma
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -111,19 +112,21 @@ def _passes(engine: Engine, passes: int, agents: list[AgentSlot], *, steady: boo
         with Session(engine) as session:
             dispatch_pending(session, now=NOW, agents=agents)
             session.commit()
-    times, starts = [], 0
+    times, cpu, starts = [], [], 0
     for _ in range(passes):
         with Session(engine) as session:
-            began = time.perf_counter()
+            began, used = time.perf_counter(), time.process_time()
             sends = dispatch_pending(session, now=NOW, agents=agents)
             session.flush()
             times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - used)
             starts = len(sends)
             session.rollback()
     print(
         f"  pass: median {statistics.median(times) * 1000:.1f} ms, "
         f"min {min(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms; "
-        f"{starts} starts in a pass"
+        f"{starts} starts in a pass; this process's CPU median "
+        f"{statistics.median(cpu) * 1000:.1f} ms ({os.getloadavg()[0]:.1f} load)"
     )
 
 

@@ -20,6 +20,7 @@ under 100 ms at this size.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -115,14 +116,24 @@ def empty(engine: Engine) -> None:
 def whole_pass(engine: Engine, slots: Callable[[Session], list[AgentSlot]]) -> tuple[float, int]:
     """One pass as SchedulerService._claim runs it, rolled back (so it can be repeated):
     milliseconds and runs placed."""
-    started = time.perf_counter()
+    started, used = time.perf_counter(), time.process_time()
     with Session(engine) as session:
         agents = slots(session)
         sends = dispatch_pending(session, now=NOW, agents=agents)
         session.flush()
         elapsed = (time.perf_counter() - started) * 1000
         session.rollback()
+    CPU.append((time.process_time() - used) * 1000)
     return elapsed, len(sends)
+
+
+CPU: list[float] = []  # this process's CPU time of each whole pass (the machine is shared)
+
+
+def cpu_note() -> str:
+    taken = CPU[:]
+    CPU.clear()
+    return f"; CPU median {statistics.median(taken):.1f} ms, load {os.getloadavg()[0]:.1f}"
 
 
 def timed_placement(
@@ -175,6 +186,7 @@ def scene_waiting(engine: Engine, agents: int, waiting: int, repeat: int) -> Non
     print(
         f"waiting: whole pass, {waiting} ACTIVE runs waiting, {agents * 8} running: "
         f"{statistics.median(times):.1f} ms (best {min(times):.1f}); placed {passes[0][1]}"
+        + cpu_note()
     )
 
 
@@ -198,6 +210,7 @@ def scene_placing(engine: Engine, agents: int, placed: int, repeat: int) -> None
     print(
         f"placing: whole pass placing {placed} runs (each dispatched, its event written): "
         f"{statistics.median(times):.1f} ms (best {min(times):.1f}); placed {passes[0][1]}"
+        + cpu_note()
     )
 
 

@@ -14,8 +14,10 @@ import app.db.backfill_tables
 import app.db.login_tables
 import app.db.policy_tables
 import app.db.pool_tables
+import app.db.sync_tables
 import app.db.tables
-import app.db.variable_set_tables  # noqa: F401
+import app.db.variable_set_tables
+import app.db.version_tables  # noqa: F401
 from app.db.engine import make_engine
 
 config = context.config
@@ -30,14 +32,27 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a table (copy, DROP, rename): with foreign keys enforced,
+        # dropping `run` fails as soon as a run has events. Off while migrating (SQLite only
+        # takes this outside a transaction), then every reference is checked before going on.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
 
 
 def run_migrations_online() -> None:

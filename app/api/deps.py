@@ -119,9 +119,17 @@ def client_source(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# The header the command line's client sends: its changes are recorded as made "via cli".
+CLIENT_HEADER = "X-Almanac-Client"
+
+
+def client_via(request: Request) -> str:
+    return "cli" if request.headers.get(CLIENT_HEADER, "").strip().lower() == "cli" else "api"
+
+
 def current_actor(request: Request, user: UserDep) -> Actor:
     """The caller as the services see it (the route's role dependency gates it first)."""
-    return Actor(user, client_source(request))
+    return Actor(user, client_source(request), client_via(request))
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -1,4 +1,5 @@
-"""`almanac export [-o FILE]` and `almanac import FILE [--dry-run] [--mode mirror]`."""
+"""`almanac export [-o FILE] [--format yaml]` and
+`almanac import FILE [--dry-run] [--mode mirror]`."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ def export(
         Path | None,
         typer.Option("--output", "-o", help="Write to FILE (default: standard output)."),
     ] = None,
+    format: Annotated[str, typer.Option("--format", help="json or yaml.")] = "json",
 ) -> None:
     """Every calendar, group, task and dependency you can see, by name, as one document."""
+    if format not in ("json", "yaml"):
+        raise typer.BadParameter("json or yaml", param_hint="--format")
     try:
-        text = client().definitions.export()
+        text = client().definitions.export(format=format)
     except AlmanacAPIError as error:
         raise fail(error) from error
     if output is None:

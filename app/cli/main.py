@@ -14,7 +14,9 @@ from app.cli.backfills import backfill_app
 from app.cli.backup import register as register_backup_commands
 from app.cli.calendars import calendar_app
 from app.cli.crontab import import_crontab
+from app.cli.definitions import register as register_definition_commands
 from app.cli.groups import group_app, register_run_actions
+from app.cli.history import register as register_history_commands
 from app.cli.install import agent_install, server_install
 from app.cli.io import register as register_io_commands
 from app.cli.mcp_command import register as register_mcp_command
@@ -71,11 +73,14 @@ cli.add_typer(backfill_app, name="backfill")
 cli.add_typer(pool_app, name="pool")
 cli.add_typer(quota_app, name="quota")
 register_output_commands(run_app)
+register_history_commands(task_app, "task")
+register_history_commands(group_app, "group")
 register_run_actions(run_app)
 install_user_commands(cli, run_app)
 
 register_adhoc_commands(cli)
 register_io_commands(cli)
+register_definition_commands(cli)
 cli.command("import-crontab")(import_crontab)
 register_alert_commands(cli)
 register_backup_commands(cli)

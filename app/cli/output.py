@@ -25,7 +25,7 @@ console = _Console()
 
 
 def client() -> Almanac:
-    return Almanac()
+    return Almanac(client="cli")
 
 
 def emit_json(data: Any) -> None:

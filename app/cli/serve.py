@@ -32,8 +32,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 def server(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(envvar="ALMANAC_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="ALMANAC_PORT", help="Port to listen on.")] = 8080,
     data_dir: Annotated[
         Path | None, typer.Option(envvar="ALMANAC_DATA_DIR", help="Data directory.")
     ] = None,
@@ -109,6 +111,7 @@ def _serve(settings: Settings, url: str) -> None:
     from app.db.engine import make_engine
     from app.db.sealing import seal_plaintext
     from app.server import create_app
+    from app.services.versions import record_baselines
 
     host, port = settings.host, settings.port
     upgrade_database(url)
@@ -121,6 +124,7 @@ def _serve(settings: Settings, url: str) -> None:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
     seal_plaintext(engine)  # environments stored before they were sealed at rest
+    record_baselines(engine)  # definitions stored before history: their version 1
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(

@@ -82,12 +82,16 @@ def force_run(
     priority: Annotated[
         int | None, typer.Option(help="This run's priority, -100..100 (operators).")
     ] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Run on this agent instead of the task's target.")
+    ] = None,
 ) -> None:
-    """Force a run now, optionally for a business date with parameter values."""
+    """Force a run now, optionally for a business date with parameter values, on a chosen
+    agent."""
     params = param_values(param)
     try:
         handle = client().tasks.run(
-            tid, business_date=business_date, params=params, priority=priority
+            tid, business_date=business_date, params=params, priority=priority, agent=agent
         )
         typer.echo(f"run {handle.id} {handle.status}")
         if wait:  # every state the run passes through, with its time

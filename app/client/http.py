@@ -43,11 +43,20 @@ class Almanac:
     """
 
     def __init__(
-        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        client: str | None = None,
     ) -> None:
+        """`client`: who is calling, sent as X-Almanac-Client (the CLI says "cli"; the
+        server records its changes as made through it)."""
         self.url = (url or os.environ.get("ALMANAC_URL") or "http://127.0.0.1:8080").rstrip("/")
         self.token = token or os.environ.get("ALMANAC_TOKEN")
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if client:
+            headers["X-Almanac-Client"] = client
         self.http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
         self.tasks = Tasks(self)
         self.groups = Groups(self)

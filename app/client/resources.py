@@ -6,7 +6,9 @@ Each method is one API call and returns the decoded JSON (dicts and lists, as do
 
 from __future__ import annotations
 
+import builtins
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from app.client.batch import Batch
@@ -59,6 +61,21 @@ class Tasks(_Namespace):
     def delete(self, tid: int) -> None:
         self._c.request("DELETE", f"/tasks/{tid}")
 
+    def versions(self, tid: int) -> builtins.list[JSON]:
+        """Its definition versions, newest first (who, when, via, the fields changed)."""
+        result: builtins.list[JSON] = self._c.request("GET", f"/tasks/{tid}/versions")
+        return result
+
+    def version(self, tid: int, number: int) -> JSON:
+        """One version: its definition and the diff against the version before."""
+        result: JSON = self._c.request("GET", f"/tasks/{tid}/versions/{number}")
+        return result
+
+    def rollback(self, tid: int, number: int) -> JSON:
+        """Take version `number`'s definition again; answers the new version."""
+        result: JSON = self._c.request("POST", f"/tasks/{tid}/versions/{number}/rollback")
+        return result
+
     def run(
         self,
         tid: int,
@@ -66,13 +83,17 @@ class Tasks(_Namespace):
         business_date: str | None = None,
         params: dict[str, Any] | None = None,
         priority: int | None = None,
+        agent: str | None = None,
     ) -> RunHandle:
         """Force a run now, optionally for a business date (YYYY-MM-DD) with parameter
         values (checked against the task's declarations); `priority` (operators) replaces
-        the task's for this run."""
+        the task's for this run; `agent` runs it on that agent instead of the task's
+        target."""
         body = _run_body(business_date, params)
         if priority is not None:
             body = {**(body or {}), "priority": priority}
+        if agent is not None:
+            body = {**(body or {}), "agent": agent}
         return RunHandle(self._c, self._c.request("POST", f"/tasks/{tid}/run", json=body))
 
     def forecast(self, tid: int, count: int = 10, after: str | None = None) -> JSON:
@@ -91,6 +112,21 @@ class Groups(_Namespace):
 
     def get(self, gid: int) -> JSON:
         result: JSON = self._c.request("GET", f"/groups/{gid}")
+        return result
+
+    def versions(self, gid: int) -> builtins.list[JSON]:
+        """Its definition versions, newest first (who, when, via, the fields changed)."""
+        result: builtins.list[JSON] = self._c.request("GET", f"/groups/{gid}/versions")
+        return result
+
+    def version(self, gid: int, number: int) -> JSON:
+        """One version: its definition and the diff against the version before."""
+        result: JSON = self._c.request("GET", f"/groups/{gid}/versions/{number}")
+        return result
+
+    def rollback(self, gid: int, number: int) -> JSON:
+        """Take version `number`'s definition again; answers the new version."""
+        result: JSON = self._c.request("POST", f"/groups/{gid}/versions/{number}/rollback")
         return result
 
     def update(self, gid: int, **fields: Any) -> JSON:
@@ -186,11 +222,46 @@ class Adhoc(_Namespace):
 
 
 class Definitions(_Namespace):
-    def export(self) -> str:
-        """The export document, as the exact text the server sends."""
-        response = self._c.http.get("/export")
+    def export(self, *, format: str = "json") -> str:
+        """The export document, as the exact text the server sends (JSON or YAML)."""
+        response = self._c.http.get("/export", params={"format": format})
         check(response)
         return response.text
+
+    def plan(
+        self,
+        files: Mapping[str, str],
+        *,
+        source: str,
+        commit: str | None = None,
+        prune: bool = False,
+    ) -> JSON:
+        """What applying `files` ({path: text}, YAML or JSON) would change; AlmanacAPIError
+        with `.errors` (file, line, column) when they are refused."""
+        return self._definitions("plan", files, source, commit, prune)
+
+    def apply(
+        self,
+        files: Mapping[str, str],
+        *,
+        source: str,
+        commit: str | None = None,
+        prune: bool = False,
+    ) -> JSON:
+        """Apply `files` in one transaction; the objects become managed by `source`."""
+        return self._definitions("apply", files, source, commit, prune)
+
+    def _definitions(
+        self, step: str, files: Mapping[str, str], source: str, commit: str | None, prune: bool
+    ) -> JSON:
+        body = {
+            "files": [{"path": path, "content": text} for path, text in sorted(files.items())],
+            "source": source,
+            "commit": commit,
+            "prune": prune,
+        }
+        result: JSON = self._c.request("POST", f"/definitions/{step}", json=body)
+        return result
 
     def import_(
         self, document: str | bytes | JSON, *, dry_run: bool = False, mode: str = "merge"

@@ -21,6 +21,11 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     run_event_rows.install()  # sessions write the run events they queued (once per process)
+    # Every change to a definition becomes a version. Imported here: the recorder reads
+    # definitions through modules that need this one.
+    from app.db import versions
+
+    versions.install()
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.db.runs import ENDED_GROUP_RUNS, _add_event
+from app.db.runs import ENDED_BACKFILLS, ENDED_GROUP_RUNS, _add_event
 from app.db.tables import Run, RunEvent, Task
 from app.domain import run_commands as c
 from app.domain import run_spec
@@ -65,10 +65,13 @@ def apply(session: Session, run: Run, command: c.Command, *, now: datetime) -> D
 
 
 def _record_move(session: Session, run: Run, target: RunStatus, at: datetime, detail: str) -> None:
-    """The bookkeeping of a status move: the ended group run to settle, the event."""
+    """The bookkeeping of a status move: the ended group run to settle, the backfill to
+    step, the event."""
     if is_terminal(target):
         if run.group_run_id is not None:
             session.info.setdefault(ENDED_GROUP_RUNS, {})[run.group_run_id] = at
+        if run.backfill_id is not None:
+            session.info.setdefault(ENDED_BACKFILLS, {})[run.backfill_id] = at
     _add_event(session, run, target, at, detail)
 
 

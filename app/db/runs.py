@@ -24,6 +24,8 @@ from app.errors import NotFound
 # Group runs with a run that just ended: their DAG is settled before commit
 # (`group_runs.settle_ended`, a before-commit step wired by app/wiring.py).
 ENDED_GROUP_RUNS = "ended_group_runs"
+# Backfills whose runs ended in this transaction: the next dates start before it commits.
+ENDED_BACKFILLS = "ended_backfills"
 
 
 def task_spec(task: Task) -> dict[str, Any]:
@@ -89,6 +91,7 @@ def new_run(
         business_date=day,
         params=values,
         task_id=task.id if task else None,
+        task_version=task.version or None if task else None,
         instance=task.instance if task else instance,
         status=status,
         trigger_kind=trigger_kind,

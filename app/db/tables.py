@@ -33,6 +33,13 @@ class Calendar(SQLModel, table=True):
     # Names of other calendars: their closed days close (include) or open (exclude) this one.
     include_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
     exclude_calendars: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -59,6 +66,13 @@ class TaskGroup(SQLModel, table=True):
     pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -110,6 +124,13 @@ class Task(SQLModel, table=True):
     pool_slots: int | None = None
     priority: int | None = None
     locks: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    # Definitions as code (app/definitions): the source that owns it ("file:defs",
+    # "sync:prod"), the file that holds it and the commit that last changed it.
+    managed_by: str | None = Field(default=None, max_length=300, index=True)
+    managed_file: str | None = Field(default=None, max_length=1000)
+    managed_commit: str | None = Field(default=None, max_length=100)
+    # The latest definition version (app/db/versions.py); 0 before history first saw it.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_fire_time: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
@@ -171,6 +192,9 @@ class GroupRun(SQLModel, table=True):
     created_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
     instance: str = Field(default="default", max_length=100, index=True)
+    # Why it ended without running: a skip recorded by planning (`skipped: calendar (...)`,
+    # `skipped: dst (...)`, `blackout: NAME`), `frozen`, or `missed: ...`.
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class Run(SQLModel, table=True):
@@ -230,6 +254,8 @@ class Run(SQLModel, table=True):
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # -priority: one ascending index serves "priority desc, trigger_time, id".
     queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The task's definition version it was created from (None: adhoc, or before history).
+    task_version: int | None = None
     instance: str = Field(default="default", max_length=100, index=True)
     created_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = _ts()
@@ -361,6 +387,8 @@ class User(SQLModel, table=True):
     instances: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSON)
     disabled: bool = False
     timezone: str = Field(default="UTC", max_length=64)
+    # False: the pages show times in the browser's zone (app/web/viewer_zone.py).
+    timezone_chosen: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     must_change_password: bool = False
     failed_logins: int = 0
     locked_until: datetime | None = _ts()

@@ -50,6 +50,7 @@ def user_snapshot(user: User) -> dict[str, Any]:
         "instances": list(user.instances),
         "disabled": user.disabled,
         "timezone": user.timezone,
+        "timezone_chosen": user.timezone_chosen,
         "must_change_password": user.must_change_password,
     }
 
@@ -73,6 +74,7 @@ def create_user(
         role=role,
         instances=instances,
         timezone=timezone,
+        timezone_chosen=timezone != "UTC",  # the default is no choice: the browser's zone
         must_change_password=must_change_password,
         created_at=now,
     )

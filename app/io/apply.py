@@ -21,7 +21,7 @@ from app.domain.events import DefinitionChanged
 from app.io.importer import Plan
 from app.io.snapshot import Item, Key
 from app.scheduler.group_planner import plan_group
-from app.scheduler.planner import Calendars, plan_task
+from app.scheduler.planner import Calendars, plan_tasks
 
 
 @dataclass
@@ -219,11 +219,10 @@ def _replan(
     session: Session, task_ids: set[int], group_ids: set[int], applied: Applied, now: datetime
 ) -> None:
     calendars = Calendars(session)
-    for tid in sorted(task_ids - applied.tasks):
-        task = session.get(Task, tid)
-        if task is not None:
-            plan_task(session, task, now=now, calendars=calendars)
-            applied.tasks.add(tid)
+    found = [session.get(Task, tid) for tid in sorted(task_ids - applied.tasks)]
+    tasks = [task for task in found if task is not None]
+    plan_tasks(session, tasks, now=now, calendars=calendars)  # a few queries for them all
+    applied.tasks.update(task.id or 0 for task in tasks)
     for gid in sorted(group_ids - applied.groups):
         group = session.get(TaskGroup, gid)
         if group is not None:

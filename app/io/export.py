@@ -6,23 +6,10 @@ from collections.abc import Collection
 
 from sqlmodel import Session, col, select
 
-from app.db.sealing import box_or_none, task_env
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
-from app.io.snapshot import (
-    Snapshot,
-    calendar_item,
-    dependency_item,
-    group_dependency_item,
-    group_item,
-    task_item,
-)
-from app.models.io_schemas import (
-    CalendarItem,
-    DependencyItem,
-    GroupDependencyItem,
-    GroupItem,
-    TaskItem,
-)
+from app.io.definition_items import calendar_row_item, group_row_item, task_row_item
+from app.io.snapshot import Snapshot, dependency_item, group_dependency_item
+from app.models.io_schemas import DependencyItem, GroupDependencyItem
 
 
 def _visible(instance: str, instances: Collection[str] | None) -> bool:
@@ -37,59 +24,18 @@ def database_snapshot(
     (null: "keep what the server holds" when the file is imported again)."""
     snap = Snapshot()
     for cal in session.exec(select(Calendar).order_by(col(Calendar.name))).all():
-        snap.add(
-            "calendar",
-            calendar_item(
-                CalendarItem(
-                    name=cal.name,
-                    description=cal.description,
-                    country=cal.country,
-                    subdivision=cal.subdivision,
-                    categories=cal.categories,
-                    skip_weekends=cal.skip_weekends,
-                    extra_dates=cal.extra_dates,
-                    working_dates=cal.working_dates,
-                    include=cal.include_calendars,
-                    exclude=cal.exclude_calendars,
-                )
-            ),
-        )
+        snap.add("calendar", calendar_row_item(cal))
     groups = {g.id: g for g in session.exec(select(TaskGroup)).all()}
     for group in groups.values():
         if _visible(group.instance, instances):
-            snap.add(
-                "group",
-                group_item(
-                    GroupItem.model_validate(
-                        {
-                            "name": group.name,
-                            "description": group.description,
-                            "schedule": group.schedule,
-                            "schedules": group.schedules,
-                            "blackouts": group.blackouts,
-                            "active": group.active,
-                            "instance": group.instance,
-                            "params": group.params,
-                            "variable_sets": group.variable_sets,
-                            "pool": group.pool,
-                            "pool_slots": group.pool_slots,
-                            "priority": group.priority,
-                            "locks": group.locks,
-                        }
-                    )
-                ),
-            )
+            snap.add("group", group_row_item(group))
     tasks = {t.id: t for t in session.exec(select(Task)).all()}
     for task in tasks.values():
         if not _visible(task.instance, instances):
             continue
-        values = task.model_dump(include=set(TaskItem.model_fields) - {"group"})
         owner = groups.get(task.group_id)
-        values["group"] = owner.name if owner is not None else None
-        sealed = task_env(task, box_or_none(session) if task.env_sealed else None)
-        values["env"] = sealed.shown_env(reveal_env)
-        values["secrets"] = dict.fromkeys(sealed.secrets)
-        snap.add("task", task_item(TaskItem.model_validate(values)))
+        name = owner.name if owner is not None else None
+        snap.add("task", task_row_item(session, task, name, reveal_env=reveal_env))
     for edge in session.exec(select(DependencyEdge)).all():
         owner, up, down = (
             groups.get(edge.group_id),

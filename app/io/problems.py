@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.domain.error_words import plain_problem
 from app.errors import AlmanacError
 from app.models.io_schemas import ImportProblem
 
@@ -75,7 +76,7 @@ def from_validation(exc: ValidationError, data: Mapping[str, Any]) -> list[Impor
                 continue
             parts.append(str(step))
         field = ".".join(parts) or "item"
-        text = str(err.get("msg", "invalid"))
+        text = plain_problem(err)
         if err.get("type") == "union_tag_invalid":
             field, text = field + ".kind", "must be one of " + ", ".join(_SCHEDULE_KINDS)
         last = parts[-1] if parts else ""

@@ -75,6 +75,11 @@ class GroupPublic(BaseModel):
     pool_slots: int = 1
     priority: int = 0
     locks: list[dict[str, str]] = Field(default_factory=list)
+    managed_by: str | None = Field(
+        default=None, description="The definitions source that owns it (file:..., sync:...)."
+    )
+    managed_file: str | None = None
+    managed_commit: str | None = None
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -105,6 +110,7 @@ class GroupRunPublic(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     created_by: str | None
     finished_at: datetime | None
+    reason: str | None = None
 
 
 class GroupRunDetail(GroupRunPublic):

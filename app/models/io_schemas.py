@@ -103,6 +103,10 @@ class ImportProblem(BaseModel):
     item: str = Field(description='Which item, e.g. "tasks[3] \'load\'" (or "document").')
     field: str
     problem: str
+    # Definition files (app/definitions): where the item or field stands.
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
 
 
 class ImportReport(BaseModel):

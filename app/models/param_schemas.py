@@ -58,6 +58,13 @@ class RunRequest(BaseModel):
     priority: Priority | None = None
 
 
+class TaskRunRequest(RunRequest):
+    """`POST /tasks/{tid}/run`'s body: a RunRequest, and `agent` to run this one run on that
+    agent instead of the task's target ("adhoc on a task"; the agent must be known)."""
+
+    agent: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class RerunRequest(BaseModel):
     """Optional body of `POST /runs/{id}/rerun`: new parameter values for the re-run run
     (left out: it keeps the values it ran with)."""

@@ -198,6 +198,11 @@ class TaskPublic(BaseModel):
     pool_slots: int | None = None
     priority: int | None = None
     locks: list[dict[str, str]] = Field(default_factory=list)
+    managed_by: str | None = Field(
+        default=None, description="The definitions source that owns it (file:..., sync:...)."
+    )
+    managed_file: str | None = None
+    managed_commit: str | None = None
     next_fire_time: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
@@ -234,6 +239,8 @@ class RunPublic(BaseModel):
     # What the command published through $ALMANAC_RESULTS (NAME -> JSON value).
     results: dict[str, Any] = Field(default_factory=dict)
     priority: int = 0
+    # The task's definition version the run was made from (GET /tasks/{tid}/versions/{n}).
+    task_version: int | None = None
 
 
 class RunDetail(RunPublic):

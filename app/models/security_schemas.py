@@ -68,6 +68,8 @@ class UserPublic(BaseModel):
     instances: list[str]
     disabled: bool
     timezone: str
+    # False: the web UI shows times in the browser's zone until the user chooses one.
+    timezone_chosen: bool = False
     must_change_password: bool
     locked_until: datetime | None
     created_at: datetime | None

@@ -5,9 +5,13 @@ dispatch expiry, retry) releases its slots and locks at once."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, String, cast, tuple_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
@@ -17,26 +21,38 @@ from app.domain.states import ON_AGENT, RunStatus
 
 DISPATCH_BATCH = 1000
 LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
+_SEP = "\x1f"  # between an instance and a pool name in a key (neither holds it)
 
 
 def load_gates(session: Session) -> Holdings:
-    pools = {(p.instance, p.name): p.slots for p in session.exec(select(Pool)).all()}
+    rows = session.exec(select(Pool.instance, Pool.name, Pool.slots)).all()
+    pools = {(instance, name): slots for instance, name, slots in rows}
     quotas = {
         q.instance: Quota(max_runs=q.max_runs, max_cores=q.max_cores, max_gpus=q.max_gpus)
         for q in session.exec(select(InstanceQuota)).all()
     }
     gates = Holdings(pools=pools, quotas=quotas)
-    # Only the spec's admission keys (a sealed environment can be large); resources only
-    # where a quota counts them.
+    # Only the spec's admission keys (a sealed environment can be large), read as text and
+    # decoded once per distinct value (held runs mostly ask alike); resources only where a
+    # quota counts them.
     keys: tuple[str, ...] = ("pool", "pool_slots", "locks")
     if quotas:
         keys += ("cpus", "gpus", "gpu_count")
-    held = select(Run.id, Run.instance, *(Run.spec[k] for k in keys)).where(
+    held = select(Run.id, Run.instance, *(cast(Run.spec[k], String) for k in keys)).where(
         col(Run.status).in_(ON_AGENT)
     )
     for run_id, instance, *values in session.execute(held).all():
-        gates.hold(ask_of(int(run_id or 0), instance, dict(zip(keys, values, strict=True))))
+        spec = {k: _json(v) for k, v in zip(keys, values, strict=True) if v is not None}
+        gates.hold(ask_of(int(run_id or 0), instance, spec))
     return gates
+
+
+@lru_cache(maxsize=4096)
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # a bare string where the backend unquoted it
 
 
 _ORDER = (col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
@@ -64,22 +80,35 @@ def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Run) ->
     """Up to DISPATCH_BATCH runs from the LOOKAHEAD behind `last` that do not draw from a
     pool closed to them: a page that placed nothing (waiting for full pools) does not starve
     the runs of a free pool behind it."""
-    closed = set(gates.closed_pools())
+    closed = gates.closed_pools()
     if not closed:
         return []
     after = tuple_(*_ORDER) > tuple_(last.queue_rank, last.trigger_time, last.id)
-    # Only the pool key of the runs behind (not their specs), filtered here: a bounded scan.
+    # The window behind is filtered in the database (only ids come back): with every pool
+    # full, a pass reads nothing of the runs behind.
+    pool = Run.spec["pool"].as_string()
     window = (
-        select(Run.id, Run.instance, Run.spec["pool"].as_string())
+        core_select(col(Run.id), col(Run.instance), pool.label("pool"), *_ORDER[:2])
         .where(*_ready(now), after)
         .order_by(*_ORDER)
         .limit(LOOKAHEAD)
+        .subquery()
     )
-    ids = [
-        run_id
-        for run_id, instance, pool in session.execute(window).all()
-        if not pool or (instance, pool) not in closed
-    ][:DISPATCH_BATCH]
+    shut = [f"{instance}{_SEP}{name}" for instance, name in closed]
+    ids = list(
+        session.execute(
+            select(window.c.id)
+            .where(
+                or_(
+                    window.c.pool.is_(None),
+                    window.c.pool == "",
+                    (window.c.instance + _SEP + window.c.pool).not_in(shut),
+                )
+            )
+            .order_by(window.c.queue_rank, window.c.trigger_time, window.c.id)
+            .limit(DISPATCH_BATCH)
+        ).scalars()
+    )
     if not ids:
         return []
     more = (

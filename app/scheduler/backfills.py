@@ -5,6 +5,11 @@ unfinished; a backfill whose dates have all started and ended is done.
 A task backfill makes one task run per date (`trigger_kind` backfill, `business_date` the
 date, the backfill's params); a group backfill makes one group run per date, so the group's
 DAG runs for that date and waits for upstream groups' runs of the same business date.
+
+Two callers: the leader's tick (`backfill_pass`, every running backfill) and, before the
+commit of any transaction that ended one of a backfill's runs (`step_ended`, wired by
+app/wiring.py), that backfill alone: a finished date starts the next at once, not at the next
+tick, and the new runs wake dispatch after the commit.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from app.db import backfills as rows
+from app.db import unit_of_work
 from app.db.backfill_tables import Backfill, BackfillDate
-from app.db.runs import add_runs, new_run, task_spec
+from app.db.runs import ENDED_BACKFILLS, add_runs, new_run, task_spec
 from app.db.tables import GroupRun, Run, Task, TaskGroup
+from app.domain.events import DispatchWanted
 from app.domain.group_run_states import GroupRunStatus
 from app.domain.states import RunStatus, TriggerKind
 from app.scheduler.group_runs import start_group_run
@@ -31,6 +38,25 @@ def backfill_pass(session: Session, *, now: datetime) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     return sum(_step(session, backfill, now) for backfill in running)
+
+
+def step_ended(session: Session) -> None:
+    """Step the running backfills whose runs ended in this transaction (a before-commit
+    step, after the group runs are settled). A backfill another transaction holds is left to
+    it or to the tick."""
+    ended: dict[int, datetime] = session.info.pop(ENDED_BACKFILLS, None) or {}
+    if not ended:
+        return
+    stmt = (
+        select(Backfill)
+        .where(col(Backfill.id).in_(sorted(ended)), Backfill.status == rows.RUNNING)
+        .order_by(col(Backfill.id))
+        .with_for_update(skip_locked=True)
+    )
+    running = session.exec(stmt).all()
+    started = sum(_step(session, backfill, ended[backfill.id or 0]) for backfill in running)
+    if started:
+        unit_of_work.record(session, DispatchWanted())
 
 
 def _step(session: Session, backfill: Backfill, now: datetime) -> int:

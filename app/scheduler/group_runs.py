@@ -27,6 +27,7 @@ from app.domain.group_run_states import GroupRunStatus, settled
 from app.domain.params import defaults_of, group_values, task_values_in_group
 from app.domain.states import RunStatus, TriggerKind, is_terminal
 from app.errors import InvalidInput
+from app.scheduler.planner import planned_skip
 
 
 def group_zone(group: TaskGroup) -> ZoneInfo:
@@ -273,6 +274,8 @@ def _group_blockers(session: Session, group_run: GroupRun) -> list[dict[str, Any
                 GroupRun.group_id == upstream_gid,
                 GroupRun.business_date == group_run.business_date,
                 GroupRun.status != GroupRunStatus.IDLE,
+                # A skip planning recorded is not that day's run (the day may have others).
+                col(GroupRun.reason).is_(None) | ~planned_skip(col(GroupRun.reason)),
             )
             .order_by(col(GroupRun.id).desc())
         ).first()

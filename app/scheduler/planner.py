@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
@@ -134,7 +135,26 @@ def plan_tasks(
 
 
 def _planned_skip() -> ColumnElement[bool]:
-    return or_(*(col(Run.reason).startswith(prefix) for prefix in PLANNED_SKIPS))
+    return planned_skip(col(Run.reason))
+
+
+def skip_entry(skipped: SkippedOccurrence, key: str) -> tuple[datetime, str, str, str]:
+    """How a skipped occurrence is recorded, for a task run or a group run alike: its
+    instant, its occurrence key (from `key`, the owner's key at that instant), its reason
+    and the event detail."""
+    at = (skipped.at or skipped.local).astimezone(UTC)
+    if skipped.kind == "calendar":
+        return at, key, f"{CALENDAR_SKIP} ({skipped.reason})", f"closed day: {skipped.reason}"
+    if skipped.kind == "dst":
+        # A wall time dropped in a gap lies on the instant of the fire after the gap.
+        key += f" dst {skipped.local.replace(tzinfo=None).isoformat()}"
+        return at, key, f"{DST_SKIP} ({skipped.reason})", skipped.reason
+    return at, key, skipped.reason, f"in a blackout window: {skipped.reason}"
+
+
+def planned_skip(reason: Any) -> ColumnElement[bool]:
+    """Whether a reason column says the row is a skip recorded ahead by planning."""
+    return or_(*(reason.startswith(prefix) for prefix in PLANNED_SKIPS))
 
 
 @dataclass(frozen=True)
@@ -148,15 +168,7 @@ class _Skip:
 
 def _skip(task: Task, skipped: SkippedOccurrence) -> _Skip:
     at = (skipped.at or skipped.local).astimezone(UTC)
-    key = occurrence_key(task.id or 0, at)
-    if skipped.kind == "calendar":
-        reason, detail = f"{CALENDAR_SKIP} ({skipped.reason})", f"closed day: {skipped.reason}"
-    elif skipped.kind == "dst":
-        # A wall time dropped in a gap lies on the instant of the fire after the gap.
-        key += f" dst {skipped.local.replace(tzinfo=None).isoformat()}"
-        reason, detail = f"{DST_SKIP} ({skipped.reason})", skipped.reason
-    else:
-        reason, detail = skipped.reason, f"in a blackout window: {skipped.reason}"
+    at, key, reason, detail = skip_entry(skipped, occurrence_key(task.id or 0, at))
     return _Skip(task, key, at, reason, detail)
 
 

@@ -26,6 +26,7 @@ from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.states import RunStatus
 from app.hub.hub import AgentHub
 from app.metrics import Metrics
+from app.models.definition_schemas import SyncResult
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
 from app.scheduler.backfills import backfill_pass
@@ -43,9 +44,13 @@ from app.scheduler.maintenance import maintenance_pass
 from app.scheduler.planner import pending_triggers, plan_tasks
 from app.scheduler.pulse import Pulse
 from app.scheduler.retention import prune_expired
+from app.services.sync_pull import sync_due
 from app.settings import Settings
 
 log = logging.getLogger("almanac.scheduler")
+
+# How often the leader looks for git sync sources due for a poll (each has its own interval).
+SYNC_TICK_SECONDS = 10
 
 
 class SchedulerService:
@@ -129,6 +134,15 @@ class SchedulerService:
                 replace_existing=True,
                 next_run_time=self.clock.now(),
             )
+        self._timer.add_job(
+            self._sync_tick,
+            "interval",
+            seconds=SYNC_TICK_SECONDS,
+            id="definitions-sync",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
         self._fire_task = asyncio.create_task(self._fire_loop())
         self._timer.resume()
         self._fire.set()  # occurrences that fell due while nobody led
@@ -361,6 +375,17 @@ class SchedulerService:
             await anyio.to_thread.run_sync(
                 lambda: prune_expired(self.engine, self.settings, now, fence)
             )
+
+    async def _sync_tick(self) -> None:
+        with contextlib.suppress(NotLeader):
+            await anyio.to_thread.run_sync(self.sync_once)
+
+    def sync_once(self, now: datetime | None = None) -> list[SyncResult]:
+        """One git sync poll at `now` (leader only): every source whose interval passed is
+        fetched, and a new commit planned and applied (app/services/sync_pull.py)."""
+        with session_scope(self.engine) as session:
+            self.leadership.fence(session)
+        return sync_due(self.engine, data_dir=self.settings.data_dir, now=now or self.clock.now())
 
     async def _maintenance_tick(self) -> None:
         try:

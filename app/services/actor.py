@@ -10,17 +10,23 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from app.db import versions
 from app.db.audit import record_audit
 from app.db.tables import AuditEvent, User
 from app.domain.roles import Role, role_at_least
 from app.errors import Forbidden
 from app.services.scope import InstanceScope
 
+# Where a change can come from: recorded on every definition version it makes.
+VIAS = ("ui", "api", "cli", "import", "apply", "sync", "system")
+
 
 @dataclass(frozen=True)
 class Actor:
     user: User
     source: str | None = None
+    # ui (web pages), api (REST), cli (the command line's client), import, apply, sync.
+    via: str = "api"
 
     @property
     def username(self) -> str:
@@ -43,6 +49,14 @@ class Actor:
         if not self.at_least(role):
             raise Forbidden(f"role {role.value} or higher required")
 
+    def bind(self, session: Session, at: datetime) -> None:
+        """The transaction's definition changes are this actor's, made at `at`."""
+        versions.bind(session, versions.Acting(self.username, self.via, self.source, at))
+
+    def through(self, via: str) -> Actor:
+        """The same caller, acting through another path (an import, an apply, a sync)."""
+        return Actor(self.user, self.source, via)
+
     def audit(
         self,
         session: Session,
@@ -56,7 +70,9 @@ class Actor:
         instance: str | None = None,
         detail: str = "",
     ) -> AuditEvent:
-        """Records who, when and from where, in the caller's transaction."""
+        """Records who, when and from where, in the caller's transaction; the definition
+        versions the transaction makes are in the same name (app/db/versions.py)."""
+        self.bind(session, at)
         return record_audit(
             session,
             actor=self.username,

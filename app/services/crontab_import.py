@@ -40,6 +40,7 @@ def import_crontab(
     """ImportRefused (422, a problem per line) when a line cannot be translated and
     `skip_untranslatable` is off, or when a task breaks a rule; nothing is stored then."""
     actor.require(Role.ADMIN)
+    actor = actor.through("import")  # its tasks' versions say where they came from
     with session_scope(engine) as session:
         taken = session.exec(select(Task.name).where(Task.instance == body.instance)).all()
         options = CrontabOptions(

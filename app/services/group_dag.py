@@ -31,6 +31,7 @@ from app.models.group_schemas import (
     GroupDependencyBody,
     GroupPublic,
 )
+from app.scheduler.planner import planned_skip
 from app.services.actor import Actor
 from app.services.groups import group_public, visible_group
 
@@ -180,6 +181,11 @@ def _group_run(session: Session, gid: int, group_run: int | None) -> GroupRun | 
         return row
     return session.exec(
         select(GroupRun)
-        .where(GroupRun.group_id == gid, GroupRun.status != GroupRunStatus.IDLE.value)
+        .where(
+            GroupRun.group_id == gid,
+            GroupRun.status != GroupRunStatus.IDLE.value,
+            # A skip planning recorded has no task runs to show.
+            col(GroupRun.reason).is_(None) | ~planned_skip(col(GroupRun.reason)),
+        )
         .order_by(col(GroupRun.id).desc())
     ).first()

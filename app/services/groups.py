@@ -66,6 +66,9 @@ def group_public(session: Session, group: TaskGroup) -> GroupPublic:
         pool_slots=group.pool_slots,
         priority=group.priority,
         locks=list(group.locks),
+        managed_by=group.managed_by,
+        managed_file=group.managed_file,
+        managed_commit=group.managed_commit,
         next_fire_time=idle,
         created_at=group.created_at,
         updated_at=group.updated_at,
@@ -83,6 +86,7 @@ def group_run_public(group_run: GroupRun) -> GroupRunPublic:
         params=dict(group_run.params or {}),
         created_by=group_run.created_by,
         finished_at=group_run.finished_at,
+        reason=group_run.reason,
     )
 
 
@@ -182,43 +186,56 @@ def update_group(
     new instance must be granted, and the change is audited in both instances."""
     actor.require(Role.USER)
     changed = {k: getattr(body, k) for k in body.model_fields_set}
-    moved: list[Task] = []
     with session_scope(engine) as session:
         group = visible_group(session, actor.scope, gid)
-        before = group_public(session, group)
-        left = group.instance
-        _user_guard(actor, group, changed)
-        target = changed.get("instance")
-        if isinstance(target, str) and target != left:
-            actor.scope.require(target)
-            moved = move_group(session, group, target)
-            if not actor.at_least(Role.OPERATOR):
-                for task in moved:  # a user's move waits for an operator, as any edit
-                    task.active = False
-        group_rows.update_group(session, group, changed, now=now)
-        if {"params", "tasks"} & set(changed):
-            check_group_placeholders(session, group)
-        plan_group(session, group, now=now)
-        if moved:
-            plan_tasks(session, moved, now=now)
-        moved_next = [(task.id or 0, task.next_fire_time) for task in moved]
-        public = group_public(session, group)
-        for instance in dict.fromkeys((left, group.instance)):
-            actor.audit(
-                session,
-                at=now,
-                action="group.update",
-                target_kind="group",
-                target_id=gid,
-                before=before,
-                after=public,
-                instance=instance,
-            )
-        record(
+        return change_group(session, actor=actor, now=now, group=group, changed=changed)
+
+
+def change_group(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime,
+    group: TaskGroup,
+    changed: dict[str, object],
+    action: str = "group.update",
+) -> GroupPublic:
+    """An edit's checks and effects in the caller's transaction (an update, a rollback)."""
+    gid = group.id or 0
+    moved: list[Task] = []
+    before = group_public(session, group)
+    left = group.instance
+    _user_guard(actor, group, changed)
+    target = changed.get("instance")
+    if isinstance(target, str) and target != left:
+        actor.scope.require(target)
+        moved = move_group(session, group, target)
+        if not actor.at_least(Role.OPERATOR):
+            for task in moved:  # a user's move waits for an operator, as any edit
+                task.active = False
+    group_rows.update_group(session, group, changed, now=now)
+    if {"params", "tasks"} & set(changed):
+        check_group_placeholders(session, group)
+    plan_group(session, group, now=now)
+    if moved:
+        plan_tasks(session, moved, now=now)
+    public = group_public(session, group)
+    for instance in dict.fromkeys((left, group.instance)):
+        actor.audit(
             session,
-            DefinitionChanged("group", gid),
-            *(DefinitionChanged("task", t) for t, _ in moved_next),
+            at=now,
+            action=action,
+            target_kind="group",
+            target_id=gid,
+            before=before,
+            after=public,
+            instance=instance,
         )
+    record(
+        session,
+        DefinitionChanged("group", gid),
+        *(DefinitionChanged("task", task.id or 0) for task in moved),
+    )
     return public
 
 

@@ -30,6 +30,7 @@ from app.alerts.senders import Outgoing, SendError, send
 from app.db.alert_tables import AlertRule
 from app.db.engine import session_scope
 from app.db.tables import Integration
+from app.domain.error_words import plain_problem
 from app.domain.roles import Role
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.secrets import decrypt_secret, encrypt_secret
@@ -55,7 +56,7 @@ def _config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in ("config", *err.get("loc", ())))
-        raise InvalidInput(field, str(err.get("msg", "invalid"))) from None
+        raise InvalidInput(field, plain_problem(err)) from None
     return model.model_dump(mode="json", by_alias=True)
 
 

@@ -22,6 +22,7 @@ from app.scheduler.dispatch import allocations, offline_slots, running_counts
 from app.scheduler.why import waiting_for
 from app.services.actor import Actor
 from app.services.env_view import reveals_env, run_spec_fields
+from app.services.run_search import RunQuery
 from app.services.runs_view import run_detail, run_public
 from app.services.scope import InstanceScope
 
@@ -52,12 +53,15 @@ def list_runs(
     page_size: int = 50,
     before: int | None = None,
     after: int | None = None,
+    more: RunQuery | None = None,
 ) -> RunPage:
-    """Newest first; `since` / `until` bound the trigger time and must carry an offset.
+    """Newest first; `since` / `until` bound the trigger time and must carry an offset;
+    `more` narrows further and may order otherwise (app/services/run_search.py).
 
     Pages by key when given a cursor: `before` (the runs older than that run id) or `after`
     (the `page_size` runs just newer than it); `page` is then only the page's number. Deep
-    pages cost the same as the first one, where an offset walks every run it skips."""
+    pages cost the same as the first one, where an offset walks every run it skips. Cursors
+    follow the newest-first order only: with another sort, pages go by number."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "must carry a UTC offset")
@@ -80,8 +84,19 @@ def list_runs(
         if named is None:
             return RunPage(items=[], page=page, page_size=page_size, has_more=False)
         stmt = stmt.where(col(Run.task_id).in_(named))
+    if more is not None:
+        stmt = more.narrow(stmt)
     stmt = actor.scope.filter(stmt, Run.instance)
-    return _page(session, stmt, page=page, page_size=page_size, before=before, after=after)
+    reordered = more is not None and more.reorders
+    return _page(
+        session,
+        stmt,
+        page=page,
+        page_size=page_size,
+        before=before,
+        after=after,
+        keyed=not reordered,
+    )
 
 
 def _page(
@@ -92,7 +107,12 @@ def _page(
     page_size: int,
     before: int | None,
     after: int | None,
+    keyed: bool,
 ) -> RunPage:
+    if not keyed:
+        for name, cursor in (("before", before), ("after", after)):
+            if cursor is not None:
+                raise InvalidInput(name, "pages by key follow newest first: use page with sort")
     if after is not None:  # walk up from the cursor, then show newest first
         stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
         newer = session.exec(stmt.limit(page_size)).all()

@@ -34,6 +34,7 @@ def run_public(run: Run) -> RunPublic:
         params=dict(run.params or {}),
         results=dict(run.results or {}),
         priority=run.priority,
+        task_version=run.task_version,
     )
 
 

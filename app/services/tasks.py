@@ -4,6 +4,7 @@ audited, the schedule re-planned, the scheduler hearing of it after the commit),
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -14,13 +15,13 @@ from app.db.moves import carry_task_extras
 from app.db.placeholder_checks import check_task_placeholders
 from app.db.run_admission import set_priority
 from app.db.runs import create_run, task_spec
-from app.db.tables import Task, TaskGroup
+from app.db.tables import Agent, Task, TaskGroup
 from app.db.unit_of_work import record
 from app.domain.events import DefinitionChanged, DispatchWanted
 from app.domain.roles import Role
 from app.domain.states import RunStatus, TriggerKind
 from app.errors import Forbidden, InvalidInput
-from app.models.param_schemas import RunRequest
+from app.models.param_schemas import RunRequest, TaskRunRequest
 from app.models.schemas import ForecastPublic, RunPublic, TaskCreate, TaskPublic, TaskUpdate
 from app.scheduler.planner import plan_task
 from app.security import submission_status
@@ -164,36 +165,49 @@ def update_task(
     with session_scope(engine) as session:
         changed = {k: getattr(body, k) for k in body.model_fields_set}
         task = visible_task(session, actor.scope, tid)
-        before = task_public(task)
-        left = task.instance
-        if "instance" in changed or "group" in changed:
-            _check_placement(
-                session,
-                actor.scope,
-                changed.get("instance") or task.instance,
-                changed["group"] if "group" in changed else task.group_id,
-            )
-        _user_guard(actor, task, changed)
-        task = task_rows.update_task(session, task, changed, now=now)
-        check_task_placeholders(session, task)
-        if set(changed) & _POLICED:
-            enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
-        if task.instance != left:
-            carry_task_extras(session, [tid], task.instance)
-        plan_task(session, task, now=now)
-        public = task_public(task)
-        for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
-            actor.audit(
-                session,
-                at=now,
-                action="task.update",
-                target_kind="task",
-                target_id=tid,
-                before=before,
-                after=public,
-                instance=instance,
-            )
-        record(session, DefinitionChanged("task", public.tid, "updated"))
+        return change_task(session, actor=actor, now=now, task=task, changed=changed)
+
+
+def change_task(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime,
+    task: Task,
+    changed: dict[str, object],
+    action: str = "task.update",
+) -> TaskPublic:
+    """An edit's checks and effects in the caller's transaction (an update, a rollback):
+    placement, the user guard, row checks, placeholders, run policies, the re-plan, the
+    audit in both instances of a move, and the timers told after the commit."""
+    tid = task.id or 0
+    before = task_public(task)
+    left = task.instance
+    if "instance" in changed or "group" in changed:
+        target = changed.get("instance") or task.instance
+        group = changed["group"] if "group" in changed else task.group_id
+        _check_placement(session, actor.scope, str(target), group)  # type: ignore[arg-type]
+    _user_guard(actor, task, changed)
+    task = task_rows.update_task(session, task, changed, now=now)
+    check_task_placeholders(session, task)
+    if set(changed) & _POLICED:
+        enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
+    if task.instance != left:
+        carry_task_extras(session, [tid], task.instance)
+    plan_task(session, task, now=now)
+    public = task_public(task)
+    for instance in dict.fromkeys((left, task.instance)):  # a move: both instances see it
+        actor.audit(
+            session,
+            at=now,
+            action=action,
+            target_kind="task",
+            target_id=tid,
+            before=before,
+            after=public,
+            instance=instance,
+        )
+    record(session, DefinitionChanged("task", public.tid, "updated"))
     return public
 
 
@@ -232,7 +246,8 @@ def force_run(
     status = submission_status(actor.role)
     with session_scope(engine) as session:
         task = visible_task(session, actor.scope, tid)
-        enforce(session, actor.role, task_spec(task), task.instance, [task.target or ""])
+        spec = _spec_on_agent(session, task, request)
+        enforce(session, actor.role, spec, task.instance, [spec["target"] or ""])
         business_date, params = task_inputs(session, task, request, now)
         verb = "forced" if status is RunStatus.ACTIVE else "submitted for approval"
         run = create_run(
@@ -240,10 +255,10 @@ def force_run(
             at=now,
             status=status,
             trigger_kind=TriggerKind.MANUAL,
-            spec=task_spec(task),
+            spec=spec,
             task=task,
             created_by=actor.username,
-            detail=f"{verb} by {actor.username}",
+            detail=f"{verb} by {actor.username}" + _on_agent(task, spec),
             business_date=business_date,
             params=params,
         )
@@ -264,3 +279,18 @@ def force_run(
         if status is RunStatus.ACTIVE:
             record(session, DispatchWanted())
     return public
+
+
+def _spec_on_agent(session: Session, task: Task, request: RunRequest | None) -> dict[str, Any]:
+    """The task's spec, on the agent a TaskRunRequest chose (one known by name) if any."""
+    spec = task_spec(task)
+    agent = request.agent if isinstance(request, TaskRunRequest) else None
+    if agent is None:
+        return spec
+    if session.exec(select(Agent.name).where(Agent.name == agent)).first() is None:
+        raise InvalidInput("agent", f"unknown agent {agent!r}")
+    return {**spec, "target": agent}
+
+
+def _on_agent(task: Task, spec: dict[str, Any]) -> str:
+    return f" on {spec['target']}" if spec["target"] and spec["target"] != task.target else ""

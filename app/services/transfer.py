@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.db.engine import session_scope
 from app.db.unit_of_work import record
+from app.definitions.yaml_text import yaml_dumps
 from app.domain.roles import Role
 from app.errors import Forbidden
 from app.io.apply import apply_plan
@@ -22,11 +23,11 @@ from app.services.env_view import reveals_env
 from app.services.policy_gate import enforce_tasks
 
 
-def export_document(session: Session, *, actor: Actor) -> str:
+def export_document(session: Session, *, actor: Actor, as_yaml: bool = False) -> str:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
-    stable order: the same definitions always give the same bytes."""
+    stable order: the same definitions always give the same bytes (JSON, or YAML)."""
     snap = database_snapshot(session, actor.scope.names(), reveal_env=reveals_env(actor.role))
-    return dumps(snap.document())
+    return yaml_dumps(snap.document()) if as_yaml else dumps(snap.document())
 
 
 def import_document(
@@ -41,7 +42,7 @@ def import_document(
     """ImportRefused (with every problem) for a document that cannot be applied: nothing
     changes then. Applied schedules reach the scheduler's timers after the commit (events)."""
     actor.require(Role.OPERATOR)
-    return _import(engine, actor, now, raw, mode, dry_run)
+    return _import(engine, actor.through("import"), now, raw, mode, dry_run)
 
 
 def _import(

@@ -34,6 +34,7 @@ def user_public(user: User) -> UserPublic:
         instances=list(user.instances),
         disabled=user.disabled,
         timezone=user.timezone,
+        timezone_chosen=user.timezone_chosen,
         must_change_password=user.must_change_password,
         locked_until=user.locked_until,
         created_at=user.created_at,
@@ -129,7 +130,7 @@ def update(
         if body.instances is not None:
             target.instances = sorted(set(body.instances))
         if body.timezone is not None:
-            target.timezone = body.timezone
+            target.timezone, target.timezone_chosen = body.timezone, True
         if body.disabled is not None:
             target.disabled = body.disabled
         if body.unlock:
@@ -230,15 +231,21 @@ def change_own_password(
         )
 
 
-def set_own_timezone(engine: Engine, *, actor: Actor, now: datetime, timezone: str) -> UserPublic:
-    """The zone the caller's pages show times in; any role may choose its own."""
-    _check_timezone(timezone)
+def set_own_timezone(
+    engine: Engine, *, actor: Actor, now: datetime, timezone: str | None
+) -> UserPublic:
+    """The zone the caller's pages show times in; any role may choose its own. None: no
+    choice, the pages follow the browser's zone (the stored zone stays for API readers)."""
+    if timezone is not None:
+        _check_timezone(timezone)
     with session_scope(engine) as session:
         user = session.get(User, actor.user.id)
         if user is None:
             raise NotFound("user", actor.username)
         before = user_snapshot(user)
-        user.timezone = timezone
+        if timezone is not None:
+            user.timezone = timezone
+        user.timezone_chosen = timezone is not None
         actor.audit(
             session,
             at=now,

@@ -24,6 +24,7 @@ from app.db.users import issue_token
 from app.domain.roles import Role, role_at_least
 from app.security import SESSION_COOKIE
 from app.services.web_sessions import revoke_session, session_user
+from app.web.viewer_zone import BROWSER_ZONE_COOKIE, browser_zone, viewer_zone
 
 if TYPE_CHECKING:  # the user row's type only: the services read it
     from app.db.tables import User
@@ -51,6 +52,14 @@ class CsrfRejected(Exception):
 class WebSession:
     user: User
     csrf: str
+    browser_zone: str | None = None  # from the almanac_tz cookie, checked
+
+    @property
+    def zone(self) -> str:
+        """The zone this viewer's pages show times in (app/web/viewer_zone.py)."""
+        return viewer_zone(
+            chosen=self.user.timezone_chosen, own=self.user.timezone, browser=self.browser_zone
+        )
 
     @property
     def can_write(self) -> bool:  # create and edit tasks
@@ -79,7 +88,11 @@ def any_session(request: Request, context: ContextDep) -> WebSession:
     user = _session_user(context, token)
     if user is None:
         raise LoginRequired()
-    return WebSession(user=user, csrf=csrf_for(token, context.csrf_key))
+    return WebSession(
+        user=user,
+        csrf=csrf_for(token, context.csrf_key),
+        browser_zone=browser_zone(request.cookies.get(BROWSER_ZONE_COOKIE)),
+    )
 
 
 def web_session(session: Annotated[WebSession, Depends(any_session)]) -> WebSession:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from app.api.errors import field_name, status_for
 from app.context import AppContext
 from app.db.engine import session_scope
+from app.domain.error_words import plain_problem
 from app.errors import AlmanacError
 from app.io.problems import ImportRefused
 from app.services.actor import Actor
@@ -38,19 +39,24 @@ class ApiError(Exception):
     def of(cls, exc: AlmanacError | ValidationError) -> ApiError:
         if isinstance(exc, ValidationError):
             errors = [
-                {"field": field_name(err.get("loc", ())), "problem": str(err.get("msg", ""))}
+                {"field": field_name(err.get("loc", ())), "problem": plain_problem(err)}
                 for err in exc.errors()
             ]
             return cls(422, "; ".join(f"{e['field']}: {e['problem']}" for e in errors), errors)
         if isinstance(exc, ImportRefused):
-            return cls(exc.status, str(exc), [p.model_dump() for p in exc.problems])
+            return cls(
+                exc.status, str(exc), [p.model_dump(exclude_none=True) for p in exc.problems]
+            )
         return cls(status_for(exc), str(exc), [])
 
     def field_errors(self) -> dict[str, str]:
-        """{"schedule.cron": "...", "name": "..."}; messages without a field go under ""."""
+        """{"schedule.cron": "...", "name": "..."}; messages without a field go under "";
+        several problems of one field are joined."""
         found: dict[str, str] = {}
         for error in self.errors:
-            found.setdefault(error.get("field", ""), error.get("problem", ""))
+            field, problem = error.get("field", ""), error.get("problem", "")
+            if problem and problem not in found.get(field, ""):
+                found[field] = f"{found[field]}; {problem}" if field in found else problem
         if not found:
             field, sep, problem = self.detail.partition(": ")
             if sep and " " not in field:
@@ -88,7 +94,7 @@ class Calls:
     @property
     def actor(self) -> Actor:
         source = self.request.client.host if self.request.client else None
-        return Actor(self.session.user, source)
+        return Actor(self.session.user, source, via="ui")
 
     async def read(self, read: Callable[..., T], **arguments: Any) -> T:
         """`read(session, actor=viewer, **arguments)` in its own session, in a worker thread."""

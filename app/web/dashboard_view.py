@@ -65,7 +65,7 @@ async def load_dashboard(calls: Calls, now: datetime) -> Dashboard:
     figures = await calls.read(dashboard.figures, now=now)
     failures = await calls.read(runs.list_runs, status=[RunStatus.FAILED], page_size=6)
     fleet = dump(await calls.read(agents.list_agents, hub=context.hub))
-    zone = _zone(calls.session.user.timezone)
+    zone = _zone(calls.session.zone)
     return Dashboard(
         counts=figures.counts,
         # An hour counted in UTC starts at this local time (":30" in half-hour zones).

@@ -92,16 +92,20 @@ def _split(text: str) -> list[str]:
 
 
 def pairs(text: str, field: str) -> dict[str, str]:
-    """KEY=VALUE, one per line."""
-    pairs: dict[str, str] = {}
+    """KEY=VALUE, one per line; FormErrors names every line that is not."""
+    found: dict[str, str] = {}
+    bad: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise FormErrors({field: f"line {number}: expected KEY=VALUE"})
-        pairs[key.strip()] = value.strip()
-    return pairs
+            bad.append(f"line {number}: expected KEY=VALUE")
+            continue
+        found[key.strip()] = value.strip()
+    if bad:
+        raise FormErrors({field: "; ".join(bad)})
+    return found
 
 
 def _number(values: Values, field: str, kind: type[int] | type[float]) -> int | float | None:
@@ -160,9 +164,11 @@ def timing_lists_from_form(values: Values) -> dict[str, list[dict[str, Any]]]:
     """The extra schedules and blackouts, one per line: JSON objects, or (extra schedules) a
     bare cron expression in the main schedule's timezone. FormErrors names the textarea."""
     found: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
     timezone = values.get("sched_timezone", "").strip() or "UTC"
     for api, form in _TIMING_LISTS.items():
         items: list[dict[str, Any]] = []
+        bad: list[str] = []
         for number, line in enumerate(values.get(form, "").splitlines(), start=1):
             text = line.strip()
             if not text:
@@ -173,11 +179,16 @@ def timing_lists_from_form(values: Values) -> dict[str, list[dict[str, Any]]]:
             try:
                 item = json.loads(text)
             except ValueError:
-                raise FormErrors({form: f"line {number} is not a JSON object"}) from None
+                item = None
             if not isinstance(item, dict):
-                raise FormErrors({form: f"line {number} is not a JSON object"})
+                bad.append(f"line {number}: not a JSON object")
+                continue
             items.append(item)
+        if bad:
+            errors[form] = "; ".join(bad)
         found[api] = items
+    if errors:
+        raise FormErrors(errors)
     return found
 
 
@@ -220,6 +231,15 @@ def schedule_to_form(schedule: Mapping[str, Any] | None) -> dict[str, str]:
 
 def task_from_form(values: Values) -> dict[str, Any]:
     """The API payload of a task form; FormErrors names every field it cannot read."""
+    payload, errors = read_task_form(values)
+    if errors:
+        raise FormErrors(errors)
+    return payload
+
+
+def read_task_form(values: Values) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the form says, without the fields it cannot read, and the problems of those
+    (so the API's validation of the rest can report its problems in the same answer)."""
     errors: dict[str, str] = {}
     payload: dict[str, Any] = {
         "name": values.get("name", "").strip(),
@@ -242,8 +262,23 @@ def task_from_form(values: Values) -> dict[str, Any]:
         ("labels", lambda: pairs(values.get("labels", ""), "labels")),
         ("schedule", lambda: schedule_from_form(values)),
         ("params", lambda: declarations_from_text(values.get("params", ""))),
-        *[(api, lambda api=api: timing_lists_from_form(values)[api]) for api in _TIMING_LISTS],
     ]
+    payload.update(_read_all(readers, errors))
+    payload.update(_timing_lists(values, errors))
+    return payload, errors
+
+
+def _timing_lists(values: Values, errors: dict[str, str]) -> dict[str, Any]:
+    """The extra schedules and blackouts the form can read (problems into `errors`)."""
+    try:
+        return dict(timing_lists_from_form(values))
+    except FormErrors as exc:
+        errors.update(exc.errors)
+        return {}
+
+
+def _read_all(readers: list[tuple[str, Any]], errors: dict[str, str]) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
     for field, read in readers:
         try:
             value = read()
@@ -255,8 +290,6 @@ def task_from_form(values: Values) -> dict[str, Any]:
             continue
         if value is not None or field in _TASK_OPTIONAL_NUMBERS or field in _OWN_NONE:
             payload[field] = value
-    if errors:
-        raise FormErrors(errors)
     return payload
 
 
@@ -322,6 +355,15 @@ def new_task_values() -> dict[str, str]:
 
 
 def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
+    payload, errors = read_group_form(values, task_ids)
+    if errors:
+        raise FormErrors(errors)
+    return payload
+
+
+def read_group_form(values: Values, task_ids: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Like read_task_form, for the group form."""
+    errors: dict[str, str] = {}
     payload: dict[str, Any] = {
         "name": values.get("name", "").strip(),
         "description": values.get("description", ""),
@@ -329,10 +371,13 @@ def group_from_form(values: Values, task_ids: list[str]) -> dict[str, Any]:
         "instance": values.get("instance", "").strip() or "default",
         "tasks": [int(t) for t in task_ids if t.isdigit()],
     }
-    payload["schedule"] = schedule_from_form(values)
-    payload["params"] = declarations_from_text(values.get("params", ""))
-    payload.update(timing_lists_from_form(values))
-    return payload
+    readers: list[tuple[str, Any]] = [
+        ("schedule", lambda: schedule_from_form(values)),
+        ("params", lambda: declarations_from_text(values.get("params", ""))),
+    ]
+    payload.update(_read_all(readers, errors))
+    payload.update(_timing_lists(values, errors))
+    return payload, errors
 
 
 def group_to_form(group: Mapping[str, Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from app.domain.params import as_text, coerce_value
 from app.errors import InvalidInput
 
 DATE_FIELD = "business_date"
+AGENT_FIELD = "agent"  # adhoc on a task: run on this agent instead of its target
 PREFIX = "param."  # form field of a parameter: "param.NAME"
 
 

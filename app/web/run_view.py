@@ -11,7 +11,7 @@ from typing import Any, Literal
 from app.context import AppContext
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.models.schemas import LogPagePublic, RunDetail, RunPublic
-from app.services import outputs, run_reads, runs
+from app.services import outputs, run_reads, runs, versions
 from app.web.calls import ApiError, Calls
 from app.web.deps import PageError
 from app.web.features import api_has
@@ -40,6 +40,7 @@ class RunView:
     version: int = 0  # events seen: the live stream resends the status when it moved on
     attempt: int = 1  # the attempt shown (a retry is a new attempt with its own timeline)
     attempts: list[tuple[int, str]] = field(default_factory=list)  # (attempt, its last status)
+    task_version_now: int | None = None  # the task's latest definition version
 
     @property
     def terminal(self) -> bool:
@@ -79,6 +80,7 @@ async def load_run(
     group = names.get(run.task) if run.task is not None else None
     done = chosen < run.attempt or is_terminal(RunStatus(run.status))
     outputs = await _outputs(api, run, chosen) if done else None
+    head = await api.read(versions.task_head, tid=run.task) if run.task is not None else None
     return RunView(
         run=run,
         steps=steps,
@@ -88,6 +90,7 @@ async def load_run(
         version=len(run.events),
         attempt=chosen,
         attempts=sorted(last.items()),
+        task_version_now=head,
     )
 
 

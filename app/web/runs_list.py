@@ -16,6 +16,7 @@ from app.models.schemas import RunPublic
 from app.services import run_reads, runs
 from app.services.actor import Actor
 from app.web.calls import Calls
+from app.web.run_filters import MoreFilters, viewer_zone
 
 PAGE_SIZE = 50
 Range = Literal["", "6h", "12h", "24h", "3d", "7d"]
@@ -51,17 +52,22 @@ class RunFilters:
     # `page` then only numbers the page.
     before: int = 0
     after: int = 0
+    more: MoreFilters = MoreFilters()
 
     @property
     def first_page(self) -> bool:
         return self.page == 1 and not self.before and not self.after
 
     def older(self, ids: Sequence[int]) -> str:
-        """The query of the next page down (older runs), by key."""
+        """The query of the next page down (older runs), by key (by number when sorted)."""
+        if self.more.run_query().reorders:
+            return self.query(page=self.page + 1, before=0, after=0)
         return self.query(page=self.page + 1, before=ids[-1] if ids else 0, after=0)
 
     def newer(self, ids: Sequence[int]) -> str:
         """The query of the page above (newer runs), by key; page 2 goes back to the top."""
+        if self.more.run_query().reorders:
+            return self.query(page=max(self.page - 1, 1), before=0, after=0)
         if self.page <= 2 or not ids:
             return self.query(page=1, before=0, after=0)
         return self.query(page=self.page - 1, before=0, after=ids[0])
@@ -80,11 +86,14 @@ class RunFilters:
             "before": self.before,
             "after": self.after,
         }
+        values.update(self.more.values())
         values.update(override)
         return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
     def admits(self, run: RunPublic, now: datetime) -> bool:
         """Would a run created after the page was drawn appear on it?"""
+        if not self.more.admits(run):
+            return False
         if self.status and run.status != self.status:
             return False
         if self.q and self.q.lower() not in str(run.task_name or "").lower():
@@ -109,16 +118,27 @@ class RunsPage:
 
 async def load_page(calls: Calls, context: AppContext, filters: RunFilters) -> RunsPage:
     """One page of the runs service's list (its filters, instance scope and order)."""
+    if filters.more.error:  # the page shows the error, and no rows
+        return RunsPage(rows=[], filters=filters, has_more=False)
     since = filters.since(context.clock.now())
+    start, until = filters.more.bounds(viewer_zone(calls.session.user.timezone))
+    if start is not None:
+        since = max(since, start) if since else start
+    more = filters.more.run_query()
+    keyed_off = more.reorders
     page = await calls.read(
         runs.list_runs,
         status=[RunStatus(filters.status)] if filters.status else None,
         q=filters.q or None,
+        group=filters.more.group,
         since=since,
+        until=until,
         page=filters.page,
         page_size=PAGE_SIZE,
-        before=filters.before or None,
-        after=filters.after or None,
+        # a sorted page goes by number: its cursors (from a newest-first link) no longer apply
+        before=None if keyed_off else filters.before or None,
+        after=None if keyed_off else filters.after or None,
+        more=more,
     )
     rows = await calls.run(lambda: rows_of(context, calls.actor, page.items))
     return RunsPage(

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from app.domain._walltime import zone_names
 from app.services import catalog, groups, tasks
+from app.services.last_runs import LastRun, last_runs
 from app.web.calls import Calls, dump
 from app.web.features import api_has
 
@@ -50,6 +51,7 @@ class ListView:
     # Groups frozen (inactive): their tasks are not scheduled, whatever their own flag says.
     frozen_groups: frozenset[int] = frozenset()
     selected: int | None = None
+    last_runs: dict[int, LastRun] = field(default_factory=dict)
 
     def task_state(self, task: dict[str, Any]) -> str:
         """ "active", "inactive", or "frozen" (its group is)."""
@@ -100,9 +102,17 @@ async def load_list(calls: Calls, filters: ListFilters, selected: int | None = N
             names[gid] = name
             if not active:
                 frozen.add(gid)
+    last: dict[int, LastRun] = {}
+    if filters.tab == "tasks" and rows:
+        last = await calls.read(
+            last_runs,
+            task_ids=[r["tid"] for r in rows[:LIST_PAGE]],
+            now=calls.context.clock.now(),
+        )
     return ListView(
         filters=filters,
         rows=rows[:LIST_PAGE],
+        last_runs=last,
         has_more=len(rows) > LIST_PAGE,
         group_names=names,
         frozen_groups=frozenset(frozen),

@@ -54,31 +54,61 @@ def when_text(context: Context, moment: datetime | str | None, style: str = "ful
     return f"{local.strftime(_STYLES.get(style, _STYLES['full']))} {local.strftime('%Z')}"
 
 
+def _utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 @pass_context
-def when(context: Context, moment: datetime | str | None, style: str = "full") -> Markup | str:
-    """`when_text` in a <time> element whose hover shows the UTC instant."""
+def when(
+    context: Context, moment: datetime | str | None, style: str = "full", rel: bool = False
+) -> Markup | str:
+    """`when_text` in a <time> element whose hover shows the UTC instant; with `rel`, followed
+    by how far it is from now ("in 3 h", "5 min ago")."""
     instant = _instant(moment)
     if instant is None:
         return "—"
-    utc = instant.astimezone(UTC)
-    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat().replace("+00:00", "Z"),
-        utc.strftime("%Y-%m-%d %H:%M:%S"),
-        when_text(context, instant, style),
+    shown = Markup('<time datetime="{}" title="{}">{}</time>').format(
+        _iso(instant), _utc_text(instant), when_text(context, instant, style)
     )
+    span = relative_text(context.get("now"), instant) if rel else ""
+    return shown + Markup(' <small class="rel">{}</small>').format(span) if span else shown
 
 
 @pass_context
-def ago(context: Context, moment: datetime | str | None) -> str:
-    now, instant = context.get("now"), _instant(moment)
-    if instant is None or not isinstance(now, datetime):
+def ago(context: Context, moment: datetime | str | None) -> Markup | str:
+    """How far from now ("5 min ago", "in 3 h"), in a <time> element whose hover shows the
+    instant in the viewer's zone and in UTC."""
+    instant = _instant(moment)
+    span = relative_text(context.get("now"), instant)
+    if instant is None or not span:
         return "—"
+    return Markup('<time datetime="{}" title="{} · {}">{}</time>').format(
+        _iso(instant), when_text(context, instant), _utc_text(instant), span
+    )
+
+
+def relative_text(now: object, instant: datetime | None) -> str:
+    """ "just now", "40 s ago", "5 min ago", "in 3 h 10 min", "in 20 h", "2 d ago"."""
+    if instant is None or not isinstance(now, datetime):
+        return ""
     seconds = (now - instant).total_seconds()
-    if abs(seconds) < 1:
+    gap = abs(seconds)
+    if gap < 1:
         return "just now"
-    suffix = "ago" if seconds >= 0 else "from now"
-    span = f"{abs(seconds):.0f}s" if abs(seconds) < 60 else duration(abs(seconds))
-    return f"{span} {suffix}"
+    if gap < 60:
+        span = f"{gap:.0f} s"
+    elif gap < 3600:
+        span = f"{gap // 60:.0f} min"
+    elif gap < 48 * 3600:
+        hours, minutes = divmod(int(gap // 60), 60)
+        span = f"{hours} h {minutes} min" if hours < 10 and minutes else f"{hours} h"
+    else:
+        span = f"{gap // 86400:.0f} d"
+    return f"{span} ago" if seconds > 0 else f"in {span}"
 
 
 def duration(seconds: float | None) -> str:
@@ -149,7 +179,7 @@ def render(
 
 def _user_zone(session: WebSession | None) -> tzinfo:
     try:
-        return ZoneInfo(session.user.timezone) if session else ZoneInfo("UTC")
+        return ZoneInfo(session.zone) if session else ZoneInfo("UTC")
     except (ValueError, KeyError):
         return ZoneInfo("UTC")
 

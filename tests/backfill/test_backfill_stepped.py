@@ -100,11 +100,14 @@ async def test_pause_stops_new_dates_resume_goes_on_cancel_ends_the_rest(world: 
     made = world.backfill(task_id=tid, start="2026-04-01", end="2026-04-30", max_concurrent=2)
     assert made.id is not None
     await world.step(agent)
-    assert len(world.runs(backfill_id=made.id)) == 2
+    # Two ended, and their ends started the next two at once (queued for dispatch).
+    assert len(world.runs(backfill_id=made.id)) == 4
+    assert len(world.runs(backfill_id=made.id, status="ACTIVE")) == 2
     assert control(world, made.id, "pause") == "paused"
     for _ in range(3):
         await world.step(agent)
-    assert len(world.runs(backfill_id=made.id)) == 2  # paused: nothing new starts
+    assert len(world.runs(backfill_id=made.id)) == 4  # paused: nothing new starts
+    assert len(world.runs(backfill_id=made.id, status="SUCCESS")) == 4
     assert control(world, made.id, "resume") == "running"
     world.scheduler.backfill_once(world.clock.now())  # two more, queued (not dispatched)
     queued = world.runs(backfill_id=made.id, status="ACTIVE")
@@ -115,9 +118,9 @@ async def test_pause_stops_new_dates_resume_goes_on_cancel_ends_the_rest(world: 
         assert ended.status == "TERMINATED"
     for _ in range(3):
         await world.step(agent)
-    assert len(world.runs(backfill_id=made.id)) == 4  # no date starts after a cancel
+    assert len(world.runs(backfill_id=made.id)) == 6  # no date starts after a cancel
     progress = world.read(made.id)
-    assert progress.progress == {"done": 4, "cancelled": 16}
+    assert progress.progress == {"done": 6, "cancelled": 14}
 
 
 async def test_modes_missing_failed_all_look_at_what_already_ran(world: World) -> None:

@@ -168,7 +168,7 @@ CASES: list[tuple[str, str, int, list[dict[str, str]]]] = [
             {"tasks": lambda d: [*d["tasks"], {"name": "d", "command": "true", "colour": "red"}]}
         ),
         422,
-        [{"item": "tasks[3] 'd'", "field": "colour", "problem": "Extra inputs are not permitted"}],
+        [{"item": "tasks[3] 'd'", "field": "colour", "problem": "is not a known field"}],
     ),
     (
         "unknown format version",

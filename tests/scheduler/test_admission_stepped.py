@@ -282,3 +282,30 @@ async def test_a_free_pools_run_behind_a_batch_waiting_for_a_full_pool_starts(
     await world.scheduler.dispatch_once(world.tick())
     await agent.settle()
     assert world.on_agents() == [older[0], newest]
+
+
+async def test_behind_a_full_pool_a_run_without_a_pool_and_the_same_name_elsewhere_start(
+    world: World,
+) -> None:
+    """The lookahead filters closed pools in the database by instance and name: team-b's
+    `busy` is open though the default instance's is full, and a run without a pool is never
+    held back by one."""
+    from app.scheduler import dispatch
+
+    world.add(Pool(name="busy", slots=1), Pool(name="busy", slots=1, instance="team-b"))
+    busy = world.task("busy", pool="busy")
+    elsewhere = world.task("busy-b", pool="busy", instance="team-b")
+    plain = world.task("plain")
+    agent = await world.agent()
+    holder = world.force(busy)
+    await world.scheduler.dispatch_once(world.tick())  # the default `busy` is now full
+    older = [world.force(busy) for _ in range(dispatch.DISPATCH_BATCH + 5)]
+    world.tick()
+    behind = [world.force(elsewhere), world.force(elsewhere), world.force(plain)]
+    # The first page places nothing (all wait for the full pool): the look behind it does.
+    await world.scheduler.dispatch_once(world.tick())
+    await agent.settle()
+    assert world.on_agents() == [holder, behind[0], behind[2]]
+    assert world.run(behind[1]).status == "ACTIVE"  # team-b's one slot is taken
+    assert world.run(older[0]).reason is not None
+    assert world.run(older[0]).reason.startswith("waiting for pool busy")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,20 @@ from security.walk_world import FREEZE_DAY, OTHER, OWN, PASSWORD, ROLES, World
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from app.db.alert_tables import AlertRule
 from app.db.backfill_tables import Backfill
 from app.db.engine import make_engine
+from app.db.pool_tables import Pool
 from app.db.tables import (
     AgentToken,
     ApiToken,
     Calendar,
     DependencyEdge,
+    Freeze,
     GroupRun,
+    Integration,
     Run,
+    Task,
     TaskGroup,
     User,
 )
@@ -84,6 +90,7 @@ class Call:
 API = "/api/v1"
 R = Rule
 V, U, OP, A = "viewer", "user", "operator", "admin"
+_TOASTED_PAGE: dict[str, Any] = {"page": True, "denied": TOASTED}
 PATH, BODY, LIST, GLOBAL = "path", "body", "list", "global"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -100,6 +107,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/tasks/{{tid}}"): R(U, PATH),
     ("POST", f"{API}/tasks/{{tid}}/run"): R(U, PATH),
     ("GET", f"{API}/tasks/{{tid}}/forecast"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("GET", f"{API}/tasks/{{tid}}/freezes"): R(V, PATH),
     ("POST", f"{API}/tasks/{{tid}}/freezes"): R(OP, PATH),
     ("DELETE", f"{API}/tasks/{{tid}}/freezes/{{day}}"): R(OP, PATH),
@@ -142,6 +155,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("DELETE", f"{API}/calendars/{{name}}"): R(A, GLOBAL),
     ("GET", f"{API}/calendars/{{name}}/closed"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions"): R(V),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): R(V),
     ("GET", f"{API}/calendars/{{name}}/preview"): R(V),
     ("GET", f"{API}/groups"): R(V, LIST),
     ("POST", f"{API}/groups"): R(U, BODY),
@@ -186,7 +201,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/schema/export.json"): R(V),
     ("POST", f"{API}/import"): R(OP, BODY),
     ("POST", f"{API}/import/crontab"): R(A, BODY),
+    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
+    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
+    ("GET", f"{API}/sync"): R(A, GLOBAL),
+    ("POST", f"{API}/sync"): R(A, GLOBAL),
+    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    # the webhook: the source's secret, not a user, authenticates it (tests/definitions)
+    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
     ("GET", "/metrics"): R(V),
+    ("POST", f"{API}/definitions/plan"): R(OP, BODY),
+    ("POST", f"{API}/definitions/apply"): R(OP, BODY),
+    ("GET", f"{API}/sync"): R(A, GLOBAL),
+    ("POST", f"{API}/sync"): R(A, GLOBAL),
+    ("GET", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("PATCH", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    ("DELETE", f"{API}/sync/{{name}}"): R(A, GLOBAL),
+    # the webhook: no session or token, the source's own secret (a wrong one is a 401)
+    ("POST", f"{API}/sync/{{name}}"): R(PUBLIC),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): R(OP, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions"): R(V, PATH),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): R(V, PATH),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): R(OP, PATH),
     ("POST", f"{API}/adhoc"): R(U, BODY),
     ("GET", f"{API}/adhoc/{{batch_id}}"): R(V, PATH),
     ("POST", f"{API}/adhoc/{{batch_id}}/kill"): R(OP, PATH),
@@ -225,7 +264,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/task-runs"): R(V, LIST, page=True),
     ("GET", "/task-runs/events"): R(V, page=True),
     ("GET", "/task-runs/{run_id:int}"): R(V, PATH, page=True),
-    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/task-runs/{run_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/task-runs/{run_id:int}/log"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/search"): R(V, PATH, page=True),
     ("GET", "/task-runs/{run_id:int}/log/download"): R(V, PATH, page=True),
@@ -235,6 +274,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/tasks/new"): R(V, page=True),
     ("GET", "/tasks/schedule-preview"): R(V, page=True),
     ("GET", "/tasks/{tid:int}"): R(V, PATH, page=True),
+    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
     ("POST", "/tasks"): R(U, BODY, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/tasks/{tid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
@@ -244,19 +291,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/groups/{gid:int}/run-check"): R(V, PATH, page=True),
     ("GET", "/tasks/import-export"): R(V, page=True),
     ("GET", "/tasks/export"): R(V, LIST, page=True),
-    ("POST", "/tasks/import"): R(OP, BODY, page=True, denied=TOASTED),
-    ("POST", "/tasks/import-crontab"): R(A, BODY, page=True, denied=TOASTED),
+    ("POST", "/tasks/import"): R(OP, BODY, **_TOASTED_PAGE),
+    ("POST", "/tasks/import-crontab"): R(A, BODY, **_TOASTED_PAGE),
     ("GET", "/dashboard/events"): R(V, page=True),
     ("GET", "/agents"): R(V, page=True),
     ("GET", "/health"): R(V, page=True),
     ("GET", "/agents/events"): R(V, page=True),
     ("POST", "/agents/{name}/{action}"): R(OP, page=True, denied=TOASTED),
     ("GET", "/variable-sets"): R(V, page=True),
-    ("POST", "/variable-sets"): R(A, BODY, page=True, denied=TOASTED),
-    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/variable-sets"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/variable-sets/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/variable-sets/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
     ("GET", "/calendars"): R(V, page=True),
     ("GET", "/pools"): R(V, page=True),
+    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/pools/{instance}/{name}"): R(V, PATH, page=True),
     ("GET", "/calendars/new"): R(V, page=True),
     ("GET", "/calendars/{name}"): R(V, page=True),
@@ -269,12 +317,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/groups/{gid:int}/edit"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/events"): R(V, PATH, page=True),
     ("GET", "/groups/{gid:int}/graph.json"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/grid"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/runs"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/heatmap"): R(V, PATH, page=True),
+    ("GET", "/tasks/{tid:int}/heatmap"): R(V, PATH, page=True),
+    ("GET", "/group-runs/{group_run_id:int}/gantt"): R(V, PATH, page=True),
     ("POST", "/groups"): R(U, BODY, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/delete"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{gid:int}/edges/delete"): R(U, PATH, page=True, denied=TOASTED),
-    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/groups/{gid:int}/run"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/tasks/{key:int}/backfill"): R(V, PATH, page=True),
     ("GET", "/groups/{key:int}/backfill"): R(V, PATH, page=True),
     ("POST", "/tasks/{key:int}/backfill/preview"): R(V, PATH, page=True),
@@ -282,26 +335,56 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/tasks/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("POST", "/groups/{key:int}/backfill"): R(U, PATH, page=True, denied=TOASTED),
     ("GET", "/backfills/{backfill_id:int}"): R(V, PATH, page=True),
-    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/backfills/{backfill_id:int}/{action}"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/adhoc"): R(V, page=True),
     ("GET", "/adhoc/{batch_id}"): R(V, PATH, page=True),
     ("GET", "/adhoc/{batch_id}/events"): R(V, PATH, page=True),
     ("POST", "/adhoc"): R(U, BODY, page=True, denied=TOASTED),
-    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, page=True, denied=TOASTED),
+    ("POST", "/adhoc/{batch_id}/kill"): R(OP, PATH, **_TOASTED_PAGE),
     ("GET", "/password"): R(V, page=True),
     ("POST", "/password"): R(V, page=True),
     ("GET", "/profile"): R(V, page=True),
     ("POST", "/profile"): R(V, page=True),
+    ("GET", "/alerts"): R(V, page=True),
+    ("POST", "/alerts/rules"): R(OP, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): R(
+        A, PATH, page=True, denied=TOASTED
+    ),
+    ("GET", "/backfills"): R(V, page=True),
+    ("GET", "/tasks/{key:int}/freezes"): R(V, PATH, page=True),
+    ("GET", "/groups/{key:int}/freezes"): R(V, PATH, page=True),
+    ("POST", "/tasks/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): R(OP, PATH, **_TOASTED_PAGE),
+    ("GET", "/tasks/{tid:int}/history"): R(V, PATH, page=True),
+    ("GET", "/groups/{gid:int}/history"): R(V, PATH, page=True),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): R(
+        OP, PATH, page=True, denied=TOASTED
+    ),
+    ("POST", "/pools"): R(A, BODY, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/pools/{instance}/{name}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("GET", "/sync"): R(A, GLOBAL, page=True),
     ("GET", "/approvals"): R(V, page=True),
     ("GET", "/approvals/count"): R(V, page=True),
     # A decision per chosen run: one of another instance is reported "not found" on the page.
     ("POST", "/approvals"): R(OP, page=True, denied=TOASTED),
+    # Each chosen run through its own service: one of another instance is "not found" on it.
+    ("POST", "/task-runs/bulk"): R(OP, page=True, denied=TOASTED),
     ("GET", "/admin"): R(A, page=True),
     ("POST", "/admin/users"): R(A, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}/delete"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/users/{username}/password"): R(A, PATH, page=True, denied=TOASTED),
-    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
+    ("POST", "/admin/users/{username}"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/users/{username}/delete"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/users/{username}/password"): R(A, PATH, **_TOASTED_PAGE),
+    ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, **_TOASTED_PAGE),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
 }
@@ -314,9 +397,14 @@ NOT_AUDITED = {
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/integrations/{{integration_id}}/test"),  # sends a test message only
     ("POST", f"{API}/import"),  # a dry run here
+    ("POST", f"{API}/definitions/plan"),  # a plan writes nothing
+    ("POST", f"{API}/sync/{{name}}"),  # a pull of an unreadable repository: status only
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/tasks/{key:int}/backfill/preview"),  # a dry run: nothing stored
+    ("POST", f"{API}/definitions/plan"),  # a dry run: nothing stored
+    # a pull that applies a commit is audited by the apply; this one fails (no repository)
+    ("POST", f"{API}/sync/{{name}}"),
     ("POST", "/groups/{key:int}/backfill/preview"),
 }
 
@@ -339,6 +427,19 @@ def _group(suffix: str = "", **kw: Any) -> Build:
     return lambda w, i, r: Call(f"{API}/groups/{w.group(i).id}{suffix}", **kw)
 
 
+def _rollback(kind: str, prefix: str) -> Build:
+    """Roll an edited task or group back to version 1: the rollback is its version 3."""
+
+    def build(w: World, i: str, r: str) -> Call:
+        object_id = w.edited_task(i) if kind == "task" else w.edited_group(i)
+        return Call(
+            f"{prefix}/{kind}s/{object_id}/{'versions' if prefix else 'history'}/1/rollback",
+            effect=lambda: w.version_of(kind, object_id) == 3,
+        )
+
+    return build
+
+
 _BACKFILL = {"start": "2030-01-01", "end": "2030-01-03"}
 
 
@@ -354,6 +455,125 @@ def _page_backfill(w: World, key: int | None, kind: str) -> Call:
 
 def _backfill(suffix: str, status: str = "running") -> Build:
     return lambda w, i, r: Call(f"{API}/backfills/{w.backfill(i, status)}{suffix}")
+
+
+def _definitions(w: World, i: str, r: str, action: str) -> Call:
+    name = f"defs-{action}-{r}-{i}"
+    document = {"format": "almanac/v1", "tasks": [{"name": name, "command": "true", "instance": i}]}
+    return Call(
+        f"{API}/definitions/{action}",
+        json={
+            "files": [{"path": "walk.json", "content": json.dumps(document)}],
+            "source": "file:w",
+        },
+        effect=(lambda: w.task_named(name) is not None) if action == "apply" else None,
+    )
+
+
+def _sync_webhook(w: World, i: str, r: str) -> Call:
+    name, secret = w.sync_source()
+    return Call(f"{API}/sync/{name}", headers={"X-Almanac-Sync-Token": secret})
+
+
+def _rollback(kind: str, page: bool = False) -> Build:
+    """Rolls an edited task or group back to version 1 (its description before the edit)."""
+
+    def build(w: World, i: str, r: str) -> Call:
+        key = w.task(i).id if kind == "task" else w.group(i).id
+        table = Task if kind == "task" else TaskGroup
+        w.edit(table, key, description="edited")
+        path = (
+            f"/{kind}s/{key}/history/1/rollback"
+            if page
+            else f"{API}/{kind}s/{key}/versions/1/rollback"
+        )
+        return Call(path, effect=lambda: w.exists(table, id=key, description=""))
+
+    return build
+
+
+def _page_alert_rule(w: World, i: str, r: str) -> Call:
+    tid = w.task(i).id
+    channel = w.integration(i)
+    return Call(
+        "/alerts/rules",
+        data={"target": f"task:{tid}", "integration": str(channel), "events": "failed"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, task_id=tid),
+    )
+
+
+def _page_alert_edit(w: World, i: str, action: str) -> Call:
+    rule_id = w.alert_rule(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/rules/{rule_id}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(AlertRule, id=rule_id),
+        )
+    channel = w.alert_rule_channel(rule_id)
+    return Call(
+        f"/alerts/rules/{rule_id}",
+        data={"integration": str(channel), "events": "failed", "late_minutes": "7"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(AlertRule, id=rule_id, late_minutes=7.0),
+    )
+
+
+def _page_integration(w: World, i: str, r: str) -> Call:
+    name = f"page-hook-{r}-{i}"
+    return Call(
+        "/alerts/integrations",
+        data={
+            "name": name,
+            "kind": "webhook",
+            "instance": i,
+            "secret": "s3cret-value",
+            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
+        },
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, name=name),
+    )
+
+
+def _page_channel_edit(w: World, i: str, action: str) -> Call:
+    channel = w.integration(i)
+    if action == "delete":
+        return Call(
+            f"/alerts/integrations/{channel}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Integration, id=channel),
+        )
+    name = f"renamed-{channel}"
+    return Call(
+        f"/alerts/integrations/{channel}",
+        data={
+            "name": name,
+            "config": json.dumps({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
+        },
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Integration, id=channel, name=name),
+    )
+
+
+def _page_freeze(w: World, key: int | None, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    day = date(2030, 3, 4)
+    return Call(
+        f"/{kind}s/{key}/freezes",
+        data={"date": day.isoformat(), "reason": "walked"},
+        ok=frozenset({303}),
+        effect=lambda: w.exists(Freeze, day=day, **{column: key}),
+    )
+
+
+def _page_unfreeze(w: World, key: int, kind: str) -> Call:
+    column = "task_id" if kind == "task" else "group_id"
+    return Call(
+        f"/{kind}s/{key}/freezes/{FREEZE_DAY.isoformat()}/delete",
+        ok=frozenset({303}),
+        effect=lambda: not w.exists(Freeze, day=FREEZE_DAY, **{column: key}),
+    )
 
 
 def _runs_list(w: World, i: str, r: str) -> Call:
@@ -391,6 +611,13 @@ def _kill(w: World, i: str, r: str) -> Call:
 def _page_action(w: World, i: str, r: str) -> Call:
     run_id = w.run(i)
     return Call(f"/task-runs/{run_id}/kill", effect=_killed(w, run_id))
+
+
+def _page_bulk(w: World, i: str, r: str) -> Call:
+    run_id = w.run(i)
+    return Call(
+        "/task-runs/bulk", data={"action": "kill", "run": str(run_id)}, effect=_killed(w, run_id)
+    )
 
 
 def _page_create(w: World, i: str, r: str) -> Call:
@@ -547,6 +774,12 @@ def _page_user(w: World, i: str, r: str, action: str) -> Call:
     )
 
 
+def _definitions(step: str, i: str, r: str) -> Call:
+    task = f"tasks: [{{name: def-{step}-{r}-{i}, command: 'true', instance: {i}}}]"
+    files = [{"path": "walk.yaml", "content": f"format: almanac/v1\n{task}\n"}]
+    return Call(f"{API}/definitions/{step}", json={"files": files, "source": f"file:{r}"})
+
+
 def _policies(w: World, i: str, r: str) -> Call:
     """A stored policy in both instances, each naming its instance in an image pattern."""
     from app.db.engine import session_scope
@@ -583,6 +816,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/tasks"): lambda w, i, r: Call(f"{API}/tasks", marker=w.task(i).name),
     ("POST", f"{API}/tasks"): _task_body,
     ("GET", f"{API}/tasks/{{tid}}"): _task(),
+    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task", API),
+    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group", API),
     ("PATCH", f"{API}/tasks/{{tid}}"): _task(json={"description": "walked"}),
     ("DELETE", f"{API}/tasks/{{tid}}"): _task(),
     ("POST", f"{API}/tasks/{{tid}}/run"): _task("/run"),
@@ -665,6 +904,12 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", f"{API}/calendars/{{name}}/preview"): lambda w, i, r: Call(
         f"{API}/calendars/{w.calendar()}/preview", params={"year": 2030}
     ),
+    ("GET", f"{API}/calendars/{{name}}/versions"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions"
+    ),
+    ("GET", f"{API}/calendars/{{name}}/versions/{{number}}"): lambda w, i, r: Call(
+        f"{API}/calendars/{w.calendar()}/versions/1"
+    ),
     ("GET", f"{API}/groups"): lambda w, i, r: Call(f"{API}/groups", marker=w.group(i).name),
     ("POST", f"{API}/groups"): lambda w, i, r: Call(
         f"{API}/groups", json={"name": f"g-{r}-{i}", "instance": i}
@@ -744,6 +989,25 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/import/crontab", json={"text": "0 1 * * * /bin/walk\n", "instance": i}
     ),
     ("GET", "/metrics"): lambda w, i, r: Call("/metrics"),
+    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions(w, i, r, "plan"),
+    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions(w, i, r, "apply"),
+    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
+    ("POST", f"{API}/sync"): lambda w, i, r: Call(
+        f"{API}/sync",
+        json={"name": f"walk-{r}-{i}", "url": str(w.data_dir / "repo"), "poll_seconds": None},
+    ),
+    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
+    ),
+    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("POST", f"{API}/sync/{{name}}"): _sync_webhook,
+    ("GET", f"{API}/tasks/{{tid}}/versions"): _task("/versions"),
+    ("GET", f"{API}/tasks/{{tid}}/versions/{{number}}"): _task("/versions/1"),
+    ("POST", f"{API}/tasks/{{tid}}/versions/{{number}}/rollback"): _rollback("task"),
+    ("GET", f"{API}/groups/{{gid}}/versions"): _group("/versions"),
+    ("GET", f"{API}/groups/{{gid}}/versions/{{number}}"): _group("/versions/1"),
+    ("POST", f"{API}/groups/{{gid}}/versions/{{number}}/rollback"): _rollback("group"),
     ("POST", f"{API}/adhoc"): lambda w, i, r: Call(
         f"{API}/adhoc", json={"command": "true", "agents": [w.agent()], "instance": i}
     ),
@@ -774,6 +1038,23 @@ CALLS: dict[tuple[str, str], Build] = {
         f"{API}/quotas/{i}", json={"max_runs": 7}
     ),
     ("DELETE", f"{API}/quotas/{{instance}}"): lambda w, i, r: Call(f"{API}/quotas/{w.quota(i)}"),
+    ("POST", f"{API}/definitions/plan"): lambda w, i, r: _definitions("plan", i, r),
+    ("POST", f"{API}/definitions/apply"): lambda w, i, r: _definitions("apply", i, r),
+    ("GET", f"{API}/sync"): lambda w, i, r: Call(f"{API}/sync"),
+    ("POST", f"{API}/sync"): lambda w, i, r: Call(
+        f"{API}/sync", json={"name": f"walk-{r}-{i}", "url": "/srv/defs.git"}, ok=frozenset({201})
+    ),
+    ("GET", f"{API}/sync/{{name}}"): lambda w, i, r: Call(f"{API}/sync/{w.sync_source()[0]}"),
+    ("PATCH", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", json={"branch": "release"}
+    ),
+    ("DELETE", f"{API}/sync/{{name}}"): lambda w, i, r: Call(
+        f"{API}/sync/{w.sync_source()[0]}", ok=frozenset({204})
+    ),
+    ("POST", f"{API}/sync/{{name}}"): lambda w, i, r: (
+        lambda made: Call(f"{API}/sync/{made[0]}", headers={"X-Almanac-Sync-Token": made[1]})
+    )(w.sync_source()),
+    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", f"{API}/integrations"): lambda w, i, r: (
         lambda iid: Call(f"{API}/integrations", marker=f'"id":{iid},')
     )(w.integration(i)),
@@ -863,6 +1144,10 @@ CALLS: dict[tuple[str, str], Build] = {
         "/tasks/schedule-preview", params={"kind": "cron", "cron": "0 9 * * *"}
     ),
     ("GET", "/tasks/{tid:int}"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}"),
+    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", ""),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", ""),
     ("POST", "/tasks"): _page_create,
     ("POST", "/tasks/{tid:int}"): _page_edit,
     ("POST", "/tasks/{tid:int}/delete"): lambda w, i, r: (
@@ -930,6 +1215,13 @@ CALLS: dict[tuple[str, str], Build] = {
     ("GET", "/groups/{gid:int}/graph.json"): lambda w, i, r: Call(
         f"/groups/{w.group(i).id}/graph.json"
     ),
+    ("GET", "/groups/{gid:int}/grid"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/grid"),
+    ("GET", "/groups/{gid:int}/runs"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/runs"),
+    ("GET", "/groups/{gid:int}/heatmap"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/heatmap"),
+    ("GET", "/tasks/{tid:int}/heatmap"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/heatmap"),
+    ("GET", "/group-runs/{group_run_id:int}/gantt"): lambda w, i, r: Call(
+        f"/group-runs/{w.group_run(i)}/gantt"
+    ),
     ("POST", "/groups"): lambda w, i, r: (
         lambda name: Call(
             "/groups",
@@ -977,9 +1269,62 @@ CALLS: dict[tuple[str, str], Build] = {
     ("POST", "/password"): _page_password,
     ("GET", "/profile"): lambda w, i, r: Call("/profile"),
     ("POST", "/profile"): _page_profile,
+    ("GET", "/alerts"): lambda w, i, r: Call("/alerts"),
+    ("POST", "/alerts/rules"): _page_alert_rule,
+    ("POST", "/alerts/rules/{rule_id:int}"): lambda w, i, r: _page_alert_edit(w, i, "update"),
+    ("POST", "/alerts/rules/{rule_id:int}/delete"): lambda w, i, r: _page_alert_edit(
+        w, i, "delete"
+    ),
+    ("POST", "/alerts/integrations"): _page_integration,
+    ("POST", "/alerts/integrations/{integration_id:int}"): lambda w, i, r: _page_channel_edit(
+        w, i, "update"
+    ),
+    ("POST", "/alerts/integrations/{integration_id:int}/delete"): lambda w, i, r: (
+        _page_channel_edit(w, i, "delete")
+    ),
+    ("GET", "/backfills"): lambda w, i, r: Call("/backfills"),
+    ("GET", "/tasks/{key:int}/freezes"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/freezes"),
+    ("GET", "/groups/{key:int}/freezes"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/freezes"),
+    ("POST", "/tasks/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.task(i).id, "task"),
+    ("POST", "/groups/{key:int}/freezes"): lambda w, i, r: _page_freeze(w, w.group(i).id, "group"),
+    ("POST", "/tasks/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_task(i), "task"
+    ),
+    ("POST", "/groups/{key:int}/freezes/{day}/delete"): lambda w, i, r: _page_unfreeze(
+        w, w.frozen_group(i), "group"
+    ),
+    ("GET", "/tasks/{tid:int}/history"): lambda w, i, r: Call(f"/tasks/{w.task(i).id}/history"),
+    ("GET", "/groups/{gid:int}/history"): lambda w, i, r: Call(f"/groups/{w.group(i).id}/history"),
+    ("POST", "/tasks/{tid:int}/history/{number:int}/rollback"): _rollback("task", page=True),
+    ("POST", "/groups/{gid:int}/history/{number:int}/rollback"): _rollback("group", page=True),
+    ("POST", "/pools"): lambda w, i, r: (
+        lambda name: Call(
+            "/pools",
+            data={"name": name, "slots": "2", "instance": i},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, instance=i),
+        )
+    )(f"page-pool-{r}-{i}"),
+    ("POST", "/pools/{instance}/{name}"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}",
+            data={"slots": "3"},
+            ok=frozenset({303}),
+            effect=lambda: w.exists(Pool, name=name, slots=3),
+        )
+    )(w.pool(i)),
+    ("POST", "/pools/{instance}/{name}/delete"): lambda w, i, r: (
+        lambda name: Call(
+            f"/pools/{i}/{name}/delete",
+            ok=frozenset({303}),
+            effect=lambda: not w.exists(Pool, name=name),
+        )
+    )(w.pool(i)),
+    ("GET", "/sync"): lambda w, i, r: Call("/sync"),
     ("GET", "/approvals"): lambda w, i, r: Call("/approvals"),
     ("GET", "/approvals/count"): lambda w, i, r: Call("/approvals/count"),
     ("POST", "/approvals"): _page_approvals,
+    ("POST", "/task-runs/bulk"): _page_bulk,
     ("GET", "/admin"): lambda w, i, r: Call("/admin"),
     ("POST", "/admin/users"): lambda w, i, r: (
         lambda name: Call(
@@ -1164,7 +1509,7 @@ def test_every_route_answers_by_role_and_instance(
         if rule.page and world.engine.dialect.name != "sqlite":
             continue  # pages call the API in-process: their rules do not depend on the database
         walked += 1
-        for role in (None, *ROLES):
+        for role in _roles_walked(rule, world.engine.dialect.name):
             for instance in (OWN, OTHER) if rule.scope else (OWN,):
                 call = CALLS[(method, path)](world, instance, role or "viewer")
                 if rule.scope == GLOBAL and instance == OWN and role and call.token is None:
@@ -1200,6 +1545,17 @@ def test_every_route_answers_by_role_and_instance(
     if walked == 0:
         pytest.skip("only pages here, and pages are walked on SQLite alone")
     assert wrong == [], "\n".join(wrong)
+
+
+def _roles_walked(rule: Rule, dialect: str) -> tuple[str | None, ...]:
+    """Every role on SQLite. On PostgreSQL the roles at the rule's boundary only (the weakest
+    allowed and the one below it): who may call is decided in Python the same way on both
+    backends; what the database decides, instance filters and effects, shows at the boundary."""
+    everyone: tuple[str | None, ...] = (None, *ROLES)
+    if dialect == "sqlite" or rule.role == PUBLIC:
+        return everyone
+    weakest = ROLES.index(rule.role)
+    return tuple(ROLES[max(weakest - 1, 0) : weakest + 1])
 
 
 def test_an_agents_socket_takes_agent_tokens_only(walk: tuple[TestClient, World]) -> None:

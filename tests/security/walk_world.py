@@ -17,6 +17,7 @@ from support import password_hash, seed_user
 
 from app.db.engine import session_scope
 from app.db.runs import create_run
+from app.db.sync_tables import SyncSource
 from app.db.tables import (
     Agent,
     AgentToken,
@@ -35,6 +36,7 @@ from app.db.tables import (
 )
 from app.db.variable_set_tables import VariableSet
 from app.domain.states import RunStatus, TriggerKind
+from app.secrets import encrypt_secret
 from app.security import hash_token, new_token
 
 ROLES = ("viewer", "user", "operator", "admin", "superadmin")
@@ -143,6 +145,29 @@ class World:
             )
         )
         return task
+
+    def edited_task(self, instance: str) -> int:
+        """A task with two definition versions: version 1 can be rolled back to."""
+        tid = self.task(instance).id or 0
+        with session_scope(self.engine) as session:
+            row = session.get(Task, tid)
+            assert row is not None
+            row.description = "second version"
+        return tid
+
+    def edited_group(self, instance: str) -> int:
+        gid = self.group(instance).id or 0
+        with session_scope(self.engine) as session:
+            row = session.get(TaskGroup, gid)
+            assert row is not None
+            row.description = "second version"
+        return gid
+
+    def version_of(self, kind: str, object_id: int) -> int:
+        model = Task if kind == "task" else TaskGroup
+        with session_scope(self.engine) as session:
+            row = session.get(model, object_id)
+            return row.version if row is not None else 0
 
     def frozen_task(self, instance: str) -> int:
         tid = self.task(instance).id or 0
@@ -311,6 +336,22 @@ class World:
             root = session.exec(select(User).where(User.username == "walk-superadmin")).one()
             root.instances = instances
 
+    def sync_source(self) -> tuple[str, str]:
+        """A git sync source (name, webhook secret) whose repository does not exist: a pull
+        is reported as failed and changes nothing."""
+        self._root_sees(["*"])
+        try:
+            name = _uid("sync")
+            response = self.client.post(
+                "/api/v1/sync",
+                json={"name": name, "url": str(self.data_dir / "no-repo"), "poll_seconds": None},
+                headers={"Authorization": f"Bearer {self.tokens['superadmin']}"},
+            )
+            assert response.status_code == 201, response.text
+            return name, str(response.json()["webhook_secret"])
+        finally:
+            self._root_sees([OWN])
+
     def variable_set(self, instance: str) -> str:
         """A variable set of `instance` (no secrets: a row needs no key ring)."""
         name = _uid("vars")
@@ -334,6 +375,21 @@ class World:
         finally:
             self._root_sees([OWN])
 
+    def sync_source(self) -> tuple[str, str]:
+        """A git sync source (its repository does not exist: a pull reports it) and its
+        webhook secret."""
+        name, secret = _uid("sync"), _uid("hook-secret")
+        self._add(
+            SyncSource(
+                name=name,
+                url=str(self.data_dir / "no-such-repo.git"),
+                run_as="walk-superadmin",
+                webhook_secret_encrypted=encrypt_secret(secret, self.data_dir),
+                poll_seconds=None,
+            )
+        )
+        return name, secret
+
     def alert_rule(self, instance: str) -> int:
         integration = self.integration(instance)
         self._root_sees(["*"])
@@ -345,12 +401,27 @@ class World:
         finally:
             self._root_sees([OWN])
 
+    def alert_rule_channel(self, rule_id: int) -> int:
+        from app.db.alert_tables import AlertRule
+
+        with session_scope(self.engine) as session:
+            row = session.get(AlertRule, rule_id)
+            assert row is not None
+            return row.integration_id
+
     def unscoped(self, role: str, kind: str = "api") -> str:
         """A token (or session) of a user of `role` granted every instance (`*`)."""
         name = f"walk-{role}-all"
         if not self.exists(User, username=name):
             seed_user(self.engine, name, role=role, password=PASSWORD, instances=["*"])
         return self.token_for(name, kind=kind)
+
+    def edit(self, table: type[SQLModel], key: int | None, **values: Any) -> None:
+        """Changes a definition row as a write of its own (a new version of it)."""
+        with session_scope(self.engine) as session:
+            row = session.get(table, key)
+            for name, value in values.items():
+                setattr(row, name, value)
 
     def exists(self, table: type[SQLModel], **where: Any) -> bool:
         with session_scope(self.engine) as session:

@@ -121,7 +121,7 @@ def test_extra_schedules_and_blackouts_are_lines_of_the_form() -> None:
     assert payload["blackouts"] == [{"name": "nights", "start": "22:00", "end": "06:00"}]
     with pytest.raises(FormErrors) as caught:
         task_from_form({**values, "blackouts": "nights 22:00-06:00"})
-    assert caught.value.errors == {"blackouts": "line 1 is not a JSON object"}
+    assert caught.value.errors == {"blackouts": "line 1: not a JSON object"}
     assert error_key("schedules[1].cron") == "extra_schedules"
     assert error_key("blackouts.0.name") == "blackouts"
 

@@ -47,3 +47,15 @@ def test_health_page_shows_version_uptime_database_size_and_retention(
     assert details["last_fire_at"] is None and "none yet" in page.text
     assert details["timers"] == 0
     assert page.context["health"]["version"] in page.text
+
+
+def test_the_health_page_refreshes_itself(web: TestClient) -> None:
+    page = web.get("/health")
+    assert 'id="health-body" hx-get="/health" hx-trigger="every 5s"' in page.text
+    poll = web.get("/health", headers={"HX-Request": "true"})
+    assert poll.template.name == "health/_body.html"
+    assert poll.text.lstrip().startswith('<div class="dash-grid" id="health-body"')
+    assert "<html" not in poll.text
+    for part in ("health-uptime", "health-last-fire", "health-timers", "health-db-size"):
+        assert f'id="{part}"' in poll.text
+    assert "retention" in poll.text and poll.context["health"]["version"] in poll.text

@@ -46,3 +46,29 @@ def test_the_api_changes_only_your_own_timezone(api: TestClient) -> None:
     assert bad.status_code == 422 and "timezone" in bad.json()["detail"]
     extra = api.patch("/api/v1/auth/me", json={"timezone": "UTC", "role": "superadmin"})
     assert extra.status_code == 422
+
+
+def test_until_a_user_chooses_pages_follow_the_browsers_zone(login: Login, api: TestClient) -> None:
+    viewer = login("viewer")
+    viewer.cookies.set("almanac_tz", "America/New_York")
+    page = viewer.get("/profile")
+    assert page.context["session"].zone == "America/New_York"
+    assert "This browser's zone (America/New_York)" in page.text
+    assert "EST</time>" in page.text or "EDT</time>" in page.text
+    assert api.get("/api/v1/users/viewer").json()["timezone_chosen"] is False
+    # A cookie naming no IANA zone is ignored: the user's own zone (UTC) holds.
+    for forged in ("localtime", "Mars/Olympus", "../../etc/passwd"):
+        viewer.cookies.set("almanac_tz", forged)
+        assert viewer.get("/profile").context["session"].zone == "UTC"
+    viewer.cookies.set("almanac_tz", "America/New_York")
+    csrf = page.context["session"].csrf
+    chosen = viewer.post(
+        "/profile", data={"timezone": "Asia/Tokyo"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert chosen.status_code == 303
+    assert viewer.get("/profile").context["session"].zone == "Asia/Tokyo"  # chosen beats browser
+    assert api.get("/api/v1/users/viewer").json()["timezone_chosen"] is True
+    # Choosing "this browser's zone" again drops the choice.
+    unchosen = viewer.post("/profile", data={"timezone": ""}, headers={"X-CSRF-Token": csrf})
+    assert unchosen.status_code == 303
+    assert viewer.get("/profile").context["session"].zone == "America/New_York"

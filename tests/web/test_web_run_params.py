@@ -4,6 +4,7 @@ values from the Run for date form, refusals named on the field."""
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi.testclient import TestClient
 
@@ -29,7 +30,10 @@ def test_a_group_declares_params_and_runs_for_a_date_with_them(
     assert 'name="param.since"' in web.get(f"/groups/{gid}").text
 
     refused = web.post(f"/groups/{gid}/run", data={"business_date": "", "param.since": "soon"})
-    assert "params.since" in json.loads(refused.headers["HX-Trigger"])["toast"]["text"]
+    # Refused beside the field, not in a toast.
+    assert refused.status_code == 422 and "HX-Trigger" not in refused.headers
+    assert refused.headers["HX-Retarget"] == "#run-form-status"
+    assert re.search(r'id="runerr-param-since"[^>]*>[^<]*date', refused.text), refused.text
     assert api.get("/api/v1/group-runs", params={"group": gid}).json() == []
 
     started = web.post(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -34,14 +34,27 @@ _DOCUMENT_BODY: dict[str, Any] = {
 @router.get(
     "/export",
     response_class=Response,
-    responses={200: {"model": ExportDocument, "content": {"application/json": {}}}},
+    responses={
+        200: {
+            "model": ExportDocument,
+            "content": {"application/json": {}, "application/yaml": {}},
+        }
+    },
 )
-def export(context: ContextDep, user: UserDep, actor: ActorDep) -> Response:
+def export(
+    context: ContextDep,
+    user: UserDep,
+    actor: ActorDep,
+    format: Annotated[
+        Literal["json", "yaml"], Query(description="json (default) or yaml: the same document")
+    ] = "json",
+) -> Response:
     """Calendars, groups, tasks and dependencies of the caller's instances, by name, in a
     stable order: the same definitions always give the same bytes."""
+    as_yaml = format == "yaml"
     with session_scope(context.engine) as session:
-        document = transfer.export_document(session, actor=actor)
-    return Response(document, media_type="application/json")
+        document = transfer.export_document(session, actor=actor, as_yaml=as_yaml)
+    return Response(document, media_type="application/yaml" if as_yaml else "application/json")
 
 
 @router.get("/schema/export.json", response_model=dict[str, Any])
@@ -86,7 +99,10 @@ async def import_document(
     except ImportRefused as refused:
         return JSONResponse(
             status_code=refused.status,
-            content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
+            content={
+                "detail": str(refused),
+                "errors": [p.model_dump(exclude_none=True) for p in refused.problems],
+            },
         )
     return JSONResponse(report.model_dump(mode="json"))
 
@@ -116,6 +132,9 @@ async def import_crontab(
     except ImportRefused as refused:
         return JSONResponse(
             status_code=refused.status,
-            content={"detail": str(refused), "errors": [p.model_dump() for p in refused.problems]},
+            content={
+                "detail": str(refused),
+                "errors": [p.model_dump(exclude_none=True) for p in refused.problems],
+            },
         )
     return JSONResponse(report.model_dump(mode="json"))

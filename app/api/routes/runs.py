@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import ActorDep, ContextDep, OperatorDep, UserDep
+from app.api.run_query import RunQueryDep
 from app.db.engine import session_scope
 from app.db.logs import iter_bytes
 from app.domain.states import RunStatus
@@ -34,6 +35,7 @@ def list_runs(
     context: ContextDep,
     user: UserDep,
     actor: ActorDep,
+    more: RunQueryDep,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     task: int | None = None,
     group: int | None = None,
@@ -63,6 +65,7 @@ def list_runs(
             page_size=page_size,
             before=before,
             after=after,
+            more=more,
         )
 
 

@@ -15,7 +15,7 @@ from app.api.deps import (
     WriterDep,
 )
 from app.db.engine import session_scope
-from app.models.param_schemas import RunRequest
+from app.models.param_schemas import TaskRunRequest
 from app.models.schemas import (
     ForecastPublic,
     FreezeCreate,
@@ -92,7 +92,7 @@ def force_run(
     context: ContextDep,
     user: WriterDep,
     actor: ActorDep,
-    body: Annotated[RunRequest | None, Body()] = None,
+    body: Annotated[TaskRunRequest | None, Body()] = None,
 ) -> RunPublic:
     """Run now, optionally for a business date with parameter values ("run for date"). A run
     a `user` submits waits in PENDING_APPROVAL for an operator. `priority` (operators and

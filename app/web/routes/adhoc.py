@@ -15,14 +15,26 @@ from app.context import AppContext
 from app.models.adhoc_schemas import AdhocRequest
 from app.services import adhoc, agents
 from app.web.auth import WriteSessionDep
-from app.web.calls import ApiError, Calls, CallsDep, dump, parse
+from app.web.calls import ApiError, Calls, CallsDep, dump
 from app.web.deps import BusDep, LifetimeDep
-from app.web.forms import FormErrors, error_key, pairs
+from app.web.form_errors import checked, refusal_errors
+from app.web.forms import FormErrors, pairs
 from app.web.htmx import HtmxDep
 from app.web.sse import EventStream, ServerEvent, changes
 from app.web.templating import render, render_fragment
 
 router = APIRouter(include_in_schema=False)
+# The form's fields that show their own problem (adhoc/page.html).
+ADHOC_FIELDS = (
+    "command",
+    "agents",
+    "labels",
+    "image",
+    "run_as_user",
+    "max_run_seconds",
+    "workdir",
+    "instance",
+)
 BatchId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
 
 
@@ -81,15 +93,33 @@ def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
         "command": values.get("command", ""),
         "instance": values.get("instance", "").strip() or "default",
     }
+    payload, errors = read_adhoc_form(values, agents)
+    if errors:
+        raise FormErrors(errors)
+    return payload
+
+
+def read_adhoc_form(
+    values: dict[str, str], agents: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The payload without what cannot be read, and the problems of that (all of them)."""
+    errors: dict[str, str] = {}
+    payload: dict[str, Any] = {
+        "command": values.get("command", ""),
+        "instance": values.get("instance", "").strip() or "default",
+    }
     target = values.get("target", "agents")
     if target == "all":
         payload["all"] = True
     elif target == "labels":
-        payload["labels"] = pairs(values.get("labels", ""), "labels")
+        try:
+            payload["labels"] = pairs(values.get("labels", ""), "labels")
+        except FormErrors as exc:
+            errors.update(exc.errors)
     else:
-        if not agents:
-            raise FormErrors({"agents": "choose at least one agent"})
         payload["agents"] = agents
+        if not agents:
+            errors["agents"] = "choose at least one agent"
     for field in ("image", "run_as_user", "workdir"):
         if values.get(field, "").strip():
             payload[field] = values[field].strip()
@@ -97,8 +127,8 @@ def adhoc_payload(values: dict[str, str], agents: list[str]) -> dict[str, Any]:
         try:
             payload["max_run_seconds"] = float(values["max_run_seconds"])
         except ValueError:
-            raise FormErrors({"max_run_seconds": "not a number"}) from None
-    return payload
+            errors["max_run_seconds"] = "must be a number of seconds"
+    return payload, errors
 
 
 @router.post("/adhoc")
@@ -109,14 +139,15 @@ async def submit(
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "agents"}
     chosen = [v for v in form.getlist("agents") if isinstance(v, str)]
     try:
-        body = parse(AdhocRequest, adhoc_payload(values, chosen))
+        payload, unreadable = read_adhoc_form(values, chosen)
+        body = checked(AdhocRequest, payload, unreadable, values)
         batch = dump(await api.command(adhoc.submit_batch, body=body))
     except FormErrors as exc:
         return _form(request, api, exc.errors)
     except ApiError as exc:
         if exc.status_code not in (403, 422):
             raise
-        return _form(request, api, {error_key(k): v for k, v in exc.field_errors().items()})
+        return _form(request, api, refusal_errors(exc, values))
     waits = set(batch["summary"]) == {"PENDING_APPROVAL"}
     text = f"{'Submitted for approval' if waits else 'Started'} on {len(batch['runs'])} agent(s)"
     headers = {
@@ -127,18 +158,19 @@ async def submit(
     return render(
         request,
         "adhoc/_batch.html",
-        {"batch": batch, "clear_errors": True},
+        {"batch": batch, "clear_errors": ADHOC_FIELDS},
         session=api.session,
         headers=headers,
     )
 
 
 def _form(request: Request, api: Calls, errors: dict[str, str]) -> Response:
-    """The refusal above the form (which keeps what was typed)."""
+    """The refusal: each problem beside its field (out of band), the rest and a count above
+    the button; the form keeps what was typed."""
     return render(
         request,
         "adhoc/_errors.html",
-        {"errors": errors},
+        {"errors": errors, "fields": ADHOC_FIELDS},
         session=api.session,
         status_code=422,
         headers={"HX-Retarget": "#adhoc-errors", "HX-Reswap": "innerHTML"},

@@ -17,6 +17,7 @@ from app.services.backfill_controls import Action
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.htmx import HtmxDep
+from app.web.routes.backfill_list import LIST_TARGET, list_fragment
 from app.web.routes.run_for_date import group_declarations, task_declarations
 from app.web.run_form import request_from_form
 from app.web.templating import render
@@ -127,7 +128,12 @@ async def progress_page(
 
 @router.post("/backfills/{backfill_id:int}/{action}")
 async def control(
-    request: Request, backfill_id: Id, action: str, api: CallsDep, session: WriteSessionDep
+    request: Request,
+    backfill_id: Id,
+    action: str,
+    api: CallsDep,
+    session: WriteSessionDep,
+    htmx: HtmxDep,
 ) -> Response:
     if action not in ("pause", "resume", "cancel", "approve", "reject"):
         return Response(status_code=404)
@@ -135,9 +141,11 @@ async def control(
     try:
         await api.command(backfill_controls.control, backfill_id=backfill_id, action=chosen)
     except ApiError as exc:
-        if exc.status_code == 404:
+        if exc.status_code in (403, 404):  # as the API answers (the page shows a toast)
             raise
         toast = {"toast": {"text": exc.detail, "kind": "error"}}
         return Response(status_code=204, headers={"HX-Trigger": json.dumps(toast)})
+    if htmx.target == LIST_TARGET:  # a button of the backfills list: the list again
+        return await list_fragment(request, api)
     shown = dump(await api.read(backfills.read_backfill, backfill_id=backfill_id))
     return render(request, "backfills/_progress.html", {"b": shown}, session=api.session)

@@ -16,7 +16,7 @@ from app.services import calendars
 from app.web.auth import WriteSessionDep
 from app.web.calendar_view import year_view
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
-from app.web.forms import error_key
+from app.web.form_errors import refusal_errors
 from app.web.htmx import HtmxDep
 from app.web.templating import render
 
@@ -187,7 +187,7 @@ async def _save(request: Request, api: Calls, name: str | None) -> Response:
     except ApiError as exc:
         if exc.status_code not in (403, 409, 422):
             raise
-        errors = {error_key(k): v for k, v in exc.field_errors().items()}
+        errors = refusal_errors(exc, values)
         current = dump(await api.read(calendars.read_calendar, name=name)) if name else None
         return await _page(
             request,

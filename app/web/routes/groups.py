@@ -16,10 +16,11 @@ from app.services import group_dag, groups
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, Calls, CallsDep, dump, parse
 from app.web.deps import BusDep, LifetimeDep
-from app.web.forms import FormErrors, error_key, group_from_form, group_to_form, schedule_to_form
+from app.web.form_errors import checked, refusal_errors
+from app.web.forms import FormErrors, group_to_form, read_group_form, schedule_to_form
 from app.web.groups_view import CONDITIONS, elements, load_group
 from app.web.htmx import HtmxDep
-from app.web.routes.run_for_date import group_declarations, submitted_request
+from app.web.routes.run_for_date import group_declarations, refused_form, submitted_request
 from app.web.routes.tasks import page_or_panel
 from app.web.sse import EventStream, ServerEvent, changes
 from app.web.tasks_view import load_choices
@@ -136,19 +137,20 @@ async def _save(request: Request, api: Calls, gid: int | None) -> Response:
     members = [v for v in form.getlist("tasks") if isinstance(v, str)]
     current = dump(await api.read(groups.read_group, gid=gid)) if gid else None
     try:
-        payload = group_from_form(values, members)
+        payload, unreadable = read_group_form(values, members)
         if gid:
-            body = parse(GroupUpdate, payload)
+            body = checked(GroupUpdate, payload, unreadable, values)
             answer = await api.command(groups.update_group, gid=gid, body=body)
         else:
-            answer = await api.command(groups.create_group, body=parse(GroupCreate, payload))
+            created = checked(GroupCreate, payload, unreadable, values)
+            answer = await api.command(groups.create_group, body=created)
         saved = dump(answer)
     except FormErrors as exc:
         return await _form(request, api, True, current, values, members, exc.errors, 422)
     except ApiError as exc:
         if exc.status_code not in (409, 422):
             raise
-        errors = {error_key(k): v for k, v in exc.field_errors().items()}
+        errors = refusal_errors(exc, values)
         return await _form(request, api, True, current, values, members, errors, exc.status_code)
     headers = {
         **_changed("Group saved" if gid else "Group created"),
@@ -171,12 +173,16 @@ async def delete_group(
 async def run_group(
     request: Request, gid: Gid, api: CallsDep, session: WriteSessionDep
 ) -> Response:
+    decls = await group_declarations(api, gid)
     try:
-        wanted = await submitted_request(request, await group_declarations(api, gid))
+        wanted = await submitted_request(request, decls)
         group_run = dump(await api.command(groups.force_group_run, gid=gid, request=wanted))
     except ApiError as exc:
         if exc.status_code == 404:
             raise
+        inline = await refused_form(request, api, decls, exc)
+        if inline is not None:
+            return inline
         return Response(status_code=204, headers=_changed(exc.detail, "error"))
     return await _panel(
         request, api, gid, True, None, headers=_changed(f"Group run {group_run['id']} started")

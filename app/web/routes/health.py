@@ -12,6 +12,7 @@ from app.domain.states import RunStatus
 from app.services import agents, runs
 from app.services.health import server_details, server_health
 from app.web.calls import Calls, CallsDep, dump
+from app.web.htmx import HtmxDep
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,5 +37,7 @@ async def _context(calls: Calls) -> dict[str, Any]:
 
 
 @router.get("/health")
-async def health_page(request: Request, api: CallsDep) -> Response:
-    return render(request, "health/page.html", await _context(api), session=api.session)
+async def health_page(request: Request, api: CallsDep, htmx: HtmxDep) -> Response:
+    """The page; to htmx's poll (every 5 s), only its cards."""
+    name = "health/_body.html" if htmx.wants_fragment else "health/page.html"
+    return render(request, name, await _context(api), session=api.session)

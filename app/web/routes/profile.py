@@ -18,18 +18,20 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/profile")
 def profile(request: Request, session: SessionDep) -> Response:
-    return _page(request, session, session.user.timezone, None)
+    chosen = session.user.timezone if session.user.timezone_chosen else ""
+    return _page(request, session, chosen, None)
 
 
 @router.post("/profile")
 async def save_profile(
     request: Request,
     session: WriteSessionDep,
-    timezone: Annotated[str, Form(max_length=64)],
+    timezone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """An empty choice: no zone of one's own, the pages follow the browser's."""
     calls = Calls(request, session)
     try:
-        await calls.command(users.set_own_timezone, timezone=timezone.strip())
+        await calls.command(users.set_own_timezone, timezone=timezone.strip() or None)
     except ApiError as exc:
         return _page(request, session, timezone, exc.detail, status_code=422)
     return RedirectResponse("/profile?saved=1", status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 import anyio
@@ -17,6 +18,7 @@ from app.web.calls import CallsDep
 from app.web.deps import BusDep, LifetimeDep
 from app.web.htmx import HtmxDep
 from app.web.live_runs import LivePage, Patch
+from app.web.run_filters import KINDS, SORTABLE, MoreFiltersDep
 from app.web.runs_list import (
     FILTER_STATUSES,
     Range,
@@ -26,12 +28,14 @@ from app.web.runs_list import (
     rows_of,
 )
 from app.web.sse import EventStream, ServerEvent, changes
+from app.web.tasks_view import load_choices
 from app.web.templating import render, render_fragment
 
 router = APIRouter(include_in_schema=False)
 
 
 def run_filters(
+    more: MoreFiltersDep,
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     range: Range = "",
@@ -39,6 +43,8 @@ def run_filters(
     before: Annotated[int, Query(ge=0)] = 0,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> RunFilters:
+    if status == "IDLE" and not more.view:  # planned runs live on the Upcoming tab
+        more = replace(more, view="upcoming")
     return RunFilters(
         q=q.strip(),
         status=status if status in FILTER_STATUSES else "",
@@ -46,6 +52,7 @@ def run_filters(
         page=page,
         before=before,
         after=0 if before else after,
+        more=more,
     )
 
 
@@ -64,6 +71,7 @@ async def task_runs(
     seq = bus.seq  # read before the rows: a change after it makes the stream resync
     page = await load_page(api, context, filters)
     name = "task_runs/_live.html" if htmx.wants_fragment else "task_runs/page.html"
+    choices = None if htmx.wants_fragment else await load_choices(api)
     return render(
         request,
         name,
@@ -73,8 +81,12 @@ async def task_runs(
             "filters": filters,
             "seq": seq,
             "statuses": FILTER_STATUSES,
+            "choices": choices,
+            "kinds": KINDS,
+            "sorts": SORTABLE,
         },
         session=api.session,
+        status_code=400 if filters.more.error else 200,
     )
 
 

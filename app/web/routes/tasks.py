@@ -12,13 +12,21 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import ContextDep
+from app.models.param_schemas import TaskRunRequest
 from app.models.schemas import TaskCreate, TaskUpdate
 from app.services import tasks
 from app.web.auth import WriteSessionDep
-from app.web.calls import ApiError, Calls, CallsDep, dump, parse
-from app.web.forms import FormErrors, error_key, new_task_values, task_from_form, task_to_form
+from app.web.calls import ApiError, Calls, CallsDep, dump
+from app.web.form_errors import checked, refusal_errors
+from app.web.forms import FormErrors, new_task_values, read_task_form, task_to_form
 from app.web.htmx import HtmxDep
-from app.web.routes.run_for_date import submitted_request, task_declarations
+from app.web.routes.run_for_date import (
+    is_run_form,
+    refused_form,
+    run_started,
+    submitted_request,
+    task_declarations,
+)
 from app.web.schedule_preview import preview
 from app.web.tasks_view import (
     ActiveFilter,
@@ -155,19 +163,20 @@ async def _save(request: Request, api: Calls, tid: int | None) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     current = dump(await api.read(tasks.read_task, tid=tid)) if tid else None
     try:
-        payload = task_from_form(values)
+        payload, unreadable = read_task_form(values)
         if tid:
-            body = parse(TaskUpdate, payload)
+            body = checked(TaskUpdate, payload, unreadable, values)
             answer = await api.command(tasks.update_task, tid=tid, body=body)
         else:
-            answer = await api.command(tasks.create_task, body=parse(TaskCreate, payload))
+            created = checked(TaskCreate, payload, unreadable, values)
+            answer = await api.command(tasks.create_task, body=created)
         saved = dump(answer)
     except FormErrors as exc:
         return await _task_form(request, api, True, current, values, exc.errors, status_code=422)
     except ApiError as exc:
         if exc.status_code not in (409, 422):
             raise
-        errors = {error_key(k): v for k, v in exc.field_errors().items()}
+        errors = refusal_errors(exc, values)
         return await _task_form(
             request, api, True, current, values, errors, status_code=exc.status_code
         )
@@ -190,18 +199,25 @@ async def delete_task(
 
 @router.post("/tasks/{tid:int}/run")
 async def run_task(request: Request, tid: Tid, api: CallsDep, session: WriteSessionDep) -> Response:
-    """Force a run: the button (no body), or the "Run for date" form with its params."""
+    """Force a run: the button (no body), or the "Run for date" form with its params and
+    optional agent (its refusals beside the fields, the button's in a toast)."""
+    decls = await task_declarations(api, tid)
     try:
-        wanted = await submitted_request(request, await task_declarations(api, tid))
+        wanted = await submitted_request(request, decls, TaskRunRequest)
         run = dump(await api.command(tasks.force_run, tid=tid, request=wanted))
     except ApiError as exc:
         if exc.status_code == 404:
             raise
+        inline = await refused_form(request, api, decls, exc)
+        if inline is not None:
+            return inline
         trigger = {"toast": {"text": exc.detail, "kind": "error"}}
     else:
         waits = run["status"] == "PENDING_APPROVAL"
         text = f"Run #{run['id']} " + ("waits for approval" if waits else "started")
         trigger = {"toast": {"text": text, "href": f"/task-runs/{run['id']}"}}
+        if await is_run_form(request):
+            return run_started(request, api, run, decls, trigger)
     return Response(status_code=204, headers={"HX-Trigger": json.dumps(trigger)})
 
 

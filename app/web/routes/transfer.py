@@ -14,6 +14,7 @@ from app.services import transfer
 from app.web.auth import WriteSessionDep
 from app.web.calls import ApiError, CallsDep
 from app.web.htmx import HtmxDep
+from app.web.json_lines import json_lines, problem_line
 from app.web.routes.tasks import page_or_panel
 from app.web.templating import render
 
@@ -47,13 +48,22 @@ def crontab_context(tab: str, **values: Any) -> dict[str, Any]:
     }
 
 
+def with_lines(document: str, problems: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Each problem of the document with the line its item or field starts on."""
+    lines = json_lines(document)
+    return [
+        {**p, "line": problem_line(lines, p.get("item", ""), p.get("field", ""))} for p in problems
+    ]
+
+
 @router.get("/tasks/export")
-async def export_file(api: CallsDep) -> Response:
-    document = await api.read(transfer.export_document)
+async def export_file(api: CallsDep, format: Literal["json", "yaml"] = "json") -> Response:
+    as_yaml = format == "yaml"
+    document = await api.read(transfer.export_document, as_yaml=as_yaml)
     return Response(
         document,
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="almanac-definitions.json"'},
+        media_type="application/yaml" if as_yaml else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="almanac-definitions.{format}"'},
     )
 
 
@@ -95,9 +105,10 @@ async def import_file(
         except ApiError as exc:
             if exc.status_code == 401:
                 raise
-            context["errors"] = exc.errors or [
-                {"item": "document", "field": "", "problem": exc.detail}
-            ]
+            context["errors"] = with_lines(
+                context["document"],
+                exc.errors or [{"item": "document", "field": "", "problem": exc.detail}],
+            )
         if step == "apply" and context["report"]:
             headers["HX-Trigger"] = json.dumps(
                 {"toast": {"text": "Definitions imported"}, "tasks-changed": True}

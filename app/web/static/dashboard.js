@@ -2,12 +2,12 @@
 // htmx swaps in a fresh dashboard body.
 (function () {
   "use strict";
-  var COLORS = {
-    IDLE: "#9aa3b2", ACTIVE: "#6366f1", TRIGGER: "#f59e0b", STARTED: "#06b6d4",
-    RUNNING: "#3b6fe2", PAUSED: "#eab308", SUCCESS: "#22a356", FAILED: "#e04848",
-    TERMINATED: "#be185d", SKIPPED: "#c3c9d2", PENDING_APPROVAL: "#a855f7", REJECTED: "#f43f5e"
-  };
   var chart = null;
+
+  // Axis, grid and legend colours follow the page's theme (theme.css).
+  function themed(name) {
+    return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
 
   function draw() {
     var canvas = document.getElementById("runs-chart");
@@ -15,7 +15,8 @@
     if (!canvas || !source || typeof Chart === "undefined") return;
     var data = JSON.parse(source.textContent);
     data.datasets.forEach(function (d) {
-      d.backgroundColor = COLORS[d.status] || "#9aa3b2";
+      var key = d.status === "PENDING_APPROVAL" ? "pending" : String(d.status).toLowerCase();
+      d.backgroundColor = themed("--s-" + key + "-fg") || themed("--s-none-fg");
       d.borderWidth = 0; d.borderRadius = 2; d.maxBarThickness = 22;
     });
     if (chart) chart.destroy();
@@ -23,10 +24,13 @@
       type: "bar", data: data,
       options: {
         animation: false, maintainAspectRatio: false, responsive: true,
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 10, boxHeight: 10, font: { size: 11 } } } },
+        color: themed("--muted"),
+        plugins: { legend: { position: "bottom", labels: { color: themed("--text-2"), boxWidth: 10, boxHeight: 10, font: { size: 11 } } } },
         scales: {
-          x: { stacked: true, grid: { display: false }, ticks: { font: { size: 10 }, maxRotation: 0, autoSkipPadding: 8 } },
-          y: { stacked: true, beginAtZero: true, ticks: { precision: 0, font: { size: 10 } }, grid: { color: "#eef1f4" } }
+          x: { stacked: true, grid: { display: false }, border: { color: themed("--line-strong") },
+               ticks: { color: themed("--muted"), font: { size: 10 }, maxRotation: 0, autoSkipPadding: 8 } },
+          y: { stacked: true, beginAtZero: true, border: { color: themed("--line-strong") },
+               ticks: { color: themed("--muted"), precision: 0, font: { size: 10 } }, grid: { color: themed("--line-soft") } }
         }
       }
     });
@@ -34,6 +38,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("almanac:theme", function () { if (chart) draw(); });
   document.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.target && evt.target.id === "dash-body") draw();
   });

@@ -2,19 +2,28 @@
 // coloured by their run's status, redrawn from the page's SSE stream ("graph" events).
 (function () {
   "use strict";
-  var COLORS = {  // css class -> [fill, text/border]
-    "s-idle": ["#eceef2", "#556070"], "s-active": ["#e9e8fd", "#4f46e5"],
-    "s-trigger": ["#fdf0dc", "#b45309"], "s-started": ["#dcf3f8", "#0e7490"],
-    "s-running": ["#e0e9fd", "#1d4ed8"], "s-paused": ["#fdf6d4", "#a16207"],
-    "s-success": ["#dcf3e4", "#15803d"], "s-failed": ["#fde4e4", "#c62828"],
-    "s-terminated": ["#fbe3ee", "#9d174d"], "s-skipped": ["#f0f1f3", "#6b7280"],
-    "s-pending": ["#f2e6fd", "#7e22ce"], "s-rejected": ["#fde2e8", "#be123c"],
-    "s-none": ["#f7f8fa", "#8a94a6"]
-  };
-  var EDGE = { success: "#22a356", failure: "#d64545", done: "#8a94a6" };
-  var cy = null, shape = "", pulse = null;
+  // Colours come from the page's theme (theme.css): a status's tint and text, the edges'
+  // colours, the edge labels' ground; read again when the theme changes.
+  var STATUSES = ["idle", "active", "trigger", "started", "running", "paused", "success", "failed",
+                  "terminated", "skipped", "pending", "rejected", "none"];
+  function themed(name) {
+    return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  function palette() {
+    var colors = {};
+    STATUSES.forEach(function (s) {
+      colors["s-" + s] = [themed("--s-" + s + "-bg"), themed("--s-" + s + "-fg")];
+    });
+    return {
+      nodes: colors,
+      edges: { success: themed("--edge-success"), failure: themed("--edge-failure"),
+               done: themed("--edge-done") },
+      label: themed("--text-2"), ground: themed("--card")
+    };
+  }
+  var cy = null, shape = "", pulse = null, last = null;
 
-  function style() {
+  function style(colors) {
     return [
       { selector: "node", style: {
         "shape": "round-rectangle", "width": 156, "height": 48, "label": "data(caption)",
@@ -28,20 +37,22 @@
       { selector: "edge", style: {
         "curve-style": "bezier", "width": 2, "line-color": "data(color)",
         "target-arrow-color": "data(color)", "target-arrow-shape": "triangle",
-        "label": "data(condition)", "font-size": 9, "color": "#4b5565",
-        "text-background-color": "#ffffff", "text-background-opacity": 1,
+        "label": "data(condition)", "font-size": 9, "color": colors.label,
+        "text-background-color": colors.ground, "text-background-opacity": 1,
         "text-background-padding": 2 } },
       { selector: "edge[condition = 'failure']", style: { "line-style": "dashed" } },
       { selector: "edge[condition = 'done']", style: { "line-style": "dotted" } }
     ];
   }
 
-  function decorate(graph) {
+  function decorate(graph, colors) {
     graph.nodes.forEach(function (n) {
-      var c = COLORS[n.data.css] || COLORS["s-none"];
+      var c = colors.nodes[n.data.css] || colors.nodes["s-none"];
       n.data.bg = c[0]; n.data.fg = c[1];
     });
-    graph.edges.forEach(function (e) { e.data.color = EDGE[e.data.condition] || EDGE.done; });
+    graph.edges.forEach(function (e) {
+      e.data.color = colors.edges[e.data.condition] || colors.edges.done;
+    });
   }
 
   function signature(graph) {
@@ -52,7 +63,7 @@
   function ensure(container) {
     if (cy && cy.container() === container) return;
     if (cy) cy.destroy();
-    cy = cytoscape({ container: container, style: style(), minZoom: 0.2, maxZoom: 3,
+    cy = cytoscape({ container: container, style: style(palette()), minZoom: 0.2, maxZoom: 3,
                      boxSelectionEnabled: false });
     shape = "";
     cy.on("tap", "node", function (evt) {
@@ -65,7 +76,8 @@
 
   function render(container, graph) {
     ensure(container);
-    decorate(graph);
+    last = graph;
+    decorate(graph, palette());
     var sig = signature(graph);
     if (sig !== shape) {
       cy.elements().remove();
@@ -127,6 +139,15 @@
     if (action === "in") cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: center });
     else if (action === "out") cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: center });
     else cy.fit(undefined, 30);
+  });
+  // A new theme: the same graph in the new colours, where it stands.
+  document.addEventListener("almanac:theme", function () {
+    if (!cy || cy.destroyed() || !last) return;
+    var colors = palette();
+    cy.style(style(colors));
+    decorate(last, colors);
+    last.nodes.forEach(function (n) { cy.getElementById(n.data.id).data(n.data); });
+    last.edges.forEach(function (e) { cy.getElementById(e.data.id).data(e.data); });
   });
   window.almanacGraph = function () { return cy; };
 })();

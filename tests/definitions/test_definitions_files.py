@@ -1,0 +1,171 @@
+"""Definition files as users write them: YAML or JSON, split any way, every problem at once
+with file, line and column; export -> apply -> export is identical in both forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from support import seed_user
+
+Call = Callable[..., Any]
+API = "/api/v1"
+
+GROUP = """\
+# The nightly ETL: comments are for people.
+format: almanac/v1
+groups:
+  - name: etl   # one group per file
+    schedule:
+      kind: times
+      times: ["02:00"]
+      days: mon-fri
+"""
+
+TASKS = """\
+format: almanac/v1
+tasks:
+  - name: extract
+    command: echo extract
+    group: etl
+  - name: load
+    command: echo load
+    group: etl
+    schedule:
+      kind: cron
+      cron: "61 * * * *"
+"""
+
+
+def test_malformed_yaml_names_file_line_and_column(apply: Call) -> None:
+    broken = "format: almanac/v1\ntasks:\n  - name: a\n    command: [unclosed\n"
+    response = apply({"good.yaml": GROUP, "bad.yaml": broken})
+    assert response.status_code == 400
+    [found] = response.json()["errors"]
+    assert (found["file"], found["line"]) == ("bad.yaml", 5)
+    assert found["column"] == 1
+    assert "bad.yaml" in response.json()["detail"]
+
+
+def test_malformed_json_names_file_line_and_column(apply: Call) -> None:
+    response = apply({"a.json": '{"format": "almanac/v1",\n  "tasks": [}\n'})
+    assert response.status_code == 400
+    [found] = response.json()["errors"]
+    assert (found["file"], found["line"], found["column"]) == ("a.json", 2, 13)
+
+
+def test_every_problem_of_every_file_at_once(apply: Call, api: TestClient) -> None:
+    json_tasks = (
+        '{"format": "almanac/v1",\n'
+        ' "tasks": [\n'
+        '   {"name": "extract", "command": "echo again", "group": "etl"},\n'
+        '   {"name": "x", "command": "true", "schedule": {"kind": "cron", "cron": "* *"}}\n'
+        " ]}\n"
+    )
+    response = apply({"etl.yaml": GROUP, "tasks.yaml": TASKS, "more.json": json_tasks})
+    assert response.status_code == 422, response.text
+    found = {(e["file"], e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
+    assert set(found) == {
+        ("tasks.yaml", 11, "schedule.cron"),
+        ("more.json", 4, "schedule.cron"),
+        ("tasks.yaml", 3, "name"),
+    }
+    duplicate = found[("tasks.yaml", 3, "name")]
+    assert duplicate == "duplicate of more.json: tasks[0] 'extract'"
+    assert api.get(f"{API}/tasks").json() == []
+
+
+def test_a_cross_file_reference_and_comments(apply: Call, api: TestClient) -> None:
+    fixed = TASKS.replace('"61 * * * *"', '"15 * * * *"')
+    response = apply({"etl.yaml": GROUP, "etl-tasks.yaml": fixed}, source="file:defs")
+    assert response.status_code == 200, response.text
+    group = api.get(f"{API}/groups").json()[0]
+    assert group["schedule"]["times"] == ["02:00"]
+    assert group["managed_by"] == "file:defs"
+    assert group["managed_file"] == "etl.yaml"
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("yaml", "yaml"), ("json", "json")])
+def test_export_apply_export_is_identical(
+    api: TestClient, apply: Call, fmt: str, suffix: str
+) -> None:
+    seeded = apply(
+        {
+            "etl.yaml": GROUP,
+            "tasks.yaml": TASKS.replace('"61 * * * *"', '"15 * * * *"'),
+            "cal.json": '{"format": "almanac/v1", "calendars": [{"name": "ops", '
+            '"extra_dates": ["2026-12-24"]}], "tasks": [{"name": "t", "command": "a: b # c", '
+            '"env": {"on": "yes"}, "schedule": {"kind": "once", "at": "2026-12-24T18:00:00"}}]}',
+        }
+    )
+    assert seeded.status_code == 200, seeded.text
+    first = api.get(f"{API}/export", params={"format": fmt})
+    assert first.status_code == 200
+    if fmt == "yaml":
+        assert first.headers["content-type"].startswith("application/yaml")
+        assert first.text.startswith("format: almanac/v1\n")
+    again = apply({f"all.{suffix}": first.text}, source="file:export")
+    assert again.status_code == 200, again.text
+    assert again.json()["summary"]["create"] == 0
+    assert again.json()["summary"]["delete"] == 0
+    assert api.get(f"{API}/export", params={"format": fmt}).text == first.text
+
+
+def test_an_instance_not_granted_refuses_the_whole_set(
+    sqlite_engine: Engine, api: TestClient, apply: Call
+) -> None:
+    token = seed_user(sqlite_engine, "ops", role="admin", instances=["team-a"])
+    files = {
+        "a.yaml": "format: almanac/v1\ntasks:\n  - {name: a, command: 'true', instance: team-a}\n",
+        "b.yaml": "format: almanac/v1\ntasks:\n  - {name: b, command: 'true', instance: team-b}\n",
+    }
+    body = {"files": [{"path": p, "content": c} for p, c in files.items()]}
+    response = api.post(
+        f"{API}/definitions/apply", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 422
+    [found] = response.json()["errors"]
+    assert (found["file"], found["line"], found["field"]) == ("b.yaml", 3, "instance")
+    assert found["problem"] == "instance 'team-b' is not granted to you"
+    assert api.get(f"{API}/tasks").json() == []
+
+
+def test_a_viewer_may_not_plan(sqlite_engine: Engine, api: TestClient) -> None:
+    token = seed_user(sqlite_engine, "watcher", role="viewer")
+    body = {"files": [{"path": "a.yaml", "content": "format: almanac/v1\n"}]}
+    for step in ("plan", "apply"):
+        response = api.post(
+            f"{API}/definitions/{step}", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 403, response.text
+
+
+def test_the_sync_names_are_not_for_the_cli(apply: Call) -> None:
+    response = apply({"a.yaml": "format: almanac/v1\n"}, source="sync:prod")
+    assert response.status_code == 422
+    assert "source" in response.text
+
+
+def test_yaml_aliases_that_expand_without_end_are_refused(apply: Call) -> None:
+    lines = ["format: almanac/v1", 'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 9):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    response = apply({"bomb.yaml": "\n".join(lines) + "\n"})
+    assert response.status_code == 400
+    assert "aliases" in response.json()["errors"][0]["problem"]
+
+
+def test_yaml_anchors_for_shared_values_are_fine(apply: Call, api: TestClient) -> None:
+    shared = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - {name: a, command: 'true', schedule: &nightly {kind: cron, cron: '0 2 * * *'}}\n"
+        "  - {name: b, command: 'true', schedule: *nightly}\n"
+    )
+    assert apply({"shared.yaml": shared}).status_code == 200
+    crons = {t["name"]: t["schedule"]["cron"] for t in api.get(f"{API}/tasks").json()}
+    assert crons == {"a": "0 2 * * *", "b": "0 2 * * *"}
