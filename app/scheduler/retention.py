@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Engine, delete, exists
 from sqlmodel import Session, col, select
 
 from app.db.engine import session_scope
+from app.db.plan_hints import unindexed
 from app.db.tables import GroupRun, LogChunk, Run, RunEvent, RunOutput
 from app.domain.states import TERMINAL
 from app.settings import Settings
@@ -39,9 +40,12 @@ def prune_batch(
     with session_scope(engine) as session:
         if fence is not None:
             fence(session)
+        # Oldest first by id: on SQLite the status index would make it read and sort every
+        # finished run at each batch (seconds at a million runs; db/plan_hints.py).
+        status = unindexed(session, Run.__table__.c.status)  # type: ignore[attr-defined]
         rows = session.exec(
             select(Run.id, Run.group_run_id)
-            .where(col(Run.status).in_(list(TERMINAL)), col(Run.finished_at) < before)
+            .where(status.in_(list(TERMINAL)), col(Run.finished_at) < before)
             .order_by(col(Run.id))
             .limit(batch)
         ).all()
