@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import psutil
 from benchlib import ADMIN, pct
-from history_seed import CACHE, PgWriter, SqliteWriter, Writer
+from history_seed import CACHE, PgWriter, SqliteWriter, Writer, schema_head
 from pagetimer import sign_in
 from serverproc import describe, pulse_delays, running_server
 from sqlalchemy import create_engine, text
@@ -85,7 +85,10 @@ def main() -> None:
 # ---- seeding -------------------------------------------------------------------------
 def _pristine(args: argparse.Namespace) -> str:
     """The URL of the unplanned definitions, built once."""
-    key = f"definitions-{args.groups}-{args.grouped}-{args.standalone}-v{SEED_VERSION}"
+    key = (
+        f"definitions-{args.groups}-{args.grouped}-{args.standalone}-v{SEED_VERSION}"
+        f"-r{schema_head()}"
+    )
     if args.postgres:
         url = ADMIN.rsplit("/", 1)[0] + "/" + key.replace("-", "_")
         if _pg_exists(url) and _seeded(url):
