@@ -367,7 +367,9 @@ def _pulse_delays(engine: Any, edit_began: datetime, took: float, misses: list[s
     print(describe("pulses, 10 s before the edit", before))
     print(describe("pulses due during the edit", during))
     calm, busy = before["ACTIVE"], during["ACTIVE"]
-    if calm and busy and pct(busy, 99) > max(2 * pct(calm, 99), pct(calm, 99) + 100):
+    if not calm or not busy:
+        misses.append("the pulse tasks did not fire around the edit: no delays to compare")
+    elif pct(busy, 99) > max(2 * pct(calm, 99), pct(calm, 99) + 100):
         misses.append(
             f"due runs delayed by the edit (p99 {pct(busy, 99):.0f} ms against "
             f"{pct(calm, 99):.0f} ms before it)"

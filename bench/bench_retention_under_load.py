@@ -75,7 +75,9 @@ def main() -> None:
     if pruned < expired:
         misses.append(f"pruning stopped at {pruned:,} of {expired:,}")
     calm, busy = baseline["ACTIVE"], during["ACTIVE"]
-    if calm and busy:
+    if not calm or not busy:
+        misses.append("the pulse tasks did not fire in both windows: no delays to compare")
+    else:
         if pct(busy, 99) > 1.5 * pct(calm, 99) + 20:
             misses.append(
                 f"trigger delay p99 {pct(busy, 99):.0f} ms while pruning against "
