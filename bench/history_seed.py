@@ -3,8 +3,8 @@
 and a log chunk (failed runs a stderr chunk too), and one planned (IDLE) run per standalone
 task. Built with bulk inserts (executemany on SQLite, COPY on PostgreSQL) with the secondary
 indexes dropped and rebuilt afterwards, and kept under /tmp (a SQLite file, or a PostgreSQL
-database) with a table that records how it was built: a cache is reused only when it was
-finished by this seeder version; newer migrations are applied to it on reuse.
+database) named after its size, this seeder's version and the schema's newest migration, with
+a table that records that it was finished: a cache is reused only when it was.
 
     .venv/bin/python bench/history_seed.py --runs 1000000 [--days 30] [--postgres]
 """
@@ -47,11 +47,21 @@ class History:
 
 
 def sqlite_path(runs: int, days: int) -> Path:
-    return CACHE / f"history-{runs}-{days}d-v{SEED_VERSION}.db"
+    return CACHE / f"history-{runs}-{days}d-v{SEED_VERSION}-r{schema_head()}.db"
 
 
 def pg_name(runs: int, days: int) -> str:
-    return f"almanac_bench_history_{runs}_{days}d_v{SEED_VERSION}"
+    return f"almanac_bench_history_{runs}_{days}d_v{SEED_VERSION}_r{schema_head()}"
+
+
+def schema_head() -> str:
+    """This checkout's newest migration: a cache is kept per schema, so checkouts at other
+    revisions (sharing /tmp) never migrate one another's copies."""
+    from alembic.script import ScriptDirectory
+
+    from app.bootstrap import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
 def history(runs: int, days: int = 30, *, postgres: bool = False) -> History:
@@ -67,7 +77,6 @@ def history(runs: int, days: int = 30, *, postgres: bool = False) -> History:
         assert found is not None
     else:
         print(f"reusing the seeded history in {url}", flush=True)
-        upgrade_database(url)  # migrations newer than the cache
     anchor, newest = found
     return History(url=url, runs=runs, anchor=anchor, newest_run=newest)
 

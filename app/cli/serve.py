@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -124,7 +125,11 @@ def _serve(settings: Settings, url: str) -> None:
         typer.echo(f"Created user 'admin' with password: {generated}  (shown once)")
     app = create_app(settings, clock=clock, engine=engine)
     seal_plaintext(engine)  # environments stored before they were sealed at rest
-    record_baselines(engine)  # definitions stored before history: their version 1
+    # Definitions stored before history get their version 1 beside the serving server: after
+    # an upgrade with 100,000 definitions that takes minutes, and reads make a missing one.
+    threading.Thread(
+        target=record_baselines, args=(engine, 100), name="history-baselines", daemon=True
+    ).start()
     tune_for_service()
     # Open live pages (SSE) must not hold a stopping server for long.
     uvicorn.run(

@@ -70,8 +70,7 @@ def plan_group(
         _record_skip(session, group, skipped, now)
     if not ahead.occurrences:
         return None
-    at = ahead.occurrences[0].at
-    group_run = _idle_group_run(group, at, now)
+    group_run = _idle_group_run(group, ahead.occurrences[0].at, now)
     session.add(group_run)
     session.flush()
     return group_run

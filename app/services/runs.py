@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import literal_column
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db.logs import read_lines
+from app.db.plan_hints import unindexed
 from app.db.runs import get_run, run_events
 from app.db.sealing import box_or_none
 from app.db.tables import Run, Task
@@ -72,7 +72,8 @@ def list_runs(
         stmt = stmt.where(Run.task_id == task)
     if batch is not None:
         stmt = stmt.where(Run.batch_id == batch)
-    trigger = _paged_trigger_time(session)
+    # SQLite would read a status's whole time range and sort it (db/plan_hints.py).
+    trigger = unindexed(session, Run.__table__.c.trigger_time)  # type: ignore[attr-defined]
     if since is not None:
         stmt = stmt.where(trigger >= since)
     if until is not None:
@@ -143,17 +144,6 @@ def _page(
     rows = session.exec(stmt.limit(page_size + 1)).all()
     items = [run_public(r) for r in rows[:page_size]]
     return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
-
-
-def _paged_trigger_time(session: Session) -> Any:
-    """The trigger time as a page's bound. SQLite (no statistics gathered) would take the
-    (status, trigger_time) index for "status and time range", read the whole range and sort
-    it by id; written `+run.trigger_time` it walks the status or task index by id instead
-    and stops at the page's end, like PostgreSQL's planner chooses to."""
-    if session.get_bind().dialect.name != "sqlite":
-        return col(Run.trigger_time)
-    column = Run.__table__.c.trigger_time  # type: ignore[attr-defined]
-    return literal_column("+run.trigger_time", type_=column.type)
 
 
 def _named_tasks(session: Session, q: str) -> list[int] | SelectOfScalar[Any] | None:

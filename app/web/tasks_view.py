@@ -122,7 +122,7 @@ async def load_list(calls: Calls, filters: ListFilters, selected: int | None = N
 
 async def load_choices(calls: Calls, *, with_tasks: bool = False) -> Choices:
     return Choices(
-        groups=dump(await calls.read(groups.list_groups, page_size=1000)),
+        groups=await calls.read(groups.group_choices),
         calendars=await calls.read(catalog.calendar_names),
         agents=await calls.read(catalog.agent_names),
         tasks=dump(await calls.read(tasks.list_tasks, page_size=1000)) if with_tasks else [],

@@ -72,13 +72,13 @@ def test_a_batch_takes_the_oldest_runs_first(sqlite_engine: Engine) -> None:
 
 
 def test_every_expired_run_goes_with_a_pause_after_each_batch(sqlite_engine: Engine) -> None:
-    old = _runs(sqlite_engine, OLD, 1_203)  # more than the old cap of a few batches
+    old = _runs(sqlite_engine, OLD, 603)
     recent = _runs(sqlite_engine, NEW, 3)
     pauses: list[float] = []
-    removed = prune(sqlite_engine, before=CUT, pause=pauses.append)
+    removed = prune(sqlite_engine, before=CUT, pause=pauses.append, max_batches=None)
     assert removed == len(old)
     assert _left(sqlite_engine)[0] == set(recent)
-    assert len(pauses) == 3  # 500 + 500 + 203, then an empty batch ends it
+    assert len(pauses) == 4  # 200 + 200 + 200 + 3, then an empty batch ends it
     assert all(0 <= p <= 1.0 for p in pauses)
 
 
