@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.engine import session_scope
 from app.db.groups import add_group_dependency
@@ -55,7 +55,9 @@ def test_a_group_schedule_starts_runs_for_all_its_tasks_with_their_not_before(
     with session_scope(engine) as session:
         assert fire_due_groups(session, now=datetime(2026, 3, 3, 5, 0, 1, tzinfo=UTC)) == [gid]
     with session_scope(engine) as session:
-        runs = session.exec(select(Run).where(Run.group_run_id == idle.id)).all()
+        runs = session.exec(
+            select(Run).where(Run.group_run_id == idle.id).order_by(col(Run.task_id))
+        ).all()
         started = session.get(GroupRun, idle.id)
     assert started is not None and started.status == "RUNNING"
     assert [r.status for r in runs] == ["ACTIVE", "ACTIVE"]
