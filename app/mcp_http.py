@@ -11,7 +11,6 @@ one token's messages to another's) and answers in JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.asgi_refusal import send_unauthorized
 from app.client.http import Almanac
 
 PATH = "/mcp"
@@ -91,19 +91,7 @@ class RequireToken:
 
 
 async def _unauthorized(send: Send, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b'Bearer realm="almanac"'),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_unauthorized(send, detail, b'Bearer realm="almanac"')
 
 
 def http_app(server_url: str, host: str) -> ASGIApp:

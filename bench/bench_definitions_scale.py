@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import psutil
 from benchlib import ADMIN, pct
-from history_seed import CACHE, PgWriter, SqliteWriter, Writer, schema_head
+from history_seed import CACHE, TASK_COLUMNS, PgWriter, SqliteWriter, Writer, schema_head
 from pagetimer import sign_in
 from serverproc import describe, pulse_delays, running_server
 from sqlalchemy import create_engine, text
@@ -126,31 +126,6 @@ def _seeded(url: str) -> bool:
         return False
     finally:
         engine.dispose()
-
-
-TASK_COLUMNS = [
-    "id",
-    "name",
-    "description",
-    "command",
-    "labels",
-    "group_id",
-    "schedule",
-    "active",
-    "gpus",
-    "mounts",
-    "env",
-    "retry_attempts",
-    "retry_delay_seconds",
-    "retry_exponential",
-    "concurrency",
-    "misfire",
-    "misfire_grace_seconds",
-    "misfire_max_replays",
-    "instance",
-    "created_at",
-    "updated_at",
-]
 
 
 def _task(tid: int, name: str, group: int | None, schedule: dict[str, Any] | None, at: str) -> Any:

@@ -27,6 +27,31 @@ from sqlalchemy import create_engine, text
 from app.bootstrap import upgrade_database
 from app.security import hash_password
 
+# The task table's columns a seeder fills (the definitions bench seeds tasks the same way).
+TASK_COLUMNS = [
+    "id",
+    "name",
+    "description",
+    "command",
+    "labels",
+    "group_id",
+    "schedule",
+    "active",
+    "gpus",
+    "mounts",
+    "env",
+    "retry_attempts",
+    "retry_delay_seconds",
+    "retry_exponential",
+    "concurrency",
+    "misfire",
+    "misfire_grace_seconds",
+    "misfire_max_replays",
+    "instance",
+    "created_at",
+    "updated_at",
+]
+
 SEED_VERSION = "1"  # bump when what is seeded changes
 CACHE = Path("/tmp/almanac-bench-cache")
 TASKS = 500
@@ -183,32 +208,9 @@ def _definitions(writer: Writer, anchor: datetime) -> None:
         ["id", "name", "description", "active", "instance", "created_at", "updated_at"],
         [(g + 1, f"group-{g:02d}", "", True, "default", at, at) for g in range(GROUPS)],
     )
-    columns = [
-        "id",
-        "name",
-        "description",
-        "command",
-        "labels",
-        "group_id",
-        "schedule",
-        "active",
-        "gpus",
-        "mounts",
-        "env",
-        "retry_attempts",
-        "retry_delay_seconds",
-        "retry_exponential",
-        "concurrency",
-        "misfire",
-        "misfire_grace_seconds",
-        "misfire_max_replays",
-        "instance",
-        "created_at",
-        "updated_at",
-    ]
     writer.rows(
         "task",
-        columns,
+        TASK_COLUMNS,
         [
             (
                 t + 1,

@@ -6,7 +6,6 @@ who use the API hold a token anyway."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 
 import anyio
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import authenticate_login, bearer_token
+from app.asgi_refusal import send_unauthorized
 from app.errors import AuthError
 from app.security import SESSION_COOKIE
 
@@ -36,16 +36,4 @@ class DocsNeedLogin:
 
 
 async def _refuse(send: Send, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"www-authenticate", b"Bearer"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_unauthorized(send, detail)
