@@ -110,7 +110,7 @@ def _serve(settings: Settings, url: str) -> None:
     from app.bootstrap import ensure_admin, upgrade_database
     from app.clock import SystemClock
     from app.db.engine import make_engine
-    from app.db.sealing import seal_plaintext
+    from app.db.seal_legacy import seal_plaintext
     from app.server import create_app
     from app.services.versions import record_baselines
 

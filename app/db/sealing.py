@@ -3,7 +3,7 @@
 A task keeps its `env` and secret values in `task.env_sealed`; a run's spec copies that token
 (`spec["env_sealed"]`), so creating runs never decrypts. Rows written before sealing existed
 carry a plain `env` (task column or spec key): they are read as such, and
-`seal_plaintext` (run at server start) seals them.
+`seal_plaintext` (app/db/seal_legacy.py, run at server start) seals them.
 
 The key ring belongs to the database's engine: `bind_box` is called by the composition root,
 and code holding a session finds it with `box_of`.
@@ -17,17 +17,17 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from app.db.engine import session_scope
-from app.db.tables import Run, Task
+from app.db.tables import Task
 from app.domain import run_spec
 from app.env_secrets import EnvBox, EnvValues
 from app.errors import InvalidInput
 from app.secrets import SecretError
 
 _BOXES: WeakKeyDictionary[Engine, Callable[[], EnvBox]] = WeakKeyDictionary()
-# Set by migration 0004 on runs stored before sealing: `seal_plaintext` handles them.
+# Set by migration 0004 on runs stored before sealing: `seal_plaintext` handles them
+# (app/db/seal_legacy.py).
 LEGACY = "legacy"
 
 
@@ -100,35 +100,3 @@ def write_task_env(session: Session, task: Task, changed: Mapping[str, Any]) -> 
         raise InvalidInput(f"secrets.{both[0]}", "is also in env: a name is either")
     sealed = box.seal(EnvValues(env=env, secrets=secrets)) if box is not None else None
     task.env_sealed, task.env = sealed, {}
-
-
-def seal_plaintext(engine: Engine, batch: int = 500) -> int:
-    """Seal the plain environments of rows written before sealing; returns rows changed."""
-    changed = 0
-    with session_scope(engine) as session:
-        for task in session.exec(select(Task).where(col(Task.env_sealed).is_(None))).all():
-            if task.env:
-                task.env_sealed = box_of(session).seal(EnvValues(env=dict(task.env)))
-                task.env = {}
-                changed += 1
-    last = 0
-    while True:
-        with session_scope(engine) as session:
-            rows = session.exec(
-                select(Run)
-                .where(col(Run.id) > last, Run.spec_digest == LEGACY)
-                .order_by(col(Run.id))
-                .limit(batch)
-            ).all()
-            for run in rows:
-                spec = dict(run.spec)
-                plain = spec.pop("env", None)
-                if plain:
-                    spec[run_spec.SEALED] = box_of(session).seal(EnvValues(env=dict(plain)))
-                    run.spec = spec
-                    changed += 1
-                run.spec_digest = run_spec.digest(spec)
-                last = run.id or 0
-            done = len(rows) < batch
-        if done:
-            return changed
