@@ -43,12 +43,18 @@ def test_concurrent_edits_of_one_task_get_consecutive_versions(
 
     worker = threading.Thread(target=second_edit)
     worker.start()
-    with engine.connect() as probe:
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database()"
-        )
-        wait_for(lambda: probe.execute(waiting).scalar_one() > 0, timeout=10)
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )
+
+    def blocked() -> bool:
+        # A transaction of its own each time: PostgreSQL keeps one snapshot of the activity
+        # view for a whole transaction, so a probe that stayed in one would never see the wait.
+        with engine.connect() as probe:
+            return int(probe.execute(waiting).scalar_one()) > 0
+
+    wait_for(blocked, timeout=10)
     first.commit()
     first.close()
     worker.join(timeout=20)

@@ -95,7 +95,9 @@ def test_inline_errors_all_at_once_then_the_alerts_screen(
         dialog.accept()
 
     page.on("dialog", answer)
+    page.wait_for_load_state("load")  # forms.js (deferred) listens before the click
     page.locator("#rules form[data-confirm] button").first.click()
-    expect(page.locator("#rules")).not_to_contain_text("forms-browser-task")
+    # the delete posts, then the page comes back (a loaded suite: give it more than 5 s)
+    expect(page.locator("#rules")).not_to_contain_text("forms-browser-task", timeout=20_000)
     assert asked and asked[0].startswith("Delete alert rule")
     assert errors == [], errors
