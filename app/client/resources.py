@@ -38,7 +38,30 @@ class _Namespace:
         )
 
 
-class Tasks(_Namespace):
+class _Versioned(_Namespace):
+    """Definition history of a task or a group (`_path`: "/tasks" or "/groups")."""
+
+    _path = ""
+
+    def versions(self, key: int) -> builtins.list[JSON]:
+        """Its definition versions, newest first (who, when, via, the fields changed)."""
+        result: builtins.list[JSON] = self._c.request("GET", f"{self._path}/{key}/versions")
+        return result
+
+    def version(self, key: int, number: int) -> JSON:
+        """One version: its definition and the diff against the version before."""
+        result: JSON = self._c.request("GET", f"{self._path}/{key}/versions/{number}")
+        return result
+
+    def rollback(self, key: int, number: int) -> JSON:
+        """Take version `number`'s definition again; answers the new version."""
+        result: JSON = self._c.request("POST", f"{self._path}/{key}/versions/{number}/rollback")
+        return result
+
+
+class Tasks(_Versioned):
+    _path = "/tasks"
+
     def list(self, **filters: Any) -> list[JSON]:
         """Filters: q, active, group, page, page_size."""
         result: list[JSON] = self._get("/tasks", **filters)
@@ -60,21 +83,6 @@ class Tasks(_Namespace):
 
     def delete(self, tid: int) -> None:
         self._c.request("DELETE", f"/tasks/{tid}")
-
-    def versions(self, tid: int) -> builtins.list[JSON]:
-        """Its definition versions, newest first (who, when, via, the fields changed)."""
-        result: builtins.list[JSON] = self._c.request("GET", f"/tasks/{tid}/versions")
-        return result
-
-    def version(self, tid: int, number: int) -> JSON:
-        """One version: its definition and the diff against the version before."""
-        result: JSON = self._c.request("GET", f"/tasks/{tid}/versions/{number}")
-        return result
-
-    def rollback(self, tid: int, number: int) -> JSON:
-        """Take version `number`'s definition again; answers the new version."""
-        result: JSON = self._c.request("POST", f"/tasks/{tid}/versions/{number}/rollback")
-        return result
 
     def run(
         self,
@@ -101,7 +109,9 @@ class Tasks(_Namespace):
         return result
 
 
-class Groups(_Namespace):
+class Groups(_Versioned):
+    _path = "/groups"
+
     def list(self, **filters: Any) -> list[JSON]:
         result: list[JSON] = self._get("/groups", **filters)
         return result
@@ -112,21 +122,6 @@ class Groups(_Namespace):
 
     def get(self, gid: int) -> JSON:
         result: JSON = self._c.request("GET", f"/groups/{gid}")
-        return result
-
-    def versions(self, gid: int) -> builtins.list[JSON]:
-        """Its definition versions, newest first (who, when, via, the fields changed)."""
-        result: builtins.list[JSON] = self._c.request("GET", f"/groups/{gid}/versions")
-        return result
-
-    def version(self, gid: int, number: int) -> JSON:
-        """One version: its definition and the diff against the version before."""
-        result: JSON = self._c.request("GET", f"/groups/{gid}/versions/{number}")
-        return result
-
-    def rollback(self, gid: int, number: int) -> JSON:
-        """Take version `number`'s definition again; answers the new version."""
-        result: JSON = self._c.request("POST", f"/groups/{gid}/versions/{number}/rollback")
         return result
 
     def update(self, gid: int, **fields: Any) -> JSON:
