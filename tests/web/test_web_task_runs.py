@@ -178,3 +178,30 @@ def test_stream_resyncs_a_stale_page(web: TestClient, api: TestClient, web_app: 
     assert '<tbody id="run-rows" hx-swap-oob="outerHTML">' in text and f"run-{run_id}" in text
     fresh = web.get("/task-runs").context["seq"]
     assert "event: rows" not in web.get(f"/task-runs/events?seq={fresh}").text
+
+
+def test_stream_redraws_when_runs_change_while_it_reads_the_page(
+    web: TestClient, api: TestClient, web_app: FastAPI, monkeypatch: Any
+) -> None:
+    """A run created between the stream's subscribe and its read of the rows is in the rows
+    it holds but was never sent to the browser: patching it in place would target a row the
+    page lacks (htmx:oobErrorNoTarget), so the stream redraws the rows instead."""
+    import anyio
+
+    from app.web.routes import task_runs as route
+
+    web_app.state.sse_lifetime = 1.0
+    tid = _task(api)
+    seq = web.get("/task-runs").context["seq"]
+    real = route.load_page
+    made: list[int] = []
+
+    async def load_while_a_run_starts(*args: Any, **kwargs: Any) -> Any:
+        if not made:
+            made.append(await anyio.to_thread.run_sync(_force, api, tid))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(route, "load_page", load_while_a_run_starts)
+    text = web.get(f"/task-runs/events?seq={seq}").text
+    assert '<tbody id="run-rows" hx-swap-oob="outerHTML">' in text
+    assert f'id="run-{made[0]}"' in text

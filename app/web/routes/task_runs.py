@@ -110,7 +110,10 @@ async def task_runs_events(
             seen = bus.seq
             page = await load_page(api, context, filters)
             live = LivePage(filters=filters, shown=list(page.ids))
-            if seen != known:  # the page is older than what we just read: redraw it
+            # Redraw when the browser's page is older than what we read, and also when
+            # runs changed while we read: the rows we hold may then include runs the
+            # browser has never been sent, and patching those in place would miss.
+            if seen != known or bus.seq != seen:
                 html = render_fragment(
                     "task_runs/_rows.html",
                     {"page": page, "oob": True},
