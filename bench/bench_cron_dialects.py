@@ -3,7 +3,8 @@ the DST walk (interval-like schedules across both 2026 London changes) and a tim
 several schedules with blackouts.
 
 Run: .venv/bin/python bench/bench_cron_dialects.py   (issue target: under 10 ms per forecast)
-Prints wall-clock and CPU medians: on a shared machine the CPU time is the fairer figure.
+Prints wall-clock and CPU medians, and the best CPU time of the repeats: on a shared or
+virtual machine (where neighbours steal cycles in bursts) the best is the code's own cost.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ DST_CASES: list[tuple[str, dict[str, Any], datetime]] = [
 ]  # fmt: skip
 
 
-def median_ms(run: Callable[[], Forecast], repeats: int = 11) -> tuple[float, float, int]:
+def median_ms(run: Callable[[], Forecast], repeats: int = 21) -> tuple[float, float, float, int]:
     found = len(run().occurrences)
     wall, cpu = [], []
     for _ in range(repeats):
@@ -52,18 +53,18 @@ def median_ms(run: Callable[[], Forecast], repeats: int = 11) -> tuple[float, fl
         run()
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-    return statistics.median(wall), statistics.median(cpu), found
+    return statistics.median(wall), statistics.median(cpu), min(cpu), found
 
 
 def main() -> None:
     for cron in CASES:
         schedule = parse_schedule({"kind": "cron", "cron": cron, "timezone": LONDON})
-        wall, cpu, found = median_ms(lambda s=schedule: forecast(s, AFTER, 1000))
-        print(f"{wall:8.2f} ms ({cpu:6.2f} ms CPU)  forecast of {found} occurrences: {cron}")
+        wall, cpu, best, found = median_ms(lambda s=schedule: forecast(s, AFTER, 1000))
+        print(f"{_figures(wall, cpu, best)}  forecast of {found} occurrences: {cron}")
     for label, data, after in DST_CASES:
         schedule = parse_schedule({**data, "timezone": LONDON})
-        wall, cpu, found = median_ms(lambda s=schedule, a=after: forecast(s, a, 1000))
-        print(f"{wall:8.2f} ms ({cpu:6.2f} ms CPU)  forecast of {found} occurrences: {label}")
+        wall, cpu, best, found = median_ms(lambda s=schedule, a=after: forecast(s, a, 1000))
+        print(f"{_figures(wall, cpu, best)}  forecast of {found} occurrences: {label}")
     timing = timing_of(
         {"kind": "cron", "cron": "0 8 * * 1-5", "timezone": LONDON},
         [
@@ -76,8 +77,12 @@ def main() -> None:
         ],
     )
     assert timing is not None
-    wall, cpu, found = median_ms(lambda: timing_forecast(timing, AFTER, 1000))
-    print(f"{wall:8.2f} ms ({cpu:6.2f} ms CPU)  forecast of {found}: 3 schedules, 2 blackouts")
+    wall, cpu, best, found = median_ms(lambda: timing_forecast(timing, AFTER, 1000))
+    print(f"{_figures(wall, cpu, best)}  forecast of {found}: 3 schedules, 2 blackouts")
+
+
+def _figures(wall: float, cpu: float, best: float) -> str:
+    return f"{wall:8.2f} ms ({cpu:6.2f} ms CPU, best {best:6.2f})"
 
 
 if __name__ == "__main__":

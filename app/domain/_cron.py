@@ -25,7 +25,6 @@ Rules:
 
 from __future__ import annotations
 
-import calendar as _stdcal
 from dataclasses import dataclass
 from datetime import date, time
 from functools import lru_cache
@@ -35,6 +34,7 @@ from app.domain._cron_fields import (
     WEEKDAY_NAMES,
     DaySpecials,
     FieldSpec,
+    month_shape,
     parse_day_field,
     parse_field,
 )
@@ -83,25 +83,47 @@ class CronExpr:
 
     def days_of_month(self, year: int, month: int) -> tuple[int, ...]:
         """The day numbers of a month that match, in order."""
-        if month not in self.months or (self.years is not None and year not in self.years):
+        if not self.in_month(year, month):
             return ()
-        first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
-        numbers = range(1, length + 1)
-        by_day = (self.days & set(numbers)) | self.day_specials.days(year, month)
-        if len(self.weekdays) == 7 and not self.weekday_specials:
-            by_weekday: set[int] = set(numbers)  # every day: no need to look at weekdays
-        else:
-            # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1: from Sunday.
-            by_weekday = {
-                n for n in numbers if (first_weekday + n) % 7 in self.weekdays
-            } | self.weekday_specials.days(year, month)
+        return self.days_of_shape(*month_shape(year, month))
+
+    def in_month(self, year: int, month: int) -> bool:
+        """Whether the month and year fields admit this month at all."""
+        return month in self.months and (self.years is None or year in self.years)
+
+    def days_of_shape(self, first_weekday: int, length: int) -> tuple[int, ...]:
+        """The matching day numbers of an admitted month of `length` days whose 1st falls
+        on `first_weekday` (0 = Monday): nothing else about the month matters, so callers
+        can keep the answer per shape (there are 28 of them)."""
+        every_day = len(self.days) >= 31 and not self.day_specials
+        every_weekday = len(self.weekdays) == 7 and not self.weekday_specials
+        if every_day and every_weekday:
+            return _DAY_NUMBERS[length]
         # Vixie: when both day fields are restricted, either one matching is enough.
-        if self.day_restricted and self.weekday_restricted:
-            return tuple(sorted(by_day | by_weekday))
-        return tuple(sorted(by_day & by_weekday))
+        either = self.day_restricted and self.weekday_restricted
+        by_day: set[int] = set()
+        if not every_day:
+            by_day = {n for n in self.days if n <= length}
+            if self.day_specials:
+                by_day |= self.day_specials.days_in(first_weekday, length)
+            if every_weekday and not either:
+                return tuple(sorted(by_day))
+        # Day n falls on (first_weekday + n - 1) % 7 counted from Monday; +1: from Sunday.
+        weekdays = self.weekdays
+        by_weekday: set[int] = set()
+        if weekdays:
+            by_weekday = {n for n in _DAY_NUMBERS[length] if (first_weekday + n) % 7 in weekdays}
+        if self.weekday_specials:
+            by_weekday |= self.weekday_specials.days_in(first_weekday, length)
+        if every_day:
+            return tuple(sorted(by_weekday))
+        return tuple(sorted(by_day | by_weekday if either else by_day & by_weekday))
 
     def wall_times(self) -> tuple[time, ...]:
         return _wall_times(self.hours, self.minutes, self.seconds)
+
+
+_DAY_NUMBERS = {length: tuple(range(1, length + 1)) for length in (28, 29, 30, 31)}
 
 
 @lru_cache(maxsize=1024)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 MONTH_NAMES = {name.lower(): i for i, name in enumerate(_stdcal.month_abbr) if name} | {
     name.lower(): i for i, name in enumerate(_stdcal.month_name) if name
@@ -50,11 +51,11 @@ class DaySpecials:
             or self.nth_of
         )
 
-    def days(self, year: int, month: int) -> set[int]:
-        """The day numbers of the month these forms pick."""
+    def days_in(self, first_weekday: int, length: int) -> set[int]:
+        """The day numbers these forms pick in a month of `length` days that starts on
+        `first_weekday` (0 = Monday)."""
         if not self:
             return set()
-        first_weekday, length = _stdcal.monthrange(year, month)  # 0 = Monday
         picked = {length - n for n in self.last_minus if length - n >= 1}
         if self.last_weekday:
             picked.add(_nearest_weekday(first_weekday, length, length))
@@ -71,6 +72,12 @@ class DaySpecials:
             if number <= length:
                 picked.add(number)
         return picked
+
+
+@lru_cache(maxsize=4096)
+def month_shape(year: int, month: int) -> tuple[int, int]:
+    """(weekday of the 1st, 0 = Monday; number of days) of a month."""
+    return _stdcal.monthrange(year, month)
 
 
 def _first_day_on(first_weekday: int, sunday0: int) -> int:

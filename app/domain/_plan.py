@@ -11,6 +11,7 @@ from datetime import UTC, date, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain._cron import parse_cron
+from app.domain._cron_fields import month_shape
 from app.domain._days import WeekdaySet, parse_days
 from app.domain._walltime import load_zone, parse_wall_time
 from app.domain.calendars import CalendarSpec
@@ -142,11 +143,19 @@ class Plan:
         cron_times = expr.wall_times()
         # The matching days of a month, worked out once: the walk then jumps between them.
         matching: dict[tuple[int, int], tuple[int, ...]] = {}
+        by_shape: dict[tuple[int, int], tuple[int, ...]] = {}
 
         def days_of(year: int, month: int) -> tuple[int, ...]:
-            if (year, month) not in matching:
-                matching[(year, month)] = expr.days_of_month(year, month)
-            return matching[(year, month)]
+            found = matching.get((year, month))
+            if found is None:
+                found = ()
+                if expr.in_month(year, month):
+                    shape = month_shape(year, month)
+                    found = by_shape.get(shape)
+                    if found is None:
+                        found = by_shape[shape] = expr.days_of_shape(*shape)
+                matching[(year, month)] = found
+            return found
 
         def next_matching(day: date) -> date:
             for year, month, first in _months_from(day):

@@ -8,7 +8,8 @@ a date range. Times are read in the blackout's `timezone`, or the occurrence's s
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -102,13 +103,14 @@ class Blackout(BaseModel):
         """Whether an occurrence at `local` (aware, in its schedule's zone) is blacked out."""
         if self.timezone is not None:
             local = local.astimezone(load_zone(self.timezone))
-        day, wall = local.date(), local.time().replace(tzinfo=None, fold=0)
+        day = local.date()
         if self.start_date is not None and self.end_date is not None:
             if not self.start_date <= day <= self.end_date:
                 return False
         if self.start is None or self.end is None:
             return True
-        start, end = parse_wall_time(self.start), parse_wall_time(self.end)
+        wall = time(local.hour, local.minute, local.second, local.microsecond)
+        start, end = _wall(self.start), _wall(self.end)
         if start < end:
             return start <= wall < end and self._on(day)
         # Past midnight: the evening part belongs to `day`, the morning part to the day before.
@@ -119,9 +121,20 @@ class Blackout(BaseModel):
     def _on(self, day: date) -> bool:
         if self.days is None:
             return True
-        spec = parse_days(self.days)
-        assert isinstance(spec, WeekdaySet)
-        return day.weekday() in spec.weekdays
+        return day.weekday() in _weekdays(self.days)
+
+
+# Read once per distinct text: a forecast asks for every occurrence it lists.
+@lru_cache(maxsize=1024)
+def _wall(text: str) -> time:
+    return parse_wall_time(text)
+
+
+@lru_cache(maxsize=1024)
+def _weekdays(text: str) -> frozenset[int]:
+    spec = parse_days(text)
+    assert isinstance(spec, WeekdaySet)
+    return frozenset(spec.weekdays)
 
 
 def blackout_to_dict(blackout: Blackout) -> dict[str, Any]:

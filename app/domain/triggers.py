@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -84,29 +84,49 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
     day = max(after.astimezone(plan.zone).date() - timedelta(days=1), plan.first_day)
     last_fire = after
     after_utc = after.astimezone(UTC).replace(tzinfo=None)
+    zone = plan.zone
+    offsets = _SteadyOffsets(zone)
+    # Without a calendar (and not an aware `once`) a day's fires are its own nominal times:
+    # a steady day then takes the short path below.
+    plain = calendar is None and not plan.exact
     idle = 0
-    while day <= plan.last_day and idle < HORIZON_DAYS:
-        ahead = plan.skip_to(day)
-        if ahead != day:  # days that cannot fire are passed over at once
-            idle += (ahead - day).days
-            day = ahead
-            continue
+    while True:
+        ahead = plan.skip_to(day)  # days that cannot fire are passed over at once
+        idle += (ahead - day).days
+        day = ahead
+        if day > plan.last_day or idle >= HORIZON_DAYS:
+            break
         idle += 1
-        for instant, item in _events_on(plan, day, after_utc):
-            if instant <= after:
-                continue
-            if isinstance(item, Occurrence):
+        offset = offsets.steady(day) if plain else None
+        if offset is not None:  # the common day, inlined: fires only, one subtraction each
+            times = plan.times_for(day)
+            for wall in times[_first_after(times, day, after_utc + offset) :]:
+                instant = datetime.combine(day, wall, tzinfo=UTC) - offset
                 if instant <= last_fire:
                     continue  # several nominal times on one instant fire once
-                last_fire = instant
-                idle = 0
-            yield instant, item
+                last_fire, idle = instant, 0
+                yield instant, Occurrence(instant, datetime.combine(day, wall, tzinfo=zone))
+        else:
+            for instant, item in _events_on(plan, day, after_utc, offsets):
+                if instant <= after:
+                    continue
+                if isinstance(item, Occurrence):
+                    if instant <= last_fire:
+                        continue  # several nominal times on one instant fire once
+                    last_fire = instant
+                    idle = 0
+                yield instant, item
         if day == date.max:
             break
-        day += timedelta(days=1)
+        day += _ONE_DAY
 
 
-def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
+_ONE_DAY = timedelta(days=1)
+
+
+def _events_on(
+    plan: Plan, day: date, after_utc: datetime, offsets: _SteadyOffsets
+) -> Iterator[Event]:
     """Fires on local date `day` (its own and those moved onto it), or its skipped ones."""
     times = plan.times_for(day)
     if plan.on_closed == "skip" and not times:
@@ -119,11 +139,16 @@ def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
                 yield _skipped(plan, day, wall, reason)
         return
     sources = plan.shifted_into(day)
-    offset = None if sources or plan.exact else _steady_offset(plan.zone, day)
+    offset = None if sources or plan.exact else offsets.steady(day)
     if offset is not None:
         yield from _steady_fires(plan, day, times, offset, after_utc)
         return
-    walls: list[tuple[time, str | None]] = [(wall, None) for wall in times]
+    low, _ = _offsets_near(plan.zone, day)
+    own = times[_first_after(times, day, after_utc + low) :]
+    if not sources:  # lazily: a forecast may need only the first few of 86,400
+        yield from _exact_events(plan, day, ((wall, None) for wall in own), after_utc)
+        return
+    walls: list[tuple[time, str | None]] = [(wall, None) for wall in own]
     for source in sources:
         note = f"shifted from {source.isoformat()} ({plan.closed_reason(source)})"
         walls += [(wall, note) for wall in plan.times_for(source)]
@@ -132,7 +157,7 @@ def _events_on(plan: Plan, day: date, after_utc: datetime) -> Iterator[Event]:
 
 
 def _exact_events(
-    plan: Plan, day: date, walls: list[tuple[time, str | None]], after_utc: datetime
+    plan: Plan, day: date, walls: Iterable[tuple[time, str | None]], after_utc: datetime
 ) -> Iterator[Event]:
     """Fires and DST skips of a day near a DST change, in time order, lazily.
 
@@ -140,23 +165,68 @@ def _exact_events(
     the day), so wall times up to `after_utc + low` are passed over, and an event is let out
     once no later wall time can come before it.
     """
-    low, high = _offsets_near(plan.zone, day)
+    zone = plan.zone
+    low, high = _offsets_near(zone, day)
     floor = after_utc + low
-    pending: list[tuple[datetime, int, int, Occurrence | SkippedOccurrence]] = []
+    # (naive UTC instant, rank, order, aware instant, event): compared without time zones
+    pending: list[tuple[datetime, int, int, datetime, Occurrence | SkippedOccurrence]] = []
     order = count()
+    split = None if plan.exact else _one_change(zone, day)
     for wall, note in walls:
         naive = datetime.combine(day, wall)
         if naive <= floor:
             continue
         ready = naive - high
-        while pending and pending[0][0].replace(tzinfo=None) < ready:
-            instant, _, _, item = heapq.heappop(pending)
+        while pending and pending[0][0] < ready:
+            _, _, _, instant, item = heapq.heappop(pending)
             yield instant, item
+        if split is not None and note is None:
+            # A wall time away from the change exists once: by arithmetic, not zoneinfo.
+            change, before, after = split
+            earlier, later = naive - before, naive - after
+            if (earlier < change) != (later >= change):
+                naive_utc = earlier if earlier < change else later
+                instant = naive_utc.replace(tzinfo=UTC)
+                local = datetime.combine(day, wall, tzinfo=zone)
+                event = Occurrence(instant, local)
+                heapq.heappush(pending, (naive_utc, 0, next(order), instant, event))
+                continue
         for instant, rank, item in wall_events(plan, day, wall, note):
-            heapq.heappush(pending, (instant, rank, next(order), item))
+            naive_utc = instant.astimezone(UTC).replace(tzinfo=None)
+            heapq.heappush(pending, (naive_utc, rank, next(order), instant, item))
     while pending:
-        instant, _, _, item = heapq.heappop(pending)
+        _, _, _, instant, item = heapq.heappop(pending)
         yield instant, item
+
+
+@lru_cache(maxsize=4096)
+def _one_change(zone: ZoneInfo, day: date) -> tuple[datetime, timedelta, timedelta] | None:
+    """(the instant, naive UTC, of the zone's one offset change near `day`; the offset before
+    it; after it), or None when there is not exactly one change within a day of `day`."""
+    midnight = datetime.combine(day, time())
+    offset = zone.utcoffset(midnight)
+    assert offset is not None
+    start = midnight - offset
+    probes = _changes_list(zone, start - _MARGIN, start + _MARGIN)
+    if len(probes) != 2:
+        return None
+    later, earlier = probes  # the change lies in (earlier, later]
+    before, after = _offset_at(zone, earlier), _offset_at(zone, later)
+    if before is None or after is None:
+        return None
+    while later - earlier > _SECOND:  # bisect to the second: tzdata changes on whole seconds
+        middle = earlier + (later - earlier) // 2
+        middle -= timedelta(microseconds=middle.microsecond)
+        if middle <= earlier:
+            middle = earlier + _SECOND
+        if _offset_at(zone, middle) == before:
+            earlier = middle
+        else:
+            later = middle
+    return later, before, after
+
+
+_SECOND = timedelta(seconds=1)
 
 
 def _first_after(times: tuple[time, ...], day: date, floor: datetime) -> int:
@@ -190,6 +260,56 @@ def _steady_offset(zone: ZoneInfo, day: date) -> timedelta | None:
     if _changes_between(zone, start - _MARGIN, start + _MARGIN):
         return None
     return offset
+
+
+class _SteadyOffsets:
+    """`_steady_offset` along a walk: once a day is found steady, the run of days up to the
+    next DST change's reach shares its offset, so most days cost one comparison."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self.first, self.last = date.max, date.min
+        self.offset = timedelta(0)
+
+    def steady(self, day: date) -> timedelta | None:
+        if self.first <= day <= self.last:
+            return self.offset
+        offset = _steady_offset(self.zone, day)
+        if offset is not None:
+            self.first, self.last, self.offset = (
+                day,
+                _steady_through(self.zone, day, offset),
+                offset,
+            )
+        return offset
+
+
+# How far ahead `_steady_through` looks for the next change (a zone without DST: that far).
+_SPAN_MONTHS = 13
+
+
+def _steady_through(zone: ZoneInfo, day: date, offset: timedelta) -> date:
+    """The last day from the steady `day` on that no offset change comes near (the days in
+    between keep `offset`: the change nearest their start lies after the last one)."""
+    start = datetime.combine(day, time()) - offset  # naive UTC
+    year, month = start.year, start.month
+    limit = start + _MARGIN
+    for _ in range(_SPAN_MONTHS):
+        later = [c for c in _month_changes(zone, year, month) if c > start]
+        if later:
+            limit = min(later)
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if year >= 9999:
+            break
+        limit = datetime(year, month, 1)
+    # Day start + k days must stay more than _MARGIN before the change (or the scanned end).
+    spare = limit - _MARGIN - start
+    days = max(0, -(-spare // _ONE_DAY) - 1)
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 # A change this close to a day's start may touch the day (offsets differ by at most 26 h).
