@@ -158,6 +158,9 @@ class Plan:
             return found
 
         def next_matching(day: date) -> date:
+            numbers = days_of(day.year, day.month)
+            if day.day in numbers:  # the walk's usual question: is today a matching day?
+                return day
             for year, month, first in _months_from(day):
                 for number in days_of(year, month):
                     if number >= first:

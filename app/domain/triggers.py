@@ -86,6 +86,7 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
     after_utc = after.astimezone(UTC).replace(tzinfo=None)
     zone = plan.zone
     offsets = _SteadyOffsets(zone)
+    near_after = (after_utc + _MARGIN).date()  # later local dates lie wholly after `after`
     # Without a calendar (and not an aware `once`) a day's fires are its own nominal times:
     # a steady day then takes the short path below.
     plain = calendar is None and not plan.exact
@@ -100,7 +101,9 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
         offset = offsets.steady(day) if plain else None
         if offset is not None:  # the common day, inlined: fires only, one subtraction each
             times = plan.times_for(day)
-            for wall in times[_first_after(times, day, after_utc + offset) :]:
+            if day <= near_after:  # only the first days can hold times before `after`
+                times = times[_first_after(times, day, after_utc + offset) :]
+            for wall in times:
                 instant = datetime.combine(day, wall, tzinfo=UTC) - offset
                 if instant <= last_fire:
                     continue  # several nominal times on one instant fire once
