@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from app.private_files import private_umask
-from app.settings import Settings
 
 DataDir = Annotated[
     Path, typer.Option(envvar="ALMANAC_DATA_DIR", help="The server's data directory.")
@@ -27,6 +26,8 @@ def backup(
     from app.backup import BackupError, backup_postgres, backup_sqlite, sqlite_path
 
     private_umask()
+    from app.settings import Settings
+
     url = Settings(data_dir=data_dir, database_url=database_url).resolved_database_url()
     try:
         if sqlite_path(url) is None:
@@ -58,6 +59,8 @@ def restore(
     from app.clock import SystemClock
 
     private_umask()
+    from app.settings import Settings
+
     url = Settings(data_dir=data_dir, database_url=database_url).resolved_database_url()
     if sqlite_path(url) is None:
         typer.echo(

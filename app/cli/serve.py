@@ -9,13 +9,10 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-import uvicorn
 
-from app.agents.agent import AgentProcess
-from app.domain.run_policy import RunPolicy
 from app.gc_tuning import tune_for_service
 from app.logs import configure
 from app.private_files import (
@@ -24,7 +21,11 @@ from app.private_files import (
     secure_agent_data_dir,
     secure_server_data_dir,
 )
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.agents.agent import AgentProcess
+    from app.domain.run_policy import RunPolicy
+    from app.settings import Settings
 
 LogFormat = Literal["text", "json"]
 
@@ -85,6 +86,7 @@ def server(
     if ctx.invoked_subcommand is not None:
         return
     from app.backup import serving_lock
+    from app.settings import Settings
 
     configure(log_format)
     private_umask()  # the database, the key, outputs: 0600 in 0700 folders
@@ -107,6 +109,8 @@ def server(
 
 
 def _serve(settings: Settings, url: str) -> None:
+    import uvicorn  # the server's own: client commands start without it
+
     from app.bootstrap import ensure_admin, upgrade_database
     from app.clock import SystemClock
     from app.db.engine import make_engine
@@ -237,7 +241,7 @@ def agent(
         return
     if not server:
         raise typer.BadParameter("give the server's URL", param_hint="--server")
-    from app.agents.agent import AgentConfig
+    from app.agents.agent import AgentConfig, AgentProcess  # the agent's own, imported late
     from app.agents.executors.docker import DockerExecutor, docker_available
     from app.agents.executors.process import ProcessExecutor
     from app.agents.resources import probe_resources
@@ -353,6 +357,8 @@ def db_upgrade(
     from app.bootstrap import upgrade_database
 
     private_umask()
+    from app.settings import Settings
+
     settings = Settings(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url())
