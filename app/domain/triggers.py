@@ -12,7 +12,7 @@ docs/reference/schedules.md.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -192,7 +192,10 @@ def _exact_events(
                 instant = naive_utc.replace(tzinfo=UTC)
                 local = datetime.combine(day, wall, tzinfo=zone)
                 event = Occurrence(instant, local)
-                heapq.heappush(pending, (naive_utc, 0, next(order), instant, event))
+                if not pending and naive_utc <= ready:  # nothing later can come before it
+                    yield instant, event
+                else:
+                    heapq.heappush(pending, (naive_utc, 0, next(order), instant, event))
                 continue
         for instant, rank, item in wall_events(plan, day, wall, note):
             naive_utc = instant.astimezone(UTC).replace(tzinfo=None)
@@ -287,26 +290,19 @@ class _SteadyOffsets:
         return offset
 
 
-# How far ahead `_steady_through` looks for the next change (a zone without DST: that far).
-_SPAN_MONTHS = 13
+# A change this close to a day's start may touch the day (offsets differ by at most 26 h).
+_MARGIN = timedelta(hours=26)
+_PROBE = timedelta(hours=6)
 
 
 def _steady_through(zone: ZoneInfo, day: date, offset: timedelta) -> date:
     """The last day from the steady `day` on that no offset change comes near (the days in
     between keep `offset`: the change nearest their start lies after the last one)."""
     start = datetime.combine(day, time()) - offset  # naive UTC
-    year, month = start.year, start.month
-    limit = start + _MARGIN
-    for _ in range(_SPAN_MONTHS):
-        later = [c for c in _month_changes(zone, year, month) if c > start]
-        if later:
-            limit = min(later)
-            break
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        if year >= 9999:
-            break
-        limit = datetime(year, month, 1)
-    # Day start + k days must stay more than _MARGIN before the change (or the scanned end).
+    limit = _next_probe(zone, start, strictly=True)
+    if limit is None:  # no change for a year or more: steady that far
+        limit = start + _FAR
+    # Day start + k days must stay more than _MARGIN before the change.
     spare = limit - _MARGIN - start
     days = max(0, -(-spare // _ONE_DAY) - 1)
     try:
@@ -315,14 +311,32 @@ def _steady_through(zone: ZoneInfo, day: date, offset: timedelta) -> date:
         return date.max
 
 
-# A change this close to a day's start may touch the day (offsets differ by at most 26 h).
-_MARGIN = timedelta(hours=26)
-_PROBE = timedelta(hours=6)
+_FAR = timedelta(days=366)
 
 
 def _changes_between(zone: ZoneInfo, low: datetime, high: datetime) -> bool:
     """Whether the zone's offset changes between the naive UTC instants `low` and `high`."""
-    return bool(_changes_list(zone, low, high))
+    found = _next_probe(zone, low, strictly=False)
+    return found is not None and found <= high
+
+
+def _next_probe(zone: ZoneInfo, moment: datetime, *, strictly: bool) -> datetime | None:
+    """The first probe instant of `_month_changes` at (or, `strictly`, after) the naive UTC
+    `moment`, looking into the next year at most; None when there is none."""
+    for year in (moment.year, moment.year + 1):
+        if year > 9999:
+            break
+        probes = _year_changes(zone, year)
+        index = (bisect_right if strictly else bisect_left)(probes, moment)
+        if index < len(probes):
+            return probes[index]
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _year_changes(zone: ZoneInfo, year: int) -> tuple[datetime, ...]:
+    """A year's probe instants (`_month_changes` of each month), in order."""
+    return tuple(sorted(c for month in range(1, 13) for c in _month_changes(zone, year, month)))
 
 
 def _changes_list(zone: ZoneInfo, low: datetime, high: datetime) -> list[datetime]:
