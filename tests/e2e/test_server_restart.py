@@ -96,7 +96,7 @@ class Cluster:
             except httpx.TransportError:
                 return False
 
-        wait_for(serving, timeout=30, interval=0.1)
+        wait_for(serving, timeout=90, interval=0.1)  # a start imports for seconds on a busy host
         response = httpx.post(
             self.url + "/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}
         )
