@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -25,21 +26,28 @@ def env_part(name: str) -> str:
     return _UNSAFE.sub("_", name.upper())
 
 
-def upstream_runs(session: Session, run: Run) -> dict[str, Run]:
+@dataclass
+class UpstreamCache:
+    """What `upstream_runs` and `upstream_outputs` read, kept for one dispatch pass: the runs
+    it judges are ready, so their upstreams have ended and do not change meanwhile (a fan-out
+    of 200 reads its group's edges, its group run's runs and their outputs once, not 200 times)."""
+
+    group_of: dict[int, int | None] = field(default_factory=dict)  # group run -> group
+    parents: dict[int, dict[int, set[int]]] = field(default_factory=dict)  # group -> DAG
+    runs: dict[int, list[Run]] = field(default_factory=dict)  # group run -> runs, by id
+    names: dict[int, str] = field(default_factory=dict)  # task id -> name
+    outputs: dict[frozenset[int], list[RunOutput]] = field(default_factory=dict)
+
+
+def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None) -> dict[str, Run]:
     """Task name -> that upstream's latest run in the same group run."""
     if run.group_run_id is None or run.task_id is None:
         return {}
-    group_run = session.get(GroupRun, run.group_run_id)
-    if group_run is None:
+    cache = cache or UpstreamCache()
+    group_id = _group_of(session, run.group_run_id, cache)
+    if group_id is None:
         return {}
-    edges = session.exec(
-        select(DependencyEdge.upstream_id, DependencyEdge.downstream_id).where(
-            DependencyEdge.group_id == group_run.group_id
-        )
-    ).all()
-    parents: dict[int, set[int]] = {}
-    for up, down in edges:
-        parents.setdefault(int(down), set()).add(int(up))
+    parents = _parents(session, group_id, cache)
     ancestors: set[int] = set()
     todo = [run.task_id]
     while todo:
@@ -49,15 +57,43 @@ def upstream_runs(session: Session, run: Run) -> dict[str, Run]:
                 todo.append(up)
     if not ancestors:
         return {}
+    if run.group_run_id not in cache.runs:
+        cache.runs[run.group_run_id] = list(
+            session.exec(
+                select(Run).where(Run.group_run_id == run.group_run_id).order_by(col(Run.id))
+            ).all()
+        )
     latest: dict[int, Run] = {}
-    for upstream in session.exec(
-        select(Run)
-        .where(Run.group_run_id == run.group_run_id, col(Run.task_id).in_(ancestors))
-        .order_by(col(Run.id))
-    ).all():
-        latest[upstream.task_id or 0] = upstream
-    names = dict(session.exec(select(Task.id, Task.name).where(col(Task.id).in_(ancestors))).all())
-    return {str(names.get(tid, tid)): row for tid, row in latest.items()}
+    for upstream in cache.runs[run.group_run_id]:
+        if upstream.task_id in ancestors:
+            latest[upstream.task_id] = upstream
+    unnamed = set(latest) - set(cache.names)
+    if unnamed:
+        for task_id, name in session.exec(
+            select(Task.id, Task.name).where(col(Task.id).in_(unnamed))
+        ).all():
+            cache.names[task_id or 0] = name
+    return {str(cache.names.get(tid, tid)): row for tid, row in latest.items()}
+
+
+def _group_of(session: Session, group_run_id: int, cache: UpstreamCache) -> int | None:
+    if group_run_id not in cache.group_of:
+        group_run = session.get(GroupRun, group_run_id)
+        cache.group_of[group_run_id] = group_run.group_id if group_run is not None else None
+    return cache.group_of[group_run_id]
+
+
+def _parents(session: Session, group_id: int, cache: UpstreamCache) -> dict[int, set[int]]:
+    if group_id not in cache.parents:
+        parents: dict[int, set[int]] = {}
+        for up, down in session.exec(
+            select(DependencyEdge.upstream_id, DependencyEdge.downstream_id).where(
+                DependencyEdge.group_id == group_id
+            )
+        ).all():
+            parents.setdefault(int(down), set()).add(int(up))
+        cache.parents[group_id] = parents
+    return cache.parents[group_id]
 
 
 def upstream_results(
@@ -71,21 +107,30 @@ def upstream_results(
 
 
 def upstream_outputs(
-    session: Session, run: Run, upstreams: dict[str, Run] | None = None
+    session: Session,
+    run: Run,
+    upstreams: dict[str, Run] | None = None,
+    cache: UpstreamCache | None = None,
 ) -> list[InputFile]:
     """The stored output files of the run's upstreams (their latest attempts): what its
     agent may fetch for it (app/api/routes/agent_inputs.py) and nothing else."""
     if upstreams is None:
-        upstreams = upstream_runs(session, run)
+        upstreams = upstream_runs(session, run, cache)
     if not upstreams:
         return []
     task_of = {row.id: task for task, row in upstreams.items()}
     attempt_of = {row.id: row.attempt for row in upstreams.values()}
-    stmt = (
-        select(RunOutput)
-        .where(col(RunOutput.run_id).in_(task_of))
-        .order_by(col(RunOutput.run_id), col(RunOutput.name))
-    )
+    key = frozenset(run_id for run_id in task_of if run_id is not None)
+    stored = cache.outputs.get(key) if cache is not None else None
+    if stored is None:
+        stmt = (
+            select(RunOutput)
+            .where(col(RunOutput.run_id).in_(key))
+            .order_by(col(RunOutput.run_id), col(RunOutput.name))
+        )
+        stored = list(session.exec(stmt).all())
+        if cache is not None:
+            cache.outputs[key] = stored
     found = [
         InputFile(
             task=task_of[out.run_id],
@@ -95,7 +140,7 @@ def upstream_outputs(
             size=out.size,
             sha256=out.sha256 or "",
         )
-        for out in session.exec(stmt).all()
+        for out in stored
         if out.attempt == attempt_of[out.run_id]
     ]
     return sorted(found, key=lambda f: (f.task, f.name))
