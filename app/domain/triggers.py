@@ -5,25 +5,25 @@ schedule's timezone; each date's wall times come from the schedule, pass the cal
 (skip, or move to the next/previous open day) and map to instants with zoneinfo. A day
 whose UTC offset stays the same maps its wall times by one subtraction and lazily (a
 `*/10 * * * * *` forecast touches only the times it returns); a day with a DST change
-applies the schedule's DST rules (`_dst.py`) to each wall time. See
+applies the schedule's DST rules (`_dst.py`) to the wall times near the change. Which days
+are steady, and when a zone changes, comes from `_zone_changes.py`. See
 docs/reference/schedules.md.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from itertools import count
-from zoneinfo import ZoneInfo
 
 from app.clock import ensure_aware
 from app.domain._dst import Occurrence, SkippedOccurrence, wall_events
 from app.domain._plan import Plan
 from app.domain._walltime import to_instant
+from app.domain._zone_changes import MARGIN, ONE_DAY, SteadyOffsets, offsets_near, one_change
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
 
@@ -85,8 +85,8 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
     last_fire = after
     after_utc = after.astimezone(UTC).replace(tzinfo=None)
     zone = plan.zone
-    offsets = _SteadyOffsets(zone)
-    near_after = (after_utc + _MARGIN).date()  # later local dates lie wholly after `after`
+    offsets = SteadyOffsets(zone)
+    near_after = (after_utc + MARGIN).date()  # later local dates lie wholly after `after`
     # Without a calendar (and not an aware `once`) a day's fires are its own nominal times:
     # a steady day then takes the short path below.
     plain = calendar is None and not plan.exact
@@ -121,14 +121,11 @@ def walk(schedule: Schedule, after: datetime, calendar: CalendarSpec | None) -> 
                 yield instant, item
         if day == date.max:
             break
-        day += _ONE_DAY
-
-
-_ONE_DAY = timedelta(days=1)
+        day += ONE_DAY
 
 
 def _events_on(
-    plan: Plan, day: date, after_utc: datetime, offsets: _SteadyOffsets
+    plan: Plan, day: date, after_utc: datetime, offsets: SteadyOffsets
 ) -> Iterator[Event]:
     """Fires on local date `day` (its own and those moved onto it), or its skipped ones."""
     times = plan.times_for(day)
@@ -137,7 +134,7 @@ def _events_on(
     reason = plan.closed_reason(day)
     if reason is not None:
         if times and plan.shift_target(day) is None:
-            low, _ = _offsets_near(plan.zone, day)
+            low, _ = offsets_near(plan.zone, day)
             for wall in times[_first_after(times, day, after_utc + low) :]:
                 yield _skipped(plan, day, wall, reason)
         return
@@ -146,7 +143,7 @@ def _events_on(
     if offset is not None:
         yield from _steady_fires(plan, day, times, offset, after_utc)
         return
-    low, _ = _offsets_near(plan.zone, day)
+    low, _ = offsets_near(plan.zone, day)
     own = times[_first_after(times, day, after_utc + low) :]
     if not sources:  # lazily: a forecast may need only the first few of 86,400
         yield from _exact_events(plan, day, ((wall, None) for wall in own), after_utc)
@@ -169,12 +166,12 @@ def _exact_events(
     once no later wall time can come before it.
     """
     zone = plan.zone
-    low, high = _offsets_near(zone, day)
+    low, high = offsets_near(zone, day)
     floor = after_utc + low
     # (naive UTC instant, rank, order, aware instant, event): compared without time zones
     pending: list[tuple[datetime, int, int, datetime, Occurrence | SkippedOccurrence]] = []
     order = count()
-    split = None if plan.exact else _one_change(zone, day)
+    split = None if plan.exact else one_change(zone, day)
     for wall, note in walls:
         naive = datetime.combine(day, wall)
         if naive <= floor:
@@ -205,36 +202,6 @@ def _exact_events(
         yield instant, item
 
 
-@lru_cache(maxsize=4096)
-def _one_change(zone: ZoneInfo, day: date) -> tuple[datetime, timedelta, timedelta] | None:
-    """(the instant, naive UTC, of the zone's one offset change near `day`; the offset before
-    it; after it), or None when there is not exactly one change within a day of `day`."""
-    midnight = datetime.combine(day, time())
-    offset = zone.utcoffset(midnight)
-    assert offset is not None
-    start = midnight - offset
-    probes = _changes_list(zone, start - _MARGIN, start + _MARGIN)
-    if len(probes) != 2:
-        return None
-    later, earlier = probes  # the change lies in (earlier, later]
-    before, after = _offset_at(zone, earlier), _offset_at(zone, later)
-    if before is None or after is None:
-        return None
-    while later - earlier > _SECOND:  # bisect to the second: tzdata changes on whole seconds
-        middle = earlier + (later - earlier) // 2
-        middle -= timedelta(microseconds=middle.microsecond)
-        if middle <= earlier:
-            middle = earlier + _SECOND
-        if _offset_at(zone, middle) == before:
-            earlier = middle
-        else:
-            later = middle
-    return later, before, after
-
-
-_SECOND = timedelta(seconds=1)
-
-
 def _first_after(times: tuple[time, ...], day: date, floor: datetime) -> int:
     """Index of the first wall time of `day` later than the naive local `floor`."""
     if floor.date() < day:
@@ -242,135 +209,6 @@ def _first_after(times: tuple[time, ...], day: date, floor: datetime) -> int:
     if floor.date() > day:
         return len(times)
     return bisect_right(times, floor.time())
-
-
-def _offsets_near(zone: ZoneInfo, day: date) -> tuple[timedelta, timedelta]:
-    """The smallest and largest UTC offset the zone has within a day of `day`."""
-    midnight = datetime.combine(day, time())
-    offset = zone.utcoffset(midnight)
-    assert offset is not None
-    start = midnight - offset
-    probes = [start - _MARGIN, start, start + _MARGIN]
-    probes += _changes_list(zone, start - _MARGIN, start + _MARGIN)
-    offsets = [found for probe in probes if (found := _offset_at(zone, probe)) is not None]
-    return min(offsets, default=offset), max(offsets, default=offset)
-
-
-def _steady_offset(zone: ZoneInfo, day: date) -> timedelta | None:
-    """The UTC offset of `day` when no DST change lies within a day of it (None otherwise:
-    the day then takes the exact, per-wall-time path)."""
-    midnight = datetime.combine(day, time())
-    offset = zone.utcoffset(midnight)
-    assert offset is not None
-    start = midnight - offset  # naive UTC
-    if _changes_between(zone, start - _MARGIN, start + _MARGIN):
-        return None
-    return offset
-
-
-class _SteadyOffsets:
-    """`_steady_offset` along a walk: once a day is found steady, the run of days up to the
-    next DST change's reach shares its offset, so most days cost one comparison."""
-
-    def __init__(self, zone: ZoneInfo) -> None:
-        self.zone = zone
-        self.first, self.last = date.max, date.min
-        self.offset = timedelta(0)
-
-    def steady(self, day: date) -> timedelta | None:
-        if self.first <= day <= self.last:
-            return self.offset
-        offset = _steady_offset(self.zone, day)
-        if offset is not None:
-            self.first, self.last, self.offset = (
-                day,
-                _steady_through(self.zone, day, offset),
-                offset,
-            )
-        return offset
-
-
-# A change this close to a day's start may touch the day (offsets differ by at most 26 h).
-_MARGIN = timedelta(hours=26)
-_PROBE = timedelta(hours=6)
-
-
-def _steady_through(zone: ZoneInfo, day: date, offset: timedelta) -> date:
-    """The last day from the steady `day` on that no offset change comes near (the days in
-    between keep `offset`: the change nearest their start lies after the last one)."""
-    start = datetime.combine(day, time()) - offset  # naive UTC
-    limit = _next_probe(zone, start, strictly=True)
-    if limit is None:  # no change for a year or more: steady that far
-        limit = start + _FAR
-    # Day start + k days must stay more than _MARGIN before the change.
-    spare = limit - _MARGIN - start
-    days = max(0, -(-spare // _ONE_DAY) - 1)
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.max
-
-
-_FAR = timedelta(days=366)
-
-
-def _changes_between(zone: ZoneInfo, low: datetime, high: datetime) -> bool:
-    """Whether the zone's offset changes between the naive UTC instants `low` and `high`."""
-    found = _next_probe(zone, low, strictly=False)
-    return found is not None and found <= high
-
-
-def _next_probe(zone: ZoneInfo, moment: datetime, *, strictly: bool) -> datetime | None:
-    """The first probe instant of `_month_changes` at (or, `strictly`, after) the naive UTC
-    `moment`, looking into the next year at most; None when there is none."""
-    for year in (moment.year, moment.year + 1):
-        if year > 9999:
-            break
-        probes = _year_changes(zone, year)
-        index = (bisect_right if strictly else bisect_left)(probes, moment)
-        if index < len(probes):
-            return probes[index]
-    return None
-
-
-@lru_cache(maxsize=4096)
-def _year_changes(zone: ZoneInfo, year: int) -> tuple[datetime, ...]:
-    """A year's probe instants (`_month_changes` of each month), in order."""
-    return tuple(sorted(c for month in range(1, 13) for c in _month_changes(zone, year, month)))
-
-
-def _changes_list(zone: ZoneInfo, low: datetime, high: datetime) -> list[datetime]:
-    """Probe instants (naive UTC) bracketing the zone's offset changes in [low, high]."""
-    found: list[datetime] = []
-    year, month = low.year, low.month
-    while (year, month) <= (high.year, high.month):
-        found += [c for c in _month_changes(zone, year, month) if low <= c <= high]
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return found
-
-
-@lru_cache(maxsize=65536)
-def _month_changes(zone: ZoneInfo, year: int, month: int) -> tuple[datetime, ...]:
-    """Naive UTC instants (to the probe) at which the zone's offset changes in a UTC month,
-    found by probing every 6 hours: tzdata has no two changes that cancel within 6 hours."""
-    if not 1 <= year < 9999:
-        return (datetime(year, month, 1),)  # the calendar's edges: always the exact path
-    moment = datetime(year, month, 1)
-    end = datetime(year + month // 12, month % 12 + 1, 1)
-    found: list[datetime] = []
-    offset = _offset_at(zone, moment)
-    while moment < end:
-        following = min(moment + _PROBE, end)
-        next_offset = _offset_at(zone, following)
-        if next_offset != offset:
-            found.append(following)  # the change lies in (moment, following]
-            found.append(moment)
-        moment, offset = following, next_offset
-    return tuple(found)
-
-
-def _offset_at(zone: ZoneInfo, instant: datetime) -> timedelta | None:
-    return instant.replace(tzinfo=UTC).astimezone(zone).utcoffset()
 
 
 def _steady_fires(
