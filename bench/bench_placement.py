@@ -40,12 +40,8 @@ from app.domain.capacity import Allocation, capacity_of
 from app.domain.placement import AgentSlot
 from app.domain.placer import Placer
 from app.domain.states import TriggerKind
-from app.scheduler.dispatch import (
-    DISPATCH_BATCH,
-    agent_load,
-    allocations,
-    dispatch_pending,
-)
+from app.scheduler.admission import Held, load_held
+from app.scheduler.dispatch import DISPATCH_BATCH, allocations, dispatch_pending
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 GIB = 1024**3
@@ -113,13 +109,16 @@ def empty(engine: Engine) -> None:
         session.exec(delete(Run))  # type: ignore[call-overload]
 
 
-def whole_pass(engine: Engine, slots: Callable[[Session], list[AgentSlot]]) -> tuple[float, int]:
+def whole_pass(
+    engine: Engine, slots: Callable[[Session, Held], list[AgentSlot]]
+) -> tuple[float, int]:
     """One pass as SchedulerService._claim runs it, rolled back (so it can be repeated):
     milliseconds and runs placed."""
     started, used = time.perf_counter(), time.process_time()
     with Session(engine) as session:
-        agents = slots(session)
-        sends = dispatch_pending(session, now=NOW, agents=agents)
+        held = load_held(session)  # one read of the runs on agents, as the service does
+        agents = slots(session, held)
+        sends = dispatch_pending(session, now=NOW, agents=agents, held=held)
         session.flush()
         elapsed = (time.perf_counter() - started) * 1000
         session.rollback()
@@ -175,12 +174,11 @@ def scene_waiting(engine: Engine, agents: int, waiting: int, repeat: int) -> Non
         f"{med:.1f} ms (best {best:.1f}); placed {placed}"
     )
 
-    def slots(session: Session) -> list[AgentSlot]:
-        running, held = agent_load(session)
-        return fleet(agents, 64, 8, held, running)
+    def slots(session: Session, held: Held) -> list[AgentSlot]:
+        return fleet(agents, 64, 8, held.allocated, held.running)
 
     with session_scope(engine) as session:  # the first pass stores each run's reason
-        dispatch_pending(session, now=NOW, agents=slots(session))
+        dispatch_pending(session, now=NOW, agents=slots(session, load_held(session)))
     passes = [whole_pass(engine, slots) for _ in range(repeat)]
     times = [t for t, _ in passes]
     print(
@@ -201,9 +199,8 @@ def scene_placing(engine: Engine, agents: int, placed: int, repeat: int) -> None
         f"placing: pure placement of {placed} runs: {med:.1f} ms (best {best:.1f}); placed {count}"
     )
 
-    def slots(session: Session) -> list[AgentSlot]:
-        running, held = agent_load(session)
-        return fleet(agents, 16, 0, held, running)
+    def slots(session: Session, held: Held) -> list[AgentSlot]:
+        return fleet(agents, 16, 0, held.allocated, held.running)
 
     passes = [whole_pass(engine, slots) for _ in range(repeat)]
     times = [t for t, _ in passes]

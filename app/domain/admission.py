@@ -180,6 +180,16 @@ class Holdings:
             state = self.locks.setdefault((ask.instance, lock.name), LockUse())
             (state.exclusive if lock.mode == "exclusive" else state.shared).append(ask.run_id)
 
+    def hold_alike(self, ask: Ask, count: int) -> None:
+        """Record `count` runs on agents that each hold what `ask` asks: only their instance's
+        usage (they draw from no pool and hold no lock), added one by one as `hold` would."""
+        assert not ask.pool and not ask.locks
+        use = self.usage.setdefault(ask.instance, Usage())
+        for _ in range(count):
+            use.runs += 1
+            use.cores += ask.cores
+            use.gpus += ask.gpus
+
     def take(self, ask: Ask) -> None:
         """An admitted run starts: it holds what it asked, and any place it kept is freed."""
         self.hold(ask)

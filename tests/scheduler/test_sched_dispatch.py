@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlmodel import Session
 
 from app.db.engine import session_scope
+from app.db.pool_tables import InstanceQuota, Pool
 from app.db.runs import create_run, get_run
 from app.domain.placement import AgentSlot
 from app.domain.placer import choose_agent
 from app.domain.states import RunStatus, TriggerKind
+from app.scheduler.admission import load_held
 from app.scheduler.dispatch import dispatch_pending
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -94,3 +97,74 @@ def test_a_pass_over_runs_that_still_wait_writes_nothing(engine: Engine) -> None
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert writes == []
+
+
+def _active(session: Session, spec: dict[str, object], **fields: object) -> int:
+    run = create_run(
+        session, at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL, spec=spec
+    )
+    for name, value in fields.items():
+        setattr(run, name, value)
+    session.flush()
+    return run.id or 0
+
+
+def test_runs_before_and_after_a_start_in_one_page_keep_order_and_reasons(engine: Engine) -> None:
+    """A page is judged from plain rows until a run may start; the rest are claimed then.
+    Both halves record why they wait, and a slot taken by the start is seen behind it."""
+    with session_scope(engine) as session:
+        head = _active(session, {"command": "true", "target": "nowhere"}, reason="stale")
+        first = _active(session, {"command": "true", "target": "a1"})
+        second = _active(session, {"command": "true", "target": "a1"})
+        tail = _active(session, {"command": "true", "target": "nowhere"})
+    with session_scope(engine) as session:
+        sends = dispatch_pending(session, now=NOW, agents=[_slot("a1", max_runs=1)])
+    assert [message.run_id for _, message in sends] == [first]
+    with session_scope(engine) as session:
+        runs = {i: get_run(session, i) for i in (head, first, second, tail)}
+    assert runs[first].status == RunStatus.TRIGGER.value
+    assert runs[head].reason == "waiting for agent nowhere to be online"
+    assert runs[tail].reason == "waiting for agent nowhere to be online"
+    assert runs[second].status == RunStatus.ACTIVE.value
+    assert runs[second].reason == "waiting for a free slot: a1 has no free slot"
+
+
+def test_a_higher_priority_run_is_judged_first(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        old = _active(session, {"command": "true"})
+        urgent = _active(session, {"command": "true"}, priority=5, queue_rank=-5)
+    with session_scope(engine) as session:
+        sends = dispatch_pending(session, now=NOW, agents=[_slot("a1", max_runs=1)])
+    assert [message.run_id for _, message in sends] == [urgent]
+    with session_scope(engine) as session:
+        assert get_run(session, old).reason == "waiting for a free slot: a1 has no free slot"
+
+
+def test_one_read_of_the_runs_on_agents_gives_agents_gates_and_tasks(engine: Engine) -> None:
+    """Runs without pool or lock are counted by kind towards their instance's usage; those
+    with a pool or lock are held one by one (by id); each agent's runs and allocation."""
+    lock = [{"name": "db", "mode": "shared"}]
+    with session_scope(engine) as session:
+        session.add(Pool(name="p", slots=3, instance="team"))
+        session.add(InstanceQuota(instance="team", max_runs=10))
+        on_a = {"status": RunStatus.RUNNING, "agent": "a", "instance": "team"}
+        alloc = {"cores": 2, "memory": 0, "gpus": [0]}
+        for gpu in (0, 1):
+            _active(
+                session,
+                {"command": "true", "cpus": 2, "gpu_count": 1},
+                allocation={**alloc, "gpus": [gpu]},
+                **on_a,
+            )
+        pooled = _active(session, {"command": "true", "pool": "p", "cpus": 1}, **on_a)
+        locked = _active(session, {"command": "true", "locks": lock}, **{**on_a, "agent": "b"})
+        _active(session, {"command": "true", "cpus": 8})  # ACTIVE: holds nothing
+    with Session(engine) as session:
+        held = load_held(session)
+    assert held.running == {"a": 3, "b": 1}
+    assert held.allocated["a"].gpus == {0, 1} and held.allocated["a"].cores == 4
+    assert "b" not in held.allocated
+    use = held.gates.usage["team"]
+    assert (use.runs, use.cores, use.gpus) == (4, 5.0, 2)
+    assert held.gates.pools[("team", "p")].holders == {pooled: 1}
+    assert held.gates.locks[("team", "db")].shared == [locked]
