@@ -202,6 +202,24 @@ class Holdings:
             if state.writer_waiting == ask.run_id:
                 state.writer_waiting = None
 
+    def release(self, ask: Ask) -> None:
+        """Undo `take` for a run admitted that did not start after all."""
+        use = self.usage.get(ask.instance)
+        if use is not None:
+            use.runs -= 1
+            use.cores -= ask.cores
+            use.gpus -= ask.gpus
+        if ask.pool:
+            pool = self.pools.get((ask.instance, ask.pool))
+            if pool is not None:
+                pool.holders.pop(ask.run_id, None)
+        for lock in ask.locks:
+            state = self.locks.get((ask.instance, lock.name))
+            if state is not None:
+                for held in (state.exclusive, state.shared):
+                    if ask.run_id in held:
+                        held.remove(ask.run_id)
+
     def admit(self, ask: Ask) -> Denial | None:
         """None: the gates let the run start; else the first reason it waits."""
         denials = self.denials(ask)

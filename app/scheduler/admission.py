@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, cast, tuple_, update
+from sqlalchemy import ColumnElement, String, bindparam, cast, tuple_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, or_, select
 
@@ -26,6 +26,8 @@ DISPATCH_BATCH = 1000
 LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
 # A spec key read as text that asks nothing (missing, JSON null, empty): `ask_of` reads it so.
 _ABSENT = frozenset({None, "null", '""', "[]"})
+_RUN = Run.metadata.tables["run"]  # Core statements: many single-row UPDATEs in one call
+_SHARED = 8  # runs that share a reason are written with one UPDATE from this many
 _SEP = "\x1f"  # between an instance and a pool name in a key (neither holds it)
 
 
@@ -205,9 +207,15 @@ def claim(session: Session, *, now: datetime, ids: Sequence[int]) -> list[Run]:
 
 
 def write_reasons(session: Session, waits: Mapping[str, Sequence[int]]) -> None:
-    """Store why each of these ACTIVE runs waits, one UPDATE a reason (a run another
-    transaction holds locked is left as it is, as a pass skips it)."""
+    """Store why each of these ACTIVE runs waits: one UPDATE for the runs that share a
+    reason, one batch of single-row UPDATEs for reasons few runs share (they often name
+    runs and counts). A run another transaction holds locked is left as it is, as a pass
+    skips it."""
+    alone: list[dict[str, Any]] = []
     for reason, ids in waits.items():
+        if len(ids) < _SHARED:
+            alone += ({"run_id": i, "why": reason} for i in ids)
+            continue
         for start in range(0, len(ids), DISPATCH_BATCH):
             chunk = ids[start : start + DISPATCH_BATCH]
             free = (
@@ -219,6 +227,14 @@ def write_reasons(session: Session, waits: Mapping[str, Sequence[int]]) -> None:
                 update(Run).where(col(Run.id).in_(free)).values(reason=reason),
                 execution_options={"synchronize_session": False},
             )
+    if alone:
+        one = (
+            core_select(col(Run.id))
+            .where(col(Run.id) == bindparam("run_id"), col(Run.status) == RunStatus.ACTIVE)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = update(_RUN).where(col(Run.id).in_(one)).values(reason=bindparam("why"))
+        session.connection().execute(stmt, alone)
 
 
 def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Keyed) -> list[Run]:

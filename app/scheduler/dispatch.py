@@ -148,20 +148,27 @@ class _Pass:
         self.cache = PassCache()  # one read of each task, group and calendar
 
     def judge_page(self, page: Sequence[Ready]) -> None:
-        """Judge a page of plain rows in queue order. Runs that wait need nothing more; at
-        the first run that may start, the rest of the page is claimed as ORM rows (locked)
-        and judged as such."""
-        for i, row in enumerate(page):
-            admitted = self._admit(row)
-            if admitted is None:
-                continue
-            runs = claim(self.session, now=self.now, ids=[r.id for r in page[i:]])
-            self.cache.preload(self.session, runs)
-            if runs and runs[0].id == row.id:  # else another pass holds it or it moved on
-                self._start(runs.pop(0), *admitted)
-            for run in runs:
-                self.judge(run)
+        """Judge a page of plain rows in queue order; only the runs admitted and placed are
+        then read as ORM rows (locked: `claim`) and started, in the same order. What each
+        admitted run takes of the gates counts at once for the runs behind it; one that does
+        not start after all (another pass holds it, it left the queue, its approval or its
+        placeholders fail) gives that back, while what the placer gave it stays unused for
+        the rest of the pass (never more than is free)."""
+        admitted: list[tuple[int, Ask, Placement]] = []
+        for row in page:
+            got = self._admit(row)
+            if got is not None:
+                self.gates.take(got[0])
+                admitted.append((row.id, *got))
+        if not admitted:
             return
+        claimed = claim(self.session, now=self.now, ids=[run_id for run_id, _, _ in admitted])
+        self.cache.preload(self.session, claimed)
+        runs = {run.id: run for run in claimed}
+        for run_id, ask, placed in admitted:
+            run = runs.get(run_id)
+            if run is None or not self._start(run, placed):
+                self.gates.release(ask)
 
     def judge_all(self, runs: Sequence[Run]) -> None:
         self.cache.preload(self.session, runs)
@@ -171,8 +178,8 @@ class _Pass:
     def judge(self, run: Run) -> None:
         """Start `run` on an agent, or say why it waits."""
         admitted = self._admit(run)
-        if admitted is not None:
-            self._start(run, *admitted)
+        if admitted is not None and self._start(run, admitted[1]):
+            self.gates.take(admitted[0])
 
     def _admit(self, run: Run | Ready) -> tuple[Ask, Placement] | None:
         """What `run` asks of the gates and where it would go (both now counted as taken
@@ -193,19 +200,21 @@ class _Pass:
             return None
         return ask, placed
 
-    def _start(self, run: Run, ask: Ask, placed: Placement) -> None:
+    def _start(self, run: Run, placed: Placement) -> bool:
+        """Dispatch `run` where it was placed; False: it failed instead (its approved spec
+        changed, or a placeholder names a value it lacks)."""
         if not _as_approved(self.session, run, self.now):
-            return
+            return False
         run.allocation = placed.allocation.to_json()
         message = self._message(run)
         if message is None:
-            return
-        self.gates.take(ask)
+            return False
         released = self.blockers.released_at(run) if self.observe_hop else None
         if self.observe_hop and released is not None:
             self.observe_hop((self.now - released).total_seconds())
         apply(self.session, run, c.Dispatch(placed.agent.name), now=self.now)
         self.sends.append((placed.agent.name, message))
+        return True
 
     def _wait(self, run: Run | Ready, reason: str) -> None:
         """Say why `run` waits; a reason that did not change is not written (a pass over

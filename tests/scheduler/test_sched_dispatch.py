@@ -168,3 +168,43 @@ def test_one_read_of_the_runs_on_agents_gives_agents_gates_and_tasks(engine: Eng
     assert (use.runs, use.cores, use.gpus) == (4, 5.0, 2)
     assert held.gates.pools[("team", "p")].holders == {pooled: 1}
     assert held.gates.locks[("team", "db")].shared == [locked]
+
+
+def test_many_runs_that_wait_alike_get_their_reason_in_one_write(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        ids = [_active(session, {"command": "true", "target": "nowhere"}) for _ in range(12)]
+        _active(session, {"command": "true", "target": "elsewhere"}, reason="old")
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(engine) as session:
+            assert dispatch_pending(session, now=NOW, agents=[_slot("a1")]) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(updates) == 2  # the twelve alike in one, the odd one out in another
+    with session_scope(engine) as session:
+        reasons = {get_run(session, i).reason for i in ids}
+    assert reasons == {"waiting for agent nowhere to be online"}
+
+
+def test_a_run_that_fails_at_dispatch_gives_back_its_pool_slot(engine: Engine) -> None:
+    """Admitted (its slot counted at once for the runs behind it in the page), then failed on
+    a placeholder without a value: it holds nothing, and the run behind it starts, in that
+    pass or the next one."""
+    with session_scope(engine) as session:
+        session.add(Pool(name="p", slots=1))
+        broken = _active(session, {"command": "echo ${param.since}", "pool": "p"})
+        good = _active(session, {"command": "true", "pool": "p"})
+    started = []
+    for _ in range(2):
+        with session_scope(engine) as session:
+            sends = dispatch_pending(session, now=NOW, agents=[_slot("a1")])
+        started += [message.run_id for _, message in sends]
+    assert started == [good]
+    with session_scope(engine) as session:
+        assert get_run(session, broken).status == RunStatus.FAILED.value
