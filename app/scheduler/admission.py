@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, bindparam, cast, tuple_, update
+from sqlalchemy import ColumnElement, String, bindparam, case, cast, tuple_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, or_, select
 
@@ -65,9 +65,9 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
     if quotas:
         keys += ("cpus", "gpus", "gpu_count")
     extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
-    held = core_select(
-        col(Run.id), col(Run.instance), *(cast(Run.spec[k], String) for k in keys), *extra
-    ).where(col(Run.status).in_(ON_AGENT))
+    held = core_select(col(Run.id), col(Run.instance), *(_key(k) for k in keys), *extra).where(
+        col(Run.status).in_(ON_AGENT)
+    )
     width = 2 + len(keys)
     running: dict[str, int] = {}
     allocated: dict[str, Allocation] = {}
@@ -98,6 +98,17 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
         spec = {k: _json(v) for k, v in zip(keys, values, strict=True) if v is not None}
         gates.hold_alike(ask_of(0, instance, spec), count)
     return Held(running=running, allocated=allocated, gates=gates, tasks=tasks)
+
+
+def _key(name: str) -> ColumnElement[str | None]:
+    """A key of the spec as JSON text, or NULL: the JSON is read only where its text names
+    the key (`pool_slots` where it names `pool`), a cheap search that spares parsing the
+    spec of a run that asks nothing of the gates (most runs)."""
+    named = cast(Run.spec, String).contains(f'"{_GUARD.get(name, name)}"', autoescape=True)
+    return case((named, cast(Run.spec[name], String)), else_=None)
+
+
+_GUARD = {"pool_slots": "pool"}
 
 
 @lru_cache(maxsize=4096)
@@ -228,13 +239,26 @@ def write_reasons(session: Session, waits: Mapping[str, Sequence[int]]) -> None:
                 execution_options={"synchronize_session": False},
             )
     if alone:
-        one = (
-            core_select(col(Run.id))
-            .where(col(Run.id) == bindparam("run_id"), col(Run.status) == RunStatus.ACTIVE)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = update(_RUN).where(col(Run.id).in_(one)).values(reason=bindparam("why"))
-        session.connection().execute(stmt, alone)
+        # Locked first (skipping rows another transaction holds), then one batch of
+        # single-row UPDATEs of the rows now this pass's alone.
+        ids = [row["run_id"] for row in alone]
+        mine: set[int] = set()
+        for start in range(0, len(ids), DISPATCH_BATCH):
+            lock = (
+                core_select(col(Run.id))
+                .where(
+                    col(Run.id).in_(ids[start : start + DISPATCH_BATCH]),
+                    col(Run.status) == RunStatus.ACTIVE,
+                )
+                .with_for_update(skip_locked=True)
+            )
+            mine.update(int(i or 0) for i in session.connection().execute(lock).scalars())
+        rows = [row for row in alone if row["run_id"] in mine]
+        if rows:
+            stmt = (
+                update(_RUN).where(_RUN.c.id == bindparam("run_id")).values(reason=bindparam("why"))
+            )
+            session.connection().execute(stmt, rows)
 
 
 def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Keyed) -> list[Run]:
