@@ -139,6 +139,9 @@ class _Pass:
         self.sends: list[tuple[str, StartRun]] = []
         # Why the runs judged from plain rows wait, where that changed: written in bulk.
         self.waits: dict[str, list[int]] = {}
+        # (spec, instance) -> why runs of that spec wait (`_alone`); the spec is kept so
+        # its id is not reused while the pass lasts.
+        self.hopeless: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
         # Tasks with `queue` concurrency run one at a time, oldest first.
         self.busy = set(held.tasks)
         self.blockers = Blockers(session)
@@ -184,6 +187,12 @@ class _Pass:
     def _admit(self, run: Run | Ready) -> tuple[Ask, Placement] | None:
         """What `run` asks of the gates and where it would go (both now counted as taken
         by the placer), or None: it waits, and the reason is noted."""
+        plain = isinstance(run, Ready)
+        if plain:
+            hopeless = self.hopeless.get((id(run.spec), run.instance))
+            if hopeless is not None and run.group_run_id is None:
+                self._wait(run, hopeless[1])
+                return None
         reason = self._blocked(run)
         if reason is not None:
             self._wait(run, reason)
@@ -194,11 +203,26 @@ class _Pass:
             self.gates.refuse(ask, denials)
             self._wait(run, denials[0].detail)
             return None
-        placed = self.placer.place(run.spec, shared=isinstance(run, Ready))
+        placed = self.placer.place(run.spec, shared=plain)
         if isinstance(placed, str):
+            if plain and self._alone(run, ask):
+                self.hopeless[(id(run.spec), run.instance)] = (run.spec, placed)
             self._wait(run, placed)
             return None
         return ask, placed
+
+    def _alone(self, run: Run | Ready, ask: Ask) -> bool:
+        """Whether only placement kept `run` waiting, whatever its place in the queue: no
+        group run, no `queue` concurrency, no pool, lock or quota. A placement that failed
+        fails for the rest of the pass, so the next runs of the same spec (the page shares
+        one) and instance wait for the same reason, without being judged one by one."""
+        return (
+            run.group_run_id is None
+            and run.spec.get("concurrency") != "queue"
+            and not ask.pool
+            and not ask.locks
+            and ask.instance not in self.gates.quotas
+        )
 
     def _start(self, run: Run, placed: Placement) -> bool:
         """Dispatch `run` where it was placed; False: it failed instead (its approved spec
