@@ -166,8 +166,10 @@ class Holdings:
         self.locks: dict[tuple[str, str], LockUse] = {}
         self.usage: dict[str, Usage] = {}
 
-    def hold(self, ask: Ask) -> None:
-        """Record what a run on an agent (or just admitted) holds."""
+    def hold(self, ask: Ask, *, run_id: int | None = None) -> None:
+        """Record what a run on an agent (or just admitted) holds; `run_id`: the run's, where
+        `ask` is one shared by runs that ask alike."""
+        held_by = ask.run_id if run_id is None else run_id
         use = self.usage.setdefault(ask.instance, Usage())
         use.runs += 1
         use.cores += ask.cores
@@ -175,10 +177,10 @@ class Holdings:
         if ask.pool:
             pool = self.pools.get((ask.instance, ask.pool))
             if pool is not None:
-                pool.holders[ask.run_id] = ask.pool_slots
+                pool.holders[held_by] = ask.pool_slots
         for lock in ask.locks:
             state = self.locks.setdefault((ask.instance, lock.name), LockUse())
-            (state.exclusive if lock.mode == "exclusive" else state.shared).append(ask.run_id)
+            (state.exclusive if lock.mode == "exclusive" else state.shared).append(held_by)
 
     def hold_alike(self, ask: Ask, count: int) -> None:
         """Record `count` runs on agents that each hold what `ask` asks: only their instance's

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
 from app.db.tables import Run
-from app.domain.admission import Holdings, Quota, ask_of
+from app.domain.admission import Ask, Holdings, Quota, ask_of
 from app.domain.capacity import Allocation
 from app.domain.states import ON_AGENT, RunStatus
 
@@ -73,6 +73,7 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
     allocated: dict[str, Allocation] = {}
     tasks: set[int] = set()
     alike: dict[tuple[Any, ...], int] = {}  # (instance, quota keys) -> runs without pool/locks
+    asks: dict[tuple[Any, ...], Ask] = {}
     rows_held: Iterable[Any] = session.connection().execute(held).all()
     for row in rows_held:
         if agents:
@@ -92,8 +93,12 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
             key = tuple(row[1:width])
             alike[key] = alike.get(key, 0) + 1
             continue
-        spec = {k: _json(v) for k, v in zip(keys, row[2:width], strict=True) if v is not None}
-        gates.hold(ask_of(int(row[0] or 0), row[1], spec))
+        key = tuple(row[1:width])
+        ask = asks.get(key)
+        if ask is None:  # held runs mostly ask alike: each distinct ask is worked out once
+            spec = {k: _json(v) for k, v in zip(keys, row[2:width], strict=True) if v is not None}
+            ask = asks[key] = ask_of(0, row[1], spec)
+        gates.hold(ask, run_id=int(row[0] or 0))
     for (instance, *values), count in alike.items():
         spec = {k: _json(v) for k, v in zip(keys, values, strict=True) if v is not None}
         gates.hold_alike(ask_of(0, instance, spec), count)
