@@ -74,6 +74,7 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
     tasks: set[int] = set()
     alike: dict[tuple[Any, ...], int] = {}  # (instance, quota keys) -> runs without pool/locks
     asks: dict[tuple[Any, ...], Ask] = {}
+    session.flush()  # read past the ORM: what this session changed must be there first
     rows_held: Iterable[Any] = session.connection().execute(held).all()
     for row in rows_held:
         if agents:
@@ -197,6 +198,7 @@ def ready_page(session: Session, *, now: datetime, after: Keyed | None = None) -
     stmt = stmt.order_by(*_ORDER).limit(DISPATCH_BATCH)
     specs: dict[str, dict[str, Any]] = {}
     page = []
+    session.flush()  # read past the ORM: what this session changed must be there first
     rows: Iterable[Any] = session.connection().execute(stmt).all()
     for run_id, instance, task_id, group_run_id, ignore, reason, text, rank, at in rows:
         spec = specs.get(text)

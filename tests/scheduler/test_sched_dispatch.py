@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.db.engine import session_scope
 from app.db.pool_tables import InstanceQuota, Pool
-from app.db.runs import create_run, get_run
+from app.db.runs import create_run, get_run, new_run
 from app.domain.placement import AgentSlot
 from app.domain.placer import choose_agent
 from app.domain.states import RunStatus, TriggerKind
@@ -208,3 +208,15 @@ def test_a_run_that_fails_at_dispatch_gives_back_its_pool_slot(engine: Engine) -
     assert started == [good]
     with session_scope(engine) as session:
         assert get_run(session, broken).status == RunStatus.FAILED.value
+
+
+def test_a_pass_sees_what_its_own_transaction_made_ready(engine: Engine) -> None:
+    """The firing loop makes runs ACTIVE and dispatches in one transaction: the plain-row
+    reads see the session's changes not yet flushed."""
+    with session_scope(engine) as session:
+        run = new_run(
+            at=NOW, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL, spec={"command": "x"}
+        )
+        session.add(run)
+        sends = dispatch_pending(session, now=NOW, agents=[_slot("a1")])
+        assert [message.run_id for _, message in sends] == [run.id]
