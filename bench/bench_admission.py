@@ -4,12 +4,14 @@ every pool full (2,000 runs on agents) or empty. Prints the pass time (median of
 each pass is rolled back so every pass sees the same queue) and the starts it made.
 
     .venv/bin/python bench/bench_admission.py [--runs 100000] [--pools 1000] [--passes 5]
-    [--database-url URL]   (default: a fresh PostgreSQL database, dropped afterwards)
+    [--database-url URL]   (default: a fresh PostgreSQL database, dropped afterwards;
+    sqlite:////tmp/adm.db for SQLite)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -90,6 +92,8 @@ def _fill_pools(engine: Engine, pools: int) -> None:
         for run_id, instance, spec in session.execute(
             text("SELECT id, instance, spec FROM run ORDER BY id")
         ):
+            if isinstance(spec, str):  # SQLite hands the JSON back as text
+                spec = json.loads(spec)
             key = (instance, spec["pool"] if isinstance(spec, dict) else "")
             if taken.get(key, 0) < SLOTS:
                 taken[key] = taken.get(key, 0) + 1

@@ -11,16 +11,20 @@ in a temporary folder (or `--database-url` for PostgreSQL).
   all placed in one pass.
 
     .venv/bin/python bench/bench_placement.py [--agents 1000] [--waiting 100000]
-        [--placed 10000] [--repeat 5] [--database-url URL]
+        [--placed 10000] [--repeat 5] [--database-url URL] [--profile]
 
-Prints milliseconds (median of the repeats, and the best); no assertion. Goal: a pass
-under 100 ms at this size.
+Prints milliseconds (median of the repeats, and the best), this process's CPU time and the
+load average; with `--profile`, one more pass of each scene under cProfile, by step (the
+runs on agents, the pages of ready runs, judging, placement, claiming, starts, reasons,
+flush); no assertion. Goal: a pass under 100 ms at this size.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import tempfile
 import time
@@ -40,12 +44,8 @@ from app.domain.capacity import Allocation, capacity_of
 from app.domain.placement import AgentSlot
 from app.domain.placer import Placer
 from app.domain.states import TriggerKind
-from app.scheduler.dispatch import (
-    DISPATCH_BATCH,
-    agent_load,
-    allocations,
-    dispatch_pending,
-)
+from app.scheduler.admission import Held, load_held
+from app.scheduler.dispatch import DISPATCH_BATCH, allocations, dispatch_pending
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 GIB = 1024**3
@@ -113,13 +113,16 @@ def empty(engine: Engine) -> None:
         session.exec(delete(Run))  # type: ignore[call-overload]
 
 
-def whole_pass(engine: Engine, slots: Callable[[Session], list[AgentSlot]]) -> tuple[float, int]:
+def whole_pass(
+    engine: Engine, slots: Callable[[Session, Held], list[AgentSlot]]
+) -> tuple[float, int]:
     """One pass as SchedulerService._claim runs it, rolled back (so it can be repeated):
     milliseconds and runs placed."""
     started, used = time.perf_counter(), time.process_time()
     with Session(engine) as session:
-        agents = slots(session)
-        sends = dispatch_pending(session, now=NOW, agents=agents)
+        held = load_held(session)  # one read of the runs on agents, as the service does
+        agents = slots(session, held)
+        sends = dispatch_pending(session, now=NOW, agents=agents, held=held)
         session.flush()
         elapsed = (time.perf_counter() - started) * 1000
         session.rollback()
@@ -128,6 +131,42 @@ def whole_pass(engine: Engine, slots: Callable[[Session], list[AgentSlot]]) -> t
 
 
 CPU: list[float] = []  # this process's CPU time of each whole pass (the machine is shared)
+PROFILE = False  # --profile: where one more pass of each scene spends its time
+
+# The steps of a pass, as cProfile names them (file suffix, function): what --profile shows.
+STEPS = (
+    ("scheduler/admission.py", "load_held", "runs on agents: agents' load, pools, locks, quotas"),
+    ("bench_placement.py", "slots", "the agents' slots (the hub's part)"),
+    ("scheduler/admission.py", "ready_page", "pages of ready runs, plain rows"),
+    ("scheduler/dispatch.py", "_admit", "judging: upstreams, gates, placement (pure)"),
+    ("domain/placer.py", "place", "  of which placement (app/domain/placer.py)"),
+    ("scheduler/admission.py", "claim", "admitted runs read as ORM rows, locked"),
+    ("scheduler/dispatch.py", "_start", "starts: start frame, lifecycle, event"),
+    ("scheduler/admission.py", "lookahead", "lookahead behind a waiting head"),
+    ("scheduler/admission.py", "write_reasons", "waiting reasons written"),
+    ("sqlalchemy/orm/session.py", "flush", "ORM flush (starts)"),
+)
+
+
+def profiled(engine: Engine, slots: Callable[[Session, Held], list[AgentSlot]]) -> None:
+    """One more pass under cProfile, timed by this process's CPU clock (the database's own
+    work on PostgreSQL is not in it): cumulative milliseconds of each step, inflated by the
+    profiler (read them as shares of the pass)."""
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    whole_pass(engine, slots)
+    profile.disable()
+    CPU.clear()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    whole = sum(row[3] for (_, _, func), row in stats.items() if func == "whole_pass")
+    print(f"    {whole * 1000:8.1f} ms CPU  the whole pass, profiled")
+    for suffix, name, words in STEPS:
+        spent = sum(
+            row[3]
+            for (file, _, func), row in stats.items()
+            if func == name and file.endswith(suffix)
+        )
+        print(f"    {spent * 1000:8.1f} ms CPU  {words}")
 
 
 def cpu_note() -> str:
@@ -175,12 +214,11 @@ def scene_waiting(engine: Engine, agents: int, waiting: int, repeat: int) -> Non
         f"{med:.1f} ms (best {best:.1f}); placed {placed}"
     )
 
-    def slots(session: Session) -> list[AgentSlot]:
-        running, held = agent_load(session)
-        return fleet(agents, 64, 8, held, running)
+    def slots(session: Session, held: Held) -> list[AgentSlot]:
+        return fleet(agents, 64, 8, held.allocated, held.running)
 
     with session_scope(engine) as session:  # the first pass stores each run's reason
-        dispatch_pending(session, now=NOW, agents=slots(session))
+        dispatch_pending(session, now=NOW, agents=slots(session, load_held(session)))
     passes = [whole_pass(engine, slots) for _ in range(repeat)]
     times = [t for t, _ in passes]
     print(
@@ -188,6 +226,8 @@ def scene_waiting(engine: Engine, agents: int, waiting: int, repeat: int) -> Non
         f"{statistics.median(times):.1f} ms (best {min(times):.1f}); placed {passes[0][1]}"
         + cpu_note()
     )
+    if PROFILE:
+        profiled(engine, slots)
 
 
 def scene_placing(engine: Engine, agents: int, placed: int, repeat: int) -> None:
@@ -201,9 +241,8 @@ def scene_placing(engine: Engine, agents: int, placed: int, repeat: int) -> None
         f"placing: pure placement of {placed} runs: {med:.1f} ms (best {best:.1f}); placed {count}"
     )
 
-    def slots(session: Session) -> list[AgentSlot]:
-        running, held = agent_load(session)
-        return fleet(agents, 16, 0, held, running)
+    def slots(session: Session, held: Held) -> list[AgentSlot]:
+        return fleet(agents, 16, 0, held.allocated, held.running)
 
     passes = [whole_pass(engine, slots) for _ in range(repeat)]
     times = [t for t, _ in passes]
@@ -212,6 +251,8 @@ def scene_placing(engine: Engine, agents: int, placed: int, repeat: int) -> None
         f"{statistics.median(times):.1f} ms (best {min(times):.1f}); placed {passes[0][1]}"
         + cpu_note()
     )
+    if PROFILE:
+        profiled(engine, slots)
 
 
 def main() -> None:
@@ -221,7 +262,10 @@ def main() -> None:
     parser.add_argument("--placed", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", action="store_true", help="where one pass spends its time")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         upgrade_database(url)

@@ -166,8 +166,10 @@ class Holdings:
         self.locks: dict[tuple[str, str], LockUse] = {}
         self.usage: dict[str, Usage] = {}
 
-    def hold(self, ask: Ask) -> None:
-        """Record what a run on an agent (or just admitted) holds."""
+    def hold(self, ask: Ask, *, run_id: int | None = None) -> None:
+        """Record what a run on an agent (or just admitted) holds; `run_id`: the run's, where
+        `ask` is one shared by runs that ask alike."""
+        held_by = ask.run_id if run_id is None else run_id
         use = self.usage.setdefault(ask.instance, Usage())
         use.runs += 1
         use.cores += ask.cores
@@ -175,10 +177,20 @@ class Holdings:
         if ask.pool:
             pool = self.pools.get((ask.instance, ask.pool))
             if pool is not None:
-                pool.holders[ask.run_id] = ask.pool_slots
+                pool.holders[held_by] = ask.pool_slots
         for lock in ask.locks:
             state = self.locks.setdefault((ask.instance, lock.name), LockUse())
-            (state.exclusive if lock.mode == "exclusive" else state.shared).append(ask.run_id)
+            (state.exclusive if lock.mode == "exclusive" else state.shared).append(held_by)
+
+    def hold_alike(self, ask: Ask, count: int) -> None:
+        """Record `count` runs on agents that each hold what `ask` asks: only their instance's
+        usage (they draw from no pool and hold no lock), added one by one as `hold` would."""
+        assert not ask.pool and not ask.locks
+        use = self.usage.setdefault(ask.instance, Usage())
+        for _ in range(count):
+            use.runs += 1
+            use.cores += ask.cores
+            use.gpus += ask.gpus
 
     def take(self, ask: Ask) -> None:
         """An admitted run starts: it holds what it asked, and any place it kept is freed."""
@@ -191,6 +203,24 @@ class Holdings:
             state = self.locks[(ask.instance, lock.name)]
             if state.writer_waiting == ask.run_id:
                 state.writer_waiting = None
+
+    def release(self, ask: Ask) -> None:
+        """Undo `take` for a run admitted that did not start after all."""
+        use = self.usage.get(ask.instance)
+        if use is not None:
+            use.runs -= 1
+            use.cores -= ask.cores
+            use.gpus -= ask.gpus
+        if ask.pool:
+            pool = self.pools.get((ask.instance, ask.pool))
+            if pool is not None:
+                pool.holders.pop(ask.run_id, None)
+        for lock in ask.locks:
+            state = self.locks.get((ask.instance, lock.name))
+            if state is not None:
+                for held in (state.exclusive, state.shared):
+                    if ask.run_id in held:
+                        held.remove(ask.run_id)
 
     def admit(self, ask: Ask) -> Denial | None:
         """None: the gates let the run start; else the first reason it waits."""

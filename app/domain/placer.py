@@ -146,11 +146,23 @@ class Placer:
         # Within a pass what agents hold only grows: a kind of run and request that found
         # no agent finds none for the rest of the pass.
         self._failed: dict[tuple[tuple[object, ...], tuple[object, ...]], str] = {}
+        # A pass reads runs of one task as one shared spec: its kind and asks are worked out
+        # once (the spec is kept, so its id is not reused while the pass lasts).
+        self._shapes: dict[
+            int, tuple[Mapping[str, object], tuple[object, ...], tuple[object, ...]]
+        ] = {}
 
-    def place(self, spec: Mapping[str, object]) -> Placement | str:
+    def place(self, spec: Mapping[str, object], *, shared: bool = False) -> Placement | str:
         """Where `spec` runs and what it holds there (now counted as held), or why it
-        waits."""
-        kind, asks = _kind(spec), _asks(spec)
+        waits. `shared`: a spec many runs of the pass share, unchanged while the pass lasts
+        (what placement reads of it is then worked out once)."""
+        if shared:
+            shape = self._shapes.get(id(spec))
+            if shape is None or shape[0] is not spec:
+                shape = self._shapes[id(spec)] = (spec, _kind(spec), _asks(spec))
+            _, kind, asks = shape
+        else:
+            kind, asks = _kind(spec), _asks(spec)
         failed = self._failed.get((kind, asks))
         if failed is not None:
             return failed

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 
 from app.db.run_commands import apply
@@ -24,15 +21,24 @@ from app.db.tables import Agent, Run
 from app.db.variable_sets import pin_variables
 from app.domain import run_commands as c
 from app.domain import run_spec
-from app.domain.admission import ask_of
+from app.domain.admission import Ask, ask_of
 from app.domain.capacity import Allocation, capacity_of
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, Policy
-from app.domain.placer import Placer
+from app.domain.placer import Placement, Placer
 from app.domain.states import ON_AGENT
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
-from app.scheduler.admission import DISPATCH_BATCH, load_gates, lookahead, ready_page
+from app.scheduler.admission import (
+    DISPATCH_BATCH,
+    Held,
+    Ready,
+    claim,
+    load_held,
+    lookahead,
+    ready_page,
+    write_reasons,
+)
 from app.scheduler.group_runs import Blockers
 
 # A pass reads the next page of ready runs (queue order) while the page before placed
@@ -95,21 +101,24 @@ def dispatch_pending(
     agents: Sequence[AgentSlot],
     observe_hop: Callable[[float], None] | None = None,
     policy: Policy = "spread",
+    held: Held | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents, in queue order; returns the start messages to
-    send after commit."""
-    this = _Pass(session, now, agents, policy, observe_hop)
-    after: Run | None = None
+    send after commit. `held`: what the runs on agents hold, when the caller read it to
+    build `agents` (`load_held`); else read here."""
+    this = _Pass(session, now, agents, policy, observe_hop, held or load_held(session))
+    after: Ready | None = None
     for _ in range(DISPATCH_PAGES):
         page = ready_page(session, now=now, after=after)
         placed_before = len(this.sends)
-        this.judge_all(page)
+        this.judge_page(page)
         if len(page) < DISPATCH_BATCH:
             break  # read all that is ready
         if len(this.sends) == placed_before:  # the head waits: look behind it, then stop
             this.judge_all(lookahead(session, now=now, gates=this.gates, last=page[-1]))
             break
         after = page[-1]
+    write_reasons(session, this.waits)
     return this.sends
 
 
@@ -124,16 +133,45 @@ class _Pass:
         agents: Sequence[AgentSlot],
         policy: Policy,
         observe_hop: Callable[[float], None] | None,
+        held: Held,
     ) -> None:
         self.session, self.now, self.observe_hop = session, now, observe_hop
         self.sends: list[tuple[str, StartRun]] = []
+        # Why the runs judged from plain rows wait, where that changed: written in bulk.
+        self.waits: dict[str, list[int]] = {}
+        # (spec, instance) -> why runs of that spec wait (`_alone`); the spec is kept so
+        # its id is not reused while the pass lasts.
+        self.hopeless: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
         # Tasks with `queue` concurrency run one at a time, oldest first.
-        self.busy = _tasks_on_agents(session)
+        self.busy = set(held.tasks)
         self.blockers = Blockers(session)
         self.box = box_or_none(session)  # one key ring for the pass
         self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
-        self.gates = load_gates(session)  # pools, locks, quotas (app/domain/admission.py)
+        self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
         self.cache = PassCache()  # one read of each task, group and calendar
+
+    def judge_page(self, page: Sequence[Ready]) -> None:
+        """Judge a page of plain rows in queue order; only the runs admitted and placed are
+        then read as ORM rows (locked: `claim`) and started, in the same order. What each
+        admitted run takes of the gates counts at once for the runs behind it; one that does
+        not start after all (another pass holds it, it left the queue, its approval or its
+        placeholders fail) gives that back, while what the placer gave it stays unused for
+        the rest of the pass (never more than is free)."""
+        admitted: list[tuple[int, Ask, Placement]] = []
+        for row in page:
+            got = self._admit(row)
+            if got is not None:
+                self.gates.take(got[0])
+                admitted.append((row.id, *got))
+        if not admitted:
+            return
+        claimed = claim(self.session, now=self.now, ids=[run_id for run_id, _, _ in admitted])
+        self.cache.preload(self.session, claimed)
+        runs = {run.id: run for run in claimed}
+        for run_id, ask, placed in admitted:
+            run = runs.get(run_id)
+            if run is None or not self._start(run, placed):
+                self.gates.release(ask)
 
     def judge_all(self, runs: Sequence[Run]) -> None:
         self.cache.preload(self.session, runs)
@@ -142,34 +180,77 @@ class _Pass:
 
     def judge(self, run: Run) -> None:
         """Start `run` on an agent, or say why it waits."""
+        admitted = self._admit(run)
+        if admitted is not None and self._start(run, admitted[1]):
+            self.gates.take(admitted[0])
+
+    def _admit(self, run: Run | Ready) -> tuple[Ask, Placement] | None:
+        """What `run` asks of the gates and where it would go (both now counted as taken
+        by the placer), or None: it waits, and the reason is noted."""
+        plain = isinstance(run, Ready)
+        if plain:
+            hopeless = self.hopeless.get((id(run.spec), run.instance))
+            if hopeless is not None and run.group_run_id is None:
+                self._wait(run, hopeless[1])
+                return None
         reason = self._blocked(run)
         if reason is not None:
-            _wait(run, reason)
-            return
+            self._wait(run, reason)
+            return None
         ask = ask_of(run.id or 0, run.instance, run.spec)
         denials = self.gates.denials(ask)
         if denials:
             self.gates.refuse(ask, denials)
-            _wait(run, denials[0].detail)
-            return
-        placed = self.placer.place(run.spec)
+            self._wait(run, denials[0].detail)
+            return None
+        placed = self.placer.place(run.spec, shared=plain)
         if isinstance(placed, str):
-            _wait(run, placed)
-            return
+            if plain and self._alone(run, ask):
+                self.hopeless[(id(run.spec), run.instance)] = (run.spec, placed)
+            self._wait(run, placed)
+            return None
+        return ask, placed
+
+    def _alone(self, run: Run | Ready, ask: Ask) -> bool:
+        """Whether only placement kept `run` waiting, whatever its place in the queue: no
+        group run, no `queue` concurrency, no pool, lock or quota. A placement that failed
+        fails for the rest of the pass, so the next runs of the same spec (the page shares
+        one) and instance wait for the same reason, without being judged one by one."""
+        return (
+            run.group_run_id is None
+            and run.spec.get("concurrency") != "queue"
+            and not ask.pool
+            and not ask.locks
+            and ask.instance not in self.gates.quotas
+        )
+
+    def _start(self, run: Run, placed: Placement) -> bool:
+        """Dispatch `run` where it was placed; False: it failed instead (its approved spec
+        changed, or a placeholder names a value it lacks)."""
         if not _as_approved(self.session, run, self.now):
-            return
+            return False
         run.allocation = placed.allocation.to_json()
         message = self._message(run)
         if message is None:
-            return
-        self.gates.take(ask)
+            return False
         released = self.blockers.released_at(run) if self.observe_hop else None
         if self.observe_hop and released is not None:
             self.observe_hop((self.now - released).total_seconds())
         apply(self.session, run, c.Dispatch(placed.agent.name), now=self.now)
         self.sends.append((placed.agent.name, message))
+        return True
 
-    def _blocked(self, run: Run) -> str | None:
+    def _wait(self, run: Run | Ready, reason: str) -> None:
+        """Say why `run` waits; a reason that did not change is not written (a pass over
+        many waiting runs then writes nothing)."""
+        if run.reason == reason:
+            return
+        if isinstance(run, Ready):
+            self.waits.setdefault(reason, []).append(run.id)
+        else:
+            run.reason = reason
+
+    def _blocked(self, run: Run | Ready) -> str | None:
         """Upstreams not done, or the previous run of a `queue` task still going."""
         waiting = self.blockers.of(run)
         if waiting:
@@ -242,22 +323,6 @@ def _as_approved(session: Session, run: Run, now: datetime) -> bool:
     return False
 
 
-def _wait(run: Run, reason: str) -> None:
-    """Say why `run` waits; a reason that did not change leaves the row untouched (a pass over
-    many waiting runs then writes nothing)."""
-    if run.reason != reason:
-        run.reason = reason
-
-
-def _tasks_on_agents(session: Session) -> set[int]:
-    stmt = (
-        select(Run.task_id)
-        .where(col(Run.status).in_(ON_AGENT), col(Run.task_id).is_not(None))
-        .distinct()
-    )
-    return {int(tid) for tid in session.exec(stmt).all() if tid is not None}
-
-
 def running_counts(session: Session) -> dict[str, int]:
     """Runs each agent holds now, from the database (the truth across restarts)."""
     stmt = select(Run.agent).where(col(Run.status).in_(ON_AGENT))
@@ -275,26 +340,6 @@ def allocations(session: Session) -> dict[str, Allocation]:
 
 
 def agent_load(session: Session) -> tuple[dict[str, int], dict[str, Allocation]]:
-    """The runs each agent holds and what they hold, in one read. Allocations are read as
-    text and decoded once per distinct value (runs mostly hold alike: "1 GPU", "2 cores")."""
-    stmt = select(Run.agent, cast(Run.allocation, String)).where(col(Run.status).in_(ON_AGENT))
-    counts: dict[str, int] = {}
-    held: dict[str, Allocation] = {}
-    for name, text in session.exec(stmt).all():
-        if not name:
-            continue
-        counts[name] = counts.get(name, 0) + 1
-        if text and text != "null":
-            one = _decoded(text)
-            if one is not None:
-                held.setdefault(name, Allocation()).add(one)
-    return counts, held
-
-
-@lru_cache(maxsize=4096)
-def _decoded(text: str) -> Allocation | None:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return Allocation.from_json(data) if isinstance(data, dict) else None
+    """The runs each agent holds and what they hold, in one read (`load_held`)."""
+    held = load_held(session)
+    return held.running, held.allocated

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -180,6 +180,17 @@ class _Graph:
     statuses: dict[int, RunStatus]
 
 
+class Upstreamed(Protocol):
+    """What `Blockers.of` reads of a run (an ORM row or a pass's plain row)."""
+
+    @property
+    def group_run_id(self) -> int | None: ...
+    @property
+    def task_id(self) -> int | None: ...
+    @property
+    def ignore_upstreams(self) -> bool: ...
+
+
 @dataclass
 class Blockers:
     """What keeps runs of group runs from starting, computed once per group run per pass."""
@@ -190,7 +201,7 @@ class Blockers:
     # Held here: the session keeps loaded rows only while someone else holds them too.
     _group_runs: dict[int, GroupRun | None] = field(default_factory=dict)
 
-    def of(self, run: Run) -> list[dict[str, Any]]:
+    def of(self, run: Upstreamed) -> list[dict[str, Any]]:
         """Empty when `run` may start now as far as its group run is concerned."""
         if run.group_run_id is None or run.task_id is None or run.ignore_upstreams:
             return []

@@ -29,9 +29,10 @@ from app.metrics import Metrics
 from app.models.definition_schemas import SyncResult
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
+from app.scheduler.admission import load_held
 from app.scheduler.backfills import backfill_pass
 from app.scheduler.definition_changes import from_message, pending_instants, to_message
-from app.scheduler.dispatch import agent_load, dispatch_pending
+from app.scheduler.dispatch import dispatch_pending
 from app.scheduler.firing import FIRE_BATCH, FireResult, fire_due, plan_next
 from app.scheduler.group_planner import (
     fire_due_groups,
@@ -352,11 +353,13 @@ class SchedulerService:
     def _claim_in(self, session: Session, now: datetime) -> list[tuple[str, StartRun]]:
         if not self.hub.connections:
             return []
-        slots = self.hub.slots(*agent_load(session))
+        held = load_held(session)  # one read of the runs on agents for the whole pass
+        slots = self.hub.slots(held.running, held.allocated)
         return dispatch_pending(
             session,
             now=now,
             agents=slots,
+            held=held,
             observe_hop=self.metrics.dependency_hop.observe,
             policy=self.settings.placement_policy,
         )

@@ -124,3 +124,16 @@ def test_many_holders_are_shortened() -> None:
         gates.take(_ask(run_id, pool="p"))
     denial = gates.admit(_ask(9, pool="p"))
     assert denial is not None and "(runs 1, 2, 3, 4, 5 +2 more)" in denial.detail
+
+
+def test_release_undoes_take() -> None:
+    gates = Holdings(pools={("default", "p"): 1}, quotas={"default": Quota(max_runs=1)})
+    lock = (LockWant(name="db", mode="exclusive"),)
+    first = Ask(run_id=1, instance="default", pool="p", locks=lock, cores=2, gpus=1)
+    second = Ask(run_id=2, instance="default", pool="p", locks=lock)
+    gates.take(first)
+    assert [d.kind for d in gates.denials(second)] == ["quota", "pool", "lock"]
+    gates.release(first)
+    assert gates.denials(second) == []
+    use = gates.usage["default"]
+    assert (use.runs, use.cores, use.gpus) == (0, 0.0, 0)
