@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
+from app.db.run_results import UpstreamCache
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.db.variable_sets import run_variables
 from app.domain.calendars import CalendarSpec
@@ -44,6 +45,7 @@ class PassCache:
     calendars: dict[str, CalendarSpec | None] = field(default_factory=dict)
     # group run -> (run id, task name, results) of its runs that published any
     results: dict[int, list[tuple[int, str, dict[str, object]]]] = field(default_factory=dict)
+    upstreams: UpstreamCache = field(default_factory=UpstreamCache)  # edges, runs, outputs
 
     def preload(self, session: Session, runs: Sequence[Run]) -> None:
         """Read the group runs and upstream results of `runs` in two queries."""

@@ -267,7 +267,7 @@ class _Pass:
         """The start frame with placeholders expanded; None (the run failed) when one names
         a value the run lacks."""
         # Its upstreams (the DAG's, in its group run) feed placeholders, variables and files.
-        upstreams = upstream_runs(self.session, run)
+        upstreams = upstream_runs(self.session, run, self.cache.upstreams)
         try:
             upstream = upstream_results(self.session, run, upstreams)
             environment = run_inputs_environment(self.session, run, upstream)  # pins variables
@@ -277,7 +277,7 @@ class _Pass:
             run.allocation = None  # it holds nothing: it ends here
             apply(self.session, run, c.ExpansionFailed(str(exc)), now=self.now)
             return None
-        message.inputs = upstream_outputs(self.session, run, upstreams)
+        message.inputs = upstream_outputs(self.session, run, upstreams, self.cache.upstreams)
         return message
 
 

@@ -185,3 +185,57 @@ async def test_a_downstream_reads_its_upstreams_result_and_the_group_values(worl
     second = agent.starts[-1]
     assert second.command == "load '/data/a b.csv' US 2026-03-05"
     assert second.env["ALMANAC_BUSINESS_DATE"] == "2026-03-09"
+
+
+async def test_a_fan_out_reads_its_upstreams_once_a_pass_and_each_run_gets_them(
+    world: World,
+) -> None:
+    """Twelve downstreams of one root placed in one pass: each start carries the root's
+    result, and the pass reads the group's edges and the group run's runs once, not once a
+    run (a fan-out of 200 spent most of its dispatch time there)."""
+    from sqlalchemy import event
+
+    with session_scope(world.engine) as session:
+        group = TaskGroup(name="fan")
+        session.add(group)
+        session.flush()
+        root = Task(name="root", command="true", group_id=group.id, target="fake")
+        leaves = [
+            Task(name=f"leaf-{i}", command="use ${upstream.root.file}", group_id=group.id,
+                 target="fake")
+            for i in range(12)
+        ]  # fmt: skip
+        session.add_all([root, *leaves])
+        session.flush()
+        session.add_all(
+            DependencyEdge(group_id=group.id or 0, upstream_id=root.id or 0,
+                           downstream_id=leaf.id or 0)
+            for leaf in leaves
+        )  # fmt: skip
+        session.flush()
+        start_group_run(session, group, now=world.clock.now(), kind=TriggerKind.MANUAL)
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [first] = agent.starts
+    await agent.finish(first.run_id, exit_code=0, results={"file": "/data/x.csv"})
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, sql: str, *args: object) -> None:
+        statements.append(sql)
+
+    event.listen(world.engine, "before_cursor_execute", seen)
+    try:
+        assert await world.scheduler.dispatch_once(world.clock.now()) == 12
+    finally:
+        event.remove(world.engine, "before_cursor_execute", seen)
+    await agent.settle()
+    fanned = agent.starts[1:]
+    assert len(fanned) == 12
+    assert {start.command for start in fanned} == {"use /data/x.csv"}
+    assert all(start.env["ALMANAC_UPSTREAM_ROOT_FILE"] == "/data/x.csv" for start in fanned)
+    edges = [sql for sql in statements if "FROM dependency_edge" in sql]
+    outputs = [sql for sql in statements if "FROM run_output" in sql]
+    assert len(edges) <= 2, edges  # once for the pass (the settling may read them too)
+    assert len(outputs) == 1, outputs
