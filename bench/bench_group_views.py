@@ -220,7 +220,7 @@ def main() -> None:
             "Task Runs, sorted by started_at, page 40",
             lambda: http.get("/task-runs?sort=started_at&page=40"),
         )
-        _time("Task Runs, agent sorted by agent", lambda: http.get("/task-runs?sort=agent"))
+        _time("Task Runs, sorted by agent", lambda: http.get("/task-runs?sort=agent"))
         _time("Task Runs, business date", lambda: http.get(f"/task-runs?business_date={day}"))
         _time("Task Runs, jump to a date", lambda: http.get(f"/task-runs?jump={day}"))
         _time(

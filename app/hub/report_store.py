@@ -73,7 +73,9 @@ class ReportStore:
                 if isinstance(item, p.Heartbeat):
                     _heartbeat(session, agent, item, now)
                     if connection.token_id is not None:
-                        token_ok = token_ok and still_valid(session, connection.token_id, now)
+                        token_ok = token_ok and still_valid(
+                            session, connection.token_id, now, agent=agent
+                        )
                     continue
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
