@@ -240,4 +240,5 @@ def read_logs(
         total_lines=result.total_lines,
         total_bytes=result.total_bytes,
         lines=result.lines,
+        times=result.times,
     )
