@@ -175,7 +175,7 @@ def main() -> None:
     if args.postgres:
         # What autovacuum does within a minute of such an insert: without statistics the
         # planner guesses (an agent's runs: a bitmap scan of all 30,000 and a sort).
-        with engine.connect() as connection:
+        with engine.begin() as connection:  # committed: statistics are transactional
             connection.exec_driver_sql("ANALYZE")
         print("ANALYZE done (as autovacuum would)")
     with engine.connect() as connection:
