@@ -82,15 +82,18 @@ class StreamTail:
     def read_marked(
         self, session: Session, run_id: int, attempt: int, stream: str
     ) -> tuple[str, list[tuple[int, datetime | None]]]:
-        """The new text, and where in it each chunk begins (its index in the text) with
-        the time the chunk was received."""
-        text, marks = "", []
+        """The new text, and where in it each chunk begins with the time the chunk was
+        received. The index counts UTF-16 code units, as the browser's strings do (a
+        character outside the BMP is two)."""
+        text, marks, units = "", [], 0
         for data, received in chunks_after(
             session, run_id=run_id, attempt=attempt, stream=stream, offset=self.offset
         ):
-            marks.append((len(text), received))
+            marks.append((units, received))
             self.offset += len(data)
-            text += self.decoder.decode(data)
+            piece = self.decoder.decode(data)
+            text += piece
+            units += len(piece.encode("utf-16-le")) // 2
         return text, marks
 
 

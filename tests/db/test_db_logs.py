@@ -17,6 +17,7 @@ from app.db.logs import (
 )
 from app.db.runs import create_run
 from app.domain.states import RunStatus, TriggerKind
+from app.services.logtail import StreamTail
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -155,3 +156,29 @@ def test_each_line_gets_the_receive_time_of_the_chunk_it_starts_in(engine: Engin
                 assert len(shown.times) == len(shown.lines)
                 got += list(zip(shown.lines, shown.times, strict=True))
             assert got == list(expected.items()), size
+
+
+def test_a_live_tail_marks_where_each_chunk_begins_in_the_browsers_units(engine: Engine) -> None:
+    """Indices count UTF-16 code units (an emoji is two), as the viewer's script splits."""
+    run_id = _run(engine)
+    t0, t1, t2 = (NOW + timedelta(seconds=s) for s in (0, 1, 2))
+    parts = [("a😀\nb".encode(), t0), (b"c\nx\xf0\x9f", t1), (b"\x98\x80y\n", t2)]
+    offset = 0
+    with session_scope(engine) as session:
+        for data, at in parts:
+            offset = append_chunk(
+                session,
+                run_id=run_id,
+                attempt=1,
+                stream="stdout",
+                offset=offset,
+                data=data,
+                received_at=at,
+            )
+    tail = StreamTail(0)
+    with session_scope(engine) as session:
+        text, marks = tail.read_marked(session, run_id, 1, "stdout")
+        assert tail.read_marked(session, run_id, 1, "stdout") == ("", [])
+    assert text == "a😀\nbc\nx😀y\n"
+    # "a😀\nb" is 5 units; "c\nx" 3 more; the split emoji is decoded with the third chunk.
+    assert marks == [(0, t0), (5, t1), (8, t2)]
