@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -85,7 +87,14 @@ def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, 
 
 
 def append_chunk(
-    session: Session, *, run_id: int, attempt: int, stream: str, offset: int, data: bytes
+    session: Session,
+    *,
+    run_id: int,
+    attempt: int,
+    stream: str,
+    offset: int,
+    data: bytes,
+    received_at: datetime | None = None,
 ) -> int:
     """Store the part of `data` (at the agent's `offset`) not stored yet, as is; returns the
     agent's stored size afterwards.
@@ -107,6 +116,7 @@ def append_chunk(
         stream=stream,
         data=data,
         source_end=tail.source_end + len(data),
+        received_at=received_at,
     )
 
 
@@ -119,8 +129,10 @@ def add_chunk(
     stream: str,
     data: bytes,
     source_end: int,
+    received_at: datetime | None = None,
 ) -> int:
-    """Store `data` after `tail`, standing for the agent's bytes up to `source_end`."""
+    """Store `data` after `tail`, standing for the agent's bytes up to `source_end`;
+    `received_at`: when the server got it (the time the log viewer gives its lines)."""
     session.add(
         LogChunk(
             run_id=run_id,
@@ -131,6 +143,7 @@ def add_chunk(
             line_start=tail.next_line,
             line_count=data.count(b"\n"),
             source_end=None if source_end == tail.end + len(data) else source_end,
+            received_at=received_at,
         )
     )
     session.flush()
@@ -144,6 +157,9 @@ class LogPage:
     first_line: int  # 1-based number of lines[0]
     total_lines: int
     total_bytes: int
+    # Each line's time: when the chunk its first byte came in was received (None: stored
+    # before those times were kept).
+    times: list[datetime | None] = field(default_factory=list)
 
 
 def total_lines(session: Session, run_id: int, attempt: int, stream: str) -> tuple[int, int]:
@@ -169,7 +185,7 @@ def read_lines(
     start = (page - 1) * page_size
     end = start + page_size
     stmt = (
-        select(LogChunk.data, LogChunk.line_start)
+        select(LogChunk.data, LogChunk.line_start, LogChunk.received_at)
         .where(
             LogChunk.run_id == run_id,
             LogChunk.attempt == attempt,
@@ -184,16 +200,41 @@ def read_lines(
         return LogPage(
             lines=[], first_line=start + 1, total_lines=lines_total, total_bytes=bytes_total
         )
-    blob = b"".join(bytes(data) for data, _ in rows)
+    datas = [bytes(data) for data, _, _ in rows]
+    blob = b"".join(datas)
     pieces = blob.split(b"\n")
     first = int(rows[0][1])
-    wanted = pieces[start - first : end - first]
     # The piece after the very last newline is empty when the log ends with one: not a line.
     last_index = min(end, lines_total) - start
-    lines = [p.decode("utf-8", errors="replace") for p in wanted[:last_index]]
+    wanted = pieces[start - first : end - first][:last_index]
+    lines = [p.decode("utf-8", errors="replace") for p in wanted]
     return LogPage(
-        lines=lines, first_line=start + 1, total_lines=lines_total, total_bytes=bytes_total
+        lines=lines,
+        first_line=start + 1,
+        total_lines=lines_total,
+        total_bytes=bytes_total,
+        times=_line_times(pieces, start - first, len(wanted), datas, [r[2] for r in rows]),
     )
+
+
+def _line_times(
+    pieces: list[bytes],
+    skip: int,
+    count: int,
+    datas: list[bytes],
+    received: list[datetime | None],
+) -> list[datetime | None]:
+    """The receive time of the chunk each of `count` pieces (from index `skip`) starts in."""
+    starts, at = [], 0
+    for data in datas:
+        starts.append(at)
+        at += len(data)
+    position = sum(len(p) + 1 for p in pieces[:skip])
+    times = []
+    for piece in pieces[skip : skip + count]:
+        times.append(received[bisect_right(starts, position) - 1])
+        position += len(piece) + 1
+    return times
 
 
 def iter_bytes(

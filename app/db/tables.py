@@ -212,6 +212,11 @@ class Run(SQLModel, table=True):
         Index("ix_run_queue", "status", "queue_rank", "trigger_time", "id"),
         # A task's heat map counts its outcomes per date from this index alone.
         Index("ix_run_task_day", "task_id", "business_date", "status"),
+        # Task Runs sorted by started / finished, and one agent's runs (or the agent sort)
+        # newest first, read down an index (migration 0026; app/services/run_search.py).
+        Index("ix_run_started_id", "started_at", "id"),
+        Index("ix_run_finished_id", "finished_at", "id"),
+        Index("ix_run_agent_id", "agent", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -228,7 +233,7 @@ class Run(SQLModel, table=True):
     dispatched_at: datetime | None = _ts()
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
-    agent: str | None = Field(default=None, max_length=200, index=True)
+    agent: str | None = Field(default=None, max_length=200)
     exit_code: int | None = None
     attempt: int = 1
     # Last agent event applied for this attempt: replays after a reconnect are applied once.
@@ -299,6 +304,9 @@ class LogChunk(SQLModel, table=True):
     # before storing (app/hub/log_masking.py), so stored bytes and the agent's bytes may
     # differ in length; resume and acks speak the agent's positions. Null: same as stored.
     source_end: int | None = Field(default=None, sa_type=BigInteger)
+    # When the server stored it: the log viewer's time of each line that starts in it
+    # (null: stored before migration 0026).
+    received_at: datetime | None = _ts()
 
 
 class RunOutput(SQLModel, table=True):

@@ -276,7 +276,8 @@ class AgentHub:
                 await connection.send(acks[0])
             elif acks:
                 await connection.send(p.AckBatch(acks=acks))
-            if not token_ok:  # revoked on another replica, or expired: checked each heartbeat
+            # Revoked or re-bound on another replica, or expired: checked each heartbeat.
+            if not token_ok:
                 log.warning("agent %s: its token no longer holds; disconnected", connection.name)
                 await self._drop(
                     connection, code=p.CLOSE_POLICY, reason="agent token revoked or expired"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -66,8 +67,16 @@ class LogMasker:
                 self._secrets.popitem(last=False)
         return found
 
-    def store(self, session: Session, run: Run, header: LogHeader, data: bytes) -> None:
-        """Mask and store what is new of `data` (at the agent's `header.offset`)."""
+    def store(
+        self,
+        session: Session,
+        run: Run,
+        header: LogHeader,
+        data: bytes,
+        now: datetime | None = None,
+    ) -> None:
+        """Mask and store what is new of `data` (at the agent's `header.offset`), received
+        at `now`."""
         if header.stream not in STREAMS:
             raise ValueError(f"stream: must be one of {STREAMS}")
         key = (header.run_id, header.attempt, header.stream)
@@ -81,9 +90,11 @@ class LogMasker:
             return  # a gap (the agent resends from the stored position) or a resend
         buffer = held.data + data[known - header.offset :]
         masked = mask_chunk(self._secrets_of(session, run), buffer)
-        self._write(session, key, tail, held.start, masked.data, masked.consumed, masked.held)
+        self._write(session, key, tail, held.start, masked.data, masked.consumed, masked.held, now)
 
-    def flush(self, session: Session, run_id: int, attempt: int) -> None:
+    def flush(
+        self, session: Session, run_id: int, attempt: int, now: datetime | None = None
+    ) -> None:
         """The attempt ended: what was held is stored as it is (no secret can follow)."""
         for stream in STREAMS:
             key = (run_id, attempt, stream)
@@ -93,7 +104,7 @@ class LogMasker:
                 continue
             tail = stream_tail(session, run_id, attempt, stream)
             if tail.source_end == held.start:
-                self._write(session, key, tail, held.start, held.data, len(held.data), b"")
+                self._write(session, key, tail, held.start, held.data, len(held.data), b"", now)
 
     def _write(
         self,
@@ -104,6 +115,7 @@ class LogMasker:
         data: bytes,
         consumed: int,
         rest: bytes,
+        now: datetime | None,
     ) -> None:
         if consumed:
             add_chunk(
@@ -114,6 +126,7 @@ class LogMasker:
                 stream=key[2],
                 data=data,
                 source_end=start + consumed,
+                received_at=now,
             )
         with self._lock:
             if rest:

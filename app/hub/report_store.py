@@ -73,18 +73,20 @@ class ReportStore:
                 if isinstance(item, p.Heartbeat):
                     _heartbeat(session, agent, item, now)
                     if connection.token_id is not None:
-                        token_ok = token_ok and still_valid(session, connection.token_id, now)
+                        token_ok = token_ok and still_valid(
+                            session, connection.token_id, now, agent=agent
+                        )
                     continue
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
                 if isinstance(item, tuple):
-                    self._store_frame(session, connection.outputs, runs, *item)
+                    self._store_frame(session, connection.outputs, runs, *item, now=now)
                 elif isinstance(item, p.OutputManifest):
                     connection.outputs.complete(session, item, now=now)
                 else:
                     ended = self.reports(session, item, agent=agent, now=now) or ended
                     if item.status in ENDINGS:
-                        self.masker.flush(session, item.run_id, item.attempt)
+                        self.masker.flush(session, item.run_id, item.attempt, now)
                         finals.append(item)
             session.flush()
             return _acks(session, finals), ended, token_ok
@@ -96,11 +98,13 @@ class ReportStore:
         runs: dict[int, Run],
         header: p.FrameHeader,
         data: bytes,
+        *,
+        now: datetime,
     ) -> None:
         if isinstance(header, p.LogHeader):
             run = runs.get(header.run_id)
             if run is not None:  # taken frames are of known runs
-                self.masker.store(session, run, header, data)
+                self.masker.store(session, run, header, data, now)
             return
         try:
             outputs.write(header, data)

@@ -273,6 +273,9 @@ class LogPagePublic(BaseModel):
     total_lines: int
     total_bytes: int
     lines: list[str]
+    # Each line's time: when the server received the output its first byte came in (the
+    # agent sends output in batches); null for output stored before these were kept.
+    times: list[datetime | None] = []
 
 
 class AgentPublic(BaseModel):

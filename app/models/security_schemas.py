@@ -111,6 +111,12 @@ class AgentTokenCreateBody(_Strict):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class AgentTokenScopeBody(_Strict):
+    """A token's new scope: the one agent name it may connect as from now on."""
+
+    agent: TokenName
+
+
 class AgentTokenListed(BaseModel):
     id: int
     name: str

@@ -13,10 +13,14 @@ from sqlmodel import Session, col, select
 from app.db.engine import session_scope
 from app.db.tables import AgentToken
 from app.domain.roles import Role
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.hub.hub import AgentHub
 from app.models.schemas import AgentTokenCreated
-from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
+from app.models.security_schemas import (
+    AgentTokenCreateBody,
+    AgentTokenListed,
+    AgentTokenScopeBody,
+)
 from app.security import hash_token, new_token
 from app.services.actor import Actor
 
@@ -98,3 +102,51 @@ async def revoke_agent_token(
     actor.require(Role.ADMIN)
     await anyio.to_thread.run_sync(_revoke, engine, actor, now, token_id)
     await hub.disconnect_token(token_id, reason="agent token revoked")
+
+
+def _rescope(
+    engine: Engine, actor: Actor, now: datetime, token_id: int, agent: str
+) -> tuple[AgentTokenListed, bool]:
+    """The token's row after the change, and whether its scope changed."""
+    with session_scope(engine) as session:
+        row = session.get(AgentToken, token_id)
+        if row is None:
+            raise NotFound("agent token", token_id)
+        before = _listed(row, now)
+        if before.revoked_at is not None:
+            raise Conflict(f"agent token {token_id} is revoked: create a new one")
+        if row.agent_name == agent:
+            return before, False
+        row.agent_name = agent
+        after = _listed(row, now)
+        actor.audit(
+            session,
+            at=now,
+            action="agent_token.scope",
+            target_kind="agent_token",
+            target_id=token_id,
+            before=before,
+            after=after,
+        )
+        return after, True
+
+
+async def set_agent_token_scope(
+    engine: Engine,
+    *,
+    actor: Actor,
+    now: datetime,
+    token_id: int,
+    body: AgentTokenScopeBody,
+    hub: AgentHub,
+) -> AgentTokenListed:
+    """Bind an existing token to another agent name. Its open connections are closed at once
+    (on another replica at their next heartbeat): the agent holding it gets in again only
+    under the new name."""
+    actor.require(Role.ADMIN)
+    listed, changed = await anyio.to_thread.run_sync(
+        _rescope, engine, actor, now, token_id, body.agent
+    )
+    if changed:
+        await hub.disconnect_token(token_id, reason="agent token bound to another agent")
+    return listed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -26,8 +27,26 @@ def bytes_after(
     limit: int = MAX_TAIL_BYTES,
 ) -> bytes:
     """Stored bytes of a stream from `offset` on (at most about `limit`)."""
+    return b"".join(
+        data
+        for data, _ in chunks_after(
+            session, run_id=run_id, attempt=attempt, stream=stream, offset=offset, limit=limit
+        )
+    )
+
+
+def chunks_after(
+    session: Session,
+    *,
+    run_id: int,
+    attempt: int,
+    stream: str,
+    offset: int,
+    limit: int = MAX_TAIL_BYTES,
+) -> list[tuple[bytes, datetime | None]]:
+    """`bytes_after` chunk by chunk, each with the time it was received."""
     stmt = (
-        select(LogChunk.offset, LogChunk.data)
+        select(LogChunk.offset, LogChunk.data, LogChunk.received_at)
         .where(
             LogChunk.run_id == run_id,
             LogChunk.attempt == attempt,
@@ -37,13 +56,15 @@ def bytes_after(
         .order_by(col(LogChunk.offset))
         .limit(64)
     )
-    out = bytearray()
-    for start, data in session.exec(stmt).all():
+    out: list[tuple[bytes, datetime | None]] = []
+    size = 0
+    for start, data, received in session.exec(stmt).all():
         piece = bytes(data)[max(0, offset - int(start)) :]
-        out += piece
-        if len(out) >= limit:
+        out.append((piece, received))
+        size += len(piece)
+        if size >= limit:
             break
-    return bytes(out)
+    return out
 
 
 @dataclass
@@ -56,11 +77,24 @@ class StreamTail:
     )
 
     def read(self, session: Session, run_id: int, attempt: int, stream: str) -> str:
-        data = bytes_after(
+        return self.read_marked(session, run_id, attempt, stream)[0]
+
+    def read_marked(
+        self, session: Session, run_id: int, attempt: int, stream: str
+    ) -> tuple[str, list[tuple[int, datetime | None]]]:
+        """The new text, and where in it each chunk begins with the time the chunk was
+        received. The index counts UTF-16 code units, as the browser's strings do (a
+        character outside the BMP is two)."""
+        text, marks, units = "", [], 0
+        for data, received in chunks_after(
             session, run_id=run_id, attempt=attempt, stream=stream, offset=self.offset
-        )
-        self.offset += len(data)
-        return self.decoder.decode(data)
+        ):
+            marks.append((units, received))
+            self.offset += len(data)
+            piece = self.decoder.decode(data)
+            text += piece
+            units += len(piece.encode("utf-16-le")) // 2
+        return text, marks
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ _COLUMNS: dict[str, Any] = {
     "status": Run.status,
     "agent": Run.agent,
 }
+# Columns a run may have no value in (the others are never empty on a listed run).
+_NULLABLE = frozenset({"started_at", "finished_at", "agent"})
 _Stmt = TypeVar("_Stmt", bound=Select[Any] | SelectOfScalar[Any])
 
 
@@ -81,10 +83,24 @@ class RunQuery:
             return stmt
         tie = col(Run.id).asc() if ascending else col(Run.id).desc()
         first = column.asc() if ascending else column.desc()
-        if self.sort in ("", "id", "trigger_time"):  # indexed: read in the index's order
-            return cast(_Stmt, stmt.order_by(None).order_by(first, tie))
-        # NULLs (not started yet) last whichever way: the page shows what happened first.
-        return cast(_Stmt, stmt.order_by(None).order_by(column.is_(None), first, tie))
+        # Read in an index's order: (column, id) for each sort column (migrations 0021,
+        # 0026). The runs without a value of a nullable column come last: see `split`.
+        return cast(_Stmt, stmt.order_by(None).order_by(first, tie))
+
+    def split(self, stmt: _Stmt) -> tuple[_Stmt, _Stmt] | None:
+        """For a sort by a column that may be empty (not started, not finished, no agent):
+        the statement of the runs with a value, in the column's order (read down its
+        index), and that of the runs without one, by id the same way round, which a page
+        puts after them whichever the order (the page shows what happened first). None
+        for any other sort. One ORDER BY `column IS NULL, column, id` says the same but no
+        index serves it: each page sorted the whole table."""
+        if self.sort not in _NULLABLE:
+            return None
+        column = col(_COLUMNS[self.sort])
+        tie = col(Run.id).asc() if self.order == "asc" else col(Run.id).desc()
+        present = cast(_Stmt, stmt.where(column.is_not(None)))
+        absent = cast(_Stmt, stmt.where(column.is_(None)).order_by(None).order_by(tie))
+        return present, absent
 
     def admits(self, run: RunPublic) -> bool:
         """Would this run appear on a page filtered so (order aside)?"""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -86,6 +87,10 @@ def list_runs(
         stmt = more.narrow(stmt)
     stmt = actor.scope.filter(stmt, Run.instance)
     reordered = more is not None and more.reorders
+    split = more.split(stmt) if more is not None else None
+    if split is not None:
+        _no_cursors(before, after)
+        return _split_page(session, *split, page=page, page_size=page_size)
     return _page(
         session,
         stmt,
@@ -95,6 +100,36 @@ def list_runs(
         after=after,
         keyed=not reordered,
     )
+
+
+def _no_cursors(before: int | None, after: int | None) -> None:
+    for name, cursor in (("before", before), ("after", after)):
+        if cursor is not None:
+            raise InvalidInput(name, "pages by key follow newest first: use page with sort")
+
+
+def _split_page(
+    session: Session,
+    present: SelectOfScalar[Run],
+    absent: SelectOfScalar[Run],
+    *,
+    page: int,
+    page_size: int,
+) -> RunPage:
+    """Page `page` of the runs of `present` followed by those of `absent` (each read down
+    an index). The runs in `present` are counted only for a page past their end."""
+    skip = (page - 1) * page_size
+    rows = list(session.exec(present.offset(skip).limit(page_size + 1)).all())
+    if len(rows) <= page_size:
+        if rows:
+            valued = skip + len(rows)
+        else:
+            counted = select(func.count()).select_from(present.order_by(None).subquery())
+            valued = int(session.exec(counted).one())
+        rest = absent.offset(max(0, skip - valued)).limit(page_size + 1 - len(rows))
+        rows += session.exec(rest).all()
+    items = [run_public(r) for r in rows[:page_size]]
+    return RunPage(items=items, page=page, page_size=page_size, has_more=len(rows) > page_size)
 
 
 def _by_tasks(
@@ -129,9 +164,7 @@ def _page(
     keyed: bool,
 ) -> RunPage:
     if not keyed:
-        for name, cursor in (("before", before), ("after", after)):
-            if cursor is not None:
-                raise InvalidInput(name, "pages by key follow newest first: use page with sort")
+        _no_cursors(before, after)
     if after is not None:  # walk up from the cursor, then show newest first
         stmt = stmt.where(col(Run.id) > after).order_by(None).order_by(col(Run.id))
         newer = session.exec(stmt.limit(page_size)).all()
@@ -207,4 +240,5 @@ def read_logs(
         total_lines=result.total_lines,
         total_bytes=result.total_bytes,
         lines=result.lines,
+        times=result.times,
     )

@@ -16,7 +16,7 @@ from app.web.calls import Calls
 from app.web.events import EventBus
 from app.web.run_view import load_run
 from app.web.sse import ServerEvent, changes
-from app.web.templating import render_fragment
+from app.web.templating import iso_instant, render_fragment
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,20 @@ class RunFeed:
         events = []
         with session_scope(self.context.engine) as session:
             for name, tail in self.tails.items():
-                while text := tail.read(session, self.run_id, self.position.attempt, name):
+                while True:
+                    text, marks = tail.read_marked(
+                        session, self.run_id, self.position.attempt, name
+                    )
+                    if not text:
+                        break
+                    # "at": [text index, receive time] where each stored chunk begins: the
+                    # viewer's time of each line that starts there.
+                    at = [[index, iso_instant(moment)] for index, moment in marks]
                     events.append(
                         ServerEvent(
                             event="log",
                             id=self.event_id(),
-                            data=json.dumps({"stream": name, "text": text}),
+                            data=json.dumps({"stream": name, "text": text, "at": at}),
                         )
                     )
         return events

@@ -54,6 +54,13 @@ def when_text(context: Context, moment: datetime | str | None, style: str = "ful
     return f"{local.strftime(_STYLES.get(style, _STYLES['full']))} {local.strftime('%Z')}"
 
 
+def iso_instant(moment: datetime | None) -> str | None:
+    """A log line's time for the viewer's script: UTC to the millisecond, "...Z"."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -144,7 +151,9 @@ def percent(part: float | int | None, whole: float | int | None) -> float:
     return max(0.0, min(100.0, 100.0 * float(part) / float(whole)))
 
 
-templates.env.filters.update(when=when, when_text=when_text, ago=ago, duration=duration, size=size)
+templates.env.filters.update(
+    when=when, when_text=when_text, ago=ago, duration=duration, size=size, iso_instant=iso_instant
+)
 templates.env.globals.update(
     status_meta=status_meta,
     STATUSES=STATUSES,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -17,6 +17,7 @@ from app.db.logs import (
 )
 from app.db.runs import create_run
 from app.domain.states import RunStatus, TriggerKind
+from app.services.logtail import StreamTail
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -113,3 +114,71 @@ def test_stored_sizes_of_many_attempts_agree_with_stored_size(engine: Engine) ->
                 assert sizes.get((run_id, 1, stream), 0) == expected
         assert stored_sizes(session, []) == {}
     assert sizes == {(first, 1, "stdout"): 15, (first, 1, "stderr"): 4, (second, 1, "stdout"): 7}
+
+
+def test_each_line_gets_the_receive_time_of_the_chunk_it_starts_in(engine: Engine) -> None:
+    run_id = _run(engine)
+    times = [NOW + timedelta(seconds=s) for s in (0, 1.5, 3, 4)]
+    parts = [b"a1\na2\npar", b"tial\nb1\n", b"\nc1\nc2", b"\nd1\n"]  # "" is line 6
+    offset = 0
+    with session_scope(engine) as session:
+        for data, at in zip(parts, times, strict=True):
+            offset = append_chunk(
+                session,
+                run_id=run_id,
+                attempt=1,
+                stream="stdout",
+                offset=offset,
+                data=data,
+                received_at=at,
+            )
+        append_chunk(
+            session, run_id=run_id, attempt=1, stream="stdout", offset=offset, data=b"old\n"
+        )
+    expected = {
+        "a1": times[0],
+        "a2": times[0],
+        "partial": times[0],  # started in the first chunk, ended in the second
+        "b1": times[1],
+        "": times[2],  # the empty line starts where the third chunk begins
+        "c1": times[2],
+        "c2": times[2],
+        "d1": times[3],
+        "old": None,  # stored without a time
+    }
+    with session_scope(engine) as session:
+        for size in (1, 2, 3, 4, 9):
+            got: list[tuple[str, datetime | None]] = []
+            for page in range(1, 10 // size + 2):
+                shown = read_lines(
+                    session, run_id=run_id, attempt=1, stream="stdout", page=page, page_size=size
+                )
+                assert len(shown.times) == len(shown.lines)
+                got += list(zip(shown.lines, shown.times, strict=True))
+            assert got == list(expected.items()), size
+
+
+def test_a_live_tail_marks_where_each_chunk_begins_in_the_browsers_units(engine: Engine) -> None:
+    """Indices count UTF-16 code units (an emoji is two), as the viewer's script splits."""
+    run_id = _run(engine)
+    t0, t1, t2 = (NOW + timedelta(seconds=s) for s in (0, 1, 2))
+    parts = [("a😀\nb".encode(), t0), (b"c\nx\xf0\x9f", t1), (b"\x98\x80y\n", t2)]
+    offset = 0
+    with session_scope(engine) as session:
+        for data, at in parts:
+            offset = append_chunk(
+                session,
+                run_id=run_id,
+                attempt=1,
+                stream="stdout",
+                offset=offset,
+                data=data,
+                received_at=at,
+            )
+    tail = StreamTail(0)
+    with session_scope(engine) as session:
+        text, marks = tail.read_marked(session, run_id, 1, "stdout")
+        assert tail.read_marked(session, run_id, 1, "stdout") == ("", [])
+    assert text == "a😀\nbc\nx😀y\n"
+    # "a😀\nb" is 5 units; "c\nx" 3 more; the split emoji is decoded with the third chunk.
+    assert marks == [(0, t0), (5, t1), (8, t2)]

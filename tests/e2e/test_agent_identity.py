@@ -457,3 +457,52 @@ def test_a_token_revoked_elsewhere_or_expired_is_dropped_at_a_heartbeat(world: W
     run_id = world.run_on("ex", "echo never")
     waits_for_its_agent(world, run_id, "ex")
     assert agent.popen.poll() is None and "ex" not in world.hub.connections
+
+
+def test_a_tokens_new_scope_binds_the_agent_holding_it(world: World) -> None:
+    """An admin re-binds a token to another agent name: the connection under the old name
+    closes at once and may not come back; the new name gets in with the same token."""
+    token_id, token = world.token("shift", agent="old-host")
+    with dial(world.live, token) as ws:
+        ws.send(hello("old-host"))
+        welcome_of(ws)
+        with world.http() as http:
+            changed = http.patch(f"/agents/tokens/{token_id}", json={"agent": "new-host"})
+        assert changed.status_code == 200 and changed.json()["agent"] == "new-host"
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                frame = ws.recv(timeout=5)  # far less than any heartbeat timeout
+                assert '"start' not in str(frame)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1008,
+            "agent token bound to another agent",
+        )
+    assert "old-host" not in world.hub.connections
+    with dial(world.live, token) as ws:
+        ws.send(hello("old-host"))
+        code, reason = refusal_of(ws)
+    assert code == 1008 and "bound to agent 'new-host', not 'old-host'" in reason
+    run_id = world.run_on("old-host", "echo never")
+    waits_for_its_agent(world, run_id, "old-host")
+    with dial(world.live, token) as ws:
+        ws.send(hello("new-host"))
+        assert welcome_of(ws).heartbeat_interval > 0
+    (row,) = world.audit("agent_token.scope")
+    assert (row["before"]["agent"], row["after"]["agent"]) == ("old-host", "new-host")
+
+
+def test_a_token_rebound_elsewhere_drops_its_agent_at_a_heartbeat(world: World) -> None:
+    """As when another replica changed the scope: only the row says so."""
+    token_id, token = world.token("moved", agent="moved")
+    agent = world.start_agent("moved", token)
+    with Session(world.live.engine) as session:
+        row = session.get(AgentToken, token_id)
+        assert row is not None
+        row.agent_name = "elsewhere"
+        session.add(row)
+        session.commit()
+    wait_for(lambda: "moved" not in world.hub.connections, timeout=10)  # heartbeats are 1 s
+    run_id = world.run_on("moved", "echo never")
+    waits_for_its_agent(world, run_id, "moved")
+    assert agent.popen.poll() is None and "moved" not in world.hub.connections

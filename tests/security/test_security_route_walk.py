@@ -133,6 +133,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/agents/tokens"): R(A),
     ("GET", f"{API}/agents/tokens"): R(A),
     ("DELETE", f"{API}/agents/tokens/{{token_id}}"): R(A),
+    ("PATCH", f"{API}/agents/tokens/{{token_id}}"): R(A),
     ("GET", f"{API}/policies"): R(OP, LIST),
     ("GET", f"{API}/policies/instances/{{instance}}"): R(OP, PATH),
     ("PUT", f"{API}/policies/instances/{{instance}}"): R(A, PATH),
@@ -340,6 +341,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/tokens/{token_id:int}/revoke"): R(A, PATH, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens"): R(A, page=True, denied=TOASTED),
     ("POST", "/admin/agent-tokens/{token_id:int}/revoke"): R(A, page=True, denied=TOASTED),
+    ("POST", "/admin/agent-tokens/{token_id:int}/scope"): R(A, page=True, denied=TOASTED),
     # screens over what had only an API: the API's roles and scopes, checked before the form
     ("GET", "/alerts"): R(V, LIST, page=True),
     ("POST", "/alerts/rules"): R(OP, BODY, page=True),
@@ -717,6 +719,13 @@ CALLS: dict[tuple[str, str], Build] = {
     ("DELETE", f"{API}/agents/tokens/{{token_id}}"): lambda w, i, r: Call(
         f"{API}/agents/tokens/{w.agent_token()}"
     ),
+    ("PATCH", f"{API}/agents/tokens/{{token_id}}"): lambda w, i, r: (
+        lambda tid: Call(
+            f"{API}/agents/tokens/{tid}",
+            json={"agent": f"walk-{r}"},
+            effect=lambda: w.exists(AgentToken, id=tid, agent_name=f"walk-{r}"),
+        )
+    )(w.agent_token()),
     ("GET", f"{API}/policies"): _policies,
     ("GET", f"{API}/policies/instances/{{instance}}"): lambda w, i, r: Call(
         f"{API}/policies/instances/{i}"
@@ -1138,6 +1147,13 @@ CALLS: dict[tuple[str, str], Build] = {
         lambda tid: Call(
             f"/admin/agent-tokens/{tid}/revoke",
             effect=lambda: not w.exists(AgentToken, id=tid, revoked_at=None),
+        )
+    )(w.agent_token()),
+    ("POST", "/admin/agent-tokens/{token_id:int}/scope"): lambda w, i, r: (
+        lambda tid: Call(
+            f"/admin/agent-tokens/{tid}/scope",
+            data={"agent": f"page-walk-{r}"},
+            effect=lambda: w.exists(AgentToken, id=tid, agent_name=f"page-walk-{r}"),
         )
     )(w.agent_token()),
     ("GET", "/alerts"): lambda w, i, r: (lambda rule: Call("/alerts", marker=f'id="rule-{rule}"'))(

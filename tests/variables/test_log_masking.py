@@ -3,7 +3,7 @@ server restart between the two halves of a secret (no loss, no duplicate, no lea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from run_moves import create_run_in
@@ -51,12 +51,19 @@ def _run(engine: Engine, tmp_path: Path) -> int:
         return run.id or 0
 
 
-def _send(engine: Engine, masker: LogMasker, run_id: int, offset: int, data: bytes) -> None:
+def _send(
+    engine: Engine,
+    masker: LogMasker,
+    run_id: int,
+    offset: int,
+    data: bytes,
+    now: datetime | None = None,
+) -> None:
     with session_scope(engine) as session:
         run = session.get(Run, run_id)
         assert run is not None
         header = LogHeader(run_id=run_id, attempt=1, stream="stdout", offset=offset)
-        masker.store(session, run, header, data)
+        masker.store(session, run, header, data, now)
 
 
 def _stored(engine: Engine, run_id: int) -> tuple[bytes, int]:
@@ -93,11 +100,19 @@ def test_split_secret_resend_and_restart(engine: Engine, tmp_path: Path) -> None
 def test_what_is_held_at_the_end_is_stored(engine: Engine, tmp_path: Path) -> None:
     run_id = _run(engine, tmp_path)
     masker = LogMasker()
-    _send(engine, masker, run_id, 0, b"last p4ss")
+    _send(engine, masker, run_id, 0, b"last p4ss", now=AT)
     assert _stored(engine, run_id) == (b"last ", 5)
     with session_scope(engine) as session:
-        masker.flush(session, run_id, 1)
+        masker.flush(session, run_id, 1, AT + timedelta(seconds=5))
     assert _stored(engine, run_id) == (b"last p4ss", 9)
+    # Each chunk keeps when it was stored: the log viewer's time of the lines it starts.
+    with session_scope(engine) as session:
+        stored = session.exec(
+            select(LogChunk.received_at)
+            .where(col(LogChunk.run_id) == run_id)
+            .order_by(col(LogChunk.offset))
+        ).all()
+    assert stored == [AT, AT + timedelta(seconds=5)]
 
 
 def test_long_secrets_stay_cheap() -> None:

@@ -33,8 +33,10 @@ def launched_browser() -> Iterator[Browser]:
         launched.close()
 
 
-def signed_in(browser: Browser, live: LiveServer) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def signed_in(browser: Browser, live: LiveServer, *, timezone_id: str | None = None) -> Page:
+    """Signed in as the admin; `timezone_id`: the browser's own zone (the pages follow it
+    while the user has chosen none)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id=timezone_id)
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.goto(live.url + "/task-runs")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from support import seed_user
 from web.web_helpers import Login
 
 NEW_PASSWORD = "Temp-passphrase-0001"
@@ -59,10 +62,61 @@ def test_an_agent_token_made_on_the_page_is_bound_to_the_agent_named(
     bound = {t["name"]: t["agent"] for t in api.get("/api/v1/agents/tokens").json()}
     assert bound == {"db hosts": "db-01", "gpu-02": "gpu-02"}
     page = web.get("/admin?tab=agent-tokens")
-    assert "<th>Agent</th>" in page.text and ">db-01</td>" in page.text
+    assert "<th>Agent</th>" in page.text and 'value="db-01"' in page.text
     refused = web.post("/admin/agent-tokens", data={"name": "bad", "agent": "a/b"})
     assert json.loads(refused.headers["HX-Trigger"])["toast"]["kind"] == "error"
     assert "bad" not in {t["name"] for t in api.get("/api/v1/agents/tokens").json()}
+
+
+def test_an_admin_changes_an_existing_tokens_scope_audited(
+    web: TestClient, api: TestClient, web_engine: Engine
+) -> None:
+    web.post("/admin/agent-tokens", data={"name": "db hosts", "agent": "db-01"})
+    [token] = api.get("/api/v1/agents/tokens").json()
+    tid = token["id"]
+    changed = web.post(f"/admin/agent-tokens/{tid}/scope", data={"agent": "db-02"})
+    assert json.loads(changed.headers["HX-Trigger"])["toast"]["kind"] == ""
+    assert f'id="agent-token-{tid}"' in changed.text and 'value="db-02"' in changed.text
+    assert api.get("/api/v1/agents/tokens").json()[0]["agent"] == "db-02"
+    [audit] = api.get("/api/v1/audit", params={"action": "agent_token.scope"}).json()["items"]
+    assert (audit["before"]["agent"], audit["after"]["agent"]) == ("db-01", "db-02")
+    assert audit["target_id"] == str(tid)
+    # Through the API too; the same name again changes (and audits) nothing.
+    patched = api.patch(f"/api/v1/agents/tokens/{tid}", json={"agent": "db-03"})
+    assert patched.status_code == 200 and patched.json()["agent"] == "db-03"
+    assert api.patch(f"/api/v1/agents/tokens/{tid}", json={"agent": "db-03"}).status_code == 200
+    assert (
+        len(api.get("/api/v1/audit", params={"action": "agent_token.scope"}).json()["items"]) == 2
+    )
+    # Bad input: a 4xx naming the field, on the page and in the API; nothing changed.
+    refused = web.post(f"/admin/agent-tokens/{tid}/scope", data={"agent": "a/b"})
+    assert json.loads(refused.headers["HX-Trigger"])["toast"]["kind"] == "error"
+    assert 'id="admin-refusal"' in refused.text and "<b>agent</b>: " in refused.text
+    for body in ({"agent": "a/b"}, {"agent": ""}, {}, {"agent": "x", "name": "y"}):
+        answer = api.patch(f"/api/v1/agents/tokens/{tid}", json=body)
+        assert answer.status_code == 422, body
+        assert "agent" in answer.text or "name" in answer.text
+    assert api.patch("/api/v1/agents/tokens/999", json={"agent": "x"}).status_code == 404
+    assert api.get("/api/v1/agents/tokens").json()[0]["agent"] == "db-03"
+    # A revoked token keeps its scope: a 409.
+    web.post(f"/admin/agent-tokens/{tid}/revoke")
+    gone = api.patch(f"/api/v1/agents/tokens/{tid}", json={"agent": "db-04"})
+    assert gone.status_code == 409 and "revoked" in gone.text
+    assert 'name="agent" value="db-03"' not in web.get("/admin?tab=agent-tokens").text
+
+
+def test_only_an_admin_changes_a_tokens_scope(
+    web: TestClient, api: TestClient, login: Login, web_app: FastAPI, web_engine: Engine
+) -> None:
+    tid = api.post("/api/v1/agents/tokens", json={"name": "gpu", "agent": "gpu-01"}).json()["id"]
+    operator = login("operator")
+    assert operator.post(f"/admin/agent-tokens/{tid}/scope", data={"agent": "x"}).status_code == 403
+    client = TestClient(web_app)  # not entered: the app's lifespan runs once, under `api`
+    client.headers["Authorization"] = f"Bearer {seed_user(web_engine, 'ops', role='operator')}"
+    refused = client.patch(f"/api/v1/agents/tokens/{tid}", json={"agent": "x"})
+    assert refused.status_code == 403
+    assert api.get("/api/v1/agents/tokens").json()[0]["agent"] == "gpu-01"
+    assert api.get("/api/v1/audit", params={"action": "agent_token.scope"}).json()["items"] == []
 
 
 def test_api_tokens_and_audit_log(web: TestClient, api: TestClient) -> None:

@@ -4,6 +4,7 @@ a figure for a benchmark, not a timed test: the wait here is generous.)"""
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -66,3 +67,34 @@ def test_ten_runs_started_together_all_appear(
     page.wait_for_function("window.reopened >= 2", timeout=15_000)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     assert errors == []
+
+
+# The trigger cell's parts: the <time> (zone in its text, UTC instant on hover) and the
+# relative span beside it.
+CELL_SHAPE = """row => {
+  const cell = row.querySelector("td.trigger");
+  return Array.from(cell.children).map(c => c.tagName + "." + c.className +
+    (c.tagName === "TIME" ? (c.hasAttribute("datetime") && c.title.endsWith("UTC")) : ""));
+}"""
+
+
+def test_rows_arriving_live_carry_relative_times_like_rows_drawn_with_the_page(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    live = live_server
+    with live.client() as http:
+        tid = http.post("/tasks", json={"name": "live-rows-rel", "command": "true"}).json()["tid"]
+        drawn = int(http.post(f"/tasks/{tid}/run").json()["id"])
+    page = signed_in(browser, live)  # draws `drawn` with the page
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    with live.client() as http:
+        arrived = int(http.post(f"/tasks/{tid}/run").json()["id"])
+    row = page.locator(f"#run-{arrived}")
+    expect(row).to_be_attached()
+    expect(row.locator("td.trigger small.rel")).to_have_text(re.compile(r"^(just now|\d+ s ago)$"))
+    expect(page.locator(f"#run-{drawn} td.trigger small.rel")).to_have_text(
+        re.compile(r"^(just now|\d+ s ago)$")
+    )
+    shape = page.locator(f"#run-{drawn}").evaluate(CELL_SHAPE)
+    assert shape == ["TIME.true", "SMALL.rel"]
+    assert row.evaluate(CELL_SHAPE) == shape

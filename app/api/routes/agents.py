@@ -19,7 +19,11 @@ from app.context import AppContext
 from app.db.engine import session_scope
 from app.hub.admission import grant_for
 from app.models.schemas import AgentTokenCreated
-from app.models.security_schemas import AgentTokenCreateBody, AgentTokenListed
+from app.models.security_schemas import (
+    AgentTokenCreateBody,
+    AgentTokenListed,
+    AgentTokenScopeBody,
+)
 from app.services import agent_tokens, agents
 from app.services.agents import AgentView
 from app.services.outputs import output_store
@@ -91,6 +95,28 @@ def list_agent_tokens(
 ) -> list[AgentTokenListed]:
     with session_scope(context.engine) as session:
         return agent_tokens.list_agent_tokens(session, actor=actor, now=context.clock.now())
+
+
+@router.patch("/tokens/{token_id}", response_model=AgentTokenListed)
+async def set_agent_token_scope(
+    token_id: int,
+    body: AgentTokenScopeBody,
+    context: ContextDep,
+    user: AdminDep,
+    actor: ActorDep,
+) -> AgentTokenListed:
+    """Change an existing token's scope: the one agent name it may connect as (`agent`).
+    Audited (`agent_token.scope`, before and after); its open connections are closed at once
+    (on another replica at their next heartbeat), so the agent holding it is bound by the new
+    name from then on. A revoked token is a 409."""
+    return await agent_tokens.set_agent_token_scope(
+        context.engine,
+        actor=actor,
+        now=context.clock.now(),
+        token_id=token_id,
+        body=body,
+        hub=context.hub,
+    )
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from app.models.security_schemas import (
     AgentTokenCreateBody,
+    AgentTokenScopeBody,
     PasswordReset,
     UserCreate,
     UserUpdate,
@@ -214,6 +215,26 @@ async def revoke_agent_token(
 ) -> Response:
     work = api.awaiting(agent_tokens.revoke_agent_token, token_id=token_id, hub=api.context.hub)
     return await _act(request, api, "agent-tokens", work, "Agent token revoked")
+
+
+@router.post("/admin/agent-tokens/{token_id:int}/scope")
+async def set_agent_token_scope(
+    request: Request,
+    token_id: int,
+    api: CallsDep,
+    session: WriteSessionDep,
+    agent: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """`agent`: the one agent name the token may connect as from now on."""
+
+    async def work() -> Any:
+        body = parse(AgentTokenScopeBody, {"agent": agent.strip()})
+        return await api.awaiting(
+            agent_tokens.set_agent_token_scope, token_id=token_id, body=body, hub=api.context.hub
+        )
+
+    done = f"Agent token now bound to agent {agent.strip()}"
+    return await _act(request, api, "agent-tokens", work(), done)
 
 
 @router.post("/admin/tokens/{token_id:int}/revoke")

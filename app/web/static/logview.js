@@ -1,5 +1,5 @@
 // Almanac log viewer: live append of new output, search with next/previous over the whole
-// stream (the server returns the matching line numbers), highlight, follow mode.
+// stream (the server returns the matching line numbers), highlight, follow mode, line times.
 (function () {
   "use strict";
   var PAGE = 500, MAX_LIVE_LINES = 5000;
@@ -45,19 +45,70 @@
   }
   function rawOf(t) { return t.dataset.raw !== undefined ? t.dataset.raw : t.textContent; }
 
+  // ---- line times -----------------------------------------------------------------
+  // Each line carries its time (data-at: when the server received the output it starts in,
+  // UTC); shown on demand as HH:MM:SS.mmm in the viewer's timezone (data-zone, named beside
+  // the toggle), the date and UTC on hover. Drawn by this one function for the lines of a
+  // page and for the lines that arrive live, so both read the same.
+  var TIMES_KEY = "almanac-log-times", formats = {};
+  function timesOn() { var el = document.getElementById("log-times"); return !!(el && el.checked); }
+  function zone() { var b = body(); return (b && b.dataset.zone) || "UTC"; }
+  function partsIn(date, name) {
+    if (!formats[name]) {
+      formats[name] = new Intl.DateTimeFormat("en-GB", {
+        timeZone: name, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+      });
+    }
+    var out = {};
+    formats[name].formatToParts(date).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+  function clock(p, ms) { return p.hour + ":" + p.minute + ":" + p.second + "." + ms; }
+  function stamp(div) {
+    if (div.querySelector(".lt")) return;
+    var span = document.createElement("span"), at = div.dataset.at;
+    span.className = "lt";
+    if (at) {
+      var date = new Date(at), name = zone(), ms = ("00" + date.getUTCMilliseconds()).slice(-3);
+      var here = partsIn(date, name), utc = partsIn(date, "UTC");
+      span.textContent = clock(here, ms);
+      span.title = here.year + "-" + here.month + "-" + here.day + " " + clock(here, ms) + " " + name +
+        " · " + utc.year + "-" + utc.month + "-" + utc.day + " " + clock(utc, ms) + " UTC";
+    } else {
+      span.textContent = "—";
+      span.title = "No time: this output was stored before line times were kept";
+    }
+    div.insertBefore(span, div.querySelector(".t"));
+  }
+  function stampAll() {
+    var section = document.getElementById("logs"), box = lines();
+    if (section) section.classList.toggle("show-times", timesOn());
+    if (timesOn() && box) box.querySelectorAll(".ln").forEach(stamp);
+  }
+  // The time of the line starting at `index` of a live message: its chunk's (the last mark
+  // at or before it).
+  function timeAt(marks, index) {
+    var found = null;
+    (marks || []).forEach(function (m) { if (m[0] <= index) found = m[1]; });
+    return found;
+  }
+
   // ---- live output --------------------------------------------------------------
   function lineCount(b, stream) { return parseInt(b.dataset["lines" + cap(stream)] || "0", 10); }
   function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
 
-  function addLine(box, number, text) {
+  function addLine(box, number, text, at) {
     var div = document.createElement("div");
     div.className = "ln";
     div.id = "l-" + number;
+    if (at) div.dataset.at = at;
     var a = document.createElement("a");
     a.className = "no"; a.href = "#l-" + number; a.textContent = number;
     var t = document.createElement("span");
     t.className = "t"; paint(t, text);
     div.appendChild(a); div.appendChild(t);
+    if (timesOn()) stamp(div);
     box.appendChild(div);
     return div;
   }
@@ -77,7 +128,10 @@
       if (empty) empty.remove();
     }
     var all = pieces.concat(ends === "" ? [] : [ends]);
+    var start = 0;
     all.forEach(function (piece, i) {
+      var begins = start;
+      start += piece.length + 1;
       var continuing = i === 0 && open;
       if (!continuing) total += 1;
       if (!live) return;
@@ -90,7 +144,7 @@
           return;
         }
       }
-      mark(addLine(box, total, piece));
+      mark(addLine(box, total, piece, timeAt(msg.at, begins)));
     });
     b.dataset["open" + key] = ends === "" ? "0" : "1";
     b.dataset["lines" + key] = String(total);
@@ -211,6 +265,7 @@
     if (!evt.target || evt.target.id !== "log-body") return;
     var b = body(), box = lines();
     markAll();
+    stampAll();
     if (pendingLine) {
       var el = document.getElementById("l-" + pendingLine);
       pendingLine = null;
@@ -242,8 +297,15 @@
       htmx.ajax("GET", "/task-runs/" + b.dataset.run + "/log?stream=" + b.dataset.stream +
         "&attempt=" + b.dataset.attempt, { target: "#log-body", swap: "outerHTML" });
     });
+    var times = document.getElementById("log-times");
+    try { times.checked = window.localStorage.getItem(TIMES_KEY) === "1"; } catch (e) { /* none */ }
+    times.addEventListener("change", function () {
+      try { window.localStorage.setItem(TIMES_KEY, times.checked ? "1" : "0"); } catch (e) { /* none */ }
+      stampAll();
+    });
     var b = body();
     markAll();  // colours on the lines the page came with
+    stampAll();
     if (b && b.dataset.live === "1" && follow()) lines().scrollTop = lines().scrollHeight;
     if (window.location.hash === "#logs") document.getElementById("logs").scrollIntoView();
   });
