@@ -193,7 +193,7 @@ def test_stream_sends_new_output_and_status(
 def test_stream_resumes_from_last_event_id(
     web: TestClient, api: TestClient, web_app: FastAPI, web_engine: Engine
 ) -> None:
-    web_app.state.sse_lifetime = 4.0  # room for a loaded machine: the backlog comes first
+    web_app.state.sse_lifetime = 8.0  # room for a loaded machine: the backlog comes first
     run_id = _run(api)
     _log(web_engine, run_id, "abc\ndef\n")
     text = web.get(f"/task-runs/{run_id}/events?v=99", headers={"Last-Event-ID": "1:4:0"}).text
