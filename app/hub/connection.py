@@ -14,8 +14,9 @@ from app.hub.admission import TokenGrant
 from app.hub.output_store import OutputStore
 from app.protocol import frames as p
 
-# What the reader hands the consumer: binary frames are decoded when the batch is stored.
-Inbound = p.StateChange | p.Heartbeat | p.OutputManifest | bytes
+# What the reader hands the consumer: binary frames are decoded when the batch is stored
+# (heartbeats go to the hub's HeartbeatBook instead).
+Inbound = p.StateChange | p.OutputManifest | bytes
 
 
 @dataclass(eq=False)

@@ -1,5 +1,6 @@
 """Storing an agent's batch of reports, one transaction per batch: log chunks, output files
-and manifests, heartbeats, and state changes through the injected report sink. Frames that
+and manifests, and state changes through the injected report sink (heartbeats are written
+for the whole fleet at once, app/hub/heartbeats.py). Frames that
 are not this agent's to send (another agent's run, a settled attempt) are refused and
 counted, never stored. Returns the acks of the attempts the batch ended."""
 
@@ -17,12 +18,10 @@ from sqlmodel import Session, col, select
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.logs import stored_sizes
-from app.db.tables import Agent, Run, RunOutput
+from app.db.tables import Run, RunOutput
 from app.domain.agent_identity import FrameKind, RunFacts, frame_refusal
 from app.domain.states import ON_AGENT
-from app.hub.admission import still_valid
 from app.hub.connection import AgentConnection, Inbound
-from app.hub.fleet import connected_status, reported_resources
 from app.hub.log_masking import LogMasker
 from app.hub.output_store import OutputStore, stored_counts
 from app.protocol import frames as p
@@ -31,7 +30,7 @@ from app.protocol.output_names import UnsafeName
 
 log = logging.getLogger("almanac.hub")
 
-_Item = p.StateChange | p.Heartbeat | p.OutputManifest | tuple[p.FrameHeader, bytes]
+_Item = p.StateChange | p.OutputManifest | tuple[p.FrameHeader, bytes]
 
 
 class ReportSink(Protocol):
@@ -54,26 +53,17 @@ class ReportStore:
         self._count_lock = threading.Lock()
         self.masker = LogMasker()  # secrets are masked before any byte is stored
 
-    def store(
-        self, connection: AgentConnection, batch: list[Inbound]
-    ) -> tuple[list[p.Ack], bool, bool]:
-        """Store a batch; returns the acks, whether a run ended, and whether the connection's
-        token still holds (asked at each heartbeat)."""
+    def store(self, connection: AgentConnection, batch: list[Inbound]) -> tuple[list[p.Ack], bool]:
+        """Store a batch; returns the acks and whether a run ended."""
         agent = connection.name
         now = self.clock.now()
         finals: list[p.StateChange] = []  # the agent keeps their spools until our ack
         ended = False
-        token_ok = True
         items = [self._decoded(connection, item) for item in batch]
         with session_scope(self.engine) as session:
             runs = _preload_runs(session, items)
             for item in items:
                 if item is None:
-                    continue
-                if isinstance(item, p.Heartbeat):
-                    _heartbeat(session, agent, item, now)
-                    if connection.token_id is not None:
-                        token_ok = token_ok and still_valid(session, connection.token_id, now)
                     continue
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
@@ -87,7 +77,7 @@ class ReportStore:
                         self.masker.flush(session, item.run_id, item.attempt)
                         finals.append(item)
             session.flush()
-            return _acks(session, finals), ended, token_ok
+            return _acks(session, finals), ended
 
     def _store_frame(
         self,
@@ -164,11 +154,9 @@ def run_facts(run: Run | None) -> RunFacts | None:
 
 
 def _ref(item: _Item) -> tuple[int, int]:
-    """(run id, attempt) an item is about ((0, 0) for a heartbeat)."""
+    """(run id, attempt) an item is about."""
     if isinstance(item, tuple):
         return item[0].run_id, item[0].attempt
-    if isinstance(item, p.Heartbeat):
-        return 0, 0
     return item.run_id, item.attempt
 
 
@@ -199,9 +187,7 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
     identity map, and each would be loaded again by its own query."""
     states = {item.run_id for item in items if isinstance(item, p.StateChange)}
     others = {
-        _ref(item)[0]
-        for item in items
-        if item is not None and not isinstance(item, p.StateChange | p.Heartbeat)
+        _ref(item)[0] for item in items if item is not None and not isinstance(item, p.StateChange)
     }
     others -= states
     runs: dict[int, Run] = {}
@@ -214,17 +200,6 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
             for run in session.exec(select(Run).where(col(Run.id).in_(others))).all()
         )
     return runs
-
-
-def _heartbeat(session: Session, name: str, beat: p.Heartbeat, now: datetime) -> None:
-    agent = session.exec(select(Agent).where(Agent.name == name)).first()
-    if agent is None:
-        return
-    agent.last_heartbeat = now
-    if agent.status == "offline":
-        agent.status = connected_status(agent)
-    if beat.resources:
-        agent.resources = reported_resources(agent, beat.resources)
 
 
 def _acks(session: Session, finals: list[p.StateChange]) -> list[p.Ack]:
