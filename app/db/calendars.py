@@ -147,6 +147,13 @@ def tasks_affected(session: Session, name: str) -> list[Task]:
     return list(session.exec(stmt).all())
 
 
+def task_ids_affected(session: Session, name: str) -> list[int]:
+    """`tasks_affected`'s ids only (a calendar edit loads its tasks a chunk at a time)."""
+    names = sorted(dependents(session, name))
+    stmt = select(Task.id).where(_calendar_of(col(Task.schedule)).in_(names)).order_by(col(Task.id))
+    return [int(task_id) for task_id in session.exec(stmt).all() if task_id is not None]
+
+
 def groups_affected(session: Session, name: str) -> list[TaskGroup]:
     names = sorted(dependents(session, name))
     stmt = (
