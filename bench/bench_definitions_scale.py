@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import psutil
-from benchlib import ADMIN, pct
+from benchlib import ADMIN, load, pct
 from history_seed import CACHE, TASK_COLUMNS, PgWriter, SqliteWriter, Writer, schema_head
 from pagetimer import sign_in
 from serverproc import describe, pulse_delays, running_server
@@ -54,6 +54,11 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--budget-s", type=float, default=900)
+    parser.add_argument(
+        "--only-calendar",
+        action="store_true",
+        help="time only the calendar edit (no pages, no restart)",
+    )
     args = parser.parse_args()
     threading.Thread(target=_watchdog, args=(args.budget_s,), daemon=True).start()
     pristine = _pristine(args)
@@ -75,10 +80,13 @@ def main() -> None:
                     continue
                 _memory(process, misses)
                 http = sign_in(base)
-                _pages(http, args.repeat, misses)
-                _calendar_edit(http, url, misses)
+                if not args.only_calendar:
+                    _pages(http, args.repeat, misses)
+                _calendar_edit(http, url, process, misses)
                 _memory(process, misses)
                 http.close()
+            if args.only_calendar:
+                break
     print("all goals met" if not misses else "goals missed: " + "; ".join(misses))
 
 
@@ -287,7 +295,9 @@ def _pages(http: httpx.Client, repeat: int, misses: list[str]) -> None:
             misses.append(f"{label} {median:.0f} ms")
 
 
-def _calendar_edit(http: httpx.Client, url: str, misses: list[str]) -> None:
+def _calendar_edit(
+    http: httpx.Client, url: str, process: psutil.Process, misses: list[str]
+) -> None:
     """Close the next two weekdays in `business`; time the edit and watch the pulse tasks."""
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -295,6 +305,7 @@ def _calendar_edit(http: httpx.Client, url: str, misses: list[str]) -> None:
     closed = _next_weekdays(date.today(), 2)
     time.sleep(10)  # the pulses' delays before the edit
     edit_began = datetime.now(UTC)
+    cpu_before = sum(process.cpu_times()[:2])
     began = time.perf_counter()
     response = http.patch(
         "/api/v1/calendars/business",
@@ -304,6 +315,7 @@ def _calendar_edit(http: httpx.Client, url: str, misses: list[str]) -> None:
         },
     )
     took = time.perf_counter() - began
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
     assert response.status_code == 200, response.text[:300]
     with engine.connect() as connection:
         moved = connection.execute(
@@ -315,7 +327,8 @@ def _calendar_edit(http: httpx.Client, url: str, misses: list[str]) -> None:
     verdict = "ok" if took < 5 else "MISSED (goal 5 s)"
     print(
         f"calendar edit (closes {closed[0]} and {closed[1]}): answered in {took:.2f} s, "
-        f"{moved:,} standalone tasks planned again ({before[0]:,} IDLE before)  {verdict}",
+        f"{moved:,} standalone tasks planned again ({before[0]:,} IDLE before); server CPU "
+        f"{cpu:.2f} s meanwhile; {load()}  {verdict}",
         flush=True,
     )
     if took >= 5:
