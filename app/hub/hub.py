@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import anyio
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.clock import Clock
@@ -197,6 +198,10 @@ class AgentHub:
             return
         try:
             doomed = await anyio.to_thread.run_sync(self.beats.flush)
+        except OperationalError as exc:  # the database busy or away: a warning, not a trace
+            first = str(exc).splitlines()[0]
+            log.warning("writing the fleet's heartbeats failed (%s): kept for the next", first)
+            return
         except Exception:
             log.exception("writing the fleet's heartbeats failed: kept for the next flush")
             return
