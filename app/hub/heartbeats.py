@@ -10,6 +10,10 @@ may have written a newer one), an `offline` row of a connection still open comes
 the stored ones with the server's drain mark kept, and the connection's token is checked
 (one query for all of them): the flush returns the connections whose token no longer holds.
 
+A beat that changes the agent's health (spool full, a problem) is also stored at once with
+the agent's reports, in order (`note` says so; the report store writes it and marks it
+`written`): dispatch must not send work to an agent that just said it is full.
+
 A beat is never lost: an agent's newest beat replaces its older pending one (keeping the last
 resources it reported), and a flush that fails puts its beats back, behind any newer one, for
 the next flush. A crash before a flush loses at most a flush interval of beats: the rows keep
@@ -42,6 +46,12 @@ class PendingBeat:
     connection: AgentConnection
     at: datetime
     resources: dict[str, Any]  # the last resources reported since the previous flush
+    beat: p.Heartbeat | None = None
+
+
+def health_of(resources: dict[str, Any]) -> tuple[bool, object]:
+    """What of a report decides whether dispatch may give the agent work (fleet.problem_of)."""
+    return bool(resources.get("spool_full")), resources.get("problem")
 
 
 class HeartbeatBook:
@@ -52,17 +62,45 @@ class HeartbeatBook:
         self.engine = engine
         self.clock = clock
         self._pending: dict[str, PendingBeat] = {}
+        self._health: dict[str, tuple[AgentConnection, tuple[bool, object]]] = {}
         self._lock = threading.Lock()
         self.flushes = 0  # transactions written (for tests and figures)
 
-    def note(self, connection: AgentConnection, beat: p.Heartbeat) -> None:
+    def note(self, connection: AgentConnection, beat: p.Heartbeat) -> bool:
+        """Note a beat; True when it changes the agent's health (spool full, a problem): such
+        a beat is also stored at once, in order with the agent's reports (the hub puts it in
+        the connection's inbox), so dispatch never sends work to an agent that said it is full
+        while the beat waits for the flush."""
         at = self.clock.now()
         with self._lock:
             older = self._pending.get(connection.name)
             resources = beat.resources
             if not resources and older is not None and older.connection is connection:
                 resources = older.resources  # a bare beat does not forget what was reported
-            self._pending[connection.name] = PendingBeat(connection, at, resources)
+            self._pending[connection.name] = PendingBeat(connection, at, resources, beat)
+            if not beat.resources:
+                return False
+            known = self._health.get(connection.name)
+            was = known[1] if known and known[0] is connection else None
+            if was is None:
+                was = health_of(connection.hello.resources)
+            now = health_of(beat.resources)
+            self._health[connection.name] = (connection, now)
+            return now != was
+
+    def written(self, connection: AgentConnection, beat: p.Heartbeat) -> None:
+        """`beat` was stored with the agent's reports: no need to flush it again."""
+        with self._lock:
+            pending = self._pending.get(connection.name)
+            if pending is not None and pending.beat is beat:
+                del self._pending[connection.name]
+
+    def forget(self, connection: AgentConnection) -> None:
+        """The connection is gone: its health is asked afresh of the next one's hello."""
+        with self._lock:
+            known = self._health.get(connection.name)
+            if known is not None and known[0] is connection:
+                del self._health[connection.name]
 
     def pending(self) -> dict[str, PendingBeat]:
         with self._lock:
@@ -86,7 +124,7 @@ class HeartbeatBook:
                         self._pending[name] = beat
                     elif not newer.resources and newer.connection is beat.connection:
                         self._pending[name] = PendingBeat(
-                            newer.connection, newer.at, beat.resources
+                            newer.connection, newer.at, beat.resources, newer.beat
                         )
             raise
         self.flushes += 1
@@ -110,8 +148,12 @@ class HeartbeatBook:
 
 
 def _apply(agent: Agent, beat: PendingBeat) -> None:
-    """What one beat does to its agent's row (the ORM writes only what changed)."""
-    if agent.last_heartbeat is None or agent.last_heartbeat < beat.at:
+    """What one beat does to its agent's row (the ORM writes only what changed). A beat older
+    than the row's (a hello, or a health beat stored with the reports, came after it) changes
+    nothing: neither the time nor what it reported goes back."""
+    if agent.last_heartbeat is not None and agent.last_heartbeat > beat.at:
+        return
+    if agent.last_heartbeat != beat.at:
         agent.last_heartbeat = beat.at
     if agent.status == "offline" and not beat.connection.gone.is_set():
         agent.status = connected_status(agent)

@@ -59,10 +59,10 @@ class AgentHub:
         self.heartbeat_interval = heartbeat_interval
         self.on_change = on_change
         self.connections: dict[str, AgentConnection] = {}
-        self._store = ReportStore(engine, clock, reports)
+        self.beats = HeartbeatBook(engine, clock)
+        self._store = ReportStore(engine, clock, reports, self.beats)
         self._refusals = RefusalAudit()
         self._capacities: dict[str, tuple[p.Hello, Capacity | None]] = {}
-        self.beats = HeartbeatBook(engine, clock)
         self.beat_flush_seconds = beat_flush_seconds
         self._flusher: asyncio.Task[None] | None = None
 
@@ -174,6 +174,7 @@ class AgentHub:
             await connection.inbox.join()  # what arrived is stored before we let go
             consumer.cancel()
             log.info("agent %s disconnected", hello.name)
+            self.beats.forget(connection)
             if not self.connections:  # the last one: its beats written, the flusher ends
                 await self.stop_flusher()
 
@@ -306,7 +307,9 @@ class AgentHub:
                     for change in parsed.states:
                         connection.inbox.put_nowait(change)
                 elif isinstance(parsed, p.Heartbeat):
-                    self.beats.note(connection, parsed)  # written with the fleet's, in a second
+                    # Written with the fleet's within a second; a change of health at once.
+                    if self.beats.note(connection, parsed):
+                        connection.inbox.put_nowait(parsed)
                 elif isinstance(parsed, p.StateChange | p.OutputManifest):
                     connection.inbox.put_nowait(parsed)
 

@@ -1,6 +1,7 @@
 """Storing an agent's batch of reports, one transaction per batch: log chunks, output files
 and manifests, and state changes through the injected report sink (heartbeats are written
-for the whole fleet at once, app/hub/heartbeats.py). Frames that
+for the whole fleet at once, app/hub/heartbeats.py; one that changes the agent's health
+comes here too, to be stored in order with the reports around it). Frames that
 are not this agent's to send (another agent's run, a settled attempt) are refused and
 counted, never stored. Returns the acks of the attempts the batch ended."""
 
@@ -18,10 +19,12 @@ from sqlmodel import Session, col, select
 from app.clock import Clock
 from app.db.engine import session_scope
 from app.db.logs import stored_sizes
-from app.db.tables import Run, RunOutput
+from app.db.tables import Agent, Run, RunOutput
 from app.domain.agent_identity import FrameKind, RunFacts, frame_refusal
 from app.domain.states import ON_AGENT
 from app.hub.connection import AgentConnection, Inbound
+from app.hub.fleet import connected_status, reported_resources
+from app.hub.heartbeats import HeartbeatBook
 from app.hub.log_masking import LogMasker
 from app.hub.output_store import OutputStore, stored_counts
 from app.protocol import frames as p
@@ -30,7 +33,7 @@ from app.protocol.output_names import UnsafeName
 
 log = logging.getLogger("almanac.hub")
 
-_Item = p.StateChange | p.OutputManifest | tuple[p.FrameHeader, bytes]
+_Item = p.StateChange | p.Heartbeat | p.OutputManifest | tuple[p.FrameHeader, bytes]
 
 
 class ReportSink(Protocol):
@@ -44,8 +47,11 @@ class ReportSink(Protocol):
 class ReportStore:
     """Runs in a worker thread; batches of several agents are stored at once."""
 
-    def __init__(self, engine: Engine, clock: Clock, reports: ReportSink) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, reports: ReportSink, beats: HeartbeatBook
+    ) -> None:
         self.engine = engine
+        self.beats = beats
         self.clock = clock
         self.reports = reports
         # Frames not taken (another agent's run, a settled attempt), by kind: never stored.
@@ -65,6 +71,9 @@ class ReportStore:
             for item in items:
                 if item is None:
                     continue
+                if isinstance(item, p.Heartbeat):
+                    _heartbeat(session, agent, item, now)
+                    continue
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
                 if isinstance(item, tuple):
@@ -77,7 +86,11 @@ class ReportStore:
                         self.masker.flush(session, item.run_id, item.attempt)
                         finals.append(item)
             session.flush()
-            return _acks(session, finals), ended
+            acks = _acks(session, finals)
+        for item in items:
+            if isinstance(item, p.Heartbeat):
+                self.beats.written(connection, item)
+        return acks, ended
 
     def _store_frame(
         self,
@@ -154,9 +167,11 @@ def run_facts(run: Run | None) -> RunFacts | None:
 
 
 def _ref(item: _Item) -> tuple[int, int]:
-    """(run id, attempt) an item is about."""
+    """(run id, attempt) an item is about ((0, 0) for a heartbeat)."""
     if isinstance(item, tuple):
         return item[0].run_id, item[0].attempt
+    if isinstance(item, p.Heartbeat):
+        return 0, 0
     return item.run_id, item.attempt
 
 
@@ -187,7 +202,9 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
     identity map, and each would be loaded again by its own query."""
     states = {item.run_id for item in items if isinstance(item, p.StateChange)}
     others = {
-        _ref(item)[0] for item in items if item is not None and not isinstance(item, p.StateChange)
+        _ref(item)[0]
+        for item in items
+        if item is not None and not isinstance(item, p.StateChange | p.Heartbeat)
     }
     others -= states
     runs: dict[int, Run] = {}
@@ -200,6 +217,18 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
             for run in session.exec(select(Run).where(col(Run.id).in_(others))).all()
         )
     return runs
+
+
+def _heartbeat(session: Session, name: str, beat: p.Heartbeat, now: datetime) -> None:
+    """A beat that changed the agent's health, stored with its reports (heartbeats.py)."""
+    agent = session.exec(select(Agent).where(Agent.name == name)).first()
+    if agent is None:
+        return
+    agent.last_heartbeat = now
+    if agent.status == "offline":
+        agent.status = connected_status(agent)
+    if beat.resources:
+        agent.resources = reported_resources(agent, beat.resources)
 
 
 def _acks(session: Session, finals: list[p.StateChange]) -> list[p.Ack]:

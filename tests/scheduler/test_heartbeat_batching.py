@@ -201,3 +201,30 @@ async def test_a_crash_between_beat_and_flush_leaves_the_last_flushed_state(
         "a": (flushed, "offline"),
         "b": (flushed, "offline"),
     }
+
+
+async def test_a_beat_that_changes_health_is_stored_at_once_in_order(world: World) -> None:
+    """A full spool (or a problem) must stop dispatch at once, not a flush later: such a
+    beat is stored with the agent's reports; a routine beat after it waits for the flush."""
+    agent = world.agent("a")
+    await agent.connect()
+    hub = hub_of(world)
+    full = world.at(world.clock.now() + timedelta(seconds=5))
+    agent._send_text(
+        p.Heartbeat(resources={"spool_full": True, "problem": "spool full"}).model_dump_json()
+    )
+    await agent.settle()  # stored with the reports: no flush
+    at, _, resources = rows(world)["a"]
+    assert (at, resources) == (full, {"spool_full": True, "problem": "spool full"})
+    assert {s.name: s.problem for s in hub.slots({})} == {"a": "spool full"}
+    assert hub.beats.pending() == {}  # written: not flushed again
+
+    world.at(full + timedelta(seconds=5))
+    agent._send_text(
+        p.Heartbeat(
+            resources={"spool_full": True, "problem": "spool full", "load_1m": 1}
+        ).model_dump_json()
+    )
+    await agent.settle()
+    assert rows(world)["a"][0] == full  # the same health: waits for the flush
+    assert list(hub.beats.pending()) == ["a"]
