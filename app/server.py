@@ -105,6 +105,7 @@ def create_app(
         finally:
             if local is not None:
                 await local.stop()
+            await hub.stop_flusher()  # the heartbeats noted since the last flush
             await scheduler.stop()
             await alert_service.stop()
 

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psutil
 from benchlib import (
     Sampler,
     free_port,
@@ -218,10 +219,17 @@ async def scenario(args: argparse.Namespace, url: str, base: str, server_pid: in
         f"({sum(c.failures for c in clients)} attempts failed and were retried; {load()})"
     )
     await asyncio.sleep(HEARTBEAT)  # the welcome's burst of writes settles
+    server = psutil.Process(server_pid)
+    cpu_before, wall_before = sum(server.cpu_times()[:2]), time.monotonic()
     with Sampler(server_pid) as sampler:
         await asyncio.sleep(args.idle)
+    cpu_used = sum(server.cpu_times()[:2]) - cpu_before
+    wall = time.monotonic() - wall_before
     mean = sum(sampler.cpu) / max(1, len(sampler.cpu))
-    print(f"  {args.idle:g} s of heartbeats: server {sampler.summary()} ({load()})")
+    print(
+        f"  {args.idle:g} s of heartbeats: server {sampler.summary()}; "
+        f"CPU time {cpu_used:.1f} s in {wall:.1f} s ({load()})"
+    )
     met = goal("server CPU on the fleet's heartbeats", mean, 20, "% of a core", "see the profile")
 
     committed = await asyncio.to_thread(burst, url, args.burst)

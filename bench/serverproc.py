@@ -59,12 +59,19 @@ def running_server(
             break
     if loaded is None:
         raise SystemExit("the server ended before loading its timers:\n" + "".join(tail[-20:]))
-    logged: deque[str] = deque(maxlen=40)
+    logged: deque[str] = deque(maxlen=5000)
     threading.Thread(target=_drain, args=(process.stderr, logged), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}", psutil.Process(process.pid), loaded
     except BaseException:
-        print("the server's last log lines:\n" + "".join(logged), flush=True)
+        lines = list(logged)
+        errors = [
+            line
+            for n, line in enumerate(lines)
+            if "ERROR" in line or (line[:1].isalpha() and n and lines[n - 1].startswith("  "))
+        ]
+        print("the server's errors:\n" + "".join(errors[-20:]), flush=True)
+        print("the server's last log lines:\n" + "".join(lines[-40:]), flush=True)
         raise
     finally:
         process.terminate()

@@ -140,11 +140,12 @@ def _names(
     return any((item or {}).get("calendar") == name for item in (schedule, *extra))
 
 
-def tasks_affected(session: Session, name: str) -> list[Task]:
-    """Tasks whose schedule uses `name` directly or through a calendar that combines it."""
+def task_ids_affected(session: Session, name: str) -> list[int]:
+    """The ids of the tasks whose schedule uses `name` directly or through a calendar that
+    combines it (ids only: a calendar edit loads its tasks a chunk at a time)."""
     names = sorted(dependents(session, name))
-    stmt = select(Task).where(_calendar_of(col(Task.schedule)).in_(names)).order_by(col(Task.id))
-    return list(session.exec(stmt).all())
+    stmt = select(Task.id).where(_calendar_of(col(Task.schedule)).in_(names)).order_by(col(Task.id))
+    return [int(task_id) for task_id in session.exec(stmt).all() if task_id is not None]
 
 
 def groups_affected(session: Session, name: str) -> list[TaskGroup]:

@@ -38,23 +38,66 @@ def set_priority(run: Run, priority: int) -> None:
 def settle_admission(session: Session, runs: Iterable[Run]) -> None:
     """Fill in each new run's admission fields (runs without a task bring them in their spec)."""
     for run in runs:
-        spec = dict(run.spec)
-        if run.task_id is not None:
-            task = session.get(Task, run.task_id)
-            if task is None:
-                continue
-            group = session.get(TaskGroup, task.group_id) if task.group_id else None
-            fields = task_admission(task, group)
-        else:
-            fields = {k: spec.get(k) for k in ("pool", "pool_slots", "locks", "priority")}
-        priority = int(fields.pop("priority") or 0)
-        spec.update(
-            pool=fields["pool"] or None,
-            pool_slots=int(fields["pool_slots"] or 1),
-            locks=list(fields["locks"] or []),
-        )
-        spec.pop("priority", None)
+        admitted = _admitted(session, run.task_id, run.spec)
+        if admitted is None:
+            continue
+        spec, priority = admitted
         run.spec = spec
         set_priority(run, priority)
         if run.spec_digest is not None:  # what an approval will be of, now complete
             run.spec_digest = run_spec.digest(spec)
+
+
+def settle_admission_values(
+    session: Session,
+    values: dict[str, Any],
+    known: dict[int | None, tuple[dict[str, Any], int] | None] | None = None,
+) -> None:
+    """`settle_admission` for a run given as column values (`runs.run_values`); `known`
+    keeps each task's fields for its next run (one task's plan and skips share them)."""
+    task_id = values["task_id"]
+    if known is not None and task_id is not None and task_id in known:
+        fields = known[task_id]
+        if fields is None:
+            return
+        spec = {**values["spec"], **fields[0]}
+        spec.pop("priority", None)
+        admitted: tuple[dict[str, Any], int] | None = (spec, fields[1])
+    else:
+        admitted = _admitted(session, task_id, values["spec"])
+        if known is not None and task_id is not None:
+            known[task_id] = None if admitted is None else (_fields_of(admitted[0]), admitted[1])
+    if admitted is None:
+        return
+    spec, priority = admitted
+    values["spec"] = spec
+    values["priority"], values["queue_rank"] = priority, -priority
+    if values.get("spec_digest") is not None:
+        values["spec_digest"] = run_spec.digest(spec)
+
+
+def _admitted(
+    session: Session, task_id: int | None, spec_in: dict[str, Any]
+) -> tuple[dict[str, Any], int] | None:
+    """The spec with its admission fields and the priority (None: a task no longer there)."""
+    spec = dict(spec_in)
+    if task_id is not None:
+        task = session.get(Task, task_id)
+        if task is None:
+            return None
+        group = session.get(TaskGroup, task.group_id) if task.group_id else None
+        fields = task_admission(task, group)
+    else:
+        fields = {k: spec.get(k) for k in ("pool", "pool_slots", "locks", "priority")}
+    priority = int(fields.pop("priority") or 0)
+    spec.update(
+        pool=fields["pool"] or None,
+        pool_slots=int(fields["pool_slots"] or 1),
+        locks=list(fields["locks"] or []),
+    )
+    spec.pop("priority", None)
+    return spec, priority
+
+
+def _fields_of(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"pool": spec["pool"], "pool_slots": spec["pool_slots"], "locks": spec["locks"]}

@@ -8,14 +8,16 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.db import run_event_rows
-from app.db.run_admission import settle_admission
+from app.db.run_admission import settle_admission, settle_admission_values
 from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
 from app.domain import run_spec
+from app.domain.events import RunTransitioned
 from app.domain.params import defaults_of
 from app.domain.run_lifecycle import check_initial
 from app.domain.states import RunStatus, TriggerKind, is_terminal
@@ -83,30 +85,66 @@ def new_run(
     Its business date defaults to the trigger's local date in the task's schedule timezone
     (UTC without one); its params to the task's declared defaults. Both also go into the
     spec, so an approval is of them too and the approver sees them."""
+    return Run(
+        **run_values(
+            at=at,
+            status=status,
+            trigger_kind=trigger_kind,
+            spec=spec,
+            task=task,
+            trigger_time=trigger_time,
+            occurrence_key=occurrence_key,
+            created_by=created_by,
+            instance=instance,
+            batch_id=batch_id,
+            reason=reason,
+            business_date=business_date,
+            params=params,
+        )
+    )
+
+
+def run_values(
+    *,
+    at: datetime,
+    status: RunStatus,
+    trigger_kind: TriggerKind,
+    spec: dict[str, Any],
+    task: Task | None = None,
+    trigger_time: datetime | None = None,
+    occurrence_key: str | None = None,
+    created_by: str | None = None,
+    instance: str = "default",
+    batch_id: str | None = None,
+    reason: str | None = None,
+    business_date: date | None = None,
+    params: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """The column values of `new_run` (what `insert_runs` stores without an ORM object)."""
     check_initial(status)
     day = business_date or local_date(trigger_time or at, task.schedule if task else None)
     values = dict(params) if params is not None else defaults_of(task.params if task else [])
     spec = {**spec, "business_date": day.isoformat(), "params": values}
-    return Run(
-        business_date=day,
-        params=values,
-        task_id=task.id if task else None,
-        task_version=task.version or None if task else None,
-        instance=task.instance if task else instance,
-        status=status,
-        trigger_kind=trigger_kind,
-        trigger_time=trigger_time or at,
-        occurrence_key=occurrence_key,
-        spec=spec,
+    return {
+        "business_date": day,
+        "params": values,
+        "task_id": task.id if task else None,
+        "task_version": task.version or None if task else None,
+        "instance": task.instance if task else instance,
+        "status": status,
+        "trigger_kind": trigger_kind,
+        "trigger_time": trigger_time or at,
+        "occurrence_key": occurrence_key,
+        "spec": spec,
         # What an approval will be of: the spec as submitted.
-        spec_digest=run_spec.digest(spec) if status is RunStatus.PENDING_APPROVAL else None,
-        created_by=created_by,
-        batch_id=batch_id,
-        reason=reason,
-        finished_at=at if is_terminal(status) else None,
-        created_at=at,
-        updated_at=at,
-    )
+        "spec_digest": run_spec.digest(spec) if status is RunStatus.PENDING_APPROVAL else None,
+        "created_by": created_by,
+        "batch_id": batch_id,
+        "reason": reason,
+        "finished_at": at if is_terminal(status) else None,
+        "created_at": at,
+        "updated_at": at,
+    }
 
 
 def local_date(at: datetime, schedule: Mapping[str, Any] | None) -> date:
@@ -122,6 +160,42 @@ def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
     for run, detail in runs:
         assert run.created_at is not None
         _add_event(session, run, run.status, run.created_at, detail)
+
+
+def insert_runs(session: Session, runs: Sequence[tuple[dict[str, Any], str]]) -> list[int]:
+    """`add_runs` for runs given as column values (`run_values`), each with an occurrence
+    key: multi-row INSERTs and no ORM object (planning re-plans thousands at once); returns
+    their ids in order."""
+    if not runs:
+        return []
+    rows = []
+    admitted: dict[int | None, tuple[dict[str, Any], int] | None] = {}
+    for values, _ in runs:
+        assert values["occurrence_key"], "insert_runs maps the new ids back by occurrence key"
+        settle_admission_values(session, values, admitted)
+        rows.append({**_DEFAULTS, **values})
+    table = Run.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).returning(table.c.id, table.c.occurrence_key)
+    keyed = {key: int(run_id) for run_id, key in session.connection().execute(stmt, rows)}
+    ids = [keyed[values["occurrence_key"]] for values, _ in runs]
+    for run_id, (values, detail) in zip(ids, runs, strict=True):
+        status, at = RunStatus(values["status"]).value, values["created_at"]
+        event = {"run_id": run_id, "attempt": 1, "status": status, "at": at, "detail": detail}
+        run_event_rows.queue(session, event)
+        record(session, RunTransitioned(run_id, 1, status, at))  # no end: no alert snapshot
+    return ids
+
+
+# What a new run row holds besides `run_values` (every row of one INSERT names the same keys).
+_DEFAULTS: dict[str, Any] = {
+    "attempt": 1,
+    "agent_seq": 0,
+    "dispatches": 0,
+    "ignore_upstreams": False,
+    "results": {},
+    "priority": 0,
+    "queue_rank": 0,
+}
 
 
 def _add_event(session: Session, run: Run, status: RunStatus, at: datetime, detail: str) -> None:

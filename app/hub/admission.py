@@ -3,11 +3,12 @@ audit row of every connection refused (the rules themselves: app/domain/agent_id
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db.audit import record_audit
 from app.db.engine import session_scope
@@ -51,6 +52,22 @@ def still_valid(session: Session, token_id: int, now: datetime, *, agent: str) -
     (revoked or expired since? bound to another agent name since?)."""
     row = session.get(AgentToken, token_id)
     return row is not None and _usable(row, now) and row.agent_name == agent
+
+
+def valid_tokens(
+    session: Session, token_ids: Sequence[int], now: datetime
+) -> dict[int, str | None]:
+    """Those of `token_ids` that still hold, each with the agent name it is bound to, in one
+    query a chunk (a flush of the fleet's heartbeats checks every connection's token at
+    once; a token re-bound to another name no longer holds for the connection it let in)."""
+    found: dict[int, str | None] = {}
+    for low in range(0, len(token_ids), 500):
+        chunk = list(token_ids[low : low + 500])
+        rows = session.exec(select(AgentToken).where(col(AgentToken.id).in_(chunk))).all()
+        found.update(
+            (row.id, row.agent_name) for row in rows if row.id is not None and _usable(row, now)
+        )
+    return found
 
 
 class RefusalAudit:

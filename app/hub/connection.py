@@ -14,7 +14,8 @@ from app.hub.admission import TokenGrant
 from app.hub.output_store import OutputStore
 from app.protocol import frames as p
 
-# What the reader hands the consumer: binary frames are decoded when the batch is stored.
+# What the reader hands the consumer: binary frames are decoded when the batch is stored
+# (heartbeats go to the hub's HeartbeatBook; only one that changes the agent's health too).
 Inbound = p.StateChange | p.Heartbeat | p.OutputManifest | bytes
 
 

@@ -183,9 +183,13 @@ class FakeAgent:
                 results=results,
             )
 
-    async def heartbeat(self) -> None:
+    async def heartbeat(self, *, flush: bool = True) -> None:
+        """A heartbeat, noted by the hub; with `flush`, written at once (as the hub's next
+        flush of the fleet's beats would within a second)."""
         self._send_text(p.Heartbeat(resources=self.hello.resources).model_dump_json())
         await self.settle()
+        if flush:
+            await self.hub.flush_beats()
 
     async def settle(self) -> None:
         """Wait until the server has taken and stored everything sent, and this agent has

@@ -1,6 +1,7 @@
 """The server's side of agent connections: admits agents (one live connection per name),
 keeps the live ones for dispatch, and sends them work. What they report is stored by
-report_store (one transaction per batch) and what their hello says by registration."""
+report_store (one transaction per batch), what their hello says by registration, and their
+heartbeats by heartbeats (the whole fleet's in one transaction about once a second)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import anyio
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.clock import Clock
@@ -22,6 +24,7 @@ from app.domain.run_policy import reported_policy
 from app.hub.admission import RefusalAudit, TokenGrant
 from app.hub.connection import AgentConnection, peer_of
 from app.hub.fleet import open_for_work
+from app.hub.heartbeats import HeartbeatBook
 from app.hub.output_store import OutputStore
 from app.hub.registration import register
 from app.hub.report_store import ReportSink, ReportStore
@@ -32,6 +35,8 @@ __all__ = ["AgentConnection", "AgentHub", "ReportSink"]
 log = logging.getLogger("almanac.hub")
 
 _BATCH = 500
+# How often the heartbeats noted since the last flush are written, all in one transaction.
+BEAT_FLUSH_SECONDS = 1.0
 # How long a newcomer waits for a live connection under its name that is going anyway.
 _HANDOVER_SECONDS = 2.0
 
@@ -45,6 +50,7 @@ class AgentHub:
         heartbeat_interval: float,
         reports: ReportSink,
         on_change: Callable[[], None] = lambda: None,
+        beat_flush_seconds: float = BEAT_FLUSH_SECONDS,
     ) -> None:
         """`reports` applies an agent's state change to its run (the scheduler's lifecycle,
         handed in by the composition root: the hub imports no scheduler)."""
@@ -53,9 +59,12 @@ class AgentHub:
         self.heartbeat_interval = heartbeat_interval
         self.on_change = on_change
         self.connections: dict[str, AgentConnection] = {}
-        self._store = ReportStore(engine, clock, reports)
+        self.beats = HeartbeatBook(engine, clock)
+        self._store = ReportStore(engine, clock, reports, self.beats)
         self._refusals = RefusalAudit()
         self._capacities: dict[str, tuple[p.Hello, Capacity | None]] = {}
+        self.beat_flush_seconds = beat_flush_seconds
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def refused_frames(self) -> Counter[str]:
@@ -151,6 +160,7 @@ class AgentHub:
             lambda: register(self.engine, hello, outputs, now=self.clock.now())
         )
         self.connections[hello.name] = connection
+        self._start_flusher()
         await connection.send(p.Welcome(heartbeat_interval=self.heartbeat_interval, resume=resume))
         for run_id, attempt in stale:
             await connection.send(p.Control(type="kill", run_id=run_id, attempt=attempt))
@@ -164,6 +174,54 @@ class AgentHub:
             await connection.inbox.join()  # what arrived is stored before we let go
             consumer.cancel()
             log.info("agent %s disconnected", hello.name)
+            self.beats.forget(connection)
+            if not self.connections:  # the last one: its beats written, the flusher ends
+                await self.stop_flusher()
+
+    # ---- heartbeats ------------------------------------------------------------------
+    def _start_flusher(self) -> None:
+        """The loop that writes the fleet's heartbeats runs while an agent is connected."""
+        running = self._flusher
+        loop = asyncio.get_running_loop()
+        if running is None or running.done() or running.get_loop() is not loop:
+            self._flusher = asyncio.create_task(self._flush_beats_forever())
+
+    async def _flush_beats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.beat_flush_seconds)
+            await self.flush_beats()
+
+    async def flush_beats(self) -> None:
+        """Write the heartbeats noted since the last flush (one transaction), and drop the
+        connections whose token no longer holds (revoked on another replica, expired). A
+        failed write keeps the beats for the next flush."""
+        if not self.beats.pending():
+            return
+        try:
+            doomed = await anyio.to_thread.run_sync(self.beats.flush)
+        except OperationalError as exc:  # the database busy or away: a warning, not a trace
+            first = str(exc).splitlines()[0]
+            log.warning("writing the fleet's heartbeats failed (%s): kept for the next", first)
+            return
+        except Exception:
+            log.exception("writing the fleet's heartbeats failed: kept for the next flush")
+            return
+        for connection in doomed:
+            if self.connections.get(connection.name) is not connection:
+                continue
+            log.warning("agent %s: its token no longer holds; disconnected", connection.name)
+            await self._drop(
+                connection, code=p.CLOSE_POLICY, reason="agent token revoked, expired or re-bound"
+            )
+
+    async def stop_flusher(self) -> None:
+        """Stop the flush loop and write what is pending (server shutdown, last agent gone)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and flusher.get_loop() is asyncio.get_running_loop():
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        await self.flush_beats()
 
     async def _admit(self, connection: AgentConnection) -> bool:
         """The token's identity, then one live connection per name (see agent_identity)."""
@@ -248,7 +306,11 @@ class AgentHub:
                 elif isinstance(parsed, p.StateBatch):
                     for change in parsed.states:
                         connection.inbox.put_nowait(change)
-                elif isinstance(parsed, p.StateChange | p.Heartbeat | p.OutputManifest):
+                elif isinstance(parsed, p.Heartbeat):
+                    # Written with the fleet's within a second; a change of health at once.
+                    if self.beats.note(connection, parsed):
+                        connection.inbox.put_nowait(parsed)
+                elif isinstance(parsed, p.StateChange | p.OutputManifest):
                     connection.inbox.put_nowait(parsed)
 
     async def _consume(self, connection: AgentConnection) -> None:
@@ -256,11 +318,8 @@ class AgentHub:
             batch = [await connection.inbox.get()]
             while len(batch) < _BATCH and not connection.inbox.empty():
                 batch.append(connection.inbox.get_nowait())
-            token_ok = True
             try:
-                acks, ended, token_ok = await anyio.to_thread.run_sync(
-                    self._store.store, connection, batch
-                )
+                acks, ended = await anyio.to_thread.run_sync(self._store.store, connection, batch)
             except Exception:
                 log.exception("storing a batch from agent %s failed", connection.name)
                 # Drop the connection: the agent reconnects and resends from what is stored.
@@ -276,9 +335,3 @@ class AgentHub:
                 await connection.send(acks[0])
             elif acks:
                 await connection.send(p.AckBatch(acks=acks))
-            # Revoked or re-bound on another replica, or expired: checked each heartbeat.
-            if not token_ok:
-                log.warning("agent %s: its token no longer holds; disconnected", connection.name)
-                await self._drop(
-                    connection, code=p.CLOSE_POLICY, reason="agent token revoked or expired"
-                )

@@ -1,5 +1,7 @@
 """Storing an agent's batch of reports, one transaction per batch: log chunks, output files
-and manifests, heartbeats, and state changes through the injected report sink. Frames that
+and manifests, and state changes through the injected report sink (heartbeats are written
+for the whole fleet at once, app/hub/heartbeats.py; one that changes the agent's health
+comes here too, to be stored in order with the reports around it). Frames that
 are not this agent's to send (another agent's run, a settled attempt) are refused and
 counted, never stored. Returns the acks of the attempts the batch ended."""
 
@@ -20,9 +22,9 @@ from app.db.logs import stored_sizes
 from app.db.tables import Agent, Run, RunOutput
 from app.domain.agent_identity import FrameKind, RunFacts, frame_refusal
 from app.domain.states import ON_AGENT
-from app.hub.admission import still_valid
 from app.hub.connection import AgentConnection, Inbound
 from app.hub.fleet import connected_status, reported_resources
+from app.hub.heartbeats import HeartbeatBook
 from app.hub.log_masking import LogMasker
 from app.hub.output_store import OutputStore, stored_counts
 from app.protocol import frames as p
@@ -45,8 +47,11 @@ class ReportSink(Protocol):
 class ReportStore:
     """Runs in a worker thread; batches of several agents are stored at once."""
 
-    def __init__(self, engine: Engine, clock: Clock, reports: ReportSink) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, reports: ReportSink, beats: HeartbeatBook
+    ) -> None:
         self.engine = engine
+        self.beats = beats
         self.clock = clock
         self.reports = reports
         # Frames not taken (another agent's run, a settled attempt), by kind: never stored.
@@ -54,16 +59,12 @@ class ReportStore:
         self._count_lock = threading.Lock()
         self.masker = LogMasker()  # secrets are masked before any byte is stored
 
-    def store(
-        self, connection: AgentConnection, batch: list[Inbound]
-    ) -> tuple[list[p.Ack], bool, bool]:
-        """Store a batch; returns the acks, whether a run ended, and whether the connection's
-        token still holds (asked at each heartbeat)."""
+    def store(self, connection: AgentConnection, batch: list[Inbound]) -> tuple[list[p.Ack], bool]:
+        """Store a batch; returns the acks and whether a run ended."""
         agent = connection.name
         now = self.clock.now()
         finals: list[p.StateChange] = []  # the agent keeps their spools until our ack
         ended = False
-        token_ok = True
         items = [self._decoded(connection, item) for item in batch]
         with session_scope(self.engine) as session:
             runs = _preload_runs(session, items)
@@ -72,24 +73,24 @@ class ReportStore:
                     continue
                 if isinstance(item, p.Heartbeat):
                     _heartbeat(session, agent, item, now)
-                    if connection.token_id is not None:
-                        token_ok = token_ok and still_valid(
-                            session, connection.token_id, now, agent=agent
-                        )
                     continue
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
                 if isinstance(item, tuple):
-                    self._store_frame(session, connection.outputs, runs, *item, now=now)
+                    self._store_frame(session, connection.outputs, runs, *item)
                 elif isinstance(item, p.OutputManifest):
                     connection.outputs.complete(session, item, now=now)
                 else:
                     ended = self.reports(session, item, agent=agent, now=now) or ended
                     if item.status in ENDINGS:
-                        self.masker.flush(session, item.run_id, item.attempt, now)
+                        self.masker.flush(session, item.run_id, item.attempt)
                         finals.append(item)
             session.flush()
-            return _acks(session, finals), ended, token_ok
+            acks = _acks(session, finals)
+        for item in items:
+            if isinstance(item, p.Heartbeat):
+                self.beats.written(connection, item)
+        return acks, ended
 
     def _store_frame(
         self,
@@ -98,13 +99,11 @@ class ReportStore:
         runs: dict[int, Run],
         header: p.FrameHeader,
         data: bytes,
-        *,
-        now: datetime,
     ) -> None:
         if isinstance(header, p.LogHeader):
             run = runs.get(header.run_id)
             if run is not None:  # taken frames are of known runs
-                self.masker.store(session, run, header, data, now)
+                self.masker.store(session, run, header, data)
             return
         try:
             outputs.write(header, data)
@@ -221,6 +220,7 @@ def _preload_runs(session: Session, items: list[_Item | None]) -> dict[int, Run]
 
 
 def _heartbeat(session: Session, name: str, beat: p.Heartbeat, now: datetime) -> None:
+    """A beat that changed the agent's health, stored with its reports (heartbeats.py)."""
     agent = session.exec(select(Agent).where(Agent.name == name)).first()
     if agent is None:
         return

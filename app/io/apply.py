@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.db.calendars import groups_affected, tasks_affected
+from app.db.calendars import groups_affected, task_ids_affected
 from app.db.groups import create_group, delete_group, update_group
 from app.db.tables import Calendar, DependencyEdge, GroupDependency, Task, TaskGroup
 from app.db.tasks import create_task, delete_task, update_task
@@ -141,7 +141,7 @@ def apply_plan(session: Session, plan: Plan, *, now: datetime) -> Applied:
     _apply_edges(session, plan, rows)
     applied = _deletions(session, plan, rows)
     for key in [*d.update["calendar"]]:
-        replan_tasks |= {t.id or 0 for t in tasks_affected(session, key[0])}
+        replan_tasks |= set(task_ids_affected(session, key[0]))
         replan_groups |= {g.id or 0 for g in groups_affected(session, key[0])}
     _replan(session, replan_tasks, replan_groups, applied, now)
     return applied

@@ -11,11 +11,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.db.calendars import groups_affected, tasks_affected
+from app.db.calendars import groups_affected, task_ids_affected
 from app.db.engine import session_scope
 from app.db.tables import Task
 from app.db.unit_of_work import record
 from app.domain.events import DefinitionChanged
+from app.domain.triggers import Forecast
 from app.scheduler.group_planner import plan_group
 from app.scheduler.planner import Calendars, pending_triggers, plan_tasks
 
@@ -25,23 +26,27 @@ CHUNK = 500  # tasks re-planned per transaction
 def replan_in_edit(session: Session, name: str, now: datetime) -> list[int]:
     """Re-plan the groups on `name` and its tasks due soonest; returns the ids of the tasks
     left for `replan_rest` (soonest first)."""
-    tasks = tasks_affected(session, name)
+    ids = task_ids_affected(session, name)
     due = pending_triggers(session)
     far = datetime.max.replace(tzinfo=now.tzinfo)
-    tasks.sort(key=lambda t: (due.get(t.id or 0, far), t.id or 0))
-    plan_tasks(session, tasks[:CHUNK], now=now)
+    ids.sort(key=lambda task_id: (due.get(task_id, far), task_id))
+    first = session.exec(select(Task).where(col(Task.id).in_(ids[:CHUNK]))).all()
     calendars = Calendars(session)
+    plan_tasks(session, first, now=now, calendars=calendars)
     for group in groups_affected(session, name):
         plan_group(session, group, now=now, calendars=calendars)
-    return [t.id or 0 for t in tasks[CHUNK:]]
+    return ids[CHUNK:]
 
 
 def replan_rest(engine: Engine, task_ids: Sequence[int], now: datetime) -> None:
-    """Re-plan `task_ids`, a chunk a transaction."""
+    """Re-plan `task_ids`, a chunk a transaction; tasks of the same schedules share their
+    forecast across the chunks."""
+    forecasts: dict[tuple[str, datetime], Forecast | None] = {}
     for chunk in _chunks(task_ids):
         with session_scope(engine) as session:
             tasks = session.exec(select(Task).where(col(Task.id).in_(chunk))).all()
-            plan_tasks(session, tasks, now=now)
+            calendars = Calendars(session, forecasts=forecasts)
+            plan_tasks(session, tasks, now=now, calendars=calendars)
             for task in tasks:
                 record(session, DefinitionChanged("task", task.id or 0))
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.db.calendars import tasks_affected
+from app.db.calendars import task_ids_affected
 from app.db.engine import session_scope
 from app.db.tables import GroupRun, Run
 from app.domain.events import DefinitionChanged
@@ -46,7 +46,7 @@ def _pending_instants(session: Session, changes: Sequence[DefinitionChanged]) ->
     tasks = {int(c.key) for c in changes if c.kind == "task"}
     groups = {int(c.key) for c in changes if c.kind == "group"}
     for name in {str(c.key) for c in changes if c.kind == "calendar"}:
-        tasks.update(task.id or 0 for task in tasks_affected(session, name))
+        tasks.update(task_ids_affected(session, name))  # ids: no task loaded
     found: set[datetime | None] = set()
     for chunk in _chunks(tasks):
         idle = select(Run.trigger_time).where(

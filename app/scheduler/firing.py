@@ -153,12 +153,13 @@ def _activate(session: Session, task: Task, run: Run, now: datetime, policy: _Po
 def _replay_misfires(
     session: Session, task: Task, first: Run, now: datetime, calendars: Calendars, policy: _Policy
 ) -> list[Run]:
-    """Occurrences that fell while no scheduler was up, handled by the task's misfire policy."""
-    assert first.trigger_time is not None and task.schedule is not None
+    """Occurrences that fell while no scheduler was up, handled by the task's misfire policy.
+    A task without a schedule (now) has only this occurrence to decide on: it must not fail
+    the pass, which would keep every occurrence due behind it from firing."""
+    assert first.trigger_time is not None
     timing = calendars.timing(task)
-    assert timing is not None
     missed = [first.trigger_time]
-    while len(missed) < MAX_MISSED_TRACES:
+    while timing is not None and len(missed) < MAX_MISSED_TRACES:
         following = timing_next_fire(timing, missed[-1], calendars.for_schedule)
         if following is None or following > now:
             break

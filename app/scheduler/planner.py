@@ -8,6 +8,7 @@ The unique `occurrence_key` makes an occurrence impossible to record twice, whoe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,13 +18,13 @@ from sqlalchemy import ColumnElement, delete, func, or_
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.runs import add_runs, new_run, task_spec
+from app.db.runs import insert_runs, run_values, task_spec
 from app.db.tables import Run, RunEvent, Task, TaskGroup
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
 from app.domain.states import RunStatus, TriggerKind
 from app.domain.timing import Timing, timing_forecast, timing_of
-from app.domain.triggers import SkippedOccurrence
+from app.domain.triggers import Forecast, SkippedOccurrence
 
 CALENDAR_SKIP = "skipped: calendar"
 DST_SKIP = "skipped: dst"
@@ -41,14 +42,32 @@ def occurrence_key(task_id: int, at: datetime) -> str:
 
 @dataclass
 class Calendars:
-    """Calendar specs by name, loaded once per unit of work."""
+    """Calendar specs by name, loaded once per unit of work, and the forecasts made with
+    them: tasks with the same schedules planned from the same instant share one (a calendar
+    edit re-plans thousands of tasks on a few hundred distinct crons). `forecasts` may be
+    shared by the units of work of one re-plan (calendar_replan.py)."""
 
     session: Session
     _cache: dict[str, CalendarSpec] = field(default_factory=dict)
+    forecasts: dict[tuple[str, datetime], Forecast | None] = field(default_factory=dict)
 
     def timing(self, owner: Task | TaskGroup) -> Timing | None:
         """The owner's schedules and blackouts, or None when it has no schedule."""
         return timing_of(owner.schedule, owner.schedules, owner.blackouts)
+
+    def next_one(self, owner: Task | TaskGroup, after: datetime) -> Forecast | None:
+        """The owner's next occurrence after `after` and the skips before it (None: no
+        schedule), remembered by its schedules' text and `after`."""
+        text = json.dumps(
+            [owner.schedule, owner.schedules, owner.blackouts], sort_keys=True, default=str
+        )
+        key = (text, after)
+        if key not in self.forecasts:
+            timing = self.timing(owner)
+            self.forecasts[key] = (
+                None if timing is None else timing_forecast(timing, after, 1, self.for_schedule)
+            )
+        return self.forecasts[key]
 
     def for_schedule(self, schedule: Schedule) -> CalendarSpec | None:
         name = schedule.calendar
@@ -78,25 +97,35 @@ def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime)
             session.exec(delete(Run).where(col(Run.id).in_(ids)))
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A task's next occurrence, stored as an IDLE run (`id`)."""
+
+    id: int
+    trigger_time: datetime
+    occurrence_key: str
+
+
 def plan_task(
     session: Session, task: Task, *, now: datetime, calendars: Calendars | None = None
-) -> Run | None:
+) -> Planned | None:
     """(Re)plan `task`: materialise its next occurrence and the calendar skips before it."""
     return plan_tasks(session, [task], now=now, calendars=calendars).get(task.id or 0)
 
 
 def plan_tasks(
     session: Session, tasks: Sequence[Task], *, now: datetime, calendars: Calendars | None = None
-) -> dict[int, Run | None]:
-    """`plan_task` for many tasks at once, with a few queries for all of them (a burst of a
-    thousand fired tasks is re-planned in one pass). Returns task id -> its IDLE run."""
+) -> dict[int, Planned | None]:
+    """`plan_task` for many tasks at once, with a few queries for all of them and one INSERT
+    of plain rows (no ORM run objects: a burst of a thousand fired tasks, or a calendar edit
+    over twenty thousand, is re-planned in one pass). Returns task id -> its IDLE run."""
     ids = [task.id for task in tasks if task.id is not None]
     assert len(ids) == len(tasks), "plan_tasks needs stored tasks"
     _drop_future_plans(session, ids, now)
     calendars = calendars or Calendars(session)
     taken = last_triggers(session, ids)
-    planned: dict[int, Run | None] = {}
-    idle: list[tuple[Run, str]] = []
+    planned: dict[int, Planned | None] = {}
+    idle: list[tuple[dict[str, Any], str]] = []
     skips: list[_Skip] = []
     for task in tasks:
         task_id = task.id or 0
@@ -104,12 +133,12 @@ def plan_tasks(
         planned[task_id] = None
         if not task.active or not task.schedule or task.group_id is not None:
             continue
-        timing = calendars.timing(task)
-        if timing is None:
-            continue
         after = max(now, taken.get(task_id) or now)
-        ahead = timing_forecast(timing, after, 1, calendars.for_schedule)
-        skips.extend(_skip(task, skipped) for skipped in ahead.skipped[:MAX_SKIPS_PER_PLAN])
+        ahead = calendars.next_one(task, after)
+        if ahead is None:
+            continue
+        spec = task_spec(task)  # shared by its plan and its skips (run_values copies it)
+        skips.extend(_skip(task, spec, s) for s in ahead.skipped[:MAX_SKIPS_PER_PLAN])
         if not ahead.occurrences:
             continue
         upcoming = ahead.occurrences[0]
@@ -117,20 +146,20 @@ def plan_tasks(
         detail = f"planned for {upcoming.local.isoformat()}"
         if upcoming.note:
             detail += f" ({upcoming.note})"
-        run = new_run(
+        run = run_values(
             at=now,
             status=RunStatus.IDLE,
             trigger_kind=TriggerKind.SCHEDULE,
-            spec=task_spec(task),
+            spec=spec,
             task=task,
             trigger_time=upcoming.at,
             occurrence_key=occurrence_key(task_id, upcoming.at),
         )
-        planned[task_id] = run
         idle.append((run, detail))
     recorded = _skip_runs(session, skips, now)
-    if recorded or idle:
-        add_runs(session, recorded + idle)  # one flush for the skips and the plans of all
+    ids = insert_runs(session, recorded + idle)  # one INSERT for the skips and the plans
+    for (run, _), run_id in zip(idle, ids[len(recorded) :], strict=True):
+        planned[run["task_id"]] = Planned(run_id, run["trigger_time"], run["occurrence_key"])
     return planned
 
 
@@ -160,19 +189,22 @@ def planned_skip(reason: Any) -> ColumnElement[bool]:
 @dataclass(frozen=True)
 class _Skip:
     task: Task
+    spec: dict[str, Any]
     key: str
     at: datetime
     reason: str
     detail: str
 
 
-def _skip(task: Task, skipped: SkippedOccurrence) -> _Skip:
+def _skip(task: Task, spec: dict[str, Any], skipped: SkippedOccurrence) -> _Skip:
     at = (skipped.at or skipped.local).astimezone(UTC)
     at, key, reason, detail = skip_entry(skipped, occurrence_key(task.id or 0, at))
-    return _Skip(task, key, at, reason, detail)
+    return _Skip(task, spec, key, at, reason, detail)
 
 
-def _skip_runs(session: Session, skips: Sequence[_Skip], now: datetime) -> list[tuple[Run, str]]:
+def _skip_runs(
+    session: Session, skips: Sequence[_Skip], now: datetime
+) -> list[tuple[dict[str, Any], str]]:
     """The SKIPPED runs of `skips` not recorded yet (keys looked up a chunk at a time, where
     a query a skip made a calendar edit over thousands of tasks take minutes)."""
     keys = [skip.key for skip in skips]
@@ -182,16 +214,16 @@ def _skip_runs(session: Session, skips: Sequence[_Skip], now: datetime) -> list[
             col(Run.occurrence_key).in_(keys[start : start + 500])
         )
         taken.update(key for key in session.exec(stmt).all() if key)
-    runs: list[tuple[Run, str]] = []
+    runs: list[tuple[dict[str, Any], str]] = []
     for skip in skips:
         if skip.key in taken:
             continue
         taken.add(skip.key)
-        run = new_run(
+        run = run_values(
             at=now,
             status=RunStatus.SKIPPED,
             trigger_kind=TriggerKind.SCHEDULE,
-            spec=task_spec(skip.task),
+            spec=skip.spec,
             task=skip.task,
             trigger_time=skip.at,
             occurrence_key=skip.key,
