@@ -47,13 +47,6 @@ def grant_for(engine: Engine, token: str | None, now: datetime) -> TokenGrant | 
         return TokenGrant(token_id=row.id or 0, label=row.name, agent_name=row.agent_name)
 
 
-def still_valid(session: Session, token_id: int, now: datetime, *, agent: str) -> bool:
-    """Whether the token a connection came in with still holds for the agent it serves
-    (revoked or expired since? bound to another agent name since?)."""
-    row = session.get(AgentToken, token_id)
-    return row is not None and _usable(row, now) and row.agent_name == agent
-
-
 def valid_tokens(
     session: Session, token_ids: Sequence[int], now: datetime
 ) -> dict[int, str | None]:
