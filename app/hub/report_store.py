@@ -77,13 +77,13 @@ class ReportStore:
                 if not self._taken(session, connection, runs.get(_ref(item)[0]), item):
                     continue
                 if isinstance(item, tuple):
-                    self._store_frame(session, connection.outputs, runs, *item)
+                    self._store_frame(session, connection.outputs, runs, *item, now=now)
                 elif isinstance(item, p.OutputManifest):
                     connection.outputs.complete(session, item, now=now)
                 else:
                     ended = self.reports(session, item, agent=agent, now=now) or ended
                     if item.status in ENDINGS:
-                        self.masker.flush(session, item.run_id, item.attempt)
+                        self.masker.flush(session, item.run_id, item.attempt, now)
                         finals.append(item)
             session.flush()
             acks = _acks(session, finals)
@@ -99,11 +99,13 @@ class ReportStore:
         runs: dict[int, Run],
         header: p.FrameHeader,
         data: bytes,
+        *,
+        now: datetime,
     ) -> None:
         if isinstance(header, p.LogHeader):
             run = runs.get(header.run_id)
-            if run is not None:  # taken frames are of known runs
-                self.masker.store(session, run, header, data)
+            if run is not None:  # taken frames are of known runs (received at `now`)
+                self.masker.store(session, run, header, data, now)
             return
         try:
             outputs.write(header, data)
