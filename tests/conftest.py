@@ -28,33 +28,6 @@ from app.clock import FrozenClock
 from app.db.engine import make_engine
 from app.wiring import wire_subscribers
 
-# Files whose tests take the longest (real servers, browsers, long walks). xdist hands tests
-# out in collection order, so these go first: a long test started last would hold the whole
-# suite while the other workers sit idle.
-SLOW_FIRST = (
-    "tests/ops/",
-    "tests/docs/test_tutorials.py",
-    "tests/e2e/",
-    "tests/packaging/",
-    "tests/security/test_security_route_walk.py",
-    "tests/security/test_security_isolation.py",
-    "tests/domain/test_domain_forecast_property.py",
-    "tests/web/test_web_live_rows.py",
-    "tests/web/test_web_look.py",
-    "tests/web/test_web_browser.py",
-    "tests/backfill/test_backfill_stepped.py",
-    "tests/db/test_db_upgrade_chain.py",
-    "tests/agents/test_docker_executor.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def slow_rank(item: pytest.Item) -> int:
-        path = item.nodeid.replace("\\", "/")
-        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), 99)
-
-    items.sort(key=slow_rank)  # stable: the rest keep their order
-
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
