@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.run_results import UpstreamCache
+from app.db.run_results import UpstreamCache, group_of
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.db.variable_sets import run_variables
 from app.domain.calendars import CalendarSpec
@@ -41,7 +41,6 @@ class PassCache:
 
     tasks: dict[int, Task | None] = field(default_factory=dict)
     groups: dict[int, TaskGroup | None] = field(default_factory=dict)
-    group_of_run: dict[int, int | None] = field(default_factory=dict)
     calendars: dict[str, CalendarSpec | None] = field(default_factory=dict)
     # group run -> (run id, task name, results) of its runs that published any
     results: dict[int, list[tuple[int, str, dict[str, object]]]] = field(default_factory=dict)
@@ -55,7 +54,7 @@ class PassCache:
         for gr_id, group_id in session.exec(
             select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(ids))
         ).all():
-            self.group_of_run[gr_id or 0] = group_id
+            self.upstreams.group_of[gr_id or 0] = group_id
         for gr_id in ids:
             self.results[gr_id] = []
         rows = session.exec(
@@ -167,10 +166,7 @@ def _task(session: Session, tid: int | None, cache: PassCache) -> Task | None:
 def _group_of(session: Session, run: Run, task: Task | None, cache: PassCache) -> TaskGroup | None:
     group_id: int | None = None
     if run.group_run_id is not None:
-        if run.group_run_id not in cache.group_of_run:
-            group_run = session.get(GroupRun, run.group_run_id)
-            cache.group_of_run[run.group_run_id] = group_run.group_id if group_run else None
-        group_id = cache.group_of_run[run.group_run_id]
+        group_id = group_of(session, run.group_run_id, cache.upstreams)
     elif task is not None:
         group_id = task.group_id
     if group_id is None:

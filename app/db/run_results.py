@@ -44,7 +44,7 @@ def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None
     if run.group_run_id is None or run.task_id is None:
         return {}
     cache = cache or UpstreamCache()
-    group_id = _group_of(session, run.group_run_id, cache)
+    group_id = group_of(session, run.group_run_id, cache)
     if group_id is None:
         return {}
     parents = _parents(session, group_id, cache)
@@ -76,7 +76,8 @@ def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None
     return {str(cache.names.get(tid, tid)): row for tid, row in latest.items()}
 
 
-def _group_of(session: Session, group_run_id: int, cache: UpstreamCache) -> int | None:
+def group_of(session: Session, group_run_id: int, cache: UpstreamCache) -> int | None:
+    """The group a group run belongs to, read once per cache."""
     if group_run_id not in cache.group_of:
         group_run = session.get(GroupRun, group_run_id)
         cache.group_of[group_run_id] = group_run.group_id if group_run is not None else None

@@ -63,45 +63,15 @@ def create_run(session: Session, *, detail: str = "", **fields: Any) -> Run:
     return run
 
 
-def new_run(
-    *,
-    at: datetime,
-    status: RunStatus,
-    trigger_kind: TriggerKind,
-    spec: dict[str, Any],
-    task: Task | None = None,
-    trigger_time: datetime | None = None,
-    occurrence_key: str | None = None,
-    created_by: str | None = None,
-    instance: str = "default",
-    batch_id: str | None = None,
-    reason: str | None = None,
-    business_date: date | None = None,
-    params: Mapping[str, object] | None = None,
-) -> Run:
-    """A run row not yet in the session: `add_runs` stores it with its first event. It
-    starts in one of the lifecycle's initial statuses (`run_lifecycle.INITIAL`).
+def new_run(**fields: Any) -> Run:
+    """A run row not yet in the session (the fields of `run_values`): `add_runs` stores it
+    with its first event. It starts in one of the lifecycle's initial statuses
+    (`run_lifecycle.INITIAL`).
 
     Its business date defaults to the trigger's local date in the task's schedule timezone
     (UTC without one); its params to the task's declared defaults. Both also go into the
     spec, so an approval is of them too and the approver sees them."""
-    return Run(
-        **run_values(
-            at=at,
-            status=status,
-            trigger_kind=trigger_kind,
-            spec=spec,
-            task=task,
-            trigger_time=trigger_time,
-            occurrence_key=occurrence_key,
-            created_by=created_by,
-            instance=instance,
-            batch_id=batch_id,
-            reason=reason,
-            business_date=business_date,
-            params=params,
-        )
-    )
+    return Run(**run_values(**fields))
 
 
 def run_values(
@@ -120,7 +90,8 @@ def run_values(
     business_date: date | None = None,
     params: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
-    """The column values of `new_run` (what `insert_runs` stores without an ORM object)."""
+    """The column values of a new run (what `new_run` makes an ORM row of, and what
+    `insert_runs` stores without one)."""
     check_initial(status)
     day = business_date or local_date(trigger_time or at, task.schedule if task else None)
     values = dict(params) if params is not None else defaults_of(task.params if task else [])
