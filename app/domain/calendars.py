@@ -22,8 +22,6 @@ from datetime import date
 from functools import cache
 from typing import Literal
 
-import holidays
-
 # English names where the country offers them, so reasons read the same everywhere.
 _PREFERRED_LANGUAGE = "en_US"
 DEFAULT_CATEGORY = "public"
@@ -135,6 +133,8 @@ def validate_calendar_fields(
 @cache
 def supported_categories(country: str) -> tuple[str, ...]:
     """The holiday categories the library offers for `country` (always includes public)."""
+    import holidays  # loaded on first use: a third of a second off every start
+
     offered = holidays.country_holidays(country).supported_categories or ()
     return tuple(sorted({DEFAULT_CATEGORY, *offered}))
 
@@ -164,6 +164,8 @@ def find_cycle(references: Mapping[str, Iterable[str]], start: str) -> list[str]
 
 @cache
 def _supported() -> dict[str, list[str]]:
+    import holidays
+
     result: dict[str, list[str]] = holidays.list_supported_countries(include_aliases=False)
     return result
 
@@ -186,6 +188,8 @@ def _holiday_names(
 def _category_table(
     country: str, subdivision: str | None, category: str, year: int
 ) -> dict[date, str]:
+    import holidays
+
     table = holidays.country_holidays(
         country, subdiv=subdivision, years=year, categories=(category,)
     )

@@ -21,8 +21,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import networkx as nx
-
 from app.domain.dag_graph import Edge, EdgeCondition, Names, build_graph, label
 from app.domain.states import TERMINAL, RunStatus
 
@@ -131,6 +129,8 @@ def propagate(
     ``done`` dependents may be ready. Since every upstream is decided before its downstream,
     one pass reaches the fixed point: applying ``skip`` and calling again skips nothing new.
     """
+    import networkx as nx  # loaded on first use, as in dag_graph
+
     edge_list = list(edges)
     graph = build_graph(nodes, edge_list, names)
     incoming: dict[int, list[Edge]] = {}
