@@ -325,3 +325,44 @@ async def test_a_start_frame_carries_the_filled_in_mounts_and_workdir(world: Wor
     [start] = agent.starts
     assert start.mounts == ["/data/eu west/2026-03-01:/in:ro", "/data/out:/out", "/srv/ctx:/srv"]
     assert start.workdir == "/work/ctx/2026-02-27"
+
+
+async def test_a_group_runs_mounts_and_workdir_take_its_group_and_upstream_results(
+    world: World,
+) -> None:
+    """In a group run, `${group}`, `${business_date}` and an upstream's result fill in a
+    downstream's mount and workdir as the start frame carries them; the policy judges the
+    filled-in mount (here inside /data) and lets it go."""
+    _data_policy(world)
+    with session_scope(world.engine) as session:
+        group = TaskGroup(name="etl")
+        session.add(group)
+        session.flush()
+        extract = Task(name="extract", command="true", group_id=group.id, target="fake")
+        load = Task(
+            name="load",
+            command="true",
+            group_id=group.id,
+            target="fake",
+            workdir="/work/${group}/${business_date}",
+            mounts=["/data/${upstream.extract.folder}:/in:ro"],
+        )
+        session.add_all([extract, load])
+        session.flush()
+        session.add(DependencyEdge(group_id=group.id or 0, upstream_id=extract.id or 0,
+                                   downstream_id=load.id or 0))  # fmt: skip
+        session.flush()
+        start_group_run(session, group, now=world.clock.now(), kind=TriggerKind.MANUAL,
+                        business_date=date(2026, 3, 9))  # fmt: skip
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [first] = agent.starts
+    assert first.workdir is None and first.mounts == []
+    await agent.finish(first.run_id, exit_code=0, results={"folder": "eu/2026-03-09"})
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    second = agent.starts[-1]
+    assert second.workdir == "/work/etl/2026-03-09"
+    assert second.mounts == ["/data/eu/2026-03-09:/in:ro"]
