@@ -4,6 +4,7 @@ one shell word in a real process, a re-run keeps its params, a missing value fai
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,11 +14,15 @@ from app.db.engine import session_scope
 from app.db.policies import save as save_policy
 from app.db.run_commands import apply
 from app.db.runs import create_run, get_run, task_spec
+from app.db.sealing import box_of
 from app.db.tables import Calendar, DependencyEdge, Run, Task, TaskGroup, User
+from app.db.variable_set_tables import VariableSet
+from app.db.variable_sets import PINNED
 from app.domain import run_commands as c
 from app.domain import run_spec
 from app.domain.run_policy import RunPolicy
 from app.domain.states import RunStatus, TriggerKind
+from app.env_secrets import EnvValues
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks
 from app.services.actor import Actor
@@ -366,3 +371,37 @@ async def test_a_group_runs_mounts_and_workdir_take_its_group_and_upstream_resul
     second = agent.starts[-1]
     assert second.workdir == "/work/etl/2026-03-09"
     assert second.mounts == ["/data/eu/2026-03-09:/in:ro"]
+
+
+async def test_a_variable_set_of_the_group_reaches_its_tasks_command_and_environment(
+    world: World,
+) -> None:
+    """A set attached to the group only: its task's `${var.NAME}` is filled in (one shell
+    word), `ALMANAC_VAR_NAME` is set for plain and secret variables alike, and the run's
+    stored spec holds them pinned and sealed, never in plain text."""
+    secret = "vs-secret-4471"
+    with session_scope(world.engine) as session:
+        sealed = box_of(session).seal(EnvValues(secrets={"TOKEN": secret}))
+        session.add(VariableSet(name="eu", variables={"REGION": "eu west"}, secrets_sealed=sealed))
+        group = TaskGroup(name="vars", variable_sets=["eu"])
+        session.add(group)
+        session.flush()
+        session.add(
+            Task(name="use", command="load ${var.REGION}", group_id=group.id, target="fake")
+        )
+        session.flush()
+        start_group_run(session, group, now=world.clock.now(), kind=TriggerKind.MANUAL)
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [start] = agent.starts
+    assert start.command == "load 'eu west'"
+    assert start.env["ALMANAC_VAR_REGION"] == "eu west"
+    assert start.env["ALMANAC_VAR_TOKEN"] == secret
+    run = world.run(start.run_id)
+    assert run.status == "RUNNING"
+    assert secret not in json.dumps(run.spec) and "eu west" not in json.dumps(run.spec)
+    with session_scope(world.engine) as session:
+        pinned = box_of(session).open(str(run.spec[PINNED]))
+    assert pinned.env == {"REGION": "eu west"} and pinned.secrets == {"TOKEN": secret}
