@@ -191,6 +191,17 @@ def filled_in_violations(
     return found
 
 
+def reshaped_mounts(written: Sequence[str], filled: Sequence[str]) -> list[Violation]:
+    """Mounts whose filled-in values added a `:`: a value is part of one field, it may not
+    move the target or turn a read-only bind writable ("x:/etc:rw" in "SRC/${p}:/in:ro").
+    Judged whatever the policies say, an instance without one included."""
+    return [
+        Violation(f"mounts[{index}]", f"{after!r} (placeholders filled in): a value added a ':'")
+        for index, (before, after) in enumerate(zip(written, filled, strict=True))
+        if after.count(":") != before.count(":")
+    ]
+
+
 def _mount_allowed(mount: str, prefixes: Sequence[str]) -> bool:
     source = mount_source(mount)
     return source is not None and path_allowed(source, prefixes)

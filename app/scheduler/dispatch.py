@@ -27,7 +27,7 @@ from app.domain.capacity import Allocation, capacity_of
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, Policy
 from app.domain.placer import Placement, Placer
-from app.domain.run_policy import filled_in_violations
+from app.domain.run_policy import filled_in_violations, reshaped_mounts
 from app.domain.states import ON_AGENT
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
@@ -294,6 +294,9 @@ class _Pass:
         written = [str(m) for m in run.spec.get("mounts") or []]
         if written == message.mounts:
             return None  # nothing filled in: what was checked at save is what is sent
+        reshaped = reshaped_mounts(written, message.mounts)
+        if reshaped:
+            return f"refused: {reshaped[0]}"
         for where, policy in self.policies.of(self.session, run.instance, agent):
             found = filled_in_violations(written, message.mounts, policy)
             if found:

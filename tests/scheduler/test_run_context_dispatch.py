@@ -302,6 +302,26 @@ async def test_a_climb_that_lands_back_inside_still_fails(world: World) -> None:
     assert reason.endswith("climbs with '..'")
 
 
+async def test_a_value_that_adds_a_colon_to_a_mount_is_refused_without_any_policy(
+    world: World,
+) -> None:
+    """No mount policy at all: a value still may not move the target or drop `:ro`."""
+    params = [{"name": "sub", "type": "string", "default": "x:/etc:rw"}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(world, schedule, "true", params=params, mounts=["/data/${param.sub}:/in:ro"])
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(world.clock.now() + timedelta(hours=1))
+    run_id = world.fire()
+    assert await world.scheduler.dispatch_once(due) == 0
+    run = world.run(run_id)
+    assert run.status == "FAILED" and run.allocation is None
+    assert run.reason == (
+        "refused: mounts[0]: '/data/x:/etc:rw:/in:ro' (placeholders filled in): a value added a ':'"
+    )
+    assert agent.starts == []
+
+
 async def test_a_start_frame_carries_the_filled_in_mounts_and_workdir(world: World) -> None:
     """Placeholders in mounts and workdir reach the agent filled in: the date, a param. A
     mount written outside the policy (only an admin may save one) is not judged again."""

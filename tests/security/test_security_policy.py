@@ -32,6 +32,7 @@ from app.domain.run_policy import (
     check,
     check_resolved,
     filled_in_violations,
+    reshaped_mounts,
 )
 from app.domain.states import RunStatus, TriggerKind
 
@@ -111,6 +112,16 @@ def test_filled_in_mounts_are_judged_where_the_written_ones_passed() -> None:
     assert filled_in_violations(written[:1], ["/../x:/in"], RunPolicy(mounts=None)) == []
     [relative] = filled_in_violations(written[:1], ["relative:/in"], policy)
     assert relative.field == "mounts[0]"
+
+
+def test_a_filled_in_value_may_not_add_a_colon_to_a_mount() -> None:
+    """A value inside one field may not move the target or drop `:ro`, policy or none."""
+    written = ["/srv/data/${param.p}:/in:ro", "${param.p}:/x"]
+    assert reshaped_mounts(written, ["/srv/data/a:/in:ro", "vol:/x"]) == []
+    [moved] = reshaped_mounts(written, ["/srv/data/a:/etc:rw:/in:ro", "vol:/x"])
+    assert moved.field == "mounts[0]" and moved.problem.endswith("a value added a ':'")
+    [second] = reshaped_mounts(written, ["/srv/data/a:/in:ro", "/:/host:/x"])
+    assert second.field == "mounts[1]"
 
 
 def test_an_agent_without_a_policy_runs_unnamed_commands_as_nobody_when_root() -> None:
