@@ -4,6 +4,7 @@ agent (none stored: the agent's name adds no rule)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,6 +29,26 @@ def instance_policy(session: Session, instance: str) -> RunPolicy:
 def agent_policy(session: Session, agent: str) -> RunPolicy | None:
     row = stored(session, "agent", agent)
     return None if row is None else RunPolicy.from_dict(row.policy)
+
+
+@dataclass
+class PassPolicies:
+    """The policies one dispatch pass reads once: of instances, and stored for agents."""
+
+    instances: dict[str, RunPolicy] = field(default_factory=dict)
+    agents: dict[str, RunPolicy | None] = field(default_factory=dict)
+
+    def of(self, session: Session, instance: str, agent: str) -> list[tuple[str, RunPolicy]]:
+        """(where, policy) for `instance` and, when one is stored, `agent`."""
+        if instance not in self.instances:
+            self.instances[instance] = instance_policy(session, instance)
+        if agent not in self.agents:
+            self.agents[agent] = agent_policy(session, agent)
+        found = [(f"instance {instance!r}", self.instances[instance])]
+        stored_for_agent = self.agents[agent]
+        if stored_for_agent is not None:
+            found.append((f"agent {agent!r}", stored_for_agent))
+        return found
 
 
 def save(

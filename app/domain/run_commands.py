@@ -65,6 +65,14 @@ class ExpansionFailed:
 
 
 @dataclass(frozen=True)
+class PolicyRefused:
+    """The run's spec with its placeholders filled in asks for what a policy does not allow
+    (a parameter that carries a mount elsewhere): it fails instead of being sent."""
+
+    problem: str  # "refused by the policy of instance 'x': mounts[0]: ..."
+
+
+@dataclass(frozen=True)
 class Retry:
     """Start the next attempt of a failed run, after the delay of its task's retry policy."""
 
@@ -156,6 +164,7 @@ Command = (
     | DispatchExpired
     | SpecChanged
     | ExpansionFailed
+    | PolicyRefused
     | Retry
     | AgentReport
     | AgentLost

@@ -163,6 +163,12 @@ def _expansion_failed(facts: RunFacts, failed: c.ExpansionFailed, now: datetime)
     )
 
 
+def _policy_refused(facts: RunFacts, refused: c.PolicyRefused, now: datetime) -> Decision:
+    return Decision(
+        RunStatus.FAILED, RunChanges(reason=refused.problem), f"not dispatched: {refused.problem}"
+    )
+
+
 def _retry(facts: RunFacts, retry: c.Retry, now: datetime) -> Decision:
     policy = facts.retry
     if facts.status is not RunStatus.FAILED or policy is None or not retry_left(facts):
@@ -294,6 +300,7 @@ _HANDLERS: dict[type, Callable[[RunFacts, Any, datetime], Decision]] = {
     c.DispatchExpired: _expired,
     c.SpecChanged: _spec_changed,
     c.ExpansionFailed: _expansion_failed,
+    c.PolicyRefused: _policy_refused,
     c.Retry: _retry,
     c.AgentReport: _report,
     c.AgentLost: _lost,
@@ -317,6 +324,7 @@ _SOURCES: dict[type, frozenset[RunStatus]] = {
     c.DispatchExpired: frozenset({RunStatus.TRIGGER}),
     c.SpecChanged: frozenset({RunStatus.ACTIVE}),
     c.ExpansionFailed: frozenset({RunStatus.ACTIVE}),
+    c.PolicyRefused: frozenset({RunStatus.ACTIVE}),
     c.AgentLost: ON_AGENT,
     c.Release: frozenset({RunStatus.SKIPPED}),
 }

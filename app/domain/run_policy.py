@@ -166,6 +166,52 @@ def check(spec: Mapping[str, Any], policy: RunPolicy) -> list[Violation]:
     return found
 
 
+def filled_in_violations(
+    written: Sequence[str], filled: Sequence[str], policy: RunPolicy
+) -> list[Violation]:
+    """Mounts that placeholders, once filled in, carried outside `policy` although the mount
+    as written was inside it (the policy was checked on the written spec, at save). A filled-in
+    host path must stay below an allowed prefix once normalised, and may not hold more `..`
+    parts than the written one (`..` after a symlink climbs where normalising does not see).
+    A mount written outside the policy was let through by an admin and stays so."""
+    if policy.mounts is None:
+        return []
+    found: list[Violation] = []
+    for index, (before, after) in enumerate(zip(written, filled, strict=True)):
+        if before == after or not _mount_allowed(before, policy.mounts):
+            continue
+        source = mount_source(after)
+        if source is None or not path_allowed(source, policy.mounts):
+            why = f"host path {source or after!r} is not allowed"
+        elif _climbs(after) > _climbs(before):
+            why = "climbs with '..'"
+        else:
+            continue
+        found.append(Violation(f"mounts[{index}]", f"{after!r} (placeholders filled in): {why}"))
+    return found
+
+
+def reshaped_mounts(written: Sequence[str], filled: Sequence[str]) -> list[Violation]:
+    """Mounts whose filled-in values added a `:`: a value is part of one field, it may not
+    move the target or turn a read-only bind writable ("x:/etc:rw" in "SRC/${p}:/in:ro").
+    Judged whatever the policies say, an instance without one included."""
+    return [
+        Violation(f"mounts[{index}]", f"{after!r} (placeholders filled in): a value added a ':'")
+        for index, (before, after) in enumerate(zip(written, filled, strict=True))
+        if after.count(":") != before.count(":")
+    ]
+
+
+def _mount_allowed(mount: str, prefixes: Sequence[str]) -> bool:
+    source = mount_source(mount)
+    return source is not None and path_allowed(source, prefixes)
+
+
+def _climbs(mount: str) -> int:
+    """How many `..` parts the host path of a bind has."""
+    return mount.split(":", 1)[0].split("/").count("..")
+
+
 def check_resolved(spec: Mapping[str, Any], policy: RunPolicy) -> list[Violation]:
     """`check` after the default user is applied: what an agent with `policy` would refuse."""
     user = resolve_user(spec, policy)

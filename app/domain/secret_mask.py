@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 MASKED = b"***"
 # A secret split across chunks is caught when its first part is at most this long; a longer
@@ -86,3 +87,31 @@ def _hold_from(secrets: Secrets, buffer: bytes, matches: list[tuple[int, int]]) 
         if secrets.begins_one(buffer[position:]):
             return position
     return len(buffer)
+
+
+def mask_text(secrets: Secrets, text: str) -> str:
+    """`text` with every secret in it replaced by `***`."""
+    if secrets.pattern is None:
+        return text
+    raw = text.encode("utf-8", "surrogatepass")
+    if secrets.pattern.search(raw) is None:
+        return text
+    return secrets.pattern.sub(MASKED, raw).decode("utf-8", "surrogatepass")
+
+
+def mask_json(secrets: Secrets, value: Any) -> Any:
+    """A JSON value with every secret masked in its texts, at any depth (object keys too). A
+    number whose digits hold a secret becomes the masked text of it."""
+    if secrets.pattern is None:
+        return value
+    if isinstance(value, str):
+        return mask_text(secrets, value)
+    if isinstance(value, list):
+        return [mask_json(secrets, item) for item in value]
+    if isinstance(value, dict):
+        return {mask_text(secrets, str(k)): mask_json(secrets, v) for k, v in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+        masked = mask_text(secrets, text)
+        return value if masked == text else masked
+    return value

@@ -21,9 +21,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.db.logs import STREAMS, Tail, add_chunk, stream_tail
-from app.db.sealing import box_or_none, spec_env
+from app.db.run_secrets import run_secrets
 from app.db.tables import Run
-from app.db.variable_sets import run_variables
 from app.domain.secret_mask import Secrets, mask_chunk
 from app.protocol.frames import LogHeader
 
@@ -35,14 +34,6 @@ _SECRETS_KEPT = 4096
 class _Held:
     start: int  # the agent's position of data[0] (= the stored source_end)
     data: bytes
-
-
-def run_secrets(session: Session, run: Run) -> Secrets:
-    """Every secret value the run's command gets."""
-    box = box_or_none(session)
-    values = list(spec_env(run.spec, box).secrets.values())
-    values += run_variables(session, run).secrets.values()
-    return Secrets.of(values)
 
 
 class LogMasker:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app.db.policies import PassPolicies
 from app.db.run_commands import apply
 from app.db.run_inputs import PassCache, context_for, expand_spec
 from app.db.run_results import (
@@ -26,6 +27,7 @@ from app.domain.capacity import Allocation, capacity_of
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, Policy
 from app.domain.placer import Placement, Placer
+from app.domain.run_policy import filled_in_violations, reshaped_mounts
 from app.domain.states import ON_AGENT
 from app.env_secrets import EnvBox
 from app.protocol.frames import StartRun
@@ -149,6 +151,7 @@ class _Pass:
         self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
         self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
         self.cache = PassCache()  # one read of each task, group and calendar
+        self.policies = PassPolicies()  # read only for runs whose mounts have placeholders
 
     def judge_page(self, page: Sequence[Ready]) -> None:
         """Judge a page of plain rows in queue order; only the runs admitted and placed are
@@ -230,7 +233,7 @@ class _Pass:
         if not _as_approved(self.session, run, self.now):
             return False
         run.allocation = placed.allocation.to_json()
-        message = self._message(run)
+        message = self._message(run, placed.agent.name)
         if message is None:
             return False
         released = self.blockers.released_at(run) if self.observe_hop else None
@@ -263,9 +266,9 @@ class _Pass:
             self.busy.add(run.task_id or 0)
         return None
 
-    def _message(self, run: Run) -> StartRun | None:
-        """The start frame with placeholders expanded; None (the run failed) when one names
-        a value the run lacks."""
+    def _message(self, run: Run, agent: str) -> StartRun | None:
+        """The start frame for `agent` with placeholders expanded; None (the run failed) when
+        one names a value the run lacks or fills a mount in outside a policy."""
         # Its upstreams (the DAG's, in its group run) feed placeholders, variables and files.
         upstreams = upstream_runs(self.session, run, self.cache.upstreams)
         try:
@@ -277,8 +280,28 @@ class _Pass:
             run.allocation = None  # it holds nothing: it ends here
             apply(self.session, run, c.ExpansionFailed(str(exc)), now=self.now)
             return None
+        refusal = self._refusal(run, message, agent)
+        if refusal is not None:
+            run.allocation = None  # it holds nothing: it ends here
+            apply(self.session, run, c.PolicyRefused(refusal), now=self.now)
+            return None
         message.inputs = upstream_outputs(self.session, run, upstreams, self.cache.upstreams)
         return message
+
+    def _refusal(self, run: Run, message: StartRun, agent: str) -> str | None:
+        """Why the filled-in mounts break the policy of the run's instance or of the agent it
+        was placed on (the policies judged the spec as written, before placeholders)."""
+        written = [str(m) for m in run.spec.get("mounts") or []]
+        if written == message.mounts:
+            return None  # nothing filled in: what was checked at save is what is sent
+        reshaped = reshaped_mounts(written, message.mounts)
+        if reshaped:
+            return f"refused: {reshaped[0]}"
+        for where, policy in self.policies.of(self.session, run.instance, agent):
+            found = filled_in_violations(written, message.mounts, policy)
+            if found:
+                return f"refused by the policy of {where}: {found[0]}"
+        return None
 
 
 def run_inputs_environment(

@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from app.db.run_commands import apply, facts_of, retry_policy
+from app.db.run_secrets import run_secrets
 from app.db.runs import get_run
 from app.db.tables import Run
 from app.domain import run_commands as c
 from app.domain.results import check_results
 from app.domain.run_decision import Decision, ScheduleRetry
 from app.domain.run_lifecycle import MAX_DISPATCHES, retry_left
+from app.domain.secret_mask import mask_json
 from app.domain.states import ON_AGENT, RunStatus, is_terminal
 from app.protocol.frames import StateChange
 
@@ -37,15 +39,21 @@ def apply_state(session: Session, change: StateChange, *, agent: str, now: datet
     decision = apply(session, run, report, now=change.at)
     ended = decision.status is not None and is_terminal(decision.status)
     if ended:
-        _keep_results(run, change)
+        _keep_results(session, run, change)
     _follow(session, run, decision, now)
     return ended
 
 
-def _keep_results(run: Run, change: StateChange) -> None:
-    """The attempt's results (app/domain/results.py) replace the run's; what was dropped of
-    them (by the agent or here) is said in its reason."""
-    kept = check_results(change.results or {})
+def _keep_results(session: Session, run: Run, change: StateChange) -> None:
+    """The attempt's results (app/domain/results.py) replace the run's, every secret value the
+    run was given masked in them (as in its output: nothing unmasked is stored, so neither
+    the API, the page nor a downstream's placeholders see one); what was dropped of them (by
+    the agent or here) is said in its reason."""
+    values = change.results or {}
+    if values:
+        secrets = run_secrets(session, run)
+        values = {name: mask_json(secrets, value) for name, value in values.items()}
+    kept = check_results(values)
     run.results = kept.values
     notes = [n for n in (change.results_note, kept.note) if n]
     if notes:

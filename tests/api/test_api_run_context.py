@@ -3,12 +3,19 @@ for a business date with params, group values reaching tasks, export/import of p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from support import seed_user
 
+from app.clock import FrozenClock
 from app.db.engine import make_engine
+from app.server import create_app
+from app.settings import Settings
 
 PARAMS: list[dict[str, Any]] = [
     {"name": "region", "type": "choice", "choices": ["EU", "US"], "default": "EU"},
@@ -170,3 +177,48 @@ def test_roles_and_instances_for_runs_for_a_date(api: TestClient, database_url: 
     # The approver reviews the date and the values: both are in the approved spec.
     assert detail["spec"]["params"] == {"region": "US", "n": 1}
     assert detail["spec"]["business_date"] == "2026-03-02"
+
+
+@pytest.fixture
+def clocked_api(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    """The API with its clock at 02:00 UTC on 3 March 2026: still 2 March in New York."""
+    settings = Settings(data_dir=tmp_path, database_url=database_url, local_agent=False)
+    engine = make_engine(database_url)
+    token = seed_user(engine)
+    clock = FrozenClock(datetime(2026, 3, 3, 2, 0, tzinfo=UTC))
+    with TestClient(create_app(settings, engine=engine, clock=clock)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+    engine.dispose()
+
+
+def test_a_force_run_without_a_date_is_today_where_its_task_or_group_lives(
+    clocked_api: TestClient,
+) -> None:
+    api = clocked_api
+    new_york = {"kind": "times", "times": ["09:00"], "timezone": "America/New_York"}
+    own = api.post("/api/v1/tasks", json={"name": "ny", "command": "true", "schedule": new_york})
+    bare = api.post("/api/v1/tasks", json={"name": "utc", "command": "true"}).json()
+    member = api.post("/api/v1/tasks", json={"name": "member", "command": "true"}).json()
+    group = api.post(
+        "/api/v1/groups",
+        json={
+            "name": "ny-group",
+            "tasks": [member["tid"]],
+            "schedule": {"kind": "cron", "cron": "0 6 * * *", "timezone": "America/New_York"},
+        },
+    )
+    assert own.status_code == 201 and group.status_code == 201, (own.text, group.text)
+    for tid, day in [
+        (own.json()["tid"], "2026-03-02"),  # its own schedule's zone
+        (member["tid"], "2026-03-02"),  # no schedule: its group's zone
+        (bare["tid"], "2026-03-03"),  # neither: UTC
+    ]:
+        forced = api.post(f"/api/v1/tasks/{tid}/run")
+        assert forced.status_code == 201, forced.text
+        assert forced.json()["business_date"] == day, tid
+    started = api.post(f"/api/v1/groups/{group.json()['gid']}/run")
+    assert started.status_code == 201, started.text
+    assert started.json()["business_date"] == "2026-03-02"
+    runs = api.get(f"/api/v1/group-runs/{started.json()['id']}").json()["runs"]
+    assert [r["business_date"] for r in runs] == ["2026-03-02"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import Result
-from support import LiveServer
+from support import LiveServer, wait_for
 
 Cli = Callable[..., Result]
 COMMAND = (
@@ -75,3 +75,40 @@ def test_task_run_on_a_chosen_agent(almanac: Cli, agent_ready: LiveServer) -> No
     assert almanac("run", "logs", result.stdout.split()[1]).stdout == "5\n"
     refused = almanac("task", "run", str(tid), "--agent", "no-such-agent")
     assert refused.exit_code != 0 and "agent" in refused.output
+
+
+def test_group_run_with_params_and_date(almanac: Cli, agent_ready: LiveServer) -> None:
+    """`almanac group run --param`: the values reach the group's task (a group value it does
+    not declare too) and its real process, each as one argument."""
+    with agent_ready.client() as http:
+        task = http.post(
+            "/tasks", json={"name": "cli-group-ctx", "command": COMMAND, "params": [
+                {"name": "region", "type": "string", "default": "EU"}]},
+        ).json()  # fmt: skip
+        group = http.post(
+            "/groups",
+            json={"name": "cli-group-ctx", "tasks": [task["tid"]],
+                  "params": [{"name": "count", "type": "integer", "default": 1}]},
+        )  # fmt: skip
+        assert group.status_code == 201, group.text
+        gid = group.json()["gid"]
+    result = almanac(
+        "group", "run", str(gid), "--param", "region=; rm -rf /", "-p", "count=4",
+        "--date", "2026-01-06",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    started = json.loads(result.stdout)
+    assert started["business_date"] == "2026-01-06"
+    with agent_ready.client() as http:
+        detail = wait_for(
+            lambda: (r := http.get(f"/group-runs/{started['id']}").json())["status"]
+            in {"SUCCESS", "FAILED", "TERMINATED"} and r,
+            timeout=30,
+        )  # fmt: skip
+    [run] = detail["runs"]
+    assert detail["status"] == "SUCCESS", detail
+    assert run["params"] == {"region": "; rm -rf /", "count": 4}
+    logs = almanac("run", "logs", str(run["id"]))
+    assert logs.stdout == "1\n2026-01-06|; rm -rf /|4|cli-group-ctx\n"
+    refused = almanac("group", "run", str(gid), "--param", "count=many")
+    assert refused.exit_code != 0 and "params.count" in refused.output

@@ -3,9 +3,10 @@ and a group run whose params reach its tasks, each a real process."""
 
 from __future__ import annotations
 
+import pytest
 from support import wait_for
 
-from app.client import Almanac
+from app.client import Almanac, AlmanacAPIError
 
 
 def test_a_task_run_for_a_date_with_params(client: Almanac) -> None:
@@ -57,3 +58,26 @@ def test_adhoc_on_a_task_runs_it_now_on_the_chosen_agent(client: Almanac, agent_
     assert run.wait(timeout=60, on_change=lambda _s: None) == "SUCCESS"
     assert run.logs() == "7 2026-03-02\n"
     assert run.data["agent"] == agent_name and run.data["params"] == {"n": 7}
+
+
+def test_a_run_is_run_again_with_new_values(client: Almanac) -> None:
+    """`RunHandle.rerun`: the same run, its business date kept, the value given replaced and
+    the other kept; an unknown value is refused naming it, and nothing restarts."""
+    task = client.tasks.create(
+        name="client-rerun",
+        command="echo ${param.n} ${param.who} $ALMANAC_BUSINESS_DATE; test ${param.n} -gt 1",
+        params=[
+            {"name": "n", "type": "integer", "default": 1},
+            {"name": "who", "type": "string", "default": "me"},
+        ],
+    )
+    run = client.tasks.run(task["tid"], business_date="2026-02-27", params={"who": "you"})
+    assert run.wait(timeout=60, on_change=lambda _s: None) == "FAILED"
+    with pytest.raises(AlmanacAPIError) as refused:
+        run.rerun(params={"nope": 1})
+    assert refused.value.status == 422 and "params.nope" in str(refused.value)
+    assert run.refresh().status == "FAILED"
+    assert run.rerun(params={"n": 2}) == [run.id]
+    assert run.data["attempt"] == 2 and run.data["params"] == {"n": 2, "who": "you"}
+    assert run.wait(timeout=60, on_change=lambda _s: None) == "SUCCESS"
+    assert run.logs() == "2 you 2026-02-27\n"

@@ -4,18 +4,25 @@ one shell word in a real process, a re-run keeps its params, a missing value fai
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
 from app.db.engine import session_scope
+from app.db.policies import save as save_policy
 from app.db.run_commands import apply
 from app.db.runs import create_run, get_run, task_spec
+from app.db.sealing import box_of
 from app.db.tables import Calendar, DependencyEdge, Run, Task, TaskGroup, User
+from app.db.variable_set_tables import VariableSet
+from app.db.variable_sets import PINNED
 from app.domain import run_commands as c
 from app.domain import run_spec
+from app.domain.run_policy import RunPolicy
 from app.domain.states import RunStatus, TriggerKind
+from app.env_secrets import EnvValues
 from app.scheduler.group_runs import start_group_run
 from app.scheduler.planner import plan_tasks
 from app.services.actor import Actor
@@ -239,3 +246,182 @@ async def test_a_fan_out_reads_its_upstreams_once_a_pass_and_each_run_gets_them(
     outputs = [sql for sql in statements if "FROM run_output" in sql]
     assert len(edges) <= 2, edges  # once for the pass (the settling may read them too)
     assert len(outputs) == 1, outputs
+
+
+def _data_policy(world: World) -> None:
+    """The default instance may mount /data and below, nothing else."""
+    with session_scope(world.engine) as session:
+        policy = RunPolicy.from_dict({"users": ["*"], "mounts": ["/data"]})
+        save_policy(session, "instance", "default", policy, by="admin", at=world.clock.now())
+
+
+async def test_a_param_that_climbs_out_of_an_allowed_mount_is_refused_at_dispatch(
+    world: World,
+) -> None:
+    """The policy judged `/data/${param.sub}` at save; filled in with `../etc` it is /etc."""
+    _data_policy(world)
+    params = [{"name": "sub", "type": "string", "default": "../etc"}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(world, schedule, "ls /in", params=params, mounts=["/data/${param.sub}:/in:ro"])
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(world.clock.now() + timedelta(hours=1))
+    run_id = world.fire()
+    assert await world.scheduler.dispatch_once(due) == 0
+    run = world.run(run_id)
+    assert run.status == "FAILED" and run.agent is None and run.allocation is None
+    assert run.reason == (
+        "refused by the policy of instance 'default': mounts[0]: "
+        "'/data/../etc:/in:ro' (placeholders filled in): host path '/etc' is not allowed"
+    )
+    assert agent.starts == []
+    # What it held is free again: a harmless value of the same task starts at once.
+    with session_scope(world.engine) as session:
+        task = session.exec(select(Task)).one()
+        create_run(session, at=due, status=RunStatus.ACTIVE, trigger_kind=TriggerKind.MANUAL,
+                   spec=task_spec(task), task=task, params={"sub": "in/2026"})  # fmt: skip
+    assert await world.scheduler.dispatch_once(due) == 1
+    await agent.settle()
+    assert agent.starts[-1].mounts == ["/data/in/2026:/in:ro"]
+
+
+async def test_a_climb_that_lands_back_inside_still_fails(world: World) -> None:
+    """`..` after a symlink climbs where normalising does not see it: a value may not add
+    one."""
+    _data_policy(world)
+    params = [{"name": "sub", "type": "string", "default": "link/../data"}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(world, schedule, "true", params=params, mounts=["/data/${param.sub}:/in"])
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(world.clock.now() + timedelta(hours=1))
+    run_id = world.fire()
+    assert await world.scheduler.dispatch_once(due) == 0
+    reason = world.run(run_id).reason or ""
+    assert reason.startswith("refused by the policy of instance 'default': mounts[0]: ")
+    assert reason.endswith("climbs with '..'")
+
+
+async def test_a_value_that_adds_a_colon_to_a_mount_is_refused_without_any_policy(
+    world: World,
+) -> None:
+    """No mount policy at all: a value still may not move the target or drop `:ro`."""
+    params = [{"name": "sub", "type": "string", "default": "x:/etc:rw"}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(world, schedule, "true", params=params, mounts=["/data/${param.sub}:/in:ro"])
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(world.clock.now() + timedelta(hours=1))
+    run_id = world.fire()
+    assert await world.scheduler.dispatch_once(due) == 0
+    run = world.run(run_id)
+    assert run.status == "FAILED" and run.allocation is None
+    assert run.reason == (
+        "refused: mounts[0]: '/data/x:/etc:rw:/in:ro' (placeholders filled in): a value added a ':'"
+    )
+    assert agent.starts == []
+
+
+async def test_a_start_frame_carries_the_filled_in_mounts_and_workdir(world: World) -> None:
+    """Placeholders in mounts and workdir reach the agent filled in: the date, a param. A
+    mount written outside the policy (only an admin may save one) is not judged again."""
+    _data_policy(world)
+    world.at(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    params = [{"name": "region", "type": "string", "default": "eu west"}]
+    schedule = {"kind": "times", "times": ["09:00"], "timezone": "UTC"}
+    _task(
+        world,
+        schedule,
+        "pwd",
+        params=params,
+        mounts=[
+            "/data/${param.region}/${business_date-1}:/in:ro",
+            "/data/out:/out",
+            "/srv/${task}:/srv",
+        ],
+        workdir="/work/${task}/${business_date-1b}",
+    )
+    agent = world.agent()
+    await agent.connect()
+    due = world.at(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
+    world.fire()
+    assert await world.scheduler.dispatch_once(due) == 1
+    await agent.settle()
+    [start] = agent.starts
+    assert start.mounts == ["/data/eu west/2026-03-01:/in:ro", "/data/out:/out", "/srv/ctx:/srv"]
+    assert start.workdir == "/work/ctx/2026-02-27"
+
+
+async def test_a_group_runs_mounts_and_workdir_take_its_group_and_upstream_results(
+    world: World,
+) -> None:
+    """In a group run, `${group}`, `${business_date}` and an upstream's result fill in a
+    downstream's mount and workdir as the start frame carries them; the policy judges the
+    filled-in mount (here inside /data) and lets it go."""
+    _data_policy(world)
+    with session_scope(world.engine) as session:
+        group = TaskGroup(name="etl")
+        session.add(group)
+        session.flush()
+        extract = Task(name="extract", command="true", group_id=group.id, target="fake")
+        load = Task(
+            name="load",
+            command="true",
+            group_id=group.id,
+            target="fake",
+            workdir="/work/${group}/${business_date}",
+            mounts=["/data/${upstream.extract.folder}:/in:ro"],
+        )
+        session.add_all([extract, load])
+        session.flush()
+        session.add(DependencyEdge(group_id=group.id or 0, upstream_id=extract.id or 0,
+                                   downstream_id=load.id or 0))  # fmt: skip
+        session.flush()
+        start_group_run(session, group, now=world.clock.now(), kind=TriggerKind.MANUAL,
+                        business_date=date(2026, 3, 9))  # fmt: skip
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [first] = agent.starts
+    assert first.workdir is None and first.mounts == []
+    await agent.finish(first.run_id, exit_code=0, results={"folder": "eu/2026-03-09"})
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    second = agent.starts[-1]
+    assert second.workdir == "/work/etl/2026-03-09"
+    assert second.mounts == ["/data/eu/2026-03-09:/in:ro"]
+
+
+async def test_a_variable_set_of_the_group_reaches_its_tasks_command_and_environment(
+    world: World,
+) -> None:
+    """A set attached to the group only: its task's `${var.NAME}` is filled in (one shell
+    word), `ALMANAC_VAR_NAME` is set for plain and secret variables alike, and the run's
+    stored spec holds them pinned and sealed, never in plain text."""
+    secret = "vs-secret-4471"
+    with session_scope(world.engine) as session:
+        sealed = box_of(session).seal(EnvValues(secrets={"TOKEN": secret}))
+        session.add(VariableSet(name="eu", variables={"REGION": "eu west"}, secrets_sealed=sealed))
+        group = TaskGroup(name="vars", variable_sets=["eu"])
+        session.add(group)
+        session.flush()
+        session.add(
+            Task(name="use", command="load ${var.REGION}", group_id=group.id, target="fake")
+        )
+        session.flush()
+        start_group_run(session, group, now=world.clock.now(), kind=TriggerKind.MANUAL)
+    agent = world.agent()
+    await agent.connect()
+    assert await world.scheduler.dispatch_once(world.clock.now()) == 1
+    await agent.settle()
+    [start] = agent.starts
+    assert start.command == "load 'eu west'"
+    assert start.env["ALMANAC_VAR_REGION"] == "eu west"
+    assert start.env["ALMANAC_VAR_TOKEN"] == secret
+    run = world.run(start.run_id)
+    assert run.status == "RUNNING"
+    assert secret not in json.dumps(run.spec) and "eu west" not in json.dumps(run.spec)
+    with session_scope(world.engine) as session:
+        pinned = box_of(session).open(str(run.spec[PINNED]))
+    assert pinned.env == {"REGION": "eu west"} and pinned.secrets == {"TOKEN": secret}

@@ -26,7 +26,14 @@ from app.db.runs import get_run
 from app.db.tables import AuditEvent, Task
 from app.domain.placement import AgentSlot
 from app.domain.placer import choose_agent
-from app.domain.run_policy import INSTANCE_DEFAULT, RunPolicy, check, check_resolved
+from app.domain.run_policy import (
+    INSTANCE_DEFAULT,
+    RunPolicy,
+    check,
+    check_resolved,
+    filled_in_violations,
+    reshaped_mounts,
+)
 from app.domain.states import RunStatus, TriggerKind
 
 STRICT = [
@@ -88,6 +95,33 @@ def test_the_rules_name_each_field_outside_the_policy() -> None:
     nobody = RunPolicy(users=("nobody",), default_user="nobody")
     assert check_resolved({"command": "id"}, nobody) == []
     assert check_resolved({"command": "id"}, RunPolicy(users=("app",))) == []
+
+
+def test_filled_in_mounts_are_judged_where_the_written_ones_passed() -> None:
+    """A placeholder may not carry a mount the policy allowed as written elsewhere, nor add
+    a `..`; a mount written outside (an admin's) or one unchanged is not judged again."""
+    policy = RunPolicy(mounts=("/srv/data",))
+    written = ["/srv/data/${param.p}:/in", "/etc/${param.p}:/etc", "/srv/data/x:/x"]
+    assert filled_in_violations(written, ["/srv/data/a/b:/in", "/etc/y:/etc", written[2]],
+                                policy) == []  # fmt: skip
+    [escape] = filled_in_violations(written, ["/srv/data/../../etc:/in", "/etc/y:/etc",
+                                              written[2]], policy)  # fmt: skip
+    assert escape.field == "mounts[0]" and "host path '/etc' is not allowed" in escape.problem
+    [climb] = filled_in_violations(written[:1], ["/srv/data/l/../x:/in"], policy)
+    assert climb.problem.endswith("climbs with '..'")
+    assert filled_in_violations(written[:1], ["/../x:/in"], RunPolicy(mounts=None)) == []
+    [relative] = filled_in_violations(written[:1], ["relative:/in"], policy)
+    assert relative.field == "mounts[0]"
+
+
+def test_a_filled_in_value_may_not_add_a_colon_to_a_mount() -> None:
+    """A value inside one field may not move the target or drop `:ro`, policy or none."""
+    written = ["/srv/data/${param.p}:/in:ro", "${param.p}:/x"]
+    assert reshaped_mounts(written, ["/srv/data/a:/in:ro", "vol:/x"]) == []
+    [moved] = reshaped_mounts(written, ["/srv/data/a:/etc:rw:/in:ro", "vol:/x"])
+    assert moved.field == "mounts[0]" and moved.problem.endswith("a value added a ':'")
+    [second] = reshaped_mounts(written, ["/srv/data/a:/in:ro", "/:/host:/x"])
+    assert second.field == "mounts[1]"
 
 
 def test_an_agent_without_a_policy_runs_unnamed_commands_as_nobody_when_root() -> None:

@@ -14,7 +14,7 @@ from app.db.engine import session_scope
 from app.db.logs import iter_bytes, stored_size
 from app.db.sealing import bind_box
 from app.db.tables import LogChunk, Run
-from app.domain.secret_mask import Secrets, mask_chunk
+from app.domain.secret_mask import Secrets, mask_chunk, mask_json
 from app.domain.states import RunStatus, TriggerKind
 from app.env_secrets import EnvBox, EnvValues
 from app.hub.log_masking import LogMasker
@@ -70,6 +70,18 @@ def _stored(engine: Engine, run_id: int) -> tuple[bytes, int]:
     with session_scope(engine) as session:
         data = b"".join(iter_bytes(session, run_id=run_id, attempt=1, stream="stdout"))
         return data, stored_size(session, run_id, 1, "stdout")
+
+
+def test_mask_json_masks_texts_keys_and_numbers_at_any_depth() -> None:
+    secrets = Secrets.of(["s3cr", "2718", "naïve-pw"])
+    value = {"a": "x s3cr y s3cr", "b": [1, 27182, {"s3cr": True, "c": "naïve-pw!"}], "d": None}
+    assert mask_json(secrets, value) == {
+        "a": "x *** y ***",
+        "b": [1, "***2", {"***": True, "c": "***!"}],
+        "d": None,
+    }
+    assert mask_json(Secrets.of([]), value) is value  # nothing to mask: nothing copied
+    assert mask_json(secrets, "\ud800 s3cr") == "\ud800 ***"  # a lone surrogate stays
 
 
 def test_split_secret_resend_and_restart(engine: Engine, tmp_path: Path) -> None:

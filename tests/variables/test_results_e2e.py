@@ -3,12 +3,16 @@ keeps them on its run, and its downstream in the same group run reads them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 from support import LiveServer, wait_for
 
+from app.db.engine import session_scope
+from app.db.tables import Run
 from app.domain.results import MAX_NAMES
 
 GROUP_DONE = {"SUCCESS", "FAILED", "TERMINATED"}
@@ -79,3 +83,68 @@ def test_results_over_the_cap_are_dropped_and_said(agent_ready: LiveServer) -> N
     assert len(run["results"]) == MAX_NAMES and run["results"]["r1"] == 1
     assert "r101" not in run["results"]
     assert "5 results over the cap" in run["reason"]
+
+
+SET_SECRET = "pw-Rk81-results"
+TASK_SECRET = "tok-Jd40-results"
+
+
+def test_a_secret_in_a_result_is_masked_before_it_is_stored(agent_ready: LiveServer) -> None:
+    """The results the command writes hold the secrets it was given (a variable set's, its
+    task's), whole, inside a text, deep in JSON, as a number: what is stored, served and
+    handed to the downstream (placeholder and variable) has `***` in their place."""
+    upstream = (
+        'echo "dsn=postgres://app:$ALMANAC_VAR_DB_PASSWORD@db/x" >> "$ALMANAC_RESULTS"; '
+        'echo "token=$API_KEY" >> "$ALMANAC_RESULTS"; '
+        'echo "pin=$PIN" >> "$ALMANAC_RESULTS"; '
+        'echo "meta={\\"k\\": [\\"a $API_KEY b\\", {\\"$API_KEY\\": 1}], \\"n\\": 7}" '
+        '>> "$ALMANAC_RESULTS"'
+    )
+    # The downstream has no secrets of its own: its output is masked of none.
+    downstream = (
+        'echo dsn ${upstream.masked-extract.dsn} env "$ALMANAC_UPSTREAM_MASKED_EXTRACT_TOKEN"'
+    )
+    with agent_ready.client() as http:
+        made = http.post(
+            "/variable-sets",
+            json={"name": "results-mask", "secrets": {"DB_PASSWORD": SET_SECRET}},
+        )
+        assert made.status_code == 201, made.text
+        extract = http.post(
+            "/tasks",
+            json={
+                "name": "masked-extract",
+                "command": upstream,
+                "secrets": {"API_KEY": TASK_SECRET, "PIN": "90817263"},
+                "variable_sets": ["results-mask"],
+            },
+        )
+        assert extract.status_code == 201, extract.text
+        load = http.post("/tasks", json={"name": "masked-load", "command": downstream})
+        tids = [extract.json()["tid"], load.json()["tid"]]
+        gid = http.post("/groups", json={"name": "masked", "tasks": tids}).json()["gid"]
+        edge = {"upstream": tids[0], "downstream": tids[1], "condition": "success"}
+        assert http.post(f"/groups/{gid}/edges", json=edge).status_code == 201
+        group_run = http.post(f"/groups/{gid}/run").json()["id"]
+        detail = wait_for(
+            lambda: (
+                (r := http.get(f"/group-runs/{group_run}").json())["status"] in GROUP_DONE and r
+            ),
+            timeout=30,
+        )
+        runs = {r["task"]: http.get(f"/runs/{r['id']}").json() for r in detail["runs"]}
+        up, down = runs[tids[0]], runs[tids[1]]
+        assert up["status"] == "SUCCESS" and down["status"] == "SUCCESS", runs
+        served = http.get(f"/runs/{up['id']}").text
+        lines = http.get(f"/runs/{down['id']}/logs", params={"stream": "stdout"}).json()["lines"]
+    assert up["results"] == {
+        "dsn": "postgres://app:***@db/x",
+        "token": "***",
+        "pin": "***",
+        "meta": {"k": ["a *** b", {"***": 1}], "n": 7},
+    }
+    assert lines == ["dsn postgres://app:***@db/x env ***"]
+    with session_scope(agent_ready.engine) as session:
+        stored = json.dumps(session.exec(select(Run.results).where(Run.id == up["id"])).one())
+    for secret in (SET_SECRET, TASK_SECRET, "90817263"):
+        assert secret not in stored and secret not in served
