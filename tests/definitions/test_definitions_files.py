@@ -169,3 +169,82 @@ def test_yaml_anchors_for_shared_values_are_fine(apply: Call, api: TestClient) -
     assert apply({"shared.yaml": shared}).status_code == 200
     crons = {t["name"]: t["schedule"]["cron"] for t in api.get(f"{API}/tasks").json()}
     assert crons == {"a": "0 2 * * *", "b": "0 2 * * *"}
+
+
+def test_an_unknown_calendar_is_refused_at_the_line_that_names_it(
+    apply: Call, api: TestClient
+) -> None:
+    uses = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - name: payroll\n"
+        "    command: 'true'\n"
+        "    schedule:\n"
+        "      kind: cron\n"
+        "      cron: '0 6 * * *'\n"
+        "      calendar: holidays-fr\n"
+    )
+    response = apply({"etl.yaml": GROUP, "payroll.yaml": uses})
+    assert response.status_code == 422, response.text
+    [found] = response.json()["errors"]
+    assert (found["file"], found["line"], found["field"]) == (
+        "payroll.yaml",
+        8,
+        "schedule.calendar",
+    )
+    assert found["problem"] == "unknown calendar 'holidays-fr'"
+    assert api.get(f"{API}/tasks").json() == []
+    assert api.get(f"{API}/groups").json() == []
+
+
+def test_a_duplicate_in_one_file_and_a_cycle_in_another_are_named_together(
+    apply: Call, api: TestClient
+) -> None:
+    duplicated = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - {name: report, command: 'echo r'}\n"
+        "  - {name: report, command: 'echo again'}\n"
+    )
+    cycle = (
+        "format: almanac/v1\n"
+        "groups:\n"
+        "  - {name: etl}\n"
+        "tasks:\n"
+        "  - {name: extract, command: 'echo e', group: etl}\n"
+        "  - {name: load, command: 'echo l', group: etl}\n"
+        "dependencies:\n"
+        "  - {group: etl, upstream: extract, downstream: load}\n"
+        "  - {group: etl, upstream: load, downstream: extract}\n"
+    )
+    response = apply({"report.yaml": duplicated, "etl.yaml": cycle})
+    assert response.status_code == 422, response.text
+    found = {(e["file"], e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
+    assert found == {
+        ("report.yaml", 4, "name"): "duplicate of report.yaml: tasks[0] 'report'",
+        ("etl.yaml", 9, "downstream"): "dependency cycle: extract -> load -> extract",
+    }
+    assert api.get(f"{API}/tasks").json() == []
+
+
+def test_an_item_that_does_not_fit_is_not_also_reported_as_unknown(apply: Call) -> None:
+    """The state check runs on what could be read: a group refused for its own fields is not
+    also an unknown group for its tasks and edges, nor its params undeclared."""
+    broken_group = (
+        "format: almanac/v1\n"
+        "groups:\n"
+        "  - name: etl\n"
+        "    params: [{name: day, type: string}]\n"
+        "    schedule: {kind: cron, cron: '* *'}\n"
+        "tasks:\n"
+        "  - {name: extract, command: 'echo ${param.day}', group: etl}\n"
+        "  - {name: load, command: 'echo l', group: etl}\n"
+        "  - {name: report, command: 'echo r', group: nightly}\n"
+        "dependencies:\n"
+        "  - {group: etl, upstream: extract, downstream: load}\n"
+    )
+    response = apply({"etl.yaml": broken_group})
+    assert response.status_code == 422, response.text
+    found = {(e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
+    assert set(found) == {(5, "schedule.cron"), (9, "group")}
+    assert found[(9, "group")] == "unknown group 'nightly' in instance 'default'"
