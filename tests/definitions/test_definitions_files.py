@@ -3,10 +3,13 @@ with file, line and column; export -> apply -> export is identical in both forms
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support import seed_user
@@ -248,3 +251,55 @@ def test_an_item_that_does_not_fit_is_not_also_reported_as_unknown(apply: Call) 
     found = {(e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
     assert set(found) == {(5, "schedule.cron"), (9, "group")}
     assert found[(9, "group")] == "unknown group 'nightly' in instance 'default'"
+
+
+SCHEMA_URL = "https://almanac.example/api/v1/schema/export.json"
+
+
+def test_a_json_file_may_name_its_schema_for_editors(
+    plan: Call, apply: Call, api: TestClient
+) -> None:
+    named = {
+        "$schema": SCHEMA_URL,
+        "format": "almanac/v1",
+        "tasks": [{"name": "report", "command": "echo r"}],
+    }
+    text = json.dumps(named, indent=2)
+    planned = plan({"report.json": text}, source="file:defs")
+    assert planned.status_code == 200, planned.text
+    assert planned.json()["summary"]["create"] == 1
+    applied = apply({"report.json": text}, source="file:defs")
+    assert applied.status_code == 200, applied.text
+    assert [t["name"] for t in api.get(f"{API}/tasks").json()] == ["report"]
+    # The export never writes it back, and applying the export with it added changes nothing.
+    exported = api.get(f"{API}/export", params={"format": "json"})
+    assert "$schema" not in exported.json()
+    with_schema = json.dumps({"$schema": SCHEMA_URL, **exported.json()})
+    again = apply({"report.json": with_schema}, source="file:defs")
+    assert again.status_code == 200, again.text
+    assert again.json()["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 1}
+    assert api.get(f"{API}/export", params={"format": "json"}).text == exported.text
+    # Anything else at the top level is still refused, naming the key.
+    unknown = apply({"x.json": json.dumps({**named, "schema": SCHEMA_URL})})
+    assert unknown.status_code == 422
+    [found] = unknown.json()["errors"]
+    assert (found["file"], found["line"], found["field"]) == ("x.json", 1, "schema")
+
+
+def test_definition_files_and_an_export_are_valid_against_the_published_schema(
+    apply: Call, api: TestClient
+) -> None:
+    """The schema editors use (GET /schema/export.json) accepts what the server accepts."""
+    schema = api.get(f"{API}/schema/export.json").json()
+    validator = jsonschema.Draft202012Validator(schema)
+    files = {"etl.yaml": GROUP, "tasks.yaml": TASKS.replace('"61 * * * *"', '"15 * * * *"')}
+    assert apply(files).status_code == 200
+    for text in files.values():
+        assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    exported = api.get(f"{API}/export", params={"format": "json"}).json()
+    assert exported["tasks"] and exported["groups"]
+    assert list(validator.iter_errors(exported)) == []
+    assert list(validator.iter_errors({"$schema": SCHEMA_URL, **exported})) == []
+    # ... and refuses what the server refuses (the check can fail).
+    assert not validator.is_valid({**exported, "schema": SCHEMA_URL})
+    assert not validator.is_valid({**exported, "tasks": [{"name": "x"}]})
