@@ -303,3 +303,18 @@ def test_definition_files_and_an_export_are_valid_against_the_published_schema(
     # ... and refuses what the server refuses (the check can fail).
     assert not validator.is_valid({**exported, "schema": SCHEMA_URL})
     assert not validator.is_valid({**exported, "tasks": [{"name": "x"}]})
+
+
+def test_a_calendar_from_files_says_who_manages_it(apply: Call, api: TestClient) -> None:
+    calendar = '{"format": "almanac/v1", "calendars": [{"name": "ops"}]}'
+    assert apply({"cal.json": calendar}, source="file:defs", commit="abc123").status_code == 200
+    assert api.post(f"{API}/calendars", json={"name": "manual"}).status_code == 201
+    shown = api.get(f"{API}/calendars/ops").json()
+    managed = {k: shown[k] for k in ("managed_by", "managed_file", "managed_commit")}
+    assert managed == {
+        "managed_by": "file:defs",
+        "managed_file": "cal.json",
+        "managed_commit": "abc123",
+    }
+    listed = {c["name"]: c["managed_by"] for c in api.get(f"{API}/calendars").json()}
+    assert listed == {"manual": None, "ops": "file:defs"}
