@@ -245,3 +245,18 @@ def test_waits_for_set_by_definition_files_is_a_version_made_via_apply(api: Test
     assert api.get(f"/api/v1/groups/{gid}/versions/1").json()["definition"]["waits_for"] == [
         {"group": "etl", "instance": None}
     ]
+
+
+def test_each_group_run_records_the_version_of_its_group(api: TestClient) -> None:
+    gid = api.post("/api/v1/groups", json={"name": "etl"}).json()["gid"]
+    _task(api, name="extract", group=gid)
+    first = api.post(f"/api/v1/groups/{gid}/run")
+    assert first.status_code == 201, first.text
+    assert first.json()["group_version"] == 1
+    api.patch(f"/api/v1/groups/{gid}", json={"description": "nightly"})
+    second = api.post(f"/api/v1/groups/{gid}/run").json()
+    assert second["group_version"] == 2
+    # The record stays what the run used, whatever the group becomes.
+    assert api.get(f"/api/v1/group-runs/{first.json()['id']}").json()["group_version"] == 1
+    listed = {r["id"]: r["group_version"] for r in api.get("/api/v1/group-runs").json()}
+    assert listed == {first.json()["id"]: 1, second["id"]: 2}
