@@ -7,12 +7,15 @@ first apply (one transaction), applying again (the no-op), and planning a one-sc
 
     .venv/bin/python bench/bench_definitions_apply.py                      # 5,000 in 100
     .venv/bin/python bench/bench_definitions_apply.py --tasks 500 --files 10 --format json
+    .venv/bin/python bench/bench_definitions_apply.py --profile   # cProfile of the first apply
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -64,11 +67,20 @@ def timed(label: str, work: Any) -> Any:
     return result
 
 
+def profiled(work: Any) -> Any:
+    """`work` under cProfile; its top functions (cumulative) printed after."""
+    profile = cProfile.Profile()
+    result = profile.runcall(work)
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first apply")
     args = parser.parse_args()
     files = make_files(args.tasks, args.files, args.format)
     size = sum(len(f.content) for f in files)
@@ -98,7 +110,8 @@ def main() -> None:
 
         timed("read files (parse, locate, merge)", lambda: read_bundle(files))
         first = timed("plan (all new)", lambda: run(files, False))
-        timed("apply (all new, one transaction)", lambda: run(files, True))
+        apply = (lambda: profiled(lambda: run(files, True))) if args.profile else None
+        timed("apply (all new, one transaction)", apply or (lambda: run(files, True)))
         again = timed("apply again (no-op)", lambda: run(files, True))
         changed = [*files[:-1], make_files(args.tasks, args.files, args.format, hour=3)[-1]]
         one = timed("plan one schedule change", lambda: run(changed, False))

@@ -197,6 +197,9 @@ class GroupRun(SQLModel, table=True):
     # Why it ended without running: a skip recorded by planning (`skipped: calendar (...)`,
     # `skipped: dst (...)`, `blackout: NAME`), `frozen`, or `missed: ...`.
     reason: str | None = Field(default=None, max_length=500)
+    # The group's definition version it used (None: before history saw the group, or made
+    # before migration 0027); set when made and again when it starts.
+    group_version: int | None = None
 
 
 class Run(SQLModel, table=True):

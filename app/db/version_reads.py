@@ -156,6 +156,13 @@ class Definitions:
                 select(GroupDependency).where(col(GroupDependency.group_id).in_(chunk))
             ).all()
         self.edges = {edge.id: edge for edge in edges}
+        # Indexed once: each task and group reads its own edges, not all of them (an import
+        # of thousands of tasks would otherwise scan every edge per task).
+        self._edges_into: dict[int, list[DependencyEdge]] = defaultdict(list)
+        self._edges_of_group: dict[int, list[DependencyEdge]] = defaultdict(list)
+        for edge in self.edges.values():
+            self._edges_into[edge.downstream_id].append(edge)
+            self._edges_of_group[edge.group_id].append(edge)
         self.waits = waits
         task_ids = {e.upstream_id for e in edges} | {e.downstream_id for e in edges}
         task_ids |= {tid for (kind, tid) in self._rows if kind == "task"}
@@ -201,8 +208,8 @@ class Definitions:
         item = task_row_item(self.session, task, group.name if group else None, reveal_env=False)  # type: ignore[arg-type]
         upstreams = [
             {"upstream": self.tasks[e.upstream_id].name, "condition": e.condition}
-            for e in self.edges.values()
-            if e.downstream_id == task.id and self._inside(e)
+            for e in self._edges_into.get(task.id or 0, [])
+            if self._inside(e)
         ]
         item["upstreams"] = sorted(upstreams, key=lambda u: (u["upstream"], u["condition"]))
         return item
@@ -225,8 +232,8 @@ class Definitions:
                 "downstream": self.tasks[e.downstream_id].name,
                 "condition": e.condition,
             }
-            for e in self.edges.values()
-            if e.group_id == group.id and self._inside(e)
+            for e in self._edges_of_group.get(group.id or 0, [])
+            if self._inside(e)
         ]
         item["edges"] = sorted(edges, key=lambda e: (e["upstream"], e["downstream"]))
         waits = []

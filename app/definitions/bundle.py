@@ -3,6 +3,10 @@ its file, and every problem of every file named with file, line and column, all 
 
 Each file is an `almanac/v1` document of its own (any split: one group with its tasks per file
 is natural). The same item in two files is a problem naming both.
+
+A file that does not parse refuses the folder at once (400: nothing of it can be known). Items
+that do not fit the document are kept as problems with the bundle, not raised: the planner
+checks the state of what could be read as well and names both kinds of problem together.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ class Bundle:
     origins: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     # (kind, key) -> the file that holds the item
     holders: dict[tuple[Kind, Key], str] = field(default_factory=dict)
+    # Problems of the files themselves (fields, duplicates), located: the plan is refused.
+    problems: list[ImportProblem] = field(default_factory=list)
+    # Calendars, groups and tasks a file names but that could not be read: the state check
+    # does not call them unknown (the item's own problem is already named).
+    unread: set[tuple[Kind, Key]] = field(default_factory=set)
 
     def locate(self, problems: Sequence[ImportProblem]) -> list[ImportProblem]:
         """The problems with file, line and column filled in where the item came from a file."""
@@ -51,8 +60,8 @@ def _at(found: ImportProblem, loaded: LoadedFile, path: Path) -> ImportProblem:
 
 
 def read_bundle(sources: Sequence[SourceFile]) -> Bundle:
-    """Parse and check every file; ImportRefused (400 for text that does not parse, 422 for
-    items that do not fit the document) with the problems of every file."""
+    """Parse and check every file: ImportRefused (400) for text that does not parse; items
+    that do not fit the document are in `problems` (the planner refuses them, 422)."""
     _check_sizes(sources)
     loaded: list[LoadedFile] = []
     unreadable: list[ImportProblem] = []
@@ -64,11 +73,10 @@ def read_bundle(sources: Sequence[SourceFile]) -> Bundle:
     if unreadable:
         raise ImportRefused(400, unreadable)
     bundle = Bundle(FileContent(Snapshot()), {f.path: f for f in loaded})
-    problems: list[ImportProblem] = []
     for file in loaded:
-        _merge(bundle, file, _document(file, problems), problems)
-    if problems:
-        raise ImportRefused(422, problems)
+        entries = _document(file, bundle.problems)
+        bundle.unread |= _unread(file.data, entries)
+        _merge(bundle, file, entries, bundle.problems)
     return bundle
 
 
@@ -138,6 +146,33 @@ def _fitting_items(data: dict[str, Any]) -> Entries:
             except ValidationError:
                 continue
     return found
+
+
+def _unread(data: Any, entries: Entries) -> set[tuple[Kind, Key]]:
+    """The calendars, groups and tasks `data` names that are not among the `entries` read."""
+    if not isinstance(data, dict):
+        return set()
+    read = {(rank, index) for rank, index, _model in entries}
+    found: set[tuple[Kind, Key]] = set()
+    for rank, info in enumerate(KINDS):
+        items = data.get(info.section)
+        if info.kind not in ("calendar", "group", "task") or not isinstance(items, list):
+            continue
+        for index, raw in enumerate(items):
+            key = _named_key(info.kind, raw)
+            if key is not None and (rank, index) not in read:
+                found.add((info.kind, key))
+    return found
+
+
+def _named_key(kind: Kind, raw: Any) -> Key | None:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if not isinstance(name, str):
+        return None
+    if kind == "calendar":
+        return (name,)
+    instance = raw.get("instance", "default")
+    return (instance, name) if isinstance(instance, str) else None
 
 
 def _merge(

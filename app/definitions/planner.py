@@ -76,8 +76,16 @@ def owners(session: Session, granted: Collection[str] | None) -> Owners:
 
 
 def desired_state(
-    current: Snapshot, files: Snapshot, managed: Owners, *, source: str, prune: bool
+    current: Snapshot,
+    files: Snapshot,
+    managed: Owners,
+    *,
+    source: str,
+    prune: bool,
+    unread: Collection[tuple[Kind, Key]] = (),
 ) -> Snapshot:
+    """`unread`: items the files name but could not read; never pruned (the plan is refused
+    for them, and their absence must not read as a deletion to check)."""
     desired = current.copy()
     for kind, items in files.items.items():
         desired.items[kind].update(items)
@@ -94,7 +102,9 @@ def desired_state(
             desired.items[kind] = {
                 key: item
                 for key, item in desired.of(kind).items()
-                if key in files.of(kind) or managed.get((kind, key), (None, None))[0] != source
+                if key in files.of(kind)
+                or (kind, key) in unread
+                or managed.get((kind, key), (None, None))[0] != source
             }
     _keep_secrets(current, files, desired)
     _drop_dangling(desired)
@@ -137,12 +147,16 @@ def plan_definitions(
     prune: bool,
     granted: Collection[str] | None,
 ) -> DefinitionsPlan:
-    """Check the files against the database; ImportRefused with every problem, located."""
+    """Check the files against the database; ImportRefused with every problem, located: those
+    of the files' own fields and those of the state, together (the state is checked on the items
+    that could be read)."""
     current = database_snapshot(session, granted)
     managed = owners(session, granted)
     files = bundle.content.snapshot
-    desired = desired_state(current, files, managed, source=source, prune=prune)
+    unread = bundle.unread
+    desired = desired_state(current, files, managed, source=source, prune=prune, unread=unread)
     checker = Checker(
+        unread=unread,
         desired=desired,
         current=current,
         file=bundle.content,
@@ -151,9 +165,10 @@ def plan_definitions(
         problems=[],
         pools={(p.instance, p.name): p.slots for p in session.exec(select(Pool)).all()},
     )
-    problems: list[ImportProblem] = check_state(checker) + _lost_calendars(current, desired)
+    found = check_state(checker) + _lost_calendars(current, desired)
+    problems: list[ImportProblem] = bundle.problems + bundle.locate(found)
     if problems:
-        raise ImportRefused(422, bundle.locate(problems))
+        raise ImportRefused(422, problems)
     adopted = [
         (kind, key)
         for kind in MANAGED_KINDS

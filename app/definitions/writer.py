@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from app.db.tables import Calendar, Task, TaskGroup
@@ -34,6 +35,7 @@ def _touched(plan: DefinitionsPlan, kind: Kind) -> set[Key]:
 def _mark_managed(session: Session, plan: DefinitionsPlan) -> None:
     """Rows whose owner or file moved are rewritten; the commit moves only with a change, so a
     second apply of the same files writes nothing. One UPDATE per file and kind."""
+    session.flush()  # the objects made by the import have their keys in the session
     for kind in ("calendar", "group", "task"):
         touched = _touched(plan, kind)
         batches: dict[tuple[str, str, bool], list[Key]] = {}
@@ -44,13 +46,20 @@ def _mark_managed(session: Session, plan: DefinitionsPlan) -> None:
                 continue
             instance = "" if kind == "calendar" else key[0]
             batches.setdefault((instance, holder, key in touched), []).append(key)
+        loaded = _loaded(session, kind) if batches else {}
         for (instance, holder, changed), keys in batches.items():
             values: dict[str, str | None] = {"managed_by": plan.source, "managed_file": holder}
             if changed:
                 values["managed_commit"] = plan.commit
             for start in range(0, len(keys), _CHUNK):
                 names = [key[-1] for key in keys[start : start + _CHUNK]]
-                session.exec(_statement(kind, instance, names).values(**values))
+                statement = _statement(kind, instance, names).values(**values)
+                # Without the session's own synchronisation, which evaluates the WHERE on
+                # every object it holds for each UPDATE (200 x 5,100 for 5,000 tasks): the
+                # rows it holds get the values below, from one look-up by name.
+                session.exec(statement.execution_options(synchronize_session=False))
+            for key in keys:
+                _set_loaded(loaded, key, values)
     session.flush()
 
 
@@ -62,3 +71,35 @@ def _statement(kind: str, instance: str, names: list[str]) -> Any:
         return update(Calendar).where(col(Calendar.name).in_(names))
     table = TaskGroup if kind == "group" else Task
     return update(table).where(col(table.instance) == instance, col(table.name).in_(names))
+
+
+_MODELS: dict[str, type[Calendar | TaskGroup | Task]] = {
+    "calendar": Calendar,
+    "group": TaskGroup,
+    "task": Task,
+}
+_MARKS = ("managed_by", "managed_file", "managed_commit")
+
+
+def _loaded(session: Session, kind: str) -> dict[Key, list[Any]]:
+    """The objects of this kind the session holds, by key. One whose key columns are expired
+    could be any of them: it forgets its marks now and reads them again if asked."""
+    naming = ("name",) if kind == "calendar" else ("instance", "name")
+    found: dict[Key, list[Any]] = {}
+    for state in session.identity_map.all_states():
+        obj = state.obj()
+        if obj is None or state.mapper.class_ is not _MODELS[kind]:
+            continue
+        if all(name in state.dict for name in naming):
+            found.setdefault(tuple(state.dict[name] for name in naming), []).append(obj)
+        else:
+            session.expire(obj, list(_MARKS))
+    return found
+
+
+def _set_loaded(loaded: dict[Key, list[Any]], key: Key, values: dict[str, str | None]) -> None:
+    """What the UPDATE wrote, on the objects the session holds, as their loaded state (not
+    a change to flush): what the session's own synchronisation would have done."""
+    for obj in loaded.get(key, []):
+        for name, value in values.items():
+            set_committed_value(obj, name, value)

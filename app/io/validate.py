@@ -27,6 +27,11 @@ class Checker:
     granted: Collection[str] | None  # None: every instance
     problems: list[ImportProblem]
     pools: Mapping[tuple[str, str], int] = default(default_factory=dict)  # (instance, name): slots
+    # Named by the files but not readable (their own problem is named): not "unknown".
+    unread: Collection[tuple[Kind, Key]] = ()
+
+    def known(self, kind: Kind, key: Key) -> bool:
+        return key in self.desired.of(kind) or (kind, key) in self.unread
 
     def pool_ref(self, label: str, item: Item, slots: int | None) -> None:
         """Pools are not in documents: a pool named must exist on the server, in the item's
@@ -54,7 +59,7 @@ class Checker:
 
     def calendar_ref(self, label: str, item: Item) -> None:
         name = (item.get("schedule") or {}).get("calendar")
-        if name and (name,) not in self.desired.of("calendar"):
+        if name and not self.known("calendar", (name,)):
             self.flag(label, "schedule.calendar", f"unknown calendar {name!r}")
 
 
@@ -84,7 +89,7 @@ def _check_calendar_combinations(checker: Checker) -> None:
     for label, key, item in checker.own("calendar"):
         for field in ("include", "exclude"):
             for name in item[field]:
-                if (name,) not in calendars:
+                if not checker.known("calendar", (name,)):
                     checker.flag(label, field, f"unknown calendar {name!r}")
         both = sorted(set(item["include"]) & set(item["exclude"]))
         if both:
@@ -99,13 +104,12 @@ def _check_calendar_combinations(checker: Checker) -> None:
 
 
 def _check_tasks(checker: Checker) -> None:
-    groups = checker.desired.of("group")
     for label, key, item in checker.own("task"):
         checker.granted_instance(label, item["instance"])
         checker.calendar_ref(label, item)
         checker.pool_ref(label, item, item.get("pool_slots"))
         group = item["group"]
-        if group is not None and (item["instance"], group) not in groups:
+        if group is not None and not checker.known("group", (item["instance"], group)):
             checker.flag(
                 label, "group", f"unknown group {group!r} in instance {item['instance']!r}"
             )
@@ -121,6 +125,8 @@ def _check_tasks(checker: Checker) -> None:
 
 def _check_placeholders(checker: Checker, label: str, item: Item) -> None:
     """`${param.NAME}` must be declared by the task or its group (as the file leaves it)."""
+    if ("group", (item["instance"], item["group"] or "")) in checker.unread:
+        return  # the group's params are not known
     group = checker.desired.of("group").get((item["instance"], item["group"] or ""))
     names = declared_names(item.get("params") or [], (group or {}).get("params") or [])
     for field, text in check_fields(
@@ -156,11 +162,15 @@ def _check_dependencies(checker: Checker) -> None:
     for label, _key, item in checker.own("dependency"):
         instance, group = item["instance"], item["group"]
         checker.granted_instance(label, instance)
+        if ("group", (instance, group)) in checker.unread:
+            continue  # its tasks may not be in it as the state stands
         if (instance, group) not in groups:
             checker.flag(label, "group", f"unknown group {group!r} in instance {instance!r}")
             continue
         for end in ("upstream", "downstream"):
             task = tasks.get((instance, item[end]))
+            if ("task", (instance, item[end])) in checker.unread:
+                continue
             if task is None:
                 checker.flag(label, end, f"unknown task {item[end]!r} in instance {instance!r}")
             elif task["group"] != group:
@@ -196,7 +206,6 @@ def _label_on_path(checker: Checker, instance: str, group: str, path: list[str])
 
 
 def _check_group_dependencies(checker: Checker) -> None:
-    groups = checker.desired.of("group")
     for label, _key, item in checker.own("group_dependency"):
         checker.granted_instance(label, item["instance"])
         upstream_instance = item["upstream_instance"] or item["instance"]
@@ -207,7 +216,7 @@ def _check_group_dependencies(checker: Checker) -> None:
             ("group", (item["instance"], item["group"])),
             ("upstream_group", (upstream_instance, item["upstream_group"])),
         ):
-            if key not in groups:
+            if not checker.known("group", key):
                 checker.flag(label, field, f"unknown group {key[1]!r} in instance {key[0]!r}")
     keys = list(checker.desired.of("group_dependency"))
     nodes = sorted({(k[0], k[1]) for k in keys} | {(k[2], k[3]) for k in keys})

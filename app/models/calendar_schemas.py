@@ -62,6 +62,11 @@ class CalendarPublic(BaseModel):
     include: list[str]
     exclude: list[str]
     used_by: list[str]
+    managed_by: str | None = Field(
+        default=None, description="The definitions source that owns it (file:..., sync:...)."
+    )
+    managed_file: str | None = None
+    managed_commit: str | None = None
     created_at: datetime | None
     updated_at: datetime | None
 

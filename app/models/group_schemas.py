@@ -111,6 +111,11 @@ class GroupRunPublic(BaseModel):
     created_by: str | None
     finished_at: datetime | None
     reason: str | None = None
+    group_version: int | None = Field(
+        default=None,
+        description="The group's definition version this group run used (null: before "
+        "history saw the group).",
+    )
 
 
 class GroupRunDetail(GroupRunPublic):

@@ -81,6 +81,15 @@ class GroupDependencyItem(_Strict):
 class ExportDocument(_Strict):
     """Everything a file carries; `format` must be the version this server reads."""
 
+    # Editors find a JSON file's schema by this key; it is read and ignored, and an export
+    # never writes it (export -> import -> export stays the same bytes).
+    schema_uri: str = Field(
+        default="",
+        alias="$schema",
+        title="$schema",
+        max_length=2_000,
+        description="Where an editor finds this schema (ignored by the server).",
+    )
     format: Literal["almanac/v1"]
     calendars: list[CalendarItem] = Field(default_factory=list)
     groups: list[GroupItem] = Field(default_factory=list)

@@ -122,6 +122,7 @@ def _start_group_date(
         created_by=backfill.created_by,
         created_at=now,
         instance=group.instance,
+        group_version=group.version or None,
     )
     session.add(group_run)
     start_group_run(

@@ -118,6 +118,7 @@ def _idle_group_run(group: TaskGroup, at: datetime, now: datetime) -> GroupRun:
         occurrence_key=group_occurrence_key(group.id or 0, at),
         created_at=now,
         instance=group.instance,
+        group_version=group.version or None,
     )
 
 
@@ -138,6 +139,7 @@ def _record_skip(
         reason=reason,
         created_at=now,
         instance=group.instance,
+        group_version=group.version or None,
     )
     move_group_run(group_run, GroupRunStatus.SKIPPED, at=now)  # planned, then skipped
     session.add(group_run)

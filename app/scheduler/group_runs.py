@@ -63,6 +63,8 @@ def start_group_run(
         session.add(group_run)
     else:
         move_group_run(group_run, GroupRunStatus.RUNNING, at=now)
+    # What it runs is the group as it is now (a planned run may start after an edit).
+    group_run.group_version = group.version or None
     trigger = group_run.trigger_time or now
     group_run.business_date = (
         group_run.business_date or trigger.astimezone(group_zone(group)).date()

@@ -56,6 +56,9 @@ def _public(session: Session, row: Calendar) -> CalendarPublic:
         include=list(row.include_calendars),
         exclude=list(row.exclude_calendars),
         used_by=sorted(users),
+        managed_by=row.managed_by,
+        managed_file=row.managed_file,
+        managed_commit=row.managed_commit,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

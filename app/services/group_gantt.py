@@ -40,6 +40,7 @@ class Gantt:
     end: datetime
     rows: list[GanttRow]
     path: list[int]  # task ids on the critical path, first to last
+    group_version_now: int | None = None  # the group's latest definition version
 
 
 def group_run_gantt(session: Session, *, actor: Actor, group_run_id: int, now: datetime) -> Gantt:
@@ -98,4 +99,5 @@ def group_run_gantt(session: Session, *, actor: Actor, group_run_id: int, now: d
         end=max(max(ends), min(starts)),
         rows=rows,
         path=path,
+        group_version_now=(group.version or None) if group else None,
     )

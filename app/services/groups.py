@@ -87,6 +87,7 @@ def group_run_public(group_run: GroupRun) -> GroupRunPublic:
         created_by=group_run.created_by,
         finished_at=group_run.finished_at,
         reason=group_run.reason,
+        group_version=group_run.group_version,
     )
 
 

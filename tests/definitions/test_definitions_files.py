@@ -3,10 +3,13 @@ with file, line and column; export -> apply -> export is identical in both forms
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from support import seed_user
@@ -169,3 +172,149 @@ def test_yaml_anchors_for_shared_values_are_fine(apply: Call, api: TestClient) -
     assert apply({"shared.yaml": shared}).status_code == 200
     crons = {t["name"]: t["schedule"]["cron"] for t in api.get(f"{API}/tasks").json()}
     assert crons == {"a": "0 2 * * *", "b": "0 2 * * *"}
+
+
+def test_an_unknown_calendar_is_refused_at_the_line_that_names_it(
+    apply: Call, api: TestClient
+) -> None:
+    uses = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - name: payroll\n"
+        "    command: 'true'\n"
+        "    schedule:\n"
+        "      kind: cron\n"
+        "      cron: '0 6 * * *'\n"
+        "      calendar: holidays-fr\n"
+    )
+    response = apply({"etl.yaml": GROUP, "payroll.yaml": uses})
+    assert response.status_code == 422, response.text
+    [found] = response.json()["errors"]
+    assert (found["file"], found["line"], found["field"]) == (
+        "payroll.yaml",
+        8,
+        "schedule.calendar",
+    )
+    assert found["problem"] == "unknown calendar 'holidays-fr'"
+    assert api.get(f"{API}/tasks").json() == []
+    assert api.get(f"{API}/groups").json() == []
+
+
+def test_a_duplicate_in_one_file_and_a_cycle_in_another_are_named_together(
+    apply: Call, api: TestClient
+) -> None:
+    duplicated = (
+        "format: almanac/v1\n"
+        "tasks:\n"
+        "  - {name: report, command: 'echo r'}\n"
+        "  - {name: report, command: 'echo again'}\n"
+    )
+    cycle = (
+        "format: almanac/v1\n"
+        "groups:\n"
+        "  - {name: etl}\n"
+        "tasks:\n"
+        "  - {name: extract, command: 'echo e', group: etl}\n"
+        "  - {name: load, command: 'echo l', group: etl}\n"
+        "dependencies:\n"
+        "  - {group: etl, upstream: extract, downstream: load}\n"
+        "  - {group: etl, upstream: load, downstream: extract}\n"
+    )
+    response = apply({"report.yaml": duplicated, "etl.yaml": cycle})
+    assert response.status_code == 422, response.text
+    found = {(e["file"], e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
+    assert found == {
+        ("report.yaml", 4, "name"): "duplicate of report.yaml: tasks[0] 'report'",
+        ("etl.yaml", 9, "downstream"): "dependency cycle: extract -> load -> extract",
+    }
+    assert api.get(f"{API}/tasks").json() == []
+
+
+def test_an_item_that_does_not_fit_is_not_also_reported_as_unknown(apply: Call) -> None:
+    """The state check runs on what could be read: a group refused for its own fields is not
+    also an unknown group for its tasks and edges, nor its params undeclared."""
+    broken_group = (
+        "format: almanac/v1\n"
+        "groups:\n"
+        "  - name: etl\n"
+        "    params: [{name: day, type: string}]\n"
+        "    schedule: {kind: cron, cron: '* *'}\n"
+        "tasks:\n"
+        "  - {name: extract, command: 'echo ${param.day}', group: etl}\n"
+        "  - {name: load, command: 'echo l', group: etl}\n"
+        "  - {name: report, command: 'echo r', group: nightly}\n"
+        "dependencies:\n"
+        "  - {group: etl, upstream: extract, downstream: load}\n"
+    )
+    response = apply({"etl.yaml": broken_group})
+    assert response.status_code == 422, response.text
+    found = {(e["line"], e["field"]): e["problem"] for e in response.json()["errors"]}
+    assert set(found) == {(5, "schedule.cron"), (9, "group")}
+    assert found[(9, "group")] == "unknown group 'nightly' in instance 'default'"
+
+
+SCHEMA_URL = "https://almanac.example/api/v1/schema/export.json"
+
+
+def test_a_json_file_may_name_its_schema_for_editors(
+    plan: Call, apply: Call, api: TestClient
+) -> None:
+    named = {
+        "$schema": SCHEMA_URL,
+        "format": "almanac/v1",
+        "tasks": [{"name": "report", "command": "echo r"}],
+    }
+    text = json.dumps(named, indent=2)
+    planned = plan({"report.json": text}, source="file:defs")
+    assert planned.status_code == 200, planned.text
+    assert planned.json()["summary"]["create"] == 1
+    applied = apply({"report.json": text}, source="file:defs")
+    assert applied.status_code == 200, applied.text
+    assert [t["name"] for t in api.get(f"{API}/tasks").json()] == ["report"]
+    # The export never writes it back, and applying the export with it added changes nothing.
+    exported = api.get(f"{API}/export", params={"format": "json"})
+    assert "$schema" not in exported.json()
+    with_schema = json.dumps({"$schema": SCHEMA_URL, **exported.json()})
+    again = apply({"report.json": with_schema}, source="file:defs")
+    assert again.status_code == 200, again.text
+    assert again.json()["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 1}
+    assert api.get(f"{API}/export", params={"format": "json"}).text == exported.text
+    # Anything else at the top level is still refused, naming the key.
+    unknown = apply({"x.json": json.dumps({**named, "schema": SCHEMA_URL})})
+    assert unknown.status_code == 422
+    [found] = unknown.json()["errors"]
+    assert (found["file"], found["line"], found["field"]) == ("x.json", 1, "schema")
+
+
+def test_definition_files_and_an_export_are_valid_against_the_published_schema(
+    apply: Call, api: TestClient
+) -> None:
+    """The schema editors use (GET /schema/export.json) accepts what the server accepts."""
+    schema = api.get(f"{API}/schema/export.json").json()
+    validator = jsonschema.Draft202012Validator(schema)
+    files = {"etl.yaml": GROUP, "tasks.yaml": TASKS.replace('"61 * * * *"', '"15 * * * *"')}
+    assert apply(files).status_code == 200
+    for text in files.values():
+        assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    exported = api.get(f"{API}/export", params={"format": "json"}).json()
+    assert exported["tasks"] and exported["groups"]
+    assert list(validator.iter_errors(exported)) == []
+    assert list(validator.iter_errors({"$schema": SCHEMA_URL, **exported})) == []
+    # ... and refuses what the server refuses (the check can fail).
+    assert not validator.is_valid({**exported, "schema": SCHEMA_URL})
+    assert not validator.is_valid({**exported, "tasks": [{"name": "x"}]})
+
+
+def test_a_calendar_from_files_says_who_manages_it(apply: Call, api: TestClient) -> None:
+    calendar = '{"format": "almanac/v1", "calendars": [{"name": "ops"}]}'
+    assert apply({"cal.json": calendar}, source="file:defs", commit="abc123").status_code == 200
+    assert api.post(f"{API}/calendars", json={"name": "manual"}).status_code == 201
+    shown = api.get(f"{API}/calendars/ops").json()
+    managed = {k: shown[k] for k in ("managed_by", "managed_file", "managed_commit")}
+    assert managed == {
+        "managed_by": "file:defs",
+        "managed_file": "cal.json",
+        "managed_commit": "abc123",
+    }
+    listed = {c["name"]: c["managed_by"] for c in api.get(f"{API}/calendars").json()}
+    assert listed == {"manual": None, "ops": "file:defs"}

@@ -4,6 +4,7 @@ the next run records; the viewer and instance-scope refusals."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -188,3 +189,74 @@ def test_calendar_changes_are_versions_readable_by_every_role(
         {"field": "extra_dates", "change": "changed", "before": [], "after": ["2030-12-24"]}
     ]
     assert viewer.get("/api/v1/calendars/nope/versions").status_code == 404
+
+
+def _group_versions(api: TestClient, gid: int) -> list[dict[str, Any]]:
+    response = api.get(f"/api/v1/groups/{gid}/versions")
+    assert response.status_code == 200, response.text
+    result: list[dict[str, Any]] = response.json()
+    return result
+
+
+def test_waits_for_changes_are_versions_of_the_waiting_group(api: TestClient) -> None:
+    etl = api.post("/api/v1/groups", json={"name": "etl"}).json()["gid"]
+    reports = api.post("/api/v1/groups", json={"name": "reports"}).json()["gid"]
+    added = api.post(f"/api/v1/groups/{reports}/dependencies", json={"upstream_group": etl})
+    assert added.status_code == 201, added.text
+    head = api.get(f"/api/v1/groups/{reports}/versions/2").json()
+    assert head["definition"]["waits_for"] == [{"group": "etl", "instance": None}]
+    assert head["diff"] == [
+        {
+            "field": "waits_for",
+            "change": "changed",
+            "before": [],
+            "after": [{"group": "etl", "instance": None}],
+        }
+    ]
+    assert [v["number"] for v in _group_versions(api, etl)] == [1]  # the upstream is unchanged
+    assert api.delete(f"/api/v1/groups/{reports}/dependencies/{etl}").status_code == 204
+    listed = _group_versions(api, reports)
+    assert [(v["number"], v["changed"]) for v in listed][:2] == [
+        (3, ["waits_for"]),
+        (2, ["waits_for"]),
+    ]
+    # Rolling back to version 2 brings the wait back, as a version of its own.
+    assert api.post(f"/api/v1/groups/{reports}/versions/2/rollback").status_code == 200
+    assert api.get(f"/api/v1/groups/{reports}").json()["upstream_groups"] == [etl]
+    assert _group_versions(api, reports)[0]["number"] == 4
+
+
+def test_waits_for_set_by_definition_files_is_a_version_made_via_apply(api: TestClient) -> None:
+    files = {
+        "format": "almanac/v1",
+        "groups": [{"name": "etl"}, {"name": "reports"}],
+        "group_dependencies": [{"group": "reports", "upstream_group": "etl"}],
+    }
+    body = {"files": [{"path": "groups.json", "content": json.dumps(files)}], "source": "file:d"}
+    assert api.post("/api/v1/definitions/apply", json=body).status_code == 200
+    gid = {g["name"]: g["gid"] for g in api.get("/api/v1/groups").json()}["reports"]
+    [created] = _group_versions(api, gid)
+    assert (created["via"], created["action"]) == ("apply", "created")
+    files["group_dependencies"] = []
+    body["files"] = [{"path": "groups.json", "content": json.dumps(files)}]
+    assert api.post("/api/v1/definitions/apply", json=body).status_code == 200
+    latest = _group_versions(api, gid)[0]
+    assert (latest["number"], latest["via"], latest["changed"]) == (2, "apply", ["waits_for"])
+    assert api.get(f"/api/v1/groups/{gid}/versions/1").json()["definition"]["waits_for"] == [
+        {"group": "etl", "instance": None}
+    ]
+
+
+def test_each_group_run_records_the_version_of_its_group(api: TestClient) -> None:
+    gid = api.post("/api/v1/groups", json={"name": "etl"}).json()["gid"]
+    _task(api, name="extract", group=gid)
+    first = api.post(f"/api/v1/groups/{gid}/run")
+    assert first.status_code == 201, first.text
+    assert first.json()["group_version"] == 1
+    api.patch(f"/api/v1/groups/{gid}", json={"description": "nightly"})
+    second = api.post(f"/api/v1/groups/{gid}/run").json()
+    assert second["group_version"] == 2
+    # The record stays what the run used, whatever the group becomes.
+    assert api.get(f"/api/v1/group-runs/{first.json()['id']}").json()["group_version"] == 1
+    listed = {r["id"]: r["group_version"] for r in api.get("/api/v1/group-runs").json()}
+    assert listed == {first.json()["id"]: 1, second["id"]: 2}

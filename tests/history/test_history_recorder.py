@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from app.db.engine import session_scope
-from app.db.tables import Run, Task, User
+from app.db.tables import DependencyEdge, Run, Task, TaskGroup, User
 from app.db.version_tables import DefinitionVersion
 from app.models.group_schemas import EdgeBody, GroupCreate, GroupUpdate
 from app.models.schemas import TaskCreate, TaskUpdate
@@ -87,6 +87,73 @@ def test_bulk_statements_and_renames_make_versions_of_who_they_change(
     last = _history(engine, "task", down)[-1]
     assert (last.definition["group"], last.definition["upstreams"]) == (None, [])
     assert _history(engine, "group", gid)[-1].action == "deleted"
+
+
+def test_one_transaction_changing_several_groups_gives_each_its_own_edges(
+    sqlite_engine: Engine,
+) -> None:
+    engine = sqlite_engine
+    ids: dict[str, int] = {}
+
+    def tasks_in(session: Session, group: TaskGroup, *names: str) -> None:
+        made = [Task(name=n, command="true", group_id=group.id) for n in names]
+        session.add_all(made)
+        session.flush()
+        ids.update({t.name: t.id or 0 for t in made})
+
+    def edge(group: TaskGroup, up: str, down: str, condition: str = "success") -> DependencyEdge:
+        return DependencyEdge(
+            group_id=group.id or 0,
+            upstream_id=ids[up],
+            downstream_id=ids[down],
+            condition=condition,
+        )
+
+    with session_scope(engine) as session:
+        a, b = TaskGroup(name="a"), TaskGroup(name="b")
+        session.add_all([a, b])
+        session.flush()
+        tasks_in(session, a, "a1", "a2", "a3")
+        tasks_in(session, b, "b1", "b2")
+        # a3 has two upstreams; b2 one of its group and one from outside it (not part of
+        # its definition: export's rule).
+        session.add_all(
+            [
+                edge(a, "a1", "a3"),
+                edge(a, "a2", "a3", "done"),
+                edge(b, "b1", "b2"),
+                edge(b, "a1", "b2"),
+            ]
+        )
+        gids = {"a": a.id or 0, "b": b.id or 0}
+
+    def upstreams(name: str) -> list[tuple[str, str]]:
+        last = _history(engine, "task", ids[name])[-1].definition["upstreams"]
+        return [(u["upstream"], u["condition"]) for u in last]
+
+    def edges(group: str) -> list[tuple[str, str]]:
+        last = _history(engine, "group", gids[group])[-1].definition["edges"]
+        return [(e["upstream"], e["downstream"]) for e in last]
+
+    assert upstreams("a3") == [("a1", "success"), ("a2", "done")]
+    assert (upstreams("b2"), upstreams("a1"), upstreams("b1")) == ([("b1", "success")], [], [])
+    assert (edges("a"), edges("b")) == ([("a1", "a3"), ("a2", "a3")], [("b1", "b2")])
+    # Again in one transaction: an edge leaves group a, a task and its edge come into b.
+    with session_scope(engine) as session:
+        session.delete(
+            session.exec(
+                select(DependencyEdge).where(DependencyEdge.upstream_id == ids["a2"])
+            ).one()
+        )
+        b = session.get(TaskGroup, gids["b"])
+        assert b is not None
+        tasks_in(session, b, "b3")
+        session.add(edge(b, "b2", "b3", "failed"))
+    assert (upstreams("a3"), upstreams("b3")) == ([("a1", "success")], [("b2", "failed")])
+    assert (edges("a"), edges("b")) == ([("a1", "a3")], [("b1", "b2"), ("b2", "b3")])
+    counts = [len(_history(engine, "task", ids[n])) for n in ("a1", "a2", "a3", "b2", "b3")]
+    assert counts == [1, 1, 2, 1, 1]
+    assert [len(_history(engine, "group", g)) for g in gids.values()] == [2, 2]
 
 
 def test_timer_columns_are_no_version_and_a_plain_session_write_is(

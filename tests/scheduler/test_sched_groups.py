@@ -266,3 +266,25 @@ def test_terminating_a_group_run_ends_what_no_agent_runs_and_names_what_to_kill(
     }
     assert stopped is not None and stopped.status == "TERMINATED"
     assert stopped.finished_at is None  # until the running one's agent reports its end
+
+
+def test_a_planned_group_run_records_the_group_version_it_starts_with(engine: Engine) -> None:
+    gid = _group(engine, "edited", {"kind": "times", "times": ["06:00"]}, [None])
+    with session_scope(engine) as session:
+        group = session.get(TaskGroup, gid)
+        assert group is not None
+        group.description = "edited after the run was planned"
+    with session_scope(engine) as session:
+        group = session.get(TaskGroup, gid)
+        assert group is not None and group.version >= 2  # created, then edited
+        edited_version = group.version
+        [idle] = session.exec(select(GroupRun).where(GroupRun.group_id == gid)).all()
+        assert idle.group_version != edited_version  # planned before the edit
+        assert idle.trigger_time is not None
+        fire_at = idle.trigger_time
+    with session_scope(engine) as session:
+        assert fire_due_groups(session, now=fire_at) == [gid]
+    with session_scope(engine) as session:
+        started = session.get(GroupRun, idle.id)
+        assert started is not None and started.status == "RUNNING"
+        assert started.group_version == edited_version

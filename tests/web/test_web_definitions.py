@@ -79,3 +79,30 @@ def test_pull_now_from_the_sync_page(web: TestClient, api: TestClient, tmp_path:
     assert "cannot read repository" in pulled.text
     audit = api.get("/api/v1/audit", params={"action": "sync.pull"}).json()
     assert [e["target_id"] for e in audit["items"]] == ["gone"]
+
+
+def test_a_managed_calendar_carries_the_badge_and_its_form_the_warning(
+    web: TestClient, api: TestClient
+) -> None:
+    files = {
+        "files": [
+            {"path": "cal/ops.yaml", "content": "format: almanac/v1\ncalendars: [{name: ops}]\n"}
+        ],
+        "source": "file:defs",
+        "commit": "fedcba9876543210",
+    }
+    assert api.post("/api/v1/definitions/apply", json=files).status_code == 200
+    assert api.post("/api/v1/calendars", json={"name": "manual"}).status_code == 201
+
+    page = web.get("/calendars/ops")
+    assert 'data-managed-by="file:defs"' in page.text
+    assert "managed by file:defs" in page.text
+    form = web.get("/calendars/ops/edit")
+    assert 'data-managed-by="file:defs"' in form.text
+    assert "This calendar is managed by <strong>file:defs</strong>" in form.text
+    assert "cal/ops.yaml at fedcba987654" in form.text
+    assert "the next apply will overwrite an edit made here" in form.text
+
+    for plain in (web.get("/calendars/manual"), web.get("/calendars/manual/edit")):
+        assert plain.status_code == 200
+        assert "managed by" not in plain.text and "managed-warning" not in plain.text

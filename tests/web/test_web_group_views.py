@@ -120,3 +120,19 @@ def test_a_viewer_of_one_instance_sees_none_of_another(
         response = viewer.get(path, headers=html)
         assert response.status_code == 404, path
         assert "beta" not in response.text
+
+
+def test_the_gantt_page_names_the_group_version_the_run_used(
+    web: TestClient, api: TestClient
+) -> None:
+    gid = api.post("/api/v1/groups", json={"name": "etl"}).json()["gid"]
+    api.post("/api/v1/tasks", json={"name": "extract", "command": "true", "group": gid})
+    group_run = api.post(f"/api/v1/groups/{gid}/run").json()["id"]
+    page = web.get(f"/group-runs/{group_run}/gantt")
+    assert f'href="/groups/{gid}/history#v1">version 1</a> (the group\'s current version)' in (
+        page.text
+    )
+    api.patch(f"/api/v1/groups/{gid}", json={"description": "nightly"})
+    page = web.get(f"/group-runs/{group_run}/gantt")
+    assert "this group run used" in page.text
+    assert f'the group is now at <a href="/groups/{gid}/history#v2">version 2</a>' in page.text
