@@ -83,6 +83,7 @@ def test_agents_carry_capacity_less_reserve_and_what_runs_hold(api: TestClient) 
     assert api.get("/api/v1/agents/tokens").status_code == 200  # not an agent named "tokens"
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

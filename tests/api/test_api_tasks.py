@@ -29,6 +29,7 @@ def test_create_read_update_delete(api: TestClient) -> None:
     assert api.get(f"/api/v1/tasks/{task['tid']}").status_code == 404
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -65,6 +65,7 @@ def as_(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("password", "why"),
     [

@@ -115,6 +115,7 @@ def test_a_backfill_is_stored_and_shows_its_progress_and_is_listed(api: Api) -> 
     assert [b["id"] for b in listed] == [made["id"]] and listed[0]["dates"] == []
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("body", "field"),
     [

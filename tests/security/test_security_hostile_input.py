@@ -60,6 +60,7 @@ def _run(api: Api, instance: str = "default") -> int:
         return run.id or 0
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     "path",
     [

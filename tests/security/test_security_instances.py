@@ -337,6 +337,7 @@ def test_an_import_nested_past_the_limit_is_refused_with_the_reason(secure_api: 
 HIDDEN = ["tab\there", "nl\nx"]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("name", ["a/b", ".", "..", "back\\slash", *HIDDEN])
 def test_names_a_path_cannot_carry_are_refused(secure_api: Api, name: str) -> None:
     # Tasks and groups are addressed by id: only hidden characters are refused in their names.
