@@ -67,9 +67,14 @@ def test_an_exception_in_sync_context_kills_the_run(client: Almanac) -> None:
 def test_ctrl_c_in_sync_context_kills_the_run(client: Almanac) -> None:
     task = client.tasks.create(name="sleeper-3", command="sleep 60")
     run = client.tasks.run(task["tid"])
-    with pytest.raises(KeyboardInterrupt), run.sync_context():
-        wait_for(lambda: run.refresh().status == "RUNNING", timeout=30)
-        signal.raise_signal(signal.SIGINT)  # what Ctrl+C delivers
+    # Python's own Ctrl+C handler, whatever an earlier test in this process left in place
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), run.sync_context():
+            wait_for(lambda: run.refresh().status == "RUNNING", timeout=30)
+            signal.raise_signal(signal.SIGINT)  # what Ctrl+C delivers
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert run.wait(timeout=30, on_change=lambda _s: None) == "TERMINATED"
 
 
