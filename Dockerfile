@@ -2,16 +2,21 @@
 # the host: the first stage fetches the front-end packages). Runs `almanac server` by default;
 # `docker run almanac agent --server ... --token-file ...` runs an agent. See compose.yaml and
 # docs/operations/containers.md.
+#
+# The base images are build arguments: without a registry, `--build-arg NODE_IMAGE=...
+# --build-arg PYTHON_IMAGE=...` names local ones (scripts/container-images.sh builds stand-ins).
+ARG NODE_IMAGE=node:20-slim
+ARG PYTHON_IMAGE=python:3.11-slim
 
 # 1. Front-end assets from the committed lock file.
-FROM node:20-slim AS assets
+FROM ${NODE_IMAGE} AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY scripts/vendor-assets.sh scripts/
 RUN npm ci --no-audit --no-fund --loglevel=error && bash scripts/vendor-assets.sh
 
 # 2. The wheel (assets and migrations inside).
-FROM python:3.11-slim AS wheel
+FROM ${PYTHON_IMAGE} AS wheel
 WORKDIR /src
 RUN pip install --no-cache-dir "build>=1.2" "setuptools>=70.1"
 COPY pyproject.toml setup.py MANIFEST.in README.md CHANGELOG.md alembic.ini ./
@@ -21,7 +26,7 @@ COPY --from=assets /src/app/web/static/vendor app/web/static/vendor
 RUN python -m build --no-isolation --wheel --outdir /dist .
 
 # 3. The runtime: the wheel in a virtualenv, run by an unprivileged user.
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --home-dir /var/lib/almanac --create-home \
         --shell /usr/sbin/nologin almanac \
     && python -m venv /opt/almanac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the full test suite needs on a Debian machine (root; idempotent):
-# Docker engine + offline test image, PostgreSQL on 127.0.0.1:5432, Chromium, Node.js/npm.
+# Docker engine + offline test image, PostgreSQL on 127.0.0.1:5432, Chromium, Node.js/npm,
+# systemd-analyze (the service unit tests verify the units `almanac ... install` writes).
 # One apt transaction for whatever is missing, then each provision-*.sh checks and starts its part.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)
     || missing+=(postgresql)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # Python >= 3.11 with venv/ensurepip (Debian 12: python3 is 3.11; venv lives in python3-venv)
 if ! { command -v python3 >/dev/null 2>&1 \
     && python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }; then

@@ -1,11 +1,13 @@
-"""The Dockerfile and compose.yaml, checked without building (no image registry is reachable
-where the tests run, so `FROM python:3.11-slim` cannot be pulled): every path the Dockerfile
-copies exists and is not ignored by .dockerignore, the commands it and the compose file run are
-real `almanac` commands, and the compose file has PostgreSQL, a server and two draining agents."""
+"""The Dockerfile and compose.yaml, checked in seconds without building (tests/ops/
+test_containers.py builds and starts them, outside the default run): every path the Dockerfile
+copies exists and is not ignored by .dockerignore, its base images are build arguments whose
+defaults compose passes on unchanged, the commands it and the compose file run are real
+`almanac` commands, and the compose file has PostgreSQL, a server and two draining agents."""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -49,19 +51,36 @@ def test_the_dockerfile_copies_paths_that_exist_and_runs_real_commands() -> None
         for source in sources:
             assert (ROOT / source).exists(), f"COPY {source}: no such path"
             assert not _ignored(source), f"COPY {source}: excluded by .dockerignore"
-    assert [rest for word, rest in steps if word == "FROM"][-1] == "python:3.11-slim"
+    # Base images: build arguments (a local image where no registry is), the usual defaults.
+    defaults = dict(rest.split("=", 1) for word, rest in steps if word == "ARG" and "=" in rest)
+    assert defaults["PYTHON_IMAGE"] == "python:3.11-slim"
+    assert defaults["NODE_IMAGE"] == "node:20-slim"
+    bases = [rest.split()[0] for word, rest in steps if word == "FROM"]
+    assert bases == ["${NODE_IMAGE}", "${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
     entrypoint = next(rest for word, rest in steps if word == "ENTRYPOINT")
     command = next(rest for word, rest in steps if word == "CMD")
     assert yaml.safe_load(entrypoint) == ["almanac"]
     _accepts(yaml.safe_load(command))
 
 
+def _default(value: str) -> str:
+    """`${NAME:-default}` → default (compose's substitution where NAME is unset)."""
+    match = re.fullmatch(r"\$\{\w+:-([^}]+)\}", value)
+    assert match, value
+    return match.group(1)
+
+
 def test_compose_runs_postgres_a_server_and_two_draining_agents() -> None:
     compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert services["db"]["image"].startswith("postgres:")
+    assert _default(services["db"]["image"]).startswith("postgres:")
     server = services["server"]
-    assert (ROOT / server["build"] / "Dockerfile").is_file()
+    build = server["build"]
+    assert (ROOT / build["context"] / "Dockerfile").is_file()
+    dockerfile_args = dict(
+        rest.split("=", 1) for word, rest in _instructions() if word == "ARG" and "=" in rest
+    )
+    assert {k: _default(v) for k, v in build["args"].items()} == dockerfile_args
     assert server["environment"]["ALMANAC_DATABASE_URL"].startswith("postgresql://")
     assert server["depends_on"]["db"]["condition"] == "service_healthy"
     _accepts(server["command"])
@@ -69,7 +88,7 @@ def test_compose_runs_postgres_a_server_and_two_draining_agents() -> None:
     assert len(agents) == 2
     for name in agents:
         agent = services[name]
-        assert agent["image"] == server["image"]
+        assert (agent["image"], agent["build"]) == (server["image"], build)
         command = agent["command"]
         _accepts(command)
         assert "--drain" in command

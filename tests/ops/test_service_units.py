@@ -53,14 +53,30 @@ def test_the_agent_unit_verifies_and_drains_as_an_unprivileged_user(tmp_path: Pa
     assert " --drain " in exec_start and "--labels gpu=yes,zone=a" in exec_start
 
 
-def test_the_agent_unit_refuses_a_token_others_can_read_and_root(tmp_path: Path) -> None:
+def _message(output: str) -> str:
+    """The error's words on one line (Rich draws it in a box; the box's edges and padding go)."""
+    return " ".join(output.replace("\u2502", " ").split())
+
+
+def test_the_agent_unit_refuses_a_token_others_can_read_and_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rich wraps the error at the terminal's width and folds a long temporary path: a wide
+    # terminal (COLUMNS; typer's TERMINAL_WIDTH, read at import, would override it) keeps the
+    # message on one line whatever runs the test.
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", None)
+    wide = {"COLUMNS": "1000"}
     shared = _token(tmp_path, 0o644)
     base = ["agent", "install", "--server", "http://a:8080", "--output", str(tmp_path)]
-    refused = CliRunner().invoke(cli, [*base, "--token-file", str(shared)])
-    assert refused.exit_code == 2 and "can be read by others" in refused.output
+    refused = CliRunner().invoke(cli, [*base, "--token-file", str(shared)], env=wide)
+    assert refused.exit_code == 2, refused.output
+    assert f"{shared} can be read by others: chmod 600 {shared}" in _message(refused.output)
     shared.chmod(0o600)
-    as_root = CliRunner().invoke(cli, [*base, "--token-file", str(shared), "--user", "root"])
-    assert as_root.exit_code == 2 and "unprivileged" in as_root.output
+    as_root = CliRunner().invoke(
+        cli, [*base, "--token-file", str(shared), "--user", "root"], env=wide
+    )
+    assert as_root.exit_code == 2, as_root.output
+    assert "a service runs as an unprivileged user" in _message(as_root.output)
     assert not list(tmp_path.glob("*.service"))
 
 

@@ -6,7 +6,10 @@ Offline on purpose: the wheel is built without build isolation (the project's ow
 and installed with `--no-deps --no-index`; the fresh virtualenv sees the project's installed
 dependencies through a path file (a plain path: the project's editable Almanac, which lives
 behind a `.pth` hook there, is not activated). Installing the dependencies from PyPI instead
-would test PyPI, and take minutes.
+would test PyPI, and take minutes. Borrowing them would hide a dependency the wheel forgot to
+declare, so the virtualenv checks (tests/packaging/declared_dependencies.py) that the wheel's
+declared requirements, transitively, are installed in versions that satisfy them, and that every
+package its code imports comes from one of them.
 """
 
 from __future__ import annotations
@@ -142,6 +145,12 @@ def test_the_wheel_serves_the_ui_and_runs_a_task_without_node(
         cwd=work, env=env, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert all(p.startswith(str(tmp_path / "venv")) for p in where), where
+    declared = subprocess.run(
+        [str(bin_dir / "python"), str(ROOT / "tests" / "packaging" / "declared_dependencies.py")],
+        cwd=work, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    problems = declared.stdout + declared.stderr
+    assert declared.returncode == 0 and not problems, "the wheel's dependencies:\n" + problems
     version = subprocess.run(
         [str(bin_dir / "almanac"), "--version"], cwd=work, env=env, capture_output=True, text=True
     )
