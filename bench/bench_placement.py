@@ -40,6 +40,7 @@ from sqlmodel import Session
 from app.bootstrap import upgrade_database
 from app.db.engine import make_engine, session_scope
 from app.db.tables import Run, RunEvent
+from app.domain.admission import admission_columns
 from app.domain.capacity import Allocation, capacity_of
 from app.domain.placement import AgentSlot
 from app.domain.placer import Placer
@@ -89,6 +90,7 @@ def _row(i: int, status: str, spec: dict[str, Any], **extra: Any) -> dict[str, A
         "trigger_kind": TriggerKind.ADHOC,
         "trigger_time": NOW - timedelta(seconds=1_000_000 - i),
         "spec": spec,
+        **admission_columns(spec),  # as runs are made (app/db/runs.py)
         "attempt": 1,
         "agent_seq": 0,
         "dispatches": 0,

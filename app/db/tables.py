@@ -263,6 +263,16 @@ class Run(SQLModel, table=True):
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # -priority: one ascending index serves "priority desc, trigger_time, id".
     queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What it asks of the admission gates, copied from its spec when it is made
+    # (app/domain/admission.py `admission_columns`): a dispatch pass reads these plain
+    # columns of the thousands of runs on agents, not their JSON (migration 0028).
+    pool: str | None = Field(default=None, max_length=200)
+    pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # `locks_text`: a line per lock, `x`/`s` (exclusive/shared) then its name.
+    locks: str | None = None
+    # Counted towards its instance's quota: the cores and the GPUs it asks.
+    cores: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    gpus: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # The task's definition version it was created from (None: adhoc, or before history).
     task_version: int | None = None
     instance: str = Field(default="default", max_length=100, index=True)
