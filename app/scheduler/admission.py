@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, String, bindparam, cast, tuple_, update
 from sqlalchemy import select as core_select
+from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
-from app.db.tables import Run
+from app.db.tables import HELD, Run
 from app.domain.admission import Ask, Holdings, Quota, locks_of_text
 from app.domain.capacity import Allocation
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import RunStatus
 
 DISPATCH_BATCH = 1000
 LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
@@ -61,7 +62,7 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
     gates = Holdings(pools=pools, quotas=quotas)
     asking = _ASKING if quotas else _ASKING[:4]
     extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
-    held = core_select(col(Run.id), *asking, *extra).where(col(Run.status).in_(ON_AGENT))
+    held = core_select(col(Run.id), *asking, *extra).where(sql_text(HELD))  # ix_run_held
     width = 1 + len(asking)
     running: dict[str, int] = {}
     allocated: dict[str, Allocation] = {}

@@ -10,6 +10,10 @@ Existing rows are filled from their spec, in batches; a run that asks nothing ke
 defaults (no pool, 1 slot, no lock, 0 cores, 0 GPUs) and is not written. The spec keeps its
 keys (an approval is of the whole spec), so a downgrade only drops the columns.
 
+`ix_run_held`: a partial index of the runs agents hold (TRIGGER to PAUSED), which the pass
+reads whole; on PostgreSQL it includes every column the pass reads of them, so they come
+from the index alone (not the runs' wide rows, their specs inline).
+
 Revision ID: 0028
 Revises: 0026
 Create Date: 2026-12-08 09:00:00
@@ -29,6 +33,19 @@ down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The runs agents hold (app/db/tables.py `HELD`) and what a pass reads of them.
+_HELD = "status IN ('PAUSED', 'RUNNING', 'STARTED', 'TRIGGER')"
+_HELD_COLUMNS = (
+    "instance",
+    "agent",
+    "task_id",
+    "allocation",
+    "pool",
+    "pool_slots",
+    "locks",
+    "cores",
+    "gpus",
+)
 _BATCH = 5000
 _KEYS = ("pool", "locks", "cpus", "gpus", "gpu_count")  # a spec naming none asks nothing
 _DEFAULTS = {"pool": None, "pool_slots": 1, "locks": None, "cores": 0.0, "gpus": 0}
@@ -71,6 +88,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("cores", sa.Float(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("gpus", sa.Integer(), server_default="0", nullable=False))
     _fill(op.get_bind())
+    op.create_index(
+        "ix_run_held",
+        "run",
+        ["id"],
+        postgresql_include=list(_HELD_COLUMNS),
+        postgresql_where=sa.text(_HELD),
+        sqlite_where=sa.text(_HELD),
+    )
 
 
 def _fill(bind: sa.Connection) -> None:
@@ -114,6 +139,7 @@ def _of_text(text: str | None) -> dict[str, Any]:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_run_held", table_name="run")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_column("gpus")
         batch_op.drop_column("cores")
