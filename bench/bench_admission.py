@@ -27,6 +27,7 @@ from app.bootstrap import upgrade_database
 from app.db.engine import make_engine
 from app.db.pool_tables import Pool
 from app.db.tables import Run
+from app.domain.admission import admission_columns
 from app.domain.placement import AgentSlot
 from app.domain.states import RunStatus
 from app.scheduler.admission import load_gates
@@ -63,12 +64,14 @@ def _seed(engine: Engine, runs: int, pools: int) -> None:
         for k in range(runs):
             instance, pool = names[rng.randrange(pools)]
             priority = rng.randint(-5, 5)
+            spec = _spec(pool, rng)
             rows.append(
                 {
                     "status": RunStatus.ACTIVE.value,
                     "trigger_kind": "manual",
                     "trigger_time": NOW - timedelta(seconds=runs - k),
-                    "spec": _spec(pool, rng),
+                    "spec": spec,
+                    **admission_columns(spec),  # as runs are made (app/db/runs.py)
                     "instance": instance,
                     "priority": priority,
                     "queue_rank": -priority,

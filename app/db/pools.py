@@ -83,7 +83,7 @@ def pool_users(session: Session, pool: Pool) -> list[str]:
     live = select(Run.id).where(
         Run.instance == pool.instance,
         col(Run.status).in_(LIVE),
-        Run.spec["pool"].as_string() == pool.name,
+        col(Run.pool) == pool.name,
     )
     users += [f"run {rid}" for rid in session.exec(live).all()]
     return users

@@ -1,5 +1,7 @@
 """What a new run asks of the admission gates, fixed when it is made: a task's pool, slots and
-locks (its group's where the task names none), and its priority, copied onto the run."""
+locks (its group's where the task names none), and its priority, copied onto the run; what
+its spec then asks (pool, slots, locks, cores, GPUs) is also kept in plain columns, which the
+gates read (`admission_columns`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlmodel import Session
 
 from app.db.tables import Run, Task, TaskGroup
 from app.domain import run_spec
-from app.domain.admission import merged_locks
+from app.domain.admission import admission_columns, merged_locks
 
 
 def task_admission(task: Task, group: TaskGroup | None) -> dict[str, Any]:
@@ -39,13 +41,14 @@ def settle_admission(session: Session, runs: Iterable[Run]) -> None:
     """Fill in each new run's admission fields (runs without a task bring them in their spec)."""
     for run in runs:
         admitted = _admitted(session, run.task_id, run.spec)
-        if admitted is None:
-            continue
-        spec, priority = admitted
-        run.spec = spec
-        set_priority(run, priority)
-        if run.spec_digest is not None:  # what an approval will be of, now complete
-            run.spec_digest = run_spec.digest(spec)
+        if admitted is not None:
+            spec, priority = admitted
+            run.spec = spec
+            set_priority(run, priority)
+            if run.spec_digest is not None:  # what an approval will be of, now complete
+                run.spec_digest = run_spec.digest(spec)
+        for name, value in admission_columns(run.spec).items():
+            setattr(run, name, value)
 
 
 def settle_admission_values(
@@ -67,13 +70,13 @@ def settle_admission_values(
         admitted = _admitted(session, task_id, values["spec"])
         if known is not None and task_id is not None:
             known[task_id] = None if admitted is None else (_fields_of(admitted[0]), admitted[1])
-    if admitted is None:
-        return
-    spec, priority = admitted
-    values["spec"] = spec
-    values["priority"], values["queue_rank"] = priority, -priority
-    if values.get("spec_digest") is not None:
-        values["spec_digest"] = run_spec.digest(spec)
+    if admitted is not None:
+        spec, priority = admitted
+        values["spec"] = spec
+        values["priority"], values["queue_rank"] = priority, -priority
+        if values.get("spec_digest") is not None:
+            values["spec_digest"] = run_spec.digest(spec)
+    values.update(admission_columns(values["spec"]))
 
 
 def _admitted(

@@ -17,6 +17,7 @@ from app.db.run_changes import transitioned
 from app.db.tables import Run, RunEvent, Task
 from app.db.unit_of_work import record
 from app.domain import run_spec
+from app.domain.admission import admission_columns
 from app.domain.events import RunTransitioned
 from app.domain.params import defaults_of
 from app.domain.run_lifecycle import check_initial
@@ -107,6 +108,7 @@ def run_values(
         "trigger_time": trigger_time or at,
         "occurrence_key": occurrence_key,
         "spec": spec,
+        **admission_columns(spec),  # again once the task's admission fields are in the spec
         # What an approval will be of: the spec as submitted.
         "spec_digest": run_spec.digest(spec) if status is RunStatus.PENDING_APPROVAL else None,
         "created_by": created_by,

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from app.db.types import GroupRunStatusType, RunStatusType, TriggerKindType, UTCDateTime
 from app.domain.group_run_states import GroupRunStatus
-from app.domain.states import RunStatus, TriggerKind
+from app.domain.states import ON_AGENT, RunStatus, TriggerKind
 
 
 def _ts(*, nullable: bool = True, index: bool = False) -> Any:
@@ -202,6 +211,24 @@ class GroupRun(SQLModel, table=True):
     group_version: int | None = None
 
 
+# The runs an agent holds (`ON_AGENT`) in SQL, in one fixed order: the predicate of the
+# partial index `ix_run_held`, which the held-runs read repeats word for word so that both
+# backends' planners see the index answers it (app/scheduler/admission.py `load_held`).
+HELD = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(ON_AGENT)) + ")"
+# What the held-runs read takes of each run (PostgreSQL reads them from the index alone).
+HELD_COLUMNS = (
+    "instance",
+    "agent",
+    "task_id",
+    "allocation",
+    "pool",
+    "pool_slots",
+    "locks",
+    "cores",
+    "gpus",
+)
+
+
 class Run(SQLModel, table=True):
     __tablename__ = "run"
     __table_args__ = (
@@ -220,6 +247,15 @@ class Run(SQLModel, table=True):
         Index("ix_run_started_id", "started_at", "id"),
         Index("ix_run_finished_id", "finished_at", "id"),
         Index("ix_run_agent_id", "agent", "id"),
+        # The runs on agents, read whole every dispatch pass (migration 0028): only they
+        # are in it, with what the pass reads of them, not their wide spec.
+        Index(
+            "ix_run_held",
+            "id",
+            postgresql_include=list(HELD_COLUMNS),
+            postgresql_where=text(HELD),
+            sqlite_where=text(HELD),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -266,6 +302,16 @@ class Run(SQLModel, table=True):
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # -priority: one ascending index serves "priority desc, trigger_time, id".
     queue_rank: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What it asks of the admission gates, copied from its spec when it is made
+    # (app/domain/admission.py `admission_columns`): a dispatch pass reads these plain
+    # columns of the thousands of runs on agents, not their JSON (migration 0028).
+    pool: str | None = Field(default=None, max_length=200)
+    pool_slots: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # `locks_text`: a line per lock, `x`/`s` (exclusive/shared) then its name.
+    locks: str | None = None
+    # Counted towards its instance's quota: the cores and the GPUs it asks.
+    cores: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    gpus: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # The task's definition version it was created from (None: adhoc, or before history).
     task_version: int | None = None
     instance: str = Field(default="default", max_length=100, index=True)

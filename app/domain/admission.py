@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
 PRIORITY_MIN = -100
 PRIORITY_MAX = 100
@@ -127,6 +128,71 @@ def ask_of(run_id: int, instance: str, spec: Mapping[str, Any]) -> Ask:
         locks=locks,
         cores=float(spec.get("cpus") or 0),
         gpus=len(gpus) if gpus else int(spec.get("gpu_count") or 0),
+    )
+
+
+class Asking(Protocol):
+    """A run as its row has what it asks (the `run` columns `admission_columns` fills)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def instance(self) -> str: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def pool_slots(self) -> int: ...
+    @property
+    def locks(self) -> str | None: ...
+    @property
+    def cores(self) -> float: ...
+    @property
+    def gpus(self) -> int: ...
+
+
+def admission_columns(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's spec asks of the gates as the run's plain columns: `pool`, `pool_slots`,
+    `locks` (`locks_text`), `cores` and `gpus` (counts towards its instance's quota). A pass
+    reads these, never the spec's JSON, for the thousands of runs on agents."""
+    ask = ask_of(0, "", spec)
+    return {
+        "pool": ask.pool,
+        "pool_slots": ask.pool_slots,
+        "locks": locks_text(ask.locks),
+        "cores": ask.cores,
+        "gpus": ask.gpus,
+    }
+
+
+def ask_of_row(run: Asking) -> Ask:
+    """The ask a run's admission columns make (`admission_columns`)."""
+    return Ask(
+        run_id=run.id or 0,
+        instance=run.instance,
+        pool=run.pool or None,
+        pool_slots=run.pool_slots or 1,
+        locks=locks_of_text(run.locks),
+        cores=run.cores or 0.0,
+        gpus=run.gpus or 0,
+    )
+
+
+def locks_text(locks: Iterable[LockWant]) -> str | None:
+    """Locks as one short text: a line each, `x` (exclusive) or `s` (shared) then the name,
+    in the order asked (the first refusal is the reason); None for none. Lock names hold no
+    control characters (app/domain/names.py)."""
+    lines = [f"{'x' if lock.mode == 'exclusive' else 's'}{lock.name}" for lock in locks]
+    return "\n".join(lines) or None
+
+
+@lru_cache(maxsize=4096)
+def locks_of_text(text: str | None) -> tuple[LockWant, ...]:
+    """The locks `locks_text` wrote (shared: LockWant is frozen)."""
+    if not text:
+        return ()
+    return tuple(
+        LockWant(name=line[1:], mode="exclusive" if line[0] == "x" else "shared")
+        for line in text.split("\n")
     )
 
 

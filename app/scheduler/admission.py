@@ -12,20 +12,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, bindparam, case, cast, tuple_, update
+from sqlalchemy import ColumnElement, String, bindparam, cast, tuple_, update
 from sqlalchemy import select as core_select
+from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
-from app.db.tables import Run
-from app.domain.admission import Ask, Holdings, Quota, ask_of
+from app.db.tables import HELD, Run
+from app.domain.admission import Ask, Holdings, Quota, locks_of_text
 from app.domain.capacity import Allocation
-from app.domain.states import ON_AGENT, RunStatus
+from app.domain.states import RunStatus
 
 DISPATCH_BATCH = 1000
 LOOKAHEAD = 20_000  # runs looked at behind a first batch blocked on closed pools
-# A spec key read as text that asks nothing (missing, JSON null, empty): `ask_of` reads it so.
-_ABSENT = frozenset({None, "null", '""', "[]"})
 _RUN = Run.metadata.tables["run"]  # Core statements: many single-row UPDATEs in one call
 _SHARED = 8  # runs that share a reason are written with one UPDATE from this many
 _SEP = "\x1f"  # between an instance and a pool name in a key (neither holds it)
@@ -49,11 +48,11 @@ class Held:
 
 def load_held(session: Session, *, agents: bool = True) -> Held:
     """One read of the runs on agents for the whole pass (with `agents`, also the agent,
-    allocation and task of each; else the gates alone). Only the spec's admission keys are
-    read (a sealed environment can be large), as text, each distinct value decoded once
-    (held runs mostly ask alike); resources only where a quota counts them. A held run
-    that draws from no pool and holds no lock counts only towards its instance's usage: such
-    runs are counted by kind, not one by one."""
+    allocation and task of each; else the gates alone). What each asks of the gates is read
+    from its plain admission columns (`admission_columns`), never its spec's JSON; cores and
+    GPUs only where a quota counts them. Each distinct ask is worked out once (held runs
+    mostly ask alike), and a held run that draws from no pool and holds no lock counts only
+    towards its instance's usage: such runs are counted by kind, not one by one."""
     rows = session.exec(select(Pool.instance, Pool.name, Pool.slots)).all()
     pools = {(instance, name): slots for instance, name, slots in rows}
     quotas = {
@@ -61,18 +60,14 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
         for q in session.exec(select(InstanceQuota)).all()
     }
     gates = Holdings(pools=pools, quotas=quotas)
-    keys: tuple[str, ...] = ("pool", "pool_slots", "locks")
-    if quotas:
-        keys += ("cpus", "gpus", "gpu_count")
+    asking = _ASKING if quotas else _ASKING[:4]
     extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
-    held = core_select(col(Run.id), col(Run.instance), *(_key(k) for k in keys), *extra).where(
-        col(Run.status).in_(ON_AGENT)
-    )
-    width = 2 + len(keys)
+    held = core_select(col(Run.id), *asking, *extra).where(sql_text(HELD))  # ix_run_held
+    width = 1 + len(asking)
     running: dict[str, int] = {}
     allocated: dict[str, Allocation] = {}
     tasks: set[int] = set()
-    alike: dict[tuple[Any, ...], int] = {}  # (instance, quota keys) -> runs without pool/locks
+    alike: dict[tuple[Any, ...], int] = {}  # (instance, cores, gpus) -> runs without pool/locks
     asks: dict[tuple[Any, ...], Ask] = {}
     session.flush()  # read past the ORM: what this session changed must be there first
     rows_held: Iterable[Any] = session.connection().execute(held).all()
@@ -90,31 +85,48 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
                         known.add(one)
             if task_id is not None:
                 tasks.add(int(task_id))
-        if row[2] in _ABSENT and row[4] in _ABSENT:  # no pool, no locks
-            key = tuple(row[1:width])
+        key = row[1:width]
+        if not key[1] and not key[3]:  # no pool, no locks
             alike[key] = alike.get(key, 0) + 1
             continue
-        key = tuple(row[1:width])
         ask = asks.get(key)
         if ask is None:  # held runs mostly ask alike: each distinct ask is worked out once
-            spec = {k: _json(v) for k, v in zip(keys, row[2:width], strict=True) if v is not None}
-            ask = asks[key] = ask_of(0, row[1], spec)
+            ask = asks[key] = _ask(0, *key)
         gates.hold(ask, run_id=int(row[0] or 0))
-    for (instance, *values), count in alike.items():
-        spec = {k: _json(v) for k, v in zip(keys, values, strict=True) if v is not None}
-        gates.hold_alike(ask_of(0, instance, spec), count)
+    for key, count in alike.items():
+        gates.hold_alike(_ask(0, *key), count)
     return Held(running=running, allocated=allocated, gates=gates, tasks=tasks)
 
 
-def _key(name: str) -> ColumnElement[str | None]:
-    """A key of the spec as JSON text, or NULL: the JSON is read only where its text names
-    the key (`pool_slots` where it names `pool`), a cheap search that spares parsing the
-    spec of a run that asks nothing of the gates (most runs)."""
-    named = cast(Run.spec, String).contains(f'"{_GUARD.get(name, name)}"', autoescape=True)
-    return case((named, cast(Run.spec[name], String)), else_=None)
+# The admission columns in `_ask`'s order (cores and GPUs last: only quotas count them).
+_ASKING = (
+    col(Run.instance),
+    col(Run.pool),
+    col(Run.pool_slots),
+    col(Run.locks),
+    col(Run.cores),
+    col(Run.gpus),
+)
 
 
-_GUARD = {"pool_slots": "pool"}
+def _ask(
+    run_id: int,
+    instance: str,
+    pool: str | None,
+    pool_slots: int | None,
+    locks: str | None,
+    cores: float | None = 0.0,
+    gpus: int | None = 0,
+) -> Ask:
+    return Ask(
+        run_id=run_id,
+        instance=instance,
+        pool=pool or None,
+        pool_slots=pool_slots or 1,
+        locks=locks_of_text(locks),
+        cores=float(cores or 0),
+        gpus=gpus or 0,
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -125,14 +137,6 @@ def _allocation(text: str) -> Allocation | None:
     except ValueError:
         return None
     return Allocation.from_json(data) if isinstance(data, dict) else None
-
-
-@lru_cache(maxsize=4096)
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # a bare string where the backend unquoted it
 
 
 _ORDER = (col(Run.queue_rank), col(Run.trigger_time), col(Run.id))
@@ -159,6 +163,12 @@ class Ready:
     spec: dict[str, Any]
     queue_rank: int
     trigger_time: datetime | None
+    # What it asks of the gates (the run's admission columns: `ask_of_row`).
+    pool: str | None
+    pool_slots: int
+    locks: str | None
+    cores: float
+    gpus: int
 
 
 class Keyed(Protocol):
@@ -179,9 +189,10 @@ def _behind(last: Keyed) -> ColumnElement[bool]:
 def ready_page(session: Session, *, now: datetime, after: Keyed | None = None) -> list[Ready]:
     """The next DISPATCH_BATCH ready ACTIVE runs in queue order (priority first, then
     oldest; `queue_rank` is -priority, so one ascending index serves it), after `after`, as
-    plain rows (`Ready`): the columns judging reads and the spec as text, each distinct text
-    decoded once a page (runs of one task are alike). Nothing is locked: a run the pass
-    would start is claimed (`claim`) before it is."""
+    plain rows (`Ready`): the columns judging reads (what it asks of the gates among them)
+    and the spec as text, each distinct text decoded once a page (runs of one task are
+    alike). Nothing is locked: a run the pass would start is claimed (`claim`) before it
+    is."""
     stmt = core_select(
         col(Run.id),
         col(Run.instance),
@@ -192,6 +203,7 @@ def ready_page(session: Session, *, now: datetime, after: Keyed | None = None) -
         cast(Run.spec, String),
         col(Run.queue_rank),
         col(Run.trigger_time),
+        *_ASKING[1:],
     ).where(*_ready(now))
     if after is not None:
         stmt = stmt.where(_behind(after))
@@ -200,13 +212,12 @@ def ready_page(session: Session, *, now: datetime, after: Keyed | None = None) -
     page = []
     session.flush()  # read past the ORM: what this session changed must be there first
     rows: Iterable[Any] = session.connection().execute(stmt).all()
-    for run_id, instance, task_id, group_run_id, ignore, reason, text, rank, at in rows:
+    for run_id, instance, task_id, group_run_id, ignore, reason, text, *rest in rows:
         spec = specs.get(text)
         if spec is None:
             spec = specs[text] = json.loads(text)
-        page.append(
-            Ready(run_id, instance, task_id, group_run_id, bool(ignore), reason, spec, rank, at)
-        )
+        ignores = bool(ignore)
+        page.append(Ready(run_id, instance, task_id, group_run_id, ignores, reason, spec, *rest))
     return page
 
 
@@ -278,9 +289,8 @@ def lookahead(session: Session, *, now: datetime, gates: Holdings, last: Keyed) 
     after = _behind(last)
     # The window behind is filtered in the database (only ids come back): with every pool
     # full, a pass reads nothing of the runs behind.
-    pool = Run.spec["pool"].as_string()
     window = (
-        core_select(col(Run.id), col(Run.instance), pool.label("pool"), *_ORDER[:2])
+        core_select(col(Run.id), col(Run.instance), col(Run.pool), *_ORDER[:2])
         .where(*_ready(now), after)
         .order_by(*_ORDER)
         .limit(LOOKAHEAD)

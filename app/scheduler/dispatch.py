@@ -22,7 +22,7 @@ from app.db.tables import Agent, Run
 from app.db.variable_sets import pin_variables
 from app.domain import run_commands as c
 from app.domain import run_spec
-from app.domain.admission import Ask, ask_of
+from app.domain.admission import Ask, ask_of_row
 from app.domain.capacity import Allocation, capacity_of
 from app.domain.placeholders import PlaceholderContext, PlaceholderError
 from app.domain.placement import AgentSlot, Policy
@@ -200,7 +200,7 @@ class _Pass:
         if reason is not None:
             self._wait(run, reason)
             return None
-        ask = ask_of(run.id or 0, run.instance, run.spec)
+        ask = ask_of_row(run)
         denials = self.gates.denials(ask)
         if denials:
             self.gates.refuse(ask, denials)

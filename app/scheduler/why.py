@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.db.tables import Freeze, GroupRun, Run, Task, TaskGroup
-from app.domain.admission import ask_of, is_gate_reason
+from app.domain.admission import ask_of_row, is_gate_reason
 from app.domain.capacity import request_of
 from app.domain.placement import AgentSlot
 from app.domain.placer import choose_agent
@@ -78,7 +78,7 @@ def waiting_for(
 def _gates(session: Session, run: Run) -> list[dict[str, Any]]:
     """Pools, locks and quotas that keep the run waiting; a place kept by a run ahead in the
     queue is known only to the last dispatch pass, so its reason is repeated."""
-    denials = load_gates(session).denials(ask_of(run.id or 0, run.instance, run.spec))
+    denials = load_gates(session).denials(ask_of_row(run))
     items: list[dict[str, Any]] = [
         {"kind": d.kind, d.kind: d.name, "detail": d.detail} for d in denials
     ]

@@ -26,12 +26,11 @@ Occupancy = tuple[dict[Key, list[tuple[int, int]]], dict[Key, int]]
 
 
 def _in_pool(pool: Pool) -> Any:
-    return (Run.instance == pool.instance) & (Run.spec["pool"].as_string() == pool.name)
+    return (col(Run.instance) == pool.instance) & (col(Run.pool) == pool.name)
 
 
 def _occupancy(session: Session, where: Any) -> Occupancy:
-    pool = Run.spec["pool"].as_string()
-    slots = Run.spec["pool_slots"].as_integer()
+    pool, slots = col(Run.pool), col(Run.pool_slots)
     held: dict[Key, list[tuple[int, int]]] = {}
     for run_id, instance, name, count in session.execute(
         select(Run.id, Run.instance, pool, slots).where(where, col(Run.status).in_(ON_AGENT))
@@ -87,7 +86,7 @@ def pool_queue(session: Session, pool: Pool, limit: int = QUEUE_SHOWN) -> list[Q
             run=run.id or 0,
             task_name=run.spec.get("task_name"),
             priority=run.priority,
-            slots=int(run.spec.get("pool_slots") or 1),
+            slots=run.pool_slots or 1,
             trigger_time=run.trigger_time,
             reason=run.reason,
         )
@@ -121,7 +120,7 @@ def list_pools(session: Session, *, actor: Actor, instance: str | None = None) -
     rows = session.exec(actor.scope.filter(stmt, Pool.instance)).all()
     if not rows:
         return []
-    drawing = Run.spec["pool"].as_string().is_not(None)  # one read for every pool listed
+    drawing = col(Run.pool).is_not(None)  # one read for every pool listed
     occupancy = _occupancy(session, drawing)
     return [pool_public(session, p, occupancy=occupancy) for p in rows]
 
