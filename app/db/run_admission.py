@@ -9,11 +9,12 @@ from typing import Any
 from sqlmodel import Session
 
 from app.db.tables import Run, Task, TaskGroup
+from app.db.task_rows import TaskFields
 from app.domain import run_spec
 from app.domain.admission import merged_locks
 
 
-def task_admission(task: Task, group: TaskGroup | None) -> dict[str, Any]:
+def task_admission(task: TaskFields, group: TaskGroup | None) -> dict[str, Any]:
     """`pool`, `pool_slots`, `locks` and `priority` a run of `task` gets: the task's own, else
     its group's (locks: the group's plus the task's, the task's mode winning)."""
     if task.pool:

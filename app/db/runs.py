@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from app.db import run_event_rows
 from app.db.run_admission import settle_admission, settle_admission_values
 from app.db.run_changes import transitioned
-from app.db.tables import Run, RunEvent, Task
+from app.db.tables import Run, RunEvent
+from app.db.task_rows import TaskFields
 from app.db.unit_of_work import record
 from app.domain import run_spec
 from app.domain.events import RunTransitioned
@@ -30,7 +31,7 @@ ENDED_GROUP_RUNS = "ended_group_runs"
 ENDED_BACKFILLS = "ended_backfills"
 
 
-def task_spec(task: Task) -> dict[str, Any]:
+def task_spec(task: TaskFields) -> dict[str, Any]:
     """What an agent needs to run the task, frozen at the moment the run is created. The
     environment travels sealed (the task's token is copied, nothing is decrypted)."""
     env: dict[str, Any] = (
@@ -80,7 +81,7 @@ def run_values(
     status: RunStatus,
     trigger_kind: TriggerKind,
     spec: dict[str, Any],
-    task: Task | None = None,
+    task: TaskFields | None = None,
     trigger_time: datetime | None = None,
     occurrence_key: str | None = None,
     created_by: str | None = None,

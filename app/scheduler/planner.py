@@ -21,6 +21,7 @@ from app.db.calendars import calendar_spec
 from app.db.run_admission import admission_of, task_admission
 from app.db.runs import insert_runs, run_values, settle_rows, task_spec
 from app.db.tables import Run, Task, TaskGroup
+from app.db.task_rows import TaskFields
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
 from app.domain.states import RunStatus, TriggerKind
@@ -55,11 +56,11 @@ class Calendars:
     _cache: dict[str, CalendarSpec] = field(default_factory=dict)
     forecasts: dict[tuple[str, datetime], Forecast | None] = field(default_factory=dict)
 
-    def timing(self, owner: Task | TaskGroup) -> Timing | None:
+    def timing(self, owner: TaskFields | TaskGroup) -> Timing | None:
         """The owner's schedules and blackouts, or None when it has no schedule."""
         return timing_of(owner.schedule, owner.schedules, owner.blackouts)
 
-    def next_one(self, owner: Task | TaskGroup, after: datetime) -> Forecast | None:
+    def next_one(self, owner: TaskFields | TaskGroup, after: datetime) -> Forecast | None:
         """The owner's next occurrence after `after` and the skips before it (None: no
         schedule), remembered by its schedules' text and `after`."""
         text = json.dumps(
@@ -99,7 +100,11 @@ def plan_task(
 
 
 def plan_tasks(
-    session: Session, tasks: Sequence[Task], *, now: datetime, calendars: Calendars | None = None
+    session: Session,
+    tasks: Sequence[TaskFields],
+    *,
+    now: datetime,
+    calendars: Calendars | None = None,
 ) -> dict[int, Planned | None]:
     """`plan_task` for many tasks at once, with a few queries for all of them and one INSERT
     of plain rows (no ORM run objects: a burst of a thousand fired tasks, or a calendar edit
@@ -182,7 +187,7 @@ def skip_entry(skipped: SkippedOccurrence, key: str) -> tuple[datetime, str, str
 
 
 def _skip(
-    task: Task, spec: dict[str, Any], skipped: SkippedOccurrence, now: datetime
+    task: TaskFields, spec: dict[str, Any], skipped: SkippedOccurrence, now: datetime
 ) -> tuple[dict[str, Any], str]:
     """A skipped occurrence as the column values of its SKIPPED run and its event detail."""
     at = (skipped.at or skipped.local).astimezone(UTC)
