@@ -4,12 +4,13 @@ more than planning it). `TaskFields` is what planning reads of a task, ORM or pl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import JSON, String, bindparam, select, type_coerce, update
 from sqlmodel import Session
 
 from app.db.tables import Task
@@ -120,14 +121,36 @@ class TaskRow:
     next_fire_time: datetime | None
 
 
+_TABLE = Task.__table__  # type: ignore[attr-defined]
 _COLUMNS = [field.name for field in fields(TaskRow)]
+_JSON_AT = [n for n, name in enumerate(_COLUMNS) if isinstance(_TABLE.c[name].type, JSON)]
 
 
 def task_rows(session: Session, task_ids: Sequence[int]) -> list[TaskRow]:
     """The tasks of `task_ids` (one IN list: the caller chunks), as plain rows by id."""
-    table = Task.__table__  # type: ignore[attr-defined]
-    stmt = select(*(table.c[name] for name in _COLUMNS)).where(table.c.id.in_(task_ids))
-    return [TaskRow(*row) for row in session.connection().execute(stmt.order_by(table.c.id))]
+    # JSON columns come as text and are decoded here: most of a task's are empty.
+    read = [
+        type_coerce(_TABLE.c[name], String) if n in _JSON_AT else _TABLE.c[name]
+        for n, name in enumerate(_COLUMNS)
+    ]
+    stmt = select(*read).where(_TABLE.c.id.in_(task_ids)).order_by(_TABLE.c.id)
+    rows = []
+    for row in session.connection().execute(stmt):
+        values = list(row)
+        for n in _JSON_AT:
+            values[n] = _decoded(values[n])
+        rows.append(TaskRow(*values))
+    return rows
+
+
+def _decoded(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # NULL, or decoded by the driver (psycopg decodes json itself)
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return json.loads(value)
 
 
 def store_next_fires(session: Session, rows: Sequence[TaskRow], before: Sequence[Any]) -> int:
@@ -139,10 +162,9 @@ def store_next_fires(session: Session, rows: Sequence[TaskRow], before: Sequence
         if row.next_fire_time != was
     ]
     if moved:
-        table = Task.__table__  # type: ignore[attr-defined]
         stmt = (
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("row_id"))
             .values(next_fire_time=bindparam("next_fire_time"))
         )
         session.connection().execute(stmt, moved)
