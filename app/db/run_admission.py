@@ -11,11 +11,12 @@ from typing import Any
 from sqlmodel import Session
 
 from app.db.tables import Run, Task, TaskGroup
+from app.db.task_rows import TaskFields
 from app.domain import run_spec
 from app.domain.admission import admission_columns, merged_locks
 
 
-def task_admission(task: Task, group: TaskGroup | None) -> dict[str, Any]:
+def task_admission(task: TaskFields, group: TaskGroup | None) -> dict[str, Any]:
     """`pool`, `pool_slots`, `locks` and `priority` a run of `task` gets: the task's own, else
     its group's (locks: the group's plus the task's, the task's mode winning)."""
     if task.pool:
@@ -89,17 +90,25 @@ def _admitted(
         if task is None:
             return None
         group = session.get(TaskGroup, task.group_id) if task.group_id else None
-        fields = task_admission(task, group)
+        fields, priority = admission_of(task_admission(task, group))
     else:
-        fields = {k: spec.get(k) for k in ("pool", "pool_slots", "locks", "priority")}
-    priority = int(fields.pop("priority") or 0)
-    spec.update(
-        pool=fields["pool"] or None,
-        pool_slots=int(fields["pool_slots"] or 1),
-        locks=list(fields["locks"] or []),
-    )
+        fields, priority = admission_of({k: spec.get(k) for k in ADMISSION_FIELDS})
+    spec.update(fields)
     spec.pop("priority", None)
     return spec, priority
+
+
+ADMISSION_FIELDS = ("pool", "pool_slots", "locks", "priority")
+
+
+def admission_of(fields: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """`task_admission`'s fields as a run's spec holds them, and the priority apart."""
+    pool = {
+        "pool": fields["pool"] or None,
+        "pool_slots": int(fields["pool_slots"] or 1),
+        "locks": list(fields["locks"] or []),
+    }
+    return pool, int(fields["priority"] or 0)
 
 
 def _fields_of(spec: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ which records its event here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from app.db import run_event_rows
 from app.db.run_admission import settle_admission, settle_admission_values
 from app.db.run_changes import transitioned
-from app.db.tables import Run, RunEvent, Task
+from app.db.tables import Run, RunEvent
+from app.db.task_rows import TaskFields
 from app.db.unit_of_work import record
 from app.domain import run_spec
 from app.domain.admission import admission_columns
@@ -31,7 +32,7 @@ ENDED_GROUP_RUNS = "ended_group_runs"
 ENDED_BACKFILLS = "ended_backfills"
 
 
-def task_spec(task: Task) -> dict[str, Any]:
+def task_spec(task: TaskFields) -> dict[str, Any]:
     """What an agent needs to run the task, frozen at the moment the run is created. The
     environment travels sealed (the task's token is copied, nothing is decrypted)."""
     env: dict[str, Any] = (
@@ -81,7 +82,7 @@ def run_values(
     status: RunStatus,
     trigger_kind: TriggerKind,
     spec: dict[str, Any],
-    task: Task | None = None,
+    task: TaskFields | None = None,
     trigger_time: datetime | None = None,
     occurrence_key: str | None = None,
     created_by: str | None = None,
@@ -135,18 +136,35 @@ def add_runs(session: Session, runs: Sequence[tuple[Run, str]]) -> None:
         _add_event(session, run, run.status, run.created_at, detail)
 
 
-def insert_runs(session: Session, runs: Sequence[tuple[dict[str, Any], str]]) -> list[int]:
-    """`add_runs` for runs given as column values (`run_values`), each with an occurrence
-    key: multi-row INSERTs and no ORM object (planning re-plans thousands at once); returns
-    their ids in order."""
+def settle_rows(
+    session: Session,
+    rows: Iterable[dict[str, Any]],
+    admitted: dict[int | None, tuple[dict[str, Any], int] | None] | None = None,
+) -> None:
+    """Complete new runs given as column values (`run_values`), in place: their admission
+    fields (`admitted`: each task's, where the caller knows them) and the defaults of a new
+    row, as `insert_runs` stores them."""
+    known = {} if admitted is None else admitted
+    for values in rows:
+        settle_admission_values(session, values, known)
+        for name, default in NEW_ROW_DEFAULTS.items():
+            values.setdefault(name, default)
+
+
+def insert_runs(
+    session: Session, runs: Sequence[tuple[dict[str, Any], str]], *, settled: bool = False
+) -> list[int]:
+    """`add_runs` for runs given as column values (`run_values`; `settled`: already through
+    `settle_rows`), each with an occurrence key: multi-row INSERTs and no ORM object
+    (planning re-plans thousands at once); returns their ids in order."""
     if not runs:
         return []
+    if not settled:
+        settle_rows(session, [values for values, _ in runs])
     rows = []
-    admitted: dict[int | None, tuple[dict[str, Any], int] | None] = {}
     for values, _ in runs:
         assert values["occurrence_key"], "insert_runs maps the new ids back by occurrence key"
-        settle_admission_values(session, values, admitted)
-        rows.append({**_DEFAULTS, **values})
+        rows.append({**NEW_ROW_DEFAULTS, **values})
     table = Run.__table__  # type: ignore[attr-defined]
     stmt = insert(table).returning(table.c.id, table.c.occurrence_key)
     keyed = {key: int(run_id) for run_id, key in session.connection().execute(stmt, rows)}
@@ -160,7 +178,7 @@ def insert_runs(session: Session, runs: Sequence[tuple[dict[str, Any], str]]) ->
 
 
 # What a new run row holds besides `run_values` (every row of one INSERT names the same keys).
-_DEFAULTS: dict[str, Any] = {
+NEW_ROW_DEFAULTS: dict[str, Any] = {
     "attempt": 1,
     "agent_seq": 0,
     "dispatches": 0,

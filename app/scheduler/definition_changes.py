@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.db.calendars import task_ids_affected
 from app.db.engine import session_scope
+from app.db.plan_hints import unindexed
 from app.db.tables import GroupRun, Run
 from app.domain.events import DefinitionChanged
 from app.domain.group_run_states import GroupRunStatus
@@ -48,14 +49,18 @@ def _pending_instants(session: Session, changes: Sequence[DefinitionChanged]) ->
     for name in {str(c.key) for c in changes if c.kind == "calendar"}:
         tasks.update(task_ids_affected(session, name))  # ids: no task loaded
     found: set[datetime | None] = set()
+    # Through the owner's index: SQLite would read every IDLE run through the status index
+    # for each chunk (db/plan_hints.py); a calendar edit announces thousands of tasks.
+    status = unindexed(session, Run.__table__.c.status)  # type: ignore[attr-defined]
     for chunk in _chunks(tasks):
         idle = select(Run.trigger_time).where(
-            col(Run.task_id).in_(chunk), Run.status == RunStatus.IDLE.value
+            col(Run.task_id).in_(chunk), status == RunStatus.IDLE.value
         )
         found.update(session.exec(idle).all())
+    group_status = unindexed(session, GroupRun.__table__.c.status)  # type: ignore[attr-defined]
     for chunk in _chunks(groups):
         idle_groups = select(GroupRun.trigger_time).where(
-            col(GroupRun.group_id).in_(chunk), GroupRun.status == GroupRunStatus.IDLE.value
+            col(GroupRun.group_id).in_(chunk), group_status == GroupRunStatus.IDLE.value
         )
         found.update(session.exec(idle_groups).all())
     return {at for at in found if at is not None}

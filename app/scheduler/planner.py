@@ -14,23 +14,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.runs import insert_runs, run_values, task_spec
-from app.db.tables import Run, RunEvent, Task, TaskGroup
+from app.db.run_admission import admission_of, task_admission
+from app.db.runs import insert_runs, run_values, settle_rows, task_spec
+from app.db.tables import Run, Task, TaskGroup
+from app.db.task_rows import TaskFields
 from app.domain.calendars import CalendarSpec
 from app.domain.schedules import Schedule
 from app.domain.states import RunStatus, TriggerKind
 from app.domain.timing import Timing, timing_forecast, timing_of
 from app.domain.triggers import Forecast, SkippedOccurrence
+from app.scheduler.plan_ledger import (
+    CALENDAR_SKIP,
+    DST_SKIP,
+    planned_ahead,
+    planned_skip,
+)
 
-CALENDAR_SKIP = "skipped: calendar"
-DST_SKIP = "skipped: dst"
-BLACKOUT_SKIP = "blackout:"
-# Skips recorded ahead when planning: re-planning forgets and records them again.
-PLANNED_SKIPS = (CALENDAR_SKIP, DST_SKIP, BLACKOUT_SKIP)
+__all__ = ["planned_skip"]  # where the other planners and views have it from
+
 # A plan records at most this many skips before the next fire (a blackout over a
 # per-minute task would otherwise write thousands of rows at once).
 MAX_SKIPS_PER_PLAN = 500
@@ -51,11 +56,11 @@ class Calendars:
     _cache: dict[str, CalendarSpec] = field(default_factory=dict)
     forecasts: dict[tuple[str, datetime], Forecast | None] = field(default_factory=dict)
 
-    def timing(self, owner: Task | TaskGroup) -> Timing | None:
+    def timing(self, owner: TaskFields | TaskGroup) -> Timing | None:
         """The owner's schedules and blackouts, or None when it has no schedule."""
         return timing_of(owner.schedule, owner.schedules, owner.blackouts)
 
-    def next_one(self, owner: Task | TaskGroup, after: datetime) -> Forecast | None:
+    def next_one(self, owner: TaskFields | TaskGroup, after: datetime) -> Forecast | None:
         """The owner's next occurrence after `after` and the skips before it (None: no
         schedule), remembered by its schedules' text and `after`."""
         text = json.dumps(
@@ -78,25 +83,6 @@ class Calendars:
         return self._cache[name]
 
 
-def _drop_future_plans(session: Session, task_ids: Sequence[int], now: datetime) -> None:
-    """Forget what was planned ahead (the IDLE occurrence, calendar skips still to come)."""
-    for chunk in _chunks(task_ids):
-        planned = select(Run.id).where(
-            col(Run.task_id).in_(chunk),
-            Run.trigger_kind == TriggerKind.SCHEDULE,
-            (col(Run.status) == RunStatus.IDLE)
-            | (
-                (col(Run.status) == RunStatus.SKIPPED)
-                & (col(Run.trigger_time) > now)
-                & _planned_skip()
-            ),
-        )
-        ids = list(session.exec(planned).all())
-        if ids:
-            session.exec(delete(RunEvent).where(col(RunEvent.run_id).in_(ids)))
-            session.exec(delete(Run).where(col(Run.id).in_(ids)))
-
-
 @dataclass(frozen=True)
 class Planned:
     """A task's next occurrence, stored as an IDLE run (`id`)."""
@@ -114,19 +100,26 @@ def plan_task(
 
 
 def plan_tasks(
-    session: Session, tasks: Sequence[Task], *, now: datetime, calendars: Calendars | None = None
+    session: Session,
+    tasks: Sequence[TaskFields],
+    *,
+    now: datetime,
+    calendars: Calendars | None = None,
 ) -> dict[int, Planned | None]:
     """`plan_task` for many tasks at once, with a few queries for all of them and one INSERT
     of plain rows (no ORM run objects: a burst of a thousand fired tasks, or a calendar edit
-    over twenty thousand, is re-planned in one pass). Returns task id -> its IDLE run."""
+    over twenty thousand, is re-planned in one pass). What was planned ahead and is planned
+    again identically stays as it is (plan_ledger.py); the rest is forgotten and written
+    again. Returns task id -> its IDLE run."""
     ids = [task.id for task in tasks if task.id is not None]
     assert len(ids) == len(tasks), "plan_tasks needs stored tasks"
-    _drop_future_plans(session, ids, now)
+    ahead = planned_ahead(session, ids, now)
     calendars = calendars or Calendars(session)
     taken = last_triggers(session, ids)
     planned: dict[int, Planned | None] = {}
+    admitted: dict[int | None, tuple[dict[str, Any], int] | None] = {}
     idle: list[tuple[dict[str, Any], str]] = []
-    skips: list[_Skip] = []
+    skips: dict[str, tuple[dict[str, Any], str]] = {}  # by occurrence key: each once
     for task in tasks:
         task_id = task.id or 0
         task.next_fire_time = None
@@ -134,14 +127,17 @@ def plan_tasks(
         if not task.active or not task.schedule or task.group_id is not None:
             continue
         after = max(now, taken.get(task_id) or now)
-        ahead = calendars.next_one(task, after)
-        if ahead is None:
+        forecast = calendars.next_one(task, after)
+        if forecast is None:
             continue
+        admitted[task_id] = admission_of(task_admission(task, None))  # no group: its own
         spec = task_spec(task)  # shared by its plan and its skips (run_values copies it)
-        skips.extend(_skip(task, spec, s) for s in ahead.skipped[:MAX_SKIPS_PER_PLAN])
-        if not ahead.occurrences:
+        for skipped in forecast.skipped[:MAX_SKIPS_PER_PLAN]:
+            values, detail = _skip(task, spec, skipped, now)
+            skips.setdefault(values["occurrence_key"], (values, detail))
+        if not forecast.occurrences:
             continue
-        upcoming = ahead.occurrences[0]
+        upcoming = forecast.occurrences[0]
         task.next_fire_time = upcoming.at
         detail = f"planned for {upcoming.local.isoformat()}"
         if upcoming.note:
@@ -156,10 +152,19 @@ def plan_tasks(
             occurrence_key=occurrence_key(task_id, upcoming.at),
         )
         idle.append((run, detail))
-    recorded = _skip_runs(session, skips, now)
-    ids = insert_runs(session, recorded + idle)  # one INSERT for the skips and the plans
-    for (run, _), run_id in zip(idle, ids[len(recorded) :], strict=True):
-        planned[run["task_id"]] = Planned(run_id, run["trigger_time"], run["occurrence_key"])
+    wanted = [*skips.values(), *idle]
+    settle_rows(session, [values for values, _ in wanted], admitted)
+    kept = ahead.keep(session, wanted)
+    ahead.forget(session)  # before the INSERT: a forgotten row may hold a key planned again
+    recorded = _unrecorded(session, [row for key, row in skips.items() if key not in kept])
+    fresh = [(run, detail) for run, detail in idle if run["occurrence_key"] not in kept]
+    new_ids = insert_runs(session, recorded + fresh, settled=True)  # one INSERT for them all
+    stored = dict(kept)
+    for (run, _), run_id in zip(fresh, new_ids[len(recorded) :], strict=True):
+        stored[run["occurrence_key"]] = run_id
+    for run, _ in idle:
+        key = run["occurrence_key"]
+        planned[run["task_id"]] = Planned(stored[key], run["trigger_time"], key)
     return planned
 
 
@@ -181,56 +186,38 @@ def skip_entry(skipped: SkippedOccurrence, key: str) -> tuple[datetime, str, str
     return at, key, skipped.reason, f"in a blackout window: {skipped.reason}"
 
 
-def planned_skip(reason: Any) -> ColumnElement[bool]:
-    """Whether a reason column says the row is a skip recorded ahead by planning."""
-    return or_(*(reason.startswith(prefix) for prefix in PLANNED_SKIPS))
-
-
-@dataclass(frozen=True)
-class _Skip:
-    task: Task
-    spec: dict[str, Any]
-    key: str
-    at: datetime
-    reason: str
-    detail: str
-
-
-def _skip(task: Task, spec: dict[str, Any], skipped: SkippedOccurrence) -> _Skip:
+def _skip(
+    task: TaskFields, spec: dict[str, Any], skipped: SkippedOccurrence, now: datetime
+) -> tuple[dict[str, Any], str]:
+    """A skipped occurrence as the column values of its SKIPPED run and its event detail."""
     at = (skipped.at or skipped.local).astimezone(UTC)
     at, key, reason, detail = skip_entry(skipped, occurrence_key(task.id or 0, at))
-    return _Skip(task, spec, key, at, reason, detail)
+    run = run_values(
+        at=now,
+        status=RunStatus.SKIPPED,
+        trigger_kind=TriggerKind.SCHEDULE,
+        spec=spec,
+        task=task,
+        trigger_time=at,
+        occurrence_key=key,
+        reason=reason,
+    )
+    return run, detail
 
 
-def _skip_runs(
-    session: Session, skips: Sequence[_Skip], now: datetime
+def _unrecorded(
+    session: Session, skips: Sequence[tuple[dict[str, Any], str]]
 ) -> list[tuple[dict[str, Any], str]]:
-    """The SKIPPED runs of `skips` not recorded yet (keys looked up a chunk at a time, where
+    """The skips whose occurrence is not recorded yet (keys looked up a chunk at a time, where
     a query a skip made a calendar edit over thousands of tasks take minutes)."""
-    keys = [skip.key for skip in skips]
+    keys = [values["occurrence_key"] for values, _ in skips]
     taken: set[str] = set()
     for start in range(0, len(keys), 500):
         stmt = select(Run.occurrence_key).where(
             col(Run.occurrence_key).in_(keys[start : start + 500])
         )
         taken.update(key for key in session.exec(stmt).all() if key)
-    runs: list[tuple[dict[str, Any], str]] = []
-    for skip in skips:
-        if skip.key in taken:
-            continue
-        taken.add(skip.key)
-        run = run_values(
-            at=now,
-            status=RunStatus.SKIPPED,
-            trigger_kind=TriggerKind.SCHEDULE,
-            spec=skip.spec,
-            task=skip.task,
-            trigger_time=skip.at,
-            occurrence_key=skip.key,
-            reason=skip.reason,
-        )
-        runs.append((run, skip.detail))
-    return runs
+    return [(values, detail) for values, detail in skips if values["occurrence_key"] not in taken]
 
 
 def last_triggers(session: Session, task_ids: Sequence[int]) -> dict[int, datetime]:

@@ -40,10 +40,9 @@ from app.scheduler.calendar_replan import replan_in_edit, replan_rest
 from app.services.actor import Actor
 
 
-def _public(session: Session, row: Calendar) -> CalendarPublic:
-    users = tasks_using(session, row.name)
-    users += [f"group {name}" for name in groups_using(session, row.name)]
-    users += [f"calendar {name}" for name in calendars_using(session, row.name)]
+def _public(session: Session, row: Calendar, used_by: list[str] | None = None) -> CalendarPublic:
+    """The calendar as the API shows it; `used_by` where the caller has it already."""
+    users = _users(session, row.name) if used_by is None else used_by
     return CalendarPublic(
         name=row.name,
         description=row.description,
@@ -62,6 +61,13 @@ def _public(session: Session, row: Calendar) -> CalendarPublic:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _users(session: Session, name: str) -> list[str]:
+    users = tasks_using(session, name)
+    users += [f"group {group}" for group in groups_using(session, name)]
+    users += [f"calendar {other}" for other in calendars_using(session, name)]
+    return users
 
 
 def _require_unscoped(actor: Actor) -> None:
@@ -167,7 +173,8 @@ def update_calendar(
         # Every schedule on it, or on a calendar that combines it: those due soonest now,
         # the rest after this commit in transactions of their own (calendar_replan.py).
         later = replan_in_edit(session, name, now)
-        public = _public(session, row)
+        # An edit changes what the calendar closes, not who names it (20,000 task names).
+        public = _public(session, row, before.used_by)
         actor.audit(
             session,
             at=now,
