@@ -26,6 +26,17 @@ def env_part(name: str) -> str:
     return _UNSAFE.sub("_", name.upper())
 
 
+@dataclass(frozen=True)
+class UpstreamRun:
+    """What a downstream is given of an upstream run: its results and its stored files'
+    attempt (a few columns, not the row: its spec and params are never needed here)."""
+
+    id: int
+    task_id: int
+    attempt: int
+    results: dict[str, Any]
+
+
 @dataclass
 class UpstreamCache:
     """What `upstream_runs` and `upstream_outputs` read, kept for one dispatch pass: the runs
@@ -34,12 +45,14 @@ class UpstreamCache:
 
     group_of: dict[int, int | None] = field(default_factory=dict)  # group run -> group
     parents: dict[int, dict[int, set[int]]] = field(default_factory=dict)  # group -> DAG
-    runs: dict[int, list[Run]] = field(default_factory=dict)  # group run -> runs, by id
+    runs: dict[int, list[UpstreamRun]] = field(default_factory=dict)  # group run -> by id
     names: dict[int, str] = field(default_factory=dict)  # task id -> name
     outputs: dict[frozenset[int], list[RunOutput]] = field(default_factory=dict)
 
 
-def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None) -> dict[str, Run]:
+def upstream_runs(
+    session: Session, run: Run, cache: UpstreamCache | None = None
+) -> dict[str, UpstreamRun]:
     """Task name -> that upstream's latest run in the same group run."""
     if run.group_run_id is None or run.task_id is None:
         return {}
@@ -58,12 +71,17 @@ def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None
     if not ancestors:
         return {}
     if run.group_run_id not in cache.runs:
-        cache.runs[run.group_run_id] = list(
-            session.exec(
-                select(Run).where(Run.group_run_id == run.group_run_id).order_by(col(Run.id))
-            ).all()
-        )
-    latest: dict[int, Run] = {}
+        rows = session.exec(
+            select(Run.id, Run.task_id, Run.attempt, Run.results)
+            .where(Run.group_run_id == run.group_run_id)
+            .order_by(col(Run.id))
+        ).all()
+        cache.runs[run.group_run_id] = [
+            UpstreamRun(run_id or 0, task_id, attempt, dict(results or {}))
+            for run_id, task_id, attempt, results in rows
+            if task_id is not None
+        ]
+    latest: dict[int, UpstreamRun] = {}
     for upstream in cache.runs[run.group_run_id]:
         if upstream.task_id in ancestors:
             latest[upstream.task_id] = upstream
@@ -98,7 +116,7 @@ def _parents(session: Session, group_id: int, cache: UpstreamCache) -> dict[int,
 
 
 def upstream_results(
-    session: Session, run: Run, upstreams: dict[str, Run] | None = None
+    session: Session, run: Run, upstreams: dict[str, UpstreamRun] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Task name -> the results of that upstream's latest run in the same group run
     (`upstreams`: `upstream_runs` when the caller has it already)."""
@@ -110,7 +128,7 @@ def upstream_results(
 def upstream_outputs(
     session: Session,
     run: Run,
-    upstreams: dict[str, Run] | None = None,
+    upstreams: dict[str, UpstreamRun] | None = None,
     cache: UpstreamCache | None = None,
 ) -> list[InputFile]:
     """The stored output files of the run's upstreams (their latest attempts): what its
