@@ -354,7 +354,7 @@ class SchedulerService:
         if not self.hub.connections:
             return []
         held = load_held(session)  # one read of the runs on agents for the whole pass
-        slots = self.hub.slots(held.running, held.allocated)
+        slots = self.hub.slots(held.running, held.allocated, session)
         return dispatch_pending(
             session,
             now=now,
