@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from app.db.group_run_moves import move_group_run
 from app.db.groups import group_edges, upstream_groups
 from app.db.run_commands import apply
+from app.db.run_results import UpstreamCache, cached_edges
 from app.db.runs import ENDED_GROUP_RUNS, add_runs, get_run, new_run, task_spec
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain import run_commands as c
@@ -221,6 +222,8 @@ class Blockers:
     """What keeps runs of group runs from starting, computed once per group run per pass."""
 
     session: Session
+    # The group's edges, shared with what the pass reads of upstreams (run_results).
+    upstreams: UpstreamCache = field(default_factory=UpstreamCache)
     _graphs: dict[int, _Graph] = field(default_factory=dict)
     _groups: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # Held here: the session keeps loaded rows only while someone else holds them too.
@@ -281,7 +284,7 @@ class Blockers:
         if key not in self._graphs:
             runs = _members(self.session, key)
             incoming: dict[int, list[Edge]] = {}
-            for edge in group_edges(self.session, group_run.group_id):
+            for edge in cached_edges(self.session, group_run.group_id, self.upstreams):
                 incoming.setdefault(edge.downstream, []).append(edge)
             # Statuses are read once: within a pass runs only move from ACTIVE to TRIGGER,
             # which changes no one's readiness.
