@@ -144,11 +144,11 @@ class _Pass:
         self.hopeless: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
         # Tasks with `queue` concurrency run one at a time, oldest first.
         self.busy = set(held.tasks)
-        self.blockers = Blockers(session)
+        self.cache = PassCache()  # one read of each task, group and calendar
+        self.blockers = Blockers(session, self.cache.upstreams)  # one read of each DAG
         self.box = box_or_none(session)  # one key ring for the pass
         self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
         self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
-        self.cache = PassCache()  # one read of each task, group and calendar
 
     def judge_page(self, page: Sequence[Ready]) -> None:
         """Judge a page of plain rows in queue order; only the runs admitted and placed are
@@ -230,7 +230,10 @@ class _Pass:
         if not _as_approved(self.session, run, self.now):
             return False
         run.allocation = placed.allocation.to_json()
-        message = self._message(run)
+        # The frame reads other rows only: the allocation is written with the dispatch in
+        # one UPDATE, not flushed on its own by the first of those reads.
+        with self.session.no_autoflush:
+            message = self._message(run)
         if message is None:
             return False
         released = self.blockers.released_at(run) if self.observe_hop else None
