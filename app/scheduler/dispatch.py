@@ -102,14 +102,20 @@ def dispatch_pending(
     observe_hop: Callable[[float], None] | None = None,
     policy: Policy = "spread",
     held: Held | None = None,
+    first: list[Ready] | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents, in queue order; returns the start messages to
     send after commit. `held`: what the runs on agents hold, when the caller read it to
-    build `agents` (`load_held`); else read here."""
+    build `agents` (`load_held`); else read here. `first`: the first page of ready runs,
+    when the caller read it (to see whether there is anything to do)."""
     this = _Pass(session, now, agents, policy, observe_hop, held or load_held(session))
     after: Ready | None = None
     for _ in range(DISPATCH_PAGES):
-        page = ready_page(session, now=now, after=after)
+        page = (
+            first
+            if after is None and first is not None
+            else ready_page(session, now=now, after=after)
+        )
         placed_before = len(this.sends)
         this.judge_page(page)
         if len(page) < DISPATCH_BATCH:
