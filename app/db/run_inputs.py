@@ -54,10 +54,12 @@ class PassCache:
         ids = {r.group_run_id for r in runs if r.group_run_id is not None} - set(self.results)
         if not ids:
             return
-        for gr_id, group_id in session.exec(
-            select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(ids))
-        ).all():
-            self.upstreams.group_of[gr_id or 0] = group_id
+        unknown = ids - set(self.upstreams.group_of)  # readiness read most already
+        if unknown:
+            for gr_id, group_id in session.exec(
+                select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(unknown))
+            ).all():
+                self.upstreams.group_of[gr_id or 0] = group_id
         read_group_runs(session, ids, self.upstreams)
         names = self.upstreams.names
         for gr_id in ids:

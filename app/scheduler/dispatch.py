@@ -153,7 +153,8 @@ class _Pass:
         self.cache = PassCache()  # one read of each task, group and calendar
         self.blockers = Blockers(session, self.cache.upstreams)  # one read of each DAG
         self.box = box_or_none(session)  # one key ring for the pass
-        self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
+        # The offline agents are read only when a reason needs them.
+        self.placer = Placer(agents, policy=policy, offline=lambda: offline_slots(session, agents))
         self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
 
     def judge_page(self, page: Sequence[Ready]) -> None:

@@ -276,7 +276,8 @@ class Blockers:
 
     def _group_run(self, key: int) -> GroupRun | None:
         if key not in self._group_runs:
-            self._group_runs[key] = self.session.get(GroupRun, key)
+            group_run = self._group_runs[key] = self.session.get(GroupRun, key)
+            self.upstreams.group_of[key] = group_run.group_id if group_run else None
         return self._group_runs[key]
 
     def _graph(self, group_run: GroupRun) -> _Graph:

@@ -71,7 +71,8 @@ async def test_the_next_run_of_a_chain_starts_in_the_pass_after_its_upstream_end
     world: World,
 ) -> None:
     """The hop's pass, end to end: the downstream is started with its upstream's results,
-    and a pass reads a group's edges and its group run's runs once, whatever it starts."""
+    and a pass reads a group's edges, its group run and its runs once, whatever it starts
+    (and the offline agents not at all: they are read only to say why a run waits)."""
     agent = world.agent()
     await agent.connect()
     with session_scope(world.engine) as session:
@@ -91,6 +92,8 @@ async def test_the_next_run_of_a_chain_starts_in_the_pass_after_its_upstream_end
         edges = [s for s in seen if "FROM dependency_edge" in s]
         group_runs_runs = [s for s in seen if "FROM run" in s and "run.group_run_id IN" in s]
         assert len(edges) == 1 and len(group_runs_runs) == 1, seen
+        assert len([s for s in seen if "FROM group_run " in s]) == 1, seen
+        assert not [s for s in seen if "FROM agent WHERE agent.status" in s]  # nobody waits
         await agent.settle()
         started = agent.starts[-1]
         assert started.command == "true"
