@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, bindparam, case, cast, tuple_, update
+from sqlalchemy import ColumnElement, Select, String, bindparam, case, cast, tuple_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, or_, select
 
@@ -64,10 +64,7 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
     keys: tuple[str, ...] = ("pool", "pool_slots", "locks")
     if quotas:
         keys += ("cpus", "gpus", "gpu_count")
-    extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
-    held = core_select(col(Run.id), col(Run.instance), *(_key(k) for k in keys), *extra).where(
-        col(Run.status).in_(ON_AGENT)
-    )
+    held = _held_statement(keys, agents)
     width = 2 + len(keys)
     running: dict[str, int] = {}
     allocated: dict[str, Allocation] = {}
@@ -104,6 +101,16 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
         spec = {k: _json(v) for k, v in zip(keys, values, strict=True) if v is not None}
         gates.hold_alike(ask_of(0, instance, spec), count)
     return Held(running=running, allocated=allocated, gates=gates, tasks=tasks)
+
+
+@lru_cache(maxsize=4)
+def _held_statement(keys: tuple[str, ...], agents: bool) -> Select[*tuple[Any, ...]]:
+    """What `load_held` reads of the runs on agents, built once for each shape (every
+    dispatch pass reads it; building it cost more than running it with few runs held)."""
+    extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
+    return core_select(col(Run.id), col(Run.instance), *(_key(k) for k in keys), *extra).where(
+        col(Run.status).in_(ON_AGENT)
+    )
 
 
 def _key(name: str) -> ColumnElement[str | None]:
