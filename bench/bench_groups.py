@@ -106,10 +106,12 @@ def _make_group(http: httpx.Client, name: str, count: int, edges: list[tuple[int
     return gid
 
 
-def _run_group(http: httpx.Client, gid: int) -> dict[str, object]:
+def _run_group(http: httpx.Client, gid: int, poll: float = 0.02) -> dict[str, object]:
+    """Run the group and wait for its end, reading the group run every `poll` seconds (each
+    read costs the server a few ms of CPU: a fast poll competes with what it measures)."""
     group_run = http.post(f"/groups/{gid}/run").json()["id"]
     while (detail := http.get(f"/group-runs/{group_run}").json())["status"] == "RUNNING":
-        time.sleep(0.02)
+        time.sleep(poll)
     return dict(detail)
 
 

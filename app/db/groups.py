@@ -39,12 +39,14 @@ def member_ids(session: Session, gid: int) -> list[int]:
 
 
 def group_edges(session: Session, gid: int) -> list[Edge]:
+    """The group's edges in the order they were made (three columns: settling and dispatch
+    read them after every ended run of a group run)."""
     rows = session.exec(
-        select(DependencyEdge)
+        select(DependencyEdge.upstream_id, DependencyEdge.downstream_id, DependencyEdge.condition)
         .where(DependencyEdge.group_id == gid)
         .order_by(col(DependencyEdge.id))
     ).all()
-    return [Edge(r.upstream_id, r.downstream_id, EdgeCondition(r.condition)) for r in rows]
+    return [Edge(up, down, EdgeCondition(condition)) for up, down, condition in rows]
 
 
 def task_names(session: Session, ids: Sequence[int]) -> dict[int, str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from app.db.tables import LogChunk
@@ -52,38 +52,41 @@ def stored_size(session: Session, run_id: int, attempt: int, stream: str) -> int
     return stream_tail(session, run_id, attempt, stream).source_end
 
 
+# What `stored_sizes` runs, built once (every acknowledged end reads it, and building it
+# cost more than running it): each attempt's and stream's last chunk of the runs of
+# `:run_ids`, and where it ends.
+_LAST_CHUNKS = (
+    select(
+        LogChunk.run_id,
+        LogChunk.attempt,
+        LogChunk.stream,
+        func.max(LogChunk.offset).label("offset"),
+    )
+    .where(col(LogChunk.run_id).in_(bindparam("run_ids", expanding=True)))
+    .group_by(col(LogChunk.run_id), col(LogChunk.attempt), col(LogChunk.stream))
+    .subquery()
+)
+_STORED_SIZES = select(
+    LogChunk.run_id,
+    LogChunk.attempt,
+    LogChunk.stream,
+    func.coalesce(LogChunk.source_end, LogChunk.offset + func.length(LogChunk.data)),
+).join(
+    _LAST_CHUNKS,
+    (col(LogChunk.run_id) == _LAST_CHUNKS.c.run_id)
+    & (col(LogChunk.attempt) == _LAST_CHUNKS.c.attempt)
+    & (col(LogChunk.stream) == _LAST_CHUNKS.c.stream)
+    & (col(LogChunk.offset) == _LAST_CHUNKS.c.offset),
+)
+
+
 def stored_sizes(session: Session, run_ids: Collection[int]) -> dict[tuple[int, int, str], int]:
     """`stored_size` of every attempt and stream of `run_ids`, in one query: (run id,
     attempt, stream) -> the agent's bytes stored (absent when nothing is)."""
     if not run_ids:
         return {}
-    last = (
-        select(
-            LogChunk.run_id,
-            LogChunk.attempt,
-            LogChunk.stream,
-            func.max(LogChunk.offset).label("offset"),
-        )
-        .where(col(LogChunk.run_id).in_(run_ids))
-        .group_by(col(LogChunk.run_id), col(LogChunk.attempt), col(LogChunk.stream))
-        .subquery()
-    )
-    stmt = select(
-        LogChunk.run_id,
-        LogChunk.attempt,
-        LogChunk.stream,
-        func.coalesce(LogChunk.source_end, LogChunk.offset + func.length(LogChunk.data)),
-    ).join(
-        last,
-        (col(LogChunk.run_id) == last.c.run_id)
-        & (col(LogChunk.attempt) == last.c.attempt)
-        & (col(LogChunk.stream) == last.c.stream)
-        & (col(LogChunk.offset) == last.c.offset),
-    )
-    return {
-        (run_id, attempt, stream): int(end)
-        for run_id, attempt, stream, end in session.exec(stmt).all()
-    }
+    rows = session.exec(_STORED_SIZES, params={"run_ids": list(run_ids)}).all()
+    return {(run_id, attempt, stream): int(end) for run_id, attempt, stream, end in rows}
 
 
 def append_chunk(

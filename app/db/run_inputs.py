@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.db.calendars import calendar_spec
-from app.db.run_results import UpstreamCache, group_of
+from app.db.run_results import UpstreamCache, group_of, read_group_runs
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.db.variable_sets import run_variables
 from app.domain.calendars import CalendarSpec
@@ -47,24 +47,40 @@ class PassCache:
     upstreams: UpstreamCache = field(default_factory=UpstreamCache)  # edges, runs, outputs
 
     def preload(self, session: Session, runs: Sequence[Run]) -> None:
-        """Read the group runs and upstream results of `runs` in two queries."""
+        """Read what `runs` are given in a few queries for all of them: their tasks and
+        groups (held here, so later reads of them in the pass come from the session), and
+        their group runs' runs with their results (app/db/run_results.py)."""
+        self._tasks_and_groups(session, runs)
         ids = {r.group_run_id for r in runs if r.group_run_id is not None} - set(self.results)
         if not ids:
             return
-        for gr_id, group_id in session.exec(
-            select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(ids))
-        ).all():
-            self.upstreams.group_of[gr_id or 0] = group_id
+        unknown = ids - set(self.upstreams.group_of)  # readiness read most already
+        if unknown:
+            for gr_id, group_id in session.exec(
+                select(GroupRun.id, GroupRun.group_id).where(col(GroupRun.id).in_(unknown))
+            ).all():
+                self.upstreams.group_of[gr_id or 0] = group_id
+        read_group_runs(session, ids, self.upstreams)
+        names = self.upstreams.names
         for gr_id in ids:
-            self.results[gr_id] = []
-        rows = session.exec(
-            select(Run.group_run_id, Run.id, Task.name, Run.results)
-            .join(Task, col(Task.id) == col(Run.task_id))
-            .where(col(Run.group_run_id).in_(ids))
-        ).all()
-        for gr_id, run_id, name, results in rows:
-            if results and gr_id is not None:
-                self.results[gr_id].append((run_id or 0, name, dict(results)))
+            self.results[gr_id] = [
+                (row.id, names[row.task_id], row.results)
+                for row in self.upstreams.runs[gr_id]
+                if row.results and row.task_id in names
+            ]
+
+    def _tasks_and_groups(self, session: Session, runs: Sequence[Run]) -> None:
+        tids = {r.task_id for r in runs if r.task_id is not None} - set(self.tasks)
+        if tids:
+            found = session.exec(select(Task).where(col(Task.id).in_(tids))).all()
+            self.tasks.update(dict.fromkeys(tids))
+            self.tasks.update((task.id or 0, task) for task in found)
+        gids = {t.group_id for t in self.tasks.values() if t is not None and t.group_id}
+        gids -= set(self.groups)
+        if gids:
+            found_groups = session.exec(select(TaskGroup).where(col(TaskGroup.id).in_(gids)))
+            self.groups.update(dict.fromkeys(gids))
+            self.groups.update((group.id or 0, group) for group in found_groups.all())
 
 
 def context_for(

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from app.db.tables import DependencyEdge, GroupRun, Run, RunOutput, Task
+from app.db.groups import group_edges
+from app.db.tables import GroupRun, Run, RunOutput, Task
+from app.domain.dag import Edge
 from app.protocol.frames import InputFile
 
 _UNSAFE = re.compile(r"[^A-Z0-9_]")
@@ -26,6 +30,17 @@ def env_part(name: str) -> str:
     return _UNSAFE.sub("_", name.upper())
 
 
+@dataclass(frozen=True)
+class UpstreamRun:
+    """What a downstream is given of an upstream run: its results and its stored files'
+    attempt (a few columns, not the row: its spec and params are never needed here)."""
+
+    id: int
+    task_id: int
+    attempt: int
+    results: dict[str, Any]
+
+
 @dataclass
 class UpstreamCache:
     """What `upstream_runs` and `upstream_outputs` read, kept for one dispatch pass: the runs
@@ -33,13 +48,16 @@ class UpstreamCache:
     of 200 reads its group's edges, its group run's runs and their outputs once, not 200 times)."""
 
     group_of: dict[int, int | None] = field(default_factory=dict)  # group run -> group
+    edges: dict[int, list[Edge]] = field(default_factory=dict)  # group -> (readiness too)
     parents: dict[int, dict[int, set[int]]] = field(default_factory=dict)  # group -> DAG
-    runs: dict[int, list[Run]] = field(default_factory=dict)  # group run -> runs, by id
+    runs: dict[int, list[UpstreamRun]] = field(default_factory=dict)  # group run -> by id
     names: dict[int, str] = field(default_factory=dict)  # task id -> name
     outputs: dict[frozenset[int], list[RunOutput]] = field(default_factory=dict)
 
 
-def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None) -> dict[str, Run]:
+def upstream_runs(
+    session: Session, run: Run, cache: UpstreamCache | None = None
+) -> dict[str, UpstreamRun]:
     """Task name -> that upstream's latest run in the same group run."""
     if run.group_run_id is None or run.task_id is None:
         return {}
@@ -58,22 +76,33 @@ def upstream_runs(session: Session, run: Run, cache: UpstreamCache | None = None
     if not ancestors:
         return {}
     if run.group_run_id not in cache.runs:
-        cache.runs[run.group_run_id] = list(
-            session.exec(
-                select(Run).where(Run.group_run_id == run.group_run_id).order_by(col(Run.id))
-            ).all()
-        )
-    latest: dict[int, Run] = {}
+        read_group_runs(session, [run.group_run_id], cache)
+    latest: dict[int, UpstreamRun] = {}
     for upstream in cache.runs[run.group_run_id]:
         if upstream.task_id in ancestors:
             latest[upstream.task_id] = upstream
-    unnamed = set(latest) - set(cache.names)
-    if unnamed:
-        for task_id, name in session.exec(
-            select(Task.id, Task.name).where(col(Task.id).in_(unnamed))
-        ).all():
-            cache.names[task_id or 0] = name
     return {str(cache.names.get(tid, tid)): row for tid, row in latest.items()}
+
+
+def read_group_runs(session: Session, group_run_ids: Collection[int], cache: UpstreamCache) -> None:
+    """The runs of these group runs (oldest first) and their tasks' names, in one query."""
+    for group_run_id in group_run_ids:
+        cache.runs[group_run_id] = []
+    columns = (Run.group_run_id, Run.id, Run.task_id, Run.attempt, Run.results, Task.name)
+    rows = session.execute(  # through the session: what it changed is flushed first
+        core_select(*(col(c) for c in columns))
+        .outerjoin(Task, col(Task.id) == col(Run.task_id))
+        .where(col(Run.group_run_id).in_(list(group_run_ids)))
+        .order_by(col(Run.id))
+    ).all()
+    for group_run_id, run_id, task_id, attempt, results, name in rows:
+        if group_run_id is None or task_id is None:
+            continue
+        cache.runs[group_run_id].append(
+            UpstreamRun(run_id or 0, task_id, attempt, dict(results or {}))
+        )
+        if name is not None:
+            cache.names[task_id] = name
 
 
 def group_of(session: Session, group_run_id: int, cache: UpstreamCache) -> int | None:
@@ -84,21 +113,24 @@ def group_of(session: Session, group_run_id: int, cache: UpstreamCache) -> int |
     return cache.group_of[group_run_id]
 
 
+def cached_edges(session: Session, group_id: int, cache: UpstreamCache) -> list[Edge]:
+    """The group's edges, read once per cache (dispatch's readiness and inputs share it)."""
+    if group_id not in cache.edges:
+        cache.edges[group_id] = group_edges(session, group_id)
+    return cache.edges[group_id]
+
+
 def _parents(session: Session, group_id: int, cache: UpstreamCache) -> dict[int, set[int]]:
     if group_id not in cache.parents:
         parents: dict[int, set[int]] = {}
-        for up, down in session.exec(
-            select(DependencyEdge.upstream_id, DependencyEdge.downstream_id).where(
-                DependencyEdge.group_id == group_id
-            )
-        ).all():
-            parents.setdefault(int(down), set()).add(int(up))
+        for edge in cached_edges(session, group_id, cache):
+            parents.setdefault(edge.downstream, set()).add(edge.upstream)
         cache.parents[group_id] = parents
     return cache.parents[group_id]
 
 
 def upstream_results(
-    session: Session, run: Run, upstreams: dict[str, Run] | None = None
+    session: Session, run: Run, upstreams: dict[str, UpstreamRun] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Task name -> the results of that upstream's latest run in the same group run
     (`upstreams`: `upstream_runs` when the caller has it already)."""
@@ -110,7 +142,7 @@ def upstream_results(
 def upstream_outputs(
     session: Session,
     run: Run,
-    upstreams: dict[str, Run] | None = None,
+    upstreams: dict[str, UpstreamRun] | None = None,
     cache: UpstreamCache | None = None,
 ) -> list[InputFile]:
     """The stored output files of the run's upstreams (their latest attempts): what its

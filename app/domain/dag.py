@@ -25,6 +25,7 @@ from app.domain.dag_readiness import (
     Readiness,
     Verdict,
     evaluate,
+    may_skip,
     propagate,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "descendants",
     "evaluate",
     "generations",
+    "may_skip",
     "propagate",
     "rerun_set",
     "roots",

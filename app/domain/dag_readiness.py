@@ -162,3 +162,19 @@ def propagate(
         waiting=dict(sorted(waiting.items())),
         held=sorted(held),
     )
+
+
+def may_skip(edges: Iterable[Edge], statuses: Mapping[int, RunStatus]) -> bool:
+    """Whether `propagate` could skip anything: only when a task not started yet has an edge
+    from an upstream that ended with a status the edge does not accept (a cascade starts at
+    such a task). One pass over the edges: settling after every ended run of a group run
+    needs no graph when nothing can be skipped, by far the usual case."""
+    for edge in edges:
+        upstream = statuses.get(edge.upstream)
+        if (
+            upstream in TERMINAL
+            and upstream not in SATISFIES[edge.condition]
+            and statuses.get(edge.downstream) in MOVABLE
+        ):
+            return True
+    return False

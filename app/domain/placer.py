@@ -15,7 +15,7 @@ of runs a pass:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.domain.capacity import Allocation, Capacity, Gpu, Request, fit, never_fits, request_of
@@ -134,12 +134,14 @@ class Placer:
         agents: Sequence[AgentSlot],
         *,
         policy: Policy = "spread",
-        offline: Sequence[AgentSlot] = (),
+        offline: Sequence[AgentSlot] | Callable[[], Sequence[AgentSlot]] = (),
     ) -> None:
-        """`offline`: agents known but not connected, named in reasons."""
+        """`offline`: agents known but not connected, named in reasons; or what reads them,
+        called once, when a reason first needs them (most passes place all they judge)."""
         self.agents = list(agents)
         self.policy = policy
-        self.offline = list(offline)
+        self._offline_source = offline
+        self._offline: list[AgentSlot] | None = None
         self._eligible: dict[tuple[object, ...], list[AgentSlot] | str] = {}
         self._requests: dict[tuple[object, ...], Request] = {}
         self._queues: dict[tuple[tuple[object, ...], Request], _Queue] = {}
@@ -151,6 +153,13 @@ class Placer:
         self._shapes: dict[
             int, tuple[Mapping[str, object], tuple[object, ...], tuple[object, ...]]
         ] = {}
+
+    @property
+    def offline(self) -> list[AgentSlot]:
+        if self._offline is None:
+            source = self._offline_source
+            self._offline = list(source() if callable(source) else source)
+        return self._offline
 
     def place(self, spec: Mapping[str, object], *, shared: bool = False) -> Placement | str:
         """Where `spec` runs and what it holds there (now counted as held), or why it

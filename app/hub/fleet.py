@@ -67,8 +67,15 @@ def open_for_work(engine: Engine, names: Collection[str]) -> dict[str, str | Non
     if not names:
         return {}
     with session_scope(engine) as session:
-        rows = session.exec(select(Agent).where(col(Agent.name).in_(list(names)))).all()
-        return {row.name: problem_of(row) for row in rows if not is_draining(row)}
+        return standing(session, names)
+
+
+def standing(session: Session, names: Collection[str]) -> dict[str, str | None]:
+    """`open_for_work` in the caller's transaction (a dispatch pass reads it in its own)."""
+    if not names:
+        return {}
+    rows = session.exec(select(Agent).where(col(Agent.name).in_(list(names)))).all()
+    return {row.name: problem_of(row) for row in rows if not is_draining(row)}
 
 
 def held_runs(session: Session, name: str) -> list[int]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import anyio
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.clock import Clock
@@ -24,6 +25,7 @@ from app.domain.run_policy import reported_policy
 from app.hub.admission import RefusalAudit, TokenGrant
 from app.hub.connection import AgentConnection, peer_of
 from app.hub.fleet import open_for_work
+from app.hub.fleet import standing as fleet_standing
 from app.hub.heartbeats import HeartbeatBook
 from app.hub.output_store import OutputStore
 from app.hub.registration import register
@@ -73,13 +75,22 @@ class AgentHub:
 
     # ---- what dispatch sees --------------------------------------------------------
     def slots(
-        self, running: dict[str, int], held: dict[str, Allocation] | None = None
+        self,
+        running: dict[str, int],
+        held: dict[str, Allocation] | None = None,
+        session: Session | None = None,
     ) -> list[AgentSlot]:
-        """Connected agents; draining comes from their rows (the truth for every replica);
+        """Connected agents; draining comes from their rows (the truth for every replica),
+        read in `session` when given (a dispatch pass's, not a transaction of its own);
         `held`: what each one's runs hold (dispatch.allocations)."""
         held = held or {}
         connections = dict(self.connections)
-        standing = open_for_work(self.engine, connections)  # also each one's problem
+        # Also each one's problem: in the caller's transaction when it has one.
+        standing = (
+            open_for_work(self.engine, connections)
+            if session is None
+            else fleet_standing(session, connections)
+        )
         return [
             AgentSlot(
                 name=name,

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from app.db.tables import Run, RunOutput
@@ -143,12 +143,16 @@ def stored_counts(session: Session, run_ids: Collection[int]) -> dict[tuple[int,
     """`stored_count` of every attempt of `run_ids`, in one query (absent when none)."""
     if not run_ids:
         return {}
-    stmt = (
-        select(RunOutput.run_id, RunOutput.attempt, func.count())
-        .where(col(RunOutput.run_id).in_(run_ids))
-        .group_by(col(RunOutput.run_id), col(RunOutput.attempt))
-    )
-    return {(run_id, attempt): int(count) for run_id, attempt, count in session.exec(stmt).all()}
+    rows = session.exec(_STORED_COUNTS, params={"run_ids": list(run_ids)}).all()
+    return {(run_id, attempt): int(count) for run_id, attempt, count in rows}
+
+
+# Built once: every acknowledged end reads it.
+_STORED_COUNTS = (
+    select(RunOutput.run_id, RunOutput.attempt, func.count())
+    .where(col(RunOutput.run_id).in_(bindparam("run_ids", expanding=True)))
+    .group_by(col(RunOutput.run_id), col(RunOutput.attempt))
+)
 
 
 def stored_outputs(session: Session, run_id: int, attempt: int) -> list[RunOutput]:

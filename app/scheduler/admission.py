@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, bindparam, cast, tuple_, update
+from sqlalchemy import ColumnElement, Select, String, bindparam, cast, tuple_, update
 from sqlalchemy import select as core_select
 from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, or_, select
@@ -60,10 +60,8 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
         for q in session.exec(select(InstanceQuota)).all()
     }
     gates = Holdings(pools=pools, quotas=quotas)
-    asking = _ASKING if quotas else _ASKING[:4]
-    extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
-    held = core_select(col(Run.id), *asking, *extra).where(sql_text(HELD))  # ix_run_held
-    width = 1 + len(asking)
+    held = _held_statement(bool(quotas), agents)
+    width = 1 + (len(_ASKING) if quotas else 4)
     running: dict[str, int] = {}
     allocated: dict[str, Allocation] = {}
     tasks: set[int] = set()
@@ -107,6 +105,15 @@ _ASKING = (
     col(Run.cores),
     col(Run.gpus),
 )
+
+
+@lru_cache(maxsize=4)
+def _held_statement(quotas: bool, agents: bool) -> Select[*tuple[Any, ...]]:
+    """What `load_held` reads of the runs on agents, built once for each shape (every
+    dispatch pass reads it; building it cost more than running it with few runs held)."""
+    asking = _ASKING if quotas else _ASKING[:4]
+    extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
+    return core_select(col(Run.id), *asking, *extra).where(sql_text(HELD))  # ix_run_held
 
 
 def _ask(

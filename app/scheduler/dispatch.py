@@ -104,14 +104,20 @@ def dispatch_pending(
     observe_hop: Callable[[float], None] | None = None,
     policy: Policy = "spread",
     held: Held | None = None,
+    first: list[Ready] | None = None,
 ) -> list[tuple[str, StartRun]]:
     """Assign ready ACTIVE runs to agents, in queue order; returns the start messages to
     send after commit. `held`: what the runs on agents hold, when the caller read it to
-    build `agents` (`load_held`); else read here."""
+    build `agents` (`load_held`); else read here. `first`: the first page of ready runs,
+    when the caller read it (to see whether there is anything to do)."""
     this = _Pass(session, now, agents, policy, observe_hop, held or load_held(session))
     after: Ready | None = None
     for _ in range(DISPATCH_PAGES):
-        page = ready_page(session, now=now, after=after)
+        page = (
+            first
+            if after is None and first is not None
+            else ready_page(session, now=now, after=after)
+        )
         placed_before = len(this.sends)
         this.judge_page(page)
         if len(page) < DISPATCH_BATCH:
@@ -146,12 +152,13 @@ class _Pass:
         self.hopeless: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
         # Tasks with `queue` concurrency run one at a time, oldest first.
         self.busy = set(held.tasks)
-        self.blockers = Blockers(session)
-        self.box = box_or_none(session)  # one key ring for the pass
-        self.placer = Placer(agents, policy=policy, offline=offline_slots(session, agents))
-        self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
         self.cache = PassCache()  # one read of each task, group and calendar
         self.policies = PassPolicies()  # read only for runs whose mounts have placeholders
+        self.blockers = Blockers(session, self.cache.upstreams)  # one read of each DAG
+        self.box = box_or_none(session)  # one key ring for the pass
+        # The offline agents are read only when a reason needs them.
+        self.placer = Placer(agents, policy=policy, offline=lambda: offline_slots(session, agents))
+        self.gates = held.gates  # pools, locks, quotas (app/domain/admission.py)
 
     def judge_page(self, page: Sequence[Ready]) -> None:
         """Judge a page of plain rows in queue order; only the runs admitted and placed are
@@ -233,7 +240,10 @@ class _Pass:
         if not _as_approved(self.session, run, self.now):
             return False
         run.allocation = placed.allocation.to_json()
-        message = self._message(run, placed.agent.name)
+        # The frame reads other rows only: the allocation is written with the dispatch in
+        # one UPDATE, not flushed on its own by the first of those reads.
+        with self.session.no_autoflush:
+            message = self._message(run, placed.agent.name)
         if message is None:
             return False
         released = self.blockers.released_at(run) if self.observe_hop else None

@@ -14,15 +14,17 @@ from datetime import date, datetime, time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from app.db.group_run_moves import move_group_run
-from app.db.groups import group_edges, task_names, upstream_groups
+from app.db.groups import group_edges, upstream_groups
 from app.db.run_commands import apply
-from app.db.runs import ENDED_GROUP_RUNS, add_runs, new_run, task_spec
+from app.db.run_results import UpstreamCache, cached_edges
+from app.db.runs import ENDED_GROUP_RUNS, add_runs, get_run, new_run, task_spec
 from app.db.tables import GroupRun, Run, Task, TaskGroup
 from app.domain import run_commands as c
-from app.domain.dag import Edge, Readiness, evaluate, propagate
+from app.domain.dag import Edge, Readiness, evaluate, may_skip, propagate
 from app.domain.group_run_states import GroupRunStatus, settled
 from app.domain.params import defaults_of, group_values, task_values_in_group
 from app.domain.states import RunStatus, TriggerKind, is_terminal
@@ -131,20 +133,18 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
     group_run = session.get(GroupRun, group_run_id)
     if group_run is None:
         return
-    runs = _runs_by_task(session, group_run_id)
-    members = list(runs)
+    members = _members(session, group_run_id)
     edges = group_edges(session, group_run.group_id)
-    statuses = {tid: r.status for tid, r in runs.items()}
-    forced = {tid for tid, r in runs.items() if r.ignore_upstreams}
-    plan = propagate(
-        members,
-        [e for e in edges if e.downstream not in forced],
-        statuses,
-        task_names(session, members),
-    )
-    for tid, reason in plan.skip.items():
-        apply(session, runs[tid], c.Skip(reason), now=at)
-    members_now = [r.status for r in runs.values()]
+    statuses = {tid: m.status for tid, m in members.items()}
+    forced = {tid for tid, m in members.items() if m.ignore_upstreams}
+    holding = [e for e in edges if e.downstream not in forced]
+    if may_skip(holding, statuses):  # else no graph is needed: nothing can be skipped
+        plan = propagate(list(members), holding, statuses, _names(members))
+        for tid, reason in plan.skip.items():
+            run = get_run(session, members[tid].id)
+            apply(session, run, c.Skip(reason), now=at)
+            statuses[tid] = run.status
+    members_now = list(statuses.values())
     # A TERMINATED group run ends when the last of its killed runs has.
     move_group_run(
         group_run,
@@ -154,11 +154,37 @@ def settle(session: Session, group_run_id: int, at: datetime) -> None:
     )
 
 
-def _runs_by_task(session: Session, group_run_id: int) -> dict[int, Run]:
-    rows = session.exec(
-        select(Run).where(Run.group_run_id == group_run_id).order_by(col(Run.id))
+@dataclass(frozen=True)
+class _Member:
+    """What settling and readiness read of a group run's run: a few columns and its task's
+    name, not the row (its spec, params and results would be decoded for every run, after
+    every ended one)."""
+
+    id: int
+    status: RunStatus
+    ignore_upstreams: bool
+    finished_at: datetime | None
+    name: str | None  # its task's
+
+
+def _members(session: Session, group_run_id: int) -> dict[int, _Member]:
+    """Task id -> its run in the group run (the latest, should there be more), in one query."""
+    columns = (Run.task_id, Run.id, Run.status, Run.ignore_upstreams, Run.finished_at, Task.name)
+    rows = session.execute(  # through the session: what it changed is flushed first
+        core_select(*(col(c) for c in columns))
+        .outerjoin(Task, col(Task.id) == col(Run.task_id))
+        .where(col(Run.group_run_id) == group_run_id)
+        .order_by(col(Run.id))
     ).all()
-    return {r.task_id: r for r in rows if r.task_id is not None}
+    return {
+        tid: _Member(run_id or 0, status, bool(ignore), finished, name)
+        for tid, run_id, status, ignore, finished, name in rows
+        if tid is not None
+    }
+
+
+def _names(members: dict[int, _Member]) -> dict[int, str]:
+    return {tid: m.name for tid, m in members.items() if m.name is not None}
 
 
 def settle_ended(session: Session) -> None:
@@ -177,7 +203,7 @@ class _Graph:
     """One group run's DAG as a pass sees it."""
 
     incoming: dict[int, list[Edge]]  # task id -> its edges from upstream
-    runs: dict[int, Run]  # task id -> its run in the group run
+    runs: dict[int, _Member]  # task id -> its run in the group run
     names: dict[int, str]
     statuses: dict[int, RunStatus]
 
@@ -198,6 +224,8 @@ class Blockers:
     """What keeps runs of group runs from starting, computed once per group run per pass."""
 
     session: Session
+    # The group's edges, shared with what the pass reads of upstreams (run_results).
+    upstreams: UpstreamCache = field(default_factory=UpstreamCache)
     _graphs: dict[int, _Graph] = field(default_factory=dict)
     _groups: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # Held here: the session keeps loaded rows only while someone else holds them too.
@@ -250,22 +278,23 @@ class Blockers:
 
     def _group_run(self, key: int) -> GroupRun | None:
         if key not in self._group_runs:
-            self._group_runs[key] = self.session.get(GroupRun, key)
+            group_run = self._group_runs[key] = self.session.get(GroupRun, key)
+            self.upstreams.group_of[key] = group_run.group_id if group_run else None
         return self._group_runs[key]
 
     def _graph(self, group_run: GroupRun) -> _Graph:
         key = group_run.id or 0
         if key not in self._graphs:
-            runs = _runs_by_task(self.session, key)
+            runs = _members(self.session, key)
             incoming: dict[int, list[Edge]] = {}
-            for edge in group_edges(self.session, group_run.group_id):
+            for edge in cached_edges(self.session, group_run.group_id, self.upstreams):
                 incoming.setdefault(edge.downstream, []).append(edge)
             # Statuses are read once: within a pass runs only move from ACTIVE to TRIGGER,
             # which changes no one's readiness.
             self._graphs[key] = _Graph(
                 incoming=incoming,
                 runs=runs,
-                names=task_names(self.session, list(runs)),
+                names=_names(runs),
                 statuses={tid: r.status for tid, r in runs.items()},
             )
         return self._graphs[key]

@@ -29,7 +29,7 @@ from app.metrics import Metrics
 from app.models.definition_schemas import SyncResult
 from app.notify import ChangeFeed
 from app.protocol.frames import StartBatch, StartRun
-from app.scheduler.admission import load_held
+from app.scheduler.admission import load_held, ready_page
 from app.scheduler.backfills import backfill_pass
 from app.scheduler.definition_changes import from_message, pending_instants, to_message
 from app.scheduler.dispatch import dispatch_pending
@@ -353,13 +353,17 @@ class SchedulerService:
     def _claim_in(self, session: Session, now: datetime) -> list[tuple[str, StartRun]]:
         if not self.hub.connections:
             return []
+        first = ready_page(session, now=now)
+        if not first:  # most passes after a run ended: what the agents hold is not read
+            return []
         held = load_held(session)  # one read of the runs on agents for the whole pass
-        slots = self.hub.slots(held.running, held.allocated)
+        slots = self.hub.slots(held.running, held.allocated, session)
         return dispatch_pending(
             session,
             now=now,
             agents=slots,
             held=held,
+            first=first,
             observe_hop=self.metrics.dependency_hop.observe,
             policy=self.settings.placement_policy,
         )

@@ -19,6 +19,7 @@ from app.domain.dag import (
     descendants,
     evaluate,
     generations,
+    may_skip,
     propagate,
     rerun_set,
     roots,
@@ -357,3 +358,24 @@ def test_property_any_statuses(dag: tuple[list[int], list[Edge]], data: st.DataO
     choices = st.sampled_from([None, *RunStatus])
     statuses = {n: s for n in nodes if (s := data.draw(choices, label=f"status of {n}"))}
     _check_plan(nodes, edges, statuses, propagate(nodes, edges, statuses))
+
+
+@settings(max_examples=300, deadline=None)
+@given(dag=dags(), data=st.data())
+def test_property_may_skip_says_whether_propagate_skips(
+    dag: tuple[list[int], list[Edge]], data: st.DataObject
+) -> None:
+    """Settling asks `may_skip` before building the graph: it must be True exactly when
+    `propagate` would skip something, whatever the statuses."""
+    nodes, edges = dag
+    choices = st.sampled_from([None, *RunStatus])
+    statuses = {n: s for n in nodes if (s := data.draw(choices, label=f"status of {n}"))}
+    assert may_skip(edges, statuses) == bool(propagate(nodes, edges, statuses).skip)
+
+
+def test_may_skip_on_a_chain() -> None:
+    chain = [Edge(1, 2), Edge(2, 3, D)]
+    assert not may_skip(chain, {1: OK, 2: RunStatus.ACTIVE, 3: RunStatus.ACTIVE})
+    assert may_skip(chain, {1: KO, 2: RunStatus.ACTIVE, 3: RunStatus.ACTIVE})
+    assert not may_skip(chain, {1: KO, 2: RunStatus.RUNNING})  # on an agent: its own lifecycle
+    assert not may_skip(chain, {1: OK, 2: KO, 3: RunStatus.ACTIVE})  # `done` holds
