@@ -133,7 +133,7 @@ def test_line_times_of_streamed_lines_match_the_stored_ones(
     run_id = _run(
         live,
         "log-viewer-live-times",
-        "sleep 2; echo a1; echo a2; sleep 1.2; echo b1; sleep 1.2; "
+        "sleep 2; printf 'a1\\na2\\n'; sleep 1.2; echo b1; sleep 1.2; "
         r"printf '\033[1;31mc1\033[0m\n'; sleep 4",
     )
     page.goto(f"{live.url}/task-runs/{run_id}")
@@ -147,7 +147,7 @@ def test_line_times_of_streamed_lines_match_the_stored_ones(
     assert page.locator("#log-follow").is_checked()
     stored = _api_times(live, run_id)
     assert streamed == stored
-    assert stored[0] == stored[1] != stored[2] != stored[3]  # a1 and a2 came in together
+    assert stored[0] == stored[1] != stored[2] != stored[3]  # a1 and a2: one write, one chunk
     wait_for(lambda: _status(live, run_id) == "SUCCESS", timeout=30)
     page.reload()
     assert _shown_times(page) == stored
