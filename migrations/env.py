@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 # Every table module registers its tables on the metadata (autogenerate compares them all).
+import app.db.access_tables
 import app.db.alert_tables
 import app.db.backfill_tables
 import app.db.login_tables
