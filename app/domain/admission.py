@@ -166,14 +166,30 @@ def admission_columns(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def ask_of_row(run: Asking) -> Ask:
     """The ask a run's admission columns make (`admission_columns`)."""
+    return ask_of_columns(
+        run.id or 0, run.instance, run.pool, run.pool_slots, run.locks, run.cores, run.gpus
+    )
+
+
+def ask_of_columns(
+    run_id: int,
+    instance: str,
+    pool: str | None,
+    pool_slots: int | None,
+    locks: str | None,
+    cores: float | None = 0.0,
+    gpus: int | None = 0,
+) -> Ask:
+    """The ask of a run's admission columns as read apart (cores and GPUs only where a quota
+    counts them)."""
     return Ask(
-        run_id=run.id or 0,
-        instance=run.instance,
-        pool=run.pool or None,
-        pool_slots=run.pool_slots or 1,
-        locks=locks_of_text(run.locks),
-        cores=run.cores or 0.0,
-        gpus=run.gpus or 0,
+        run_id=run_id,
+        instance=instance,
+        pool=pool or None,
+        pool_slots=pool_slots or 1,
+        locks=locks_of_text(locks),
+        cores=float(cores or 0),
+        gpus=gpus or 0,
     )
 
 

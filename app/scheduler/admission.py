@@ -19,7 +19,7 @@ from sqlmodel import Session, col, or_, select
 
 from app.db.pool_tables import InstanceQuota, Pool
 from app.db.tables import HELD, Run
-from app.domain.admission import Ask, Holdings, Quota, locks_of_text
+from app.domain.admission import Ask, Holdings, Quota, ask_of_columns
 from app.domain.capacity import Allocation
 from app.domain.states import RunStatus
 
@@ -89,14 +89,14 @@ def load_held(session: Session, *, agents: bool = True) -> Held:
             continue
         ask = asks.get(key)
         if ask is None:  # held runs mostly ask alike: each distinct ask is worked out once
-            ask = asks[key] = _ask(0, *key)
+            ask = asks[key] = ask_of_columns(0, *key)
         gates.hold(ask, run_id=int(row[0] or 0))
     for key, count in alike.items():
-        gates.hold_alike(_ask(0, *key), count)
+        gates.hold_alike(ask_of_columns(0, *key), count)
     return Held(running=running, allocated=allocated, gates=gates, tasks=tasks)
 
 
-# The admission columns in `_ask`'s order (cores and GPUs last: only quotas count them).
+# The admission columns in `ask_of_columns`'s order (cores and GPUs last: only quotas count them).
 _ASKING = (
     col(Run.instance),
     col(Run.pool),
@@ -114,26 +114,6 @@ def _held_statement(quotas: bool, agents: bool) -> Select[*tuple[Any, ...]]:
     asking = _ASKING if quotas else _ASKING[:4]
     extra = (col(Run.agent), cast(Run.allocation, String), col(Run.task_id)) if agents else ()
     return core_select(col(Run.id), *asking, *extra).where(sql_text(HELD))  # ix_run_held
-
-
-def _ask(
-    run_id: int,
-    instance: str,
-    pool: str | None,
-    pool_slots: int | None,
-    locks: str | None,
-    cores: float | None = 0.0,
-    gpus: int | None = 0,
-) -> Ask:
-    return Ask(
-        run_id=run_id,
-        instance=instance,
-        pool=pool or None,
-        pool_slots=pool_slots or 1,
-        locks=locks_of_text(locks),
-        cores=float(cores or 0),
-        gpus=gpus or 0,
-    )
 
 
 @lru_cache(maxsize=4096)
